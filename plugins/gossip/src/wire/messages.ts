@@ -1,0 +1,665 @@
+/**
+ * Typed codecs for memberlist 0.2.2 messages (spec §3–§6) plus the UDP wrappers
+ * (compound, compress, CRC, encryption) and TCP stream framing. Every decoder returns
+ * a Result or collects errors; nothing here throws on bad input.
+ */
+import { crc32 } from './crc32.ts';
+import { decryptPayload, encryptPayload, ENCRYPT_OVERHEAD, type Keyring } from './crypto.ts';
+import { lzwDecode, lzwEncode } from './lzw.ts';
+import {
+  decodeMap,
+  encodeWithType,
+  getBool,
+  getBytes,
+  getStr,
+  getUint,
+  TRUNCATED,
+  textEncode,
+  Writer,
+  writeValue,
+  type MpMap,
+} from './msgpack.ts';
+import { err, ok, type Result } from './result.ts';
+
+export const MSG = {
+  ping: 0,
+  indirectPing: 1,
+  ack: 2,
+  suspect: 3,
+  alive: 4,
+  dead: 5,
+  pushPull: 6,
+  compound: 7,
+  user: 8,
+  compress: 9,
+  encrypt: 10,
+  nack: 11,
+  hasCrc: 12,
+  err: 13,
+} as const;
+
+export const NODE_STATE = { alive: 0, suspect: 1, dead: 2, left: 3 } as const;
+export type NodeStateCode = 0 | 1 | 2 | 3;
+
+/** Max stream message (spec §6: receivers refuse > 20 MiB). */
+export const MAX_STREAM_SIZE = 20 * 1024 * 1024;
+/** Max parts of a compound message. */
+export const MAX_COMPOUND = 255;
+/** Nesting limit for compound/compress/crc wrappers. */
+const MAX_WRAP_DEPTH = 4;
+/** Max messages produced from one packet. */
+const MAX_PACKET_MESSAGES = 1024;
+/** Max decompressed size for a UDP packet (compressed packets are ≤ 64 KiB). */
+const MAX_UDP_DECOMPRESSED = 1024 * 1024;
+
+export interface Ping {
+  readonly seqNo: number;
+  readonly node: string;
+  readonly sourceAddr?: Uint8Array;
+  readonly sourcePort?: number;
+  readonly sourceNode?: string;
+}
+export interface IndirectPing {
+  readonly seqNo: number;
+  readonly target: Uint8Array;
+  readonly port: number;
+  readonly node: string;
+  readonly nack: boolean;
+  readonly sourceAddr?: Uint8Array;
+  readonly sourcePort?: number;
+  readonly sourceNode?: string;
+}
+export interface Ack {
+  readonly seqNo: number;
+  readonly payload: Uint8Array;
+}
+export interface Nack {
+  readonly seqNo: number;
+}
+export interface Suspect {
+  readonly incarnation: number;
+  readonly node: string;
+  readonly from: string;
+}
+export type Dead = Suspect;
+export interface Alive {
+  readonly incarnation: number;
+  readonly node: string;
+  readonly addr: Uint8Array;
+  readonly port: number;
+  readonly meta: Uint8Array;
+  readonly vsn: Uint8Array;
+}
+export interface PushNodeState {
+  readonly name: string;
+  readonly addr: Uint8Array;
+  readonly port: number;
+  readonly meta: Uint8Array;
+  readonly incarnation: number;
+  readonly state: NodeStateCode;
+  readonly vsn: Uint8Array;
+}
+export interface PushPull {
+  readonly join: boolean;
+  readonly nodes: readonly PushNodeState[];
+  readonly userState: Uint8Array;
+}
+
+export type Message =
+  | { readonly kind: 'ping'; readonly msg: Ping }
+  | { readonly kind: 'indirectPing'; readonly msg: IndirectPing }
+  | { readonly kind: 'ack'; readonly msg: Ack }
+  | { readonly kind: 'nack'; readonly msg: Nack }
+  | { readonly kind: 'suspect'; readonly msg: Suspect }
+  | { readonly kind: 'alive'; readonly msg: Alive }
+  | { readonly kind: 'dead'; readonly msg: Dead }
+  | { readonly kind: 'user'; readonly payload: Uint8Array }
+  | { readonly kind: 'unknown'; readonly type: number };
+
+export type StreamMessage =
+  | { readonly kind: 'pushPull'; readonly msg: PushPull }
+  | { readonly kind: 'ping'; readonly msg: Ping }
+  | { readonly kind: 'ack'; readonly msg: Ack }
+  | { readonly kind: 'user'; readonly payload: Uint8Array }
+  | { readonly kind: 'err'; readonly error: string };
+
+// ---------------------------------------------------------------------------------------
+// Encoders (type byte ‖ msgpack map with Go field names)
+
+const src = (sourceAddr?: Uint8Array, sourcePort?: number, sourceNode?: string) => ({
+  SourceAddr: sourceAddr !== undefined && sourceAddr.length > 0 ? sourceAddr : undefined,
+  SourcePort: sourcePort !== undefined && sourcePort > 0 ? sourcePort : undefined,
+  SourceNode: sourceNode !== undefined && sourceNode !== '' ? sourceNode : undefined,
+});
+
+export const encodePing = (m: Ping): Uint8Array =>
+  encodeWithType(MSG.ping, { SeqNo: m.seqNo, Node: m.node, ...src(m.sourceAddr, m.sourcePort, m.sourceNode) });
+export const encodeIndirectPing = (m: IndirectPing): Uint8Array =>
+  encodeWithType(MSG.indirectPing, {
+    SeqNo: m.seqNo,
+    Target: m.target,
+    Port: m.port,
+    Node: m.node,
+    Nack: m.nack,
+    ...src(m.sourceAddr, m.sourcePort, m.sourceNode),
+  });
+export const encodeAck = (m: Ack): Uint8Array =>
+  encodeWithType(MSG.ack, { SeqNo: m.seqNo, Payload: m.payload.length > 0 ? m.payload : null });
+export const encodeNack = (m: Nack): Uint8Array => encodeWithType(MSG.nack, { SeqNo: m.seqNo });
+export const encodeSuspect = (m: Suspect): Uint8Array =>
+  encodeWithType(MSG.suspect, { Incarnation: m.incarnation, Node: m.node, From: m.from });
+export const encodeDead = (m: Dead): Uint8Array =>
+  encodeWithType(MSG.dead, { Incarnation: m.incarnation, Node: m.node, From: m.from });
+export const encodeAlive = (m: Alive): Uint8Array =>
+  encodeWithType(MSG.alive, {
+    Incarnation: m.incarnation,
+    Node: m.node,
+    Addr: m.addr,
+    Port: m.port,
+    Meta: m.meta.length > 0 ? m.meta : null,
+    Vsn: m.vsn,
+  });
+export function encodeUser(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(payload.length + 1);
+  out[0] = MSG.user;
+  out.set(payload, 1);
+  return out;
+}
+export const encodeErr = (error: string): Uint8Array => encodeWithType(MSG.err, { Error: error });
+
+export function encodePushPull(p: PushPull): Uint8Array {
+  const w = new Writer(1024);
+  w.u8(MSG.pushPull);
+  writeValue(w, { Nodes: p.nodes.length, UserStateLen: p.userState.length, Join: p.join });
+  for (const n of p.nodes)
+    writeValue(w, {
+      Name: n.name,
+      Addr: n.addr,
+      Port: n.port,
+      Meta: n.meta.length > 0 ? n.meta : null,
+      Incarnation: n.incarnation,
+      State: n.state,
+      Vsn: n.vsn,
+    });
+  w.raw(p.userState);
+  return w.result();
+}
+
+/** TCP user message: `08 ‖ {UserMsgLen} ‖ payload`. */
+export function encodeStreamUser(payload: Uint8Array): Uint8Array {
+  const w = new Writer(payload.length + 32);
+  w.u8(MSG.user);
+  writeValue(w, { UserMsgLen: payload.length });
+  w.raw(payload);
+  return w.result();
+}
+
+export function encodeCompound(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length > MAX_COMPOUND) throw new Error('too many compound parts');
+  let total = 2 + parts.length * 2;
+  for (const p of parts) {
+    if (p.length > 0xffff) throw new Error('compound part too large');
+    total += p.length;
+  }
+  const out = new Uint8Array(total);
+  out[0] = MSG.compound;
+  out[1] = parts.length;
+  let o = 2;
+  for (const p of parts) {
+    out[o++] = p.length >> 8;
+    out[o++] = p.length & 0xff;
+  }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export const encodeCompress = (inner: Uint8Array): Uint8Array =>
+  encodeWithType(MSG.compress, { Algo: 0, Buf: lzwEncode(inner) });
+
+export function encodeCrc(inner: Uint8Array): Uint8Array {
+  const out = new Uint8Array(inner.length + 5);
+  out[0] = MSG.hasCrc;
+  new DataView(out.buffer).setUint32(1, crc32(inner));
+  out.set(inner, 5);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoders
+
+const bad = (what: string) => err<never>(`bad ${what} message`);
+
+function decodeBody(buf: Uint8Array): Result<MpMap> {
+  const r = decodeMap(buf, 1);
+  return r.ok ? ok(r.value.value) : r;
+}
+
+function optSrc(m: MpMap) {
+  const sa = getBytes(m, 'SourceAddr');
+  const sp = getUint(m, 'SourcePort');
+  const sn = getStr(m, 'SourceNode');
+  if (sa === undefined || sp === undefined || sn === undefined || sp > 0xffff) return undefined;
+  return { sourceAddr: sa, sourcePort: sp, sourceNode: sn };
+}
+
+export function decodePingBody(m: MpMap): Result<Ping> {
+  const seqNo = getUint(m, 'SeqNo');
+  const node = getStr(m, 'Node');
+  const s = optSrc(m);
+  if (seqNo === undefined || node === undefined || s === undefined) return bad('ping');
+  return ok({ seqNo, node, ...s });
+}
+export function decodeAckBody(m: MpMap): Result<Ack> {
+  const seqNo = getUint(m, 'SeqNo');
+  const payload = getBytes(m, 'Payload');
+  if (seqNo === undefined || payload === undefined) return bad('ack');
+  return ok({ seqNo, payload });
+}
+function decodeIndirect(m: MpMap): Result<IndirectPing> {
+  const seqNo = getUint(m, 'SeqNo');
+  const target = getBytes(m, 'Target');
+  const port = getUint(m, 'Port');
+  const node = getStr(m, 'Node');
+  const nack = getBool(m, 'Nack');
+  const s = optSrc(m);
+  if (
+    seqNo === undefined ||
+    target === undefined ||
+    port === undefined ||
+    port > 0xffff ||
+    node === undefined ||
+    nack === undefined ||
+    s === undefined
+  )
+    return bad('indirect ping');
+  return ok({ seqNo, target, port, node, nack, ...s });
+}
+function decodeSuspectBody(m: MpMap, what: string): Result<Suspect> {
+  const incarnation = getUint(m, 'Incarnation');
+  const node = getStr(m, 'Node');
+  const from = getStr(m, 'From');
+  if (incarnation === undefined || node === undefined || from === undefined) return bad(what);
+  return ok({ incarnation, node, from });
+}
+function decodeAliveBody(m: MpMap): Result<Alive> {
+  const incarnation = getUint(m, 'Incarnation');
+  const node = getStr(m, 'Node');
+  const addr = getBytes(m, 'Addr');
+  const port = getUint(m, 'Port');
+  const meta = getBytes(m, 'Meta');
+  const vsn = getBytes(m, 'Vsn');
+  if (
+    incarnation === undefined ||
+    node === undefined ||
+    addr === undefined ||
+    port === undefined ||
+    port > 0xffff ||
+    meta === undefined ||
+    vsn === undefined
+  )
+    return bad('alive');
+  return ok({ incarnation, node, addr, port, meta, vsn });
+}
+function decodeNodeState(m: MpMap): Result<PushNodeState> {
+  const name = getStr(m, 'Name');
+  const addr = getBytes(m, 'Addr');
+  const port = getUint(m, 'Port');
+  const meta = getBytes(m, 'Meta');
+  const incarnation = getUint(m, 'Incarnation');
+  const state = getUint(m, 'State');
+  const vsn = getBytes(m, 'Vsn');
+  if (
+    name === undefined ||
+    addr === undefined ||
+    port === undefined ||
+    port > 0xffff ||
+    meta === undefined ||
+    incarnation === undefined ||
+    state === undefined ||
+    state > 3 ||
+    vsn === undefined
+  )
+    return bad('push node state');
+  return ok({ name, addr, port, meta, incarnation, state: state as NodeStateCode, vsn });
+}
+
+/** Decode one plain (non-wrapper) UDP message. */
+export function decodeMessage(buf: Uint8Array): Result<Message> {
+  if (buf.length < 1) return err('empty message');
+  const t = buf[0] as number;
+  if (t === MSG.user) return ok({ kind: 'user', payload: buf.slice(1) });
+  const known: readonly number[] = [MSG.ping, MSG.indirectPing, MSG.ack, MSG.nack, MSG.suspect, MSG.alive, MSG.dead];
+  if (!known.includes(t)) return ok({ kind: 'unknown', type: t });
+  const body = decodeBody(buf);
+  if (!body.ok) return body;
+  const m = body.value;
+  const wrap = <K extends string, T>(kind: K, r: Result<T>) => (r.ok ? ok({ kind, msg: r.value }) : r);
+  switch (t) {
+    case MSG.ping:
+      return wrap('ping', decodePingBody(m)) as Result<Message>;
+    case MSG.indirectPing:
+      return wrap('indirectPing', decodeIndirect(m)) as Result<Message>;
+    case MSG.ack:
+      return wrap('ack', decodeAckBody(m)) as Result<Message>;
+    case MSG.nack: {
+      const seqNo = getUint(m, 'SeqNo');
+      return seqNo === undefined ? bad('nack') : ok({ kind: 'nack', msg: { seqNo } });
+    }
+    case MSG.suspect:
+      return wrap('suspect', decodeSuspectBody(m, 'suspect')) as Result<Message>;
+    case MSG.alive:
+      return wrap('alive', decodeAliveBody(m)) as Result<Message>;
+    default:
+      return wrap('dead', decodeSuspectBody(m, 'dead')) as Result<Message>;
+  }
+}
+
+export function decodeCompress(buf: Uint8Array, offset: number, maxOut: number): Result<{ inner: Uint8Array; end: number }> {
+  const r = decodeMap(buf, offset);
+  if (!r.ok) return r;
+  const algo = getUint(r.value.value, 'Algo');
+  const data = getBytes(r.value.value, 'Buf');
+  if (algo !== 0) return err('compress: unsupported algorithm');
+  if (data === undefined) return bad('compress');
+  const d = lzwDecode(data, maxOut);
+  return d.ok ? ok({ inner: d.value, end: r.value.end }) : d;
+}
+
+export interface PacketDecode {
+  readonly messages: Message[];
+  readonly errors: string[];
+}
+
+/**
+ * Decode a plaintext UDP packet, unwrapping CRC, compress and compound (recursively,
+ * bounded). Bad parts are reported in `errors`; good parts are still returned.
+ */
+export function decodePacket(buf: Uint8Array): PacketDecode {
+  const out: PacketDecode = { messages: [], errors: [] };
+  unwrap(buf, 0, out);
+  return out;
+}
+
+function unwrap(buf: Uint8Array, depth: number, out: PacketDecode): void {
+  if (out.messages.length >= MAX_PACKET_MESSAGES) {
+    out.errors.push('too many messages');
+    return;
+  }
+  if (buf.length < 1) {
+    out.errors.push('empty message');
+    return;
+  }
+  const t = buf[0] as number;
+  if (t === MSG.hasCrc || t === MSG.compress || t === MSG.compound) {
+    if (depth >= MAX_WRAP_DEPTH) {
+      out.errors.push('wrapper nesting too deep');
+      return;
+    }
+    if (t === MSG.hasCrc) {
+      if (buf.length < 5) {
+        out.errors.push('truncated crc');
+        return;
+      }
+      const want = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(1);
+      if (crc32(buf, 5) !== want) {
+        out.errors.push('crc mismatch');
+        return;
+      }
+      unwrap(buf.subarray(5), depth + 1, out);
+      return;
+    }
+    if (t === MSG.compress) {
+      const d = decodeCompress(buf, 1, MAX_UDP_DECOMPRESSED);
+      if (!d.ok) out.errors.push(d.error);
+      else unwrap(d.value.inner, depth + 1, out);
+      return;
+    }
+    // compound: 07 ‖ n ‖ n × u16 ‖ parts (truncated tail ignored)
+    if (buf.length < 2) {
+      out.errors.push('truncated compound');
+      return;
+    }
+    const n = buf[1] as number;
+    if (buf.length < 2 + 2 * n) {
+      out.errors.push('truncated compound');
+      return;
+    }
+    let o = 2 + 2 * n;
+    for (let i = 0; i < n; i++) {
+      const len = ((buf[2 + 2 * i] as number) << 8) | (buf[3 + 2 * i] as number);
+      if (o + len > buf.length) {
+        out.errors.push('truncated compound part');
+        return;
+      }
+      unwrap(buf.subarray(o, o + len), depth + 1, out);
+      o += len;
+    }
+    return;
+  }
+  const m = decodeMessage(buf);
+  if (m.ok) out.messages.push(m.value);
+  else out.errors.push(m.error);
+}
+
+// ---------------------------------------------------------------------------------------
+// UDP pipeline
+
+export interface PacketOptions {
+  readonly compress?: boolean;
+  readonly crc?: boolean;
+  readonly keyring?: Keyring | undefined;
+}
+
+/** Wrap 1..n messages for UDP: compound → compress (if smaller) → CRC → encrypt. */
+export function encodePacket(msgs: readonly Uint8Array[], opts: PacketOptions = {}): Uint8Array {
+  let buf = msgs.length === 1 ? (msgs[0] as Uint8Array) : encodeCompound(msgs);
+  if (opts.compress === true) {
+    const c = encodeCompress(buf);
+    if (c.length < buf.length) buf = c;
+  }
+  if (opts.crc === true) buf = encodeCrc(buf);
+  const key = opts.keyring?.primary();
+  if (key !== undefined) buf = encryptPayload(key, buf);
+  return buf;
+}
+
+/** Undo the encryption layer of a datagram (if a keyring is set) then decode. */
+export function openPacket(buf: Uint8Array, keyring?: Keyring): Result<PacketDecode> {
+  let plain = buf;
+  if (keyring !== undefined && keyring.enabled) {
+    const d = decryptPayload(keyring.all(), buf);
+    if (!d.ok) return d;
+    plain = d.value;
+  }
+  return ok(decodePacket(plain));
+}
+
+// ---------------------------------------------------------------------------------------
+// TCP streams
+
+/** Frame a stream message: compress (always, if enabled) → encrypt. */
+export function encodeStream(inner: Uint8Array, opts: PacketOptions = {}): Uint8Array {
+  let buf = inner;
+  if (opts.compress === true) buf = encodeCompress(buf);
+  const key = opts.keyring?.primary();
+  if (key !== undefined) {
+    const total = buf.length + ENCRYPT_OVERHEAD;
+    const hdr = new Uint8Array(5);
+    hdr[0] = MSG.encrypt;
+    new DataView(hdr.buffer).setUint32(1, total);
+    const blob = encryptPayload(key, buf, hdr);
+    const out = new Uint8Array(5 + blob.length);
+    out.set(hdr);
+    out.set(blob, 5);
+    buf = out;
+  }
+  return buf;
+}
+
+/**
+ * How many bytes form one complete stream message at the start of `buf`:
+ * `ok(0)` = need more input, `ok(n)` = complete, error = malformed / too large.
+ */
+export function streamFrameLength(buf: Uint8Array, maxSize = MAX_STREAM_SIZE): Result<number> {
+  if (buf.length === 0) return ok(0);
+  const t = buf[0] as number;
+  const more = (r: Result<unknown>): Result<number> => (!r.ok && r.error === TRUNCATED ? ok(0) : err(r.ok ? '' : r.error));
+  switch (t) {
+    case MSG.encrypt: {
+      if (buf.length < 5) return ok(0);
+      const n = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(1);
+      if (n > maxSize) return err('stream: encrypted message too large');
+      return buf.length >= 5 + n ? ok(5 + n) : ok(0);
+    }
+    case MSG.compress:
+    case MSG.ping:
+    case MSG.ack:
+    case MSG.err: {
+      const r = decodeMap(buf, 1);
+      return r.ok ? ok(r.value.end) : more(r);
+    }
+    case MSG.user: {
+      const r = decodeMap(buf, 1);
+      if (!r.ok) return more(r);
+      const len = getUint(r.value.value, 'UserMsgLen');
+      if (len === undefined || len > maxSize) return err('stream: bad user message header');
+      return buf.length >= r.value.end + len ? ok(r.value.end + len) : ok(0);
+    }
+    case MSG.pushPull: {
+      const h = decodeMap(buf, 1);
+      if (!h.ok) return more(h);
+      const nodes = getUint(h.value.value, 'Nodes');
+      const usl = getUint(h.value.value, 'UserStateLen');
+      if (nodes === undefined || usl === undefined || usl > maxSize || nodes > maxSize) return err('stream: bad push/pull header');
+      let o = h.value.end;
+      for (let i = 0; i < nodes; i++) {
+        const s = decodeMap(buf, o);
+        if (!s.ok) return more(s);
+        o = s.value.end;
+      }
+      return buf.length >= o + usl ? ok(o + usl) : ok(0);
+    }
+    default:
+      return err(`stream: unexpected message type ${t}`);
+  }
+}
+
+/** Decode one complete stream message (decrypting and decompressing as needed). */
+export function decodeStream(buf: Uint8Array, keyring?: Keyring, depth = 0): Result<StreamMessage> {
+  if (buf.length === 0) return err('stream: empty');
+  if (depth > 2) return err('stream: nesting too deep');
+  const t = buf[0] as number;
+  if (keyring !== undefined && keyring.enabled && depth === 0 && t !== MSG.encrypt)
+    return err('stream: encryption is configured but stream is not encrypted');
+  switch (t) {
+    case MSG.encrypt: {
+      if (keyring === undefined || !keyring.enabled) return err('stream: encrypted but no keyring');
+      if (buf.length < 5) return err('stream: truncated');
+      const n = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(1);
+      if (buf.length < 5 + n) return err('stream: truncated');
+      const d = decryptPayload(keyring.all(), buf.subarray(5, 5 + n), buf.subarray(0, 5));
+      return d.ok ? decodeStream(d.value, keyring, depth + 1) : d;
+    }
+    case MSG.compress: {
+      const d = decodeCompress(buf, 1, MAX_STREAM_SIZE);
+      return d.ok ? decodeStream(d.value.inner, keyring, depth + 1) : d;
+    }
+    case MSG.ping: {
+      const b = decodeBody(buf);
+      if (!b.ok) return b;
+      const p = decodePingBody(b.value);
+      return p.ok ? ok({ kind: 'ping', msg: p.value }) : p;
+    }
+    case MSG.ack: {
+      const b = decodeBody(buf);
+      if (!b.ok) return b;
+      const p = decodeAckBody(b.value);
+      return p.ok ? ok({ kind: 'ack', msg: p.value }) : p;
+    }
+    case MSG.err: {
+      const b = decodeBody(buf);
+      if (!b.ok) return b;
+      const e = getStr(b.value, 'Error');
+      return ok({ kind: 'err', error: e ?? 'unknown remote error' });
+    }
+    case MSG.user: {
+      const h = decodeMap(buf, 1);
+      if (!h.ok) return h;
+      const len = getUint(h.value.value, 'UserMsgLen');
+      if (len === undefined || h.value.end + len > buf.length) return err('stream: bad user message');
+      return ok({ kind: 'user', payload: buf.slice(h.value.end, h.value.end + len) });
+    }
+    case MSG.pushPull: {
+      const h = decodeMap(buf, 1);
+      if (!h.ok) return h;
+      const nodes = getUint(h.value.value, 'Nodes');
+      const usl = getUint(h.value.value, 'UserStateLen');
+      const join = getBool(h.value.value, 'Join');
+      if (nodes === undefined || usl === undefined || join === undefined) return err('stream: bad push/pull header');
+      let o = h.value.end;
+      const states: PushNodeState[] = [];
+      for (let i = 0; i < nodes; i++) {
+        const s = decodeMap(buf, o);
+        if (!s.ok) return s;
+        o = s.value.end;
+        const ns = decodeNodeState(s.value.value);
+        if (!ns.ok) return ns;
+        states.push(ns.value);
+      }
+      if (o + usl > buf.length) return err('stream: truncated push/pull user state');
+      return ok({ kind: 'pushPull', msg: { join, nodes: states, userState: buf.slice(o, o + usl) } });
+    }
+    default:
+      return err(`stream: unexpected message type ${t}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// serf-layer helpers (spec §10)
+
+/** serf tags: `0xFF ‖ msgpack map[string]string`. */
+export function encodeTags(tags: Readonly<Record<string, string>>): Uint8Array {
+  const w = new Writer(128);
+  w.u8(0xff);
+  writeValue(w, tags);
+  return w.result();
+}
+
+export function decodeTags(meta: Uint8Array): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (meta.length === 0 || meta[0] !== 0xff) {
+    out['role'] = new TextDecoder().decode(meta);
+    return out;
+  }
+  const r = decodeMap(meta, 1);
+  if (!r.ok) return out;
+  for (const [k, v] of r.value.value) if (v instanceof Uint8Array) out[k] = new TextDecoder().decode(v);
+  return out;
+}
+
+export const SERF_MSG = { leave: 0, join: 1, pushPull: 2 } as const;
+
+/** serf leave intent as a memberlist user message: `08 00 {LTime, Node, Prune}`. */
+export function encodeSerfLeaveIntent(ltime: number, node: string): Uint8Array {
+  const w = new Writer(64);
+  w.u8(MSG.user);
+  w.u8(SERF_MSG.leave);
+  writeValue(w, { LTime: ltime, Node: node, Prune: false });
+  return w.result();
+}
+
+/** Extract a Lamport time from a serf message (user payload or push/pull user state). */
+export function serfLTime(payload: Uint8Array): number | undefined {
+  if (payload.length < 2) return undefined;
+  const t = payload[0] as number;
+  if (t > 9) return undefined;
+  const r = decodeMap(payload, 1);
+  if (!r.ok) return undefined;
+  const lt = getUint(r.value.value, 'LTime');
+  return lt === undefined || lt === 0 ? undefined : lt;
+}
+
+export const utf8 = textEncode;
