@@ -1,1 +1,4 @@
-export {};
+/** @weft/testing — conformance suites for plugin authors, and test helpers. */
+export * from './harness.ts';
+export * from './network-driver.ts';
+export * from './ipam-driver.ts';

@@ -1,0 +1,4 @@
+import { testNetworkDriver } from '@weft/testing';
+import { exampleStatic } from './mod.ts';
+
+testNetworkDriver('example-static', { plugin: () => exampleStatic() });
