@@ -37,6 +37,7 @@ const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 export const parseIPv4 = (s: string): Result<number> => {
   const bad = (why: string) => err<number>(`invalid IPv4 address ${JSON.stringify(s)}: ${why}`);
   if (s.length === 0) return bad('expected a dotted quad such as "10.0.0.1"');
+  if (/\s/.test(s)) return bad('whitespace is not allowed');
   let value = 0;
   let parts = 0;
   let i = 0;
@@ -124,6 +125,7 @@ const parseGroups = (
 export const parseIPv6 = (s: string): Result<bigint> => {
   const bad = (why: string) => err<bigint>(`invalid IPv6 address ${JSON.stringify(s)}: ${why}`);
   if (s.length === 0 || s.length > 45) return bad('expected eight hex groups separated by ":", such as "fd00::1"');
+  if (/\s/.test(s)) return bad('whitespace is not allowed');
   if (s.includes('%')) return bad('zone identifiers ("%eth0") are not supported');
   const dbl = s.indexOf('::');
   if (dbl >= 0 && s.indexOf('::', dbl + 1) >= 0) return bad('"::" may appear only once');

@@ -14,3 +14,4 @@ export * from './ipv6.ts';
 export * from './udp.ts';
 export * from './icmp.ts';
 export * from './vxlan.ts';
+export * from './dns.ts';
