@@ -6,6 +6,7 @@ import * as http from 'node:http';
 import { left, right, type Either } from 'fp-ts/lib/Either.js';
 import {
   BuiltinContracts,
+  ErrorCategories,
   KERNEL_VERSION,
   weftError,
   type ErrorCategory,
@@ -29,6 +30,8 @@ export function postUnix(socketPath: string, path: string, body: unknown, timeou
         socketPath,
         path,
         method: 'POST',
+        // One connection per call: a pooled keep-alive socket to a restarted plugin fails with EPIPE.
+        agent: false,
         headers: { Accept: 'application/vnd.docker.plugins.v1.2+json', 'Content-Length': Buffer.byteLength(payload) },
         timeout: timeoutMs,
       },
@@ -74,7 +77,14 @@ export async function call(name: string, socketPath: string, method: string, inp
   };
   if (r.status !== 200) {
     const msg = errText(parsed) ?? r.body.trim();
-    return left(weftError(categoryFor(r.status), name, `${method}: ${msg}`));
+    const o = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+    const cat = typeof o.Category === 'string' && (ErrorCategories as readonly string[]).includes(o.Category) ? (o.Category as ErrorCategory) : categoryFor(r.status);
+    return left(
+      weftError(cat, name, `${method}: ${msg}`, {
+        ...(typeof o.Code === 'string' ? { code: o.Code } : {}),
+        ...(typeof o.Path === 'string' ? { path: o.Path } : {}),
+      }),
+    );
   }
   const msg = errText(parsed);
   if (msg !== undefined) return left(weftError('Internal', name, `${method}: ${msg}`));

@@ -53,9 +53,15 @@ export function statusFor(e: WeftError): number {
   return STATUS[e.category];
 }
 
+/**
+ * Docker reads `Err` (non-200) or `Error` (IpamDriver, 200). `Category`, `Code` and `Path` are
+ * Weft's additions: Docker ignores them, a Weft client restores the exact error from them.
+ */
 export function errorBody(contract: string, e: WeftError): Record<string, string> {
   const msg = formatError(e);
-  return contract === 'IpamDriver' ? { Err: msg, Error: msg } : { Err: msg };
+  const extra: Record<string, string> = { Category: e.category, Code: e.code };
+  if (e.path !== undefined) extra.Path = e.path;
+  return contract === 'IpamDriver' ? { Err: msg, Error: msg, ...extra } : { Err: msg, ...extra };
 }
 
 export async function servePluginSocket(opts: GatewayOptions): Promise<Gateway> {
