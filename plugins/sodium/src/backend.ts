@@ -1,0 +1,207 @@
+/**
+ * The two libsodium bindings behind one small interface. Everything above this file is
+ * backend-agnostic and produces the same bytes on the wire.
+ *
+ * - `sodium-native` (N-API addon): encrypts straight into the caller's buffers; the only
+ *   per-packet allocations are two typed-array views (`subarray`), no data copies.
+ * - `libsodium-wrappers` (WebAssembly, runs in Node and Deno):
+ *   - `wasm-heap` mode (default when the wrapper exposes its Emscripten module, as 0.8.x does):
+ *     a scratch region is reserved in the WASM heap once; per packet the key, header and payload
+ *     are copied in, the raw `_crypto_aead_chacha20poly1305_ietf_*` export runs in place, and the
+ *     result is copied out. No malloc/free per packet, two copies of the payload.
+ *   - `api` mode (fallback): the public wrapper functions, which malloc, copy and return a fresh
+ *     `Uint8Array` on every call. Slowest; kept because it relies only on the documented API.
+ */
+import sodium from 'libsodium-wrappers';
+
+await sodium.ready;
+
+export type BackendName = 'sodium-native' | 'libsodium-wrappers';
+export type BackendChoice = 'auto' | BackendName;
+
+/** ChaCha20-Poly1305 (IETF, RFC 8439) sizes. */
+export const KEY_BYTES = 32;
+export const NONCE_BYTES = 12;
+export const TAG_BYTES = 16;
+/** Largest plaintext one packet may carry (the WASM scratch region is sized for it). */
+export const MAX_PLAINTEXT = 65535;
+
+export interface Aead {
+  readonly name: BackendName;
+  /** `native`, `wasm-heap` or `api`. */
+  readonly mode: string;
+  /**
+   * Writes ChaCha20-Poly1305(key, nonce, ad = nonce)(src[0..len)) ‖ tag into out[outOff..outOff+len+16).
+   * `nonce` is 12 bytes and doubles as the additional data (the envelope header IS the nonce).
+   * `src` and `out` must not overlap.
+   */
+  seal(out: Uint8Array, outOff: number, src: Uint8Array, len: number, nonce: Uint8Array, key: Uint8Array): void;
+  /** Opens src[srcOff..srcOff+clen) (ciphertext ‖ tag) into out[0..clen-16); false when the tag fails. */
+  open(out: Uint8Array, src: Uint8Array, srcOff: number, clen: number, nonce: Uint8Array, key: Uint8Array): boolean;
+  /** Keyed BLAKE2b (`crypto_generichash`) of `msg` into `out` (16..64 bytes); key 16..64 bytes. Control path only. */
+  hash(out: Uint8Array, msg: Uint8Array, key: Uint8Array): void;
+  random(n: number): Uint8Array;
+  /** Zeroes scratch memory that held keys. */
+  wipe(): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// libsodium-wrappers
+
+interface EmscriptenSodium {
+  HEAPU8: Uint8Array;
+  _malloc(n: number): number;
+  _crypto_aead_chacha20poly1305_ietf_encrypt(...args: number[]): number;
+  _crypto_aead_chacha20poly1305_ietf_decrypt(...args: number[]): number;
+}
+
+function emscripten(): EmscriptenSodium | undefined {
+  const m = (sodium as unknown as { libsodium?: Partial<EmscriptenSodium> }).libsodium;
+  if (
+    m !== undefined &&
+    m.HEAPU8 instanceof Uint8Array &&
+    typeof m._malloc === 'function' &&
+    typeof m._crypto_aead_chacha20poly1305_ietf_encrypt === 'function' &&
+    typeof m._crypto_aead_chacha20poly1305_ietf_decrypt === 'function'
+  ) {
+    return m as EmscriptenSodium;
+  }
+  return undefined;
+}
+
+const wrapperHash = (out: Uint8Array, msg: Uint8Array, key: Uint8Array): void => {
+  out.set(sodium.crypto_generichash(out.length, msg, key));
+};
+
+/** `wasm-heap` when possible (fast), `api` when asked or when the Emscripten module is hidden. */
+export function libsodiumWrappers(mode: 'wasm-heap' | 'api' = 'wasm-heap'): Aead {
+  const em = mode === 'wasm-heap' ? emscripten() : undefined;
+  if (em === undefined) {
+    return {
+      name: 'libsodium-wrappers',
+      mode: 'api',
+      seal(out, outOff, src, len, nonce, key) {
+        const c = sodium.crypto_aead_chacha20poly1305_ietf_encrypt(src.subarray(0, len), nonce, null, nonce, key);
+        out.set(c, outOff);
+      },
+      open(out, src, srcOff, clen, nonce, key) {
+        let m: Uint8Array;
+        try {
+          m = sodium.crypto_aead_chacha20poly1305_ietf_decrypt(null, src.subarray(srcOff, srcOff + clen), nonce, nonce, key);
+        } catch {
+          return false;
+        }
+        out.set(m, 0);
+        return true;
+      },
+      hash: wrapperHash,
+      random: (n) => sodium.randombytes_buf(n),
+      wipe() {},
+    };
+  }
+  // One scratch region for the life of the process: [key 32][nonce 12][payload MAX+16].
+  const base = em._malloc(KEY_BYTES + NONCE_BYTES + MAX_PLAINTEXT + TAG_BYTES);
+  if (base === 0) throw new Error('sodium: cannot reserve WASM scratch memory; use backend "sodium-native" or mode "api"');
+  const kPtr = base;
+  const nPtr = base + KEY_BYTES;
+  const mPtr = nPtr + NONCE_BYTES;
+  const enc = em._crypto_aead_chacha20poly1305_ietf_encrypt;
+  const dec = em._crypto_aead_chacha20poly1305_ietf_decrypt;
+  return {
+    name: 'libsodium-wrappers',
+    mode: 'wasm-heap',
+    seal(out, outOff, src, len, nonce, key) {
+      // HEAPU8 is re-read on every call: it is replaced when the WASM memory grows.
+      const heap = em.HEAPU8;
+      heap.set(key, kPtr);
+      heap.set(nonce, nPtr);
+      heap.set(len === src.length ? src : src.subarray(0, len), mPtr);
+      // (c, clen_p, m, mlen_lo, mlen_hi, ad, adlen_lo, adlen_hi, nsec, npub, k); in place (c == m) is supported.
+      if (enc(mPtr, 0, mPtr, len, 0, nPtr, NONCE_BYTES, 0, 0, nPtr, kPtr) !== 0) throw new Error('sodium: encryption failed');
+      out.set(em.HEAPU8.subarray(mPtr, mPtr + len + TAG_BYTES), outOff);
+    },
+    open(out, src, srcOff, clen, nonce, key) {
+      const heap = em.HEAPU8;
+      heap.set(key, kPtr);
+      heap.set(nonce, nPtr);
+      heap.set(src.subarray(srcOff, srcOff + clen), mPtr);
+      // (m, mlen_p, nsec, c, clen_lo, clen_hi, ad, adlen_lo, adlen_hi, npub, k)
+      if (dec(mPtr, 0, 0, mPtr, clen, 0, nPtr, NONCE_BYTES, 0, nPtr, kPtr) !== 0) return false;
+      out.set(em.HEAPU8.subarray(mPtr, mPtr + clen - TAG_BYTES), 0);
+      return true;
+    },
+    hash: wrapperHash,
+    random: (n) => sodium.randombytes_buf(n),
+    wipe() {
+      em.HEAPU8.fill(0, base, mPtr + MAX_PLAINTEXT + TAG_BYTES);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// sodium-native
+
+interface SodiumNative {
+  crypto_aead_chacha20poly1305_ietf_encrypt(c: Uint8Array, m: Uint8Array, ad: Uint8Array | null, nsec: null, npub: Uint8Array, k: Uint8Array): number;
+  crypto_aead_chacha20poly1305_ietf_decrypt(m: Uint8Array, nsec: null, c: Uint8Array, ad: Uint8Array | null, npub: Uint8Array, k: Uint8Array): number;
+  crypto_generichash(out: Uint8Array, msg: Uint8Array, key?: Uint8Array): void;
+  randombytes_buf(buf: Uint8Array): void;
+}
+
+let nativeLoad: Promise<SodiumNative | Error> | undefined;
+
+/** Loads `sodium-native` once; resolves to the Error when it is not installed or cannot load (Deno, no prebuild). */
+export function loadSodiumNative(): Promise<SodiumNative | Error> {
+  nativeLoad ??= (async () => {
+    try {
+      // A variable specifier: the package is optional and has no type declarations.
+      const specifier = 'sodium-native';
+      const mod = (await import(specifier)) as { default?: SodiumNative } & Partial<SodiumNative>;
+      const s = (mod.default ?? mod) as Partial<SodiumNative>;
+      if (typeof s.crypto_aead_chacha20poly1305_ietf_encrypt !== 'function') return new Error('sodium-native loaded without chacha20poly1305_ietf');
+      return s as SodiumNative;
+    } catch (e) {
+      return e instanceof Error ? e : new Error(String(e));
+    }
+  })();
+  return nativeLoad;
+}
+
+export function sodiumNative(s: SodiumNative): Aead {
+  return {
+    name: 'sodium-native',
+    mode: 'native',
+    seal(out, outOff, src, len, nonce, key) {
+      s.crypto_aead_chacha20poly1305_ietf_encrypt(out.subarray(outOff, outOff + len + TAG_BYTES), src.subarray(0, len), nonce, null, nonce, key);
+    },
+    open(out, src, srcOff, clen, nonce, key) {
+      try {
+        s.crypto_aead_chacha20poly1305_ietf_decrypt(out.subarray(0, clen - TAG_BYTES), null, src.subarray(srcOff, srcOff + clen), nonce, nonce, key);
+        return true;
+      } catch {
+        // sodium-native throws "could not verify data" on a bad tag.
+        return false;
+      }
+    },
+    hash(out, msg, key) {
+      s.crypto_generichash(out, msg, key);
+    },
+    random(n) {
+      const b = new Uint8Array(n);
+      s.randombytes_buf(b);
+      return b;
+    },
+    wipe() {},
+  };
+}
+
+/** `auto`: sodium-native if it loads, else libsodium-wrappers. An explicit choice that cannot load throws. */
+export async function loadBackend(choice: BackendChoice = 'auto', wrappersMode: 'wasm-heap' | 'api' = 'wasm-heap'): Promise<Aead> {
+  if (choice === 'libsodium-wrappers') return libsodiumWrappers(wrappersMode);
+  const native = await loadSodiumNative();
+  if (!(native instanceof Error)) return sodiumNative(native);
+  if (choice === 'sodium-native') {
+    throw new Error(`sodium: backend "sodium-native" cannot be loaded (${native.message}); install it (npm install sodium-native) or set backend to "libsodium-wrappers" or "auto"`);
+  }
+  return libsodiumWrappers(wrappersMode);
+}

@@ -1,0 +1,12 @@
+/** Runs the shared cipher conformance suite against every backend this runtime can load. */
+import { testCipher } from './conformance.ts';
+import { createCipherWith } from './cipher.ts';
+import { libsodiumWrappers, loadSodiumNative, sodiumNative } from './backend.ts';
+
+const native = await loadSodiumNative();
+
+testCipher('sodium (sodium-native)', () => createCipherWith(sodiumNative(native as Exclude<typeof native, Error>)), {
+  skip: native instanceof Error ? `sodium-native cannot load here (${native.message.split('\n')[0]})` : false,
+});
+testCipher('sodium (libsodium-wrappers, wasm-heap)', () => createCipherWith(libsodiumWrappers('wasm-heap')));
+testCipher('sodium (libsodium-wrappers, api)', () => createCipherWith(libsodiumWrappers('api')));

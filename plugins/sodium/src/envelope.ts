@@ -1,0 +1,83 @@
+/**
+ * The envelope and its derivations (see ../WIRE.md for the normative text).
+ *
+ *   0      4              12                      12+n      12+n+16
+ *   | SPI  | seq (u64 BE) | ciphertext (n bytes)  | tag (16) |
+ *
+ * The 12-byte header is, byte for byte, the ChaCha20-Poly1305-IETF nonce and the additional
+ * data. Per (epoch, src → dst) an SA key and an SPI are derived from the data key with keyed
+ * BLAKE2b, so each direction has its own key and its own nonce space.
+ */
+import type { Aead } from './backend.ts';
+import { KEY_BYTES, TAG_BYTES } from './backend.ts';
+
+export const SPI_BYTES = 4;
+export const SEQ_BYTES = 8;
+export const HEADER_BYTES = SPI_BYTES + SEQ_BYTES;
+export const OVERHEAD = HEADER_BYTES + TAG_BYTES;
+
+/** Data keys must be usable as BLAKE2b keys (16..64 bytes); 32 is what KeyManager makes. */
+export const DATA_KEY_MIN = 16;
+export const DATA_KEY_MAX = 64;
+
+const LABEL_SA_KEY = 'weft-esp-key-v1';
+const LABEL_SPI = 'weft-esp-spi-v1';
+const LABEL_SPI_KEY = 'weft-esp-spik-v1';
+
+const utf8 = new TextEncoder();
+
+/** label ‖ 0x00 ‖ epoch (u64 BE) ‖ len(src) (u16 BE) ‖ src ‖ len(dst) (u16 BE) ‖ dst — unambiguous for any strings. */
+export function saInfo(label: string, epoch: number, src: string, dst: string): Uint8Array {
+  const l = utf8.encode(label);
+  const s = utf8.encode(src);
+  const d = utf8.encode(dst);
+  if (s.length > 0xffff || d.length > 0xffff) throw new Error('sodium: peer identifiers longer than 65535 bytes');
+  const b = new Uint8Array(l.length + 1 + 8 + 2 + s.length + 2 + d.length);
+  const v = new DataView(b.buffer);
+  b.set(l, 0);
+  let o = l.length + 1;
+  v.setBigUint64(o, BigInt(epoch));
+  o += 8;
+  v.setUint16(o, s.length);
+  b.set(s, o + 2);
+  o += 2 + s.length;
+  v.setUint16(o, d.length);
+  b.set(d, o + 2);
+  return b;
+}
+
+/** One-way key used only to compute SPIs; kept after its data key retires so late packets read `oldKey`. */
+export function spiKey(aead: Aead, dataKey: Uint8Array): Uint8Array {
+  const out = new Uint8Array(32);
+  aead.hash(out, utf8.encode(LABEL_SPI_KEY), dataKey);
+  return out;
+}
+
+/** The per-direction AEAD key: BLAKE2b-256(key = data key, info("weft-esp-key-v1", epoch, src, dst)). */
+export function saKey(aead: Aead, dataKey: Uint8Array, epoch: number, src: string, dst: string): Uint8Array {
+  const out = new Uint8Array(KEY_BYTES);
+  aead.hash(out, saInfo(LABEL_SA_KEY, epoch, src, dst), dataKey);
+  return out;
+}
+
+/**
+ * SPI: first 4 bytes (BE) of BLAKE2b-256(key = spiKey, info("weft-esp-spi-v1", epoch, src, dst)),
+ * with values 0..255 (reserved by RFC 4303 §2.1) moved up by 256.
+ */
+export function spiOf(aead: Aead, spiK: Uint8Array, epoch: number, src: string, dst: string): number {
+  const out = new Uint8Array(32);
+  aead.hash(out, saInfo(LABEL_SPI, epoch, src, dst), spiK);
+  const spi = ((out[0]! << 24) | (out[1]! << 16) | (out[2]! << 8) | out[3]!) >>> 0;
+  return spi < 256 ? spi + 256 : spi;
+}
+
+export function validEpoch(epoch: number): boolean {
+  return Number.isSafeInteger(epoch) && epoch >= 0;
+}
+
+/** Initial tx sequence number: wall-clock ms × 2^22 (see WIRE.md, "Sequence numbers"). As [hi, lo]. */
+export function seedSeq(nowMs: number): [number, number] {
+  const ms = Math.max(0, Math.floor(nowMs));
+  // ms * 2^22 = (ms >> 10) * 2^32 + (ms & 1023) * 2^22
+  return [Math.floor(ms / 1024) >>> 0, ((ms % 1024) * 4194304) >>> 0];
+}
