@@ -83,7 +83,7 @@ test('CRC wrapper matches a Go-computed checksum from the spec', () => {
   assert.is(p.errors.length, 0);
   assert.is(p.messages[0]?.kind, 'suspect');
   const broken = cap.slice();
-  broken[broken.length - 1] ^= 1;
+  broken[broken.length - 1] = (broken[broken.length - 1] ?? 0) ^ 1;
   assert.equal(decodePacket(broken).errors, ['crc mismatch']);
   assert.is(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);
 });

@@ -1,0 +1,159 @@
+/**
+ * In-process simulated network: datagrams with latency and loss, streams with latency,
+ * partitions and crashes. Everything runs on a SimClock; payloads are real wire bytes.
+ */
+import type { PacketHandler, RandomSource, StreamHandler, Transport } from '../swim/types.ts';
+import type { SimClock } from './clock.ts';
+
+export interface SimNetworkOptions {
+  /** One-way latency range in ms. */
+  readonly latency?: readonly [number, number];
+  /** Datagram loss probability (0..1). */
+  readonly loss?: number;
+}
+
+interface Endpoint {
+  readonly key: string;
+  onPacket?: PacketHandler;
+  onStream?: StreamHandler;
+  up: boolean;
+  bytesOut: number;
+  packetsOut: number;
+}
+
+export class SimNetwork {
+  readonly clock: SimClock;
+  readonly random: RandomSource;
+  latency: readonly [number, number];
+  loss: number;
+  private readonly endpoints = new Map<string, Endpoint>();
+  private groups = new Map<string, number>();
+  packetsSent = 0;
+  packetsDelivered = 0;
+  bytesSent = 0;
+
+  constructor(clock: SimClock, random: RandomSource, opts: SimNetworkOptions = {}) {
+    this.clock = clock;
+    this.random = random;
+    this.latency = opts.latency ?? [1, 5];
+    this.loss = opts.loss ?? 0;
+  }
+
+  private delay(): number {
+    const [a, b] = this.latency;
+    return a + (b - a) * this.random();
+  }
+
+  /** Split into groups of addresses; traffic only flows inside a group. `[]` heals. */
+  partition(groups: readonly (readonly string[])[]): void {
+    this.groups = new Map();
+    groups.forEach((g, i) => g.forEach((a) => this.groups.set(a, i)));
+  }
+
+  private reachable(from: string, to: string): boolean {
+    if (this.groups.size === 0) return true;
+    return (this.groups.get(from) ?? -1) === (this.groups.get(to) ?? -1);
+  }
+
+  /** Crash (no more sends/receives) or revive an endpoint. */
+  setUp(addr: string, port: number, up: boolean): void {
+    const e = this.endpoints.get(`${addr}:${port}`);
+    if (e !== undefined) e.up = up;
+  }
+
+  endpointStats(addr: string, port: number): { bytesOut: number; packetsOut: number } {
+    const e = this.endpoints.get(`${addr}:${port}`);
+    return { bytesOut: e?.bytesOut ?? 0, packetsOut: e?.packetsOut ?? 0 };
+  }
+
+  transport(addr: string, port: number): Transport {
+    const key = `${addr}:${port}`;
+    const ep: Endpoint = { key, up: true, bytesOut: 0, packetsOut: 0 };
+    const net = this;
+    return {
+      start(onPacket, onStream) {
+        ep.onPacket = onPacket;
+        ep.onStream = onStream;
+        ep.up = true;
+        net.endpoints.set(key, ep);
+        return Promise.resolve({ addr, port });
+      },
+      sendPacket(toAddr, toPort, data) {
+        if (!ep.up) return;
+        net.packetsSent++;
+        net.bytesSent += data.length;
+        ep.bytesOut += data.length;
+        ep.packetsOut++;
+        if (data.length > 65507) return;
+        if (net.loss > 0 && net.random() < net.loss) return;
+        if (!net.reachable(addr, toAddr)) return;
+        const copy = data.slice();
+        net.clock.schedule(
+          () => {
+            const dst = net.endpoints.get(`${toAddr}:${toPort}`);
+            if (dst === undefined || !dst.up || dst.onPacket === undefined) return;
+            if (!net.reachable(addr, toAddr)) return;
+            net.packetsDelivered++;
+            dst.onPacket(copy, addr, port);
+          },
+          net.delay(),
+          true,
+        );
+      },
+      request(toAddr, toPort, data, timeoutMs, expectReply) {
+        return new Promise((resolve, reject) => {
+          if (!ep.up) return reject(new Error('endpoint down'));
+          ep.bytesOut += data.length;
+          let settled = false;
+          const timer = net.clock.schedule(
+            () => {
+              if (settled) return;
+              settled = true;
+              reject(new Error('i/o timeout'));
+            },
+            timeoutMs,
+            false,
+          );
+          const finish = (v: Uint8Array | undefined, e?: Error) => {
+            if (settled) return;
+            settled = true;
+            net.clock.clearTimeout(timer);
+            if (e !== undefined) reject(e);
+            else resolve(v);
+          };
+          const copy = data.slice();
+          net.clock.schedule(
+            () => {
+              const dst = net.endpoints.get(`${toAddr}:${toPort}`);
+              if (dst === undefined || dst.onStream === undefined) return finish(undefined, new Error('connection refused'));
+              if (!dst.up || !net.reachable(addr, toAddr)) return; // black hole → timeout
+              dst.onStream(copy).then(
+                (reply) => {
+                  if (!expectReply) return finish(undefined);
+                  if (reply === undefined) return finish(undefined, new Error('EOF'));
+                  dst.bytesOut += reply.length;
+                  net.clock.schedule(
+                    () => {
+                      if (!ep.up || !net.reachable(addr, toAddr)) return;
+                      finish(reply.slice());
+                    },
+                    net.delay(),
+                    false,
+                  );
+                },
+                (e: unknown) => finish(undefined, e instanceof Error ? e : new Error(String(e))),
+              );
+            },
+            net.delay(),
+            false,
+          );
+        });
+      },
+      shutdown() {
+        ep.up = false;
+        net.endpoints.delete(key);
+        return Promise.resolve();
+      },
+    };
+  }
+}

@@ -1,0 +1,109 @@
+/** Abstractions the membership state machine runs on (real sockets or the simulator). */
+
+export type PacketHandler = (data: Uint8Array, fromAddr: string, fromPort: number) => void;
+/** Handle one inbound stream message; resolve with the reply (or undefined for none). */
+export type StreamHandler = (data: Uint8Array) => Promise<Uint8Array | undefined>;
+
+export interface Transport {
+  /** Begin receiving; resolves with the actually bound address and port. */
+  start(onPacket: PacketHandler, onStream: StreamHandler): Promise<{ addr: string; port: number }>;
+  /** Fire-and-forget datagram. Must never throw. */
+  sendPacket(addr: string, port: number, data: Uint8Array): void;
+  /**
+   * Open a stream, send one complete message and, if `expectReply`, read one complete
+   * message back. Rejects on timeout / connection error.
+   */
+  request(addr: string, port: number, data: Uint8Array, timeoutMs: number, expectReply: boolean): Promise<Uint8Array | undefined>;
+  /** Abrupt close of all sockets. */
+  shutdown(): Promise<void>;
+}
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Uniform random number in [0, 1). */
+export type RandomSource = () => number;
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    if (typeof t === 'object' && t !== null && 'unref' in t) (t as { unref(): void }).unref();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+/** memberlist 0.2.2 LAN defaults (spec §13) plus Weft additions. */
+export interface GossipConfig {
+  readonly probeInterval: number;
+  readonly probeTimeout: number;
+  readonly indirectChecks: number;
+  readonly suspicionMult: number;
+  readonly suspicionMaxTimeoutMult: number;
+  readonly awarenessMaxMultiplier: number;
+  readonly retransmitMult: number;
+  readonly gossipInterval: number;
+  readonly gossipNodes: number;
+  readonly gossipToTheDeadTime: number;
+  readonly pushPullInterval: number;
+  readonly tcpTimeout: number;
+  readonly udpBufferSize: number;
+  readonly enableCompression: boolean;
+  /** TCP fallback ping when UDP probing fails (peer PMax ≥ 3). */
+  readonly tcpPings: boolean;
+  /** Send serf's leave intent before the dead message so serf shows `left`. */
+  readonly serfLeaveIntent: boolean;
+  /** Delay between the serf leave intent and the dead broadcast. */
+  readonly leavePropagateDelay: number;
+  /** Protocol version triple [min,max,cur] + delegate triple. */
+  readonly vsn: readonly [number, number, number, number, number, number];
+}
+
+export const LAN_DEFAULTS: GossipConfig = {
+  probeInterval: 1000,
+  probeTimeout: 500,
+  indirectChecks: 3,
+  suspicionMult: 4,
+  suspicionMaxTimeoutMult: 6,
+  awarenessMaxMultiplier: 8,
+  retransmitMult: 4,
+  gossipInterval: 200,
+  gossipNodes: 3,
+  gossipToTheDeadTime: 30_000,
+  pushPullInterval: 30_000,
+  tcpTimeout: 10_000,
+  udpBufferSize: 1400,
+  enableCompression: true,
+  tcpPings: true,
+  serfLeaveIntent: true,
+  leavePropagateDelay: 1000,
+  vsn: [1, 5, 2, 2, 5, 4],
+};
+
+export const LOCAL_DEFAULTS: GossipConfig = {
+  ...LAN_DEFAULTS,
+  probeTimeout: 200,
+  indirectChecks: 1,
+  suspicionMult: 3,
+  retransmitMult: 2,
+  gossipInterval: 100,
+  gossipToTheDeadTime: 15_000,
+  pushPullInterval: 15_000,
+  tcpTimeout: 1000,
+};
+
+/** Seeded PRNG (mulberry32) for deterministic simulations. */
+export function seededRandom(seed: number): RandomSource {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
