@@ -117,6 +117,7 @@ test('lazy split: 10.0.0.0/8 into /24s and 192.168.0.0/16 into /20s', () => {
   assert.is(cidrSubnetCount(big, 33), 0n);
   assert.equal([...cidrSubnets(big, 33)], []);
   assert.equal([...cidrSubnets(big, 8)], [big]);
+  assert.equal([...cidrSubnets(big, 24, 0.5)], []);
 });
 
 test('next prefix and ordering', () => {

@@ -135,6 +135,7 @@ export const cidrSubnetAt = (c: Cidr, newPrefix: number, i: number | bigint): Ci
  * prefixes) or fd00::/8 -> /64 cost only what the caller consumes.
  */
 export function* cidrSubnets(c: Cidr, newPrefix: number, from: number | bigint = 0n): Generator<Cidr, void, undefined> {
+  if (typeof from === 'number' && !Number.isSafeInteger(from)) return;
   const count = cidrSubnetCount(c, newPrefix);
   const step = 1n << BigInt(bitsOf(c.family) - newPrefix);
   const base = valueOf(c);

@@ -9,7 +9,7 @@ import { decodeArp, writeArpReplyFrame } from './arp.ts';
 import { decodeIPv4, ipv4HeaderLength } from './ipv4.ts';
 import { decodeIPv6 } from './ipv6.ts';
 import { decodeUdp } from './udp.ts';
-import { writeIcmpEchoReply, ndpLinkAddrOption, ndpNsValid, writeNeighborAdvertisementFrame, icmpChecksumValid } from './icmp.ts';
+import { writeIcmpEchoReply, writeIcmpv6EchoReply, ndpLinkAddrOption, ndpNsValid, writeNeighborAdvertisementFrame, icmpChecksumValid } from './icmp.ts';
 import { decodeVxlan } from './vxlan.ts';
 import { parseDnsMessage, buildDnsFormErr, buildDnsQuery, buildDnsResponse } from './dns.ts';
 import { unwrap } from './result.ts';
@@ -39,6 +39,10 @@ const decoders: Record<string, Decoder> = {
   ndpProxy: (b, o, e) => {
     const out = new Uint8Array(100);
     return [writeNeighborAdvertisementFrame(out, 0, b, o, e, 1), out];
+  },
+  icmpv6EchoReply: (b, o, e) => {
+    const out = new Uint8Array(256);
+    return [writeIcmpv6EchoReply(out, 0, b, o, e), out];
   },
   icmpEchoReply: (b, o, e) => {
     const out = new Uint8Array(256);

@@ -187,6 +187,8 @@ test('PTR / CNAME / raw records; invalid records are reported', () => {
   assert.not.ok(buildDnsQuery({ id: 1, name: `${'a'.repeat(64)}.mynet`, type: 1 }).ok);
   assert.not.ok(validateDnsName('a..b').ok);
   assert.ok(validateDnsName('a.b.').ok);
+  assert.not.ok(validateDnsName('a\\300.b').ok);
+  assert.ok(validateDnsName('a\\255.b').ok);
 });
 
 test('property: query build/parse round trip for generated names', () => {

@@ -157,8 +157,9 @@ const writeName = (name: string, out: Uint8Array, off: number, limit: number): n
     let c = s.charCodeAt(i);
     if (c === 0x5c) {
       const d = s.slice(i + 1, i + 4);
-      if (/^[0-9]{3}$/.test(d) && Number(d) <= 255) {
+      if (/^[0-9]{3}$/.test(d)) {
         c = Number(d);
+        if (c > 255) return -1;
         i += 3;
       } else if (i + 1 < s.length) {
         c = s.charCodeAt(++i);

@@ -45,11 +45,9 @@ export const ethType = (buf: Uint8Array, off = 0, end = buf.length): number => {
 
 /** VLAN id (12 bits) of the outermost tag; `0` if untagged, `-1` if truncated. */
 export const ethVlanId = (buf: Uint8Array, off = 0, end = buf.length): number => {
-  const e = Math.min(end, buf.length);
-  if (off < 0 || off + 16 > e) return off >= 0 && off + 14 <= e ? 0 : -1;
-  const t = (buf[off + 12]! << 8) | buf[off + 13]!;
-  if (t !== ETHERTYPE_VLAN && t !== ETHERTYPE_QINQ) return 0;
-  return ((buf[off + 14]! << 8) | buf[off + 15]!) & 0x0fff;
+  const p = ethPayloadOffset(buf, off, end);
+  if (p < 0) return -1;
+  return p === off + ETH_HEADER_LEN ? 0 : ((buf[off + 14]! << 8) | buf[off + 15]!) & 0x0fff;
 };
 
 /** Writes an untagged header; returns the payload offset. Caller guarantees 14 bytes of room. */

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   icmpValid, icmpType, icmpCode, icmpEchoId, icmpEchoSeq, icmpChecksum, icmpChecksumValid, icmpComputeChecksum,
-  writeIcmpEcho, writeIcmpEchoReply, icmpv6ComputeChecksum, icmpv6ChecksumValid, ndpNsValid, ndpTargetOffset,
+  writeIcmpEcho, writeIcmpEchoReply, writeIcmpv6EchoReply, icmpv6ComputeChecksum, icmpv6ChecksumValid, ndpNsValid, ndpTargetOffset,
   ndpLinkAddrOption, writeNeighborSolicitation, writeNeighborAdvertisementFrame,
   ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY, ICMPV6_NEIGHBOR_ADVERTISEMENT, NA_FLAG_SOLICITED, NA_FLAG_OVERRIDE, NA_FRAME_LEN,
   NDP_OPT_SOURCE_LINK_ADDR, NDP_OPT_TARGET_LINK_ADDR,
@@ -41,6 +41,22 @@ test('ICMPv4 echo request by hand, reply in place and into another buffer', () =
   assert.is(writeIcmpEchoReply(out, 0, inPlace, 0, 12), -1, 'a reply is not a request');
   assert.is(writeIcmpEchoReply(new Uint8Array(11), 0, req, 0, 12), -1, 'no room');
   assert.is(writeIcmpEchoReply(out, 0, req, 0, 7), -1, 'truncated');
+});
+
+test('ICMPv6 echo reply keeps a valid checksum', () => {
+  const src = ipv6ToBytes(unwrap(parseIPv6('fd00::1')));
+  const dst = ipv6ToBytes(unwrap(parseIPv6('fd00::2')));
+  const req = hex('80 00 0000 abcd 0002 00112233');
+  const c = referenceChecksum(src, dst, u32be(req.length), hex('0000003a'), req);
+  req[2] = c >> 8;
+  req[3] = c & 255;
+  assert.ok(icmpv6ChecksumValid(req, 0, req.length, src, 0, dst, 0));
+  const out = new Uint8Array(req.length);
+  assert.is(writeIcmpv6EchoReply(out, 0, req, 0, req.length), req.length);
+  assert.is(out[0], 129);
+  // The reply travels dst -> src.
+  assert.ok(icmpv6ChecksumValid(out, 0, out.length, dst, 0, src, 0));
+  assert.is(writeIcmpv6EchoReply(out, 0, out, 0, out.length), -1);
 });
 
 test('writeIcmpEcho', () => {

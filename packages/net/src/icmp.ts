@@ -110,6 +110,25 @@ export const writeIcmpEchoReply = (
   return len;
 };
 
+/**
+ * As `writeIcmpEchoReply` for ICMPv6 (type 128 -> 129). The pseudo-header sum
+ * is unchanged when source and destination swap, so the checksum is again
+ * updated incrementally; the caller swaps the IPv6 addresses.
+ */
+export const writeIcmpv6EchoReply = (
+  out: Uint8Array, outOff: number, req: Uint8Array, reqOff: number, reqEnd: number,
+): number => {
+  const end = Math.min(reqEnd, req.length);
+  if (!icmpValid(req, reqOff, end) || req[reqOff] !== ICMPV6_ECHO_REQUEST || req[reqOff + 1] !== 0) return -1;
+  const len = end - reqOff;
+  if (outOff < 0 || outOff + len > out.length) return -1;
+  const oldCsum = icmpChecksum(req, reqOff);
+  if (out !== req || outOff !== reqOff) out.set(req.subarray(reqOff, end), outOff);
+  out[outOff] = ICMPV6_ECHO_REPLY;
+  setChecksum(out, outOff, checksumUpdate16(oldCsum, ICMPV6_ECHO_REQUEST << 8, ICMPV6_ECHO_REPLY << 8));
+  return len;
+};
+
 // ---------------------------------------------------------------------------
 // Neighbour discovery
 
