@@ -32,6 +32,7 @@ export interface SodiumCipher extends Cipher {
   /** Epochs of the installed ring, in ring order, and the primary's epoch (-1 before any ring). */
   readonly epochs: readonly number[];
   readonly primaryEpoch: number;
+  session(local: string, remote: string): SodiumSession;
   /** Sessions created so far, keyed `local→remote`. */
   sessions(): ReadonlyMap<string, SodiumSession>;
   /** Zeroes key material held by this cipher and its sessions; the cipher is unusable afterwards. */
