@@ -59,7 +59,9 @@ export const writeArp = (
  * the Ethernet + ARP reply that says "targetIp is at `answerMac`" into `out`
  * at `outOff`. Returns the reply length (42), or `-1` if `req` is not an
  * untagged IPv4 ARP request or `out` lacks room. The reply is sent unicast to
- * the requester; VLAN tags are not reproduced.
+ * the requester; VLAN tags are not reproduced. Deciding whether to answer
+ * (is `arpTargetIp` ours to proxy? skip gratuitous ARP, where sender IP ==
+ * target IP) is the caller's job. `out` must not overlap the request.
  */
 export const writeArpReplyFrame = (
   out: Uint8Array,
