@@ -1,0 +1,356 @@
+/**
+ * The controller: implements the kernel's DataPath contract on the main thread (tables, TAP and
+ * socket lifecycle) and runs the per-packet work on worker threads (`worker.ts`).
+ *
+ * Layout per host: one VXLAN receive socket on dataPathAddr:dataPathPort shared by all networks
+ * (demultiplexed by VNI), N send sockets on ephemeral ports (the inner flow hash picks one, which
+ * gives the per-flow UDP source port RFC 7348 §5 asks for), one worker per TAP and one receive
+ * worker. Tables are static (no flood-and-learn): local ports and peers come from the control
+ * plane; ARP is answered from them.
+ */
+import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { Counters, DataPath, DataPathNetwork, Logger, PeerSpec, PortSpec } from '@weft/kernel';
+import {
+  TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, addrDev, ip, linkShow, loadSys, openTap, parseIPv4, setTapOffload, setTapPersist,
+  udpSocket, withNetns, type Sys,
+} from '@weft/sys';
+import {
+  COUNTER_FIELDS, COUNTER_SLOTS, CTL_GEN, CTL_STOP, K, MAX_PEERS, MAX_PORTS, globalRow, macToNum, numToMac, peerRow, portRow,
+  type Snapshot, type WorkerInit,
+} from './layout.ts';
+
+export interface VxlanOptions {
+  /** Underlay address of this host's VTEP (`--data-path-addr`). */
+  readonly dataPathAddr: string;
+  /** UDP port (`--data-path-port`); default 4789 (IANA). */
+  readonly dataPathPort?: number;
+  /** Namespace the agent's VTEP and new TAPs live in; default the agent's own. */
+  readonly netns?: string;
+  /** TSO super-frames on the TAP, userspace segmentation, UDP_SEGMENT/UDP_GRO. Default true. */
+  readonly offload?: boolean;
+  /** Send sockets, i.e. distinct UDP source ports flows are hashed over. Default 8. */
+  readonly sourcePorts?: number;
+  /** Socket buffer sizes; default 4 MiB. */
+  readonly socketBuffer?: number;
+  readonly log?: Logger;
+}
+
+export interface VxlanDataPath extends DataPath {
+  /** Stops the workers and closes fds. Persistent TAPs stay, so a restarted agent re-attaches. */
+  close(): Promise<void>;
+  /** The gateway MAC the switch answers with in network `id`. */
+  gatewayMac(id: string): string | undefined;
+}
+
+/** Overhead of VXLAN over IPv4: outer IP 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
+export const VXLAN_OVERHEAD = 50;
+export const DEFAULT_MTU = 1450;
+
+interface WorkerHandle {
+  readonly worker: Worker;
+  readonly port: MessagePort;
+  readonly ctl: Int32Array;
+  readonly counters: Float64Array;
+  readonly exited: Promise<void>;
+}
+
+interface PortState {
+  readonly spec: PortSpec;
+  readonly fd: number;
+  readonly slot: number;
+  readonly mac: number;
+  readonly ipv4: number;
+  readonly ifname: string;
+  readonly worker: WorkerHandle;
+}
+
+interface PeerState {
+  readonly spec: PeerSpec;
+  readonly slot: number;
+  readonly mac: number;
+}
+
+interface NetState {
+  readonly spec: DataPathNetwork;
+  readonly gwMac: number;
+  readonly gwIps: number[];
+  readonly ports: Map<string, PortState>;
+  readonly peers: Map<number, PeerState>;
+}
+
+const ipOnly = (s: string): string => s.split('/')[0] ?? s;
+
+/** 02:57:46 ("WF") + VNI: a locally administered anycast gateway MAC, the same on every host. */
+export const gatewayMacFor = (vni: number): string => numToMac(0x025746000000 + (vni & 0xffffff));
+
+function workerSource(): { code: string; eval: true } | { url: URL } {
+  const entry = new URL('./worker.ts', import.meta.url);
+  try {
+    // Node 20 runs TypeScript through tsx; loader hooks do not reach workers, so register them there.
+    const tsx = import.meta.resolve('tsx/esm/api');
+    return {
+      code: `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); }).catch((e) => { console.error(e); process.exit(70); });`,
+      eval: true,
+    };
+  } catch {
+    return { url: entry };
+  }
+}
+
+export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPath> {
+  const sys: Sys = await loadSys();
+  const port = o.dataPathPort ?? 4789;
+  const offload = o.offload ?? true;
+  const agentNs = o.netns;
+  const bufSize = o.socketBuffer ?? 4 << 20;
+  const log = o.log;
+  const recvFd = withNetns(sys, agentNs, () => udpSocket(sys, { addr: o.dataPathAddr, port, rcvbuf: bufSize, sndbuf: bufSize, gro: offload, nonblock: true }));
+  const sendFds: number[] = [];
+  for (let i = 0; i < (o.sourcePorts ?? 8); i++) sendFds.push(withNetns(sys, agentNs, () => udpSocket(sys, { addr: o.dataPathAddr, port: 0, sndbuf: bufSize })));
+  const nets = new Map<string, NetState>();
+  const workers = new Set<WorkerHandle>();
+  const freePortSlots: number[] = Array.from({ length: MAX_PORTS }, (_, i) => MAX_PORTS - 1 - i);
+  const freePeerSlots: number[] = Array.from({ length: MAX_PEERS }, (_, i) => MAX_PEERS - 1 - i);
+  const src = workerSource();
+
+  const snapshot = (): Snapshot => ({
+    nets: [...nets.values()].map((n) => ({
+      vni: n.spec.vni,
+      mtu: n.spec.mtu,
+      gwMac: n.gwMac,
+      gwIps: n.gwIps,
+      ports: [...n.ports.values()].map((p) => ({ slot: p.slot, fd: p.fd, mac: p.mac, ipv4: p.ipv4 })),
+      peers: [...n.peers.values()].map((p) => ({
+        slot: p.slot, mac: p.mac, ipv4: p.spec.ipv4 !== undefined ? parseIPv4(ipOnly(p.spec.ipv4)) : 0,
+        vtep: parseIPv4(p.spec.vtep), port: p.spec.vtepPort ?? port,
+      })),
+    })),
+  });
+
+  const publish = (): void => {
+    const s = snapshot();
+    for (const w of workers) {
+      w.port.postMessage(s);
+      Atomics.add(w.ctl, CTL_GEN, 1);
+    }
+  };
+
+  const zeroRow = (row: number): void => {
+    for (const w of workers) w.counters.fill(0, row, row + K);
+  };
+
+  async function startWorker(init: Omit<WorkerInit, 'ctl' | 'counters' | 'snapshot'>): Promise<WorkerHandle> {
+    const ctlSab = new SharedArrayBuffer(16);
+    const cntSab = new SharedArrayBuffer(COUNTER_SLOTS * 8);
+    const { port1, port2 } = new MessageChannel();
+    const data = { ...init, ctl: ctlSab, counters: cntSab, snapshot: snapshot(), port: port2 };
+    const worker = 'code' in src
+      ? new Worker(src.code, { eval: true, workerData: data, transferList: [port2] })
+      : new Worker(src.url, { workerData: data, transferList: [port2] });
+    const ready = new Promise<void>((res, rej) => {
+      worker.once('message', () => res());
+      worker.once('error', rej);
+      worker.once('exit', (c) => rej(new Error(`vxlan: data-path worker exited with code ${c} before it was ready`)));
+    });
+    const exited = new Promise<void>((res) => worker.once('exit', () => res()));
+    worker.on('error', (e) => log?.error('vxlan: data-path worker failed', { role: init.role, error: String(e) }));
+    const h: WorkerHandle = { worker, port: port1, ctl: new Int32Array(ctlSab), counters: new Float64Array(cntSab), exited };
+    workers.add(h);
+    try {
+      await ready;
+      worker.unref();
+    } catch (e) {
+      workers.delete(h);
+      throw e;
+    }
+    return h;
+  }
+
+  async function stopWorker(h: WorkerHandle): Promise<void> {
+    Atomics.store(h.ctl, CTL_STOP, 1);
+    await Promise.race([h.exited, new Promise((r) => setTimeout(r, 2000))]);
+    await h.worker.terminate();
+    h.port.close();
+    workers.delete(h);
+  }
+
+  const rx = await startWorker({ role: 'udp', fd: recvFd, sendFds, vni: 0, portSlot: 0, offload });
+
+  function underlayMtu(): { dev: string; mtu: number } | undefined {
+    const dev = addrDev(o.dataPathAddr, agentNs);
+    const mtu = dev !== undefined ? linkShow(dev, agentNs)?.mtu : undefined;
+    return dev !== undefined && mtu !== undefined ? { dev, mtu } : undefined;
+  }
+
+  const net = (id: string): NetState => {
+    const n = nets.get(id);
+    if (n === undefined) throw new Error(`vxlan: network "${id}" is not set up on this host: call ensureNetwork first`);
+    return n;
+  };
+
+  const dp: VxlanDataPath = {
+    async ensureNetwork(n) {
+      if (n.vni < 1 || n.vni > 0xffffff) throw new Error(`vxlan: VNI ${n.vni} of network "${n.id}" is outside 1-16777215`);
+      for (const other of nets.values()) {
+        if (other.spec.id !== n.id && other.spec.vni === n.vni) throw new Error(`vxlan: VNI ${n.vni} of network "${n.id}" is already used by network "${other.spec.id}"`);
+      }
+      const old = nets.get(n.id);
+      const gwMac = macToNum(gatewayMacFor(n.vni));
+      const gwIps = n.gateways.map((g) => parseIPv4(ipOnly(g)));
+      nets.set(n.id, { spec: n, gwMac, gwIps, ports: old?.ports ?? new Map(), peers: old?.peers ?? new Map() });
+      publish();
+    },
+
+    async removeNetwork(id) {
+      const n = nets.get(id);
+      if (n === undefined) return;
+      for (const p of [...n.ports.values()]) await dp.removePort(id, p.spec.endpointId);
+      for (const p of n.peers.values()) freePeerSlots.push(p.slot);
+      nets.delete(id);
+      publish();
+    },
+
+    async addPort(p) {
+      const n = net(p.network);
+      const mtu = n.spec.mtu;
+      const ul = underlayMtu();
+      if (ul !== undefined && ul.mtu < mtu + VXLAN_OVERHEAD) {
+        throw new Error(
+          `vxlan: underlay interface "${ul.dev}" has MTU ${ul.mtu}, too small for network "${n.spec.id}" with MTU ${mtu} plus ${VXLAN_OVERHEAD} bytes of VXLAN: ` +
+            `create the network with -o com.docker.network.driver.mtu=${ul.mtu - VXLAN_OVERHEAD} or raise the underlay MTU`,
+        );
+      }
+      const existing = n.ports.get(p.endpointId);
+      if (existing !== undefined) return { ifname: existing.ifname };
+      const inner = p.dstName ?? p.ifname;
+      const flags = offload ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : 0;
+      let fd: number;
+      let ifname: string;
+      if (p.netns !== undefined && linkShow(inner, p.netns) !== undefined) {
+        // Re-attach after an agent restart: the persistent TAP is already in the sandbox.
+        ({ fd, name: ifname } = withNetns(sys, p.netns, () => openTap(sys, inner, { persist: true, nonblock: true })));
+        setTapOffload(sys, fd, flags);
+        log?.info('vxlan: re-attached TAP in sandbox', { ifname, netns: p.netns });
+      } else {
+        const fresh = linkShow(p.ifname, agentNs) === undefined;
+        ({ fd, name: ifname } = withNetns(sys, agentNs, () => openTap(sys, p.ifname, { persist: true, nonblock: true })));
+        setTapOffload(sys, fd, flags);
+        try {
+          ip(['link', 'set', 'dev', ifname, 'address', p.mac, 'mtu', String(mtu)], agentNs);
+          if (p.netns !== undefined) {
+            ip(['link', 'set', 'dev', ifname, 'netns', p.netns], agentNs);
+            if (inner !== ifname) ip(['link', 'set', 'dev', ifname, 'name', inner], p.netns);
+            ifname = inner;
+            configureSandbox(p, ifname, n);
+          } else ip(['link', 'set', 'dev', ifname, 'up'], agentNs);
+        } catch (e) {
+          if (fresh) setTapPersist(sys, fd, false);
+          sys.close(fd);
+          throw e;
+        }
+      }
+      const slot = freePortSlots.pop();
+      if (slot === undefined) {
+        sys.close(fd);
+        throw new Error(`vxlan: no free port slot (at most ${MAX_PORTS} ports per host)`);
+      }
+      zeroRow(portRow(slot));
+      let worker: WorkerHandle;
+      try {
+        worker = await startWorker({ role: 'tap', fd, sendFds, vni: n.spec.vni, portSlot: slot, offload });
+      } catch (e) {
+        freePortSlots.push(slot);
+        sys.close(fd);
+        throw e;
+      }
+      n.ports.set(p.endpointId, {
+        spec: p, fd, slot, worker, ifname, mac: macToNum(p.mac), ipv4: p.ipv4 !== undefined ? parseIPv4(ipOnly(p.ipv4)) : 0,
+      });
+      publish();
+      return { ifname };
+    },
+
+    async removePort(network, endpointId) {
+      const n = nets.get(network);
+      const p = n?.ports.get(endpointId);
+      if (n === undefined || p === undefined) return;
+      n.ports.delete(endpointId);
+      publish();
+      await stopWorker(p.worker);
+      // Not persistent any more: closing the last fd deletes the device wherever it is.
+      setTapPersist(sys, p.fd, false);
+      sys.close(p.fd);
+      freePortSlots.push(p.slot);
+    },
+
+    addPeer(p) {
+      const n = net(p.network);
+      const mac = macToNum(p.mac);
+      parseIPv4(p.vtep);
+      const old = n.peers.get(mac);
+      const slot = old?.slot ?? freePeerSlots.pop();
+      if (slot === undefined) throw new Error(`vxlan: no free peer slot (at most ${MAX_PEERS} peers per host)`);
+      if (old === undefined) zeroRow(peerRow(slot));
+      n.peers.set(mac, { spec: p, slot, mac });
+      publish();
+    },
+
+    removePeer(network, mac) {
+      const n = nets.get(network);
+      const m = macToNum(mac);
+      const p = n?.peers.get(m);
+      if (n === undefined || p === undefined) return;
+      n.peers.delete(m);
+      freePeerSlots.push(p.slot);
+      publish();
+    },
+
+    counters(network) {
+      const out: Record<string, Counters> = {};
+      const sum = (row: number): Counters => {
+        const c: Record<string, number> = {};
+        COUNTER_FIELDS.forEach((name, i) => {
+          let v = 0;
+          for (const w of workers) v += w.counters[row + i] ?? 0;
+          c[name] = v;
+        });
+        return c;
+      };
+      if (network === undefined) out['vtep'] = sum(globalRow);
+      for (const n of nets.values()) {
+        if (network !== undefined && n.spec.id !== network) continue;
+        for (const p of n.ports.values()) out[`port/${p.spec.endpointId}`] = sum(portRow(p.slot));
+        for (const p of n.peers.values()) out[`peer/${p.spec.mac}`] = sum(peerRow(p.slot));
+      }
+      return out;
+    },
+
+    gatewayMac(id) {
+      const n = nets.get(id);
+      return n === undefined ? undefined : numToMac(n.gwMac);
+    },
+
+    async close() {
+      for (const w of [...workers]) if (w !== rx) await stopWorker(w);
+      await stopWorker(rx);
+      for (const n of nets.values()) for (const p of n.ports.values()) sys.close(p.fd);
+      sys.close(recvFd);
+      for (const fd of sendFds) sys.close(fd);
+      nets.clear();
+    },
+  };
+  return dp;
+}
+
+/** Inside the sandbox: up, address and default route via the network's gateway, when given. */
+function configureSandbox(p: PortSpec, ifname: string, n: NetState): void {
+  const ns = p.netns;
+  if (ns === undefined) return;
+  ip(['link', 'set', 'dev', ifname, 'up'], ns);
+  if (p.ipv4 !== undefined && p.ipv4.includes('/')) {
+    ip(['addr', 'replace', p.ipv4, 'dev', ifname], ns);
+    const gw = n.spec.gateways[0];
+    if (gw !== undefined) ip(['route', 'replace', 'default', 'via', ipOnly(gw), 'dev', ifname], ns);
+  }
+  if (p.ipv6 !== undefined && p.ipv6.includes('/')) ip(['addr', 'replace', p.ipv6, 'dev', ifname, 'nodad'], ns);
+}

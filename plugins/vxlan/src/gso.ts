@@ -1,0 +1,155 @@
+/**
+ * Userspace TSO and GRO for VXLAN. `segmentTcp` cuts a TCP super-frame read from a TAP with
+ * IFF_VNET_HDR + TUNSETOFFLOAD into MTU-sized inner frames, each behind a VXLAN header, laid out
+ * back to back for one UDP_SEGMENT send; it does what the kernel's tcp_gso_segment does (IP
+ * length/ID/checksum, TCP sequence, FIN/PSH on the last segment only, CWR on the first only, full
+ * TCP checksum), so a Linux vxlan peer receives ordinary frames. `coalesceTcp` does the reverse
+ * for a UDP_GRO train: one TCP flow's consecutive segments become one super-frame with a GSO
+ * virtio header, which the TAP turns back into a single skb.
+ */
+import { ETH, fold, readU16, readU32, sum16, writeU16, writeU32, writeVxlanHeader } from './frames.ts';
+
+export interface SegOut {
+  count: number;
+  size: number;
+  total: number;
+}
+
+const TCP = 6;
+
+/** Segments the frame at b[f..f+len) (virtio header at b[f-10..f)) into `out`; false if unsupported. */
+export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, out: Uint8Array, r: SegOut): boolean {
+  const v = f - 10;
+  const gsoType = b[v + 1]! & 0x7f;
+  const mss = b[v + 4]! | (b[v + 5]! << 8);
+  const et = readU16(b, f + 12);
+  const ip = f + ETH;
+  let iphl: number;
+  let v4: boolean;
+  if (et === 0x0800 && gsoType === 1) {
+    iphl = (b[ip]! & 15) * 4;
+    if (b[ip + 9] !== TCP) return false;
+    v4 = true;
+  } else if (et === 0x86dd && gsoType === 4) {
+    iphl = 40;
+    if (b[ip + 6] !== TCP) return false;
+    v4 = false;
+  } else return false;
+  const tcp = ip + iphl;
+  const tcphl = (b[tcp + 12]! >> 4) * 4;
+  const hl = ETH + iphl + tcphl;
+  const payload = len - hl;
+  if (mss === 0 || payload <= 0 || tcphl < 20) return false;
+  const count = Math.ceil(payload / mss);
+  const size = 8 + hl + mss;
+  if (count * size > out.length) return false;
+  const seq0 = readU32(b, tcp + 4);
+  const flags0 = b[tcp + 13]!;
+  const id0 = v4 ? readU16(b, ip + 4) : 0;
+  // Pseudo-header sum without the length (added per segment).
+  let pseudo = v4 ? sum16(b, ip + 12, ip + 20, TCP) : sum16(b, ip + 8, ip + 40, TCP);
+  pseudo = fold(pseudo);
+  const hdr = b.subarray(f, f + hl);
+  let o = 0;
+  for (let i = 0; i < count; i++) {
+    const chunk = i === count - 1 ? payload - i * mss : mss;
+    writeVxlanHeader(out, o, vni);
+    const g = o + 8;
+    out.set(hdr, g);
+    const src = f + hl + i * mss;
+    out.set(b.subarray(src, src + chunk), g + hl);
+    const oip = g + ETH;
+    const otcp = oip + iphl;
+    if (v4) {
+      writeU16(out, oip + 2, iphl + tcphl + chunk);
+      writeU16(out, oip + 4, (id0 + i) & 0xffff);
+      writeU16(out, oip + 10, 0);
+      writeU16(out, oip + 10, ~fold(sum16(out, oip, oip + iphl, 0)) & 0xffff);
+    } else writeU16(out, oip + 4, tcphl + chunk);
+    writeU32(out, otcp + 4, (seq0 + i * mss) >>> 0);
+    let fl = flags0;
+    if (i !== count - 1) fl &= ~0x09; // FIN, PSH only on the last segment
+    if (i !== 0) fl &= ~0x80; // CWR only on the first
+    out[otcp + 13] = fl;
+    writeU16(out, otcp + 16, 0);
+    const s = sum16(out, otcp, otcp + tcphl + chunk, pseudo + tcphl + chunk);
+    writeU16(out, otcp + 16, ~fold(s) & 0xffff);
+    o += 8 + hl + chunk;
+  }
+  r.count = count;
+  r.size = size;
+  r.total = o;
+  return true;
+}
+
+/**
+ * Coalesces a GRO train at b[p..p+len) of `seg`-byte VXLAN datagrams carrying one IPv4 TCP flow
+ * with contiguous sequence numbers, equal ACK and options, and only ACK/PSH flags. On success the
+ * super-frame's inner frame starts at p+8 with a GSO virtio header at p-2, `r.size` = p and
+ * `r.total` = 8 + inner length. False (buffer untouched) when the train does not qualify.
+ */
+export function coalesceTcp(b: Uint8Array, p: number, len: number, seg: number, r: SegOut): boolean {
+  const n = Math.ceil(len / seg);
+  const f = p + 8;
+  const ip = f + ETH;
+  if (readU16(b, f + 12) !== 0x0800 || b[ip] !== 0x45 || b[ip + 9] !== TCP) return false;
+  const tcp = ip + 20;
+  const tcphl = (b[tcp + 12]! >> 4) * 4;
+  const hl = ETH + 20 + tcphl;
+  const mss = seg - 8 - hl;
+  if (mss <= 0 || readU16(b, ip + 2) !== 20 + tcphl + mss) return false;
+  const seq0 = readU32(b, tcp + 4);
+  // Check every datagram before moving anything.
+  let lastFlags = 0;
+  for (let j = 0; j < n; j++) {
+    const q = p + j * seg;
+    const dl = Math.min(seg, len - j * seg);
+    if (dl <= 8 + hl) return false;
+    for (let k = 0; k < 8; k++) if (b[q + k] !== b[p + k]) return false; // VXLAN header (VNI)
+    const fq = q + 8;
+    for (let k = 0; k < 12; k++) if (b[fq + k] !== b[f + k]) return false; // MACs
+    const iq = fq + ETH;
+    if (b[iq] !== 0x45 || b[iq + 9] !== TCP || readU32(b, iq + 12) !== readU32(b, ip + 12) || readU32(b, iq + 16) !== readU32(b, ip + 16)) return false;
+    if (readU16(b, iq + 6) & 0x3fff) return false; // fragments
+    const tq = iq + 20;
+    if (readU32(b, tq) !== readU32(b, tcp) || readU32(b, tq + 8) !== readU32(b, tcp + 8)) return false; // ports, ACK
+    if (((b[tq + 12]! >> 4) * 4) !== tcphl) return false;
+    for (let k = 20; k < tcphl; k++) if (b[tq + k] !== b[tcp + k]) return false; // options
+    const fl = b[tq + 13]!;
+    if ((fl & ~0x18) !== 0 || (j < n - 1 && (fl & 0x08) !== 0)) return false;
+    if (readU32(b, tq + 4) !== ((seq0 + j * mss) >>> 0)) return false;
+    if (readU16(b, iq + 2) !== dl - 8 - ETH) return false;
+    lastFlags = fl;
+  }
+  let end = f + hl + mss;
+  for (let j = 1; j < n; j++) {
+    const q = p + j * seg;
+    const dl = Math.min(seg, len - j * seg);
+    const start = q + 8 + hl;
+    const chunk = dl - 8 - hl;
+    b.copyWithin(end, start, start + chunk);
+    end += chunk;
+  }
+  const inner = end - f;
+  const tcpLen = inner - ETH - 20;
+  writeU16(b, ip + 2, 20 + tcpLen);
+  writeU16(b, ip + 10, 0);
+  writeU16(b, ip + 10, ~fold(sum16(b, ip, ip + 20, 0)) & 0xffff);
+  b[tcp + 13] = lastFlags;
+  // CHECKSUM_PARTIAL: the TCP checksum field holds the folded pseudo-header sum.
+  writeU16(b, tcp + 16, fold(sum16(b, ip + 12, ip + 20, TCP + tcpLen)));
+  const v = f - 10;
+  b[v] = 1; // VIRTIO_NET_HDR_F_NEEDS_CSUM
+  b[v + 1] = 1; // VIRTIO_NET_HDR_GSO_TCPV4
+  b[v + 2] = hl & 255;
+  b[v + 3] = hl >> 8;
+  b[v + 4] = mss & 255;
+  b[v + 5] = mss >> 8;
+  b[v + 6] = (ETH + 20) & 255;
+  b[v + 7] = 0;
+  b[v + 8] = 16;
+  b[v + 9] = 0;
+  r.size = p;
+  r.total = 8 + inner;
+  return true;
+}

@@ -1,0 +1,91 @@
+/** Shared between the controller and the data-path workers: table snapshots and counter layout. */
+
+export const MAX_PORTS = 256;
+export const MAX_PEERS = 4096;
+
+/** Counter fields, per port and per peer, in one Float64Array per worker (summed by the controller). */
+export const COUNTER_FIELDS = [
+  'rx_packets', // port: frames read from the TAP; peer: frames received from its VTEP
+  'rx_bytes',
+  'tx_packets', // port: frames written to the TAP; peer: frames sent to its VTEP
+  'tx_bytes',
+  'drop_unknown_unicast',
+  'drop_broadcast',
+  'drop_not_routed',
+  'drop_io',
+  'drop_malformed',
+  'drop_unknown_vni',
+  'proxy_arp',
+  'arp_miss',
+  'gateway_echo',
+  'tx_super_frames',
+  'rx_coalesced',
+  'drop_too_big',
+] as const;
+export type CounterField = (typeof COUNTER_FIELDS)[number];
+export const K = COUNTER_FIELDS.length;
+export const C = Object.fromEntries(COUNTER_FIELDS.map((n, i) => [n, i])) as Record<CounterField, number>;
+
+/** Float64 index of `field` for the worker-global row, a port slot or a peer slot. */
+export const globalRow = 0;
+export const portRow = (slot: number): number => K * (1 + slot);
+export const peerRow = (slot: number): number => K * (1 + MAX_PORTS + slot);
+export const COUNTER_SLOTS = K * (1 + MAX_PORTS + MAX_PEERS);
+
+export interface SnapPort {
+  readonly slot: number;
+  readonly fd: number;
+  readonly mac: number;
+  readonly ipv4: number;
+}
+export interface SnapPeer {
+  readonly slot: number;
+  readonly mac: number;
+  readonly ipv4: number;
+  readonly vtep: number;
+  readonly port: number;
+}
+export interface SnapNet {
+  readonly vni: number;
+  readonly mtu: number;
+  readonly gwMac: number;
+  readonly gwIps: readonly number[];
+  readonly ports: readonly SnapPort[];
+  readonly peers: readonly SnapPeer[];
+}
+export interface Snapshot {
+  readonly nets: readonly SnapNet[];
+}
+
+/** Control words in a SharedArrayBuffer (Int32): table generation and stop flag. */
+export const CTL_GEN = 0;
+export const CTL_STOP = 1;
+export const CTL_READY = 2;
+
+export interface WorkerInit {
+  readonly role: 'tap' | 'udp';
+  /** TAP fd (role tap) or the VXLAN receive socket (role udp). */
+  readonly fd: number;
+  /** Send sockets, one per source port; the inner flow hash picks one (RFC 7348 §5 entropy). */
+  readonly sendFds: readonly number[];
+  readonly vni: number;
+  readonly portSlot: number;
+  readonly offload: boolean;
+  readonly ctl: SharedArrayBuffer;
+  readonly counters: SharedArrayBuffer;
+  readonly snapshot: Snapshot;
+}
+
+export function macToNum(mac: string): number {
+  const p = mac.split(':');
+  if (p.length !== 6 || p.some((x) => !/^[0-9a-fA-F]{1,2}$/.test(x))) throw new Error(`Bad MAC address "${mac}"`);
+  let v = 0;
+  for (const x of p) v = v * 256 + parseInt(x, 16);
+  return v;
+}
+
+export const numToMac = (v: number): string => {
+  const out: string[] = [];
+  for (let i = 5; i >= 0; i--) out.push((Math.floor(v / 2 ** (8 * i)) % 256).toString(16).padStart(2, '0'));
+  return out.join(':');
+};

@@ -1,0 +1,56 @@
+/**
+ * @weft/vxlan — the `datapath` service: a userspace switch per network over TAP devices, RFC 7348
+ * VXLAN between hosts on one shared UDP socket, proxy ARP and a gateway that answers ARP and ping.
+ */
+import * as t from 'io-ts';
+import { definePlugin, type PluginDefinition } from '@weft/kernel';
+import { createVxlanDataPath, type VxlanDataPath, type VxlanOptions } from './datapath.ts';
+
+export * from './datapath.ts';
+export { COUNTER_FIELDS } from './layout.ts';
+
+const Port = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0 && n < 65536, 'Port');
+
+/** Plugin configuration (`--data-path-addr`, `--data-path-port`, ...). */
+export const VxlanConfig = t.intersection([
+  t.type({ dataPathAddr: t.string }),
+  t.partial({ dataPathPort: Port, netns: t.string, offload: t.boolean, sourcePorts: t.number, socketBuffer: t.number }),
+]);
+export type VxlanConfig = t.TypeOf<typeof VxlanConfig>;
+
+export const VXLAN_PLUGIN_VERSION = '0.1.0';
+
+/** The plugin: provides `datapath`. Each definition owns at most one running data path. */
+export function vxlanPlugin(): PluginDefinition<VxlanConfig> {
+  let running: VxlanDataPath | undefined;
+  return definePlugin<VxlanConfig>({
+    manifest: {
+      name: 'vxlan',
+      version: VXLAN_PLUGIN_VERSION,
+      kernel: '^0.1.0',
+      provides: ['datapath'],
+      description: 'Userspace switch over TAP devices with RFC 7348 VXLAN and proxy ARP',
+      config: VxlanConfig,
+    },
+    services: {
+      datapath: async (ctx) => {
+        const c = ctx.config;
+        const o: VxlanOptions = {
+          dataPathAddr: c.dataPathAddr,
+          log: ctx.log,
+          ...(c.dataPathPort !== undefined ? { dataPathPort: c.dataPathPort } : {}),
+          ...(c.netns !== undefined ? { netns: c.netns } : {}),
+          ...(c.offload !== undefined ? { offload: c.offload } : {}),
+          ...(c.sourcePorts !== undefined ? { sourcePorts: c.sourcePorts } : {}),
+          ...(c.socketBuffer !== undefined ? { socketBuffer: c.socketBuffer } : {}),
+        };
+        running = await createVxlanDataPath(o);
+        return running;
+      },
+    },
+    stop: async () => {
+      await running?.close();
+      running = undefined;
+    },
+  });
+}
