@@ -36,7 +36,7 @@ export interface Aead {
    * `src` and `out` must not overlap.
    */
   seal(out: Uint8Array, outOff: number, src: Uint8Array, len: number, nonce: Uint8Array, key: Uint8Array): void;
-  /** Opens src[srcOff..srcOff+clen) (ciphertext ‖ tag) into out[0..clen-16); false when the tag fails. */
+  /** Opens src[srcOff..srcOff+clen) (ciphertext ‖ tag) into out[0..clen-16); false when the tag fails (then `out` is unspecified). */
   open(out: Uint8Array, src: Uint8Array, srcOff: number, clen: number, nonce: Uint8Array, key: Uint8Array): boolean;
   /** Keyed BLAKE2b (`crypto_generichash`) of `msg` into `out` (16..64 bytes); key 16..64 bytes. Control path only. */
   hash(out: Uint8Array, msg: Uint8Array, key: Uint8Array): void;
@@ -172,11 +172,12 @@ export function sodiumNative(s: SodiumNative): Aead {
     name: 'sodium-native',
     mode: 'native',
     seal(out, outOff, src, len, nonce, key) {
-      s.crypto_aead_chacha20poly1305_ietf_encrypt(out.subarray(outOff, outOff + len + TAG_BYTES), src.subarray(0, len), nonce, null, nonce, key);
+      s.crypto_aead_chacha20poly1305_ietf_encrypt(out.subarray(outOff, outOff + len + TAG_BYTES), len === src.length ? src : src.subarray(0, len), nonce, null, nonce, key);
     },
     open(out, src, srcOff, clen, nonce, key) {
       try {
-        s.crypto_aead_chacha20poly1305_ietf_decrypt(out.subarray(0, clen - TAG_BYTES), null, src.subarray(srcOff, srcOff + clen), nonce, nonce, key);
+        const m = out.length === clen - TAG_BYTES ? out : out.subarray(0, clen - TAG_BYTES);
+        s.crypto_aead_chacha20poly1305_ietf_decrypt(m, null, src.subarray(srcOff, srcOff + clen), nonce, nonce, key);
         return true;
       } catch {
         // sodium-native throws "could not verify data" on a bad tag.

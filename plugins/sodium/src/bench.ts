@@ -2,10 +2,11 @@
  * Seal/open throughput per backend, one core, preallocated buffers, the full envelope path
  * (session lookup excluded, SPI match, replay window, counters included).
  *
- *   node --import tsx plugins/sodium/src/bench.ts [--size=1400] [--ms=700]
+ *   node --import tsx plugins/sodium/src/bench.ts [--size=1400] [--ms=1500]   (ms per backend, about 5 s in all)
  *
  * Gbit/s counts plaintext bits. `seal+open` is one packet through both ends (a sender and a
- * receiver on the same core), so it is about half of either alone. The last line is a JSON summary.
+ * receiver on the same core), so it is about half of either alone. Each figure is the best of 5
+ * rounds (the machine is shared). The last line is a JSON summary.
  */
 import { createCipherWith } from './cipher.ts';
 import { libsodiumWrappers, loadSodiumNative, sodiumNative, type Aead } from './backend.ts';
@@ -16,7 +17,7 @@ const arg = (name: string, def: number): number => {
   return a === undefined ? def : Number(a.slice(name.length + 3));
 };
 const size = arg('size', 1400);
-const ms = arg('ms', 700);
+const ms = arg('ms', 1500);
 
 interface Result {
   backend: string;
@@ -26,6 +27,15 @@ interface Result {
   openGbps: number;
   sealOpenGbps: number;
   sealOpenPps: number;
+}
+
+const ROUNDS = 5;
+
+/** Best of ROUNDS rounds: the machine is shared, and the best round is the least disturbed one. */
+function best(budgetMs: number, run: (ms: number) => number): number {
+  let top = 0;
+  for (let r = 0; r < ROUNDS; r++) top = Math.max(top, run(budgetMs / ROUNDS));
+  return top;
 }
 
 function timeLoop(budgetMs: number, body: (n: number) => void): number {
@@ -53,7 +63,7 @@ function bench(aead: Aead): Result {
   const sealed = new Uint8Array(size + x.overhead);
   const out = new Uint8Array(size);
   // Sealed packets for the open-only loop: a ring of distinct sequence numbers.
-  const pool = Array.from({ length: 4096 }, () => new Uint8Array(size + x.overhead));
+  const pool = Array.from({ length: 1024 }, () => new Uint8Array(size + x.overhead));
   const bits = size * 8;
 
   const sealOpen = (n: number): void => {
@@ -63,21 +73,25 @@ function bench(aead: Aead): Result {
     }
   };
   sealOpen(2000); // warm-up (JIT, WASM tier-up)
-  const sealPps = timeLoop(ms / 3, (n) => {
-    for (let i = 0; i < n; i++) tx.seal(plain, size, sealed);
-  });
+  const sealPps = best(ms / 3, (b) =>
+    timeLoop(b, (n) => {
+      for (let i = 0; i < n; i++) tx.seal(plain, size, sealed);
+    }),
+  );
   // Open-only: seal a pool of distinct packets untimed, then time opening them in order.
-  let opened = 0;
-  let spent = 0;
-  while (spent < ms / 3) {
-    for (const q of pool) tx.seal(plain, size, q);
-    const t0 = performance.now();
-    for (const q of pool) if (rx.open(q, q.length, out) !== size) throw new Error('bench: open failed');
-    spent += performance.now() - t0;
-    opened += pool.length;
-  }
-  const openPps = (opened * 1000) / spent;
-  const sealOpenPps = timeLoop(ms / 3, sealOpen);
+  const openPps = best(ms / 3, (b) => {
+    let opened = 0;
+    let spent = 0;
+    while (spent < b) {
+      for (const q of pool) tx.seal(plain, size, q);
+      const t0 = performance.now();
+      for (const q of pool) if (rx.open(q, q.length, out) !== size) throw new Error('bench: open failed');
+      spent += performance.now() - t0;
+      opened += pool.length;
+    }
+    return (opened * 1000) / spent;
+  });
+  const sealOpenPps = best(ms / 3, (b) => timeLoop(b, sealOpen));
   return {
     backend: aead.name,
     mode: aead.mode,
@@ -103,4 +117,4 @@ for (const a of aeads) {
     `${`${r.backend} (${r.mode})`.padEnd(32)} ${size} B  seal ${r.sealGbps.toFixed(2)} Gbit/s  open ${r.openGbps.toFixed(2)} Gbit/s  seal+open ${r.sealOpenGbps.toFixed(2)} Gbit/s (${r.sealOpenPps} pkt/s)`,
   );
 }
-console.log(JSON.stringify({ bench: 'sodium', size, ms, results }));
+console.log(JSON.stringify({ bench: 'sodium', size, ms, rounds: ROUNDS, results }));

@@ -10,3 +10,4 @@ testCipher('sodium (sodium-native)', () => createCipherWith(sodiumNative(native 
 });
 testCipher('sodium (libsodium-wrappers, wasm-heap)', () => createCipherWith(libsodiumWrappers('wasm-heap')));
 testCipher('sodium (libsodium-wrappers, api)', () => createCipherWith(libsodiumWrappers('api')));
+testCipher('sodium (libsodium-wrappers, window 2^17)', () => createCipherWith(libsodiumWrappers('wasm-heap'), { replayWindow: 1 << 17 }), { window: 1 << 17 });
