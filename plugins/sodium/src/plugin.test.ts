@@ -22,6 +22,8 @@ test('loads into the kernel and provides the cipher service, honouring its confi
   cipher.setKeyRing(toKeyRing(initialRing(1)));
   const out = new Uint8Array(100);
   assert.is(cipher.session('a', 'b').seal(new Uint8Array(50), 50, out), 78);
+  await k.stop();
+  assert.throws(() => cipher.session('a', 'c'), /closed/, 'stop wipes the keys and closes the cipher');
 });
 
 test('bad config fails at load with the field path', async () => {

@@ -3,7 +3,7 @@
  */
 import * as t from 'io-ts';
 import { definePlugin } from '@weft/kernel';
-import { createCipher } from './cipher.ts';
+import { createCipher, type SodiumCipher } from './cipher.ts';
 
 export const SodiumConfig = t.partial({
   /** `auto` (default), `sodium-native` or `libsodium-wrappers`. */
@@ -39,6 +39,12 @@ export const sodiumPlugin = definePlugin<SodiumConfig>({
       ctx.log.info('cipher ready', { backend: cipher.backend, mode: cipher.mode, overhead: cipher.overhead });
       return cipher;
     },
+  },
+  /** Zeroes every key the cipher holds (data keys, SA keys, WASM scratch). */
+  stop: (ctx) => {
+    if (!ctx.services.has('cipher')) return;
+    const c = ctx.services.get('cipher') as Partial<SodiumCipher>;
+    c.close?.();
   },
 });
 
