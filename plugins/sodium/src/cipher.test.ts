@@ -196,6 +196,33 @@ test('stats: counters, epochs, SA age from the injected clock', () => {
   assert.is(xy.stats['txEpoch'], 3);
 });
 
+test('garbage and truncated packets never throw and never open; bad seal arguments fail cleanly', () => {
+  for (const [name, mk] of backends) {
+    const x = createCipherWith(mk());
+    const y = createCipherWith(mk());
+    x.setKeyRing(testRing(1));
+    y.setKeyRing(testRing(1));
+    const xy = x.session('x', 'y');
+    const yx = y.session('y', 'x');
+    const good = new Uint8Array(100 + OVERHEAD);
+    const n = xy.seal(new Uint8Array(100), 100, good);
+    const out = new Uint8Array(300);
+    let seed = 99;
+    const rnd = (m: number): number => (seed = (seed * 1103515245 + 12345) >>> 0) % m;
+    for (let i = 0; i < 500; i++) {
+      const len = rnd(200);
+      const g = new Uint8Array(len).map(() => rnd(256));
+      if (i % 2 === 0 && len >= 4) g.set(good.subarray(0, 4)); // a valid SPI on half of them
+      assert.ok(yx.open(g, len, out) < 0, `${name}: garbage ${i} (${len} bytes)`);
+    }
+    for (let cut = 0; cut < n; cut += 7) assert.ok(yx.open(good, cut, out) < 0, `${name}: truncated to ${cut}`);
+    assert.ok(yx.open(good, n + 1, out) < 0, `${name}: len beyond the buffer`);
+    assert.is(yx.open(good, n, out), 100, `${name}: the real packet still opens`);
+    assert.ok(xy.seal(new Uint8Array(10), 11, new Uint8Array(100)) < 0, `${name}: len beyond the plaintext buffer`);
+    assert.ok(xy.seal(new Uint8Array(70000), 70000, new Uint8Array(70100)) < 0, `${name}: plaintext over 65535 bytes`);
+  }
+});
+
 test('close zeroes key material and refuses further use', () => {
   const c = createCipherWith(libsodiumWrappers());
   const ring = testRing(1);
