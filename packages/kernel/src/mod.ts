@@ -12,3 +12,4 @@ export * from './store.ts';
 export * from './events.ts';
 export * from './registry.ts';
 export * from './runtime.ts';
+export * from './records.ts';
