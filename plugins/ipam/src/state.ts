@@ -12,6 +12,7 @@
 import { errors, raise, type Store, type WeftError } from '@weft/kernel';
 import {
   formatAddr,
+  formatIPv4,
   formatPrefix,
   parseAddr,
   parsePrefix,
@@ -122,6 +123,7 @@ export interface PoolUsage {
   }[];
 }
 
+const CHUNK_SHIFT_N = BigInt(CHUNK_SHIFT);
 const genKey = (gen: number) => gen.toString(16).padStart(8, '0');
 export const metaKey = (gen: number) => `s/${genKey(gen)}/m`;
 export const chunkKey = (gen: number, ci: number) => `s/${genKey(gen)}/c/${ci.toString(16)}`;
@@ -301,7 +303,7 @@ export class IpamState {
   private offsetOf(s: Subnet, poolId: string, text: string, path: string): bigint {
     const bare = text.includes('/') ? text.slice(0, text.indexOf('/')) : text;
     const a: Addr | undefined = parseAddr(bare);
-    if (a === undefined || !prefixContains(s.prefix, a) || a.value - s.prefix.base >= s.bitmap.size) {
+    if (a === undefined || a.family !== s.prefix.family || a.value < s.prefix.base || a.value - s.prefix.base >= s.bitmap.size) {
       raise(errors.badRequest(this.plugin, `Address "${bare}" is outside ${this.describe(s, poolId)}`, { code: IpamCodes.outOfPool, path, value: text }));
     }
     const off = a.value - s.prefix.base;
@@ -313,11 +315,12 @@ export class IpamState {
   }
 
   private format(s: Subnet, off: bigint): string {
+    if (s.prefix.family === 4) return `${formatIPv4(Number(s.prefix.base + off))}/${s.prefix.bits}`;
     return `${formatAddr({ family: s.prefix.family, value: s.prefix.base + off })}/${s.prefix.bits}`;
   }
 
   private touch(s: Subnet, off: bigint): void {
-    this.dirty.push({ kind: 'chunk', s, ci: Number(off >> BigInt(CHUNK_SHIFT)) });
+    this.dirty.push({ kind: 'chunk', s, ci: Number(off >> CHUNK_SHIFT_N) });
   }
 
   requestAddress(req: { PoolID: string; Address?: string; Options?: Record<string, string> }): { Address: string; Data: Record<string, string> } {
