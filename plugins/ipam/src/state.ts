@@ -459,9 +459,14 @@ export class IpamState {
         d.s.seq++;
         await store.put(chunkKey(d.s.gen, d.ci), this.encodeChunk(d.s, d.ci));
       } else {
-        // The meta's deletion is the commit point; chunks left by a crash here are orphans.
+        // The meta's deletion is the commit point. Chunks left behind (a crash, a failed delete)
+        // are orphans: their gen is never reused, and the next load collects them.
         await store.delete(metaKey(d.gen));
-        for (const k of await store.keys(`s/${genKey(d.gen)}/`)) await store.delete(k);
+        try {
+          for (const k of await store.keys(`s/${genKey(d.gen)}/`)) await store.delete(k);
+        } catch {
+          // already committed; see above
+        }
       }
     }
   }
