@@ -1,0 +1,141 @@
+/**
+ * The plugin: provides the `dns` service (the resolver the switch hands DNS payloads to) and keeps
+ * its names current from the `table` event topic. Uses `tables` when present for the initial
+ * sync of a network; needs nothing else.
+ */
+import { readFile } from 'node:fs/promises';
+import * as t from 'io-ts';
+import { definePlugin, type TableEvent } from '@weft/kernel';
+import { createResolver, type AnswerResult, type DnsCounters, type Resolver } from './resolver.ts';
+import type { NameRecord } from './records.ts';
+import { parseResolvConf, parseUpstream } from './resolvconf.ts';
+
+const UpstreamString = new t.Type<string, string, unknown>(
+  'Upstream',
+  (u): u is string => typeof u === 'string' && typeof parseUpstream(u) !== 'string',
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c, `expected an IP address such as "10.0.0.53" or "[fd00::53]:5353", got ${JSON.stringify(u)}`);
+    const r = parseUpstream(u);
+    return typeof r === 'string' ? t.failure(u, c, r) : t.success(u);
+  },
+  (s) => s,
+);
+
+const Seconds = new t.Type<number, number, unknown>(
+  'Seconds',
+  (u): u is number => typeof u === 'number' && Number.isInteger(u) && u >= 0 && u <= 0x7fffffff,
+  (u, c) => (typeof u === 'number' && Number.isInteger(u) && u >= 0 && u <= 0x7fffffff ? t.success(u) : t.failure(u, c, `expected whole seconds 0-2147483647, got ${JSON.stringify(u)}`)),
+  (n) => n,
+);
+
+const Positive = new t.Type<number, number, unknown>(
+  'PositiveInteger',
+  (u): u is number => typeof u === 'number' && Number.isInteger(u) && u > 0,
+  (u, c) => (typeof u === 'number' && Number.isInteger(u) && u > 0 ? t.success(u) : t.failure(u, c, `expected a positive whole number, got ${JSON.stringify(u)}`)),
+  (n) => n,
+);
+
+export const DnsConfig = t.partial({
+  /** Answer TTL, seconds (default 5). */
+  ttl: Seconds,
+  /** Upstream resolvers; default: the `nameserver` lines of `resolvConf`. */
+  upstreams: t.array(UpstreamString),
+  /** Host resolv.conf read when `upstreams` is not given (default `/etc/resolv.conf`). */
+  resolvConf: t.string,
+  /** Cluster domain (`web.<domain>` resolves like `web`). */
+  domain: t.string,
+  /** Per-upstream timeout, ms (default 2000). */
+  forwardTimeoutMs: Positive,
+  /** Forwarded queries in flight at once (default 1024). */
+  maxConcurrentForwards: Positive,
+  /** Table holding endpoint records (default `endpoints`). */
+  table: t.string,
+});
+export type DnsConfig = t.TypeOf<typeof DnsConfig>;
+
+/** The `dns` service. */
+export interface DnsService {
+  /** Answers from the table: reply bytes, `'forward'` or `'drop'`. Synchronous, never throws. */
+  answer(query: Uint8Array, network: string, len?: number): AnswerResult;
+  /** Forwards upstream: the reply to send (SERVFAIL if none answered), or undefined. */
+  forward(query: Uint8Array, len?: number): Promise<Uint8Array | undefined>;
+  /** `answer`, then `forward` when needed. */
+  resolve(query: Uint8Array, network: string, len?: number): Promise<Uint8Array | undefined>;
+  records(network: string): readonly NameRecord[];
+  counters(): Readonly<DnsCounters>;
+  /** The resolver underneath (upstreams, tables). */
+  readonly resolver: Resolver;
+}
+
+declare module '@weft/kernel' {
+  interface ServiceMap {
+    dns: DnsService;
+  }
+}
+
+export const dnsService = (resolver: Resolver): DnsService => ({
+  answer: (query, network, len = query.length) => resolver.answer(query, len, network),
+  forward: (query, len) => resolver.forward(query, len),
+  resolve: (query, network, len = query.length) => resolver.resolve(query, len, network),
+  records: (network) => resolver.records(network),
+  counters: () => resolver.counters(),
+  resolver,
+});
+
+const isTableEvent = (e: unknown): e is TableEvent => {
+  if (typeof e !== 'object' || e === null) return false;
+  const entry = (e as { entry?: unknown }).entry;
+  return typeof entry === 'object' && entry !== null && typeof (entry as { network?: unknown }).network === 'string' && (entry as { value?: unknown }).value instanceof Uint8Array;
+};
+
+export const dnsPlugin = definePlugin<DnsConfig>({
+  manifest: {
+    name: 'dns',
+    version: '0.1.0',
+    kernel: '^0.1.0',
+    provides: ['dns'],
+    optional: ['tables'],
+    description: 'Embedded DNS resolver: names and aliases from the endpoints table, service VIP/dnsrr, tasks.NAME, forwarding upstream',
+    config: DnsConfig,
+  },
+  services: {
+    dns: async (ctx) => {
+      const cfg = ctx.config ?? {};
+      let upstreams = cfg.upstreams;
+      if (upstreams === undefined) {
+        const path = cfg.resolvConf ?? '/etc/resolv.conf';
+        try {
+          const rc = parseResolvConf(await readFile(path, 'utf8'));
+          upstreams = [...rc.nameservers];
+          for (const s of rc.skipped) ctx.log.warn(`Ignoring a line of ${path}`, { line: s });
+        } catch (e) {
+          upstreams = [];
+          ctx.log.warn(`Cannot read ${path}; names outside the networks will get SERVFAIL. Set "upstreams" in the dns plugin config.`, { error: String(e) });
+        }
+      }
+      const tables = ctx.services.has('tables') ? ctx.services.get('tables') : undefined;
+      const table = cfg.table ?? 'endpoints';
+      const resolver = createResolver({
+        upstreams,
+        ...(cfg.ttl !== undefined ? { ttl: cfg.ttl } : {}),
+        ...(cfg.domain !== undefined ? { domain: cfg.domain } : {}),
+        ...(cfg.forwardTimeoutMs !== undefined ? { forwardTimeoutMs: cfg.forwardTimeoutMs } : {}),
+        ...(cfg.maxConcurrentForwards !== undefined ? { maxConcurrentForwards: cfg.maxConcurrentForwards } : {}),
+        table,
+        ...(tables !== undefined ? { source: (n: string) => tables.entries(n, table) } : {}),
+      });
+      ctx.log.info('dns resolver ready', { upstreams: upstreams.join(' '), ttl: cfg.ttl ?? 5 });
+      return dnsService(resolver);
+    },
+  },
+  events: {
+    table: (event, ctx) => {
+      if (!isTableEvent(event)) return;
+      const svc = ctx.services.get('dns');
+      const r = svc.resolver.apply(event);
+      if (r.kind === 'invalid') ctx.log.warn('Ignoring an endpoint record that does not decode', { error: r.error });
+    },
+  },
+});
+
+export default dnsPlugin;

@@ -1,0 +1,423 @@
+/**
+ * The per-network name table the embedded resolver answers from, and the value format of the
+ * replicated `endpoints` table it is built from.
+ *
+ * One `endpoints` table entry per endpoint, keyed by endpoint ID, value = JSON of
+ * `EndpointRecord`. The overlay driver writes it on Join (and deletes it on Leave); gossip
+ * replicates it; this module indexes it by name:
+ *
+ * - an endpoint's `name` and `aliases` resolve to its own addresses (kind `container`; for a task
+ *   only its `name`, kind `task`);
+ * - an endpoint with `service` is a task of that service. The service name and the service's
+ *   `aliases` (for a task, `aliases` are the service's network aliases, as libnetwork's
+ *   EndpointRecord.Aliases) resolve to the VIP when the task carries `serviceVip` (endpoint mode
+ *   vip), otherwise to every task's addresses (dnsrr);
+ * - `tasks.SERVICE` and `tasks.ALIAS` always resolve to every task's addresses.
+ *
+ * Entries marked stale (owner unreachable, within the grace period) are kept and answered, after
+ * fresh ones: dropping them is what made moby#53141's NXDOMAINs outlive a short partition.
+ * Two endpoints claiming one name (a container moving between nodes) are both answered: fresh
+ * before stale, newest Lamport time first, then endpoint key.
+ */
+import * as t from 'io-ts';
+import { left, right, type Either } from 'fp-ts/lib/Either.js';
+import { decode, type TableEntry, type TableEvent } from '@weft/kernel';
+import {
+  compareIP,
+  formatIP,
+  ipv4,
+  ipv6,
+  normalizeDnsName,
+  parseIPv4,
+  parseIPv6,
+  type IP,
+  type IPv4Address,
+  type IPv6Address,
+} from '@weft/net';
+
+// ---------------------------------------------------------------------------------------------
+// The `endpoints` table value
+
+const stringOf = (name: string, ok: (s: string) => boolean, expected: string): t.Type<string, string, unknown> =>
+  new t.Type<string, string, unknown>(
+    name,
+    (u): u is string => typeof u === 'string' && ok(u),
+    (u, c) => (typeof u === 'string' && ok(u) ? t.success(u) : t.failure(u, c, `expected ${expected}, got ${JSON.stringify(u)}`)),
+    (s) => s,
+  );
+
+const IPv4OrEmpty = stringOf('IPv4OrEmpty', (s) => s === '' || parseIPv4(s).ok, 'a bare IPv4 address such as "10.0.0.5" or ""');
+const IPv6OrEmpty = stringOf('IPv6OrEmpty', (s) => s === '' || parseIPv6(s).ok, 'a bare IPv6 address such as "fd00::5" or ""');
+const AnyIP = stringOf('IP', (s) => parseIPv4(s).ok || parseIPv6(s).ok, 'a bare IP address such as "10.0.0.2"');
+const Name = stringOf('DnsName', (s) => s.length > 0 && s.length <= 253 && !/\s/.test(s), 'a name of 1-253 characters without spaces');
+
+/**
+ * What the overlay driver writes into the `endpoints` table for each endpoint (JSON).
+ * Addresses are bare (no prefix length); `""` means "none".
+ */
+export const EndpointRecord = t.intersection([
+  t.type({
+    /** Container (or task container) name, e.g. `web` or `web.1.x7f3k`. */
+    name: Name,
+    /** Container aliases; for a task (`service` set), the service's network aliases. */
+    aliases: t.array(Name),
+    ipv4: IPv4OrEmpty,
+    ipv6: IPv6OrEmpty,
+    mac: t.string,
+    /** Underlay address of the VTEP the endpoint sits behind. */
+    vtep: t.string,
+    /** Node that owns the endpoint. */
+    node: t.string,
+  }),
+  t.partial({
+    /** Service name, for a task. */
+    service: Name,
+    /** The service's VIP on this network: set in endpoint mode vip, absent in dnsrr. */
+    serviceVip: AnyIP,
+    /** Task slot (replicated services). */
+    taskSlot: t.number,
+  }),
+]);
+export type EndpointRecord = t.TypeOf<typeof EndpointRecord>;
+
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder('utf-8', { fatal: true });
+
+export const encodeEndpointRecord = (r: EndpointRecord): Uint8Array => utf8.encode(JSON.stringify(EndpointRecord.encode(r)));
+
+/** Decodes a table value; the error says which field is wrong and quotes it. */
+export const decodeEndpointRecord = (value: Uint8Array): Either<string, EndpointRecord> => {
+  let json: unknown;
+  try {
+    json = JSON.parse(utf8d.decode(value));
+  } catch (e) {
+    return left(`Endpoint record is not UTF-8 JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const r = decode(EndpointRecord, json);
+  if (r.ok) return right(r.value);
+  const f = r.failure;
+  return left(`Endpoint record is invalid: ${f.path === '' ? '' : `${f.path}: `}${f.message}`);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Name records (what `records(network)` shows)
+
+export type RecordKind = 'container' | 'service-vip' | 'task';
+
+export interface NameRecord {
+  readonly name: string;
+  readonly aliases: readonly string[];
+  readonly ipv4?: string;
+  readonly ipv6?: string;
+  /** Node owning the endpoint (for a VIP, the node of its newest task). */
+  readonly node: string;
+  readonly stale: boolean;
+  readonly kind: RecordKind;
+  /** Endpoint key (the table key); absent for a service VIP. */
+  readonly endpoint?: string;
+  readonly service?: string;
+}
+
+/** The addresses a name resolves to. `rotate` marks round-robin sets (dnsrr, `tasks.`). */
+export interface Resolution {
+  readonly v4: readonly IPv4Address[];
+  readonly v6: readonly IPv6Address[];
+  readonly rotate: boolean;
+  /** Round-robin cursor, advanced by the resolver on each rotated answer. */
+  rr: number;
+}
+
+interface Endpoint {
+  readonly key: string;
+  readonly rec: EndpointRecord;
+  readonly owner: string;
+  readonly lamport: number;
+  readonly stale: boolean;
+  readonly v4: IPv4Address | undefined;
+  readonly v6: IPv6Address | undefined;
+  readonly vip: IP | undefined;
+  /** Normalized names resolving to this endpoint's own addresses. */
+  readonly names: readonly string[];
+  /** Normalized service name and service aliases (empty unless a task). */
+  readonly groups: readonly string[];
+}
+
+const TASKS = 'tasks.';
+
+const addTo = (m: Map<string, Set<string>>, name: string, key: string): void => {
+  let s = m.get(name);
+  if (s === undefined) m.set(name, (s = new Set()));
+  s.add(key);
+};
+const removeFrom = (m: Map<string, Set<string>>, name: string, key: string): void => {
+  const s = m.get(name);
+  if (s === undefined) return;
+  s.delete(key);
+  if (s.size === 0) m.delete(name);
+};
+
+/** Fresh before stale, newest first, then key: the order duplicate claims are answered in. */
+const claimOrder = (a: Endpoint, b: Endpoint): number =>
+  Number(a.stale) - Number(b.stale) || b.lamport - a.lamport || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+const pushUnique = <T extends IP>(out: T[], ip: T): void => {
+  for (const x of out) if (x.value === ip.value) return;
+  out.push(ip);
+};
+
+/** The names of one network. Mutated only through `upsert`/`remove`/`apply`. */
+export class NetworkNames {
+  readonly network: string;
+  private readonly eps = new Map<string, Endpoint>();
+  private readonly byName = new Map<string, Set<string>>();
+  private readonly byGroup = new Map<string, Set<string>>();
+  private readonly cache = new Map<string, Resolution>();
+
+  constructor(network: string) {
+    this.network = network;
+  }
+
+  get size(): number {
+    return this.eps.size;
+  }
+
+  /** Adds or replaces the endpoint under `key`. Ignored if older (Lamport) than what is held. */
+  upsert(key: string, rec: EndpointRecord, meta: { owner?: string; lamport?: number; stale?: boolean } = {}): void {
+    const lamport = meta.lamport ?? 0;
+    const old = this.eps.get(key);
+    if (old !== undefined && lamport < old.lamport) return;
+    if (old !== undefined) this.unindex(old);
+    const service = rec.service === undefined || rec.service === '' ? undefined : normalizeDnsName(rec.service);
+    const names = [normalizeDnsName(rec.name)];
+    const groups: string[] = [];
+    if (service === undefined) {
+      for (const a of rec.aliases) names.push(normalizeDnsName(a));
+    } else {
+      groups.push(service);
+      for (const a of rec.aliases) groups.push(normalizeDnsName(a));
+    }
+    const p4 = rec.ipv4 === '' ? undefined : parseIPv4(rec.ipv4);
+    const p6 = rec.ipv6 === '' ? undefined : parseIPv6(rec.ipv6);
+    let vip: IP | undefined;
+    if (service !== undefined && rec.serviceVip !== undefined && rec.serviceVip !== '') {
+      const a = parseIPv4(rec.serviceVip);
+      if (a.ok) vip = ipv4(a.value);
+      else {
+        const b = parseIPv6(rec.serviceVip);
+        if (b.ok) vip = ipv6(b.value);
+      }
+    }
+    const ep: Endpoint = {
+      key,
+      rec,
+      owner: meta.owner ?? rec.node,
+      lamport,
+      stale: meta.stale ?? false,
+      v4: p4 !== undefined && p4.ok ? ipv4(p4.value) : undefined,
+      v6: p6 !== undefined && p6.ok ? ipv6(p6.value) : undefined,
+      vip,
+      names: [...new Set(names)],
+      groups: [...new Set(groups)],
+    };
+    this.eps.set(key, ep);
+    this.index(ep);
+  }
+
+  /** Removes the endpoint under `key`; true if it was there. */
+  remove(key: string): boolean {
+    const old = this.eps.get(key);
+    if (old === undefined) return false;
+    this.unindex(old);
+    this.eps.delete(key);
+    return true;
+  }
+
+  /** What the name (normalized: lowercase, no trailing dot) resolves to, or undefined if unknown. */
+  lookup(name: string): Resolution | undefined {
+    const hit = this.cache.get(name);
+    if (hit !== undefined) return hit;
+    const v4: IPv4Address[] = [];
+    const v6: IPv6Address[] = [];
+    let rotate = false;
+    let found = false;
+    const own = this.byName.get(name);
+    if (own !== undefined) {
+      found = true;
+      const eps = this.endpoints(own).sort(claimOrder);
+      for (const e of eps) {
+        if (e.v4 !== undefined) pushUnique(v4, e.v4);
+        if (e.v6 !== undefined) pushUnique(v6, e.v6);
+      }
+    }
+    const group = this.byGroup.get(name);
+    if (group !== undefined) {
+      found = true;
+      const eps = this.endpoints(group);
+      const vips = eps.map((e) => e.vip).filter((x): x is IP => x !== undefined).sort(compareIP);
+      if (vips.length > 0) {
+        for (const ip of vips) {
+          if (ip.family === 4) pushUnique(v4, ip);
+          else pushUnique(v6, ip);
+        }
+      } else {
+        rotate = this.addTasks(eps, v4, v6) || rotate;
+      }
+    }
+    if (name.startsWith(TASKS)) {
+      const tasks = this.byGroup.get(name.slice(TASKS.length));
+      if (tasks !== undefined) {
+        found = true;
+        rotate = this.addTasks(this.endpoints(tasks), v4, v6) || rotate;
+      }
+    }
+    if (!found) return undefined;
+    const r: Resolution = { v4, v6, rotate, rr: 0 };
+    this.cache.set(name, r);
+    return r;
+  }
+
+  /** The table as records: one per endpoint, plus one per service in vip mode. */
+  records(): NameRecord[] {
+    const out: NameRecord[] = [];
+    const vips = new Map<string, Endpoint[]>();
+    for (const e of [...this.eps.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
+      const isTask = e.groups.length > 0;
+      out.push({
+        name: e.rec.name,
+        aliases: isTask ? [] : e.rec.aliases,
+        ...(e.v4 !== undefined ? { ipv4: formatIP(e.v4) } : {}),
+        ...(e.v6 !== undefined ? { ipv6: formatIP(e.v6) } : {}),
+        node: e.owner,
+        stale: e.stale,
+        kind: isTask ? 'task' : 'container',
+        endpoint: e.key,
+        ...(isTask && e.rec.service !== undefined ? { service: e.rec.service } : {}),
+      });
+      if (e.vip !== undefined && e.rec.service !== undefined) {
+        const k = `${normalizeDnsName(e.rec.service)}\u0000${formatIP(e.vip)}`;
+        const l = vips.get(k);
+        if (l === undefined) vips.set(k, [e]);
+        else l.push(e);
+      }
+    }
+    for (const tasks of vips.values()) {
+      const newest = [...tasks].sort(claimOrder)[0]!;
+      const aliases = [...new Set(tasks.flatMap((e) => e.rec.aliases))].sort();
+      const vip = newest.vip!;
+      out.push({
+        name: newest.rec.service!,
+        aliases,
+        ...(vip.family === 4 ? { ipv4: formatIP(vip) } : { ipv6: formatIP(vip) }),
+        node: newest.owner,
+        stale: tasks.every((e) => e.stale),
+        kind: 'service-vip',
+        service: newest.rec.service!,
+      });
+    }
+    return out;
+  }
+
+  /** Number of distinct names answered (own names, service names, `tasks.` names). */
+  nameCount(): number {
+    return this.byName.size + 2 * this.byGroup.size;
+  }
+
+  private addTasks(eps: Endpoint[], v4: IPv4Address[], v6: IPv6Address[]): boolean {
+    const a4 = eps.map((e) => e.v4).filter((x): x is IPv4Address => x !== undefined).sort(compareIP);
+    const a6 = eps.map((e) => e.v6).filter((x): x is IPv6Address => x !== undefined).sort(compareIP);
+    for (const ip of a4) pushUnique(v4, ip);
+    for (const ip of a6) pushUnique(v6, ip);
+    return true;
+  }
+
+  private endpoints(keys: Set<string>): Endpoint[] {
+    const out: Endpoint[] = [];
+    for (const k of keys) {
+      const e = this.eps.get(k);
+      if (e !== undefined) out.push(e);
+    }
+    return out;
+  }
+
+  private touch(e: Endpoint): void {
+    for (const n of e.names) this.cache.delete(n);
+    for (const g of e.groups) {
+      this.cache.delete(g);
+      this.cache.delete(TASKS + g);
+    }
+  }
+
+  private index(e: Endpoint): void {
+    for (const n of e.names) addTo(this.byName, n, e.key);
+    for (const g of e.groups) addTo(this.byGroup, g, e.key);
+    this.touch(e);
+  }
+
+  private unindex(e: Endpoint): void {
+    for (const n of e.names) removeFrom(this.byName, n, e.key);
+    for (const g of e.groups) removeFrom(this.byGroup, g, e.key);
+    this.touch(e);
+  }
+}
+
+/** Outcome of applying one table event, for counters and logs. */
+export type ApplyResult =
+  | { readonly kind: 'ignored' }
+  | { readonly kind: 'upserted' }
+  | { readonly kind: 'removed' }
+  | { readonly kind: 'invalid'; readonly error: string };
+
+/** All networks' names, kept current from `TableEvent`s of one table (default `endpoints`). */
+export class NameTables {
+  readonly table: string;
+  private readonly nets = new Map<string, NetworkNames>();
+
+  constructor(table = 'endpoints') {
+    this.table = table;
+  }
+
+  network(network: string): NetworkNames | undefined {
+    return this.nets.get(network);
+  }
+
+  /** The network's names, created empty if unknown. */
+  ensure(network: string): NetworkNames {
+    let n = this.nets.get(network);
+    if (n === undefined) this.nets.set(network, (n = new NetworkNames(network)));
+    return n;
+  }
+
+  networks(): string[] {
+    return [...this.nets.keys()].sort();
+  }
+
+  drop(network: string): boolean {
+    return this.nets.delete(network);
+  }
+
+  /** Applies a table entry (live or tombstone). Entries of other tables are ignored. */
+  applyEntry(entry: TableEntry, type: TableEvent['type'] = entry.deleted ? 'delete' : 'update'): ApplyResult {
+    if (entry.table !== this.table) return { kind: 'ignored' };
+    if (type === 'delete' || entry.deleted) {
+      return this.nets.get(entry.network)?.remove(entry.key) === true ? { kind: 'removed' } : { kind: 'ignored' };
+    }
+    const r = decodeEndpointRecord(entry.value);
+    if (r._tag === 'Left') {
+      // A record we cannot read must not keep answering with what it used to say.
+      this.nets.get(entry.network)?.remove(entry.key);
+      return { kind: 'invalid', error: `${r.left} (network "${entry.network}", key "${entry.key}")` };
+    }
+    this.ensure(entry.network).upsert(entry.key, r.right, { owner: entry.owner, lamport: entry.lamport, stale: entry.stale });
+    return { kind: 'upserted' };
+  }
+
+  apply(event: TableEvent): ApplyResult {
+    return this.applyEntry(event.entry, event.type);
+  }
+
+  /** Replaces a network's contents with `entries` (initial sync from `Tables.entries`). */
+  load(network: string, entries: readonly TableEntry[]): ApplyResult[] {
+    this.nets.set(network, new NetworkNames(network));
+    return entries.map((e) => this.applyEntry(e));
+  }
+}
