@@ -141,6 +141,23 @@ test('IPv6 pools use /124 blocks by default', () => {
   assert.equal(far, [{ type: 'AddressClaimReply', network: 'v6', node: 'b', address: 'fd00:9::ffff:ffff:ffff:fff0', result: 'granted', block: 'fd00:9::ffff:ffff:ffff:fff0/124' }]);
 });
 
+test('host blocks persist; a damaged host record names its key', () => {
+  const c = new Cluster('net1', '10.0.0.0/24', ['a']);
+  c.allocate('a');
+  c.allocateSpecific('a', '10.0.0.200');
+  const rec = c.hosts.get('a')!.encode('hosts/net1');
+  const h = HostBlocks.decode('hosts/net1', rec);
+  assert.equal(h.ownedBlocks(), ['10.0.0.0/28', '10.0.0.192/28']);
+  assert.is(caught(() => h.allocateSpecific('10.0.0.200')).code, BlockCodes.addressInUse);
+  assert.equal(h.allocate(), { type: 'address', address: '10.0.0.2/24' });
+  const flipped = rec.slice();
+  flipped[20]! ^= 1;
+  const e = caught(() => HostBlocks.decode('hosts/net1', flipped));
+  assert.is(e.code, BlockCodes.corrupt);
+  assert.match(e.message, '"hosts/net1"');
+  assert.match(e.message, 'checksum');
+});
+
 test('codecs reject malformed messages', () => {
   assert.ok(isLeft(BlockMessage.decode({ type: 'BlockGrant', network: 'n', node: 'a', block: '10.0.0.0' })));
   assert.ok(isLeft(BlockMessage.decode({ type: 'AddressClaim', network: 'n', node: 'a', address: '10.0.0.0/24' })));
@@ -196,6 +213,16 @@ test('property: several hosts, random allocate/release/claim/remove, never one a
       let total = 0;
       for (const [n, h] of c.hosts) for (const b of h.ownedBlocks()) total += h.usedIn(b), assert.ok(c.manager.tables.get('net')!.blocksOf(n).includes(b));
       assert.is(total, held.size);
+      // Both sides survive a save/reload unchanged.
+      const table = c.manager.tables.get('net')!;
+      const back = BlockTable.decode('b/net', table.encode('b/net'));
+      for (const n of names) assert.equal(back.blocksOf(n), table.blocksOf(n));
+      for (const [n, h] of c.hosts) {
+        const h2 = HostBlocks.decode(`h/${n}`, h.encode(`h/${n}`));
+        assert.equal(h2.ownedBlocks(), h.ownedBlocks());
+        for (const b of h.ownedBlocks()) assert.is(h2.usedIn(b), h.usedIn(b));
+        assert.equal(h2.encode('x'), h.encode('x'));
+      }
     }),
     { numRuns: 150 },
   );

@@ -445,6 +445,75 @@ export class HostBlocks {
     return { type: 'BlockRelease', network: this.network, node: this.node, block };
   }
 
+  /** Allocated offsets (reserved ones excluded), ascending. */
+  private allocated(): bigint[] {
+    return [...this.bitmap.bits()].filter((o) => !this.reserved.includes(o));
+  }
+
+  /** Snapshot for the host's store (kind 3 envelope): owned blocks and allocations, gap-encoded. */
+  encode(key: string): Uint8Array {
+    const out: number[] = [];
+    const te = new TextEncoder();
+    const str = (x: string) => {
+      const b = te.encode(x);
+      writeVarint(out, b.length);
+      for (const c of b) out.push(c);
+    };
+    str(this.network);
+    str(this.node);
+    str(formatPrefix(this.pool));
+    writeVarint(out, this.blockBits);
+    const gaps = (list: readonly bigint[]) => {
+      writeVarint(out, list.length);
+      let prev = -1n;
+      for (const v of list) {
+        writeVarintBig(out, v - prev - 1n);
+        prev = v;
+      }
+    };
+    gaps(this.blocks);
+    gaps(this.allocated());
+    return encodeRecord(key, RecordKind.blocks, Uint8Array.from(out));
+  }
+
+  static decode(key: string, bytes: Uint8Array, plugin = 'ipam'): HostBlocks {
+    const bad = (reason: string): never =>
+      raise(errors.internal(plugin, `Stored host blocks "${key}" are corrupt: ${reason}`, { code: BlockCodes.corrupt, value: key, hint: 'Restore the record from a backup; the manager still knows which blocks this node owns.' }));
+    const r0 = decodeRecord(key, RecordKind.blocks, bytes);
+    if (!r0.ok) return bad(r0.reason);
+    const r = new Reader(r0.payload);
+    const td = new TextDecoder();
+    try {
+      const str = () => {
+        const n = r.varint();
+        if (r.pos + n > r.buf.length) throw new RangeError('truncated');
+        const x = td.decode(r.buf.subarray(r.pos, r.pos + n));
+        r.pos += n;
+        return x;
+      };
+      const network = str();
+      const node = str();
+      const pool = str();
+      const h = new HostBlocks({ network, node, pool, blockPrefix: r.varint(), plugin });
+      const gaps = (): bigint[] => {
+        const n = r.varint();
+        const list: bigint[] = [];
+        let prev = -1n;
+        for (let i = 0; i < n; i++) list.push((prev = prev + 1n + r.varintBig()));
+        return list;
+      };
+      h.blocks.push(...gaps());
+      for (const off of gaps()) {
+        const bi = off / h.blockSize;
+        if (off >= h.bitmap.size || !h.blocks.includes(bi) || !h.bitmap.setBig(off)) throw new RangeError(`allocation at offset ${off} is outside the owned blocks`);
+      }
+      if (!r.done) throw new RangeError('trailing bytes');
+      return h;
+    } catch (e) {
+      return bad(e instanceof Error ? e.message : String(e));
+    }
+  }
+
   /** Applies a manager message addressed to this host. */
   apply(msg: BlockMessage): void {
     if (msg.type === 'BlockGrant' && msg.network === this.network && msg.node === this.node) this.addBlock(msg.block);
