@@ -81,11 +81,18 @@ test('running out of predefined pools is Unavailable naming the ranges', async (
   assert.match(e.message, '172.30.0.0/23');
 });
 
-test('a bad predefined pool in the config fails at first use with the field named', async () => {
-  const { fail } = await boot(undefined, { localPools: [{ base: 'fd00::/48', size: 64 }] });
-  const e = await fail('RequestPool', { AddressSpace: L, Pool: '' });
-  assert.is(e.category, 'BadRequest');
-  assert.match(e.message, 'localPools[0].base "fd00::/48"');
+test('a bad predefined pool in the config fails the load, naming the field and value', async () => {
+  const k = createKernel();
+  const r = await k.load([{ plugin: ipamPlugin(), config: { localPools: [{ base: 'fd00::/48', size: 64 }] } }]);
+  assert.ok(isLeft(r));
+  if (!isLeft(r)) return;
+  assert.is(r.left[0]!.code, 'WEFT_KERNEL_BAD_CONFIG');
+  assert.match(r.left[0]!.message, 'localPools[0].base "fd00::/48" is not an IPv4 prefix');
+  const m = await createKernel().load([{ plugin: ipamPlugin(), config: { defaultAddrPool: ['10.0.0.0/16'], defaultAddrPoolMaskLength: 8 } }]);
+  assert.ok(isLeft(m) && m.left[0]!.message.includes('defaultAddrPool[0].size 8'));
+  // factory defaults are not decoded by the kernel: they are checked at first use
+  const { fail } = await boot(undefined, undefined, { defaults: { globalPools: [{ base: '10.0.0.0/8', size: 4 }] } });
+  assert.match((await fail('RequestPool', { AddressSpace: G, Pool: '' })).message, 'globalPools[0].size 4');
 });
 
 test('identical requests are reference-counted; overlaps are refused naming the holder', async () => {

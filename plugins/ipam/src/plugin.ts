@@ -8,7 +8,7 @@
  * reloads what the store really holds.
  */
 import * as t from 'io-ts';
-import { definePlugin, errors, fromUnknown, method, raise, type Context, type PluginDefinition, type Store } from '@weft/kernel';
+import { definePlugin, errors, fromUnknown, KernelCodes, method, raise, type Context, type PluginDefinition, type Store } from '@weft/kernel';
 import type { Prefix } from './addr.ts';
 import {
   DEFAULT_GLOBAL_POOLS,
@@ -75,7 +75,7 @@ interface Cached {
 export function stateOptions(plugin: string, cfg: IpamConfig, hostRoutes: () => readonly string[]): IpamStateOptions {
   const pools = (list: readonly PredefinedPool[] | undefined, dflt: readonly PredefinedPool[], fam: 4 | 6, what: string) => {
     const r = resolvePools(list ?? dflt, fam, what);
-    if (!r.ok) raise(errors.badRequest(plugin, `Invalid configuration: ${r.message}`, { code: 'WEFT_KERNEL_BAD_CONFIG', path: what }));
+    if (!r.ok) raise(errors.badRequest(plugin, `Invalid configuration: ${r.message}`, { code: KernelCodes.badConfig, path: what }));
     return r.pools;
   };
   const mask = cfg.defaultAddrPoolMaskLength ?? 24;

@@ -23,8 +23,7 @@ export const DEFAULT_GLOBAL_V6_POOLS: readonly PredefinedPool[] = [{ base: 'fd57
 
 const PoolSpec = t.type({ base: t.string, size: t.number });
 
-/** The plugin's configuration (all optional). */
-export const IpamConfig = t.partial({
+const IpamConfigFields = t.partial({
   /** Name of the local address space (GetDefaultAddressSpaces). Default `LocalDefault`. */
   localAddressSpace: t.string,
   /** Name of the global address space. Default `GlobalDefault`. */
@@ -42,7 +41,39 @@ export const IpamConfig = t.partial({
   /** Prefix length of the blocks the manager grants to hosts on global networks. Default 28. */
   blockPrefixLength: t.number,
 });
-export type IpamConfig = t.TypeOf<typeof IpamConfig>;
+export type IpamConfig = t.TypeOf<typeof IpamConfigFields>;
+
+/** Why a configuration's pool lists cannot be used, or undefined when they can. */
+export function checkConfigPools(cfg: IpamConfig): string | undefined {
+  const lists: [readonly PredefinedPool[] | undefined, 4 | 6, string][] = [
+    [cfg.localPools, 4, 'localPools'],
+    [cfg.globalPools, 4, 'globalPools'],
+    [cfg.defaultAddrPool?.map((base) => ({ base, size: cfg.defaultAddrPoolMaskLength ?? 24 })), 4, 'defaultAddrPool'],
+    [cfg.localV6Pools, 6, 'localV6Pools'],
+    [cfg.globalV6Pools, 6, 'globalV6Pools'],
+  ];
+  for (const [list, fam, what] of lists) {
+    if (list === undefined) continue;
+    const r = resolvePools(list, fam, what);
+    if (!r.ok) return r.message;
+  }
+  const b = cfg.blockPrefixLength;
+  if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > 128)) return `blockPrefixLength ${b} must be a prefix length between 1 and 128`;
+  return undefined;
+}
+
+/** The plugin's configuration (all optional); pool lists are checked at load. */
+export const IpamConfig = new t.Type<IpamConfig, IpamConfig, unknown>(
+  'IpamConfig',
+  IpamConfigFields.is,
+  (u, c) => {
+    const r = IpamConfigFields.validate(u, c);
+    if (r._tag === 'Left') return r;
+    const why = checkConfigPools(r.right);
+    return why === undefined ? r : t.failure(u, c, why);
+  },
+  IpamConfigFields.encode,
+);
 
 export interface ResolvedPools {
   readonly v4: readonly { readonly base: Prefix; readonly size: number }[];
