@@ -2,3 +2,4 @@
 export * from './harness.ts';
 export * from './network-driver.ts';
 export * from './ipam-driver.ts';
+export * from './doubles.ts';

@@ -1,0 +1,311 @@
+/**
+ * The overlay driver: Docker's `overlay`, composed through the kernel. It owns no sockets and
+ * no threads. Networks and endpoints live in `ctx.store`; frames are moved by the `datapath`
+ * service; remote endpoints come from the `tables` service (gossip), as table events.
+ *
+ * Lifecycle, as in Docker: a network exists on a host from CreateNetwork, but it is programmed
+ * into the data path and joined in gossip only when the first local endpoint joins, and left when
+ * the last one leaves.
+ */
+import * as t from 'io-ts';
+import { left } from 'fp-ts/lib/Either.js';
+import {
+  DockerOptions,
+  ENDPOINTS_TABLE,
+  decodeEndpointRecord,
+  definePlugin,
+  encodeEndpointRecord,
+  errors,
+  getJson,
+  putJson,
+  type Context,
+  type DataPath,
+  type EndpointRecord,
+  type PluginDefinition,
+  type TableEvent,
+  type Tables,
+} from '@weft/kernel';
+import { parseNetwork, type NetworkSpec } from './options.ts';
+
+export const OverlayConfig = t.intersection([
+  t.type({
+    /** Underlay address of this host's VTEP (`--data-path-addr`). */
+    vtep: t.string,
+  }),
+  t.partial({
+    /** This node's name; default the membership's own name. */
+    node: t.string,
+    vtepPort: t.number,
+    /** Scope reported to Docker: `local` for a standalone dockerd (the default), `global` for swarm. */
+    scope: t.union([t.literal('local'), t.literal('global')]),
+  }),
+]);
+export type OverlayConfig = t.TypeOf<typeof OverlayConfig>;
+
+/** Join options Weft's own agent adds (Docker never sends these). */
+export const JoinOptions = {
+  /** Create the interface directly inside the sandbox's namespace (Weft sandboxes), as `eth0`… */
+  moveIntoSandbox: 'weft.sandbox.move',
+  /** Name inside the sandbox when moved. */
+  dstName: 'weft.sandbox.ifname',
+  /** Sandbox (container) name and aliases for DNS. */
+  name: 'weft.name',
+  aliases: 'weft.aliases',
+} as const;
+
+interface EndpointState {
+  readonly network: string;
+  readonly id: string;
+  readonly ipv4: string; // CIDR
+  readonly ipv6: string; // CIDR or ''
+  readonly mac: string;
+  readonly ifname: string;
+  joined: boolean;
+  name?: string;
+  aliases?: string[];
+}
+
+/**
+ * Join, Leave and DeleteEndpoint on one network are serialised: the first join programs the
+ * network and the last leave removes it, so they must not interleave. The lock holds no data.
+ */
+const locks = new Map<string, Promise<unknown>>();
+async function serially<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const prev = locks.get(key) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  const tail = run.catch(() => undefined);
+  locks.set(key, tail);
+  try {
+    return await run;
+  } finally {
+    if (locks.get(key) === tail) locks.delete(key);
+  }
+}
+
+const netKey = (id: string) => `networks/${id}`;
+const epKey = (n: string, e: string) => `endpoints/${n}/${e}`;
+
+/** Linux interface names are at most 15 bytes; derive a unique one from the whole endpoint ID. */
+export function ifnameFor(endpointId: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  for (let i = 0; i < endpointId.length; i++) {
+    const c = endpointId.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
+  }
+  return `wft${(a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0')).slice(0, 12)}`;
+}
+
+/** `02:42:` + IPv4 bytes, like Docker's own drivers. */
+export function macFor(cidr: string): string {
+  const parts = (cidr.split('/')[0] ?? '').split('.').map(Number);
+  return ['02', '42', ...parts.map((p) => p.toString(16).padStart(2, '0'))].join(':');
+}
+
+function nodeName(ctx: Context<OverlayConfig>): string {
+  if (ctx.config.node !== undefined) return ctx.config.node;
+  if (ctx.services.has('membership')) return ctx.services.get('membership').self().name;
+  return ctx.config.vtep;
+}
+
+async function endpointsOf(ctx: Context<OverlayConfig>, network: string): Promise<EndpointState[]> {
+  const out: EndpointState[] = [];
+  for (const k of await ctx.store.keys(`endpoints/${network}/`)) {
+    const e = await getJson<EndpointState>(ctx.store, k);
+    if (e !== undefined) out.push(e);
+  }
+  return out;
+}
+
+function dataPathSpec(n: NetworkSpec) {
+  return { id: n.id, vni: n.vni, mtu: n.mtu, encrypted: n.encrypted, internal: n.internal, gateways: n.gateways };
+}
+
+/** Programs a remote endpoint (from the endpoints table) into the data path, or removes it. */
+export function applyTableEvent(e: TableEvent, self: string, datapath: DataPath): void {
+  if (e.entry.table !== ENDPOINTS_TABLE || e.entry.owner === self) return;
+  const rec = decodeEndpointRecord(e.entry.value);
+  if (e.type === 'delete') {
+    if (rec !== undefined) datapath.removePeer(e.entry.network, rec.mac);
+    return;
+  }
+  if (rec === undefined || rec.node === self) return;
+  datapath.addPeer({
+    network: e.entry.network,
+    mac: rec.mac,
+    ipv4: rec.ipv4.split('/')[0]!,
+    ...(rec.ipv6 !== undefined && rec.ipv6 !== '' ? { ipv6: rec.ipv6.split('/')[0]! } : {}),
+    vtep: rec.vtep,
+    ...(rec.vtepPort !== undefined ? { vtepPort: rec.vtepPort } : {}),
+    node: rec.node,
+    name: rec.name,
+    ...(rec.aliases !== undefined ? { aliases: rec.aliases } : {}),
+  });
+}
+
+export function overlayPlugin(name = 'overlay'): PluginDefinition<OverlayConfig> {
+  return definePlugin<OverlayConfig>({
+    manifest: {
+      name,
+      version: '0.1.0',
+      kernel: '^0.1.0',
+      provides: ['NetworkDriver'],
+      requires: ['datapath', 'tables'],
+      optional: ['cipher', 'membership'],
+      config: OverlayConfig,
+      description: 'multi-host overlay networks: VXLAN data path, gossip tables, optional encryption',
+    },
+    handlers: {
+      NetworkDriver: {
+        GetCapabilities: (_req, ctx) => ({ Scope: ctx.config.scope ?? 'local', ConnectivityScope: 'global' }),
+
+        CreateNetwork: async (req, ctx) => {
+          if ((await ctx.store.get(netKey(req.NetworkID))) !== undefined) {
+            return left(errors.conflict(ctx.plugin, `Network "${req.NetworkID}" already exists`));
+          }
+          const overhead = ctx.services.has('cipher') ? ctx.services.get('cipher').overhead : undefined;
+          const p = parseNetwork(req, overhead);
+          if (!p.ok) return left(errors.badRequest(ctx.plugin, `Cannot create network "${req.NetworkID}": ${p.message}`, { path: p.path, value: p.value }));
+          await putJson(ctx.store, netKey(req.NetworkID), p.value);
+          return {};
+        },
+
+        DeleteNetwork: async (req, ctx) => {
+          const n = await getJson<NetworkSpec>(ctx.store, netKey(req.NetworkID));
+          if (n === undefined) return left(errors.notFound(ctx.plugin, `Network "${req.NetworkID}" not found`));
+          const eps = await endpointsOf(ctx, req.NetworkID);
+          if (eps.length > 0) {
+            return left(errors.conflict(ctx.plugin, `Network "${req.NetworkID}" has ${eps.length} active endpoint(s) (${eps.map((e) => e.name ?? e.id.slice(0, 12)).join(', ')})`, { hint: 'Disconnect them first.' }));
+          }
+          await ctx.services.get('datapath').removeNetwork(req.NetworkID);
+          await ctx.store.delete(netKey(req.NetworkID));
+          return {};
+        },
+
+        CreateEndpoint: async (req, ctx) => {
+          const n = await getJson<NetworkSpec>(ctx.store, netKey(req.NetworkID));
+          if (n === undefined) return left(errors.notFound(ctx.plugin, `Network "${req.NetworkID}" not found`, { hint: 'Create the network on this host first.' }));
+          if ((await ctx.store.get(epKey(req.NetworkID, req.EndpointID))) !== undefined) {
+            return left(errors.conflict(ctx.plugin, `Endpoint "${req.EndpointID}" already exists in network "${req.NetworkID}"`));
+          }
+          const ipv4 = req.Interface?.Address ?? '';
+          if (ipv4 === '') {
+            return left(errors.badRequest(ctx.plugin, 'An overlay endpoint needs an IPv4 address; use an IPAM driver that assigns one', { path: 'Interface.Address', value: ipv4 }));
+          }
+          const given = req.Interface?.MacAddress ?? '';
+          const mac = given !== '' ? given.toLowerCase() : macFor(ipv4);
+          const ep: EndpointState = { network: req.NetworkID, id: req.EndpointID, ipv4, ipv6: req.Interface?.AddressIPv6 ?? '', mac, ifname: ifnameFor(req.EndpointID), joined: false };
+          await putJson(ctx.store, epKey(req.NetworkID, req.EndpointID), ep);
+          // Docker accepts a MAC from the driver only when it sent none.
+          return given === '' ? { Interface: { MacAddress: mac } } : {};
+        },
+
+        DeleteEndpoint: (req, ctx) => serially(`${ctx.plugin}/${req.NetworkID}`, async () => {
+          const ep = await getJson<EndpointState>(ctx.store, epKey(req.NetworkID, req.EndpointID));
+          if (ep === undefined) return left(errors.notFound(ctx.plugin, `Endpoint "${req.EndpointID}" not found in network "${req.NetworkID}"`));
+          if (ep.joined) await leave(ctx, ep);
+          await ctx.store.delete(epKey(req.NetworkID, req.EndpointID));
+          return {};
+        }),
+
+        EndpointOperInfo: async (req, ctx) => {
+          const ep = await getJson<EndpointState>(ctx.store, epKey(req.NetworkID, req.EndpointID));
+          if (ep === undefined) return left(errors.notFound(ctx.plugin, `Endpoint "${req.EndpointID}" not found in network "${req.NetworkID}"`));
+          const n = await getJson<NetworkSpec>(ctx.store, netKey(req.NetworkID));
+          return { Value: { ifname: ep.ifname, mac: ep.mac, ipv4: ep.ipv4, ipv6: ep.ipv6, joined: ep.joined, vni: n?.vni ?? 0, mtu: n?.mtu ?? 0, vtep: ctx.config.vtep } };
+        },
+
+        Join: (req, ctx) => serially(`${ctx.plugin}/${req.NetworkID}`, async () => {
+          const ep = await getJson<EndpointState>(ctx.store, epKey(req.NetworkID, req.EndpointID));
+          if (ep === undefined) return left(errors.notFound(ctx.plugin, `Endpoint "${req.EndpointID}" not found in network "${req.NetworkID}"`));
+          const n = await getJson<NetworkSpec>(ctx.store, netKey(req.NetworkID));
+          if (n === undefined) return left(errors.notFound(ctx.plugin, `Network "${req.NetworkID}" not found`));
+          const o = req.Options ?? {};
+          const move = o[JoinOptions.moveIntoSandbox] === true || o[JoinOptions.moveIntoSandbox] === 'true';
+          const dstName = typeof o[JoinOptions.dstName] === 'string' ? (o[JoinOptions.dstName] as string) : 'eth0';
+          if (typeof o[JoinOptions.name] === 'string') ep.name = o[JoinOptions.name] as string;
+          if (Array.isArray(o[JoinOptions.aliases])) ep.aliases = (o[JoinOptions.aliases] as unknown[]).filter((a): a is string => typeof a === 'string');
+          const datapath = ctx.services.get('datapath');
+          const tables = ctx.services.get('tables');
+          const first = (await endpointsOf(ctx, req.NetworkID)).every((e) => !e.joined || e.id === ep.id);
+          if (first) {
+            await datapath.ensureNetwork(dataPathSpec(n));
+            await tables.joinNetwork(req.NetworkID);
+            // Program the peers already known (events cover the ones learned later).
+            const self = nodeName(ctx);
+            for (const entry of tables.entries(req.NetworkID, ENDPOINTS_TABLE)) applyTableEvent({ type: 'create', entry }, self, datapath);
+          }
+          await datapath.addPort({
+            network: req.NetworkID,
+            endpointId: ep.id,
+            mac: ep.mac,
+            ipv4: ep.ipv4.split('/')[0]!,
+            ...(ep.ipv6 !== '' ? { ipv6: ep.ipv6.split('/')[0]! } : {}),
+            ifname: ep.ifname,
+            ...(move ? { netns: req.SandboxKey, dstName } : {}),
+            ...(ep.name !== undefined ? { name: ep.name } : {}),
+            ...(ep.aliases !== undefined ? { aliases: ep.aliases } : {}),
+          });
+          ep.joined = true;
+          await putJson(ctx.store, epKey(req.NetworkID, req.EndpointID), ep);
+          publish(ctx, tables, ep);
+          const gw = n.gateways[0]?.split('/')[0];
+          if (n.internal || gw === undefined) {
+            // No default route through this network, and no docker_gwbridge either.
+            return { InterfaceName: { SrcName: ep.ifname, DstPrefix: 'eth' }, DisableGatewayService: true };
+          }
+          return { InterfaceName: { SrcName: ep.ifname, DstPrefix: 'eth' }, Gateway: gw };
+        }),
+
+        Leave: (req, ctx) => serially(`${ctx.plugin}/${req.NetworkID}`, async () => {
+          const ep = await getJson<EndpointState>(ctx.store, epKey(req.NetworkID, req.EndpointID));
+          if (ep === undefined) return left(errors.notFound(ctx.plugin, `Endpoint "${req.EndpointID}" not found in network "${req.NetworkID}"`));
+          if (ep.joined) await leave(ctx, ep);
+          return {};
+        }),
+
+        ProgramExternalConnectivity: () => ({}),
+        RevokeExternalConnectivity: () => ({}),
+        DiscoverNew: () => ({}),
+        DiscoverDelete: () => ({}),
+      },
+    },
+    events: {
+      table: (e: TableEvent, ctx) => {
+        if (!ctx.services.has('datapath')) return;
+        applyTableEvent(e, nodeName(ctx as Context<OverlayConfig>), ctx.services.get('datapath'));
+      },
+    },
+  });
+
+  function publish(ctx: Context<OverlayConfig>, tables: Tables, ep: EndpointState): void {
+    const rec: EndpointRecord = {
+      name: ep.name ?? '',
+      ipv4: ep.ipv4,
+      mac: ep.mac,
+      vtep: ctx.config.vtep,
+      node: nodeName(ctx),
+      ...(ep.aliases !== undefined ? { aliases: ep.aliases } : {}),
+      ...(ep.ipv6 !== '' ? { ipv6: ep.ipv6 } : {}),
+      ...(ctx.config.vtepPort !== undefined ? { vtepPort: ctx.config.vtepPort } : {}),
+    };
+    tables.put(ep.network, ENDPOINTS_TABLE, ep.id, encodeEndpointRecord(rec));
+  }
+
+  async function leave(ctx: Context<OverlayConfig>, ep: EndpointState): Promise<void> {
+    const datapath = ctx.services.get('datapath');
+    const tables = ctx.services.get('tables');
+    tables.delete(ep.network, ENDPOINTS_TABLE, ep.id);
+    await datapath.removePort(ep.network, ep.id);
+    ep.joined = false;
+    await putJson(ctx.store, epKey(ep.network, ep.id), ep);
+    const still = (await endpointsOf(ctx, ep.network)).some((e) => e.joined && e.id !== ep.id);
+    if (!still) {
+      await tables.leaveNetwork(ep.network);
+      await datapath.removeNetwork(ep.network);
+    }
+  }
+}
+
+void DockerOptions;

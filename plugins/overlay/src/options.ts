@@ -1,0 +1,88 @@
+/** Network options with Docker's meaning, decoded from CreateNetwork's Options. */
+import { DockerOptions, type CreateNetworkRequest } from '@weft/kernel';
+
+export const VNI_MIN = 4096;
+export const VNI_MAX = 2 ** 24 - 1;
+export const DEFAULT_MTU = 1450;
+/** Encrypted frames carry the cipher's envelope; Docker's encrypted overlay drops to 1424. */
+export const MIN_MTU = 576;
+
+export interface NetworkSpec {
+  readonly id: string;
+  readonly vni: number;
+  readonly mtu: number;
+  readonly encrypted: boolean;
+  readonly internal: boolean;
+  /** `10.0.0.1/24` per IPv4 subnet with a gateway. */
+  readonly gateways: readonly string[];
+  readonly subnets: readonly string[];
+  readonly generic: Readonly<Record<string, string>>;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; path: string; message: string; value: unknown };
+
+/** FNV-1a 32: a stable VNI for a network created without one (every host derives the same). */
+export function derivedVni(networkId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < networkId.length; i++) h = Math.imul(h ^ networkId.charCodeAt(i), 0x01000193) >>> 0;
+  return VNI_MIN + (h % (VNI_MAX - VNI_MIN + 1));
+}
+
+function truthy(v: unknown): boolean {
+  return v === true || v === '' || v === 'true' || v === '1';
+}
+
+export function parseNetwork(req: CreateNetworkRequest, cipherOverhead: number | undefined): Parsed<NetworkSpec> {
+  const opts = req.Options ?? {};
+  const genericRaw = opts[DockerOptions.generic];
+  const generic: Record<string, string> = {};
+  if (genericRaw !== undefined && genericRaw !== null) {
+    if (typeof genericRaw !== 'object' || Array.isArray(genericRaw)) {
+      return { ok: false, path: `Options["${DockerOptions.generic}"]`, message: 'expected a map of driver options', value: genericRaw };
+    }
+    for (const [k, v] of Object.entries(genericRaw as Record<string, unknown>)) generic[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  }
+  const path = (k: string) => `Options["${DockerOptions.generic}"]["${k}"]`;
+  let vni = derivedVni(req.NetworkID);
+  const list = generic[DockerOptions.vxlanIdList];
+  if (list !== undefined && list !== '') {
+    const first = list.split(',')[0]!.trim();
+    const n = /^\d+$/.test(first) ? Number(first) : NaN;
+    if (!(n >= 1 && n <= VNI_MAX)) {
+      return { ok: false, path: path(DockerOptions.vxlanIdList), message: `VXLAN ID ${JSON.stringify(first)} is not a number from 1 to ${VNI_MAX}`, value: list };
+    }
+    vni = n;
+  }
+  const encrypted = DockerOptions.encrypted in generic ? truthy(generic[DockerOptions.encrypted]) : false;
+  let mtu = DEFAULT_MTU;
+  const mtuRaw = generic[DockerOptions.mtu];
+  if (mtuRaw !== undefined && mtuRaw !== '') {
+    const n = /^\d+$/.test(mtuRaw) ? Number(mtuRaw) : NaN;
+    if (!(n >= MIN_MTU && n <= 65_000)) {
+      return { ok: false, path: path(DockerOptions.mtu), message: `MTU ${JSON.stringify(mtuRaw)} must be a number from ${MIN_MTU} to 65000`, value: mtuRaw };
+    }
+    mtu = n;
+  }
+  if (encrypted) {
+    if (cipherOverhead === undefined) {
+      return { ok: false, path: path(DockerOptions.encrypted), message: 'encryption was requested but no cipher plugin is loaded (load @weft/sodium)', value: generic[DockerOptions.encrypted] };
+    }
+    // Leave room for the envelope inside the same underlay packet, 4-byte aligned as Docker does.
+    mtu = Math.floor((mtu - cipherOverhead) / 4) * 4;
+  }
+  const internal = truthy(opts[DockerOptions.internal]);
+  const v4 = req.IPv4Data ?? [];
+  return {
+    ok: true,
+    value: {
+      id: req.NetworkID,
+      vni,
+      mtu,
+      encrypted,
+      internal,
+      gateways: v4.map((d) => d.Gateway ?? '').filter((g) => g !== ''),
+      subnets: [...v4.map((d) => d.Pool), ...(req.IPv6Data ?? []).map((d) => d.Pool)],
+      generic,
+    },
+  };
+}
