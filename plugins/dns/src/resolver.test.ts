@@ -1,0 +1,174 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { DNS_RCODE, DNS_TYPE, buildDnsQuery, unwrap } from '@weft/net';
+import { createResolver } from './resolver.ts';
+import { addrs, entry, ev, parse, query, rec } from './_testutil.ts';
+
+const N = 'net1';
+const populated = (opts: Parameters<typeof createResolver>[0] = {}) => {
+  const r = createResolver(opts);
+  r.apply(ev('create', entry(N, 'c1', rec('web', '10.0.0.2', { ipv6: 'fd00::2', aliases: ['Frontend'] }))));
+  r.apply(ev('create', entry(N, 'c2', rec('db', '10.0.0.3'))));
+  for (let i = 1; i <= 3; i++) {
+    r.apply(ev('create', entry(N, `v${i}`, rec(`api.${i}.aaa`, `10.0.1.${i}`, { service: 'api', serviceVip: '10.0.1.250', aliases: ['backend'] }))));
+    r.apply(ev('create', entry(N, `d${i}`, rec(`rr.${i}.bbb`, `10.0.2.${i}`, { service: 'rr' }))));
+  }
+  return r;
+};
+const ask = (r: ReturnType<typeof createResolver>, name: string, type: number = DNS_TYPE.A, net = N) => r.answer(query(name, type), Infinity, net);
+
+test('names and aliases answer A and AAAA, case-insensitively, with or without the trailing dot', () => {
+  const r = populated();
+  for (const n of ['web', 'WEB', 'Web.', 'frontend', 'FRONTEND.']) {
+    const m = parse(ask(r, n));
+    assert.is(m.rcode, DNS_RCODE.NOERROR, n);
+    assert.ok(m.aa);
+    assert.equal(addrs(m), ['10.0.0.2'], n);
+    assert.is(m.questions[0]!.name, n.endsWith('.') ? n.slice(0, -1) : n, 'question echoed with the client\'s case');
+    assert.is(m.answers[0]!.ttl, 5, 'default TTL 5 s');
+  }
+  assert.equal(addrs(parse(ask(r, 'web', DNS_TYPE.AAAA))), ['fd00::2']);
+  assert.equal(addrs(parse(ask(r, 'web', DNS_TYPE.ANY))), ['10.0.0.2', 'fd00::2']);
+});
+
+test('a known name without records of the type is NOERROR and empty; unknown single-label names are NXDOMAIN', () => {
+  const r = populated();
+  const nodata = parse(ask(r, 'db', DNS_TYPE.AAAA));
+  assert.is(nodata.rcode, DNS_RCODE.NOERROR);
+  assert.is(nodata.answers.length, 0);
+  const mx = parse(ask(r, 'db', DNS_TYPE.MX));
+  assert.is(mx.rcode, DNS_RCODE.NOERROR);
+  assert.is(mx.answers.length, 0);
+  const nx = parse(ask(r, 'nosuch'));
+  assert.is(nx.rcode, DNS_RCODE.NXDOMAIN);
+  assert.ok(nx.aa);
+  assert.is(parse(ask(r, 'tasks.nosuch')).rcode, DNS_RCODE.NXDOMAIN);
+  assert.is(parse(ask(r, 'web', DNS_TYPE.A, 'other-net')).rcode, DNS_RCODE.NXDOMAIN, 'names are per network');
+  const c = r.counters();
+  assert.is(c.nodata, 2);
+  assert.is(c.nxdomain, 3);
+});
+
+test('external names, other classes and the root are forwarded', () => {
+  const r = populated();
+  assert.is(ask(r, 'example.com'), 'forward');
+  assert.is(ask(r, 'www.example.com', DNS_TYPE.AAAA), 'forward');
+  assert.is(ask(r, '.', DNS_TYPE.NS), 'forward');
+  const ch = unwrap(buildDnsQuery({ id: 7, name: 'web', type: DNS_TYPE.A }));
+  ch[ch.length - 1] = 3; // class CH
+  assert.is(r.answer(ch, ch.length, N), 'forward');
+});
+
+test('cluster domain: NAME.domain resolves like NAME; unknown names under it are NXDOMAIN', () => {
+  const r = populated({ domain: 'Weft.Local' });
+  assert.equal(addrs(parse(ask(r, 'web.weft.local'))), ['10.0.0.2']);
+  assert.equal(addrs(parse(ask(r, 'tasks.rr.WEFT.LOCAL.'))), ['10.0.2.1', '10.0.2.2', '10.0.2.3']);
+  assert.is(parse(ask(r, 'nosuch.sub.weft.local')).rcode, DNS_RCODE.NXDOMAIN);
+  assert.is(ask(r, 'weft.local'), 'forward');
+});
+
+test('VIP mode answers the VIP; tasks.NAME and dnsrr rotate through every task', () => {
+  const r = populated();
+  assert.equal(addrs(parse(ask(r, 'api'))), ['10.0.1.250']);
+  assert.equal(addrs(parse(ask(r, 'backend'))), ['10.0.1.250'], 'service aliases');
+  assert.equal(addrs(parse(ask(r, 'api'))), ['10.0.1.250'], 'a VIP does not rotate');
+  const seen = [0, 1, 2, 3].map(() => addrs(parse(ask(r, 'rr'))));
+  assert.equal(seen, [
+    ['10.0.2.1', '10.0.2.2', '10.0.2.3'],
+    ['10.0.2.2', '10.0.2.3', '10.0.2.1'],
+    ['10.0.2.3', '10.0.2.1', '10.0.2.2'],
+    ['10.0.2.1', '10.0.2.2', '10.0.2.3'],
+  ]);
+  const tasks = [0, 1].map(() => addrs(parse(ask(r, 'tasks.api'))));
+  assert.equal(tasks, [['10.0.1.1', '10.0.1.2', '10.0.1.3'], ['10.0.1.2', '10.0.1.3', '10.0.1.1']]);
+  assert.equal(addrs(parse(ask(r, 'tasks.backend'))), ['10.0.1.1', '10.0.1.2', '10.0.1.3'], 'tasks.ALIAS');
+  assert.equal(addrs(parse(ask(r, 'rr.2.bbb'))), ['10.0.2.2'], 'a task by its own (dotted) name');
+});
+
+test('stale entries (owner unreachable, in grace) are still answered; a delete removes the record', () => {
+  const r = populated();
+  r.apply(ev('update', entry(N, 'c2', rec('db', '10.0.0.3'), { stale: true, lamport: 1 })));
+  assert.equal(addrs(parse(ask(r, 'db'))), ['10.0.0.3']);
+  assert.ok(r.records(N).find((x) => x.name === 'db')!.stale);
+  r.apply(ev('delete', entry(N, 'c2', undefined, { lamport: 2 })));
+  assert.is(parse(ask(r, 'db')).rcode, DNS_RCODE.NXDOMAIN);
+  assert.is(r.records(N).find((x) => x.name === 'db'), undefined);
+});
+
+test('duplicate names during a move: both answered, fresh claim first', () => {
+  const r = populated();
+  r.apply(ev('update', entry(N, 'c2', rec('db', '10.0.0.3', { node: 'node-1' }), { stale: true, lamport: 4 })));
+  r.apply(ev('create', entry(N, 'c9', rec('db', '10.0.0.33', { node: 'node-2' }), { lamport: 5, owner: 'node-2' })));
+  assert.equal(addrs(parse(ask(r, 'db'))), ['10.0.0.33', '10.0.0.3']);
+});
+
+test('TTL is configurable; large answer sets are truncated with TC, not dropped', () => {
+  const r = createResolver({ ttl: 30 });
+  for (let i = 0; i < 60; i++) r.apply(ev('create', entry(N, `t${i}`, rec(`big.${i}`, `10.0.3.${i + 1}`, { service: 'big' }))));
+  const m = parse(ask(r, 'big'));
+  assert.is(m.answers[0]!.ttl, 30);
+  assert.ok(m.tc, 'TC set without EDNS (512 bytes)');
+  assert.ok(m.answers.length > 0 && m.answers.length < 60);
+  const e = parse(r.answer(query('big', DNS_TYPE.A, 4096), Infinity, N));
+  assert.not.ok(e.tc);
+  assert.is(e.answers.length, 60);
+  assert.throws(() => createResolver({ ttl: -1 }), /TTL/);
+});
+
+test('initial sync reads the network from the source once; later events apply on top', () => {
+  let calls = 0;
+  const r = createResolver({ source: (n) => { calls++; return n === N ? [entry(N, 'x', rec('seeded', '10.0.9.9'))] : undefined; } });
+  assert.equal(addrs(parse(ask(r, 'seeded'))), ['10.0.9.9']);
+  r.apply(ev('create', entry(N, 'y', rec('later', '10.0.9.10'))));
+  assert.equal(addrs(parse(ask(r, 'later'))), ['10.0.9.10']);
+  assert.equal(addrs(parse(ask(r, 'seeded'))), ['10.0.9.9']);
+  assert.is(calls, 1);
+});
+
+test('malformed input: FORMERR when there is a header, dropped otherwise, never a throw', () => {
+  const r = populated();
+  assert.is(r.answer(new Uint8Array(5), 5, N), 'drop');
+  const q = query('web');
+  const formerr = parse(r.answer(q, 20, N)); // truncated question
+  assert.is(formerr.rcode, DNS_RCODE.FORMERR);
+  assert.is(formerr.id, (q[0]! << 8) | q[1]!);
+  const resp = r.answer(q, q.length, N) as Uint8Array;
+  assert.is(r.answer(resp, resp.length, N), 'drop', 'responses are never answered');
+  const two = q.slice();
+  two[5] = 2; // QDCOUNT 2, one question present
+  assert.is(parse(r.answer(two, two.length, N)).rcode, DNS_RCODE.FORMERR);
+  const notify = q.slice();
+  notify[2] = (notify[2]! & 0x87) | (4 << 3); // opcode NOTIFY
+  assert.is(parse(r.answer(notify, notify.length, N)).rcode, DNS_RCODE.NOTIMP);
+  const c = r.counters();
+  assert.is(c.malformed, 4);
+  assert.is(c.dropped, 2);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => {
+      const out = r.answer(bytes, bytes.length, N);
+      return out === 'drop' || out === 'forward' || out instanceof Uint8Array;
+    }),
+    { numRuns: 3000 },
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: q.length - 1 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: q.length }), (i, v, len) => {
+      const m = q.slice();
+      m[i] = v;
+      const out = r.answer(m, len, N);
+      return out === 'drop' || out === 'forward' || out instanceof Uint8Array;
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('counters: queries and answers', () => {
+  const r = populated();
+  ask(r, 'web');
+  ask(r, 'example.com');
+  const c = r.counters();
+  assert.is(c.queries, 2);
+  assert.is(c.answers, 1);
+});
+
+test.run();
