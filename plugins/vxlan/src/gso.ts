@@ -153,3 +153,44 @@ export function coalesceTcp(b: Uint8Array, p: number, len: number, seg: number, 
   r.total = 8 + inner;
   return true;
 }
+
+/**
+ * Prepares the virtio header at b[f-10..f) for a received inner frame. TCP/UDP over IPv4 (not a
+ * fragment) or IPv6 become CHECKSUM_PARTIAL: the L4 checksum field is reset to the pseudo-header
+ * sum and the header points at it. The stack then trusts the payload for local delivery and
+ * computes a full checksum if it forwards the frame. This is needed because a Linux peer on a
+ * veth underlay sends its offloaded frames with only the pseudo-header sum filled in, as its own
+ * vxlan_rcv would pass them on. Anything else gets an all-zero header (verified normally).
+ */
+export function rxVnetHeader(b: Uint8Array, f: number, flen: number): void {
+  const v = f - 10;
+  b.fill(0, v, f);
+  const et = readU16(b, f + 12);
+  const ip = f + ETH;
+  let l4: number;
+  let proto: number;
+  let l4len: number;
+  let sum: number;
+  if (et === 0x0800 && flen >= ETH + 20) {
+    const ihl = (b[ip]! & 15) * 4;
+    proto = b[ip + 9]!;
+    if ((readU16(b, ip + 6) & 0x3fff) !== 0) return;
+    l4 = ip + ihl;
+    l4len = readU16(b, ip + 2) - ihl;
+    sum = sum16(b, ip + 12, ip + 20, 0);
+  } else if (et === 0x86dd && flen >= ETH + 40) {
+    proto = b[ip + 6]!;
+    l4 = ip + 40;
+    l4len = readU16(b, ip + 4);
+    sum = sum16(b, ip + 8, ip + 40, 0);
+  } else return;
+  const off = proto === TCP ? 16 : proto === 17 ? 6 : -1;
+  if (off < 0 || l4len < off + 2 || l4 - f + l4len > flen) return;
+  if (proto === 17 && et === 0x0800 && b[l4 + 6] === 0 && b[l4 + 7] === 0) return; // no UDP checksum
+  writeU16(b, l4 + off, fold(sum + proto + l4len));
+  b[v] = 1; // VIRTIO_NET_HDR_F_NEEDS_CSUM
+  const start = l4 - f;
+  b[v + 6] = start & 255;
+  b[v + 7] = start >> 8;
+  b[v + 8] = off;
+}

@@ -15,7 +15,7 @@ import {
 } from '@weft/sys';
 import { C, CTL_GEN, CTL_STOP, MAX_PEERS, globalRow, peerRow, portRow, type Snapshot, type WorkerInit } from './layout.ts';
 import { ETH, arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readMac, readU16, readU32, readVxlanVni, sum16, writeU16, writeVxlanHeader } from './frames.ts';
-import { segmentTcp, coalesceTcp, type SegOut } from './gso.ts';
+import { segmentTcp, coalesceTcp, rxVnetHeader, type SegOut } from './gso.ts';
 
 const init = workerData as WorkerInit & { port: MessagePort };
 const sys = await loadSys();
@@ -317,7 +317,7 @@ function udpLoop(): void {
       cnt[globalRow + C.drop_unknown_unicast]!++;
       return;
     }
-    if (!gso) b.fill(0, f - VNET_HDR_LEN, f);
+    if (!gso) rxVnetHeader(b, f, flen);
     if (sys.write(d.fd, baseAddr + f - VNET_HDR_LEN, flen + VNET_HDR_LEN) < 0) cnt[d.row + C.drop_io]!++;
     else {
       cnt[d.row + C.tx_packets]!++;
