@@ -1,0 +1,80 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { createKernel, definePlugin, KernelCodes, type TableEntry, type Tables } from '@weft/kernel';
+import { DNS_RCODE } from '@weft/net';
+import { dnsPlugin, type DnsService } from './plugin.ts';
+import { addrs, entry, ev, parse, query, rec } from './_testutil.ts';
+
+const fakeTables = (seed: TableEntry[]) =>
+  definePlugin({
+    manifest: { name: 'tables-fake', version: '0.1.0', kernel: '^0.1.0', provides: ['tables'] },
+    services: {
+      tables: (): Tables => ({
+        joinNetwork: async () => {},
+        leaveNetwork: async () => {},
+        put: () => {},
+        delete: () => {},
+        get: () => undefined,
+        entries: (n, t) => seed.filter((e) => e.network === n && e.table === t && !e.deleted),
+        peers: () => [],
+      }),
+    },
+  });
+
+test('the plugin provides `dns`, syncs a network from `tables`, then follows table events', async () => {
+  const k = createKernel();
+  const r = await k.load([
+    { plugin: fakeTables([entry('n1', 'a', rec('seeded', '10.0.0.2'))]) },
+    { plugin: dnsPlugin, config: { upstreams: ['127.0.0.1:9'], ttl: 7 } },
+  ]);
+  assert.not.ok(isLeft(r), JSON.stringify(r));
+  const dns = k.service('dns') as DnsService;
+  const m = parse(dns.answer(query('seeded'), 'n1'));
+  assert.equal(addrs(m), ['10.0.0.2']);
+  assert.is(m.answers[0]!.ttl, 7);
+  k.publish('table', ev('create', entry('n1', 'b', rec('web', '10.0.0.3', { aliases: ['www'] }))));
+  k.publish('table', { unrelated: true });
+  await k.events.drain();
+  assert.equal(addrs(parse(await dns.resolve(query('WWW.'), 'n1'))), ['10.0.0.3']);
+  k.publish('table', ev('delete', entry('n1', 'b', undefined, { lamport: 2 })));
+  await k.events.drain();
+  assert.is(parse(dns.answer(query('www'), 'n1')).rcode, DNS_RCODE.NXDOMAIN);
+  assert.equal(dns.records('n1').map((x) => x.name), ['seeded']);
+  assert.is(dns.counters().nxdomain, 1);
+  assert.equal(dns.resolver.upstreams(), [{ addr: '127.0.0.1', port: 9, family: 4 }]);
+  await k.stop();
+});
+
+test('works without `tables`; bad config is refused at load with the field path', async () => {
+  const k = createKernel();
+  assert.not.ok(isLeft(await k.load([{ plugin: dnsPlugin, config: { upstreams: [] } }])));
+  k.publish('table', ev('create', entry('n', 'a', rec('solo', '10.0.0.9'))));
+  await k.events.drain();
+  assert.equal(addrs(parse((k.service('dns') as DnsService).answer(query('solo'), 'n'))), ['10.0.0.9']);
+  await k.stop();
+  const bad = await createKernel().load([{ plugin: dnsPlugin, config: { upstreams: ['8.8.8.8', 'dns.google'] } }]);
+  assert.ok(isLeft(bad) && bad.left[0]!.code === KernelCodes.badConfig && bad.left[0]!.path === 'upstreams[1]', JSON.stringify(bad));
+  const badTtl = await createKernel().load([{ plugin: dnsPlugin, config: { ttl: 1.5 } }]);
+  assert.ok(isLeft(badTtl) && badTtl.left[0]!.path === 'ttl');
+});
+
+test('upstreams default to the nameservers of the resolv.conf given', async () => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(join(tmpdir(), 'weft-dns-'));
+  const path = join(dir, 'resolv.conf');
+  await writeFile(path, 'nameserver 127.0.0.53\noptions edns0\n');
+  const k = createKernel();
+  assert.not.ok(isLeft(await k.load([{ plugin: dnsPlugin, config: { resolvConf: path } }])));
+  assert.equal((k.service('dns') as DnsService).resolver.upstreams().map((u) => u.addr), ['127.0.0.53']);
+  await k.stop();
+  const k2 = createKernel();
+  assert.not.ok(isLeft(await k2.load([{ plugin: dnsPlugin, config: { resolvConf: join(dir, 'missing') } }])));
+  assert.equal((k2.service('dns') as DnsService).resolver.upstreams(), []);
+  await k2.stop();
+  await rm(dir, { recursive: true });
+});
+
+test.run();
