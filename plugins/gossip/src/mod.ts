@@ -18,3 +18,4 @@ export { decodeTags, encodeTags } from './wire/messages.ts';
 export function createMembership(opts: MembershipOptions): Membership {
   return new Membership(opts);
 }
+export { createNodeTransport, type NodeTransport, type NodeTransportOptions } from './transport/node.ts';
