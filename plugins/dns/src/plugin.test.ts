@@ -60,21 +60,16 @@ test('works without `tables`; bad config is refused at load with the field path'
 });
 
 test('upstreams default to the nameservers of the resolv.conf given', async () => {
-  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  const { tmpdir } = await import('node:os');
-  const dir = await mkdtemp(join(tmpdir(), 'weft-dns-'));
-  const path = join(dir, 'resolv.conf');
-  await writeFile(path, 'nameserver 127.0.0.53\noptions edns0\n');
+  const { fileURLToPath } = await import('node:url');
+  const path = fileURLToPath(new URL('./testdata/resolv.conf', import.meta.url));
   const k = createKernel();
   assert.not.ok(isLeft(await k.load([{ plugin: dnsPlugin, config: { resolvConf: path } }])));
   assert.equal((k.service('dns') as DnsService).resolver.upstreams().map((u) => u.addr), ['127.0.0.53']);
   await k.stop();
   const k2 = createKernel();
-  assert.not.ok(isLeft(await k2.load([{ plugin: dnsPlugin, config: { resolvConf: join(dir, 'missing') } }])));
+  assert.not.ok(isLeft(await k2.load([{ plugin: dnsPlugin, config: { resolvConf: `${path}.missing` } }])));
   assert.equal((k2.service('dns') as DnsService).resolver.upstreams(), []);
   await k2.stop();
-  await rm(dir, { recursive: true });
 });
 
 test.run();
