@@ -1,0 +1,417 @@
+/**
+ * The manager's state and its transitions, as pure functions: (state, request, fresh values) →
+ * new state, or a thrown WeftException. Randomness (IDs, keys) and time come in as arguments, so
+ * every rule here is testable without sockets or timers. The manager persists the returned state
+ * before it answers anyone.
+ */
+import * as t from 'io-ts';
+import { errors, raise, type DataKey } from '@weft/kernel';
+import { cidrContains, cidrNth, cidrOverlaps, cidrContainsCidr, cidrSubnets, formatCidr, formatIP, parseCidr, parseIP, type Cidr } from '@weft/net';
+import { rotate, type ManagedRing } from '@weft/sodium';
+import {
+  NetworkRecord,
+  NodeRecord,
+  WireKey,
+  type JoinInfo,
+  type KeyRingInfo,
+  type NetworkCreateRequest,
+  type NodeView,
+  type Role,
+  type Snapshot,
+  type SubnetRecord,
+  type WireKeyRing,
+} from './codecs.ts';
+import { fromB64, toB64 } from './util.ts';
+import { VNI_AUTO_START, VNI_MAX, type VniBitmap } from './vni.ts';
+
+export const PLUGIN = 'control';
+export const VXLANID_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
+export const DEFAULT_ADDR_POOL = ['10.0.0.0/8'];
+export const DEFAULT_SUBNET_SIZE = 24;
+export const DEFAULT_ROTATION_MS = 12 * 3600 * 1000;
+
+export const NOT_A_MANAGER =
+  "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
+export const NOT_IN_SWARM = 'This node is not a swarm manager. Use "weft swarm init" or "weft swarm join" to connect this node to swarm and try again.';
+
+export const Codes = {
+  notManager: 'WEFT_CONTROL_NOT_MANAGER',
+  notInSwarm: 'WEFT_CONTROL_NOT_IN_SWARM',
+  nameConflict: 'WEFT_CONTROL_NAME_CONFLICT',
+  subnetOverlap: 'WEFT_CONTROL_SUBNET_OVERLAP',
+  vniConflict: 'WEFT_CONTROL_VNI_CONFLICT',
+  badVni: 'WEFT_CONTROL_BAD_VNI',
+  noSubnet: 'WEFT_CONTROL_NO_FREE_SUBNET',
+  activeEndpoints: 'WEFT_CONTROL_ACTIVE_ENDPOINTS',
+  noManager: 'WEFT_CONTROL_NO_MANAGER',
+  wrongSecret: 'WEFT_CONTROL_WRONG_SECRET',
+  wrongManagerKey: 'WEFT_CONTROL_MANAGER_KEY_MISMATCH',
+  nodeRemoved: 'WEFT_CONTROL_NODE_REMOVED',
+  alreadyInSwarm: 'WEFT_CONTROL_ALREADY_IN_SWARM',
+} as const;
+
+export const RingState = t.type({
+  Rotation: t.number,
+  Keys: t.array(WireKey),
+  Gossip: t.array(WireKey),
+  IntervalMs: t.number,
+  /** Persisted so a restart neither rotates early nor twice (swarmkit#1954). */
+  NextRotationAt: t.number,
+  LastRotatedAt: t.number,
+});
+export type RingState = t.TypeOf<typeof RingState>;
+
+export const ClusterState = t.type({
+  Version: t.literal(1),
+  ClusterID: t.string,
+  CreatedAt: t.string,
+  /** This manager's Ed25519 key pair (base64); the public key is what tokens pin. */
+  ManagerKey: t.type({ PublicKey: t.string, SecretKey: t.string }),
+  NodeID: t.string,
+  ListenAddr: t.string,
+  Tokens: t.type({ worker: t.string, manager: t.string }),
+  Nodes: t.record(t.string, NodeRecord),
+  Networks: t.record(t.string, NetworkRecord),
+  Ring: RingState,
+  DefaultAddrPool: t.array(t.string),
+  SubnetSize: t.number,
+  /** Bumped on every change that nodes must see (networks, key ring, nodes). */
+  Seq: t.number,
+});
+export type ClusterState = t.TypeOf<typeof ClusterState>;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+// ---------------------------------------------------------------------------------------------
+// Key rings
+
+const toWire = (k: DataKey): WireKey => ({ Epoch: k.epoch, Key: toB64(k.key) });
+const fromWire = (k: WireKey): DataKey => ({ epoch: k.Epoch, key: fromB64(k.Key) });
+const managed = (keys: readonly WireKey[], rotation: number): ManagedRing => ({ keys: keys.map(fromWire), rotation });
+
+export function initialRingState(now: number, intervalMs: number, data: readonly DataKey[], gossip: readonly DataKey[]): RingState {
+  return { Rotation: 0, Keys: data.map(toWire), Gossip: gossip.map(toWire), IntervalMs: intervalMs, NextRotationAt: now + intervalMs, LastRotatedAt: now };
+}
+
+/**
+ * One rotation of both rings, guarded by the rotation count the caller saw: a rotation request
+ * replayed after a restart or a retry (`expected` ≠ current) returns the state unchanged.
+ */
+export function rotateRing(s: ClusterState, now: number, data: DataKey, gossip: DataKey, expected = s.Ring.Rotation): ClusterState {
+  if (expected !== s.Ring.Rotation) return s;
+  const d = rotate(managed(s.Ring.Keys, s.Ring.Rotation), data, expected);
+  const g = rotate(managed(s.Ring.Gossip, s.Ring.Rotation), gossip, expected);
+  if (d.rotation === s.Ring.Rotation) return s;
+  return {
+    ...s,
+    Ring: { ...s.Ring, Rotation: d.rotation, Keys: d.keys.map(toWire), Gossip: g.keys.map(toWire), LastRotatedAt: now, NextRotationAt: now + s.Ring.IntervalMs },
+    Seq: s.Seq + 1,
+  };
+}
+
+/** Primary = second newest (anchors §B.5): the newest is installed for receive first. */
+export const primaryOf = (n: number): number => (n >= 2 ? n - 2 : 0);
+
+export function wireRing(r: RingState): WireKeyRing {
+  // Gossip: memberlist wants the primary first, then the others.
+  const gp = primaryOf(r.Gossip.length);
+  const gossip = r.Gossip.length === 0 ? [] : [r.Gossip[gp]!, ...r.Gossip.filter((_, i) => i !== gp)];
+  return { Rotation: r.Rotation, Keys: r.Keys, Primary: primaryOf(r.Keys.length), Gossip: gossip, NextRotationAt: r.NextRotationAt, IntervalMs: r.IntervalMs };
+}
+
+export function ringInfo(r: { Rotation: number; Keys: readonly WireKey[]; NextRotationAt: number; IntervalMs: number }): KeyRingInfo {
+  const epochs = r.Keys.map((k) => k.Epoch);
+  return { Rotation: r.Rotation, Epochs: epochs, PrimaryEpoch: epochs[primaryOf(epochs.length)] ?? 0, NextRotationAt: r.NextRotationAt, IntervalMs: r.IntervalMs };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes
+
+export function addNode(s: ClusterState, id: string, info: JoinInfo, role: Role, now: number): ClusterState {
+  const rec: NodeRecord = {
+    ID: id,
+    Name: info.Name,
+    Role: role,
+    PublicKey: info.PublicKey,
+    Addr: info.Addr,
+    Platform: info.Platform,
+    Availability: 'active',
+    CreatedAt: iso(now),
+    UpdatedAt: iso(now),
+    Leader: false,
+    Left: false,
+    ...(info.GossipAddr !== undefined ? { GossipAddr: info.GossipAddr } : {}),
+    ...(info.DataPathAddr !== undefined ? { DataPathAddr: info.DataPathAddr } : {}),
+    ...(info.DataPathPort !== undefined ? { DataPathPort: info.DataPathPort } : {}),
+    ...(info.ListenAddr !== undefined ? { ListenAddr: info.ListenAddr } : {}),
+  };
+  return { ...s, Nodes: { ...s.Nodes, [id]: rec }, Seq: s.Seq + 1 };
+}
+
+/** By ID, name or unique ID prefix; `self` is the manager. */
+export function findNode(s: ClusterState, ref: string): NodeRecord {
+  if (ref === 'self') return s.Nodes[s.NodeID]!;
+  const exact = s.Nodes[ref];
+  if (exact !== undefined) return exact;
+  const all = Object.values(s.Nodes);
+  const byName = all.filter((n) => n.Name === ref);
+  if (byName.length === 1) return byName[0]!;
+  if (byName.length > 1) raise(errors.conflict(PLUGIN, `Node name "${ref}" is ambiguous: ${byName.length} nodes have it; use the node ID`, { value: ref }));
+  const byPrefix = all.filter((n) => n.ID.startsWith(ref));
+  if (byPrefix.length === 1) return byPrefix[0]!;
+  return raise(errors.notFound(PLUGIN, `Node "${ref}" not found`, { value: ref, hint: 'Run "weft node ls" to see the nodes.' }));
+}
+
+export function markLeft(s: ClusterState, id: string, now: number): ClusterState {
+  const n = s.Nodes[id];
+  if (n === undefined) return s;
+  return { ...s, Nodes: { ...s.Nodes, [id]: { ...n, Left: true, UpdatedAt: iso(now) } }, Seq: s.Seq + 1 };
+}
+
+/**
+ * Removes a node and its network attachments. Like Docker, a node that is still up needs
+ * `force`, and the manager holding the state cannot be removed.
+ */
+export function removeNode(s: ClusterState, ref: string, force: boolean, isUp: (id: string) => boolean): { state: ClusterState; node: NodeRecord } {
+  const n = findNode(s, ref);
+  if (n.ID === s.NodeID) {
+    raise(errors.forbidden(PLUGIN, `Node "${n.Name}" (${n.ID}) is the manager that holds the cluster state and cannot be removed`, { value: ref }));
+  }
+  if (!force && !n.Left && isUp(n.ID)) {
+    raise(errors.conflict(PLUGIN, `Node "${n.Name}" (${n.ID}) is not down and can't be removed; use --force, or run "weft swarm leave" on it first`, { value: ref }));
+  }
+  const { [n.ID]: _gone, ...nodes } = s.Nodes;
+  const networks: Record<string, NetworkRecord> = {};
+  for (const [id, net] of Object.entries(s.Networks)) {
+    const { [n.ID]: _a, ...attachments } = net.Attachments;
+    networks[id] = { ...net, Attachments: attachments };
+  }
+  return { state: { ...s, Nodes: nodes, Networks: networks, Seq: s.Seq + 1 }, node: n };
+}
+
+export function rotateToken(s: ClusterState, role: Role, secret: string): ClusterState {
+  return { ...s, Tokens: { ...s.Tokens, [role]: secret } };
+}
+
+export function nodeView(s: ClusterState, n: NodeRecord, state: string): NodeView {
+  const v: NodeView = {
+    ID: n.ID,
+    CreatedAt: n.CreatedAt,
+    UpdatedAt: n.UpdatedAt,
+    Spec: { Role: n.Role, Availability: n.Availability },
+    Description: { Hostname: n.Name, Platform: n.Platform },
+    Status: { State: n.Left ? 'left' : state, Addr: n.Addr },
+  };
+  if (n.Role === 'manager') {
+    v.ManagerStatus = { Leader: n.ID === s.NodeID, Reachability: n.ID === s.NodeID || state === 'ready' ? 'reachable' : 'unreachable', Addr: n.ListenAddr ?? n.Addr };
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Networks
+
+/** By ID, name, or unique ID prefix (Docker's resolution order). */
+export function findNetwork(networks: Readonly<Record<string, NetworkRecord>>, ref: string): NetworkRecord | undefined {
+  const exact = networks[ref];
+  if (exact !== undefined) return exact;
+  const all = Object.values(networks);
+  const byName = all.find((n) => n.Name === ref);
+  if (byName !== undefined) return byName;
+  const byPrefix = all.filter((n) => n.Id.startsWith(ref));
+  return byPrefix.length === 1 ? byPrefix[0] : undefined;
+}
+
+export function getNetwork(networks: Readonly<Record<string, NetworkRecord>>, ref: string): NetworkRecord {
+  return findNetwork(networks, ref) ?? raise(errors.notFound(PLUGIN, `Network "${ref}" not found`, { value: ref, hint: 'Run "weft network ls" to see the networks.' }));
+}
+
+function cidrOf(s: string, what: string, name: string): Cidr {
+  const r = parseCidr(s);
+  if (!r.ok) raise(errors.badRequest(PLUGIN, `Cannot create network "${name}": ${what}: ${r.error}`, { value: s }));
+  return (r as { value: Cidr }).value;
+}
+
+function parseVnis(opt: string, count: number, name: string): number[] {
+  const parts = opt.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const vnis = parts.map((p) => {
+    const v = /^\d+$/.test(p) ? Number(p) : NaN;
+    if (!Number.isInteger(v) || v < 1 || v > VNI_MAX) {
+      raise(errors.badRequest(PLUGIN, `Cannot create network "${name}": VXLAN ID ${JSON.stringify(p)} in ${VXLANID_OPTION} is not an integer from 1 to ${VNI_MAX}`, { code: Codes.badVni, value: p }));
+    }
+    return v;
+  });
+  if (vnis.length !== count) {
+    raise(errors.badRequest(PLUGIN, `Cannot create network "${name}": ${VXLANID_OPTION} lists ${vnis.length} VXLAN IDs for ${count} subnet(s); give one per subnet`, { code: Codes.badVni, value: opt }));
+  }
+  if (new Set(vnis).size !== vnis.length) raise(errors.badRequest(PLUGIN, `Cannot create network "${name}": ${VXLANID_OPTION} lists a VXLAN ID twice`, { code: Codes.badVni, value: opt }));
+  return vnis;
+}
+
+function allSubnets(s: ClusterState): { net: NetworkRecord; subnet: Cidr }[] {
+  const out: { net: NetworkRecord; subnet: Cidr }[] = [];
+  for (const net of Object.values(s.Networks)) for (const sn of net.Subnets) {
+    const r = parseCidr(sn.Subnet);
+    if (r.ok) out.push({ net, subnet: r.value });
+  }
+  return out;
+}
+
+/** First `SubnetSize` subnet of the default pools that overlaps no existing network. */
+function pickSubnet(s: ClusterState, name: string): Cidr {
+  const taken = allSubnets(s).map((x) => x.subnet);
+  for (const p of s.DefaultAddrPool) {
+    const pool = parseCidr(p);
+    if (!pool.ok || pool.value.prefix > s.SubnetSize) continue;
+    let tried = 0;
+    for (const c of cidrSubnets(pool.value, s.SubnetSize)) {
+      if (!taken.some((o) => cidrOverlaps(o, c))) return c;
+      if (++tried > 1 << 20) break;
+    }
+  }
+  return raise(errors.unavailable(PLUGIN, `Cannot create network "${name}": could not find an available, non-overlapping IPv4 address pool among the defaults (${s.DefaultAddrPool.join(', ')}) to assign to the network`, {
+    code: Codes.noSubnet,
+    hint: 'Pass --subnet, remove unused networks, or init the swarm with a larger --default-addr-pool.',
+  }));
+}
+
+export interface CreateResult {
+  readonly state: ClusterState;
+  readonly network: NetworkRecord;
+}
+
+/** Validates and records a network: unique name, non-overlapping subnets, unique VNIs. */
+export function createNetwork(s: ClusterState, req: NetworkCreateRequest, id: string, now: number, vnis: VniBitmap): CreateResult {
+  const name = req.Name;
+  const driver = req.Driver === undefined || req.Driver === '' ? 'overlay' : req.Driver;
+  const clash = Object.values(s.Networks).find((n) => n.Name === name);
+  if (clash !== undefined) {
+    raise(errors.conflict(PLUGIN, `network with name ${name} already exists`, { code: Codes.nameConflict, value: name, hint: `Network "${name}" has ID ${clash.Id}; choose another name.` }));
+  }
+  const configs = (req.IPAM?.Config ?? []).filter((c) => c.Subnet !== undefined);
+  const subnets: SubnetRecord[] = [];
+  const cidrs: Cidr[] = [];
+  if (configs.length === 0) {
+    const c = pickSubnet(s, name);
+    cidrs.push(c);
+    subnets.push({ Subnet: formatCidr(c), Gateway: formatIP(cidrNth(c, 1)!) });
+  }
+  for (const cfg of configs) {
+    const c = cidrOf(cfg.Subnet!, 'subnet', name);
+    let gateway = cidrNth(c, 1);
+    if (cfg.Gateway !== undefined) {
+      const g = parseIP(cfg.Gateway);
+      if (!g.ok || !cidrContains(c, g.value)) raise(errors.badRequest(PLUGIN, `Cannot create network "${name}": gateway ${cfg.Gateway} is not in subnet ${formatCidr(c)}`, { value: cfg.Gateway }));
+      gateway = (g as { value: typeof gateway & object }).value;
+    }
+    const rec: { -readonly [K in keyof SubnetRecord]: SubnetRecord[K] } = { Subnet: formatCidr(c), Gateway: gateway === undefined ? '' : formatIP(gateway) };
+    if (cfg.IPRange !== undefined) {
+      const r = cidrOf(cfg.IPRange, 'ip-range', name);
+      if (!cidrContainsCidr(c, r)) raise(errors.badRequest(PLUGIN, `Cannot create network "${name}": ip-range ${cfg.IPRange} is not inside subnet ${formatCidr(c)}`, { value: cfg.IPRange }));
+      rec.IPRange = formatCidr(r);
+    }
+    if (cfg.AuxiliaryAddresses !== undefined && Object.keys(cfg.AuxiliaryAddresses).length > 0) rec.AuxiliaryAddresses = cfg.AuxiliaryAddresses;
+    cidrs.push(c);
+    subnets.push(rec);
+  }
+  // Overlaps: inside the request, then against every other network (naming it).
+  for (let i = 0; i < cidrs.length; i++) {
+    for (let j = 0; j < i; j++) {
+      if (cidrOverlaps(cidrs[i]!, cidrs[j]!)) {
+        raise(errors.conflict(PLUGIN, `Cannot create network "${name}": subnet ${formatCidr(cidrs[i]!)} overlaps its own subnet ${formatCidr(cidrs[j]!)}`, { code: Codes.subnetOverlap, value: formatCidr(cidrs[i]!) }));
+      }
+    }
+    for (const o of allSubnets(s)) {
+      if (cidrOverlaps(cidrs[i]!, o.subnet)) {
+        raise(errors.conflict(PLUGIN, `Cannot create network "${name}": subnet ${formatCidr(cidrs[i]!)} overlaps subnet ${formatCidr(o.subnet)} of network "${o.net.Name}" (${o.net.Id})`, {
+          code: Codes.subnetOverlap,
+          value: formatCidr(cidrs[i]!),
+          hint: `Choose a subnet that does not overlap network "${o.net.Name}".`,
+        }));
+      }
+    }
+  }
+  // VNIs: one per subnet for overlay networks.
+  const options = { ...(req.Options ?? {}) };
+  let vniList: number[] = [];
+  if (driver === 'overlay') {
+    const pinned = options[VXLANID_OPTION];
+    if (pinned !== undefined && pinned !== '') {
+      vniList = parseVnis(pinned, subnets.length, name);
+      for (const v of vniList) {
+        if (vnis.has(v)) {
+          const owner = Object.values(s.Networks).find((n) => n.VNIs.includes(v));
+          raise(errors.conflict(PLUGIN, `Cannot create network "${name}": VXLAN ID ${v} is already in use${owner !== undefined ? ` by network "${owner.Name}" (${owner.Id})` : ''}`, { code: Codes.vniConflict, value: v }));
+        }
+      }
+    } else {
+      const chosen = new Set<number>();
+      for (let i = 0; i < subnets.length; i++) {
+        const v = vnis.findFree(VNI_AUTO_START, chosen);
+        if (v < 0) raise(errors.unavailable(PLUGIN, `Cannot create network "${name}": no free VXLAN ID left in ${VNI_AUTO_START}..${VNI_MAX}`, { code: Codes.vniConflict }));
+        chosen.add(v);
+        vniList.push(v);
+      }
+    }
+    options[VXLANID_OPTION] = vniList.join(',');
+  }
+  const network: NetworkRecord = {
+    Id: id,
+    Name: name,
+    Driver: driver,
+    Scope: 'swarm',
+    Options: options,
+    Labels: { ...(req.Labels ?? {}) },
+    Attachable: req.Attachable ?? false,
+    Internal: req.Internal ?? false,
+    Encrypted: 'encrypted' in options,
+    EnableIPv6: req.EnableIPv6 ?? false,
+    Subnets: subnets,
+    VNIs: vniList,
+    Created: iso(now),
+    Attachments: {},
+  };
+  return { state: { ...s, Networks: { ...s.Networks, [id]: network }, Seq: s.Seq + 1 }, network };
+}
+
+export function removeNetwork(s: ClusterState, ref: string): { state: ClusterState; network: NetworkRecord } {
+  const n = getNetwork(s.Networks, ref);
+  const users = Object.entries(n.Attachments).filter(([, sbs]) => sbs.length > 0);
+  if (users.length > 0) {
+    const who = users.map(([node, sbs]) => `${s.Nodes[node]?.Name ?? node} (${sbs.join(', ')})`).join('; ');
+    raise(errors.conflict(PLUGIN, `error while removing network: network ${n.Name} id ${n.Id} has active endpoints on ${who}`, { code: Codes.activeEndpoints, value: ref, hint: 'Disconnect or remove those sandboxes first.' }));
+  }
+  const { [n.Id]: _gone, ...rest } = s.Networks;
+  return { state: { ...s, Networks: rest, Seq: s.Seq + 1 }, network: n };
+}
+
+export function attach(s: ClusterState, ref: string, node: string, sandbox: string): { state: ClusterState; network: NetworkRecord } {
+  const n = getNetwork(s.Networks, ref);
+  if (s.Nodes[node] === undefined) raise(errors.notFound(PLUGIN, `Node "${node}" is not a member of this swarm`, { value: node }));
+  const cur = n.Attachments[node] ?? [];
+  if (cur.includes(sandbox)) return { state: s, network: n };
+  const net: NetworkRecord = { ...n, Attachments: { ...n.Attachments, [node]: [...cur, sandbox].sort() } };
+  return { state: { ...s, Networks: { ...s.Networks, [n.Id]: net }, Seq: s.Seq + 1 }, network: net };
+}
+
+export function detach(s: ClusterState, ref: string, node: string, sandbox: string): { state: ClusterState; network: NetworkRecord } {
+  const n = getNetwork(s.Networks, ref);
+  const cur = n.Attachments[node] ?? [];
+  if (!cur.includes(sandbox)) return { state: s, network: n };
+  const left = cur.filter((x) => x !== sandbox);
+  const { [node]: _old, ...others } = n.Attachments;
+  const net: NetworkRecord = { ...n, Attachments: left.length > 0 ? { ...others, [node]: left } : others };
+  return { state: { ...s, Networks: { ...s.Networks, [n.Id]: net }, Seq: s.Seq + 1 }, network: net };
+}
+
+export function snapshot(s: ClusterState, managers: readonly string[]): Snapshot {
+  const gossipPeers = Object.values(s.Nodes)
+    .filter((n) => !n.Left && n.GossipAddr !== undefined)
+    .map((n) => n.GossipAddr!)
+    .sort();
+  return { Seq: s.Seq, Networks: Object.values(s.Networks), KeyRing: wireRing(s.Ring), GossipPeers: gossipPeers, Managers: [...managers] };
+}
+
+export function rebuildVnis(s: ClusterState, vnis: VniBitmap): void {
+  for (const n of Object.values(s.Networks)) for (const v of n.VNIs) vnis.set(v);
+}
