@@ -33,6 +33,7 @@ test('upstream addresses with and without ports', () => {
   assert.equal(parseUpstream('fd00::53'), { addr: 'fd00::53', port: 53, family: 6 });
   assert.equal(parseUpstream('[fd00::53]:5300'), { addr: 'fd00::53', port: 5300, family: 6 });
   assert.equal(parseUpstream('fe80::1%eth0'), { addr: 'fe80::1%eth0', port: 53, family: 6 });
+  assert.equal(parseUpstream('[FD00:0:0::53]:53'), { addr: 'fd00::53', port: 53, family: 6 }, 'canonical form');
   for (const bad of ['', 'dns.example', '10.0.0.1:0', '10.0.0.1:70000', '[10.0.0.1', '1.2.3']) {
     const r = parseUpstream(bad);
     assert.type(r, 'string', bad);

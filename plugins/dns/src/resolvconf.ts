@@ -67,8 +67,12 @@ export const parseUpstream = (s: string): Upstream | string => {
   }
   if (port < 1 || port > 65535) return bad;
   if (parseIPv4(host).ok) return { addr: host, port, family: 4 };
-  if (validAddr(host)) return { addr: host, port, family: 6 };
-  return bad;
+  if (!validAddr(host)) return bad;
+  // Canonical form (RFC 5952), so replies can be matched against the sender's address as the OS reports it.
+  const pct = host.indexOf('%');
+  const v6 = parseIPv6(pct < 0 ? host : host.slice(0, pct));
+  const addr = v6.ok ? formatIP({ family: 6, value: v6.value }) + (pct < 0 ? '' : host.slice(pct)) : host;
+  return { addr, port, family: 6 };
 };
 
 export interface SandboxResolvConfOptions {
