@@ -1,0 +1,142 @@
+/** A typed client of the agent's local API over its unix socket (used by the CLI and tests). */
+import * as http from 'node:http';
+import type {
+  Info, JoinTokenResponse, Network, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
+  NetworkPeers, Node, PeerAddRequest, Sandbox, SandboxCreateRequest, SwarmInitRequest, SwarmInitResponse, SwarmJoinRequest,
+  SwarmJoinResponse, Version,
+} from './types.ts';
+
+export const DEFAULT_SOCKET = '/run/weft/weft.sock';
+
+/** An error answered by the agent (`status` ≥ 400) or raised reaching it (`status` 0). */
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+  }
+}
+
+/** `unix:///run/weft/weft.sock` or a bare path → socket path. */
+export function socketFromHost(host: string): string {
+  if (host.startsWith('unix://')) return host.slice('unix://'.length);
+  if (host.startsWith('/')) return host;
+  throw new ApiError(0, `Unsupported host ${JSON.stringify(host)}: use unix:///path/to/weft.sock`);
+}
+
+export interface RequestOptions {
+  readonly timeoutMs?: number;
+}
+
+export function request<T>(socketPath: string, method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? '' : JSON.stringify(body);
+    const req = http.request(
+      {
+        socketPath,
+        path,
+        method,
+        agent: false,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
+        timeout: opts.timeoutMs ?? 120_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = text === '' ? {} : JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          const status = res.statusCode ?? 0;
+          if (status >= 400) {
+            const msg = typeof (json as { message?: unknown })?.message === 'string' ? (json as { message: string }).message : text.trim() || `HTTP ${status}`;
+            reject(new ApiError(status, msg));
+          } else if (json === undefined) reject(new ApiError(status, `The agent answered ${method} ${path} with invalid JSON`));
+          else resolve(json as T);
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${opts.timeoutMs ?? 120_000} ms`)));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
+        reject(new ApiError(0, `Cannot connect to the Weft agent at unix://${socketPath}. Is weft-agent running? (set -H or WEFT_HOST to use another socket)`));
+      } else if (e.code === 'EACCES') {
+        reject(new ApiError(0, `Permission denied on unix://${socketPath}: the agent's socket is root-only; run as root`));
+      } else reject(new ApiError(0, `Cannot reach the Weft agent at unix://${socketPath}: ${e.message}`));
+    });
+    req.end(payload);
+  });
+}
+
+const q = (o: Record<string, string | boolean | undefined>) => {
+  const parts = Object.entries(o)
+    .filter(([, v]) => v !== undefined && v !== false)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v === true ? '1' : String(v))}`);
+  return parts.length === 0 ? '' : `?${parts.join('&')}`;
+};
+const seg = encodeURIComponent;
+
+export interface Client {
+  readonly socketPath: string;
+  version(): Promise<Version>;
+  info(): Promise<Info>;
+  swarmInit(r: SwarmInitRequest): Promise<SwarmInitResponse>;
+  swarmJoin(r: SwarmJoinRequest): Promise<SwarmJoinResponse>;
+  joinToken(role: 'worker' | 'manager', rotate?: boolean): Promise<JoinTokenResponse>;
+  swarmLeave(force?: boolean): Promise<void>;
+  nodes(): Promise<Node[]>;
+  node(id: string): Promise<Node>;
+  nodeRemove(id: string, force?: boolean): Promise<void>;
+  networks(): Promise<Network[]>;
+  networkCreate(r: NetworkCreateRequest): Promise<NetworkCreateResponse>;
+  network(id: string): Promise<Network>;
+  networkRemove(id: string): Promise<void>;
+  networkPrune(): Promise<{ NetworksDeleted: string[] }>;
+  networkConnect(id: string, r: NetworkConnectRequest): Promise<void>;
+  networkDisconnect(id: string, r: NetworkDisconnectRequest): Promise<void>;
+  networkPeers(id: string): Promise<NetworkPeers>;
+  peerAdd(id: string, r: PeerAddRequest): Promise<void>;
+  peerRemove(id: string, mac: string): Promise<void>;
+  sandboxes(): Promise<Sandbox[]>;
+  sandboxCreate(r: SandboxCreateRequest): Promise<Sandbox>;
+  sandbox(name: string): Promise<Sandbox>;
+  sandboxRemove(name: string, force?: boolean): Promise<void>;
+}
+
+export function createClient(socketPath: string = DEFAULT_SOCKET, opts: RequestOptions = {}): Client {
+  const r = <T>(method: string, path: string, body?: unknown) => request<T>(socketPath, method, path, body, opts);
+  const none = async (p: Promise<unknown>) => {
+    await p;
+  };
+  return {
+    socketPath,
+    version: () => r('GET', '/version'),
+    info: () => r('GET', '/info'),
+    swarmInit: (b) => r('POST', '/swarm/init', b),
+    swarmJoin: (b) => r('POST', '/swarm/join', b),
+    joinToken: (role, rotate) => r('GET', `/swarm/join-token${q({ role, rotate })}`),
+    swarmLeave: (force) => none(r('POST', `/swarm/leave${q({ force })}`)),
+    nodes: () => r('GET', '/nodes'),
+    node: (id) => r('GET', `/nodes/${seg(id)}`),
+    nodeRemove: (id, force) => none(r('DELETE', `/nodes/${seg(id)}${q({ force })}`)),
+    networks: () => r('GET', '/networks'),
+    networkCreate: (b) => r('POST', '/networks/create', b),
+    network: (id) => r('GET', `/networks/${seg(id)}`),
+    networkRemove: (id) => none(r('DELETE', `/networks/${seg(id)}`)),
+    networkPrune: () => r('POST', '/networks/prune'),
+    networkConnect: (id, b) => none(r('POST', `/networks/${seg(id)}/connect`, b)),
+    networkDisconnect: (id, b) => none(r('POST', `/networks/${seg(id)}/disconnect`, b)),
+    networkPeers: (id) => r('GET', `/networks/${seg(id)}/peers`),
+    peerAdd: (id, b) => none(r('POST', `/networks/${seg(id)}/peers`, b)),
+    peerRemove: (id, mac) => none(r('DELETE', `/networks/${seg(id)}/peers/${seg(mac)}`)),
+    sandboxes: () => r('GET', '/sandboxes'),
+    sandboxCreate: (b) => r('POST', '/sandboxes/create', b),
+    sandbox: (name) => r('GET', `/sandboxes/${seg(name)}`),
+    sandboxRemove: (name, force) => none(r('DELETE', `/sandboxes/${seg(name)}${q({ force })}`)),
+  };
+}
