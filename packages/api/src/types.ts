@@ -237,6 +237,6 @@ export interface Sandbox {
   readonly ResolvConf: string;
 }
 
-export interface ApiError {
+export interface ApiErrorBody {
   readonly message: string;
 }
