@@ -12,6 +12,12 @@ export function ipToBytes(ip: string): Uint8Array | undefined {
     if (s === undefined || s === '') return [];
     const out: number[] = [];
     for (const g of s.split(':')) {
+      if (g.includes('.')) {
+        const v4b = ipToBytes(g);
+        if (v4b === undefined || v4b.length !== 4) return undefined;
+        out.push(((v4b[0] as number) << 8) | (v4b[1] as number), ((v4b[2] as number) << 8) | (v4b[3] as number));
+        continue;
+      }
       if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
       out.push(parseInt(g, 16));
     }
