@@ -17,6 +17,8 @@ export interface IpamDriverSuiteOptions {
   readonly predefinedPools?: boolean;
   /** The driver supports V6 pools. Default true. */
   readonly ipv6?: boolean;
+  /** Undo side effects after each test (e.g. stop a plugin process). */
+  readonly cleanup?: () => Promise<void> | void;
 }
 
 type Pool = { PoolID: string; Pool: string };
@@ -55,7 +57,10 @@ export function testIpamDriver(name: string, opts: IpamDriverSuiteOptions): void
     store = memoryStore();
     await boot();
   });
-  s.after.each(async () => k.stop());
+  s.after.each(async () => {
+    await k.stop();
+    await opts.cleanup?.();
+  });
 
   s('default address spaces and capabilities', async () => {
     const spaces = ok(await call('GetDefaultAddressSpaces', '')) as Record<string, string>;
