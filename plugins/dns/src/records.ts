@@ -143,6 +143,7 @@ interface Endpoint {
 }
 
 const TASKS = 'tasks.';
+const ipKey = (ip: IP): string => `${ip.family}:${ip.value}`;
 
 const addTo = (m: Map<string, Set<string>>, name: string, key: string): void => {
   let s = m.get(name);
@@ -171,6 +172,8 @@ export class NetworkNames {
   private readonly eps = new Map<string, Endpoint>();
   private readonly byName = new Map<string, Set<string>>();
   private readonly byGroup = new Map<string, Set<string>>();
+  /** Address (`ipKey`) → endpoints holding it, or whose service VIP it is. */
+  private readonly byAddr = new Map<string, Set<string>>();
   private readonly cache = new Map<string, Resolution>();
 
   constructor(network: string) {
@@ -317,6 +320,22 @@ export class NetworkNames {
     return out;
   }
 
+  /**
+   * Names for a PTR query: the endpoints holding `ip` (their own name, claim order), and the
+   * service name when `ip` is a service VIP. Empty if the address is not on this network.
+   */
+  reverse(ip: IP): string[] {
+    const keys = this.byAddr.get(ipKey(ip));
+    if (keys === undefined) return [];
+    const out: string[] = [];
+    for (const e of this.endpoints(keys).sort(claimOrder)) {
+      const own = (e.v4 !== undefined && e.v4.value === ip.value) || (e.v6 !== undefined && e.v6.value === ip.value);
+      const name = normalizeDnsName(own ? e.rec.name : e.rec.service ?? e.rec.name);
+      if (!out.includes(name)) out.push(name);
+    }
+    return out;
+  }
+
   /** Number of distinct names answered (own names, service names, `tasks.` names). */
   nameCount(): number {
     return this.byName.size + 2 * this.byGroup.size;
@@ -350,12 +369,14 @@ export class NetworkNames {
   private index(e: Endpoint): void {
     for (const n of e.names) addTo(this.byName, n, e.key);
     for (const g of e.groups) addTo(this.byGroup, g, e.key);
+    for (const ip of [e.v4, e.v6, e.vip]) if (ip !== undefined) addTo(this.byAddr, ipKey(ip), e.key);
     this.touch(e);
   }
 
   private unindex(e: Endpoint): void {
     for (const n of e.names) removeFrom(this.byName, n, e.key);
     for (const g of e.groups) removeFrom(this.byGroup, g, e.key);
+    for (const ip of [e.v4, e.v6, e.vip]) if (ip !== undefined) removeFrom(this.byAddr, ipKey(ip), e.key);
     this.touch(e);
   }
 }

@@ -171,4 +171,33 @@ test('counters: queries and answers', () => {
   assert.is(c.answers, 1);
 });
 
+test('PTR: addresses on the network answer with their names (VIP with the service); others are forwarded', () => {
+  const r = populated();
+  r.apply(ev('create', entry(N, 'six', rec('v6only', '', { ipv6: 'fd00::abcd' }))));
+  const ptr = (name: string) => parse(ask(r, name, DNS_TYPE.PTR));
+  const t = (name: string) => ptr(name).answers.map((a) => a.target);
+  assert.equal(t('2.0.0.10.in-addr.arpa'), ['web']);
+  assert.equal(t('2.0.0.10.IN-ADDR.ARPA.'), ['web']);
+  assert.equal(t('250.1.0.10.in-addr.arpa'), ['api']);
+  assert.equal(t('2.1.0.10.in-addr.arpa'), ['api.2.aaa']);
+  const nibbles = ('fd00' + '0'.repeat(24) + 'abcd').split('').reverse().join('.');
+  assert.equal(t(`${nibbles}.ip6.arpa`), ['v6only']);
+  assert.is(ask(r, `${nibbles.slice(2)}.ip6.arpa`, DNS_TYPE.PTR), 'forward', '31 nibbles');
+  assert.is(ask(r, '9.9.9.10.in-addr.arpa', DNS_TYPE.PTR), 'forward');
+  assert.is(ask(r, '8.8.8.8.in-addr.arpa', DNS_TYPE.PTR), 'forward');
+  assert.is(ask(r, '1.2.3.in-addr.arpa', DNS_TYPE.PTR), 'forward');
+  const d = populated({ domain: 'weft' });
+  assert.equal(parse(ask(d, '3.0.0.10.in-addr.arpa', DNS_TYPE.PTR)).answers.map((a) => a.target), ['db.weft']);
+});
+
+test('forget drops a network; the next query reads it from the source again', () => {
+  let calls = 0;
+  const r = createResolver({ source: () => { calls++; return [entry(N, 'x', rec('seeded', '10.0.9.9'))]; } });
+  r.apply(ev('create', entry(N, 'y', rec('later', '10.0.9.10'))));
+  r.forget(N);
+  assert.is(parse(ask(r, 'later')).rcode, DNS_RCODE.NXDOMAIN);
+  assert.equal(addrs(parse(ask(r, 'seeded'))), ['10.0.9.9']);
+  assert.is(calls, 2);
+});
+
 test.run();

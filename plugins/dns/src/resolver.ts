@@ -21,8 +21,11 @@ import {
   buildDnsFormErr,
   buildDnsResponse,
   classifyDnsQuery,
+  ipv4,
+  ipv6,
   normalizeDnsName,
   parseDnsMessage,
+  parseIPv4,
   type DnsAnswer,
   type DnsMessage,
   type IP,
@@ -102,6 +105,8 @@ export interface Resolver {
   setUpstreams(list: readonly string[]): string[];
   /** Forwards in flight. */
   inflight(): number;
+  /** Drops a network's names (the node left it); the next query re-reads it from `source`. */
+  forget(network: string): void;
 }
 
 const hasUnescapedDot = (name: string): boolean => {
@@ -111,6 +116,22 @@ const hasUnescapedDot = (name: string): boolean => {
     else if (c === 0x2e) return true;
   }
   return false;
+};
+
+/** The address of a reverse-lookup name (`4.3.2.10.in-addr.arpa`, 32 nibbles + `ip6.arpa`), normalized input. */
+export const parseReverseName = (name: string): IP | undefined => {
+  if (name.endsWith('.in-addr.arpa')) {
+    const labels = name.slice(0, -'.in-addr.arpa'.length).split('.');
+    if (labels.length !== 4) return undefined;
+    const a = parseIPv4(labels.reverse().join('.'));
+    return a.ok ? ipv4(a.value) : undefined;
+  }
+  if (name.endsWith('.ip6.arpa')) {
+    const labels = name.slice(0, -'.ip6.arpa'.length).split('.');
+    if (labels.length !== 32 || !labels.every((l) => /^[0-9a-f]$/.test(l))) return undefined;
+    return ipv6(BigInt(`0x${labels.reverse().join('')}`));
+  }
+  return undefined;
 };
 
 const rotated = <T>(list: readonly T[], start: number): T[] => {
@@ -188,6 +209,16 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
     const q = verdict.question;
     if (q.class !== DNS_CLASS_IN) return 'forward';
     let name = normalizeDnsName(q.name);
+    if (q.type === DNS_TYPE.PTR) {
+      const ip = parseReverseName(name);
+      if (ip !== undefined) {
+        // Addresses on the network answer with their names; any other address is the host's business.
+        const targets = names(network)?.reverse(ip) ?? [];
+        if (targets.length === 0) return 'forward';
+        c.answers++;
+        return respond(msg, DNS_RCODE.NOERROR, targets.map((t) => ({ type: DNS_TYPE.PTR, ttl, data: domain === undefined ? t : `${t}.${domain}` })));
+      }
+    }
     let ours = false;
     if (domain !== undefined && name.endsWith(`.${domain}`) && name.length > domain.length + 1) {
       name = name.slice(0, name.length - domain.length - 1);
@@ -288,5 +319,9 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
     upstreams: () => upstreams,
     setUpstreams,
     inflight: () => inflight,
+    forget(network) {
+      tables.drop(network);
+      loaded.delete(network);
+    },
   };
 };
