@@ -113,6 +113,12 @@ export interface PluginDefinition<C = unknown> {
   readonly guards?: readonly Guard<C>[];
   /** Event triggers: topic → handler (`membership`, `table`, or a plugin's own topics). */
   readonly events?: { readonly [topic: string]: EventHandler<C> | undefined };
+  /**
+   * Called once at load, after this plugin's services exist and its dependencies have started:
+   * load and verify durable state here, so a corrupt state file stops the agent at start-up
+   * rather than at first use. A thrown error or a Left fails the load.
+   */
+  readonly start?: (ctx: Context<C>) => Promise<void | Either<WeftError, void>> | void | Either<WeftError, void>;
   /** Called when the kernel stops; release what the services hold. */
   readonly stop?: (ctx: Context<C>) => Promise<void> | void;
 }

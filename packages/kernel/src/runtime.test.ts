@@ -133,6 +133,18 @@ test('load fails with coded errors: missing dependency, incompatible kernel, dup
   assert.ok(isLeft(missingMsg) && missingMsg.left[0]!.message.includes('"membership"') && missingMsg.left[0]!.plugin === 'overlay');
 });
 
+test('a start hook that fails fails the load with its error', async () => {
+  const p = definePlugin({
+    manifest: { name: 'stateful', version: '1.0.0', kernel: '*', provides: [] },
+    start: () => left(errors.internal('stateful', 'State file /x is corrupt (checksum mismatch)', { code: 'WEFT_STORE_CORRUPT' })),
+  });
+  const r = await createKernel().load([{ plugin: p }]);
+  assert.ok(isLeft(r) && r.left[0]!.code === 'WEFT_STORE_CORRUPT');
+  const thrower = definePlugin({ manifest: { name: 'thrower', version: '1.0.0', kernel: '*', provides: [] }, start: () => { throw new Error('disk on fire'); } });
+  const r2 = await createKernel().load([{ plugin: thrower }]);
+  assert.ok(isLeft(r2) && r2.left[0]!.message.includes('disk on fire') && r2.left[0]!.plugin === 'thrower');
+});
+
 test('services start in dependency order and are reachable only when declared', async () => {
   const order: string[] = [];
   const membership = definePlugin({ manifest: { name: 'gossip', version: '1.0.0', kernel: '^0.1', provides: ['membership'] }, services: { membership: () => { order.push('membership'); return { self: () => ({ name: 'n1' }) } as never; } } });

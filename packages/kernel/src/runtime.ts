@@ -212,6 +212,14 @@ export function createKernel(opts: KernelOptions = {}): Kernel {
             return left([fromUnknown(name, err, `starting service "${p}"`)]);
           }
         }
+        if (lp.def.start !== undefined) {
+          try {
+            const r = await lp.def.start(ctx);
+            if (isEither(r) && isLeft(r)) return left([isWeftError(r.left) ? r.left : fromUnknown(name, r.left, 'start')]);
+          } catch (err) {
+            return left([fromUnknown(name, err, 'start')]);
+          }
+        }
         for (const g of lp.def.guards ?? []) guards.push({ plugin: name, guard: g });
         for (const [topic, fn] of Object.entries(lp.def.events ?? {})) {
           if (fn === undefined) continue;

@@ -177,8 +177,21 @@ export const DropReason = {
   tooBig: -6,
 } as const;
 
+/** Stat names every CipherSession reports (others may be added). */
+export const CipherStatNames = {
+  sealedPackets: 'sealedPackets',
+  openedPackets: 'openedPackets',
+  /** Total drops; per reason as `drop.<reason>` (`drop.auth`, `drop.replay`, ...). */
+  dropped: 'dropped',
+  txEpoch: 'txEpoch',
+  saAgeMs: 'saAgeMs',
+} as const;
+
 export interface CipherSession {
-  /** Seals `plain[0..len)` into `out`; returns bytes written. */
+  /**
+   * Seals `plain[0..len)` into `out`; returns bytes written, or a negative DropReason
+   * (`unknownSpi` when no key is installed, `tooBig` when `out` is too small).
+   */
   seal(plain: Uint8Array, len: number, out: Uint8Array): number;
   /** Opens `sealed[0..len)` into `out`; returns plaintext length, or a negative DropReason. */
   open(sealed: Uint8Array, len: number, out: Uint8Array): number;
@@ -191,8 +204,10 @@ export interface Cipher {
   /** Bytes added per packet. */
   readonly overhead: number;
   setKeyRing(ring: KeyRing): void;
-  /** The session between this node and `remote` (both sides derive the same SPIs). */
+  /** The session between this node and `remote` (both sides derive the same SPIs). One per pair: a second object for the same pair would reuse nonces. */
   session(local: string, remote: string): CipherSession;
+  /** Forgets every key (zeroed where the backend allows). */
+  close?(): void;
 }
 
 /** Known services and their contracts, for typed `ctx.services.get()`. */
