@@ -1,0 +1,31 @@
+/**
+ * @weft/control — the swarm control plane: join tokens that pin the manager's Ed25519 key, an
+ * authenticated and encrypted TCP channel (X25519 + ChaCha20-Poly1305 frames), the manager's
+ * durable state (nodes, networks, VNIs, key rings, IPAM blocks) and the node side that caches it.
+ */
+export { controlPlugin, controlPlugin as default, ControlMethods, CONTROL_VERSION } from './plugin.ts';
+export { ControlService, kernelRing, type ControlOptions } from './service.ts';
+export { Manager, DEFAULT_HEARTBEAT_MS, type ManagerOptions, type InitParams, type ManagerStats } from './manager.ts';
+export { NodeAgent, DEFAULT_PORT, type NodeOptions, NodeState } from './node.ts';
+export { formatToken, parseToken, keyDigest, newSecret, TOKEN_PREFIX, type ParsedToken } from './token.ts';
+export { ChannelError, connectChannel, acceptChannel, MAX_FRAME, MAGIC, Conn } from './channel.ts';
+export { ipamBlockAllocator, type BlockAllocator } from './blocks.ts';
+export { VniBitmap, VNI_AUTO_START, VNI_MAX } from './vni.ts';
+export * from './codecs.ts';
+export {
+  ClusterState,
+  RingState,
+  Codes as ControlCodes,
+  NOT_A_MANAGER,
+  NOT_IN_SWARM,
+  VXLANID_OPTION,
+  DEFAULT_ROTATION_MS,
+  createNetwork,
+  removeNetwork,
+  removeNode,
+  rotateRing,
+  attach,
+  detach,
+  findNetwork,
+} from './state.ts';
+export { newId, parseDuration } from './util.ts';

@@ -1,0 +1,304 @@
+/**
+ * The node side: joins with a token, then keeps a session to a manager authenticated by its own
+ * node identity, caches the manager's snapshot (networks, key ring, gossip peers) durably, applies
+ * pushes idempotently by sequence number and key-ring rotation, sends heartbeats, and reconnects
+ * with backoff. Everything cached keeps working while no manager is reachable.
+ */
+import { isLeft } from 'fp-ts/lib/Either.js';
+import * as t from 'io-ts';
+import { errors, getJson, putJson, raise, silentLogger, type Logger, type Store, type WeftError } from '@weft/kernel';
+import { ChannelError, connectChannel, LABEL_JOIN, LABEL_NODE, type Conn } from './channel.ts';
+import { AuthReply, Role, Snapshot, type JoinInfo, type WireKeyRing } from './codecs.ts';
+import { fromWire, RpcClient } from './rpc.ts';
+import { Codes, PLUGIN } from './state.ts';
+import { keyDigest, parseToken, secretKey } from './token.ts';
+import { concat, fromB64, sodium, splitHostPort, toB64 } from './util.ts';
+
+const NODE_KEY = 'node';
+export const DEFAULT_PORT = 2377;
+
+export const NodeState = t.type({
+  Version: t.literal(1),
+  ClusterID: t.string,
+  NodeID: t.string,
+  Role,
+  /** This node's Ed25519 identity, generated at join. */
+  NodeKey: t.type({ PublicKey: t.string, SecretKey: t.string }),
+  /** Digest of the manager key the join token pinned; later sessions check it too. */
+  ManagerDigest: t.string,
+  Managers: t.array(t.string),
+  Snapshot,
+});
+export type NodeState = t.TypeOf<typeof NodeState>;
+
+export interface NodeOptions {
+  readonly store: Store;
+  readonly log?: Logger;
+  readonly heartbeatMs?: number;
+  /** Called whenever a newer snapshot is applied (networks changed, or a newer key ring). */
+  readonly onSnapshot?: (s: Snapshot, ringChanged: boolean) => void;
+  /** Reconnect backoff bounds. */
+  readonly minBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  readonly connectTimeoutMs?: number;
+}
+
+function unreachable(addrs: readonly string[], why: string, what: string): WeftError {
+  return errors.unavailable(PLUGIN, `No manager reachable at ${addrs.join(', ')} (${why}); existing networks keep working, but ${what} needs a manager`, {
+    code: Codes.noManager,
+    hint: 'Check that a manager is running and reachable, then retry.',
+  });
+}
+
+function keyMismatch(addr: string, got: string, pinned: string, what: string): string {
+  return `The manager at ${addr} presented a key whose digest is ${got.slice(0, 16)}…, but the ${what} pins ${pinned.slice(0, 16)}…; refusing to connect (a different manager, or a token from another swarm)`;
+}
+
+async function awaitWelcome(conn: Conn): Promise<t.TypeOf<typeof AuthReply>> {
+  const r = AuthReply.decode(await conn.receive(10_000));
+  if (isLeft(r)) throw new ChannelError('the manager sent an unexpected reply to authentication');
+  return r.right;
+}
+
+export class NodeAgent {
+  private st: NodeState;
+  private readonly opts: NodeOptions;
+  private readonly log: Logger;
+  private client: RpcClient | undefined;
+  private connecting: Promise<RpcClient> | undefined;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private backoff: number;
+  private closed = false;
+  private saving: Promise<void> = Promise.resolve();
+  /** Set when the manager refused this node for good (removed). */
+  removed: WeftError | undefined;
+  lastError = '';
+
+  private constructor(opts: NodeOptions, st: NodeState) {
+    this.opts = opts;
+    this.st = st;
+    this.log = opts.log ?? silentLogger;
+    this.backoff = opts.minBackoffMs ?? 200;
+  }
+
+  get state(): NodeState {
+    return this.st;
+  }
+  get connected(): boolean {
+    return this.client !== undefined && !this.client.conn.closed;
+  }
+
+  /** Joins a swarm with a token; on success the session stays open as the node's first session. */
+  static async join(opts: NodeOptions, token: string, remoteAddrs: readonly string[], info: Omit<JoinInfo, 'PublicKey'>): Promise<NodeAgent> {
+    const parsed = parseToken(token);
+    if (remoteAddrs.length === 0) raise(errors.badRequest(PLUGIN, 'Give the address of a manager to join, e.g. 192.0.2.10:2377'));
+    const nodeKey = sodium.crypto_sign_keypair();
+    let lastWhy = '';
+    for (const addr of remoteAddrs) {
+      const hp = splitHostPort(addr, DEFAULT_PORT);
+      if (hp === undefined) raise(errors.badRequest(PLUGIN, `Manager address "${addr}" is not HOST:PORT`, { value: addr }));
+      let conn: Conn;
+      try {
+        ({ conn } = await connectChannel({
+          host: hp.host,
+          port: hp.port,
+          mode: 'token',
+          timeoutMs: opts.connectTimeoutMs ?? 5000,
+          checkKey: (pk) => (keyDigest(pk) === parsed.digest ? undefined : keyMismatch(addr, keyDigest(pk), parsed.digest, 'join token')),
+        }));
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        if (why.startsWith('The manager at')) raise(errors.forbidden(PLUGIN, why, { code: Codes.wrongManagerKey, hint: 'Check the token and the manager address.' }));
+        lastWhy = why;
+        continue;
+      }
+      const proof = sodium.crypto_generichash(32, concat(LABEL_JOIN, conn.transcript), secretKey(parsed.secret));
+      conn.send({ t: 'auth', mode: 'token', proof: toB64(proof), join: { ...info, PublicKey: toB64(nodeKey.publicKey) } });
+      let reply: t.TypeOf<typeof AuthReply>;
+      try {
+        reply = await awaitWelcome(conn);
+      } catch (e) {
+        conn.destroy();
+        lastWhy = e instanceof Error ? e.message : String(e);
+        continue;
+      }
+      if (reply.t === 'refused') {
+        conn.close();
+        raise(fromWire(reply.err));
+      }
+      const w = reply as Extract<typeof reply, { t: 'welcome' }>;
+      const st: NodeState = {
+        Version: 1,
+        ClusterID: w.ClusterID,
+        NodeID: w.NodeID,
+        Role: w.Role,
+        NodeKey: { PublicKey: toB64(nodeKey.publicKey), SecretKey: toB64(nodeKey.privateKey) },
+        ManagerDigest: parsed.digest,
+        Managers: [...new Set([addr, ...w.Snapshot.Managers])],
+        Snapshot: w.Snapshot,
+      };
+      await putJson(opts.store, NODE_KEY, st);
+      const agent = new NodeAgent(opts, st);
+      agent.adopt(conn);
+      agent.opts.onSnapshot?.(st.Snapshot, true);
+      return agent;
+    }
+    return raise(unreachable(remoteAddrs, lastWhy, 'joining'));
+  }
+
+  /** Resumes from the store (connects in the background); undefined when this node never joined. */
+  static async open(opts: NodeOptions): Promise<NodeAgent | undefined> {
+    const raw = await getJson<unknown>(opts.store, NODE_KEY);
+    if (raw === undefined) return undefined;
+    const r = NodeState.decode(raw);
+    if (isLeft(r)) raise(errors.internal(PLUGIN, 'The stored node state does not decode; refusing to resume swarm membership', { hint: 'Restore the state dir, or leave and join again.' }));
+    const agent = new NodeAgent(opts, (r as { right: NodeState }).right);
+    agent.opts.onSnapshot?.(agent.st.Snapshot, true);
+    agent.connect().catch(() => agent.scheduleReconnect());
+    return agent;
+  }
+
+  private adopt(conn: Conn): RpcClient {
+    const client = new RpcClient(conn, (s) => this.apply(s));
+    this.client = client;
+    this.backoff = this.opts.minBackoffMs ?? 200;
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      if (this.client === client && !conn.closed) client.call('Heartbeat', {}, 5000).catch(() => undefined);
+    }, this.opts.heartbeatMs ?? 5000);
+    this.heartbeat.unref?.();
+    void client.done.then((why) => {
+      if (this.client === client) this.client = undefined;
+      this.lastError = why;
+      if (!this.closed && this.removed === undefined) this.scheduleReconnect();
+    });
+    return client;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer !== undefined || this.removed !== undefined) return;
+    const delay = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, this.opts.maxBackoffMs ?? 5000);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.closed || this.connected) return;
+      this.connect().catch(() => this.scheduleReconnect());
+    }, delay);
+    this.reconnectTimer.unref?.();
+  }
+
+  /** A session authenticated by the node identity (not the token: rotations don't matter). */
+  connect(): Promise<RpcClient> {
+    if (this.client !== undefined && !this.client.conn.closed) return Promise.resolve(this.client);
+    if (this.connecting !== undefined) return this.connecting;
+    const attempt = async (): Promise<RpcClient> => {
+      let lastWhy = 'no manager address known';
+      for (const addr of this.st.Managers) {
+        const hp = splitHostPort(addr, DEFAULT_PORT);
+        if (hp === undefined) continue;
+        let conn: Conn;
+        try {
+          ({ conn } = await connectChannel({
+            host: hp.host,
+            port: hp.port,
+            mode: 'node',
+            timeoutMs: this.opts.connectTimeoutMs ?? 2000,
+            checkKey: (pk) => (keyDigest(pk) === this.st.ManagerDigest ? undefined : keyMismatch(addr, keyDigest(pk), this.st.ManagerDigest, 'swarm this node joined')),
+          }));
+        } catch (e) {
+          lastWhy = e instanceof Error ? e.message : String(e);
+          continue;
+        }
+        const sig = sodium.crypto_sign_detached(concat(LABEL_NODE, conn.transcript), fromB64(this.st.NodeKey.SecretKey));
+        conn.send({ t: 'auth', mode: 'node', node: this.st.NodeID, sig: toB64(sig) });
+        let reply: t.TypeOf<typeof AuthReply>;
+        try {
+          reply = await awaitWelcome(conn);
+        } catch (e) {
+          conn.destroy();
+          lastWhy = e instanceof Error ? e.message : String(e);
+          continue;
+        }
+        if (reply.t === 'refused') {
+          conn.close();
+          const err = fromWire(reply.err);
+          if (err.code === Codes.nodeRemoved) this.removed = err;
+          throw err;
+        }
+        const client = this.adopt(conn);
+        this.apply((reply as Extract<typeof reply, { t: 'welcome' }>).Snapshot);
+        return client;
+      }
+      this.lastError = lastWhy;
+      throw unreachable(this.st.Managers, lastWhy, 'this operation');
+    };
+    const p = attempt().finally(() => {
+      this.connecting = undefined;
+    });
+    this.connecting = p;
+    return p;
+  }
+
+  /** Applies a snapshot if it is newer; a key ring only if its rotation is newer (idempotent). */
+  apply(s: Snapshot): void {
+    const cur = this.st.Snapshot;
+    const ringChanged = s.KeyRing.Rotation > cur.KeyRing.Rotation;
+    const newer = s.Seq > cur.Seq;
+    if (!newer && !ringChanged) return;
+    const base = newer ? s : cur;
+    const next: Snapshot = { ...base, KeyRing: ringChanged ? s.KeyRing : cur.KeyRing };
+    this.st = { ...this.st, Snapshot: next, Managers: [...new Set([...this.st.Managers, ...s.Managers])] };
+    const st = this.st;
+    this.saving = this.saving.then(() => putJson(this.opts.store, NODE_KEY, st)).catch((e) => this.log.error('saving the node state failed', { error: String(e) }));
+    try {
+      this.opts.onSnapshot?.(next, ringChanged);
+    } catch (e) {
+      this.log.warn('snapshot handler failed', { error: String(e) });
+    }
+  }
+
+  /** Calls the manager, connecting first if needed; fails fast with a clear message when none answers. */
+  async call(m: string, p: unknown, what = m): Promise<unknown> {
+    if (this.removed !== undefined) raise(this.removed);
+    let client: RpcClient;
+    try {
+      client = await this.connect();
+    } catch (e) {
+      const err = e as WeftError;
+      if (err.code === Codes.noManager) raise(unreachable(this.st.Managers, this.lastError, what));
+      throw e;
+    }
+    try {
+      return await client.call(m, p);
+    } catch (e) {
+      const err = e as WeftError;
+      if (err._tag === 'WeftError') raise(err);
+      throw e;
+    }
+  }
+
+  ring(): WireKeyRing {
+    return this.st.Snapshot.KeyRing;
+  }
+
+  async flush(): Promise<void> {
+    await this.saving;
+  }
+
+  /** Forgets the swarm: closes the session and deletes the node state. */
+  async forget(): Promise<void> {
+    await this.close();
+    await this.opts.store.delete(NODE_KEY);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.client?.conn.destroy();
+    this.client = undefined;
+    await this.connecting?.catch(() => undefined);
+    await this.saving;
+  }
+}

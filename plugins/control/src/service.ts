@@ -1,0 +1,363 @@
+/**
+ * `ControlService`: what the agent holds — either the manager (after init, or resumed from the
+ * state dir), or a node session (after join), or nothing. Every operation picks the right path:
+ * the leader answers from its state, another manager forwards to the leader, a worker gets
+ * Docker's "not a swarm manager" refusal for cluster writes and reads from its cached snapshot.
+ */
+import * as os from 'node:os';
+import { errors, raise, WeftException, type Context, type KeyRing, type Store } from '@weft/kernel';
+import type { BlockAllocator } from './blocks.ts';
+import type { AttachRequest, InitRequest, JoinRequest, KeyRingInfo, NetworkCreateRequest, NetworkRecord, NodeRecord, NodeView, Platform, Role, Snapshot, SwarmInfo, WireKeyRing } from './codecs.ts';
+import { Manager } from './manager.ts';
+import { DEFAULT_PORT, NodeAgent } from './node.ts';
+import { Codes, findNetwork, getNetwork, NOT_A_MANAGER, NOT_IN_SWARM, PLUGIN, ringInfo } from './state.ts';
+import { fromB64, parseDuration, splitHostPort } from './util.ts';
+
+export interface ControlOptions {
+  /** Default: the host name. */
+  readonly nodeName?: string;
+  /** Platform this node advertises (agent `--os`); default: the real one. */
+  readonly os?: string;
+  readonly arch?: string;
+  /** Control-plane listener for managers (default `0.0.0.0:2377`); tests use `127.0.0.1:0`. */
+  readonly listenAddr?: string;
+  /** Address other nodes use to reach this one. */
+  readonly advertiseAddr?: string;
+  readonly gossipAddr?: string;
+  readonly dataPathAddr?: string;
+  readonly dataPathPort?: number;
+  /** Node → manager heartbeat period (default 5 s); a node is `down` after three missed. */
+  readonly heartbeatMs?: number;
+  readonly connectTimeoutMs?: number;
+  /** The manager's IPAM block allocator (default: @weft/ipam's BlockTable). */
+  readonly blocks?: () => BlockAllocator;
+  /** Node status from gossip; default: the `membership` service if loaded, else connections. */
+  readonly statusHook?: (node: NodeRecord) => string | undefined;
+  readonly now?: () => number;
+}
+
+const notInSwarm = () => errors.forbidden(PLUGIN, NOT_IN_SWARM, { code: Codes.notInSwarm });
+const notManager = () => errors.forbidden(PLUGIN, NOT_A_MANAGER, { code: Codes.notManager });
+
+/** The kernel's cipher wants keys as bytes, primary by index. */
+export function kernelRing(r: WireKeyRing): KeyRing {
+  return { keys: r.Keys.map((k) => ({ epoch: k.Epoch, key: fromB64(k.Key) })), primary: r.Primary };
+}
+
+export class ControlService {
+  private manager: Manager | undefined;
+  private node: NodeAgent | undefined;
+  private readonly ctx: Context<unknown>;
+  private readonly opts: ControlOptions;
+  private readonly managerStore: Store;
+  private readonly nodeStore: Store;
+  private appliedRotation = -1;
+
+  constructor(ctx: Context<unknown>, opts: ControlOptions = {}) {
+    this.ctx = ctx;
+    this.opts = opts;
+    this.managerStore = ctx.store.scope('manager');
+    this.nodeStore = ctx.store.scope('node');
+  }
+
+  /** Resumes whatever the state dir holds. */
+  async start(): Promise<void> {
+    this.manager = await Manager.open(this.managerOptions());
+    if (this.manager === undefined) this.node = await NodeAgent.open(this.nodeOptions());
+  }
+
+  private platform(req: { OS?: string } = {}): Platform {
+    return { OS: req.OS ?? this.opts.os ?? (process.platform === 'win32' ? 'windows' : process.platform), Architecture: this.opts.arch ?? (process.arch === 'x64' ? 'x86_64' : process.arch) };
+  }
+
+  private statusHook(): ((n: NodeRecord) => string | undefined) | undefined {
+    if (this.opts.statusHook !== undefined) return this.opts.statusHook;
+    if (!this.ctx.services.has('membership')) return undefined;
+    const m = this.ctx.services.get('membership');
+    return (n) => {
+      const member = m.members().find((x) => x.name === n.Name || x.name === n.ID);
+      if (member === undefined) return undefined;
+      return member.state === 'alive' ? 'ready' : member.state;
+    };
+  }
+
+  private managerOptions() {
+    const hook = this.statusHook();
+    return {
+      store: this.managerStore,
+      log: this.ctx.log,
+      now: this.opts.now ?? this.ctx.now,
+      ...(this.opts.heartbeatMs !== undefined ? { heartbeatMs: this.opts.heartbeatMs } : {}),
+      ...(this.opts.blocks !== undefined ? { blocks: this.opts.blocks() } : {}),
+      ...(hook !== undefined ? { statusHook: hook } : {}),
+      // A node's attach goes through this kernel so guards (e.g. windows-guard) see it.
+      invokeAttach: async (m: 'Network.Attach' | 'Network.Detach', input: AttachRequest) => {
+        const r = await this.ctx.invoke(this.ctx.plugin, m, input);
+        if (r._tag === 'Left') throw new WeftException(r.left);
+        return r.right;
+      },
+      onSnapshot: (s: Snapshot) => this.applyLocal(s),
+    };
+  }
+
+  private nodeOptions() {
+    return {
+      store: this.nodeStore,
+      log: this.ctx.log,
+      ...(this.opts.heartbeatMs !== undefined ? { heartbeatMs: this.opts.heartbeatMs } : {}),
+      ...(this.opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.opts.connectTimeoutMs } : {}),
+      onSnapshot: (s: Snapshot) => this.applyLocal(s),
+    };
+  }
+
+  /** Hands a newer key ring to the cipher (and gossip keyring), and tells subscribers. */
+  private applyLocal(s: Snapshot): void {
+    if (s.KeyRing.Rotation > this.appliedRotation) {
+      this.appliedRotation = s.KeyRing.Rotation;
+      if (this.ctx.services.has('cipher')) this.ctx.services.get('cipher').setKeyRing(kernelRing(s.KeyRing));
+      this.ctx.events.publish('control.keyring', { rotation: s.KeyRing.Rotation, epochs: s.KeyRing.Keys.map((k) => k.Epoch) });
+    }
+    this.ctx.events.publish('control.snapshot', { seq: s.Seq, networks: s.Networks.map((n) => n.Id) });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Swarm
+
+  get role(): Role | undefined {
+    return this.manager !== undefined ? 'manager' : this.node?.state.Role;
+  }
+
+  get nodeId(): string | undefined {
+    return this.manager?.nodeId ?? this.node?.state.NodeID;
+  }
+
+  /** The leader's Manager object (tests, and the agent's diagnostics). */
+  get managerInstance(): Manager | undefined {
+    return this.manager;
+  }
+  get nodeInstance(): NodeAgent | undefined {
+    return this.node;
+  }
+
+  private alreadyIn(): void {
+    if (this.manager !== undefined || this.node !== undefined) {
+      raise(errors.conflict(PLUGIN, 'This node is already part of a swarm. Use "weft swarm leave" to leave this swarm and join another one.', { code: Codes.alreadyInSwarm }));
+    }
+  }
+
+  async init(req: InitRequest): Promise<{ NodeID: string; ClusterID: string; ListenAddr: string }> {
+    this.alreadyIn();
+    const listen = splitHostPort(req.ListenAddr ?? this.opts.listenAddr ?? `0.0.0.0:${DEFAULT_PORT}`, DEFAULT_PORT);
+    if (listen === undefined) raise(errors.badRequest(PLUGIN, `Listen address "${req.ListenAddr}" is not IP:PORT`, { value: req.ListenAddr }));
+    let interval: number | undefined;
+    if (req.KeyRotationInterval !== undefined) {
+      interval = parseDuration(req.KeyRotationInterval);
+      if (interval === undefined) raise(errors.badRequest(PLUGIN, `Key rotation interval ${JSON.stringify(req.KeyRotationInterval)} is not a duration such as "12h" or "90m"`, { value: req.KeyRotationInterval }));
+    }
+    const advertise = req.AdvertiseAddr ?? this.opts.advertiseAddr;
+    const gossip = this.opts.gossipAddr;
+    const dpa = req.DataPathAddr ?? this.opts.dataPathAddr;
+    const dpp = req.DataPathPort ?? this.opts.dataPathPort;
+    this.manager = await Manager.init(this.managerOptions(), {
+      host: listen!.host,
+      port: listen!.port,
+      ...(advertise !== undefined ? { advertise } : {}),
+      nodeName: req.NodeName ?? this.opts.nodeName ?? os.hostname(),
+      platform: this.platform(req),
+      ...(interval !== undefined ? { rotationIntervalMs: interval } : {}),
+      ...(req.DefaultAddrPool !== undefined && req.DefaultAddrPool.length > 0 ? { defaultAddrPool: req.DefaultAddrPool } : {}),
+      ...(req.SubnetSize !== undefined ? { subnetSize: req.SubnetSize } : {}),
+      ...(gossip !== undefined ? { gossipAddr: gossip } : {}),
+      ...(dpa !== undefined ? { dataPathAddr: dpa } : {}),
+      ...(dpp !== undefined ? { dataPathPort: dpp } : {}),
+    });
+    this.applyLocal(this.manager.snapshot());
+    return { NodeID: this.manager.nodeId, ClusterID: this.manager.clusterId, ListenAddr: this.manager.address };
+  }
+
+  async join(req: JoinRequest): Promise<{ NodeID: string; Role: Role; ClusterID: string }> {
+    this.alreadyIn();
+    const advertise = req.AdvertiseAddr ?? this.opts.advertiseAddr ?? '127.0.0.1';
+    const gossip = req.GossipAddr ?? this.opts.gossipAddr;
+    const dpa = req.DataPathAddr ?? this.opts.dataPathAddr;
+    const dpp = req.DataPathPort ?? this.opts.dataPathPort;
+    this.node = await NodeAgent.join(this.nodeOptions(), req.JoinToken, req.RemoteAddrs, {
+      Name: req.NodeName ?? this.opts.nodeName ?? os.hostname(),
+      Addr: advertise,
+      Platform: this.platform(req),
+      ...(gossip !== undefined ? { GossipAddr: gossip } : {}),
+      ...(dpa !== undefined ? { DataPathAddr: dpa } : {}),
+      ...(dpp !== undefined ? { DataPathPort: dpp } : {}),
+      ...(req.ListenAddr !== undefined ? { ListenAddr: req.ListenAddr } : {}),
+    });
+    const st = this.node.state;
+    return { NodeID: st.NodeID, Role: st.Role, ClusterID: st.ClusterID };
+  }
+
+  async leave(force: boolean): Promise<Record<string, never>> {
+    if (this.manager !== undefined) {
+      if (!force) {
+        raise(errors.forbidden(PLUGIN, 'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use "--force" to ignore this message.', { code: 'WEFT_CONTROL_MANAGER_LEAVE' }));
+      }
+      await this.manager.close();
+      this.manager = undefined;
+      for (const k of await this.managerStore.keys()) await this.managerStore.delete(k);
+      return {};
+    }
+    const node = this.node ?? raise(errors.forbidden(PLUGIN, 'This node is not part of a swarm', { code: Codes.notInSwarm }));
+    try {
+      await node.call('Leave', {}, 'leaving the swarm cleanly');
+    } catch (e) {
+      if (!force) throw e;
+    }
+    await node.forget();
+    this.node = undefined;
+    return {};
+  }
+
+  private requireManager(): Manager | NodeAgent {
+    if (this.manager !== undefined) return this.manager;
+    if (this.node === undefined) raise(notInSwarm());
+    if (this.node!.state.Role !== 'manager') raise(notManager());
+    return this.node!;
+  }
+
+  private requireNode(): NodeAgent {
+    if (this.node === undefined) raise(notInSwarm());
+    return this.node!;
+  }
+
+  async joinToken(role: Role, rotate: boolean): Promise<{ Token: string }> {
+    const m = this.requireManager();
+    if (m instanceof Manager) return { Token: await m.joinToken(role, rotate) };
+    return (await m.call('Swarm.JoinToken', { Role: role, Rotate: rotate })) as { Token: string };
+  }
+
+  info(): SwarmInfo {
+    if (this.manager !== undefined) {
+      const m = this.manager;
+      return { NodeID: m.nodeId, Role: 'manager', ClusterID: m.clusterId, Managers: [m.address], ManagerReachable: true, KeyRing: m.ringInfo(), ListenAddr: m.address };
+    }
+    const n = this.requireNode();
+    const st = n.state;
+    return { NodeID: st.NodeID, Role: st.Role, ClusterID: st.ClusterID, Managers: st.Managers, ManagerReachable: n.connected, KeyRing: ringInfo(st.Snapshot.KeyRing) };
+  }
+
+  async rotateKeys(): Promise<KeyRingInfo> {
+    const m = this.requireManager();
+    if (m instanceof Manager) return m.rotateKeys();
+    return (await m.call('Swarm.RotateKeys', {})) as KeyRingInfo;
+  }
+
+  /** The data-path key ring this node holds (from the manager, or its cache). */
+  keyRing(): WireKeyRing | undefined {
+    return this.manager?.snapshot().KeyRing ?? this.node?.ring();
+  }
+
+  /** Gossip bootstrap peers and keys (for the membership plugin). */
+  gossipBootstrap(): { peers: string[]; keys: Uint8Array[] } | undefined {
+    const s = this.manager?.snapshot() ?? this.node?.state.Snapshot;
+    return s === undefined ? undefined : { peers: s.GossipPeers, keys: s.KeyRing.Gossip.map((k) => fromB64(k.Key)) };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Nodes
+
+  async nodes(): Promise<NodeView[]> {
+    const m = this.requireManager();
+    return m instanceof Manager ? m.listNodes() : ((await m.call('Node.List', {})) as NodeView[]);
+  }
+
+  async inspectNode(ref: string): Promise<NodeView> {
+    const m = this.requireManager();
+    if (m instanceof Manager) return m.inspectNode(ref);
+    return (await m.call('Node.Inspect', { Node: ref === 'self' ? m.state.NodeID : ref })) as NodeView;
+  }
+
+  async removeNode(ref: string, force: boolean): Promise<Record<string, never>> {
+    const m = this.requireManager();
+    if (m instanceof Manager) return m.removeNode(ref, force);
+    return (await m.call('Node.Remove', { Node: ref, Force: force })) as Record<string, never>;
+  }
+
+  /** The platform of a node: known for itself always, for others on managers. */
+  async platformOf(nodeId?: string): Promise<Platform | undefined> {
+    if (nodeId === undefined || nodeId === this.nodeId) return this.platform();
+    if (this.manager !== undefined) {
+      try {
+        return this.manager.nodeRecord(nodeId).Platform;
+      } catch {
+        return undefined;
+      }
+    }
+    if (this.node?.state.Role === 'manager') return ((await this.node.call('Node.Inspect', { Node: nodeId })) as NodeView).Description.Platform;
+    return undefined;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Networks
+
+  async createNetwork(req: NetworkCreateRequest): Promise<{ Id: string }> {
+    const m = this.requireManager();
+    if (m instanceof Manager) return m.createNetwork(req);
+    return (await m.call('Network.Create', req, `creating network "${req.Name}"`)) as { Id: string };
+  }
+
+  async removeNetwork(ref: string): Promise<Record<string, never>> {
+    const m = this.requireManager();
+    if (m instanceof Manager) return m.removeNetwork(ref);
+    return (await m.call('Network.Remove', { Network: ref }, `removing network "${ref}"`)) as Record<string, never>;
+  }
+
+  /** From the manager's state, or this node's cached copy (works without a manager). */
+  networks(): NetworkRecord[] {
+    if (this.manager !== undefined) return this.manager.listNetworks();
+    return [...this.requireNode().state.Snapshot.Networks].sort((a, b) => a.Name.localeCompare(b.Name));
+  }
+
+  inspectNetwork(ref: string): NetworkRecord {
+    if (this.manager !== undefined) return this.manager.inspectNetwork(ref);
+    const nets = Object.fromEntries(this.requireNode().state.Snapshot.Networks.map((n) => [n.Id, n]));
+    return getNetwork(nets, ref);
+  }
+
+  findNetwork(ref: string): NetworkRecord | undefined {
+    try {
+      return this.inspectNetwork(ref);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async attach(req: AttachRequest): Promise<NetworkRecord> {
+    if (this.manager !== undefined) return this.manager.attach(req);
+    const { Node: _ignored, ...rest } = req;
+    return (await this.requireNode().call('Network.Attach', rest, `attaching to network "${req.Network}"`)) as NetworkRecord;
+  }
+
+  async detach(req: AttachRequest): Promise<NetworkRecord> {
+    if (this.manager !== undefined) return this.manager.detach(req);
+    const { Node: _ignored, ...rest } = req;
+    return (await this.requireNode().call('Network.Detach', rest, `detaching from network "${req.Network}"`)) as NetworkRecord;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // IPAM blocks
+
+  async requestBlock(req: { Network: string; Subnet?: string }): Promise<{ Block: string }> {
+    if (this.manager !== undefined) return this.manager.requestBlock(this.manager.nodeId, req);
+    return (await this.requireNode().call('Blocks.Request', req, 'requesting an address block')) as { Block: string };
+  }
+
+  async releaseBlock(req: { Network: string; Block: string }): Promise<Record<string, never>> {
+    if (this.manager !== undefined) return this.manager.releaseBlock(this.manager.nodeId, req);
+    return (await this.requireNode().call('Blocks.Release', req, 'releasing an address block')) as Record<string, never>;
+  }
+
+  async stop(): Promise<void> {
+    await this.manager?.close();
+    await this.node?.close();
+  }
+}
+
+export { findNetwork };
