@@ -20,6 +20,7 @@ const seconds = Number(opt('seconds', '5'));
 const pings = Number(opt('pings', '200'));
 const offload = opt('offload', '1') !== '0';
 const only = opt('only', 'weft,kernel,veth').split(',');
+const spinUs = Number(opt('spin', '200'));
 
 interface Result {
   tcpGbps: number;
@@ -87,8 +88,8 @@ async function main(): Promise<void> {
       const w2 = lab.netns('w2');
       const dps: VxlanDataPath[] = [];
       try {
-        dps.push(await createVxlanDataPath({ dataPathAddr: a1, netns: h1, offload }));
-        dps.push(await createVxlanDataPath({ dataPathAddr: a2, netns: h2, offload }));
+        dps.push(await createVxlanDataPath({ dataPathAddr: a1, netns: h1, offload, spinUs }));
+        dps.push(await createVxlanDataPath({ dataPathAddr: a2, netns: h2, offload, spinUs }));
         const [d1, d2] = dps as [VxlanDataPath, VxlanDataPath];
         const net = { id: 'bench', vni: 4200, mtu, encrypted: false, internal: false, gateways: ['10.7.0.1/24'] };
         await d1.ensureNetwork(net);

@@ -15,7 +15,7 @@ import {
   udpSocket, withNetns, type Sys,
 } from '@weft/sys';
 import {
-  COUNTER_FIELDS, COUNTER_SLOTS, CTL_GEN, CTL_STOP, K, MAX_PEERS, MAX_PORTS, globalRow, macToNum, numToMac, peerRow, portRow,
+  COUNTER_FIELDS, COUNTER_SLOTS, CTL_ACK, CTL_GEN, CTL_STOP, K, MAX_PEERS, MAX_PORTS, globalRow, macToNum, numToMac, peerRow, portRow,
   type Snapshot, type WorkerInit,
 } from './layout.ts';
 
@@ -32,6 +32,18 @@ export interface VxlanOptions {
   readonly sourcePorts?: number;
   /** Socket buffer sizes; default 4 MiB. */
   readonly socketBuffer?: number;
+  /**
+   * Busy-poll this many microseconds after the last packet before sleeping (default 0): a
+   * round trip then costs no thread wake-up on a host that just forwarded, at the price of that
+   * much CPU after each burst. 0 disables.
+   */
+  readonly spinUs?: number;
+  /**
+   * Compute inner TCP checksums of segmented super-frames for Weft peers too (default false:
+   * only for `external` peers; a Weft receiver re-derives them, the outer UDP checksum covers
+   * the wire).
+   */
+  readonly innerChecksums?: boolean;
   readonly log?: Logger;
 }
 
@@ -61,7 +73,6 @@ interface PortState {
   readonly mac: number;
   readonly ipv4: number;
   readonly ifname: string;
-  readonly worker: WorkerHandle;
 }
 
 interface PeerState {
@@ -121,7 +132,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       gwIps: n.gwIps,
       ports: [...n.ports.values()].map((p) => ({ slot: p.slot, fd: p.fd, mac: p.mac, ipv4: p.ipv4 })),
       peers: [...n.peers.values()].map((p) => ({
-        slot: p.slot, mac: p.mac, ipv4: p.spec.ipv4 !== undefined ? parseIPv4(ipOnly(p.spec.ipv4)) : 0,
+        slot: p.slot, mac: p.mac, fullCsum: p.spec.external === true || o.innerChecksums === true, ipv4: p.spec.ipv4 !== undefined ? parseIPv4(ipOnly(p.spec.ipv4)) : 0,
         vtep: parseIPv4(p.spec.vtep), port: p.spec.vtepPort ?? port,
       })),
     })),
@@ -135,12 +146,23 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     }
   };
 
+  /** Publishes and waits until every worker applied it (so a removed fd is no longer in use). */
+  const publishAndWait = async (): Promise<void> => {
+    publish();
+    const deadline = Date.now() + 2000;
+    for (const w of workers) {
+      const g = Atomics.load(w.ctl, CTL_GEN);
+      while (Atomics.load(w.ctl, CTL_ACK) !== g && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+
   const zeroRow = (row: number): void => {
     for (const w of workers) w.counters.fill(0, row, row + K);
   };
 
   async function startWorker(init: Omit<WorkerInit, 'ctl' | 'counters' | 'snapshot'>): Promise<WorkerHandle> {
     const ctlSab = new SharedArrayBuffer(16);
+    new Int32Array(ctlSab)[CTL_ACK] = -1;
     const cntSab = new SharedArrayBuffer(COUNTER_SLOTS * 8);
     const { port1, port2 } = new MessageChannel();
     const data = { ...init, ctl: ctlSab, counters: cntSab, snapshot: snapshot(), port: port2 };
@@ -153,7 +175,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       worker.once('exit', (c) => rej(new Error(`vxlan: data-path worker exited with code ${c} before it was ready`)));
     });
     const exited = new Promise<void>((res) => worker.once('exit', () => res()));
-    worker.on('error', (e) => log?.error('vxlan: data-path worker failed', { role: init.role, error: String(e) }));
+    worker.on('error', (e) => log?.error('vxlan: data-path worker failed', { error: String(e) }));
     const h: WorkerHandle = { worker, port: port1, ctl: new Int32Array(ctlSab), counters: new Float64Array(cntSab), exited };
     workers.add(h);
     try {
@@ -174,7 +196,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     workers.delete(h);
   }
 
-  const rx = await startWorker({ role: 'udp', fd: recvFd, sendFds, vni: 0, portSlot: 0, offload });
+  const main = await startWorker({ udpFd: recvFd, sendFds, offload, spinUs: o.spinUs ?? 0 });
 
   function underlayMtu(): { dev: string; mtu: number } | undefined {
     const dev = addrDev(o.dataPathAddr, agentNs);
@@ -255,18 +277,10 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
         throw new Error(`vxlan: no free port slot (at most ${MAX_PORTS} ports per host)`);
       }
       zeroRow(portRow(slot));
-      let worker: WorkerHandle;
-      try {
-        worker = await startWorker({ role: 'tap', fd, sendFds, vni: n.spec.vni, portSlot: slot, offload });
-      } catch (e) {
-        freePortSlots.push(slot);
-        sys.close(fd);
-        throw e;
-      }
       n.ports.set(p.endpointId, {
-        spec: p, fd, slot, worker, ifname, mac: macToNum(p.mac), ipv4: p.ipv4 !== undefined ? parseIPv4(ipOnly(p.ipv4)) : 0,
+        spec: p, fd, slot, ifname, mac: macToNum(p.mac), ipv4: p.ipv4 !== undefined ? parseIPv4(ipOnly(p.ipv4)) : 0,
       });
-      publish();
+      await publishAndWait();
       return { ifname };
     },
 
@@ -275,8 +289,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const p = n?.ports.get(endpointId);
       if (n === undefined || p === undefined) return;
       n.ports.delete(endpointId);
-      publish();
-      await stopWorker(p.worker);
+      await publishAndWait();
       // Not persistent any more: closing the last fd deletes the device wherever it is.
       setTapPersist(sys, p.fd, false);
       sys.close(p.fd);
@@ -331,8 +344,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     },
 
     async close() {
-      for (const w of [...workers]) if (w !== rx) await stopWorker(w);
-      await stopWorker(rx);
+      await stopWorker(main);
       for (const n of nets.values()) for (const p of n.ports.values()) sys.close(p.fd);
       sys.close(recvFd);
       for (const fd of sendFds) sys.close(fd);

@@ -17,8 +17,13 @@ export interface SegOut {
 
 const TCP = 6;
 
-/** Segments the frame at b[f..f+len) (virtio header at b[f-10..f)) into `out`; false if unsupported. */
-export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, out: Uint8Array, r: SegOut): boolean {
+/**
+ * Segments the frame at b[f..f+len) (virtio header at b[f-10..f)) into `out`; false if
+ * unsupported. `csum` false leaves TCP checksums to the receiver: only for Weft peers, whose
+ * receive path marks every TCP/UDP frame CHECKSUM_PARTIAL; the outer UDP checksum still covers
+ * the bytes on the wire.
+ */
+export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, out: Uint8Array, r: SegOut, csum = true): boolean {
   const v = f - 10;
   const gsoType = b[v + 1]! & 0x7f;
   const mss = b[v + 4]! | (b[v + 5]! << 8);
@@ -71,9 +76,11 @@ export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, o
     if (i !== count - 1) fl &= ~0x09; // FIN, PSH only on the last segment
     if (i !== 0) fl &= ~0x80; // CWR only on the first
     out[otcp + 13] = fl;
-    writeU16(out, otcp + 16, 0);
-    const s = sum16(out, otcp, otcp + tcphl + chunk, pseudo + tcphl + chunk);
-    writeU16(out, otcp + 16, ~fold(s) & 0xffff);
+    if (csum) {
+      writeU16(out, otcp + 16, 0);
+      const s = sum16(out, otcp, otcp + tcphl + chunk, pseudo + tcphl + chunk);
+      writeU16(out, otcp + 16, ~fold(s) & 0xffff);
+    } // else: a Weft receiver resets the field to the pseudo-header sum (CHECKSUM_PARTIAL) anyway.
     o += 8 + hl + chunk;
   }
   r.count = count;

@@ -40,6 +40,8 @@ export interface SnapPort {
 }
 export interface SnapPeer {
   readonly slot: number;
+  /** Send complete inner checksums (Linux vxlan, hardware VTEP); Weft peers re-derive them. */
+  readonly fullCsum: boolean;
   readonly mac: number;
   readonly ipv4: number;
   readonly vtep: number;
@@ -57,25 +59,23 @@ export interface Snapshot {
   readonly nets: readonly SnapNet[];
 }
 
-/** Control words in a SharedArrayBuffer (Int32): table generation and stop flag. */
+/** Control words in a SharedArrayBuffer (Int32): table generation, stop flag, applied generation. */
 export const CTL_GEN = 0;
 export const CTL_STOP = 1;
-export const CTL_READY = 2;
+export const CTL_ACK = 2;
 
 export interface WorkerInit {
-  readonly role: 'tap' | 'udp';
-  /** TAP fd (role tap) or the VXLAN receive socket (role udp). */
-  readonly fd: number;
+  /** The VXLAN receive socket (shared by all networks). */
+  readonly udpFd: number;
   /** Send sockets, one per source port; the inner flow hash picks one (RFC 7348 §5 entropy). */
   readonly sendFds: readonly number[];
-  readonly vni: number;
-  readonly portSlot: number;
   readonly offload: boolean;
+  /** Busy-poll this long after the last packet before sleeping in poll(2) (latency vs CPU). */
+  readonly spinUs: number;
   readonly ctl: SharedArrayBuffer;
   readonly counters: SharedArrayBuffer;
   readonly snapshot: Snapshot;
 }
-
 export function macToNum(mac: string): number {
   const p = mac.split(':');
   if (p.length !== 6 || p.some((x) => !/^[0-9a-fA-F]{1,2}$/.test(x))) throw new Error(`Bad MAC address "${mac}"`);

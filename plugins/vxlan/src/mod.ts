@@ -14,7 +14,9 @@ const Port = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0 && n < 6
 /** Plugin configuration (`--data-path-addr`, `--data-path-port`, ...). */
 export const VxlanConfig = t.intersection([
   t.type({ dataPathAddr: t.string }),
-  t.partial({ dataPathPort: Port, netns: t.string, offload: t.boolean, sourcePorts: t.number, socketBuffer: t.number }),
+  t.partial({
+    dataPathPort: Port, netns: t.string, offload: t.boolean, sourcePorts: t.number, socketBuffer: t.number, spinUs: t.number, innerChecksums: t.boolean,
+  }),
 ]);
 export type VxlanConfig = t.TypeOf<typeof VxlanConfig>;
 
@@ -43,6 +45,8 @@ export function vxlanPlugin(): PluginDefinition<VxlanConfig> {
           ...(c.offload !== undefined ? { offload: c.offload } : {}),
           ...(c.sourcePorts !== undefined ? { sourcePorts: c.sourcePorts } : {}),
           ...(c.socketBuffer !== undefined ? { socketBuffer: c.socketBuffer } : {}),
+          ...(c.spinUs !== undefined ? { spinUs: c.spinUs } : {}),
+          ...(c.innerChecksums !== undefined ? { innerChecksums: c.innerChecksums } : {}),
         };
         running = await createVxlanDataPath(o);
         return running;
