@@ -16,8 +16,11 @@ export {
 } from './resolver.ts';
 export {
   EndpointRecord,
+  ENDPOINTS_TABLE,
   encodeEndpointRecord,
   decodeEndpointRecord,
+  readEndpointRecord,
+  recordAddress,
   NameTables,
   NetworkNames,
   type ApplyResult,

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as t from 'io-ts';
-import { definePlugin, type TableEvent } from '@weft/kernel';
+import { definePlugin, ENDPOINTS_TABLE, type TableEvent } from '@weft/kernel';
 import { createResolver, type AnswerResult, type DnsCounters, type Resolver } from './resolver.ts';
 import type { NameRecord } from './records.ts';
 import { parseResolvConf, parseUpstream } from './resolvconf.ts';
@@ -114,7 +114,7 @@ export const dnsPlugin = definePlugin<DnsConfig>({
         }
       }
       const tables = ctx.services.has('tables') ? ctx.services.get('tables') : undefined;
-      const table = cfg.table ?? 'endpoints';
+      const table = cfg.table ?? ENDPOINTS_TABLE;
       const resolver = createResolver({
         upstreams,
         ...(cfg.ttl !== undefined ? { ttl: cfg.ttl } : {}),

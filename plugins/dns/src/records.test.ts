@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
 import { formatIP } from '@weft/net';
-import { NameTables, decodeEndpointRecord, encodeEndpointRecord, EndpointRecord } from './records.ts';
+import { EndpointRecord as KernelEndpointRecord } from '@weft/kernel';
+import { NameTables, decodeEndpointRecord, encodeEndpointRecord, readEndpointRecord, EndpointRecord } from './records.ts';
 import { entry, ev, rec } from './_testutil.ts';
 
 const ips = (t: NameTables, net: string, name: string) => {
@@ -10,24 +11,36 @@ const ips = (t: NameTables, net: string, name: string) => {
   return r === undefined ? undefined : [...r.v4, ...r.v6].map(formatIP);
 };
 
-test('endpoint records round-trip through the table value encoding', () => {
+test('endpoint records (the kernel contract, re-exported) round-trip through the table value encoding', () => {
   const r = rec('web', '10.0.0.2', { ipv6: 'fd00::2', aliases: ['www'], service: 'web', serviceVip: '10.0.0.100', taskSlot: 3 });
-  const back = decodeEndpointRecord(encodeEndpointRecord(r));
+  assert.equal(decodeEndpointRecord(encodeEndpointRecord(r)), r);
+  assert.is(KernelEndpointRecord, EndpointRecord, 'the same codec as the kernel');
+  const back = readEndpointRecord(encodeEndpointRecord(r));
   assert.ok(isRight(back));
   assert.equal((back as { right: EndpointRecord }).right, r);
-  assert.ok(EndpointRecord.is(r));
 });
 
 test('invalid records are refused with the field path and the bad value quoted', () => {
-  const bad = decodeEndpointRecord(new TextEncoder().encode(JSON.stringify({ ...rec('a', '10.0.0.2'), ipv4: '10.0.0.2/24' })));
+  const bad = readEndpointRecord(new TextEncoder().encode(JSON.stringify({ ...rec('a', '10.0.0.2'), aliases: ['ok', 7] })));
   assert.ok(isLeft(bad));
-  if (isLeft(bad)) {
-    assert.match(bad.left, 'ipv4');
-    assert.match(bad.left, '"10.0.0.2/24"');
-  }
-  assert.ok(isLeft(decodeEndpointRecord(new Uint8Array([0xff, 0xfe]))));
-  assert.ok(isLeft(decodeEndpointRecord(new TextEncoder().encode('{"name":"x"}'))));
-  assert.ok(isLeft(decodeEndpointRecord(new TextEncoder().encode(JSON.stringify({ ...rec('a', ''), ipv6: '10.0.0.1' })))));
+  if (isLeft(bad)) assert.match(bad.left, 'aliases[1]');
+  assert.ok(isLeft(readEndpointRecord(new Uint8Array([0xff, 0xfe]))));
+  const missing = readEndpointRecord(new TextEncoder().encode('{"name":"x"}'));
+  assert.ok(isLeft(missing) && missing.left.includes('missing'));
+});
+
+test('overlay-written records: addresses with prefix length, no aliases, empty name, dnsrr despite a VIP', () => {
+  const t = new NameTables();
+  const overlay = { name: 'web', ipv4: '10.0.0.5/24', ipv6: 'fd00::5/64', mac: '02:42:0a:00:00:05', vtep: '192.168.1.10', node: 'n1' };
+  t.apply(ev('create', { ...entry('n', 'e1', undefined), deleted: false, value: encodeEndpointRecord(overlay) }));
+  assert.equal(ips(t, 'n', 'web'), ['10.0.0.5', 'fd00::5']);
+  t.apply(ev('create', { ...entry('n', 'e2', undefined), deleted: false, value: encodeEndpointRecord({ ...overlay, name: '', ipv4: '10.0.0.6/24', ipv6: 'garbage' }) }));
+  assert.is(ips(t, 'n', '.'), undefined, 'an empty name is not indexed');
+  assert.is(t.network('n')!.records().find((r) => r.endpoint === 'e2')!.ipv6, undefined, 'an unparseable address is no address');
+  t.apply(ev('create', entry('n', 'e3', rec('rr.1', '10.0.0.7', { service: 'rr', serviceVip: '10.0.0.200/24', endpointMode: 'dnsrr' }))));
+  t.apply(ev('create', entry('n', 'e4', rec('vip.1', '10.0.0.8', { service: 'vip', serviceVip: '10.0.0.201/24', endpointMode: 'vip' }))));
+  assert.equal(ips(t, 'n', 'rr'), ['10.0.0.7']);
+  assert.equal(ips(t, 'n', 'vip'), ['10.0.0.201']);
 });
 
 test('names and aliases are case-insensitive; create, update and delete events keep the table current', () => {

@@ -1,27 +1,29 @@
 /**
- * The per-network name table the embedded resolver answers from, and the value format of the
- * replicated `endpoints` table it is built from.
+ * The per-network name table the embedded resolver answers from, built from the replicated
+ * `endpoints` table.
  *
- * One `endpoints` table entry per endpoint, keyed by endpoint ID, value = JSON of
- * `EndpointRecord`. The overlay driver writes it on Join (and deletes it on Leave); gossip
- * replicates it; this module indexes it by name:
+ * The table's value format is the kernel's `EndpointRecord` contract (the overlay driver writes
+ * it on Join and deletes it on Leave; gossip replicates it); it is re-exported here. This module
+ * indexes it by name:
  *
  * - an endpoint's `name` and `aliases` resolve to its own addresses (kind `container`; for a task
  *   only its `name`, kind `task`);
  * - an endpoint with `service` is a task of that service. The service name and the service's
  *   `aliases` (for a task, `aliases` are the service's network aliases, as libnetwork's
- *   EndpointRecord.Aliases) resolve to the VIP when the task carries `serviceVip` (endpoint mode
- *   vip), otherwise to every task's addresses (dnsrr);
+ *   EndpointRecord.Aliases) resolve to the VIP when the task carries `serviceVip` and
+ *   `endpointMode` is not `dnsrr`, otherwise to every task's addresses (dnsrr);
  * - `tasks.SERVICE` and `tasks.ALIAS` always resolve to every task's addresses.
+ *
+ * Addresses may carry a prefix length (`10.0.0.5/24`, as the overlay driver writes them); an
+ * empty or unparseable address is no address. An empty name is not indexed.
  *
  * Entries marked stale (owner unreachable, within the grace period) are kept and answered, after
  * fresh ones: dropping them is what made moby#53141's NXDOMAINs outlive a short partition.
  * Two endpoints claiming one name (a container moving between nodes) are both answered: fresh
  * before stale, newest Lamport time first, then endpoint key.
  */
-import * as t from 'io-ts';
 import { left, right, type Either } from 'fp-ts/lib/Either.js';
-import { decode, type TableEntry, type TableEvent } from '@weft/kernel';
+import { decode, EndpointRecord, ENDPOINTS_TABLE, type TableEntry, type TableEvent } from '@weft/kernel';
 import {
   compareIP,
   formatIP,
@@ -30,63 +32,21 @@ import {
   normalizeDnsName,
   parseIPv4,
   parseIPv6,
+  validateDnsName,
   type IP,
   type IPv4Address,
   type IPv6Address,
 } from '@weft/net';
 
 // ---------------------------------------------------------------------------------------------
-// The `endpoints` table value
+// The `endpoints` table value: the kernel's contract
 
-const stringOf = (name: string, ok: (s: string) => boolean, expected: string): t.Type<string, string, unknown> =>
-  new t.Type<string, string, unknown>(
-    name,
-    (u): u is string => typeof u === 'string' && ok(u),
-    (u, c) => (typeof u === 'string' && ok(u) ? t.success(u) : t.failure(u, c, `expected ${expected}, got ${JSON.stringify(u)}`)),
-    (s) => s,
-  );
+export { EndpointRecord, ENDPOINTS_TABLE, encodeEndpointRecord, decodeEndpointRecord } from '@weft/kernel';
 
-const IPv4OrEmpty = stringOf('IPv4OrEmpty', (s) => s === '' || parseIPv4(s).ok, 'a bare IPv4 address such as "10.0.0.5" or ""');
-const IPv6OrEmpty = stringOf('IPv6OrEmpty', (s) => s === '' || parseIPv6(s).ok, 'a bare IPv6 address such as "fd00::5" or ""');
-const AnyIP = stringOf('IP', (s) => parseIPv4(s).ok || parseIPv6(s).ok, 'a bare IP address such as "10.0.0.2"');
-const Name = stringOf('DnsName', (s) => s.length > 0 && s.length <= 253 && !/\s/.test(s), 'a name of 1-253 characters without spaces');
-
-/**
- * What the overlay driver writes into the `endpoints` table for each endpoint (JSON).
- * Addresses are bare (no prefix length); `""` means "none".
- */
-export const EndpointRecord = t.intersection([
-  t.type({
-    /** Container (or task container) name, e.g. `web` or `web.1.x7f3k`. */
-    name: Name,
-    /** Container aliases; for a task (`service` set), the service's network aliases. */
-    aliases: t.array(Name),
-    ipv4: IPv4OrEmpty,
-    ipv6: IPv6OrEmpty,
-    mac: t.string,
-    /** Underlay address of the VTEP the endpoint sits behind. */
-    vtep: t.string,
-    /** Node that owns the endpoint. */
-    node: t.string,
-  }),
-  t.partial({
-    /** Service name, for a task. */
-    service: Name,
-    /** The service's VIP on this network: set in endpoint mode vip, absent in dnsrr. */
-    serviceVip: AnyIP,
-    /** Task slot (replicated services). */
-    taskSlot: t.number,
-  }),
-]);
-export type EndpointRecord = t.TypeOf<typeof EndpointRecord>;
-
-const utf8 = new TextEncoder();
 const utf8d = new TextDecoder('utf-8', { fatal: true });
 
-export const encodeEndpointRecord = (r: EndpointRecord): Uint8Array => utf8.encode(JSON.stringify(EndpointRecord.encode(r)));
-
-/** Decodes a table value; the error says which field is wrong and quotes it. */
-export const decodeEndpointRecord = (value: Uint8Array): Either<string, EndpointRecord> => {
+/** Like the kernel's `decodeEndpointRecord`, but the error says which field is wrong and quotes it. */
+export const readEndpointRecord = (value: Uint8Array): Either<string, EndpointRecord> => {
   let json: unknown;
   try {
     json = JSON.parse(utf8d.decode(value));
@@ -97,6 +57,24 @@ export const decodeEndpointRecord = (value: Uint8Array): Either<string, Endpoint
   if (r.ok) return right(r.value);
   const f = r.failure;
   return left(`Endpoint record is invalid: ${f.path === '' ? '' : `${f.path}: `}${f.message}`);
+};
+
+/** `10.0.0.5`, `10.0.0.5/24`, `fd00::5/64` → the address; anything else → undefined. */
+export const recordAddress = (s: string | undefined): IP | undefined => {
+  if (s === undefined || s === '') return undefined;
+  const slash = s.indexOf('/');
+  const bare = slash < 0 ? s : s.slice(0, slash);
+  const a = parseIPv4(bare);
+  if (a.ok) return ipv4(a.value);
+  const b = parseIPv6(bare);
+  return b.ok ? ipv6(b.value) : undefined;
+};
+
+/** A name worth indexing: normalized, non-empty, encodable. */
+const indexName = (s: string): string | undefined => {
+  if (s === '' || s === '.') return undefined;
+  const n = normalizeDnsName(s);
+  return n !== '.' && validateDnsName(n).ok ? n : undefined;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -190,34 +168,27 @@ export class NetworkNames {
     const old = this.eps.get(key);
     if (old !== undefined && lamport < old.lamport) return;
     if (old !== undefined) this.unindex(old);
-    const service = rec.service === undefined || rec.service === '' ? undefined : normalizeDnsName(rec.service);
-    const names = [normalizeDnsName(rec.name)];
+    const service = rec.service === undefined ? undefined : indexName(rec.service);
+    const names: string[] = [];
     const groups: string[] = [];
-    if (service === undefined) {
-      for (const a of rec.aliases) names.push(normalizeDnsName(a));
-    } else {
-      groups.push(service);
-      for (const a of rec.aliases) groups.push(normalizeDnsName(a));
+    const own = indexName(rec.name);
+    if (own !== undefined) names.push(own);
+    for (const a of rec.aliases ?? []) {
+      const n = indexName(a);
+      if (n !== undefined) (service === undefined ? names : groups).push(n);
     }
-    const p4 = rec.ipv4 === '' ? undefined : parseIPv4(rec.ipv4);
-    const p6 = rec.ipv6 === '' ? undefined : parseIPv6(rec.ipv6);
-    let vip: IP | undefined;
-    if (service !== undefined && rec.serviceVip !== undefined && rec.serviceVip !== '') {
-      const a = parseIPv4(rec.serviceVip);
-      if (a.ok) vip = ipv4(a.value);
-      else {
-        const b = parseIPv6(rec.serviceVip);
-        if (b.ok) vip = ipv6(b.value);
-      }
-    }
+    if (service !== undefined) groups.unshift(service);
+    const a4 = recordAddress(rec.ipv4);
+    const a6 = recordAddress(rec.ipv6);
+    const vip = service !== undefined && rec.endpointMode !== 'dnsrr' ? recordAddress(rec.serviceVip) : undefined;
     const ep: Endpoint = {
       key,
       rec,
       owner: meta.owner ?? rec.node,
       lamport,
       stale: meta.stale ?? false,
-      v4: p4 !== undefined && p4.ok ? ipv4(p4.value) : undefined,
-      v6: p6 !== undefined && p6.ok ? ipv6(p6.value) : undefined,
+      v4: a4?.family === 4 ? a4 : undefined,
+      v6: a6?.family === 6 ? a6 : undefined,
       vip,
       names: [...new Set(names)],
       groups: [...new Set(groups)],
@@ -287,7 +258,7 @@ export class NetworkNames {
       const isTask = e.groups.length > 0;
       out.push({
         name: e.rec.name,
-        aliases: isTask ? [] : e.rec.aliases,
+        aliases: isTask ? [] : e.rec.aliases ?? [],
         ...(e.v4 !== undefined ? { ipv4: formatIP(e.v4) } : {}),
         ...(e.v6 !== undefined ? { ipv6: formatIP(e.v6) } : {}),
         node: e.owner,
@@ -305,7 +276,7 @@ export class NetworkNames {
     }
     for (const tasks of vips.values()) {
       const newest = [...tasks].sort(claimOrder)[0]!;
-      const aliases = [...new Set(tasks.flatMap((e) => e.rec.aliases))].sort();
+      const aliases = [...new Set(tasks.flatMap((e) => e.rec.aliases ?? []))].sort();
       const vip = newest.vip!;
       out.push({
         name: newest.rec.service!,
@@ -393,7 +364,7 @@ export class NameTables {
   readonly table: string;
   private readonly nets = new Map<string, NetworkNames>();
 
-  constructor(table = 'endpoints') {
+  constructor(table: string = ENDPOINTS_TABLE) {
     this.table = table;
   }
 
@@ -422,7 +393,7 @@ export class NameTables {
     if (type === 'delete' || entry.deleted) {
       return this.nets.get(entry.network)?.remove(entry.key) === true ? { kind: 'removed' } : { kind: 'ignored' };
     }
-    const r = decodeEndpointRecord(entry.value);
+    const r = readEndpointRecord(entry.value);
     if (r._tag === 'Left') {
       // A record we cannot read must not keep answering with what it used to say.
       this.nets.get(entry.network)?.remove(entry.key);
