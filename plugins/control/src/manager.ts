@@ -4,6 +4,7 @@
  * the key ring on a persisted schedule.
  */
 import * as net from 'node:net';
+import * as os from 'node:os';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { errors, fromUnknown, getJson, putJson, raise, silentLogger, type DataKey, type Logger, type Store, type WeftError } from '@weft/kernel';
@@ -37,6 +38,13 @@ import { concat, fromB64, joinHostPort, newId, sodium, toB64 } from './util.ts';
 import { VniBitmap } from './vni.ts';
 
 const STATE_KEY = 'cluster';
+
+/** A wildcard bind advertises the first non-internal IPv4 address (Docker asks; we guess, then loopback). */
+function defaultAdvertise(host: string): string {
+  if (host !== '0.0.0.0' && host !== '::') return host;
+  for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return '127.0.0.1';
+}
 export const DEFAULT_HEARTBEAT_MS = 5000;
 
 export interface ManagerOptions {
@@ -134,7 +142,8 @@ export class Manager {
       CreatedAt: new Date(now).toISOString(),
       ManagerKey: { PublicKey: toB64(kp.publicKey), SecretKey: toB64(kp.privateKey) },
       NodeID: nodeId,
-      ListenAddr: joinHostPort(p.host, p.port),
+      ListenAddr: joinHostPort(p.advertise ?? defaultAdvertise(p.host), p.port),
+      BindAddr: joinHostPort(p.host, p.port),
       Tokens: { worker: newSecret(), manager: newSecret() },
       Nodes: {},
       Networks: {},
@@ -145,7 +154,7 @@ export class Manager {
     };
     const info: JoinInfo = {
       Name: p.nodeName,
-      Addr: p.advertise ?? p.host,
+      Addr: p.advertise ?? defaultAdvertise(p.host),
       PublicKey: toB64(kp.publicKey),
       Platform: p.platform,
       ...(p.gossipAddr !== undefined ? { GossipAddr: p.gossipAddr } : {}),
@@ -155,7 +164,7 @@ export class Manager {
     let state = S.addNode(base, nodeId, info, 'manager', now);
     state = { ...state, Nodes: { ...state.Nodes, [nodeId]: { ...state.Nodes[nodeId]!, Leader: true } } };
     const m = new Manager(opts, state, opts.blocks ?? ipamBlockAllocator());
-    await m.listen(p.host, p.port, p.advertise);
+    await m.listen(p.host, p.port);
     await m.persist(m.state);
     m.scheduleRotation();
     return m;
@@ -171,7 +180,7 @@ export class Manager {
     const blocks = opts.blocks ?? ipamBlockAllocator();
     await loadBlocks(blocks, opts.store.scope('blocks'));
     const m = new Manager(opts, state, blocks);
-    const hp = /^(.*):(\d+)$/.exec(state.ListenAddr);
+    const hp = /^(.*):(\d+)$/.exec(state.BindAddr);
     const host = (hp?.[1] ?? '127.0.0.1').replace(/^\[|\]$/g, '');
     await m.listen(host, Number(hp?.[2] ?? 2377));
     m.scheduleRotation();
@@ -202,7 +211,7 @@ export class Manager {
   // -------------------------------------------------------------------------------------------
   // Serving
 
-  private async listen(host: string, port: number, advertise?: string): Promise<void> {
+  private async listen(host: string, port: number): Promise<void> {
     const server = net.createServer((sock) => {
       this.stats.connections++;
       sock.on('error', () => {});
@@ -215,11 +224,12 @@ export class Manager {
     server.on('error', (e) => this.log.error('control listener failed', { error: e.message }));
     this.server = server;
     const addr = server.address() as net.AddressInfo;
-    const shown = advertise ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
-    const listenAddr = joinHostPort(shown, addr.port);
-    if (listenAddr !== this.state.ListenAddr) {
+    const shownHost = /^(.*):\d+$/.exec(this.state.ListenAddr)?.[1]?.replace(/^\[|\]$/g, '') ?? host;
+    const listenAddr = joinHostPort(shownHost, addr.port);
+    const bindAddr = joinHostPort(host, addr.port);
+    if (listenAddr !== this.state.ListenAddr || bindAddr !== this.state.BindAddr) {
       const self = this.state.Nodes[this.state.NodeID];
-      this.state = { ...this.state, ListenAddr: listenAddr, ...(self !== undefined ? { Nodes: { ...this.state.Nodes, [self.ID]: { ...self, ListenAddr: listenAddr } } } : {}) };
+      this.state = { ...this.state, ListenAddr: listenAddr, BindAddr: bindAddr, ...(self !== undefined ? { Nodes: { ...this.state.Nodes, [self.ID]: { ...self, ListenAddr: listenAddr } } } : {}) };
     }
   }
 

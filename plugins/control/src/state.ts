@@ -68,7 +68,10 @@ export const ClusterState = t.type({
   /** This manager's Ed25519 key pair (base64); the public key is what tokens pin. */
   ManagerKey: t.type({ PublicKey: t.string, SecretKey: t.string }),
   NodeID: t.string,
+  /** Address nodes dial (advertise host, actual port). */
   ListenAddr: t.string,
+  /** Address the listener binds (host:port; the port is fixed after the first bind). */
+  BindAddr: t.string,
   Tokens: t.type({ worker: t.string, manager: t.string }),
   Nodes: t.record(t.string, NodeRecord),
   Networks: t.record(t.string, NetworkRecord),
