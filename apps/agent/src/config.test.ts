@@ -1,0 +1,62 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseArgs } from './config.ts';
+import { createLogger } from './log.ts';
+
+test('defaults follow interface.md', () => {
+  const r = parseArgs(['--node-name', 'h1', '--advertise-addr', '198.18.0.1']);
+  assert.ok('ok' in r && r.ok);
+  if (!('ok' in r) || !r.ok) return;
+  assert.equal(
+    { ...r.config },
+    {
+      socket: '/run/weft/weft.sock', stateDir: '/var/lib/weft', nodeName: 'h1', advertiseAddr: '198.18.0.1', listenAddr: '0.0.0.0', listenPort: 2377,
+      gossipAddr: '198.18.0.1', gossipPort: 7946, dataPathAddr: '198.18.0.1', dataPathPort: 4789, gossipJoin: [], gossipKeys: [], os: 'linux',
+      dockerPlugin: '/run/docker/plugins/weft.sock', logLevel: 'info', logFormat: 'text',
+    },
+  );
+});
+
+test('repeatable flags, = syntax, off', () => {
+  const key = Buffer.alloc(32, 7).toString('base64');
+  const r = parseArgs(['--gossip-join=127.0.0.1:7946', '--gossip-join', '127.0.0.2', `--gossip-key=${key}`, '--docker-plugin', 'off', '--os', 'windows', '--data-path-port', '4790']);
+  assert.ok('ok' in r && r.ok);
+  if (!('ok' in r) || !r.ok) return;
+  assert.equal([...r.config.gossipJoin], ['127.0.0.1:7946', '127.0.0.2']);
+  assert.is(r.config.dockerPlugin, undefined);
+  assert.is(r.config.os, 'windows');
+  assert.is(r.config.dataPathPort, 4790);
+});
+
+test('bad input names the flag and the value', () => {
+  const bad: [string[], string][] = [
+    [['--advertise-addr', '10.0.0.300'], '--advertise-addr "10.0.0.300"'],
+    [['--data-path-port', '0'], '--data-path-port port "0"'],
+    [['--listen-addr', 'x:1'], '"x" is not an IPv4 address'],
+    [['--gossip-key', 'nope'], 'base64 of 16, 24 or 32 bytes'],
+    [['--frobnicate'], 'unknown flag "--frobnicate"'],
+    [['--socket'], 'flag --socket needs a value'],
+    [['--os', 'plan9'], 'expected linux or windows'],
+    [['--log-level', 'loud'], '--log-level "loud"'],
+  ];
+  for (const [args, want] of bad) {
+    const r = parseArgs(args);
+    assert.ok('ok' in r && !r.ok && r.error.includes(want), `${args.join(' ')} → ${JSON.stringify(r)}`);
+  }
+  assert.equal(parseArgs(['-h']), { help: true });
+});
+
+test('logger: levels and formats', () => {
+  const lines: string[] = [];
+  const l = createLogger('info', 'json', (x) => lines.push(x), { node: 'h1' });
+  l.debug('hidden');
+  l.info('started', { port: 7946 });
+  assert.is(lines.length, 1);
+  const o = JSON.parse(lines[0]!);
+  assert.equal([o.level, o.msg, o.port, o.node], ['info', 'started', 7946, 'h1']);
+  const t: string[] = [];
+  createLogger('debug', 'text', (x) => t.push(x)).warn('slow call', { method: 'NetworkDriver.Join', ms: 1200, note: 'a b' });
+  assert.match(t[0]!, /WARN  slow call method=NetworkDriver.Join ms=1200 note="a b"$/);
+});
+
+test.run();

@@ -1,0 +1,139 @@
+/**
+ * `weft-agent` flags (shared/specs/interface.md). Parsing is pure: it returns a config or a
+ * one-line error naming the flag, the bad value and what is expected.
+ */
+import * as os from 'node:os';
+
+export interface AgentConfig {
+  readonly socket: string;
+  readonly stateDir: string;
+  readonly nodeName: string;
+  readonly advertiseAddr: string;
+  readonly listenAddr: string;
+  readonly listenPort: number;
+  readonly gossipAddr: string;
+  readonly gossipPort: number;
+  readonly dataPathAddr: string;
+  readonly dataPathPort: number;
+  readonly gossipJoin: readonly string[];
+  readonly gossipKeys: readonly string[];
+  readonly os: 'linux' | 'windows';
+  /** Path of Docker's plugin socket, or undefined when "off". */
+  readonly dockerPlugin: string | undefined;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly logFormat: 'text' | 'json';
+}
+
+export const USAGE = `Usage: weft-agent [OPTIONS]
+
+Runs the Weft agent of this host: joins the cluster, runs the data path, serves the local API
+and Docker's network plugin protocol.
+
+Options:
+      --socket PATH           local API unix socket (default /run/weft/weft.sock, mode 0660)
+      --state-dir DIR         persistent state (default /var/lib/weft)
+      --node-name NAME        default: the hostname
+      --advertise-addr IP     address other nodes use to reach this one
+      --listen-addr IP:PORT   control plane, managers only (default 0.0.0.0:2377)
+      --gossip-addr IP:PORT   gossip bind (default advertise-addr:7946)
+      --data-path-addr IP     underlay address for VXLAN (default advertise-addr)
+      --data-path-port PORT   VXLAN UDP port (default 4789)
+      --gossip-join IP:PORT   join a gossip cluster directly (repeatable; any memberlist/serf peer)
+      --gossip-key BASE64     memberlist keyring key (repeatable; the first is primary)
+      --os linux|windows      platform to advertise (default: this one)
+      --docker-plugin PATH    serve Docker's plugin protocol there
+                              (default /run/docker/plugins/weft.sock; "off" to disable)
+      --log-level LEVEL       debug|info|warn|error (default info)
+      --log-format FORMAT     text|json (default text)
+  -h, --help                  show this help
+`;
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+function port(flag: string, v: string): number | string {
+  if (!/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 65535) return `invalid ${flag} port ${JSON.stringify(v)}: expected a number from 1 to 65535`;
+  return Number(v);
+}
+
+function hostPort(flag: string, v: string, defPort: number): { addr: string; port: number } | string {
+  const m = /^([^:]*)(?::(\d+))?$/.exec(v);
+  if (m === null) return `invalid ${flag} ${JSON.stringify(v)}: expected IP[:PORT]`;
+  const addr = m[1] === '' ? '0.0.0.0' : m[1]!;
+  if (!IPV4.test(addr)) return `invalid ${flag} ${JSON.stringify(v)}: ${JSON.stringify(addr)} is not an IPv4 address`;
+  const p = m[2] === undefined ? defPort : port(flag, m[2]);
+  return typeof p === 'string' ? p : { addr, port: p };
+}
+
+/** Parses argv; `{ help: true }` for -h/--help. */
+export function parseArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): { ok: true; config: AgentConfig } | { ok: false; error: string } | { help: true } {
+  const single = new Map<string, string>();
+  const multi = new Map<string, string[]>([['--gossip-join', []], ['--gossip-key', []]]);
+  const known = new Set(['--socket', '--state-dir', '--node-name', '--advertise-addr', '--listen-addr', '--gossip-addr', '--data-path-addr', '--data-path-port', '--os', '--docker-plugin', '--log-level', '--log-format']);
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i]!;
+    if (a === '-h' || a === '--help') return { help: true };
+    let v: string | undefined;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) {
+      v = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    if (!known.has(a) && !multi.has(a)) return { ok: false, error: `unknown flag ${JSON.stringify(a)}; see weft-agent --help` };
+    if (v === undefined) {
+      v = argv[++i];
+      if (v === undefined) return { ok: false, error: `flag ${a} needs a value` };
+    }
+    if (multi.has(a)) multi.get(a)!.push(v);
+    else single.set(a, v);
+  }
+  const advertise = single.get('--advertise-addr') ?? '127.0.0.1';
+  if (!IPV4.test(advertise)) return { ok: false, error: `invalid --advertise-addr ${JSON.stringify(advertise)}: expected an IPv4 address` };
+  const listen = hostPort('--listen-addr', single.get('--listen-addr') ?? '0.0.0.0:2377', 2377);
+  if (typeof listen === 'string') return { ok: false, error: listen };
+  const gossip = hostPort('--gossip-addr', single.get('--gossip-addr') ?? `${advertise}:7946`, 7946);
+  if (typeof gossip === 'string') return { ok: false, error: gossip };
+  const dpAddr = single.get('--data-path-addr') ?? advertise;
+  if (!IPV4.test(dpAddr)) return { ok: false, error: `invalid --data-path-addr ${JSON.stringify(dpAddr)}: expected an IPv4 address` };
+  const dpPort = port('--data-path-port', single.get('--data-path-port') ?? '4789');
+  if (typeof dpPort === 'string') return { ok: false, error: dpPort };
+  for (const j of multi.get('--gossip-join')!) {
+    const r = hostPort('--gossip-join', j, 7946);
+    if (typeof r === 'string') return { ok: false, error: r };
+  }
+  for (const k of multi.get('--gossip-key')!) {
+    const b = Buffer.from(k, 'base64');
+    if (![16, 24, 32].includes(b.length) || b.toString('base64') !== k) {
+      return { ok: false, error: `invalid --gossip-key ${JSON.stringify(k.slice(0, 8) + '…')}: expected base64 of 16, 24 or 32 bytes (e.g. from "serf keygen")` };
+    }
+  }
+  const osv = single.get('--os') ?? (process.platform === 'win32' ? 'windows' : 'linux');
+  if (osv !== 'linux' && osv !== 'windows') return { ok: false, error: `invalid --os ${JSON.stringify(osv)}: expected linux or windows` };
+  const level = single.get('--log-level') ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) return { ok: false, error: `invalid --log-level ${JSON.stringify(level)}: expected debug, info, warn or error` };
+  const format = single.get('--log-format') ?? 'text';
+  if (format !== 'text' && format !== 'json') return { ok: false, error: `invalid --log-format ${JSON.stringify(format)}: expected text or json` };
+  const name = single.get('--node-name') ?? env.WEFT_NODE_NAME ?? os.hostname();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) return { ok: false, error: `invalid --node-name ${JSON.stringify(name)}: use letters, digits, ".", "_" or "-"` };
+  const dp = single.get('--docker-plugin') ?? '/run/docker/plugins/weft.sock';
+  return {
+    ok: true,
+    config: {
+      socket: single.get('--socket') ?? '/run/weft/weft.sock',
+      stateDir: single.get('--state-dir') ?? '/var/lib/weft',
+      nodeName: name,
+      advertiseAddr: advertise,
+      listenAddr: listen.addr,
+      listenPort: listen.port,
+      gossipAddr: gossip.addr,
+      gossipPort: gossip.port,
+      dataPathAddr: dpAddr,
+      dataPathPort: dpPort,
+      gossipJoin: multi.get('--gossip-join')!,
+      gossipKeys: multi.get('--gossip-key')!,
+      os: osv,
+      dockerPlugin: dp === 'off' ? undefined : dp,
+      logLevel: level as AgentConfig['logLevel'],
+      logFormat: format,
+    },
+  };
+}
