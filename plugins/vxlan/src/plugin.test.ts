@@ -1,0 +1,40 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isLeft, isRight } from 'fp-ts/lib/Either.js';
+import { createKernel, type DataPath } from '@weft/kernel';
+import { vxlanPlugin, gatewayMacFor } from './mod.ts';
+
+test('bad configuration is refused at load with the field path', async () => {
+  const k = createKernel();
+  const r = await k.load([{ plugin: vxlanPlugin(), config: { dataPathPort: 4789 } }]);
+  assert.ok(isLeft(r));
+  if (isLeft(r)) assert.match(JSON.stringify(r.left), 'dataPathAddr');
+});
+
+test('loads as the datapath service on loopback; networks, peers and counters', async () => {
+  const k = createKernel();
+  const port = 40000 + (process.pid % 20000);
+  const r = await k.load([{ plugin: vxlanPlugin(), config: { dataPathAddr: '127.0.0.1', dataPathPort: port, sourcePorts: 2 } }]);
+  assert.ok(isRight(r), JSON.stringify(r));
+  const dp = k.service('datapath') as DataPath;
+  try {
+    await dp.ensureNetwork({ id: 'n', vni: 10, mtu: 1450, encrypted: false, internal: false, gateways: ['10.0.0.1/24'] });
+    await assert.not.throws(() => dp.addPeer({ network: 'n', mac: '02:42:0a:00:00:05', ipv4: '10.0.0.5', vtep: '127.0.0.2' }));
+    const c = dp.counters('n');
+    assert.ok(c['peer/02:42:0a:00:00:05'] !== undefined);
+    assert.is(c['peer/02:42:0a:00:00:05']?.['tx_packets'], 0);
+    assert.throws(() => dp.addPeer({ network: 'nope', mac: '02:42:0a:00:00:05', vtep: '127.0.0.2' }), /ensureNetwork/);
+    let err = '';
+    try {
+      await dp.ensureNetwork({ id: 'm', vni: 10, mtu: 1450, encrypted: false, internal: false, gateways: [] });
+    } catch (e) {
+      err = String(e);
+    }
+    assert.match(err, 'already used by network "n"');
+    assert.is(gatewayMacFor(10), '02:57:46:00:00:0a');
+  } finally {
+    await k.stop();
+  }
+});
+
+test.run();
