@@ -1,0 +1,118 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cleanup, sleep, startAgent, until, type Agent } from './_harness.ts';
+
+test('manager restart over the same state dir: nodes, networks, VNIs, tokens and key ring survive; rotation neither early nor twice', async () => {
+  let m: Agent | undefined = await startAgent('m1', { sync: true });
+  const dir = m.dir;
+  let w: Agent | undefined;
+  try {
+    const INTERVAL = 1500;
+    const init = await m.call('Swarm.Init', { ListenAddr: '127.0.0.1:0', KeyRotationInterval: `${INTERVAL}ms` });
+    const wt = (await m.call('Swarm.JoinToken', { Role: 'worker' })).Token;
+    w = await startAgent('w1');
+    await w.call('Swarm.Join', { JoinToken: wt, RemoteAddrs: [init.ListenAddr] });
+    const net = await m.call('Network.Create', { Name: 'web', Options: { 'com.docker.network.driver.overlay.vxlanid_list': '7000' }, IPAM: { Config: [{ Subnet: '10.20.0.0/24' }] } });
+    const ring0 = m.svc.managerInstance!.current.Ring;
+    assert.is(ring0.Rotation, 0);
+
+    // Restart well before the rotation is due.
+    await m.stop();
+    m = await startAgent('m1', { dir, sync: true });
+    const mgr = m.svc.managerInstance!;
+    assert.ok(mgr !== undefined, 'the manager resumes from the state dir');
+    assert.is(mgr.address, init.ListenAddr, 'same address after restart');
+    assert.is(mgr.current.Ring.Rotation, 0, 'no rotation on restart');
+    assert.is(mgr.current.Ring.NextRotationAt, ring0.NextRotationAt, 'the schedule is the persisted one');
+    assert.equal(mgr.current.Ring.Keys, ring0.Keys);
+    assert.equal((await m.call('Node.List')).map((n: any) => n.Description.Hostname), ['m1', 'w1']);
+    const web = await m.call('Network.Inspect', { Network: 'web' });
+    assert.is(web.Id, net.Id);
+    assert.equal(web.VNIs, [7000]);
+    assert.match((await m.fail('Network.Create', { Name: 'x', Options: { 'com.docker.network.driver.overlay.vxlanid_list': '7000' } })).message, 'VXLAN ID 7000 is already in use by network "web"');
+    assert.is((await m.call('Swarm.JoinToken', { Role: 'worker' })).Token, wt);
+    // The worker comes back with its node identity.
+    await w.call('Network.Attach', { Network: 'web', Sandbox: 's1' });
+    await until(async () => (await m!.call('Node.Inspect', { Node: 'w1' })).Status.State === 'ready', 3000, 'worker ready again');
+
+    // The rotation fires once, when due, and the worker gets the new ring.
+    await until(() => mgr.current.Ring.Rotation === 1, INTERVAL + 2000, 'the scheduled rotation');
+    assert.ok(Date.now() >= ring0.NextRotationAt, 'not early');
+    assert.equal(mgr.rotations, [1]);
+    const ring1 = mgr.current.Ring;
+    assert.equal(ring1.Keys.slice(0, 2), ring0.Keys.slice(1), 'oldest key dropped, one appended');
+    assert.is(ring1.Keys[2]!.Epoch, 4);
+    await until(() => w!.svc.keyRing()!.Rotation === 1, 3000, 'worker receives the rotated ring');
+    assert.is(w.svc.keyRing()!.Keys[w.svc.keyRing()!.Primary]!.Epoch, 3, 'primary is the middle key');
+
+    // Restart right after the rotation: nothing is due, nothing rotates again.
+    await m.stop();
+    m = await startAgent('m1', { dir, sync: true });
+    const mgr2 = m.svc.managerInstance!;
+    assert.is(mgr2.current.Ring.Rotation, 1);
+    assert.equal(mgr2.current.Ring.Keys, ring1.Keys);
+    await sleep(300);
+    assert.equal(mgr2.rotations, [], 'no second rotation after restart');
+    const man = await m.call('Swarm.RotateKeys');
+    assert.is(man.Rotation, 2);
+    assert.equal(man.Epochs, [3, 4, 5]);
+  } finally {
+    await cleanup([m, w]);
+  }
+});
+
+test('a rotation that came due while the manager was down happens exactly once on start', async () => {
+  let m: Agent | undefined = await startAgent('m1', { sync: true });
+  const dir = m.dir;
+  try {
+    await m.call('Swarm.Init', { ListenAddr: '127.0.0.1:0', KeyRotationInterval: 300 });
+    await m.stop();
+    await sleep(450);
+    m = await startAgent('m1', { dir, sync: true });
+    await until(() => m!.svc.managerInstance!.current.Ring.Rotation === 1, 2000, 'catch-up rotation');
+    const next = m.svc.managerInstance!.current.Ring.NextRotationAt;
+    assert.ok(next > Date.now(), 'next rotation is scheduled in the future, not replayed');
+    await m.stop();
+    m = await startAgent('m1', { dir, sync: true });
+    assert.is(m.svc.managerInstance!.current.Ring.Rotation, 1);
+    assert.equal(m.svc.managerInstance!.rotations, []);
+  } finally {
+    await cleanup([m]);
+  }
+});
+
+test('node rm reclaims the node\'s IPAM blocks and attachments; the removed node is refused', async () => {
+  const m = await startAgent('m1');
+  let w: Agent | undefined;
+  try {
+    const init = await m.call('Swarm.Init', { ListenAddr: '127.0.0.1:0' });
+    w = await startAgent('w1');
+    await w.call('Swarm.Join', { JoinToken: (await m.call('Swarm.JoinToken', { Role: 'worker' })).Token, RemoteAddrs: [init.ListenAddr] });
+    await m.call('Network.Create', { Name: 'n', Attachable: true, IPAM: { Config: [{ Subnet: '10.30.0.0/24' }] } });
+    const b1 = await w.call('Blocks.Request', { Network: 'n' });
+    const b2 = await w.call('Blocks.Request', { Network: 'n' });
+    assert.equal([b1.Block, b2.Block], ['10.30.0.0/28', '10.30.0.16/28']);
+    await w.call('Blocks.Release', { Network: 'n', Block: '10.30.0.0/28' });
+    const mine = await m.call('Blocks.Request', { Network: 'n' });
+    assert.is(mine.Block, '10.30.0.0/28', 'released block is granted again');
+    await w.call('Network.Attach', { Network: 'n', Sandbox: 'web.1' });
+    const wid = w.svc.nodeId!;
+    assert.equal(m.svc.managerInstance!.blocksOf(wid).flatMap((x) => x.blocks), ['10.30.0.16/28']);
+    // Attached sandboxes keep the network in use.
+    assert.match((await m.fail('Network.Remove', { Network: 'n' })).message, /has active endpoints on w1 \(web\.1\)/);
+    // Still up: needs --force.
+    assert.match((await m.fail('Node.Remove', { Node: 'w1' })).message, /is not down and can't be removed/);
+    await m.call('Node.Remove', { Node: 'w1', Force: true });
+    assert.equal(m.svc.managerInstance!.blocksOf(wid), []);
+    assert.equal((await m.call('Network.Inspect', { Network: 'n' })).Attachments, {});
+    assert.is((await m.call('Blocks.Request', { Network: 'n' })).Block, '10.30.0.16/28', 'reclaimed block is free again');
+    const e = await w.fail('Network.Attach', { Network: 'n', Sandbox: 'again' });
+    assert.match(e.message, /is not a member of this swarm \(it was removed/);
+    await m.call('Network.Remove', { Network: 'n' });
+    assert.match((await m.fail('Node.Remove', { Node: 'self' })).message, 'holds the cluster state');
+  } finally {
+    await cleanup([m, w]);
+  }
+});
+
+test.run();
