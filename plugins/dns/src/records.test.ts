@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import fc from 'fast-check';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
 import { formatIP } from '@weft/net';
 import { EndpointRecord as KernelEndpointRecord } from '@weft/kernel';
@@ -119,6 +120,65 @@ test('load replaces a network from a list of entries (initial sync)', () => {
   assert.is(ips(t, 'n', 'old'), undefined);
   assert.equal(ips(t, 'n', 'b'), ['10.0.0.3']);
   assert.equal(t.networks(), ['n']);
+});
+
+test('property: after any sequence of upserts and removes, lookups match a from-scratch model', () => {
+  const names = ['a', 'b', 'c'];
+  const services = ['s', 't'];
+  const op = fc.oneof(
+    fc.record({
+      kind: fc.constant('put' as const),
+      key: fc.integer({ min: 1, max: 5 }),
+      name: fc.constantFrom(...names),
+      aliases: fc.subarray([...names, ...services]),
+      service: fc.option(fc.constantFrom(...services), { nil: undefined }),
+      vip: fc.option(fc.integer({ min: 100, max: 101 }), { nil: undefined }),
+      ip: fc.integer({ min: 1, max: 6 }),
+    }),
+    fc.record({ kind: fc.constant('del' as const), key: fc.integer({ min: 1, max: 5 }) }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 30 }), (ops) => {
+      const t = new NameTables();
+      const model = new Map<string, EndpointRecord>();
+      let lamport = 0;
+      for (const o of ops) {
+        const key = `k${o.key}`;
+        lamport++;
+        if (o.kind === 'del') {
+          model.delete(key);
+          t.apply(ev('delete', entry('n', key, undefined, { lamport })));
+        } else {
+          const r = rec(o.name, `10.0.0.${o.ip}`, {
+            aliases: o.aliases,
+            ...(o.service !== undefined ? { service: o.service } : {}),
+            ...(o.service !== undefined && o.vip !== undefined ? { serviceVip: `10.0.0.${o.vip}` } : {}),
+          });
+          model.set(key, r);
+          t.apply(ev('update', entry('n', key, r, { lamport })));
+        }
+        for (const q of [...names, ...services, 'tasks.s', 'tasks.t']) {
+          const recs = [...model.values()];
+          const own = recs.filter((r) => r.name === q || (r.service === undefined && (r.aliases ?? []).includes(q)));
+          const group = (g: string) => recs.filter((r) => r.service !== undefined && (r.service === g || (r.aliases ?? []).includes(g)));
+          const want = new Set(own.map((r) => r.ipv4));
+          const g = group(q);
+          const vips = g.filter((r) => r.serviceVip !== undefined).map((r) => r.serviceVip!);
+          for (const ip of vips.length > 0 ? vips : g.map((r) => r.ipv4)) want.add(ip);
+          if (q.startsWith('tasks.')) for (const r of group(q.slice(6))) want.add(r.ipv4);
+          const found = own.length > 0 || g.length > 0 || (q.startsWith('tasks.') && group(q.slice(6)).length > 0);
+          const got = ips(t, 'n', q);
+          if (!found) {
+            if (got !== undefined) return false;
+            continue;
+          }
+          if (got === undefined || got.length !== want.size || !got.every((ip) => want.has(ip))) return false;
+        }
+      }
+      return true;
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test.run();
