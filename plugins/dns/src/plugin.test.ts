@@ -25,8 +25,8 @@ const fakeTables = (seed: TableEntry[]) =>
 test('the plugin provides `dns`, syncs a network from `tables`, then follows table events', async () => {
   const k = createKernel();
   const r = await k.load([
-    { plugin: fakeTables([entry('n1', 'a', rec('seeded', '10.0.0.2'))]) },
     { plugin: dnsPlugin, config: { upstreams: ['127.0.0.1:9'], ttl: 7 } },
+    { plugin: fakeTables([entry('n1', 'a', rec('seeded', '10.0.0.2'))]) }, // listed after: `optional` still orders it first
   ]);
   assert.not.ok(isLeft(r), JSON.stringify(r));
   const dns = k.service('dns') as DnsService;
