@@ -139,8 +139,10 @@ const removeFrom = (m: Map<string, Set<string>>, name: string, key: string): voi
 const claimOrder = (a: Endpoint, b: Endpoint): number =>
   Number(a.stale) - Number(b.stale) || b.lamport - a.lamport || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
-const pushUnique = <T extends IP>(out: T[], ip: T): void => {
-  for (const x of out) if (x.value === ip.value) return;
+/** Appends `ip` unless already there (`seen` holds the values of both families' lists: v4 numbers and v6 bigints never collide). */
+const pushUnique = <T extends IP>(out: T[], ip: T, seen: Set<number | bigint>): void => {
+  if (seen.has(ip.value)) return;
+  seen.add(ip.value);
   out.push(ip);
 };
 
@@ -212,6 +214,7 @@ export class NetworkNames {
     if (hit !== undefined) return hit;
     const v4: IPv4Address[] = [];
     const v6: IPv6Address[] = [];
+    const seen = new Set<number | bigint>();
     let rotate = false;
     let found = false;
     const own = this.byName.get(name);
@@ -219,8 +222,8 @@ export class NetworkNames {
       found = true;
       const eps = this.endpoints(own).sort(claimOrder);
       for (const e of eps) {
-        if (e.v4 !== undefined) pushUnique(v4, e.v4);
-        if (e.v6 !== undefined) pushUnique(v6, e.v6);
+        if (e.v4 !== undefined) pushUnique(v4, e.v4, seen);
+        if (e.v6 !== undefined) pushUnique(v6, e.v6, seen);
       }
     }
     const group = this.byGroup.get(name);
@@ -230,18 +233,18 @@ export class NetworkNames {
       const vips = eps.map((e) => e.vip).filter((x): x is IP => x !== undefined).sort(compareIP);
       if (vips.length > 0) {
         for (const ip of vips) {
-          if (ip.family === 4) pushUnique(v4, ip);
-          else pushUnique(v6, ip);
+          if (ip.family === 4) pushUnique(v4, ip, seen);
+          else pushUnique(v6, ip, seen);
         }
       } else {
-        rotate = this.addTasks(eps, v4, v6) || rotate;
+        rotate = this.addTasks(eps, v4, v6, seen) || rotate;
       }
     }
     if (name.startsWith(TASKS)) {
       const tasks = this.byGroup.get(name.slice(TASKS.length));
       if (tasks !== undefined) {
         found = true;
-        rotate = this.addTasks(this.endpoints(tasks), v4, v6) || rotate;
+        rotate = this.addTasks(this.endpoints(tasks), v4, v6, seen) || rotate;
       }
     }
     if (!found) return undefined;
@@ -312,11 +315,11 @@ export class NetworkNames {
     return this.byName.size + 2 * this.byGroup.size;
   }
 
-  private addTasks(eps: Endpoint[], v4: IPv4Address[], v6: IPv6Address[]): boolean {
+  private addTasks(eps: Endpoint[], v4: IPv4Address[], v6: IPv6Address[], seen: Set<number | bigint>): boolean {
     const a4 = eps.map((e) => e.v4).filter((x): x is IPv4Address => x !== undefined).sort(compareIP);
     const a6 = eps.map((e) => e.v6).filter((x): x is IPv6Address => x !== undefined).sort(compareIP);
-    for (const ip of a4) pushUnique(v4, ip);
-    for (const ip of a6) pushUnique(v6, ip);
+    for (const ip of a4) pushUnique(v4, ip, seen);
+    for (const ip of a6) pushUnique(v6, ip, seen);
     return true;
   }
 
