@@ -111,6 +111,11 @@ export interface PortSpec {
   readonly network: string;
   readonly endpointId: string;
   readonly mac: string;
+  /**
+   * Addresses with prefix length (`10.0.0.5/24`). When `netns` is set, the data path brings the
+   * interface up inside it with these addresses and, unless the network is internal or the
+   * sandbox already has one, a default route via the network's gateway.
+   */
   readonly ipv4?: string;
   readonly ipv6?: string;
   /** Interface name to create (e.g. `wft1a2b3c4d`). */
