@@ -30,7 +30,10 @@ export class SimNetwork {
   private groups = new Map<string, number>();
   packetsSent = 0;
   packetsDelivered = 0;
+  /** UDP payload bytes sent. */
   bytesSent = 0;
+  /** Stream (TCP) payload bytes sent, both directions. */
+  streamBytes = 0;
 
   constructor(clock: SimClock, random: RandomSource, opts: SimNetworkOptions = {}) {
     this.clock = clock;
@@ -42,6 +45,17 @@ export class SimNetwork {
   private delay(): number {
     const [a, b] = this.latency;
     return a + (b - a) * this.random();
+  }
+
+  /** Stream leg delay: a lost segment costs a TCP retransmission timeout (1 s, doubling). */
+  private streamDelay(): number {
+    let d = this.delay();
+    let rto = 1000;
+    while (this.loss > 0 && this.random() < this.loss && rto < 64_000) {
+      d += rto;
+      rto *= 2;
+    }
+    return d;
   }
 
   /** Split into groups of addresses; traffic only flows inside a group. `[]` heals. */
@@ -104,6 +118,7 @@ export class SimNetwork {
         return new Promise((resolve, reject) => {
           if (!ep.up) return reject(new Error('endpoint down'));
           ep.bytesOut += data.length;
+          net.streamBytes += data.length;
           let settled = false;
           const timer = net.clock.schedule(
             () => {
@@ -132,19 +147,20 @@ export class SimNetwork {
                   if (!expectReply) return finish(undefined);
                   if (reply === undefined) return finish(undefined, new Error('EOF'));
                   dst.bytesOut += reply.length;
+                  net.streamBytes += reply.length;
                   net.clock.schedule(
                     () => {
                       if (!ep.up || !net.reachable(addr, toAddr)) return;
                       finish(reply.slice());
                     },
-                    net.delay(),
+                    net.streamDelay(),
                     false,
                   );
                 },
                 (e: unknown) => finish(undefined, e instanceof Error ? e : new Error(String(e))),
               );
             },
-            net.delay(),
+            net.streamDelay(),
             false,
           );
         });

@@ -16,7 +16,8 @@ import {
   encodeNack,
   encodePacket,
   encodePing,
-  encodePushPull,
+  encodeNodeState,
+  encodePushPullRaw,
   encodeSerfLeaveIntent,
   encodeStream,
   encodeStreamUser,
@@ -116,6 +117,8 @@ interface NodeRec {
   incarnation: number;
   state: NodeStateCode;
   stateChange: number;
+  /** Cached msgpack pushNodeState, keyed by the fields it encodes. */
+  pp?: { inc: number; state: number; meta: Uint8Array; port: number; addr: Uint8Array; bytes: Uint8Array };
 }
 
 interface Suspicion {
@@ -153,6 +156,7 @@ export class Membership {
   private readonly keyring: Keyring;
   private readonly opts: MembershipOptions;
   private readonly nodeMap = new Map<string, NodeRec>();
+  private readonly addrIndex = new Map<string, NodeRec>();
   private nodes: NodeRec[] = [];
   private probeIndex = 0;
   private readonly suspicions = new Map<string, Suspicion>();
@@ -171,6 +175,7 @@ export class Membership {
   private readonly listeners = new Set<(e: MembershipEvent) => void>();
   private readonly userListeners = new Set<(m: UserMessage) => void>();
   private serfClock = 0;
+  private seeding = false;
   private bcastSeq = 0;
   private readonly seenBroadcasts = new Map<string, number>();
 
@@ -370,7 +375,9 @@ export class Membership {
    * re-gossip (lets the simulator start large clusters already converged).
    */
   seedMembers(alives: readonly Alive[]): void {
+    this.seeding = true;
     for (const a of alives) if (a.node !== this.name) this.aliveNode(a, false);
+    this.seeding = false;
     this.queue.reset();
     this.queueAlive(this.nodeMap.get(this.name) as NodeRec);
   }
@@ -435,8 +442,8 @@ export class Membership {
   }
 
   private findByAddr(addr: string, port: number): NodeRec | undefined {
-    for (const n of this.nodes) if (n.addr === addr && n.port === port && n.name !== this.name) return n;
-    return undefined;
+    const n = this.addrIndex.get(`${addr}:${port}`);
+    return n !== undefined && n.name !== this.name ? n : undefined;
   }
 
   private anyAliveOthers(): boolean {
@@ -466,6 +473,16 @@ export class Membership {
 
   /** Random sample of up to k nodes matching `pred` (partial Fisher–Yates over candidates). */
   private kRandom(k: number, pred: (n: NodeRec) => boolean): NodeRec[] {
+    const len = this.nodes.length;
+    if (len > 64) {
+      // rejection sampling (cheap for large tables); fall back to a scan if unlucky
+      const out: NodeRec[] = [];
+      for (let tries = 0; tries < 8 * k && out.length < k; tries++) {
+        const n = this.nodes[Math.floor(this.random() * len)] as NodeRec;
+        if (pred(n) && !out.includes(n)) out.push(n);
+      }
+      if (out.length === k) return out;
+    }
     const c = this.nodes.filter(pred);
     const out: NodeRec[] = [];
     for (let i = 0; i < c.length && out.length < k; i++) {
@@ -581,6 +598,7 @@ export class Membership {
       };
       st.weft = st.tags['weft'] === '1';
       this.nodeMap.set(a.node, st);
+      this.addrIndex.set(`${st.addr}:${st.port}`, st);
       // insert at a random position (keeps the failure-detection bound low)
       const off = Math.floor(this.random() * (this.nodes.length + 1));
       this.nodes.push(st);
@@ -606,7 +624,7 @@ export class Membership {
       this.refute(st, a.incarnation);
       return;
     }
-    this.queue.queue({ key: a.node, msg: encodeAlive(a), weftOnly: false });
+    if (!this.seeding) this.queue.queue({ key: a.node, msg: encodeAlive(a), weftOnly: false });
     st.vsn = a.vsn;
     st.incarnation = a.incarnation;
     if (!bytesEq(st.meta, a.meta)) {
@@ -615,9 +633,11 @@ export class Membership {
       st.weft = st.tags['weft'] === '1';
     }
     if (!bytesEq(st.addrBytes, a.addr) || st.port !== a.port) {
+      if (this.addrIndex.get(`${st.addr}:${st.port}`) === st) this.addrIndex.delete(`${st.addr}:${st.port}`);
       st.addrBytes = a.addr;
       st.addr = bytesToIp(a.addr);
       st.port = a.port;
+      this.addrIndex.set(`${st.addr}:${st.port}`, st);
     }
     if (st.state !== NODE_STATE.alive) {
       st.state = NODE_STATE.alive;
@@ -739,6 +759,7 @@ export class Membership {
     for (const n of this.nodes) {
       if ((n.state === NODE_STATE.dead || n.state === NODE_STATE.left) && now - n.stateChange > this.config.gossipToTheDeadTime) {
         this.nodeMap.delete(n.name);
+        if (this.addrIndex.get(`${n.addr}:${n.port}`) === n) this.addrIndex.delete(`${n.addr}:${n.port}`);
         continue;
       }
       keep.push(n);
@@ -870,8 +891,11 @@ export class Membership {
     this.pushPull(peer.addr, peer.port, false, peer.weft).catch((e: unknown) => this.log(`push/pull with ${peer.name}: ${String(e)}`));
   }
 
-  private localPushPull(join: boolean, withUserState: boolean): PushPull {
-    const nodes: PushNodeState[] = this.nodes.map((n) => ({
+  private nodeStateBytes(n: NodeRec): Uint8Array {
+    const c = n.pp;
+    if (c !== undefined && c.inc === n.incarnation && c.state === n.state && c.meta === n.meta && c.port === n.port && c.addr === n.addrBytes)
+      return c.bytes;
+    const bytes = encodeNodeState({
       name: n.name,
       addr: n.addrBytes,
       port: n.port,
@@ -879,7 +903,13 @@ export class Membership {
       incarnation: n.incarnation,
       state: n.state,
       vsn: n.vsn,
-    }));
+    });
+    n.pp = { inc: n.incarnation, state: n.state, meta: n.meta, port: n.port, addr: n.addrBytes, bytes };
+    return bytes;
+  }
+
+  private localPushPull(join: boolean, withUserState: boolean): Uint8Array {
+    const states = this.nodes.map((n) => this.nodeStateBytes(n));
     let userState: Uint8Array = new Uint8Array(0);
     if (withUserState && this.opts.localState !== undefined) {
       const s = this.opts.localState(join);
@@ -887,11 +917,11 @@ export class Membership {
       userState[0] = WEFT_MAGIC;
       userState.set(s, 1);
     }
-    return { join, nodes, userState };
+    return encodePushPullRaw(join, states, userState);
   }
 
   private async pushPull(addr: string, port: number, join: boolean, withUserState: boolean): Promise<void> {
-    const req = encodeStream(encodePushPull(this.localPushPull(join, withUserState)), this.streamOpts());
+    const req = encodeStream(this.localPushPull(join, withUserState), this.streamOpts());
     this.counters.streamsOut++;
     const reply = await this.transport.request(addr, port, req, this.config.tcpTimeout, true);
     if (reply === undefined) throw new Error('no reply');
@@ -1058,7 +1088,7 @@ export class Membership {
     switch (m.kind) {
       case 'pushPull': {
         const remoteWeft = m.msg.userState[0] === WEFT_MAGIC;
-        const reply = encodeStream(encodePushPull(this.localPushPull(m.msg.join, remoteWeft)), this.streamOpts());
+        const reply = encodeStream(this.localPushPull(m.msg.join, remoteWeft), this.streamOpts());
         this.mergeRemote(m.msg);
         return reply;
       }

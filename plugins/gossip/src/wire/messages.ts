@@ -167,22 +167,35 @@ export function encodeUser(payload: Uint8Array): Uint8Array {
 }
 export const encodeErr = (error: string): Uint8Array => encodeWithType(MSG.err, { Error: error });
 
-export function encodePushPull(p: PushPull): Uint8Array {
-  const w = new Writer(1024);
-  w.u8(MSG.pushPull);
-  writeValue(w, { Nodes: p.nodes.length, UserStateLen: p.userState.length, Join: p.join });
-  for (const n of p.nodes)
-    writeValue(w, {
-      Name: n.name,
-      Addr: n.addr,
-      Port: n.port,
-      Meta: n.meta.length > 0 ? n.meta : null,
-      Incarnation: n.incarnation,
-      State: n.state,
-      Vsn: n.vsn,
-    });
-  w.raw(p.userState);
+/** msgpack of one pushNodeState (cacheable by callers). */
+export function encodeNodeState(n: PushNodeState): Uint8Array {
+  const w = new Writer(64 + n.meta.length + n.name.length);
+  writeValue(w, {
+    Name: n.name,
+    Addr: n.addr,
+    Port: n.port,
+    Meta: n.meta.length > 0 ? n.meta : null,
+    Incarnation: n.incarnation,
+    State: n.state,
+    Vsn: n.vsn,
+  });
   return w.result();
+}
+
+/** Push/pull from already-encoded node states. */
+export function encodePushPullRaw(join: boolean, states: readonly Uint8Array[], userState: Uint8Array): Uint8Array {
+  let size = 64 + userState.length;
+  for (const s of states) size += s.length;
+  const w = new Writer(size);
+  w.u8(MSG.pushPull);
+  writeValue(w, { Nodes: states.length, UserStateLen: userState.length, Join: join });
+  for (const s of states) w.raw(s);
+  w.raw(userState);
+  return w.result();
+}
+
+export function encodePushPull(p: PushPull): Uint8Array {
+  return encodePushPullRaw(p.join, p.nodes.map(encodeNodeState), p.userState);
 }
 
 /** TCP user message: `08 ‖ {UserMsgLen} ‖ payload`. */

@@ -348,6 +348,24 @@ function writeInt(w: Writer, v: number): void {
   }
 }
 
+// Short strings (field names, node names) are cached as encoded bytes.
+const strCache = new Map<string, Uint8Array>();
+function writeString(w: Writer, v: string): void {
+  let b = strCache.get(v);
+  if (b === undefined) {
+    const enc = utf8e.encode(v);
+    const h = new Writer(enc.length + 5);
+    writeRawHeader(h, enc.length);
+    h.raw(enc);
+    b = h.result();
+    if (v.length <= 64) {
+      if (strCache.size >= 50_000) strCache.clear();
+      strCache.set(v, b);
+    }
+  }
+  w.raw(b);
+}
+
 export function writeValue(w: Writer, v: EncValue): void {
   if (v === null || v === undefined) w.u8(0xc0);
   else if (typeof v === 'boolean') w.u8(v ? 0xc3 : 0xc2);
@@ -360,9 +378,7 @@ export function writeValue(w: Writer, v: EncValue): void {
       w.len += 8;
     }
   } else if (typeof v === 'string') {
-    const b = utf8e.encode(v);
-    writeRawHeader(w, b.length);
-    w.raw(b);
+    writeString(w, v);
   } else if (v instanceof Uint8Array) {
     writeRawHeader(w, v.length);
     w.raw(v);

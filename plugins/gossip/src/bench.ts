@@ -1,0 +1,122 @@
+/**
+ * Simulator benchmark: dissemination, failure detection, false positives and bandwidth,
+ * side by side with memberlist's published model (serf convergence simulator, spec §16).
+ *
+ *   node --import tsx src/bench.ts [--n 100,1000] [--minutes 10] [--loss 0.1] [--seed 1]
+ */
+import { createSimCluster, type SimCluster } from './sim/cluster.ts';
+import { LAN_DEFAULTS } from './swim/types.ts';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : dflt;
+};
+const sizes = opt('n', '100,1000').split(',').map(Number);
+const minutes = Number(opt('minutes', '10'));
+const loss = Number(opt('loss', '0.1'));
+const seed = Number(opt('seed', '1'));
+
+/** serf convergence simulator model: rounds until fraction f, times interval. */
+function modelSeconds(n: number, f: number, lossRate: number, fanout = 3, interval = 0.2): number {
+  const cn = fanout * 0.5 * (1 - lossRate);
+  const x = Math.log(((n + 1) * f) / (1 - f)) / cn;
+  return Math.ceil(x) * interval;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+
+async function broadcastTrial(c: SimCluster, origin: number, trial: number): Promise<{ t50: number; t9999: number; tAll: number }> {
+  const n = c.nodes.length;
+  const seen = new Set<string>();
+  const start = c.clock.now();
+  let t50 = -1;
+  let t9999 = -1;
+  let tAll = -1;
+  const marker = `b${trial}`;
+  const offs = c.nodes.map((m, i) =>
+    m.onEvent((e) => {
+      if (i === origin || e.type !== 'update' || e.member.meta['bench'] !== marker || seen.has(m.name)) return;
+      seen.add(m.name);
+      const el = c.clock.now() - start;
+      if (t50 < 0 && seen.size >= 0.5 * (n - 1)) t50 = el;
+      if (t9999 < 0 && seen.size >= Math.ceil(0.9999 * (n - 1))) t9999 = el;
+      if (tAll < 0 && seen.size === n - 1) tAll = el;
+    }),
+  );
+  c.nodes[origin]?.setMeta({ role: 'sim', bench: marker });
+  await c.clock.runUntil(() => tAll >= 0, 30_000, 100);
+  offs.forEach((f) => f());
+  return { t50, t9999, tAll };
+}
+
+async function detection(c: SimCluster, victim: number): Promise<{ first: number; all: number }> {
+  const name = `node-${victim}`;
+  const start = c.clock.now();
+  let first = -1;
+  let count = 0;
+  const offs = c.nodes.map((m) =>
+    m.onEvent((e) => {
+      if (e.member.name !== name) return;
+      if (e.type === 'suspect' && first < 0) first = c.clock.now() - start;
+      if (e.type === 'dead') count++;
+    }),
+  );
+  c.crash(victim);
+  const all = await c.clock.runUntil(() => count >= c.nodes.length - 1, 300_000, 200);
+  offs.forEach((f) => f());
+  return { first, all };
+}
+
+const fmt = (ms: number) => (ms < 0 ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
+
+console.log(`Weft gossip simulator bench (virtual time; LAN defaults: probe ${LAN_DEFAULTS.probeInterval} ms, gossip ${LAN_DEFAULTS.gossipInterval} ms × ${LAN_DEFAULTS.gossipNodes}, latency 1–5 ms)`);
+for (const n of sizes) {
+  const wall = performance.now();
+  const c = await createSimCluster({ n, seed, bootstrap: 'seeded' });
+  await c.clock.run(2000);
+  // 1. dissemination of one broadcast (alive with new meta)
+  const trials = [];
+  for (let t = 0; t < 3; t++) trials.push(await broadcastTrial(c, (t * 7919) % n, t));
+  const b50 = median(trials.map((x) => x.t50));
+  const b9999 = median(trials.map((x) => x.t9999));
+  const bAll = median(trials.map((x) => x.tAll));
+  // 2. bandwidth in steady state, no loss (10 s window)
+  const bytes0 = c.net.bytesSent + c.net.streamBytes;
+  await c.clock.run(10_000);
+  const bps = (c.net.bytesSent + c.net.streamBytes - bytes0) / n / 10;
+  // 3. failure detection
+  const det = await detection(c, Math.floor(n / 2));
+  const setupWall = (performance.now() - wall) / 1000;
+
+  // 4. false positives at `loss` over `minutes`
+  const wall2 = performance.now();
+  const lc = await createSimCluster({ n, seed: seed + 1, bootstrap: 'seeded', loss });
+  let fpDead = 0;
+  let suspicions = 0;
+  lc.nodes.forEach((m) =>
+    m.onEvent((e) => {
+      if (e.type === 'dead') fpDead++;
+      if (e.type === 'suspect') suspicions++;
+    }),
+  );
+  const lb0 = lc.net.bytesSent + lc.net.streamBytes;
+  await lc.clock.run(minutes * 60_000);
+  const lbps = (lc.net.bytesSent + lc.net.streamBytes - lb0) / n / (minutes * 60);
+  const fpWall = (performance.now() - wall2) / 1000;
+
+  console.log(`\nN = ${n}`);
+  console.log(`  metric                                  weft (sim)      memberlist model`);
+  console.log(`  broadcast → 50 % of nodes               ${fmt(b50).padEnd(15)} ${modelSeconds(n, 0.5, 0).toFixed(1)} s`);
+  console.log(`  broadcast → 99.99 % of nodes            ${fmt(b9999).padEnd(15)} ${modelSeconds(n, 0.9999, 0).toFixed(1)} s (published: 2.0 s @100, 2.2 s @1000)`);
+  console.log(`  broadcast → 100 % of nodes              ${fmt(bAll).padEnd(15)}`);
+  console.log(`  crash → first suspicion                 ${fmt(det.first).padEnd(15)} SWIM: ≈1.58 probe periods expected`);
+  console.log(`  crash → dead at every member            ${fmt(det.all).padEnd(15)} suspicion min ${(4 * Math.max(1, Math.log10(n))).toFixed(1)} s .. max ${(24 * Math.max(1, Math.log10(n))).toFixed(1)} s after suspicion`);
+  console.log(`  false 'dead' events, ${minutes} min @ ${loss * 100} % loss   ${String(fpDead).padEnd(15)} (suspect events, all observers: ${suspicions})`);
+  console.log(`  bytes/s per node (steady, no loss)      ${bps.toFixed(0).padEnd(15)} ≤ ${(1400 * 3 * 2) / 0.2} B/s upper bound (328 kbit/s)`);
+  console.log(`  bytes/s per node (${loss * 100} % loss run)          ${lbps.toFixed(0).padEnd(15)}`);
+  console.log(`  wall time: ${setupWall.toFixed(1)} s (dissemination/detection) + ${fpWall.toFixed(1)} s (loss run)`);
+}
