@@ -59,7 +59,10 @@ export interface Member {
   readonly vsn: readonly number[];
 }
 
-export type MembershipEvent = { readonly type: 'join' | 'update' | 'suspect' | 'alive' | 'dead' | 'left'; readonly member: Member };
+export type MembershipEvent = {
+  readonly type: 'join' | 'update' | 'suspect' | 'alive' | 'dead' | 'left' | 'reap';
+  readonly member: Member;
+};
 
 export interface UserMessage {
   /** Sender name (as claimed by the envelope). */
@@ -153,7 +156,7 @@ export class Membership {
   private readonly transport: Transport;
   private readonly clock: Clock;
   private readonly random: RandomSource;
-  private readonly keyring: Keyring;
+  private readonly ring: Keyring;
   private readonly opts: MembershipOptions;
   private readonly nodeMap = new Map<string, NodeRec>();
   private readonly addrIndex = new Map<string, NodeRec>();
@@ -186,7 +189,7 @@ export class Membership {
     this.transport = opts.transport;
     this.clock = opts.clock ?? realClock;
     this.random = opts.random ?? Math.random;
-    this.keyring = new Keyring(opts.keys ?? []);
+    this.ring = new Keyring(opts.keys ?? []);
     this.tags = { ...(opts.meta ?? {}), weft: '1' };
     this.metaBytes = encodeTags(this.tags);
     if (this.metaBytes.length > META_MAX) throw new Error(`node meta exceeds ${META_MAX} bytes`);
@@ -294,6 +297,19 @@ export class Membership {
     return this.nodes.map((n) => this.toMember(n));
   }
 
+  /** Alias of localNode() (kernel `Membership.self()`). */
+  self(): Member {
+    return this.localNode();
+  }
+
+  /** Keyring view matching the kernel's `Membership.keyring` contract. */
+  readonly keyring = {
+    install: (key: Uint8Array): void => this.installKey(key),
+    use: (key: Uint8Array): void => this.useKey(key),
+    remove: (key: Uint8Array): void => this.removeKey(key),
+    list: (): readonly Uint8Array[] => this.keys(),
+  };
+
   localNode(): Member {
     const s = this.nodeMap.get(this.name);
     if (s === undefined) throw new Error('not started');
@@ -336,16 +352,16 @@ export class Membership {
   }
 
   installKey(key: Uint8Array): void {
-    this.keyring.install(key);
+    this.ring.install(key);
   }
   useKey(key: Uint8Array): void {
-    this.keyring.use(key);
+    this.ring.use(key);
   }
   removeKey(key: Uint8Array): void {
-    this.keyring.remove(key);
+    this.ring.remove(key);
   }
   keys(): readonly Uint8Array[] {
-    return this.keyring.all();
+    return this.ring.all();
   }
 
   /** Direct user message to a Weft member (UDP if it fits, else TCP). */
@@ -464,7 +480,7 @@ export class Membership {
   }
 
   private streamOpts() {
-    return { compress: this.config.enableCompression, keyring: this.keyring.enabled ? this.keyring : undefined };
+    return { compress: this.config.enableCompression, keyring: this.ring.enabled ? this.ring : undefined };
   }
 
   private transmitLimit(): number {
@@ -508,7 +524,7 @@ export class Membership {
     if (piggyback) {
       let used = 2;
       for (const m of msgs) used += 2 + m.length;
-      const avail = this.config.udpBufferSize - used - (this.keyring.enabled ? ENCRYPT_OVERHEAD : 0) - 5;
+      const avail = this.config.udpBufferSize - used - (this.ring.enabled ? ENCRYPT_OVERHEAD : 0) - 5;
       const extra = this.queue.get(2, avail, this.transmitLimit(), rec?.weft === true && rec.name !== this.name);
       if (extra.length > 0) parts = [...msgs, ...extra];
     }
@@ -516,7 +532,7 @@ export class Membership {
     const pkt = encodePacket(parts, {
       compress: this.config.enableCompression && parts.length > 1,
       crc,
-      keyring: this.keyring.enabled ? this.keyring : undefined,
+      keyring: this.ring.enabled ? this.ring : undefined,
     });
     this.rawSend(target.addr, target.port, pkt);
   }
@@ -760,6 +776,7 @@ export class Membership {
       if ((n.state === NODE_STATE.dead || n.state === NODE_STATE.left) && now - n.stateChange > this.config.gossipToTheDeadTime) {
         this.nodeMap.delete(n.name);
         if (this.addrIndex.get(`${n.addr}:${n.port}`) === n) this.addrIndex.delete(`${n.addr}:${n.port}`);
+        this.emit('reap', n);
         continue;
       }
       keep.push(n);
@@ -850,7 +867,7 @@ export class Membership {
     this.counters.streamsOut++;
     const reply = await this.transport.request(target.addr, target.port, encodeStream(ping, this.streamOpts()), timeoutMs, true);
     if (reply === undefined) return false;
-    const d = decodeStream(reply, this.keyring.enabled ? this.keyring : undefined);
+    const d = decodeStream(reply, this.ring.enabled ? this.ring : undefined);
     return d.ok && d.value.kind === 'ack' && d.value.msg.seqNo === seq;
   }
 
@@ -868,14 +885,14 @@ export class Membership {
         n.name !== this.name &&
         (n.state <= NODE_STATE.suspect || now - n.stateChange < this.config.gossipToTheDeadTime),
     );
-    const avail = this.config.udpBufferSize - 2 - (this.keyring.enabled ? ENCRYPT_OVERHEAD : 0) - 5;
+    const avail = this.config.udpBufferSize - 2 - (this.ring.enabled ? ENCRYPT_OVERHEAD : 0) - 5;
     for (const t of targets) {
       const msgs = this.queue.get(2, avail, this.transmitLimit(), t.weft);
       if (msgs.length === 0) continue;
       const pkt = encodePacket(msgs, {
         compress: this.config.enableCompression && msgs.length > 1,
         crc: (t.vsn[1] ?? 0) >= 5,
-        keyring: this.keyring.enabled ? this.keyring : undefined,
+        keyring: this.ring.enabled ? this.ring : undefined,
       });
       this.rawSend(t.addr, t.port, pkt);
     }
@@ -925,7 +942,7 @@ export class Membership {
     this.counters.streamsOut++;
     const reply = await this.transport.request(addr, port, req, this.config.tcpTimeout, true);
     if (reply === undefined) throw new Error('no reply');
-    const d = decodeStream(reply, this.keyring.enabled ? this.keyring : undefined);
+    const d = decodeStream(reply, this.ring.enabled ? this.ring : undefined);
     if (!d.ok) {
       this.drop('bad-stream');
       throw new Error(d.error);
@@ -971,7 +988,7 @@ export class Membership {
     if (!this.running) return;
     this.counters.packetsIn++;
     this.counters.bytesIn += data.length;
-    const o = openPacket(data, this.keyring.enabled ? this.keyring : undefined);
+    const o = openPacket(data, this.ring.enabled ? this.ring : undefined);
     if (!o.ok) return this.drop('decrypt');
     for (const e of o.value.errors) this.drop(e.startsWith('crc') ? 'crc' : 'malformed');
     // memberlist applies queued alive/suspect/dead LIFO; we apply in order (both valid).
@@ -1077,7 +1094,7 @@ export class Membership {
     if (!this.running) return undefined;
     this.counters.streamsIn++;
     this.counters.bytesIn += data.length;
-    const keyring = this.keyring.enabled ? this.keyring : undefined;
+    const keyring = this.ring.enabled ? this.ring : undefined;
     const d = decodeStream(data, keyring);
     if (!d.ok) {
       this.drop('bad-stream');
