@@ -32,16 +32,33 @@ export function writeU16(b: Uint8Array, o: number, v: number): void {
   b[o + 1] = v & 255;
 }
 
-/** One's-complement sum of b[start..end) added to `sum` (not folded). */
+let sumArr: Uint8Array | undefined;
+let sumDv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(4));
+
+/**
+ * One's-complement sum of b[start..end) as big-endian 16-bit words, added to `sum`, not folded.
+ * Reads 32-bit words (W = hi·65536 + lo ≡ hi + lo mod 0xffff, RFC 1071 §2) through a cached
+ * DataView; the result may exceed 32 bits and is folded by `fold`.
+ */
 export function sum16(b: Uint8Array, start: number, end: number, sum: number): number {
+  if (b !== sumArr) {
+    sumArr = b;
+    sumDv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  const dv = sumDv;
   let i = start;
-  const even = end - ((end - start) & 1);
-  for (; i < even; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
-  if (i < end) sum += b[i]! << 8;
-  return sum;
+  const end4 = start + ((end - start) & ~3);
+  let acc = 0;
+  for (; i < end4; i += 4) acc += dv.getUint32(i);
+  if (i + 1 < end) {
+    acc += (b[i]! << 8) | b[i + 1]!;
+    i += 2;
+  }
+  if (i < end) acc += b[i]! << 8;
+  return sum + acc;
 }
 export function fold(sum: number): number {
-  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 65536);
+  while (sum > 0xffff) sum = (sum % 65536) + Math.floor(sum / 65536);
   return sum;
 }
 

@@ -37,10 +37,13 @@ const tcpOk = (b: Uint8Array, ip: number): boolean => {
 test('segmentTcp: MSS-sized frames with valid IP/TCP checksums, sequence, flags, VXLAN header', () => {
   const mss = 1398;
   const payload = 5000;
-  const b = superFrame(payload, mss);
-  const out = new Uint8Array(70000);
+  const sf = superFrame(payload, mss);
+  const b = new Uint8Array(80000);
+  b.set(sf);
+  const OUT = 8000;
+  const out = b.subarray(OUT);
   const r: SegOut = { count: 0, size: 0, total: 0 };
-  assert.ok(segmentTcp(b, F, b.length - F, 4242, out, r));
+  assert.ok(segmentTcp(b, F, sf.length - F, 4242, OUT, r));
   assert.is(r.count, 4);
   assert.is(r.size, 8 + HL + mss);
   const collected: number[] = [];
@@ -56,16 +59,18 @@ test('segmentTcp: MSS-sized frames with valid IP/TCP checksums, sequence, flags,
     const tot = readU16(out, ip + 2);
     for (let k = ip + 52; k < ip + tot; k++) collected.push(out[k]!);
   }
-  assert.equal(collected, [...b.subarray(F + HL)]);
+  assert.equal(collected, [...sf.subarray(F + HL)]);
   assert.is(r.total, 3 * r.size + 8 + HL + (payload - 3 * mss));
 });
 
 test('coalesceTcp rebuilds the super-frame from a GRO train; rxVnetHeader marks CHECKSUM_PARTIAL', () => {
   const mss = 1398;
-  const b = superFrame(5000, mss);
-  const out = new Uint8Array(70000);
+  const sf = superFrame(5000, mss);
+  const b = new Uint8Array(80000);
+  b.set(sf);
+  const out = b.subarray(8000);
   const r: SegOut = { count: 0, size: 0, total: 0 };
-  segmentTcp(b, F, b.length - F, 99, out, r);
+  segmentTcp(b, F, sf.length - F, 99, 8000, r);
   const buf = new Uint8Array(70000);
   buf.set(out.subarray(0, r.total), 2);
   const co: SegOut = { count: 0, size: 0, total: 0 };
@@ -75,7 +80,7 @@ test('coalesceTcp rebuilds the super-frame from a GRO train; rxVnetHeader marks 
   const ip = f + 14;
   assert.is(co.total, 8 + HL + 5000);
   assert.is(readU16(buf, ip + 2), 20 + 32 + 5000);
-  assert.equal([...buf.subarray(f + HL, f + HL + 5000)], [...b.subarray(F + HL)]);
+  assert.equal([...buf.subarray(f + HL, f + HL + 5000)], [...sf.subarray(F + HL)]);
   assert.is(buf[0], 1, 'NEEDS_CSUM');
   assert.is(buf[1], 1, 'GSO_TCPV4');
   assert.is(buf[4]! | (buf[5]! << 8), mss);
@@ -124,6 +129,17 @@ test('proxy ARP reply and gateway ICMP echo reply are built in place', () => {
   assert.is(fold(sum16(e, 14, 34, 0)), 0xffff);
   assert.is(fold(sum16(e, 34, 42, 0)), 0xffff);
   assert.is(flowHash(e, 0, 42), flowHash(e, 0, 42));
+});
+
+test('sum16 (32-bit reads) equals a byte-wise RFC 1071 sum at any offset and length', () => {
+  const b = new Uint8Array(3000);
+  for (let i = 0; i < b.length; i++) b[i] = (i * 131 + 17) & 255;
+  const naive = (s: number, e: number) => {
+    let x = 0;
+    for (let i = s; i < e; i += 2) x += (b[i]! << 8) | (i + 1 < e ? b[i + 1]! : 0);
+    return fold(x);
+  };
+  for (const [s, e] of [[0, 3000], [1, 1500], [3, 4], [7, 1454], [10, 11], [5, 5], [2, 2999]] as const) assert.is(fold(sum16(b, s, e, 0)), naive(s, e), `${s}..${e}`);
 });
 
 test.run();

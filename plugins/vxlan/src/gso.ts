@@ -18,12 +18,13 @@ export interface SegOut {
 const TCP = 6;
 
 /**
- * Segments the frame at b[f..f+len) (virtio header at b[f-10..f)) into `out`; false if
+ * Segments the frame at b[f..f+len) (virtio header at b[f-10..f)) into b[outOff..), a region
+ * of the same buffer (so copies are copyWithin, without allocation); false if
  * unsupported. `csum` false leaves TCP checksums to the receiver: only for Weft peers, whose
  * receive path marks every TCP/UDP frame CHECKSUM_PARTIAL; the outer UDP checksum still covers
  * the bytes on the wire.
  */
-export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, out: Uint8Array, r: SegOut, csum = true): boolean {
+export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, outOff: number, r: SegOut, csum = true): boolean {
   const v = f - 10;
   const gsoType = b[v + 1]! & 0x7f;
   const mss = b[v + 4]! | (b[v + 5]! << 8);
@@ -47,22 +48,22 @@ export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, o
   if (mss === 0 || payload <= 0 || tcphl < 20) return false;
   const count = Math.ceil(payload / mss);
   const size = 8 + hl + mss;
-  if (count * size > out.length) return false;
+  if (outOff + count * size > b.length || outOff < f + len) return false;
+  const out = b;
   const seq0 = readU32(b, tcp + 4);
   const flags0 = b[tcp + 13]!;
   const id0 = v4 ? readU16(b, ip + 4) : 0;
   // Pseudo-header sum without the length (added per segment).
   let pseudo = v4 ? sum16(b, ip + 12, ip + 20, TCP) : sum16(b, ip + 8, ip + 40, TCP);
   pseudo = fold(pseudo);
-  const hdr = b.subarray(f, f + hl);
-  let o = 0;
+  let o = outOff;
   for (let i = 0; i < count; i++) {
     const chunk = i === count - 1 ? payload - i * mss : mss;
     writeVxlanHeader(out, o, vni);
     const g = o + 8;
-    out.set(hdr, g);
+    out.copyWithin(g, f, f + hl);
     const src = f + hl + i * mss;
-    out.set(b.subarray(src, src + chunk), g + hl);
+    out.copyWithin(g + hl, src, src + chunk);
     const oip = g + ETH;
     const otcp = oip + iphl;
     if (v4) {
@@ -85,7 +86,7 @@ export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, o
   }
   r.count = count;
   r.size = size;
-  r.total = o;
+  r.total = o - outOff;
   return true;
 }
 

@@ -112,18 +112,24 @@ mdv.setBigUint64(80, 18n, true); // cmsg_len = CMSG_LEN(2)
 mdv.setInt32(88, SOL_UDP, true);
 mdv.setInt32(92, UDP_SEGMENT, true);
 
+/** Stores a 64-bit little-endian value < 2^53 without BigInt (no allocation per packet). */
+function set64(dv: DataView, off: number, v: number): void {
+  dv.setUint32(off, v >>> 0, true);
+  dv.setUint32(off + 4, Math.floor(v / 4294967296), true);
+}
+
 function sendTrain(fd: number, addr: number, len: number, seg: number, sa: number): number {
-  mdv.setBigUint64(0, BigInt(sa), true);
+  set64(mdv, 0, sa);
   mdv.setUint32(8, 16, true);
-  mdv.setBigUint64(64, BigInt(addr), true);
-  mdv.setBigUint64(72, BigInt(len), true);
+  set64(mdv, 64, addr);
+  set64(mdv, 72, len);
   if (seg > 0 && seg < len) {
-    mdv.setBigUint64(32, BigInt(msgMem.addr + 80), true);
-    mdv.setBigUint64(40, 24n, true); // CMSG_SPACE(2)
+    set64(mdv, 32, msgMem.addr + 80);
+    set64(mdv, 40, 24); // CMSG_SPACE(2)
     mdv.setUint16(96, seg, true);
   } else {
-    mdv.setBigUint64(32, 0n, true);
-    mdv.setBigUint64(40, 0n, true);
+    set64(mdv, 32, 0);
+    set64(mdv, 40, 0);
   }
   return sys.sendmsg(fd, msgMem.addr, 0);
 }
@@ -132,9 +138,10 @@ function sendTrain(fd: number, addr: number, len: number, seg: number, sa: numbe
 // TAP → switch
 
 const CAP = 65536 + VNET_HDR_LEN;
-const tbuf = sys.alloc(CAP + 64);
+// One arena: the frame read from a TAP at 0, its segmented VXLAN train at OUT.
+const OUT = CAP + 64;
+const tbuf = sys.alloc(OUT + 2 * 65536 + 4096);
 const tb = tbuf.bytes;
-const out = sys.alloc(2 * 65536 + 4096);
 const seg: SegOut = { count: 0, size: 0, total: 0 };
 
 /** Reads and switches up to `budget` frames from one TAP; returns how many. */
@@ -201,7 +208,7 @@ function tapBatch(tap: Tap, budget: number): number {
     const gsoType = b[1]!;
     const sfd = sendFds[flowHash(b, f, len) % sendFds.length]!;
     if (gsoType !== VIRTIO_NET_HDR_GSO_NONE) {
-      if (!segmentTcp(b, f, len, net.vni, out.bytes, seg, d.fullCsum)) {
+      if (!segmentTcp(b, f, len, net.vni, OUT, seg, d.fullCsum)) {
         cnt[row + C.drop_malformed]!++;
         continue;
       }
@@ -212,7 +219,7 @@ function tapBatch(tap: Tap, budget: number): number {
         const k = Math.min(per, seg.count - i);
         const start = i * seg.size;
         const l = Math.min(seg.total - start, k * seg.size);
-        if (sendTrain(sfd, out.addr + start, l, seg.size, d.sa) < 0) cnt[d.row + C.drop_io]! += k;
+        if (sendTrain(sfd, tbuf.addr + OUT + start, l, seg.size, d.sa) < 0) cnt[d.row + C.drop_io]! += k;
         else {
           cnt[d.row + C.tx_packets]! += k;
           cnt[d.row + C.tx_bytes]! += l - 8 * k;
@@ -269,7 +276,7 @@ function udpBatch(): number {
   for (let i = 0; i < B; i++) {
     const h = i * SIZEOF_MMSGHDR;
     mv.setUint32(h + 8, 16, true);
-    mv.setBigUint64(h + 40, 32n, true);
+    mv.setUint32(h + 40, 32, true);
   }
   const got = sys.recvmmsg(init.udpFd, meta.addr, B, MSG_DONTWAIT, 0);
   if (got <= 0) {
@@ -283,7 +290,7 @@ function udpBatch(): number {
     const h = i * SIZEOF_MMSGHDR;
     const len = mv.getUint32(h + 56, true);
     let segSize = len;
-    if (mv.getBigUint64(h + 40, true) >= 20n) {
+    if (mv.getUint32(h + 40, true) >= 20) {
       const c = CMSG + i * 32;
       if (mv.getInt32(c + 8, true) === SOL_UDP && mv.getInt32(c + 12, true) === UDP_GRO) segSize = mv.getInt32(c + 16, true) || len;
     }
