@@ -44,14 +44,14 @@ export class BroadcastQueue {
   }
 
   /** Pick messages fitting `limit` bytes (each costs `overhead` extra). */
-  get(overhead: number, limit: number, transmitLimit: number, allowWeftOnly: boolean): Uint8Array[] {
+  get(overhead: number, limit: number, transmitLimit: number, allowWeftOnly: boolean, maxCount = 255): Uint8Array[] {
     if (this.items.length === 0) return [];
     this.items.sort((a, b) => a.transmits - b.transmits || b.b.msg.length - a.b.msg.length || b.id - a.id);
     const out: Uint8Array[] = [];
     let used = 0;
     const done: Item[] = [];
     for (const it of this.items) {
-      if (out.length >= 255) break;
+      if (out.length >= maxCount) break;
       if (it.b.weftOnly && !allowWeftOnly) continue;
       const cost = overhead + it.b.msg.length;
       if (used + cost > limit) continue;

@@ -192,6 +192,7 @@ export class Membership {
     this.ring = new Keyring(opts.keys ?? []);
     this.tags = { ...(opts.meta ?? {}), weft: '1' };
     this.metaBytes = encodeTags(this.tags);
+    this.bcastSeq = Math.floor(this.random() * 0x100000000) >>> 0;
     if (this.metaBytes.length > META_MAX) throw new Error(`node meta exceeds ${META_MAX} bytes`);
   }
 
@@ -382,6 +383,8 @@ export class Membership {
   /** Epidemic broadcast to all Weft members (re-gossiped by receivers, deduplicated). */
   broadcastUser(payload: Uint8Array): void {
     const env = this.envelope(ENV_BROADCAST, payload);
+    const max = this.config.udpBufferSize - 2 - 2 - 5 - (this.ring.enabled ? ENCRYPT_OVERHEAD : 0);
+    if (env.length + 1 > max) throw new Error(`broadcast payload too large (max ${max - 1 - (env.length - payload.length)} bytes)`);
     this.markSeen(env);
     this.queue.queue({ key: undefined, msg: encodeUser(env), weftOnly: true });
   }
@@ -525,7 +528,7 @@ export class Membership {
       let used = 2;
       for (const m of msgs) used += 2 + m.length;
       const avail = this.config.udpBufferSize - used - (this.ring.enabled ? ENCRYPT_OVERHEAD : 0) - 5;
-      const extra = this.queue.get(2, avail, this.transmitLimit(), rec?.weft === true && rec.name !== this.name);
+      const extra = this.queue.get(2, avail, this.transmitLimit(), rec?.weft === true && rec.name !== this.name, 255 - msgs.length);
       if (extra.length > 0) parts = [...msgs, ...extra];
     }
     const crc = rec !== undefined && (rec.vsn[1] ?? 0) >= 5;
