@@ -1,0 +1,118 @@
+/**
+ * The engine with real network namespaces (root), the real IPAM, and a local-scope driver.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { createKernel, memoryStore, WeftException, type Kernel } from '@weft/kernel';
+import { ipamPlugin } from '@weft/ipam';
+import { exampleStatic } from '@weft/example-static';
+import { enginePlugin, linuxSandboxHost, type Engine } from './mod.ts';
+
+const root = typeof process.getuid === 'function' && process.getuid() === 0;
+const prefix = `wft-e${process.pid}-`;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-engine-'));
+
+async function boot(store = memoryStore()): Promise<{ k: Kernel; e: Engine }> {
+  const k = createKernel({ store });
+  const r = await k.load([
+    { plugin: ipamPlugin() },
+    { plugin: exampleStatic('static') },
+    { plugin: enginePlugin(linuxSandboxHost(path.join(tmp, 'etc'))), config: { node: 'h1', ipam: 'ipam', drivers: { static: 'static' }, logDir: path.join(tmp, 'logs'), nsPrefix: prefix } },
+  ]);
+  if (isLeft(r)) throw new Error(r.left.map((e) => e.message).join('; '));
+  return { k, e: k.service('engine') as Engine };
+}
+
+const netnsList = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+const code = async (p: Promise<unknown>) => {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    return e instanceof WeftException ? `${e.error.category}: ${e.error.message}` : String(e);
+  }
+};
+
+test.after(() => {
+  for (const l of netnsList().split('\n')) {
+    const ns = l.split(' ')[0];
+    if (ns?.startsWith(prefix)) execFileSync('ip', ['netns', 'del', ns]);
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+if (!root) {
+  test('engine (skipped: needs root for network namespaces)', () => {
+    console.log('  skipped: the engine tests create network namespaces; run as root');
+  });
+} else {
+  test('local network: create, sandbox with resolv.conf and hostname, detached command, remove', async () => {
+    const { k, e } = await boot();
+    try {
+      assert.match(await code(e.createNetwork({ Name: 'bad name!' })), /BadRequest: invalid network name/);
+      assert.match(await code(e.createNetwork({ Name: 'x', Driver: 'nope' })), /plugin "nope" not found/);
+      assert.match(await code(e.createNetwork({ Name: 'o1', Driver: 'overlay' })), /plugin "overlay" not found/);
+      const n = await e.createNetwork({ Name: 'web', Driver: 'static', IPAM: { Config: [{ Subnet: '10.77.0.0/24', Gateway: '10.77.0.1' }] } });
+      assert.match(await code(e.createNetwork({ Name: 'web', Driver: 'static' })), /Conflict: network with name web already exists/);
+      const view = await e.networkView(await e.resolve('web'));
+      assert.is(view.Id, n.Id);
+      assert.equal(view.IPAM.Config, [{ Subnet: '10.77.0.0/24', Gateway: '10.77.0.1' }]);
+      const sb = await e.createSandbox({ Name: 'alpine1', Networks: [{ Name: 'web' }], Cmd: ['sleep', '30'] });
+      assert.is(sb.Networks.web?.IPAddress, '10.77.0.2/24');
+      assert.ok(netnsList().includes(`${prefix}alpine1`));
+      assert.is(fs.readFileSync(path.join(tmp, 'etc', `${prefix}alpine1`, 'resolv.conf'), 'utf8').includes('nameserver 10.77.0.1'), true);
+      assert.is(fs.readFileSync(path.join(tmp, 'etc', `${prefix}alpine1`, 'hostname'), 'utf8'), 'alpine1\n');
+      assert.is((await e.sandbox('alpine1')).State, 'running');
+      assert.match(await code(e.createSandbox({ Name: 'alpine1' })), /Conflict: The sandbox name "alpine1" is already in use/);
+      assert.match(await code(e.removeNetwork('web')), /Conflict: .*has active endpoints \(alpine1\)/);
+      assert.match(await code(e.removeSandbox('alpine1', false)), /Conflict: You cannot remove a running sandbox/);
+      assert.match(await code(e.connect('web', 'alpine1', undefined, [])), /Conflict: endpoint with name alpine1 already exists in network web/);
+      const pid = (await e.sandbox('alpine1')).Pid;
+      await e.removeSandbox('alpine1', true);
+      assert.ok(!netnsList().includes(`${prefix}alpine1`), 'namespace removed');
+      let alive = true;
+      try { process.kill(pid, 0); } catch { alive = false; }
+      assert.is(alive, false, 'command killed');
+      // the address went back to the pool
+      const again = await e.createSandbox({ Name: 'alpine2', Networks: [{ Name: 'web', IPAddress: '10.77.0.2' }] });
+      assert.is(again.Networks.web?.IPAddress, '10.77.0.2/24');
+      assert.match(await code(e.createSandbox({ Name: 'alpine3', Networks: [{ Name: 'web', IPAddress: '10.77.0.2' }] })), /Conflict/);
+      assert.ok(!netnsList().includes(`${prefix}alpine3`), 'a failed create leaves no namespace behind');
+      await e.disconnect('web', 'alpine2', false);
+      assert.equal((await e.sandbox('alpine2')).Networks, {});
+      await e.removeSandbox('alpine2', false);
+      await e.removeNetwork('web');
+      assert.match(await code(e.resolve('web')), /NotFound: network web not found/);
+    } finally {
+      await k.stop();
+    }
+  });
+
+  test('state survives an agent restart over the same store', async () => {
+    const store = memoryStore();
+    let { k, e } = await boot(store);
+    await e.createNetwork({ Name: 'db', Driver: 'static', IPAM: { Config: [{ Subnet: '10.78.0.0/24' }] } });
+    await e.createSandbox({ Name: 'pg', Networks: [{ Name: 'db', Aliases: ['postgres'] }] });
+    await k.stop();
+    ({ k, e } = await boot(store));
+    try {
+      const sb = await e.sandbox('pg');
+      assert.is(sb.Networks.db?.IPAddress, '10.78.0.2/24');
+      assert.equal(sb.Networks.db?.Aliases, ['postgres']);
+      const view = await e.networkView(await e.resolve('db'));
+      assert.equal(Object.values(view.Containers).map((c) => c.Name), ['pg']);
+      assert.equal(view.Utilisation, [{ Subnet: '10.78.0.0/24', Used: 2, Total: 254 }], 'gateway + pg of 254 usable');
+      await e.removeSandbox('pg', true);
+      await e.removeNetwork('db');
+    } finally {
+      await k.stop();
+    }
+  });
+}
+
+test.run();

@@ -1,0 +1,85 @@
+/**
+ * Host operations for sandboxes (network namespaces), behind one small interface so the engine's
+ * logic is testable and the Linux specifics live in one place.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface SandboxFiles {
+  readonly resolvConf: string;
+  readonly hostname: string;
+  readonly hosts: string;
+}
+
+export interface SandboxHost {
+  netnsPath(name: string): string;
+  netnsExists(name: string): boolean;
+  createNetns(name: string): void;
+  deleteNetns(name: string): void;
+  /** Writes the files `ip netns exec` bind-mounts over /etc; returns the resolv.conf path. */
+  writeFiles(name: string, files: SandboxFiles): string;
+  removeFiles(name: string): void;
+  /** Starts `cmd` inside the sandbox, detached from the agent (survives its restart). */
+  spawn(name: string, cmd: readonly string[], logFile: string): number;
+  alive(pid: number): boolean;
+  kill(pid: number, signal: NodeJS.Signals): void;
+}
+
+export function linuxSandboxHost(etcDir = '/etc/netns'): SandboxHost {
+  const ipCmd = (args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  return {
+    netnsPath: (name) => `/run/netns/${name}`,
+    netnsExists: (name) => fs.existsSync(`/run/netns/${name}`),
+    createNetns(name) {
+      try {
+        ipCmd(['netns', 'add', name]);
+        ipCmd(['-n', name, 'link', 'set', 'lo', 'up']);
+      } catch (e) {
+        throw new Error(`cannot create network namespace "${name}": ${String((e as { stderr?: string }).stderr ?? e).trim()}`);
+      }
+    },
+    deleteNetns(name) {
+      if (fs.existsSync(`/run/netns/${name}`)) ipCmd(['netns', 'del', name]);
+    },
+    writeFiles(name, files) {
+      const dir = path.join(etcDir, name);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'resolv.conf'), files.resolvConf);
+      fs.writeFileSync(path.join(dir, 'hostname'), `${files.hostname}\n`);
+      fs.writeFileSync(path.join(dir, 'hosts'), files.hosts);
+      return path.join(dir, 'resolv.conf');
+    },
+    removeFiles(name) {
+      fs.rmSync(path.join(etcDir, name), { recursive: true, force: true });
+    },
+    spawn(name, cmd, logFile) {
+      fs.mkdirSync(path.dirname(logFile), { recursive: true });
+      const out = fs.openSync(logFile, 'a');
+      const child = spawn('ip', ['netns', 'exec', name, ...cmd], { detached: true, stdio: ['ignore', out, out] });
+      fs.closeSync(out);
+      child.unref();
+      if (child.pid === undefined) throw new Error(`cannot start ${JSON.stringify(cmd.join(' '))} in sandbox "${name}"`);
+      return child.pid;
+    },
+    alive(pid) {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    kill(pid, signal) {
+      try {
+        process.kill(-pid, signal);
+      } catch {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          /* gone */
+        }
+      }
+    },
+  };
+}

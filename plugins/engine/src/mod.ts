@@ -1,0 +1,3 @@
+export * from './engine.ts';
+export * from './host.ts';
+export * from './plugin.ts';

@@ -1,0 +1,31 @@
+import * as t from 'io-ts';
+import { definePlugin, type PluginDefinition } from '@weft/kernel';
+import { Engine, type EngineConfig } from './engine.ts';
+import { linuxSandboxHost, type SandboxHost } from './host.ts';
+
+export const EngineConfigCodec = t.intersection([
+  t.type({ node: t.string, ipam: t.string, drivers: t.record(t.string, t.string), logDir: t.string }),
+  t.partial({ nsPrefix: t.string }),
+]);
+
+/** The engine plugin: provides the `engine` service (networks, sandboxes, attachments). */
+export function enginePlugin(host: SandboxHost = linuxSandboxHost()): PluginDefinition<EngineConfig> {
+  return definePlugin<EngineConfig>({
+    manifest: {
+      name: 'engine',
+      version: '0.1.0',
+      kernel: '^0.1.0',
+      provides: ['engine'],
+      optional: ['control', 'tables'],
+      config: EngineConfigCodec as unknown as t.Type<EngineConfig, unknown, unknown>,
+      description: 'networks on this host, sandboxes (network namespaces) and their attachments',
+    },
+    services: { engine: (ctx) => new Engine(ctx, host) },
+  });
+}
+
+declare module '@weft/kernel' {
+  interface ServiceMap {
+    engine: Engine;
+  }
+}
