@@ -70,6 +70,8 @@ export interface WorkerInit {
   /** Send sockets, one per source port; the inner flow hash picks one (RFC 7348 §5 entropy). */
   readonly sendFds: readonly number[];
   readonly offload: boolean;
+  /** Which half of the loop this worker runs: both, or only VXLAN receive, or only TAP reads. */
+  readonly mode: 'all' | 'udp' | 'taps';
   /** Busy-poll this long after the last packet before sleeping in poll(2) (latency vs CPU). */
   readonly spinUs: number;
   readonly ctl: SharedArrayBuffer;

@@ -53,6 +53,9 @@ const pdv = new DataView(pfds.bytes.buffer, pfds.bytes.byteOffset, pfds.bytes.by
 let byVni = new Map<number, Net>();
 let taps: Tap[] = [];
 let seen = -1;
+let nfds = 0;
+const doUdp = init.mode !== 'taps';
+const doTaps = init.mode !== 'udp';
 
 function apply(s: Snapshot): void {
   const m = new Map<number, Net>();
@@ -75,13 +78,16 @@ function apply(s: Snapshot): void {
     m.set(n.vni, net);
   }
   byVni = m;
-  taps = t;
-  pdv.setInt32(0, init.udpFd, true);
-  pdv.setInt16(4, POLLIN, true);
-  t.forEach((tap, i) => {
-    pdv.setInt32(8 * (i + 1), tap.fd, true);
-    pdv.setInt16(8 * (i + 1) + 4, POLLIN, true);
-  });
+  taps = doTaps ? t : [];
+  nfds = 0;
+  const add = (fd: number): void => {
+    pdv.setInt32(8 * nfds, fd, true);
+    pdv.setInt16(8 * nfds + 4, POLLIN, true);
+    pdv.setInt16(8 * nfds + 6, 0, true);
+    nfds++;
+  };
+  if (doUdp) add(init.udpFd);
+  for (const tap of taps) add(tap.fd);
 }
 
 /** Applies pending table snapshots; true when asked to stop. */
@@ -353,7 +359,7 @@ function run(): void {
   const spinMs = init.spinUs / 1000;
   let last = performance.now();
   for (;;) {
-    let work = udpBatch();
+    let work = doUdp ? udpBatch() : 0;
     const ts = taps;
     for (let i = 0; i < ts.length; i++) work += tapBatch(ts[i]!, 16);
     if (Atomics.load(ctl, CTL_GEN) !== seen && sync()) return;
@@ -363,7 +369,7 @@ function run(): void {
     }
     if (spinMs > 0 && performance.now() - last < spinMs) continue;
     if (sync()) return;
-    sys.poll(pfds.addr, taps.length + 1, 200);
+    sys.poll(pfds.addr, nfds, 200);
     last = performance.now();
   }
 }
