@@ -91,6 +91,16 @@ for (const n of sizes) {
   // 3. failure detection
   const det = await detection(c, Math.floor(n / 2));
   const setupWall = (performance.now() - wall) / 1000;
+  console.log(`\nN = ${n}`);
+  console.log(`  metric                                  weft (sim)      memberlist model`);
+  console.log(`  broadcast → 50 % of nodes               ${fmt(b50).padEnd(15)} ${modelSeconds(n, 0.5, 0).toFixed(1)} s`);
+  console.log(`  broadcast → 99.99 % of nodes            ${fmt(b9999).padEnd(15)} ${modelSeconds(n, 0.9999, 0).toFixed(1)} s (published: 2.0 s @100, 2.2 s @1000)`);
+  console.log(`  broadcast → 100 % of nodes              ${fmt(bAll).padEnd(15)}`);
+  console.log(`  crash → first suspicion                 ${fmt(det.first).padEnd(15)} SWIM: ≈1.58 probe periods expected`);
+  console.log(`  crash → dead at every member            ${fmt(det.all).padEnd(15)} suspicion min ${(4 * Math.max(1, Math.log10(n))).toFixed(1)} s .. max ${(24 * Math.max(1, Math.log10(n))).toFixed(1)} s after suspicion`);
+  console.log(`  bytes/s per node (steady, no loss)      ${bps.toFixed(0).padEnd(15)} ≤ ${(1400 * 3 * 2) / 0.2} B/s upper bound (328 kbit/s)`);
+  console.log(`  [wall ${setupWall.toFixed(1)} s]`);
+  if (minutes <= 0) continue;
 
   // 4. false positives at `loss` over `minutes`
   const wall2 = performance.now();
@@ -108,15 +118,7 @@ for (const n of sizes) {
   const lbps = (lc.net.bytesSent + lc.net.streamBytes - lb0) / n / (minutes * 60);
   const fpWall = (performance.now() - wall2) / 1000;
 
-  console.log(`\nN = ${n}`);
-  console.log(`  metric                                  weft (sim)      memberlist model`);
-  console.log(`  broadcast → 50 % of nodes               ${fmt(b50).padEnd(15)} ${modelSeconds(n, 0.5, 0).toFixed(1)} s`);
-  console.log(`  broadcast → 99.99 % of nodes            ${fmt(b9999).padEnd(15)} ${modelSeconds(n, 0.9999, 0).toFixed(1)} s (published: 2.0 s @100, 2.2 s @1000)`);
-  console.log(`  broadcast → 100 % of nodes              ${fmt(bAll).padEnd(15)}`);
-  console.log(`  crash → first suspicion                 ${fmt(det.first).padEnd(15)} SWIM: ≈1.58 probe periods expected`);
-  console.log(`  crash → dead at every member            ${fmt(det.all).padEnd(15)} suspicion min ${(4 * Math.max(1, Math.log10(n))).toFixed(1)} s .. max ${(24 * Math.max(1, Math.log10(n))).toFixed(1)} s after suspicion`);
   console.log(`  false 'dead' events, ${minutes} min @ ${loss * 100} % loss   ${String(fpDead).padEnd(15)} (suspect events, all observers: ${suspicions})`);
-  console.log(`  bytes/s per node (steady, no loss)      ${bps.toFixed(0).padEnd(15)} ≤ ${(1400 * 3 * 2) / 0.2} B/s upper bound (328 kbit/s)`);
   console.log(`  bytes/s per node (${loss * 100} % loss run)          ${lbps.toFixed(0).padEnd(15)}`);
-  console.log(`  wall time: ${setupWall.toFixed(1)} s (dissemination/detection) + ${fpWall.toFixed(1)} s (loss run)`);
+  console.log(`  [wall ${fpWall.toFixed(1)} s]`);
 }

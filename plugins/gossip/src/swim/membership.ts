@@ -608,7 +608,7 @@ export class Membership {
         addrBytes: a.addr,
         port: a.port,
         meta: a.meta,
-        tags: decodeTags(a.meta),
+        tags: tagsOf(a.meta),
         weft: false,
         vsn: a.vsn,
         incarnation: 0,
@@ -648,7 +648,7 @@ export class Membership {
     st.incarnation = a.incarnation;
     if (!bytesEq(st.meta, a.meta)) {
       st.meta = a.meta;
-      st.tags = decodeTags(a.meta);
+      st.tags = tagsOf(a.meta);
       st.weft = st.tags['weft'] === '1';
     }
     if (!bytesEq(st.addrBytes, a.addr) || st.port !== a.port) {
@@ -1128,6 +1128,17 @@ export class Membership {
 export function suspicionTimeout(mult: number, n: number, interval: number): number {
   const scale = Math.max(1, Math.log10(Math.max(1, n)));
   return Math.floor((mult * Math.floor(scale * 1000) * interval) / 1000);
+}
+
+// Decoded tags per meta buffer (the simulator and seeding share buffers between nodes).
+const tagCache = new WeakMap<Uint8Array, Record<string, string>>();
+function tagsOf(meta: Uint8Array): Record<string, string> {
+  let t = tagCache.get(meta);
+  if (t === undefined) {
+    t = decodeTags(meta);
+    tagCache.set(meta, t);
+  }
+  return t;
 }
 
 function bytesEq(a: Uint8Array, b: Uint8Array): boolean {
