@@ -1,1 +1,2 @@
 export * from "./tables.ts";
+export * from "./plugin.ts";
