@@ -1,0 +1,168 @@
+/** `weft network ...`. */
+import type { IPAMConfig, Network, NetworkCreateRequest, NetworkPeers } from '@weft/api';
+import type { Io, Parsed } from '../spec.ts';
+import { UsageError } from '../spec.ts';
+import { client } from '../agent.ts';
+import { arg, args, bool, format, kvs, record, str, strs } from '../flags.ts';
+import { inspectJson, json, progress, shortId, table } from '../format.ts';
+import { compact, eachName } from '../util.ts';
+
+/**
+ * Docker's pairing: each --gateway, --ip-range and --aux-address goes to the --subnet that
+ * contains it; one of them without such a subnet is a usage error.
+ */
+export async function ipamConfig(p: Parsed): Promise<IPAMConfig[]> {
+  const subnets = strs(p, 'subnet');
+  const gateways = strs(p, 'gateway');
+  const ranges = strs(p, 'ip-range');
+  const aux = kvs(p, 'aux-address');
+  if (subnets.length === 0) {
+    if (gateways.length + ranges.length + aux.length > 0) throw new UsageError('--gateway, --ip-range and --aux-address need a --subnet that contains them', p.cmd.path);
+    return [];
+  }
+  const { checkAddress, inSubnet } = await import('../addr.ts');
+  const configs = subnets.map((s) => ({ Subnet: s }) as { Subnet: string; Gateway?: string; IPRange?: string; AuxAddresses?: Record<string, string> });
+  const owner = (ip: string, what: string) => {
+    const c = configs.find((x) => inSubnet(x.Subnet, ip));
+    if (c === undefined) throw new UsageError(`no --subnet contains ${what} ${ip}: add the subnet it belongs to`, p.cmd.path);
+    return c;
+  };
+  for (const g of gateways) {
+    const c = owner(g, 'gateway');
+    if (c.Gateway !== undefined) throw new UsageError(`subnet ${c.Subnet} has two gateways (${c.Gateway}, ${g})`, p.cmd.path);
+    c.Gateway = g;
+  }
+  for (const r of ranges) {
+    const c = owner(r.split('/')[0] ?? r, 'ip-range');
+    if (c.IPRange !== undefined) throw new UsageError(`subnet ${c.Subnet} has two ip-ranges (${c.IPRange}, ${r})`, p.cmd.path);
+    c.IPRange = r;
+  }
+  for (const { key, value } of aux) {
+    const why = checkAddress('ip', value);
+    if (why !== undefined) throw new UsageError(`invalid --aux-address ${key}=${value}: ${why}`, p.cmd.path);
+    const c = owner(value, 'aux-address');
+    c.AuxAddresses = { ...c.AuxAddresses, [key]: value };
+  }
+  return configs;
+}
+
+export async function create(p: Parsed, io: Io): Promise<number> {
+  const config = await ipamConfig(p);
+  const name = arg(p, 'NAME');
+  const req = compact<NetworkCreateRequest>({
+    Name: name,
+    Driver: str(p, 'driver'),
+    Attachable: bool(p, 'attachable') || undefined,
+    Internal: bool(p, 'internal') || undefined,
+    EnableIPv6: bool(p, 'ipv6') || undefined,
+    Options: record(p, 'opt'),
+    Labels: record(p, 'label'),
+    IPAM: config.length === 0 ? undefined : { Driver: 'default', Config: config },
+  });
+  const c = await client(p);
+  const r = await progress(io, `Creating network "${name}"`, c.networkCreate(req));
+  if (r.Warning !== '') io.err(`Warning: ${r.Warning}\n`);
+  io.out(`${r.Id}\n`);
+  return 0;
+}
+
+export function networkTable(nets: readonly Network[]): string {
+  const sorted = [...nets].sort((a, b) => a.Name.localeCompare(b.Name));
+  return table(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], sorted.map((n) => [shortId(n.Id), n.Name, n.Driver, n.Scope]));
+}
+
+export async function ls(p: Parsed, io: Io): Promise<number> {
+  const nets = await (await client(p)).networks();
+  if (bool(p, 'quiet')) io.out(nets.map((n) => `${shortId(n.Id)}\n`).join(''));
+  else if (format(p) === 'json') io.out(json(nets));
+  else io.out(networkTable(nets));
+  return 0;
+}
+
+export async function inspect(p: Parsed, io: Io): Promise<number> {
+  const c = await client(p);
+  const found: Network[] = [];
+  const rc = await eachName(args(p, 'NAME'), io.err, async (n) => {
+    found.push(await c.network(n));
+  });
+  if (found.length > 0 || rc === 0) io.out(inspectJson(found));
+  return rc;
+}
+
+export async function rm(p: Parsed, io: Io): Promise<number> {
+  const c = await client(p);
+  return eachName(args(p, 'NAME'), io.err, async (n) => {
+    await progress(io, `Removing network "${n}"`, c.networkRemove(n));
+    io.out(`${n}\n`);
+  });
+}
+
+export async function prune(p: Parsed, io: Io): Promise<number> {
+  if (!bool(p, 'force') && io.stdinIsTTY) {
+    const yes = await io.confirm('WARNING! This will remove all networks not used by at least one sandbox.\nAre you sure you want to continue?');
+    if (!yes) return 0;
+  }
+  const c = await client(p);
+  const r = await progress(io, 'Pruning networks', c.networkPrune());
+  const deleted = r.NetworksDeleted ?? [];
+  if (deleted.length > 0) io.out(`Deleted Networks:\n${deleted.map((n) => `${n}\n`).join('')}`);
+  return 0;
+}
+
+export async function connect(p: Parsed, io: Io): Promise<number> {
+  const aliases = strs(p, 'alias');
+  const ip = str(p, 'ip');
+  const endpoint = compact<{ IPAddress: string; Aliases: string[] }>({ IPAddress: ip, Aliases: aliases.length === 0 ? undefined : aliases });
+  const c = await client(p);
+  await progress(
+    io,
+    `Connecting "${arg(p, 'SANDBOX')}" to "${arg(p, 'NETWORK')}"`,
+    c.networkConnect(arg(p, 'NETWORK'), Object.keys(endpoint).length === 0 ? { Container: arg(p, 'SANDBOX') } : { Container: arg(p, 'SANDBOX'), EndpointConfig: endpoint }),
+  );
+  return 0;
+}
+
+export async function disconnect(p: Parsed, io: Io): Promise<number> {
+  const c = await client(p);
+  const body = bool(p, 'force') ? { Container: arg(p, 'SANDBOX'), Force: true } : { Container: arg(p, 'SANDBOX') };
+  await progress(io, `Disconnecting "${arg(p, 'SANDBOX')}" from "${arg(p, 'NETWORK')}"`, c.networkDisconnect(arg(p, 'NETWORK'), body));
+  return 0;
+}
+
+const counters = (c: Readonly<Record<string, number>>) => Object.entries(c).map(([k, v]) => `${k}=${v}`).join(' ');
+
+export function renderPeers(v: NetworkPeers): string {
+  let out = `Network:     ${v.Network} (VNI ${v.VNI})\nEncryption:  ${v.Encrypted ? 'on' : 'off'}\n`;
+  if (Object.keys(v.Counters).length > 0) out += `Counters:    ${counters(v.Counters)}\n`;
+  out += '\n';
+  out += table(
+    ['NODE', 'VTEP', 'ENDPOINTS', 'STATIC', 'KEY EPOCH', 'SA AGE', 'COUNTERS'],
+    v.Peers.map((pe) => [pe.Node, pe.VTEP, String(pe.Endpoints), pe.Static ? 'yes' : 'no', v.Encrypted ? String(pe.KeyEpoch) : '-', v.Encrypted ? `${Math.round(pe.SAAgeMs / 1000)}s` : '-', counters(pe.Counters)]),
+  );
+  out += '\n';
+  out += table(
+    ['ENDPOINT', 'NAME', 'IPV4', 'IPV6', 'MAC', 'NODE'],
+    v.Endpoints.map((e) => [shortId(e.EndpointID), e.Name, e.IPv4Address, e.IPv6Address, e.MacAddress, e.Node]),
+  );
+  return out;
+}
+
+export async function peers(p: Parsed, io: Io): Promise<number> {
+  const v = await (await client(p)).networkPeers(arg(p, 'NAME'));
+  io.out(format(p) === 'json' ? json(v) : renderPeers(v));
+  return 0;
+}
+
+export async function peerAdd(p: Parsed, io: Io): Promise<number> {
+  const c = await client(p);
+  await c.peerAdd(arg(p, 'NAME'), { VTEP: str(p, 'vtep') ?? '', MAC: str(p, 'mac') ?? '', IP: str(p, 'ip') ?? '' });
+  io.out(`${str(p, 'mac') ?? ''}\n`);
+  return 0;
+}
+
+export async function peerRm(p: Parsed, io: Io): Promise<number> {
+  const c = await client(p);
+  await c.peerRemove(arg(p, 'NAME'), str(p, 'mac') ?? '');
+  io.out(`${str(p, 'mac') ?? ''}\n`);
+  return 0;
+}

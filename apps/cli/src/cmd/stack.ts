@@ -1,0 +1,51 @@
+/** `weft stack ...`: the compose files are read here and parsed by the agent (see proposed.ts). */
+import type { Io, Parsed } from '../spec.ts';
+import { UserError } from '../spec.ts';
+import type { StackDeployRequest, StackDeployResponse, StackSummary } from '../proposed.ts';
+import { call, feature } from '../agent.ts';
+import { arg, args, bool, format, strs } from '../flags.ts';
+import { json, progress, table } from '../format.ts';
+import { eachName } from '../util.ts';
+import { printTasks } from './service.ts';
+
+const seg = encodeURIComponent;
+const stacks = <T>(p: Parsed, work: () => Promise<T>) => feature(p, 'Stacks', '/stacks', work);
+
+export async function deploy(p: Parsed, io: Io): Promise<number> {
+  const name = arg(p, 'NAME');
+  const files: string[] = [];
+  for (const f of strs(p, 'compose-file')) {
+    try {
+      files.push(await io.readFile(f));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new UserError(`cannot read compose file ${JSON.stringify(f)}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+  }
+  const req: StackDeployRequest = { Name: name, ComposeFiles: files };
+  const r = await stacks(p, () => progress(io, `Deploying stack "${name}"`, call<StackDeployResponse>(p, 'POST', '/stacks/deploy', req)));
+  for (const w of r.Warnings ?? []) io.err(`Warning: ${w}\n`);
+  for (const n of r.Networks) io.out(`Creating network ${n}\n`);
+  for (const s of r.Services) io.out(`Creating service ${s}\n`);
+  return 0;
+}
+
+export async function ls(p: Parsed, io: Io): Promise<number> {
+  const list = await stacks(p, () => call<StackSummary[]>(p, 'GET', '/stacks'));
+  const sorted = [...list].sort((a, b) => a.Name.localeCompare(b.Name));
+  if (bool(p, 'quiet')) io.out(sorted.map((s) => `${s.Name}\n`).join(''));
+  else if (format(p) === 'json') io.out(json(sorted));
+  else io.out(table(['NAME', 'SERVICES'], sorted.map((s) => [s.Name, String(s.Services)])));
+  return 0;
+}
+
+export async function ps(p: Parsed, io: Io): Promise<number> {
+  return printTasks(p, io, { label: [`com.docker.stack.namespace=${arg(p, 'NAME')}`] }, stacks);
+}
+
+export async function rm(p: Parsed, io: Io): Promise<number> {
+  return eachName(args(p, 'NAME'), io.err, async (n) => {
+    await stacks(p, () => progress(io, `Removing stack "${n}"`, call(p, 'DELETE', `/stacks/${seg(n)}`)));
+    io.out(`Removing stack ${n}\n`);
+  });
+}

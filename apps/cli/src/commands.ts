@@ -1,0 +1,364 @@
+/**
+ * The command table: every `weft` command, its flags and arguments. The parser, `--help` and
+ * docs/cli.md are all generated from it. Handlers live in `cmd/*.ts` and are imported only when
+ * their command runs, so loading this table costs next to nothing.
+ */
+import type { CommandSpec, FlagSpec, GroupSpec } from './spec.ts';
+import type { Table } from './parse.ts';
+
+const system = () => import('./cmd/system.ts');
+const swarm = () => import('./cmd/swarm.ts');
+const node = () => import('./cmd/node.ts');
+const network = () => import('./cmd/network.ts');
+const sandbox = () => import('./cmd/sandbox.ts');
+const service = () => import('./cmd/service.ts');
+const stack = () => import('./cmd/stack.ts');
+
+const FORMAT: FlagSpec = { name: 'format', type: 'string', value: 'FORMAT', choices: ['table', 'json'], defaultText: 'table', desc: 'Output format' };
+const FORMAT_JSON: FlagSpec = { ...FORMAT, choices: ['text', 'json'], defaultText: 'text' };
+const QUIET: FlagSpec = { name: 'quiet', short: 'q', type: 'bool', desc: 'Only display IDs' };
+const QUIET_NAMES: FlagSpec = { ...QUIET, desc: 'Only display names' };
+
+const groups: readonly GroupSpec[] = [
+  { path: ['swarm'], summary: 'Manage the cluster (init, join, join-token, leave)' },
+  { path: ['node'], summary: 'Manage the nodes of the cluster' },
+  { path: ['network'], summary: 'Manage networks' },
+  { path: ['network', 'peer'], summary: 'Manage static peers of a network (VTEPs outside Weft)' },
+  { path: ['service'], summary: 'Manage services (replicated sandboxes across the cluster)' },
+  { path: ['stack'], summary: 'Manage stacks (services and networks from a compose file)' },
+];
+
+const commands: readonly CommandSpec[] = [
+  // ---- system
+  {
+    path: ['version'],
+    summary: 'Show the client version and, when reachable, the agent version',
+    flags: [FORMAT_JSON],
+    args: [],
+    run: (p, io) => system().then((m) => m.version(p, io)),
+  },
+  {
+    path: ['info'],
+    summary: 'Show this node, its role, the cluster, members, networks and the crypto backend',
+    flags: [FORMAT_JSON],
+    args: [],
+    run: (p, io) => system().then((m) => m.info(p, io)),
+  },
+
+  // ---- swarm
+  {
+    path: ['swarm', 'init'],
+    summary: 'Create a cluster with this node as its first manager',
+    flags: [
+      { name: 'advertise-addr', type: 'ip', value: 'IP', desc: 'Address other nodes use to reach this one' },
+      { name: 'listen-addr', type: 'hostport', value: 'IP:PORT', defaultText: '0.0.0.0:2377', desc: 'Control plane listen address' },
+      { name: 'data-path-addr', type: 'ip', value: 'IP', defaultText: 'the advertise address', desc: 'Underlay address for VXLAN traffic' },
+      { name: 'data-path-port', type: 'int', value: 'N', min: 1, max: 65535, defaultText: '4789', desc: 'VXLAN UDP port' },
+      { name: 'default-addr-pool', type: 'cidr', value: 'CIDR', repeat: true, defaultText: '10.0.0.0/8', desc: 'Address pool that network subnets are taken from' },
+      { name: 'default-addr-pool-mask-length', type: 'int', value: 'N', min: 1, max: 128, defaultText: '24', desc: 'Prefix length of subnets taken from the pools' },
+      { name: 'key-rotation-interval', type: 'duration', value: 'DURATION', defaultText: '12h', desc: 'How often encrypted networks rotate their keys (e.g. 90s, 30m, 12h)' },
+    ],
+    args: [],
+    examples: ['weft swarm init --advertise-addr 192.168.1.10', 'weft swarm init --default-addr-pool 10.20.0.0/16 --default-addr-pool-mask-length 26'],
+    run: (p, io) => swarm().then((m) => m.init(p, io)),
+  },
+  {
+    path: ['swarm', 'join'],
+    summary: 'Join a cluster as a worker or a manager (the token decides)',
+    flags: [
+      { name: 'token', type: 'string', value: 'TOKEN', required: true, desc: 'Join token from "weft swarm join-token"' },
+      { name: 'advertise-addr', type: 'ip', value: 'IP', desc: 'Address other nodes use to reach this one' },
+      { name: 'data-path-addr', type: 'ip', value: 'IP', desc: 'Underlay address for VXLAN traffic' },
+    ],
+    args: [{ name: 'MANAGER_IP:PORT', arity: 'one' }],
+    examples: ['weft swarm join --token SWMTKN-1-... 192.168.1.10:2377'],
+    run: (p, io) => swarm().then((m) => m.join(p, io)),
+  },
+  {
+    path: ['swarm', 'join-token'],
+    summary: 'Print (or rotate) the token and command that join a node to this cluster',
+    flags: [{ name: 'rotate', type: 'bool', desc: 'Replace the token; the old one stops working' }, { ...QUIET, desc: 'Only display the token' }],
+    args: [{ name: 'ROLE', arity: 'one', choices: ['worker', 'manager'] }],
+    run: (p, io) => swarm().then((m) => m.joinToken(p, io)),
+  },
+  {
+    path: ['swarm', 'leave'],
+    summary: 'Leave the cluster',
+    flags: [{ name: 'force', short: 'f', type: 'bool', desc: 'Leave even if this is the last manager (the cluster is lost)' }],
+    args: [],
+    run: (p, io) => swarm().then((m) => m.leave(p, io)),
+  },
+
+  // ---- node
+  {
+    path: ['node', 'ls'],
+    aliases: ['list'],
+    summary: 'List the members of the cluster (Weft nodes and foreign memberlist/serf members)',
+    flags: [FORMAT, QUIET],
+    args: [],
+    run: (p, io) => node().then((m) => m.ls(p, io)),
+  },
+  {
+    path: ['node', 'inspect'],
+    summary: 'Show the details of nodes as JSON',
+    flags: [],
+    args: [{ name: 'NODE', arity: 'many' }],
+    run: (p, io) => node().then((m) => m.inspect(p, io)),
+  },
+  {
+    path: ['node', 'rm'],
+    aliases: ['remove'],
+    summary: 'Remove nodes from the cluster',
+    flags: [{ name: 'force', short: 'f', type: 'bool', desc: 'Remove a node that is still up' }],
+    args: [{ name: 'NODE', arity: 'many' }],
+    run: (p, io) => node().then((m) => m.rm(p, io)),
+  },
+
+  // ---- network
+  {
+    path: ['network', 'create'],
+    summary: 'Create a network',
+    details:
+      'Each --gateway, --ip-range and --aux-address belongs to the --subnet that contains it.\n' +
+      '-o com.docker.network.driver.mtu=N and -o com.docker.network.driver.overlay.vxlanid_list=N keep their Docker meaning.',
+    flags: [
+      { name: 'driver', short: 'd', type: 'string', value: 'DRIVER', defaultText: "the agent's (overlay)", desc: 'Driver: overlay, bridge or a plugin name' },
+      { name: 'attachable', type: 'bool', desc: 'Let standalone sandboxes (weft run) attach' },
+      { name: 'internal', type: 'bool', desc: 'No route out of the network' },
+      { name: 'opt', short: 'o', type: 'kv', value: 'KEY=VALUE', repeat: true, desc: 'Driver option (e.g. encrypted, com.docker.network.driver.mtu=1400)' },
+      { name: 'subnet', type: 'cidr', value: 'CIDR', repeat: true, desc: 'Subnet' },
+      { name: 'gateway', type: 'ip', value: 'IP', repeat: true, desc: 'Gateway of the subnet that contains it' },
+      { name: 'ip-range', type: 'cidr', value: 'CIDR', repeat: true, desc: 'Allocate addresses from this range of the subnet that contains it' },
+      { name: 'aux-address', type: 'kv', value: 'NAME=IP', kvValueRequired: true, repeat: true, desc: 'Address the allocator must not hand out' },
+      { name: 'ipv6', type: 'bool', desc: 'Enable IPv6' },
+      { name: 'label', type: 'kv', value: 'KEY=VALUE', repeat: true, desc: 'Metadata label' },
+    ],
+    args: [{ name: 'NAME', arity: 'one' }],
+    examples: ['weft network create -d overlay --attachable --subnet 10.1.0.0/24 web', 'weft network create -d overlay --opt encrypted --label env=prod db'],
+    run: (p, io) => network().then((m) => m.create(p, io)),
+  },
+  {
+    path: ['network', 'ls'],
+    aliases: ['list'],
+    summary: 'List networks',
+    flags: [FORMAT, QUIET],
+    args: [],
+    run: (p, io) => network().then((m) => m.ls(p, io)),
+  },
+  {
+    path: ['network', 'inspect'],
+    summary: 'Show the details of networks as JSON (every endpoint in the cluster included)',
+    flags: [],
+    args: [{ name: 'NAME', arity: 'many' }],
+    run: (p, io) => network().then((m) => m.inspect(p, io)),
+  },
+  {
+    path: ['network', 'rm'],
+    aliases: ['remove'],
+    summary: 'Remove networks',
+    flags: [],
+    args: [{ name: 'NAME', arity: 'many' }],
+    run: (p, io) => network().then((m) => m.rm(p, io)),
+  },
+  {
+    path: ['network', 'prune'],
+    summary: 'Remove all networks no sandbox uses',
+    details: 'Asks for confirmation when standard input is a terminal, unless --force is given.',
+    flags: [{ name: 'force', short: 'f', type: 'bool', desc: 'Do not ask for confirmation' }],
+    args: [],
+    run: (p, io) => network().then((m) => m.prune(p, io)),
+  },
+  {
+    path: ['network', 'connect'],
+    summary: 'Attach a sandbox to a network',
+    flags: [
+      { name: 'ip', type: 'ip', value: 'IP', desc: 'Address of the sandbox on this network' },
+      { name: 'alias', type: 'string', value: 'NAME', repeat: true, desc: 'Extra DNS name of the sandbox on this network' },
+    ],
+    args: [{ name: 'NETWORK', arity: 'one' }, { name: 'SANDBOX', arity: 'one' }],
+    run: (p, io) => network().then((m) => m.connect(p, io)),
+  },
+  {
+    path: ['network', 'disconnect'],
+    summary: 'Detach a sandbox from a network',
+    flags: [{ name: 'force', short: 'f', type: 'bool', desc: 'Detach even if the sandbox is gone' }],
+    args: [{ name: 'NETWORK', arity: 'one' }, { name: 'SANDBOX', arity: 'one' }],
+    run: (p, io) => network().then((m) => m.disconnect(p, io)),
+  },
+  {
+    path: ['network', 'peers'],
+    summary: "This host's view of a network: VTEPs, endpoints, key epoch, encryption state, counters",
+    flags: [FORMAT],
+    args: [{ name: 'NAME', arity: 'one' }],
+    run: (p, io) => network().then((m) => m.peers(p, io)),
+  },
+  {
+    path: ['network', 'peer', 'add'],
+    summary: 'Add a static peer outside Weft (a Linux vxlan device, a hardware VTEP)',
+    flags: [
+      { name: 'vtep', type: 'ip', value: 'UNDERLAY_IP', required: true, desc: "Peer's underlay (VTEP) address" },
+      { name: 'mac', type: 'mac', value: 'MAC', required: true, desc: 'MAC address behind that VTEP' },
+      { name: 'ip', type: 'ip', value: 'IP', required: true, desc: 'Overlay address that owns the MAC' },
+    ],
+    args: [{ name: 'NAME', arity: 'one' }],
+    examples: ['weft network peer add web --vtep 192.168.1.50 --mac 02:42:0a:01:00:32 --ip 10.1.0.50'],
+    run: (p, io) => network().then((m) => m.peerAdd(p, io)),
+  },
+  {
+    path: ['network', 'peer', 'rm'],
+    aliases: ['remove'],
+    summary: 'Remove a static peer',
+    flags: [{ name: 'mac', type: 'mac', value: 'MAC', required: true, desc: 'MAC address of the peer' }],
+    args: [{ name: 'NAME', arity: 'one' }],
+    run: (p, io) => network().then((m) => m.peerRm(p, io)),
+  },
+
+  // ---- sandboxes
+  {
+    path: ['run'],
+    summary: 'Create a network sandbox on this host, attach it to networks and run a command in it',
+    details:
+      'The agent creates the network namespace, attaches it, writes its resolv.conf and hostname. Without -d, weft then runs\n' +
+      'CMD in the foreground with `ip netns exec NAME CMD...` (stdio inherited) and exits with its exit status; with -d the\n' +
+      'agent runs CMD. --ip applies to the first --network; --alias to every network.',
+    flags: [
+      { name: 'detach', short: 'd', type: 'bool', desc: 'Let the agent run CMD in the background (without CMD: only create the sandbox)' },
+      { name: 'name', type: 'string', value: 'NAME', required: true, desc: 'Sandbox name (also its DNS name)' },
+      { name: 'network', type: 'string', value: 'NET', repeat: true, desc: 'Network to attach to' },
+      { name: 'ip', type: 'ip', value: 'IP', desc: 'Address on the first network' },
+      { name: 'alias', type: 'string', value: 'NAME', repeat: true, desc: 'Extra DNS name on every network' },
+      { name: 'hostname', type: 'string', value: 'H', defaultText: 'the sandbox name', desc: 'Host name inside the sandbox' },
+      { name: 'publish', short: 'p', type: 'portmap', value: '[HOST_IP:]HOST_PORT:PORT[/tcp|udp]', repeat: true, desc: 'Publish a port of the sandbox on the host' },
+      { name: 'rm', type: 'bool', desc: 'Remove the sandbox when CMD exits (foreground only)' },
+    ],
+    args: [],
+    rest: { name: 'CMD', required: 'unless-flag:detach' },
+    examples: ['weft run --name web1 --network web -- python3 -m http.server 80', 'weft run -d --name db1 --network db --ip 10.2.0.5 -p 5432:5432 -- postgres'],
+    run: (p, io) => sandbox().then((m) => m.run(p, io)),
+  },
+  {
+    path: ['exec'],
+    summary: 'Run a command inside a running sandbox (ip netns exec / nsenter; needs root)',
+    flags: [],
+    args: [{ name: 'NAME', arity: 'one' }],
+    rest: { name: 'CMD', required: true },
+    examples: ['weft exec web1 -- ping -c1 db1'],
+    run: (p, io) => sandbox().then((m) => m.exec(p, io)),
+  },
+  {
+    path: ['ps'],
+    summary: 'List sandboxes on this host, service tasks included',
+    flags: [FORMAT, QUIET_NAMES],
+    args: [],
+    run: (p, io) => sandbox().then((m) => m.ps(p, io)),
+  },
+  {
+    path: ['rm'],
+    summary: 'Remove sandboxes (their namespace, endpoints and DNS names)',
+    flags: [{ name: 'force', short: 'f', type: 'bool', desc: 'Remove even if its command is still running (it is killed)' }],
+    args: [{ name: 'NAME', arity: 'many' }],
+    run: (p, io) => sandbox().then((m) => m.rm(p, io)),
+  },
+
+  // ---- services
+  {
+    path: ['service', 'create'],
+    summary: 'Create a service: N replicas of a sandbox spread over the cluster, behind one name',
+    flags: [
+      { name: 'name', type: 'string', value: 'S', required: true, desc: 'Service name (also its DNS name)' },
+      { name: 'replicas', type: 'int', value: 'N', min: 0, defaultText: '1', desc: 'Number of tasks' },
+      { name: 'network', type: 'string', value: 'NET', repeat: true, desc: 'Network to attach the tasks to' },
+      { name: 'publish', short: 'p', type: 'publish', value: 'published=P,target=T[,protocol=udp][,mode=ingress|host]', repeat: true, desc: 'Publish a port (short form P:T[/udp] too)' },
+      { name: 'endpoint-mode', type: 'string', value: 'MODE', choices: ['vip', 'dnsrr'], defaultText: 'vip', desc: 'How the service name resolves: one virtual IP, or every task (DNS round robin)' },
+    ],
+    args: [],
+    rest: { name: 'CMD', required: true },
+    examples: ['weft service create --name api --replicas 3 --network web --publish published=8080,target=80 -- python3 -m http.server 80'],
+    run: (p, io) => service().then((m) => m.create(p, io)),
+  },
+  {
+    path: ['service', 'ls'],
+    aliases: ['list'],
+    summary: 'List services',
+    flags: [FORMAT, QUIET],
+    args: [],
+    run: (p, io) => service().then((m) => m.ls(p, io)),
+  },
+  {
+    path: ['service', 'ps'],
+    summary: 'List the tasks of a service',
+    flags: [FORMAT, QUIET],
+    args: [{ name: 'SERVICE', arity: 'one' }],
+    run: (p, io) => service().then((m) => m.ps(p, io)),
+  },
+  {
+    path: ['service', 'inspect'],
+    summary: 'Show the details of services as JSON',
+    flags: [],
+    args: [{ name: 'SERVICE', arity: 'many' }],
+    run: (p, io) => service().then((m) => m.inspect(p, io)),
+  },
+  {
+    path: ['service', 'scale'],
+    summary: 'Change the number of replicas of services',
+    flags: [],
+    args: [{ name: 'SERVICE=REPLICAS', arity: 'many' }],
+    examples: ['weft service scale api=5 worker=2'],
+    run: (p, io) => service().then((m) => m.scale(p, io)),
+  },
+  {
+    path: ['service', 'update'],
+    summary: "Change a service's networks or replicas",
+    flags: [
+      { name: 'network-add', type: 'string', value: 'NET', repeat: true, desc: 'Attach the tasks to a network' },
+      { name: 'network-rm', type: 'string', value: 'NET', repeat: true, desc: 'Detach the tasks from a network' },
+      { name: 'replicas', type: 'int', value: 'N', min: 0, desc: 'Number of tasks' },
+    ],
+    args: [{ name: 'SERVICE', arity: 'one' }],
+    run: (p, io) => service().then((m) => m.update(p, io)),
+  },
+  {
+    path: ['service', 'rm'],
+    aliases: ['remove'],
+    summary: 'Remove services',
+    flags: [],
+    args: [{ name: 'SERVICE', arity: 'many' }],
+    run: (p, io) => service().then((m) => m.rm(p, io)),
+  },
+
+  // ---- stacks
+  {
+    path: ['stack', 'deploy'],
+    summary: 'Deploy (or update) a stack from compose files',
+    details: 'The compose files are read here and sent to the agent, which creates the networks and services (named STACK_NAME).',
+    flags: [{ name: 'compose-file', short: 'c', type: 'string', value: 'FILE', repeat: true, required: true, desc: 'Compose file ("-" reads standard input); later files override earlier ones' }],
+    args: [{ name: 'NAME', arity: 'one' }],
+    examples: ['weft stack deploy -c compose.yml shop'],
+    run: (p, io) => stack().then((m) => m.deploy(p, io)),
+  },
+  {
+    path: ['stack', 'ls'],
+    aliases: ['list'],
+    summary: 'List stacks',
+    flags: [FORMAT, QUIET_NAMES],
+    args: [],
+    run: (p, io) => stack().then((m) => m.ls(p, io)),
+  },
+  {
+    path: ['stack', 'ps'],
+    summary: 'List the tasks of a stack',
+    flags: [FORMAT, QUIET],
+    args: [{ name: 'NAME', arity: 'one' }],
+    run: (p, io) => stack().then((m) => m.ps(p, io)),
+  },
+  {
+    path: ['stack', 'rm'],
+    aliases: ['remove'],
+    summary: 'Remove a stack: its services and networks',
+    flags: [],
+    args: [{ name: 'NAME', arity: 'many' }],
+    run: (p, io) => stack().then((m) => m.rm(p, io)),
+  },
+];
+
+export const TABLE: Table = { commands, groups };
