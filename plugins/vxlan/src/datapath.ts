@@ -90,6 +90,7 @@ interface NetState {
   readonly spec: DataPathNetwork;
   readonly gwMac: number;
   readonly gwIps: number[];
+  readonly gwIps6: string[];
   readonly ports: Map<string, PortState>;
   readonly peers: Map<number, PeerState>;
 }
@@ -135,9 +136,11 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       mtu: n.spec.mtu,
       gwMac: n.gwMac,
       gwIps: n.gwIps,
-      ports: [...n.ports.values()].map((p) => ({ slot: p.slot, fd: p.fd, mac: p.mac, ipv4: p.ipv4 })),
+      gwIps6: n.gwIps6,
+      ports: [...n.ports.values()].map((p) => ({ slot: p.slot, fd: p.fd, mac: p.mac, ipv4: p.ipv4, ipv6: p.spec.ipv6 !== undefined ? ipOnly(p.spec.ipv6) : '' })),
       peers: [...n.peers.values()].map((p) => ({
-        slot: p.slot, mac: p.mac, fullCsum: p.spec.external === true || o.innerChecksums === true, ipv4: p.spec.ipv4 !== undefined ? parseIPv4(ipOnly(p.spec.ipv4)) : 0,
+        slot: p.slot, mac: p.mac, fullCsum: p.spec.external === true || o.innerChecksums === true,
+        ipv6: p.spec.ipv6 !== undefined ? ipOnly(p.spec.ipv6) : '', ipv4: p.spec.ipv4 !== undefined ? parseIPv4(ipOnly(p.spec.ipv4)) : 0,
         vtep: parseIPv4(p.spec.vtep), port: p.spec.vtepPort ?? port,
       })),
     })),
@@ -226,8 +229,9 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       }
       const old = nets.get(n.id);
       const gwMac = macToNum(gatewayMacFor(n.vni));
-      const gwIps = n.gateways.map((g) => parseIPv4(ipOnly(g)));
-      nets.set(n.id, { spec: n, gwMac, gwIps, ports: old?.ports ?? new Map(), peers: old?.peers ?? new Map() });
+      const gwIps = n.gateways.filter((g) => !g.includes(':')).map((g) => parseIPv4(ipOnly(g)));
+      const gwIps6 = n.gateways.filter((g) => g.includes(':')).map(ipOnly);
+      nets.set(n.id, { spec: n, gwMac, gwIps, gwIps6, ports: old?.ports ?? new Map(), peers: old?.peers ?? new Map() });
       publish();
     },
 

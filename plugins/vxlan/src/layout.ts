@@ -37,6 +37,8 @@ export interface SnapPort {
   readonly fd: number;
   readonly mac: number;
   readonly ipv4: number;
+  /** IPv6 address in text form without prefix, '' for none. */
+  readonly ipv6: string;
 }
 export interface SnapPeer {
   readonly slot: number;
@@ -44,6 +46,7 @@ export interface SnapPeer {
   readonly fullCsum: boolean;
   readonly mac: number;
   readonly ipv4: number;
+  readonly ipv6: string;
   readonly vtep: number;
   readonly port: number;
 }
@@ -52,6 +55,7 @@ export interface SnapNet {
   readonly mtu: number;
   readonly gwMac: number;
   readonly gwIps: readonly number[];
+  readonly gwIps6: readonly string[];
   readonly ports: readonly SnapPort[];
   readonly peers: readonly SnapPeer[];
 }

@@ -19,6 +19,7 @@ import {
 import { C, CTL_ACK, CTL_GEN, CTL_STOP, MAX_PEERS, MAX_PORTS, globalRow, peerRow, portRow, type Snapshot, type WorkerInit } from './layout.ts';
 import { ETH, arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readMac, readU16, readU32, readVxlanVni, sum16, writeU16, writeVxlanHeader } from './frames.ts';
 import { segmentTcp, coalesceTcp, rxVnetHeader, type SegOut } from './gso.ts';
+import { ipv6TextKey, ndAdvertInPlace, nsTarget } from './nd.ts';
 
 const init = workerData as WorkerInit & { port: MessagePort };
 const sys = await loadSys();
@@ -39,6 +40,8 @@ interface Net {
   readonly gwMac: number;
   readonly gwIps: readonly number[];
   readonly arp: Map<number, number>;
+  /** IPv6 neighbour table: address key → MAC. */
+  readonly nd: Map<string, number>;
   readonly fdb: Map<number, Dest>;
 }
 interface Tap {
@@ -62,16 +65,20 @@ function apply(s: Snapshot): void {
   const t: Tap[] = [];
   for (const n of s.nets) {
     const arp = new Map<number, number>();
+    const nd = new Map<string, number>();
     const fdb = new Map<number, Dest>();
     for (const g of n.gwIps) arp.set(g, n.gwMac);
-    const net: Net = { vni: n.vni, mtu: n.mtu, gwMac: n.gwMac, gwIps: n.gwIps, arp, fdb };
+    for (const g of n.gwIps6) nd.set(ipv6TextKey(g), n.gwMac);
+    const net: Net = { vni: n.vni, mtu: n.mtu, gwMac: n.gwMac, gwIps: n.gwIps, arp, nd, fdb };
     for (const p of n.ports) {
       if (p.ipv4 !== 0) arp.set(p.ipv4, p.mac);
+      if (p.ipv6 !== '') nd.set(ipv6TextKey(p.ipv6), p.mac);
       fdb.set(p.mac, { local: true, fd: p.fd, row: portRow(p.slot), sa: 0, fullCsum: false });
       t.push({ fd: p.fd, row: portRow(p.slot), net });
     }
     for (const p of n.peers) {
       if (p.ipv4 !== 0) arp.set(p.ipv4, p.mac);
+      if (p.ipv6 !== '') nd.set(ipv6TextKey(p.ipv6), p.mac);
       writeSockaddrIn(saMem.bytes, p.slot * 16, p.vtep, p.port);
       fdb.set(p.mac, { local: false, fd: -1, row: peerRow(p.slot), sa: saMem.addr + p.slot * 16, fullCsum: p.fullCsum });
     }
@@ -150,6 +157,23 @@ const tbuf = sys.alloc(OUT + 2 * 65536 + 4096);
 const tb = tbuf.bytes;
 const seg: SegOut = { count: 0, size: 0, total: 0 };
 
+/** Answers a Neighbor Solicitation in tb from the table; false when the frame is not one. */
+function ndProxy(net: Net, fd: number, row: number, len: number): boolean {
+  const f = VNET_HDR_LEN;
+  const target = nsTarget(tb, f, len);
+  if (target === undefined) return false;
+  const mac = net.nd.get(target);
+  if (mac === undefined) {
+    cnt[row + C.arp_miss]!++;
+    return true;
+  }
+  const r = ndAdvertInPlace(tb, f, mac);
+  tb.fill(0, 0, f);
+  if (sys.write(fd, tbuf.addr, f + r) < 0) cnt[row + C.drop_io]!++;
+  else cnt[row + C.proxy_arp]!++;
+  return true;
+}
+
 /** Reads and switches up to `budget` frames from one TAP; returns how many. */
 function tapBatch(tap: Tap, budget: number): number {
   const b = tb;
@@ -183,11 +207,12 @@ function tapBatch(tap: Tap, budget: number): number {
           if (sys.write(fd, tbuf.addr, n) < 0) cnt[row + C.drop_io]!++;
           else cnt[row + C.proxy_arp]!++;
         } else cnt[row + C.arp_miss]!++;
-      } else cnt[row + C.drop_broadcast]!++;
+      } else if (!ndProxy(net, fd, row, len)) cnt[row + C.drop_broadcast]!++;
       continue;
     }
     const dst = readMac(b, f);
     if (dst === net.gwMac) {
+      if (ndProxy(net, fd, row, len)) continue; // unicast NUD probe of the gateway
       const r = len >= ETH + 20 && net.gwIps.includes(readU32(b, f + ETH + 16)) ? icmpEchoReplyInPlace(b, f, len, net.gwMac) : 0;
       if (r > 0) {
         b.fill(0, 0, f);
