@@ -243,7 +243,8 @@ export function overlayPlugin(name = 'overlay'): PluginDefinition<OverlayConfig>
             ipv4: ep.ipv4,
             ...(ep.ipv6 !== '' ? { ipv6: ep.ipv6 } : {}),
             ifname: ep.ifname,
-            ...(move ? { netns: req.SandboxKey, dstName } : {}),
+            // iproute2 takes namespace names; Weft sandboxes live under /run/netns.
+            ...(move ? { netns: req.SandboxKey.startsWith('/run/netns/') ? req.SandboxKey.slice('/run/netns/'.length) : req.SandboxKey, dstName } : {}),
             ...(ep.name !== undefined ? { name: ep.name } : {}),
             ...(ep.aliases !== undefined ? { aliases: ep.aliases } : {}),
           });

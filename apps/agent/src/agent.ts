@@ -1,0 +1,118 @@
+/**
+ * The agent: composition only. Verifies the state dir, loads the plugins into one kernel over a
+ * durable file store, serves the local API and Docker's plugin protocol, and stops cleanly.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { createKernel, formatError, type Kernel, type Logger, type PluginEntry } from '@weft/kernel';
+import { fileStore, verifyStore } from '@weft/store';
+import { servePluginSocket, type Gateway } from '@weft/plugin-socket';
+import { sodiumPlugin } from '@weft/sodium';
+import { gossipPlugin } from '@weft/tables';
+import { vxlanPlugin } from '@weft/vxlan';
+import { dnsPlugin } from '@weft/dns';
+import { ipamPlugin } from '@weft/ipam';
+import { overlayPlugin } from '@weft/overlay';
+import { controlPlugin } from '@weft/control';
+import { enginePlugin } from '@weft/engine';
+import type { AgentConfig } from './config.ts';
+import { createApi } from './api.ts';
+import { swarmGossipBridge } from './bridges.ts';
+
+export class StartupError extends Error {}
+
+export interface RunningAgent {
+  readonly kernel: Kernel;
+  stop(): Promise<void>;
+}
+
+/** Destinations of this host's routes, so IPAM never picks a pool that overlaps one. */
+function hostRoutes(): string[] {
+  try {
+    return execFileSync('ip', ['-4', 'route', 'show'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(' ')[0] ?? '')
+      .filter((d) => d !== '' && d !== 'default');
+  } catch {
+    return [];
+  }
+}
+
+export function plugins(cfg: AgentConfig): PluginEntry[] {
+  const role = 'node';
+  return [
+    { plugin: sodiumPlugin },
+    {
+      plugin: gossipPlugin(),
+      config: {
+        name: cfg.nodeName,
+        bindAddr: cfg.gossipAddr,
+        bindPort: cfg.gossipPort,
+        advertiseAddr: cfg.gossipAddr === '0.0.0.0' ? cfg.advertiseAddr : cfg.gossipAddr,
+        join: cfg.gossipJoin,
+        keys: cfg.gossipKeys,
+        meta: { weft: '1', role, os: cfg.os, arch: process.arch, dp: `${cfg.dataPathAddr}:${cfg.dataPathPort}` },
+      },
+    },
+    { plugin: vxlanPlugin(), config: { dataPathAddr: cfg.dataPathAddr, dataPathPort: cfg.dataPathPort } },
+    { plugin: dnsPlugin, config: {} },
+    { plugin: ipamPlugin({ hostRoutes }) },
+    { plugin: overlayPlugin(), config: { vtep: cfg.dataPathAddr, node: cfg.nodeName, vtepPort: cfg.dataPathPort } },
+    {
+      plugin: controlPlugin({
+        nodeName: cfg.nodeName,
+        os: cfg.os,
+        listenAddr: `${cfg.listenAddr}:${cfg.listenPort}`,
+        advertiseAddr: cfg.advertiseAddr,
+        gossipAddr: `${cfg.gossipAddr}:${cfg.gossipPort}`,
+        dataPathAddr: cfg.dataPathAddr,
+        dataPathPort: cfg.dataPathPort,
+      }),
+    },
+    { plugin: swarmGossipBridge },
+    { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay' }, logDir: path.join(cfg.stateDir, 'logs') } },
+  ];
+}
+
+export async function startAgent(cfg: AgentConfig, log: Logger, entries: PluginEntry[] = plugins(cfg)): Promise<RunningAgent> {
+  fs.mkdirSync(cfg.stateDir, { recursive: true, mode: 0o700 });
+  const stateRoot = path.join(cfg.stateDir, 'state');
+  const v = await verifyStore(stateRoot);
+  if (v.corrupt.length > 0) {
+    throw new StartupError(
+      `refusing to start: ${v.corrupt.length} state file(s) in ${stateRoot} are damaged:\n` +
+        v.corrupt.map((e) => `  ${e.message}`).join('\n') +
+        `\nRestore them from a backup, or move them aside to reset only that state; the agent never starts empty over damaged state.`,
+    );
+  }
+  if (v.removedTemp > 0) log.info('removed leftovers of interrupted writes', { files: v.removedTemp });
+  const kernel = createKernel({ store: fileStore(stateRoot), log });
+  const loaded = await kernel.load(entries);
+  if (isLeft(loaded)) {
+    await kernel.stop();
+    throw new StartupError(`cannot load plugins:\n${loaded.left.map((e) => `  ${formatError(e)} [${e.code}]`).join('\n')}`);
+  }
+  const api = createApi({ kernel, config: cfg, log });
+  const server = await api.listen(cfg.socket);
+  let gateway: Gateway | undefined;
+  if (cfg.dockerPlugin !== undefined) {
+    gateway = await servePluginSocket({ kernel, socketPath: cfg.dockerPlugin, networkDriver: 'overlay', ipamDriver: 'ipam', log });
+  }
+  log.info('weft-agent ready', { node: cfg.nodeName, socket: cfg.socket, docker: cfg.dockerPlugin ?? 'off', gossip: `${cfg.gossipAddr}:${cfg.gossipPort}`, dataPath: `${cfg.dataPathAddr}:${cfg.dataPathPort}` });
+  let stopping: Promise<void> | undefined;
+  return {
+    kernel,
+    stop() {
+      stopping ??= (async () => {
+        log.info('weft-agent stopping');
+        await server.close();
+        await gateway?.close();
+        await kernel.stop();
+        log.info('weft-agent stopped; state kept', { stateDir: cfg.stateDir });
+      })();
+      return stopping;
+    },
+  };
+}

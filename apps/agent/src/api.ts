@@ -1,0 +1,324 @@
+/**
+ * The local API (packages/api): Engine-like HTTP/1.1 + JSON on a unix socket. Pure routing and
+ * presentation: every operation is the engine service or a kernel method of the control plane.
+ */
+import * as http from 'node:http';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as os from 'node:os';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import * as t from 'io-ts';
+import {
+  decode, errors, formatError, isWeftError, KERNEL_VERSION, raise, WeftException, type ErrorCategory, type Kernel, type Logger, type Member, type WeftError,
+} from '@weft/kernel';
+import {
+  API_VERSION, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, PeerAddRequest, SandboxCreateRequest, SwarmInitRequest, SwarmJoinRequest,
+  type Info, type Node, type NodeStatus, type Version,
+} from '@weft/api';
+import type { AgentConfig } from './config.ts';
+
+export const WEFT_VERSION = '0.1.0';
+
+const STATUS: Readonly<Record<ErrorCategory, number>> = {
+  BadRequest: 400, NotFound: 404, Conflict: 409, Forbidden: 403, Unsupported: 501, Unavailable: 503, NotImplemented: 501, Internal: 500,
+};
+
+type Params = Readonly<Record<string, string>>;
+type Handler = (p: Params, q: URLSearchParams, body: unknown) => Promise<unknown>;
+interface Route {
+  readonly method: string;
+  readonly re: RegExp;
+  readonly keys: readonly string[];
+  readonly fn: Handler;
+}
+
+function route(method: string, pattern: string, fn: Handler): Route {
+  const keys: string[] = [];
+  const re = new RegExp(`^${pattern.replace(/\{(\w+)\}/g, (_, k: string) => (keys.push(k), '([^/]+)'))}$`);
+  return { method, re, keys, fn };
+}
+
+function body<A>(codec: t.Type<A, unknown, unknown>, u: unknown): A {
+  const r = decode(codec, u ?? {});
+  if (!r.ok) raise(errors.badRequest('api', `Invalid request body: ${r.failure.path === '' ? '' : `${r.failure.path}: `}${r.failure.message}`, { path: r.failure.path, value: r.failure.value }));
+  return r.value;
+}
+
+const flag = (q: URLSearchParams, k: string) => q.get(k) === '1' || q.get(k) === 'true';
+
+export interface ApiDeps {
+  readonly kernel: Kernel;
+  readonly config: AgentConfig;
+  readonly log: Logger;
+}
+
+export function createApi(d: ApiDeps) {
+  const { kernel, config } = d;
+  const engine = () => kernel.service('engine') as import('@weft/engine').Engine;
+  const has = (name: string) => kernel.plugin(name) !== undefined;
+  const invoke = async <T>(plugin: string, method: string, input: unknown): Promise<T> => {
+    const r = await kernel.invoke(plugin, method, input);
+    if (isLeft(r)) raise(r.left);
+    return r.right as T;
+  };
+  const swarm = async () => {
+    if (!has('control')) return undefined;
+    const r = await kernel.invoke('control', 'Swarm.Inspect', {});
+    return isLeft(r) ? undefined : (r.right as { NodeID: string; Role: 'manager' | 'worker'; ClusterID: string; Managers: string[] });
+  };
+  const members = (): readonly Member[] => {
+    const m = kernel.service('membership');
+    return m === undefined ? [] : m.members();
+  };
+
+  const gossipStatus = (s: Member['state']): NodeStatus => (s === 'alive' ? 'ready' : s === 'dead' ? 'down' : s);
+
+  async function nodes(): Promise<Node[]> {
+    const out: Node[] = [];
+    const seen = new Set<string>();
+    const self = kernel.service('membership')?.self().name ?? config.nodeName;
+    const gossip = new Map(members().map((m) => [m.name, m]));
+    const sw = await swarm();
+    if (sw !== undefined) {
+      const views = await invoke<{ ID: string; Spec: { Availability: Node['Availability'] }; Description: { Hostname: string; Platform: { OS: string; Architecture: string } }; Status: { State: string; Addr: string }; ManagerStatus?: { Leader: boolean; Reachability: string } }[]>('control', 'Node.List', {});
+      for (const v of views) {
+        const g = gossip.get(v.Description.Hostname);
+        seen.add(v.Description.Hostname);
+        out.push({
+          ID: v.ID,
+          Name: v.Description.Hostname,
+          Status: g !== undefined && v.Status.State !== 'left' ? gossipStatus(g.state) : (v.Status.State as NodeStatus),
+          Availability: v.Spec.Availability,
+          ManagerStatus: v.ManagerStatus === undefined ? '' : v.ManagerStatus.Leader ? 'Leader' : v.ManagerStatus.Reachability === 'reachable' ? 'Reachable' : 'Unreachable',
+          Platform: { OS: v.Description.Platform.OS, Arch: v.Description.Platform.Architecture },
+          Addr: v.Status.Addr,
+          Weft: true,
+          Self: v.Description.Hostname === self,
+          Tags: g?.meta ?? {},
+        });
+      }
+    }
+    // Every gossip member too: Weft nodes outside the swarm and foreign memberlist/serf agents.
+    for (const m of members()) {
+      if (seen.has(m.name)) continue;
+      out.push({
+        ID: m.name,
+        Name: m.name,
+        Status: m.state === 'alive' ? 'alive' : m.state === 'dead' ? 'failed' : m.state,
+        Availability: '',
+        ManagerStatus: '',
+        Platform: { OS: m.meta.os ?? '', Arch: m.meta.arch ?? '' },
+        Addr: `${m.addr}:${m.port}`,
+        Weft: m.meta.weft === '1',
+        Self: m.name === self,
+        Tags: m.meta,
+      });
+    }
+    return out;
+  }
+
+  const routes: Route[] = [
+    route('GET', '/_ping', async () => 'OK'),
+    route('GET', '/version', async (): Promise<Version> => ({ Version: WEFT_VERSION, ApiVersion: API_VERSION, KernelVersion: KERNEL_VERSION, Os: process.platform, Arch: process.arch, NodeVersion: process.version })),
+    route('GET', '/info', async (): Promise<Info> => {
+      const sw = await swarm();
+      const nets = await engine().listDefs();
+      const sbs = await engine().sandboxes();
+      const cipher = kernel.service('cipher');
+      return {
+        Name: config.nodeName,
+        NodeID: sw?.NodeID ?? '',
+        Role: sw?.Role ?? 'standalone',
+        ClusterID: sw?.ClusterID ?? '',
+        Managers: sw?.Managers ?? [],
+        Members: members().length,
+        Networks: nets.length,
+        Sandboxes: sbs.length,
+        CryptoBackend: cipher?.backend ?? 'none',
+        DataPath: { Addr: config.dataPathAddr, Port: config.dataPathPort },
+        Gossip: { Addr: config.gossipAddr, Port: config.gossipPort, Encrypted: config.gossipKeys.length > 0 },
+        Os: config.os,
+        StateDir: config.stateDir,
+        Plugins: kernel.providers('NetworkDriver').concat(kernel.providers('IpamDriver')).map((n) => {
+          const p = kernel.plugin(n)!;
+          return { Name: n, Version: p.manifest.version, Provides: p.manifest.provides };
+        }),
+      };
+    }),
+    route('POST', '/swarm/init', async (_p, _q, b) => {
+      const r = body(SwarmInitRequest, b);
+      const init = await invoke<{ NodeID: string; ClusterID: string }>('control', 'Swarm.Init', {
+        ...r,
+        AdvertiseAddr: r.AdvertiseAddr ?? config.advertiseAddr,
+        ListenAddr: r.ListenAddr ?? `${config.listenAddr}:${config.listenPort}`,
+        DataPathAddr: r.DataPathAddr ?? config.dataPathAddr,
+        DataPathPort: r.DataPathPort ?? config.dataPathPort,
+        NodeName: config.nodeName,
+        OS: config.os,
+      });
+      const w = await invoke<{ Token: string }>('control', 'Swarm.JoinToken', { Role: 'worker' });
+      const m = await invoke<{ Token: string }>('control', 'Swarm.JoinToken', { Role: 'manager' });
+      return { ...init, WorkerToken: w.Token, ManagerToken: m.Token };
+    }),
+    route('POST', '/swarm/join', async (_p, _q, b) => {
+      const r = body(SwarmJoinRequest, b);
+      return invoke('control', 'Swarm.Join', {
+        ...r,
+        AdvertiseAddr: r.AdvertiseAddr ?? config.advertiseAddr,
+        DataPathAddr: r.DataPathAddr ?? config.dataPathAddr,
+        DataPathPort: config.dataPathPort,
+        GossipAddr: `${config.gossipAddr}:${config.gossipPort}`,
+        NodeName: config.nodeName,
+        OS: config.os,
+      });
+    }),
+    route('GET', '/swarm/join-token', async (_p, q) => {
+      const role = q.get('role') ?? 'worker';
+      if (role !== 'worker' && role !== 'manager') raise(errors.badRequest('api', `unknown role ${JSON.stringify(role)}: expected worker or manager`, { value: role }));
+      const r = await invoke<{ Token: string }>('control', 'Swarm.JoinToken', { Role: role, Rotate: flag(q, 'rotate') });
+      const sw = await swarm();
+      return { Role: role, Token: r.Token, Manager: sw?.Managers[0] ?? `${config.advertiseAddr}:${config.listenPort}` };
+    }),
+    route('POST', '/swarm/leave', async (_p, q) => invoke('control', 'Swarm.Leave', { Force: flag(q, 'force') })),
+    route('GET', '/nodes', async () => nodes()),
+    route('GET', '/nodes/{id}', async (p) => {
+      const all = await nodes();
+      const n = all.find((x) => x.ID === p.id || x.Name === p.id) ?? all.filter((x) => x.ID.startsWith(p.id!))[0];
+      if (n === undefined) raise(errors.notFound('api', `node ${p.id} not found`, { value: p.id }));
+      return n;
+    }),
+    route('DELETE', '/nodes/{id}', async (p, q) => invoke('control', 'Node.Remove', { Node: p.id, Force: flag(q, 'force') })),
+    route('GET', '/networks', async () => Promise.all((await engine().listDefs()).map((d) => engine().networkView(d)))),
+    route('POST', '/networks/create', async (_p, _q, b) => engine().createNetwork(body(NetworkCreateRequest, b))),
+    route('POST', '/networks/prune', async () => {
+      const deleted: string[] = [];
+      for (const d of await engine().listDefs()) {
+        const v = await engine().networkView(d);
+        if (Object.keys(v.Containers).length > 0) continue;
+        try {
+          await engine().removeNetwork(d.Id);
+          deleted.push(d.Name);
+        } catch {
+          /* in use elsewhere or not a manager: keep */
+        }
+      }
+      return { NetworksDeleted: deleted };
+    }),
+    route('GET', '/networks/{id}', async (p) => engine().networkView(await engine().resolve(p.id!))),
+    route('DELETE', '/networks/{id}', async (p) => (await engine().removeNetwork(p.id!), {})),
+    route('POST', '/networks/{id}/connect', async (p, _q, b) => {
+      const r = body(NetworkConnectRequest, b);
+      await engine().connect(p.id!, r.Container, r.EndpointConfig?.IPAddress, r.EndpointConfig?.Aliases ?? []);
+      return {};
+    }),
+    route('POST', '/networks/{id}/disconnect', async (p, _q, b) => {
+      const r = body(NetworkDisconnectRequest, b);
+      await engine().disconnect(p.id!, r.Container, r.Force ?? false);
+      return {};
+    }),
+    route('GET', '/networks/{id}/peers', async (p) => {
+      const def = await engine().resolve(p.id!);
+      const view = await engine().networkView(def);
+      const dp = kernel.service('datapath');
+      const counters = dp?.counters(def.Id) ?? {};
+      return { Network: def.Name, VNI: view.VNI, Encrypted: def.Encrypted, Peers: view.Peers.map((x) => ({ Node: x.Name, VTEP: x.IP, Endpoints: view.Endpoints.filter((e) => e.Node === x.Name).length, Static: false, KeyEpoch: 0, SAAgeMs: 0, Counters: {} })), Endpoints: view.Endpoints, Counters: counters[def.Id] ?? {} };
+    }),
+    route('POST', '/networks/{id}/peers', async (p, _q, b) => {
+      const r = body(PeerAddRequest, b);
+      const def = await engine().resolve(p.id!);
+      const dp = kernel.service('datapath');
+      if (dp === undefined) raise(errors.unavailable('api', 'no data path is loaded on this agent'));
+      dp.addPeer({ network: def.Id, mac: r.MAC.toLowerCase(), ipv4: r.IP.split('/')[0]!, vtep: r.VTEP, external: true });
+      return {};
+    }),
+    route('DELETE', '/networks/{id}/peers/{mac}', async (p) => {
+      const def = await engine().resolve(p.id!);
+      kernel.service('datapath')?.removePeer(def.Id, p.mac!.toLowerCase());
+      return {};
+    }),
+    route('GET', '/sandboxes', async () => engine().sandboxes()),
+    route('POST', '/sandboxes/create', async (_p, _q, b) => engine().createSandbox(body(SandboxCreateRequest, b))),
+    route('GET', '/sandboxes/{name}', async (p) => engine().sandbox(p.name!)),
+    route('DELETE', '/sandboxes/{name}', async (p, q) => (await engine().removeSandbox(p.name!, flag(q, 'force')), {})),
+  ];
+
+  async function handle(method: string, url: string, raw: string): Promise<[number, unknown]> {
+    const u = new URL(url, 'http://weft');
+    const matches = routes.filter((r) => r.re.test(u.pathname));
+    const r = matches.find((x) => x.method === method);
+    if (r === undefined) {
+      if (matches.length > 0) return [405, { message: `method ${method} not allowed on ${u.pathname}` }];
+      return [404, { message: `page not found: ${method} ${u.pathname} is not part of this agent's API (version ${API_VERSION})` }];
+    }
+    const m = r.re.exec(u.pathname)!;
+    const params: Record<string, string> = {};
+    r.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1]!)));
+    let b: unknown = undefined;
+    if (raw.trim() !== '') {
+      try {
+        b = JSON.parse(raw);
+      } catch {
+        return [400, { message: `the request body is not valid JSON (${JSON.stringify(raw.slice(0, 40))})` }];
+      }
+    }
+    try {
+      return [200, await r.fn(params, u.searchParams, b)];
+    } catch (e) {
+      const err: WeftError = e instanceof WeftException ? e.error : isWeftError(e) ? e : errors.internal('api', String((e as Error)?.message ?? e));
+      if (err.category === 'Internal') d.log.error('API call failed', { method, path: u.pathname, error: formatError(err) });
+      return [STATUS[err.category], { message: err.message, ...(err.hint !== undefined ? { hint: err.hint } : {}), code: err.code }];
+    }
+  }
+
+  async function listen(socketPath: string): Promise<{ close(): Promise<void> }> {
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= 1 << 20) chunks.push(c);
+      });
+      req.on('end', () => {
+        if (size > 1 << 20) {
+          res.writeHead(413, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ message: 'request body larger than 1 MiB' }));
+          return;
+        }
+        void handle(req.method ?? 'GET', req.url ?? '/', Buffer.concat(chunks).toString('utf8')).then(([status, out]) => {
+          const text = JSON.stringify(out);
+          res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Api-Version': API_VERSION });
+          res.end(text);
+        });
+      });
+      req.on('error', () => {});
+    });
+    fs.mkdirSync(path.dirname(socketPath), { recursive: true });
+    try {
+      fs.unlinkSync(socketPath);
+    } catch {
+      /* absent */
+    }
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+    // Root-only: the API creates namespaces and runs commands.
+    fs.chmodSync(socketPath, 0o660);
+    return {
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections?.();
+          try {
+            fs.unlinkSync(socketPath);
+          } catch {
+            /* gone */
+          }
+        }),
+    };
+  }
+
+  return { handle, listen, nodes };
+}
+
+void os;
