@@ -148,6 +148,12 @@ export interface Counters {
 }
 
 export interface DataPath {
+  /**
+   * True only when frames of `encrypted` networks are sealed with the `cipher` service and
+   * plaintext for their VNIs is dropped. Drivers must refuse encrypted networks otherwise: a
+   * network that claims encryption and carries plaintext is the worst outcome (CVE-2023-28840).
+   */
+  readonly encrypts?: boolean;
   ensureNetwork(n: DataPathNetwork): Promise<void>;
   removeNetwork(id: string): Promise<void>;
   addPort(p: PortSpec): Promise<{ readonly ifname: string }>;

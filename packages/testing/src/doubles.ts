@@ -6,6 +6,7 @@
 import { definePlugin, type Counters, type DataPath, type DataPathNetwork, type PeerSpec, type PluginDefinition, type PortSpec } from '@weft/kernel';
 
 export interface RecordingDataPath extends DataPath {
+  encrypts?: boolean;
   readonly networks: Map<string, DataPathNetwork>;
   readonly ports: Map<string, PortSpec>; // key: network/endpointId
   readonly peers: Map<string, PeerSpec>; // key: network/mac

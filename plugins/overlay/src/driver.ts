@@ -167,6 +167,12 @@ export function overlayPlugin(name = 'overlay'): PluginDefinition<OverlayConfig>
           const overhead = ctx.services.has('cipher') ? ctx.services.get('cipher').overhead : undefined;
           const p = parseNetwork(req, overhead);
           if (!p.ok) return left(errors.badRequest(ctx.plugin, `Cannot create network "${req.NetworkID}": ${p.message}`, { path: p.path, value: p.value }));
+          if (p.value.encrypted && ctx.services.get('datapath').encrypts !== true) {
+            return left(errors.unsupported(ctx.plugin, `Cannot create encrypted network "${req.NetworkID}": the loaded data path does not encrypt frames yet, and Weft never carries an "encrypted" network in plaintext`, {
+              path: 'Options["com.docker.network.generic"]["encrypted"]',
+              hint: 'Create the network without --opt encrypted, or load a data path that encrypts.',
+            }));
+          }
           await putJson(ctx.store, netKey(req.NetworkID), p.value);
           return {};
         },

@@ -127,6 +127,9 @@ test('options keep Docker meaning: pinned VNI, MTU, internal, encryption needs a
   const cipher = definePlugin({ manifest: { name: 'fake-cipher', version: '0', kernel: '*', provides: ['cipher'] }, services: { cipher: () => ({ backend: 'fake', overhead: 28, setKeyRing() {}, session: () => { throw new Error('unused'); } }) } });
   const e = await host(b2, 'h1', '198.18.0.1', [cipher]);
   try {
+    const plain = err(await e.k.invoke('overlay', 'NetworkDriver.CreateNetwork', net({ encrypted: 'true' })));
+    assert.is(plain.category, 'Unsupported', 'a data path that cannot encrypt must not get an encrypted network');
+    (e.dp as { encrypts?: boolean }).encrypts = true;
     ok(await e.k.invoke('overlay', 'NetworkDriver.CreateNetwork', net({ encrypted: 'true' })));
     ok(await e.k.invoke('overlay', 'NetworkDriver.CreateEndpoint', { NetworkID: NID, EndpointID: 'e1', Interface: { Address: '10.0.9.2/24' } }));
     ok(await e.k.invoke('overlay', 'NetworkDriver.Join', { NetworkID: NID, EndpointID: 'e1', SandboxKey: '/x' }));
