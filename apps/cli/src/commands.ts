@@ -122,7 +122,7 @@ const commands: readonly CommandSpec[] = [
       'Each --gateway, --ip-range and --aux-address belongs to the --subnet that contains it.\n' +
       '-o com.docker.network.driver.mtu=N and -o com.docker.network.driver.overlay.vxlanid_list=N keep their Docker meaning.',
     flags: [
-      { name: 'driver', short: 'd', type: 'string', value: 'DRIVER', defaultText: "the agent's (overlay)", desc: 'Driver: overlay, bridge or a plugin name' },
+      { name: 'driver', short: 'd', type: 'string', value: 'DRIVER', defaultText: 'chosen by the agent', desc: 'Driver: overlay, bridge or a plugin name' },
       { name: 'attachable', type: 'bool', desc: 'Let standalone sandboxes (weft run) attach' },
       { name: 'internal', type: 'bool', desc: 'No route out of the network' },
       { name: 'opt', short: 'o', type: 'kv', value: 'KEY=VALUE', repeat: true, desc: 'Driver option (e.g. encrypted, com.docker.network.driver.mtu=1400)' },

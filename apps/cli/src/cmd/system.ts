@@ -71,7 +71,7 @@ export function renderInfo(i: Info, nodes: readonly Node[] | undefined): string 
     ['OS', i.Os],
     ['State dir', i.StateDir],
   ];
-  const w = Math.max(...rows.map(([k]) => k.length)) + 2;
+  const w = Math.max(...rows.map(([k]) => k.length)) + 3;
   let out = rows.map(([k, v]) => `${`${k}:`.padEnd(w)}${v}`).join('\n') + '\n';
   if (nodes !== undefined && nodes.length > 0) {
     out += 'Member list:\n' + nodes.map((n) => `  ${n.Name}${n.Self ? ' (this node)' : ''}  ${n.Addr}  ${capital(n.Status)}${n.ManagerStatus === '' ? '' : `  ${n.ManagerStatus}`}${n.Weft ? '' : '  (foreign)'}`).join('\n') + '\n';
