@@ -1,0 +1,157 @@
+/**
+ * A multi-host Weft cluster on one machine, for the demo and end-to-end tests: each host is a
+ * network namespace on a shared underlay bridge-less veth star (198.18.0.0/24), running its own
+ * weft-agent. Everything created is removed by `destroy()`, agents by PID, namespaces by name.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createClient, type Client } from '@weft/api';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const AGENT_BIN = path.join(repo, 'apps/agent/bin/weft-agent.js');
+export const CLI_BIN = path.join(repo, 'apps/cli/bin/weft.js');
+
+export interface Host {
+  readonly name: string;
+  readonly ns: string;
+  readonly addr: string;
+  readonly socket: string;
+  readonly stateDir: string;
+  readonly logFile: string;
+  readonly client: Client;
+  agent?: ChildProcess | undefined;
+}
+
+export interface Cluster {
+  readonly prefix: string;
+  readonly dir: string;
+  readonly hosts: Host[];
+  /** The underlay namespace (a switch for the hosts' veths). */
+  readonly underlay: string;
+  startAgent(h: Host, extra?: readonly string[]): Promise<void>;
+  stopAgent(h: Host, signal?: NodeJS.Signals): Promise<void>;
+  /** Runs a command inside a sandbox namespace; never throws. */
+  inSandbox(sandbox: string, cmd: readonly string[], timeoutMs?: number): { code: number; out: string };
+  destroy(): Promise<void>;
+}
+
+function ip(args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+async function waitFor(pred: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await pred().catch(() => false)) return;
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `n` hosts `h1..hn` at 198.18.<subnet>.<i>, linked through an underlay namespace with a bridge-free L2: a veth per host into a bridge. */
+export async function createCluster(n: number, opts: { tag?: string; subnet?: number } = {}): Promise<Cluster> {
+  const prefix = `wft-${opts.tag ?? 'c'}${process.pid % 10000}-`;
+  const sub = opts.subnet ?? 0;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}`));
+  const underlay = `${prefix}ul`;
+  const created: string[] = [];
+  const hosts: Host[] = [];
+  const cluster: Cluster = {
+    prefix,
+    dir,
+    hosts,
+    underlay,
+    async startAgent(h, extra = []) {
+      const log = fs.openSync(h.logFile, 'a');
+      // nsenter --net (not `ip netns exec`): the agent must share the mount namespace so the
+      // sandboxes it creates under /run/netns are visible to everyone.
+      const p = spawn('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, AGENT_BIN, '--socket', h.socket, '--state-dir', h.stateDir, '--node-name', h.name, '--advertise-addr', h.addr, '--docker-plugin', 'off', ...extra], {
+        stdio: ['ignore', log, log],
+        detached: true,
+      });
+      fs.closeSync(log);
+      h.agent = p;
+      await waitFor(async () => (await h.client.version()).Version !== '', 20_000, `the agent on ${h.name} (log: ${h.logFile})`);
+    },
+    async stopAgent(h, signal = 'SIGTERM') {
+      const p = h.agent;
+      if (p?.pid === undefined || p.exitCode !== null || p.signalCode !== null) return;
+      const done = new Promise<void>((r) => p.once('exit', () => r()));
+      try {
+        process.kill(p.pid, signal);
+      } catch {
+        /* gone */
+      }
+      await Promise.race([done, new Promise((r) => setTimeout(r, 8000))]);
+      if (p.exitCode === null && p.signalCode === null) {
+        process.kill(p.pid, 'SIGKILL');
+        await done;
+      }
+      h.agent = undefined;
+    },
+    inSandbox(sandbox, cmd, timeoutMs = 15_000) {
+      try {
+        const out = execFileSync('ip', ['netns', 'exec', sandbox, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+        return { code: 0, out };
+      } catch (e) {
+        const err = e as { status?: number | null; stdout?: string; stderr?: string };
+        return { code: err.status ?? -1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
+      }
+    },
+    async destroy() {
+      for (const h of hosts) await cluster.stopAgent(h, 'SIGKILL');
+      // Sandboxes the agents created are namespaces too: find them through the agents' state.
+      const live = ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '');
+      for (const h of hosts) {
+        for (const f of listSandboxNames(h.stateDir)) if (live.includes(f)) tryIp(['netns', 'del', f]);
+      }
+      for (const ns of [...created].reverse()) if (live.includes(ns)) tryIp(['netns', 'del', ns]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    ip(['netns', 'add', underlay]);
+    created.push(underlay);
+    ip(['-n', underlay, 'link', 'add', 'br0', 'type', 'bridge']);
+    ip(['-n', underlay, 'link', 'set', 'br0', 'up']);
+    for (let i = 1; i <= n; i++) {
+      const ns = `${prefix}h${i}`;
+      ip(['netns', 'add', ns]);
+      created.push(ns);
+      ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+      ip(['-n', ns, 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', `p${i}`, 'netns', underlay]);
+      const addr = `198.18.${sub}.${i}`;
+      ip(['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'ul0']);
+      ip(['-n', ns, 'link', 'set', 'ul0', 'up']);
+      ip(['-n', underlay, 'link', 'set', `p${i}`, 'master', 'br0']);
+      ip(['-n', underlay, 'link', 'set', `p${i}`, 'up']);
+      const socket = path.join(dir, `h${i}.sock`);
+      hosts.push({ name: `h${i}`, ns, addr, socket, stateDir: path.join(dir, `h${i}`), logFile: path.join(dir, `h${i}.log`), client: createClient(socket) });
+    }
+  } catch (e) {
+    await cluster.destroy();
+    throw e;
+  }
+  return cluster;
+}
+
+function tryIp(args: string[]): void {
+  try {
+    ip(args);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Sandbox names recorded in an agent's state dir (engine store: state/engine/sandboxes/NAME.v). */
+function listSandboxNames(stateDir: string): string[] {
+  const d = path.join(stateDir, 'state', 'engine', 'sandboxes');
+  try {
+    return fs.readdirSync(d).filter((f) => f.endsWith('.v')).map((f) => decodeURIComponent(f.slice(0, -2)));
+  } catch {
+    return [];
+  }
+}
