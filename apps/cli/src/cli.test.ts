@@ -357,4 +357,16 @@ test('stack deploy sends the compose files', async () => {
   assert.is((await weft([...H(), 'stack', 'ls'])).out, 'NAME      SERVICES\nshop      1\n');
 });
 
+test('progress: a step that takes over a second says what it waits for, once', async () => {
+  const slow = <T>(v: T) => () => new Promise<readonly [number, unknown]>((r) => setTimeout(() => r([200, v]), 1150));
+  agent.routes = { 'POST /networks/create': slow({ Id: 'abc', Warning: '' }), 'GET /networks': slow([]) };
+  const c = await weft([...H(), 'network', 'create', 'web']);
+  assert.is(c.code, 0);
+  assert.is(c.err, 'Creating network "web"...\n');
+  const ls = await weft([...H(), 'network', 'ls']);
+  assert.is(ls.err, 'Waiting for the agent...\n');
+  agent.routes = { 'GET /networks': [200, []] };
+  assert.is((await weft([...H(), 'network', 'ls'])).err, '');
+});
+
 test.run();

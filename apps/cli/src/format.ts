@@ -47,14 +47,19 @@ export function command(cmd: readonly string[], max = 20): string {
 
 /**
  * Shows `label...` on stderr when `work` takes longer than a second: a ticking line on a
- * terminal, one plain line otherwise (logs stay readable).
+ * terminal, one plain line otherwise (logs stay readable). One line at a time: a `generic` wait
+ * (every agent request has one) stays quiet while a labelled step is under way.
  */
-export async function progress<T>(io: Io, label: string, work: Promise<T>): Promise<T> {
+let labelled = 0;
+let showing = false;
+export async function progress<T>(io: Io, label: string, work: Promise<T>, generic = false): Promise<T> {
   const start = Date.now();
   let shown = false;
   let tick: ReturnType<typeof setInterval> | undefined;
+  if (!generic) labelled++;
   const timer = setTimeout(() => {
-    shown = true;
+    if (showing || (generic && labelled > 0)) return;
+    showing = shown = true;
     if (io.stderrIsTTY) {
       const frames = ['|', '/', '-', '\\'];
       let n = 0;
@@ -66,6 +71,8 @@ export async function progress<T>(io: Io, label: string, work: Promise<T>): Prom
   try {
     return await work;
   } finally {
+    if (!generic) labelled--;
+    if (shown) showing = false;
     clearTimeout(timer);
     if (tick !== undefined) clearInterval(tick);
     if (shown && io.stderrIsTTY) io.err('\r\x1b[K');

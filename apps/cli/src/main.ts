@@ -90,5 +90,12 @@ export function nodeIo(): Io {
 
 /** Runs `weft` as this process (called by bin/weft.js). */
 export async function cli(): Promise<void> {
+  // `weft network ls | head -1`: a closed pipe ends the output, not in a stack trace.
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   process.exitCode = await main(process.argv.slice(2), nodeIo());
 }

@@ -55,7 +55,7 @@ export interface Seen {
 }
 
 /** Answers: `[status, json]`, or a function of the request body. Keys are `METHOD /path?query`. */
-export type Routes = Record<string, readonly [number, unknown] | ((body: unknown) => readonly [number, unknown])>;
+export type Routes = Record<string, readonly [number, unknown] | ((body: unknown) => readonly [number, unknown] | Promise<readonly [number, unknown]>)>;
 
 export interface FakeAgent {
   readonly host: string;
@@ -84,12 +84,12 @@ export async function fakeAgent(routes: Routes): Promise<FakeAgent> {
   const server = http.createServer((req, res) => {
     let text = '';
     req.on('data', (c: Buffer) => (text += c.toString()));
-    req.on('end', () => {
+    req.on('end', async () => {
       const body = text === '' ? undefined : (JSON.parse(text) as unknown);
       const key = `${req.method ?? ''} ${req.url ?? ''}`;
       seen.push({ method: req.method ?? '', url: req.url ?? '', body });
       const r = agent.routes[key];
-      const [status, json] = r === undefined ? [404, { message: `page not found: ${key}` }] : typeof r === 'function' ? r(body) : r;
+      const [status, json] = r === undefined ? [404, { message: `page not found: ${key}` }] : typeof r === 'function' ? await r(body) : r;
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(json));
     });

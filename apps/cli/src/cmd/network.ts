@@ -59,7 +59,7 @@ export async function create(p: Parsed, io: Io): Promise<number> {
     Labels: record(p, 'label'),
     IPAM: config.length === 0 ? undefined : { Driver: 'default', Config: config },
   });
-  const c = await client(p);
+  const c = await client(p, io);
   const r = await progress(io, `Creating network "${name}"`, c.networkCreate(req));
   if (r.Warning !== '') io.err(`Warning: ${r.Warning}\n`);
   io.out(`${r.Id}\n`);
@@ -72,7 +72,7 @@ export function networkTable(nets: readonly Network[]): string {
 }
 
 export async function ls(p: Parsed, io: Io): Promise<number> {
-  const nets = await (await client(p)).networks();
+  const nets = await (await client(p, io)).networks();
   if (bool(p, 'quiet')) io.out(nets.map((n) => `${shortId(n.Id)}\n`).join(''));
   else if (format(p) === 'json') io.out(json(nets));
   else io.out(networkTable(nets));
@@ -80,7 +80,7 @@ export async function ls(p: Parsed, io: Io): Promise<number> {
 }
 
 export async function inspect(p: Parsed, io: Io): Promise<number> {
-  const c = await client(p);
+  const c = await client(p, io);
   const found: Network[] = [];
   const rc = await eachName(args(p, 'NAME'), io.err, async (n) => {
     found.push(await c.network(n));
@@ -90,7 +90,7 @@ export async function inspect(p: Parsed, io: Io): Promise<number> {
 }
 
 export async function rm(p: Parsed, io: Io): Promise<number> {
-  const c = await client(p);
+  const c = await client(p, io);
   return eachName(args(p, 'NAME'), io.err, async (n) => {
     await progress(io, `Removing network "${n}"`, c.networkRemove(n));
     io.out(`${n}\n`);
@@ -102,7 +102,7 @@ export async function prune(p: Parsed, io: Io): Promise<number> {
     const yes = await io.confirm('WARNING! This will remove all networks not used by at least one sandbox.\nAre you sure you want to continue?');
     if (!yes) return 0;
   }
-  const c = await client(p);
+  const c = await client(p, io);
   const r = await progress(io, 'Pruning networks', c.networkPrune());
   const deleted = r.NetworksDeleted ?? [];
   if (deleted.length > 0) io.out(`Deleted Networks:\n${deleted.map((n) => `${n}\n`).join('')}`);
@@ -113,7 +113,7 @@ export async function connect(p: Parsed, io: Io): Promise<number> {
   const aliases = strs(p, 'alias');
   const ip = str(p, 'ip');
   const endpoint = compact<{ IPAddress: string; Aliases: string[] }>({ IPAddress: ip, Aliases: aliases.length === 0 ? undefined : aliases });
-  const c = await client(p);
+  const c = await client(p, io);
   await progress(
     io,
     `Connecting "${arg(p, 'SANDBOX')}" to "${arg(p, 'NETWORK')}"`,
@@ -123,7 +123,7 @@ export async function connect(p: Parsed, io: Io): Promise<number> {
 }
 
 export async function disconnect(p: Parsed, io: Io): Promise<number> {
-  const c = await client(p);
+  const c = await client(p, io);
   const body = bool(p, 'force') ? { Container: arg(p, 'SANDBOX'), Force: true } : { Container: arg(p, 'SANDBOX') };
   await progress(io, `Disconnecting "${arg(p, 'SANDBOX')}" from "${arg(p, 'NETWORK')}"`, c.networkDisconnect(arg(p, 'NETWORK'), body));
   return 0;
@@ -148,20 +148,20 @@ export function renderPeers(v: NetworkPeers): string {
 }
 
 export async function peers(p: Parsed, io: Io): Promise<number> {
-  const v = await (await client(p)).networkPeers(arg(p, 'NAME'));
+  const v = await (await client(p, io)).networkPeers(arg(p, 'NAME'));
   io.out(format(p) === 'json' ? json(v) : renderPeers(v));
   return 0;
 }
 
 export async function peerAdd(p: Parsed, io: Io): Promise<number> {
-  const c = await client(p);
+  const c = await client(p, io);
   await c.peerAdd(arg(p, 'NAME'), { VTEP: str(p, 'vtep') ?? '', MAC: str(p, 'mac') ?? '', IP: str(p, 'ip') ?? '' });
   io.out(`${str(p, 'mac') ?? ''}\n`);
   return 0;
 }
 
 export async function peerRm(p: Parsed, io: Io): Promise<number> {
-  const c = await client(p);
+  const c = await client(p, io);
   await c.peerRemove(arg(p, 'NAME'), str(p, 'mac') ?? '');
   io.out(`${str(p, 'mac') ?? ''}\n`);
   return 0;

@@ -22,7 +22,7 @@ export function nodeTable(nodes: readonly Node[]): string {
 }
 
 export async function ls(p: Parsed, io: Io): Promise<number> {
-  const nodes = await (await client(p)).nodes();
+  const nodes = await (await client(p, io)).nodes();
   if (bool(p, 'quiet')) io.out(nodes.map((n) => `${n.ID}\n`).join(''));
   else if (format(p) === 'json') io.out(json(nodes));
   else io.out(nodeTable(nodes));
@@ -30,7 +30,7 @@ export async function ls(p: Parsed, io: Io): Promise<number> {
 }
 
 export async function inspect(p: Parsed, io: Io): Promise<number> {
-  const c = await client(p);
+  const c = await client(p, io);
   const found: Node[] = [];
   const rc = await eachName(args(p, 'NODE'), io.err, async (n) => {
     found.push(await c.node(n));
@@ -40,7 +40,7 @@ export async function inspect(p: Parsed, io: Io): Promise<number> {
 }
 
 export async function rm(p: Parsed, io: Io): Promise<number> {
-  const c = await client(p);
+  const c = await client(p, io);
   return eachName(args(p, 'NODE'), io.err, async (n) => {
     await c.nodeRemove(n, bool(p, 'force'));
     io.out(`${n}\n`);

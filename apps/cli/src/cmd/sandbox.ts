@@ -44,7 +44,7 @@ export async function run(p: Parsed, io: Io): Promise<number> {
   const req = sandboxRequest(p);
   const detach = bool(p, 'detach');
   if (!detach) needRoot(io, 'weft run without -d');
-  const c = await client(p);
+  const c = await client(p, io);
   const sb = await progress(io, `Creating sandbox "${req.Name}"`, c.sandboxCreate(req));
   if (detach) {
     io.out(`${sb.Id}\n`);
@@ -65,7 +65,7 @@ export async function exec(p: Parsed, io: Io): Promise<number> {
   const name = arg(p, 'NAME');
   let netns: string;
   try {
-    netns = (await (await client(p)).sandbox(name)).NetnsPath;
+    netns = (await (await client(p, io)).sandbox(name)).NetnsPath;
   } catch (e) {
     // Without the agent, the namespace may still be there under its usual name.
     if (!(await isStatus(e, 0))) throw e;
@@ -87,7 +87,7 @@ export function sandboxTable(list: readonly Sandbox[], now: number = Date.now())
 }
 
 export async function ps(p: Parsed, io: Io): Promise<number> {
-  const list = await (await client(p)).sandboxes();
+  const list = await (await client(p, io)).sandboxes();
   if (bool(p, 'quiet')) io.out(list.map((s) => `${s.Name}\n`).join(''));
   else if (format(p) === 'json') io.out(json(list));
   else io.out(sandboxTable(list));
@@ -95,7 +95,7 @@ export async function ps(p: Parsed, io: Io): Promise<number> {
 }
 
 export async function rm(p: Parsed, io: Io): Promise<number> {
-  const c = await client(p);
+  const c = await client(p, io);
   return eachName(args(p, 'NAME'), io.err, async (n) => {
     await progress(io, `Removing sandbox "${n}"`, c.sandboxRemove(n, bool(p, 'force')));
     io.out(`${n}\n`);

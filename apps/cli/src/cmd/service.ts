@@ -10,7 +10,7 @@ import { compact, eachName } from '../util.ts';
 
 const seg = encodeURIComponent;
 /** Service and task calls; a 404 from an agent that has no /services at all says so. */
-export const services = <T>(p: Parsed, work: () => Promise<T>) => feature(p, 'Services', '/services', work);
+export const services = <T>(p: Parsed, io: Io, work: () => Promise<T>) => feature(p, io, 'Services', '/services', work);
 
 export function serviceSpec(p: Parsed): ServiceSpec {
   const nets = strs(p, 'network');
@@ -29,7 +29,7 @@ export function serviceSpec(p: Parsed): ServiceSpec {
 
 export async function create(p: Parsed, io: Io): Promise<number> {
   const spec = serviceSpec(p);
-  const r = await services(p, () => progress(io, `Creating service "${spec.Name}"`, call<{ ID: string; Warnings?: string[] | null }>(p, 'POST', '/services/create', spec)));
+  const r = await services(p, io, () => progress(io, `Creating service "${spec.Name}"`, call<{ ID: string; Warnings?: string[] | null }>(p, io, 'POST', '/services/create', spec)));
   for (const w of r.Warnings ?? []) io.err(`Warning: ${w}\n`);
   io.out(`${r.ID}\n`);
   return 0;
@@ -51,7 +51,7 @@ export function serviceTable(list: readonly Service[]): string {
 }
 
 export async function ls(p: Parsed, io: Io): Promise<number> {
-  const list = await services(p, () => call<Service[]>(p, 'GET', '/services?status=true'));
+  const list = await services(p, io, () => call<Service[]>(p, io, 'GET', '/services?status=true'));
   if (bool(p, 'quiet')) io.out(list.map((s) => `${shortId(s.ID)}\n`).join(''));
   else if (format(p) === 'json') io.out(json(list));
   else io.out(serviceTable(list));
@@ -75,8 +75,8 @@ export function taskTable(tasks: readonly Task[], nodeNames: ReadonlyMap<string,
 }
 
 /** Prints tasks matching `filters` (Docker's /tasks filter syntax). */
-export async function printTasks(p: Parsed, io: Io, filters: Record<string, string[]>, what: (p: Parsed, work: () => Promise<Task[]>) => Promise<Task[]>): Promise<number> {
-  const tasks = await what(p, () => call<Task[]>(p, 'GET', `/tasks?filters=${seg(JSON.stringify(filters))}`));
+export async function printTasks(p: Parsed, io: Io, filters: Record<string, string[]>, what: (p: Parsed, io: Io, work: () => Promise<Task[]>) => Promise<Task[]>): Promise<number> {
+  const tasks = await what(p, io, () => call<Task[]>(p, io, 'GET', `/tasks?filters=${seg(JSON.stringify(filters))}`));
   if (bool(p, 'quiet')) {
     io.out(tasks.map((t) => `${shortId(t.ID)}\n`).join(''));
     return 0;
@@ -86,8 +86,8 @@ export async function printTasks(p: Parsed, io: Io, filters: Record<string, stri
     return 0;
   }
   // Names for the NODE and NAME columns; the IDs are shown if these listings fail.
-  const c = await client(p);
-  const [nodes, svcs] = await Promise.all([c.nodes().catch((): Node[] => []), call<Service[]>(p, 'GET', '/services').catch((): Service[] => [])]);
+  const c = await client(p, io);
+  const [nodes, svcs] = await Promise.all([c.nodes().catch((): Node[] => []), call<Service[]>(p, io, 'GET', '/services').catch((): Service[] => [])]);
   io.out(taskTable(tasks, new Map(nodes.map((n) => [n.ID, n.Name])), new Map(svcs.map((s) => [s.ID, s.Spec.Name]))));
   return 0;
 }
@@ -95,24 +95,24 @@ export async function printTasks(p: Parsed, io: Io, filters: Record<string, stri
 export async function ps(p: Parsed, io: Io): Promise<number> {
   const s = arg(p, 'SERVICE');
   // A missing service is an error, not an empty list.
-  await services(p, () => call<Service>(p, 'GET', `/services/${seg(s)}`));
+  await services(p, io, () => call<Service>(p, io, 'GET', `/services/${seg(s)}`));
   return printTasks(p, io, { service: [s] }, services);
 }
 
 export async function inspect(p: Parsed, io: Io): Promise<number> {
   const found: Service[] = [];
   const rc = await eachName(args(p, 'SERVICE'), io.err, async (s) => {
-    found.push(await services(p, () => call<Service>(p, 'GET', `/services/${seg(s)}`)));
+    found.push(await services(p, io, () => call<Service>(p, io, 'GET', `/services/${seg(s)}`)));
   });
   if (found.length > 0 || rc === 0) io.out(inspectJson(found));
   return rc;
 }
 
 /** Docker's read-modify-write: fetch the service, change its spec, send it back with the version read. */
-async function updateSpec(p: Parsed, name: string, change: (s: ServiceSpec) => ServiceSpec): Promise<void> {
-  await services(p, async () => {
-    const svc = await call<Service>(p, 'GET', `/services/${seg(name)}`);
-    await call(p, 'POST', `/services/${seg(svc.ID)}/update?version=${svc.Version.Index}`, change(svc.Spec));
+async function updateSpec(p: Parsed, io: Io, name: string, change: (s: ServiceSpec) => ServiceSpec): Promise<void> {
+  await services(p, io, async () => {
+    const svc = await call<Service>(p, io, 'GET', `/services/${seg(name)}`);
+    await call(p, io, 'POST', `/services/${seg(svc.ID)}/update?version=${svc.Version.Index}`, change(svc.Spec));
   });
 }
 
@@ -127,7 +127,7 @@ export async function scale(p: Parsed, io: Io): Promise<number> {
   const byName = new Map(pairs);
   return eachName([...byName.keys()], io.err, async (s) => {
     const n = byName.get(s) ?? 0;
-    await progress(io, `Scaling "${s}"`, updateSpec(p, s, (spec) => withReplicas(spec, n)));
+    await progress(io, `Scaling "${s}"`, updateSpec(p, io, s, (spec) => withReplicas(spec, n)));
     io.out(`${s} scaled to ${n}\n`);
   });
 }
@@ -141,7 +141,7 @@ export async function update(p: Parsed, io: Io): Promise<number> {
   await progress(
     io,
     `Updating "${s}"`,
-    updateSpec(p, s, (spec) => {
+    updateSpec(p, io, s, (spec) => {
       const nets = (spec.TaskTemplate.Networks ?? []).filter((n) => !rmv.has(n.Target));
       for (const n of add) if (!nets.some((x) => x.Target === n)) nets.push({ Target: n });
       const next: ServiceSpec = { ...spec, TaskTemplate: { ...spec.TaskTemplate, Networks: nets } };
@@ -154,7 +154,7 @@ export async function update(p: Parsed, io: Io): Promise<number> {
 
 export async function rm(p: Parsed, io: Io): Promise<number> {
   return eachName(args(p, 'SERVICE'), io.err, async (s) => {
-    await services(p, () => call(p, 'DELETE', `/services/${seg(s)}`));
+    await services(p, io, () => call(p, io, 'DELETE', `/services/${seg(s)}`));
     io.out(`${s}\n`);
   });
 }

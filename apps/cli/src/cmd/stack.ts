@@ -9,7 +9,7 @@ import { eachName } from '../util.ts';
 import { printTasks } from './service.ts';
 
 const seg = encodeURIComponent;
-const stacks = <T>(p: Parsed, work: () => Promise<T>) => feature(p, 'Stacks', '/stacks', work);
+const stacks = <T>(p: Parsed, io: Io, work: () => Promise<T>) => feature(p, io, 'Stacks', '/stacks', work);
 
 export async function deploy(p: Parsed, io: Io): Promise<number> {
   const name = arg(p, 'NAME');
@@ -23,7 +23,7 @@ export async function deploy(p: Parsed, io: Io): Promise<number> {
     }
   }
   const req: StackDeployRequest = { Name: name, ComposeFiles: files };
-  const r = await stacks(p, () => progress(io, `Deploying stack "${name}"`, call<StackDeployResponse>(p, 'POST', '/stacks/deploy', req)));
+  const r = await stacks(p, io, () => progress(io, `Deploying stack "${name}"`, call<StackDeployResponse>(p, io, 'POST', '/stacks/deploy', req)));
   for (const w of r.Warnings ?? []) io.err(`Warning: ${w}\n`);
   for (const n of r.Networks) io.out(`Creating network ${n}\n`);
   for (const s of r.Services) io.out(`Creating service ${s}\n`);
@@ -31,7 +31,7 @@ export async function deploy(p: Parsed, io: Io): Promise<number> {
 }
 
 export async function ls(p: Parsed, io: Io): Promise<number> {
-  const list = await stacks(p, () => call<StackSummary[]>(p, 'GET', '/stacks'));
+  const list = await stacks(p, io, () => call<StackSummary[]>(p, io, 'GET', '/stacks'));
   const sorted = [...list].sort((a, b) => a.Name.localeCompare(b.Name));
   if (bool(p, 'quiet')) io.out(sorted.map((s) => `${s.Name}\n`).join(''));
   else if (format(p) === 'json') io.out(json(sorted));
@@ -45,7 +45,7 @@ export async function ps(p: Parsed, io: Io): Promise<number> {
 
 export async function rm(p: Parsed, io: Io): Promise<number> {
   return eachName(args(p, 'NAME'), io.err, async (n) => {
-    await stacks(p, () => progress(io, `Removing stack "${n}"`, call(p, 'DELETE', `/stacks/${seg(n)}`)));
+    await stacks(p, io, () => progress(io, `Removing stack "${n}"`, call(p, io, 'DELETE', `/stacks/${seg(n)}`)));
     io.out(`Removing stack ${n}\n`);
   });
 }

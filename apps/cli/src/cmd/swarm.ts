@@ -9,7 +9,7 @@ import { compact } from '../util.ts';
 const joinCommand = (token: string, manager: string) => `    weft swarm join --token ${token} ${manager}\n`;
 
 export async function init(p: Parsed, io: Io): Promise<number> {
-  const c = await client(p);
+  const c = await client(p, io);
   const pools = strs(p, 'default-addr-pool');
   const req = compact<SwarmInitRequest>({
     AdvertiseAddr: str(p, 'advertise-addr'),
@@ -29,7 +29,7 @@ export async function init(p: Parsed, io: Io): Promise<number> {
 }
 
 export async function join(p: Parsed, io: Io): Promise<number> {
-  const c = await client(p);
+  const c = await client(p, io);
   const req = compact<SwarmJoinRequest>({
     JoinToken: str(p, 'token') ?? '',
     RemoteAddrs: [arg(p, 'MANAGER_IP:PORT')],
@@ -43,7 +43,7 @@ export async function join(p: Parsed, io: Io): Promise<number> {
 
 export async function joinToken(p: Parsed, io: Io): Promise<number> {
   const role = arg(p, 'ROLE') === 'manager' ? 'manager' : 'worker';
-  const c = await client(p);
+  const c = await client(p, io);
   const r = await c.joinToken(role, bool(p, 'rotate'));
   if (bool(p, 'quiet')) {
     io.out(`${r.Token}\n`);
@@ -55,7 +55,7 @@ export async function joinToken(p: Parsed, io: Io): Promise<number> {
 }
 
 export async function leave(p: Parsed, io: Io): Promise<number> {
-  const c = await client(p);
+  const c = await client(p, io);
   await progress(io, 'Leaving the swarm', c.swarmLeave(bool(p, 'force')));
   io.out('Node left the swarm.\n');
   return 0;

@@ -17,7 +17,7 @@ export async function version(p: Parsed, io: Io): Promise<number> {
   let agent: Version | undefined;
   let problem: string | undefined;
   try {
-    agent = await (await client(p)).version();
+    agent = await (await client(p, io)).version();
   } catch (e) {
     problem = e instanceof Error ? e.message : String(e);
   }
@@ -46,7 +46,7 @@ export async function version(p: Parsed, io: Io): Promise<number> {
 }
 
 export async function info(p: Parsed, io: Io): Promise<number> {
-  const c = await client(p);
+  const c = await client(p, io);
   const [i, nodes] = await Promise.all([c.info(), c.nodes().catch((): Node[] | undefined => undefined)]);
   if (format(p) === 'json') {
     io.out(json(i));
