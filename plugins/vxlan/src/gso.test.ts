@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { coalesceTcp, rxVnetHeader, segmentTcp, type SegOut } from './gso.ts';
+import { coalesceTcp, newSegOut, rxVnetHeader, segmentTcp, type SegOut } from './gso.ts';
 import { arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readU16, readU32, readVxlanVni, sum16, writeU16, writeU32, writeVxlanHeader } from './frames.ts';
 
 const F = 10;
@@ -42,7 +42,7 @@ test('segmentTcp: MSS-sized frames with valid IP/TCP checksums, sequence, flags,
   b.set(sf);
   const OUT = 8000;
   const out = b.subarray(OUT);
-  const r: SegOut = { count: 0, size: 0, total: 0 };
+  const r: SegOut = newSegOut();
   assert.ok(segmentTcp(b, F, sf.length - F, 4242, OUT, r));
   assert.is(r.count, 4);
   assert.is(r.size, 8 + HL + mss);
@@ -69,11 +69,11 @@ test('coalesceTcp rebuilds the super-frame from a GRO train; rxVnetHeader marks 
   const b = new Uint8Array(80000);
   b.set(sf);
   const out = b.subarray(8000);
-  const r: SegOut = { count: 0, size: 0, total: 0 };
+  const r: SegOut = newSegOut();
   segmentTcp(b, F, sf.length - F, 99, 8000, r);
   const buf = new Uint8Array(70000);
   buf.set(out.subarray(0, r.total), 2);
-  const co: SegOut = { count: 0, size: 0, total: 0 };
+  const co: SegOut = newSegOut();
   assert.ok(coalesceTcp(buf, 2, r.total, r.size, co));
   assert.is(co.size, 2);
   const f = 10;
@@ -99,6 +99,38 @@ test('coalesceTcp rebuilds the super-frame from a GRO train; rxVnetHeader marks 
   assert.is(one[0], 1);
   assert.is(one[6], 34);
   assert.is(one[8], 16);
+});
+
+test('gather mode: headers only, payload left in place; checksums still valid; coalesce lists the pieces', () => {
+  const mss = 1398;
+  const payload = 5000;
+  const sf = superFrame(payload, mss);
+  const b = new Uint8Array(80000);
+  b.set(sf);
+  const r = newSegOut();
+  assert.ok(segmentTcp(b, F, sf.length - F, 7, 8000, r, true, true));
+  assert.is(r.hsz, 8 + HL);
+  // Assemble what sendmsg would gather: header i then payload chunk i.
+  const wire = new Uint8Array(r.total);
+  let o = 0;
+  for (let i = 0; i < r.count; i++) {
+    wire.set(b.subarray(8000 + i * r.hsz, 8000 + (i + 1) * r.hsz), o);
+    o += r.hsz;
+    const chunk = Math.min(mss, payload - i * mss);
+    wire.set(b.subarray(F + HL + i * mss, F + HL + i * mss + chunk), o);
+    o += chunk;
+  }
+  assert.is(o, r.total);
+  for (let i = 0; i < r.count; i++) assert.ok(tcpOk(wire, i * r.size + 8 + 14), `segment ${i}`);
+  const buf = new Uint8Array(70000);
+  buf.set(wire, 2);
+  const co = newSegOut();
+  assert.ok(coalesceTcp(buf, 2, wire.length, r.size, co, true));
+  assert.is(co.nparts, r.count);
+  const joined: number[] = [];
+  for (let k = 0; k < co.nparts; k++) joined.push(...buf.subarray(co.parts[2 * k]!, co.parts[2 * k]! + co.parts[2 * k + 1]!));
+  assert.is(joined.length, 10 + HL + payload);
+  assert.equal(joined.slice(10 + HL), [...sf.subarray(F + HL)]);
 });
 
 test('VXLAN header: I flag, 24-bit VNI, reserved bits must be zero', () => {

@@ -13,7 +13,14 @@ export interface SegOut {
   count: number;
   size: number;
   total: number;
+  /** Gather mode: per-segment header bytes (VXLAN + inner headers) written at `outOff + i·hsz`. */
+  hsz: number;
+  /** Gather-mode coalescing: (offset, length) pairs of the super-frame's pieces, in order. */
+  nparts: number;
+  readonly parts: Int32Array;
 }
+
+export const newSegOut = (): SegOut => ({ count: 0, size: 0, total: 0, hsz: 0, nparts: 0, parts: new Int32Array(2 * 80) });
 
 const TCP = 6;
 
@@ -24,7 +31,7 @@ const TCP = 6;
  * receive path marks every TCP/UDP frame CHECKSUM_PARTIAL; the outer UDP checksum still covers
  * the bytes on the wire.
  */
-export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, outOff: number, r: SegOut, csum = true): boolean {
+export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, outOff: number, r: SegOut, csum = true, gather = false): boolean {
   const v = f - 10;
   const gsoType = b[v + 1]! & 0x7f;
   const mss = b[v + 4]! | (b[v + 5]! << 8);
@@ -48,7 +55,8 @@ export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, o
   if (mss === 0 || payload <= 0 || tcphl < 20) return false;
   const count = Math.ceil(payload / mss);
   const size = 8 + hl + mss;
-  if (outOff + count * size > b.length || outOff < f + len) return false;
+  const hsz = 8 + hl;
+  if (outOff + count * (gather ? hsz : size) > b.length || outOff < f + len) return false;
   const out = b;
   const seq0 = readU32(b, tcp + 4);
   const flags0 = b[tcp + 13]!;
@@ -63,7 +71,7 @@ export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, o
     const g = o + 8;
     out.copyWithin(g, f, f + hl);
     const src = f + hl + i * mss;
-    out.copyWithin(g + hl, src, src + chunk);
+    if (!gather) out.copyWithin(g + hl, src, src + chunk);
     const oip = g + ETH;
     const otcp = oip + iphl;
     if (v4) {
@@ -79,14 +87,15 @@ export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, o
     out[otcp + 13] = fl;
     if (csum) {
       writeU16(out, otcp + 16, 0);
-      const s = sum16(out, otcp, otcp + tcphl + chunk, pseudo + tcphl + chunk);
-      writeU16(out, otcp + 16, ~fold(s) & 0xffff);
+      const h = sum16(out, otcp, otcp + tcphl, pseudo + tcphl + chunk);
+      writeU16(out, otcp + 16, ~fold(sum16(b, src, src + chunk, h)) & 0xffff);
     } // else: a Weft receiver resets the field to the pseudo-header sum (CHECKSUM_PARTIAL) anyway.
-    o += 8 + hl + chunk;
+    o += gather ? hsz : 8 + hl + chunk;
   }
   r.count = count;
   r.size = size;
-  r.total = o - outOff;
+  r.hsz = hsz;
+  r.total = count * (8 + hl) + payload;
   return true;
 }
 
@@ -94,9 +103,11 @@ export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, o
  * Coalesces a GRO train at b[p..p+len) of `seg`-byte VXLAN datagrams carrying one IPv4 TCP flow
  * with contiguous sequence numbers, equal ACK and options, and only ACK/PSH flags. On success the
  * super-frame's inner frame starts at p+8 with a GSO virtio header at p-2, `r.size` = p and
- * `r.total` = 8 + inner length. False (buffer untouched) when the train does not qualify.
+ * `r.total` = 8 + inner length. With `gather`, payloads stay in place and `r.parts` lists the
+ * pieces to write (virtio header + headers + first payload, then each further payload).
+ * False (buffer untouched) when the train does not qualify.
  */
-export function coalesceTcp(b: Uint8Array, p: number, len: number, seg: number, r: SegOut): boolean {
+export function coalesceTcp(b: Uint8Array, p: number, len: number, seg: number, r: SegOut, gather = false): boolean {
   const n = Math.ceil(len / seg);
   const f = p + 8;
   const ip = f + ETH;
@@ -130,14 +141,24 @@ export function coalesceTcp(b: Uint8Array, p: number, len: number, seg: number, 
     lastFlags = fl;
   }
   let end = f + hl + mss;
+  const parts = r.parts;
+  parts[0] = f - 10;
+  parts[1] = 10 + hl + mss;
+  r.nparts = 1;
   for (let j = 1; j < n; j++) {
     const q = p + j * seg;
     const dl = Math.min(seg, len - j * seg);
     const start = q + 8 + hl;
     const chunk = dl - 8 - hl;
-    b.copyWithin(end, start, start + chunk);
+    if (gather) {
+      // Leave the payloads where they are: the TAP write gathers them (writev).
+      parts[2 * r.nparts] = start;
+      parts[2 * r.nparts + 1] = chunk;
+      r.nparts++;
+    } else b.copyWithin(end, start, start + chunk);
     end += chunk;
   }
+  if (!gather) parts[1] = 10 + end - f;
   const inner = end - f;
   const tcpLen = inner - ETH - 20;
   writeU16(b, ip + 2, 20 + tcpLen);

@@ -76,6 +76,8 @@ export interface WorkerInit {
   readonly offload: boolean;
   /** Which half of the loop this worker runs: both, or only VXLAN receive, or only TAP reads. */
   readonly mode: 'all' | 'udp' | 'taps';
+  /** Scatter-gather (sendmsg/writev iovecs) instead of copying payloads in userspace. */
+  readonly gather: boolean;
   /** Busy-poll this long after the last packet before sleeping in poll(2) (latency vs CPU). */
   readonly spinUs: number;
   readonly ctl: SharedArrayBuffer;

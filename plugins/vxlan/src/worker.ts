@@ -18,7 +18,7 @@ import {
 } from '@weft/sys';
 import { C, CTL_ACK, CTL_GEN, CTL_STOP, MAX_PEERS, MAX_PORTS, globalRow, peerRow, portRow, type Snapshot, type WorkerInit } from './layout.ts';
 import { ETH, arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readMac, readU16, readU32, readVxlanVni, sum16, writeU16, writeVxlanHeader } from './frames.ts';
-import { segmentTcp, coalesceTcp, rxVnetHeader, type SegOut } from './gso.ts';
+import { segmentTcp, coalesceTcp, newSegOut, rxVnetHeader } from './gso.ts';
 import { ipv6TextKey, ndAdvertInPlace, nsTarget } from './nd.ts';
 
 const init = workerData as WorkerInit & { port: MessagePort };
@@ -131,11 +131,12 @@ function set64(dv: DataView, off: number, v: number): void {
   dv.setUint32(off + 4, Math.floor(v / 4294967296), true);
 }
 
-function sendTrain(fd: number, addr: number, len: number, seg: number, sa: number): number {
+/** sendmsg of `iovCnt` iovecs at `iov` (total `len` bytes), as a UDP_SEGMENT train when len > seg. */
+function sendTrainV(fd: number, iov: number, iovCnt: number, len: number, seg: number, sa: number): number {
   set64(mdv, 0, sa);
   mdv.setUint32(8, 16, true);
-  set64(mdv, 64, addr);
-  set64(mdv, 72, len);
+  set64(mdv, 16, iov);
+  set64(mdv, 24, iovCnt);
   if (seg > 0 && seg < len) {
     set64(mdv, 32, msgMem.addr + 80);
     set64(mdv, 40, 24); // CMSG_SPACE(2)
@@ -147,6 +148,12 @@ function sendTrain(fd: number, addr: number, len: number, seg: number, sa: numbe
   return sys.sendmsg(fd, msgMem.addr, 0);
 }
 
+// Gather lists: two iovecs (headers, payload in place) per segment, up to 64 segments a train.
+const iovTx = sys.alloc(2 * 64 * 16);
+const itv = new DataView(iovTx.bytes.buffer, iovTx.bytes.byteOffset, iovTx.bytes.byteLength);
+const iovRx = sys.alloc(80 * 16);
+const irv = new DataView(iovRx.bytes.buffer, iovRx.bytes.byteOffset, iovRx.bytes.byteLength);
+
 // ---------------------------------------------------------------------------------------------
 // TAP → switch
 
@@ -155,7 +162,7 @@ const CAP = 65536 + VNET_HDR_LEN;
 const OUT = CAP + 64;
 const tbuf = sys.alloc(OUT + 2 * 65536 + 4096);
 const tb = tbuf.bytes;
-const seg: SegOut = { count: 0, size: 0, total: 0 };
+const seg = newSegOut();
 
 /** Answers a Neighbor Solicitation in tb from the table; false when the frame is not one. */
 function ndProxy(net: Net, fd: number, row: number, len: number): boolean {
@@ -239,18 +246,41 @@ function tapBatch(tap: Tap, budget: number): number {
     const gsoType = b[1]!;
     const sfd = sendFds[flowHash(b, f, len) % sendFds.length]!;
     if (gsoType !== VIRTIO_NET_HDR_GSO_NONE) {
-      if (!segmentTcp(b, f, len, net.vni, OUT, seg, d.fullCsum)) {
+      if (!segmentTcp(b, f, len, net.vni, OUT, seg, d.fullCsum, init.gather)) {
         cnt[row + C.drop_malformed]!++;
         continue;
       }
       cnt[row + C.tx_super_frames]!++;
-      // One UDP_SEGMENT train per ≤64 KiB of whole datagrams.
+      // One UDP_SEGMENT train per ≤64 KiB of whole datagrams, gathered from the segment headers
+      // and the payload where the TAP read put it (no copy in userspace).
+      const hsz = seg.hsz;
+      const mss = seg.size - hsz;
+      const pbase = tbuf.addr + f + hsz - 8;
+      const ptotal = len - (hsz - 8);
       const per = Math.max(1, Math.min(64, Math.floor(65000 / seg.size)));
       for (let i = 0; i < seg.count; i += per) {
         const k = Math.min(per, seg.count - i);
-        const start = i * seg.size;
-        const l = Math.min(seg.total - start, k * seg.size);
-        if (sendTrain(sfd, tbuf.addr + OUT + start, l, seg.size, d.sa) < 0) cnt[d.row + C.drop_io]! += k;
+        let l = 0;
+        let rc: number;
+        if (init.gather) {
+          for (let j = 0; j < k; j++) {
+            const s = i + j;
+            const chunk = s === seg.count - 1 ? ptotal - s * mss : mss;
+            set64(itv, j * 32, tbuf.addr + OUT + s * hsz);
+            set64(itv, j * 32 + 8, hsz);
+            set64(itv, j * 32 + 16, pbase + s * mss);
+            set64(itv, j * 32 + 24, chunk);
+            l += hsz + chunk;
+          }
+          rc = sendTrainV(sfd, iovTx.addr, 2 * k, l, seg.size, d.sa);
+        } else {
+          const start = i * seg.size;
+          l = Math.min(seg.total - start, k * seg.size);
+          set64(itv, 0, tbuf.addr + OUT + start);
+          set64(itv, 8, l);
+          rc = sendTrainV(sfd, iovTx.addr, 1, l, seg.size, d.sa);
+        }
+        if (rc < 0) cnt[d.row + C.drop_io]! += k;
         else {
           cnt[d.row + C.tx_packets]! += k;
           cnt[d.row + C.tx_bytes]! += l - 8 * k;
@@ -299,7 +329,7 @@ for (let i = 0; i < B; i++) {
   mv.setBigUint64(IOV + i * 16, BigInt(ubufs.addr + i * BUF + 2), true);
   mv.setBigUint64(IOV + i * 16 + 8, BigInt(BUF - 64), true);
 }
-const co: SegOut = { count: 0, size: 0, total: 0 };
+const co = newSegOut();
 
 /** One recvmmsg batch; returns datagrams (or trains) received. */
 function udpBatch(): number {
@@ -328,7 +358,7 @@ function udpBatch(): number {
     const base = i * BUF + 2;
     if (init.offload && segSize < len) {
       const vni = readVxlanVni(b, base);
-      if (vni >= 0 && coalesceTcp(b, base, len, segSize, co)) {
+      if (vni >= 0 && coalesceTcp(b, base, len, segSize, co, init.gather)) {
         // A GRO train of one TCP flow, rebuilt as one super-frame behind a GSO virtio header.
         deliver(b, co.size, co.total, vni);
         continue;
@@ -368,8 +398,19 @@ function deliver(b: Uint8Array, p: number, dlen: number, gsoVni: number): void {
     cnt[globalRow + C.drop_unknown_unicast]!++;
     return;
   }
-  if (!gso) rxVnetHeader(b, f, flen);
-  if (sys.write(d.fd, ubufs.addr + f - VNET_HDR_LEN, flen + VNET_HDR_LEN) < 0) cnt[d.row + C.drop_io]!++;
+  let rc: number;
+  if (gso) {
+    // The coalesced super-frame is scattered over the train: one writev gathers it.
+    for (let k = 0; k < co.nparts; k++) {
+      set64(irv, k * 16, ubufs.addr + co.parts[2 * k]!);
+      set64(irv, k * 16 + 8, co.parts[2 * k + 1]!);
+    }
+    rc = sys.writev(d.fd, iovRx.addr, co.nparts);
+  } else {
+    rxVnetHeader(b, f, flen);
+    rc = sys.write(d.fd, ubufs.addr + f - VNET_HDR_LEN, flen + VNET_HDR_LEN);
+  }
+  if (rc < 0) cnt[d.row + C.drop_io]!++;
   else {
     cnt[d.row + C.tx_packets]!++;
     cnt[d.row + C.tx_bytes]! += flen;
