@@ -19,8 +19,8 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
 export const inspectJson = (items: readonly unknown[]): string => `${JSON.stringify(items, null, 4)}\n`;
 export const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
 
-/** Docker shows 12 hex digits of 64-hex-digit IDs. */
-export const shortId = (id: string): string => (/^[0-9a-f]{13,}$/i.test(id) ? id.slice(0, 12) : id);
+/** Docker's TruncateID: listings show the first 12 characters of an ID (the agent accepts unique prefixes). */
+export const shortId = (id: string): string => id.slice(0, 12);
 
 export const capital = (s: string): string => (s === '' ? s : s[0]?.toUpperCase() + s.slice(1));
 

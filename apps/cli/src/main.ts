@@ -25,7 +25,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       return 2;
     }
     if (e instanceof UserError || (e instanceof Error && e.name === 'ApiError')) {
-      io.err(`Error: ${oneLine(e.message)}\n`);
+      // The agent's errors may carry a hint (what to do); keep it on the same line.
+      const hint = (e as { hint?: unknown }).hint;
+      const extra = typeof hint === 'string' && hint !== '' && !e.message.includes(hint) ? ` (${oneLine(hint)})` : '';
+      io.err(`Error: ${oneLine(e.message)}${extra}\n`);
       return 1;
     }
     io.err(`Error: ${oneLine(e instanceof Error ? e.message : String(e))} (unexpected; please report it with the command you ran)\n`);

@@ -58,7 +58,7 @@ export async function info(p: Parsed, io: Io): Promise<number> {
 
 export function renderInfo(i: Info, nodes: readonly Node[] | undefined): string {
   const rows: [string, string][] = [
-    ['Node', `${i.Name} (${i.NodeID})`],
+    ['Node', i.NodeID === '' ? i.Name : `${i.Name} (${i.NodeID})`],
     ['Role', i.Role],
     ['Cluster', i.ClusterID === '' ? '(none: run "weft swarm init" or "weft swarm join")' : i.ClusterID],
     ['Managers', i.Managers.length === 0 ? '-' : i.Managers.join(', ')],
