@@ -33,29 +33,46 @@ export function writeU16(b: Uint8Array, o: number, v: number): void {
 }
 
 let sumArr: Uint8Array | undefined;
-let sumDv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(4));
+let sumU32: Uint32Array<ArrayBufferLike> = new Uint32Array(1);
 
 /**
  * One's-complement sum of b[start..end) as big-endian 16-bit words, added to `sum`, not folded.
- * Reads 32-bit words (W = hi·65536 + lo ≡ hi + lo mod 0xffff, RFC 1071 §2) through a cached
- * DataView; the result may exceed 32 bits and is folded by `fold`.
+ * The bulk is read as native (little-endian) 32-bit words: RFC 1071 §2 allows summing in either
+ * byte order and swapping the folded result, and W = hi·65536 + lo ≡ hi + lo (mod 0xffff).
  */
 export function sum16(b: Uint8Array, start: number, end: number, sum: number): number {
+  if (((b.byteOffset | start) & 1) !== 0 || end - start < 32) return sum16Bytes(b, start, end, sum);
   if (b !== sumArr) {
     sumArr = b;
-    sumDv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const shift = b.byteOffset & 3;
+    sumU32 = new Uint32Array(b.buffer, b.byteOffset - shift, (b.byteLength + shift) >>> 2);
   }
-  const dv = sumDv;
+  const shift = b.byteOffset & 3;
   let i = start;
-  const end4 = start + ((end - start) & ~3);
-  let acc = 0;
-  for (; i < end4; i += 4) acc += dv.getUint32(i);
-  if (i + 1 < end) {
-    acc += (b[i]! << 8) | b[i + 1]!;
+  let le = 0;
+  if (((i + shift) & 3) === 2) {
+    le += b[i]! | (b[i + 1]! << 8);
     i += 2;
   }
-  if (i < end) acc += b[i]! << 8;
-  return sum + acc;
+  const u = sumU32;
+  let k = (i + shift) >>> 2;
+  const n = (end - i) >>> 2;
+  for (let j = 0; j < n; j++) le += u[k++]!;
+  i += n * 4;
+  if (i + 1 < end) {
+    le += b[i]! | (b[i + 1]! << 8);
+    i += 2;
+  }
+  if (i < end) le += b[i]!;
+  const x = fold(le);
+  return sum + (((x & 0xff) << 8) | (x >>> 8));
+}
+
+function sum16Bytes(b: Uint8Array, start: number, end: number, sum: number): number {
+  let i = start;
+  for (; i + 1 < end; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+  if (i < end) sum += b[i]! << 8;
+  return sum;
 }
 export function fold(sum: number): number {
   while (sum > 0xffff) sum = (sum % 65536) + Math.floor(sum / 65536);
