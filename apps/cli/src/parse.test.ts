@@ -191,6 +191,10 @@ test('usage errors name the problem and the command', async () => {
     [['stack', 'deploy', 'shop'], '"weft stack deploy" requires --compose-file FILE', ['stack', 'deploy']],
     [['help', 'nothing'], 'unknown help topic "nothing"', []],
     [['-x'], "unknown shorthand flag: 'x' in -x", []],
+    [['netwrk', 'ls'], 'unknown command "netwrk" for "weft" (did you mean "network"?)', []],
+    [['network', 'lst'], 'unknown command "lst" for "weft network" (did you mean "ls"?)', ['network']],
+    [['network', 'create', '--subnett', '10.0.0.0/8', 'x'], 'unknown flag: --subnett (did you mean "--subnet"?)', ['network', 'create']],
+    [['swarm', 'init', '--advertise', '1.2.3.4'], 'unknown flag: --advertise (did you mean "--advertise-addr"?)', ['swarm', 'init']],
   ];
   for (const [argv, msg, path] of cases) {
     const e = await usage(argv);

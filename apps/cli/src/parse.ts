@@ -38,6 +38,31 @@ function child(table: Table, path: readonly string[], word: string): { path: rea
   return undefined;
 }
 
+/** Levenshtein distance, for "did you mean" hints. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** ` (did you mean "x"?)` when one candidate is close to `word`. */
+export function suggest(word: string, candidates: readonly string[]): string {
+  const best = candidates
+    .map((c) => ({ c, d: c.startsWith(word) && word.length >= 2 ? 0 : distance(word, c) }))
+    .filter((x) => x.d <= Math.max(1, Math.floor(word.length / 3)))
+    .sort((a, b) => a.d - b.d)[0];
+  return best === undefined ? '' : ` (did you mean "${best.c}"?)`;
+}
+
+function childNames(table: Table, path: readonly string[]): string[] {
+  const under = (p: readonly string[]) => p.length === path.length + 1 && same(p.slice(0, -1), path);
+  return [...table.commands.filter((c) => under(c.path)).map((c) => c.path.at(-1) ?? ''), ...table.groups.filter((g) => under(g.path)).map((g) => g.path.at(-1) ?? '')];
+}
+
 export function findCommand(table: Table, path: readonly string[]): CommandSpec | undefined {
   return table.commands.find((c) => same(c.path, path));
 }
@@ -173,7 +198,7 @@ export async function parse(argv: readonly string[], table: Table, env: Readonly
       const eq = tok.indexOf('=');
       const name = tok.slice(2, eq < 0 ? undefined : eq);
       const f = lookup(name, false);
-      if (f === undefined) throw new UsageError(`unknown flag: --${name}`, path);
+      if (f === undefined) throw new UsageError(`unknown flag: --${name}${suggest(name, [...(leaf?.flags ?? []), ...GLOBAL_FLAGS].map((x) => x.name)).replace('"', '"--')}`, path);
       if (f.type === 'bool') {
         set(f, eq < 0 ? true : convert(f, tok.slice(eq + 1), path));
         return 1;
@@ -226,7 +251,7 @@ export async function parse(argv: readonly string[], table: Table, env: Readonly
     const next = child(table, path, tok);
     if (next === undefined) {
       if (helpWord) throw new UsageError(`unknown help topic "${[...path, tok].join(' ')}"`, path);
-      throw new UsageError(path.length === 0 ? `unknown command "${tok}" for "weft"` : `unknown command "${tok}" for "${label(path)}"`, path);
+      throw new UsageError(`unknown command "${tok}" for "${label(path)}"${suggest(tok, childNames(table, path))}`, path);
     }
     path = next.path;
     leaf = next.leaf;
