@@ -63,10 +63,6 @@ function childNames(table: Table, path: readonly string[]): string[] {
   return [...table.commands.filter((c) => under(c.path)).map((c) => c.path.at(-1) ?? ''), ...table.groups.filter((g) => under(g.path)).map((g) => g.path.at(-1) ?? '')];
 }
 
-export function findCommand(table: Table, path: readonly string[]): CommandSpec | undefined {
-  return table.commands.find((c) => same(c.path, path));
-}
-
 function convert(f: FlagSpec, raw: string, path: readonly string[]): FlagValue {
   const fail = (why: string): never => {
     throw new UsageError(`invalid argument ${JSON.stringify(raw)} for --${f.name}: ${why}`, path);
@@ -121,8 +117,7 @@ async function finish(cmd: CommandSpec, host: string, flags: Map<string, FlagVal
   }
   const args: Record<string, string[]> = {};
   let i = 0;
-  const optionalSlots = positionals.length - min;
-  let optionalLeft = optionalSlots;
+  let optionalLeft = positionals.length - min;
   for (const a of cmd.args) {
     if (a.arity === 'many') {
       const take = positionals.length - i - cmd.args.slice(cmd.args.indexOf(a) + 1).filter((x) => x.arity === 'one').length;
@@ -160,7 +155,8 @@ async function finish(cmd: CommandSpec, host: string, flags: Map<string, FlagVal
     for (const f of toCheck) {
       for (const v of flags.get(f.name) ?? []) {
         const s = String(v);
-        const why = f.type === 'hostport' ? checkAddress('ip', splitHostPort(s).ok ? (splitHostPort(s) as { value: { host: string } }).value.host : s) : checkAddress(f.type as 'ip' | 'cidr' | 'mac', s);
+        const hp = splitHostPort(s);
+        const why = f.type === 'hostport' ? checkAddress('ip', hp.ok ? hp.value.host : s) : checkAddress(f.type as 'ip' | 'cidr' | 'mac', s);
         if (why !== undefined) throw new UsageError(`invalid argument ${JSON.stringify(s)} for --${f.name}: ${why}`, path);
       }
     }
