@@ -71,7 +71,7 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
         dataPathPort: cfg.dataPathPort,
       }),
     },
-    { plugin: swarmGossipBridge },
+    { plugin: swarmGossipBridge() },
     { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay' }, logDir: path.join(cfg.stateDir, 'logs') } },
   ];
 }

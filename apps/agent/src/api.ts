@@ -188,7 +188,13 @@ export function createApi(d: ApiDeps) {
       return n;
     }),
     route('DELETE', '/nodes/{id}', async (p, q) => invoke('control', 'Node.Remove', { Node: p.id, Force: flag(q, 'force') })),
-    route('GET', '/networks', async () => Promise.all((await engine().listDefs()).map((d) => engine().networkView(d)))),
+    route('GET', '/networks', async () => {
+      // As in Docker: a worker lists a swarm network only while one of its sandboxes uses it.
+      const worker = (await swarm())?.Role === 'worker';
+      const defs = [];
+      for (const d of await engine().listDefs()) if (!worker || d.Scope !== 'swarm' || (await engine().instantiated(d.Id))) defs.push(d);
+      return Promise.all(defs.map((d) => engine().networkView(d)));
+    }),
     route('POST', '/networks/create', async (_p, _q, b) => engine().createNetwork(body(NetworkCreateRequest, b))),
     route('POST', '/networks/prune', async () => {
       const deleted: string[] = [];

@@ -149,6 +149,11 @@ export class Engine {
     return [...local, ...swarm];
   }
 
+  /** True when `netId` is programmed on this host (a local sandbox uses it). */
+  async instantiated(netId: string): Promise<boolean> {
+    return (await this.ctx.store.get(`instances/${netId}`)) !== undefined;
+  }
+
   async resolve(ref: string): Promise<NetDef> {
     const all = await this.listDefs();
     const exact = all.find((d) => d.Id === ref) ?? all.find((d) => d.Name === ref);

@@ -63,6 +63,9 @@ interface EndpointState {
   joined: boolean;
   name?: string;
   aliases?: string[];
+  /** Where the interface lives when it was moved into a Weft sandbox (for re-attach after a restart). */
+  netns?: string;
+  dstName?: string;
 }
 
 /**
@@ -116,6 +119,21 @@ async function endpointsOf(ctx: Context<OverlayConfig>, network: string): Promis
     if (e !== undefined) out.push(e);
   }
   return out;
+}
+
+/** The data-path port of an endpoint; iproute2 takes namespace names (Weft sandboxes live under /run/netns). */
+function portSpec(ep: EndpointState) {
+  return {
+    network: ep.network,
+    endpointId: ep.id,
+    mac: ep.mac,
+    ipv4: ep.ipv4,
+    ...(ep.ipv6 !== '' ? { ipv6: ep.ipv6 } : {}),
+    ifname: ep.ifname,
+    ...(ep.netns !== undefined ? { netns: ep.netns, dstName: ep.dstName ?? 'eth0' } : {}),
+    ...(ep.name !== undefined ? { name: ep.name } : {}),
+    ...(ep.aliases !== undefined ? { aliases: ep.aliases } : {}),
+  };
 }
 
 function dataPathSpec(n: NetworkSpec) {
@@ -232,6 +250,10 @@ export function overlayPlugin(name = 'overlay'): PluginDefinition<OverlayConfig>
           const dstName = typeof o[JoinOptions.dstName] === 'string' ? (o[JoinOptions.dstName] as string) : 'eth0';
           if (typeof o[JoinOptions.name] === 'string') ep.name = o[JoinOptions.name] as string;
           if (Array.isArray(o[JoinOptions.aliases])) ep.aliases = (o[JoinOptions.aliases] as unknown[]).filter((a): a is string => typeof a === 'string');
+          if (move) {
+            ep.netns = req.SandboxKey.startsWith('/run/netns/') ? req.SandboxKey.slice('/run/netns/'.length) : req.SandboxKey;
+            ep.dstName = dstName;
+          }
           const datapath = ctx.services.get('datapath');
           const tables = ctx.services.get('tables');
           const first = (await endpointsOf(ctx, req.NetworkID)).every((e) => !e.joined || e.id === ep.id);
@@ -242,18 +264,7 @@ export function overlayPlugin(name = 'overlay'): PluginDefinition<OverlayConfig>
             const self = nodeName(ctx);
             for (const entry of tables.entries(req.NetworkID, ENDPOINTS_TABLE)) applyTableEvent({ type: 'create', entry }, self, datapath);
           }
-          await datapath.addPort({
-            network: req.NetworkID,
-            endpointId: ep.id,
-            mac: ep.mac,
-            ipv4: ep.ipv4,
-            ...(ep.ipv6 !== '' ? { ipv6: ep.ipv6 } : {}),
-            ifname: ep.ifname,
-            // iproute2 takes namespace names; Weft sandboxes live under /run/netns.
-            ...(move ? { netns: req.SandboxKey.startsWith('/run/netns/') ? req.SandboxKey.slice('/run/netns/'.length) : req.SandboxKey, dstName } : {}),
-            ...(ep.name !== undefined ? { name: ep.name } : {}),
-            ...(ep.aliases !== undefined ? { aliases: ep.aliases } : {}),
-          });
+          await datapath.addPort(portSpec(ep));
           ep.joined = true;
           await putJson(ctx.store, epKey(req.NetworkID, req.EndpointID), ep);
           publish(ctx, tables, ep);
@@ -277,6 +288,34 @@ export function overlayPlugin(name = 'overlay'): PluginDefinition<OverlayConfig>
         DiscoverNew: () => ({}),
         DiscoverDelete: () => ({}),
       },
+    },
+    /**
+     * After a restart (even kill -9) the data path is empty but the sandboxes still hold their
+     * persistent interfaces: re-program every joined endpoint from the store, re-join gossip and
+     * re-publish, so traffic resumes without the sandbox doing anything.
+     */
+    start: async (ctx) => {
+      const datapath = ctx.services.get('datapath');
+      const tables = ctx.services.get('tables');
+      const self = nodeName(ctx);
+      for (const k of await ctx.store.keys('networks/')) {
+        const n = await getJson<NetworkSpec>(ctx.store, k);
+        if (n === undefined) continue;
+        const joined = (await endpointsOf(ctx, n.id)).filter((e) => e.joined);
+        if (joined.length === 0) continue;
+        await datapath.ensureNetwork(dataPathSpec(n));
+        await tables.joinNetwork(n.id);
+        for (const ep of joined) {
+          try {
+            await datapath.addPort(portSpec(ep));
+            publish(ctx, tables, ep);
+          } catch (e) {
+            ctx.log.error('could not re-attach endpoint after restart', { network: n.id, endpoint: ep.id, error: String(e) });
+          }
+        }
+        for (const entry of tables.entries(n.id, ENDPOINTS_TABLE)) applyTableEvent({ type: 'create', entry }, self, datapath);
+        ctx.log.info('re-attached network after restart', { network: n.id, endpoints: joined.length });
+      }
     },
     events: {
       table: (e: TableEvent, ctx) => {

@@ -160,6 +160,36 @@ test('concurrent joins and leaves program the network once and unprogram it afte
   }
 });
 
+test('after a restart the joined endpoints are re-attached from the store (the data path starts empty)', async () => {
+  const b = bus();
+  const store = memoryStore();
+  const boot = async () => {
+    const dp = recordingDataPath();
+    const k = createKernel({ store });
+    const r = await k.load([{ plugin: dataPathPlugin(dp) }, { plugin: b.tablesPlugin(`r${b.all.length}`) }, { plugin: overlayPlugin(), config: { vtep: '198.18.0.1', node: 'h1' } }]);
+    if (isLeft(r)) throw new Error(r.left.map((e) => e.message).join('; '));
+    return { k, dp };
+  };
+  let h = await boot();
+  try {
+    ok(await h.k.invoke('overlay', 'NetworkDriver.CreateNetwork', net()));
+    for (const [id, a] of [['j1', '10.0.9.2/24'], ['j2', '10.0.9.3/24'], ['idle', '10.0.9.4/24']] as const) {
+      ok(await h.k.invoke('overlay', 'NetworkDriver.CreateEndpoint', { NetworkID: NID, EndpointID: id, Interface: { Address: a } }));
+    }
+    ok(await h.k.invoke('overlay', 'NetworkDriver.Join', { NetworkID: NID, EndpointID: 'j1', SandboxKey: '/run/netns/sb1', Options: { 'weft.sandbox.move': true, 'weft.sandbox.ifname': 'eth1' } }));
+    ok(await h.k.invoke('overlay', 'NetworkDriver.Join', { NetworkID: NID, EndpointID: 'j2', SandboxKey: '/x' }));
+    await h.k.stop();
+    h = await boot();
+    assert.ok(h.dp.networks.has(NID), 'network re-programmed');
+    assert.equal([...h.dp.ports.keys()].sort(), [`${NID}/j1`, `${NID}/j2`], 'joined endpoints re-attached, the unjoined one not');
+    const p = h.dp.ports.get(`${NID}/j1`)!;
+    assert.equal([p.netns, p.dstName, p.ipv4], ['sb1', 'eth1', '10.0.9.2/24'], 'same namespace, name and address as before');
+  } finally {
+    b.stop();
+    await h.k.stop();
+  }
+});
+
 test.run();
 
 const cb = bus();

@@ -4,7 +4,7 @@
  * on two hosts and pings across, then removes everything it made. Each step is narrated and
  * checked; the first failure stops the demo with a non-zero exit.
  */
-import { createCluster, type Cluster } from './cluster.ts';
+import { createCluster, type Cluster } from '@weft/testing/cluster';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);

@@ -1,0 +1,132 @@
+/**
+ * End-to-end: real agents, one per host namespace, driven through their local API. Root only.
+ * The walkthroughs of the control-plane and agent issues, as tests.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { createCluster, type Cluster, type Host } from '@weft/testing/cluster';
+
+const root = process.getuid?.() === 0;
+const tag = `e${process.pid % 1000}`;
+const sb = (n: string) => `${tag}-${n}`;
+
+async function eventually(pred: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await Promise.resolve(pred()).catch(() => false)) return;
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+async function failure(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return '(no error)';
+}
+const ipOf = async (h: Host, name: string, net: string) => (await h.client.sandbox(name)).Networks[net]!.IPAddress.split('/')[0]!;
+const pings = (c: Cluster, from: string, ip: string) => c.inSandbox(from, ['ping', '-c', '1', '-W', '1', ip]).code === 0;
+
+async function swarm(c: Cluster): Promise<void> {
+  await Promise.all(c.hosts.map((h) => c.startAgent(h)));
+  const [m, ...workers] = c.hosts;
+  const init = await m!.client.swarmInit({});
+  for (const w of workers) await w.client.swarmJoin({ JoinToken: init.WorkerToken, RemoteAddrs: [`${m!.addr}:2377`] });
+  await eventually(async () => (await m!.client.nodes()).filter((n) => n.Status === 'ready' && n.Weft).length === c.hosts.length, 15_000, 'every node ready');
+}
+
+if (!root) {
+  test('end-to-end (skipped: needs root for network namespaces)', () => console.log('  skipped: run as root to include the multi-host tests'));
+} else {
+  test('swarm: wrong secret refused, workers cannot create networks, overlapping subnets refused', async () => {
+    const c = await createCluster(3, { tag: `${tag}a`, subnet: 31 });
+    try {
+      await Promise.all(c.hosts.map((h) => c.startAgent(h)));
+      const [m, w1, w2] = c.hosts as [Host, Host, Host];
+      const init = await m.client.swarmInit({});
+      const bad = `${init.WorkerToken.slice(0, init.WorkerToken.lastIndexOf('-'))}-bbbbbbbbbbbbbbbbbbbbbbbbbb`;
+      assert.match(await failure(w1.client.swarmJoin({ JoinToken: bad, RemoteAddrs: [`${m.addr}:2377`] })), /secret is wrong/);
+      for (const w of [w1, w2]) await w.client.swarmJoin({ JoinToken: init.WorkerToken, RemoteAddrs: [`${m.addr}:2377`] });
+      await eventually(async () => (await m.client.nodes()).filter((n) => n.Status === 'ready').length === 3, 15_000, 'three ready nodes');
+      const nodes = await m.client.nodes();
+      assert.equal(nodes.map((n) => n.ManagerStatus).sort(), ['', '', 'Leader']);
+      assert.match(await failure(w1.client.networkCreate({ Name: 'x', Driver: 'overlay' })), /not a swarm manager/);
+      await m.client.networkCreate({ Name: 'web', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.10.0.0/24' }] } });
+      assert.match(await failure(m.client.networkCreate({ Name: 'db', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.10.0.0/16' }] } })), /web/);
+      assert.match(await failure(m.client.networkCreate({ Name: 'web', Driver: 'overlay' })), /already exists/);
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  test('overlay walkthrough: lazy per-host networks, ping both ways, connect/disconnect', async () => {
+    const c = await createCluster(3, { tag: `${tag}b`, subnet: 32 });
+    try {
+      await swarm(c);
+      const [m, w1, w2] = c.hosts as [Host, Host, Host];
+      await m.client.networkCreate({ Name: 'front', Driver: 'overlay', Attachable: true });
+      await m.client.networkCreate({ Name: 'back', Driver: 'overlay', Attachable: true });
+      assert.equal((await w1.client.networks()).map((n) => n.Name), [], 'a worker shows no swarm network before it uses one');
+      await w1.client.sandboxCreate({ Name: sb('a'), Networks: [{ Name: 'front' }] });
+      await w2.client.sandboxCreate({ Name: sb('b'), Networks: [{ Name: 'front' }] });
+      assert.equal((await w1.client.networks()).map((n) => n.Name), ['front'], 'it appears with the first local sandbox');
+      const ia = await ipOf(w1, sb('a'), 'front');
+      const ib = await ipOf(w2, sb('b'), 'front');
+      assert.is.not(ia, ib);
+      await eventually(() => pings(c, sb('a'), ib), 10_000, `${sb('a')} → ${ib}`);
+      await eventually(() => pings(c, sb('b'), ia), 10_000, `${sb('b')} → ${ia}`);
+      const inspect = await w2.client.network('front');
+      assert.equal(inspect.Endpoints.map((e) => e.Name).sort(), [sb('a'), sb('b')], 'inspect lists the endpoints of every host');
+      // move b from front to back
+      await w2.client.networkConnect('back', { Container: sb('b') });
+      await w2.client.networkDisconnect('front', { Container: sb('b') });
+      const links = execFileSync('ip', ['-n', sb('b'), '-o', 'link'], { encoding: 'utf8' });
+      assert.match(links, /eth1/);
+      assert.not.match(links, /eth0/);
+      assert.equal((await w2.client.networks()).map((n) => n.Name), ['back'], 'front is torn down on w2 with its last sandbox');
+      await eventually(async () => !(await w1.client.network('front')).Endpoints.some((e) => e.Name === sb('b')), 10_000, 'w1 forgets b on front');
+      assert.ok(!pings(c, sb('a'), ib), 'a can no longer reach b on front');
+      await w1.client.sandboxRemove(sb('a'), true);
+      await w2.client.sandboxRemove(sb('b'), true);
+      assert.equal((await w1.client.networks()).map((n) => n.Name), []);
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  test('restarts: a worker agent killed with -9 comes back and traffic resumes; a manager restart keeps everything', async () => {
+    const c = await createCluster(3, { tag: `${tag}c`, subnet: 33 });
+    try {
+      await swarm(c);
+      const [m, w1, w2] = c.hosts as [Host, Host, Host];
+      await m.client.networkCreate({ Name: 'app', Driver: 'overlay', Attachable: true });
+      await w1.client.sandboxCreate({ Name: sb('x'), Networks: [{ Name: 'app' }] });
+      await w2.client.sandboxCreate({ Name: sb('y'), Networks: [{ Name: 'app' }] });
+      const iy = await ipOf(w2, sb('y'), 'app');
+      await eventually(() => pings(c, sb('x'), iy), 10_000, 'initial ping');
+      const before = execFileSync('ip', ['-n', sb('y'), '-o', 'addr', 'show', 'eth0'], { encoding: 'utf8' });
+      await c.stopAgent(w2, 'SIGKILL');
+      await c.startAgent(w2);
+      const t0 = Date.now();
+      await eventually(() => pings(c, sb('x'), iy), 10_000, 'ping after the worker agent restarted');
+      const resumedMs = Date.now() - t0;
+      assert.is(execFileSync('ip', ['-n', sb('y'), '-o', 'addr', 'show', 'eth0'], { encoding: 'utf8' }), before, 'the sandbox kept its interface and address');
+      assert.is((await w2.client.sandbox(sb('y'))).Networks.app?.IPAddress, `${iy}/24`);
+      console.log(`  traffic resumed ${resumedMs} ms after the worker agent restarted`);
+      const nets = (await m.client.networks()).map((n) => `${n.Name}/${n.VNI}`);
+      const nodes = (await m.client.nodes()).map((n) => n.ID).sort();
+      await c.stopAgent(m);
+      await c.startAgent(m);
+      assert.equal((await m.client.networks()).map((n) => `${n.Name}/${n.VNI}`), nets, 'networks and VNIs survive a manager restart');
+      assert.equal((await m.client.nodes()).map((n) => n.ID).sort(), nodes, 'nodes survive a manager restart');
+      assert.ok(pings(c, sb('x'), iy), 'the data path kept working');
+    } finally {
+      await c.destroy();
+    }
+  });
+}
+
+test.run();
