@@ -184,7 +184,7 @@ export function createApi(d: ApiDeps) {
     route('GET', '/nodes/{id}', async (p) => {
       const all = await nodes();
       const n = all.find((x) => x.ID === p.id || x.Name === p.id) ?? all.filter((x) => x.ID.startsWith(p.id!))[0];
-      if (n === undefined) raise(errors.notFound('api', `node ${p.id} not found`, { value: p.id }));
+      if (n === undefined) raise(errors.notFound('api', `node "${p.id}" not found`, { value: p.id }));
       return n;
     }),
     route('DELETE', '/nodes/{id}', async (p, q) => invoke('control', 'Node.Remove', { Node: p.id, Force: flag(q, 'force') })),

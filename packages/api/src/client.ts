@@ -11,10 +11,16 @@ export const DEFAULT_SOCKET = '/run/weft/weft.sock';
 /** An error answered by the agent (`status` ≥ 400) or raised reaching it (`status` 0). */
 export class ApiError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  /** What the caller can do about it, when the agent says. */
+  readonly hint: string | undefined;
+  /** The agent's stable error code (`WEFT_...`), when given. */
+  readonly code: string | undefined;
+  constructor(status: number, message: string, hint?: string, code?: string) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
+    this.hint = hint;
+    this.code = code;
   }
 }
 
@@ -54,8 +60,9 @@ export function request<T>(socketPath: string, method: string, path: string, bod
           }
           const status = res.statusCode ?? 0;
           if (status >= 400) {
-            const msg = typeof (json as { message?: unknown })?.message === 'string' ? (json as { message: string }).message : text.trim() || `HTTP ${status}`;
-            reject(new ApiError(status, msg));
+            const o = (json ?? {}) as { message?: unknown; hint?: unknown; code?: unknown };
+            const msg = typeof o.message === 'string' ? o.message : text.trim() || `HTTP ${status}`;
+            reject(new ApiError(status, msg, typeof o.hint === 'string' ? o.hint : undefined, typeof o.code === 'string' ? o.code : undefined));
           } else if (json === undefined) reject(new ApiError(status, `The agent answered ${method} ${path} with invalid JSON`));
           else resolve(json as T);
         });

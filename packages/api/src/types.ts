@@ -239,4 +239,8 @@ export interface Sandbox {
 
 export interface ApiErrorBody {
   readonly message: string;
+  /** What to do about it. */
+  readonly hint?: string;
+  /** Stable error code (`WEFT_...`). */
+  readonly code?: string;
 }

@@ -87,7 +87,7 @@ if (!root) {
       assert.equal((await e.sandbox('alpine2')).Networks, {});
       await e.removeSandbox('alpine2', false);
       await e.removeNetwork('web');
-      assert.match(await code(e.resolve('web')), /NotFound: network web not found/);
+      assert.match(await code(e.resolve('web')), /NotFound: network "web" not found/);
     } finally {
       await k.stop();
     }

@@ -160,8 +160,8 @@ export class Engine {
     if (exact !== undefined) return exact;
     const prefixed = all.filter((d) => d.Id.startsWith(ref));
     if (prefixed.length === 1) return prefixed[0]!;
-    if (prefixed.length > 1) raise(errors.badRequest('engine', `network ${ref} is ambiguous (${prefixed.length} matches found based on ID prefix)`, { value: ref }));
-    raise(errors.notFound('engine', `network ${ref} not found`, { value: ref }));
+    if (prefixed.length > 1) raise(errors.badRequest('engine', `network "${ref}" is ambiguous (${prefixed.length} matches found based on ID prefix)`, { value: ref }));
+    raise(errors.notFound('engine', `network "${ref}" not found`, { value: ref, hint: 'List networks with "weft network ls".' }));
   }
 
   createNetwork(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
@@ -330,7 +330,7 @@ export class Engine {
 
   private async record(name: string): Promise<SandboxRecord> {
     const s = await getJson<SandboxRecord>(this.ctx.store, `sandboxes/${name}`);
-    if (s === undefined) raise(errors.notFound('engine', `No such sandbox: ${name}`, { value: name, hint: 'List sandboxes with "weft ps".' }));
+    if (s === undefined) raise(errors.notFound('engine', `sandbox "${name}" not found`, { value: name, hint: 'List sandboxes with "weft ps".' }));
     return s;
   }
 
@@ -442,7 +442,7 @@ export class Engine {
     return this.serial(async () => {
       const rec = await this.record(sandbox);
       const def = await this.resolve(ref);
-      if (rec.Networks[def.Name] === undefined) raise(errors.notFound('engine', `sandbox ${sandbox} is not connected to network ${def.Name}`));
+      if (rec.Networks[def.Name] === undefined) raise(errors.notFound('engine', `sandbox "${sandbox}" is not connected to network "${def.Name}"`));
       await this.detach(rec, def.Name, force);
       this.writeFiles(rec);
       await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
