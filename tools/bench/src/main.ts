@@ -1,0 +1,59 @@
+/**
+ * `npm run bench [-- NAME...] [--quick]`: runs every package's `src/bench.ts` (each measures its own
+ * reference in the same run and prints ratios), then prints the one-line JSON summaries together.
+ * A bench prints its summary as the last line starting with `{`.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.filter((a) => !a.startsWith('--'));
+
+const benches: { name: string; file: string }[] = [];
+for (const group of ['packages', 'plugins', 'apps']) {
+  const dir = path.join(root, group);
+  if (!fs.existsSync(dir)) continue;
+  for (const pkg of fs.readdirSync(dir).sort()) {
+    const file = path.join(dir, pkg, 'src', 'bench.ts');
+    if (fs.existsSync(file) && (only.length === 0 || only.includes(pkg))) benches.push({ name: pkg, file });
+  }
+}
+if (benches.length === 0) {
+  console.error(`Error: no benchmark matches ${only.join(', ')}; available: ${fs.readdirSync(path.join(root, 'plugins')).join(', ')}`);
+  process.exit(2);
+}
+
+const summaries: Record<string, unknown> = {};
+let failed = 0;
+for (const b of benches) {
+  console.log(`\n=== ${b.name} (${path.relative(root, b.file)})`);
+  const t0 = Date.now();
+  const out: string[] = [];
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', b.file, ...(quick ? ['--quick'] : [])], { cwd: path.dirname(path.dirname(b.file)), stdio: ['ignore', 'pipe', 'inherit'] });
+    const timer = setTimeout(() => child.kill('SIGTERM'), 15 * 60_000);
+    child.stdout.on('data', (d: Buffer) => {
+      process.stdout.write(d);
+      out.push(d.toString());
+    });
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c ?? 1);
+    });
+  });
+  const last = out.join('').trim().split('\n').reverse().find((l) => l.trim().startsWith('{'));
+  if (code !== 0) failed++;
+  try {
+    summaries[b.name] = last !== undefined ? JSON.parse(last) : { error: 'no JSON summary line' };
+  } catch {
+    summaries[b.name] = { error: 'unparseable summary' };
+  }
+  console.log(`--- ${b.name}: exit ${code} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+console.log('\n=== summary (one JSON line per benchmark)');
+for (const [k, v] of Object.entries(summaries)) console.log(JSON.stringify({ bench: k, ...(v as object) }));
+process.exit(failed > 0 ? 1 : 0);
