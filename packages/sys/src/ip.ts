@@ -1,11 +1,15 @@
 /** Control-plane iproute2 helpers (child_process; never on the data path). */
 import { execFileSync } from 'node:child_process';
 
-/** Runs `ip [-n ns] ARGS`; throws with ip's stderr on failure. */
+/**
+ * Runs `ip [-n ns] ARGS`; throws with ip's stderr on failure. `ns` is a name under /run/netns or
+ * a path (e.g. Docker's SandboxKey); `ip -n` takes names only, so paths go through nsenter.
+ */
 export function ip(args: readonly string[], ns?: string): string {
   const full = ns === undefined ? [...args] : ['-n', ns, ...args];
+  const [cmd, argv] = ns !== undefined && ns.includes('/') ? ['nsenter', [`--net=${ns}`, 'ip', ...args]] : ['ip', full];
   try {
-    return execFileSync('ip', full, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stderr?: string };
     throw new Error(`ip ${full.join(' ')}: ${(err.stderr ?? String(e)).trim()}`);

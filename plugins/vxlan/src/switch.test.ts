@@ -17,7 +17,7 @@ rootTest('one host: two local ports switch directly; unknown unicast is dropped 
       dp = await createVxlanDataPath({ dataPathAddr: a1, netns: h1 });
       await dp.ensureNetwork(net);
       await dp.addPort({ network: 'sw', endpointId: 'a', mac: '02:42:0a:05:00:02', ipv4: '10.5.0.2/24', ifname: 'wfta', dstName: 'eth0', netns: s1 });
-      await dp.addPort({ network: 'sw', endpointId: 'b', mac: '02:42:0a:05:00:03', ipv4: '10.5.0.3/24', ifname: 'wftb', dstName: 'eth0', netns: s2 });
+      await dp.addPort({ network: 'sw', endpointId: 'b', mac: '02:42:0a:05:00:03', ipv4: '10.5.0.3/24', ifname: 'wftb', dstName: 'eth0', netns: `/run/netns/${s2}` }); // a path, like Docker's SandboxKey
       pingOk(lab, s1, '10.5.0.3');
       // TCP between local ports: super-frames pass through unsegmented.
       const srv = lab.spawn(s2, 'iperf3', ['-s', '-1', '-B', '10.5.0.3']);
