@@ -534,7 +534,13 @@ export class Engine {
         if (r !== undefined) endpoints.push({ Name: r.name, EndpointID: e.key, MacAddress: r.mac, IPv4Address: r.ipv4, IPv6Address: r.ipv6 ?? '', Node: r.node });
       }
     }
-    const peers = this.ctx.services.has('tables') ? this.ctx.services.get('tables').peers(def.Id).map((n) => ({ Name: n, IP: '' })) : [];
+    const members = this.ctx.services.has('membership') ? this.ctx.services.get('membership').members() : [];
+    const peers = this.ctx.services.has('tables')
+      ? this.ctx.services.get('tables').peers(def.Id).map((n) => {
+          const m = members.find((x) => x.name === n);
+          return { Name: n, IP: m?.meta.dp?.split(':')[0] ?? m?.addr ?? '' };
+        })
+      : [];
     const inst = await getJson<Instance>(this.ctx.store, `instances/${def.Id}`);
     const util: Network['Utilisation'][number][] = [];
     if (inst !== undefined) {

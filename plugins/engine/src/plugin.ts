@@ -16,7 +16,7 @@ export function enginePlugin(host: SandboxHost = linuxSandboxHost()): PluginDefi
       version: '0.1.0',
       kernel: '^0.1.0',
       provides: ['engine'],
-      optional: ['control', 'tables'],
+      optional: ['control', 'tables', 'membership'],
       config: EngineConfigCodec as unknown as t.Type<EngineConfig, unknown, unknown>,
       description: 'networks on this host, sandboxes (network namespaces) and their attachments',
     },

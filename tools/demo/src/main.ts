@@ -4,7 +4,28 @@
  * on two hosts and pings across, then removes everything it made. Each step is narrated and
  * checked; the first failure stops the demo with a non-zero exit.
  */
-import { createCluster, type Cluster } from '@weft/testing/cluster';
+import { execFileSync } from 'node:child_process';
+import { createCluster, CLI_BIN, type Cluster, type Host } from '@weft/testing/cluster';
+
+/** Runs `weft -H <host's socket> ARGS`, echoing the command line and its output. */
+function weft(h: Host, args: readonly string[], opts: { expectFail?: boolean } = {}): string {
+  process.stdout.write(`   ${dim(`[${h.name}]`)} $ weft ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);
+  try {
+    const out = execFileSync(process.execPath, [CLI_BIN, '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (opts.expectFail) throw new Error(`"weft ${args.join(' ')}" succeeded but should have failed`);
+    if (out.trim() !== '') say(out.trimEnd());
+    return out;
+  } catch (e) {
+    const err = e as { status?: number; stdout?: string; stderr?: string; message: string };
+    if (err.status === undefined) throw e;
+    const msg = `${err.stdout ?? ''}${err.stderr ?? ''}`.trim();
+    if (opts.expectFail) {
+      say(msg);
+      return msg;
+    }
+    throw new Error(`"weft ${args.join(' ')}" failed (exit ${err.status}): ${msg}`);
+  }
+}
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
@@ -44,76 +65,56 @@ async function main(): Promise<number> {
       for (const h of cluster.hosts) say(`${h.name}: agent pid ${h.agent?.pid}, API unix://${h.socket}`);
     });
 
-    const tokens = await step('weft swarm init on h1 (h1 becomes the manager)', async () => {
-      const r = await h1.client.swarmInit({});
-      say(`cluster ${r.ClusterID}, manager node ${r.NodeID}`);
-      say(`worker join token: ${r.WorkerToken.slice(0, 24)}…`);
-      return r;
+    const token = await step('Make h1 the manager', async () => {
+      weft(h1, ['swarm', 'init', '--advertise-addr', h1.addr]);
+      return weft(h1, ['swarm', 'join-token', '-q', 'worker']).trim();
     });
 
-    await step('A join with a wrong secret is refused, with a reason', async () => {
-      const bad = `${tokens.WorkerToken.slice(0, tokens.WorkerToken.lastIndexOf('-'))}-aaaaaaaaaaaaaaaaaaaaaaaaaa`;
-      try {
-        await h3.client.swarmJoin({ JoinToken: bad, RemoteAddrs: [`${h1.addr}:2377`] });
-      } catch (e) {
-        say(`refused: ${(e as Error).message}`);
-        return;
-      }
-      throw new Error('a join with a wrong token was accepted');
+    await step('A join with a wrong secret is refused, with the reason', async () => {
+      const bad = `${token.slice(0, token.lastIndexOf('-'))}-aaaaaaaaaaaaaaaaaaaaaaaaaa`;
+      weft(h3, ['swarm', 'join', '--token', bad, `${h1.addr}:2377`], { expectFail: true });
     });
 
-    await step('weft swarm join on h2 and h3 with the worker token', async () => {
-      for (const h of [h2, h3]) {
-        const r = await h.client.swarmJoin({ JoinToken: tokens.WorkerToken, RemoteAddrs: [`${h1.addr}:2377`] });
-        say(`${h.name} joined as ${r.Role} ${r.NodeID}`);
-      }
+    await step('Join h2 and h3 as workers', async () => {
+      for (const h of [h2, h3]) weft(h, ['swarm', 'join', '--token', token, `${h1.addr}:2377`]);
     });
 
-    await step('weft node ls (on the manager): every node ready', async () => {
-      let nodes = await h1.client.nodes();
-      for (let i = 0; i < 50 && !nodes.every((n) => n.Status === 'ready' && n.Tags.weft === '1'); i++) {
+    await step('Every node is ready', async () => {
+      for (let i = 0; i < 50; i++) {
+        const nodes = await h1.client.nodes();
+        if (nodes.length === 3 && nodes.every((n) => n.Status === 'ready' && n.Tags.weft === '1')) break;
         await new Promise((r) => setTimeout(r, 200));
-        nodes = await h1.client.nodes();
       }
-      say(['ID                          HOSTNAME  STATUS  AVAILABILITY  MANAGER STATUS  PLATFORM', ...nodes.map((n) => `${n.ID.padEnd(27)} ${n.Name.padEnd(9)} ${n.Status.padEnd(7)} ${n.Availability.padEnd(13)} ${n.ManagerStatus.padEnd(15)} ${n.Platform.OS}/${n.Platform.Arch}`)].join('\n'));
-      check(nodes.length === 3 && nodes.every((n) => n.Status === 'ready'), 'not every node is ready');
+      const out = weft(h1, ['node', 'ls']);
+      check(out.split('\n').filter((l) => /\bready\b/i.test(l)).length === 3, 'not every node is ready');
     });
 
-    await step('weft network create -d overlay --attachable web (on the manager)', async () => {
-      const r = await h1.client.networkCreate({ Name: 'web', Driver: 'overlay', Attachable: true });
-      say(`network web ${r.Id}`);
+    await step('Create an attachable overlay network on the manager', async () => {
+      weft(h1, ['network', 'create', '-d', 'overlay', '--attachable', 'web']);
     });
 
-    await step('weft run alpine1 on h1 and alpine2 on h2, attached to web', async () => {
-      const a = await h1.client.sandboxCreate({ Name: 'alpine1', Networks: [{ Name: 'web' }] });
-      const b = await h2.client.sandboxCreate({ Name: 'alpine2', Networks: [{ Name: 'web' }] });
-      say(`alpine1 on h1: ${a.Networks.web?.IPAddress} (${a.NetnsPath})`);
-      say(`alpine2 on h2: ${b.Networks.web?.IPAddress} (${b.NetnsPath})`);
+    await step('Run alpine1 on h1 and alpine2 on h2, attached to web', async () => {
+      weft(h1, ['run', '-d', '--name', 'alpine1', '--network', 'web', '--', 'sleep', '3600']);
+      weft(h2, ['run', '-d', '--name', 'alpine2', '--network', 'web', '--', 'sleep', '3600']);
+      weft(h2, ['ps']);
     });
 
-    await step('From alpine1 (h1), ping alpine2 (h2) across the overlay', async () => {
-      const b = await h2.client.sandbox('alpine2');
-      const ip = b.Networks.web!.IPAddress.split('/')[0]!;
-      let r = cluster.inSandbox('alpine1', ['ping', '-c', '3', '-W', '1', ip]);
-      for (let i = 0; i < 10 && r.code !== 0; i++) {
-        await new Promise((res) => setTimeout(res, 300));
-        r = cluster.inSandbox('alpine1', ['ping', '-c', '3', '-W', '1', ip]);
-      }
-      say(r.out.trim().split('\n').slice(-2).join('\n'));
-      check(r.code === 0, `alpine1 cannot reach alpine2 at ${ip}`);
+    await step('From alpine1 on h1, ping alpine2 on h2 across the overlay', async () => {
+      const ip = (await h2.client.sandbox('alpine2')).Networks.web!.IPAddress.split('/')[0]!;
+      for (let i = 0; i < 20 && cluster.inSandbox('alpine1', ['ping', '-c', '1', '-W', '1', ip]).code !== 0; i++) await new Promise((r) => setTimeout(r, 250));
+      weft(h1, ['exec', 'alpine1', '--', 'ping', '-c', '3', ip]);
     });
 
-    await step('weft network inspect web (on h2): the endpoints of every host', async () => {
-      const n = await h2.client.network('web');
-      say(JSON.stringify({ Name: n.Name, Id: n.Id, Driver: n.Driver, Scope: n.Scope, VNI: n.VNI, MTU: n.MTU, Attachable: n.Attachable, IPAM: n.IPAM.Config, Endpoints: n.Endpoints.map((e) => `${e.Name} ${e.IPv4Address} on ${e.Node}`) }, null, 2));
+    await step('Inspect the network from h2: the endpoints of every host', async () => {
+      const out = weft(h2, ['network', 'inspect', 'web']);
+      const n = JSON.parse(out)[0] as { Endpoints: unknown[] };
       check(n.Endpoints.length === 2, `expected 2 endpoints, saw ${n.Endpoints.length}`);
     });
 
-    await step('weft rm alpine1 alpine2; weft network rm web', async () => {
-      await h1.client.sandboxRemove('alpine1', true);
-      await h2.client.sandboxRemove('alpine2', true);
-      await h1.client.networkRemove('web');
-      say('removed');
+    await step('Remove the sandboxes and the network', async () => {
+      weft(h1, ['rm', '-f', 'alpine1']);
+      weft(h2, ['rm', '-f', 'alpine2']);
+      weft(h1, ['network', 'rm', 'web']);
     });
     return 0;
   } catch (e) {
