@@ -51,7 +51,7 @@ test('zero false positives at 10% loss, N=100, 3 simulated minutes', async () =>
   await c.clock.run(180_000);
   assert.is(dead, 0, 'false positive deaths');
   assert.ok(c.nodes.every((m) => m.numAlive() === N));
-  console.log(`  10% loss, N=100, 180 s: ${suspect} suspicions raised, ${dead} false deaths`);
+  console.log(`  10% loss, N=100, 180 s: ${suspect} suspect events (all observers), ${dead} false deaths`);
 });
 
 test('partition heals: both sides see each other dead then alive again', async () => {
