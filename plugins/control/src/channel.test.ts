@@ -13,7 +13,14 @@ async function pair(identity = sodium.crypto_sign_keypair(), pin?: Uint8Array) {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as net.AddressInfo).port;
   const want = keyDigest(pin ?? identity.publicKey);
-  const client = await connectChannel({ host: '127.0.0.1', port, mode: 'token', checkKey: (pk) => (keyDigest(pk) === want ? undefined : 'key mismatch') });
+  let client: Awaited<ReturnType<typeof connectChannel>>;
+  try {
+    client = await connectChannel({ host: '127.0.0.1', port, mode: 'token', checkKey: (pk) => (keyDigest(pk) === want ? undefined : 'key mismatch') });
+  } catch (e) {
+    for (const a of accepted) void a.then((c) => c.destroy(), () => undefined);
+    server.close();
+    throw e;
+  }
   const conn = await accepted[0]!;
   return { server, client: client.conn, conn, port };
 }
