@@ -37,6 +37,8 @@ export function createDenoSys(): Sys {
     sendmmsg: { parameters: [i, p, 'u32', i], result: i },
     recvmmsg: { parameters: [i, p, 'u32', i, p], result: i },
     fcntl: { parameters: [i, i, i], result: i },
+    gettid: { parameters: [], result: i },
+    setpriority: { parameters: [i, 'u32', i], result: i },
     malloc: { parameters: [u], result: p },
     __errno_location: { parameters: [], result: p },
   }).symbols;
@@ -63,6 +65,6 @@ export function createDenoSys(): Sys {
     readv: w(g('readv')), writev: w(g('writev')), poll: w(g('poll')), setns: w(g('setns')), socket: w(g('socket')),
     bind: w(g('bind')), setsockopt: w(g('setsockopt')), getsockopt: w(g('getsockopt')), sendto: w(g('sendto')),
     recvfrom: w(g('recvfrom')), sendmsg: w(g('sendmsg')), recvmsg: w(g('recvmsg')), sendmmsg: w(g('sendmmsg')),
-    recvmmsg: w(g('recvmmsg')), fcntl: w(g('fcntl')),
+    recvmmsg: w(g('recvmmsg')), fcntl: w(g('fcntl')), gettid: w(g('gettid')), setpriority: w(g('setpriority')),
   };
 }

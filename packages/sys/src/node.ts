@@ -26,6 +26,8 @@ export function createNodeSys(): Sys {
   const sendmmsg = f('int sendmmsg(int, intptr_t, unsigned int, int)');
   const recvmmsg = f('int recvmmsg(int, intptr_t, unsigned int, int, intptr_t)');
   const fcntl = f('int fcntl(int, int, int)');
+  const gettid = f('int gettid()');
+  const setpriority = f('int setpriority(int, uint32_t, int)');
   return {
     runtime: 'node',
     alloc(len: number): Mem {
@@ -36,6 +38,6 @@ export function createNodeSys(): Sys {
     },
     errno: () => koffi.errno(),
     open, close, ioctl, read, write, readv, writev, poll, setns, socket, bind, setsockopt, getsockopt,
-    sendto, recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg, fcntl,
+    sendto, recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg, fcntl, gettid, setpriority,
   };
 }

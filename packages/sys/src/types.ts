@@ -40,6 +40,10 @@ export interface Sys {
   sendmmsg(fd: number, vec: number, vlen: number, flags: number): number;
   recvmmsg(fd: number, vec: number, vlen: number, flags: number, timeout: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
+  /** The calling thread's id (for per-thread scheduling). */
+  gettid(): number;
+  /** setpriority(2); with PRIO_PROCESS and a thread id it sets that thread's nice value. */
+  setpriority(which: number, who: number, prio: number): number;
 }
 
 // Linux x86-64 / aarch64 constants (asm-generic ioctl encoding).
@@ -65,6 +69,7 @@ export const TUN_F_TSO6 = 0x04;
 export const TUN_F_TSO_ECN = 0x08;
 
 export const CLONE_NEWNET = 0x40000000;
+export const PRIO_PROCESS = 0;
 
 export const AF_INET = 2;
 export const SOCK_DGRAM = 2;

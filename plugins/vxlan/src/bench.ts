@@ -3,7 +3,7 @@
  * run, TCP throughput (iperf3), ping RTT (median) and 64-byte UDP packets/s between two
  * sandboxes through Weft, through Linux kernel vxlan devices, and over the bare veth underlay.
  *
- *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--spin µs] [--only weft,kernel,veth]
+ *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--spin µs] [--only weft,kernel,veth]
  *
  * Prints a table with ratios and, last, one line of JSON. The two hosts share this machine's
  * cores with iperf3 and whatever else runs: treat figures as indicative.
@@ -23,6 +23,7 @@ const only = opt('only', 'weft,kernel,veth').split(',');
 const spinUs = Number(opt('spin', '0'));
 const threads = opt('threads', '1') === '2' ? 2 : 1;
 const gather = opt('gather', '0') !== '0';
+const nice = Number(opt('nice', '0'));
 
 interface Result {
   tcpGbps: number;
@@ -90,8 +91,8 @@ async function main(): Promise<void> {
       const w2 = lab.netns('w2');
       const dps: VxlanDataPath[] = [];
       try {
-        dps.push(await createVxlanDataPath({ dataPathAddr: a1, netns: h1, offload, spinUs, threads, gather }));
-        dps.push(await createVxlanDataPath({ dataPathAddr: a2, netns: h2, offload, spinUs, threads, gather }));
+        dps.push(await createVxlanDataPath({ dataPathAddr: a1, netns: h1, offload, spinUs, threads, gather, nice }));
+        dps.push(await createVxlanDataPath({ dataPathAddr: a2, netns: h2, offload, spinUs, threads, gather, nice }));
         const [d1, d2] = dps as [VxlanDataPath, VxlanDataPath];
         const net = { id: 'bench', vni: 4200, mtu, encrypted: false, internal: false, gateways: ['10.7.0.1/24'] };
         await d1.ensureNetwork(net);
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
   const k = results['kernel'];
   const v = results['veth'];
   const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? (a / b).toFixed(2) : '-');
-  console.log(`offload=${offload ? 'on' : 'off'} threads=${threads} gather=${gather} spinUs=${spinUs} seconds=${seconds} pings=${pings}`);
+  console.log(`offload=${offload ? 'on' : 'off'} threads=${threads} gather=${gather} nice=${nice} spinUs=${spinUs} seconds=${seconds} pings=${pings}`);
   console.log('path     TCP Gbit/s  RTT median µs  UDP-64 pps   TCP vs kernel  vs veth   RTT - kernel µs');
   for (const [name, r] of Object.entries(results)) {
     console.log(
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
   }
   const w = results['weft'];
   console.log(JSON.stringify({
-    offload, threads, gather, spinUs, seconds, results,
+    offload, threads, gather, nice, spinUs, seconds, results,
     weftVsKernelTcp: w !== undefined && k !== undefined ? w.tcpGbps / k.tcpGbps : null,
     weftVsVethTcp: w !== undefined && v !== undefined ? w.tcpGbps / v.tcpGbps : null,
     weftRttOverKernelUs: w !== undefined && k !== undefined ? w.rttMedianUs - k.rttMedianUs : null,

@@ -78,6 +78,8 @@ export interface WorkerInit {
   readonly mode: 'all' | 'udp' | 'taps';
   /** Scatter-gather (sendmsg/writev iovecs) instead of copying payloads in userspace. */
   readonly gather: boolean;
+  /** Nice value for the data-path thread (0: unchanged). */
+  readonly nice: number;
   /** Busy-poll this long after the last packet before sleeping in poll(2) (latency vs CPU). */
   readonly spinUs: number;
   readonly ctl: SharedArrayBuffer;

@@ -15,7 +15,7 @@ const Port = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0 && n < 6
 export const VxlanConfig = t.intersection([
   t.type({ dataPathAddr: t.string }),
   t.partial({
-    dataPathPort: Port, netns: t.string, offload: t.boolean, sourcePorts: t.number, socketBuffer: t.number, spinUs: t.number, innerChecksums: t.boolean, threads: t.union([t.literal(1), t.literal(2)]), gather: t.boolean,
+    dataPathPort: Port, netns: t.string, offload: t.boolean, sourcePorts: t.number, socketBuffer: t.number, spinUs: t.number, innerChecksums: t.boolean, threads: t.union([t.literal(1), t.literal(2)]), gather: t.boolean, nice: t.number,
   }),
 ]);
 export type VxlanConfig = t.TypeOf<typeof VxlanConfig>;
@@ -48,6 +48,7 @@ export function vxlanPlugin(): PluginDefinition<VxlanConfig> {
           ...(c.spinUs !== undefined ? { spinUs: c.spinUs } : {}),
           ...(c.threads !== undefined ? { threads: c.threads } : {}),
           ...(c.gather !== undefined ? { gather: c.gather } : {}),
+          ...(c.nice !== undefined ? { nice: c.nice } : {}),
           ...(c.innerChecksums !== undefined ? { innerChecksums: c.innerChecksums } : {}),
         };
         running = await createVxlanDataPath(o);

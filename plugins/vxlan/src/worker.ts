@@ -14,7 +14,7 @@ import { receiveMessageOnPort, workerData, parentPort, type MessagePort } from '
 import { performance } from 'node:perf_hooks';
 import {
   EAGAIN, EINTR, MSG_DONTWAIT, POLLIN, SIZEOF_MMSGHDR, SOL_UDP, UDP_GRO, UDP_SEGMENT, VNET_HDR_LEN,
-  VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, loadSys, writeSockaddrIn,
+  PRIO_PROCESS, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, loadSys, writeSockaddrIn,
 } from '@weft/sys';
 import { C, CTL_ACK, CTL_GEN, CTL_STOP, MAX_PEERS, MAX_PORTS, globalRow, peerRow, portRow, type Snapshot, type WorkerInit } from './layout.ts';
 import { ETH, arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readMac, readU16, readU32, readVxlanVni, sum16, writeU16, writeVxlanHeader } from './frames.ts';
@@ -440,6 +440,7 @@ function run(): void {
   }
 }
 
+if (init.nice !== 0 && sys.setpriority(PRIO_PROCESS, sys.gettid(), init.nice) < 0) cnt[globalRow + C.drop_io]!++;
 parentPort?.postMessage('ready');
 run();
 init.port.close();
