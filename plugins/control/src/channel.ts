@@ -16,6 +16,10 @@ export const SERVER_HELLO_BYTES = 4 + 32 + 32 + 32 + 64;
 export const MAX_FRAME = 1 << 20;
 export const TAG_BYTES = 16;
 export const HANDSHAKE_TIMEOUT_MS = 5000;
+/** Unread bytes accepted from a peer that has not authenticated yet. */
+export const AUTH_FRAME_LIMIT = 64 * 1024;
+/** Unread bytes accepted from an authenticated peer: two full frames. */
+export const FRAME_READ_LIMIT = MAX_FRAME * 2 + 64;
 
 export const AuthMode = { token: 0, node: 1 } as const;
 export type AuthMode = 'token' | 'node';
@@ -38,7 +42,7 @@ export class SocketReader {
   private readonly sock: net.Socket;
   private limit: number;
 
-  constructor(sock: net.Socket, limit = MAX_FRAME * 2 + 64) {
+  constructor(sock: net.Socket, limit = FRAME_READ_LIMIT) {
     this.sock = sock;
     this.limit = limit;
     sock.on('data', (d: Buffer) => {
@@ -170,6 +174,11 @@ export class Conn {
     if (this.closedFlag) return;
     this.closedFlag = true;
     for (const l of this.closeListeners.splice(0)) l(why);
+  }
+
+  /** Bounds unread input; the manager keeps it small until the peer has authenticated. */
+  setReadLimit(n: number): void {
+    this.reader.setLimit(n);
   }
 
   onClose(fn: (why: string) => void): void {
@@ -306,7 +315,8 @@ export async function acceptChannel(sock: net.Socket, identity: ManagerIdentity,
     sock.write(concat(partial, sig));
     const keys = sodium.crypto_kx_server_session_keys(kx.publicKey, kx.privateKey, clientKx);
     // After the handshake frames may be up to MAX_FRAME: replace the small handshake bound.
-    reader.setLimit(MAX_FRAME * 2 + 64);
+    // Until the peer authenticates, one small frame (the auth message) is all it may send.
+    reader.setLimit(AUTH_FRAME_LIMIT);
     return { conn: new Conn(sock, reader, sessionKey(keys.sharedTx, transcript), sessionKey(keys.sharedRx, transcript), transcript), mode };
   } catch (e) {
     sock.destroy();

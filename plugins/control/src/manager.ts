@@ -9,7 +9,7 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { errors, fromUnknown, getJson, putJson, raise, silentLogger, type DataKey, type Logger, type Store, type WeftError } from '@weft/kernel';
 import { generateDataKey } from '@weft/sodium';
-import { acceptChannel, LABEL_JOIN, LABEL_NODE, HANDSHAKE_TIMEOUT_MS, type Conn } from './channel.ts';
+import { acceptChannel, FRAME_READ_LIMIT, LABEL_JOIN, LABEL_NODE, HANDSHAKE_TIMEOUT_MS, type Conn } from './channel.ts';
 import {
   AttachRequest,
   AuthMsg,
@@ -46,6 +46,8 @@ function defaultAdvertise(host: string): string {
   return '127.0.0.1';
 }
 export const DEFAULT_HEARTBEAT_MS = 5000;
+/** Connections still in the handshake or authentication; more are dropped at once. */
+export const MAX_PENDING_HANDSHAKES = 128;
 
 export interface ManagerOptions {
   /** Where the manager keeps its state (the control plugin passes `ctx.store.scope('manager')`). */
@@ -110,6 +112,7 @@ export class Manager {
   private queue: Promise<unknown> = Promise.resolve();
   private rotationTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  private pending = 0;
   private readonly heartbeatMs: number;
   private readonly genKey: (epoch: number) => DataKey;
   readonly stats: ManagerStats = { connections: 0, badConnections: 0, refusedJoins: 0 };
@@ -215,7 +218,20 @@ export class Manager {
     const server = net.createServer((sock) => {
       this.stats.connections++;
       sock.on('error', () => {});
-      void this.accept(sock);
+      if (this.pending >= MAX_PENDING_HANDSHAKES) {
+        this.stats.badConnections++;
+        sock.destroy();
+        return;
+      }
+      this.pending++;
+      let released = false;
+      const release = () => {
+        if (!released) {
+          released = true;
+          this.pending--;
+        }
+      };
+      void this.accept(sock, release).finally(release);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) => reject(errors.unavailable(S.PLUGIN, `Cannot listen on ${joinHostPort(host, port)}: ${e.message}`, { value: joinHostPort(host, port) })));
@@ -239,7 +255,7 @@ export class Manager {
     conn?.destroy();
   }
 
-  private async accept(sock: net.Socket): Promise<void> {
+  private async accept(sock: net.Socket, authenticated: () => void): Promise<void> {
     let conn: Conn;
     try {
       conn = (await acceptChannel(sock, { publicKey: this.publicKey, secretKey: fromB64(this.state.ManagerKey.SecretKey) })).conn;
@@ -292,6 +308,8 @@ export class Manager {
     } catch (e) {
       return this.bad(conn, e instanceof Error ? e.message : String(e));
     }
+    authenticated();
+    conn.setReadLimit(FRAME_READ_LIMIT);
     this.sessions.add(session);
     this.lastSeen.set(session.nodeId, this.now());
     conn.send({ t: 'welcome', NodeID: session.nodeId, Role: session.role, ClusterID: this.state.ClusterID, ManagerPublicKey: this.state.ManagerKey.PublicKey, Snapshot: this.snapshot() });

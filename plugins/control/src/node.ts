@@ -8,7 +8,7 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { errors, getJson, putJson, raise, silentLogger, type Logger, type Store, type WeftError } from '@weft/kernel';
 import { ChannelError, connectChannel, LABEL_JOIN, LABEL_NODE, type Conn } from './channel.ts';
-import { AuthReply, Role, Snapshot, type JoinInfo, type WireKeyRing } from './codecs.ts';
+import { AuthReply, Platform, Role, Snapshot, type JoinInfo, type WireKeyRing } from './codecs.ts';
 import { fromWire, RpcClient } from './rpc.ts';
 import { Codes, PLUGIN } from './state.ts';
 import { keyDigest, parseToken, secretKey } from './token.ts';
@@ -21,6 +21,9 @@ export const NodeState = t.type({
   Version: t.literal(1),
   ClusterID: t.string,
   NodeID: t.string,
+  /** Name and platform this node registered with. */
+  Name: t.string,
+  Platform,
   Role,
   /** This node's Ed25519 identity, generated at join. */
   NodeKey: t.type({ PublicKey: t.string, SecretKey: t.string }),
@@ -132,6 +135,8 @@ export class NodeAgent {
         Version: 1,
         ClusterID: w.ClusterID,
         NodeID: w.NodeID,
+        Name: info.Name,
+        Platform: info.Platform,
         Role: w.Role,
         NodeKey: { PublicKey: toB64(nodeKey.publicKey), SecretKey: toB64(nodeKey.privateKey) },
         ManagerDigest: parsed.digest,

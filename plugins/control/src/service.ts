@@ -282,15 +282,26 @@ export class ControlService {
 
   /** The platform of a node: known for itself always, for others on managers. */
   async platformOf(nodeId?: string): Promise<Platform | undefined> {
-    if (nodeId === undefined || nodeId === this.nodeId) return this.platform();
+    return (await this.describeNode(nodeId))?.Platform;
+  }
+
+  /** ID, name and platform of a node (self when `nodeId` is absent); others are known on managers only. */
+  async describeNode(nodeId?: string): Promise<{ ID: string; Name: string; Platform: Platform } | undefined> {
     if (this.manager !== undefined) {
       try {
-        return this.manager.nodeRecord(nodeId).Platform;
+        const n = this.manager.nodeRecord(nodeId ?? this.manager.nodeId);
+        return { ID: n.ID, Name: n.Name, Platform: n.Platform };
       } catch {
         return undefined;
       }
     }
-    if (this.node?.state.Role === 'manager') return ((await this.node.call('Node.Inspect', { Node: nodeId })) as NodeView).Description.Platform;
+    const st = this.node?.state;
+    if (st === undefined) return nodeId === undefined ? { ID: '', Name: this.opts.nodeName ?? os.hostname(), Platform: this.platform() } : undefined;
+    if (nodeId === undefined || nodeId === st.NodeID) return { ID: st.NodeID, Name: st.Name, Platform: st.Platform };
+    if (st.Role === 'manager') {
+      const v = (await this.node!.call('Node.Inspect', { Node: nodeId })) as NodeView;
+      return { ID: v.ID, Name: v.Description.Hostname, Platform: v.Description.Platform };
+    }
     return undefined;
   }
 
