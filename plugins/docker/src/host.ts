@@ -1,0 +1,71 @@
+/**
+ * The two things this plugin needs from the machine, behind one small interface so tests run
+ * without root or a dockerd: asking dockerd for a network's name, and removing an interface Docker
+ * handed back to dockerd's namespace (Docker moves it back under its SrcName after Leave).
+ */
+import * as http from 'node:http';
+import { execFileSync } from 'node:child_process';
+
+export interface DockerHost {
+  /** The Docker network's name, or undefined when dockerd does not (yet) know the ID. */
+  networkName(dockerHost: string, networkId: string): Promise<string | undefined>;
+  /** True when `ifname` exists in the agent's (= dockerd's) network namespace. */
+  linkExists(ifname: string): boolean;
+  /** Deletes `ifname` from the agent's network namespace; never throws. */
+  linkDelete(ifname: string): void;
+}
+
+/** `unix:///run/docker.sock` or a bare path → the socket path. */
+export function socketPathOf(dockerHost: string): string {
+  return dockerHost.startsWith('unix://') ? dockerHost.slice('unix://'.length) : dockerHost;
+}
+
+function getJson(socketPath: string, path: string, timeoutMs = 5000): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, path, method: 'GET', agent: false, timeout: timeoutMs, headers: { Accept: 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          /* not JSON */
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`dockerd at ${socketPath} did not answer GET ${path} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export function linuxDockerHost(): DockerHost {
+  return {
+    async networkName(dockerHost, networkId) {
+      const r = await getJson(socketPathOf(dockerHost), `/networks/${encodeURIComponent(networkId)}`);
+      if (r.status === 404) return undefined;
+      if (r.status !== 200) throw new Error(`dockerd answered ${r.status} to GET /networks/${networkId}: ${JSON.stringify(r.body).slice(0, 200)}`);
+      const name = (r.body as { Name?: unknown }).Name;
+      return typeof name === 'string' && name !== '' ? name : undefined;
+    },
+    linkExists(ifname) {
+      try {
+        execFileSync('ip', ['link', 'show', 'dev', ifname], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    linkDelete(ifname) {
+      try {
+        execFileSync('ip', ['link', 'del', 'dev', ifname], { stdio: 'ignore' });
+      } catch {
+        /* already gone */
+      }
+    },
+  };
+}
