@@ -50,6 +50,17 @@ test('init, then two workers and a manager join; all are listed with role, statu
     assert.is(info.Role, 'worker');
     assert.is(info.ManagerReachable, true);
     assert.is(info.KeyRing.Epochs.length, 3);
+    // The joiner got the gossip keys (three, primary first) with the snapshot.
+    const boot = w1.svc.gossipBootstrap()!;
+    assert.is(boot.keys.length, 3);
+    assert.equal(boot.keys[0], c.m.svc.gossipBootstrap()!.keys[0]);
+    // A worker that leaves shows as "left" until it is removed.
+    const w2 = c.others[1]!;
+    await w2.call('Swarm.Leave');
+    assert.is(w2.svc.role, undefined);
+    await until(async () => (await c.m.call('Node.Inspect', { Node: 'w2' })).Status.State === 'left', 3000, 'w2 left');
+    await c.m.call('Node.Remove', { Node: 'w2' });
+    assert.is((await c.m.call('Node.List')).length, 3);
     // Tokens pin the manager key.
     assert.is(parseToken(c.wt).digest, keyDigest(c.m.svc.managerInstance!.publicKey));
     assert.is.not(parseToken(c.wt).secret, parseToken(c.mt).secret);
