@@ -160,9 +160,55 @@ const irv = new DataView(iovRx.bytes.buffer, iovRx.bytes.byteOffset, iovRx.bytes
 const CAP = 65536 + VNET_HDR_LEN;
 // One arena: the frame read from a TAP at 0, its segmented VXLAN train at OUT.
 const OUT = CAP + 64;
-const tbuf = sys.alloc(OUT + 2 * 65536 + 4096);
+// Pending train of single frames (see `queueFrame`), after the segmentation output.
+const TRAIN = OUT + 2 * 65536 + 4096;
+const TRAIN_MAX = 65000;
+const tbuf = sys.alloc(TRAIN + TRAIN_MAX + 4096);
 const tb = tbuf.bytes;
 const seg = newSegOut();
+
+/**
+ * Consecutive single frames to the same peer and source socket are sent as one UDP_SEGMENT train
+ * (all datagrams of the first one's size, the last may be shorter), so a burst of MSS-sized TCP
+ * segments or small UDP packets costs one sendmsg, and the receiver gets a GRO train it can
+ * coalesce. Flushed before anything else is sent and whenever the TAP runs dry.
+ */
+let trFd = -1;
+let trSa = 0;
+let trRow = 0;
+let trSeg = 0;
+let trLen = 0;
+let trCount = 0;
+let trClosed = false;
+
+function flushTrain(): void {
+  if (trCount === 0) return;
+  set64(itv, 0, tbuf.addr + TRAIN);
+  set64(itv, 8, trLen);
+  if (sendTrainV(trFd, iovTx.addr, 1, trLen, trSeg, trSa) < 0) cnt[trRow + C.drop_io]! += trCount;
+  else {
+    cnt[trRow + C.tx_packets]! += trCount;
+    cnt[trRow + C.tx_bytes]! += trLen - 8 * trCount;
+  }
+  trCount = 0;
+  trLen = 0;
+}
+
+/** Appends the datagram at tb[p..p+dlen) to the train for (fd, sa), flushing first if it cannot join. */
+function queueFrame(fd: number, sa: number, row: number, p: number, dlen: number): void {
+  if (trCount > 0 && (fd !== trFd || sa !== trSa || trClosed || dlen > trSeg || trLen + dlen > TRAIN_MAX || trCount >= 64)) flushTrain();
+  if (trCount === 0) {
+    trFd = fd;
+    trSa = sa;
+    trRow = row;
+    trSeg = dlen;
+    trClosed = false;
+  }
+  tb.copyWithin(TRAIN + trLen, p, p + dlen);
+  trLen += dlen;
+  trCount++;
+  if (dlen < trSeg) trClosed = true;
+}
 
 /** Answers a Neighbor Solicitation in tb from the table; false when the frame is not one. */
 function ndProxy(net: Net, fd: number, row: number, len: number): boolean {
@@ -246,6 +292,7 @@ function tapBatch(tap: Tap, budget: number): number {
     const gsoType = b[1]!;
     const sfd = sendFds[flowHash(b, f, len) % sendFds.length]!;
     if (gsoType !== VIRTIO_NET_HDR_GSO_NONE) {
+      flushTrain();
       if (!segmentTcp(b, f, len, net.vni, OUT, seg, d.fullCsum, init.gather)) {
         cnt[row + C.drop_malformed]!++;
         continue;
@@ -299,12 +346,9 @@ function tapBatch(tap: Tap, budget: number): number {
       continue;
     }
     writeVxlanHeader(b, f - 8, net.vni);
-    if (sys.sendto(sfd, tbuf.addr + f - 8, len + 8, 0, d.sa, 16) < 0) cnt[d.row + C.drop_io]!++;
-    else {
-      cnt[d.row + C.tx_packets]!++;
-      cnt[d.row + C.tx_bytes]! += len;
-    }
+    queueFrame(sfd, d.sa, d.row, f - 8, len + 8);
   }
+  flushTrain();
   return done;
 }
 
@@ -427,7 +471,7 @@ function run(): void {
   for (;;) {
     let work = doUdp ? udpBatch() : 0;
     const ts = taps;
-    for (let i = 0; i < ts.length; i++) work += tapBatch(ts[i]!, 16);
+    for (let i = 0; i < ts.length; i++) work += tapBatch(ts[i]!, 64);
     if (Atomics.load(ctl, CTL_GEN) !== seen && sync()) return;
     if (work > 0) {
       last = performance.now();
