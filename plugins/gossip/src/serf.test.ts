@@ -1,5 +1,5 @@
 /**
- * Interop against real serf 0.9.4 agents on loopback (127.0.77.x / 127.0.78.x).
+ * Interop against real serf 0.9.4 agents on loopback (127.77.R.x / 127.78.R.x, R random per run).
  * Every agent runs with -log-level=debug; its log is scanned for panics and for
  * errors/warnings about protocol problems. Every process is killed by PID.
  */
@@ -11,6 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createMembership, createNodeTransport, type Membership, type MembershipOptions } from './mod.ts';
+
+// A random /24 per run inside 127.77.0.0/16 and 127.78.0.0/16, so concurrent runs
+// (e.g. a CI clone) do not collide on 7946.
+const octet = 1 + Math.floor(Math.random() * 250);
+const A = `127.77.${octet}`;
+const E = `127.78.${octet}`;
 
 const hasSerf = (() => {
   const r = spawnSync('serf', ['version'], { encoding: 'utf8' });
@@ -115,7 +121,7 @@ function scanLogs(): { bad: string[]; all: string[] } {
         if (/is not encrypted/.test(line)) continue; // from the deliberate no-key join attempt
         if (
           /panic|decode|Unrecognized|unknown message|Remote state is not|Conflicting|incompatible|checksum|No installed keys|Failed to merge|not push\/pull/i.test(line) ||
-          (/weft-a|127\.0\.77\.10/.test(line) && !/weft-a[^ ]* has left|Refuting/.test(line))
+          ((/weft-a/.test(line) || line.includes(`${A}.10`)) && !/weft-a[^ ]* has left|Refuting/.test(line))
         )
           bad.push(`${name}: ${line.trim()}`);
       }
@@ -133,11 +139,11 @@ if (!hasSerf) {
   let wb: Membership;
 
   test.before(async () => {
-    agent('s1', '127.0.77.1', ['-tag', 'role=web']);
-    agent('s2', '127.0.77.2');
-    assert.ok((await waitFor(async () => (await serfMembers('127.0.77.1')).length > 0 && (await serfMembers('127.0.77.2')).length > 0, 10_000)) >= 0);
-    await serf(['join', '-rpc-addr=127.0.77.2:7373', '127.0.77.1:7946']);
-    assert.ok((await waitFor(async () => (await serfMembers('127.0.77.1')).length === 2, 5000)) >= 0, 'serf pair did not form');
+    agent('s1', `${A}.1`, ['-tag', 'role=web']);
+    agent('s2', `${A}.2`);
+    assert.ok((await waitFor(async () => (await serfMembers(`${A}.1`)).length > 0 && (await serfMembers(`${A}.2`)).length > 0, 10_000)) >= 0);
+    await serf(['join', `-rpc-addr=${A}.2:7373`, `${A}.1:7946`]);
+    assert.ok((await waitFor(async () => (await serfMembers(`${A}.1`)).length === 2, 5000)) >= 0, 'serf pair did not form');
   });
 
   test.after(async () => {
@@ -154,33 +160,33 @@ if (!hasSerf) {
   });
 
   test('Weft node joins a serf cluster: alive with tags in serf, serf agents alive for us', async () => {
-    wa = await weftNode('weft-a', '127.0.77.10');
-    const n = await wa.join(['127.0.77.1:7946']);
+    wa = await weftNode('weft-a', `${A}.10`);
+    const n = await wa.join([`${A}.1:7946`]);
     assert.is(n, 1);
     const t = await waitFor(async () => {
-      const [a, b] = await Promise.all([serfMembers('127.0.77.1'), serfMembers('127.0.77.2')]);
+      const [a, b] = await Promise.all([serfMembers(`${A}.1`), serfMembers(`${A}.2`)]);
       return [a, b].every((ms) => ms.find((m) => m.name === 'weft-a')?.status === 'alive');
     }, 10_000);
     assert.ok(t >= 0, 'weft-a not alive in serf members');
-    const me = (await serfMembers('127.0.77.2')).find((m) => m.name === 'weft-a');
-    assert.equal(me?.tags, { role: 'overlay', os: 'linux', dataAddr: '127.0.77.10', dataPort: '4789', weft: '1' });
-    assert.is(me?.addr, '127.0.77.10:7946');
+    const me = (await serfMembers(`${A}.2`)).find((m) => m.name === 'weft-a');
+    assert.equal(me?.tags, { role: 'overlay', os: 'linux', dataAddr: `${A}.10`, dataPort: '4789', weft: '1' });
+    assert.is(me?.addr, `${A}.10:7946`);
     assert.ok((await waitFor(() => ourState(wa, 's1') === 'alive' && ourState(wa, 's2') === 'alive', 5000)) >= 0);
     assert.is(wa.members().find((m) => m.name === 's1')?.meta['role'], 'web');
     console.log(`  [${el()}] weft-a alive in both serf agents after ${t} ms`);
   });
 
   test('a serf agent joins through our node as seed; second Weft node exchanges user data', async () => {
-    agent('s3', '127.0.77.3', ['-join=127.0.77.10:7946']);
+    agent('s3', `${A}.3`, [`-join=${A}.10:7946`]);
     const t = await waitFor(async () => {
-      const ms = await serfMembers('127.0.77.3');
+      const ms = await serfMembers(`${A}.3`);
       return ['s1', 's2', 's3', 'weft-a'].every((n) => ms.find((m) => m.name === n)?.status === 'alive');
     }, 10_000);
     assert.ok(t >= 0, 's3 did not see the full cluster after joining through weft-a');
     assert.ok((await waitFor(() => ourState(wa, 's3') === 'alive', 5000)) >= 0);
 
-    wb = await weftNode('weft-b', '127.0.77.11');
-    assert.ok((await wb.join(['127.0.77.10:7946'])) === 1);
+    wb = await weftNode('weft-b', `${A}.11`);
+    assert.ok((await wb.join([`${A}.10:7946`])) === 1);
     const got: string[] = [];
     wa.onUser((u) => got.push(`${u.from}:${new TextDecoder().decode(u.payload)}:${u.broadcast}`));
     await waitFor(() => ourState(wb, 'weft-a') === 'alive', 3000);
@@ -194,7 +200,7 @@ if (!hasSerf) {
       (e: unknown) => String(e),
     );
     assert.match(refused, /not a Weft node/);
-    assert.ok((await waitFor(async () => (await statusIn('127.0.77.1', 'weft-b')) === 'alive', 10_000)) >= 0);
+    assert.ok((await waitFor(async () => (await statusIn(`${A}.1`, 'weft-b')) === 'alive', 10_000)) >= 0);
     // push/pull user state was exchanged between the two Weft nodes only
     assert.equal(mergedStates.get('weft-b'), ['state-of-weft-a-join']);
     assert.equal(mergedStates.get('weft-a'), ['state-of-weft-b-join']);
@@ -208,7 +214,7 @@ if (!hasSerf) {
     await wb.shutdown();
     const [tDead, tFailed] = await Promise.all([
       waitFor(() => ourState(wa, 's3') === 'dead', 40_000),
-      waitFor(async () => (await statusIn('127.0.77.1', 'weft-b')) === 'failed' && (await statusIn('127.0.77.2', 'weft-b')) === 'failed', 40_000),
+      waitFor(async () => (await statusIn(`${A}.1`, 'weft-b')) === 'failed' && (await statusIn(`${A}.2`, 'weft-b')) === 'failed', 40_000),
     ]);
     assert.ok(tDead >= 0, `s3 not marked dead by weft-a (state ${String(ourState(wa, 's3'))})`);
     assert.ok(tFailed >= 0, 'weft-b not marked failed by serf');
@@ -219,42 +225,42 @@ if (!hasSerf) {
   test('graceful leave of our node shows `left` in serf', async () => {
     const start = Date.now();
     await wa.leave(5000);
-    const t = await waitFor(async () => (await statusIn('127.0.77.1', 'weft-a')) === 'left' && (await statusIn('127.0.77.2', 'weft-a')) === 'left', 10_000, 100);
+    const t = await waitFor(async () => (await statusIn(`${A}.1`, 'weft-a')) === 'left' && (await statusIn(`${A}.2`, 'weft-a')) === 'left', 10_000, 100);
     await wa.shutdown();
     if (t < 0) failed = true;
-    assert.ok(t >= 0, `weft-a status after leave: s1=${String(await statusIn('127.0.77.1', 'weft-a'))} s2=${String(await statusIn('127.0.77.2', 'weft-a'))} queued=${wa.queuedBroadcasts()}`);
+    assert.ok(t >= 0, `weft-a status after leave: s1=${String(await statusIn(`${A}.1`, 'weft-a'))} s2=${String(await statusIn(`${A}.2`, 'weft-a'))} queued=${wa.queuedBroadcasts()}`);
     console.log(`  [${el()}] leave() took ${Date.now() - start - t} ms; serf shows left ${Date.now() - start} ms after leave() started`);
   });
 
   test('encrypted cluster: -encrypt=<key> and the same key in our keyring; key rotation', async () => {
     const key = randomBytes(32);
     const b64 = key.toString('base64');
-    agent('e1', '127.0.78.1', [`-encrypt=${b64}`]);
-    agent('e2', '127.0.78.2', [`-encrypt=${b64}`]);
-    assert.ok((await waitFor(async () => (await serfMembers('127.0.78.1')).length > 0 && (await serfMembers('127.0.78.2')).length > 0, 10_000)) >= 0);
-    await serf(['join', '-rpc-addr=127.0.78.2:7373', '127.0.78.1:7946']);
-    const we = await weftNode('weft-e', '127.0.78.10', { keys: [new Uint8Array(key)] });
-    assert.is(await we.join(['127.0.78.1:7946']), 1);
+    agent('e1', `${E}.1`, [`-encrypt=${b64}`]);
+    agent('e2', `${E}.2`, [`-encrypt=${b64}`]);
+    assert.ok((await waitFor(async () => (await serfMembers(`${E}.1`)).length > 0 && (await serfMembers(`${E}.2`)).length > 0, 10_000)) >= 0);
+    await serf(['join', `-rpc-addr=${E}.2:7373`, `${E}.1:7946`]);
+    const we = await weftNode('weft-e', `${E}.10`, { keys: [new Uint8Array(key)] });
+    assert.is(await we.join([`${E}.1:7946`]), 1);
     const t = await waitFor(async () => {
-      const ms = await serfMembers('127.0.78.2');
+      const ms = await serfMembers(`${E}.2`);
       return ['e1', 'e2', 'weft-e'].every((n) => ms.find((m) => m.name === n)?.status === 'alive');
     }, 10_000);
     assert.ok(t >= 0, 'weft-e not alive in encrypted serf cluster');
     assert.ok((await waitFor(() => ourState(we, 'e2') === 'alive', 5000)) >= 0);
     // a node without the key cannot join
-    const wx = await weftNode('weft-x', '127.0.78.11');
-    assert.is(await wx.join(['127.0.78.1:7946']), 0);
+    const wx = await weftNode('weft-x', `${E}.11`);
+    assert.is(await wx.join([`${E}.1:7946`]), 0);
     await wx.shutdown();
     // rotation: serf installs + uses k2 cluster-wide (our node does not answer serf key queries), we follow
     const k2 = randomBytes(32);
-    await serf(['keys', '-rpc-addr=127.0.78.1:7373', `-install=${k2.toString('base64')}`]);
+    await serf(['keys', `-rpc-addr=${E}.1:7373`, `-install=${k2.toString('base64')}`]);
     we.installKey(new Uint8Array(k2));
-    await serf(['keys', '-rpc-addr=127.0.78.1:7373', `-use=${k2.toString('base64')}`]);
+    await serf(['keys', `-rpc-addr=${E}.1:7373`, `-use=${k2.toString('base64')}`]);
     we.useKey(new Uint8Array(k2));
-    await serf(['keys', '-rpc-addr=127.0.78.1:7373', `-remove=${b64}`]);
+    await serf(['keys', `-rpc-addr=${E}.1:7373`, `-remove=${b64}`]);
     we.removeKey(new Uint8Array(key));
     await new Promise((r) => setTimeout(r, 3000));
-    assert.is(await statusIn('127.0.78.1', 'weft-e'), 'alive');
+    assert.is(await statusIn(`${E}.1`, 'weft-e'), 'alive');
     assert.is(ourState(we, 'e1'), 'alive');
     assert.is(we.counters.drops['decrypt'] ?? 0, 0);
     console.log(`  [${el()}] weft-e alive in encrypted cluster after ${t} ms; still alive after key rotation`);

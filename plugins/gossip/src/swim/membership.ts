@@ -267,13 +267,20 @@ export class Membership {
     if (self === undefined) return;
     const others = this.anyAliveOthers();
     if (this.config.serfLeaveIntent && others) {
-      this.queue.queue({ key: 'serf-leave-intent', msg: encodeSerfLeaveIntent(this.serfClock + 1, this.name), weftOnly: false });
+      const intent = encodeSerfLeaveIntent(this.serfClock + 1, this.name);
+      // Gossip alone may spend its few transmissions on recently-dead nodes, so also
+      // tell every live member directly (one datagram each).
+      for (const n of this.nodes) if (n.name !== this.name && n.state <= NODE_STATE.suspect) this.sendTo(n, [intent], false);
+      this.queue.queue({ key: 'serf-leave-intent', msg: intent, weftOnly: false });
       await this.sleep(this.config.leavePropagateDelay);
     }
     this.leaving = true;
     let done: () => void = () => {};
     const sent = new Promise<void>((r) => (done = r));
-    this.deadNode({ incarnation: self.incarnation, node: this.name, from: this.name }, done);
+    const dead = { incarnation: self.incarnation, node: this.name, from: this.name };
+    this.deadNode(dead, done);
+    const deadMsg = encodeDead(dead);
+    for (const n of this.nodes) if (n.name !== this.name && n.state <= NODE_STATE.suspect) this.sendTo(n, [deadMsg], false);
     if (others) await Promise.race([sent, this.sleep(timeoutMs)]);
     for (const t of this.timers) this.clock.clearTimeout(t);
     this.timers.clear();
