@@ -231,7 +231,9 @@ export class Manager {
           this.pending--;
         }
       };
-      void this.accept(sock, release).finally(release);
+      void this.accept(sock, release)
+        .catch((e) => this.bad(undefined, e instanceof Error ? e.message : String(e)))
+        .finally(release);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) => reject(errors.unavailable(S.PLUGIN, `Cannot listen on ${joinHostPort(host, port)}: ${e.message}`, { value: joinHostPort(host, port) })));
@@ -246,6 +248,16 @@ export class Manager {
     if (listenAddr !== this.state.ListenAddr || bindAddr !== this.state.BindAddr) {
       const self = this.state.Nodes[this.state.NodeID];
       this.state = { ...this.state, ListenAddr: listenAddr, BindAddr: bindAddr, ...(self !== undefined ? { Nodes: { ...this.state.Nodes, [self.ID]: { ...self, ListenAddr: listenAddr } } } : {}) };
+    }
+  }
+
+  /** Sends, or drops the connection when the message cannot be framed. */
+  private send(conn: Conn, msg: unknown): void {
+    try {
+      conn.send(msg);
+    } catch (e) {
+      this.log.error('could not send to a node; closing its session', { error: String(e) });
+      conn.destroy();
     }
   }
 
@@ -312,7 +324,7 @@ export class Manager {
     conn.setReadLimit(FRAME_READ_LIMIT);
     this.sessions.add(session);
     this.lastSeen.set(session.nodeId, this.now());
-    conn.send({ t: 'welcome', NodeID: session.nodeId, Role: session.role, ClusterID: this.state.ClusterID, ManagerPublicKey: this.state.ManagerKey.PublicKey, Snapshot: this.snapshot() });
+    this.send(conn, { t: 'welcome', NodeID: session.nodeId, Role: session.role, ClusterID: this.state.ClusterID, ManagerPublicKey: this.state.ManagerKey.PublicKey, Snapshot: this.snapshot() });
     const why = await conn.loop((raw) => this.dispatch(session, raw));
     this.sessions.delete(session);
     if (/authentication|JSON|length|unread/.test(why)) this.stats.badConnections++;
@@ -324,10 +336,20 @@ export class Manager {
     const { id, m, p } = r.right;
     this.lastSeen.set(session.nodeId, this.now());
     // Answer asynchronously so a slow call does not hold up heartbeats behind it.
-    void this.call(session, m, p).then(
-      (ok) => session.conn.send({ t: 'res', id, ok: ok ?? {} }),
-      (e) => session.conn.send({ t: 'res', id, err: toWire(fromUnknown(S.PLUGIN, e, m)) }),
-    );
+    const fail = (e: unknown) => {
+      try {
+        session.conn.send({ t: 'res', id, err: toWire(fromUnknown(S.PLUGIN, e, m)) });
+      } catch {
+        session.conn.destroy();
+      }
+    };
+    void this.call(session, m, p).then((ok) => {
+      try {
+        session.conn.send({ t: 'res', id, ok: ok ?? {} });
+      } catch (e) {
+        fail(e); // e.g. a reply larger than one frame
+      }
+    }, fail);
   }
 
   private async call(session: Session, m: string, p: unknown): Promise<unknown> {
@@ -414,7 +436,7 @@ export class Manager {
     const snap = this.snapshot();
     for (const s of this.sessions) {
       try {
-        s.conn.send({ t: 'push', p: snap });
+        this.send(s.conn, { t: 'push', p: snap });
       } catch (e) {
         this.log.warn('push failed', { node: s.nodeId, error: String(e) });
       }

@@ -149,7 +149,7 @@ export class NodeAgent {
       agent.opts.onSnapshot?.(st.Snapshot, true);
       return agent;
     }
-    return raise(unreachable(remoteAddrs, lastWhy, 'joining'));
+    return raise(errors.unavailable(PLUGIN, `Cannot join: no manager reachable at ${remoteAddrs.join(', ')} (${lastWhy})`, { code: Codes.noManager, hint: 'Check the address and port (default 2377) and that the manager is running.' }));
   }
 
   /** Resumes from the store (connects in the background); undefined when this node never joined. */

@@ -63,6 +63,7 @@ export class ControlService {
   /** Resumes whatever the state dir holds. */
   async start(): Promise<void> {
     this.manager = await Manager.open(this.managerOptions());
+    if (this.manager !== undefined) this.applyLocal(this.manager.snapshot());
     if (this.manager === undefined) this.node = await NodeAgent.open(this.nodeOptions());
   }
 

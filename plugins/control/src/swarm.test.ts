@@ -86,6 +86,9 @@ test('a wrong secret is refused naming the secret; a manager whose key does not 
     const e3 = await j.fail('Swarm.Join', { JoinToken: 'SWMTKN-1-abc-def', RemoteAddrs: [c.addr] });
     assert.match(e3.message, /Token is malformed: .*expected WFTTKN-1-/);
     assert.is(c.m.svc.managerInstance!.stats.refusedJoins, 1);
+    const closed = await new Promise<number>((r) => { const srv = net.createServer(); srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as net.AddressInfo).port; srv.close(() => r(p)); }); });
+    const e4 = await j.fail('Swarm.Join', { JoinToken: c.wt, RemoteAddrs: [`127.0.0.1:${closed}`] });
+    assert.match(e4.message, `Cannot join: no manager reachable at 127.0.0.1:${closed}`);
     // Nothing was registered by the failed attempts.
     assert.is((await c.m.call('Node.List')).length, 1);
   } finally {
