@@ -34,7 +34,7 @@ export async function startAgent(name: string, opts: ControlOptions & { dir?: st
     k,
     svc,
     async call(m, input = {}) {
-      const res = await k.invoke(m.startsWith('Network') || m.startsWith('Node') || m.startsWith('Swarm') || m.startsWith('Blocks') ? 'control' : 'control', m, input);
+      const res = await k.invoke('control', m, input);
       if (isLeft(res)) throw new WeftException(res.left);
       return res.right as never;
     },

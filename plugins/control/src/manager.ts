@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { errors, fromUnknown, getJson, putJson, raise, silentLogger, type DataKey, type Logger, type Store, type WeftError } from '@weft/kernel';
+import { errors, fromUnknown, getJson, putJson, raise, silentLogger, type DataKey, type Logger, type Store } from '@weft/kernel';
 import { generateDataKey } from '@weft/sodium';
 import { acceptChannel, FRAME_READ_LIMIT, LABEL_JOIN, LABEL_NODE, HANDSHAKE_TIMEOUT_MS, type Conn } from './channel.ts';
 import {
@@ -624,4 +624,3 @@ export class Manager {
   }
 }
 
-export type { WeftError };

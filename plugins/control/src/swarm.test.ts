@@ -210,4 +210,25 @@ test('garbage and partial input on the control port never crash the manager', as
   }
 });
 
+test('node status comes from the gossip hook when one is given; heartbeats otherwise', async () => {
+  const m = await startAgent('m1', { statusHook: (n) => (n.Name === 'w1' ? 'suspect' : undefined) });
+  const ws: Agent[] = [];
+  try {
+    const init = await m.call('Swarm.Init', { ListenAddr: '127.0.0.1:0' });
+    const { Token } = await m.call('Swarm.JoinToken', { Role: 'worker' });
+    for (const name of ['w1', 'w2']) {
+      const a = await startAgent(name);
+      ws.push(a);
+      await a.call('Swarm.Join', { JoinToken: Token, RemoteAddrs: [init.ListenAddr] });
+    }
+    assert.is((await m.call('Node.Inspect', { Node: 'w1' })).Status.State, 'suspect');
+    assert.is((await m.call('Node.Inspect', { Node: 'w2' })).Status.State, 'ready');
+    await ws[1]!.stop(); // no leave: the session drops and heartbeats stop
+    await until(async () => (await m.call('Node.Inspect', { Node: 'w2' })).Status.State === 'down', 3000, 'w2 down');
+    await m.call('Node.Remove', { Node: 'w2' }); // down nodes need no --force
+  } finally {
+    await cleanup([m, ...ws]);
+  }
+});
+
 test.run();
