@@ -220,6 +220,9 @@ if (!hasSerf) {
     assert.ok(tFailed >= 0, 'weft-b not marked failed by serf');
     console.log(`  [${el()}] s3 (kill -9) dead at weft-a after ${tDead} ms; weft-b (crash) failed in serf after ${tFailed} ms (${Date.now() - crashAt} ms total)`);
     assert.is(ourState(wa, 's1'), 'alive');
+    // serf used weft-a as an indirect-probe relay for s3 (nack requested, since we advertise PMax 5)
+    console.log(`  weft-a relayed ${wa.counters.relays} indirect probes for serf, sent ${wa.counters.nacksSent} nacks; received ${JSON.stringify(wa.counters.received)}`);
+    assert.ok(wa.counters.relays > 0 && wa.counters.nacksSent > 0, 'serf never used us as an indirect-probe relay');
   });
 
   test('graceful leave of our node shows `left` in serf', async () => {

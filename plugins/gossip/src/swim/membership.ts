@@ -99,6 +99,11 @@ export interface Counters {
   streamsIn: number;
   streamsOut: number;
   messagesIn: number;
+  /** Received messages by kind (ping, ack, indirectPing, alive, user, ...). */
+  received: Record<string, number>;
+  /** Indirect-probe relays performed for others, and nacks sent for them. */
+  relays: number;
+  nacksSent: number;
   drops: Record<string, number>;
 }
 
@@ -151,6 +156,9 @@ export class Membership {
     streamsIn: 0,
     streamsOut: 0,
     messagesIn: 0,
+    received: {},
+    relays: 0,
+    nacksSent: 0,
     drops: {},
   };
   private readonly transport: Transport;
@@ -1014,6 +1022,7 @@ export class Membership {
   }
 
   private handle(m: Message, fromAddr: string, fromPort: number): void {
+    this.counters.received[m.kind] = (this.counters.received[m.kind] ?? 0) + 1;
     switch (m.kind) {
       case 'ping':
         return this.handlePing(m.msg, fromAddr, fromPort);
@@ -1057,6 +1066,7 @@ export class Membership {
     const targetAddr = bytesToIp(r.target);
     if (targetAddr === '') return this.drop('bad-addr');
     const seq = this.nextSeq();
+    this.counters.relays++;
     let timer: unknown;
     this.ackHandlers.set(seq, {
       ack: () => {
@@ -1068,7 +1078,10 @@ export class Membership {
     });
     timer = this.clock.setTimeout(() => {
       if (!this.ackHandlers.delete(seq)) return;
-      if (r.nack && this.running) this.sendTo(to, [encodeNack({ seqNo: r.seqNo })]);
+      if (r.nack && this.running) {
+        this.counters.nacksSent++;
+        this.sendTo(to, [encodeNack({ seqNo: r.seqNo })]);
+      }
     }, this.config.probeTimeout);
     const ping = encodePing({ seqNo: seq, node: r.node, sourceAddr: this.addrBytes, sourcePort: this.port, sourceNode: this.name });
     this.sendTo({ addr: targetAddr, port: r.port }, [ping]);
