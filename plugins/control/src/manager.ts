@@ -182,6 +182,16 @@ export class Manager {
     const state = (r as { right: S.ClusterState }).right;
     const blocks = opts.blocks ?? ipamBlockAllocator();
     await loadBlocks(blocks, opts.store.scope('blocks'));
+    // Reconcile with the cluster record (a crash may fall between the two writes): every subnet
+    // has a block table, and tables of networks that no longer exist are dropped.
+    const want = new Set<string>();
+    for (const n of Object.values(state.Networks)) n.Subnets.forEach((sn, i) => {
+      want.add(`${n.Id}/${i}`);
+      blocks.addPool(`${n.Id}/${i}`, sn.Subnet);
+    });
+    const stale = (await opts.store.scope('blocks').keys()).filter((k) => !want.has(k));
+    for (const k of stale) blocks.removePool(k);
+    await saveBlocks(blocks, opts.store.scope('blocks'), stale);
     const m = new Manager(opts, state, blocks);
     const hp = /^(.*):(\d+)$/.exec(state.BindAddr);
     const host = (hp?.[1] ?? '127.0.0.1').replace(/^\[|\]$/g, '');
