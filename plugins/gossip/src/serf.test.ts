@@ -173,7 +173,16 @@ if (!hasSerf) {
     assert.is(me?.addr, `${A}.10:7946`);
     assert.ok((await waitFor(() => ourState(wa, 's1') === 'alive' && ourState(wa, 's2') === 'alive', 5000)) >= 0);
     assert.is(wa.members().find((m) => m.name === 's1')?.meta['role'], 'web');
-    console.log(`  [${el()}] weft-a alive in both serf agents after ${t} ms`);
+    // serf user events reach us as memberlist user messages (08 03 …): ignored, not delivered
+    let delivered = 0;
+    const off = wa.onUser(() => delivered++);
+    const before = wa.counters.received['user'] ?? 0;
+    await serf(['event', `-rpc-addr=${A}.1:7373`, 'hello', 'payload']);
+    const gotEvent = await waitFor(() => (wa.counters.received['user'] ?? 0) > before, 5000, 100);
+    off();
+    assert.ok(gotEvent >= 0, 'serf user event never arrived');
+    assert.is(delivered, 0);
+    console.log(`  [${el()}] weft-a alive in both serf agents after ${t} ms; serf user event received and ignored`);
   });
 
   test('a serf agent joins through our node as seed; second Weft node exchanges user data', async () => {
