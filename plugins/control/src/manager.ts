@@ -40,7 +40,7 @@ import { VniBitmap } from './vni.ts';
 const STATE_KEY = 'cluster';
 
 /** A wildcard bind advertises the first non-internal IPv4 address (Docker asks; we guess, then loopback). */
-function defaultAdvertise(host: string): string {
+export function defaultAdvertise(host: string): string {
   if (host !== '0.0.0.0' && host !== '::') return host;
   for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   return '127.0.0.1';

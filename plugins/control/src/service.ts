@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { errors, raise, WeftException, type Context, type KeyRing, type Store } from '@weft/kernel';
 import type { BlockAllocator } from './blocks.ts';
 import type { AttachRequest, InitRequest, JoinRequest, KeyRingInfo, NetworkCreateRequest, NetworkRecord, NodeRecord, NodeView, Platform, Role, Snapshot, SwarmInfo, WireKeyRing } from './codecs.ts';
-import { Manager } from './manager.ts';
+import { defaultAdvertise, Manager } from './manager.ts';
 import { DEFAULT_PORT, NodeAgent } from './node.ts';
 import { Codes, findNetwork, getNetwork, NOT_A_MANAGER, NOT_IN_SWARM, PLUGIN, ringInfo } from './state.ts';
 import { fromB64, parseDuration, splitHostPort } from './util.ts';
@@ -178,7 +178,7 @@ export class ControlService {
 
   async join(req: JoinRequest): Promise<{ NodeID: string; Role: Role; ClusterID: string }> {
     this.alreadyIn();
-    const advertise = req.AdvertiseAddr ?? this.opts.advertiseAddr ?? '127.0.0.1';
+    const advertise = req.AdvertiseAddr ?? this.opts.advertiseAddr ?? defaultAdvertise('0.0.0.0');
     const gossip = req.GossipAddr ?? this.opts.gossipAddr;
     const dpa = req.DataPathAddr ?? this.opts.dataPathAddr;
     const dpp = req.DataPathPort ?? this.opts.dataPathPort;
