@@ -182,10 +182,14 @@ export function memoryTables(): PluginDefinition & { readonly joined: Set<string
   return Object.assign(def, { joined, rows });
 }
 
-export function fakeDockerHost(names: Record<string, string> = {}): DockerHost & { readonly links: Set<string> } {
+export function fakeDockerHost(names: Record<string, string> = {}): DockerHost & { readonly links: Set<string>; readonly sandboxes: Map<string, Map<string, string>> } {
   const links = new Set<string>();
+  /** SandboxKey → MAC → interface name (what Docker renamed it to). */
+  const sandboxes = new Map<string, Map<string, string>>();
   return {
     links,
+    sandboxes,
+    linkByMac: (key, mac) => sandboxes.get(key)?.get(mac),
     networkName: async (_h, id) => names[id],
     linkExists: (n) => links.has(n),
     linkDelete: (n) => void links.delete(n),

@@ -13,6 +13,8 @@ export interface DockerHost {
   linkExists(ifname: string): boolean;
   /** Deletes `ifname` from the agent's network namespace; never throws. */
   linkDelete(ifname: string): void;
+  /** The name of the interface with `mac` inside the namespace at `netnsPath` (a container's SandboxKey). */
+  linkByMac(netnsPath: string, mac: string): string | undefined;
 }
 
 /** `unix:///run/docker.sock` or a bare path → the socket path. */
@@ -58,6 +60,15 @@ export function linuxDockerHost(): DockerHost {
         return true;
       } catch {
         return false;
+      }
+    },
+    linkByMac(netnsPath, mac) {
+      try {
+        const out = execFileSync('nsenter', [`--net=${netnsPath}`, 'ip', '-j', 'link', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        const links = JSON.parse(out) as { ifname: string; address?: string }[];
+        return links.find((l) => l.address?.toLowerCase() === mac.toLowerCase())?.ifname;
+      } catch {
+        return undefined;
       }
     },
     linkDelete(ifname) {

@@ -315,6 +315,32 @@ test('an interface Docker handed back after Leave is deleted by DeleteEndpoint',
   }
 });
 
+test('after a restart a running container\'s interface is re-attached where Docker put it (found by MAC)', async () => {
+  const control = fakeControl();
+  const backing = new Map<string, Uint8Array>();
+  const dh = fakeDockerHost();
+  let h = await testHost({ control, backing, host: dh });
+  try {
+    const n = await createNetwork(h, { subnet: '10.40.11.0/24', opts: { 'weft.network': 'ra' } });
+    const c = await start(h, n);
+    const w = [...control.networks.values()][0]!;
+    const mac = h.dp.ports.get(`${w.Id}/${c.ep}`)!.mac;
+    const key = `/tmp/weft-dockerd/run/exec/netns/${c.ep.slice(0, 12)}`;
+    dh.sandboxes.set(key, new Map([[mac, 'eth0']]));
+    await h.stop();
+    h = await testHost({ control, backing, host: dh });
+    const p = h.dp.ports.get(`${w.Id}/${c.ep}`);
+    assert.ok(p, 'port programmed again');
+    assert.is(p!.netns, key, 'inside the container');
+    assert.is(p!.dstName, 'eth0', 'under the name Docker gave it');
+    await stop(h, n, c);
+    await removeNetwork(h, n);
+    assert.equal(await ipamPools(h), []);
+  } finally {
+    await h.stop();
+  }
+});
+
 test('builtin IPAM is refused at CreateNetwork with a hint', async () => {
   const h = await testHost({ control: fakeControl() });
   try {

@@ -123,8 +123,11 @@ interface EpRec {
   readonly address: string;
   attached: boolean;
   joined: boolean;
+  mac?: string;
   srcName?: string;
   sandboxKey?: string;
+  /** Re-attached inside its container after a restart: the overlay now knows where it lives. */
+  inSandbox?: boolean;
 }
 
 interface AddrRec {
@@ -650,7 +653,10 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
             await ctx.store.delete(epKey(net.id, ep.id));
             raise(r.left);
           }
-          return r.right as { Interface?: { MacAddress?: string } };
+          const out = r.right as { Interface?: { MacAddress?: string } };
+          ep.mac = (out.Interface?.MacAddress ?? req.Interface?.MacAddress ?? '').toLowerCase();
+          await putJson(ctx.store, epKey(net.id, ep.id), ep);
+          return out;
         }),
 
         DeleteEndpoint: (req, ctx) => serial(ctx, async () => {
@@ -701,7 +707,38 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
         DiscoverDelete: () => ({}),
       },
     },
+    start: (ctx) => reattach(ctx),
   });
+
+  /**
+   * After an agent restart the data path is empty. The overlay re-programs its endpoints, but a
+   * Docker endpoint's TAP is no longer where the overlay created it: Docker moved it into the
+   * container and renamed it. Find it there by MAC and hand it to the overlay as a sandbox
+   * interface (Leave, then Join with weft.sandbox.move), which re-opens the same device, so the
+   * running container keeps its eth0, address and routes and traffic resumes.
+   */
+  async function reattach(ctx: Context<DockerPluginConfig>): Promise<void> {
+    for (const k of await ctx.store.keys('endpoints/')) {
+      const ep = await getJson<EpRec>(ctx.store, k);
+      if (ep === undefined || !ep.joined || ep.inSandbox === true || ep.sandboxKey === undefined || ep.mac === undefined) continue;
+      const net = await getJson<NetRec>(ctx.store, netKey(ep.network));
+      if (net?.weft === undefined) continue;
+      const inner = host.linkByMac(ep.sandboxKey, ep.mac);
+      if (inner === undefined) {
+        ctx.log.warn('a joined Docker endpoint has no interface in its container any more', { endpoint: ep.id, sandbox: ep.sandboxKey });
+        continue;
+      }
+      try {
+        await call(ctx, OVERLAY, 'NetworkDriver.Leave', { NetworkID: net.weft.id, EndpointID: ep.id });
+        await call(ctx, OVERLAY, 'NetworkDriver.Join', { NetworkID: net.weft.id, EndpointID: ep.id, SandboxKey: ep.sandboxKey, Options: { 'weft.sandbox.move': true, 'weft.sandbox.ifname': inner } });
+        ep.inSandbox = true;
+        await putJson(ctx.store, k, ep);
+        ctx.log.info('re-attached a Docker endpoint inside its container', { endpoint: ep.id, ifname: inner });
+      } catch (e) {
+        ctx.log.error('could not re-attach a Docker endpoint after restart', { endpoint: ep.id, error: e instanceof WeftException ? formatError(e.error) : String(e) });
+      }
+    }
+  }
 
   /** Overlay endpoint, control-plane attachment, any interface Docker handed back, the record. */
   async function removeEndpoint(ctx: Context<DockerPluginConfig>, net: NetRec, ep: EpRec): Promise<void> {
@@ -716,4 +753,3 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
   }
 }
 
-void WeftException;
