@@ -17,6 +17,8 @@ import { ipamPlugin } from '@weft/ipam';
 import { overlayPlugin } from '@weft/overlay';
 import { controlPlugin } from '@weft/control';
 import { enginePlugin } from '@weft/engine';
+import { windowsGuardPlugin } from '@weft/windows-guard';
+import { dockerIntegration } from '@weft/docker';
 import type { AgentConfig } from './config.ts';
 import { createApi } from './api.ts';
 import { swarmGossipBridge } from './bridges.ts';
@@ -71,8 +73,10 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
         dataPathPort: cfg.dataPathPort,
       }),
     },
+    { plugin: windowsGuardPlugin() },
     { plugin: swarmGossipBridge() },
     { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay' }, logDir: path.join(cfg.stateDir, 'logs') } },
+    ...dockerIntegration(cfg).entries,
   ];
 }
 
@@ -98,7 +102,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, entries: PluginE
   const server = await api.listen(cfg.socket);
   let gateway: Gateway | undefined;
   if (cfg.dockerPlugin !== undefined) {
-    gateway = await servePluginSocket({ kernel, socketPath: cfg.dockerPlugin, networkDriver: 'overlay', ipamDriver: 'ipam', log });
+    gateway = await servePluginSocket({ kernel, socketPath: cfg.dockerPlugin, networkDriver: 'weft', ipamDriver: 'weft', log });
   }
   log.info('weft-agent ready', { node: cfg.nodeName, socket: cfg.socket, docker: cfg.dockerPlugin ?? 'off', gossip: `${cfg.gossipAddr}:${cfg.gossipPort}`, dataPath: `${cfg.dataPathAddr}:${cfg.dataPathPort}` });
   let stopping: Promise<void> | undefined;
