@@ -37,7 +37,7 @@ export function ipToBytes(ip: string): Uint8Array | undefined {
 }
 
 export function bytesToIp(b: Uint8Array): string {
-  if (b.length === 4) return Array.from(b).join('.');
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
   if (b.length === 16) {
     const mapped = b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
     if (mapped) return Array.from(b.subarray(12)).join('.');

@@ -930,6 +930,17 @@ export class Membership {
     const c = n.pp;
     if (c !== undefined && c.inc === n.incarnation && c.state === n.state && c.meta === n.meta && c.port === n.port && c.addr === n.addrBytes)
       return c.bytes;
+    const key = `${n.name}\u0000${n.incarnation}\u0000${n.state}\u0000${n.port}\u0000${n.addr}\u0000${n.vsn.join(',')}`;
+    let perMeta = stateCache.get(n.meta);
+    if (perMeta === undefined) {
+      perMeta = new Map();
+      stateCache.set(n.meta, perMeta);
+    }
+    const hit = perMeta.get(key);
+    if (hit !== undefined) {
+      n.pp = { inc: n.incarnation, state: n.state, meta: n.meta, port: n.port, addr: n.addrBytes, bytes: hit };
+      return hit;
+    }
     const bytes = encodeNodeState({
       name: n.name,
       addr: n.addrBytes,
@@ -940,6 +951,8 @@ export class Membership {
       vsn: n.vsn,
     });
     n.pp = { inc: n.incarnation, state: n.state, meta: n.meta, port: n.port, addr: n.addrBytes, bytes };
+    if (perMeta.size > 64) perMeta.clear();
+    perMeta.set(key, bytes);
     return bytes;
   }
 
@@ -1149,6 +1162,10 @@ export function suspicionTimeout(mult: number, n: number, interval: number): num
   const scale = Math.max(1, Math.log10(Math.max(1, n)));
   return Math.floor((mult * Math.floor(scale * 1000) * interval) / 1000);
 }
+
+// Encoded push/pull node states, shared between records that hold the same meta buffer
+// (identical content → identical bytes; helps large simulations, harmless otherwise).
+const stateCache = new WeakMap<Uint8Array, Map<string, Uint8Array>>();
 
 // Decoded tags per meta buffer (the simulator and seeding share buffers between nodes).
 const tagCache = new WeakMap<Uint8Array, Record<string, string>>();

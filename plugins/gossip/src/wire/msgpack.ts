@@ -109,6 +109,28 @@ class Reader {
     this.count(n, 2);
     const out: MpMap = new Map();
     for (let i = 0; i < n; i++) {
+      // fast path: short fixstr ASCII keys (every memberlist field name)
+      const kb = this.buf[this.pos];
+      if (kb !== undefined && (kb & 0xe0) === 0xa0) {
+        const len = kb & 0x1f;
+        if (this.pos + 1 + len <= this.buf.length) {
+          let key = '';
+          let ascii = true;
+          for (let j = 0; j < len; j++) {
+            const c = this.buf[this.pos + 1 + j] as number;
+            if (c > 0x7e || c < 0x20) {
+              ascii = false;
+              break;
+            }
+            key += String.fromCharCode(c);
+          }
+          if (ascii) {
+            this.pos += 1 + len;
+            out.set(key, this.value(depth + 1));
+            continue;
+          }
+        }
+      }
       const k = this.value(depth + 1);
       let key: string;
       if (k instanceof Uint8Array) key = utf8d.decode(k);
