@@ -3,7 +3,7 @@
  * run, TCP throughput (iperf3), ping RTT (median) and 64-byte UDP packets/s between two
  * sandboxes through Weft, through Linux kernel vxlan devices, and over the bare veth underlay.
  *
- *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--spin µs] [--only weft,kernel,veth]
+ *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--only weft,kernel,veth]
  *
  * Prints a table with ratios and, last, one line of JSON. The two hosts share this machine's
  * cores with iperf3 and whatever else runs: treat figures as indicative.
@@ -24,6 +24,7 @@ const spinUs = Number(opt('spin', '0'));
 const threads = opt('threads', '1') === '2' ? 2 : 1;
 const gather = opt('gather', '0') !== '0';
 const nice = Number(opt('nice', '0'));
+const withTcp = opt('tcp', '1') !== '0';
 
 interface Result {
   tcpGbps: number;
@@ -38,9 +39,11 @@ async function measure(lab: Lab, client: string, server: string, dst: string): P
   try {
     await sleep(300);
     lab.exec(client, 'ping', ['-c', '3', '-i', '0.1', '-W', '2', dst]);
-    const tcp = JSON.parse(lab.exec(client, 'iperf3', ['-c', dst, '-t', String(seconds), '-J'], { timeoutMs: (seconds + 20) * 1000 })) as {
-      end: { sum_received: { bits_per_second: number } };
-    };
+    const tcp = withTcp
+      ? (JSON.parse(lab.exec(client, 'iperf3', ['-c', dst, '-t', String(seconds), '-J'], { timeoutMs: (seconds + 20) * 1000 })) as {
+          end: { sum_received: { bits_per_second: number } };
+        })
+      : { end: { sum_received: { bits_per_second: NaN } } };
     const pingOut = lab.exec(client, 'ping', ['-c', String(pings), '-i', '0.01', '-W', '1', dst], { timeoutMs: 60_000 });
     const rtts = [...pingOut.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
     const udp = JSON.parse(lab.exec(client, 'iperf3', ['-c', dst, '-u', '-l', '64', '-b', '0', '-t', String(Math.min(seconds, 3)), '-J'], { timeoutMs: 30_000 })) as {
