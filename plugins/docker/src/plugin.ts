@@ -582,7 +582,11 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
             IPv4Data: [{ AddressSpace: pool.space, Pool: subnet, Gateway: `${gateway ?? pool.gateway ?? firstHost(subnet)}/${prefixLen(subnet)}` }],
             IPv6Data: [],
           });
-          if (isLeft(p)) raise(p.left);
+          if (isLeft(p)) {
+            // Name the network the user knows, not the probe.
+            const shown = wanted !== undefined && wanted !== pool.weft?.id ? wanted : (pool.weft?.name ?? req.NetworkID.slice(0, 12));
+            raise({ ...p.left, message: p.left.message.split(probe).join(shown) });
+          }
           await attempt(ctx, OVERLAY, 'NetworkDriver.DeleteNetwork', { NetworkID: probe });
           const net: NetRec = {
             id: req.NetworkID,
