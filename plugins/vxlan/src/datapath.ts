@@ -190,6 +190,9 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       worker.once('exit', (c) => rej(new Error(`vxlan: data-path worker exited with code ${c} before it was ready`)));
     });
     const exited = new Promise<void>((res) => worker.once('exit', () => res()));
+    worker.once('exit', (code) => {
+      if (Atomics.load(h.ctl, CTL_STOP) === 0) log?.error('vxlan: data-path worker exited unexpectedly; traffic stops until the agent restarts', { code });
+    });
     worker.on('error', (e) => log?.error('vxlan: data-path worker failed', { error: String(e) }));
     const h: WorkerHandle = { worker, port: port1, ctl: new Int32Array(ctlSab), counters: new Float64Array(cntSab), exited };
     workers.add(h);
