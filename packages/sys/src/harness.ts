@@ -38,12 +38,53 @@ export interface Lab {
 }
 
 let labSeq = 0;
+const live = new Set<() => void>();
+let hooked = false;
+
+/**
+ * Also clean up when the process ends without reaching a finally block: an early exit (uvu's
+ * "Exiting early"), SIGTERM from `timeout`, or Ctrl-C. SIGKILL cannot be caught; names carry the
+ * PID so leftovers can be found (`ip netns list | grep wft-t<pid>-`).
+ */
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  const all = () => {
+    for (const f of [...live]) f();
+  };
+  process.once('exit', all);
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => {
+      all();
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
 
 export function createLab(tag = 'lab'): Lab {
   const prefix = `wft-t${process.pid}-${tag}${labSeq++}-`;
   const namespaces: string[] = [];
   const procs = new Set<ChildProcess>();
   const exited = (p: ChildProcess) => p.exitCode !== null || p.signalCode !== null;
+  const cleanupSync = (): void => {
+    for (const p of procs) {
+      if (p.pid === undefined || exited(p)) continue;
+      try {
+        process.kill(-p.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    for (const ns of namespaces.splice(0).reverse()) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  live.add(cleanupSync);
+  hookExit();
   const lab: Lab = {
     prefix,
     netns(name) {
@@ -100,9 +141,9 @@ export function createLab(tag = 'lab'): Lab {
     async cleanup() {
       for (const p of [...procs]) await lab.kill(p);
       // Everything else lives inside our namespaces; deleting them deletes veths, TAPs, vxlans.
-      const live = new Set(netnsList());
+      const present = new Set(netnsList());
       for (const ns of namespaces.reverse()) {
-        if (!live.has(ns)) continue;
+        if (!present.has(ns)) continue;
         try {
           netnsDel(ns);
         } catch (e) {
@@ -110,6 +151,7 @@ export function createLab(tag = 'lab'): Lab {
         }
       }
       namespaces.length = 0;
+      live.delete(cleanupSync);
     },
   };
   return lab;
