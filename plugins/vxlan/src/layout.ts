@@ -21,6 +21,7 @@ export const COUNTER_FIELDS = [
   'tx_super_frames',
   'rx_coalesced',
   'drop_too_big',
+  'wakeups', // vtep row: poll(2) returns with work, i.e. thread wake-ups
 ] as const;
 export type CounterField = (typeof COUNTER_FIELDS)[number];
 export const K = COUNTER_FIELDS.length;

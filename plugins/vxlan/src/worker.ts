@@ -479,7 +479,7 @@ function run(): void {
     }
     if (spinMs > 0 && performance.now() - last < spinMs) continue;
     if (sync()) return;
-    sys.poll(pfds.addr, nfds, 200);
+    if (sys.poll(pfds.addr, nfds, 200) > 0) cnt[globalRow + C.wakeups]!++;
     last = performance.now();
   }
 }
