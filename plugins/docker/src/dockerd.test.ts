@@ -228,8 +228,12 @@ if (reason !== undefined) {
       await a2.client.sandboxRemove(SANDBOX, true);
       dockerOk('network', 'rm', 'dnet');
       assert.not.ok((await a1.client.networks()).some((n) => n.Name === 'dnet'), 'Docker created the Weft network, docker network rm removed it');
-      const left = fs.existsSync(path.join(a1.state, 'state', 'weft')) ? fs.readdirSync(path.join(a1.state, 'state', 'weft'), { recursive: true }).filter((f) => String(f).endsWith('.v')) : [];
-      assert.equal(left, [], 'the plugin\'s own records are gone');
+      const records = (sub: string) => {
+        const d = path.join(a1.state, 'state', sub);
+        return fs.existsSync(d) ? fs.readdirSync(d, { recursive: true }).map(String).filter((f) => f.endsWith('.v')) : [];
+      };
+      assert.equal(records('weft'), [], 'the plugin\'s own records are gone');
+      assert.equal(records(path.join('ipam', 's')), [], 'no pool, gateway or address left in host 1\'s IPAM');
       lap('rm -f c1 c2, network rm: no interface, endpoint, network or record left');
     } finally {
       if (dockerdUp) {

@@ -504,7 +504,9 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
           }
           if (pool.network === undefined) {
             // Before CreateNetwork: an --aux-address. A new Weft network reserves it cluster-wide.
-            if (ip === '') raise(errors.badRequest(ctx.plugin, `Pool "${pool.id}" is not in use by a network yet`, { value: pool.id }));
+            if (ip === '') {
+              raise(errors.badRequest(ctx.plugin, `Pool "${pool.id}" belongs to no network of driver "${name}"`, { value: pool.id, hint: `The "${name}" IPAM driver serves only networks created with -d ${name}.` }));
+            }
             if (pool.weft !== undefined) {
               const w = await findWeft(ctx, pool.weft.id);
               const reserved = Object.values(w?.Subnets[0]?.AuxiliaryAddresses ?? {}).map(bare);
