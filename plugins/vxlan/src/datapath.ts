@@ -9,7 +9,7 @@
  * plane; ARP is answered from them.
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
-import type { Counters, DataPath, DataPathNetwork, Logger, PeerSpec, PortSpec } from '@weft/kernel';
+import { errors, raise, type Counters, type DataPath, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
 import {
   TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, addrDev, ip, linkShow, loadSys, openTap, parseIPv4, setTapOffload, setTapPersist,
   udpSocket, withNetns, type Sys,
@@ -69,6 +69,17 @@ export interface VxlanDataPath extends DataPath {
 /** Overhead of VXLAN over IPv4: outer IP 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
 export const VXLAN_OVERHEAD = 50;
 export const DEFAULT_MTU = 1450;
+
+/** Error codes this plugin raises (WeftException carrying a WeftError). */
+export const VxlanCodes = {
+  underlayMtu: 'WEFT_VXLAN_UNDERLAY_MTU',
+  vniRange: 'WEFT_VXLAN_VNI_RANGE',
+  vniInUse: 'WEFT_VXLAN_VNI_IN_USE',
+  noNetwork: 'WEFT_VXLAN_NO_NETWORK',
+  full: 'WEFT_VXLAN_TABLE_FULL',
+  encryption: 'WEFT_VXLAN_NO_ENCRYPTION',
+} as const;
+const P = 'vxlan';
 
 interface WorkerHandle {
   readonly worker: Worker;
@@ -229,15 +240,25 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
 
   const net = (id: string): NetState => {
     const n = nets.get(id);
-    if (n === undefined) throw new Error(`vxlan: network "${id}" is not set up on this host: call ensureNetwork first`);
+    if (n === undefined) raise(errors.notFound(P, `Network "${id}" is not set up on this host: call ensureNetwork first`, { code: VxlanCodes.noNetwork, value: id }));
     return n;
   };
 
   const dp: VxlanDataPath = {
     async ensureNetwork(n) {
-      if (n.vni < 1 || n.vni > 0xffffff) throw new Error(`vxlan: VNI ${n.vni} of network "${n.id}" is outside 1-16777215`);
+      if (!Number.isInteger(n.vni) || n.vni < 1 || n.vni > 0xffffff) {
+        raise(errors.badRequest(P, `VNI ${n.vni} of network "${n.id}" is outside 1-16777215`, { code: VxlanCodes.vniRange, path: 'vni', value: n.vni }));
+      }
       for (const other of nets.values()) {
-        if (other.spec.id !== n.id && other.spec.vni === n.vni) throw new Error(`vxlan: VNI ${n.vni} of network "${n.id}" is already used by network "${other.spec.id}"`);
+        if (other.spec.id !== n.id && other.spec.vni === n.vni) {
+          raise(errors.conflict(P, `VNI ${n.vni} of network "${n.id}" is already used by network "${other.spec.id}"`, { code: VxlanCodes.vniInUse, value: n.vni }));
+        }
+      }
+      if (n.encrypted) {
+        // Never fall back to clear text silently (cf. CVE-2023-28840/41/42).
+        raise(errors.notImplemented(P, `Network "${n.id}" asks for encryption, which this data path does not provide yet: refusing rather than sending in clear`, {
+          code: VxlanCodes.encryption, hint: 'create the network without --opt encrypted',
+        }));
       }
       const old = nets.get(n.id);
       const gwMac = macToNum(gatewayMacFor(n.vni));
@@ -261,10 +282,12 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const mtu = n.spec.mtu;
       const ul = underlayMtu();
       if (ul !== undefined && ul.mtu < mtu + VXLAN_OVERHEAD) {
-        throw new Error(
-          `vxlan: underlay interface "${ul.dev}" has MTU ${ul.mtu}, too small for network "${n.spec.id}" with MTU ${mtu} plus ${VXLAN_OVERHEAD} bytes of VXLAN: ` +
+        raise(errors.badRequest(
+          P,
+          `Underlay interface "${ul.dev}" has MTU ${ul.mtu}, too small for network "${n.spec.id}" with MTU ${mtu} plus ${VXLAN_OVERHEAD} bytes of VXLAN: ` +
             `create the network with -o com.docker.network.driver.mtu=${ul.mtu - VXLAN_OVERHEAD} or raise the underlay MTU`,
-        );
+          { code: VxlanCodes.underlayMtu, value: ul.mtu },
+        ));
       }
       const existing = n.ports.get(p.endpointId);
       if (existing !== undefined) return { ifname: existing.ifname };
@@ -298,7 +321,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const slot = freePortSlots.pop();
       if (slot === undefined) {
         sys.close(fd);
-        throw new Error(`vxlan: no free port slot (at most ${MAX_PORTS} ports per host)`);
+        raise(errors.unavailable(P, `No free port slot (at most ${MAX_PORTS} ports per host)`, { code: VxlanCodes.full }));
       }
       zeroRow(portRow(slot));
       n.ports.set(p.endpointId, {
@@ -326,7 +349,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       parseIPv4(p.vtep);
       const old = n.peers.get(mac);
       const slot = old?.slot ?? freePeerSlots.pop();
-      if (slot === undefined) throw new Error(`vxlan: no free peer slot (at most ${MAX_PEERS} peers per host)`);
+      if (slot === undefined) raise(errors.unavailable(P, `No free peer slot (at most ${MAX_PEERS} peers per host)`, { code: VxlanCodes.full }));
       if (old === undefined) zeroRow(peerRow(slot));
       n.peers.set(mac, { spec: p, slot, mac });
       publish();

@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
-import { createKernel, type DataPath } from '@weft/kernel';
-import { vxlanPlugin, gatewayMacFor } from './mod.ts';
+import { createKernel, type DataPath, type WeftException } from '@weft/kernel';
+import { vxlanPlugin, gatewayMacFor, VxlanCodes } from './mod.ts';
 
 test('bad configuration is refused at load with the field path', async () => {
   const k = createKernel();
@@ -31,6 +31,14 @@ test('loads as the datapath service on loopback; networks, peers and counters', 
       err = String(e);
     }
     assert.match(err, 'already used by network "n"');
+    let enc: unknown;
+    try {
+      await dp.ensureNetwork({ id: 'secret', vni: 11, mtu: 1450, encrypted: true, internal: false, gateways: [] });
+    } catch (e) {
+      enc = e;
+    }
+    assert.is((enc as WeftException).error.category, 'NotImplemented', 'encryption refused, never silently clear text');
+    assert.is((enc as WeftException).error.code, VxlanCodes.encryption);
     assert.is(gatewayMacFor(10), '02:57:46:00:00:0a');
   } finally {
     await k.stop();

@@ -52,7 +52,7 @@ rootTest('an underlay that cannot carry the overlay MTU is reported at attach, w
       } catch (e) {
         err = String(e);
       }
-      assert.match(err, 'underlay interface "ul0" has MTU 1450');
+      assert.match(err, 'Underlay interface "ul0" has MTU 1450');
       assert.match(err, 'com.docker.network.driver.mtu=1400');
       // Honouring a smaller network MTU works and sets it on the sandbox's interface.
       await dp.ensureNetwork({ ...net, id: 'small', vni: 301, mtu: 1400 });
