@@ -129,4 +129,30 @@ if (!root) {
   });
 }
 
+if (root) {
+  test('Windows guard: a Windows node is refused on an encrypted network, at the command, naming node and reason', async () => {
+    const c = await createCluster(3, { tag: `${tag}d`, subnet: 34 });
+    try {
+      const [m, lin, win] = c.hosts as [Host, Host, Host];
+      await c.startAgent(m);
+      await c.startAgent(lin);
+      await c.startAgent(win, ['--os', 'windows']);
+      const init = await m.client.swarmInit({});
+      for (const w of [lin, win]) await w.client.swarmJoin({ JoinToken: init.WorkerToken, RemoteAddrs: [`${m.addr}:2377`] });
+      assert.equal((await m.client.node('h3')).Platform.OS, 'windows');
+      await m.client.networkCreate({ Name: 'secret', Driver: 'overlay', Attachable: true, Options: { encrypted: '' } });
+      await m.client.networkCreate({ Name: 'plain', Driver: 'overlay', Attachable: true });
+      const refused = await failure(win.client.sandboxCreate({ Name: sb('w'), Networks: [{ Name: 'secret' }] }));
+      assert.match(refused, /node "h3".*runs Windows/);
+      assert.match(refused, /"secret" is encrypted/);
+      assert.ok(!execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(sb('w')), 'nothing left behind by the refused run');
+      await win.client.sandboxCreate({ Name: sb('w2'), Networks: [{ Name: 'plain' }] });
+      // A Linux node passes the guard; until the data path seals frames the overlay refuses honestly.
+      assert.match(await failure(lin.client.sandboxCreate({ Name: sb('l'), Networks: [{ Name: 'secret' }] })), /does not encrypt|encrypt/);
+    } finally {
+      await c.destroy();
+    }
+  });
+}
+
 test.run();
