@@ -2,6 +2,7 @@
  * What the agent needs to serve Docker: the plugin entries to load and the plugin names the
  * Docker socket gateway routes `/NetworkDriver.*` and `/IpamDriver.*` to.
  */
+import * as path from 'node:path';
 import type { PluginEntry } from '@weft/kernel';
 import { dockerPlugin, type DockerPluginConfig } from './plugin.ts';
 
@@ -14,13 +15,19 @@ export interface DockerIntegration {
 /**
  * `nodeName` is recorded with control-plane attachments. `WEFT_DOCKER_HOST` (e.g.
  * `unix:///run/docker.sock`) lets the plugin ask dockerd for a network's name;
- * `WEFT_DOCKER_CREATE=0` stops it from creating Weft networks.
+ * `WEFT_DOCKER_CREATE=0` stops it from creating Weft networks. `WEFT_DOCKER_DNS=1` (with `stateDir`)
+ * makes the agent answer DNS for containers run with `--dns 127.0.0.53` (`WEFT_DOCKER_DNS_ADDRESS`
+ * changes the address).
  */
-export function dockerIntegration(cfg: { readonly nodeName: string }, env: Readonly<Record<string, string | undefined>> = process.env): DockerIntegration {
+export function dockerIntegration(cfg: { readonly nodeName: string; readonly stateDir?: string }, env: Readonly<Record<string, string | undefined>> = process.env): DockerIntegration {
   const config: DockerPluginConfig = {
     node: cfg.nodeName,
     ...(env.WEFT_DOCKER_HOST !== undefined && env.WEFT_DOCKER_HOST !== '' ? { dockerHost: env.WEFT_DOCKER_HOST } : {}),
     ...(env.WEFT_DOCKER_CREATE === '0' ? { createNetworks: false } : {}),
+    // Opt-in (one small process per container): containers run with --dns 127.0.0.53 reach
+    // Weft's resolver through a bridge in their namespace.
+    ...(cfg.stateDir !== undefined && env.WEFT_DOCKER_DNS === '1' ? { dnsSocket: path.join(cfg.stateDir, 'docker-dns.sock') } : {}),
+    ...(env.WEFT_DOCKER_DNS_ADDRESS !== undefined && env.WEFT_DOCKER_DNS_ADDRESS !== '' ? { dnsAddress: env.WEFT_DOCKER_DNS_ADDRESS } : {}),
   };
   const plugin = dockerPlugin();
   return { entries: [{ plugin, config }], networkDriver: plugin.manifest.name, ipamDriver: plugin.manifest.name };

@@ -130,6 +130,16 @@ const links = (ns: string) => {
   const r = ipIn(ns, ['-j', 'link', 'show']);
   return r.code === 0 ? (JSON.parse(r.out) as { ifname: string }[]).map((l) => l.ifname) : [];
 };
+/** PIDs of DNS bridges serving containers of this test's dockerd. */
+const bridges = () =>
+  fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const c = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      return c.includes('dns-bridge.mjs') && c.includes(BASE);
+    } catch {
+      return false;
+    }
+  });
 const containerIp = (c: string) => dockerOk('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', c);
 const pingFrom = (c: string, ip: string) => docker('exec', c, 'ping', '-c', '1', '-W', '1', ip).code === 0;
 
@@ -145,7 +155,7 @@ if (reason !== undefined) {
       name, ns, addr, socket: path.join(dir, `${name}.sock`), state: path.join(dir, name), log: path.join(dir, `${name}.log`), client: createClient(path.join(dir, `${name}.sock`)), extra, env: e,
     });
     const dockerSock = path.join(dir, 'h1-docker.sock');
-    const a1 = mk('h1', H1, '198.18.40.1', ['--docker-plugin', dockerSock], { WEFT_DOCKER_HOST: `unix://${BASE}/run/docker.sock` });
+    const a1 = mk('h1', H1, '198.18.40.1', ['--docker-plugin', dockerSock], { WEFT_DOCKER_HOST: `unix://${BASE}/run/docker.sock`, WEFT_DOCKER_DNS: '1' });
     const a2 = mk('h2', H2, '198.18.40.2', ['--docker-plugin', 'off']);
     let dockerdUp = false;
     try {
@@ -175,7 +185,7 @@ if (reason !== undefined) {
 
       // The Docker network, named like the Weft network it maps to (found through WEFT_DOCKER_HOST).
       dockerOk('network', 'create', '-d', PLUGIN, '--ipam-driver', PLUGIN, '--subnet', SUBNET, 'dnet');
-      dockerOk('run', '-d', '--name', 'c1', '--network', 'dnet', 'bb', 'sleep', '600');
+      dockerOk('run', '-d', '--name', 'c1', '--network', 'dnet', '--dns', '127.0.0.53', 'bb', 'sleep', '600');
       lap('docker network create + docker run c1');
       const nets = await a1.client.networks();
       const w = nets.find((n) => n.Name === 'dnet');
@@ -190,7 +200,7 @@ if (reason !== undefined) {
       await stopAgent(a1);
       await startAgent(a1);
       lap('agent on host 1 restarted');
-      dockerOk('run', '-d', '--name', 'c2', '--network', 'dnet', 'bb', 'sleep', '600');
+      dockerOk('run', '-d', '--name', 'c2', '--network', 'dnet', '--dns', '127.0.0.53', 'bb', 'sleep', '600');
       lap('docker run c2 after the restart');
 
       const ip1 = containerIp('c1');
@@ -203,6 +213,13 @@ if (reason !== undefined) {
       await eventually(`sandbox on host 2 -> c1 (${ip1})`, () => inSb(ip1));
       await eventually(`sandbox on host 2 -> c2 (${ip2})`, () => inSb(ip2));
       lap('pings: c1<->c2, c1/c2<->sandbox on host 2');
+
+      // Docker's embedded DNS answers c2 itself and forwards the sandbox's name to Weft's resolver.
+      const lookup = (c: string, name: string) => docker('exec', c, 'nslookup', name);
+      await eventually(`c1 resolves ${SANDBOX} (host 2) through Weft`, () => lookup('c1', SANDBOX).out.includes(sbIp), 10_000);
+      await eventually(`c2 resolves ${SANDBOX} (host 2) through Weft`, () => lookup('c2', SANDBOX).out.includes(sbIp), 10_000);
+      assert.ok(lookup('c1', 'c2').out.includes(ip2), 'Docker\'s own names still resolve');
+      lap('DNS: Docker names by Docker, Weft names forwarded to Weft\'s resolver');
 
       // --opt encrypted: the overlay's clear refusal today; a working encrypted network once the data path encrypts.
       const enc = docker('network', 'create', '-d', PLUGIN, '--ipam-driver', PLUGIN, '--subnet', '10.240.8.0/24', '--opt', 'encrypted', '-o', 'weft.network=enet', 'enet');
@@ -223,6 +240,7 @@ if (reason !== undefined) {
       // Teardown leaves nothing behind.
       dockerOk('rm', '-f', 'c1', 'c2');
       assert.equal(links(H1).filter((l) => l.startsWith('wft')), [], 'no TAP left in dockerd\'s namespace');
+      assert.equal(bridges(), [], 'no DNS bridge left running');
       const after = await a1.client.network('dnet');
       assert.equal(after.Endpoints.map((e) => e.Name).filter((n) => n !== SANDBOX), [], 'only the sandbox\'s endpoint is left');
       await a2.client.sandboxRemove(SANDBOX, true);
@@ -241,6 +259,7 @@ if (reason !== undefined) {
         docker('network', 'rm', 'dnet', 'enet');
       }
       run(path.join(TOOLS, 'docker-sandbox.sh'), ['down', '--purge'], 60_000);
+      for (const p of bridges()) run('kill', [p]);
       await stopAgent(a1, 'SIGKILL');
       await stopAgent(a2, 'SIGKILL');
       for (const ns of [SANDBOX, H2, H1]) if (fs.existsSync(`/run/netns/${ns}`)) run('ip', ['netns', 'del', ns]);

@@ -35,6 +35,13 @@ import {
   type WeftError,
 } from '@weft/kernel';
 import { linuxDockerHost, type DockerHost } from './host.ts';
+
+/** What the bridges need from the `dns` service (@weft/dns), without depending on its package. */
+interface Resolver {
+  resolve(query: Uint8Array, network: string, len?: number): Promise<Uint8Array | undefined>;
+}
+
+export const DEFAULT_DNS_ADDRESS = '127.0.0.53';
 import { WEFT_NETWORK, bare, firstHost, inSubnet, isV4, mapCreateOptions, normaliseCidr, prefixLen } from './options.ts';
 
 export const DOCKER_PLUGIN_VERSION = '0.1.0';
@@ -49,6 +56,14 @@ export const DockerPluginConfig = t.partial({
   dockerHost: t.string,
   /** Create the Weft network through the control plane when none matches (default true). */
   createNetworks: t.boolean,
+  /**
+   * Unix socket on which the agent answers DNS for the bridges it runs inside containers. Unset:
+   * no bridges. With it, Docker's embedded DNS forwards names it does not know to Weft's resolver
+   * when a container runs with `--dns <dnsAddress>`.
+   */
+  dnsSocket: t.string,
+  /** Loopback address inside containers the bridge answers on (default 127.0.0.53). */
+  dnsAddress: t.string,
 });
 export type DockerPluginConfig = t.TypeOf<typeof DockerPluginConfig>;
 
@@ -128,6 +143,8 @@ interface EpRec {
   sandboxKey?: string;
   /** Re-attached inside its container after a restart: the overlay now knows where it lives. */
   inSandbox?: boolean;
+  /** PID of the DNS bridge inside the container. */
+  dnsPid?: number;
 }
 
 interface AddrRec {
@@ -155,6 +172,7 @@ const addrKey = (pool: string, ip: string) => `addresses/${pool}/${bare(ip)}`;
 // ---------------------------------------------------------------------------------------------
 
 const queues = new WeakMap<Store, Promise<unknown>>();
+const dnsServers = new WeakMap<Store, { close(): Promise<void> }>();
 /** Runs `fn` after every earlier request of this plugin instance has finished. */
 function serial<T>(ctx: Context<DockerPluginConfig>, fn: () => Promise<T>): Promise<T> {
   const prev = queues.get(ctx.store) ?? Promise.resolve();
@@ -418,7 +436,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
       kernel: '^0.1.0',
       provides: ['NetworkDriver', 'IpamDriver'],
       requires: [`plugin:${OVERLAY}`, `plugin:${IPAM}`],
-      optional: ['control'],
+      optional: ['control', 'dns'],
       config: DockerPluginConfig,
       description: 'Docker Engine integration: Weft overlay networks as a Docker network and IPAM driver',
     },
@@ -694,6 +712,10 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
           ep.joined = true;
           ep.srcName = r.InterfaceName.SrcName;
           ep.sandboxKey = req.SandboxKey;
+          if (ctx.config.dnsSocket !== undefined && ctx.services.has('dns') && ep.dnsPid === undefined) {
+            const pid = host.startDnsBridge({ sandboxKey: req.SandboxKey, address: ctx.config.dnsAddress ?? DEFAULT_DNS_ADDRESS, socket: ctx.config.dnsSocket, network: w.id });
+            if (pid !== undefined) ep.dnsPid = pid;
+          }
           await putJson(ctx.store, epKey(ep.network, ep.id), ep);
           return { ...r, ...(r.Gateway !== undefined ? { Gateway: bare(r.Gateway) } : {}) };
         }),
@@ -703,6 +725,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
           const w = weftOf(ctx, await netOf(ctx, req.NetworkID));
           await call(ctx, OVERLAY, 'NetworkDriver.Leave', { NetworkID: w.id, EndpointID: ep.id });
           ep.joined = false;
+          stopBridge(ep);
           await putJson(ctx.store, epKey(ep.network, ep.id), ep);
           return {};
         }),
@@ -713,8 +736,25 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
         DiscoverDelete: () => ({}),
       },
     },
-    start: (ctx) => reattach(ctx),
+    start: async (ctx) => {
+      await reattach(ctx);
+      const sock = ctx.config.dnsSocket;
+      if (sock !== undefined && ctx.services.has('dns')) {
+        const dns = ctx.services.get('dns') as Resolver;
+        dnsServers.set(ctx.store, await host.serveDns(sock, (network, query) => dns.resolve(query, network, query.length)));
+        ctx.log.info('answering DNS for containers', { socket: sock, address: ctx.config.dnsAddress ?? DEFAULT_DNS_ADDRESS });
+      }
+    },
+    stop: async (ctx) => {
+      await dnsServers.get(ctx.store)?.close();
+      dnsServers.delete(ctx.store);
+    },
   });
+
+  function stopBridge(ep: EpRec): void {
+    if (ep.dnsPid !== undefined && ep.sandboxKey !== undefined) host.stopDnsBridge(ep.dnsPid, ep.sandboxKey);
+    delete ep.dnsPid;
+  }
 
   /**
    * After an agent restart the data path is empty. The overlay re-programs its endpoints, but a
@@ -755,6 +795,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
     // Docker moves the interface back into its namespace under SrcName after Leave; the overlay
     // closed the TAP, which normally deletes it, but a device that outlived that must not linger.
     if (ep.srcName !== undefined && host.linkExists(ep.srcName)) host.linkDelete(ep.srcName);
+    stopBridge(ep);
     await ctx.store.delete(epKey(net.id, ep.id));
   }
 }
