@@ -8,7 +8,8 @@
  *
  * Two containers on the Docker network ping each other and the sandbox on host 2, both ways; an
  * agent restart between the container starts breaks neither Docker's next requests nor the
- * running container; --opt encrypted gets the overlay's clear error (or, once the data path
+ * running container; Docker's embedded DNS forwards the sandbox's name to Weft's resolver; a dockerd
+ * restart replays nothing and the network keeps working; --opt encrypted gets the overlay's clear error (or, once the data path
  * encrypts, a working network); container removal and `docker network rm` leave nothing behind.
  *
  * Skips (with the reason) unless root with dockerd, docker and busybox-static installed.
@@ -237,8 +238,18 @@ if (reason !== undefined) {
       }
       lap(`--opt encrypted: ${enc.code !== 0 ? 'refused with the overlay\'s reason' : 'created'}`);
 
+      // A dockerd restart replays nothing; the network keeps working from the plugin's state.
+      const down = run(path.join(TOOLS, 'dockerd-down.sh'), [], 60_000); // removes c1 and c2 first
+      assert.is(down.code, 0, `dockerd down: ${down.out}`);
+      assert.equal(links(H1).filter((l) => l.startsWith('wft')), [], 'no TAP left after dockerd removed its containers');
+      const again = run(path.join(TOOLS, 'docker-sandbox.sh'), ['up'], 120_000);
+      assert.is(again.code, 0, `dockerd up again: ${again.out}`);
+      dockerOk('run', '-d', '--name', 'c3', '--network', 'dnet', '--dns', '127.0.0.53', 'bb', 'sleep', '600');
+      await eventually(`c3 (after a dockerd restart) -> sandbox on host 2 (${sbIp})`, () => pingFrom('c3', sbIp));
+      lap('dockerd restarted: c1, c2 removed by it; c3 on the same network reaches host 2');
+
       // Teardown leaves nothing behind.
-      dockerOk('rm', '-f', 'c1', 'c2');
+      dockerOk('rm', '-f', 'c3');
       assert.equal(links(H1).filter((l) => l.startsWith('wft')), [], 'no TAP left in dockerd\'s namespace');
       assert.equal(bridges(), [], 'no DNS bridge left running');
       const after = await a1.client.network('dnet');
@@ -252,10 +263,10 @@ if (reason !== undefined) {
       };
       assert.equal(records('weft'), [], 'the plugin\'s own records are gone');
       assert.equal(records(path.join('ipam', 's')), [], 'no pool, gateway or address left in host 1\'s IPAM');
-      lap('rm -f c1 c2, network rm: no interface, endpoint, network or record left');
+      lap('rm -f, network rm: no interface, endpoint, network, address or record left');
     } finally {
       if (dockerdUp) {
-        docker('rm', '-f', 'c1', 'c2', 'e1');
+        docker('rm', '-f', 'c1', 'c2', 'c3', 'e1');
         docker('network', 'rm', 'dnet', 'enet');
       }
       run(path.join(TOOLS, 'docker-sandbox.sh'), ['down', '--purge'], 60_000);
