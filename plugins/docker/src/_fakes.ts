@@ -182,7 +182,7 @@ export function memoryTables(): PluginDefinition & { readonly joined: Set<string
   return Object.assign(def, { joined, rows });
 }
 
-export function fakeDockerHost(names: Record<string, string> = {}): DockerHost & { readonly links: Set<string>; readonly sandboxes: Map<string, Map<string, string>> } {
+export function fakeDockerHost(names: Record<string, string> = {}, containers: Record<string, string> = {}): DockerHost & { readonly links: Set<string>; readonly sandboxes: Map<string, Map<string, string>> } {
   const links = new Set<string>();
   /** SandboxKey → MAC → interface name (what Docker renamed it to). */
   const sandboxes = new Map<string, Map<string, string>>();
@@ -194,6 +194,7 @@ export function fakeDockerHost(names: Record<string, string> = {}): DockerHost &
     startDnsBridge: () => undefined,
     stopDnsBridge: () => {},
     networkName: async (_h, id) => names[id],
+    containerOf: async (_h, _n, ep) => containers[ep],
     linkExists: (n) => links.has(n),
     linkDelete: (n) => void links.delete(n),
   };

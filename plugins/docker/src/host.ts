@@ -33,6 +33,8 @@ export interface DockerHost {
   linkExists(ifname: string): boolean;
   /** Deletes `ifname` from the agent's network namespace; never throws. */
   linkDelete(ifname: string): void;
+  /** The container whose endpoint on Docker network `networkId` is `endpointId`: its name (no `/`). */
+  containerOf(dockerHost: string, networkId: string, endpointId: string): Promise<string | undefined>;
   /** The name of the interface with `mac` inside the namespace at `netnsPath` (a container's SandboxKey). */
   linkByMac(netnsPath: string, mac: string): string | undefined;
   /** Serves `answer` on a unix socket for the bridges; resolves once listening. */
@@ -79,6 +81,16 @@ export function linuxDockerHost(): DockerHost {
       if (r.status !== 200) throw new Error(`dockerd answered ${r.status} to GET /networks/${networkId}: ${JSON.stringify(r.body).slice(0, 200)}`);
       const name = (r.body as { Name?: unknown }).Name;
       return typeof name === 'string' && name !== '' ? name : undefined;
+    },
+    async containerOf(dockerHost, networkId, endpointId) {
+      const filters = encodeURIComponent(JSON.stringify({ network: [networkId] }));
+      const r = await getJson(socketPathOf(dockerHost), `/containers/json?filters=${filters}`);
+      if (r.status !== 200 || !Array.isArray(r.body)) return undefined;
+      for (const c of r.body as { Names?: string[]; NetworkSettings?: { Networks?: Record<string, { EndpointID?: string }> } }[]) {
+        const eps = Object.values(c.NetworkSettings?.Networks ?? {});
+        if (eps.some((e) => e.EndpointID === endpointId)) return c.Names?.[0]?.replace(/^\//, '');
+      }
+      return undefined;
     },
     linkExists(ifname) {
       try {

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import { fakeControl, fakeDockerHost, testHost, type TestHost } from './_fakes.ts';
 import { mapCreateOptions, normaliseCidr, firstHost } from './options.ts';
+import { decodeEndpointRecord } from '@weft/kernel';
 
 const hex64 = () => randomBytes(32).toString('hex');
 const GW = 'com.docker.network.gateway';
@@ -180,7 +181,8 @@ test('without a name, a subnet match or WEFT_DOCKER_HOST the error says how to n
 test('with WEFT_DOCKER_HOST the Docker network name is the Weft name, looked up when the first container starts', async () => {
   const control = fakeControl();
   const id = hex64();
-  const h = await testHost({ control, config: { dockerHost: 'unix:///nonexistent.sock' }, host: fakeDockerHost({ [id]: 'shop' }) });
+  const containers: Record<string, string> = {};
+  const h = await testHost({ control, config: { dockerHost: 'unix:///nonexistent.sock' }, host: fakeDockerHost({ [id]: 'shop' }, containers) });
   try {
     const n = await createNetwork(h, { subnet: '10.40.5.0/24', id });
     assert.is(control.networks.size, 0, 'dockerd stores the network only after CreateNetwork returns');
@@ -188,6 +190,11 @@ test('with WEFT_DOCKER_HOST the Docker network name is the Weft name, looked up 
     const w = [...control.networks.values()].find((x) => x.Name === 'shop');
     assert.ok(w, 'created under the Docker network\'s name');
     assert.ok(h.dp.ports.has(`${w!.Id}/${c.ep}`));
+    // dockerd knows the container once its start finished; its name is then published for Weft's DNS.
+    containers[c.ep] = 'cart';
+    const named = () => [...h.tables.rows.values()].some((r) => r.key === c.ep && decodeEndpointRecord(r.value)?.name === 'cart');
+    for (let i = 0; i < 40 && !named(); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(named(), 'the endpoint record carries the container name');
     await stop(h, n, c);
     await removeNetwork(h, n);
     assert.is(control.networks.size, 0);

@@ -22,7 +22,10 @@ import * as t from 'io-ts';
 import { isLeft, type Either } from 'fp-ts/lib/Either.js';
 import {
   DockerOptions,
+  ENDPOINTS_TABLE,
+  decodeEndpointRecord,
   definePlugin,
+  encodeEndpointRecord,
   errors,
   formatError,
   getJson,
@@ -145,6 +148,8 @@ interface EpRec {
   inSandbox?: boolean;
   /** PID of the DNS bridge inside the container. */
   dnsPid?: number;
+  /** The container's name, published with its Weft endpoint record (DNS on other hosts). */
+  name?: string;
 }
 
 interface AddrRec {
@@ -173,6 +178,8 @@ const addrKey = (pool: string, ip: string) => `addresses/${pool}/${bare(ip)}`;
 
 const queues = new WeakMap<Store, Promise<unknown>>();
 const dnsServers = new WeakMap<Store, { close(): Promise<void> }>();
+const stopped = new WeakSet<Store>();
+const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 /** Runs `fn` after every earlier request of this plugin instance has finished. */
 function serial<T>(ctx: Context<DockerPluginConfig>, fn: () => Promise<T>): Promise<T> {
   const prev = queues.get(ctx.store) ?? Promise.resolve();
@@ -436,7 +443,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
       kernel: '^0.1.0',
       provides: ['NetworkDriver', 'IpamDriver'],
       requires: [`plugin:${OVERLAY}`, `plugin:${IPAM}`],
-      optional: ['control', 'dns'],
+      optional: ['control', 'dns', 'tables'],
       config: DockerPluginConfig,
       description: 'Docker Engine integration: Weft overlay networks as a Docker network and IPAM driver',
     },
@@ -717,6 +724,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
             if (pid !== undefined) ep.dnsPid = pid;
           }
           await putJson(ctx.store, epKey(ep.network, ep.id), ep);
+          if (ctx.config.dockerHost !== undefined) void publishName(ctx, ep.network, ep.id, ctx.config.dockerHost);
           return { ...r, ...(r.Gateway !== undefined ? { Gateway: bare(r.Gateway) } : {}) };
         }),
 
@@ -737,7 +745,12 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
       },
     },
     start: async (ctx) => {
+      stopped.delete(ctx.store);
       await reattach(ctx);
+      for (const k of await ctx.store.keys('endpoints/')) {
+        const ep = await getJson<EpRec>(ctx.store, k);
+        if (ep?.joined === true) await nameRecord(ctx, ep);
+      }
       const sock = ctx.config.dnsSocket;
       if (sock !== undefined && ctx.services.has('dns')) {
         const dns = ctx.services.get('dns') as Resolver;
@@ -746,10 +759,52 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
       }
     },
     stop: async (ctx) => {
+      stopped.add(ctx.store);
       await dnsServers.get(ctx.store)?.close();
       dnsServers.delete(ctx.store);
     },
   });
+
+  /**
+   * Docker does not tell drivers the container's name, and dockerd answers about a container only
+   * once its start (of which Join is a part) has finished. So after Join, ask dockerd in the
+   * background for the container holding this endpoint, then add the name to the endpoint record
+   * the overlay published (the kernel's EndpointRecord contract), so Weft's resolver on every host
+   * answers it.
+   */
+  async function publishName(ctx: Context<DockerPluginConfig>, network: string, endpointId: string, dockerHost: string): Promise<void> {
+    for (let i = 0; i < 60 && !stopped.has(ctx.store); i++) {
+      await pause(i === 0 ? 200 : 500);
+      if (stopped.has(ctx.store)) return;
+      let name: string | undefined;
+      try {
+        name = await host.containerOf(dockerHost, network, endpointId);
+      } catch {
+        name = undefined;
+      }
+      if (name === undefined) continue;
+      await serial(ctx, async () => {
+        const ep = await getJson<EpRec>(ctx.store, epKey(network, endpointId));
+        if (ep === undefined || !ep.joined) return;
+        ep.name = name;
+        await putJson(ctx.store, epKey(network, endpointId), ep);
+        await nameRecord(ctx, ep);
+      }).catch((e) => ctx.log.warn('could not publish a container name', { endpoint: endpointId, error: String(e) }));
+      return;
+    }
+  }
+
+  /** Sets the name in this endpoint's record in the endpoints table (re-done after a restart). */
+  async function nameRecord(ctx: Context<DockerPluginConfig>, ep: EpRec): Promise<void> {
+    if (ep.name === undefined || !ctx.services.has('tables')) return;
+    const net = await getJson<NetRec>(ctx.store, netKey(ep.network));
+    if (net?.weft === undefined) return;
+    const tables = ctx.services.get('tables');
+    const cur = tables.get(net.weft.id, ENDPOINTS_TABLE, ep.id);
+    const rec = cur === undefined || cur.deleted ? undefined : decodeEndpointRecord(cur.value);
+    if (rec === undefined || rec.name === ep.name) return;
+    tables.put(net.weft.id, ENDPOINTS_TABLE, ep.id, encodeEndpointRecord({ ...rec, name: ep.name }));
+  }
 
   function stopBridge(ep: EpRec): void {
     if (ep.dnsPid !== undefined && ep.sandboxKey !== undefined) host.stopDnsBridge(ep.dnsPid, ep.sandboxKey);
