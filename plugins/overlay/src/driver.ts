@@ -23,7 +23,6 @@ import {
   type EndpointRecord,
   type PluginDefinition,
   type TableEvent,
-  type Tables,
 } from '@weft/kernel';
 import { parseNetwork, type NetworkSpec } from './options.ts';
 
@@ -40,7 +39,10 @@ export const OverlayConfig = t.intersection([
     scope: t.union([t.literal('local'), t.literal('global')]),
   }),
 ]);
-export type OverlayConfig = t.TypeOf<typeof OverlayConfig>;
+/** Bridge networks never leave the host: no VTEP to configure. */
+export const BridgeConfig = t.partial({ node: t.string });
+/** What the shared driver reads; the overlay's codec makes `vtep` required. */
+export type OverlayConfig = Partial<t.TypeOf<typeof OverlayConfig>>;
 
 /** Join options Weft's own agent adds (Docker never sends these). */
 export const JoinOptions = {
@@ -109,7 +111,7 @@ export function macFor(cidr: string): string {
 function nodeName(ctx: Context<OverlayConfig>): string {
   if (ctx.config.node !== undefined) return ctx.config.node;
   if (ctx.services.has('membership')) return ctx.services.get('membership').self().name;
-  return ctx.config.vtep;
+  return ctx.config.vtep ?? 'local';
 }
 
 async function endpointsOf(ctx: Context<OverlayConfig>, network: string): Promise<EndpointState[]> {
@@ -162,29 +164,79 @@ export function applyTableEvent(e: TableEvent, self: string, datapath: DataPath)
   });
 }
 
+/** Docker's `overlay`: multi-host, endpoints replicated through the gossip tables. */
 export function overlayPlugin(name = 'overlay'): PluginDefinition<OverlayConfig> {
+  return switchDriver('overlay', name);
+}
+
+/**
+ * Docker's `bridge`: one host, the same userspace switch with no VXLAN (VNI 0 = local only). Its
+ * endpoints' names still reach the embedded DNS, as local `table` events that are not replicated.
+ */
+export function bridgePlugin(name = 'bridge'): PluginDefinition<OverlayConfig> {
+  return switchDriver('bridge', name);
+}
+
+/** The driver shared by `overlay` and `bridge`; they differ only in how endpoints are shared. */
+export function switchDriver(kind: 'overlay' | 'bridge', name: string): PluginDefinition<OverlayConfig> {
+  const overlay = kind === 'overlay';
+
+  /** Endpoint records: replicated to the network's other hosts (overlay) or local events (bridge). */
+  const peering = {
+    async join(ctx: Context<OverlayConfig>, network: string): Promise<void> {
+      if (!overlay) return;
+      const tables = ctx.services.get('tables');
+      await tables.joinNetwork(network);
+      const self = nodeName(ctx);
+      const datapath = ctx.services.get('datapath');
+      // Program the peers already known (events cover the ones learned later).
+      for (const entry of tables.entries(network, ENDPOINTS_TABLE)) applyTableEvent({ type: 'create', entry }, self, datapath);
+    },
+    async leave(ctx: Context<OverlayConfig>, network: string): Promise<void> {
+      if (overlay) await ctx.services.get('tables').leaveNetwork(network);
+    },
+    publish(ctx: Context<OverlayConfig>, ep: EndpointState): void {
+      const value = encodeEndpointRecord(record(ctx, ep));
+      if (overlay) ctx.services.get('tables').put(ep.network, ENDPOINTS_TABLE, ep.id, value);
+      else ctx.events.publish('table', localEvent('create', ctx, ep, value));
+    },
+    unpublish(ctx: Context<OverlayConfig>, ep: EndpointState): void {
+      if (overlay) ctx.services.get('tables').delete(ep.network, ENDPOINTS_TABLE, ep.id);
+      else ctx.events.publish('table', localEvent('delete', ctx, ep, encodeEndpointRecord(record(ctx, ep))));
+    },
+  };
+
   return definePlugin<OverlayConfig>({
     manifest: {
       name,
       version: '0.1.0',
       kernel: '^0.1.0',
       provides: ['NetworkDriver'],
-      requires: ['datapath', 'tables'],
+      requires: overlay ? ['datapath', 'tables'] : ['datapath'],
       optional: ['cipher', 'membership'],
-      config: OverlayConfig,
-      description: 'multi-host overlay networks: VXLAN data path, gossip tables, optional encryption',
+      config: (overlay ? OverlayConfig : BridgeConfig) as t.Type<OverlayConfig, unknown, unknown>,
+      description: overlay ? 'multi-host overlay networks: VXLAN data path, gossip tables, optional encryption' : 'single-host networks on the userspace switch (no VXLAN)',
     },
     handlers: {
       NetworkDriver: {
-        GetCapabilities: (_req, ctx) => ({ Scope: ctx.config.scope ?? 'local', ConnectivityScope: 'global' }),
+        GetCapabilities: (_req, ctx) => (overlay ? { Scope: ctx.config.scope ?? 'local', ConnectivityScope: 'global' } : { Scope: 'local', ConnectivityScope: 'local' }),
 
         CreateNetwork: async (req, ctx) => {
           if ((await ctx.store.get(netKey(req.NetworkID))) !== undefined) {
             return left(errors.conflict(ctx.plugin, `Network "${req.NetworkID}" already exists`));
           }
           const overhead = ctx.services.has('cipher') ? ctx.services.get('cipher').overhead : undefined;
-          const p = parseNetwork(req, overhead);
-          if (!p.ok) return left(errors.badRequest(ctx.plugin, `Cannot create network "${req.NetworkID}": ${p.message}`, { path: p.path, value: p.value }));
+          // A bridge refuses encryption outright (below); it never needs a cipher to say so.
+          const parsed = parseNetwork(req, overlay ? overhead : 0);
+          if (!parsed.ok) return left(errors.badRequest(ctx.plugin, `Cannot create network "${req.NetworkID}": ${parsed.message}`, { path: parsed.path, value: parsed.value }));
+          if (!overlay && parsed.value.encrypted) {
+            return left(errors.badRequest(ctx.plugin, `Cannot create network "${req.NetworkID}": bridge networks never leave this host, so there is nothing to encrypt`, {
+              path: 'Options["com.docker.network.generic"]["encrypted"]',
+              hint: 'Use an overlay network (-d overlay --opt encrypted) for encrypted traffic between hosts.',
+            }));
+          }
+          // VNI 0: a local-only network, never encapsulated; VXLAN for it is never accepted.
+          const p = overlay ? parsed : { ok: true as const, value: { ...parsed.value, vni: 0 } };
           if (p.value.encrypted && ctx.services.get('datapath').encrypts !== true) {
             return left(errors.unsupported(ctx.plugin, `Cannot create encrypted network "${req.NetworkID}": the loaded data path does not encrypt frames yet, and Weft never carries an "encrypted" network in plaintext`, {
               path: 'Options["com.docker.network.generic"]["encrypted"]',
@@ -237,7 +289,7 @@ export function overlayPlugin(name = 'overlay'): PluginDefinition<OverlayConfig>
           const ep = await getJson<EndpointState>(ctx.store, epKey(req.NetworkID, req.EndpointID));
           if (ep === undefined) return left(errors.notFound(ctx.plugin, `Endpoint "${req.EndpointID}" not found in network "${req.NetworkID}"`));
           const n = await getJson<NetworkSpec>(ctx.store, netKey(req.NetworkID));
-          return { Value: { ifname: ep.ifname, mac: ep.mac, ipv4: ep.ipv4, ipv6: ep.ipv6, joined: ep.joined, vni: n?.vni ?? 0, mtu: n?.mtu ?? 0, vtep: ctx.config.vtep } };
+          return { Value: { ifname: ep.ifname, mac: ep.mac, ipv4: ep.ipv4, ipv6: ep.ipv6, joined: ep.joined, vni: n?.vni ?? 0, mtu: n?.mtu ?? 0, vtep: ctx.config.vtep ?? '' } };
         },
 
         Join: (req, ctx) => serially(`${ctx.plugin}/${req.NetworkID}`, async () => {
@@ -255,19 +307,15 @@ export function overlayPlugin(name = 'overlay'): PluginDefinition<OverlayConfig>
             ep.dstName = dstName;
           }
           const datapath = ctx.services.get('datapath');
-          const tables = ctx.services.get('tables');
           const first = (await endpointsOf(ctx, req.NetworkID)).every((e) => !e.joined || e.id === ep.id);
           if (first) {
             await datapath.ensureNetwork(dataPathSpec(n));
-            await tables.joinNetwork(req.NetworkID);
-            // Program the peers already known (events cover the ones learned later).
-            const self = nodeName(ctx);
-            for (const entry of tables.entries(req.NetworkID, ENDPOINTS_TABLE)) applyTableEvent({ type: 'create', entry }, self, datapath);
+            await peering.join(ctx, req.NetworkID);
           }
           await datapath.addPort(portSpec(ep));
           ep.joined = true;
           await putJson(ctx.store, epKey(req.NetworkID, req.EndpointID), ep);
-          publish(ctx, tables, ep);
+          peering.publish(ctx, ep);
           const gw = n.gateways[0]?.split('/')[0];
           if (n.internal || gw === undefined) {
             // No default route through this network, and no docker_gwbridge either.
@@ -296,59 +344,58 @@ export function overlayPlugin(name = 'overlay'): PluginDefinition<OverlayConfig>
      */
     start: async (ctx) => {
       const datapath = ctx.services.get('datapath');
-      const tables = ctx.services.get('tables');
-      const self = nodeName(ctx);
       for (const k of await ctx.store.keys('networks/')) {
         const n = await getJson<NetworkSpec>(ctx.store, k);
         if (n === undefined) continue;
         const joined = (await endpointsOf(ctx, n.id)).filter((e) => e.joined);
         if (joined.length === 0) continue;
         await datapath.ensureNetwork(dataPathSpec(n));
-        await tables.joinNetwork(n.id);
+        await peering.join(ctx, n.id);
         for (const ep of joined) {
           try {
             await datapath.addPort(portSpec(ep));
-            publish(ctx, tables, ep);
+            peering.publish(ctx, ep);
           } catch (e) {
             ctx.log.error('could not re-attach endpoint after restart', { network: n.id, endpoint: ep.id, error: String(e) });
           }
         }
-        for (const entry of tables.entries(n.id, ENDPOINTS_TABLE)) applyTableEvent({ type: 'create', entry }, self, datapath);
         ctx.log.info('re-attached network after restart', { network: n.id, endpoints: joined.length });
       }
     },
     events: {
       table: (e: TableEvent, ctx) => {
-        if (!ctx.services.has('datapath')) return;
+        if (!overlay || !ctx.services.has('datapath')) return;
         applyTableEvent(e, nodeName(ctx as Context<OverlayConfig>), ctx.services.get('datapath'));
       },
     },
   });
 
-  function publish(ctx: Context<OverlayConfig>, tables: Tables, ep: EndpointState): void {
-    const rec: EndpointRecord = {
+  function record(ctx: Context<OverlayConfig>, ep: EndpointState): EndpointRecord {
+    return {
       name: ep.name ?? '',
       ipv4: ep.ipv4,
       mac: ep.mac,
-      vtep: ctx.config.vtep,
+      vtep: ctx.config.vtep ?? '',
       node: nodeName(ctx),
       ...(ep.aliases !== undefined ? { aliases: ep.aliases } : {}),
       ...(ep.ipv6 !== '' ? { ipv6: ep.ipv6 } : {}),
       ...(ctx.config.vtepPort !== undefined ? { vtepPort: ctx.config.vtepPort } : {}),
     };
-    tables.put(ep.network, ENDPOINTS_TABLE, ep.id, encodeEndpointRecord(rec));
+  }
+
+  function localEvent(type: 'create' | 'delete', ctx: Context<OverlayConfig>, ep: EndpointState, value: Uint8Array): TableEvent {
+    return { type, entry: { network: ep.network, table: ENDPOINTS_TABLE, key: ep.id, value, owner: nodeName(ctx), lamport: ctx.now(), deleted: type === 'delete', stale: false } };
   }
 
   async function leave(ctx: Context<OverlayConfig>, ep: EndpointState): Promise<void> {
     const datapath = ctx.services.get('datapath');
-    const tables = ctx.services.get('tables');
-    tables.delete(ep.network, ENDPOINTS_TABLE, ep.id);
+    peering.unpublish(ctx, ep);
     await datapath.removePort(ep.network, ep.id);
     ep.joined = false;
     await putJson(ctx.store, epKey(ep.network, ep.id), ep);
     const still = (await endpointsOf(ctx, ep.network)).some((e) => e.joined && e.id !== ep.id);
     if (!still) {
-      await tables.leaveNetwork(ep.network);
+      await peering.leave(ctx, ep.network);
       await datapath.removeNetwork(ep.network);
     }
   }
