@@ -97,6 +97,10 @@ export interface Tables {
 
 export interface DataPathNetwork {
   readonly id: string;
+  /**
+   * VXLAN network identifier. 0 means a local-only network (bridge): frames never leave the host
+   * and VXLAN datagrams are never accepted into it, whatever VNI they carry.
+   */
   readonly vni: number;
   readonly mtu: number;
   readonly encrypted: boolean;
