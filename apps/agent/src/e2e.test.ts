@@ -130,6 +130,31 @@ if (!root) {
 }
 
 if (root) {
+  test('cleanup leaves no namespace, file or process behind, even with sandboxes still running', async () => {
+    const c = await createCluster(2, { tag: `${tag}z`, subnet: 35 });
+    let agents: number[] = [];
+    try {
+      await swarm(c);
+      const [m, w] = c.hosts as [Host, Host];
+      await m.client.networkCreate({ Name: 'tmp', Driver: 'overlay', Attachable: true });
+      await m.client.sandboxCreate({ Name: sb('m'), Networks: [{ Name: 'tmp' }], Cmd: ['sleep', '300'] });
+      await w.client.sandboxCreate({ Name: sb('w'), Networks: [{ Name: 'tmp' }], Cmd: ['sleep', '300'] });
+      agents = c.hosts.map((h) => h.agent?.pid ?? 0);
+    } finally {
+      await c.destroy();
+    }
+    const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+    assert.not.match(ns, c.prefix);
+    assert.not.match(ns, sb('m'));
+    assert.not.match(ns, sb('w'));
+    const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+    for (const pid of agents) assert.not.match(ps, new RegExp(`^\\s*${pid}\\s`, 'm'), `agent ${pid} still running`);
+    assert.not.match(ps, c.dir, 'no process of this cluster is left');
+    assert.not.match(ps, /sleep 300/, 'sandbox commands were stopped');
+    const { existsSync } = await import('node:fs');
+    assert.ok(!existsSync(`/etc/netns/${sb('m')}`) && !existsSync(c.dir), 'no files left');
+  });
+
   test('Windows guard: a Windows node is refused on an encrypted network, at the command, naming node and reason', async () => {
     const c = await createCluster(3, { tag: `${tag}d`, subnet: 34 });
     try {

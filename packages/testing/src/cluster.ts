@@ -105,8 +105,27 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
       for (const h of hosts) await cluster.stopAgent(h, 'SIGKILL');
       // Sandboxes the agents created are namespaces too: find them through the agents' state.
       const live = ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '');
-      for (const h of hosts) {
-        for (const f of listSandboxNames(h.stateDir)) if (live.includes(f)) tryIp(['netns', 'del', f]);
+      const sandboxes = hosts.flatMap((h) => listSandboxNames(h.stateDir)).filter((n) => live.includes(n));
+      // Deleting a namespace does not stop what runs in it: kill every process inside first.
+      for (const ns of [...sandboxes, ...created]) {
+        if (!live.includes(ns)) continue;
+        let pids: string[] = [];
+        try {
+          pids = ip(['netns', 'pids', ns]).split('\n').filter((x) => /^\d+$/.test(x.trim()));
+        } catch {
+          /* gone */
+        }
+        for (const pid of pids) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+      }
+      for (const ns of sandboxes) {
+        tryIp(['netns', 'del', ns]);
+        fs.rmSync(path.join('/etc/netns', ns), { recursive: true, force: true });
       }
       for (const ns of [...created].reverse()) if (live.includes(ns)) tryIp(['netns', 'del', ns]);
       fs.rmSync(dir, { recursive: true, force: true });
