@@ -15,3 +15,4 @@ export * from './udp.ts';
 export * from './icmp.ts';
 export * from './vxlan.ts';
 export * from './dns.ts';
+export * from './crc32.ts';

@@ -12,6 +12,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { raise, weftError, type Store, type WeftError } from '@weft/kernel';
+import { crc32 } from '@weft/net';
 
 export const STORE_CORRUPT = 'WEFT_STORE_CORRUPT';
 const MAGIC = [0x57, 0x45, 0x46, 0x54]; // "WEFT"
@@ -19,21 +20,7 @@ const VERSION = 1;
 const HEADER = 16; // magic 4, version 2, reserved 2, length 4, crc 4
 const SUFFIX = '.v';
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(buf: Uint8Array, start = 0, end = buf.length): number {
-  let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+export { crc32 };
 
 export function encodeRecord(value: Uint8Array): Uint8Array {
   const out = new Uint8Array(HEADER + value.length);

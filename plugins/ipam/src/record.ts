@@ -12,6 +12,7 @@
  * still catch a record torn or damaged below the store, and binding the key into the checksum
  * catches a record restored under the wrong key. A bad record is reported, never reset.
  */
+import { crc32Parts } from '@weft/net';
 
 export const RECORD_VERSION = 1;
 export const RecordKind = { meta: 1, chunk: 2, blocks: 3 } as const;
@@ -19,21 +20,8 @@ export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 const MAGIC = [0x57, 0x49, 0x50, 0x4d];
 export const HEADER_BYTES = 16;
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(parts: readonly Uint8Array[]): number {
-  let c = 0xffffffff;
-  for (const p of parts) for (let i = 0; i < p.length; i++) c = CRC_TABLE[(c ^ p[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+/** CRC-32 over several parts (key, header, payload) without concatenating them. */
+export const crc32 = crc32Parts;
 
 const enc = new TextEncoder();
 
