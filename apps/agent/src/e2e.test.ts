@@ -130,6 +130,27 @@ if (!root) {
 }
 
 if (root) {
+  test('embedded DNS: sandboxes on two workers ping each other by name and by alias; unknown names are not found', async () => {
+    const c = await createCluster(3, { tag: `${tag}n`, subnet: 46 });
+    try {
+      await swarm(c);
+      const [m, w1, w2] = c.hosts as [Host, Host, Host];
+      await m.client.networkCreate({ Name: 'named', Driver: 'overlay', Attachable: true });
+      await w1.client.sandboxCreate({ Name: sb('dn1'), Networks: [{ Name: 'named' }] });
+      await w2.client.sandboxCreate({ Name: sb('dn2'), Networks: [{ Name: 'named', Aliases: ['dbalias'] }] });
+      // glibc in the sandbox reads /etc/netns/<sb>/resolv.conf (nameserver = the gateway); the switch answers.
+      await eventually(() => pings(c, sb('dn1'), sb('dn2')), 15_000, `${sb('dn1')} → ${sb('dn2')} by name`);
+      await eventually(() => pings(c, sb('dn2'), sb('dn1')), 15_000, `${sb('dn2')} → ${sb('dn1')} by name`);
+      await eventually(() => pings(c, sb('dn1'), 'dbalias'), 15_000, `${sb('dn1')} → alias dbalias`);
+      const ib = await ipOf(w2, sb('dn2'), 'named');
+      const got = c.inSandbox(sb('dn1'), ['getent', 'hosts', sb('dn2')]);
+      assert.match(got.out, ib, 'the name resolves to the sandbox address');
+      assert.is(c.inSandbox(sb('dn1'), ['getent', 'hosts', `${tag}-nosuchname`]).code, 2, 'unknown name: not found');
+    } finally {
+      await c.destroy();
+    }
+  });
+
   test('cleanup leaves no namespace, file or process behind, even with sandboxes still running', async () => {
     const c = await createCluster(2, { tag: `${tag}z`, subnet: 35 });
     let agents: number[] = [];

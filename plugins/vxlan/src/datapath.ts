@@ -11,13 +11,14 @@
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { errors, raise, type Counters, type DataPath, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
 import {
-  TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, addrDev, ip, linkShow, loadSys, openTap, parseIPv4, setTapOffload, setTapPersist,
+  TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, ip, linkShow, loadSys, openTap, parseIPv4, setTapOffload, setTapPersist,
   udpSocket, withNetns, type Sys,
 } from '@weft/sys';
 import {
-  COUNTER_FIELDS, COUNTER_SLOTS, CTL_ACK, CTL_GEN, CTL_STOP, K, MAX_PEERS, MAX_PORTS, globalRow, macToNum, numToMac, peerRow, portRow,
+  C, COUNTER_FIELDS, COUNTER_SLOTS, CTL_ACK, CTL_GEN, CTL_STOP, K, MAX_PEERS, MAX_PORTS, globalRow, macToNum, numToMac, peerRow, portRow,
   type Snapshot, type WorkerInit,
 } from './layout.ts';
+import { buildDnsReply, dnsPayload, type DnsQueryMsg, type DnsResponder } from './dns.ts';
 
 export interface VxlanOptions {
   /** Underlay address of this host's VTEP (`--data-path-addr`). */
@@ -56,6 +57,12 @@ export interface VxlanOptions {
    * wake-up latency when the host's cores are contended.
    */
   readonly nice?: number;
+  /**
+   * The `dns` service: UDP/53 from sandboxes to the network's resolver (the gateway, or
+   * `DataPathNetwork.resolver`) is answered through it. Absent: such queries are dropped and
+   * counted (`dns_drops`).
+   */
+  readonly dns?: DnsResponder;
   readonly log?: Logger;
 }
 
@@ -109,6 +116,7 @@ interface NetState {
   readonly gwMac: number;
   readonly gwIps: number[];
   readonly gwIps6: string[];
+  readonly dnsIps: number[];
   readonly ports: Map<string, PortState>;
   readonly peers: Map<number, PeerState>;
 }
@@ -156,6 +164,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       gwMac: n.gwMac,
       gwIps: n.gwIps,
       gwIps6: n.gwIps6,
+      dnsIps: n.dnsIps,
       ports: [...n.ports.values()].map((p) => ({ slot: p.slot, fd: p.fd, mac: p.mac, ipv4: p.ipv4, ipv6: p.spec.ipv6 !== undefined ? ipOnly(p.spec.ipv6) : '' })),
       peers: [...n.peers.values()].map((p) => ({
         slot: p.slot, mac: p.mac, fullCsum: p.spec.external === true || o.innerChecksums === true,
@@ -206,6 +215,9 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       if (Atomics.load(h.ctl, CTL_STOP) === 0) log?.error('vxlan: data-path worker exited unexpectedly; traffic stops until the agent restarts', { code });
     });
     worker.on('error', (e) => log?.error('vxlan: data-path worker failed', { error: String(e) }));
+    worker.on('message', (m: unknown) => {
+      if (typeof m === 'object' && m !== null && (m as { t?: unknown }).t === 'dns') onDnsQuery(h, m as DnsQueryMsg);
+    });
     const h: WorkerHandle = { worker, port: port1, ctl: new Int32Array(ctlSab), counters: new Float64Array(cntSab), exited };
     workers.add(h);
     try {
@@ -245,6 +257,53 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     return n;
   };
 
+  // Embedded DNS (see dns.ts): queries arrive from the workers, replies are written to the TAP here.
+  const dnsOut = sys.alloc(VNET_HDR_LEN + 65536 + 64);
+  const dnsFor = (vni: number, row: number): { net: NetState; port: PortState } | undefined => {
+    for (const n of nets.values()) {
+      if (n.spec.vni !== vni) continue;
+      for (const p of n.ports.values()) if (portRow(p.slot) === row) return { net: n, port: p };
+    }
+    return undefined;
+  };
+  const dnsReply = (h: WorkerHandle, m: DnsQueryMsg, reply: Uint8Array | undefined): void => {
+    const c = h.counters;
+    const at = dnsFor(m.vni, m.row); // the port may have gone while a forward was pending
+    if (reply === undefined || at === undefined || reply.length > 65000) {
+      c[m.row + C.dns_drops]! += 1;
+      return;
+    }
+    dnsOut.bytes.fill(0, 0, VNET_HDR_LEN);
+    const len = buildDnsReply(m.frame, reply, at.net.gwMac, dnsOut.bytes, VNET_HDR_LEN);
+    if (sys.write(at.port.fd, dnsOut.addr, VNET_HDR_LEN + len) < 0) c[m.row + C.drop_io]! += 1;
+    else c[m.row + C.dns_answers]! += 1;
+  };
+  function onDnsQuery(h: WorkerHandle, m: DnsQueryMsg): void {
+    const c = h.counters;
+    const at = dnsFor(m.vni, m.row);
+    const q = dnsPayload(m.frame);
+    if (o.dns === undefined || at === undefined || q === undefined) {
+      c[m.row + C.dns_drops]! += 1;
+      return;
+    }
+    const dns = o.dns;
+    let r: Uint8Array | 'forward' | 'drop';
+    try {
+      r = dns.answer(q, at.net.spec.id, q.length);
+    } catch (e) {
+      log?.warn('vxlan: dns service failed to answer', { error: String(e) });
+      r = 'drop';
+    }
+    if (r === 'drop') c[m.row + C.dns_drops]! += 1;
+    else if (r === 'forward') {
+      c[m.row + C.dns_forwarded]! += 1;
+      dns.forward(q, q.length).then((b) => dnsReply(h, m, b), (e: unknown) => {
+        log?.warn('vxlan: dns forward failed', { error: String(e) });
+        dnsReply(h, m, undefined);
+      });
+    } else dnsReply(h, m, r);
+  }
+
   const dp: VxlanDataPath = {
     async ensureNetwork(n) {
       if (!Number.isInteger(n.vni) || n.vni < 1 || n.vni > 0xffffff) {
@@ -265,7 +324,9 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const gwMac = macToNum(gatewayMacFor(n.vni));
       const gwIps = n.gateways.filter((g) => !g.includes(':')).map((g) => parseIPv4(ipOnly(g)));
       const gwIps6 = n.gateways.filter((g) => g.includes(':')).map(ipOnly);
-      nets.set(n.id, { spec: n, gwMac, gwIps, gwIps6, ports: old?.ports ?? new Map(), peers: old?.peers ?? new Map() });
+      // The resolver answers on the gateway addresses unless the network names another one ('' disables it).
+      const dnsIps = n.resolver === undefined ? gwIps : n.resolver === '' || n.resolver.includes(':') ? [] : [parseIPv4(ipOnly(n.resolver))];
+      nets.set(n.id, { spec: n, gwMac, gwIps, gwIps6, dnsIps, ports: old?.ports ?? new Map(), peers: old?.peers ?? new Map() });
       publish();
     },
 

@@ -22,6 +22,10 @@ export const COUNTER_FIELDS = [
   'rx_coalesced',
   'drop_too_big',
   'wakeups', // vtep row: poll(2) returns with work, i.e. thread wake-ups
+  'dns_queries', // port: UDP/53 datagrams to the network's resolver, handed to the `dns` service
+  'dns_answers', // port: replies written back to the sandbox
+  'dns_forwarded', // port: queries the `dns` service forwarded upstream
+  'dns_drops', // port: queries not answered (no `dns` service, 'drop', malformed, failed forward)
 ] as const;
 export type CounterField = (typeof COUNTER_FIELDS)[number];
 export const K = COUNTER_FIELDS.length;
@@ -57,6 +61,8 @@ export interface SnapNet {
   readonly gwMac: number;
   readonly gwIps: readonly number[];
   readonly gwIps6: readonly string[];
+  /** IPv4 addresses whose UDP/53 the switch answers (the resolver, or the gateways); empty: none. */
+  readonly dnsIps: readonly number[];
   readonly ports: readonly SnapPort[];
   readonly peers: readonly SnapPeer[];
 }

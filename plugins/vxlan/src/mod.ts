@@ -5,9 +5,11 @@
 import * as t from 'io-ts';
 import { definePlugin, type PluginDefinition } from '@weft/kernel';
 import { createVxlanDataPath, type VxlanDataPath, type VxlanOptions } from './datapath.ts';
+import type { DnsResponder } from './dns.ts';
 
 export * from './datapath.ts';
 export { COUNTER_FIELDS } from './layout.ts';
+export type { DnsResponder } from './dns.ts';
 
 const Port = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0 && n < 65536, 'Port');
 
@@ -31,6 +33,8 @@ export function vxlanPlugin(): PluginDefinition<VxlanConfig> {
       version: VXLAN_PLUGIN_VERSION,
       kernel: '^0.1.0',
       provides: ['datapath'],
+      // The embedded DNS of each network is answered by the `dns` service when one is loaded.
+      optional: ['dns'],
       description: 'Userspace switch over TAP devices with RFC 7348 VXLAN and proxy ARP',
       config: VxlanConfig,
     },
@@ -40,6 +44,7 @@ export function vxlanPlugin(): PluginDefinition<VxlanConfig> {
         const o: VxlanOptions = {
           dataPathAddr: c.dataPathAddr,
           log: ctx.log,
+          ...(ctx.services.has('dns') ? { dns: ctx.services.get('dns') as DnsResponder } : {}),
           ...(c.dataPathPort !== undefined ? { dataPathPort: c.dataPathPort } : {}),
           ...(c.netns !== undefined ? { netns: c.netns } : {}),
           ...(c.offload !== undefined ? { offload: c.offload } : {}),

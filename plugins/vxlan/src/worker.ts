@@ -20,6 +20,7 @@ import { C, CTL_ACK, CTL_GEN, CTL_STOP, MAX_PEERS, MAX_PORTS, globalRow, peerRow
 import { ETH, arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readMac, readU16, readU32, readVxlanVni, sum16, writeU16, writeVxlanHeader } from './frames.ts';
 import { segmentTcp, coalesceTcp, newSegOut, rxVnetHeader } from './gso.ts';
 import { ipv6TextKey, ndAdvertInPlace, nsTarget } from './nd.ts';
+import { isDnsQuery, type DnsQueryMsg } from './dns.ts';
 
 const init = workerData as WorkerInit & { port: MessagePort };
 const sys = await loadSys();
@@ -39,6 +40,7 @@ interface Net {
   readonly mtu: number;
   readonly gwMac: number;
   readonly gwIps: readonly number[];
+  readonly dnsIps: readonly number[];
   readonly arp: Map<number, number>;
   /** IPv6 neighbour table: address key → MAC. */
   readonly nd: Map<string, number>;
@@ -68,8 +70,9 @@ function apply(s: Snapshot): void {
     const nd = new Map<string, number>();
     const fdb = new Map<number, Dest>();
     for (const g of n.gwIps) arp.set(g, n.gwMac);
+    for (const g of n.dnsIps) arp.set(g, n.gwMac);
     for (const g of n.gwIps6) nd.set(ipv6TextKey(g), n.gwMac);
-    const net: Net = { vni: n.vni, mtu: n.mtu, gwMac: n.gwMac, gwIps: n.gwIps, arp, nd, fdb };
+    const net: Net = { vni: n.vni, mtu: n.mtu, gwMac: n.gwMac, gwIps: n.gwIps, dnsIps: n.dnsIps, arp, nd, fdb };
     for (const p of n.ports) {
       if (p.ipv4 !== 0) arp.set(p.ipv4, p.mac);
       if (p.ipv6 !== '') nd.set(ipv6TextKey(p.ipv6), p.mac);
@@ -266,6 +269,13 @@ function tapBatch(tap: Tap, budget: number): number {
     const dst = readMac(b, f);
     if (dst === net.gwMac) {
       if (ndProxy(net, fd, row, len)) continue; // unicast NUD probe of the gateway
+      if (isDnsQuery(b, f, len, net.dnsIps)) {
+        // Embedded DNS: the controller answers through the `dns` service and writes the reply.
+        cnt[row + C.dns_queries]!++;
+        const msg: DnsQueryMsg = { t: 'dns', vni: net.vni, row, frame: b.slice(f, f + len) };
+        parentPort?.postMessage(msg);
+        continue;
+      }
       const r = len >= ETH + 20 && net.gwIps.includes(readU32(b, f + ETH + 16)) ? icmpEchoReplyInPlace(b, f, len, net.gwMac) : 0;
       if (r > 0) {
         b.fill(0, 0, f);

@@ -1,0 +1,136 @@
+/**
+ * Root, in-process: the switch's embedded DNS on two hosts. Sandboxes resolve each other through
+ * glibc (their /etc/netns/<sb>/resolv.conf names the gateway) with a `dns` service from
+ * @weft/dns, then ping by name; unknown names get NXDOMAIN, AAAA is answered, and without a
+ * `dns` service queries are dropped and counted. DNS is answered on the main thread, so every
+ * command here runs asynchronously (a synchronous exec would block the answer).
+ */
+import * as assert from 'uvu/assert';
+import { test } from 'uvu';
+import { execFile } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { twoHosts, withLab } from '@weft/sys';
+import { createResolver, dnsService, encodeEndpointRecord, type EndpointRecord } from '@weft/dns';
+import type { TableEntry } from '@weft/kernel';
+import { createVxlanDataPath, type VxlanDataPath } from './mod.ts';
+import { buildDnsReply, dnsPayload, isDnsQuery } from './dns.ts';
+import { fold, sum16 } from './frames.ts';
+import { rootTest } from './testutil.ts';
+
+const net = { id: 'dn', vni: 4343, mtu: 1450, encrypted: false, internal: false, gateways: ['10.8.0.1/24'] };
+const m1 = '02:42:0a:08:00:02';
+const m2 = '02:42:0a:08:00:03';
+
+const run = (ns: string, cmd: string, args: readonly string[]): Promise<{ code: number; out: string }> =>
+  new Promise((res) => {
+    execFile('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: 20_000, encoding: 'utf8' }, (e, stdout, stderr) => {
+      const code = e === null ? 0 : typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : 1;
+      res({ code, out: `${stdout}${stderr}` });
+    });
+  });
+
+const rec = (name: string, ipv4: string, mac: string, over: Partial<EndpointRecord> = {}): EndpointRecord => ({
+  name, aliases: [], ipv4, ipv6: '', mac, vtep: '198.18.0.1', node: 'n1', ...over,
+});
+const entry = (key: string, r: EndpointRecord): TableEntry => ({
+  network: 'dn', table: 'endpoints', key, value: encodeEndpointRecord(r), owner: r.node, lamport: 1, deleted: false, stale: false,
+});
+
+test('reply frames: IPv4 and UDP checksums verify, addresses and ports swapped', () => {
+  const q = new Uint8Array(14 + 20 + 8 + 5);
+  q.set([2, 0x57, 0x46, 0, 0, 1, 2, 0x42, 10, 8, 0, 2, 8, 0]);
+  q.set([0x45, 0, 0, 33, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 8, 0, 2, 10, 8, 0, 1], 14);
+  q.set([0x9c, 0x40, 0, 53, 0, 13, 0, 0, 1, 2, 3, 4, 5], 34);
+  assert.ok(isDnsQuery(q, 0, q.length, [0x0a080001]));
+  assert.not.ok(isDnsQuery(q, 0, q.length, [0x0a080009]));
+  const p = dnsPayload(q);
+  assert.equal([...(p ?? [])], [1, 2, 3, 4, 5]);
+  const out = new Uint8Array(100);
+  const n = buildDnsReply(q, new Uint8Array([9, 9, 9]), 0x025746001000, out, 0);
+  assert.is(n, 14 + 20 + 8 + 3);
+  assert.equal([...out.subarray(0, 6)], [2, 0x42, 10, 8, 0, 2]);
+  assert.is(~fold(sum16(out, 14, 34, 0)) & 0xffff, 0, 'IPv4 header checksum');
+  const ulen = 11;
+  const s = sum16(out, 26, 34, 0) + 17 + ulen;
+  assert.is(~fold(sum16(out, 34, 34 + ulen, s)) & 0xffff, 0, 'UDP checksum');
+  assert.equal([...out.subarray(34, 38)], [0, 53, 0x9c, 0x40]);
+});
+
+rootTest('embedded DNS: sandboxes on two hosts resolve each other (A, AAAA, alias), ping by name, NXDOMAIN for unknown names', () =>
+  withLab('dns', async (lab) => {
+    const { h1, h2, a1, a2 } = twoHosts(lab);
+    const s1 = lab.netns('s1');
+    const s2 = lab.netns('s2');
+    const resolver = createResolver({ upstreams: [], source: (n) => (n === 'dn' ? [
+      entry('e1', rec('alpha', '10.8.0.2/24', m1, { ipv6: 'fd00:8::2/64' })),
+      entry('e2', rec('beta', '10.8.0.3/24', m2, { aliases: ['bee'], vtep: a2, node: 'n2' })),
+    ] : undefined) });
+    const dns = dnsService(resolver);
+    let dp1: VxlanDataPath | undefined;
+    let dp2: VxlanDataPath | undefined;
+    const etc = [s1, s2].map((s) => `/etc/netns/${s}`);
+    try {
+      for (const d of etc) {
+        mkdirSync(d, { recursive: true });
+        writeFileSync(`${d}/resolv.conf`, 'nameserver 10.8.0.1\noptions timeout:2 attempts:2\n');
+      }
+      dp1 = await createVxlanDataPath({ dataPathAddr: a1, netns: h1, dns });
+      dp2 = await createVxlanDataPath({ dataPathAddr: a2, netns: h2, dns });
+      await dp1.ensureNetwork(net);
+      await dp2.ensureNetwork(net);
+      await dp1.addPort({ network: 'dn', endpointId: 'e1', mac: m1, ipv4: '10.8.0.2/24', ipv6: 'fd00:8::2/64', ifname: 'wftd1', dstName: 'eth0', netns: s1 });
+      await dp2.addPort({ network: 'dn', endpointId: 'e2', mac: m2, ipv4: '10.8.0.3/24', ifname: 'wftd2', dstName: 'eth0', netns: s2 });
+      dp1.addPeer({ network: 'dn', mac: m2, ipv4: '10.8.0.3', vtep: a2 });
+      dp2.addPeer({ network: 'dn', mac: m1, ipv4: '10.8.0.2', ipv6: 'fd00:8::2', vtep: a1 });
+
+      const p1 = await run(s1, 'ping', ['-c', '1', '-W', '2', 'beta']);
+      assert.is(p1.code, 0, p1.out);
+      assert.match(p1.out, '10.8.0.3');
+      const p2 = await run(s2, 'ping', ['-c', '1', '-W', '2', 'alpha']);
+      assert.is(p2.code, 0, p2.out);
+      const alias = await run(s1, 'ping', ['-c', '1', '-W', '2', 'bee']);
+      assert.is(alias.code, 0, alias.out);
+      const a = await run(s2, 'dig', ['+short', '+tries=1', '+time=2', 'alpha', 'A']);
+      assert.is(a.out.trim(), '10.8.0.2');
+      const aaaa = await run(s2, 'dig', ['+short', '+tries=1', '+time=2', 'alpha', 'AAAA']);
+      assert.is(aaaa.out.trim(), 'fd00:8::2');
+      const nodata = await run(s1, 'dig', ['+tries=1', '+time=2', 'beta', 'AAAA']);
+      assert.match(nodata.out, 'status: NOERROR');
+      const nx = await run(s1, 'dig', ['+tries=1', '+time=2', 'nosuchname', 'A']);
+      assert.match(nx.out, 'status: NXDOMAIN');
+      assert.is((await run(s1, 'getent', ['hosts', 'nosuchname'])).code, 2, 'glibc: not found');
+      const c1 = dp1.counters('dn')['port/e1'] ?? {};
+      assert.ok((c1['dns_queries'] ?? 0) >= 4, JSON.stringify(c1));
+      assert.is(c1['dns_answers'], c1['dns_queries'], JSON.stringify(c1));
+      assert.is(c1['dns_drops'], 0);
+    } finally {
+      await dp1?.close();
+      await dp2?.close();
+      for (const d of etc) rmSync(d, { recursive: true, force: true });
+    }
+  }));
+
+rootTest('embedded DNS without a dns service: queries are dropped and counted; a resolver address other than the gateway', () =>
+  withLab('dnsoff', async (lab) => {
+    const { h1, a1 } = twoHosts(lab);
+    const s1 = lab.netns('s1');
+    let dp: VxlanDataPath | undefined;
+    try {
+      dp = await createVxlanDataPath({ dataPathAddr: a1, netns: h1 });
+      await dp.ensureNetwork({ ...net, resolver: '10.8.0.53' });
+      await dp.addPort({ network: 'dn', endpointId: 'e1', mac: m1, ipv4: '10.8.0.2/24', ifname: 'wftd1', dstName: 'eth0', netns: s1 });
+      const r = await run(s1, 'dig', ['@10.8.0.53', '+tries=1', '+time=1', 'alpha']);
+      assert.match(r.out, 'timed out');
+      const gw = await run(s1, 'dig', ['@10.8.0.1', '+tries=1', '+time=1', 'alpha']);
+      assert.match(gw.out, 'timed out');
+      const c = dp.counters('dn')['port/e1'] ?? {};
+      assert.is(c['dns_queries'], 1, JSON.stringify(c));
+      assert.is(c['dns_drops'], 1);
+      assert.is(c['dns_answers'], 0);
+      assert.ok((c['drop_not_routed'] ?? 0) >= 1, 'UDP/53 to the gateway is not the resolver here');
+    } finally {
+      await dp?.close();
+    }
+  }));
+
+test.run();
