@@ -1,0 +1,66 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileStore } from '@weft/store';
+import { createClient } from '@weft/api';
+import { parseArgs, type AgentConfig } from './config.ts';
+import { createLogger } from './log.ts';
+import { startAgent, StartupError } from './agent.ts';
+
+function config(dir: string): AgentConfig {
+  const r = parseArgs(['--socket', path.join(dir, 'api.sock'), '--state-dir', path.join(dir, 'state'), '--docker-plugin', 'off', '--node-name', 't1']);
+  if (!('ok' in r) || !r.ok) throw new Error('bad test config');
+  return r.config;
+}
+const quiet = createLogger('error', 'text', () => {});
+
+test('a damaged state file stops the agent at start, naming the file and what to do; never starts empty', async () => {
+  for (const damage of ['flip', 'truncate'] as const) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-start-'));
+    try {
+      const cfg = config(dir);
+      const store = fileStore(path.join(cfg.stateDir, 'state'));
+      await store.put('ipam/s/1/m', new TextEncoder().encode('{"pool":"10.0.0.0/24"}'));
+      const file = path.join(cfg.stateDir, 'state', 'ipam', 's', '1', 'm.v');
+      const buf = fs.readFileSync(file);
+      if (damage === 'flip') buf[buf.length - 2] = buf[buf.length - 2]! ^ 0x55;
+      fs.writeFileSync(file, damage === 'flip' ? buf : buf.subarray(0, 9));
+      try {
+        const a = await startAgent(cfg, quiet, []);
+        await a.stop();
+        assert.unreachable('the agent started over a damaged state file');
+      } catch (e) {
+        assert.instance(e, StartupError);
+        assert.match((e as Error).message, 'refusing to start');
+        assert.match((e as Error).message, file);
+        assert.match((e as Error).message, damage === 'flip' ? 'checksum' : 'truncated');
+        assert.match((e as Error).message, 'Restore them from a backup');
+      }
+      assert.ok(fs.existsSync(file), 'the damaged file is left for the operator, not deleted');
+      assert.ok(!fs.existsSync(cfg.socket), 'no API was served');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('a healthy state dir starts, serves the API on a 0660 socket, and stops cleanly', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-start-'));
+  try {
+    const cfg = config(dir);
+    const a = await startAgent(cfg, quiet, []);
+    try {
+      assert.is(fs.statSync(cfg.socket).mode & 0o777, 0o660);
+      assert.is((await createClient(cfg.socket).version()).Version, '0.1.0');
+    } finally {
+      await a.stop();
+    }
+    assert.ok(!fs.existsSync(cfg.socket), 'socket removed on stop');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
