@@ -217,11 +217,11 @@ if (reason !== undefined) {
 
       // Docker's embedded DNS answers c2 itself and forwards the sandbox's name to Weft's resolver.
       const lookup = (c: string, name: string) => docker('exec', c, 'nslookup', name);
-      await eventually(`c1 resolves ${SANDBOX} (host 2) through Weft`, () => lookup('c1', SANDBOX).out.includes(sbIp), 10_000);
-      await eventually(`c2 resolves ${SANDBOX} (host 2) through Weft`, () => lookup('c2', SANDBOX).out.includes(sbIp), 10_000);
+      await eventually(`c1 resolves ${SANDBOX} (host 2) through Weft`, () => lookup('c1', SANDBOX).out.includes(sbIp), 20_000);
+      await eventually(`c2 resolves ${SANDBOX} (host 2) through Weft`, () => lookup('c2', SANDBOX).out.includes(sbIp), 20_000);
       assert.ok(lookup('c1', 'c2').out.includes(ip2), 'Docker\'s own names still resolve');
       // Container names are published to Weft's resolver too (for other hosts' containers and sandboxes).
-      await eventually('Weft\'s resolver answers the container name c2', () => docker('exec', 'c1', 'nslookup', 'c2', '127.0.0.53').out.includes(ip2), 10_000);
+      await eventually('Weft\'s resolver answers the container name c2', () => docker('exec', 'c1', 'nslookup', 'c2', '127.0.0.53').out.includes(ip2), 20_000);
       lap('DNS: Docker names by Docker, Weft names forwarded to Weft\'s resolver');
 
       // --opt encrypted: the overlay's clear refusal today; a working encrypted network once the data path encrypts.

@@ -193,7 +193,7 @@ test('with WEFT_DOCKER_HOST the Docker network name is the Weft name, looked up 
     // dockerd knows the container once its start finished; its name is then published for Weft's DNS.
     containers[c.ep] = 'cart';
     const named = () => [...h.tables.rows.values()].some((r) => r.key === c.ep && decodeEndpointRecord(r.value)?.name === 'cart');
-    for (let i = 0; i < 40 && !named(); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && !named(); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(named(), 'the endpoint record carries the container name');
     await stop(h, n, c);
     await removeNetwork(h, n);
