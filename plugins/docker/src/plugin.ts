@@ -477,7 +477,9 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
             if (given === undefined) {
               raise(errors.badRequest(ctx.plugin, wanted !== undefined ? `There is no Weft network "${wanted}" yet, and creating one needs a subnet` : 'Cannot choose a subnet: Docker does not tell the IPAM driver which network it is for', {
                 path: 'Pool',
-                hint: wanted !== undefined ? 'Add --subnet.' : `Give --subnet (of an existing Weft network, or of a new one), or --ipam-opt ${WEFT_NETWORK}=NAME of an existing Weft network.`,
+                hint: wanted !== undefined
+                  ? 'Add --subnet.'
+                  : `Give --subnet (of an existing Weft network, or of a new one), or --ipam-opt ${WEFT_NETWORK}=NAME of an existing Weft network (Docker passes -o ${WEFT_NETWORK} only after the pool is chosen).`,
               }));
             }
             if (!isV4(given)) raise(errors.unsupported(ctx.plugin, `Subnet ${given} is not IPv4`, { path: 'Pool', value: given }));
