@@ -18,6 +18,7 @@ import { overlayPlugin } from '@weft/overlay';
 import { controlPlugin } from '@weft/control';
 import { enginePlugin } from '@weft/engine';
 import { windowsGuardPlugin } from '@weft/windows-guard';
+import { scaleGuardPlugin } from '@weft/scale-guard';
 import { dockerIntegration } from '@weft/docker';
 import type { AgentConfig } from './config.ts';
 import { createApi } from './api.ts';
@@ -74,6 +75,7 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
       }),
     },
     { plugin: windowsGuardPlugin() },
+    { plugin: scaleGuardPlugin() },
     { plugin: swarmGossipBridge() },
     { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay' }, logDir: path.join(cfg.stateDir, 'logs') } },
     ...dockerIntegration(cfg).entries,

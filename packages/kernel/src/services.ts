@@ -158,6 +158,10 @@ export interface DataPath {
    * network that claims encryption and carries plaintext is the worst outcome (CVE-2023-28840).
    */
   readonly encrypts?: boolean;
+  /** What this data path can hold on one host (guards warn before it is reached). */
+  readonly capacity?: { readonly ports: number };
+  /** Ports attached now, over all networks. */
+  portCount?(): number;
   ensureNetwork(n: DataPathNetwork): Promise<void>;
   removeNetwork(id: string): Promise<void>;
   addPort(p: PortSpec): Promise<{ readonly ifname: string }>;
@@ -219,6 +223,15 @@ export interface Cipher {
   /** Bytes added per packet. */
   readonly overhead: number;
   setKeyRing(ring: KeyRing): void;
+  /**
+   * Optional. Subscribes to key-ring changes: `listener` gets the installed ring at once (when one
+   * is installed) and again after every `setKeyRing` that changed it. Returns the unsubscribe
+   * function. A data path that seals in other threads, each with its own Cipher instance (the
+   * sessions' sequence numbers and replay windows must not be shared across threads), mirrors
+   * the ring through it; a data path that needs it and finds none must not claim `encrypts`.
+   * The ring handed over holds copies of the keys; treat them as secret.
+   */
+  onKeyRing?(listener: (ring: KeyRing) => void): () => void;
   /** The session between this node and `remote` (both sides derive the same SPIs). One per pair: a second object for the same pair would reuse nonces. */
   session(local: string, remote: string): CipherSession;
   /** Forgets every key (zeroed where the backend allows). */

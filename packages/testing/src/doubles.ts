@@ -7,6 +7,7 @@ import { definePlugin, type Counters, type DataPath, type DataPathNetwork, type 
 
 export interface RecordingDataPath extends DataPath {
   encrypts?: boolean;
+  capacity?: { ports: number };
   readonly networks: Map<string, DataPathNetwork>;
   readonly ports: Map<string, PortSpec>; // key: network/endpointId
   readonly peers: Map<string, PeerSpec>; // key: network/mac
@@ -57,6 +58,7 @@ export function recordingDataPath(): RecordingDataPath {
     removePeer(network, mac) {
       if (peers.delete(`${network}/${mac}`)) log.push(`removePeer ${network} ${mac}`);
     },
+    portCount: () => ports.size,
     counters() {
       const out: Record<string, Counters> = {};
       for (const id of networks.keys()) out[id] = { ports: [...ports.keys()].filter((k) => k.startsWith(`${id}/`)).length, peers: [...peers.keys()].filter((k) => k.startsWith(`${id}/`)).length };
