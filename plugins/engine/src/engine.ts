@@ -256,12 +256,15 @@ export class Engine {
       const generic: Record<string, string> = { ...def.Options };
       if (def.VNIs.length > 0) generic['com.docker.network.driver.overlay.vxlanid_list'] = def.VNIs.join(',');
       if (def.Encrypted) generic.encrypted = '';
-      await call(this.ctx, plugin, 'NetworkDriver.CreateNetwork', {
+      const created = await this.ctx.invoke(plugin, 'NetworkDriver.CreateNetwork', {
         NetworkID: def.Id,
         Options: { 'com.docker.network.generic': generic, 'com.docker.network.enable_ipv6': def.EnableIPv6, 'com.docker.network.internal': def.Internal },
         IPv4Data: ipv4Data,
         IPv6Data: [],
       });
+      // Conflict: the driver already has this network on this host (another user of the driver on
+      // this host, e.g. Docker containers through @weft/docker, set it up first). Share it.
+      if (isLeft(created) && created.left.category !== 'Conflict') raise(created.left);
     } catch (e) {
       for (const p of pools) {
         await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: p.poolId, Address: p.gatewayCidr.split('/')[0] });
