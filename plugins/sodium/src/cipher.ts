@@ -33,6 +33,8 @@ export interface SodiumCipher extends Cipher {
   readonly epochs: readonly number[];
   readonly primaryEpoch: number;
   session(local: string, remote: string): SodiumSession;
+  /** Ring listeners (see the kernel's `Cipher.onKeyRing`); always present here. */
+  onKeyRing(listener: (ring: KeyRing) => void): () => void;
   /** Sessions created so far, keyed `local→remote`. */
   sessions(): ReadonlyMap<string, SodiumSession>;
   /** Zeroes key material held by this cipher and its sessions; the cipher is unusable afterwards. */
@@ -331,6 +333,10 @@ export function createCipherWith(aead: Aead, options: SodiumCipherOptions = {}):
   let primary: RingEntry | undefined;
   let retired: Retired[] = [];
   let closed = false;
+  // The installed ring (key copies) and its subscribers (`onKeyRing`).
+  let current: KeyRing | undefined;
+  const listeners = new Set<(ring: KeyRing) => void>();
+  const copyRing = (): KeyRing | undefined => (current === undefined ? undefined : { primary: current.primary, keys: current.keys.map((k) => ({ epoch: k.epoch, key: k.key.slice() })) });
 
   const cipher: SodiumCipher = {
     backend: aead.name,
@@ -364,6 +370,17 @@ export function createCipherWith(aead: Aead, options: SodiumCipherOptions = {}):
       primary = nextPrimary;
       for (const s of sessions.values()) s.install(entries, primary, retired);
       for (const e of dropped) e.key.fill(0);
+      for (const k of current?.keys ?? []) k.key.fill(0);
+      current = { primary: ring.primary, keys: next.map((e) => ({ epoch: e.epoch, key: e.key.slice() })) };
+      for (const l of listeners) l(copyRing()!);
+    },
+    onKeyRing(listener: (ring: KeyRing) => void): () => void {
+      listeners.add(listener);
+      const r = copyRing();
+      if (r !== undefined) listener(r);
+      return () => {
+        listeners.delete(listener);
+      };
     },
     session(local: string, remote: string): SodiumSession {
       if (closed) throw new Error('sodium: cipher is closed');
@@ -380,6 +397,9 @@ export function createCipherWith(aead: Aead, options: SodiumCipherOptions = {}):
     sessions: () => sessions,
     close(): void {
       closed = true;
+      listeners.clear();
+      for (const k of current?.keys ?? []) k.key.fill(0);
+      current = undefined;
       for (const s of sessions.values()) s.wipe();
       for (const e of entries) e.key.fill(0);
       entries = [];
