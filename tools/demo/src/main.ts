@@ -99,10 +99,11 @@ async function main(): Promise<number> {
       weft(h2, ['ps']);
     });
 
-    await step('From alpine1 on h1, ping alpine2 on h2 across the overlay', async () => {
-      const ip = (await h2.client.sandbox('alpine2')).Networks.web!.IPAddress.split('/')[0]!;
-      for (let i = 0; i < 20 && cluster.inSandbox('alpine1', ['ping', '-c', '1', '-W', '1', ip]).code !== 0; i++) await new Promise((r) => setTimeout(r, 250));
-      weft(h1, ['exec', 'alpine1', '--', 'ping', '-c', '3', ip]);
+    await step('From alpine1 on h1, ping alpine2 on h2 by name (embedded DNS, then the overlay)', async () => {
+      for (let i = 0; i < 20 && cluster.inSandbox('alpine1', ['ping', '-c', '1', '-W', '1', 'alpine2']).code !== 0; i++) await new Promise((r) => setTimeout(r, 250));
+      weft(h1, ['exec', 'alpine1', '--', 'cat', '/etc/resolv.conf']);
+      weft(h1, ['exec', 'alpine1', '--', 'getent', 'hosts', 'alpine2']);
+      weft(h1, ['exec', 'alpine1', '--', 'ping', '-c', '3', 'alpine2']);
     });
 
     await step('Inspect the network from h2: the endpoints of every host', async () => {
