@@ -15,6 +15,7 @@ import {
   API_VERSION, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, PeerAddRequest, SandboxCreateRequest, SwarmInitRequest, SwarmJoinRequest,
   type Info, type Node, type NodeStatus, type Version,
 } from '@weft/api';
+import { listenUnix } from '@weft/plugin-socket';
 import type { AgentConfig } from './config.ts';
 
 export const WEFT_VERSION = '0.1.0';
@@ -298,30 +299,8 @@ export function createApi(d: ApiDeps) {
       });
       req.on('error', () => {});
     });
-    fs.mkdirSync(path.dirname(socketPath), { recursive: true });
-    try {
-      fs.unlinkSync(socketPath);
-    } catch {
-      /* absent */
-    }
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(socketPath, () => resolve());
-    });
     // Root-only: the API creates namespaces and runs commands.
-    fs.chmodSync(socketPath, 0o660);
-    return {
-      close: () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections?.();
-          try {
-            fs.unlinkSync(socketPath);
-          } catch {
-            /* gone */
-          }
-        }),
-    };
+    return { close: await listenUnix(server, socketPath, 0o660) };
   }
 
   return { handle, listen, nodes };

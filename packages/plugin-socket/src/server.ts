@@ -131,6 +131,19 @@ export async function servePluginSocket(opts: GatewayOptions): Promise<Gateway> 
     return [200, r.right ?? {}];
   }
 
+  const close = await listenUnix(server, socketPath, opts.mode ?? 0o660);
+  return {
+    socketPath,
+    requests: () => count,
+    close,
+  };
+}
+
+/**
+ * Listens on a unix socket (replacing a stale socket file, creating its directory) with `mode`,
+ * and returns a close function that stops the server, drops open connections and removes the file.
+ */
+export async function listenUnix(server: http.Server, socketPath: string, mode: number): Promise<() => Promise<void>> {
   try {
     fs.unlinkSync(socketPath);
   } catch {
@@ -144,19 +157,15 @@ export async function servePluginSocket(opts: GatewayOptions): Promise<Gateway> 
       resolve();
     });
   });
-  fs.chmodSync(socketPath, opts.mode ?? 0o660);
-  return {
-    socketPath,
-    requests: () => count,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections?.();
-        try {
-          fs.unlinkSync(socketPath);
-        } catch {
-          /* gone */
-        }
-      }),
-  };
+  fs.chmodSync(socketPath, mode);
+  return () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections?.();
+      try {
+        fs.unlinkSync(socketPath);
+      } catch {
+        /* gone */
+      }
+    });
 }
