@@ -3,9 +3,6 @@
  * presentation: every operation is the engine service or a kernel method of the control plane.
  */
 import * as http from 'node:http';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import * as os from 'node:os';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import {
@@ -306,4 +303,3 @@ export function createApi(d: ApiDeps) {
   return { handle, listen, nodes };
 }
 
-void os;
