@@ -2,7 +2,7 @@
  * Simulator benchmark: dissemination, failure detection, false positives and bandwidth,
  * side by side with memberlist's published model (serf convergence simulator, spec §16).
  *
- *   node --import tsx src/bench.ts [--n 100,1000] [--minutes 10] [--loss 0.1] [--seed 1]
+ *   node --import tsx src/bench.ts [--n 100,1000,5000] [--minutes 10] [--loss 0.1] [--seed 1] [--loss-only] [--progress]
  */
 import { createSimCluster, type SimCluster } from './sim/cluster.ts';
 import { LAN_DEFAULTS } from './swim/types.ts';
@@ -12,10 +12,13 @@ const opt = (name: string, dflt: string): string => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : dflt;
 };
-const sizes = opt('n', '100,1000').split(',').map(Number);
+const sizes = opt('n', '100,1000,5000').split(',').map(Number);
 const minutes = Number(opt('minutes', '10'));
 const loss = Number(opt('loss', '0.1'));
 const seed = Number(opt('seed', '1'));
+/** `--loss-only`: skip the healthy-cluster measurements; `--progress`: a line per simulated minute. */
+const lossOnly = args.includes('--loss-only');
+const progress = args.includes('--progress');
 
 /** serf convergence simulator model: rounds until fraction f, times interval. */
 function modelSeconds(n: number, f: number, lossRate: number, fanout = 3, interval = 0.2): number {
@@ -73,8 +76,10 @@ async function detection(c: SimCluster, victim: number): Promise<{ first: number
 
 const fmt = (ms: number) => (ms < 0 ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
 
-console.log(`Weft gossip simulator bench (virtual time; LAN defaults: probe ${LAN_DEFAULTS.probeInterval} ms, gossip ${LAN_DEFAULTS.gossipInterval} ms × ${LAN_DEFAULTS.gossipNodes}, latency 1–5 ms)`);
-for (const n of sizes) {
+const mb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+
+/** Dissemination, steady-state bandwidth and crash detection on one converged cluster. */
+async function healthyRun(n: number): Promise<void> {
   const wall = performance.now();
   const c = await createSimCluster({ n, seed, bootstrap: 'seeded' });
   await c.clock.run(2000);
@@ -99,10 +104,11 @@ for (const n of sizes) {
   console.log(`  crash → first suspicion                 ${fmt(det.first).padEnd(15)} SWIM: ≈1.58 probe periods expected`);
   console.log(`  crash → dead at every member            ${fmt(det.all).padEnd(15)} suspicion min ${(4 * Math.max(1, Math.log10(n))).toFixed(1)} s .. max ${(24 * Math.max(1, Math.log10(n))).toFixed(1)} s after suspicion`);
   console.log(`  bytes/s per node (steady, no loss)      ${bps.toFixed(0).padEnd(15)} ≤ ${(1400 * 3 * 2) / 0.2} B/s upper bound (328 kbit/s)`);
-  console.log(`  [wall ${setupWall.toFixed(1)} s]`);
-  if (minutes <= 0) continue;
+  console.log(`  [wall ${setupWall.toFixed(1)} s, peak RSS so far ${mb()} MB]`);
+}
 
-  // 4. false positives at `loss` over `minutes`
+/** False positives at `loss` over `minutes` (progress line every simulated minute). */
+async function lossRun(n: number): Promise<void> {
   const wall2 = performance.now();
   const lc = await createSimCluster({ n, seed: seed + 1, bootstrap: 'seeded', loss });
   let fpDead = 0;
@@ -114,11 +120,24 @@ for (const n of sizes) {
     }),
   );
   const lb0 = lc.net.bytesSent + lc.net.streamBytes;
-  await lc.clock.run(minutes * 60_000);
+  for (let min = 1; min <= minutes; min++) {
+    await lc.clock.run(60_000);
+    if (progress)
+      console.log(`  … N=${n} loss run: ${min}/${minutes} simulated min, ${fpDead} false dead, ${suspicions} suspect events, wall ${((performance.now() - wall2) / 1000).toFixed(0)} s, peak RSS ${mb()} MB`);
+  }
   const lbps = (lc.net.bytesSent + lc.net.streamBytes - lb0) / n / (minutes * 60);
   const fpWall = (performance.now() - wall2) / 1000;
-
-  console.log(`  false 'dead' events, ${minutes} min @ ${loss * 100} % loss   ${String(fpDead).padEnd(15)} (suspect events, all observers: ${suspicions})`);
+  const allAlive = lc.nodes.every((m) => m.numAlive() === n);
+  console.log(`  false 'dead' events, ${minutes} min @ ${loss * 100} % loss   ${String(fpDead).padEnd(15)} (suspect events, all observers: ${suspicions}; every node sees all ${n} alive at the end: ${allAlive})`);
   console.log(`  bytes/s per node (${loss * 100} % loss run)          ${lbps.toFixed(0).padEnd(15)}`);
-  console.log(`  [wall ${fpWall.toFixed(1)} s]`);
+  console.log(`  [wall ${fpWall.toFixed(1)} s, peak RSS so far ${mb()} MB]`);
 }
+
+console.log(`Weft gossip simulator bench (virtual time; LAN defaults: probe ${LAN_DEFAULTS.probeInterval} ms, gossip ${LAN_DEFAULTS.gossipInterval} ms × ${LAN_DEFAULTS.gossipNodes}, latency 1–5 ms)`);
+const wall0 = performance.now();
+for (const n of sizes) {
+  // Each run builds its own cluster and drops it before the next one (N² member records).
+  if (!lossOnly) await healthyRun(n);
+  if (minutes > 0) await lossRun(n);
+}
+console.log(`\ntotal wall ${((performance.now() - wall0) / 1000).toFixed(1)} s, peak RSS ${mb()} MB`);

@@ -11,7 +11,11 @@ import {
   encodeSuspect,
   encodeTags,
   encodeUser,
+  encodePushPull,
+  encodeStream,
+  decodeStream,
   type Message,
+  type PushNodeState,
 } from '../wire/messages.ts';
 import { suspicionTimeout } from './membership.ts';
 import { retransmitLimit, BroadcastQueue } from './broadcast.ts';
@@ -185,6 +189,58 @@ test('pings answered only for own name; acks go to SourceAddr; serf user types a
   );
   assert.is(user, 0);
   assert.is(c.nodes[0]?.counters.drops['ping-wrong-node'], 1);
+});
+
+test('push/pull merge with incompatible versions is refused (verifyProtocol) and logged, both directions', async () => {
+  const logs: string[] = [];
+  const c = await createSimCluster({
+    n: 2,
+    seed: 8,
+    bootstrap: 'seeded',
+    config: { probeInterval: 1e9, gossipInterval: 1e9, pushPullInterval: 1e9 },
+    extra: () => ({ log: (l: string) => logs.push(l) }),
+  });
+  const st = (name: string, vsn: number[]): PushNodeState => ({
+    name,
+    addr: Uint8Array.from([10, 99, 0, 2]),
+    port: 7946,
+    meta: new Uint8Array(0),
+    incarnation: 1,
+    state: 0,
+    vsn: Uint8Array.from(vsn),
+  });
+  const pp = (nodes: PushNodeState[], join: boolean) => encodeStream(encodePushPull({ join, nodes, userState: new Uint8Array(0) }));
+  // A raw endpoint: answers push/pull with a node whose delegate version is 0.
+  let replyNodes: PushNodeState[] = [st('bad-peer', [1, 5, 2, 0, 0, 0])];
+  const t = c.net.transport('10.99.0.2', 7946);
+  await t.start(
+    () => {},
+    () => Promise.resolve(pp(replyNodes, false)),
+  );
+  const n0 = c.nodes[0];
+  if (n0 === undefined) throw new Error('no node');
+  // 1. we initiate (join): the reply is refused, the join counts as failed
+  const joined = n0.join(['10.99.0.2:7946']);
+  await c.clock.run(100);
+  assert.is(await joined, 0);
+  assert.not.ok(n0.members().some((m) => m.name === 'bad-peer'));
+  assert.is(n0.counters.drops['incompatible-vsn'], 1);
+  assert.ok(logs.some((l) => l.includes("delegate protocol version (0) is incompatible: [2, 0]")), logs.join('\n'));
+  // 2. they initiate: we still answer with our state (as memberlist does) but do not merge
+  const got = t.request(c.addrOf(0), 7946, pp([st('bad-peer', [1, 5, 2, 0, 0, 0])], true), 5000, true);
+  await c.clock.run(100);
+  const reply = await got;
+  const d = reply === undefined ? undefined : decodeStream(reply);
+  assert.ok(d?.ok && d.value.kind === 'pushPull' && d.value.msg.nodes.length === 2);
+  assert.not.ok(n0.members().some((m) => m.name === 'bad-peer'));
+  assert.is(n0.counters.drops['incompatible-vsn'], 2);
+  assert.ok(logs.some((l) => l.includes('push/pull merge refused')));
+  // 3. a compatible node (serf's own numbers) is merged
+  replyNodes = [st('good-peer', [1, 5, 2, 2, 5, 5])];
+  const ok = n0.join(['10.99.0.2:7946']);
+  await c.clock.run(100);
+  assert.is(await ok, 1);
+  assert.ok(n0.members().some((m) => m.name === 'good-peer' && m.state === 'alive'));
 });
 
 test.run();

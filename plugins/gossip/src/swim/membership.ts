@@ -125,8 +125,16 @@ interface NodeRec {
   incarnation: number;
   state: NodeStateCode;
   stateChange: number;
-  /** Cached msgpack pushNodeState, keyed by the fields it encodes. */
-  pp?: { inc: number; state: number; meta: Uint8Array; port: number; addr: Uint8Array; bytes: Uint8Array };
+  /** `addr:port`, interned per address buffer (the key of addrIndex). */
+  addrKey: string;
+  /**
+   * Cached msgpack pushNodeState. Valid while incarnation and state are unchanged; the
+   * other encoded fields (addr, port, meta, vsn) only change together with one of those,
+   * and aliveNode clears it whenever it rewrites them.
+   */
+  ppBytes: Uint8Array | undefined;
+  ppInc: number;
+  ppState: number;
 }
 
 interface Suspicion {
@@ -232,6 +240,10 @@ export class Membership {
       incarnation: 1,
       state: NODE_STATE.alive,
       stateChange: this.clock.now(),
+      addrKey: `${this.addr}:${this.port}`,
+      ppBytes: undefined,
+      ppInc: 0,
+      ppState: 0,
     };
     this.nodeMap.set(this.name, self);
     this.nodes.push(self);
@@ -353,6 +365,7 @@ export class Membership {
     if (self === undefined) return;
     self.meta = bytes;
     self.tags = tags;
+    self.ppBytes = undefined;
     self.incarnation++;
     this.queueAlive(self);
   }
@@ -476,7 +489,7 @@ export class Membership {
   }
 
   private findByAddr(addr: string, port: number): NodeRec | undefined {
-    const n = this.addrIndex.get(`${addr}:${port}`);
+    const n = this.addrIndex.get(addr + ':' + port);
     return n !== undefined && n.name !== this.name ? n : undefined;
   }
 
@@ -615,7 +628,7 @@ export class Membership {
     let st = this.nodeMap.get(a.node);
     let updatesNode = false;
     if (st === undefined) {
-      const addr = bytesToIp(a.addr);
+      const addr = ipOf(a.addr);
       if (addr === '') return this.drop('bad-addr');
       st = {
         name: a.node,
@@ -629,10 +642,14 @@ export class Membership {
         incarnation: 0,
         state: NODE_STATE.dead,
         stateChange: this.clock.now(),
+        addrKey: addrKeyOf(a.addr, addr, a.port),
+        ppBytes: undefined,
+        ppInc: 0,
+        ppState: 0,
       };
       st.weft = st.tags['weft'] === '1';
       this.nodeMap.set(a.node, st);
-      this.addrIndex.set(`${st.addr}:${st.port}`, st);
+      this.addrIndex.set(st.addrKey, st);
       // insert at a random position (keeps the failure-detection bound low)
       const off = Math.floor(this.random() * (this.nodes.length + 1));
       this.nodes.push(st);
@@ -661,17 +678,19 @@ export class Membership {
     if (!this.seeding) this.queue.queue({ key: a.node, msg: encodeAlive(a), weftOnly: false });
     st.vsn = a.vsn;
     st.incarnation = a.incarnation;
+    st.ppBytes = undefined;
     if (!bytesEq(st.meta, a.meta)) {
       st.meta = a.meta;
       st.tags = tagsOf(a.meta);
       st.weft = st.tags['weft'] === '1';
     }
     if (!bytesEq(st.addrBytes, a.addr) || st.port !== a.port) {
-      if (this.addrIndex.get(`${st.addr}:${st.port}`) === st) this.addrIndex.delete(`${st.addr}:${st.port}`);
+      if (this.addrIndex.get(st.addrKey) === st) this.addrIndex.delete(st.addrKey);
       st.addrBytes = a.addr;
-      st.addr = bytesToIp(a.addr);
+      st.addr = ipOf(a.addr);
       st.port = a.port;
-      this.addrIndex.set(`${st.addr}:${st.port}`, st);
+      st.addrKey = addrKeyOf(a.addr, st.addr, a.port);
+      this.addrIndex.set(st.addrKey, st);
     }
     if (st.state !== NODE_STATE.alive) {
       st.state = NODE_STATE.alive;
@@ -793,7 +812,7 @@ export class Membership {
     for (const n of this.nodes) {
       if ((n.state === NODE_STATE.dead || n.state === NODE_STATE.left) && now - n.stateChange > this.config.gossipToTheDeadTime) {
         this.nodeMap.delete(n.name);
-        if (this.addrIndex.get(`${n.addr}:${n.port}`) === n) this.addrIndex.delete(`${n.addr}:${n.port}`);
+        if (this.addrIndex.get(n.addrKey) === n) this.addrIndex.delete(n.addrKey);
         this.emit('reap', n);
         continue;
       }
@@ -927,9 +946,9 @@ export class Membership {
   }
 
   private nodeStateBytes(n: NodeRec): Uint8Array {
-    const c = n.pp;
-    if (c !== undefined && c.inc === n.incarnation && c.state === n.state && c.meta === n.meta && c.port === n.port && c.addr === n.addrBytes)
-      return c.bytes;
+    if (n.ppBytes !== undefined && n.ppInc === n.incarnation && n.ppState === n.state) return n.ppBytes;
+    n.ppInc = n.incarnation;
+    n.ppState = n.state;
     const key = `${n.name}\u0000${n.incarnation}\u0000${n.state}\u0000${n.port}\u0000${n.addr}\u0000${n.vsn.join(',')}`;
     let perMeta = stateCache.get(n.meta);
     if (perMeta === undefined) {
@@ -938,7 +957,7 @@ export class Membership {
     }
     const hit = perMeta.get(key);
     if (hit !== undefined) {
-      n.pp = { inc: n.incarnation, state: n.state, meta: n.meta, port: n.port, addr: n.addrBytes, bytes: hit };
+      n.ppBytes = hit;
       return hit;
     }
     const bytes = encodeNodeState({
@@ -950,7 +969,7 @@ export class Membership {
       state: n.state,
       vsn: n.vsn,
     });
-    n.pp = { inc: n.incarnation, state: n.state, meta: n.meta, port: n.port, addr: n.addrBytes, bytes };
+    n.ppBytes = bytes;
     if (perMeta.size > 64) perMeta.clear();
     perMeta.set(key, bytes);
     return bytes;
@@ -980,7 +999,51 @@ export class Membership {
     }
     if (d.value.kind === 'err') throw new Error(`remote error: ${d.value.error}`);
     if (d.value.kind !== 'pushPull') throw new Error(`unexpected reply ${d.value.kind}`);
+    const bad = this.verifyProtocol(d.value.msg.nodes);
+    if (bad !== undefined) {
+      this.drop('incompatible-vsn');
+      this.log(`push/pull with ${addr}:${port} refused: ${bad}`);
+      throw new Error(`push/pull refused: ${bad}`);
+    }
     this.mergeRemote(d.value.msg);
+  }
+
+  /**
+   * memberlist's verifyProtocol (spec §8): over the alive nodes of both tables, find the
+   * version window [max PMin, min PMax] and [max DMin, min DMax]; every node's PCur and DCur
+   * (local and remote, any state; an empty Vsn counts as 0) must lie inside it.
+   * Returns why the merge must be refused, or undefined.
+   */
+  private verifyProtocol(remote: readonly PushNodeState[]): string | undefined {
+    let maxPMin = 0;
+    let minPMax = 255;
+    let maxDMin = 0;
+    let minDMax = 255;
+    const widen = (v: Uint8Array) => {
+      if (v.length === 0) return;
+      maxPMin = Math.max(maxPMin, v[0] ?? 0);
+      minPMax = Math.min(minPMax, v[1] ?? 0);
+      maxDMin = Math.max(maxDMin, v[3] ?? 0);
+      minDMax = Math.min(minDMax, v[4] ?? 0);
+    };
+    for (const r of remote) if (r.state === NODE_STATE.alive) widen(r.vsn);
+    for (const n of this.nodes) if (n.state === NODE_STATE.alive) widen(n.vsn);
+    const check = (name: string, v: Uint8Array): string | undefined => {
+      const p = v.length > 0 ? (v[2] ?? 0) : 0;
+      const d = v.length > 0 ? (v[5] ?? 0) : 0;
+      if (p < maxPMin || p > minPMax) return `node '${name}' protocol version (${p}) is incompatible: [${maxPMin}, ${minPMax}]`;
+      if (d < maxDMin || d > minDMax) return `node '${name}' delegate protocol version (${d}) is incompatible: [${maxDMin}, ${minDMax}]`;
+      return undefined;
+    };
+    for (const r of remote) {
+      const e = check(r.name, r.vsn);
+      if (e !== undefined) return e;
+    }
+    for (const n of this.nodes) {
+      const e = check(n.name, n.vsn);
+      if (e !== undefined) return e;
+    }
+    return undefined;
   }
 
   private mergeRemote(p: PushPull): void {
@@ -1142,7 +1205,12 @@ export class Membership {
       case 'pushPull': {
         const remoteWeft = m.msg.userState[0] === WEFT_MAGIC;
         const reply = encodeStream(this.localPushPull(m.msg.join, remoteWeft), this.streamOpts());
-        this.mergeRemote(m.msg);
+        // Like memberlist, our state goes back even when we refuse to merge theirs.
+        const bad = this.verifyProtocol(m.msg.nodes);
+        if (bad !== undefined) {
+          this.drop('incompatible-vsn');
+          this.log(`push/pull merge refused: ${bad}`);
+        } else this.mergeRemote(m.msg);
         return reply;
       }
       case 'ping':
@@ -1166,6 +1234,27 @@ export function suspicionTimeout(mult: number, n: number, interval: number): num
 // Encoded push/pull node states, shared between records that hold the same meta buffer
 // (identical content → identical bytes; helps large simulations, harmless otherwise).
 const stateCache = new WeakMap<Uint8Array, Map<string, Uint8Array>>();
+
+// Address text and `addr:port` keys per address buffer: records learned from the same
+// decoded message or seeded from the same Alive share one string (large simulations keep
+// N² records, so per-record strings would dominate memory).
+const ipCache = new WeakMap<Uint8Array, string>();
+function ipOf(b: Uint8Array): string {
+  let s = ipCache.get(b);
+  if (s === undefined) {
+    s = bytesToIp(b);
+    ipCache.set(b, s);
+  }
+  return s;
+}
+const addrKeyCache = new WeakMap<Uint8Array, { port: number; key: string }>();
+function addrKeyOf(b: Uint8Array, ip: string, port: number): string {
+  const c = addrKeyCache.get(b);
+  if (c !== undefined && c.port === port) return c.key;
+  const key = ip + ':' + port;
+  addrKeyCache.set(b, { port, key });
+  return key;
+}
 
 // Decoded tags per meta buffer (the simulator and seeding share buffers between nodes).
 const tagCache = new WeakMap<Uint8Array, Record<string, string>>();

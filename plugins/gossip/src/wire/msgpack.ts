@@ -60,6 +60,32 @@ export function skipValue(buf: Uint8Array, offset = 0): Result<number> {
   return r.ok ? ok(r.value.end) : r;
 }
 
+// Interned map keys: decoding builds no new strings for the few field names memberlist
+// uses (bounded; a hash collision or a full table just builds the string).
+const keyIntern = new Map<number, string>();
+function asciiKey(buf: Uint8Array, at: number, len: number): string | undefined {
+  let h = len;
+  for (let j = 0; j < len; j++) {
+    const c = buf[at + j] as number;
+    if (c > 0x7e || c < 0x20) return undefined;
+    h = (Math.imul(h, 31) + c) | 0;
+  }
+  const hit = keyIntern.get(h);
+  if (hit !== undefined && hit.length === len) {
+    let same = true;
+    for (let j = 0; j < len; j++)
+      if (hit.charCodeAt(j) !== buf[at + j]) {
+        same = false;
+        break;
+      }
+    if (same) return hit;
+  }
+  let key = '';
+  for (let j = 0; j < len; j++) key += String.fromCharCode(buf[at + j] as number);
+  if (hit === undefined && keyIntern.size < 1024) keyIntern.set(h, key);
+  return key;
+}
+
 class Reader {
   readonly buf: Uint8Array;
   readonly view: DataView;
@@ -114,17 +140,8 @@ class Reader {
       if (kb !== undefined && (kb & 0xe0) === 0xa0) {
         const len = kb & 0x1f;
         if (this.pos + 1 + len <= this.buf.length) {
-          let key = '';
-          let ascii = true;
-          for (let j = 0; j < len; j++) {
-            const c = this.buf[this.pos + 1 + j] as number;
-            if (c > 0x7e || c < 0x20) {
-              ascii = false;
-              break;
-            }
-            key += String.fromCharCode(c);
-          }
-          if (ascii) {
+          const key = asciiKey(this.buf, this.pos + 1, len);
+          if (key !== undefined) {
             this.pos += 1 + len;
             out.set(key, this.value(depth + 1));
             continue;
