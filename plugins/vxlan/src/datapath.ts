@@ -9,14 +9,14 @@
  * plane; ARP is answered from them.
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
-import { errors, raise, type Counters, type DataPath, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
+import { errors, raise, type Cipher, type Counters, type DataPath, type KeyRing, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
 import {
   TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, ip, linkShow, loadSys, openTap, parseIPv4, setTapOffload, setTapPersist,
   udpSocket, withNetns, type Sys,
 } from '@weft/sys';
 import {
   C, COUNTER_FIELDS, COUNTER_SLOTS, CTL_ACK, CTL_GEN, CTL_STOP, K, MAX_PEERS, MAX_PORTS, globalRow, macToNum, numToMac, peerRow, portRow,
-  type Snapshot, type WorkerInit,
+  type RingMsg, type Snapshot, type WorkerInit,
 } from './layout.ts';
 import { buildDnsReply, dnsPayload, type DnsQueryMsg, type DnsResponder } from './dns.ts';
 
@@ -63,6 +63,12 @@ export interface VxlanOptions {
    * counted (`dns_drops`).
    */
   readonly dns?: DnsResponder;
+  /**
+   * The `cipher` service. When it offers `onKeyRing`, the data path encrypts (`encrypts: true`):
+   * each worker seals and opens with its own cipher instance, and every ring installed here is
+   * forwarded to it. Without one, encrypted networks are refused.
+   */
+  readonly cipher?: Cipher;
   readonly log?: Logger;
 }
 
@@ -156,10 +162,14 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   const freePortSlots: number[] = Array.from({ length: MAX_PORTS }, (_, i) => MAX_PORTS - 1 - i);
   const freePeerSlots: number[] = Array.from({ length: MAX_PEERS }, (_, i) => MAX_PEERS - 1 - i);
   const src = workerSource();
+  const encrypts = typeof o.cipher?.onKeyRing === 'function';
+  const envelope = encrypts ? o.cipher!.overhead : 0;
+  let ring: KeyRing | undefined;
 
   const snapshot = (): Snapshot => ({
     nets: [...nets.values()].map((n) => ({
       vni: n.spec.vni,
+      encrypted: n.spec.encrypted,
       mtu: n.spec.mtu,
       gwMac: n.gwMac,
       gwIps: n.gwIps,
@@ -196,12 +206,12 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     for (const w of workers) w.counters.fill(0, row, row + K);
   };
 
-  async function startWorker(init: Omit<WorkerInit, 'ctl' | 'counters' | 'snapshot'>): Promise<WorkerHandle> {
+  async function startWorker(init: Omit<WorkerInit, 'ctl' | 'counters' | 'snapshot' | 'crypto' | 'localId' | 'ring'>): Promise<WorkerHandle> {
     const ctlSab = new SharedArrayBuffer(16);
     new Int32Array(ctlSab)[CTL_ACK] = -1;
     const cntSab = new SharedArrayBuffer(COUNTER_SLOTS * 8);
     const { port1, port2 } = new MessageChannel();
-    const data = { ...init, ctl: ctlSab, counters: cntSab, snapshot: snapshot(), port: port2 };
+    const data = { ...init, ctl: ctlSab, counters: cntSab, snapshot: snapshot(), port: port2, crypto: encrypts, localId: o.dataPathAddr, ...(ring !== undefined ? { ring } : {}) };
     const worker = 'code' in src
       ? new Worker(src.code, { eval: true, workerData: data, transferList: [port2] })
       : new Worker(src.url, { workerData: data, transferList: [port2] });
@@ -237,6 +247,17 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     h.port.close();
     workers.delete(h);
   }
+
+  // Every ring the control plane installs in the cipher reaches the workers' ciphers, in order.
+  const unsubscribeRing = o.cipher?.onKeyRing?.((r) => {
+    ring = r;
+    log?.info('vxlan: key ring handed to the data-path workers', { epochs: r.keys.map((k) => k.epoch).join(','), primary: r.keys[r.primary]?.epoch });
+    const msg: RingMsg = { t: 'ring', ring: r };
+    for (const w of workers) {
+      w.port.postMessage(msg);
+      Atomics.add(w.ctl, CTL_GEN, 1);
+    }
+  });
 
   const spinUs = o.spinUs ?? 0;
   const split = o.threads === 2;
@@ -305,6 +326,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   }
 
   const dp: VxlanDataPath = {
+    encrypts,
     async ensureNetwork(n) {
       if (!Number.isInteger(n.vni) || n.vni < 1 || n.vni > 0xffffff) {
         raise(errors.badRequest(P, `VNI ${n.vni} of network "${n.id}" is outside 1-16777215`, { code: VxlanCodes.vniRange, path: 'vni', value: n.vni }));
@@ -314,10 +336,10 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
           raise(errors.conflict(P, `VNI ${n.vni} of network "${n.id}" is already used by network "${other.spec.id}"`, { code: VxlanCodes.vniInUse, value: n.vni }));
         }
       }
-      if (n.encrypted) {
+      if (n.encrypted && !encrypts) {
         // Never fall back to clear text silently (cf. CVE-2023-28840/41/42).
-        raise(errors.notImplemented(P, `Network "${n.id}" asks for encryption, which this data path does not provide yet: refusing rather than sending in clear`, {
-          code: VxlanCodes.encryption, hint: 'create the network without --opt encrypted',
+        raise(errors.notImplemented(P, `Network "${n.id}" asks for encryption, but no cipher service with key-ring listeners is loaded: refusing rather than sending in clear`, {
+          code: VxlanCodes.encryption, hint: 'load the sodium plugin (cipher service), or create the network without --opt encrypted',
         }));
       }
       const old = nets.get(n.id);
@@ -343,11 +365,12 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const n = net(p.network);
       const mtu = n.spec.mtu;
       const ul = underlayMtu();
-      if (ul !== undefined && ul.mtu < mtu + VXLAN_OVERHEAD) {
+      const overhead = VXLAN_OVERHEAD + (n.spec.encrypted ? envelope : 0);
+      if (ul !== undefined && ul.mtu < mtu + overhead) {
         raise(errors.badRequest(
           P,
-          `Underlay interface "${ul.dev}" has MTU ${ul.mtu}, too small for network "${n.spec.id}" with MTU ${mtu} plus ${VXLAN_OVERHEAD} bytes of VXLAN: ` +
-            `create the network with -o com.docker.network.driver.mtu=${ul.mtu - VXLAN_OVERHEAD} or raise the underlay MTU`,
+          `Underlay interface "${ul.dev}" has MTU ${ul.mtu}, too small for network "${n.spec.id}" with MTU ${mtu} plus ${overhead} bytes of VXLAN${n.spec.encrypted ? ' and encryption' : ''}: ` +
+            `create the network with -o com.docker.network.driver.mtu=${ul.mtu - overhead} or raise the underlay MTU`,
           { code: VxlanCodes.underlayMtu, value: ul.mtu },
         ));
       }
@@ -453,6 +476,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     },
 
     async close() {
+      unsubscribeRing?.();
       await stopWorker(main);
       if (rxOnly !== undefined) await stopWorker(rxOnly);
       for (const n of nets.values()) for (const p of n.ports.values()) sys.close(p.fd);

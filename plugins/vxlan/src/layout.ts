@@ -1,4 +1,5 @@
 /** Shared between the controller and the data-path workers: table snapshots and counter layout. */
+import type { KeyRing } from '@weft/kernel';
 
 export const MAX_PORTS = 256;
 export const MAX_PEERS = 4096;
@@ -26,6 +27,15 @@ export const COUNTER_FIELDS = [
   'dns_answers', // port: replies written back to the sandbox
   'dns_forwarded', // port: queries the `dns` service forwarded upstream
   'dns_drops', // port: queries not answered (no `dns` service, 'drop', malformed, failed forward)
+  // Encrypted networks (vtep row unless noted): datagrams dropped on receive, by reason.
+  'drop_plaintext', // plaintext VXLAN for an encrypted network's VNI (CVE-2023-28840 class)
+  'drop_auth', // envelope tag did not verify (tampered, or a key this host does not hold)
+  'drop_replay', // sequence number already seen or left of the anti-replay window
+  'drop_unknown_spi', // no key of the ring matches the SPI
+  'drop_old_key', // SPI of a retired key epoch
+  'drop_crypto', // other: runt envelope, unknown sender, too big, seal failure (per port/peer on send)
+  'tx_sealed', // peer: datagrams sealed toward it
+  'rx_opened', // vtep: datagrams opened
 ] as const;
 export type CounterField = (typeof COUNTER_FIELDS)[number];
 export const K = COUNTER_FIELDS.length;
@@ -57,6 +67,8 @@ export interface SnapPeer {
 }
 export interface SnapNet {
   readonly vni: number;
+  /** Seal every datagram to peers, accept only envelopes that open (plaintext is dropped). */
+  readonly encrypted: boolean;
   readonly mtu: number;
   readonly gwMac: number;
   readonly gwIps: readonly number[];
@@ -92,6 +104,17 @@ export interface WorkerInit {
   readonly ctl: SharedArrayBuffer;
   readonly counters: SharedArrayBuffer;
   readonly snapshot: Snapshot;
+  /** Load a cipher in the worker (the data path encrypts); `localId` names this VTEP in sessions. */
+  readonly crypto: boolean;
+  readonly localId: string;
+  /** The key ring installed when the worker started; later rings arrive as `RingMsg`s. */
+  readonly ring?: KeyRing;
+}
+
+/** Controller → worker: a key ring to install (sent in order on the snapshot port). */
+export interface RingMsg {
+  readonly t: 'ring';
+  readonly ring: KeyRing;
 }
 export function macToNum(mac: string): number {
   const p = mac.split(':');

@@ -34,7 +34,8 @@ export function vxlanPlugin(): PluginDefinition<VxlanConfig> {
       kernel: '^0.1.0',
       provides: ['datapath'],
       // The embedded DNS of each network is answered by the `dns` service when one is loaded.
-      optional: ['dns'],
+      // Encrypted networks are sealed with keys the `cipher` service's ring listeners hand over.
+      optional: ['dns', 'cipher'],
       description: 'Userspace switch over TAP devices with RFC 7348 VXLAN and proxy ARP',
       config: VxlanConfig,
     },
@@ -45,6 +46,7 @@ export function vxlanPlugin(): PluginDefinition<VxlanConfig> {
           dataPathAddr: c.dataPathAddr,
           log: ctx.log,
           ...(ctx.services.has('dns') ? { dns: ctx.services.get('dns') as DnsResponder } : {}),
+          ...(ctx.services.has('cipher') ? { cipher: ctx.services.get('cipher') } : {}),
           ...(c.dataPathPort !== undefined ? { dataPathPort: c.dataPathPort } : {}),
           ...(c.netns !== undefined ? { netns: c.netns } : {}),
           ...(c.offload !== undefined ? { offload: c.offload } : {}),

@@ -14,9 +14,11 @@ import { receiveMessageOnPort, workerData, parentPort, type MessagePort } from '
 import { performance } from 'node:perf_hooks';
 import {
   EAGAIN, EINTR, MSG_DONTWAIT, POLLIN, SIZEOF_MMSGHDR, SOL_UDP, UDP_GRO, UDP_SEGMENT, VNET_HDR_LEN,
-  PRIO_PROCESS, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, loadSys, writeSockaddrIn,
+  PRIO_PROCESS, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, formatIPv4, loadSys, writeSockaddrIn,
 } from '@weft/sys';
-import { C, CTL_ACK, CTL_GEN, CTL_STOP, MAX_PEERS, MAX_PORTS, globalRow, peerRow, portRow, type Snapshot, type WorkerInit } from './layout.ts';
+import { DropReason, type KeyRing } from '@weft/kernel';
+import { createCipher, type SodiumSession } from '@weft/sodium';
+import { C, CTL_ACK, CTL_GEN, CTL_STOP, MAX_PEERS, MAX_PORTS, globalRow, peerRow, portRow, type RingMsg, type Snapshot, type WorkerInit } from './layout.ts';
 import { ETH, arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readMac, readU16, readU32, readVxlanVni, sum16, writeU16, writeVxlanHeader } from './frames.ts';
 import { segmentTcp, coalesceTcp, newSegOut, rxVnetHeader } from './gso.ts';
 import { ipv6TextKey, ndAdvertInPlace, nsTarget } from './nd.ts';
@@ -26,6 +28,22 @@ const init = workerData as WorkerInit & { port: MessagePort };
 const sys = await loadSys();
 const ctl = new Int32Array(init.ctl);
 const cnt = new Float64Array(init.counters);
+/**
+ * This thread's own cipher (sodium-native when it loads): sessions hold sequence numbers and
+ * replay windows, which must not be shared with another thread. The controller mirrors every
+ * ring the control plane installs (`RingMsg`).
+ */
+const cipher = init.crypto ? await createCipher() : undefined;
+/** Envelope overhead (SPI 4 + seq 8 + tag 16, see @weft/sodium WIRE.md). */
+const OVH = cipher?.overhead ?? 28;
+function installRing(r: KeyRing): void {
+  try {
+    cipher?.setKeyRing(r);
+  } catch {
+    cnt[globalRow + C.drop_crypto]!++;
+  }
+}
+if (init.ring !== undefined) installRing(init.ring);
 
 interface Dest {
   readonly local: boolean;
@@ -34,9 +52,12 @@ interface Dest {
   /** Address of the peer's sockaddr_in in `saMem`. */
   readonly sa: number;
   readonly fullCsum: boolean;
+  /** Peers of encrypted networks: the session toward the peer's VTEP. */
+  readonly sess: SodiumSession | undefined;
 }
 interface Net {
   readonly vni: number;
+  readonly encrypted: boolean;
   readonly mtu: number;
   readonly gwMac: number;
   readonly gwIps: readonly number[];
@@ -56,6 +77,8 @@ const saMem = sys.alloc(MAX_PEERS * 16);
 const pfds = sys.alloc((MAX_PORTS + 1) * 8);
 const pdv = new DataView(pfds.bytes.buffer, pfds.bytes.byteOffset, pfds.bytes.byteLength);
 let byVni = new Map<number, Net>();
+/** Sessions by the sender's underlay address (encrypted networks' peers). */
+let rxSess = new Map<number, SodiumSession>();
 let taps: Tap[] = [];
 let seen = -1;
 let nfds = 0;
@@ -64,6 +87,7 @@ const doTaps = init.mode !== 'udp';
 
 function apply(s: Snapshot): void {
   const m = new Map<number, Net>();
+  const rs = new Map<number, SodiumSession>();
   const t: Tap[] = [];
   for (const n of s.nets) {
     const arp = new Map<number, number>();
@@ -72,22 +96,26 @@ function apply(s: Snapshot): void {
     for (const g of n.gwIps) arp.set(g, n.gwMac);
     for (const g of n.dnsIps) arp.set(g, n.gwMac);
     for (const g of n.gwIps6) nd.set(ipv6TextKey(g), n.gwMac);
-    const net: Net = { vni: n.vni, mtu: n.mtu, gwMac: n.gwMac, gwIps: n.gwIps, dnsIps: n.dnsIps, arp, nd, fdb };
+    const net: Net = { vni: n.vni, encrypted: n.encrypted, mtu: n.mtu, gwMac: n.gwMac, gwIps: n.gwIps, dnsIps: n.dnsIps, arp, nd, fdb };
     for (const p of n.ports) {
       if (p.ipv4 !== 0) arp.set(p.ipv4, p.mac);
       if (p.ipv6 !== '') nd.set(ipv6TextKey(p.ipv6), p.mac);
-      fdb.set(p.mac, { local: true, fd: p.fd, row: portRow(p.slot), sa: 0, fullCsum: false });
+      fdb.set(p.mac, { local: true, fd: p.fd, row: portRow(p.slot), sa: 0, fullCsum: false, sess: undefined });
       t.push({ fd: p.fd, row: portRow(p.slot), net });
     }
     for (const p of n.peers) {
       if (p.ipv4 !== 0) arp.set(p.ipv4, p.mac);
       if (p.ipv6 !== '') nd.set(ipv6TextKey(p.ipv6), p.mac);
       writeSockaddrIn(saMem.bytes, p.slot * 16, p.vtep, p.port);
-      fdb.set(p.mac, { local: false, fd: -1, row: peerRow(p.slot), sa: saMem.addr + p.slot * 16, fullCsum: p.fullCsum });
+      // Identities are the two VTEP addresses, so both ends derive the same SPIs and SA keys.
+      const sess = n.encrypted && cipher !== undefined ? cipher.session(init.localId, formatIPv4(p.vtep)) : undefined;
+      if (sess !== undefined) rs.set(p.vtep, sess);
+      fdb.set(p.mac, { local: false, fd: -1, row: peerRow(p.slot), sa: saMem.addr + p.slot * 16, fullCsum: p.fullCsum, sess });
     }
     m.set(n.vni, net);
   }
   byVni = m;
+  rxSess = rs;
   taps = doTaps ? t : [];
   nfds = 0;
   const add = (fd: number): void => {
@@ -106,7 +134,12 @@ function sync(): boolean {
   if (g !== seen) {
     seen = g;
     let last: Snapshot | undefined;
-    for (let m = receiveMessageOnPort(init.port); m !== undefined; m = receiveMessageOnPort(init.port)) last = m.message as Snapshot;
+    for (let m = receiveMessageOnPort(init.port); m !== undefined; m = receiveMessageOnPort(init.port)) {
+      const msg = m.message as Snapshot | RingMsg;
+      // Rings are applied in order (receive-first, then primary); only the last snapshot matters.
+      if ('t' in msg) installRing(msg.ring);
+      else last = msg;
+    }
     if (last !== undefined) apply(last);
     Atomics.store(ctl, CTL_ACK, g);
   }
@@ -166,8 +199,15 @@ const OUT = CAP + 64;
 // Pending train of single frames (see `queueFrame`), after the segmentation output.
 const TRAIN = OUT + 2 * 65536 + 4096;
 const TRAIN_MAX = 65000;
-const tbuf = sys.alloc(TRAIN + TRAIN_MAX + 4096);
+// Encryption: a sealed single frame (SEAL), sealed segments of a super-frame (ENC, ≤64 KiB a train).
+const SEAL = TRAIN + TRAIN_MAX + 4096;
+const ENC = SEAL + 65536 + 256;
+const tbuf = sys.alloc(ENC + 65536 + 4096);
 const tb = tbuf.bytes;
+// Fixed views for the cipher (seal takes offset-0 arrays): the VXLAN header + frame of a single
+// frame always starts at VNET_HDR_LEN - 8.
+const plainSingle = tb.subarray(VNET_HDR_LEN - 8, OUT);
+const sealOut = tb.subarray(SEAL, ENC);
 const seg = newSegOut();
 
 /**
@@ -303,11 +343,15 @@ function tapBatch(tap: Tap, budget: number): number {
     const sfd = sendFds[flowHash(b, f, len) % sendFds.length]!;
     if (gsoType !== VIRTIO_NET_HDR_GSO_NONE) {
       flushTrain();
-      if (!segmentTcp(b, f, len, net.vni, OUT, seg, d.fullCsum, init.gather)) {
+      if (!segmentTcp(b, f, len, net.vni, OUT, seg, d.fullCsum, init.gather && d.sess === undefined)) {
         cnt[row + C.drop_malformed]!++;
         continue;
       }
       cnt[row + C.tx_super_frames]!++;
+      if (d.sess !== undefined) {
+        sendSealedSegments(d, sfd);
+        continue;
+      }
       // One UDP_SEGMENT train per ≤64 KiB of whole datagrams, gathered from the segment headers
       // and the payload where the TAP read put it (no copy in userspace).
       const hsz = seg.hsz;
@@ -356,10 +400,57 @@ function tapBatch(tap: Tap, budget: number): number {
       continue;
     }
     writeVxlanHeader(b, f - 8, net.vni);
+    if (d.sess !== undefined) {
+      // Sealed per UDP datagram: SPI | seq | ChaCha20(VXLAN header + frame) | tag.
+      const r = d.sess.seal(plainSingle, len + 8, sealOut);
+      if (r < 0) cnt[d.row + C.drop_crypto]!++;
+      else {
+        cnt[d.row + C.tx_sealed]!++;
+        queueFrame(sfd, d.sa, d.row, SEAL, r);
+      }
+      continue;
+    }
     queueFrame(sfd, d.sa, d.row, f - 8, len + 8);
   }
   flushTrain();
   return done;
+}
+
+/**
+ * Seals the segments of a segmented super-frame (at OUT, `seg.size` apart) one datagram each and
+ * sends them as UDP_SEGMENT trains of `seg.size + OVH` (the last datagram may be shorter).
+ */
+function sendSealedSegments(d: Dest, sfd: number): void {
+  const sess = d.sess!;
+  const size = seg.size;
+  const ssz = size + OVH;
+  const per = Math.max(1, Math.min(64, Math.floor(65000 / ssz)));
+  for (let i = 0; i < seg.count; i += per) {
+    const k = Math.min(per, seg.count - i);
+    let l = 0;
+    let sealed = 0;
+    for (let j = 0; j < k; j++) {
+      const s = i + j;
+      const at = OUT + s * size;
+      const plen = s === seg.count - 1 ? seg.total - s * size : size;
+      const r = sess.seal(tb.subarray(at, at + plen), plen, tb.subarray(ENC + l, ENC + l + plen + OVH));
+      if (r < 0) {
+        cnt[d.row + C.drop_crypto]!++;
+        break; // a hole would break the train's equal-size rule; the rest is lost (TCP resends)
+      }
+      l += r;
+      sealed++;
+    }
+    if (sealed === 0) continue;
+    set64(itv, 0, tbuf.addr + ENC);
+    set64(itv, 8, l);
+    if (sendTrainV(sfd, iovTx.addr, 1, l, ssz, d.sa) < 0) cnt[d.row + C.drop_io]! += sealed;
+    else {
+      cnt[d.row + C.tx_packets]! += sealed;
+      cnt[d.row + C.tx_sealed]! += sealed;
+      cnt[d.row + C.tx_bytes]! += l - (8 + OVH) * sealed;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,6 +475,71 @@ for (let i = 0; i < B; i++) {
   mv.setBigUint64(IOV + i * 16 + 8, BigInt(BUF - 64), true);
 }
 const co = newSegOut();
+// Opened envelopes of one datagram (or GRO train), laid out like a received train: 2 bytes in,
+// each plaintext `segSize - OVH` after the previous one, so the TCP coalescing runs on it as is.
+const pt = sys.alloc(BUF);
+/** Base address of the arena `deliver` writes from (ubufs, or pt for opened envelopes). */
+let curAddr = ubufs.addr;
+
+/** Counts an `open` failure by reason on the vtep row. */
+function countOpenDrop(r: number): void {
+  const c = r === DropReason.auth ? C.drop_auth : r === DropReason.replay ? C.drop_replay : r === DropReason.unknownSpi ? C.drop_unknown_spi : r === DropReason.oldKey ? C.drop_old_key : C.drop_crypto;
+  cnt[globalRow + c]!++;
+}
+
+/**
+ * Opens every envelope of datagram/train `i` into `pt`; coalesces (GRO) only when all opened.
+ * An envelope that does not open is dropped and counted; it never reaches a TAP.
+ */
+function openTrain(b: Uint8Array, i: number, base: number, len: number, segSize: number): void {
+  const sess = rxSess.get(mv.getUint32(NAMES + i * 16 + 4));
+  if (sess === undefined) {
+    cnt[globalRow + C.drop_crypto]! += Math.ceil(len / segSize);
+    return;
+  }
+  const pb = pt.bytes;
+  let w = 2;
+  let opened = 0;
+  let failed = 0;
+  for (let off = 0; off < len; off += segSize) {
+    const sl = Math.min(segSize, len - off);
+    const r = sess.open(b.subarray(base + off, base + off + sl), sl, pb.subarray(w, BUF - 64));
+    if (r < 0) {
+      countOpenDrop(r);
+      failed++;
+      continue;
+    }
+    w += r;
+    opened++;
+  }
+  if (opened === 0) return;
+  cnt[globalRow + C.rx_opened]! += opened;
+  curAddr = pt.addr;
+  const plen = w - 2;
+  const pseg = segSize - OVH;
+  if (init.offload && failed === 0 && opened > 1) {
+    const vni = readVxlanVni(pb, 2);
+    if (vni >= 0 && coalesceTcp(pb, 2, plen, pseg, co, false)) {
+      deliver(pb, co.size, co.total, vni, true);
+      curAddr = ubufs.addr;
+      return;
+    }
+  }
+  if (failed === 0) {
+    for (let off = 0; off < plen; off += pseg) deliver(pb, 2 + off, Math.min(pseg, plen - off), -1, true);
+  } else {
+    // Some envelopes failed: the opened ones lie back to back, each `pseg` long except possibly
+    // the train's last datagram; deliver them one by one (no coalescing over a hole).
+    let off = 2;
+    for (let k = 0; k < opened; k++) {
+      const last = k === opened - 1;
+      const dl = last ? w - off : pseg;
+      deliver(pb, off, dl, -1, true);
+      off += dl;
+    }
+  }
+  curAddr = ubufs.addr;
+}
 
 /** One recvmmsg batch; returns datagrams (or trains) received. */
 function udpBatch(): number {
@@ -410,21 +566,26 @@ function udpBatch(): number {
       if (mv.getInt32(c + 8, true) === SOL_UDP && mv.getInt32(c + 12, true) === UDP_GRO) segSize = mv.getInt32(c + 16, true) || len;
     }
     const base = i * BUF + 2;
+    if (cipher !== undefined && (b[base] !== 0x08 || b[base + 1] !== 0 || b[base + 2] !== 0 || b[base + 3] !== 0)) {
+      // Not a VXLAN header: an envelope (its SPI is ≥ 256 and not the VXLAN flags word).
+      openTrain(b, i, base, len, segSize);
+      continue;
+    }
     if (init.offload && segSize < len) {
       const vni = readVxlanVni(b, base);
       if (vni >= 0 && coalesceTcp(b, base, len, segSize, co, init.gather)) {
         // A GRO train of one TCP flow, rebuilt as one super-frame behind a GSO virtio header.
-        deliver(b, co.size, co.total, vni);
+        deliver(b, co.size, co.total, vni, false);
         continue;
       }
     }
-    for (let off = 0; off < len; off += segSize) deliver(b, base + off, Math.min(segSize, len - off), -1);
+    for (let off = 0; off < len; off += segSize) deliver(b, base + off, Math.min(segSize, len - off), -1, false);
   }
   return got;
 }
 
 /** `gsoVni` ≥ 0: an already coalesced super-frame of that VNI (its VXLAN header is overwritten). */
-function deliver(b: Uint8Array, p: number, dlen: number, gsoVni: number): void {
+function deliver(b: Uint8Array, p: number, dlen: number, gsoVni: number, sealed: boolean): void {
   const gso = gsoVni >= 0;
   const vni = gso ? gsoVni : readVxlanVni(b, p);
   if (dlen < 8 + ETH || vni < 0) {
@@ -434,6 +595,12 @@ function deliver(b: Uint8Array, p: number, dlen: number, gsoVni: number): void {
   const net = byVni.get(vni);
   if (net === undefined) {
     cnt[globalRow + C.drop_unknown_vni]!++;
+    return;
+  }
+  if (net.encrypted !== sealed) {
+    // Plaintext for an encrypted VNI is never delivered (CVE-2023-28840); nor is an envelope
+    // carrying a plaintext network's VNI.
+    cnt[globalRow + (sealed ? C.drop_malformed : C.drop_plaintext)]!++;
     return;
   }
   const f = p + 8;
@@ -456,13 +623,13 @@ function deliver(b: Uint8Array, p: number, dlen: number, gsoVni: number): void {
   if (gso) {
     // The coalesced super-frame is scattered over the train: one writev gathers it.
     for (let k = 0; k < co.nparts; k++) {
-      set64(irv, k * 16, ubufs.addr + co.parts[2 * k]!);
+      set64(irv, k * 16, curAddr + co.parts[2 * k]!);
       set64(irv, k * 16 + 8, co.parts[2 * k + 1]!);
     }
     rc = sys.writev(d.fd, iovRx.addr, co.nparts);
   } else {
     rxVnetHeader(b, f, flen);
-    rc = sys.write(d.fd, ubufs.addr + f - VNET_HDR_LEN, flen + VNET_HDR_LEN);
+    rc = sys.write(d.fd, curAddr + f - VNET_HDR_LEN, flen + VNET_HDR_LEN);
   }
   if (rc < 0) cnt[d.row + C.drop_io]!++;
   else {
