@@ -1,14 +1,21 @@
 /**
  * Data-path benchmark (root): builds two hosts joined by a veth underlay and measures, in one
  * run, TCP throughput (iperf3), ping RTT (median) and 64-byte UDP packets/s between two
- * sandboxes through Weft, through Linux kernel vxlan devices, and over the bare veth underlay.
+ * sandboxes through Weft, through Weft on an encrypted network (`weftenc`), through Linux kernel
+ * vxlan devices, through wireguard-go between the two hosts (`wireguard`, userspace WireGuard on
+ * a TUN, configured over its UAPI socket), and over the bare veth underlay.
  *
- *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--only weft,kernel,veth]
+ *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--only weft,weftenc,wireguard,kernel,veth]
  *
  * Prints a table with ratios and, last, one line of JSON. The two hosts share this machine's
  * cores with iperf3 and whatever else runs: treat figures as indicative.
  */
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { connect } from 'node:net';
+import { rmSync } from 'node:fs';
 import { rootSkipReason, twoHosts, withLab, type Lab } from '@weft/sys';
+import { createCipher, initialRing, toKeyRing, type SodiumCipher } from '@weft/sodium';
 import { createVxlanDataPath, type VxlanDataPath } from './mod.ts';
 
 const args = process.argv.slice(2);
@@ -19,7 +26,7 @@ const opt = (name: string, def: string): string => {
 const seconds = Number(opt('seconds', '5'));
 const pings = Number(opt('pings', '200'));
 const offload = opt('offload', '1') !== '0';
-const only = opt('only', 'weft,kernel,veth').split(',');
+const only = opt('only', 'weft,weftenc,wireguard,kernel,veth').split(',');
 const spinUs = Number(opt('spin', '0'));
 const threads = opt('threads', '1') === '2' ? 2 : 1;
 const gather = opt('gather', '0') !== '0';
@@ -60,6 +67,69 @@ async function measure(lab: Lab, client: string, server: string, dst: string): P
   }
 }
 
+/** WireGuard keys as UAPI wants them (hex), from Node's X25519. */
+function wgKeys(): { priv: string; pub: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  const hex = (b64: string | undefined) => Buffer.from(b64 ?? '', 'base64url').toString('hex');
+  return { priv: hex(privateKey.export({ format: 'jwk' }).d), pub: hex(publicKey.export({ format: 'jwk' }).x) };
+}
+
+/** Sends one UAPI `set` to wireguard-go's control socket; resolves on errno=0. */
+function uapiSet(sock: string, body: string): Promise<void> {
+  return new Promise((res, rej) => {
+    const c = connect(sock);
+    let out = '';
+    c.on('data', (d) => {
+      out += d.toString();
+      if (out.endsWith('\n\n')) {
+        c.end();
+        if (out.includes('errno=0')) res();
+        else rej(new Error(`wireguard-go UAPI: ${out.trim()}`));
+      }
+    });
+    c.on('error', rej);
+    c.write(`set=1\n${body}\n`);
+  });
+}
+
+/** wireguard-go on a TUN in each host namespace (MTU 1420), peers over the veth underlay; same measure(). */
+async function wireguard(lab: Lab, h1: string, h2: string, a1: string, a2: string): Promise<Result> {
+  try {
+    execFileSync('wireguard-go', ['--version'], { stdio: 'ignore' });
+  } catch {
+    console.log('wireguard-go not installed: skipping the WireGuard reference');
+    return { tcpGbps: NaN, rttMedianUs: NaN, udpPps: NaN };
+  }
+  // UAPI sockets live in /var/run/wireguard/<ifname>.sock, shared by all namespaces: unique names.
+  const tag = (process.pid % 100000).toString(36);
+  const names = [`wgb${tag}a`, `wgb${tag}b`] as const;
+  const keys = [wgKeys(), wgKeys()] as const;
+  const hosts = [h1, h2] as const;
+  const addrs = [a1, a2] as const;
+  const procs = hosts.map((h, i) => lab.spawn(h, 'wireguard-go', ['-f', names[i]!], { env: { ...process.env, LOG_LEVEL: 'error' } }));
+  try {
+    for (let i = 0; i < 2; i++) {
+      const sock = `/var/run/wireguard/${names[i]}.sock`;
+      for (let t = 0; t < 100; t++) {
+        try {
+          execFileSync('test', ['-S', sock]);
+          break;
+        } catch {
+          await sleep(50);
+        }
+      }
+      const o = 1 - i;
+      await uapiSet(sock, `private_key=${keys[i]!.priv}\nlisten_port=51820\nreplace_peers=true\npublic_key=${keys[o]!.pub}\nendpoint=${addrs[o]}:51820\nreplace_allowed_ips=true\nallowed_ip=10.6.0.${2 + o}/32\n`);
+      lab.exec(hosts[i]!, 'ip', ['addr', 'add', `10.6.0.${2 + i}/24`, 'dev', names[i]!]);
+      lab.exec(hosts[i]!, 'ip', ['link', 'set', names[i]!, 'mtu', '1420', 'up']);
+    }
+    return await measure(lab, h1, h2, '10.6.0.3');
+  } finally {
+    for (const p of procs) await lab.kill(p);
+    for (const n of names) rmSync(`/var/run/wireguard/${n}.sock`, { force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const skip = rootSkipReason();
   if (skip !== undefined) {
@@ -89,27 +159,42 @@ async function main(): Promise<void> {
       }
       results['kernel'] = await measure(lab, k1, k2, '10.8.0.3');
     }
-    if (only.includes('weft')) {
-      const w1 = lab.netns('w1');
-      const w2 = lab.netns('w2');
+    for (const mode of ['weft', 'weftenc'] as const) {
+      if (!only.includes(mode)) continue;
+      const enc = mode === 'weftenc';
+      const w1 = lab.netns(`${mode}1`);
+      const w2 = lab.netns(`${mode}2`);
       const dps: VxlanDataPath[] = [];
+      const ciphers: SodiumCipher[] = [];
       try {
-        dps.push(await createVxlanDataPath({ dataPathAddr: a1, netns: h1, offload, spinUs, threads, gather, nice }));
-        dps.push(await createVxlanDataPath({ dataPathAddr: a2, netns: h2, offload, spinUs, threads, gather, nice }));
+        if (enc) {
+          // One ring on both hosts, as the control plane would install it.
+          const ring = toKeyRing(initialRing(1));
+          for (let i = 0; i < 2; i++) {
+            const c = await createCipher();
+            c.setKeyRing(ring);
+            ciphers.push(c);
+          }
+        }
+        dps.push(await createVxlanDataPath({ dataPathAddr: a1, netns: h1, offload, spinUs, threads, gather, nice, ...(enc ? { cipher: ciphers[0]! } : {}) }));
+        dps.push(await createVxlanDataPath({ dataPathAddr: a2, netns: h2, offload, spinUs, threads, gather, nice, ...(enc ? { cipher: ciphers[1]! } : {}) }));
         const [d1, d2] = dps as [VxlanDataPath, VxlanDataPath];
-        const net = { id: 'bench', vni: 4200, mtu, encrypted: false, internal: false, gateways: ['10.7.0.1/24'] };
+        // Encrypted: the envelope's 28 bytes come off the overlay MTU (1450 − 28), as the overlay driver does.
+        const net = { id: 'bench', vni: 4200, mtu: enc ? mtu - (ciphers[0]?.overhead ?? 28) : mtu, encrypted: enc, internal: false, gateways: ['10.7.0.1/24'] };
         await d1.ensureNetwork(net);
         await d2.ensureNetwork(net);
         await d1.addPort({ network: 'bench', endpointId: 'e1', mac: '02:42:0a:07:00:02', ipv4: '10.7.0.2/24', ifname: 'wftb1', dstName: 'eth0', netns: w1 });
         await d2.addPort({ network: 'bench', endpointId: 'e2', mac: '02:42:0a:07:00:03', ipv4: '10.7.0.3/24', ifname: 'wftb2', dstName: 'eth0', netns: w2 });
         d1.addPeer({ network: 'bench', mac: '02:42:0a:07:00:03', ipv4: '10.7.0.3', vtep: a2 });
         d2.addPeer({ network: 'bench', mac: '02:42:0a:07:00:02', ipv4: '10.7.0.2', vtep: a1 });
-        results['weft'] = await measure(lab, w1, w2, '10.7.0.3');
+        results[mode] = await measure(lab, w1, w2, '10.7.0.3');
         if (process.env['WEFT_BENCH_COUNTERS'] === '1') console.log(JSON.stringify({ h1: d1.counters(), h2: d2.counters() }, null, 1));
       } finally {
         for (const d of dps) await d.close();
+        for (const c of ciphers) c.close();
       }
     }
+    if (only.includes('wireguard')) results['wireguard'] = await wireguard(lab, h1, h2, a1, a2);
   });
   const k = results['kernel'];
   const v = results['veth'];
@@ -123,12 +208,22 @@ async function main(): Promise<void> {
     );
   }
   const w = results['weft'];
+  const e = results['weftenc'];
+  const g = results['wireguard'];
+  if (e !== undefined) {
+    console.log(`encrypted Weft TCP: ${ratio(e.tcpGbps, g?.tcpGbps)} × wireguard-go (target ≥ 4), ${ratio(e.tcpGbps, w?.tcpGbps)} × Weft plaintext (target ≥ 0.5)`);
+  }
   console.log(JSON.stringify({
     offload, threads, gather, nice, spinUs, seconds, results,
     weftVsKernelTcp: w !== undefined && k !== undefined ? w.tcpGbps / k.tcpGbps : null,
     weftVsVethTcp: w !== undefined && v !== undefined ? w.tcpGbps / v.tcpGbps : null,
     weftRttOverKernelUs: w !== undefined && k !== undefined ? w.rttMedianUs - k.rttMedianUs : null,
     weftVsKernelUdpPps: w !== undefined && k !== undefined ? w.udpPps / k.udpPps : null,
+    encryptedTcpGbps: e?.tcpGbps ?? null,
+    plaintextTcpGbps: w?.tcpGbps ?? null,
+    wireguardGoTcpGbps: g?.tcpGbps ?? null,
+    encryptedVsWireguardGoTcp: e !== undefined && g !== undefined ? e.tcpGbps / g.tcpGbps : null,
+    encryptedVsPlaintextTcp: e !== undefined && w !== undefined ? e.tcpGbps / w.tcpGbps : null,
   }));
 }
 
