@@ -20,6 +20,7 @@ import { enginePlugin } from '@weft/engine';
 import { windowsGuardPlugin } from '@weft/windows-guard';
 import { scaleGuardPlugin } from '@weft/scale-guard';
 import { dockerIntegration } from '@weft/docker';
+import { servicesPlugin } from '@weft/services';
 import type { AgentConfig } from './config.ts';
 import { createApi } from './api.ts';
 import { swarmGossipBridge } from './bridges.ts';
@@ -78,6 +79,7 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     { plugin: scaleGuardPlugin() },
     { plugin: swarmGossipBridge() },
     { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay' }, logDir: path.join(cfg.stateDir, 'logs') } },
+    { plugin: servicesPlugin(), config: {} },
     ...dockerIntegration(cfg).entries,
   ];
 }

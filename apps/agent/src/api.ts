@@ -13,6 +13,7 @@ import {
   type Info, type Node, type NodeStatus, type Version,
 } from '@weft/api';
 import { listenUnix } from '@weft/plugin-socket';
+import { serviceRoutes } from '@weft/services';
 import type { AgentConfig } from './config.ts';
 
 export const WEFT_VERSION = '0.1.0';
@@ -244,6 +245,8 @@ export function createApi(d: ApiDeps) {
     route('POST', '/sandboxes/create', async (_p, _q, b) => engine().createSandbox(body(SandboxCreateRequest, b))),
     route('GET', '/sandboxes/{name}', async (p) => engine().sandbox(p.name!)),
     route('DELETE', '/sandboxes/{name}', async (p, q) => (await engine().removeSandbox(p.name!, flag(q, 'force')), {})),
+    // Services, tasks and stacks (@weft/services; answered by the swarm leader).
+    ...serviceRoutes(() => kernel.service('services') ?? raise(errors.unavailable('api', 'the services plugin is not loaded on this agent'))).map((r) => route(r.method, r.pattern, r.fn)),
   ];
 
   async function handle(method: string, url: string, raw: string): Promise<[number, unknown]> {

@@ -4,6 +4,7 @@ import type {
   Info, JoinTokenResponse, Network, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
   NetworkPeers, Node, PeerAddRequest, Sandbox, SandboxCreateRequest, SwarmInitRequest, SwarmInitResponse, SwarmJoinRequest,
   SwarmJoinResponse, Version,
+  Service, ServiceCreateResponse, ServiceSpec, StackDeployRequest, StackDeployResponse, StackSummary, Task,
 } from './types.ts';
 
 export const DEFAULT_SOCKET = '/run/weft/weft.sock';
@@ -113,6 +114,16 @@ export interface Client {
   sandboxCreate(r: SandboxCreateRequest): Promise<Sandbox>;
   sandbox(name: string): Promise<Sandbox>;
   sandboxRemove(name: string, force?: boolean): Promise<void>;
+  services(status?: boolean): Promise<Service[]>;
+  service(id: string): Promise<Service>;
+  serviceCreate(spec: ServiceSpec): Promise<ServiceCreateResponse>;
+  serviceUpdate(id: string, version: number, spec: ServiceSpec): Promise<{ Warnings?: string[] }>;
+  serviceRemove(id: string): Promise<void>;
+  /** Docker's filters: `{ service: ['S'] }`, `{ label: ['com.docker.stack.namespace=NAME'] }`. */
+  tasks(filters?: Readonly<Record<string, readonly string[]>>): Promise<Task[]>;
+  stacks(): Promise<StackSummary[]>;
+  stackDeploy(r: StackDeployRequest): Promise<StackDeployResponse>;
+  stackRemove(name: string): Promise<void>;
 }
 
 export function createClient(socketPath: string = DEFAULT_SOCKET, opts: RequestOptions = {}): Client {
@@ -145,5 +156,14 @@ export function createClient(socketPath: string = DEFAULT_SOCKET, opts: RequestO
     sandboxCreate: (b) => r('POST', '/sandboxes/create', b),
     sandbox: (name) => r('GET', `/sandboxes/${seg(name)}`),
     sandboxRemove: (name, force) => none(r('DELETE', `/sandboxes/${seg(name)}${q({ force })}`)),
+    services: (status) => r('GET', `/services${q({ status: status === true ? 'true' : undefined })}`),
+    service: (id) => r('GET', `/services/${seg(id)}`),
+    serviceCreate: (spec) => r('POST', '/services/create', spec),
+    serviceUpdate: (id, version, spec) => r('POST', `/services/${seg(id)}/update?version=${version}`, spec),
+    serviceRemove: (id) => none(r('DELETE', `/services/${seg(id)}`)),
+    tasks: (filters) => r('GET', `/tasks${filters === undefined ? '' : `?filters=${seg(JSON.stringify(filters))}`}`),
+    stacks: () => r('GET', '/stacks'),
+    stackDeploy: (b) => r('POST', '/stacks/deploy', b),
+    stackRemove: (name) => none(r('DELETE', `/stacks/${seg(name)}`)),
   };
 }

@@ -244,3 +244,85 @@ export interface ApiErrorBody {
   /** Stable error code (`WEFT_...`). */
   readonly code?: string;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Services, tasks and stacks (served by the manager; @weft/services). Docker Engine API shapes.
+//
+// | method | path | body → response |
+// |---|---|---|
+// | POST | /services/create | ServiceSpec → ServiceCreateResponse |
+// | GET | /services[?status=true] | → Service[] |
+// | GET | /services/{id or name} | → Service |
+// | POST | /services/{id}/update?version=N | ServiceSpec → { Warnings? } |
+// | DELETE | /services/{id or name} | → {} |
+// | GET | /tasks?filters={"service":["S"]} or {"label":["com.docker.stack.namespace=NAME"]} | → Task[] |
+// | GET | /stacks | → StackSummary[] |
+// | POST | /stacks/deploy | StackDeployRequest → StackDeployResponse |
+// | DELETE | /stacks/{name} | → {} |
+
+export const PortConfig = t.intersection([
+  t.type({ Protocol: t.union([t.literal('tcp'), t.literal('udp')]), TargetPort: t.number, PublishMode: t.union([t.literal('ingress'), t.literal('host')]) }),
+  t.partial({ PublishedPort: t.number }),
+]);
+export type PortConfig = t.TypeOf<typeof PortConfig>;
+
+export const ServiceSpec = t.intersection([
+  t.type({
+    Name: t.string,
+    TaskTemplate: t.intersection([
+      t.type({ ContainerSpec: t.type({ Command: t.array(t.string) }) }),
+      t.partial({ Networks: t.array(t.intersection([t.type({ Target: t.string }), t.partial({ Aliases: t.array(t.string) })])) }),
+    ]),
+    Mode: t.type({ Replicated: t.type({ Replicas: t.number }) }),
+  }),
+  t.partial({
+    Labels: t.record(t.string, t.string),
+    EndpointSpec: t.partial({ Mode: t.union([t.literal('vip'), t.literal('dnsrr')]), Ports: t.array(PortConfig) }),
+  }),
+]);
+export type ServiceSpec = t.TypeOf<typeof ServiceSpec>;
+
+export interface ServiceCreateResponse {
+  readonly ID: string;
+  readonly Warnings?: readonly string[];
+}
+
+export interface Service {
+  readonly ID: string;
+  readonly Version: { readonly Index: number };
+  readonly CreatedAt?: string;
+  readonly UpdatedAt?: string;
+  readonly Spec: ServiceSpec;
+  readonly Endpoint?: { readonly Ports?: readonly PortConfig[]; readonly VirtualIPs?: readonly { readonly NetworkID: string; readonly Addr: string }[] };
+  readonly ServiceStatus?: { readonly RunningTasks: number; readonly DesiredTasks: number };
+}
+
+export interface Task {
+  readonly ID: string;
+  /** `SERVICE.SLOT.ID`, the task's sandbox name on its node. */
+  readonly Name?: string;
+  readonly ServiceID: string;
+  readonly Slot?: number;
+  /** The node's name (Weft nodes are named; `weft node ls` shows both). */
+  readonly NodeID: string;
+  readonly DesiredState: string;
+  readonly Status: { readonly State: string; readonly Timestamp?: string; readonly Err?: string; readonly Message?: string };
+  readonly Labels?: Readonly<Record<string, string>>;
+  /** Addresses of the task per network (CIDR), once it runs. */
+  readonly NetworksAttachments?: readonly { readonly Network: string; readonly Addresses: readonly string[] }[];
+}
+
+export interface StackSummary {
+  readonly Name: string;
+  readonly Services: number;
+  readonly Networks?: number;
+}
+
+export const StackDeployRequest = t.type({ Name: t.string, ComposeFiles: t.array(t.string) });
+export type StackDeployRequest = t.TypeOf<typeof StackDeployRequest>;
+
+export interface StackDeployResponse {
+  readonly Services: readonly string[];
+  readonly Networks: readonly string[];
+  readonly Warnings?: readonly string[];
+}

@@ -74,6 +74,19 @@ interface Attachment {
   readonly Ifname: string;
 }
 
+/**
+ * Makes a sandbox a service task (used by @weft/services). As in Docker, a service's tasks may
+ * attach to any swarm network, attachable or not; the endpoint record carries the service name,
+ * endpoint mode and slot so the embedded DNS answers the service name and `tasks.NAME`.
+ */
+export interface TaskOptions {
+  readonly service: string;
+  readonly slot: number;
+  readonly endpointMode: 'vip' | 'dnsrr';
+  /** Network ID → the service's virtual IP on it (endpoint mode vip, when one was allocated). */
+  readonly vips?: Readonly<Record<string, string>>;
+}
+
 interface SandboxRecord {
   Name: string;
   Id: string;
@@ -85,6 +98,8 @@ interface SandboxRecord {
   Ports: Sandbox['Ports'];
   ResolvConf: string;
   Resolver: string;
+  /** Set for service tasks (see TaskOptions). */
+  Task?: TaskOptions;
 }
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
@@ -103,6 +118,13 @@ async function attempt<T>(ctx: Context<EngineConfig>, plugin: string, method: st
     ctx.log.warn(`${method} failed during cleanup`, { error: e instanceof WeftException ? formatError(e.error) : String(e) });
     return undefined;
   }
+}
+
+/** Join options that publish a task's service fields in its endpoint record (plugins/overlay). */
+function taskJoinOptions(task: TaskOptions | undefined, netId: string): Record<string, unknown> {
+  if (task === undefined) return {};
+  const vip = task.vips?.[netId];
+  return { 'weft.service': task.service, 'weft.endpoint.mode': task.endpointMode, 'weft.task.slot': task.slot, ...(vip !== undefined ? { 'weft.service.vip': vip } : {}) };
 }
 
 export class Engine {
@@ -365,7 +387,8 @@ export class Engine {
     return this.view(await this.record(name));
   }
 
-  createSandbox(req: SandboxCreateRequest): Promise<Sandbox> {
+  /** `task` marks the sandbox as a service task (see TaskOptions). */
+  createSandbox(req: SandboxCreateRequest, task?: TaskOptions): Promise<Sandbox> {
     return this.serial(async () => {
       if (!NAME.test(req.Name) || req.Name.length > 40) {
         raise(errors.badRequest('engine', `Invalid sandbox name ${JSON.stringify(req.Name)}: use up to 40 letters, digits, "_", "." or "-"`, { path: 'Name', value: req.Name }));
@@ -389,6 +412,7 @@ export class Engine {
         Ports: [],
         ResolvConf: '',
         Resolver: '',
+        ...(task !== undefined ? { Task: task } : {}),
       };
       this.host.createNetns(ns);
       try {
@@ -455,7 +479,7 @@ export class Engine {
   private async attach(rec: SandboxRecord, def: NetDef, ip: string | undefined, aliases: string[]): Promise<void> {
     if (rec.Networks[def.Name] !== undefined) raise(errors.conflict('engine', `endpoint with name ${rec.Name} already exists in network ${def.Name}`));
     if (def.Scope === 'swarm') {
-      if (!def.Attachable) raise(errors.forbidden('engine', `Could not attach to network ${def.Name}: network ${def.Name} is not manually attachable`, { hint: 'Create it with --attachable.' }));
+      if (!def.Attachable && rec.Task === undefined) raise(errors.forbidden('engine', `Could not attach to network ${def.Name}: network ${def.Name} is not manually attachable`, { hint: 'Create it with --attachable.' }));
       await call(this.ctx, 'control', 'Network.Attach', { Network: def.Id, Sandbox: rec.Name });
     }
     const undo: (() => Promise<unknown>)[] = [];
@@ -477,7 +501,7 @@ export class Engine {
         NetworkID: def.Id,
         EndpointID: eid,
         SandboxKey: this.host.netnsPath(this.nsName(rec.Name)),
-        Options: { 'weft.sandbox.move': true, 'weft.sandbox.ifname': ifname, 'weft.name': rec.Name, 'weft.aliases': aliases },
+        Options: { 'weft.sandbox.move': true, 'weft.sandbox.ifname': ifname, 'weft.name': rec.Name, 'weft.aliases': aliases, ...taskJoinOptions(rec.Task, def.Id) },
       });
       rec.Networks[def.Name] = { NetworkID: def.Id, NetworkName: def.Name, EndpointID: eid, IPAddress: address, PoolID: poolId, MacAddress: ce.Interface?.MacAddress ?? '', Aliases: aliases, Ifname: ifname };
       if (rec.Resolver === '' && inst.pools[0] !== undefined) rec.Resolver = inst.pools[0].gatewayCidr.split('/')[0]!;

@@ -53,6 +53,11 @@ export const JoinOptions = {
   /** Sandbox (container) name and aliases for DNS. */
   name: 'weft.name',
   aliases: 'weft.aliases',
+  /** Service tasks (@weft/services through the engine): published in the endpoint record for the DNS. */
+  service: 'weft.service',
+  serviceVip: 'weft.service.vip',
+  endpointMode: 'weft.endpoint.mode',
+  taskSlot: 'weft.task.slot',
 } as const;
 
 interface EndpointState {
@@ -65,6 +70,10 @@ interface EndpointState {
   joined: boolean;
   name?: string;
   aliases?: string[];
+  service?: string;
+  serviceVip?: string;
+  endpointMode?: 'vip' | 'dnsrr';
+  taskSlot?: number;
   /** Where the interface lives when it was moved into a Weft sandbox (for re-attach after a restart). */
   netns?: string;
   dstName?: string;
@@ -302,6 +311,10 @@ export function switchDriver(kind: 'overlay' | 'bridge', name: string): PluginDe
           const dstName = typeof o[JoinOptions.dstName] === 'string' ? (o[JoinOptions.dstName] as string) : 'eth0';
           if (typeof o[JoinOptions.name] === 'string') ep.name = o[JoinOptions.name] as string;
           if (Array.isArray(o[JoinOptions.aliases])) ep.aliases = (o[JoinOptions.aliases] as unknown[]).filter((a): a is string => typeof a === 'string');
+          if (typeof o[JoinOptions.service] === 'string') ep.service = o[JoinOptions.service] as string;
+          if (typeof o[JoinOptions.serviceVip] === 'string') ep.serviceVip = o[JoinOptions.serviceVip] as string;
+          if (o[JoinOptions.endpointMode] === 'vip' || o[JoinOptions.endpointMode] === 'dnsrr') ep.endpointMode = o[JoinOptions.endpointMode] as 'vip' | 'dnsrr';
+          if (typeof o[JoinOptions.taskSlot] === 'number') ep.taskSlot = o[JoinOptions.taskSlot] as number;
           if (move) {
             ep.netns = req.SandboxKey.startsWith('/run/netns/') ? req.SandboxKey.slice('/run/netns/'.length) : req.SandboxKey;
             ep.dstName = dstName;
@@ -378,6 +391,10 @@ export function switchDriver(kind: 'overlay' | 'bridge', name: string): PluginDe
       vtep: ctx.config.vtep ?? '',
       node: nodeName(ctx),
       ...(ep.aliases !== undefined ? { aliases: ep.aliases } : {}),
+      ...(ep.service !== undefined ? { service: ep.service } : {}),
+      ...(ep.serviceVip !== undefined ? { serviceVip: ep.serviceVip } : {}),
+      ...(ep.endpointMode !== undefined ? { endpointMode: ep.endpointMode } : {}),
+      ...(ep.taskSlot !== undefined ? { taskSlot: ep.taskSlot } : {}),
       ...(ep.ipv6 !== '' ? { ipv6: ep.ipv6 } : {}),
       ...(ctx.config.vtepPort !== undefined ? { vtepPort: ctx.config.vtepPort } : {}),
     };

@@ -1,0 +1,356 @@
+/**
+ * The services plugin through the kernel: three "nodes" (kernels) sharing one in-memory cluster
+ * table, each with a fake engine. Placement, rescheduling on node death, replacement of killed
+ * tasks, scaling, updates and removal — without namespaces.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { createKernel, definePlugin, errors, raise, type Kernel, type TableEntry, type Tables } from '@weft/kernel';
+import type { Sandbox, SandboxCreateRequest, ServiceSpec } from '@weft/api';
+import type { NetDef, TaskOptions } from '@weft/engine';
+import { servicesPlugin, type EngineLike, type ServicesApi } from './plugin.ts';
+import { planStack, deployStack, removeStack, listStacks } from './stack.ts';
+
+// ---- a shared in-memory tables service (LWW by a global counter), events to every kernel
+function sharedTables() {
+  const rows = new Map<string, TableEntry>();
+  const kernels: Kernel[] = [];
+  let lamport = 0;
+  const k = (n: string, t: string, key: string) => `${n}\u0000${t}\u0000${key}`;
+  const forNode = (node: string): Tables => ({
+    async joinNetwork() {},
+    async leaveNetwork() {},
+    put(network, table, key, value) {
+      const e: TableEntry = { network, table, key, value, owner: node, lamport: ++lamport, deleted: false, stale: false };
+      const had = rows.get(k(network, table, key));
+      rows.set(k(network, table, key), e);
+      for (const x of kernels) x.publish('table', { type: had === undefined || had.deleted ? 'create' : 'update', entry: e });
+    },
+    delete(network, table, key) {
+      const had = rows.get(k(network, table, key));
+      if (had === undefined || had.deleted) return;
+      const e = { ...had, deleted: true, lamport: ++lamport };
+      rows.set(k(network, table, key), e);
+      for (const x of kernels) x.publish('table', { type: 'delete', entry: e });
+    },
+    get: (network, table, key) => rows.get(k(network, table, key)),
+    entries: (network, table) => [...rows.values()].filter((e) => e.network === network && e.table === table && !e.deleted),
+    peers: () => [],
+  });
+  return { rows, kernels, forNode };
+}
+
+// ---- a fake engine: sandboxes are records; "processes" can be killed
+interface FakeEngine extends EngineLike {
+  readonly boxes: Map<string, { req: SandboxCreateRequest; task?: TaskOptions; state: 'running' | 'exited' }>;
+}
+const NETS: NetDef[] = [
+  { Id: 'n1id', Name: 'web', Driver: 'overlay', Scope: 'swarm', Options: {}, Labels: {}, Attachable: false, Internal: false, Encrypted: false, EnableIPv6: false, Subnets: [], VNIs: [4097], Created: '' },
+  { Id: 'n2id', Name: 'lan', Driver: 'bridge', Scope: 'local', Options: {}, Labels: {}, Attachable: true, Internal: false, Encrypted: false, EnableIPv6: false, Subnets: [], VNIs: [], Created: '' },
+];
+function fakeEngine(nets: NetDef[]): FakeEngine {
+  const boxes: FakeEngine['boxes'] = new Map();
+  let ip = 2;
+  const view = (name: string): Sandbox => {
+    const b = boxes.get(name)!;
+    const networks: Record<string, Sandbox['Networks'][string]> = {};
+    for (const n of b.req.Networks ?? []) networks[nets.find((d) => d.Id === n.Name)?.Name ?? n.Name] = { IPAddress: `10.0.0.${ip++}/24`, MacAddress: '', Aliases: n.Aliases ?? [], EndpointID: 'e' };
+    return { Name: name, Id: name, NetnsPath: '', Hostname: name, Cmd: b.req.Cmd ?? [], Pid: 1, State: b.state, ExitCode: null, Created: '', Networks: networks, Ports: [], ResolvConf: '' } as Sandbox;
+  };
+  const resolve = async (ref: string) => nets.find((d) => d.Id === ref || d.Name === ref) ?? raise(errors.notFound('engine', `network "${ref}" not found`));
+  return {
+    boxes,
+    async createSandbox(req, task) {
+      if (boxes.has(req.Name)) raise(errors.conflict('engine', 'in use'));
+      for (const n of req.Networks ?? []) {
+        const d = await resolve(n.Name);
+        if (!d.Attachable && task === undefined) raise(errors.forbidden('engine', 'not attachable'));
+      }
+      boxes.set(req.Name, { req, ...(task !== undefined ? { task } : {}), state: 'running' });
+      return view(req.Name);
+    },
+    async removeSandbox(name) {
+      if (!boxes.delete(name)) raise(errors.notFound('engine', `sandbox "${name}" not found`));
+    },
+    async sandboxes() {
+      return [...boxes.keys()].map(view);
+    },
+    resolve,
+    async listDefs() {
+      return nets;
+    },
+    async createNetwork(req) {
+      const d: NetDef = { ...NETS[0]!, Id: `id-${req.Name}`, Name: req.Name, Labels: req.Labels ?? {}, Internal: req.Internal ?? false };
+      nets.push(d);
+      return { Id: d.Id, Warning: '' };
+    },
+    async removeNetwork(ref) {
+      const i = nets.findIndex((d) => d.Id === ref || d.Name === ref);
+      if (i >= 0) nets.splice(i, 1);
+    },
+  } as FakeEngine;
+}
+
+interface Node {
+  readonly name: string;
+  readonly kernel: Kernel;
+  readonly engine: FakeEngine;
+  readonly api: ServicesApi;
+}
+
+async function cluster(names: string[]) {
+  const t = sharedTables();
+  const ready = new Set(names);
+  const nets = NETS.map((d) => ({ ...d }));
+  let seq = 0;
+  const nodes: Node[] = [];
+  for (const name of names) {
+    const kernel = createKernel();
+    const engine = fakeEngine(nets);
+    const r = await kernel.load([
+      { plugin: definePlugin({ manifest: { name: 'fake-tables', version: '0.1.0', kernel: '^0.1.0', provides: ['tables'] }, services: { tables: () => t.forNode(name) } }) },
+      { plugin: definePlugin({ manifest: { name: 'fake-engine', version: '0.1.0', kernel: '^0.1.0', provides: ['engine'] }, services: { engine: () => engine as never } }) },
+      {
+        plugin: servicesPlugin({
+          isManager: async () => name === names[0],
+          readyNodes: async () => names.filter((n) => ready.has(n)),
+          nodeName: () => name,
+          newId: () => `t${String(++seq).padStart(3, '0')}`,
+        }),
+        config: { intervalMs: 60_000 },
+      },
+    ]);
+    if (isLeft(r)) throw new Error(JSON.stringify(r.left));
+    t.kernels.push(kernel);
+    nodes.push({ name, kernel, engine, api: kernel.service('services')! });
+  }
+  /** Reconcile until nothing changes (manager first, then every node). */
+  const settle = async () => {
+    for (let i = 0; i < 6; i++) for (const n of nodes) if (ready.has(n.name)) await n.api.reconcile();
+  };
+  const stop = () => Promise.all(nodes.map((n) => n.kernel.stop()));
+  return { nodes, ready, settle, stop, tables: t, nets };
+}
+
+const spec = (name: string, replicas: number, extra: Partial<ServiceSpec> = {}): ServiceSpec => ({
+  Name: name,
+  TaskTemplate: { ContainerSpec: { Command: ['sleep', '1000'] }, Networks: [{ Target: 'web', Aliases: ['www'] }] },
+  Mode: { Replicated: { Replicas: replicas } },
+  ...extra,
+});
+const running = (c: { nodes: Node[] }) => c.nodes.map((n) => [...n.engine.boxes.values()].filter((b) => b.state === 'running').length);
+
+test('create: tasks spread over the ready nodes, as service tasks on a non-attachable network', async () => {
+  const c = await cluster(['m', 'a', 'b']);
+  try {
+    const m = c.nodes[0]!.api;
+    const r = await m.create(spec('api', 3, { EndpointSpec: { Mode: 'dnsrr' } }));
+    assert.equal(r.Warnings, []);
+    await c.settle();
+    assert.equal(running(c), [1, 1, 1]);
+    const box = [...c.nodes[1]!.engine.boxes.entries()][0]!;
+    assert.match(box[0], /^api\.\d\.t\d+$/);
+    assert.equal(box[1].task, { service: 'api', slot: box[1].task!.slot, endpointMode: 'dnsrr' });
+    assert.equal(box[1].req.Networks, [{ Name: 'n1id', Aliases: ['www'] }]);
+    const tasks = await m.tasks({ service: ['api'] });
+    assert.equal(tasks.map((x) => x.Status.State), ['running', 'running', 'running']);
+    assert.equal(tasks.map((x) => x.Slot).sort(), [1, 2, 3]);
+    assert.equal((await m.get('api')).ServiceStatus, { RunningTasks: 3, DesiredTasks: 3 });
+    const w = await m.create(spec('v', 1));
+    assert.match(w.Warnings.join(), /no virtual IP/);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('create: bad names, no command, unknown or local networks, duplicates are refused', async () => {
+  const c = await cluster(['m']);
+  try {
+    const m = c.nodes[0]!.api;
+    const fails = async (s: ServiceSpec, re: RegExp) => {
+      try {
+        await m.create(s);
+      } catch (e) {
+        assert.match(String((e as Error).message), re);
+        return;
+      }
+      assert.unreachable(`accepted ${JSON.stringify(s)}`);
+    };
+    await fails(spec('bad.name', 1), /invalid service name/);
+    await fails({ ...spec('x', 1), TaskTemplate: { ContainerSpec: { Command: [] } } }, /no command/);
+    await fails({ ...spec('x', 1), TaskTemplate: { ContainerSpec: { Command: ['true'] }, Networks: [{ Target: 'nope' }] } }, /nope not found/);
+    await fails({ ...spec('x', 1), TaskTemplate: { ContainerSpec: { Command: ['true'] }, Networks: [{ Target: 'lan' }] } }, /local-scope/);
+    await m.create(spec('x', 1));
+    await fails(spec('x', 1), /already exists/);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a worker refuses service calls (not the leader)', async () => {
+  const c = await cluster(['m', 'a']);
+  try {
+    try {
+      await c.nodes[1]!.api.list();
+      assert.unreachable();
+    } catch (e) {
+      assert.match((e as Error).message, /not a swarm manager/);
+    }
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a killed task is reported failed and replaced; history kept', async () => {
+  const c = await cluster(['m', 'a', 'b']);
+  try {
+    const m = c.nodes[0]!.api;
+    await m.create(spec('api', 3));
+    await c.settle();
+    const a = c.nodes[1]!;
+    const [name, box] = [...a.engine.boxes.entries()][0]!;
+    box.state = 'exited';
+    await c.settle();
+    assert.equal(running(c), [1, 1, 1]);
+    assert.not.ok(a.engine.boxes.has(name), 'the dead sandbox is removed');
+    const tasks = await m.tasks({ service: ['api'] });
+    assert.equal(tasks.filter((x) => x.DesiredState === 'running' && x.Status.State === 'running').length, 3);
+    const old = tasks.find((x) => x.Name === name)!;
+    assert.equal([old.DesiredState, old.Status.State, old.Status.Err], ['shutdown', 'failed', 'task exited']);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('node death: its tasks are rescheduled on the ready nodes', async () => {
+  const c = await cluster(['m', 'a', 'b']);
+  try {
+    const m = c.nodes[0]!.api;
+    await m.create(spec('api', 3));
+    await c.settle();
+    c.ready.delete('b');
+    await c.settle();
+    const live = (await m.tasks({ service: ['api'], 'desired-state': ['running'] })).map((x) => x.NodeID).sort();
+    assert.equal(live.length, 3, 'three tasks');
+    assert.not.ok(live.includes('b'));
+    assert.equal(new Set(live), new Set(['a', 'm']), 'spread over the two ready nodes');
+    const orphan = (await m.tasks({ service: ['api'] })).find((x) => x.NodeID === 'b')!;
+    assert.equal([orphan.DesiredState, orphan.Status.State], ['shutdown', 'orphaned']);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('scale up and down, update networks, remove: the nodes follow', async () => {
+  const c = await cluster(['m', 'a', 'b']);
+  try {
+    const m = c.nodes[0]!.api;
+    const { ID } = await m.create(spec('api', 2));
+    await c.settle();
+    assert.equal(running(c).reduce((x, y) => x + y), 2);
+    let s = await m.get(ID);
+    await m.update(ID, s.Version.Index, { ...s.Spec, Mode: { Replicated: { Replicas: 5 } } });
+    await c.settle();
+    assert.equal(running(c).reduce((x, y) => x + y), 5);
+    assert.ok(Math.max(...running(c)) - Math.min(...running(c)) <= 1, `spread ${running(c)}`);
+    s = await m.get(ID);
+    try {
+      await m.update(ID, s.Version.Index - 1, s.Spec);
+      assert.unreachable();
+    } catch (e) {
+      assert.match((e as Error).message, /out of sequence/);
+    }
+    await m.update(ID, s.Version.Index, { ...s.Spec, Mode: { Replicated: { Replicas: 1 } } });
+    await c.settle();
+    assert.equal(running(c).reduce((x, y) => x + y), 1);
+    s = await m.get(ID);
+    await m.update(ID, s.Version.Index, { ...s.Spec, TaskTemplate: { ...s.Spec.TaskTemplate, Networks: [] } });
+    await c.settle();
+    const box = c.nodes.flatMap((n) => [...n.engine.boxes.values()]);
+    assert.equal(box.length, 1);
+    assert.equal(box[0]!.req.Networks, [], 'the task was replaced without the network');
+    await m.remove('api');
+    await c.settle();
+    assert.equal(running(c), [0, 0, 0]);
+    assert.equal(c.tables.forNode('x').entries('_cluster', 'tasks'), []);
+    assert.equal(c.tables.forNode('x').entries('_cluster', 'task-status'), []);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('stacks: compose → prefixed networks and services, labels, warnings; ls, rm', async () => {
+  const c = await cluster(['m', 'a']);
+  try {
+    const m = c.nodes[0]!.api;
+    const compose = `
+version: "3.8"
+services:
+  web:
+    image: nginx
+    command: ["sleep", "1000"]
+    networks: [frontend]
+  app:
+    command: sleep 1000
+    deploy: { replicas: 2, endpoint_mode: dnsrr }
+    networks:
+      frontend: { aliases: [application] }
+      backend: {}
+    ports: ["8080:80"]
+  db:
+    command: sleep 1000
+    networks: [backend]
+    healthcheck: { test: true }
+networks:
+  frontend: { driver: overlay, attachable: true, labels: { tier: front } }
+  backend:
+    driver: overlay
+    internal: true
+    driver_opts: { encrypted: "" }
+    ipam: { config: [{ subnet: 10.77.0.0/24 }] }
+`;
+    const r = await deployStack(m, 'shop', [compose]);
+    assert.equal(r.Services, ['shop_web', 'shop_app', 'shop_db']);
+    assert.equal(r.Networks, ['shop_frontend', 'shop_backend']);
+    const w = (r.Warnings ?? []).join('\n');
+    assert.match(w, /services\.web\.image "nginx" is not run/);
+    assert.match(w, /healthcheck is not supported/);
+    assert.match(w, /routing mesh/);
+    const back = c.nets.find((d) => d.Name === 'shop_backend')!;
+    assert.equal(back.Labels['com.docker.stack.namespace'], 'shop');
+    assert.ok(back.Internal);
+    await c.settle();
+    assert.equal(running(c).reduce((x, y) => x + y), 4);
+    assert.equal(await listStacks(m), [{ Name: 'shop', Services: 3, Networks: 2 }]);
+    const tasks = await m.tasks({ label: ['com.docker.stack.namespace=shop'] });
+    assert.equal(tasks.length, 4);
+    const app = c.nodes.flatMap((n) => [...n.engine.boxes.values()]).find((b) => b.task?.service === 'shop_app')!;
+    assert.equal(app.req.Networks, [{ Name: 'id-shop_frontend', Aliases: ['application'] }, { Name: 'id-shop_backend', Aliases: [] }]);
+    assert.equal(app.task!.endpointMode, 'dnsrr');
+    const settler = setInterval(() => void c.settle(), 20);
+    try {
+      await removeStack(m, 'shop', 5000);
+    } finally {
+      clearInterval(settler);
+    }
+    assert.equal(running(c), [0, 0]);
+    assert.equal(c.nets.filter((d) => d.Name.startsWith('shop_')), []);
+    assert.equal(await listStacks(m), []);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('compose: missing command and undeclared networks are errors; external networks must exist', () => {
+  assert.throws(() => planStack('s', ['services: { a: { image: nginx } }']), /no command/);
+  assert.throws(() => planStack('s', ['services: { a: { command: x, networks: [nope] } }']), /not declared/);
+  const p = planStack('s', ['services: { a: { command: "sh -c \'echo hi\'" } }', 'services: { a: { deploy: { replicas: 3 } } }']);
+  assert.equal(p.services[0]!.TaskTemplate.ContainerSpec.Command, ['sh', '-c', 'echo hi']);
+  assert.equal(p.services[0]!.Mode.Replicated.Replicas, 3, 'later files override');
+  assert.equal(p.networks.map((n) => n.name), ['s_default']);
+  const e = planStack('s', ['services: { a: { command: x, networks: [ext] } }\nnetworks: { ext: { external: true } }']);
+  assert.equal(e.networks, [{ key: 'ext', name: 'ext', external: true }]);
+});
+
+test.run();

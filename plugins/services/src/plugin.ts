@@ -1,0 +1,484 @@
+/**
+ * The `services` plugin: replicated services (Docker swarm mode's services and tasks) on top of
+ * the engine's sandboxes.
+ *
+ * - On the swarm leader, the manager side keeps service records (spec + task history) in its
+ *   durable store, reconciles them every tick (placement.ts) against the ready nodes and what the
+ *   nodes report, and publishes the desired tasks in the cluster table (`_cluster`/`tasks`).
+ * - On every node, the node side watches the tasks assigned to it and makes them so through the
+ *   `engine` service: creates the task's sandbox (attached to the service's networks even when
+ *   they are not attachable, with the service fields in its endpoint records), removes tasks no
+ *   longer wanted, and reports each task's state (`_cluster`/`task-status`). A task whose process
+ *   exits or is killed is reported failed and removed; the manager then starts a replacement.
+ * - Node death: the manager sees the node leave the ready set (gossip state) and reschedules.
+ */
+import { randomBytes } from 'node:crypto';
+import * as t from 'io-ts';
+import { definePlugin, errors, getJson, putJson, raise, WeftException, type Context, type PluginDefinition, type TableEvent } from '@weft/kernel';
+import type { Engine, NetDef } from '@weft/engine';
+import type { Service, ServiceSpec, Task } from '@weft/api';
+import { CLUSTER_NETWORK, decodeJson, encodeJson, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, type ServiceRecord } from './records.ts';
+import { plan, specKey } from './placement.ts';
+
+export const ServicesConfig = t.partial({
+  /** Reconciliation period (ms); table events also trigger a pass. */
+  intervalMs: t.number,
+});
+export type ServicesConfig = t.TypeOf<typeof ServicesConfig>;
+
+/** The part of the engine this plugin uses (tests pass a fake). */
+export type EngineLike = Pick<Engine, 'createSandbox' | 'removeSandbox' | 'sandboxes' | 'resolve' | 'createNetwork' | 'removeNetwork' | 'listDefs'>;
+
+export interface ServicesOptions {
+  /** Whether this node runs the manager side now. Default: the swarm leader (control plugin). */
+  readonly isManager?: (ctx: Context<ServicesConfig>) => Promise<boolean>;
+  /** Names of the nodes that may receive tasks now. Default: swarm nodes that are active and alive in gossip. */
+  readonly readyNodes?: (ctx: Context<ServicesConfig>) => Promise<string[]>;
+  /** This node's name. Default: the membership's own name. */
+  readonly nodeName?: (ctx: Context<ServicesConfig>) => string;
+  readonly newId?: () => string;
+}
+
+/** The `services` service: what the API routes call (manager side, except `nodeTasks`). */
+export interface ServicesApi {
+  create(spec: ServiceSpec): Promise<{ ID: string; Warnings: string[] }>;
+  list(): Promise<Service[]>;
+  get(ref: string): Promise<Service>;
+  update(ref: string, version: number | undefined, spec: ServiceSpec): Promise<{ Warnings: string[] }>;
+  remove(ref: string): Promise<void>;
+  tasks(filters: Readonly<Record<string, readonly string[]>>): Promise<Task[]>;
+  /** Runs one manager pass and one node pass now (tests, and after API changes). */
+  reconcile(): Promise<void>;
+  /** Resolves once no node reports any of `taskIds` any more (their sandboxes are gone), or false after `ms`. */
+  waitTasksGone(taskIds: readonly string[], ms: number): Promise<boolean>;
+  /** The engine, for stacks (networks). */
+  engine(): EngineLike;
+}
+
+const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
+const PLUGIN = 'services';
+const svcKey = (id: string) => `manager/services/${id}`;
+const LOCAL_KEY = 'node/tasks';
+
+export function servicesPlugin(opts: ServicesOptions = {}): PluginDefinition<ServicesConfig> {
+  let api: ServicesApi | undefined;
+  let stopTicker: (() => void) | undefined;
+  let kick: (() => void) | undefined;
+  return definePlugin<ServicesConfig>({
+    manifest: {
+      name: PLUGIN,
+      version: '0.1.0',
+      kernel: '^0.1.0',
+      provides: ['services'],
+      requires: ['tables', 'engine'],
+      optional: ['control', 'membership'],
+      config: ServicesConfig,
+      description: 'replicated services: placement and rescheduling on the manager, task reconciliation on every node',
+    },
+    services: {
+      services: (ctx) => (api = createServices(ctx, opts)),
+    },
+    start: async (ctx) => {
+      await ctx.services.get('tables').joinNetwork(CLUSTER_NETWORK);
+      const a = api!;
+      let running = false;
+      let again = false;
+      const pass = async () => {
+        if (running) {
+          again = true;
+          return;
+        }
+        running = true;
+        try {
+          do {
+            again = false;
+            await a.reconcile().catch((e) => ctx.log.warn('services: reconciliation failed', { error: String((e as Error)?.message ?? e) }));
+          } while (again);
+        } finally {
+          running = false;
+        }
+      };
+      let debounce: ReturnType<typeof setTimeout> | undefined;
+      kick = () => {
+        if (debounce !== undefined) return;
+        debounce = setTimeout(() => {
+          debounce = undefined;
+          void pass();
+        }, 50);
+      };
+      const timer = setInterval(() => void pass(), ctx.config.intervalMs ?? 1000);
+      stopTicker = () => {
+        clearInterval(timer);
+        if (debounce !== undefined) clearTimeout(debounce);
+      };
+    },
+    stop: () => {
+      stopTicker?.();
+      stopTicker = undefined;
+      kick = undefined;
+    },
+    events: {
+      table: (e: TableEvent) => {
+        if (e.entry.network === CLUSTER_NETWORK) kick?.();
+      },
+      membership: () => kick?.(),
+    },
+  });
+}
+
+function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): ServicesApi {
+  const engine = (): EngineLike => ctx.services.get('engine') as EngineLike;
+  const tables = () => ctx.services.get('tables');
+  const newId = opts.newId ?? (() => randomBytes(5).toString('hex'));
+  const nodeName = (): string => opts.nodeName?.(ctx) ?? (ctx.services.has('membership') ? ctx.services.get('membership').self().name : 'local');
+  const now = () => new Date(ctx.now()).toISOString();
+
+  // Manager operations read-modify-write the records: one at a time.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  async function controlCall<T>(method: string): Promise<T | undefined> {
+    if (!ctx.services.has('control')) return undefined;
+    const r = await ctx.invoke('control', method, {});
+    return r._tag === 'Left' ? undefined : (r.right as T);
+  }
+  interface NodeView { ID: string; Spec: { Availability: string }; Description: { Hostname: string }; Status: { State: string }; ManagerStatus?: { Leader: boolean } }
+
+  async function isManager(): Promise<boolean> {
+    if (opts.isManager !== undefined) return opts.isManager(ctx);
+    const sw = await controlCall<{ Role: string }>('Swarm.Inspect');
+    if (sw?.Role !== 'manager') return false;
+    const views = (await controlCall<NodeView[]>('Node.List')) ?? [];
+    const leader = views.find((v) => v.ManagerStatus?.Leader === true);
+    return leader === undefined || leader.Description.Hostname === nodeName();
+  }
+
+  async function requireManager(): Promise<void> {
+    if (!(await isManager())) {
+      raise(errors.forbidden(PLUGIN, 'This node is not a swarm manager (leader). Services are managed on the leader: run the command there.', { hint: 'Find it with "weft node ls" (MANAGER STATUS Leader).' }));
+    }
+  }
+
+  async function readyNodes(): Promise<string[]> {
+    if (opts.readyNodes !== undefined) return opts.readyNodes(ctx);
+    const views = (await controlCall<NodeView[]>('Node.List')) ?? [];
+    const members = ctx.services.has('membership') ? ctx.services.get('membership').members() : [];
+    const self = nodeName();
+    return views
+      .filter((v) => v.Spec.Availability === 'active' && v.Status.State !== 'left' && v.Status.State !== 'down')
+      .map((v) => v.Description.Hostname)
+      .filter((n) => n === self || members.length === 0 || members.some((m) => m.name === n && m.state === 'alive'));
+  }
+
+  async function records(): Promise<ServiceRecord[]> {
+    const out: ServiceRecord[] = [];
+    for (const k of await ctx.store.keys('manager/services/')) {
+      const r = await getJson<ServiceRecord>(ctx.store, k);
+      if (r !== undefined) out.push(r);
+    }
+    return out.sort((a, b) => a.CreatedAt.localeCompare(b.CreatedAt) || a.ID.localeCompare(b.ID));
+  }
+
+  async function find(ref: string): Promise<ServiceRecord> {
+    const all = await records();
+    const hit = all.find((s) => s.ID === ref) ?? all.find((s) => s.Spec.Name === ref) ?? (ref.length >= 3 ? all.filter((s) => s.ID.startsWith(ref)) : []).at(0);
+    if (hit === undefined) raise(errors.notFound(PLUGIN, `service ${ref} not found`, { value: ref, hint: 'List services with "weft service ls".' }));
+    return hit;
+  }
+
+  async function resolveNetworks(spec: ServiceSpec): Promise<ServiceRecord['Networks']> {
+    const out: ServiceRecord['Networks'] = [];
+    for (const n of spec.TaskTemplate.Networks ?? []) {
+      let def: NetDef;
+      try {
+        def = await engine().resolve(n.Target);
+      } catch (e) {
+        if (e instanceof WeftException) raise(errors.notFound(PLUGIN, `network ${n.Target} not found: a service's networks must exist (create them with "weft network create -d overlay")`, { value: n.Target }));
+        throw e;
+      }
+      if (def.Scope !== 'swarm') raise(errors.badRequest(PLUGIN, `network ${def.Name} is local-scope (driver ${def.Driver}): services can attach only to swarm-scope networks (-d overlay)`, { value: n.Target }));
+      if (out.some((x) => x.Id === def.Id)) raise(errors.badRequest(PLUGIN, `network ${def.Name} is listed twice`, { value: n.Target }));
+      out.push({ Id: def.Id, Name: def.Name, Aliases: [...(n.Aliases ?? [])] });
+    }
+    return out;
+  }
+
+  function validate(spec: ServiceSpec): string[] {
+    if (!SERVICE_NAME.test(spec.Name) || spec.Name.length > 28) {
+      raise(errors.badRequest(PLUGIN, `invalid service name ${JSON.stringify(spec.Name)}: use up to 28 letters, digits, "_" or "-", starting with a letter or digit`, { path: 'Name', value: spec.Name }));
+    }
+    const n = spec.Mode.Replicated.Replicas;
+    if (!Number.isInteger(n) || n < 0 || n > 1000) raise(errors.badRequest(PLUGIN, `invalid replica count ${n}: use a whole number from 0 to 1000`, { path: 'Mode.Replicated.Replicas', value: n }));
+    if (spec.TaskTemplate.ContainerSpec.Command.length === 0) {
+      raise(errors.badRequest(PLUGIN, `service ${spec.Name} has no command: Weft runs a command in each task's sandbox (give it after "--")`, { path: 'TaskTemplate.ContainerSpec.Command' }));
+    }
+    const warnings: string[] = [];
+    if ((spec.EndpointSpec?.Mode ?? 'vip') === 'vip') {
+      warnings.push(`endpoint mode vip: Weft allocates no virtual IP yet (the data path has no VIP translation), so "${spec.Name}" resolves to every task's address, as in dnsrr mode`);
+    }
+    if ((spec.EndpointSpec?.Ports ?? []).length > 0) {
+      warnings.push(`published ports of "${spec.Name}" are recorded but not served: the routing mesh is not implemented yet`);
+    }
+    return warnings;
+  }
+
+  function view(s: ServiceRecord): Service {
+    const running = s.Tasks.filter((x) => x.DesiredState === 'running' && x.State === 'running').length;
+    return {
+      ID: s.ID,
+      Version: s.Version,
+      CreatedAt: s.CreatedAt,
+      UpdatedAt: s.UpdatedAt,
+      Spec: s.Spec,
+      Endpoint: { Ports: s.Spec.EndpointSpec?.Ports ?? [], VirtualIPs: [] },
+      ServiceStatus: { RunningTasks: running, DesiredTasks: s.Spec.Mode.Replicated.Replicas },
+    };
+  }
+
+  function taskView(s: ServiceRecord, x: ServiceRecord['Tasks'][number]): Task {
+    return {
+      ID: x.ID,
+      Name: x.Name,
+      ServiceID: s.ID,
+      Slot: x.Slot,
+      NodeID: x.Node,
+      DesiredState: x.DesiredState,
+      Status: { State: x.State, Timestamp: x.Timestamp, ...(x.Err !== undefined ? { Err: x.Err } : {}) },
+      Labels: s.Spec.Labels ?? {},
+      NetworksAttachments: Object.entries(x.Addresses ?? {}).map(([n, a]) => ({ Network: n, Addresses: [a] })),
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // manager pass
+
+  async function managerPass(): Promise<void> {
+    if (!(await isManager())) return;
+    await serial(async () => {
+      const tb = tables();
+      const status = new Map<string, TaskStatus>();
+      for (const e of tb.entries(CLUSTER_NETWORK, STATUS_TABLE)) {
+        const st = decodeJson(TaskStatus, e.value);
+        if (st !== undefined) status.set(e.key, st);
+      }
+      const all = await records();
+      const before = all.map((s) => JSON.stringify(s));
+      plan({ services: all, readyNodes: await readyNodes(), status, now: now(), newId });
+      for (let i = 0; i < all.length; i++) if (JSON.stringify(all[i]) !== before[i]) await putJson(ctx.store, svcKey(all[i]!.ID), all[i]);
+      publish(all);
+    });
+  }
+
+  /** Makes the tasks table hold exactly the desired tasks of `all`. */
+  function publish(all: readonly ServiceRecord[]): void {
+    const tb = tables();
+    const want = new Map<string, Uint8Array>();
+    for (const s of all) {
+      for (const x of s.Tasks) {
+        if (x.DesiredState !== 'running') continue;
+        const a: TaskAssignment = {
+          id: x.ID,
+          serviceId: s.ID,
+          service: s.Spec.Name,
+          slot: x.Slot,
+          node: x.Node,
+          name: x.Name,
+          cmd: [...s.Spec.TaskTemplate.ContainerSpec.Command],
+          networks: s.Networks.map((n) => ({ id: n.Id, aliases: n.Aliases })),
+          endpointMode: s.Spec.EndpointSpec?.Mode ?? 'vip',
+        };
+        want.set(x.ID, encodeJson(a));
+      }
+    }
+    const dec = new TextDecoder();
+    for (const [k, v] of want) {
+      const cur = tb.get(CLUSTER_NETWORK, TASKS_TABLE, k);
+      if (cur === undefined || cur.deleted || dec.decode(cur.value) !== dec.decode(v)) tb.put(CLUSTER_NETWORK, TASKS_TABLE, k, v);
+    }
+    for (const e of tb.entries(CLUSTER_NETWORK, TASKS_TABLE)) if (!want.has(e.key)) tb.delete(CLUSTER_NETWORK, TASKS_TABLE, e.key);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // node pass
+
+  let nodeBusy: Promise<void> = Promise.resolve();
+  function nodePass(): Promise<void> {
+    const run = nodeBusy.then(nodePassOnce, nodePassOnce);
+    nodeBusy = run.catch(() => undefined);
+    return run;
+  }
+
+  async function nodePassOnce(): Promise<void> {
+    const tb = tables();
+    const self = nodeName();
+    const desired = new Map<string, TaskAssignment>();
+    for (const e of tb.entries(CLUSTER_NETWORK, TASKS_TABLE)) {
+      const a = decodeJson(TaskAssignment, e.value);
+      if (a !== undefined && a.node === self && a.id === e.key) desired.set(a.id, a);
+    }
+    const local = (await getJson<Record<string, string>>(ctx.store, LOCAL_KEY)) ?? {};
+    const sandboxes = new Map((await engine().sandboxes()).map((s) => [s.Name, s]));
+    const report = (id: string, st: Omit<TaskStatus, 'node' | 'ts'>) => {
+      const v: TaskStatus = { ...st, node: self, ts: now() };
+      const cur = tb.get(CLUSTER_NETWORK, STATUS_TABLE, id);
+      const old = cur === undefined || cur.deleted ? undefined : decodeJson(TaskStatus, cur.value);
+      if (old?.state === v.state && old.err === v.err && JSON.stringify(old.addresses ?? {}) === JSON.stringify(v.addresses ?? {})) return;
+      tb.put(CLUSTER_NETWORK, STATUS_TABLE, id, encodeJson(v));
+    };
+    const save = () => putJson(ctx.store, LOCAL_KEY, local);
+    const removeSandbox = async (name: string) => {
+      try {
+        await engine().removeSandbox(name, true);
+      } catch (e) {
+        if (!(e instanceof WeftException && e.error.category === 'NotFound')) throw e;
+      }
+    };
+
+    for (const [id, name] of Object.entries(local)) {
+      const a = desired.get(id);
+      const sb = sandboxes.get(name);
+      if (a === undefined) {
+        await removeSandbox(name);
+        delete local[id];
+        await save();
+        continue;
+      }
+      if (sb === undefined || sb.State !== 'running') {
+        report(id, { state: 'failed', err: sb === undefined ? 'task sandbox disappeared' : 'task exited' });
+        ctx.log.info('services: task failed; the manager will replace it', { task: name });
+        await removeSandbox(name);
+        delete local[id];
+        await save();
+      }
+    }
+    for (const a of desired.values()) {
+      if (local[a.id] !== undefined) continue;
+      const cur = tb.get(CLUSTER_NETWORK, STATUS_TABLE, a.id);
+      const st = cur === undefined || cur.deleted ? undefined : decodeJson(TaskStatus, cur.value);
+      if (st?.state === 'failed' || st?.state === 'rejected') continue; // reported; waiting for the manager
+      if (sandboxes.has(a.name)) await removeSandbox(a.name); // left over from an interrupted start
+      try {
+        const sb = await engine().createSandbox(
+          { Name: a.name, Networks: a.networks.map((n) => ({ Name: n.id, Aliases: n.aliases })), Cmd: a.cmd, Hostname: a.name },
+          { service: a.service, slot: a.slot, endpointMode: a.endpointMode },
+        );
+        local[a.id] = a.name;
+        await save();
+        const addresses: Record<string, string> = {};
+        for (const [n, x] of Object.entries(sb.Networks)) addresses[n] = x.IPAddress;
+        report(a.id, { state: sb.State === 'running' ? 'running' : 'failed', addresses });
+      } catch (e) {
+        const msg = e instanceof WeftException ? e.error.message : String((e as Error)?.message ?? e);
+        ctx.log.warn('services: could not start task', { task: a.name, error: msg });
+        report(a.id, { state: 'rejected', err: msg });
+      }
+    }
+    for (const e of tb.entries(CLUSTER_NETWORK, STATUS_TABLE)) if (e.owner === self && !desired.has(e.key)) tb.delete(CLUSTER_NETWORK, STATUS_TABLE, e.key);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // the API
+
+  return {
+    engine,
+    async waitTasksGone(ids, ms) {
+      const t0 = Date.now();
+      const want = new Set(ids);
+      while (tables().entries(CLUSTER_NETWORK, STATUS_TABLE).some((e) => want.has(e.key))) {
+        if (Date.now() - t0 > ms) return false;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return true;
+    },
+    async reconcile() {
+      await managerPass();
+      await nodePass();
+    },
+    async create(spec) {
+      await requireManager();
+      const warnings = validate(spec);
+      const nets = await resolveNetworks(spec);
+      const id = await serial(async () => {
+        if ((await records()).some((s) => s.Spec.Name === spec.Name)) raise(errors.conflict(PLUGIN, `service ${spec.Name} already exists`, { value: spec.Name }));
+        const rec: ServiceRecord = { ID: randomBytes(12).toString('hex'), Version: { Index: 1 }, CreatedAt: now(), UpdatedAt: now(), Spec: spec, Networks: nets, Tasks: [] };
+        await putJson(ctx.store, svcKey(rec.ID), rec);
+        return rec.ID;
+      });
+      await managerPass();
+      return { ID: id, Warnings: warnings };
+    },
+    async list() {
+      await requireManager();
+      return (await records()).map(view);
+    },
+    async get(ref) {
+      await requireManager();
+      return view(await find(ref));
+    },
+    async update(ref, version, spec) {
+      await requireManager();
+      const warnings = validate(spec);
+      const nets = await resolveNetworks(spec);
+      await serial(async () => {
+        const s = await find(ref);
+        if (version !== undefined && version !== s.Version.Index) {
+          raise(errors.conflict(PLUGIN, `update out of sequence: service ${s.Spec.Name} is at version ${s.Version.Index}, the update was made from version ${version}`, { hint: 'Read the service again and retry.' }));
+        }
+        if (spec.Name !== s.Spec.Name) raise(errors.badRequest(PLUGIN, `renaming service ${s.Spec.Name} to ${spec.Name} is not supported`, { path: 'Name', value: spec.Name }));
+        s.Spec = spec;
+        s.Networks = nets;
+        s.Version = { Index: s.Version.Index + 1 };
+        s.UpdatedAt = now();
+        await putJson(ctx.store, svcKey(s.ID), s);
+      });
+      await managerPass();
+      return { Warnings: warnings };
+    },
+    async remove(ref) {
+      await requireManager();
+      await serial(async () => {
+        const s = await find(ref);
+        await ctx.store.delete(svcKey(s.ID));
+      });
+      await managerPass();
+    },
+    async tasks(filters) {
+      await requireManager();
+      const all = await records();
+      const svc = filters.service ?? [];
+      const labels = filters.label ?? [];
+      const nodes = filters.node ?? [];
+      const desired = filters['desired-state'] ?? [];
+      const out: Task[] = [];
+      for (const s of all) {
+        if (svc.length > 0 && !svc.some((r) => r === s.ID || r === s.Spec.Name || (r.length >= 3 && s.ID.startsWith(r)))) continue;
+        if (
+          !labels.every((l) => {
+            const i = l.indexOf('=');
+            const k = i < 0 ? l : l.slice(0, i);
+            const v = (s.Spec.Labels ?? {})[k];
+            return v !== undefined && (i < 0 || v === l.slice(i + 1));
+          })
+        ) continue;
+        for (const x of s.Tasks) {
+          if (nodes.length > 0 && !nodes.includes(x.Node)) continue;
+          if (desired.length > 0 && !desired.includes(x.DesiredState)) continue;
+          out.push(taskView(s, x));
+        }
+      }
+      return out;
+    },
+  };
+}
+
+export { specKey };
+
+declare module '@weft/kernel' {
+  interface ServiceMap {
+    services: ServicesApi;
+  }
+}

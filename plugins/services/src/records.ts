@@ -1,0 +1,77 @@
+/**
+ * What the manager and the nodes exchange through the cluster table, and what the manager keeps
+ * in its store. Remote input is decoded with io-ts (a node never trusts another's bytes).
+ */
+import * as t from 'io-ts';
+import { decode } from '@weft/kernel';
+import type { ServiceSpec } from '@weft/api';
+
+/** Reserved tables network every Weft node joins at start (never a real network ID: has `_`). */
+export const CLUSTER_NETWORK = '_cluster';
+/** Desired tasks, written by the manager: key = task ID, value = TaskAssignment. */
+export const TASKS_TABLE = 'tasks';
+/** Observed task state, written by the node running the task: key = task ID, value = TaskStatus. */
+export const STATUS_TABLE = 'task-status';
+
+export const TaskAssignment = t.type({
+  id: t.string,
+  serviceId: t.string,
+  service: t.string,
+  slot: t.number,
+  node: t.string,
+  /** Sandbox name on the node: `SERVICE.SLOT.ID` (Docker's task name). */
+  name: t.string,
+  cmd: t.array(t.string),
+  /** Network IDs with the service's aliases on each. */
+  networks: t.array(t.type({ id: t.string, aliases: t.array(t.string) })),
+  endpointMode: t.union([t.literal('vip'), t.literal('dnsrr')]),
+});
+export type TaskAssignment = t.TypeOf<typeof TaskAssignment>;
+
+export const TaskState = t.union([t.literal('starting'), t.literal('running'), t.literal('failed'), t.literal('rejected')]);
+export type TaskState = t.TypeOf<typeof TaskState>;
+
+export const TaskStatus = t.intersection([
+  t.type({ state: TaskState, node: t.string, ts: t.string }),
+  t.partial({ err: t.string, addresses: t.record(t.string, t.string) }),
+]);
+export type TaskStatus = t.TypeOf<typeof TaskStatus>;
+
+/** A task as the manager remembers it (history included: replaced tasks stay, shut down). */
+export interface TaskRecord {
+  readonly ID: string;
+  readonly Slot: number;
+  readonly Node: string;
+  readonly Name: string;
+  DesiredState: 'running' | 'shutdown';
+  State: string;
+  Err?: string;
+  Timestamp: string;
+  /** Signature of the spec the task was made from; a different one is replaced. */
+  readonly SpecKey: string;
+  Addresses?: Record<string, string>;
+}
+
+/** The manager's durable record of a service. */
+export interface ServiceRecord {
+  ID: string;
+  Version: { Index: number };
+  CreatedAt: string;
+  UpdatedAt: string;
+  Spec: ServiceSpec;
+  /** `Spec.TaskTemplate.Networks` resolved to network IDs (and names, for listings). */
+  Networks: { Id: string; Name: string; Aliases: string[] }[];
+  Tasks: TaskRecord[];
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+export const encodeJson = (v: unknown): Uint8Array => enc.encode(JSON.stringify(v));
+export function decodeJson<A>(codec: t.Type<A, unknown, unknown>, bytes: Uint8Array): A | undefined {
+  try {
+    const r = decode(codec, JSON.parse(dec.decode(bytes)));
+    return r.ok ? r.value : undefined;
+  } catch {
+    return undefined;
+  }
+}
