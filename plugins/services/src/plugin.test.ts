@@ -326,7 +326,7 @@ networks:
     const tasks = await m.tasks({ label: ['com.docker.stack.namespace=shop'] });
     assert.equal(tasks.length, 4);
     const app = c.nodes.flatMap((n) => [...n.engine.boxes.values()]).find((b) => b.task?.service === 'shop_app')!;
-    assert.equal(app.req.Networks, [{ Name: 'id-shop_frontend', Aliases: ['application'] }, { Name: 'id-shop_backend', Aliases: [] }]);
+    assert.equal(app.req.Networks, [{ Name: 'id-shop_frontend', Aliases: ['app', 'application'] }, { Name: 'id-shop_backend', Aliases: ['app'] }]);
     assert.equal(app.task!.endpointMode, 'dnsrr');
     const settler = setInterval(() => void c.settle(), 20);
     try {

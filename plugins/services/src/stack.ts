@@ -164,7 +164,7 @@ export function planStack(stack: string, files: readonly string[]): ComposePlan 
     const entries: [string, unknown][] = sn === undefined ? [] : Array.isArray(sn) ? sn.map((n) => [String(n), undefined]) : isObj(sn) ? Object.entries(sn) : [];
     if (sn === undefined) {
       needDefault = true;
-      attach.push({ Target: `${stack}_default` });
+      attach.push({ Target: `${stack}_default`, Aliases: [key] });
     }
     for (const [nk, nv] of entries) {
       const net = nets.find((n) => n.key === nk);
@@ -174,7 +174,8 @@ export function planStack(stack: string, files: readonly string[]): ComposePlan 
       }
       const aliases = isObj(nv) && Array.isArray(nv.aliases) ? nv.aliases.map(String) : [];
       if (isObj(nv)) for (const k of Object.keys(nv)) if (k !== 'aliases') warnings.push(`services.${key}.networks.${nk}.${k} is not supported by Weft and was not applied`);
-      attach.push({ Target: net?.name ?? `${stack}_default`, ...(aliases.length > 0 ? { Aliases: aliases } : {}) });
+      // As docker stack deploy: the service's short name is an alias on each of its networks.
+      attach.push({ Target: net?.name ?? `${stack}_default`, Aliases: [key, ...aliases.filter((a) => a !== key)] });
     }
     const ports = (Array.isArray(v.ports) ? v.ports : []).map((p: unknown) => parsePort(p, `services.${key}.ports`));
     services.push({

@@ -1,0 +1,179 @@
+/**
+ * End-to-end: services and stacks on a three-host cluster (real agents in namespaces). Root only.
+ * Names are resolved inside the sandboxes (the switch answers DNS on the gateway).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createCluster, type Cluster, type Host } from '@weft/testing/cluster';
+import type { Sandbox } from '@weft/api';
+
+const root = process.getuid?.() === 0;
+const tag = `v${process.pid % 1000}`;
+
+async function eventually(pred: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await Promise.resolve(pred()).catch(() => false)) return;
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function swarm(c: Cluster): Promise<Host> {
+  await Promise.all(c.hosts.map((h) => c.startAgent(h)));
+  const [m, ...workers] = c.hosts;
+  const init = await m!.client.swarmInit({});
+  for (const w of workers) await w.client.swarmJoin({ JoinToken: init.WorkerToken, RemoteAddrs: [`${m!.addr}:2377`] });
+  await eventually(async () => (await m!.client.nodes()).filter((n) => n.Status === 'ready' && n.Weft).length === c.hosts.length, 15_000, 'every node ready');
+  return m!;
+}
+
+/** Task sandboxes of `service` on every host: host name → sandboxes. */
+async function taskBoxes(c: Cluster, service: string): Promise<{ host: Host; sb: Sandbox }[]> {
+  const out: { host: Host; sb: Sandbox }[] = [];
+  for (const h of c.hosts) for (const sb of await h.client.sandboxes()) if (sb.Name.startsWith(`${service}.`)) out.push({ host: h, sb });
+  return out;
+}
+const ipIn = (sb: Sandbox, net: string) => sb.Networks[net]?.IPAddress.split('/')[0] ?? '';
+const dig = (c: Cluster, from: string, name: string, server?: string) =>
+  c.inSandbox(from, ['dig', '+short', '+tries=1', '+time=2', ...(server !== undefined ? [`@${server}`] : []), name]).out.split('\n').map((l) => l.trim()).filter((l) => /^\d+\.\d+\.\d+\.\d+$/.test(l)).sort();
+const pings = (c: Cluster, from: string, ip: string) => c.inSandbox(from, ['ping', '-c', '1', '-W', '1', ip]).code === 0;
+const same = (a: readonly string[], b: readonly string[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
+
+if (!root) {
+  test('services end-to-end (skipped: needs root for network namespaces)', () => console.log('  skipped: run as root to include the multi-host service tests'));
+} else {
+  test('service: 3 replicas spread over 3 hosts, DNS (tasks.S, S, alias), kill -9 replaced, scale, rm', async () => {
+    const c = await createCluster(3, { tag: `${tag}s`, subnet: 60 });
+    const S = `${tag}api`;
+    try {
+      const m = await swarm(c);
+      // Not attachable: service tasks may attach anyway (Docker's rule).
+      await m.client.networkCreate({ Name: `${tag}net`, Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.160.0.0/24' }] } });
+      const r = await m.client.serviceCreate({
+        Name: S,
+        TaskTemplate: { ContainerSpec: { Command: ['sleep', '3600'] }, Networks: [{ Target: `${tag}net`, Aliases: [`${tag}alias`] }] },
+        Mode: { Replicated: { Replicas: 3 } },
+        EndpointSpec: { Mode: 'dnsrr' },
+      });
+      assert.ok(r.ID.length > 0);
+      // A worker is not the leader: it refuses, Docker-style.
+      assert.match(await c.hosts[1]!.client.services().then(() => '(no error)', (e: Error) => e.message), /not a swarm manager/);
+      await eventually(async () => (await m.client.service(S)).ServiceStatus?.RunningTasks === 3, 30_000, '3 running tasks');
+      let boxes = await taskBoxes(c, S);
+      assert.equal(boxes.map((b) => b.host.name).sort(), c.hosts.map((h) => h.name).sort(), 'one task per host');
+      assert.ok(boxes.every((b) => /^.+\.[1-3]\.[0-9a-f]+$/.test(b.sb.Name)), 'tasks are named SERVICE.SLOT.ID');
+      const tasks = await m.client.tasks({ service: [S] });
+      assert.equal(tasks.filter((t) => t.DesiredState === 'running').map((t) => t.Slot).sort(), [1, 2, 3]);
+
+      // DNS inside a task: tasks.S, S (dnsrr) and the alias resolve to every task.
+      let ips = boxes.map((b) => ipIn(b.sb, `${tag}net`));
+      const probe = boxes[0]!.sb.Name;
+      await eventually(() => same(dig(c, probe, `tasks.${S}`), ips), 15_000, `tasks.${S} → ${ips}`);
+      await eventually(() => same(dig(c, probe, S), ips), 15_000, `${S} → ${ips}`);
+      await eventually(() => same(dig(c, probe, `${tag}alias`), ips), 15_000, `${tag}alias → ${ips}`);
+      for (const ip of ips) await eventually(() => pings(c, probe, ip), 10_000, `${probe} → ${ip}`);
+
+      // kill -9 one task's process (on a worker): it is replaced, and DNS follows.
+      const victim = boxes.find((b) => b.host !== m)!;
+      process.kill(victim.sb.Pid, 'SIGKILL');
+      await eventually(async () => {
+        const now = await taskBoxes(c, S);
+        return now.length === 3 && !now.some((b) => b.sb.Name === victim.sb.Name) && now.every((b) => b.sb.State === 'running');
+      }, 30_000, 'the killed task replaced');
+      await eventually(async () => (await m.client.service(S)).ServiceStatus?.RunningTasks === 3, 15_000, '3 running again');
+      const failed = (await m.client.tasks({ service: [S] })).find((t) => t.Name === victim.sb.Name);
+      assert.equal(failed?.Status.State, 'failed');
+      boxes = await taskBoxes(c, S);
+      ips = boxes.map((b) => ipIn(b.sb, `${tag}net`));
+      const probe2 = boxes.find((b) => b.host === m)!.sb.Name;
+      await eventually(() => same(dig(c, probe2, `tasks.${S}`), ips), 15_000, `tasks.${S} updated → ${ips}`);
+
+      // scale up, then down: every host follows; DNS follows.
+      let svc = await m.client.service(S);
+      await m.client.serviceUpdate(svc.ID, svc.Version.Index, { ...svc.Spec, Mode: { Replicated: { Replicas: 5 } } });
+      await eventually(async () => (await taskBoxes(c, S)).filter((b) => b.sb.State === 'running').length === 5, 30_000, '5 tasks');
+      svc = await m.client.service(S);
+      await m.client.serviceUpdate(svc.ID, svc.Version.Index, { ...svc.Spec, Mode: { Replicated: { Replicas: 2 } } });
+      await eventually(async () => (await taskBoxes(c, S)).length === 2, 30_000, '2 tasks');
+      boxes = await taskBoxes(c, S);
+      ips = boxes.map((b) => ipIn(b.sb, `${tag}net`));
+      await eventually(() => same(dig(c, boxes[0]!.sb.Name, `tasks.${S}`), ips), 15_000, `tasks.${S} after scale down → ${ips}`);
+
+      // rm: every task everywhere.
+      await m.client.serviceRemove(S);
+      await eventually(async () => (await taskBoxes(c, S)).length === 0, 30_000, 'no task left on any host');
+      assert.equal((await m.client.services()).filter((s) => s.Spec.Name === S), []);
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  test('stack: web/app/db on frontend/backend; app reaches both, web cannot reach db; stack rm removes everything', async () => {
+    const c = await createCluster(3, { tag: `${tag}k`, subnet: 62 });
+    const st = `${tag}shop`;
+    try {
+      const m = await swarm(c);
+      const compose = `
+services:
+  web:
+    image: nginx
+    command: ["sleep", "3600"]
+    networks: [frontend]
+  app:
+    command: sleep 3600
+    networks:
+      frontend: { aliases: [application] }
+      backend: {}
+  db:
+    command: sleep 3600
+    deploy: { replicas: 1, endpoint_mode: dnsrr }
+    networks: [backend]
+networks:
+  frontend:
+    driver: overlay
+    ipam: { config: [{ subnet: 10.162.1.0/24 }] }
+  backend:
+    driver: overlay
+    labels: { tier: data }
+    ipam: { config: [{ subnet: 10.162.2.0/24 }] }
+`;
+      const r = await m.client.stackDeploy({ Name: st, ComposeFiles: [compose] });
+      assert.equal([...r.Services].sort(), [`${st}_app`, `${st}_db`, `${st}_web`]);
+      assert.equal([...r.Networks].sort(), [`${st}_backend`, `${st}_frontend`]);
+      assert.match((r.Warnings ?? []).join('\n'), /image "nginx" is not run/);
+      assert.equal(await m.client.stacks(), [{ Name: st, Services: 3, Networks: 2 }]);
+      const one = async (svc: string) => {
+        const b = await taskBoxes(c, `${st}_${svc}`);
+        return b.length === 1 && b[0]!.sb.State === 'running' ? b[0]! : undefined;
+      };
+      await eventually(async () => (await one('web')) !== undefined && (await one('app')) !== undefined && (await one('db')) !== undefined, 30_000, 'three stack tasks running');
+      const web = (await one('web'))!;
+      const app = (await one('app'))!;
+      const db = (await one('db'))!;
+      const webIp = ipIn(web.sb, `${st}_frontend`);
+      const dbIp = ipIn(db.sb, `${st}_backend`);
+      await eventually(() => pings(c, app.sb.Name, webIp), 15_000, `app → web ${webIp}`);
+      await eventually(() => pings(c, app.sb.Name, dbIp), 15_000, `app → db ${dbIp}`);
+      // By name too: the short service name is an alias on the stack's networks. The sandbox's
+      // resolv.conf names its first network's gateway, and the switch answers from that network's
+      // table only, so db (backend only) is asked of the backend's gateway.
+      const backendGw = (await m.client.network(`${st}_backend`)).IPAM.Config[0]!.Gateway!;
+      await eventually(() => same(dig(c, app.sb.Name, 'web'), [webIp]), 15_000, 'app resolves web');
+      await eventually(() => same(dig(c, app.sb.Name, 'db', backendGw), [dbIp]), 15_000, 'app resolves db (backend resolver)');
+      assert.not.ok(pings(c, web.sb.Name, dbIp), 'web must not reach db (different network)');
+      assert.equal(dig(c, web.sb.Name, 'db'), [], 'web cannot resolve db');
+      const tasks = await m.client.tasks({ label: [`com.docker.stack.namespace=${st}`] });
+      assert.equal(tasks.filter((t) => t.DesiredState === 'running').length, 3);
+
+      await m.client.stackRemove(st);
+      await eventually(async () => (await Promise.all(['web', 'app', 'db'].map((s) => taskBoxes(c, `${st}_${s}`)))).every((b) => b.length === 0), 30_000, 'stack tasks gone');
+      assert.equal((await m.client.networks()).filter((n) => n.Name.startsWith(`${st}_`)).map((n) => n.Name), []);
+      assert.equal(await m.client.stacks(), []);
+    } finally {
+      await c.destroy();
+    }
+  });
+}
+
+test.run();
