@@ -2,18 +2,40 @@
  * Simulator benchmark: dissemination, failure detection, false positives and bandwidth,
  * side by side with memberlist's published model (serf convergence simulator, spec §16).
  *
- *   node --import tsx src/bench.ts [--n 100,1000,5000] [--minutes 10] [--loss 0.1] [--seed 1] [--loss-only] [--progress]
+ *   node --import tsx src/bench.ts [--n 100,1000,5000] [--minutes 10,10,3] [--loss 0.1] [--seed 1]
+ *                                  [--loss-only] [--progress] [--quick]
+ *
+ * `--minutes` is the length of the loss run per size (the last value repeats; 0 skips it).
+ * The N=5000 loss run defaults to 3 simulated minutes: its cost grows with N² (every
+ * suspicion and refutation reaches every member), see README "Measured figures".
+ * `--quick`: N=100,1000 with a 1-minute loss run. After each size a cumulative one-line
+ * JSON summary is printed (the repo's `npm run bench` runner keeps the last one).
+ * N=5000 needs ~8 GB of heap: when the heap limit is lower, the script re-runs itself
+ * with `--max-old-space-size=20000 --max-semi-space-size=64`.
  */
+import { spawnSync } from 'node:child_process';
+import { getHeapStatistics } from 'node:v8';
 import { createSimCluster, type SimCluster } from './sim/cluster.ts';
 import { LAN_DEFAULTS } from './swim/types.ts';
 
 const args = process.argv.slice(2);
+if (getHeapStatistics().heap_size_limit < 16 * 1024 ** 3 && process.env['WEFT_GOSSIP_BENCH_CHILD'] === undefined) {
+  const r = spawnSync(process.execPath, ['--max-old-space-size=20000', '--max-semi-space-size=64', ...process.execArgv, process.argv[1] as string, ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, WEFT_GOSSIP_BENCH_CHILD: '1' },
+  });
+  process.exit(r.status ?? 1);
+}
 const opt = (name: string, dflt: string): string => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : dflt;
 };
-const sizes = opt('n', '100,1000,5000').split(',').map(Number);
-const minutes = Number(opt('minutes', '10'));
+const quick = args.includes('--quick');
+const sizes = opt('n', quick ? '100,1000' : '100,1000,5000').split(',').map(Number);
+const minutesList = opt('minutes', quick ? '1' : '10,10,3').split(',').map(Number);
+const minutesFor = (i: number): number => minutesList[Math.min(i, minutesList.length - 1)] ?? 0;
+const summary: Record<string, number | boolean> = {};
+const printSummary = () => console.log(JSON.stringify({ bench: 'gossip-sim', ...summary }));
 const loss = Number(opt('loss', '0.1'));
 const seed = Number(opt('seed', '1'));
 /** `--loss-only`: skip the healthy-cluster measurements; `--progress`: a line per simulated minute. */
@@ -76,10 +98,12 @@ async function detection(c: SimCluster, victim: number): Promise<{ first: number
 
 const fmt = (ms: number) => (ms < 0 ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
 
+const msgsIn = (c: SimCluster): number => c.nodes.reduce((a, m) => a + m.counters.messagesIn, 0);
 const mb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
 /** Dissemination, steady-state bandwidth and crash detection on one converged cluster. */
 async function healthyRun(n: number): Promise<void> {
+  summary[`n${n}ModelT9999S`] = modelSeconds(n, 0.9999, 0);
   const wall = performance.now();
   const c = await createSimCluster({ n, seed, bootstrap: 'seeded' });
   await c.clock.run(2000);
@@ -105,10 +129,18 @@ async function healthyRun(n: number): Promise<void> {
   console.log(`  crash → dead at every member            ${fmt(det.all).padEnd(15)} suspicion min ${(4 * Math.max(1, Math.log10(n))).toFixed(1)} s .. max ${(24 * Math.max(1, Math.log10(n))).toFixed(1)} s after suspicion`);
   console.log(`  bytes/s per node (steady, no loss)      ${bps.toFixed(0).padEnd(15)} ≤ ${(1400 * 3 * 2) / 0.2} B/s upper bound (328 kbit/s)`);
   console.log(`  [wall ${setupWall.toFixed(1)} s, peak RSS so far ${mb()} MB]`);
+  Object.assign(summary, {
+    [`n${n}T50S`]: Math.round(b50 / 10) / 100,
+    [`n${n}T9999S`]: Math.round(b9999 / 10) / 100,
+    [`n${n}DeadAtAllS`]: Math.round(det.all / 10) / 100,
+    [`n${n}Bps`]: Math.round(bps),
+    [`n${n}WallS`]: Math.round(setupWall),
+  });
+  printSummary();
 }
 
 /** False positives at `loss` over `minutes` (progress line every simulated minute). */
-async function lossRun(n: number): Promise<void> {
+async function lossRun(n: number, minutes: number): Promise<void> {
   const wall2 = performance.now();
   const lc = await createSimCluster({ n, seed: seed + 1, bootstrap: 'seeded', loss });
   let fpDead = 0;
@@ -119,25 +151,40 @@ async function lossRun(n: number): Promise<void> {
       if (e.type === 'suspect') suspicions++;
     }),
   );
+  if (progress) console.log(`  … N=${n} loss run: cluster seeded, wall ${((performance.now() - wall2) / 1000).toFixed(0)} s, peak RSS ${mb()} MB`);
   const lb0 = lc.net.bytesSent + lc.net.streamBytes;
-  for (let min = 1; min <= minutes; min++) {
-    await lc.clock.run(60_000);
+  for (let done = 0; done < minutes * 60_000; ) {
+    const step = Math.min(60_000, minutes * 60_000 - done);
+    await lc.clock.run(step);
+    done += step;
     if (progress)
-      console.log(`  … N=${n} loss run: ${min}/${minutes} simulated min, ${fpDead} false dead, ${suspicions} suspect events, wall ${((performance.now() - wall2) / 1000).toFixed(0)} s, peak RSS ${mb()} MB`);
+      console.log(`  … N=${n} loss run: ${(done / 60_000).toFixed(2)}/${minutes} simulated min, ${fpDead} false dead, ${suspicions} suspect events, ${msgsIn(lc)} messages handled, ${((lc.net.bytesSent + lc.net.streamBytes - lb0) / n / (done / 1000)).toFixed(0)} B/s per node, wall ${((performance.now() - wall2) / 1000).toFixed(0)} s, peak RSS ${mb()} MB`);
   }
   const lbps = (lc.net.bytesSent + lc.net.streamBytes - lb0) / n / (minutes * 60);
   const fpWall = (performance.now() - wall2) / 1000;
   const allAlive = lc.nodes.every((m) => m.numAlive() === n);
   console.log(`  false 'dead' events, ${minutes} min @ ${loss * 100} % loss   ${String(fpDead).padEnd(15)} (suspect events, all observers: ${suspicions}; every node sees all ${n} alive at the end: ${allAlive})`);
-  console.log(`  bytes/s per node (${loss * 100} % loss run)          ${lbps.toFixed(0).padEnd(15)}`);
+  console.log(`  bytes/s per node (${loss * 100} % loss run)          ${lbps.toFixed(0).padEnd(15)} (messages handled per node per s: ${(msgsIn(lc) / n / (minutes * 60)).toFixed(0)})`);
   console.log(`  [wall ${fpWall.toFixed(1)} s, peak RSS so far ${mb()} MB]`);
+  Object.assign(summary, {
+    [`n${n}LossMinutes`]: minutes,
+    [`n${n}FalseDead`]: fpDead,
+    [`n${n}SuspectEvents`]: suspicions,
+    [`n${n}LossBps`]: Math.round(lbps),
+    [`n${n}LossWallS`]: Math.round(fpWall),
+    peakRssMB: mb(),
+  });
+  printSummary();
 }
 
 console.log(`Weft gossip simulator bench (virtual time; LAN defaults: probe ${LAN_DEFAULTS.probeInterval} ms, gossip ${LAN_DEFAULTS.gossipInterval} ms × ${LAN_DEFAULTS.gossipNodes}, latency 1–5 ms)`);
 const wall0 = performance.now();
-for (const n of sizes) {
+for (const [i, n] of sizes.entries()) {
   // Each run builds its own cluster and drops it before the next one (N² member records).
   if (!lossOnly) await healthyRun(n);
-  if (minutes > 0) await lossRun(n);
+  if (minutesFor(i) > 0) await lossRun(n, minutesFor(i));
 }
 console.log(`\ntotal wall ${((performance.now() - wall0) / 1000).toFixed(1)} s, peak RSS ${mb()} MB`);
+summary['totalWallS'] = Math.round((performance.now() - wall0) / 1000);
+summary['peakRssMB'] = mb();
+printSummary();
