@@ -4,7 +4,9 @@
  * on two hosts and pings across, then removes everything it made. Each step is narrated and
  * checked; the first failure stops the demo with a non-zero exit.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { createCluster, CLI_BIN, type Cluster, type Host } from '@weft/testing/cluster';
 
 /** Runs `weft -H <host's socket> ARGS`, echoing the command line and its output. */
@@ -89,8 +91,8 @@ async function main(): Promise<number> {
       check(out.split('\n').filter((l) => /\bready\b/i.test(l)).length === 3, 'not every node is ready');
     });
 
-    await step('Create an attachable overlay network on the manager', async () => {
-      weft(h1, ['network', 'create', '-d', 'overlay', '--attachable', 'web']);
+    await step('Create an encrypted, attachable overlay network on the manager', async () => {
+      weft(h1, ['network', 'create', '-d', 'overlay', '--attachable', '--opt', 'encrypted', 'web']);
     });
 
     await step('Run alpine1 on h1 and alpine2 on h2, attached to web', async () => {
@@ -106,10 +108,32 @@ async function main(): Promise<number> {
       weft(h1, ['exec', 'alpine1', '--', 'ping', '-c', '3', 'alpine2']);
     });
 
+    await step('Prove the underlay carries no plaintext: capture VXLAN while pinging with a marker payload', async () => {
+      const pcap = path.join(cluster.dir, 'underlay.pcap');
+      const cap = spawn('ip', ['netns', 'exec', cluster.underlay, 'tcpdump', '-i', 'br0', '-U', '-w', pcap, 'udp', 'port', '4789'], { stdio: 'ignore' });
+      try {
+        await new Promise((r) => setTimeout(r, 1000));
+        // "WEFTDEMO" repeated through every ICMP payload
+        weft(h1, ['exec', 'alpine1', '--', 'ping', '-c', '5', '-i', '0.2', '-p', '5745465444454d4f', 'alpine2']);
+        await new Promise((r) => setTimeout(r, 500));
+      } finally {
+        cap.kill('SIGINT');
+        await new Promise((r) => cap.once('exit', r));
+      }
+      const bytes = fs.readFileSync(pcap);
+      const datagrams = countPcapRecords(bytes);
+      const leaked = bytes.includes(Buffer.from('WEFTDEMO'));
+      say(`captured ${datagrams} VXLAN datagrams (${bytes.length} bytes) on the underlay bridge`);
+      say(leaked ? 'the marker WEFTDEMO is visible on the wire!' : 'the marker WEFTDEMO appears in none of them: every datagram is sealed');
+      check(datagrams >= 10, `expected at least 10 datagrams on the underlay, captured ${datagrams}`);
+      check(!leaked, 'plaintext on the underlay of an encrypted network');
+    });
+
     await step('Inspect the network from h2: the endpoints of every host', async () => {
       const out = weft(h2, ['network', 'inspect', 'web']);
-      const n = JSON.parse(out)[0] as { Endpoints: unknown[] };
+      const n = JSON.parse(out)[0] as { Endpoints: unknown[]; Encrypted: boolean };
       check(n.Endpoints.length === 2, `expected 2 endpoints, saw ${n.Endpoints.length}`);
+      check(n.Encrypted, 'the network should be encrypted');
     });
 
     await step('Remove the sandboxes and the network', async () => {
@@ -132,6 +156,20 @@ async function main(): Promise<number> {
     }
     process.stdout.write(`\n${bold(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`)}\n`);
   }
+}
+
+/** Records in a classic pcap file (24-byte header, then 16-byte record headers). */
+function countPcapRecords(b: Buffer): number {
+  if (b.length < 24) return 0;
+  const le = b.readUInt32LE(0) === 0xa1b2c3d4 || b.readUInt32LE(0) === 0xa1b23c4d;
+  let off = 24;
+  let n = 0;
+  while (off + 16 <= b.length) {
+    const incl = le ? b.readUInt32LE(off + 8) : b.readUInt32BE(off + 8);
+    off += 16 + incl;
+    if (off <= b.length) n++;
+  }
+  return n;
 }
 
 process.exit(await main());
