@@ -67,9 +67,22 @@ export function saKey(aead: Aead, dataKey: Uint8Array, epoch: number, src: strin
 export function spiOf(aead: Aead, spiK: Uint8Array, epoch: number, src: string, dst: string): number {
   const out = new Uint8Array(32);
   aead.hash(out, saInfo(LABEL_SPI, epoch, src, dst), spiK);
-  const spi = ((out[0]! << 24) | (out[1]! << 16) | (out[2]! << 8) | out[3]!) >>> 0;
-  return spi < 256 ? spi + 256 : spi;
+  return normalizeSpi(((out[0]! << 24) | (out[1]! << 16) | (out[2]! << 8) | out[3]!) >>> 0);
 }
+
+/**
+ * Maps a raw 32-bit hash to an SPI: 0..255 are reserved (RFC 4303 §2.1), and 08 00 00 00 — the
+ * first word of a plaintext VXLAN header — is skipped so a data path that drops plaintext VXLAN on
+ * encrypted networks can never mistake a sealed datagram for one.
+ */
+export function normalizeSpi(raw: number): number {
+  if (raw < 256) return raw + 256;
+  if (raw === VXLAN_HEADER_WORD) return raw + 1;
+  return raw;
+}
+
+/** The first 32-bit word of every RFC 7348 VXLAN header (flags 0x08, reserved zeros). */
+export const VXLAN_HEADER_WORD = 0x08000000;
 
 export function validEpoch(epoch: number): boolean {
   return Number.isSafeInteger(epoch) && epoch >= 0;
