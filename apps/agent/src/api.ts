@@ -179,6 +179,8 @@ export function createApi(d: ApiDeps) {
       return { Role: role, Token: r.Token, Manager: sw?.Managers[0] ?? `${config.advertiseAddr}:${config.listenPort}` };
     }),
     route('POST', '/swarm/leave', async (_p, q) => invoke('control', 'Swarm.Leave', { Force: flag(q, 'force') })),
+    // Rotate the data-path and gossip key rings now (managers; the 12 h schedule continues).
+    route('POST', '/swarm/rotate-keys', async () => invoke('control', 'Swarm.RotateKeys', {})),
     route('GET', '/nodes', async () => nodes()),
     route('GET', '/nodes/{id}', async (p) => {
       const all = await nodes();

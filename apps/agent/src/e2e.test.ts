@@ -57,6 +57,11 @@ if (!root) {
       await m.client.networkCreate({ Name: 'web', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.10.0.0/24' }] } });
       assert.match(await failure(m.client.networkCreate({ Name: 'db', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.10.0.0/16' }] } })), /web/);
       assert.match(await failure(m.client.networkCreate({ Name: 'web', Driver: 'overlay' })), /already exists/);
+      const r1 = await m.client.rotateKeys();
+      const r2 = await m.client.rotateKeys();
+      assert.is(r2.Rotation, r1.Rotation + 1, 'a manual rotation advances the ring once');
+      assert.is(r2.Epochs.length, 3, 'three keys: newest, primary, oldest');
+      assert.match(await failure(w1.client.rotateKeys()), /manager/);
     } finally {
       await c.destroy();
     }

@@ -1,7 +1,7 @@
 /** A typed client of the agent's local API over its unix socket (used by the CLI and tests). */
 import * as http from 'node:http';
 import type {
-  Info, JoinTokenResponse, Network, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
+  Info, JoinTokenResponse, KeyRingInfo, Network, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
   NetworkPeers, Node, PeerAddRequest, Sandbox, SandboxCreateRequest, SwarmInitRequest, SwarmInitResponse, SwarmJoinRequest,
   SwarmJoinResponse, Version,
   Service, ServiceCreateResponse, ServiceSpec, StackDeployRequest, StackDeployResponse, StackSummary, Task,
@@ -97,6 +97,7 @@ export interface Client {
   swarmJoin(r: SwarmJoinRequest): Promise<SwarmJoinResponse>;
   joinToken(role: 'worker' | 'manager', rotate?: boolean): Promise<JoinTokenResponse>;
   swarmLeave(force?: boolean): Promise<void>;
+  rotateKeys(): Promise<KeyRingInfo>;
   nodes(): Promise<Node[]>;
   node(id: string): Promise<Node>;
   nodeRemove(id: string, force?: boolean): Promise<void>;
@@ -139,6 +140,7 @@ export function createClient(socketPath: string = DEFAULT_SOCKET, opts: RequestO
     swarmJoin: (b) => r('POST', '/swarm/join', b),
     joinToken: (role, rotate) => r('GET', `/swarm/join-token${q({ role, rotate })}`),
     swarmLeave: (force) => none(r('POST', `/swarm/leave${q({ force })}`)),
+    rotateKeys: () => r('POST', '/swarm/rotate-keys'),
     nodes: () => r('GET', '/nodes'),
     node: (id) => r('GET', `/nodes/${seg(id)}`),
     nodeRemove: (id, force) => none(r('DELETE', `/nodes/${seg(id)}${q({ force })}`)),

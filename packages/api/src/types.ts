@@ -11,6 +11,7 @@
  * | POST | /swarm/join | SwarmJoinRequest → SwarmJoinResponse |
  * | GET | /swarm/join-token?role=worker\|manager[&rotate=1] | → JoinTokenResponse |
  * | POST | /swarm/leave[?force=1] | → {} |
+ * | POST | /swarm/rotate-keys | → KeyRingInfo (managers) |
  * | GET | /nodes | → Node[] |
  * | GET | /nodes/{id or name} | → Node |
  * | DELETE | /nodes/{id or name}[?force=1] | → {} |
@@ -88,6 +89,15 @@ export interface SwarmJoinResponse {
   readonly NodeID: string;
   readonly ClusterID: string;
   readonly Role: Role;
+}
+
+/** The cluster's key ring after a rotation (no key material). */
+export interface KeyRingInfo {
+  readonly Rotation: number;
+  readonly Epochs: readonly number[];
+  readonly PrimaryEpoch: number;
+  readonly NextRotationAt: number;
+  readonly IntervalMs: number;
 }
 
 export interface JoinTokenResponse {
