@@ -4,6 +4,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { createCluster, type Cluster, type Host } from '@weft/testing/cluster';
 import type { Sandbox } from '@weft/api';
 
@@ -106,6 +110,41 @@ if (!root) {
       assert.equal((await m.client.services()).filter((s) => s.Spec.Name === S), []);
     } finally {
       await c.destroy();
+    }
+  });
+
+  test('routing mesh: a published port answers on every host, also where no task runs; removed with the service', async () => {
+    const c = await createCluster(3, { tag: `${tag}p`, subnet: 64 });
+    const S = `${tag}www`;
+    const port = 20000 + (process.pid % 1000);
+    const docroot = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-www-`));
+    fs.writeFileSync(path.join(docroot, 'index.html'), 'weft-mesh-ok\n');
+    try {
+      const m = await swarm(c);
+      await m.client.networkCreate({ Name: `${tag}pnet`, Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.164.0.0/24' }] } });
+      await m.client.serviceCreate({
+        Name: S,
+        TaskTemplate: { ContainerSpec: { Command: ['busybox', 'httpd', '-f', '-p', '80', '-h', docroot] }, Networks: [{ Target: `${tag}pnet` }] },
+        Mode: { Replicated: { Replicas: 2 } },
+        EndpointSpec: { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: port, PublishMode: 'ingress' }] },
+      });
+      await eventually(async () => (await m.client.service(S)).ServiceStatus?.RunningTasks === 2, 30_000, '2 running tasks');
+      const get = (h: Host) => {
+        try {
+          return execFileSync('ip', ['netns', 'exec', h.ns, 'curl', '-s', '--max-time', '3', `http://${h.addr}:${port}/`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+        } catch {
+          return '';
+        }
+      };
+      for (const h of c.hosts) await eventually(() => get(h).includes('weft-mesh-ok'), 30_000, `port ${port} on ${h.name}`);
+      const withTask = new Set((await taskBoxes(c, S)).map((b) => b.host.name));
+      assert.ok(c.hosts.some((h) => !withTask.has(h.name)), 'one host runs no task and still answers');
+      await m.client.serviceRemove(S);
+      for (const h of c.hosts) await eventually(() => get(h) === '', 30_000, `port ${port} closed on ${h.name}`);
+      await eventually(async () => (await Promise.all(c.hosts.map((h) => h.client.sandboxes()))).flat().length === 0, 30_000, 'no task or mesh helper left');
+    } finally {
+      await c.destroy();
+      fs.rmSync(docroot, { recursive: true, force: true });
     }
   });
 

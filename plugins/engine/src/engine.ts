@@ -80,6 +80,7 @@ interface Attachment {
  * endpoint mode and slot so the embedded DNS answers the service name and `tasks.NAME`.
  */
 export interface TaskOptions {
+  /** The service; empty for a helper sandbox of the services plugin (routing mesh), which is not published as a task. */
   readonly service: string;
   readonly slot: number;
   readonly endpointMode: 'vip' | 'dnsrr';
@@ -122,7 +123,7 @@ async function attempt<T>(ctx: Context<EngineConfig>, plugin: string, method: st
 
 /** Join options that publish a task's service fields in its endpoint record (plugins/overlay). */
 function taskJoinOptions(task: TaskOptions | undefined, netId: string): Record<string, unknown> {
-  if (task === undefined) return {};
+  if (task === undefined || task.service === '') return {};
   const vip = task.vips?.[netId];
   return { 'weft.service': task.service, 'weft.endpoint.mode': task.endpointMode, 'weft.task.slot': task.slot, ...(vip !== undefined ? { 'weft.service.vip': vip } : {}) };
 }

@@ -4,3 +4,4 @@ export * from './placement.ts';
 export * from './plugin.ts';
 export * from './stack.ts';
 export * from './routes.ts';
+export * from './ingress.ts';

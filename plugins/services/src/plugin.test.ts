@@ -3,6 +3,9 @@
  * table, each with a fake engine. Placement, rescheduling on node death, replacement of killed
  * tasks, scaling, updates and removal — without namespaces.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isLeft } from 'fp-ts/lib/Either.js';
@@ -105,6 +108,7 @@ async function cluster(names: string[]) {
   const nets = NETS.map((d) => ({ ...d }));
   let seq = 0;
   const nodes: Node[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-services-test-'));
   for (const name of names) {
     const kernel = createKernel();
     const engine = fakeEngine(nets);
@@ -118,7 +122,7 @@ async function cluster(names: string[]) {
           nodeName: () => name,
           newId: () => `t${String(++seq).padStart(3, '0')}`,
         }),
-        config: { intervalMs: 60_000 },
+        config: { intervalMs: 60_000, runDir: path.join(dir, name) },
       },
     ]);
     if (isLeft(r)) throw new Error(JSON.stringify(r.left));
@@ -129,7 +133,10 @@ async function cluster(names: string[]) {
   const settle = async () => {
     for (let i = 0; i < 6; i++) for (const n of nodes) if (ready.has(n.name)) await n.api.reconcile();
   };
-  const stop = () => Promise.all(nodes.map((n) => n.kernel.stop()));
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.kernel.stop()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
   return { nodes, ready, settle, stop, tables: t, nets };
 }
 
@@ -297,7 +304,7 @@ services:
     networks:
       frontend: { aliases: [application] }
       backend: {}
-    ports: ["8080:80"]
+    ports: ["8080:80/udp"]
   db:
     command: sleep 1000
     networks: [backend]
@@ -316,7 +323,7 @@ networks:
     const w = (r.Warnings ?? []).join('\n');
     assert.match(w, /services\.web\.image "nginx" is not run/);
     assert.match(w, /healthcheck is not supported/);
-    assert.match(w, /routing mesh/);
+    assert.match(w, /TCP in ingress mode only/);
     const back = c.nets.find((d) => d.Name === 'shop_backend')!;
     assert.equal(back.Labels['com.docker.stack.namespace'], 'shop');
     assert.ok(back.Internal);
@@ -337,6 +344,22 @@ networks:
     assert.equal(running(c), [0, 0]);
     assert.equal(c.nets.filter((d) => d.Name.startsWith('shop_')), []);
     assert.equal(await listStacks(m), []);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('published ports: published port required, a network required, conflicts refused', async () => {
+  const c = await cluster(['m']);
+  try {
+    const m = c.nodes[0]!.api;
+    const ports = (p: number | undefined) => ({ EndpointSpec: { Ports: [{ Protocol: 'tcp' as const, TargetPort: 80, PublishMode: 'ingress' as const, ...(p !== undefined ? { PublishedPort: p } : {}) }] } });
+    const err = (p: Promise<unknown>) => p.then(() => '(no error)', (e: Error) => e.message);
+    assert.match(await err(m.create(spec('a', 1, ports(undefined)))), /give the published port/);
+    assert.match(await err(m.create({ ...spec('a', 1, ports(18080)), TaskTemplate: { ContainerSpec: { Command: ['x'] } } })), /on no network/);
+    // Replicas 0: nothing runs, but the port is taken (the mesh helper is not started by the fake engine here).
+    await m.create(spec('a', 0, ports(18080)));
+    assert.match(await err(m.create(spec('b', 0, ports(18080)))), /already published by service a/);
   } finally {
     await c.stop();
   }

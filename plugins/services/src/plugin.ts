@@ -19,10 +19,15 @@ import type { Engine, NetDef } from '@weft/engine';
 import type { Service, ServiceSpec, Task } from '@weft/api';
 import { CLUSTER_NETWORK, decodeJson, encodeJson, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, type ServiceRecord } from './records.ts';
 import { plan, specKey } from './placement.ts';
+import { createIngress, INGRESS_TABLE, IngressEntry, type Ingress } from './ingress.ts';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 export const ServicesConfig = t.partial({
   /** Reconciliation period (ms); table events also trigger a pass. */
   intervalMs: t.number,
+  /** Where the routing mesh keeps its unix sockets (default: a directory under the OS temp dir named after the node). */
+  runDir: t.string,
 });
 export type ServicesConfig = t.TypeOf<typeof ServicesConfig>;
 
@@ -64,6 +69,7 @@ export function servicesPlugin(opts: ServicesOptions = {}): PluginDefinition<Ser
   let api: ServicesApi | undefined;
   let stopTicker: (() => void) | undefined;
   let kick: (() => void) | undefined;
+  let closeIngress: (() => Promise<void>) | undefined;
   return definePlugin<ServicesConfig>({
     manifest: {
       name: PLUGIN,
@@ -76,7 +82,11 @@ export function servicesPlugin(opts: ServicesOptions = {}): PluginDefinition<Ser
       description: 'replicated services: placement and rescheduling on the manager, task reconciliation on every node',
     },
     services: {
-      services: (ctx) => (api = createServices(ctx, opts)),
+      services: (ctx) => {
+        const made = createServices(ctx, opts);
+        closeIngress = made.closeIngress;
+        return (api = made.api);
+      },
     },
     start: async (ctx) => {
       await ctx.services.get('tables').joinNetwork(CLUSTER_NETWORK);
@@ -112,26 +122,31 @@ export function servicesPlugin(opts: ServicesOptions = {}): PluginDefinition<Ser
         if (debounce !== undefined) clearTimeout(debounce);
       };
     },
-    stop: () => {
+    stop: async () => {
+      await closeIngress?.();
       stopTicker?.();
       stopTicker = undefined;
       kick = undefined;
     },
     events: {
       table: (e: TableEvent) => {
-        if (e.entry.network === CLUSTER_NETWORK) kick?.();
+        // Cluster tables, and endpoint changes (routing mesh targets).
+        if (e.entry.network === CLUSTER_NETWORK || e.entry.table === 'endpoints') kick?.();
       },
       membership: () => kick?.(),
     },
   });
 }
 
-function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): ServicesApi {
+function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { api: ServicesApi; closeIngress: () => Promise<void> } {
   const engine = (): EngineLike => ctx.services.get('engine') as EngineLike;
   const tables = () => ctx.services.get('tables');
   const newId = opts.newId ?? (() => randomBytes(5).toString('hex'));
   const nodeName = (): string => opts.nodeName?.(ctx) ?? (ctx.services.has('membership') ? ctx.services.get('membership').self().name : 'local');
   const now = () => new Date(ctx.now()).toISOString();
+  let ingress: Ingress | undefined;
+  const mesh = (): Ingress =>
+    (ingress ??= createIngress(ctx as Context<unknown>, engine, tables, ctx.config.runDir ?? path.join(os.tmpdir(), `weft-mesh-${nodeName()}`), newId));
 
   // Manager operations read-modify-write the records: one at a time.
   let queue: Promise<unknown> = Promise.resolve();
@@ -220,10 +235,34 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): Se
     if ((spec.EndpointSpec?.Mode ?? 'vip') === 'vip') {
       warnings.push(`endpoint mode vip: Weft allocates no virtual IP yet (the data path has no VIP translation), so "${spec.Name}" resolves to every task's address, as in dnsrr mode`);
     }
-    if ((spec.EndpointSpec?.Ports ?? []).length > 0) {
-      warnings.push(`published ports of "${spec.Name}" are recorded but not served: the routing mesh is not implemented yet`);
+    for (const p of spec.EndpointSpec?.Ports ?? []) {
+      const where = `${p.PublishedPort ?? '?'}:${p.TargetPort}/${p.Protocol} (${p.PublishMode})`;
+      if (p.PublishMode === 'host' || p.Protocol === 'udp') {
+        warnings.push(`published port ${where} of "${spec.Name}" is recorded but not served: Weft's routing mesh serves TCP in ingress mode only`);
+        continue;
+      }
+      if (p.PublishedPort === undefined) raise(errors.badRequest(PLUGIN, `published port ${where}: give the published port (published=P,target=T); Weft does not pick one`, { path: 'EndpointSpec.Ports' }));
+      if ((spec.TaskTemplate.Networks ?? []).length === 0) {
+        raise(errors.badRequest(PLUGIN, `service ${spec.Name} publishes port ${p.PublishedPort} but is on no network: the routing mesh reaches tasks over the service's first network (add --network)`, { path: 'TaskTemplate.Networks' }));
+      }
     }
     return warnings;
+  }
+
+  function servedPorts(spec: ServiceSpec): { published: number; target: number }[] {
+    return (spec.EndpointSpec?.Ports ?? [])
+      .filter((p) => p.PublishMode === 'ingress' && p.Protocol === 'tcp' && p.PublishedPort !== undefined)
+      .map((p) => ({ published: p.PublishedPort!, target: p.TargetPort }));
+  }
+
+  function portConflicts(all: readonly ServiceRecord[], self: string | undefined, spec: ServiceSpec): void {
+    const mine = servedPorts(spec).map((p) => p.published);
+    if (new Set(mine).size !== mine.length) raise(errors.badRequest(PLUGIN, `service ${spec.Name} publishes one port twice`, { path: 'EndpointSpec.Ports' }));
+    for (const s of all) {
+      if (s.ID === self) continue;
+      const clash = servedPorts(s.Spec).find((p) => mine.includes(p.published));
+      if (clash !== undefined) raise(errors.conflict(PLUGIN, `port ${clash.published} is already published by service ${s.Spec.Name}`, { value: clash.published }));
+    }
   }
 
   function view(s: ServiceRecord): Service {
@@ -300,6 +339,17 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): Se
       if (cur === undefined || cur.deleted || dec.decode(cur.value) !== dec.decode(v)) tb.put(CLUSTER_NETWORK, TASKS_TABLE, k, v);
     }
     for (const e of tb.entries(CLUSTER_NETWORK, TASKS_TABLE)) if (!want.has(e.key)) tb.delete(CLUSTER_NETWORK, TASKS_TABLE, e.key);
+    const mesh = new Map<string, Uint8Array>();
+    for (const s of all) {
+      const ports = servedPorts(s.Spec);
+      const first = s.Networks[0];
+      if (ports.length > 0 && first !== undefined) mesh.set(s.ID, encodeJson({ service: s.Spec.Name, network: first.Id, ports } satisfies IngressEntry));
+    }
+    for (const [k, v] of mesh) {
+      const cur = tb.get(CLUSTER_NETWORK, INGRESS_TABLE, k);
+      if (cur === undefined || cur.deleted || dec.decode(cur.value) !== dec.decode(v)) tb.put(CLUSTER_NETWORK, INGRESS_TABLE, k, v);
+    }
+    for (const e of tb.entries(CLUSTER_NETWORK, INGRESS_TABLE)) if (!mesh.has(e.key)) tb.delete(CLUSTER_NETWORK, INGRESS_TABLE, e.key);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -378,12 +428,21 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): Se
       }
     }
     for (const e of tb.entries(CLUSTER_NETWORK, STATUS_TABLE)) if (e.owner === self && !desired.has(e.key)) tb.delete(CLUSTER_NETWORK, STATUS_TABLE, e.key);
+    const published = new Map<string, IngressEntry>();
+    for (const e of tb.entries(CLUSTER_NETWORK, INGRESS_TABLE)) {
+      const x = decodeJson(IngressEntry, e.value);
+      if (x !== undefined) published.set(e.key, x);
+    }
+    if (published.size > 0 || ingress !== undefined) await mesh().reconcile(published);
   }
 
   // -------------------------------------------------------------------------------------------
   // the API
 
-  return {
+  const closeIngress = async () => {
+    await ingress?.close();
+  };
+  const api: ServicesApi = {
     engine,
     async waitTasksGone(ids, ms) {
       const t0 = Date.now();
@@ -404,6 +463,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): Se
       const nets = await resolveNetworks(spec);
       const id = await serial(async () => {
         if ((await records()).some((s) => s.Spec.Name === spec.Name)) raise(errors.conflict(PLUGIN, `service ${spec.Name} already exists`, { value: spec.Name }));
+        portConflicts(await records(), undefined, spec);
         const rec: ServiceRecord = { ID: randomBytes(12).toString('hex'), Version: { Index: 1 }, CreatedAt: now(), UpdatedAt: now(), Spec: spec, Networks: nets, Tasks: [] };
         await putJson(ctx.store, svcKey(rec.ID), rec);
         return rec.ID;
@@ -429,6 +489,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): Se
           raise(errors.conflict(PLUGIN, `update out of sequence: service ${s.Spec.Name} is at version ${s.Version.Index}, the update was made from version ${version}`, { hint: 'Read the service again and retry.' }));
         }
         if (spec.Name !== s.Spec.Name) raise(errors.badRequest(PLUGIN, `renaming service ${s.Spec.Name} to ${spec.Name} is not supported`, { path: 'Name', value: spec.Name }));
+        portConflicts(await records(), s.ID, spec);
         s.Spec = spec;
         s.Networks = nets;
         s.Version = { Index: s.Version.Index + 1 };
@@ -473,6 +534,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): Se
       return out;
     },
   };
+  return { api, closeIngress };
 }
 
 export { specKey };

@@ -1,0 +1,161 @@
+/**
+ * The routing mesh (published ports, mode ingress, TCP): every node answers a service's published
+ * port and forwards each connection to one of the service's tasks, round robin.
+ *
+ * The agent's namespace is not on the overlay, so each node runs, per service with published
+ * ports, a helper sandbox attached to the service's first network. Inside it, a small forwarder
+ * (plain Node, started as the sandbox's command) accepts on a unix socket per port — unix sockets
+ * live in the file system, not in a network namespace — and connects to a task's address on the
+ * target port. The agent listens on `0.0.0.0:PUBLISHED` in its own namespace and splices each
+ * connection into that unix socket. Task addresses come from the network's endpoint table (tasks
+ * of the service, as the DNS sees them) and are rewritten into a file the forwarder reads per
+ * connection, so removed tasks stop receiving connections at once.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import * as t from 'io-ts';
+import { decodeEndpointRecord, ENDPOINTS_TABLE, type Context, type Tables } from '@weft/kernel';
+import type { EngineLike } from './plugin.ts';
+
+/** Published ports of one service, written by the manager: key = service ID. */
+export const INGRESS_TABLE = 'ingress';
+export const IngressEntry = t.type({
+  service: t.string,
+  network: t.string,
+  ports: t.array(t.type({ published: t.number, target: t.number })),
+});
+export type IngressEntry = t.TypeOf<typeof IngressEntry>;
+
+/** The forwarder run inside the helper sandbox: `node -e FORWARDER TARGETS_FILE SOCK=PORT...`. */
+export const FORWARDER = `
+const net = require('net'), fs = require('fs');
+const [file, ...specs] = process.argv.slice(1);
+let n = 0;
+for (const s of specs) {
+  const i = s.lastIndexOf('='); const sock = s.slice(0, i); const port = Number(s.slice(i + 1));
+  try { fs.unlinkSync(sock); } catch {}
+  net.createServer((c) => {
+    let ips = [];
+    try { ips = JSON.parse(fs.readFileSync(file, 'utf8')); } catch {}
+    if (ips.length === 0) { c.destroy(); return; }
+    const u = net.connect(port, ips[n++ % ips.length]);
+    c.pipe(u); u.pipe(c);
+    u.on('error', () => c.destroy()); c.on('error', () => u.destroy());
+  }).listen(sock);
+}
+setInterval(() => {}, 1 << 30);
+`;
+
+interface Running {
+  readonly sandbox: string;
+  readonly key: string;
+  readonly servers: net.Server[];
+  readonly targets: string;
+}
+
+export interface Ingress {
+  reconcile(entries: ReadonlyMap<string, IngressEntry>): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createIngress(ctx: Context<unknown>, engine: () => EngineLike, tables: () => Tables, dir: string, newId: () => string): Ingress {
+  const running = new Map<string, Running>();
+  const HELPERS = 'node/ingress-helpers';
+  let cleaned = false;
+  const remember = async () => {
+    await ctx.store.put(HELPERS, new TextEncoder().encode(JSON.stringify([...running.values()].map((r) => r.sandbox))));
+  };
+
+  async function stop(id: string): Promise<void> {
+    const r = running.get(id);
+    if (r === undefined) return;
+    running.delete(id);
+    for (const s of r.servers) s.close();
+    try {
+      await engine().removeSandbox(r.sandbox, true);
+    } catch {
+      /* gone */
+    }
+    fs.rmSync(path.join(dir, id.slice(0, 12)), { recursive: true, force: true });
+    await remember();
+  }
+
+  return {
+    async reconcile(entries) {
+      if (!cleaned) {
+        // Helpers of a previous run of this agent: their listeners are gone; start afresh.
+        cleaned = true;
+        const raw = await ctx.store.get(HELPERS);
+        for (const name of raw === undefined ? [] : (JSON.parse(new TextDecoder().decode(raw)) as string[])) {
+          try {
+            await engine().removeSandbox(name, true);
+          } catch {
+            /* gone */
+          }
+        }
+        await remember();
+      }
+      for (const id of [...running.keys()]) {
+        const e = entries.get(id);
+        if (e === undefined || running.get(id)!.key !== JSON.stringify(e)) await stop(id);
+      }
+      for (const [id, e] of entries) {
+        let r = running.get(id);
+        if (r === undefined) {
+          const base = path.join(dir, id.slice(0, 12));
+          fs.mkdirSync(base, { recursive: true, mode: 0o700 });
+          const targets = path.join(base, 'targets.json');
+          fs.writeFileSync(targets, '[]');
+          const sandbox = `ingress.${id.slice(0, 8)}.${newId()}`;
+          const socks = e.ports.map((p) => ({ ...p, sock: path.join(base, `${p.published}.sock`) }));
+          try {
+            await engine().createSandbox(
+              { Name: sandbox, Networks: [{ Name: e.network }], Cmd: [process.execPath, '-e', FORWARDER, targets, ...socks.map((s) => `${s.sock}=${s.target}`)] },
+              { service: '', slot: 0, endpointMode: 'dnsrr' },
+            );
+          } catch (err) {
+            ctx.log.warn('services: cannot start the routing mesh helper', { service: e.service, error: String((err as Error)?.message ?? err) });
+            continue;
+          }
+          const servers: net.Server[] = [];
+          for (const s of socks) {
+            const srv = net.createServer((c) => {
+              const u = net.connect(s.sock);
+              c.pipe(u);
+              u.pipe(c);
+              u.on('error', () => c.destroy());
+              c.on('error', () => u.destroy());
+            });
+            srv.on('error', (err) => ctx.log.warn('services: cannot publish port', { service: e.service, port: s.published, error: String(err) }));
+            srv.listen(s.published, '0.0.0.0');
+            servers.push(srv);
+          }
+          r = { sandbox, key: JSON.stringify(e), servers, targets };
+          running.set(id, r);
+          await remember();
+        }
+        const ips: string[] = [];
+        for (const x of tables().entries(e.network, ENDPOINTS_TABLE)) {
+          const rec = decodeEndpointRecord(x.value);
+          if (rec?.service === e.service) ips.push(rec.ipv4.split('/')[0]!);
+        }
+        ips.sort();
+        const text = JSON.stringify(ips);
+        let cur = '';
+        try {
+          cur = fs.readFileSync(r.targets, 'utf8');
+        } catch {
+          /* absent */
+        }
+        if (cur !== text) fs.writeFileSync(`${r.targets}.tmp`, text), fs.renameSync(`${r.targets}.tmp`, r.targets);
+      }
+    },
+    async close() {
+      for (const id of [...running.keys()]) {
+        const r = running.get(id)!;
+        for (const s of r.servers) s.close();
+      }
+    },
+  };
+}
