@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createCluster, type Cluster, type Host } from '@weft/testing/cluster';
+import { CLI_BIN, createCluster, type Cluster, type Host } from '@weft/testing/cluster';
 import type { Sandbox } from '@weft/api';
 
 const root = process.getuid?.() === 0;
@@ -108,6 +108,38 @@ if (!root) {
       await m.client.serviceRemove(S);
       await eventually(async () => (await taskBoxes(c, S)).length === 0, 30_000, 'no task left on any host');
       assert.equal((await m.client.services()).filter((s) => s.Spec.Name === S), []);
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  test('node death: tasks rescheduled; the node removes its stale tasks when it returns; the leader keeps services across a restart; CLI', async () => {
+    const c = await createCluster(3, { tag: `${tag}d`, subnet: 66 });
+    const S = `${tag}dur`;
+    try {
+      const m = await swarm(c);
+      await m.client.networkCreate({ Name: `${tag}dnet`, Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.166.0.0/24' }] } });
+      const cli = (...args: string[]) => execFileSync(process.execPath, [CLI_BIN, '-H', `unix://${m.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      cli('service', 'create', '--name', S, '--replicas', '3', '--network', `${tag}dnet`, '--endpoint-mode', 'dnsrr', '--', 'sleep', '3600');
+      await eventually(() => /3\/3/.test(cli('service', 'ls')), 30_000, 'service ls shows 3/3');
+      const victim = c.hosts[2]!;
+      assert.equal((await taskBoxes(c, S)).filter((b) => b.host === victim).length, 1);
+      await c.stopAgent(victim, 'SIGKILL');
+      await eventually(async () => {
+        const live = (await m.client.tasks({ service: [S], 'desired-state': ['running'] })).filter((t) => t.Status.State === 'running');
+        return live.length === 3 && live.every((t) => t.NodeID !== victim.name);
+      }, 60_000, `tasks moved off ${victim.name}`);
+      assert.match(cli('service', 'ps', S), /Orphaned|orphaned/);
+      await c.startAgent(victim);
+      await eventually(async () => (await taskBoxes(c, S)).filter((b) => b.host === victim).length === 0, 30_000, `${victim.name} removes its stale task`);
+      // The leader restarts over its state dir: the service and its running tasks are kept.
+      const before = (await m.client.tasks({ service: [S], 'desired-state': ['running'] })).map((t) => t.ID).sort();
+      await c.stopAgent(m);
+      await c.startAgent(m);
+      await eventually(async () => (await m.client.service(S)).ServiceStatus?.RunningTasks === 3, 30_000, 'service back after leader restart');
+      assert.equal((await m.client.tasks({ service: [S], 'desired-state': ['running'] })).map((t) => t.ID).sort(), before, 'same tasks, none restarted');
+      cli('service', 'rm', S);
+      await eventually(async () => (await taskBoxes(c, S)).length === 0, 30_000, 'no task left');
     } finally {
       await c.destroy();
     }
