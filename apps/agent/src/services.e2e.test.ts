@@ -171,6 +171,24 @@ if (!root) {
       for (const h of c.hosts) await eventually(() => get(h).includes('weft-mesh-ok'), 30_000, `port ${port} on ${h.name}`);
       const withTask = new Set((await taskBoxes(c, S)).map((b) => b.host.name));
       assert.ok(c.hosts.some((h) => !withTask.has(h.name)), 'one host runs no task and still answers');
+
+      // weft run -p: a sandbox's port published on its own host only.
+      const h2 = c.hosts[1]!;
+      const p2 = port + 1;
+      await m.client.networkCreate({ Name: `${tag}anet`, Driver: 'overlay', Attachable: true, IPAM: { Config: [{ Subnet: '10.165.0.0/24' }] } });
+      await h2.client.sandboxCreate({ Name: `${tag}-pub`, Networks: [{ Name: `${tag}anet` }], Cmd: ['busybox', 'httpd', '-f', '-p', '80', '-h', docroot], Ports: [{ HostPort: p2, ContainerPort: 80 }] });
+      const getP2 = (h: Host) => {
+        try {
+          return execFileSync('ip', ['netns', 'exec', h.ns, 'curl', '-s', '--max-time', '3', `http://${h.addr}:${p2}/`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+        } catch {
+          return '';
+        }
+      };
+      await eventually(() => getP2(h2).includes('weft-mesh-ok'), 15_000, `-p ${p2} on ${h2.name}`);
+      assert.is(getP2(c.hosts[0]!), '', '-p publishes on the sandbox host only');
+      assert.match(await h2.client.sandboxCreate({ Name: `${tag}-pub2`, Ports: [{ HostPort: p2, ContainerPort: 80 }] }).then(() => '(no error)', (e: Error) => e.message), /already in use/);
+      await h2.client.sandboxRemove(`${tag}-pub`, true);
+      assert.is(getP2(h2), '', 'closed with the sandbox');
       await m.client.serviceRemove(S);
       for (const h of c.hosts) await eventually(() => get(h) === '', 30_000, `port ${port} closed on ${h.name}`);
       await eventually(async () => (await Promise.all(c.hosts.map((h) => h.client.sandboxes()))).flat().length === 0, 30_000, 'no task or mesh helper left');

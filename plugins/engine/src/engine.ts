@@ -16,6 +16,10 @@ import { isLeft, type Either } from 'fp-ts/lib/Either.js';
 import { errors, formatError, getJson, putJson, raise, WeftException, type Context, type WeftError } from '@weft/kernel';
 import type { Network, NetworkCreateRequest, NetworkEndpoint, Sandbox, SandboxCreateRequest } from '@weft/api';
 import type { SandboxHost } from './host.ts';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import type * as net from 'node:net';
+import { PORT_FORWARDER, portFree, spliceToUnix, writeTargets } from './ports.ts';
 
 export interface EngineConfig {
   /** This node's name (endpoint records, attachments). */
@@ -101,6 +105,8 @@ interface SandboxRecord {
   Resolver: string;
   /** Set for service tasks (see TaskOptions). */
   Task?: TaskOptions;
+  /** The port forwarder inside the sandbox (`-p`), see ports.ts. */
+  PortsPid?: number;
 }
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
@@ -132,6 +138,8 @@ export class Engine {
   private readonly ctx: Context<EngineConfig>;
   private readonly host: SandboxHost;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Listeners of published ports (`-p`), by sandbox name; in memory, re-made by `restorePorts`. */
+  private readonly listeners = new Map<string, net.Server[]>();
 
   constructor(ctx: Context<EngineConfig>, host: SandboxHost) {
     this.ctx = ctx;
@@ -397,7 +405,15 @@ export class Engine {
       if ((await getJson(this.ctx.store, `sandboxes/${req.Name}`)) !== undefined) {
         raise(errors.conflict('engine', `The sandbox name "${req.Name}" is already in use. Remove it first ("weft rm -f ${req.Name}") or choose another name.`, { value: req.Name }));
       }
-      if ((req.Ports ?? []).length > 0) raise(errors.unsupported('engine', 'Publishing ports (-p) is not supported by this agent yet'));
+      for (const p of req.Ports ?? []) {
+        if (p.Protocol === 'udp') raise(errors.unsupported('engine', `publishing UDP port ${p.HostPort} is not supported: -p publishes TCP ports only`, { value: p }));
+        if (!Number.isInteger(p.HostPort) || p.HostPort < 1 || p.HostPort > 65535 || !Number.isInteger(p.ContainerPort) || p.ContainerPort < 1 || p.ContainerPort > 65535) {
+          raise(errors.badRequest('engine', `invalid port mapping ${p.HostPort}:${p.ContainerPort}: ports are 1 to 65535`, { value: p }));
+        }
+        if (!(await portFree(p.HostIP ?? '0.0.0.0', p.HostPort))) {
+          raise(errors.conflict('engine', `port ${p.HostIP ?? '0.0.0.0'}:${p.HostPort} is already in use on this host`, { value: p, hint: 'Choose another host port.' }));
+        }
+      }
       const defs: { def: NetDef; ip?: string; aliases: string[] }[] = [];
       for (const n of req.Networks ?? []) defs.push({ def: await this.resolve(n.Name), ...(n.IPAddress !== undefined ? { ip: n.IPAddress } : {}), aliases: n.Aliases ?? [] });
       const ns = this.nsName(req.Name);
@@ -421,6 +437,11 @@ export class Engine {
         for (const d of defs) await this.attach(rec, d.def, d.ip, d.aliases);
         this.writeFiles(rec);
         await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
+        if ((req.Ports ?? []).length > 0) {
+          rec.Ports = [...(req.Ports ?? [])];
+          this.startPorts(rec);
+          await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
+        }
         if (req.Cmd !== undefined && req.Cmd.length > 0) {
           rec.Cmd = req.Cmd;
           rec.Pid = this.host.spawn(ns, req.Cmd, path.join(this.cfg.logDir, `${rec.Name}.log`));
@@ -444,7 +465,47 @@ export class Engine {
     });
   }
 
+  private portsDir(name: string): string {
+    return path.join(os.tmpdir(), `weft-ports-${this.cfg.node}`, name);
+  }
+
+  /** Starts the forwarder inside the sandbox and the listeners on this host (see ports.ts). */
+  private startPorts(rec: SandboxRecord): void {
+    const dir = this.portsDir(rec.Name);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const first = Object.values(rec.Networks)[0];
+    const targets = path.join(dir, 'targets.json');
+    writeTargets(targets, [first !== undefined ? first.IPAddress.split('/')[0]! : '127.0.0.1']);
+    const socks = rec.Ports.map((p) => ({ p, sock: path.join(dir, `${p.HostPort}.sock`) }));
+    if (rec.PortsPid === undefined || !this.host.alive(rec.PortsPid)) {
+      rec.PortsPid = this.host.spawn(this.nsName(rec.Name), [process.execPath, '-e', PORT_FORWARDER, targets, ...socks.map((s) => `${s.sock}=${s.p.ContainerPort}`)], path.join(this.cfg.logDir, `${rec.Name}.ports.log`));
+    }
+    this.listeners.set(
+      rec.Name,
+      socks.map((s) => spliceToUnix(s.p.HostIP ?? '0.0.0.0', s.p.HostPort, s.sock, (e) => this.ctx.log.warn('cannot publish port', { sandbox: rec.Name, port: s.p.HostPort, error: String(e) }))),
+    );
+  }
+
+  private stopPorts(rec: SandboxRecord): void {
+    for (const s of this.listeners.get(rec.Name) ?? []) s.close();
+    this.listeners.delete(rec.Name);
+    if (rec.PortsPid !== undefined && rec.PortsPid > 0) this.host.kill(rec.PortsPid, 'SIGKILL');
+    fs.rmSync(this.portsDir(rec.Name), { recursive: true, force: true });
+  }
+
+  /** After an agent restart: listen again for the published ports of the sandboxes kept. */
+  async restorePorts(): Promise<void> {
+    for (const rec of await this.sandboxRecords()) if (rec.Ports.length > 0 && !this.listeners.has(rec.Name)) this.startPorts(rec);
+  }
+
+  /** Closes this host's listeners (the agent stops; sandboxes and forwarders stay). */
+  closePorts(): void {
+    for (const l of this.listeners.values()) for (const s of l) s.close();
+    this.listeners.clear();
+  }
+
   private async destroy(rec: SandboxRecord): Promise<void> {
+    if (rec.Ports.length > 0 || rec.PortsPid !== undefined) this.stopPorts(rec);
     if (rec.Pid > 0 && this.host.alive(rec.Pid)) {
       this.host.kill(rec.Pid, 'SIGTERM');
       for (let i = 0; i < 20 && this.host.alive(rec.Pid); i++) await new Promise((r) => setTimeout(r, 50));

@@ -10,6 +10,7 @@ export const EngineConfigCodec = t.intersection([
 
 /** The engine plugin: provides the `engine` service (networks, sandboxes, attachments). */
 export function enginePlugin(host: SandboxHost = linuxSandboxHost()): PluginDefinition<EngineConfig> {
+  let engine: Engine | undefined;
   return definePlugin<EngineConfig>({
     manifest: {
       name: 'engine',
@@ -20,7 +21,9 @@ export function enginePlugin(host: SandboxHost = linuxSandboxHost()): PluginDefi
       config: EngineConfigCodec as unknown as t.Type<EngineConfig, unknown, unknown>,
       description: 'networks on this host, sandboxes (network namespaces) and their attachments',
     },
-    services: { engine: (ctx) => new Engine(ctx, host) },
+    services: { engine: (ctx) => (engine = new Engine(ctx, host)) },
+    start: () => engine?.restorePorts(),
+    stop: () => engine?.closePorts(),
   });
 }
 

@@ -9,13 +9,15 @@
  * target port. The agent listens on `0.0.0.0:PUBLISHED` in its own namespace and splices each
  * connection into that unix socket. Task addresses come from the network's endpoint table (tasks
  * of the service, as the DNS sees them) and are rewritten into a file the forwarder reads per
- * connection, so removed tasks stop receiving connections at once.
+ * connection, so removed tasks stop receiving connections at once. The forwarder and the splice
+ * are the engine's (`weft run -p` uses them too).
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as t from 'io-ts';
 import { decodeEndpointRecord, ENDPOINTS_TABLE, type Context, type Tables } from '@weft/kernel';
+import { PORT_FORWARDER, spliceToUnix, writeTargets } from '@weft/engine';
 import type { EngineLike } from './plugin.ts';
 
 /** Published ports of one service, written by the manager: key = service ID. */
@@ -26,26 +28,6 @@ export const IngressEntry = t.type({
   ports: t.array(t.type({ published: t.number, target: t.number })),
 });
 export type IngressEntry = t.TypeOf<typeof IngressEntry>;
-
-/** The forwarder run inside the helper sandbox: `node -e FORWARDER TARGETS_FILE SOCK=PORT...`. */
-export const FORWARDER = `
-const net = require('net'), fs = require('fs');
-const [file, ...specs] = process.argv.slice(1);
-let n = 0;
-for (const s of specs) {
-  const i = s.lastIndexOf('='); const sock = s.slice(0, i); const port = Number(s.slice(i + 1));
-  try { fs.unlinkSync(sock); } catch {}
-  net.createServer((c) => {
-    let ips = [];
-    try { ips = JSON.parse(fs.readFileSync(file, 'utf8')); } catch {}
-    if (ips.length === 0) { c.destroy(); return; }
-    const u = net.connect(port, ips[n++ % ips.length]);
-    c.pipe(u); u.pipe(c);
-    u.on('error', () => c.destroy()); c.on('error', () => u.destroy());
-  }).listen(sock);
-}
-setInterval(() => {}, 1 << 30);
-`;
 
 interface Running {
   readonly sandbox: string;
@@ -111,26 +93,16 @@ export function createIngress(ctx: Context<unknown>, engine: () => EngineLike, t
           const socks = e.ports.map((p) => ({ ...p, sock: path.join(base, `${p.published}.sock`) }));
           try {
             await engine().createSandbox(
-              { Name: sandbox, Networks: [{ Name: e.network }], Cmd: [process.execPath, '-e', FORWARDER, targets, ...socks.map((s) => `${s.sock}=${s.target}`)] },
+              { Name: sandbox, Networks: [{ Name: e.network }], Cmd: [process.execPath, '-e', PORT_FORWARDER, targets, ...socks.map((s) => `${s.sock}=${s.target}`)] },
               { service: '', slot: 0, endpointMode: 'dnsrr' },
             );
           } catch (err) {
             ctx.log.warn('services: cannot start the routing mesh helper', { service: e.service, error: String((err as Error)?.message ?? err) });
             continue;
           }
-          const servers: net.Server[] = [];
-          for (const s of socks) {
-            const srv = net.createServer((c) => {
-              const u = net.connect(s.sock);
-              c.pipe(u);
-              u.pipe(c);
-              u.on('error', () => c.destroy());
-              c.on('error', () => u.destroy());
-            });
-            srv.on('error', (err) => ctx.log.warn('services: cannot publish port', { service: e.service, port: s.published, error: String(err) }));
-            srv.listen(s.published, '0.0.0.0');
-            servers.push(srv);
-          }
+          const servers = socks.map((x) =>
+            spliceToUnix('0.0.0.0', x.published, x.sock, (err) => ctx.log.warn('services: cannot publish port', { service: e.service, port: x.published, error: String(err) })),
+          );
           r = { sandbox, key: JSON.stringify(e), servers, targets };
           running.set(id, r);
           await remember();
@@ -148,7 +120,7 @@ export function createIngress(ctx: Context<unknown>, engine: () => EngineLike, t
         } catch {
           /* absent */
         }
-        if (cur !== text) fs.writeFileSync(`${r.targets}.tmp`, text), fs.renameSync(`${r.targets}.tmp`, r.targets);
+        if (cur !== text) writeTargets(r.targets, ips);
       }
     },
     async close() {
