@@ -371,6 +371,16 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       if (a !== undefined && a.node === self && a.id === e.key) desired.set(a.id, a);
     }
     const local = (await getJson<Record<string, string>>(ctx.store, LOCAL_KEY)) ?? {};
+    const published = new Map<string, IngressEntry>();
+    for (const e of tb.entries(CLUSTER_NETWORK, INGRESS_TABLE)) {
+      const x = decodeJson(IngressEntry, e.value);
+      if (x !== undefined) published.set(e.key, x);
+    }
+    // Nothing assigned, nothing running, nothing published: skip reading every sandbox each second.
+    if (desired.size === 0 && Object.keys(local).length === 0 && published.size === 0 && ingress === undefined) {
+      for (const e of tb.entries(CLUSTER_NETWORK, STATUS_TABLE)) if (e.owner === self) tb.delete(CLUSTER_NETWORK, STATUS_TABLE, e.key);
+      return;
+    }
     const sandboxes = new Map((await engine().sandboxes()).map((s) => [s.Name, s]));
     const report = (id: string, st: Omit<TaskStatus, 'node' | 'ts'>) => {
       const v: TaskStatus = { ...st, node: self, ts: now() };
@@ -428,11 +438,6 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       }
     }
     for (const e of tb.entries(CLUSTER_NETWORK, STATUS_TABLE)) if (e.owner === self && !desired.has(e.key)) tb.delete(CLUSTER_NETWORK, STATUS_TABLE, e.key);
-    const published = new Map<string, IngressEntry>();
-    for (const e of tb.entries(CLUSTER_NETWORK, INGRESS_TABLE)) {
-      const x = decodeJson(IngressEntry, e.value);
-      if (x !== undefined) published.set(e.key, x);
-    }
     if (published.size > 0 || ingress !== undefined) await mesh().reconcile(published);
   }
 
