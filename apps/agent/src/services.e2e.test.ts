@@ -224,6 +224,7 @@ networks:
     ipam: { config: [{ subnet: 10.162.1.0/24 }] }
   backend:
     driver: overlay
+    driver_opts: { encrypted: "" }
     labels: { tier: data }
     ipam: { config: [{ subnet: 10.162.2.0/24 }] }
 `;
@@ -232,6 +233,9 @@ networks:
       assert.equal([...r.Networks].sort(), [`${st}_backend`, `${st}_frontend`]);
       assert.match((r.Warnings ?? []).join('\n'), /image "nginx" is not run/);
       assert.equal(await m.client.stacks(), [{ Name: st, Services: 3, Networks: 2 }]);
+      const backend = await m.client.network(`${st}_backend`);
+      assert.ok(backend.Encrypted, 'driver_opts encrypted → an encrypted overlay');
+      assert.equal([backend.Labels.tier, backend.Labels['com.docker.stack.namespace']], ['data', st]);
       const one = async (svc: string) => {
         const b = await taskBoxes(c, `${st}_${svc}`);
         return b.length === 1 && b[0]!.sb.State === 'running' ? b[0]! : undefined;
