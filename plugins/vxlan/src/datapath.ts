@@ -82,6 +82,8 @@ export interface VxlanDataPath extends DataPath {
 /** Overhead of VXLAN over IPv4: outer IP 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
 export const VXLAN_OVERHEAD = 50;
 export const DEFAULT_MTU = 1450;
+/** Ids of local-only networks inside the worker start here: above any 24-bit VNI. */
+export const LOCAL_VNI_BASE = 0x1000000;
 
 /** Error codes this plugin raises (WeftException carrying a WeftError). */
 export const VxlanCodes = {
@@ -118,6 +120,8 @@ interface PeerState {
 }
 
 interface NetState {
+  /** The VNI the worker uses: the network's own, or for a local-only network (VNI 0) an id above 2^24 that no VXLAN header can carry. */
+  readonly wireVni: number;
   readonly spec: DataPathNetwork;
   readonly gwMac: number;
   readonly gwIps: number[];
@@ -158,6 +162,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   const sendFds: number[] = [];
   for (let i = 0; i < (o.sourcePorts ?? 8); i++) sendFds.push(withNetns(sys, agentNs, () => udpSocket(sys, { addr: o.dataPathAddr, port: 0, sndbuf: bufSize })));
   const nets = new Map<string, NetState>();
+  let nextLocal = 1;
   const workers = new Set<WorkerHandle>();
   const freePortSlots: number[] = Array.from({ length: MAX_PORTS }, (_, i) => MAX_PORTS - 1 - i);
   const freePeerSlots: number[] = Array.from({ length: MAX_PEERS }, (_, i) => MAX_PEERS - 1 - i);
@@ -168,7 +173,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
 
   const snapshot = (): Snapshot => ({
     nets: [...nets.values()].map((n) => ({
-      vni: n.spec.vni,
+      vni: n.wireVni,
       encrypted: n.spec.encrypted,
       mtu: n.spec.mtu,
       gwMac: n.gwMac,
@@ -282,7 +287,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   const dnsOut = sys.alloc(VNET_HDR_LEN + 65536 + 64);
   const dnsFor = (vni: number, row: number): { net: NetState; port: PortState } | undefined => {
     for (const n of nets.values()) {
-      if (n.spec.vni !== vni) continue;
+      if (n.wireVni !== vni) continue;
       for (const p of n.ports.values()) if (portRow(p.slot) === row) return { net: n, port: p };
     }
     return undefined;
@@ -328,11 +333,15 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   const dp: VxlanDataPath = {
     encrypts,
     async ensureNetwork(n) {
-      if (!Number.isInteger(n.vni) || n.vni < 1 || n.vni > 0xffffff) {
-        raise(errors.badRequest(P, `VNI ${n.vni} of network "${n.id}" is outside 1-16777215`, { code: VxlanCodes.vniRange, path: 'vni', value: n.vni }));
+      if (!Number.isInteger(n.vni) || n.vni < 0 || n.vni > 0xffffff) {
+        raise(errors.badRequest(P, `VNI ${n.vni} of network "${n.id}" is outside 0-16777215 (0 = local only)`, { code: VxlanCodes.vniRange, path: 'vni', value: n.vni }));
+      }
+      const local = n.vni === 0;
+      if (local && n.encrypted) {
+        raise(errors.badRequest(P, `Network "${n.id}" is local only (VNI 0): it never leaves this host, so it cannot be encrypted`, { code: VxlanCodes.encryption, value: n.id }));
       }
       for (const other of nets.values()) {
-        if (other.spec.id !== n.id && other.spec.vni === n.vni) {
+        if (!local && other.spec.id !== n.id && other.spec.vni === n.vni) {
           raise(errors.conflict(P, `VNI ${n.vni} of network "${n.id}" is already used by network "${other.spec.id}"`, { code: VxlanCodes.vniInUse, value: n.vni }));
         }
       }
@@ -343,12 +352,14 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
         }));
       }
       const old = nets.get(n.id);
-      const gwMac = macToNum(gatewayMacFor(n.vni));
+      // Local-only networks get an id no 24-bit VXLAN header can carry: nothing from the wire reaches them.
+      const wireVni = old?.wireVni ?? (local ? LOCAL_VNI_BASE + nextLocal++ : n.vni);
+      const gwMac = macToNum(gatewayMacFor(wireVni));
       const gwIps = n.gateways.filter((g) => !g.includes(':')).map((g) => parseIPv4(ipOnly(g)));
       const gwIps6 = n.gateways.filter((g) => g.includes(':')).map(ipOnly);
       // The resolver answers on the gateway addresses unless the network names another one ('' disables it).
       const dnsIps = n.resolver === undefined ? gwIps : n.resolver === '' || n.resolver.includes(':') ? [] : [parseIPv4(ipOnly(n.resolver))];
-      nets.set(n.id, { spec: n, gwMac, gwIps, gwIps6, dnsIps, ports: old?.ports ?? new Map(), peers: old?.peers ?? new Map() });
+      nets.set(n.id, { spec: n, wireVni, gwMac, gwIps, gwIps6, dnsIps, ports: old?.ports ?? new Map(), peers: old?.peers ?? new Map() });
       publish();
     },
 
@@ -366,7 +377,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const mtu = n.spec.mtu;
       const ul = underlayMtu();
       const overhead = VXLAN_OVERHEAD + (n.spec.encrypted ? envelope : 0);
-      if (ul !== undefined && ul.mtu < mtu + overhead) {
+      if (n.spec.vni !== 0 && ul !== undefined && ul.mtu < mtu + overhead) {
         raise(errors.badRequest(
           P,
           `Underlay interface "${ul.dev}" has MTU ${ul.mtu}, too small for network "${n.spec.id}" with MTU ${mtu} plus ${overhead} bytes of VXLAN${n.spec.encrypted ? ' and encryption' : ''}: ` +
@@ -430,6 +441,9 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
 
     addPeer(p) {
       const n = net(p.network);
+      if (n.spec.vni === 0) {
+        raise(errors.badRequest(P, `Network "${n.spec.id}" is local only (VNI 0): it has no VXLAN peers`, { code: VxlanCodes.vniRange, value: p.vtep, hint: 'Use an overlay network for peers on other hosts.' }));
+      }
       const mac = macToNum(p.mac);
       parseIPv4(p.vtep);
       const old = n.peers.get(mac);
