@@ -16,6 +16,7 @@ for (const h of HARNESSES) {
   test(`fuzz ${h.name}: ${Math.max(1, Math.round(N * (h.scale ?? 1)))} inputs (seed ${SEED})`, async () => {
     const r = await runHarness(h, Math.max(1, Math.round(N * (h.scale ?? 1))), SEED);
     assert.ok(r.maxHeapMB < HEAP_LIMIT_MB, `max heap ${r.maxHeapMB} MB`);
+    assert.ok(r.retainedMB < 64, `the run kept ${r.retainedMB} MB after a full GC`);
     for (const k of Object.keys(r.counts).filter((c) => c.startsWith('known.'))) assert.ok(KNOWN[k.slice(6)] !== undefined, `unknown finding id ${k}`);
   });
 }

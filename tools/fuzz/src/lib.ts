@@ -4,6 +4,12 @@
  * and the runner that drives one harness for N inputs while sampling the heap.
  */
 import fc from 'fast-check';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+
+/** A full GC, so "heap after" measures what a run retained rather than garbage not yet collected. */
+v8.setFlagsFromString('--expose-gc');
+const fullGc = vm.runInNewContext('gc') as () => void;
 
 /** One decoder under test. `check` throws (an assertion) when the decoder misbehaves. */
 export interface Target<I> {
@@ -36,6 +42,8 @@ export interface RunResult {
   readonly maxHeapMB: number;
   readonly heapBeforeMB: number;
   readonly heapAfterMB: number;
+  /** Heap after a full GC at the end minus after a full GC at the start: what the run kept. */
+  readonly retainedMB: number;
   readonly counts: Record<string, number>;
 }
 
@@ -70,6 +78,7 @@ export const toHex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffs
 /** Runs `h` for `n` inputs from `seed`; throws (with fast-check's shrunk counterexample) on a finding. */
 export async function runHarness(h: Harness, n: number, seed: number): Promise<RunResult> {
   const target = await h.make();
+  fullGc();
   const heapBefore = process.memoryUsage().heapUsed;
   let maxHeap = heapBefore;
   let count = 0;
@@ -104,6 +113,7 @@ export async function runHarness(h: Harness, n: number, seed: number): Promise<R
   sample();
   const counts = target.counts();
   target.after?.(counts, n);
+  fullGc();
   const heapAfter = process.memoryUsage().heapUsed;
   return {
     name: h.name,
@@ -113,6 +123,7 @@ export async function runHarness(h: Harness, n: number, seed: number): Promise<R
     maxHeapMB: Math.round(maxHeap / MB),
     heapBeforeMB: Math.round(heapBefore / MB),
     heapAfterMB: Math.round(heapAfter / MB),
+    retainedMB: Math.round((heapAfter - heapBefore) / MB),
     counts,
   };
 }

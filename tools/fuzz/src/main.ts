@@ -35,7 +35,7 @@ for (const h of chosen) {
   try {
     const r = await runHarness(h, runs, seed);
     results.push(r);
-    console.log(`${r.perSecond} inputs/s, ${(r.ms / 1000).toFixed(1)} s, max heap ${r.maxHeapMB} MB (start ${r.heapBeforeMB}, end ${r.heapAfterMB}) ${JSON.stringify(r.counts)}`);
+    console.log(`${r.perSecond} inputs/s, ${(r.ms / 1000).toFixed(1)} s, max heap ${r.maxHeapMB} MB (after GC: start ${r.heapBeforeMB}, end ${r.heapAfterMB}) ${JSON.stringify(r.counts)}`);
   } catch (e) {
     const full = e instanceof Error ? e.message : String(e);
     // fast-check prints the whole counterexample; a 20 000-deep array is not worth a screen.
@@ -55,7 +55,7 @@ console.log(
     n,
     seed,
     seconds: Math.round((Date.now() - t0) / 1000),
-    harnesses: results.map((r) => ({ name: r.name, inputs: r.inputs, perSecond: r.perSecond, maxHeapMB: r.maxHeapMB, counts: r.counts })),
+    harnesses: results.map((r) => ({ name: r.name, inputs: r.inputs, perSecond: r.perSecond, maxHeapMB: r.maxHeapMB, heapStartMB: r.heapBeforeMB, heapEndMB: r.heapAfterMB, counts: r.counts })),
     findings: failures.map((f) => ({ name: f.name, error: f.error.split('\n').slice(0, 6).join(' | ').slice(0, 600) })),
     known: KNOWN,
     ...(amp !== undefined ? { amplification: amp } : {}),

@@ -163,7 +163,7 @@ async function apiKernel(tmp: string): Promise<Kernel> {
   const r = await k.load([
     { plugin: ipamPlugin() },
     { plugin: exampleStatic('static') },
-    { plugin: enginePlugin(memoryHost()), config: { node: 'fuzz', ipam: 'ipam', drivers: { static: 'static' }, logDir: path.join(tmp, 'logs'), nsPrefix: 'wft-fuzz-' } },
+    { plugin: enginePlugin(memoryHost()), config: { node: 'fuzz', ipam: 'ipam', drivers: { static: 'static', bridge: 'static', overlay: 'static' }, logDir: path.join(tmp, 'logs'), nsPrefix: 'wft-fuzz-' } },
   ]);
   if (isLeft(r)) throw new Error(r.left.map((e) => e.message).join('; '));
   return k;
