@@ -15,6 +15,7 @@ import { vxlanPlugin } from '@weft/vxlan';
 import { dnsPlugin } from '@weft/dns';
 import { ipamPlugin } from '@weft/ipam';
 import { overlayPlugin } from '@weft/overlay';
+import { bridgePlugin } from '@weft/bridge';
 import { controlPlugin } from '@weft/control';
 import { enginePlugin } from '@weft/engine';
 import { windowsGuardPlugin } from '@weft/windows-guard';
@@ -64,6 +65,7 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     { plugin: dnsPlugin, config: {} },
     { plugin: ipamPlugin({ hostRoutes }) },
     { plugin: overlayPlugin(), config: { vtep: cfg.dataPathAddr, node: cfg.nodeName, vtepPort: cfg.dataPathPort } },
+    { plugin: bridgePlugin(), config: { node: cfg.nodeName } },
     {
       plugin: controlPlugin({
         nodeName: cfg.nodeName,
@@ -78,7 +80,7 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     { plugin: windowsGuardPlugin() },
     { plugin: scaleGuardPlugin() },
     { plugin: swarmGossipBridge() },
-    { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay' }, logDir: path.join(cfg.stateDir, 'logs') } },
+    { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay', bridge: 'bridge' }, logDir: path.join(cfg.stateDir, 'logs') } },
     { plugin: servicesPlugin(), config: {} },
     ...dockerIntegration(cfg).entries,
   ];

@@ -120,8 +120,13 @@ if (!root) {
       const m = await swarm(c);
       await m.client.networkCreate({ Name: `${tag}dnet`, Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.166.0.0/24' }] } });
       const cli = (...args: string[]) => execFileSync(process.execPath, [CLI_BIN, '-H', `unix://${m.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      cli('service', 'create', '--name', S, '--replicas', '3', '--network', `${tag}dnet`, '--endpoint-mode', 'dnsrr', '--', 'sleep', '3600');
+      // Endpoint mode vip (the default): no VIP is allocated, so the name resolves to every task (as dnsrr).
+      cli('service', 'create', '--name', S, '--replicas', '3', '--network', `${tag}dnet`, '--', 'sleep', '3600');
       await eventually(() => /3\/3/.test(cli('service', 'ls')), 30_000, 'service ls shows 3/3');
+      assert.equal((await m.client.service(S)).Endpoint?.VirtualIPs, []);
+      const all = await taskBoxes(c, S);
+      const vipIps = all.map((b) => ipIn(b.sb, `${tag}dnet`));
+      await eventually(() => same(dig(c, all[0]!.sb.Name, S), vipIps), 15_000, `${S} (vip mode, no VIP) → every task`);
       const victim = c.hosts[2]!;
       assert.equal((await taskBoxes(c, S)).filter((b) => b.host === victim).length, 1);
       await c.stopAgent(victim, 'SIGKILL');
