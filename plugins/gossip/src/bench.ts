@@ -3,7 +3,7 @@
  * side by side with memberlist's published model (serf convergence simulator, spec §16).
  *
  *   node --import tsx src/bench.ts [--n 100,1000,5000] [--minutes 10,10,3] [--loss 0.1] [--seed 1]
- *                                  [--loss-only] [--progress] [--quick]
+ *                                  [--loss-only] [--progress] [--progress-step 60] [--quick]
  *
  * `--minutes` is the length of the loss run per size (the last value repeats; 0 skips it).
  * The N=5000 loss run defaults to 3 simulated minutes: its cost grows with N² (every
@@ -41,6 +41,8 @@ const seed = Number(opt('seed', '1'));
 /** `--loss-only`: skip the healthy-cluster measurements; `--progress`: a line per simulated minute. */
 const lossOnly = args.includes('--loss-only');
 const progress = args.includes('--progress');
+/** Simulated seconds between progress lines. */
+const progressStepS = Number(opt('progress-step', '60'));
 
 /** serf convergence simulator model: rounds until fraction f, times interval. */
 function modelSeconds(n: number, f: number, lossRate: number, fanout = 3, interval = 0.2): number {
@@ -154,7 +156,7 @@ async function lossRun(n: number, minutes: number): Promise<void> {
   if (progress) console.log(`  … N=${n} loss run: cluster seeded, wall ${((performance.now() - wall2) / 1000).toFixed(0)} s, peak RSS ${mb()} MB`);
   const lb0 = lc.net.bytesSent + lc.net.streamBytes;
   for (let done = 0; done < minutes * 60_000; ) {
-    const step = Math.min(60_000, minutes * 60_000 - done);
+    const step = Math.min(progressStepS * 1000, minutes * 60_000 - done);
     await lc.clock.run(step);
     done += step;
     if (progress)

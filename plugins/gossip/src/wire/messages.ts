@@ -7,7 +7,9 @@ import { crc32 } from './crc32.ts';
 import { decryptPayload, encryptPayload, ENCRYPT_OVERHEAD, type Keyring } from './crypto.ts';
 import { lzwDecode, lzwEncode } from './lzw.ts';
 import {
+  asciiKey,
   decodeMap,
+  textDecode,
   encodeWithType,
   getBool,
   getBytes,
@@ -560,6 +562,117 @@ export function streamFrameLength(buf: Uint8Array, maxSize = MAX_STREAM_SIZE): R
   }
 }
 
+/**
+ * Fast path for one push/pull node state (a push/pull carries one per member, so large
+ * clusters decode N of them per exchange): a fixmap holding exactly memberlist's seven
+ * fields once each, with str/bin and uint (≤ 32 bit) values and in-range Port/State.
+ * Anything else returns undefined and the generic decoder runs, so results and error
+ * messages are the same as without it.
+ */
+function fastNodeState(buf: Uint8Array, o: number): { value: PushNodeState; end: number } | undefined {
+  const len = buf.length;
+  const h = buf[o];
+  if (h === undefined || (h & 0xf0) !== 0x80) return undefined;
+  const n = h & 0x0f;
+  let p = o + 1;
+  let name = '';
+  let addr: Uint8Array | undefined;
+  let meta: Uint8Array | undefined;
+  let vsn: Uint8Array | undefined;
+  let port = 0;
+  let incarnation = 0;
+  let state = 0;
+  let seen = 0;
+  for (let i = 0; i < n; i++) {
+    const kb = buf[p];
+    if (kb === undefined || (kb & 0xe0) !== 0xa0) return undefined;
+    const kl = kb & 0x1f;
+    if (p + 1 + kl > len) return undefined;
+    const key = asciiKey(buf, p + 1, kl);
+    if (key === undefined) return undefined;
+    p += 1 + kl;
+    const t = buf[p];
+    if (t === undefined) return undefined;
+    let bs = -1;
+    let bl = 0;
+    let num = -1;
+    if (t <= 0x7f) {
+      num = t;
+      p += 1;
+    } else if ((t & 0xe0) === 0xa0) {
+      bl = t & 0x1f;
+      bs = p + 1;
+    } else if (t === 0xcc || t === 0xcd || t === 0xce) {
+      const w = t === 0xcc ? 1 : t === 0xcd ? 2 : 4;
+      if (p + 1 + w > len) return undefined;
+      num = 0;
+      for (let j = 1; j <= w; j++) num = num * 256 + (buf[p + j] as number);
+      p += 1 + w;
+    } else if (t === 0xd9 || t === 0xc4) {
+      if (p + 2 > len) return undefined;
+      bl = buf[p + 1] as number;
+      bs = p + 2;
+    } else if (t === 0xda || t === 0xc5) {
+      if (p + 3 > len) return undefined;
+      bl = ((buf[p + 1] as number) << 8) | (buf[p + 2] as number);
+      bs = p + 3;
+    } else return undefined;
+    if (bs >= 0) {
+      if (bs + bl > len) return undefined;
+      p = bs + bl;
+    }
+    switch (key) {
+      case 'Name': {
+        if (bs < 0 || (seen & 1) !== 0) return undefined;
+        seen |= 1;
+        let ascii = true;
+        for (let j = bs; j < bs + bl; j++)
+          if ((buf[j] as number) >= 0x80) {
+            ascii = false;
+            break;
+          }
+        if (ascii) for (let j = bs; j < bs + bl; j++) name += String.fromCharCode(buf[j] as number);
+        else name = textDecode(buf.subarray(bs, bs + bl));
+        break;
+      }
+      case 'Addr':
+        if (bs < 0 || (seen & 2) !== 0) return undefined;
+        seen |= 2;
+        addr = buf.slice(bs, bs + bl);
+        break;
+      case 'Port':
+        if (num < 0 || num > 0xffff || (seen & 4) !== 0) return undefined;
+        seen |= 4;
+        port = num;
+        break;
+      case 'Meta':
+        if (bs < 0 || (seen & 8) !== 0) return undefined;
+        seen |= 8;
+        meta = buf.slice(bs, bs + bl);
+        break;
+      case 'Incarnation':
+        if (num < 0 || (seen & 16) !== 0) return undefined;
+        seen |= 16;
+        incarnation = num;
+        break;
+      case 'State':
+        if (num < 0 || num > 3 || (seen & 32) !== 0) return undefined;
+        seen |= 32;
+        state = num;
+        break;
+      case 'Vsn':
+        if (bs < 0 || (seen & 64) !== 0) return undefined;
+        seen |= 64;
+        vsn = buf.slice(bs, bs + bl);
+        break;
+      default:
+        return undefined;
+    }
+  }
+  if (seen !== 127 || addr === undefined || meta === undefined || vsn === undefined) return undefined;
+  return { value: { name, addr, port, meta, incarnation, state: state as NodeStateCode, vsn }, end: p };
+}
+
 /** Decode one complete stream message (decrypting and decompressing as needed). */
 export function decodeStream(buf: Uint8Array, keyring?: Keyring, depth = 0): Result<StreamMessage> {
   if (buf.length === 0) return err('stream: empty');
@@ -615,6 +728,12 @@ export function decodeStream(buf: Uint8Array, keyring?: Keyring, depth = 0): Res
       let o = h.value.end;
       const states: PushNodeState[] = [];
       for (let i = 0; i < nodes; i++) {
+        const f = fastNodeState(buf, o);
+        if (f !== undefined) {
+          o = f.end;
+          states.push(f.value);
+          continue;
+        }
         const s = decodeMap(buf, o);
         if (!s.ok) return s;
         o = s.value.end;

@@ -63,7 +63,7 @@ export function skipValue(buf: Uint8Array, offset = 0): Result<number> {
 // Interned map keys: decoding builds no new strings for the few field names memberlist
 // uses (bounded; a hash collision or a full table just builds the string).
 const keyIntern = new Map<number, string>();
-function asciiKey(buf: Uint8Array, at: number, len: number): string | undefined {
+export function asciiKey(buf: Uint8Array, at: number, len: number): string | undefined {
   let h = len;
   for (let j = 0; j < len; j++) {
     const c = buf[at + j] as number;
