@@ -89,6 +89,15 @@ export async function runHarness(h: Harness, n: number, seed: number): Promise<R
   };
   const t0 = performance.now();
   try {
+    await drive();
+  } catch (e) {
+    // fast-check 4 keeps the predicate's own error in `cause`; put it in the message.
+    const cause = e instanceof Error && e.cause !== undefined ? `\nCause: ${e.cause instanceof Error ? `${e.cause.name}: ${e.cause.message}` : String(e.cause)}` : '';
+    throw new FuzzFinding(`${h.name}: ${e instanceof Error ? e.message : String(e)}${cause}`);
+  } finally {
+    await target.close?.();
+  }
+  async function drive(): Promise<void> {
     if (h.async === true) {
       await fc.assert(
         fc.asyncProperty(target.arb, async (i) => {
@@ -106,8 +115,6 @@ export async function runHarness(h: Harness, n: number, seed: number): Promise<R
         { numRuns: n, seed, endOnFailure: false },
       );
     }
-  } finally {
-    await target.close?.();
   }
   const ms = performance.now() - t0;
   sample();
