@@ -28,7 +28,7 @@ async function joinMissing(ctx: Context<unknown>): Promise<void> {
 export function swarmGossipBridge() {
   let timer: ReturnType<typeof setInterval> | undefined;
   return definePlugin({
-    manifest: { name: 'swarm-gossip', version: '0.1.0', kernel: '^0.1.0', provides: [], optional: ['control', 'membership'], description: 'joins the gossip peers the control plane lists' },
+    manifest: { name: 'swarm-gossip', version: '0.1.0', kernel: '^0.1.0', provides: [], optional: ['control', 'membership', 'tables'], description: 'joins the gossip peers the control plane lists' },
     start: (ctx) => {
       void joinMissing(ctx);
       timer = setInterval(() => void joinMissing(ctx), REJOIN_MS);
@@ -37,6 +37,14 @@ export function swarmGossipBridge() {
     stop: () => {
       if (timer !== undefined) clearInterval(timer);
     },
-    events: { 'control.snapshot': (_e: unknown, ctx) => joinMissing(ctx) },
+    events: {
+      'control.snapshot': (_e: unknown, ctx) => joinMissing(ctx),
+      // `node rm` on the manager: the node's endpoints go from every host's tables now.
+      'control.node.removed': (e: { Name?: string }, ctx) => {
+        if (typeof e.Name !== 'string' || !ctx.services.has('tables')) return;
+        ctx.services.get('tables').evict?.(e.Name);
+        ctx.log.info('evicted a removed node from the gossip tables', { node: e.Name });
+      },
+    },
   });
 }

@@ -123,8 +123,12 @@ if (!root) {
       console.log(`  traffic resumed ${resumedMs} ms after the worker agent restarted`);
       const nets = (await m.client.networks()).map((n) => `${n.Name}/${n.VNI}`);
       const nodes = (await m.client.nodes()).map((n) => n.ID).sort();
+      const ring = await m.client.rotateKeys();
       await c.stopAgent(m);
       await c.startAgent(m);
+      const ring2 = await m.client.rotateKeys();
+      assert.is(ring2.Rotation, ring.Rotation + 1, 'the key ring survived the restart (no reset, no double rotation)');
+      assert.equal(ring2.Epochs.slice(0, 2), ring.Epochs.slice(1), 'same keys, shifted by exactly one rotation');
       assert.equal((await m.client.networks()).map((n) => `${n.Name}/${n.VNI}`), nets, 'networks and VNIs survive a manager restart');
       assert.equal((await m.client.nodes()).map((n) => n.ID).sort(), nodes, 'nodes survive a manager restart');
       assert.ok(pings(c, sb('x'), iy), 'the data path kept working');
@@ -185,6 +189,26 @@ if (root) {
       assert.ok(after[0]! - before[0]! >= 2 && after[1]! - before[1]! >= 2, `two rotations reached both workers during the loop (${before} → ${after})`);
       assert.is(tx, 200, r.out);
       assert.ok(tx - rx <= 2, `lost ${tx - rx} of ${tx}`);
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  test('node rm: a removed node\'s endpoints leave every host at once', async () => {
+    const c = await createCluster(3, { tag: `${tag}r`, subnet: 37 });
+    try {
+      await swarm(c);
+      const [m, w1, w2] = c.hosts as [Host, Host, Host];
+      await m.client.networkCreate({ Name: 'apps', Driver: 'overlay', Attachable: true });
+      await w1.client.sandboxCreate({ Name: sb('r1'), Networks: [{ Name: 'apps' }] });
+      await w2.client.sandboxCreate({ Name: sb('r2'), Networks: [{ Name: 'apps' }] });
+      await eventually(async () => (await w1.client.network('apps')).Endpoints.some((e) => e.Name === sb('r2')), 10_000, 'w1 sees r2');
+      await c.stopAgent(w2, 'SIGKILL');
+      await m.client.nodeRemove('h3', true);
+      await eventually(async () => !(await w1.client.network('apps')).Endpoints.some((e) => e.Name === sb('r2')), 10_000, 'r2 evicted from w1');
+      // node ls keeps listing every gossip member (interface.md): h3 may remain as a failed member, but not as a swarm node.
+      const h3 = (await m.client.nodes()).filter((n) => n.Name === 'h3');
+      assert.ok(h3.every((n) => n.ID === 'h3' && n.ManagerStatus === ''), `h3 is no longer a swarm node: ${JSON.stringify(h3)}`);
     } finally {
       await c.destroy();
     }

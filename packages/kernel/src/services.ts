@@ -90,6 +90,11 @@ export interface Tables {
   entries(network: string, table: string): readonly TableEntry[];
   /** Nodes known to be attached to `network`. */
   peers(network: string): readonly string[];
+  /**
+   * A node left the cluster for good (`node rm`): drop its entries and attachments here and tell
+   * every other node to do the same, instead of keeping them for the stale grace period.
+   */
+  evict?(node: string): void;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -277,7 +277,13 @@ export class ControlService {
 
   async removeNode(ref: string, force: boolean): Promise<Record<string, never>> {
     const m = this.requireManager();
-    if (m instanceof Manager) return m.removeNode(ref, force);
+    if (m instanceof Manager) {
+      const node = m.nodeRecord(ref);
+      const r = await m.removeNode(ref, force);
+      // Tell the other plugins (e.g. gossip tables evict the node's endpoints everywhere).
+      this.ctx.events.publish('control.node.removed', { ID: node.ID, Name: node.Name });
+      return r;
+    }
     return (await m.call('Node.Remove', { Node: ref, Force: force })) as Record<string, never>;
   }
 

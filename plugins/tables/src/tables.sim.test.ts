@@ -134,6 +134,21 @@ test('a graceful leave removes the node entries; so does the end of the grace pe
   assert.ok(w.events[0]!.some((e) => e.type === 'delete' && e.entry.key === 'b'));
 });
 
+test('evict: a removed node disappears from every node at once, not after the grace period', async () => {
+  const w = await world(5, { staleGrace: 3_600_000 });
+  for (let i = 0; i < 5; i++) await w.t[i]!.joinNetwork('n');
+  await w.c.clock.run(1_000);
+  w.t[4]!.put('n', 'endpoints', 'gone', enc('10.0.0.99'));
+  await w.c.clock.run(3_000);
+  w.c.crash(4);
+  await w.c.clock.runUntil(() => w.t[1]!.get('n', 'endpoints', 'gone')?.stale === true, 60_000);
+  assert.ok(w.t.slice(0, 4).every((t) => t.entries('n', 'endpoints').length === 1), 'kept while merely failed');
+  w.t[0]!.evict('node-4');
+  const t = await w.c.clock.runUntil(() => w.t.slice(0, 4).every((x) => x.get('n', 'endpoints', 'gone') === undefined && !x.attachedNodes('n').includes('node-4')), 10_000);
+  assert.ok(t >= 0, 'evicted everywhere');
+  assert.ok(w.events[2]!.some((e) => e.type === 'delete' && e.entry.key === 'gone'));
+});
+
 test('a node joining a network late gets everything by bulk sync', async () => {
   const w = await world(6);
   for (const i of [0, 1, 2]) await w.t[i]!.joinNetwork('n');

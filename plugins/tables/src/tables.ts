@@ -95,6 +95,7 @@ const M_EVENTS = 1; // [1, net, [[table, key, value, owner, lamport, deleted], .
 const M_ATTACH = 2; // [2, [[node, net, lamport, joined], ...]]
 const M_BULK_REQ = 3; // [3, net]
 const M_BULK_RESP = 4; // [4, net, entries[], attachments[]]
+const M_EVICT = 5; // [5, node]: the node was removed from the cluster; forget it
 
 type WireEntry = [string, string, Uint8Array, string, number, boolean];
 type WireAttach = [string, string, number, boolean];
@@ -221,6 +222,13 @@ export class NetworkTables implements Tables {
   myNetworks(): string[] {
     const mine = this.attach.get(this.host.self);
     return mine === undefined ? [] : [...mine].filter(([, a]) => a.joined).map(([n]) => n);
+  }
+
+  /** `forgetNode` here and on every other Weft node (the node was removed from the cluster). */
+  evict(node: string): void {
+    if (node === this.host.self) return;
+    this.forgetNode(node);
+    this.host.broadcast(pack([M_EVICT, node]));
   }
 
   /** Removes every trace of a node (it was removed from the cluster). */
@@ -374,6 +382,10 @@ export class NetworkTables implements Tables {
           this.mergeAttachments(c);
           this.mergeEntries(a, b, false);
         } else this.counters.malformed++;
+        return;
+      case M_EVICT:
+        if (typeof a === 'string' && a !== this.host.self) this.forgetNode(a);
+        else this.counters.malformed++;
         return;
       default:
         this.counters.malformed++;
