@@ -643,7 +643,11 @@ export class Engine {
         }
       }
     }
-    const mtu = def.Options['com.docker.network.driver.mtu'];
+    // The MTU sandboxes get: the option or the driver's default, less the encryption envelope
+    // (rounded down to 4, as the overlay does) on encrypted networks.
+    const mtuOpt = def.Options['com.docker.network.driver.mtu'];
+    let mtu = mtuOpt !== undefined ? Number(mtuOpt) : def.Scope === 'swarm' ? 1450 : 1500;
+    if (def.Encrypted && this.ctx.services.has('cipher')) mtu = Math.floor((mtu - this.ctx.services.get('cipher').overhead) / 4) * 4;
     return {
       Name: def.Name,
       Id: def.Id,
@@ -656,7 +660,7 @@ export class Engine {
       Attachable: def.Attachable,
       Encrypted: def.Encrypted,
       VNI: def.VNIs[0] ?? 0,
-      MTU: mtu !== undefined ? Number(mtu) : def.Scope === 'swarm' ? 1450 : 1500,
+      MTU: mtu,
       Containers: local,
       Endpoints: endpoints,
       Options: def.Options,
