@@ -252,7 +252,12 @@ export function createApi(d: ApiDeps) {
   ];
 
   async function handle(method: string, url: string, raw: string): Promise<[number, unknown]> {
-    const u = new URL(url, 'http://weft');
+    let u: URL;
+    try {
+      u = new URL(url, 'http://weft');
+    } catch {
+      return [400, { message: `invalid request path ${JSON.stringify(url.slice(0, 80))}` }];
+    }
     const matches = routes.filter((r) => r.re.test(u.pathname));
     const r = matches.find((x) => x.method === method);
     if (r === undefined) {
@@ -261,7 +266,11 @@ export function createApi(d: ApiDeps) {
     }
     const m = r.re.exec(u.pathname)!;
     const params: Record<string, string> = {};
-    r.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1]!)));
+    try {
+      r.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1]!)));
+    } catch {
+      return [400, { message: `invalid percent-encoding in ${JSON.stringify(u.pathname.slice(0, 80))}` }];
+    }
     let b: unknown = undefined;
     if (raw.trim() !== '') {
       try {
@@ -293,11 +302,18 @@ export function createApi(d: ApiDeps) {
           res.end(JSON.stringify({ message: 'request body larger than 1 MiB' }));
           return;
         }
-        void handle(req.method ?? 'GET', req.url ?? '/', Buffer.concat(chunks).toString('utf8')).then(([status, out]) => {
-          const text = JSON.stringify(out);
-          res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Api-Version': API_VERSION });
-          res.end(text);
-        });
+        // Whatever a request does, it never takes the agent down: a failure here is a 500.
+        void handle(req.method ?? 'GET', req.url ?? '/', Buffer.concat(chunks).toString('utf8'))
+          .then(([status, out]) => {
+            const text = JSON.stringify(out);
+            res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Api-Version': API_VERSION });
+            res.end(text);
+          })
+          .catch((e) => {
+            d.log.error('API request failed', { error: String(e) });
+            if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
+            res.end(JSON.stringify({ message: 'internal error' }));
+          });
       });
       req.on('error', () => {});
     });

@@ -63,4 +63,32 @@ test('a healthy state dir starts, serves the API on a 0660 socket, and stops cle
   }
 });
 
+test('malformed request paths are a 400, never a crash of the agent', async () => {
+  const net = await import('node:net');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-start-'));
+  try {
+    const cfg = config(dir);
+    const a = await startAgent(cfg, quiet, []);
+    const raw = (req: string) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = net.createConnection(cfg.socket, () => sock.end(req));
+        let out = '';
+        sock.on('data', (d) => (out += d.toString()));
+        sock.on('end', () => resolve(out));
+        sock.on('error', reject);
+      });
+    try {
+      for (const p of ['//', '/networks/%E0', '/sandboxes/%']) {
+        const r = await raw(`GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        assert.match(r.split('\r\n')[0] ?? '', / 40\d /, `${p} → ${r.split('\r\n')[0]}`);
+      }
+      assert.is((await createClient(cfg.socket).version()).Version, '0.1.0', 'still serving');
+    } finally {
+      await a.stop();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

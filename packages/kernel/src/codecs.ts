@@ -48,12 +48,23 @@ export function isCidr(s: string): boolean {
   return (isIPv4(ip) && n <= 32) || (isIPv6(ip) && n <= 128);
 }
 
+/** A short printable form of any value for messages: never throws, never echoes megabytes. */
+export function show(v: unknown, max = 120): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    return '(an unprintable value)';
+  }
+  return s.length > max ? `${s.slice(0, max)}… (${s.length} characters)` : s;
+}
+
 function refinedString(name: string, ok: (s: string) => boolean, expected: string): t.Type<string, string, unknown> {
   return new t.Type<string, string, unknown>(
     name,
     (u): u is string => typeof u === 'string' && ok(u),
     (u, c) =>
-      typeof u === 'string' && ok(u) ? t.success(u) : t.failure(u, c, `expected ${expected}, got ${JSON.stringify(u)}`),
+      typeof u === 'string' && ok(u) ? t.success(u) : t.failure(u, c, `expected ${expected}, got ${show(u)}`),
     (s) => s,
   );
 }
@@ -269,6 +280,6 @@ export function decode<A>(codec: t.Decoder<unknown, A>, u: unknown): { ok: true;
   const expected = last?.type.name ?? 'a valid value';
   const message =
     best.message ??
-    (best.value === undefined ? `missing required field, expected ${expected}` : `expected ${expected}, got ${JSON.stringify(best.value) ?? String(best.value)}`);
+    (best.value === undefined ? `missing required field, expected ${expected}` : `expected ${expected}, got ${show(best.value)}`);
   return { ok: false, failure: { path: bestPath, message, value: best.value } };
 }

@@ -60,6 +60,15 @@ test('bad input is BadRequest naming the JSON path of the field', async () => {
   assert.ok(isLeft(missing) && missing.left.path === 'SandboxKey', JSON.stringify(missing));
 });
 
+test('hostile input (20,000-deep nesting, megabyte strings) is a BadRequest with a short message, not a throw', async () => {
+  const k = await loaded(driver());
+  const deep = JSON.parse('['.repeat(20000) + ']'.repeat(20000));
+  const r = await k.invoke('test', 'NetworkDriver.CreateNetwork', { NetworkID: 'n', IPv4Data: deep });
+  assert.ok(isLeft(r) && r.left.category === 'BadRequest', JSON.stringify(isLeft(r) ? r.left.category : 'right'));
+  const big = await k.invoke('test', 'NetworkDriver.CreateNetwork', { NetworkID: 'n', IPv4Data: [{ Pool: 'x'.repeat(1 << 20) }] });
+  assert.ok(isLeft(big) && big.left.message.length < 400, 'the message does not echo a megabyte');
+});
+
 test('an unknown method and an unimplemented optional method are NotImplemented', async () => {
   const k = await loaded(driver());
   const u = await k.invoke('test', 'NetworkDriver.Frobnicate', {});

@@ -58,8 +58,8 @@ export const HEAP_LIMIT_MB = 1024;
  * anything else they find fails the run.
  */
 export const KNOWN: Readonly<Record<string, string>> = {
-  K1: 'packages/kernel/src/codecs.ts decode(): JSON.stringify of a deeply nested body overflows the stack, so kernel.invoke throws RangeError instead of returning Left (gateway and API answer 500 Internal; the process survives)',
-  K2: 'apps/agent/src/api.ts handle(): new URL() / decodeURIComponent() throw outside the try (paths like "//" or "/networks/%E0"), and listen() has no .catch(): an unhandled rejection, which ends a Node 20 process',
+  K1: '(fixed) packages/kernel/src/codecs.ts decode(): JSON.stringify of a deeply nested body overflows the stack, so kernel.invoke throws RangeError instead of returning Left (gateway and API answer 500 Internal; the process survives)',
+  K2: '(fixed) apps/agent/src/api.ts handle(): new URL() / decodeURIComponent() throw outside the try (paths like "//" or "/networks/%E0"), and listen() has no .catch(): an unhandled rejection, which ends a Node 20 process',
 };
 
 export class FuzzFinding extends Error {
