@@ -138,12 +138,17 @@ export function servicesPlugin(opts: ServicesOptions = {}): PluginDefinition<Ser
   });
 }
 
+/** How long after a manager starts nodes that hold tasks keep them while their status is rebuilt. */
+export const STARTUP_GRACE_MS = 15_000;
+
 function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { api: ServicesApi; closeIngress: () => Promise<void> } {
   const engine = (): EngineLike => ctx.services.get('engine') as EngineLike;
   const tables = () => ctx.services.get('tables');
   const newId = opts.newId ?? (() => randomBytes(5).toString('hex'));
   const nodeName = (): string => opts.nodeName?.(ctx) ?? (ctx.services.has('membership') ? ctx.services.get('membership').self().name : 'local');
   const now = () => new Date(ctx.now()).toISOString();
+  /** When this manager's services started (see STARTUP_GRACE_MS). */
+  const startedAt = ctx.now();
   let ingress: Ingress | undefined;
   const mesh = (): Ingress =>
     (ingress ??= createIngress(ctx as Context<unknown>, engine, tables, ctx.config.runDir ?? path.join(os.tmpdir(), `weft-mesh-${nodeName()}`), newId));
@@ -183,10 +188,13 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     const views = (await controlCall<NodeView[]>('Node.List')) ?? [];
     const members = ctx.services.has('membership') ? ctx.services.get('membership').members() : [];
     const self = nodeName();
+    // Gossip overrules the control plane only when it positively knows a node is gone: a node this
+    // manager has not heard of yet (e.g. right after the manager restarted) is not a dead node.
+    const gone = new Set(members.filter((m) => m.state === 'dead' || m.state === 'left').map((m) => m.name));
     return views
       .filter((v) => v.Spec.Availability === 'active' && v.Status.State !== 'left' && v.Status.State !== 'down')
       .map((v) => v.Description.Hostname)
-      .filter((n) => n === self || members.length === 0 || members.some((m) => m.name === n && m.state === 'alive'));
+      .filter((n) => n === self || !gone.has(n));
   }
 
   async function records(): Promise<ServiceRecord[]> {
@@ -306,7 +314,15 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       }
       const all = await records();
       const before = all.map((s) => JSON.stringify(s));
-      plan({ services: all, readyNodes: await readyNodes(), status, now: now(), newId });
+      let ready = await readyNodes();
+      // Right after this manager started, heartbeats and gossip are still being rebuilt: a node that
+      // already holds tasks is not declared lost before STARTUP_GRACE_MS (no needless restarts).
+      // An injected readiness source (opts.readyNodes) is authoritative and gets no grace.
+      if (opts.readyNodes === undefined && ctx.now() - startedAt < STARTUP_GRACE_MS) {
+        const holding = all.flatMap((s) => s.Tasks.filter((t) => t.DesiredState === 'running').map((t) => t.Node));
+        ready = [...new Set([...ready, ...holding])];
+      }
+      plan({ services: all, readyNodes: ready, status, now: now(), newId });
       for (let i = 0; i < all.length; i++) if (JSON.stringify(all[i]) !== before[i]) await putJson(ctx.store, svcKey(all[i]!.ID), all[i]);
       publish(all);
     });
