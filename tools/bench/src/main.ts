@@ -35,7 +35,8 @@ for (const b of benches) {
   const out: string[] = [];
   const code = await new Promise<number>((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', b.file, ...(quick ? ['--quick'] : [])], { cwd: path.dirname(path.dirname(b.file)), stdio: ['ignore', 'pipe', 'inherit'] });
-    const timer = setTimeout(() => child.kill('SIGTERM'), 15 * 60_000);
+    // Long benches (the gossip simulator at N=5000 takes ~30 min on 2 cores): WEFT_BENCH_TIMEOUT_MIN.
+    const timer = setTimeout(() => child.kill('SIGTERM'), Number(process.env.WEFT_BENCH_TIMEOUT_MIN ?? 90) * 60_000);
     child.stdout.on('data', (d: Buffer) => {
       process.stdout.write(d);
       out.push(d.toString());
