@@ -394,11 +394,19 @@ export interface PacketDecode {
  */
 export function decodePacket(buf: Uint8Array): PacketDecode {
   const out: PacketDecode = { messages: [], errors: [] };
-  unwrap(buf, 0, out);
+  unwrap(buf, 0, out, { inflated: 0 });
   return out;
 }
 
-function unwrap(buf: Uint8Array, depth: number, out: PacketDecode): void {
+/**
+ * One decompression budget for the whole packet: each compress wrapper alone is capped, but a
+ * compound of many (a 58 KB datagram of 34 × 1 MiB of zeros) must not inflate 34 MiB.
+ */
+interface Budget {
+  inflated: number;
+}
+
+function unwrap(buf: Uint8Array, depth: number, out: PacketDecode, budget: Budget): void {
   if (out.messages.length >= MAX_PACKET_MESSAGES) {
     out.errors.push('too many messages');
     return;
@@ -423,13 +431,21 @@ function unwrap(buf: Uint8Array, depth: number, out: PacketDecode): void {
         out.errors.push('crc mismatch');
         return;
       }
-      unwrap(buf.subarray(5), depth + 1, out);
+      unwrap(buf.subarray(5), depth + 1, out, budget);
       return;
     }
     if (t === MSG.compress) {
-      const d = decodeCompress(buf, 1, MAX_UDP_DECOMPRESSED);
+      const left = MAX_UDP_DECOMPRESSED - budget.inflated;
+      if (left <= 0) {
+        out.errors.push('decompression budget of the packet exhausted');
+        return;
+      }
+      const d = decodeCompress(buf, 1, left);
       if (!d.ok) out.errors.push(d.error);
-      else unwrap(d.value.inner, depth + 1, out);
+      else {
+        budget.inflated += d.value.inner.length;
+        unwrap(d.value.inner, depth + 1, out, budget);
+      }
       return;
     }
     // compound: 07 ‖ n ‖ n × u16 ‖ parts (truncated tail ignored)
@@ -449,7 +465,7 @@ function unwrap(buf: Uint8Array, depth: number, out: PacketDecode): void {
         out.errors.push('truncated compound part');
         return;
       }
-      unwrap(buf.subarray(o, o + len), depth + 1, out);
+      unwrap(buf.subarray(o, o + len), depth + 1, out, budget);
       o += len;
     }
     return;

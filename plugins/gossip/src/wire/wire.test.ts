@@ -29,6 +29,7 @@ import {
   serfLTime,
 } from './messages.ts';
 import { decodeValue, encode } from './msgpack.ts';
+import * as M from './messages.ts';
 
 /** Hex with inline "quoted ascii" tokens, as written in the spec captures. */
 function hx(s: string): Uint8Array {
@@ -240,6 +241,20 @@ test('fuzz: random bytes never throw', () => {
     }),
     { numRuns: 2000 },
   );
+});
+
+test('one decompression budget per packet: a compound of 34 × 1 MiB bombs inflates at most 1 MiB', () => {
+  const bomb = M.encodeCompress(new Uint8Array(1 << 20)); // 1 MiB of zeros, LZW-compressed
+  const dgram = M.encodeCompound(Array.from({ length: 34 }, () => bomb));
+  assert.ok(dgram.length < 65_000, `the attack fits one datagram (${dgram.length} bytes)`);
+  const r = M.decodePacket(dgram);
+  assert.ok(r.errors.some((e) => e.includes('budget')), `refused: ${r.errors.slice(0, 3).join('; ')}`);
+  assert.ok(r.errors.length >= 33, 'every part after the first is refused');
+  // A normal compressed message still decodes.
+  const ping = M.encodeCompress(M.encodePing({ seqNo: 7, node: 'n1' }));
+  const ok = M.decodePacket(ping);
+  assert.is(ok.errors.length, 0, ok.errors.join('; '));
+  assert.is(ok.messages.length, 1);
 });
 
 test.run();
