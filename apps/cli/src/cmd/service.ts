@@ -1,8 +1,8 @@
-/** `weft service ...`: Docker-shaped requests to the agent's /services and /tasks endpoints (see proposed.ts). */
+/** `weft service ...`: Docker-shaped requests to the agent's /services and /tasks endpoints (types in @weft/api). */
 import type { Node } from '@weft/api';
 import type { Io, Parsed } from '../spec.ts';
 import { UsageError } from '../spec.ts';
-import type { PortConfig, Service, ServiceSpec, Task } from '../proposed.ts';
+import type { PortConfig, Service, ServiceSpec, Task } from '@weft/api';
 import { call, client, feature } from '../agent.ts';
 import { args, arg, bool, format, int, publishes, str, strs } from '../flags.ts';
 import { ago, capital, inspectJson, json, progress, shortId, table } from '../format.ts';

@@ -1,7 +1,7 @@
-/** `weft stack ...`: the compose files are read here and parsed by the agent (see proposed.ts). */
+/** `weft stack ...`: the compose files are read here and parsed by the agent (types in @weft/api). */
 import type { Io, Parsed } from '../spec.ts';
 import { UserError } from '../spec.ts';
-import type { StackDeployRequest, StackDeployResponse, StackSummary } from '../proposed.ts';
+import type { StackDeployRequest, StackDeployResponse, StackSummary } from '@weft/api';
 import { call, feature } from '../agent.ts';
 import { arg, args, bool, format, strs } from '../flags.ts';
 import { json, progress, table } from '../format.ts';
