@@ -332,6 +332,9 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
 
   const dp: VxlanDataPath = {
     encrypts,
+    // What the shared tables hold (layout.ts); the scale guard warns before it is reached.
+    capacity: { ports: MAX_PORTS },
+    portCount: () => [...nets.values()].reduce((n, x) => n + x.ports.size, 0),
     async ensureNetwork(n) {
       if (!Number.isInteger(n.vni) || n.vni < 0 || n.vni > 0xffffff) {
         raise(errors.badRequest(P, `VNI ${n.vni} of network "${n.id}" is outside 0-16777215 (0 = local only)`, { code: VxlanCodes.vniRange, path: 'vni', value: n.vni }));

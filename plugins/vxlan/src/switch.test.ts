@@ -19,6 +19,7 @@ rootTest('one host: two local ports switch directly; unknown unicast is dropped 
       await dp.addPort({ network: 'sw', endpointId: 'a', mac: '02:42:0a:05:00:02', ipv4: '10.5.0.2/24', ifname: 'wfta', dstName: 'eth0', netns: s1 });
       await dp.addPort({ network: 'sw', endpointId: 'b', mac: '02:42:0a:05:00:03', ipv4: '10.5.0.3/24', ifname: 'wftb', dstName: 'eth0', netns: `/run/netns/${s2}` }); // a path, like Docker's SandboxKey
       pingOk(lab, s1, '10.5.0.3');
+      assert.is(dp.portCount?.(), 2, 'two ports attached');
       // TCP between local ports: super-frames pass through unsegmented.
       const srv = lab.spawn(s2, 'iperf3', ['-s', '-1', '-B', '10.5.0.3']);
       await new Promise((r) => setTimeout(r, 300));
@@ -31,6 +32,7 @@ rootTest('one host: two local ports switch directly; unknown unicast is dropped 
       assert.ok((c['port/a']?.['drop_unknown_unicast'] ?? 0) >= 2, JSON.stringify(c['port/a']));
       assert.ok((c['port/b']?.['tx_packets'] ?? 0) > 100, 'frames delivered to port b');
       await dp.removePort('sw', 'b');
+      assert.is(dp.portCount?.(), 1, 'the count follows removals');
       assert.is(linkShow('eth0', s2), undefined, 'TAP deleted with the port');
       assert.is(dp.counters('sw')['port/b'], undefined);
     } finally {
