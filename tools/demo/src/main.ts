@@ -47,11 +47,37 @@ function check(cond: boolean, what: string): asserts cond {
   if (!cond) throw new Error(what);
 }
 
+/** Host tools the demo runs, and the Debian packages that provide them. */
+const TOOLS: Readonly<Record<string, string>> = { ip: 'iproute2', nsenter: 'util-linux', ping: 'iputils-ping', tcpdump: 'tcpdump', getent: 'libc-bin' };
+
+/** Installs missing host tools with apt-get (a fresh Debian machine lacks ping and tcpdump). */
+function ensureTools(): boolean {
+  const has = (cmd: string) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const missing = [...new Set(Object.entries(TOOLS).filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg))];
+  if (missing.length === 0) return true;
+  process.stdout.write(`installing the host tools the demo uses: ${missing.join(' ')} (apt-get)\n`);
+  try {
+    execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing.join(' ')}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    return true;
+  } catch {
+    process.stderr.write(`weft demo: could not install ${missing.join(' ')}; install them (apt-get install ${missing.join(' ')}) and run it again\n`);
+    return false;
+  }
+}
+
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
     process.stderr.write('weft demo: needs root (it creates network namespaces, TAP devices and processes); run it as root: sudo npm run demo\n');
     return 1;
   }
+  if (!ensureTools()) return 1;
   let c: Cluster | undefined;
   try {
     c = await step('Build three hosts from network namespaces, on an underlay in 198.18.0.0/24', async () => {
