@@ -82,19 +82,21 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-async function walk(dir: string, out: string[]): Promise<void> {
+/** Every file under `dir` (records and temporaries alike); a missing `dir` has none. */
+async function walk(dir: string, out: string[]): Promise<string[]> {
   let entries: fs.Dirent[];
   try {
     entries = await fsp.readdir(dir, { withFileTypes: true });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return out;
     throw e;
   }
   for (const e of entries) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) await walk(p, out);
-    else if (e.name.endsWith(SUFFIX)) out.push(p);
+    else out.push(p);
   }
+  return out;
 }
 
 export interface FileStoreOptions {
@@ -146,8 +148,7 @@ export function fileStore(root: string, opts: FileStoreOptions = {}, prefix = ''
       return true;
     },
     async keys(p = '') {
-      const files: string[] = [];
-      await walk(root, files);
+      const files = (await walk(root, [])).filter((f) => f.endsWith(SUFFIX));
       const want = full(p);
       return files
         .map((f) => fileKey(root, f))
@@ -169,28 +170,17 @@ export async function verifyStore(root: string): Promise<{ files: number; corrup
   const corruptList: WeftError[] = [];
   let files = 0;
   let removedTemp = 0;
-  const visit = async (dir: string) => {
-    let entries: fs.Dirent[];
-    try {
-      entries = await fsp.readdir(dir, { withFileTypes: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
+  for (const p of await walk(root, [])) {
+    const name = path.basename(p);
+    if (/\.v\.tmp-[0-9a-f]+$/.test(name)) {
+      await fsp.unlink(p);
+      removedTemp++;
+    } else if (name.endsWith(SUFFIX)) {
+      files++;
+      const buf = await fsp.readFile(p);
+      const r = decodeRecord(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+      if (!r.ok) corruptList.push(corrupt(p, r.reason));
     }
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) await visit(p);
-      else if (/\.v\.tmp-[0-9a-f]+$/.test(e.name)) {
-        await fsp.unlink(p);
-        removedTemp++;
-      } else if (e.name.endsWith(SUFFIX)) {
-        files++;
-        const buf = await fsp.readFile(p);
-        const r = decodeRecord(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
-        if (!r.ok) corruptList.push(corrupt(p, r.reason));
-      }
-    }
-  };
-  await visit(root);
+  }
   return { files, corrupt: corruptList, removedTemp };
 }
