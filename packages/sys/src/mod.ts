@@ -9,4 +9,5 @@ export * from './tun.ts';
 export * from './netns.ts';
 export * from './udp.ts';
 export * from './ip.ts';
+export * from './netdev.ts';
 export * from './harness.ts';

@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   EAGAIN, MSG_DONTWAIT, SIZEOF_SOCKADDR_IN, VNET_HDR_LEN, linkShow, loadSys, openTap, parseIPv4, rootSkipReason,
-  udpSocket, withLab, withNetns, writeSockaddrIn, ip, cstr, O_RDONLY, check,
+  udpSocket, withLab, withNetns, writeSockaddrIn, ip, cstr, O_RDONLY, check, configureLink, linkIndex, linkMtu,
+  EPOLL_CTL_ADD, EPOLLIN, EPOLL_EVENT_SIZE, EPOLL_DATA_OFFSET, SIZEOF_SOCKADDR_IN as SA,
 } from './mod.ts';
 
 const skip = rootSkipReason();
@@ -73,5 +74,49 @@ rootTest('UDP socket bound inside a namespace: sendto/recvfrom over loopback', (
     assert.equal([...m.bytes.subarray(1024, 1028)], [1, 2, 3, 4]);
     sys.close(fd);
   }));
+
+rootTest('configureLink: rename, MAC, MTU, IPv4, up and default route by ioctl, no ip process', () =>
+  withLab('sys', async (lab) => {
+    const sys = await loadSys();
+    const ns = lab.netns('c');
+    const tap = withNetns(sys, ns, () => openTap(sys, 'wtmp0', { persist: true, nonblock: true }));
+    assert.is(linkIndex(sys, 'nope0', ns), undefined);
+    assert.ok((linkIndex(sys, 'wtmp0', ns) ?? 0) > 0);
+    const dev = configureLink(sys, 'wtmp0', { rename: 'eth0', mac: '02:42:0a:00:00:07', mtu: 1400, ipv4: '10.7.0.7/16', gateway: '10.7.0.1', up: true }, `/run/netns/${ns}`);
+    assert.is(dev, 'eth0');
+    const l = linkShow('eth0', ns);
+    assert.is(l?.address, '02:42:0a:00:00:07');
+    assert.is(l?.mtu, 1400);
+    assert.ok(l?.flags.includes('UP'));
+    assert.is(linkMtu(sys, 'eth0', ns), 1400);
+    assert.match(ip(['-4', 'addr', 'show', 'dev', 'eth0'], ns), /10\.7\.0\.7\/16/);
+    assert.match(ip(['route', 'show', 'default'], ns), /default via 10\.7\.0\.1 dev eth0/);
+    // Again: the existing route is kept (EEXIST is not an error).
+    configureLink(sys, 'eth0', { gateway: '10.7.0.1' }, ns);
+    assert.throws(() => configureLink(sys, 'nope0', { up: true }, ns), /nope0.*ENODEV/);
+    assert.throws(() => configureLink(sys, 'eth0', { ipv4: '10.7.0.300/16' }, ns), /Bad IPv4/);
+    sys.close(tap.fd);
+  }));
+
+test('epoll: a readable socket is reported with its data word', async () => {
+  const sys = await loadSys();
+  const ep = sys.epoll_create1(0);
+  assert.ok(ep >= 0);
+  const ev = sys.alloc(4 * EPOLL_EVENT_SIZE);
+  const dv = new DataView(ev.bytes.buffer, ev.bytes.byteOffset);
+  dv.setUint32(0, EPOLLIN, true);
+  dv.setUint32(EPOLL_DATA_OFFSET, 4242, true);
+  const m = sys.alloc(64);
+  const fd2 = udpSocket(sys, { addr: '127.0.0.1', port: 47123, nonblock: true });
+  assert.is(sys.epoll_ctl(ep, EPOLL_CTL_ADD, fd2, ev.addr), 0);
+  assert.is(sys.epoll_wait(ep, ev.addr, 4, 0), 0, 'nothing readable yet');
+  writeSockaddrIn(m.bytes, 0, parseIPv4('127.0.0.1'), 47123);
+  assert.is(sys.sendto(fd2, m.addr + 32, 4, 0, m.addr, SA), 4);
+  assert.is(sys.epoll_wait(ep, ev.addr, 4, 1000), 1);
+  assert.is(dv.getUint32(0, true) & EPOLLIN, EPOLLIN);
+  assert.is(dv.getUint32(EPOLL_DATA_OFFSET, true), 4242);
+  sys.close(fd2);
+  sys.close(ep);
+});
 
 test.run();

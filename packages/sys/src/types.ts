@@ -28,6 +28,10 @@ export interface Sys {
   readv(fd: number, iov: number, cnt: number): number;
   writev(fd: number, iov: number, cnt: number): number;
   poll(fds: number, nfds: number, timeoutMs: number): number;
+  epoll_create1(flags: number): number;
+  /** `event` is the address of a `struct epoll_event` (see EPOLL_EVENT_SIZE). */
+  epoll_ctl(epfd: number, op: number, fd: number, event: number): number;
+  epoll_wait(epfd: number, events: number, maxEvents: number, timeoutMs: number): number;
   setns(fd: number, nstype: number): number;
   socket(domain: number, type: number, proto: number): number;
   bind(fd: number, sa: number, saLen: number): number;
@@ -88,11 +92,38 @@ export const UDP_GRO = 104;
 export const MSG_DONTWAIT = 0x40;
 export const POLLIN = 0x1;
 export const POLLOUT = 0x4;
+export const EPOLLIN = 0x1;
+export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
+export const EPOLL_CTL_MOD = 3;
+export const EPOLL_CLOEXEC = 0x80000;
+/** `struct epoll_event` is packed on x86-64 (12 bytes, data at 4) and naturally aligned elsewhere (16, data at 8). */
+export const EPOLL_EVENT_SIZE = typeof process !== 'undefined' && process.arch === 'x64' ? 12 : 16;
+export const EPOLL_DATA_OFFSET = EPOLL_EVENT_SIZE === 12 ? 4 : 8;
+
+// Network-device ioctls on an AF_INET socket (include/uapi/linux/sockios.h).
+export const SIOCADDRT = 0x890b;
+export const SIOCGIFFLAGS = 0x8913;
+export const SIOCSIFFLAGS = 0x8914;
+export const SIOCSIFADDR = 0x8916;
+export const SIOCSIFNETMASK = 0x891c;
+export const SIOCGIFMTU = 0x8921;
+export const SIOCSIFMTU = 0x8922;
+export const SIOCSIFNAME = 0x8923;
+export const SIOCSIFHWADDR = 0x8924;
+export const SIOCGIFINDEX = 0x8933;
+export const IFF_UP = 0x1;
+export const ARPHRD_ETHER = 1;
+export const RTF_UP = 0x1;
+export const RTF_GATEWAY = 0x2;
+export const SIZEOF_RTENTRY = 120;
 
 export const EINTR = 4;
 export const EAGAIN = 11;
 export const ENOENT = 2;
 export const EBUSY = 16;
+export const EEXIST = 17;
+export const ENODEV = 19;
 export const EINVAL = 22;
 
 /** Sizes of kernel structs on 64-bit Linux. */
