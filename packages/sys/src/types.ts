@@ -28,6 +28,8 @@ export interface Sys {
   readv(fd: number, iov: number, cnt: number): number;
   writev(fd: number, iov: number, cnt: number): number;
   poll(fds: number, nfds: number, timeoutMs: number): number;
+  /** eventfd(2): a counter fd another thread writes to wake a poller. */
+  eventfd(initval: number, flags: number): number;
   epoll_create1(flags: number): number;
   /** `event` is the address of a `struct epoll_event` (see EPOLL_EVENT_SIZE). */
   epoll_ctl(epfd: number, op: number, fd: number, event: number): number;
@@ -93,6 +95,8 @@ export const MSG_DONTWAIT = 0x40;
 export const POLLIN = 0x1;
 export const POLLOUT = 0x4;
 export const EPOLLIN = 0x1;
+export const EFD_NONBLOCK = 0x800;
+export const EFD_CLOEXEC = 0x80000;
 export const EPOLL_CTL_ADD = 1;
 export const EPOLL_CTL_DEL = 2;
 export const EPOLL_CTL_MOD = 3;

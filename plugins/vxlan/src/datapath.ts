@@ -11,12 +11,12 @@
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { errors, raise, type Cipher, type Counters, type DataPath, type KeyRing, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
 import {
-  TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, ip, linkShow, loadSys, openTap, parseIPv4, setTapOffload, setTapPersist,
-  udpSocket, withNetns, type Sys,
+  EFD_CLOEXEC, EFD_NONBLOCK, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, configureLink, ip, linkIndex, linkMtu, loadSys, openTap,
+  parseIPv4, setTapOffload, setTapPersist, udpSocket, withNetns, type Sys,
 } from '@weft/sys';
 import {
   C, COUNTER_FIELDS, COUNTER_SLOTS, CTL_ACK, CTL_GEN, CTL_STOP, K, MAX_PEERS, MAX_PORTS, globalRow, macToNum, numToMac, peerRow, portRow,
-  type RingMsg, type Snapshot, type WorkerInit,
+  type RingMsg, type SnapPeer, type SnapPort, type Snapshot, type TableMsg, type WorkerInit,
 } from './layout.ts';
 import { buildDnsReply, dnsPayload, type DnsQueryMsg, type DnsResponder } from './dns.ts';
 
@@ -100,6 +100,7 @@ interface WorkerHandle {
   readonly worker: Worker;
   readonly port: MessagePort;
   readonly ctl: Int32Array;
+  readonly wakeFd: number;
   readonly counters: Float64Array;
   readonly exited: Promise<void>;
 }
@@ -132,6 +133,11 @@ interface NetState {
 }
 
 const ipOnly = (s: string): string => s.split('/')[0] ?? s;
+
+/** Atomics.waitAsync (ES2024; Node 20 and Deno have it, the TypeScript lib here does not declare it). */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(a: Int32Array, i: number, v: number, timeoutMs: number): { async: boolean; value: Promise<string> | string };
+}).waitAsync;
 
 /** 02:57:46 ("WF") + VNI: a locally administered anycast gateway MAC, the same on every host. */
 export const gatewayMacFor = (vni: number): string => numToMac(0x025746000000 + (vni & 0xffffff));
@@ -180,30 +186,44 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       gwIps: n.gwIps,
       gwIps6: n.gwIps6,
       dnsIps: n.dnsIps,
-      ports: [...n.ports.values()].map((p) => ({ slot: p.slot, fd: p.fd, mac: p.mac, ipv4: p.ipv4, ipv6: p.spec.ipv6 !== undefined ? ipOnly(p.spec.ipv6) : '' })),
-      peers: [...n.peers.values()].map((p) => ({
-        slot: p.slot, mac: p.mac, fullCsum: p.spec.external === true || o.innerChecksums === true,
-        ipv6: p.spec.ipv6 !== undefined ? ipOnly(p.spec.ipv6) : '', ipv4: p.spec.ipv4 !== undefined ? parseIPv4(ipOnly(p.spec.ipv4)) : 0,
-        vtep: parseIPv4(p.spec.vtep), port: p.spec.vtepPort ?? port,
-      })),
+      ports: [...n.ports.values()].map(snapPort),
+      peers: [...n.peers.values()].map(snapPeer),
     })),
   });
+  const snapPort = (p: PortState): SnapPort => ({ slot: p.slot, fd: p.fd, mac: p.mac, ipv4: p.ipv4, ipv6: p.spec.ipv6 !== undefined ? ipOnly(p.spec.ipv6) : '' });
+  const snapPeer = (p: PeerState): SnapPeer => ({
+    slot: p.slot, mac: p.mac, fullCsum: p.spec.external === true || o.innerChecksums === true,
+    ipv6: p.spec.ipv6 !== undefined ? ipOnly(p.spec.ipv6) : '', ipv4: p.spec.ipv4 !== undefined ? parseIPv4(ipOnly(p.spec.ipv4)) : 0,
+    vtep: parseIPv4(p.spec.vtep), port: p.spec.vtepPort ?? port,
+  });
 
-  const publish = (): void => {
-    const s = snapshot();
+  const one = sys.alloc(8);
+  one.bytes[0] = 1;
+  /** Posts a full snapshot or a delta to every worker and wakes it (eventfd) if it sleeps. */
+  const post = (m: Snapshot | TableMsg): void => {
     for (const w of workers) {
-      w.port.postMessage(s);
+      w.port.postMessage(m);
       Atomics.add(w.ctl, CTL_GEN, 1);
+      sys.write(w.wakeFd, one.addr, 8);
     }
   };
+  const publish = (): void => post(snapshot());
 
-  /** Publishes and waits until every worker applied it (so a removed fd is no longer in use). */
-  const publishAndWait = async (): Promise<void> => {
-    publish();
+  /** Waits until every worker applied what was posted (so a removed fd is no longer in use). */
+  const settle = async (): Promise<void> => {
     const deadline = Date.now() + 2000;
-    for (const w of workers) {
-      const g = Atomics.load(w.ctl, CTL_GEN);
-      while (Atomics.load(w.ctl, CTL_ACK) !== g && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    // A pending waitAsync does not keep the event loop alive (the workers are unref'd): a timer does.
+    const keep = setTimeout(() => undefined, 2000);
+    try {
+      for (const w of workers) {
+        const g = Atomics.load(w.ctl, CTL_GEN);
+        for (let a = Atomics.load(w.ctl, CTL_ACK); a !== g && Date.now() < deadline; a = Atomics.load(w.ctl, CTL_ACK)) {
+          const r = waitAsync(w.ctl, CTL_ACK, a, Math.max(1, deadline - Date.now()));
+          if (r.async) await r.value;
+        }
+      }
+    } finally {
+      clearTimeout(keep);
     }
   };
 
@@ -211,12 +231,14 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     for (const w of workers) w.counters.fill(0, row, row + K);
   };
 
-  async function startWorker(init: Omit<WorkerInit, 'ctl' | 'counters' | 'snapshot' | 'crypto' | 'localId' | 'ring'>): Promise<WorkerHandle> {
+  async function startWorker(init: Omit<WorkerInit, 'ctl' | 'wakeFd' | 'counters' | 'snapshot' | 'crypto' | 'localId' | 'ring'>): Promise<WorkerHandle> {
     const ctlSab = new SharedArrayBuffer(16);
     new Int32Array(ctlSab)[CTL_ACK] = -1;
+    const wakeFd = sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wakeFd < 0) throw new Error(`vxlan: eventfd failed (errno ${sys.errno()})`);
     const cntSab = new SharedArrayBuffer(COUNTER_SLOTS * 8);
     const { port1, port2 } = new MessageChannel();
-    const data = { ...init, ctl: ctlSab, counters: cntSab, snapshot: snapshot(), port: port2, crypto: encrypts, localId: o.dataPathAddr, ...(ring !== undefined ? { ring } : {}) };
+    const data = { ...init, ctl: ctlSab, wakeFd, counters: cntSab, snapshot: snapshot(), port: port2, crypto: encrypts, localId: o.dataPathAddr, ...(ring !== undefined ? { ring } : {}) };
     const worker = 'code' in src
       ? new Worker(src.code, { eval: true, workerData: data, transferList: [port2] })
       : new Worker(src.url, { workerData: data, transferList: [port2] });
@@ -233,7 +255,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     worker.on('message', (m: unknown) => {
       if (typeof m === 'object' && m !== null && (m as { t?: unknown }).t === 'dns') onDnsQuery(h, m as DnsQueryMsg);
     });
-    const h: WorkerHandle = { worker, port: port1, ctl: new Int32Array(ctlSab), counters: new Float64Array(cntSab), exited };
+    const h: WorkerHandle = { worker, port: port1, ctl: new Int32Array(ctlSab), wakeFd, counters: new Float64Array(cntSab), exited };
     workers.add(h);
     try {
       await ready;
@@ -250,6 +272,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     await Promise.race([h.exited, new Promise((r) => setTimeout(r, 2000))]);
     await h.worker.terminate();
     h.port.close();
+    sys.close(h.wakeFd);
     workers.delete(h);
   }
 
@@ -261,6 +284,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     for (const w of workers) {
       w.port.postMessage(msg);
       Atomics.add(w.ctl, CTL_GEN, 1);
+      sys.write(w.wakeFd, one.addr, 8);
     }
   });
 
@@ -271,10 +295,19 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   const main = await startWorker({ udpFd: recvFd, sendFds, offload, spinUs, gather, nice, mode: split ? 'taps' : 'all' });
   const rxOnly = split ? await startWorker({ udpFd: recvFd, sendFds, offload, spinUs, gather, nice, mode: 'udp' }) : undefined;
 
+  // The underlay device is looked up once (an `ip` process); its MTU is read by ioctl on every addPort.
+  let ulDev: string | undefined;
   function underlayMtu(): { dev: string; mtu: number } | undefined {
-    const dev = addrDev(o.dataPathAddr, agentNs);
-    const mtu = dev !== undefined ? linkShow(dev, agentNs)?.mtu : undefined;
-    return dev !== undefined && mtu !== undefined ? { dev, mtu } : undefined;
+    for (let i = 0; i < 2; i++) {
+      ulDev ??= addrDev(o.dataPathAddr, agentNs);
+      if (ulDev === undefined) return undefined;
+      try {
+        return { dev: ulDev, mtu: linkMtu(sys, ulDev, agentNs) };
+      } catch {
+        ulDev = undefined; // renamed or gone: look it up again
+      }
+    }
+    return undefined;
   }
 
   const net = (id: string): NetState => {
@@ -285,12 +318,11 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
 
   // Embedded DNS (see dns.ts): queries arrive from the workers, replies are written to the TAP here.
   const dnsOut = sys.alloc(VNET_HDR_LEN + 65536 + 64);
+  /** Port by slot (DNS replies find the querying port from its counter row). */
+  const bySlot: ({ net: NetState; port: PortState } | undefined)[] = [];
   const dnsFor = (vni: number, row: number): { net: NetState; port: PortState } | undefined => {
-    for (const n of nets.values()) {
-      if (n.wireVni !== vni) continue;
-      for (const p of n.ports.values()) if (portRow(p.slot) === row) return { net: n, port: p };
-    }
-    return undefined;
+    const at = bySlot[row / K - 1];
+    return at !== undefined && at.net.wireVni === vni ? at : undefined;
   };
   const dnsReply = (h: WorkerHandle, m: DnsQueryMsg, reply: Uint8Array | undefined): void => {
     const c = h.counters;
@@ -355,6 +387,8 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
         }));
       }
       const old = nets.get(n.id);
+      // Called on every Join: an unchanged network costs nothing (no snapshot of its ports).
+      if (old !== undefined && JSON.stringify(old.spec) === JSON.stringify(n)) return;
       // Local-only networks get an id no 24-bit VXLAN header can carry: nothing from the wire reaches them.
       const wireVni = old?.wireVni ?? (local ? LOCAL_VNI_BASE + nextLocal++ : n.vni);
       const gwMac = macToNum(gatewayMacFor(wireVni));
@@ -394,23 +428,23 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const flags = offload ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : 0;
       let fd: number;
       let ifname: string;
-      if (p.netns !== undefined && linkShow(inner, p.netns) !== undefined) {
+      if (p.netns !== undefined && linkIndex(sys, inner, p.netns) !== undefined) {
         // Re-attach after an agent restart: the persistent TAP is already in the sandbox.
         ({ fd, name: ifname } = withNetns(sys, p.netns, () => openTap(sys, inner, { persist: true, nonblock: true })));
         setTapOffload(sys, fd, flags);
         log?.info('vxlan: re-attached TAP in sandbox', { ifname, netns: p.netns });
       } else {
-        const fresh = linkShow(p.ifname, agentNs) === undefined;
-        ({ fd, name: ifname } = withNetns(sys, agentNs, () => openTap(sys, p.ifname, { persist: true, nonblock: true })));
-        setTapOffload(sys, fd, flags);
+        // A sandbox's TAP is created in the sandbox itself under its final name, so nothing is
+        // moved or renamed; it is configured by ioctls (no ip process per port). Without a
+        // sandbox (Docker moves it) it stays in the agent's namespace.
+        const where = p.netns ?? agentNs;
+        const name = p.netns !== undefined ? inner : p.ifname;
+        const fresh = linkIndex(sys, name, where) === undefined;
+        ({ fd, name: ifname } = withNetns(sys, where, () => openTap(sys, name, { persist: true, nonblock: true })));
         try {
-          ip(['link', 'set', 'dev', ifname, 'address', p.mac, 'mtu', String(mtu)], agentNs);
-          if (p.netns !== undefined) {
-            ip(['link', 'set', 'dev', ifname, 'netns', p.netns], agentNs);
-            if (inner !== ifname) ip(['link', 'set', 'dev', ifname, 'name', inner], p.netns);
-            ifname = inner;
-            configureSandbox(p, ifname, n);
-          } else ip(['link', 'set', 'dev', ifname, 'up'], agentNs);
+          setTapOffload(sys, fd, flags);
+          if (p.netns !== undefined) configureSandbox(sys, p, ifname, n);
+          else configureLink(sys, ifname, { mac: p.mac, mtu, up: true }, agentNs);
         } catch (e) {
           if (fresh) setTapPersist(sys, fd, false);
           sys.close(fd);
@@ -423,10 +457,11 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
         raise(errors.unavailable(P, `No free port slot (at most ${MAX_PORTS} ports per host)`, { code: VxlanCodes.full }));
       }
       zeroRow(portRow(slot));
-      n.ports.set(p.endpointId, {
-        spec: p, fd, slot, ifname, mac: macToNum(p.mac), ipv4: p.ipv4 !== undefined ? parseIPv4(ipOnly(p.ipv4)) : 0,
-      });
-      await publishAndWait();
+      const ps: PortState = { spec: p, fd, slot, ifname, mac: macToNum(p.mac), ipv4: p.ipv4 !== undefined ? parseIPv4(ipOnly(p.ipv4)) : 0 };
+      n.ports.set(p.endpointId, ps);
+      bySlot[slot] = { net: n, port: ps };
+      post({ t: 'port+', vni: n.wireVni, port: snapPort(ps) });
+      await settle();
       return { ifname };
     },
 
@@ -435,7 +470,9 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const p = n?.ports.get(endpointId);
       if (n === undefined || p === undefined) return;
       n.ports.delete(endpointId);
-      await publishAndWait();
+      bySlot[p.slot] = undefined;
+      post({ t: 'port-', vni: n.wireVni, port: snapPort(p) });
+      await settle();
       // Not persistent any more: closing the last fd deletes the device wherever it is.
       setTapPersist(sys, p.fd, false);
       sys.close(p.fd);
@@ -453,8 +490,9 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const slot = old?.slot ?? freePeerSlots.pop();
       if (slot === undefined) raise(errors.unavailable(P, `No free peer slot (at most ${MAX_PEERS} peers per host)`, { code: VxlanCodes.full }));
       if (old === undefined) zeroRow(peerRow(slot));
-      n.peers.set(mac, { spec: p, slot, mac });
-      publish();
+      const ps: PeerState = { spec: p, slot, mac };
+      n.peers.set(mac, ps);
+      post({ t: 'peer+', vni: n.wireVni, peer: snapPeer(ps) });
     },
 
     removePeer(network, mac) {
@@ -464,7 +502,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       if (n === undefined || p === undefined) return;
       n.peers.delete(m);
       freePeerSlots.push(p.slot);
-      publish();
+      post({ t: 'peer-', vni: n.wireVni, peer: snapPeer(p) });
     },
 
     counters(network) {
@@ -505,15 +543,16 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   return dp;
 }
 
-/** Inside the sandbox: up, address and default route via the network's gateway, when given. */
-function configureSandbox(p: PortSpec, ifname: string, n: NetState): void {
+/** Inside the sandbox, by ioctls: MAC, MTU, IPv4 address, up, default route via the network's gateway. */
+function configureSandbox(sys: Sys, p: PortSpec, ifname: string, n: NetState): void {
   const ns = p.netns;
   if (ns === undefined) return;
-  ip(['link', 'set', 'dev', ifname, 'up'], ns);
-  if (p.ipv4 !== undefined && p.ipv4.includes('/')) {
-    ip(['addr', 'replace', p.ipv4, 'dev', ifname], ns);
-    const gw = n.spec.gateways[0];
-    if (gw !== undefined) ip(['route', 'replace', 'default', 'via', ipOnly(gw), 'dev', ifname], ns);
-  }
+  const v4 = p.ipv4 !== undefined && p.ipv4.includes('/');
+  const gw = n.spec.gateways.find((g) => !g.includes(':'));
+  configureLink(sys, ifname, {
+    mac: p.mac, mtu: n.spec.mtu, up: true,
+    ...(v4 ? { ipv4: p.ipv4! } : {}),
+    ...(v4 && gw !== undefined ? { gateway: ipOnly(gw) } : {}),
+  }, ns);
   if (p.ipv6 !== undefined && p.ipv6.includes('/')) ip(['addr', 'replace', p.ipv6, 'dev', ifname, 'nodad'], ns);
 }

@@ -1,7 +1,14 @@
 /** Shared between the controller and the data-path workers: table snapshots and counter layout. */
 import type { KeyRing } from '@weft/kernel';
 
-export const MAX_PORTS = 256;
+/**
+ * Ports per host. The worker watches TAP fds with poll(2) while there are few of them and with
+ * epoll once there are more than EPOLL_FROM (so 10,000 idle ports cost nothing per packet);
+ * tables change by deltas, never by copying every port.
+ */
+export const MAX_PORTS = 16384;
+/** From this many TAPs on, the worker waits in epoll and reads only the ready ones. */
+export const EPOLL_FROM = 64;
 export const MAX_PEERS = 4096;
 
 /** Counter fields, per port and per peer, in one Float64Array per worker (summed by the controller). */
@@ -82,6 +89,16 @@ export interface Snapshot {
   readonly nets: readonly SnapNet[];
 }
 
+/**
+ * Controller → worker table deltas, applied in order after the last full `Snapshot`: adding or
+ * removing one port or peer costs O(1) in both threads, whatever the table size.
+ */
+export type TableMsg =
+  | { readonly t: 'port+'; readonly vni: number; readonly port: SnapPort }
+  | { readonly t: 'port-'; readonly vni: number; readonly port: SnapPort }
+  | { readonly t: 'peer+'; readonly vni: number; readonly peer: SnapPeer }
+  | { readonly t: 'peer-'; readonly vni: number; readonly peer: SnapPeer };
+
 /** Control words in a SharedArrayBuffer (Int32): table generation, stop flag, applied generation. */
 export const CTL_GEN = 0;
 export const CTL_STOP = 1;
@@ -102,6 +119,8 @@ export interface WorkerInit {
   /** Busy-poll this long after the last packet before sleeping in poll(2) (latency vs CPU). */
   readonly spinUs: number;
   readonly ctl: SharedArrayBuffer;
+  /** eventfd the controller writes to after posting a table change, so a sleeping worker applies it at once. */
+  readonly wakeFd: number;
   readonly counters: SharedArrayBuffer;
   readonly snapshot: Snapshot;
   /** Load a cipher in the worker (the data path encrypts); `localId` names this VTEP in sessions. */

@@ -13,12 +13,15 @@
 import { receiveMessageOnPort, workerData, parentPort, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import {
-  EAGAIN, EINTR, MSG_DONTWAIT, POLLIN, SIZEOF_MMSGHDR, SOL_UDP, UDP_GRO, UDP_SEGMENT, VNET_HDR_LEN,
+  EAGAIN, EINTR, EPOLLIN, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, MSG_DONTWAIT, POLLIN, SIZEOF_MMSGHDR, SOL_UDP, UDP_GRO, UDP_SEGMENT, VNET_HDR_LEN,
   PRIO_PROCESS, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, formatIPv4, loadSys, writeSockaddrIn,
 } from '@weft/sys';
 import { DropReason, type KeyRing } from '@weft/kernel';
 import { createCipher, type SodiumSession } from '@weft/sodium';
-import { C, CTL_ACK, CTL_GEN, CTL_STOP, MAX_PEERS, MAX_PORTS, globalRow, peerRow, portRow, type RingMsg, type Snapshot, type WorkerInit } from './layout.ts';
+import {
+  C, CTL_ACK, CTL_GEN, CTL_STOP, EPOLL_FROM, MAX_PEERS, MAX_PORTS, globalRow, peerRow, portRow,
+  type RingMsg, type SnapNet, type SnapPeer, type SnapPort, type Snapshot, type TableMsg, type WorkerInit,
+} from './layout.ts';
 import { ETH, arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readMac, readU16, readU32, readVxlanVni, sum16, writeU16, writeVxlanHeader } from './frames.ts';
 import { segmentTcp, coalesceTcp, newSegOut, rxVnetHeader } from './gso.ts';
 import { ipv6TextKey, ndAdvertInPlace, nsTarget } from './nd.ts';
@@ -70,53 +73,134 @@ interface Net {
 interface Tap {
   readonly fd: number;
   readonly row: number;
+  readonly slot: number;
   readonly net: Net;
 }
 
 const saMem = sys.alloc(MAX_PEERS * 16);
-const pfds = sys.alloc((MAX_PORTS + 1) * 8);
+const pfds = sys.alloc((MAX_PORTS + 2) * 8);
 const pdv = new DataView(pfds.bytes.buffer, pfds.bytes.byteOffset, pfds.bytes.byteLength);
 let byVni = new Map<number, Net>();
 /** Sessions by the sender's underlay address (encrypted networks' peers). */
 let rxSess = new Map<number, SodiumSession>();
 let taps: Tap[] = [];
+/** Index of each port slot's TAP in `taps` (swap-remove on deltas). */
+const tapAt = new Map<number, number>();
+/** TAP by fd, for epoll readiness. */
+const tapByFd: (Tap | undefined)[] = [];
 let seen = -1;
 let nfds = 0;
+let pollDirty = true;
 const doUdp = init.mode !== 'taps';
 const doTaps = init.mode !== 'udp';
+const wakeFd = init.wakeFd;
+const wakeBuf = sys.alloc(8);
 
+// epoll set: the wake eventfd, the VXLAN socket (if this worker receives) and every TAP. Kept in
+// step with the tables all the time; waited on only when there are more than EPOLL_FROM TAPs.
+const ep = sys.epoll_create1(EPOLL_CLOEXEC);
+const MAXEV = 256;
+const evs = sys.alloc(MAXEV * EPOLL_EVENT_SIZE);
+const edv = new DataView(evs.bytes.buffer, evs.bytes.byteOffset, evs.bytes.byteLength);
+const ctlEv = sys.alloc(16);
+const cev = new DataView(ctlEv.bytes.buffer, ctlEv.bytes.byteOffset, 16);
+function epollSet(fd: number, on: boolean): void {
+  cev.setUint32(0, EPOLLIN, true);
+  cev.setUint32(EPOLL_DATA_OFFSET, fd, true);
+  if (on) {
+    if (sys.epoll_ctl(ep, EPOLL_CTL_ADD, fd, ctlEv.addr) < 0 && sys.epoll_ctl(ep, EPOLL_CTL_MOD, fd, ctlEv.addr) < 0) cnt[globalRow + C.drop_io]!++;
+  } else sys.epoll_ctl(ep, EPOLL_CTL_DEL, fd, ctlEv.addr);
+}
+epollSet(wakeFd, true);
+if (doUdp) epollSet(init.udpFd, true);
+
+function makeNet(n: SnapNet): Net {
+  const arp = new Map<number, number>();
+  const nd = new Map<string, number>();
+  const fdb = new Map<number, Dest>();
+  for (const g of n.gwIps) arp.set(g, n.gwMac);
+  for (const g of n.dnsIps) arp.set(g, n.gwMac);
+  for (const g of n.gwIps6) nd.set(ipv6TextKey(g), n.gwMac);
+  return { vni: n.vni, encrypted: n.encrypted, mtu: n.mtu, gwMac: n.gwMac, gwIps: n.gwIps, dnsIps: n.dnsIps, arp, nd, fdb };
+}
+
+function addPortTo(net: Net, p: SnapPort): void {
+  if (p.ipv4 !== 0) net.arp.set(p.ipv4, p.mac);
+  if (p.ipv6 !== '') net.nd.set(ipv6TextKey(p.ipv6), p.mac);
+  net.fdb.set(p.mac, { local: true, fd: p.fd, row: portRow(p.slot), sa: 0, fullCsum: false, sess: undefined });
+  if (!doTaps) return;
+  const old = tapAt.get(p.slot);
+  if (old !== undefined) removeTap(p.slot);
+  const tap: Tap = { fd: p.fd, row: portRow(p.slot), slot: p.slot, net };
+  tapAt.set(p.slot, taps.length);
+  taps.push(tap);
+  tapByFd[p.fd] = tap;
+  epollSet(p.fd, true);
+  pollDirty = true;
+}
+
+function removeTap(slot: number): void {
+  const i = tapAt.get(slot);
+  if (i === undefined) return;
+  const tap = taps[i]!;
+  const last = taps.pop()!;
+  if (last !== tap) {
+    taps[i] = last;
+    tapAt.set(last.slot, i);
+  }
+  tapAt.delete(slot);
+  if (tapByFd[tap.fd] === tap) tapByFd[tap.fd] = undefined;
+  epollSet(tap.fd, false);
+  pollDirty = true;
+}
+
+function addPeerTo(net: Net, p: SnapPeer, rs: Map<number, SodiumSession>): void {
+  if (p.ipv4 !== 0) net.arp.set(p.ipv4, p.mac);
+  if (p.ipv6 !== '') net.nd.set(ipv6TextKey(p.ipv6), p.mac);
+  writeSockaddrIn(saMem.bytes, p.slot * 16, p.vtep, p.port);
+  // Identities are the two VTEP addresses, so both ends derive the same SPIs and SA keys.
+  const sess = net.encrypted && cipher !== undefined ? cipher.session(init.localId, formatIPv4(p.vtep)) : undefined;
+  if (sess !== undefined) rs.set(p.vtep, sess);
+  net.fdb.set(p.mac, { local: false, fd: -1, row: peerRow(p.slot), sa: saMem.addr + p.slot * 16, fullCsum: p.fullCsum, sess });
+}
+
+/** Removes what a port or peer put in the tables, unless another entry owns it by now. */
+function forget(net: Net, x: { mac: number; ipv4: number; ipv6: string }): void {
+  if (x.ipv4 !== 0 && net.arp.get(x.ipv4) === x.mac) net.arp.delete(x.ipv4);
+  if (x.ipv6 !== '') {
+    const k = ipv6TextKey(x.ipv6);
+    if (net.nd.get(k) === x.mac) net.nd.delete(k);
+  }
+  net.fdb.delete(x.mac);
+}
+
+/** A full snapshot: rebuilds every table (networks created or changed, worker start). */
 function apply(s: Snapshot): void {
   const m = new Map<number, Net>();
   const rs = new Map<number, SodiumSession>();
-  const t: Tap[] = [];
+  for (const t of [...taps]) removeTap(t.slot);
   for (const n of s.nets) {
-    const arp = new Map<number, number>();
-    const nd = new Map<string, number>();
-    const fdb = new Map<number, Dest>();
-    for (const g of n.gwIps) arp.set(g, n.gwMac);
-    for (const g of n.dnsIps) arp.set(g, n.gwMac);
-    for (const g of n.gwIps6) nd.set(ipv6TextKey(g), n.gwMac);
-    const net: Net = { vni: n.vni, encrypted: n.encrypted, mtu: n.mtu, gwMac: n.gwMac, gwIps: n.gwIps, dnsIps: n.dnsIps, arp, nd, fdb };
-    for (const p of n.ports) {
-      if (p.ipv4 !== 0) arp.set(p.ipv4, p.mac);
-      if (p.ipv6 !== '') nd.set(ipv6TextKey(p.ipv6), p.mac);
-      fdb.set(p.mac, { local: true, fd: p.fd, row: portRow(p.slot), sa: 0, fullCsum: false, sess: undefined });
-      t.push({ fd: p.fd, row: portRow(p.slot), net });
-    }
-    for (const p of n.peers) {
-      if (p.ipv4 !== 0) arp.set(p.ipv4, p.mac);
-      if (p.ipv6 !== '') nd.set(ipv6TextKey(p.ipv6), p.mac);
-      writeSockaddrIn(saMem.bytes, p.slot * 16, p.vtep, p.port);
-      // Identities are the two VTEP addresses, so both ends derive the same SPIs and SA keys.
-      const sess = n.encrypted && cipher !== undefined ? cipher.session(init.localId, formatIPv4(p.vtep)) : undefined;
-      if (sess !== undefined) rs.set(p.vtep, sess);
-      fdb.set(p.mac, { local: false, fd: -1, row: peerRow(p.slot), sa: saMem.addr + p.slot * 16, fullCsum: p.fullCsum, sess });
-    }
+    const net = makeNet(n);
+    for (const p of n.ports) addPortTo(net, p);
+    for (const p of n.peers) addPeerTo(net, p, rs);
     m.set(n.vni, net);
   }
   byVni = m;
   rxSess = rs;
-  taps = doTaps ? t : [];
+}
+
+function applyDelta(d: TableMsg): void {
+  const net = byVni.get(d.vni);
+  if (net === undefined) return; // the network went in a later snapshot
+  if (d.t === 'port+') addPortTo(net, d.port);
+  else if (d.t === 'port-') {
+    forget(net, d.port);
+    removeTap(d.port.slot);
+  } else if (d.t === 'peer+') addPeerTo(net, d.peer, rxSess);
+  else forget(net, d.peer);
+}
+
+function rebuildPfds(): void {
   nfds = 0;
   const add = (fd: number): void => {
     pdv.setInt32(8 * nfds, fd, true);
@@ -124,24 +208,26 @@ function apply(s: Snapshot): void {
     pdv.setInt16(8 * nfds + 6, 0, true);
     nfds++;
   };
+  add(wakeFd);
   if (doUdp) add(init.udpFd);
   for (const tap of taps) add(tap.fd);
+  pollDirty = false;
 }
 
-/** Applies pending table snapshots; true when asked to stop. */
+/** Applies pending table changes and rings, in order; true when asked to stop. */
 function sync(): boolean {
   const g = Atomics.load(ctl, CTL_GEN);
   if (g !== seen) {
     seen = g;
-    let last: Snapshot | undefined;
+    sys.read(wakeFd, wakeBuf.addr, 8);
     for (let m = receiveMessageOnPort(init.port); m !== undefined; m = receiveMessageOnPort(init.port)) {
-      const msg = m.message as Snapshot | RingMsg;
-      // Rings are applied in order (receive-first, then primary); only the last snapshot matters.
-      if ('t' in msg) installRing(msg.ring);
-      else last = msg;
+      const msg = m.message as Snapshot | RingMsg | TableMsg;
+      if (!('t' in msg)) apply(msg);
+      else if (msg.t === 'ring') installRing(msg.ring);
+      else applyDelta(msg);
     }
-    if (last !== undefined) apply(last);
     Atomics.store(ctl, CTL_ACK, g);
+    Atomics.notify(ctl, CTL_ACK);
   }
   return Atomics.load(ctl, CTL_STOP) !== 0;
 }
@@ -642,13 +728,35 @@ function deliver(b: Uint8Array, p: number, dlen: number, gsoVni: number, sealed:
 // ---------------------------------------------------------------------------------------------
 // The loop
 
+/** Serves the fds epoll reported ready (`n` events in `evs`); returns frames handled. */
+function dispatch(n: number): number {
+  let work = 0;
+  for (let i = 0; i < n; i++) {
+    const fd = edv.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
+    if (fd === wakeFd) sys.read(wakeFd, wakeBuf.addr, 8);
+    else if (doUdp && fd === init.udpFd) work += udpBatch();
+    else {
+      const tap = tapByFd[fd];
+      if (tap !== undefined) work += tapBatch(tap, 64);
+    }
+  }
+  return work;
+}
+
 function run(): void {
   const spinMs = init.spinUs / 1000;
   let last = performance.now();
   for (;;) {
-    let work = doUdp ? udpBatch() : 0;
-    const ts = taps;
-    for (let i = 0; i < ts.length; i++) work += tapBatch(ts[i]!, 64);
+    let work = 0;
+    const many = taps.length > EPOLL_FROM;
+    if (many) {
+      // Many ports: only the ready ones are read (no syscall per idle TAP).
+      work = dispatch(sys.epoll_wait(ep, evs.addr, MAXEV, 0));
+    } else {
+      work = doUdp ? udpBatch() : 0;
+      const ts = taps;
+      for (let i = 0; i < ts.length; i++) work += tapBatch(ts[i]!, 64);
+    }
     if (Atomics.load(ctl, CTL_GEN) !== seen && sync()) return;
     if (work > 0) {
       last = performance.now();
@@ -656,7 +764,19 @@ function run(): void {
     }
     if (spinMs > 0 && performance.now() - last < spinMs) continue;
     if (sync()) return;
-    if (sys.poll(pfds.addr, nfds, 200) > 0) cnt[globalRow + C.wakeups]!++;
+    if (taps.length > EPOLL_FROM) {
+      const n = sys.epoll_wait(ep, evs.addr, MAXEV, 200);
+      if (n > 0) {
+        cnt[globalRow + C.wakeups]!++;
+        dispatch(n);
+      }
+    } else {
+      if (pollDirty) rebuildPfds();
+      if (sys.poll(pfds.addr, nfds, 200) > 0) {
+        cnt[globalRow + C.wakeups]!++;
+        if (pdv.getInt16(6, true) !== 0) sys.read(wakeFd, wakeBuf.addr, 8);
+      }
+    }
     last = performance.now();
   }
 }
@@ -664,4 +784,5 @@ function run(): void {
 if (init.nice !== 0 && sys.setpriority(PRIO_PROCESS, sys.gettid(), init.nice) < 0) cnt[globalRow + C.drop_io]!++;
 parentPort?.postMessage('ready');
 run();
+sys.close(ep);
 init.port.close();
