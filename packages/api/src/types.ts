@@ -241,7 +241,8 @@ export interface Sandbox {
   readonly State: 'created' | 'running' | 'exited';
   readonly ExitCode: number | null;
   readonly Created: string;
-  readonly Networks: Readonly<Record<string, { readonly IPAddress: string; readonly MacAddress: string; readonly Aliases: readonly string[]; readonly EndpointID: string }>>;
+  /** By network name; `NetworkID` is the network's full ID. */
+  readonly Networks: Readonly<Record<string, { readonly IPAddress: string; readonly MacAddress: string; readonly Aliases: readonly string[]; readonly EndpointID: string; readonly NetworkID?: string }>>;
   readonly Ports: readonly PortMapping[];
   /** Path of the resolv.conf written for it (`/etc/netns/<name>/resolv.conf`). */
   readonly ResolvConf: string;

@@ -370,8 +370,8 @@ export class Engine {
 
   private view(s: SandboxRecord): Sandbox {
     const running = s.Pid > 0 && this.host.alive(s.Pid);
-    const networks: Record<string, { IPAddress: string; MacAddress: string; Aliases: string[]; EndpointID: string }> = {};
-    for (const [n, a] of Object.entries(s.Networks)) networks[n] = { IPAddress: a.IPAddress, MacAddress: a.MacAddress, Aliases: a.Aliases, EndpointID: a.EndpointID };
+    const networks: Record<string, { IPAddress: string; MacAddress: string; Aliases: string[]; EndpointID: string; NetworkID: string }> = {};
+    for (const [n, a] of Object.entries(s.Networks)) networks[n] = { IPAddress: a.IPAddress, MacAddress: a.MacAddress, Aliases: a.Aliases, EndpointID: a.EndpointID, NetworkID: a.NetworkID };
     return {
       Name: s.Name,
       Id: s.Id,

@@ -19,7 +19,8 @@ export interface PlanInput {
 export const HISTORY_PER_SLOT = 3;
 
 export function specKey(s: ServiceRecord): string {
-  return JSON.stringify([s.Spec.TaskTemplate.ContainerSpec.Command, s.Networks.map((n) => [n.Id, [...n.Aliases].sort()]), s.Spec.EndpointSpec?.Mode ?? 'vip']);
+  // The VIPs are part of it: a task carries its service's VIP in its endpoint records from the start.
+  return JSON.stringify([s.Spec.TaskTemplate.ContainerSpec.Command, s.Networks.map((n) => (s.Vips?.[n.Id] === undefined ? [n.Id, [...n.Aliases].sort()] : [n.Id, [...n.Aliases].sort(), s.Vips[n.Id]])), s.Spec.EndpointSpec?.Mode ?? 'vip']);
 }
 
 /** Task name as Docker builds it: `SERVICE.SLOT.ID` (the sandbox name; at most 40 characters). */

@@ -13,6 +13,9 @@ import { createKernel, definePlugin, errors, raise, type Kernel, type TableEntry
 import type { Sandbox, SandboxCreateRequest, ServiceSpec } from '@weft/api';
 import type { NetDef, TaskOptions } from '@weft/engine';
 import { servicesPlugin, type EngineLike, type ServicesApi } from './plugin.ts';
+import type { VipSource } from './vips.ts';
+import { vipRules, type Netfilter } from './balancer.ts';
+import { encodeEndpointRecord } from '@weft/kernel';
 import { planStack, deployStack, removeStack, listStacks } from './stack.ts';
 
 // ---- a shared in-memory tables service (LWW by a global counter), events to every kernel
@@ -58,8 +61,11 @@ function fakeEngine(nets: NetDef[]): FakeEngine {
   const view = (name: string): Sandbox => {
     const b = boxes.get(name)!;
     const networks: Record<string, Sandbox['Networks'][string]> = {};
-    for (const n of b.req.Networks ?? []) networks[nets.find((d) => d.Id === n.Name)?.Name ?? n.Name] = { IPAddress: `10.0.0.${ip++}/24`, MacAddress: '', Aliases: n.Aliases ?? [], EndpointID: 'e' };
-    return { Name: name, Id: name, NetnsPath: '', Hostname: name, Cmd: b.req.Cmd ?? [], Pid: 1, State: b.state, ExitCode: null, Created: '', Networks: networks, Ports: [], ResolvConf: '' } as Sandbox;
+    for (const n of b.req.Networks ?? []) {
+      const d = nets.find((x) => x.Id === n.Name || x.Name === n.Name);
+      networks[d?.Name ?? n.Name] = { IPAddress: `10.0.0.${ip++}/24`, MacAddress: '', Aliases: n.Aliases ?? [], EndpointID: 'e', NetworkID: d?.Id ?? n.Name };
+    }
+    return { Name: name, Id: name, NetnsPath: `/run/netns/${name}`, Hostname: name, Cmd: b.req.Cmd ?? [], Pid: 1, State: b.state, ExitCode: null, Created: '', Networks: networks, Ports: [], ResolvConf: '' } as Sandbox;
   };
   const resolve = async (ref: string) => nets.find((d) => d.Id === ref || d.Name === ref) ?? raise(errors.notFound('engine', `network "${ref}" not found`));
   return {
@@ -102,10 +108,45 @@ interface Node {
   readonly api: ServicesApi;
 }
 
+/** The control plane's part in VIPs, faked: /28 blocks of 10.0.0.0/24 (block 0 belongs to "the nodes"). */
+function fakeVipSource(nets: NetDef[]) {
+  const granted: string[] = [];
+  const released: string[] = [];
+  let next = 1;
+  let down = false;
+  const source: VipSource = {
+    networks: async () => (down ? undefined : nets.filter((d) => d.Scope === 'swarm').map((d) => ({ Id: d.Id, Name: d.Name, Subnets: [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }] }))),
+    async requestBlock(network) {
+      const b = `10.0.0.${16 * next++}/28`;
+      granted.push(`${network} ${b}`);
+      return b;
+    },
+    async releaseBlock(network, block) {
+      released.push(`${network} ${block}`);
+    },
+  };
+  return { source, granted, released, setDown: (d: boolean) => void (down = d) };
+}
+
+/** Rules applied per namespace path (the last ones), and how often the OUTPUT hook was asked for. */
+function fakeNetfilter() {
+  const rules = new Map<string, string>();
+  const hooks = new Map<string, number>();
+  const nf: Netfilter = {
+    async apply(ns, r, hook) {
+      rules.set(ns, r);
+      if (hook) hooks.set(ns, (hooks.get(ns) ?? 0) + 1);
+    },
+  };
+  return { nf, rules, hooks };
+}
+
 async function cluster(names: string[]) {
   const t = sharedTables();
   const ready = new Set(names);
   const nets = NETS.map((d) => ({ ...d }));
+  const vip = fakeVipSource(nets);
+  const netfilter = fakeNetfilter();
   let seq = 0;
   const nodes: Node[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-services-test-'));
@@ -121,6 +162,8 @@ async function cluster(names: string[]) {
           readyNodes: async () => names.filter((n) => ready.has(n)),
           nodeName: () => name,
           newId: () => `t${String(++seq).padStart(3, '0')}`,
+          vipSource: () => vip.source,
+          netfilter: netfilter.nf,
         }),
         config: { intervalMs: 60_000, runDir: path.join(dir, name) },
       },
@@ -137,7 +180,7 @@ async function cluster(names: string[]) {
     await Promise.all(nodes.map((n) => n.kernel.stop()));
     fs.rmSync(dir, { recursive: true, force: true });
   };
-  return { nodes, ready, settle, stop, tables: t, nets };
+  return { nodes, ready, settle, stop, tables: t, nets, vip, netfilter };
 }
 
 const spec = (name: string, replicas: number, extra: Partial<ServiceSpec> = {}): ServiceSpec => ({
@@ -165,7 +208,7 @@ test('create: tasks spread over the ready nodes, as service tasks on a non-attac
     assert.equal(tasks.map((x) => x.Slot).sort(), [1, 2, 3]);
     assert.equal((await m.get('api')).ServiceStatus, { RunningTasks: 3, DesiredTasks: 3 });
     const w = await m.create(spec('v', 1));
-    assert.match(w.Warnings.join(), /no virtual IP/);
+    assert.equal(w.Warnings, [], 'vip mode is served: no warning');
   } finally {
     await c.stop();
   }
@@ -285,6 +328,111 @@ test('scale up and down, update networks, remove: the nodes follow', async () =>
   } finally {
     await c.stop();
   }
+});
+
+test('vip: one VIP per (service, network) from the network pool; tasks carry it; freed on rm, dnsrr and network removal', async () => {
+  const c = await cluster(['m', 'a', 'b']);
+  try {
+    const m = c.nodes[0]!.api;
+    await m.create(spec('api', 3));
+    await m.create(spec('web2', 1));
+    await c.settle();
+    assert.equal((await m.get('api')).Endpoint?.VirtualIPs, [{ NetworkID: 'n1id', Addr: '10.0.0.16/24' }]);
+    assert.equal((await m.get('web2')).Endpoint?.VirtualIPs, [{ NetworkID: 'n1id', Addr: '10.0.0.17/24' }], 'the next free address of the same block');
+    assert.equal(c.vip.granted, ['n1id 10.0.0.16/28'], 'one block serves both');
+    const boxes = c.nodes.flatMap((n) => [...n.engine.boxes.values()]).filter((b) => b.task?.service === 'api');
+    assert.equal(boxes.length, 3);
+    for (const b of boxes) assert.equal(b.task!.vips, { n1id: '10.0.0.16' }, 'each task publishes the VIP in its endpoint record');
+    // The control plane cannot list networks for a moment: nothing is freed.
+    c.vip.setDown(true);
+    await c.settle();
+    assert.equal((await m.get('api')).Endpoint?.VirtualIPs?.length, 1);
+    c.vip.setDown(false);
+    // rm frees the address (reused next), dnsrr frees it, and an empty block is given back.
+    await m.remove('web2');
+    await c.settle();
+    await m.create(spec('web3', 1));
+    assert.equal((await m.get('web3')).Endpoint?.VirtualIPs, [{ NetworkID: 'n1id', Addr: '10.0.0.17/24' }]);
+    let s = await m.get('web3');
+    await m.update('web3', s.Version.Index, { ...s.Spec, EndpointSpec: { Mode: 'dnsrr' } });
+    assert.equal((await m.get('web3')).Endpoint?.VirtualIPs, []);
+    await m.remove('api');
+    await c.settle();
+    assert.equal(c.vip.released, ['n1id 10.0.0.16/28']);
+    // The network goes: its VIPs go with it.
+    await m.create(spec('api', 1));
+    assert.equal((await m.get('api')).Endpoint?.VirtualIPs?.length, 1);
+    c.nets.splice(c.nets.findIndex((d) => d.Id === 'n1id'), 1);
+    await c.settle();
+    assert.equal((await m.get('api')).Endpoint?.VirtualIPs, []);
+    assert.equal(c.tables.forNode('x').entries('_cluster', 'vips'), []);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('vip load balancing: every sandbox on the network gets DNAT to the healthy tasks, updated as records come and go', async () => {
+  const c = await cluster(['m', 'a', 'b']);
+  try {
+    const m = c.nodes[0]!.api;
+    await m.create(spec('api', 3));
+    await c.settle();
+    const tb = c.tables.forNode('x');
+    // The overlay publishes each task's endpoint record; here the test does.
+    const tasks = c.nodes.flatMap((n) => [...n.engine.boxes.entries()].map(([name, b]) => ({ node: n.name, name, b }))).filter((x) => x.b.task?.service === 'api');
+    tasks.forEach((x, i) => tb.put('n1id', 'endpoints', `ep${i}`, encodeEndpointRecord({ name: x.name, ipv4: `10.0.0.${100 + i}/24`, mac: '02:00:00:00:00:01', vtep: '198.18.0.1', node: x.node, service: 'api', serviceVip: '10.0.0.16', endpointMode: 'vip', taskSlot: i + 1 })));
+    await c.settle();
+    for (const x of tasks) {
+      const r = c.netfilter.rules.get(`/run/netns/${x.name}`) ?? '';
+      assert.match(r, /-A WEFT-VIP -d 10\.0\.0\.16\/32 -m statistic --mode random --probability 0\.3333333333 -j DNAT --to-destination 10\.0\.0\.100\n/);
+      assert.match(r, /--probability 0\.5000000000 -j DNAT --to-destination 10\.0\.0\.101\n/);
+      assert.match(r, /-A WEFT-VIP -d 10\.0\.0\.16\/32 -j DNAT --to-destination 10\.0\.0\.102\n/);
+      assert.equal(c.netfilter.hooks.get(`/run/netns/${x.name}`), 1, 'the OUTPUT jump is made once');
+    }
+    // A task's record goes: every node's rules drop it at the next pass.
+    tb.delete('n1id', 'endpoints', 'ep1');
+    await c.settle();
+    for (const x of tasks.filter((_, i) => i !== 1)) {
+      const r = c.netfilter.rules.get(`/run/netns/${x.name}`) ?? '';
+      assert.not.match(r, /10\.0\.0\.101/, `${x.name} still balances to the removed task`);
+      assert.match(r, /--probability 0\.5000000000 -j DNAT --to-destination 10\.0\.0\.100\n/);
+    }
+    // No task left: the VIP rejects (no DNAT rule).
+    tb.delete('n1id', 'endpoints', 'ep0');
+    tb.delete('n1id', 'endpoints', 'ep2');
+    await c.settle();
+    const r = c.netfilter.rules.get(`/run/netns/${tasks[0]!.name}`) ?? '';
+    assert.not.match(r, /DNAT/);
+    assert.match(r, /-A WEFT-VIP -d 10\.0\.0\.16\/32 -p tcp -j REJECT --reject-with tcp-reset/);
+    // A plain sandbox on the network (weft run) is programmed too.
+    await c.nodes[1]!.engine.createSandbox({ Name: 'client', Networks: [{ Name: 'n1id' }] }, { service: '', slot: 0, endpointMode: 'dnsrr' });
+    tb.put('n1id', 'endpoints', 'ep9', encodeEndpointRecord({ name: 'x', ipv4: '10.0.0.109/24', mac: '02:00:00:00:00:01', vtep: '198.18.0.1', node: 'b', service: 'api', serviceVip: '10.0.0.16', endpointMode: 'vip', taskSlot: 1 }));
+    await c.settle();
+    assert.match(c.netfilter.rules.get('/run/netns/client') ?? '', /-d 10\.0\.0\.16\/32 -j DNAT --to-destination 10\.0\.0\.109\n/);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('vipRules: probabilities 1/(n-i), the last unconditional; every VIP rejects when nothing is left after NAT', () => {
+  const r = vipRules([{ vip: '10.1.0.9', targets: ['10.1.0.2', '10.1.0.3', '10.1.0.4', '10.1.0.5'] }, { vip: '10.1.0.8', targets: [] }]);
+  assert.equal(r.split('\n'), [
+    '*nat',
+    ':WEFT-VIP - [0:0]',
+    '-A WEFT-VIP -d 10.1.0.9/32 -m statistic --mode random --probability 0.2500000000 -j DNAT --to-destination 10.1.0.2',
+    '-A WEFT-VIP -d 10.1.0.9/32 -m statistic --mode random --probability 0.3333333333 -j DNAT --to-destination 10.1.0.3',
+    '-A WEFT-VIP -d 10.1.0.9/32 -m statistic --mode random --probability 0.5000000000 -j DNAT --to-destination 10.1.0.4',
+    '-A WEFT-VIP -d 10.1.0.9/32 -j DNAT --to-destination 10.1.0.5',
+    'COMMIT',
+    '*filter',
+    ':WEFT-VIP - [0:0]',
+    '-A WEFT-VIP -d 10.1.0.8/32 -p tcp -j REJECT --reject-with tcp-reset',
+    '-A WEFT-VIP -d 10.1.0.8/32 -j REJECT --reject-with icmp-port-unreachable',
+    '-A WEFT-VIP -d 10.1.0.9/32 -p tcp -j REJECT --reject-with tcp-reset',
+    '-A WEFT-VIP -d 10.1.0.9/32 -j REJECT --reject-with icmp-port-unreachable',
+    'COMMIT',
+    '',
+  ]);
 });
 
 test('stacks: compose → prefixed networks and services, labels, warnings; ls, rm', async () => {

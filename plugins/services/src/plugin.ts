@@ -17,9 +17,11 @@ import * as t from 'io-ts';
 import { definePlugin, errors, getJson, putJson, raise, WeftException, type Context, type PluginDefinition, type TableEvent } from '@weft/kernel';
 import type { Engine, NetDef } from '@weft/engine';
 import type { Service, ServiceSpec, Task } from '@weft/api';
-import { CLUSTER_NETWORK, decodeJson, encodeJson, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, type ServiceRecord } from './records.ts';
+import { CLUSTER_NETWORK, decodeJson, encodeJson, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, VIPS_TABLE, type ServiceRecord, type VipEntry } from './records.ts';
 import { plan, specKey } from './placement.ts';
 import { createIngress, INGRESS_TABLE, IngressEntry, type Ingress } from './ingress.ts';
+import { controlVipSource, createVipAllocator, type VipSource } from './vips.ts';
+import { createBalancer, linuxNetfilter, type Netfilter } from './balancer.ts';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -42,6 +44,10 @@ export interface ServicesOptions {
   /** This node's name. Default: the membership's own name. */
   readonly nodeName?: (ctx: Context<ServicesConfig>) => string;
   readonly newId?: () => string;
+  /** Where the leader takes virtual IPs from. Default: the control plane (Network.List, Blocks.Request). */
+  readonly vipSource?: (ctx: Context<ServicesConfig>) => VipSource;
+  /** How VIP load balancing is programmed in sandboxes. Default: iptables-restore through nsenter. */
+  readonly netfilter?: Netfilter;
 }
 
 /** The `services` service: what the API routes call (manager side, except `nodeTasks`). */
@@ -150,6 +156,10 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
   /** When this manager's services started (see STARTUP_GRACE_MS). */
   const startedAt = ctx.now();
   let ingress: Ingress | undefined;
+  const vipAlloc = createVipAllocator(ctx as Context<unknown>, opts.vipSource?.(ctx) ?? controlVipSource(ctx as Context<unknown>));
+  const balancer = createBalancer(tables, opts.netfilter ?? linuxNetfilter(), ctx.log);
+  /** VIP warnings already logged (said once each). */
+  const vipWarned = new Set<string>();
   const mesh = (): Ingress =>
     (ingress ??= createIngress(ctx as Context<unknown>, engine, tables, ctx.config.runDir ?? path.join(os.tmpdir(), `weft-mesh-${nodeName()}`), newId));
 
@@ -240,9 +250,6 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       raise(errors.badRequest(PLUGIN, `service ${spec.Name} has no command: Weft runs a command in each task's sandbox (give it after "--")`, { path: 'TaskTemplate.ContainerSpec.Command' }));
     }
     const warnings: string[] = [];
-    if ((spec.EndpointSpec?.Mode ?? 'vip') === 'vip') {
-      warnings.push(`endpoint mode vip: Weft allocates no virtual IP yet (the data path has no VIP translation), so "${spec.Name}" resolves to every task's address, as in dnsrr mode`);
-    }
     for (const p of spec.EndpointSpec?.Ports ?? []) {
       const where = `${p.PublishedPort ?? '?'}:${p.TargetPort}/${p.Protocol} (${p.PublishMode})`;
       if (p.PublishMode === 'host' || p.Protocol === 'udp') {
@@ -281,7 +288,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       CreatedAt: s.CreatedAt,
       UpdatedAt: s.UpdatedAt,
       Spec: s.Spec,
-      Endpoint: { Ports: s.Spec.EndpointSpec?.Ports ?? [], VirtualIPs: [] },
+      Endpoint: { Ports: s.Spec.EndpointSpec?.Ports ?? [], VirtualIPs: s.Networks.filter((n) => s.Vips?.[n.Id] !== undefined).map((n) => ({ NetworkID: n.Id, Addr: s.Vips![n.Id]! })) },
       ServiceStatus: { RunningTasks: running, DesiredTasks: s.Spec.Mode.Replicated.Replicas },
     };
   }
@@ -314,6 +321,10 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       }
       const all = await records();
       const before = all.map((s) => JSON.stringify(s));
+      for (const w of await vipAlloc.assign(all)) {
+        if (!vipWarned.has(w)) ctx.log.warn(`services: ${w}`);
+        vipWarned.add(w);
+      }
       let ready = await readyNodes();
       // Right after this manager started, heartbeats and gossip are still being rebuilt: a node that
       // already holds tasks is not declared lost before STARTUP_GRACE_MS (no needless restarts).
@@ -345,6 +356,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
           cmd: [...s.Spec.TaskTemplate.ContainerSpec.Command],
           networks: s.Networks.map((n) => ({ id: n.Id, aliases: n.Aliases })),
           endpointMode: s.Spec.EndpointSpec?.Mode ?? 'vip',
+          ...(s.Vips !== undefined ? { vips: Object.fromEntries(Object.entries(s.Vips).map(([n, a]) => [n, a.split('/')[0]!])) } : {}),
         };
         want.set(x.ID, encodeJson(a));
       }
@@ -366,6 +378,13 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       if (cur === undefined || cur.deleted || dec.decode(cur.value) !== dec.decode(v)) tb.put(CLUSTER_NETWORK, INGRESS_TABLE, k, v);
     }
     for (const e of tb.entries(CLUSTER_NETWORK, INGRESS_TABLE)) if (!mesh.has(e.key)) tb.delete(CLUSTER_NETWORK, INGRESS_TABLE, e.key);
+    const vips = new Map<string, Uint8Array>();
+    for (const s of all) if (s.Vips !== undefined) vips.set(s.ID, encodeJson({ service: s.Spec.Name, vips: s.Vips } satisfies VipEntry));
+    for (const [k, v] of vips) {
+      const cur = tb.get(CLUSTER_NETWORK, VIPS_TABLE, k);
+      if (cur === undefined || cur.deleted || dec.decode(cur.value) !== dec.decode(v)) tb.put(CLUSTER_NETWORK, VIPS_TABLE, k, v);
+    }
+    for (const e of tb.entries(CLUSTER_NETWORK, VIPS_TABLE)) if (!vips.has(e.key)) tb.delete(CLUSTER_NETWORK, VIPS_TABLE, e.key);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -393,7 +412,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       if (x !== undefined) published.set(e.key, x);
     }
     // Nothing assigned, nothing running, nothing published: skip reading every sandbox each second.
-    if (desired.size === 0 && Object.keys(local).length === 0 && published.size === 0 && ingress === undefined) {
+    if (desired.size === 0 && Object.keys(local).length === 0 && published.size === 0 && ingress === undefined && balancer.idle()) {
       for (const e of tb.entries(CLUSTER_NETWORK, STATUS_TABLE)) if (e.owner === self) tb.delete(CLUSTER_NETWORK, STATUS_TABLE, e.key);
       return;
     }
@@ -440,7 +459,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       try {
         const sb = await engine().createSandbox(
           { Name: a.name, Networks: a.networks.map((n) => ({ Name: n.id, Aliases: n.aliases })), Cmd: a.cmd, Hostname: a.name },
-          { service: a.service, slot: a.slot, endpointMode: a.endpointMode },
+          { service: a.service, slot: a.slot, endpointMode: a.endpointMode, ...(a.vips !== undefined ? { vips: a.vips } : {}) },
         );
         local[a.id] = a.name;
         await save();
@@ -455,6 +474,8 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     }
     for (const e of tb.entries(CLUSTER_NETWORK, STATUS_TABLE)) if (e.owner === self && !desired.has(e.key)) tb.delete(CLUSTER_NETWORK, STATUS_TABLE, e.key);
     if (published.size > 0 || ingress !== undefined) await mesh().reconcile(published);
+    // VIP load balancing in every local sandbox (tasks, mesh helpers, weft run), from fresh state.
+    if (!balancer.idle()) await balancer.reconcile(await engine().sandboxes());
   }
 
   // -------------------------------------------------------------------------------------------

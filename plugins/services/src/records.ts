@@ -13,7 +13,7 @@ export const TASKS_TABLE = 'tasks';
 /** Observed task state, written by the node running the task: key = task ID, value = TaskStatus. */
 export const STATUS_TABLE = 'task-status';
 
-export const TaskAssignment = t.type({
+export const TaskAssignment = t.intersection([t.type({
   id: t.string,
   serviceId: t.string,
   service: t.string,
@@ -25,8 +25,20 @@ export const TaskAssignment = t.type({
   /** Network IDs with the service's aliases on each. */
   networks: t.array(t.type({ id: t.string, aliases: t.array(t.string) })),
   endpointMode: t.union([t.literal('vip'), t.literal('dnsrr')]),
-});
+}), t.partial({
+  /** Network ID → the service's virtual IP there (endpoint mode vip). */
+  vips: t.record(t.string, t.string),
+})]);
 export type TaskAssignment = t.TypeOf<typeof TaskAssignment>;
+
+/** Virtual IPs of one service, written by the manager: key = service ID. Every node balances them. */
+export const VIPS_TABLE = 'vips';
+export const VipEntry = t.type({
+  service: t.string,
+  /** Network ID → the VIP (bare address). */
+  vips: t.record(t.string, t.string),
+});
+export type VipEntry = t.TypeOf<typeof VipEntry>;
 
 export const TaskState = t.union([t.literal('starting'), t.literal('running'), t.literal('failed'), t.literal('rejected')]);
 export type TaskState = t.TypeOf<typeof TaskState>;
@@ -62,6 +74,8 @@ export interface ServiceRecord {
   /** `Spec.TaskTemplate.Networks` resolved to network IDs (and names, for listings). */
   Networks: { Id: string; Name: string; Aliases: string[] }[];
   Tasks: TaskRecord[];
+  /** Endpoint mode vip: network ID → the service's virtual IP there (`10.0.0.5/24`, as Docker shows it), allocated by the leader. */
+  Vips?: Record<string, string>;
 }
 
 const enc = new TextEncoder();

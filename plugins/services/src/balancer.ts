@@ -1,0 +1,160 @@
+/**
+ * VIP load balancing, the node side. Docker programs IPVS inside each container's namespace;
+ * Weft programs kernel NAT inside each sandbox's namespace: for every local sandbox attached to a
+ * network that has vip-mode services, a `WEFT-VIP` chain in `-t nat OUTPUT` DNATs each new
+ * connection (or UDP flow) to the VIP to one of the service's tasks on that network, picked at
+ * random (`-m statistic --mode random --probability 1/(n-i)` per task, the last unconditional),
+ * and a `WEFT-VIP` chain in `-t filter OUTPUT` rejects what is still addressed to a VIP after NAT,
+ * i.e. a VIP without tasks (TCP reset, ICMP port unreachable otherwise), so clients fail at once
+ * instead of hanging.
+ *
+ * The VIPs come from the cluster table (`_cluster`/`vips`, written by the leader); the tasks from
+ * the network's endpoint table (records naming the service), so a task whose record goes leaves
+ * every node's rules on the next pass (table events trigger one within ~50 ms). Stale records
+ * (their node unreachable) are used only when no fresh one is left. Each sandbox's chains are
+ * replaced in one `iptables-restore --noflush` (atomic per table); a sandbox is reprogrammed only
+ * when its rules change, and every sandbox kind is covered: tasks, routing-mesh helpers and plain
+ * `weft run` sandboxes. Connections already established keep their task (conntrack).
+ */
+import { execFile } from 'node:child_process';
+import { decodeEndpointRecord, ENDPOINTS_TABLE, type Logger, type Tables } from '@weft/kernel';
+import type { Sandbox } from '@weft/api';
+import { CLUSTER_NETWORK, decodeJson, VipEntry, VIPS_TABLE } from './records.ts';
+
+export const VIP_CHAIN = 'WEFT-VIP';
+
+/** Applies rules inside a network namespace (injectable: tests capture them). */
+export interface Netfilter {
+  /**
+   * Feeds `rules` (iptables-restore input for the `WEFT-VIP` chains) to `iptables-restore
+   * --noflush` inside the namespace at `netnsPath`; with `hook`, also makes sure `OUTPUT` of the
+   * nat and filter tables jumps to `WEFT-VIP` (first time this agent programs the sandbox).
+   */
+  apply(netnsPath: string, rules: string, hook: boolean): Promise<void>;
+}
+
+export interface VipTargets {
+  readonly vip: string;
+  readonly targets: readonly string[];
+}
+
+/** The restore input for one sandbox: DNAT spread over the targets, reject when there are none. */
+export function vipRules(list: readonly VipTargets[]): string {
+  const nat = [`*nat`, `:${VIP_CHAIN} - [0:0]`];
+  const filter = [`*filter`, `:${VIP_CHAIN} - [0:0]`];
+  for (const { vip, targets } of [...list].sort((a, b) => a.vip.localeCompare(b.vip))) {
+    const n = targets.length;
+    targets.forEach((t, i) => {
+      const left = n - i;
+      const pick = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(10)}` : '';
+      nat.push(`-A ${VIP_CHAIN} -d ${vip}/32${pick} -j DNAT --to-destination ${t}`);
+    });
+    filter.push(`-A ${VIP_CHAIN} -d ${vip}/32 -p tcp -j REJECT --reject-with tcp-reset`);
+    filter.push(`-A ${VIP_CHAIN} -d ${vip}/32 -j REJECT --reject-with icmp-port-unreachable`);
+  }
+  return [...nat, 'COMMIT', ...filter, 'COMMIT', ''].join('\n');
+}
+
+const run = (cmd: string, args: readonly string[], input: string): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const p = execFile(cmd, [...args], { timeout: 10_000 }, (err, _out, stderr) => {
+      if (err !== null) reject(new Error(`${cmd} ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
+      else resolve();
+    });
+    p.stdin?.end(input);
+  });
+
+/** `nsenter --net=PATH iptables-restore -w --noflush` (iptables 1.8, legacy or nf_tables backend). */
+export function linuxNetfilter(): Netfilter {
+  const hookScript = `for t in nat filter; do iptables -w -t $t -C OUTPUT -j ${VIP_CHAIN} 2>/dev/null || iptables -w -t $t -I OUTPUT 1 -j ${VIP_CHAIN} || exit 1; done`;
+  return {
+    async apply(netnsPath, rules, hook) {
+      await run('nsenter', [`--net=${netnsPath}`, 'iptables-restore', '-w', '--noflush'], rules);
+      if (hook) await run('nsenter', [`--net=${netnsPath}`, 'sh', '-c', hookScript], '');
+    },
+  };
+}
+
+export interface Balancer {
+  /** Programs every local sandbox from the current tables; resolves when done (errors are logged and retried next pass). */
+  reconcile(sandboxes: readonly Sandbox[]): Promise<void>;
+  /** True when there is nothing to do and nothing programmed (the node pass may skip reading sandboxes). */
+  idle(): boolean;
+}
+
+export function createBalancer(tables: () => Tables, netfilter: Netfilter, log: Logger): Balancer {
+  /** Sandbox ID → the rules last applied to it. */
+  const applied = new Map<string, string>();
+  const failing = new Set<string>();
+
+  /** Service name → task addresses on `net` (fresh records; stale ones only for a service with no fresh one). */
+  function tasksOn(net: string): Map<string, string[]> {
+    const fresh = new Map<string, string[]>();
+    const stale = new Map<string, string[]>();
+    for (const x of tables().entries(net, ENDPOINTS_TABLE)) {
+      const r = decodeEndpointRecord(x.value);
+      if (r?.service === undefined || r.service === '' || r.ipv4 === '') continue;
+      const into = x.stale ? stale : fresh;
+      into.set(r.service, [...(into.get(r.service) ?? []), r.ipv4.split('/')[0]!]);
+    }
+    return new Map([...stale, ...fresh]);
+  }
+
+  /** Network ID → VIP → task addresses, from the tables. */
+  function vipMap(): Map<string, Map<string, string[]>> {
+    const out = new Map<string, Map<string, string[]>>();
+    const tasks = new Map<string, Map<string, string[]>>();
+    for (const e of tables().entries(CLUSTER_NETWORK, VIPS_TABLE)) {
+      const v = decodeJson(VipEntry, e.value);
+      if (v === undefined) continue;
+      for (const [net, addr] of Object.entries(v.vips)) {
+        let t = tasks.get(net);
+        if (t === undefined) tasks.set(net, (t = tasksOn(net)));
+        let m = out.get(net);
+        if (m === undefined) out.set(net, (m = new Map()));
+        m.set(addr.split('/')[0]!, [...new Set(t.get(v.service) ?? [])].sort());
+      }
+    }
+    return out;
+  }
+
+  return {
+    idle: () => applied.size === 0 && tables().entries(CLUSTER_NETWORK, VIPS_TABLE).length === 0,
+    async reconcile(sandboxes) {
+      const vips = vipMap();
+      const seen = new Set<string>();
+      const jobs: (() => Promise<void>)[] = [];
+      for (const sb of sandboxes) {
+        if (sb.NetnsPath === '') continue;
+        seen.add(sb.Id);
+        const list: VipTargets[] = [];
+        for (const a of Object.values(sb.Networks)) {
+          const m = a.NetworkID === undefined ? undefined : vips.get(a.NetworkID);
+          for (const [vip, targets] of m ?? []) list.push({ vip, targets });
+        }
+        const prev = applied.get(sb.Id);
+        if (list.length === 0 && prev === undefined) continue;
+        const rules = vipRules(list);
+        if (rules === prev) continue;
+        jobs.push(async () => {
+          try {
+            await netfilter.apply(sb.NetnsPath, rules, prev === undefined);
+            applied.set(sb.Id, rules);
+            failing.delete(sb.Id);
+          } catch (e) {
+            // The namespace may be going away with its sandbox; otherwise say so once, retry each pass.
+            if (!failing.has(sb.Id)) log.warn('services: cannot program VIP load balancing in a sandbox', { sandbox: sb.Name, error: String((e as Error)?.message ?? e) });
+            failing.add(sb.Id);
+          }
+        });
+      }
+      for (const id of [...applied.keys()]) if (!seen.has(id)) applied.delete(id);
+      for (const id of [...failing]) if (!seen.has(id)) failing.delete(id);
+      // A few namespaces at a time: each is one short iptables-restore.
+      const workers = Array.from({ length: Math.min(4, jobs.length) }, async () => {
+        for (let j = jobs.shift(); j !== undefined; j = jobs.shift()) await j();
+      });
+      await Promise.all(workers);
+    },
+  };
+}
