@@ -55,12 +55,21 @@ function corrupt(file: string, reason: string): WeftError {
 }
 
 /** Maps a key (`a/b/c`) to a file path; each segment is escaped so no key can leave `root`. */
+function encodeSegment(s: string): string {
+  const e = encodeURIComponent(s).replace(/\./g, '%2E').replace(/\*/g, '%2A');
+  return e === '' ? '%00' : e;
+}
+
+/** The directory holding every key that starts with `prefix` (its complete segments). */
+function prefixDir(root: string, prefix: string): string {
+  const segs = prefix.split('/');
+  segs.pop();
+  return path.join(root, ...segs.map(encodeSegment));
+}
+
 function keyPath(root: string, key: string): string {
   if (key === '') raise(weftError('BadRequest', 'store', 'An empty key cannot be stored'));
-  const segs = key.split('/').map((s) => {
-    const e = encodeURIComponent(s).replace(/\./g, '%2E').replace(/\*/g, '%2A');
-    return e === '' ? '%00' : e;
-  });
+  const segs = key.split('/').map(encodeSegment);
   segs[segs.length - 1] += SUFFIX;
   return path.join(root, ...segs);
 }
@@ -148,8 +157,10 @@ export function fileStore(root: string, opts: FileStoreOptions = {}, prefix = ''
       return true;
     },
     async keys(p = '') {
-      const files = (await walk(root, [])).filter((f) => f.endsWith(SUFFIX));
       const want = full(p);
+      // Only the prefix's own directory is walked: listing one network's endpoints does not read
+      // the whole state directory (which holds 10,000s of records on a busy host).
+      const files = (await walk(prefixDir(root, want), [])).filter((f) => f.endsWith(SUFFIX));
       return files
         .map((f) => fileKey(root, f))
         .filter((k) => k.startsWith(want))

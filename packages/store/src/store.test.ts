@@ -34,6 +34,19 @@ test('put/get/delete/keys/scope round-trip, including awkward keys', async () =>
     assert.is(await s.get('a'), undefined);
     await s.put('a/b', enc('22'));
     assert.is(dec(await s.get('a/b')), '22');
+    // Prefix listings walk only the prefix's directory and match what a full listing filters to.
+    await s.put('endpoints/n1/e1', enc('6'));
+    await s.put('endpoints/n1/e2', enc('7'));
+    await s.put('endpoints/n10/e3', enc('8'));
+    await s.put('endpoints//e4', enc('9'));
+    assert.equal(await s.keys('endpoints/n1/'), ['endpoints/n1/e1', 'endpoints/n1/e2']);
+    assert.equal(await s.keys('endpoints/n1'), ['endpoints/n1/e1', 'endpoints/n1/e2', 'endpoints/n10/e3']);
+    assert.equal(await s.keys('endpoints//'), ['endpoints//e4']);
+    assert.equal(await s.keys('x:y/z.'), ['x:y/z.w']);
+    assert.equal(await s.keys('nothing/here/'), []);
+    for (const p of ['', 'a', 'a/', 'endpoints/', 'endpoints/n', 'ipam/pools/']) {
+      assert.equal(await s.keys(p), (await s.keys()).filter((k) => k.startsWith(p)), `prefix "${p}"`);
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
