@@ -123,6 +123,19 @@ function nodeName(ctx: Context<OverlayConfig>): string {
   return ctx.config.vtep ?? 'local';
 }
 
+/**
+ * Whether an endpoint of `network` other than `self` is joined on this host. Reads records only
+ * until it finds one, so a Join or Leave on a host with 10,000 endpoints does not read them all.
+ */
+async function otherJoined(ctx: Context<OverlayConfig>, network: string, self: string): Promise<boolean> {
+  for (const k of await ctx.store.keys(`endpoints/${network}/`)) {
+    if (k === epKey(network, self)) continue;
+    const e = await getJson<EndpointState>(ctx.store, k);
+    if (e?.joined === true) return true;
+  }
+  return false;
+}
+
 async function endpointsOf(ctx: Context<OverlayConfig>, network: string): Promise<EndpointState[]> {
   const out: EndpointState[] = [];
   for (const k of await ctx.store.keys(`endpoints/${network}/`)) {
@@ -320,7 +333,7 @@ export function switchDriver(kind: 'overlay' | 'bridge', name: string): PluginDe
             ep.dstName = dstName;
           }
           const datapath = ctx.services.get('datapath');
-          const first = (await endpointsOf(ctx, req.NetworkID)).every((e) => !e.joined || e.id === ep.id);
+          const first = !(await otherJoined(ctx, req.NetworkID, ep.id));
           if (first) {
             await datapath.ensureNetwork(dataPathSpec(n));
             await peering.join(ctx, req.NetworkID);
@@ -410,7 +423,7 @@ export function switchDriver(kind: 'overlay' | 'bridge', name: string): PluginDe
     await datapath.removePort(ep.network, ep.id);
     ep.joined = false;
     await putJson(ctx.store, epKey(ep.network, ep.id), ep);
-    const still = (await endpointsOf(ctx, ep.network)).some((e) => e.joined && e.id !== ep.id);
+    const still = await otherJoined(ctx, ep.network, ep.id);
     if (!still) {
       await peering.leave(ctx, ep.network);
       await datapath.removeNetwork(ep.network);
