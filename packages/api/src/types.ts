@@ -226,6 +226,12 @@ export const SandboxCreateRequest = t.intersection([
     /** Command the agent runs in the sandbox, detached (`weft run -d`). Without it the CLI runs it in the foreground. */
     Cmd: t.array(t.string),
     Ports: t.array(PortMapping),
+    /**
+     * A bare endpoint: an address and a DNS name on its networks, with no namespace of its own.
+     * Its interface (a TAP) lives in the host's shared `weft-endpoints` namespace, where the
+     * kernel holds its address (it answers ping). No Cmd, no Ports. The cheapest endpoint.
+     */
+    Bare: t.boolean,
   }),
 ]);
 export type SandboxCreateRequest = t.TypeOf<typeof SandboxCreateRequest>;
@@ -244,8 +250,10 @@ export interface Sandbox {
   /** By network name; `NetworkID` is the network's full ID. */
   readonly Networks: Readonly<Record<string, { readonly IPAddress: string; readonly MacAddress: string; readonly Aliases: readonly string[]; readonly EndpointID: string; readonly NetworkID?: string }>>;
   readonly Ports: readonly PortMapping[];
-  /** Path of the resolv.conf written for it (`/etc/netns/<name>/resolv.conf`). */
+  /** Path of the resolv.conf written for it (`/etc/netns/<name>/resolv.conf`); '' for a bare endpoint. */
   readonly ResolvConf: string;
+  /** A bare endpoint (see SandboxCreateRequest.Bare): NetnsPath is the shared namespace. */
+  readonly Bare?: boolean;
 }
 
 export interface ApiErrorBody {

@@ -107,7 +107,15 @@ interface SandboxRecord {
   Task?: TaskOptions;
   /** The port forwarder inside the sandbox (`-p`), see ports.ts. */
   PortsPid?: number;
+  /** A bare endpoint: no namespace of its own, its interfaces live in the host's BARE_NS. */
+  Bare?: boolean;
 }
+
+/**
+ * The namespace bare endpoints share on a host (with the engine's nsPrefix). Their TAPs and
+ * addresses live there, so the kernel answers for them (ping), without a namespace each.
+ */
+export const BARE_NS = 'weft-endpoints';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 const hex = (n: number) => randomBytes(n).toString('hex');
@@ -155,6 +163,10 @@ export class Engine {
 
   private get cfg(): EngineConfig {
     return this.ctx.config;
+  }
+  /** The namespace a sandbox's interfaces live in: its own, or the shared one of bare endpoints. */
+  private nsOf(s: { Name: string; Bare?: boolean }): string {
+    return s.Bare === true ? this.nsName(BARE_NS) : this.nsName(s.Name);
   }
   private nsName(name: string): string {
     return `${this.cfg.nsPrefix ?? ''}${name}`;
@@ -375,7 +387,8 @@ export class Engine {
     return {
       Name: s.Name,
       Id: s.Id,
-      NetnsPath: this.host.netnsPath(this.nsName(s.Name)),
+      NetnsPath: this.host.netnsPath(this.nsOf(s)),
+      ...(s.Bare === true ? { Bare: true } : {}),
       Hostname: s.Hostname,
       Cmd: s.Cmd,
       Pid: running ? s.Pid : 0,
@@ -414,10 +427,17 @@ export class Engine {
           raise(errors.conflict('engine', `port ${p.HostIP ?? '0.0.0.0'}:${p.HostPort} is already in use on this host`, { value: p, hint: 'Choose another host port.' }));
         }
       }
+      const bare = req.Bare === true;
+      if (bare && ((req.Cmd ?? []).length > 0 || (req.Ports ?? []).length > 0)) {
+        raise(errors.badRequest('engine', `"${req.Name}" is a bare endpoint: it has no namespace of its own, so it cannot run a command or publish ports`, { path: 'Bare', value: req.Name, hint: 'Create a sandbox (without Bare) to run a command in it.' }));
+      }
+      if (bare && (req.Networks ?? []).length === 0) {
+        raise(errors.badRequest('engine', `bare endpoint "${req.Name}" needs a network: it is only an address and a name on one`, { path: 'Networks', value: req.Name }));
+      }
       const defs: { def: NetDef; ip?: string; aliases: string[] }[] = [];
       for (const n of req.Networks ?? []) defs.push({ def: await this.resolve(n.Name), ...(n.IPAddress !== undefined ? { ip: n.IPAddress } : {}), aliases: n.Aliases ?? [] });
-      const ns = this.nsName(req.Name);
-      if (this.host.netnsExists(ns)) raise(errors.conflict('engine', `A network namespace named "${ns}" already exists on this host; choose another sandbox name`, { value: ns }));
+      const ns = bare ? this.nsName(BARE_NS) : this.nsName(req.Name);
+      if (!bare && this.host.netnsExists(ns)) raise(errors.conflict('engine', `A network namespace named "${ns}" already exists on this host; choose another sandbox name`, { value: ns }));
       const rec: SandboxRecord = {
         Name: req.Name,
         Id: hex(32),
@@ -430,8 +450,9 @@ export class Engine {
         ResolvConf: '',
         Resolver: '',
         ...(task !== undefined ? { Task: task } : {}),
+        ...(bare ? { Bare: true } : {}),
       };
-      this.host.createNetns(ns);
+      if (!bare || !this.host.netnsExists(ns)) this.host.createNetns(ns);
       try {
         await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
         for (const d of defs) await this.attach(rec, d.def, d.ip, d.aliases);
@@ -512,8 +533,10 @@ export class Engine {
       if (this.host.alive(rec.Pid)) this.host.kill(rec.Pid, 'SIGKILL');
     }
     for (const name of Object.keys(rec.Networks)) await this.detach(rec, name, true);
-    this.host.removeFiles(this.nsName(rec.Name));
-    this.host.deleteNetns(this.nsName(rec.Name));
+    if (rec.Bare !== true) {
+      this.host.removeFiles(this.nsName(rec.Name));
+      this.host.deleteNetns(this.nsName(rec.Name));
+    }
     await this.ctx.store.delete(`sandboxes/${rec.Name}`);
   }
 
@@ -558,11 +581,12 @@ export class Engine {
         Options: {},
       });
       undo.push(() => attempt(this.ctx, inst.driver, 'NetworkDriver.DeleteEndpoint', { NetworkID: def.Id, EndpointID: eid }));
-      const ifname = `eth${Object.keys(rec.Networks).length}`;
+      // Bare endpoints share one namespace: their interface names must differ there.
+      const ifname = rec.Bare === true ? `wb${rec.Id.slice(0, 10)}${Object.keys(rec.Networks).length}` : `eth${Object.keys(rec.Networks).length}`;
       await call(this.ctx, inst.driver, 'NetworkDriver.Join', {
         NetworkID: def.Id,
         EndpointID: eid,
-        SandboxKey: this.host.netnsPath(this.nsName(rec.Name)),
+        SandboxKey: this.host.netnsPath(this.nsOf(rec)),
         Options: { 'weft.sandbox.move': true, 'weft.sandbox.ifname': ifname, 'weft.name': rec.Name, 'weft.aliases': aliases, ...taskJoinOptions(rec.Task, def.Id) },
       });
       rec.Networks[def.Name] = { NetworkID: def.Id, NetworkName: def.Name, EndpointID: eid, IPAddress: address, PoolID: poolId, MacAddress: ce.Interface?.MacAddress ?? '', Aliases: aliases, Ifname: ifname };
@@ -595,6 +619,7 @@ export class Engine {
   }
 
   private writeFiles(rec: SandboxRecord): void {
+    if (rec.Bare === true) return; // no namespace of its own, so no /etc/netns files
     const resolver = rec.Resolver !== '' ? rec.Resolver : '127.0.0.1';
     const hosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...Object.values(rec.Networks).map((a) => `${a.IPAddress.split('/')[0]}\t${rec.Hostname}`)].join('\n');
     rec.ResolvConf = this.host.writeFiles(this.nsName(rec.Name), {
