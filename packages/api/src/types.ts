@@ -228,7 +228,7 @@ export const SandboxCreateRequest = t.intersection([
     Ports: t.array(PortMapping),
     /**
      * A bare endpoint: an address and a DNS name on its networks, with no namespace of its own.
-     * Its interface (a TAP) lives in the host's shared `weft-endpoints` namespace, where the
+     * Its interface (a TAP) lives in the host's shared `weft-endpoints-<node>-<hash>` namespace, where the
      * kernel holds its address (it answers ping). No Cmd, no Ports. The cheapest endpoint.
      */
     Bare: t.boolean,

@@ -10,7 +10,7 @@
  * blocks the manager grants this node (`Blocks.Request`), so no two hosts ever hand out the
  * same address even while the manager is unreachable.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { isLeft, type Either } from 'fp-ts/lib/Either.js';
 import { errors, formatError, getJson, putJson, raise, WeftException, type Context, type WeftError } from '@weft/kernel';
@@ -107,15 +107,18 @@ interface SandboxRecord {
   Task?: TaskOptions;
   /** The port forwarder inside the sandbox (`-p`), see ports.ts. */
   PortsPid?: number;
-  /** A bare endpoint: no namespace of its own, its interfaces live in the host's BARE_NS. */
+  /** A bare endpoint: no namespace of its own, its interfaces live in the host's shared namespace (bareNsName). */
   Bare?: boolean;
 }
 
 /**
- * The namespace bare endpoints share on a host (with the engine's nsPrefix). Their TAPs and
- * addresses live there, so the kernel answers for them (ping), without a namespace each.
+ * The namespace bare endpoints share on a host: `weft-endpoints-<node>-<6 hex of the agent's log
+ * directory>` (with the engine's nsPrefix), so agents on one machine never share one. Their TAPs
+ * and addresses live there, so the kernel answers for them (ping), without a namespace each.
  */
-export const BARE_NS = 'weft-endpoints';
+export function bareNsName(node: string, logDir: string): string {
+  return `weft-endpoints-${node}-${createHash('sha256').update(logDir).digest('hex').slice(0, 6)}`;
+}
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 const hex = (n: number) => randomBytes(n).toString('hex');
@@ -166,7 +169,7 @@ export class Engine {
   }
   /** The namespace a sandbox's interfaces live in: its own, or the shared one of bare endpoints. */
   private nsOf(s: { Name: string; Bare?: boolean }): string {
-    return s.Bare === true ? this.nsName(BARE_NS) : this.nsName(s.Name);
+    return s.Bare === true ? this.nsName(bareNsName(this.cfg.node, this.cfg.logDir)) : this.nsName(s.Name);
   }
   private nsName(name: string): string {
     return `${this.cfg.nsPrefix ?? ''}${name}`;
@@ -436,7 +439,7 @@ export class Engine {
       }
       const defs: { def: NetDef; ip?: string; aliases: string[] }[] = [];
       for (const n of req.Networks ?? []) defs.push({ def: await this.resolve(n.Name), ...(n.IPAddress !== undefined ? { ip: n.IPAddress } : {}), aliases: n.Aliases ?? [] });
-      const ns = bare ? this.nsName(BARE_NS) : this.nsName(req.Name);
+      const ns = this.nsOf({ Name: req.Name, Bare: bare });
       if (!bare && this.host.netnsExists(ns)) raise(errors.conflict('engine', `A network namespace named "${ns}" already exists on this host; choose another sandbox name`, { value: ns }));
       const rec: SandboxRecord = {
         Name: req.Name,
