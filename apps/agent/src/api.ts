@@ -78,8 +78,11 @@ export function createApi(d: ApiDeps) {
     const self = kernel.service('membership')?.self().name ?? config.nodeName;
     const gossip = new Map(members().map((m) => [m.name, m]));
     const sw = await swarm();
-    if (sw !== undefined) {
-      const views = await invoke<{ ID: string; Spec: { Availability: Node['Availability'] }; Description: { Hostname: string; Platform: { OS: string; Architecture: string } }; Status: { State: string; Addr: string }; ManagerStatus?: { Leader: boolean; Reachability: string } }[]>('control', 'Node.List', {});
+    // A worker cannot read the swarm's node list (Docker's rule); it lists the gossip members it sees.
+    const listed = sw === undefined || sw.Role === 'worker' ? undefined : await kernel.invoke('control', 'Node.List', {});
+    if (listed !== undefined && isLeft(listed)) raise(listed.left);
+    if (listed !== undefined && !isLeft(listed)) {
+      const views = listed.right as { ID: string; Spec: { Availability: Node['Availability'] }; Description: { Hostname: string; Platform: { OS: string; Architecture: string } }; Status: { State: string; Addr: string }; ManagerStatus?: { Leader: boolean; Reachability: string } }[];
       for (const v of views) {
         const g = gossip.get(v.Description.Hostname);
         seen.add(v.Description.Hostname);

@@ -33,6 +33,13 @@ export interface Cluster {
   readonly underlay: string;
   startAgent(h: Host, extra?: readonly string[]): Promise<void>;
   stopAgent(h: Host, signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Cuts a host off the underlay (`ip link set ul0 down` in the host's namespace, its veth into
+   * the underlay switch) or restores it. Addresses stay configured; the kernel drops the host's
+   * connected route while the link is down and puts it back when it returns.
+   */
+  linkDown(h: Host): void;
+  linkUp(h: Host): void;
   /** Runs a command inside a sandbox namespace; never throws. */
   inSandbox(sandbox: string, cmd: readonly string[], timeoutMs?: number): { code: number; out: string };
   destroy(): Promise<void>;
@@ -91,6 +98,12 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
         await done;
       }
       h.agent = undefined;
+    },
+    linkDown(h) {
+      ip(['-n', h.ns, 'link', 'set', 'ul0', 'down']);
+    },
+    linkUp(h) {
+      ip(['-n', h.ns, 'link', 'set', 'ul0', 'up']);
     },
     inSandbox(sandbox, cmd, timeoutMs = 15_000) {
       try {

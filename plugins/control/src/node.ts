@@ -6,9 +6,9 @@
  */
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { errors, getJson, putJson, raise, silentLogger, type Logger, type Store, type WeftError } from '@weft/kernel';
+import { errors, getJson, isWeftError, putJson, raise, silentLogger, WeftException, type Logger, type Store, type WeftError } from '@weft/kernel';
 import { ChannelError, connectChannel, LABEL_JOIN, LABEL_NODE, type Conn } from './channel.ts';
-import { AuthReply, Platform, Role, Snapshot, type JoinInfo, type WireKeyRing } from './codecs.ts';
+import { AuthReply, Platform, Role, Snapshot, type NetworkRecord, type JoinInfo, type WireKeyRing } from './codecs.ts';
 import { fromWire, RpcClient } from './rpc.ts';
 import { Codes, PLUGIN } from './state.ts';
 import { keyDigest, parseToken, secretKey } from './token.ts';
@@ -17,21 +17,31 @@ import { concat, fromB64, sodium, splitHostPort, toB64 } from './util.ts';
 const NODE_KEY = 'node';
 export const DEFAULT_PORT = 2377;
 
-export const NodeState = t.type({
-  Version: t.literal(1),
-  ClusterID: t.string,
-  NodeID: t.string,
-  /** Name and platform this node registered with. */
-  Name: t.string,
-  Platform,
-  Role,
-  /** This node's Ed25519 identity, generated at join. */
-  NodeKey: t.type({ PublicKey: t.string, SecretKey: t.string }),
-  /** Digest of the manager key the join token pinned; later sessions check it too. */
-  ManagerDigest: t.string,
-  Managers: t.array(t.string),
-  Snapshot,
-});
+/**
+ * An attachment change made while no manager answered (the sandbox already runs); sent, in
+ * order, as soon as a session is up again. Both methods are idempotent on the manager.
+ */
+export const PendingOp = t.type({ Op: t.union([t.literal('Network.Attach'), t.literal('Network.Detach')]), Network: t.string, Sandbox: t.string });
+export type PendingOp = t.TypeOf<typeof PendingOp>;
+
+export const NodeState = t.intersection([
+  t.type({
+    Version: t.literal(1),
+    ClusterID: t.string,
+    NodeID: t.string,
+    /** Name and platform this node registered with. */
+    Name: t.string,
+    Platform,
+    Role,
+    /** This node's Ed25519 identity, generated at join. */
+    NodeKey: t.type({ PublicKey: t.string, SecretKey: t.string }),
+    /** Digest of the manager key the join token pinned; later sessions check it too. */
+    ManagerDigest: t.string,
+    Managers: t.array(t.string),
+    Snapshot,
+  }),
+  t.partial({ Pending: t.array(PendingOp) }),
+]);
 export type NodeState = t.TypeOf<typeof NodeState>;
 
 export interface NodeOptions {
@@ -169,8 +179,16 @@ export class NodeAgent {
     this.client = client;
     this.backoff = this.opts.minBackoffMs ?? 200;
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    // An unanswered heartbeat means the session is dead even if TCP has not noticed (a cut
+    // link sends no RST): drop it, so calls fail fast or queue, and reconnect.
+    const hbTimeout = Math.max(this.opts.heartbeatMs ?? 5000, 3000);
     this.heartbeat = setInterval(() => {
-      if (this.client === client && !conn.closed) client.call('Heartbeat', {}, 5000).catch(() => undefined);
+      if (this.client !== client || conn.closed) return;
+      client.call('Heartbeat', {}, hbTimeout).catch((e: unknown) => {
+        if (this.client !== client || conn.closed) return;
+        this.log.warn('the manager did not answer a heartbeat; dropping the session and reconnecting', { manager: conn.remote, error: isWeftError(e) ? e.message : String(e) });
+        conn.destroy();
+      });
     }, this.opts.heartbeatMs ?? 5000);
     this.heartbeat.unref?.();
     void client.done.then((why) => {
@@ -233,6 +251,7 @@ export class NodeAgent {
         }
         const client = this.adopt(conn);
         this.apply((reply as Extract<typeof reply, { t: 'welcome' }>).Snapshot);
+        void this.flushPending(client);
         return client;
       }
       this.lastError = lastWhy;
@@ -281,6 +300,71 @@ export class NodeAgent {
       if (err._tag === 'WeftError') raise(err);
       throw e;
     }
+  }
+
+  /** Attachment changes recorded while no manager answered, not yet sent. */
+  get pending(): readonly PendingOp[] {
+    return this.st.Pending ?? [];
+  }
+
+  /**
+   * `Network.Attach` / `Network.Detach` for a sandbox of this node. When no manager answers, the
+   * change is recorded durably and sent as soon as a session is up, so a host cut off from the
+   * manager still runs sandboxes on the networks it already uses (the manager cannot remove a
+   * network this node has attachments on, so the attachment stays valid). A first attachment to
+   * a network this node does not use yet still needs a manager: the network might be removed
+   * meanwhile.
+   */
+  async attachment(op: PendingOp['Op'], req: { Network: string; Sandbox: string }, what: string): Promise<NetworkRecord> {
+    try {
+      return (await this.call(op, req, what)) as NetworkRecord;
+    } catch (e) {
+      const err = e instanceof WeftException ? e.error : isWeftError(e) ? e : undefined;
+      if (err?.code !== Codes.noManager || this.removed !== undefined) throw e;
+      const net = this.st.Snapshot.Networks.find((n) => n.Id === req.Network || n.Name === req.Network);
+      if (net === undefined) throw e;
+      // This node's sandboxes on the network: the manager's last word, then the changes not sent yet.
+      const set = new Set(net.Attachments[this.st.NodeID] ?? []);
+      for (const p of this.pending) if (p.Network === net.Id) p.Op === 'Network.Attach' ? set.add(p.Sandbox) : set.delete(p.Sandbox);
+      set.delete(req.Sandbox);
+      const others = [...set];
+      if (op === 'Network.Attach' && others.length === 0) {
+        raise(unreachable(this.st.Managers, this.lastError, `${what} (this node has no other sandbox on it yet)`));
+      }
+      const rec: PendingOp = { Op: op, Network: net.Id, Sandbox: req.Sandbox };
+      const pending = [...this.pending.filter((p) => !(p.Network === net.Id && p.Sandbox === req.Sandbox)), rec];
+      const attached = op === 'Network.Attach' ? [...others, req.Sandbox].sort() : others;
+      const { [this.st.NodeID]: _old, ...rest } = net.Attachments;
+      const updated: NetworkRecord = { ...net, Attachments: attached.length > 0 ? { ...rest, [this.st.NodeID]: attached } : rest };
+      const snap: Snapshot = { ...this.st.Snapshot, Networks: this.st.Snapshot.Networks.map((n) => (n.Id === net.Id ? updated : n)) };
+      this.st = { ...this.st, Snapshot: snap, Pending: pending };
+      await this.save();
+      this.log.warn('no manager reachable: attachment change recorded on this node; it is sent when a manager answers', { op, network: net.Name, sandbox: req.Sandbox, pending: pending.length, why: err.message });
+      return updated;
+    }
+  }
+
+  /** Sends the attachment changes recorded while no manager answered, in order. */
+  private async flushPending(client: RpcClient): Promise<void> {
+    for (const op of this.pending) {
+      if (this.client !== client || client.conn.closed) return;
+      try {
+        await client.call(op.Op, { Network: op.Network, Sandbox: op.Sandbox });
+        this.log.info('sent an attachment change recorded while no manager was reachable', { op: op.Op, network: op.Network, sandbox: op.Sandbox });
+      } catch (e) {
+        const err = isWeftError(e) ? e : e instanceof WeftException ? e.error : undefined;
+        if (err === undefined || err.code === Codes.noManager) return; // the session broke: retried on the next one
+        this.log.error('the manager refused an attachment change recorded while it was unreachable; dropped', { op: op.Op, network: op.Network, sandbox: op.Sandbox, error: err.message });
+      }
+      this.st = { ...this.st, Pending: this.pending.filter((p) => p !== op) };
+      await this.save();
+    }
+  }
+
+  private save(): Promise<void> {
+    const st = this.st;
+    this.saving = this.saving.then(() => putJson(this.opts.store, NODE_KEY, st)).catch((e) => this.log.error('saving the node state failed', { error: String(e) }));
+    return this.saving;
   }
 
   ring(): WireKeyRing {

@@ -115,4 +115,44 @@ test('node rm reclaims the node\'s IPAM blocks and attachments; the removed node
   }
 });
 
+test('manager down: attachment changes on networks a node already uses are recorded, survive a node restart, and reach the manager when it is back', async () => {
+  let m: Agent | undefined = await startAgent('m1', { sync: true });
+  const mdir = m.dir;
+  let w: Agent | undefined;
+  try {
+    const init = await m.call('Swarm.Init', { ListenAddr: '127.0.0.1:0' });
+    w = await startAgent('w1', { sync: true });
+    const wdir = w.dir;
+    await w.call('Swarm.Join', { JoinToken: (await m.call('Swarm.JoinToken', { Role: 'worker' })).Token, RemoteAddrs: [init.ListenAddr] });
+    await m.call('Network.Create', { Name: 'web', Attachable: true, IPAM: { Config: [{ Subnet: '10.31.0.0/24' }] } });
+    await m.call('Network.Create', { Name: 'other', Attachable: true, IPAM: { Config: [{ Subnet: '10.32.0.0/24' }] } });
+    await w.call('Network.Attach', { Network: 'web', Sandbox: 's1' });
+    const wid = w.svc.nodeId!;
+    await m.stop();
+    await until(() => !w!.svc.nodeInstance!.connected, 3000, 'worker notices');
+    const rec = await w.call('Network.Attach', { Network: 'web', Sandbox: 's2' });
+    assert.equal(rec.Attachments[wid], ['s1', 's2'], 'the returned record shows the new attachment');
+    // A first sandbox on a network still needs the manager: it could remove the network meanwhile.
+    const first = await w.fail('Network.Attach', { Network: 'other', Sandbox: 't1' });
+    assert.is(first.category, 'Unavailable');
+    assert.match(first.message, `No manager reachable at ${init.ListenAddr}`);
+    assert.match(first.message, 'attaching to network "other" (this node has no other sandbox on it yet) needs a manager');
+    await w.call('Network.Detach', { Network: 'web', Sandbox: 's1' });
+    // Once s1 is gone, s2 (itself only recorded here) still counts as this node's sandbox on web.
+    await w.call('Network.Attach', { Network: 'web', Sandbox: 's3' });
+    await w.call('Network.Detach', { Network: 'web', Sandbox: 's3' });
+    assert.equal(w.svc.nodeInstance!.pending.map((p) => `${p.Op} ${p.Sandbox}`), ['Network.Attach s2', 'Network.Detach s1', 'Network.Detach s3']);
+    // The record is durable: the node restarts before any manager is back.
+    await w.stop();
+    w = await startAgent('w1', { dir: wdir, sync: true });
+    assert.is(w.svc.nodeInstance!.pending.length, 3);
+    m = await startAgent('m1', { dir: mdir, sync: true });
+    await until(() => w!.svc.nodeInstance!.pending.length === 0, 8000, 'pending changes sent');
+    assert.equal((await m.call('Network.Inspect', { Network: 'web' })).Attachments, { [wid]: ['s2'] });
+    assert.equal((await w.call('Network.Inspect', { Network: 'web' })).Attachments, { [wid]: ['s2'] }, 'the node\'s copy agrees');
+  } finally {
+    await cleanup([m, w]);
+  }
+});
+
 test.run();

@@ -37,7 +37,15 @@ export interface ControlOptions {
 }
 
 const notInSwarm = () => errors.forbidden(PLUGIN, NOT_IN_SWARM, { code: Codes.notInSwarm });
-const notManager = () => errors.forbidden(PLUGIN, NOT_A_MANAGER, { code: Codes.notManager });
+/** Docker's refusal, plus where the managers are and whether this node can reach one now. */
+const notManager = (node?: NodeAgent) => {
+  if (node === undefined) return errors.forbidden(PLUGIN, NOT_A_MANAGER, { code: Codes.notManager });
+  const addrs = node.state.Managers.join(', ');
+  const where = node.connected
+    ? ` Managers: ${addrs}.`
+    : ` Managers: ${addrs}; none is reachable from this node now${node.lastError !== '' ? ` (${node.lastError})` : ''}, so start or reach one first; existing networks keep working meanwhile.`;
+  return errors.forbidden(PLUGIN, `${NOT_A_MANAGER}${where}`, { code: Codes.notManager });
+};
 
 /** The kernel's cipher wants keys as bytes, primary by index. */
 export function kernelRing(r: WireKeyRing): KeyRing {
@@ -219,7 +227,7 @@ export class ControlService {
   private requireManager(): Manager | NodeAgent {
     if (this.manager !== undefined) return this.manager;
     if (this.node === undefined) raise(notInSwarm());
-    if (this.node!.state.Role !== 'manager') raise(notManager());
+    if (this.node!.state.Role !== 'manager') raise(notManager(this.node));
     return this.node!;
   }
 
@@ -349,14 +357,12 @@ export class ControlService {
 
   async attach(req: AttachRequest): Promise<NetworkRecord> {
     if (this.manager !== undefined) return this.manager.attach(req);
-    const { Node: _ignored, ...rest } = req;
-    return (await this.requireNode().call('Network.Attach', rest, `attaching to network "${req.Network}"`)) as NetworkRecord;
+    return this.requireNode().attachment('Network.Attach', { Network: req.Network, Sandbox: req.Sandbox }, `attaching to network "${req.Network}"`);
   }
 
   async detach(req: AttachRequest): Promise<NetworkRecord> {
     if (this.manager !== undefined) return this.manager.detach(req);
-    const { Node: _ignored, ...rest } = req;
-    return (await this.requireNode().call('Network.Detach', rest, `detaching from network "${req.Network}"`)) as NetworkRecord;
+    return this.requireNode().attachment('Network.Detach', { Network: req.Network, Sandbox: req.Sandbox }, `detaching from network "${req.Network}"`);
   }
 
   // -------------------------------------------------------------------------------------------

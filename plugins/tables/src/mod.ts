@@ -1,2 +1,3 @@
 export * from "./tables.ts";
 export * from "./plugin.ts";
+export * from "./reconnect.ts";

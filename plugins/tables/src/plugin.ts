@@ -8,6 +8,7 @@ import * as t from 'io-ts';
 import { definePlugin, type Member, type MemberEvent, type Membership as KernelMembership, type PluginDefinition } from '@weft/kernel';
 import { createMembership, createNodeTransport, LAN_DEFAULTS, LOCAL_DEFAULTS, realClock, type Membership } from '@weft/gossip';
 import { NetworkTables, membershipHost } from './tables.ts';
+import { RECONNECT_INTERVAL_MS, startReconnect } from './reconnect.ts';
 
 const Base64Key = new t.Type<Uint8Array, string, unknown>(
   'Base64Key',
@@ -34,6 +35,10 @@ export const GossipConfig = t.intersection([
     profile: t.union([t.literal('lan'), t.literal('local')]),
     /** How long a failed node's table entries are kept (ms). */
     staleGrace: t.number,
+    /** How often one failed (not left) member is asked to rejoin (ms; serf's reconnect, faster). */
+    reconnectInterval: t.number,
+    /** How long failed members are retried (ms; default staleGrace, else 30 min). */
+    reconnectTimeout: t.number,
   }),
 ]);
 export type GossipConfig = t.TypeOf<typeof GossipConfig>;
@@ -46,6 +51,7 @@ export function gossipPlugin(): PluginDefinition<GossipConfig> {
   let membership: Membership | undefined;
   let tables: NetworkTables | undefined;
   let retry: ReturnType<typeof setTimeout> | undefined;
+  let reconnect: ReturnType<typeof startReconnect> | undefined;
   return definePlugin<GossipConfig>({
     manifest: {
       name: 'gossip',
@@ -77,6 +83,12 @@ export function gossipPlugin(): PluginDefinition<GossipConfig> {
         await m.start();
         membership = m;
         m.onEvent((e) => ctx.events.publish('membership', { type: e.type, member: toKernel(e.member) } satisfies MemberEvent));
+        reconnect = startReconnect(m, {
+          clock: realClock,
+          interval: c.reconnectInterval ?? RECONNECT_INTERVAL_MS,
+          timeout: c.reconnectTimeout ?? c.staleGrace ?? 30 * 60_000,
+          log: (msg, data) => ctx.log.info(msg, data),
+        });
         const seeds = c.join ?? [];
         if (seeds.length > 0) {
           // Join in the background and keep trying: a seed that is not up yet is normal at boot.
@@ -119,6 +131,7 @@ export function gossipPlugin(): PluginDefinition<GossipConfig> {
     },
     stop: async (ctx) => {
       if (retry !== undefined) clearTimeout(retry);
+      reconnect?.stop();
       tables?.stop();
       if (membership !== undefined) {
         // A clean stop is a graceful leave: peers (and serf) record "left", not "failed".
