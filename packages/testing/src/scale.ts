@@ -1,0 +1,269 @@
+/**
+ * Scale scenarios on real agents (root only), shared by the `soak` tool (long runs) and the root
+ * tests (short runs): many endpoints on one host, and many agents in one cluster. They measure and
+ * return figures; they throw only when the harness itself fails, so callers assert on the figures.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Sandbox } from '@weft/api';
+import { createCluster, type Cluster, type Host } from './cluster.ts';
+
+const CLK_TCK = 100;
+
+/** The agent's resident set (bytes) and CPU time (seconds, user + system), from /proc. */
+export function agentUsage(h: Host): { rss: number; cpu: number } {
+  const pid = h.agent?.pid;
+  if (pid === undefined) throw new Error(`the agent on ${h.name} is not running`);
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpu = (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  return { rss, cpu };
+}
+
+async function eventually(pred: () => Promise<boolean>, ms: number, what: string, everyMs = 250): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await pred().catch(() => false)) return (Date.now() - t0) / 1000;
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Runs `fn` over `items` with at most `n` in flight. */
+async function pool<T, R>(items: readonly T[], n: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!, i);
+  }));
+  return out;
+}
+
+async function swarm(c: Cluster, batch = 10): Promise<void> {
+  for (let i = 0; i < c.hosts.length; i += batch) await Promise.all(c.hosts.slice(i, i + batch).map((h) => c.startAgent(h)));
+  const [m, ...workers] = c.hosts;
+  const init = await m!.client.swarmInit({});
+  for (const w of workers) await w.client.swarmJoin({ JoinToken: init.WorkerToken, RemoteAddrs: [`${m!.addr}:2377`] });
+}
+
+export interface EndpointScaleOptions {
+  /** Bare endpoints to attach on host 1. */
+  readonly endpoints: number;
+  /** How many of them to ping from host 2 (chosen at random). */
+  readonly sample: number;
+  /** Underlay subnet 198.18.<subnet>.0/24 and a tag for namespace names. */
+  readonly subnet: number;
+  readonly tag: string;
+  /** Concurrent API requests while attaching. Default 4. */
+  readonly concurrency?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface EndpointScaleResult {
+  readonly endpoints: number;
+  readonly attachSeconds: number;
+  readonly attachPerSecond: number;
+  /** Agent RSS on host 1 with one endpoint, and with all of them. */
+  readonly rssBefore: number;
+  readonly rssAfter: number;
+  readonly rssPerEndpoint: number;
+  /** Seconds after the last attach until host 2's endpoints table held them all. */
+  readonly replicateSeconds: number;
+  /** Endpoints host 2's network view lists (its gossip table, incl. its own probe). */
+  readonly remoteEntries: number;
+  readonly resolved: number;
+  readonly resolveWrong: readonly string[];
+  readonly resolveSeconds: number;
+  readonly pinged: number;
+  readonly pingFailed: readonly string[];
+  /** TAPs left in the bare endpoints' namespace or the hosts after cleanup (must be 0). */
+  readonly leftoverTaps: number;
+  readonly teardownSeconds: number;
+}
+
+/** Resolves `names` (A records) against `server` from inside namespace `ns`, 64 at a time; returns name → first address or ''. */
+function resolveIn(ns: string, server: string, names: readonly string[], dir: string): Promise<Record<string, string>> {
+  const file = path.join(dir, `names-${ns}.json`);
+  fs.writeFileSync(file, JSON.stringify(names));
+  const script = `
+    const dns = require('node:dns');
+    const names = JSON.parse(require('node:fs').readFileSync(process.argv[1], 'utf8'));
+    const r = new dns.promises.Resolver({ timeout: 2000, tries: 3 });
+    r.setServers([process.argv[2]]);
+    const out = {};
+    let next = 0;
+    const work = async () => { for (let i = next++; i < names.length; i = next++) {
+      try { out[names[i]] = (await r.resolve4(names[i]))[0] ?? ''; } catch { out[names[i]] = ''; }
+    } };
+    Promise.all(Array.from({ length: 64 }, work)).then(() => process.stdout.write(JSON.stringify(out)));`;
+  return new Promise((resolve, reject) => {
+    const p = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, '-e', script, file, server], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`resolver in ${ns} exited ${code}: ${err.trim()}`));
+      else resolve(JSON.parse(out) as Record<string, string>);
+    });
+  });
+}
+
+function countTaps(ns?: string): number {
+  try {
+    const out = execFileSync('ip', [...(ns !== undefined ? ['-n', ns] : []), '-o', 'link', 'show', 'type', 'tun'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return out.split('\n').filter((l) => l.trim() !== '').length;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * `endpoints` bare endpoints on host 1 of a two-host swarm, in one overlay network; from a real
+ * sandbox on host 2, every name is resolved through the embedded DNS and `sample` random
+ * endpoints are pinged. Everything is removed at the end, and the TAPs left are counted.
+ */
+export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointScaleResult> {
+  const log = o.log ?? (() => undefined);
+  if (!Number.isInteger(o.endpoints) || o.endpoints < 2 || o.endpoints > 60000) throw new Error(`endpoints must be an integer from 2 to 60000, not ${o.endpoints}`);
+  if (!Number.isInteger(o.sample) || o.sample < 0 || o.sample > o.endpoints) throw new Error(`sample must be an integer from 0 to ${o.endpoints}, not ${o.sample}`);
+  const c = await createCluster(2, { tag: o.tag, subnet: o.subnet });
+  const [h1, h2] = c.hosts as [Host, Host];
+  const name = (i: number) => `${o.tag}-e${i}`;
+  const probe = `${o.tag}-probe`;
+  let bareNs: string | undefined;
+  let result: Omit<EndpointScaleResult, 'leftoverTaps' | 'teardownSeconds'> | undefined;
+  try {
+    await swarm(c);
+    await eventually(async () => (await h1.client.nodes()).filter((n) => n.Status === 'ready').length === 2, 30_000, 'two ready nodes');
+    await h1.client.networkCreate({ Name: 'scale', Driver: 'overlay', Attachable: true, IPAM: { Config: [{ Subnet: '10.128.0.0/14' }] } });
+    const first = await h1.client.sandboxCreate({ Name: name(0), Bare: true, Networks: [{ Name: 'scale' }] });
+    bareNs = path.basename(first.NetnsPath);
+    const addrs = new Map<string, string>([[name(0), first.Networks['scale']!.IPAddress.split('/')[0]!]]);
+    await new Promise((r) => setTimeout(r, 1000));
+    const rssBefore = agentUsage(h1).rss;
+    log(`attaching ${o.endpoints} bare endpoints on ${h1.name} (agent RSS ${(rssBefore / 2 ** 20).toFixed(1)} MiB with one)`);
+    const t0 = Date.now();
+    let done = 1;
+    const idx = Array.from({ length: o.endpoints - 1 }, (_, i) => i + 1);
+    await pool(idx, o.concurrency ?? 4, async (i) => {
+      const s: Sandbox = await h1.client.sandboxCreate({ Name: name(i), Bare: true, Networks: [{ Name: 'scale' }] });
+      addrs.set(name(i), s.Networks['scale']!.IPAddress.split('/')[0]!);
+      if (++done % 1000 === 0) log(`  ${done} attached, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    });
+    const attachSeconds = (Date.now() - t0) / 1000;
+    log(`attached ${o.endpoints} in ${attachSeconds.toFixed(1)} s`);
+    const taps = countTaps(bareNs);
+    if (taps !== o.endpoints) throw new Error(`${bareNs} holds ${taps} TAPs, expected ${o.endpoints}`);
+    const rssAfter = agentUsage(h1).rss;
+    // The probe: a real sandbox on host 2; its resolver is the network's gateway (embedded DNS).
+    const p = await h2.client.sandboxCreate({ Name: probe, Networks: [{ Name: 'scale' }] });
+    let remoteEntries = 0;
+    await eventually(async () => {
+      remoteEntries = (await h2.client.network('scale')).Endpoints.length;
+      return remoteEntries >= o.endpoints + 1;
+    }, 300_000, `host 2's table to hold ${o.endpoints + 1} endpoints`, 1000);
+    const replicateSeconds = (Date.now() - t0) / 1000 - attachSeconds;
+    log(`host 2's endpoints table holds ${remoteEntries} entries (${replicateSeconds.toFixed(1)} s after the last attach)`);
+    const resolver = fs.readFileSync(p.ResolvConf, 'utf8').match(/nameserver (\S+)/)?.[1] ?? '';
+    const names = [...addrs.keys()];
+    const t2 = Date.now();
+    const got = await resolveIn(probe, resolver, names, c.dir);
+    const resolveSeconds = (Date.now() - t2) / 1000;
+    const resolveWrong = names.filter((n) => got[n] !== addrs.get(n));
+    log(`resolved ${names.length - resolveWrong.length}/${names.length} names from ${probe} on ${h2.name} in ${resolveSeconds.toFixed(1)} s`);
+    const picks = [...names].sort(() => Math.random() - 0.5).slice(0, o.sample);
+    const pingFailed: string[] = [];
+    for (const n of picks) if (c.inSandbox(probe, ['ping', '-c', '1', '-W', '2', n]).code !== 0) pingFailed.push(n);
+    log(`pinged ${picks.length - pingFailed.length}/${picks.length} random endpoints by name from ${h2.name}`);
+    result = {
+      endpoints: o.endpoints,
+      attachSeconds,
+      attachPerSecond: o.endpoints / attachSeconds,
+      rssBefore,
+      rssAfter,
+      rssPerEndpoint: (rssAfter - rssBefore) / (o.endpoints - 1),
+      replicateSeconds,
+      remoteEntries,
+      resolved: names.length - resolveWrong.length,
+      resolveWrong,
+      resolveSeconds,
+      pinged: picks.length - pingFailed.length,
+      pingFailed,
+    };
+  } finally {
+    const t3 = Date.now();
+    await c.destroy();
+    if (bareNs !== undefined && fs.existsSync(`/run/netns/${bareNs}`)) execFileSync('ip', ['netns', 'del', bareNs]);
+    // A deleted namespace's TAPs go with it; none may be left in the hosts or the root namespace.
+    const leftoverTaps = (bareNs !== undefined && fs.existsSync(`/run/netns/${bareNs}`) ? countTaps(bareNs) : 0) +
+      execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').filter((l) => / wb[0-9a-f]{10}\d+[:@]/.test(l)).length;
+    const teardownSeconds = (Date.now() - t3) / 1000;
+    if (result !== undefined) result = { ...result, leftoverTaps, teardownSeconds } as EndpointScaleResult;
+  }
+  return result as EndpointScaleResult;
+}
+
+export interface AgentScaleOptions {
+  readonly agents: number;
+  /** Seconds of steady state over which CPU is measured. */
+  readonly steadySeconds: number;
+  readonly subnet: number;
+  readonly tag: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface AgentScaleResult {
+  readonly agents: number;
+  /** From the last join request until every agent lists every agent alive. */
+  readonly convergeSeconds: number;
+  readonly startSeconds: number;
+  readonly rssMean: number;
+  readonly rssMax: number;
+  /** CPU seconds per agent over the steady window, and the same as a fraction of one core. */
+  readonly cpuMean: number;
+  readonly cpuMax: number;
+  readonly steadySeconds: number;
+  /** Agents that still listed every agent alive at the end of the window. */
+  readonly stillConverged: number;
+}
+
+/** `agents` real agents in one swarm on this machine (one namespace each). */
+export async function agentScale(o: AgentScaleOptions): Promise<AgentScaleResult> {
+  const log = o.log ?? (() => undefined);
+  if (!Number.isInteger(o.agents) || o.agents < 2 || o.agents > 250) throw new Error(`agents must be an integer from 2 to 250, not ${o.agents}`);
+  if (!(o.steadySeconds >= 1)) throw new Error(`steadySeconds must be at least 1, not ${o.steadySeconds}`);
+  const c = await createCluster(o.agents, { tag: o.tag, subnet: o.subnet });
+  try {
+    const t0 = Date.now();
+    await swarm(c);
+    const startSeconds = (Date.now() - t0) / 1000;
+    log(`${o.agents} agents started and joined in ${startSeconds.toFixed(1)} s; waiting until each lists ${o.agents} alive`);
+    const alive = async (h: Host) => (await h.client.nodes()).filter((n) => n.Status === 'ready' || n.Status === 'alive').length;
+    const converged = async () => (await Promise.all(c.hosts.map(alive))).every((n) => n === o.agents);
+    const convergeSeconds = await eventually(converged, 300_000, `every agent to list ${o.agents} alive`, 500);
+    log(`converged ${convergeSeconds.toFixed(1)} s after the last join; measuring ${o.steadySeconds} s of steady state`);
+    const u0 = c.hosts.map(agentUsage);
+    await new Promise((r) => setTimeout(r, o.steadySeconds * 1000));
+    const u1 = c.hosts.map(agentUsage);
+    const cpu = u1.map((u, i) => u.cpu - u0[i]!.cpu);
+    const rss = u1.map((u) => u.rss);
+    const counts = await Promise.all(c.hosts.map(alive));
+    return {
+      agents: o.agents,
+      convergeSeconds,
+      startSeconds,
+      rssMean: rss.reduce((a, b) => a + b, 0) / rss.length,
+      rssMax: Math.max(...rss),
+      cpuMean: cpu.reduce((a, b) => a + b, 0) / cpu.length,
+      cpuMax: Math.max(...cpu),
+      steadySeconds: o.steadySeconds,
+      stillConverged: counts.filter((n) => n === o.agents).length,
+    };
+  } finally {
+    await c.destroy();
+  }
+}

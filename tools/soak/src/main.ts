@@ -1,0 +1,90 @@
+/**
+ * `npm run soak -- [--endpoints N] [--sample S] [--agents M] [--steady SECONDS] [--only endpoints|agents]`
+ * (root): the long scale runs of issue 10 on real agents, printing their figures.
+ *
+ * - endpoints: N bare endpoints (default 10000) on one host of a two-host swarm, one overlay
+ *   network; every name resolved through the embedded DNS from a sandbox on the other host, S
+ *   random ones (default 50) pinged by name; agent RSS per endpoint and attach time.
+ * - agents: M agents (default 50) in one swarm, one network namespace each: time until every
+ *   agent lists all M alive, then RSS and CPU seconds per agent over a steady window (default 60 s).
+ *
+ * Exits 1 when a check fails (a name unresolved or wrong, a ping lost, a TAP left, no convergence).
+ */
+import { agentScale, endpointScale } from '@weft/testing/scale';
+
+const args = process.argv.slice(2);
+const known = new Set(['endpoints', 'sample', 'agents', 'steady', 'only']);
+const opts = new Map<string, string>();
+for (let i = 0; i < args.length; i++) {
+  const a = args[i]!;
+  const m = /^--([a-z]+)(?:=(.*))?$/.exec(a);
+  if (m === null || !known.has(m[1]!)) {
+    console.error(`soak: unknown argument "${a}"; usage: npm run soak -- [--endpoints N] [--sample S] [--agents M] [--steady SECONDS] [--only endpoints|agents]`);
+    process.exit(2);
+  }
+  const v = m[2] ?? args[++i];
+  if (v === undefined) {
+    console.error(`soak: --${m[1]} needs a value`);
+    process.exit(2);
+  }
+  opts.set(m[1]!, v);
+}
+function num(k: string, def: number): number {
+  const v = opts.get(k);
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) {
+    console.error(`soak: --${k} must be a non-negative integer, not "${v}"`);
+    process.exit(2);
+  }
+  return n;
+}
+const only = opts.get('only');
+if (only !== undefined && only !== 'endpoints' && only !== 'agents') {
+  console.error(`soak: --only is "endpoints" or "agents", not "${only}"`);
+  process.exit(2);
+}
+if (process.getuid?.() !== 0) {
+  console.error('soak: needs root (network namespaces, TAP devices)');
+  process.exit(2);
+}
+
+const MiB = 2 ** 20;
+const log = (l: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${l}`);
+const tag = `sk${process.pid % 1000}`;
+let failed = false;
+const check = (ok: boolean, what: string) => {
+  if (!ok) failed = true;
+  console.log(`  ${ok ? 'ok  ' : 'FAIL'} ${what}`);
+};
+
+if (only !== 'agents') {
+  const n = num('endpoints', 10000);
+  const sample = num('sample', 50);
+  const r = await endpointScale({ endpoints: n, sample, subnet: 60, tag: `${tag}e`, log });
+  console.log(`\nendpoints: ${r.endpoints} bare endpoints on one host, one overlay network`);
+  console.log(`  attach all           ${r.attachSeconds.toFixed(1)} s (${r.attachPerSecond.toFixed(1)} endpoints/s)`);
+  console.log(`  agent RSS            ${(r.rssBefore / MiB).toFixed(1)} MiB with 1 -> ${(r.rssAfter / MiB).toFixed(1)} MiB with ${r.endpoints}: ${(r.rssPerEndpoint / 1024).toFixed(1)} KiB per endpoint`);
+  console.log(`  other host's table   ${r.remoteEntries} entries, complete ${r.replicateSeconds.toFixed(1)} s after the last attach`);
+  console.log(`  resolve all names    ${r.resolveSeconds.toFixed(1)} s from a sandbox on the other host`);
+  console.log(`  teardown             ${r.teardownSeconds.toFixed(1)} s`);
+  check(r.remoteEntries >= r.endpoints + 1, `other host's endpoints table holds all ${r.endpoints} (+ its probe)`);
+  check(r.resolveWrong.length === 0, `${r.resolved}/${r.endpoints} names resolve to their address${r.resolveWrong.length > 0 ? ` (wrong or missing: ${r.resolveWrong.slice(0, 5).join(', ')}...)` : ''}`);
+  check(r.pingFailed.length === 0, `${r.pinged}/${r.pinged + r.pingFailed.length} random endpoints answer ping by name${r.pingFailed.length > 0 ? ` (lost: ${r.pingFailed.join(', ')})` : ''}`);
+  check(r.leftoverTaps === 0, `no TAP left after cleanup (${r.leftoverTaps})`);
+  console.log(`JSON ${JSON.stringify({ scenario: 'endpoints', ...r, resolveWrong: r.resolveWrong.length })}`);
+}
+
+if (only !== 'endpoints') {
+  const m = num('agents', 50);
+  const steady = num('steady', 60);
+  const r = await agentScale({ agents: m, steadySeconds: steady, subnet: 61, tag: `${tag}a`, log });
+  console.log(`\nagents: ${r.agents} agents in one swarm on this machine`);
+  console.log(`  start + join         ${r.startSeconds.toFixed(1)} s`);
+  console.log(`  converge             ${r.convergeSeconds.toFixed(1)} s after the last join (every agent lists ${r.agents} alive)`);
+  console.log(`  RSS per agent        mean ${(r.rssMean / MiB).toFixed(1)} MiB, max ${(r.rssMax / MiB).toFixed(1)} MiB`);
+  console.log(`  CPU per agent        mean ${r.cpuMean.toFixed(2)} s, max ${r.cpuMax.toFixed(2)} s over ${r.steadySeconds} s (${((100 * r.cpuMean) / r.steadySeconds).toFixed(2)} % of a core)`);
+  check(r.stillConverged === r.agents, `${r.stillConverged}/${r.agents} agents still list all ${r.agents} alive at the end`);
+  console.log(`JSON ${JSON.stringify({ scenario: 'agents', ...r })}`);
+}
+process.exit(failed ? 1 : 0);
