@@ -101,7 +101,9 @@ export class SimNetwork {
         if (data.length > 65507) return;
         if (net.loss > 0 && net.random() < net.loss) return;
         if (!net.reachable(addr, toAddr)) return;
-        const copy = data.slice();
+        // Delivered as is, without a copy: senders never touch a datagram after sending it,
+        // and receivers only read it.
+        const copy = data;
         net.clock.schedule(
           () => {
             const dst = net.endpoints.get(`${toAddr}:${toPort}`);

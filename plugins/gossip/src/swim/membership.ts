@@ -620,7 +620,8 @@ export class Membership {
   private aliveNode(a: Alive, bootstrap: boolean): void {
     if (this.leaving && a.node === this.name) return;
     if (a.vsn.length >= 3) {
-      const [pmin, pmax] = [a.vsn[0] as number, a.vsn[1] as number];
+      const pmin = a.vsn[0] as number;
+      const pmax = a.vsn[1] as number;
       if (pmin === 0 || pmax === 0 || pmin > pmax) return this.drop('bad-vsn');
     }
     if (a.vsn.length !== 6) return this.drop('bad-vsn');
@@ -675,7 +676,7 @@ export class Membership {
       this.refute(st, a.incarnation);
       return;
     }
-    if (!this.seeding) this.queue.queue({ key: a.node, msg: encodeAlive(a), weftOnly: false });
+    if (!this.seeding) this.queue.queue({ key: a.node, msg: encodedOnce(a, encodeAlive), weftOnly: false });
     st.vsn = a.vsn;
     st.incarnation = a.incarnation;
     st.ppBytes = undefined;
@@ -707,7 +708,7 @@ export class Membership {
     if (s.incarnation < st.incarnation) return;
     const timer = this.suspicions.get(s.node);
     if (timer !== undefined) {
-      if (this.confirm(timer, s.from)) this.queue.queue({ key: s.node, msg: encodeSuspect(s), weftOnly: false });
+      if (this.confirm(timer, s.from)) this.queue.queue({ key: s.node, msg: encodedOnce(s, encodeSuspect), weftOnly: false });
       return;
     }
     if (st.state !== NODE_STATE.alive) return;
@@ -715,7 +716,7 @@ export class Membership {
       this.refute(st, s.incarnation);
       return;
     }
-    this.queue.queue({ key: s.node, msg: encodeSuspect(s), weftOnly: false });
+    this.queue.queue({ key: s.node, msg: encodedOnce(s, encodeSuspect), weftOnly: false });
     st.incarnation = s.incarnation;
     st.state = NODE_STATE.suspect;
     const changeTime = this.clock.now();
@@ -767,7 +768,7 @@ export class Membership {
       this.refute(st, d.incarnation);
       return;
     }
-    const b = { key: d.node, msg: encodeDead(d), weftOnly: false };
+    const b = { key: d.node, msg: encodedOnce(d, encodeDead), weftOnly: false };
     this.queue.queue(onDone === undefined ? b : { ...b, onDone });
     st.incarnation = d.incarnation;
     st.state = d.node === d.from ? NODE_STATE.left : NODE_STATE.dead;
@@ -949,16 +950,18 @@ export class Membership {
     if (n.ppBytes !== undefined && n.ppInc === n.incarnation && n.ppState === n.state) return n.ppBytes;
     n.ppInc = n.incarnation;
     n.ppState = n.state;
-    const key = `${n.name}\u0000${n.incarnation}\u0000${n.state}\u0000${n.port}\u0000${n.addr}\u0000${n.vsn.join(',')}`;
-    let perMeta = stateCache.get(n.meta);
-    if (perMeta === undefined) {
-      perMeta = new Map();
-      stateCache.set(n.meta, perMeta);
-    }
-    const hit = perMeta.get(key);
-    if (hit !== undefined) {
-      n.ppBytes = hit;
-      return hit;
+    const hit = stateCache.get(n.addrBytes);
+    if (
+      hit !== undefined &&
+      hit.incarnation === n.incarnation &&
+      hit.state === n.state &&
+      hit.port === n.port &&
+      hit.name === n.name &&
+      hit.meta === n.meta &&
+      hit.vsn === n.vsn
+    ) {
+      n.ppBytes = hit.bytes;
+      return hit.bytes;
     }
     const bytes = encodeNodeState({
       name: n.name,
@@ -970,8 +973,7 @@ export class Membership {
       vsn: n.vsn,
     });
     n.ppBytes = bytes;
-    if (perMeta.size > 64) perMeta.clear();
-    perMeta.set(key, bytes);
+    stateCache.set(n.addrBytes, { name: n.name, port: n.port, meta: n.meta, vsn: n.vsn, incarnation: n.incarnation, state: n.state, bytes });
     return bytes;
   }
 
@@ -1026,8 +1028,12 @@ export class Membership {
       maxDMin = Math.max(maxDMin, v[3] ?? 0);
       minDMax = Math.min(minDMax, v[4] ?? 0);
     };
-    for (const r of remote) if (r.state === NODE_STATE.alive) widen(r.vsn);
-    for (const n of this.nodes) if (n.state === NODE_STATE.alive) widen(n.vsn);
+    // Members nearly always share one Vsn value: skip repeats of the previous one.
+    let last: Uint8Array | undefined;
+    for (const r of remote)
+      if (r.state === NODE_STATE.alive && (last === undefined || !bytesEq(last, r.vsn))) widen((last = r.vsn));
+    for (const n of this.nodes)
+      if (n.state === NODE_STATE.alive && (last === undefined || !bytesEq(last, n.vsn))) widen((last = n.vsn));
     const check = (name: string, v: Uint8Array): string | undefined => {
       const p = v.length > 0 ? (v[2] ?? 0) : 0;
       const d = v.length > 0 ? (v[5] ?? 0) : 0;
@@ -1035,13 +1041,18 @@ export class Membership {
       if (d < maxDMin || d > minDMax) return `node '${name}' delegate protocol version (${d}) is incompatible: [${maxDMin}, ${minDMax}]`;
       return undefined;
     };
+    let passed: Uint8Array | undefined;
     for (const r of remote) {
+      if (passed !== undefined && bytesEq(passed, r.vsn)) continue;
       const e = check(r.name, r.vsn);
       if (e !== undefined) return e;
+      passed = r.vsn;
     }
     for (const n of this.nodes) {
+      if (passed !== undefined && bytesEq(passed, n.vsn)) continue;
       const e = check(n.name, n.vsn);
       if (e !== undefined) return e;
+      passed = n.vsn;
     }
     return undefined;
   }
@@ -1231,9 +1242,33 @@ export function suspicionTimeout(mult: number, n: number, interval: number): num
   return Math.floor((mult * Math.floor(scale * 1000) * interval) / 1000);
 }
 
-// Encoded push/pull node states, shared between records that hold the same meta buffer
-// (identical content → identical bytes; helps large simulations, harmless otherwise).
-const stateCache = new WeakMap<Uint8Array, Map<string, Uint8Array>>();
+// Encoded push/pull node states, one slot per address buffer: records that share the
+// address, meta and vsn buffers (learned from the same decoded message, or seeded from the
+// same Alive) and agree on name, port, incarnation and state share the encoded bytes
+// (identical inputs → identical bytes; helps large simulations, harmless otherwise).
+interface EncodedState {
+  readonly name: string;
+  readonly port: number;
+  readonly meta: Uint8Array;
+  readonly vsn: Uint8Array;
+  readonly incarnation: number;
+  readonly state: number;
+  readonly bytes: Uint8Array;
+}
+const stateCache = new WeakMap<Uint8Array, EncodedState>();
+
+// Our encoding of a (read-only) decoded alive/suspect/dead message, per message object:
+// the decoder shares one object per distinct message (see decodeMessage), so a broadcast
+// that every member re-gossips is encoded once rather than once per member.
+const encodedMsgs = new WeakMap<object, Uint8Array>();
+function encodedOnce<T extends object>(m: T, enc: (m: T) => Uint8Array): Uint8Array {
+  let b = encodedMsgs.get(m);
+  if (b === undefined) {
+    b = enc(m);
+    encodedMsgs.set(m, b);
+  }
+  return b;
+}
 
 // Address text and `addr:port` keys per address buffer: records learned from the same
 // decoded message or seeded from the same Alive share one string (large simulations keep
@@ -1268,6 +1303,7 @@ function tagsOf(meta: Uint8Array): Record<string, string> {
 }
 
 function bytesEq(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

@@ -1,16 +1,39 @@
 /** CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) as Go's crc32.ChecksumIEEE. */
-const TABLE = (() => {
-  const t = new Uint32Array(256);
+// Eight derived tables: the loop consumes 8 bytes per step ("slicing-by-8"); every UDP
+// packet is checksummed once on send and once on receipt, so this is on the hot path.
+const TABLES = (() => {
+  const t = new Int32Array(256 * 8);
   for (let i = 0; i < 256; i++) {
     let c = i;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[i] = c >>> 0;
+    t[i] = c;
+  }
+  for (let i = 0; i < 256; i++) {
+    let c = t[i] as number;
+    for (let s = 1; s < 8; s++) {
+      c = (t[c & 0xff] as number) ^ (c >>> 8);
+      t[s * 256 + i] = c;
+    }
   }
   return t;
 })();
 
 export function crc32(data: Uint8Array, from = 0, to = data.length): number {
-  let c = 0xffffffff;
-  for (let i = from; i < to; i++) c = (TABLE[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  const T = TABLES;
+  let c = ~0;
+  let i = from;
+  for (const end8 = to - 7; i < end8; i += 8) {
+    const lo = c ^ ((data[i] as number) | ((data[i + 1] as number) << 8) | ((data[i + 2] as number) << 16) | ((data[i + 3] as number) << 24));
+    c =
+      (T[1792 + (lo & 0xff)] as number) ^
+      (T[1536 + ((lo >>> 8) & 0xff)] as number) ^
+      (T[1280 + ((lo >>> 16) & 0xff)] as number) ^
+      (T[1024 + (lo >>> 24)] as number) ^
+      (T[768 + (data[i + 4] as number)] as number) ^
+      (T[512 + (data[i + 5] as number)] as number) ^
+      (T[256 + (data[i + 6] as number)] as number) ^
+      (T[data[i + 7] as number] as number);
+  }
+  for (; i < to; i++) c = (T[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return ~c >>> 0;
 }

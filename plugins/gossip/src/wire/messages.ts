@@ -193,7 +193,8 @@ export function encodePushPullRaw(join: boolean, states: readonly Uint8Array[], 
   writeValue(w, { Nodes: states.length, UserStateLen: userState.length, Join: join });
   for (const s of states) w.raw(s);
   w.raw(userState);
-  return w.result();
+  // sized up front: return the buffer itself instead of a copy (N × ~100 B at large N)
+  return w.buf.subarray(0, w.len);
 }
 
 export function encodePushPull(p: PushPull): Uint8Array {
@@ -341,10 +342,59 @@ function decodeNodeState(m: MpMap): Result<PushNodeState> {
   return ok({ name, addr, port, meta, incarnation, state: state as NodeStateCode, vsn });
 }
 
+/**
+ * Decoded alive/suspect/dead messages by content. A broadcast reaches every member
+ * several times (retransmitted `retransmitMult × ceil(log10 N)` times by each node that
+ * learns it), always as the same bytes, so each node decodes the same few messages over
+ * and over; the decoder is a pure function and its results are never mutated, so one
+ * decoded copy is shared. Keyed by a 32-bit hash, verified by a full byte comparison;
+ * bounded (cleared when full). Only successful decodes are kept.
+ */
+const DECODE_CACHE_MAX = 8192;
+const DECODE_CACHE_MAX_LEN = 1024;
+interface DecodeCacheEntry {
+  readonly bytes: Uint8Array;
+  readonly result: Result<Message>;
+  next: DecodeCacheEntry | undefined;
+}
+const decodeCache = new Map<number, DecodeCacheEntry>();
+let decodeCacheSize = 0;
+
+function hashBytes(b: Uint8Array): number {
+  let h = 0x811c9dc5 ^ b.length;
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
+  return h;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Decode one plain (non-wrapper) UDP message. */
 export function decodeMessage(buf: Uint8Array): Result<Message> {
   if (buf.length < 1) return err('empty message');
   const t = buf[0] as number;
+  if ((t === MSG.alive || t === MSG.suspect || t === MSG.dead) && buf.length <= DECODE_CACHE_MAX_LEN) {
+    const h = hashBytes(buf);
+    const first = decodeCache.get(h);
+    for (let e = first; e !== undefined; e = e.next) if (sameBytes(e.bytes, buf)) return e.result;
+    const r = decodeMessageUncached(buf, t);
+    if (r.ok) {
+      if (decodeCacheSize >= DECODE_CACHE_MAX) {
+        decodeCache.clear();
+        decodeCacheSize = 0;
+      }
+      decodeCache.set(h, { bytes: buf.slice(), result: r, next: decodeCache.get(h) });
+      decodeCacheSize++;
+    }
+    return r;
+  }
+  return decodeMessageUncached(buf, t);
+}
+
+function decodeMessageUncached(buf: Uint8Array, t: number): Result<Message> {
   if (t === MSG.user) return ok({ kind: 'user', payload: buf.slice(1) });
   const known: readonly number[] = [MSG.ping, MSG.indirectPing, MSG.ack, MSG.nack, MSG.suspect, MSG.alive, MSG.dead];
   if (!known.includes(t)) return ok({ kind: 'unknown', type: t });
@@ -484,15 +534,68 @@ export interface PacketOptions {
   readonly keyring?: Keyring | undefined;
 }
 
+/**
+ * Outgoing datagrams are carved from 256 KiB slabs instead of each getting its own
+ * ArrayBuffer: a node sends many short-lived packets per second (three gossip packets every
+ * 200 ms plus probes), and per-packet off-heap buffers make the garbage collector run far
+ * more often. A slab is freed once every packet cut from it is gone.
+ */
+const SLAB_SIZE = 256 * 1024;
+let slab = new Uint8Array(0);
+let slabOff = 0;
+function allocPacket(n: number): Uint8Array {
+  if (n > 16 * 1024) return new Uint8Array(n);
+  if (slabOff + n > slab.length) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabOff = 0;
+  }
+  const out = slab.subarray(slabOff, slabOff + n);
+  slabOff += (n + 7) & ~7;
+  return out;
+}
+
+/** `hasCrc ‖ crc ‖ compound(parts)` (or the single part) written into one buffer. */
+function encodeCompoundCrc(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length > MAX_COMPOUND) throw new Error('too many compound parts');
+  const single = parts.length === 1;
+  let inner = single ? 0 : 2 + parts.length * 2;
+  for (const p of parts) {
+    if (!single && p.length > 0xffff) throw new Error('compound part too large');
+    inner += p.length;
+  }
+  const out = allocPacket(5 + inner);
+  out[0] = MSG.hasCrc;
+  let o = 5;
+  if (!single) {
+    out[o++] = MSG.compound;
+    out[o++] = parts.length;
+    for (const p of parts) {
+      out[o++] = p.length >> 8;
+      out[o++] = p.length & 0xff;
+    }
+  }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  const c = crc32(out, 5);
+  out[1] = c >>> 24;
+  out[2] = (c >>> 16) & 0xff;
+  out[3] = (c >>> 8) & 0xff;
+  out[4] = c & 0xff;
+  return out;
+}
+
 /** Wrap 1..n messages for UDP: compound → compress (if smaller) → CRC → encrypt. */
 export function encodePacket(msgs: readonly Uint8Array[], opts: PacketOptions = {}): Uint8Array {
+  const key = opts.keyring?.primary();
+  if (opts.compress !== true && opts.crc === true && key === undefined) return encodeCompoundCrc(msgs);
   let buf = msgs.length === 1 ? (msgs[0] as Uint8Array) : encodeCompound(msgs);
   if (opts.compress === true) {
     const c = encodeCompress(buf);
     if (c.length < buf.length) buf = c;
   }
   if (opts.crc === true) buf = encodeCrc(buf);
-  const key = opts.keyring?.primary();
   if (key !== undefined) buf = encryptPayload(key, buf);
   return buf;
 }
@@ -679,7 +782,7 @@ function fastNodeState(buf: Uint8Array, o: number): { value: PushNodeState; end:
       case 'Vsn':
         if (bs < 0 || (seen & 64) !== 0) return undefined;
         seen |= 64;
-        vsn = buf.slice(bs, bs + bl);
+        vsn = bl === 6 ? internVsn(buf, bs) : buf.slice(bs, bs + bl);
         break;
       default:
         return undefined;
@@ -687,6 +790,20 @@ function fastNodeState(buf: Uint8Array, o: number): { value: PushNodeState; end:
   }
   if (seen !== 127 || addr === undefined || meta === undefined || vsn === undefined) return undefined;
   return { value: { name, addr, port, meta, incarnation, state: state as NodeStateCode, vsn }, end: p };
+}
+
+// Every member of a cluster usually carries the same 6-byte Vsn: decoded push/pull node
+// states share one read-only copy per distinct value (bounded).
+const vsnIntern = new Map<number, Uint8Array>();
+function internVsn(buf: Uint8Array, at: number): Uint8Array {
+  let k = 0;
+  for (let j = 0; j < 6; j++) k = k * 256 + (buf[at + j] as number);
+  let v = vsnIntern.get(k);
+  if (v === undefined) {
+    v = buf.slice(at, at + 6);
+    if (vsnIntern.size < 256) vsnIntern.set(k, v);
+  }
+  return v;
 }
 
 /** Decode one complete stream message (decrypting and decompressing as needed). */

@@ -460,8 +460,11 @@ export function encode(v: EncValue): Uint8Array {
 
 /** `prefix byte ‖ msgpack(v)` — the common memberlist message shape. */
 export function encodeWithType(type: number, v: EncValue): Uint8Array {
-  const w = new Writer();
+  // one scratch buffer for all messages (not re-entrant: writeValue never calls back here)
+  const w = scratch;
+  w.len = 0;
   w.u8(type);
   writeValue(w, v);
   return w.result();
 }
+const scratch = new Writer(4096);

@@ -257,4 +257,44 @@ test('one decompression budget per packet: a compound of 34 × 1 MiB bombs infla
   assert.is(ok.messages.length, 1);
 });
 
+test('crc32: slicing-by-8 matches the bitwise definition at every length and offset', () => {
+  const bitwise = (d: Uint8Array, f: number, t: number) => {
+    let c = 0xffffffff;
+    for (let i = f; i < t; i++) {
+      c ^= d[i] as number;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    }
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  assert.is(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 100 }), fc.nat(100), fc.nat(100), (d, a, b) => {
+      const f = Math.min(a, d.length);
+      const t = Math.max(f, Math.min(b, d.length));
+      return crc32(d, f, t) === bitwise(d, f, t);
+    }),
+  );
+});
+
+test('encodePacket: fused compound+CRC path gives the same bytes as the layered encoders', () => {
+  const a = encodeAlive({ incarnation: 3, node: 'n1', addr: Uint8Array.from([10, 0, 0, 1]), port: 7946, meta: new Uint8Array(0), vsn: Uint8Array.from([1, 5, 2, 2, 5, 4]) });
+  const d = encodeDead({ incarnation: 4, node: 'n2', from: 'n3' });
+  assert.equal(encodePacket([a, d], { crc: true }), encodeCrc(encodeCompound([a, d])));
+  assert.equal(encodePacket([d], { crc: true }), encodeCrc(d));
+});
+
+test('decodeMessage: repeated broadcasts decode to the same (shared) result; other bytes do not hit it', () => {
+  const d1 = encodeDead({ incarnation: 4, node: 'n2', from: 'n3' });
+  const d2 = encodeDead({ incarnation: 5, node: 'n2', from: 'n3' });
+  const r1 = decodeMessage(d1.slice());
+  const r1b = decodeMessage(d1.slice());
+  const r2 = decodeMessage(d2);
+  assert.ok(r1.ok && r2.ok);
+  assert.is(r1b, r1);
+  assert.equal(r2, { ok: true, value: { kind: 'dead', msg: { incarnation: 5, node: 'n2', from: 'n3' } } });
+  const bad = d1.slice(0, d1.length - 2);
+  assert.not.ok(decodeMessage(bad).ok);
+  assert.not.ok(decodeMessage(bad).ok);
+});
+
 test.run();
