@@ -3,7 +3,7 @@
  * `endpoints` table (names, aliases, service VIP or dnsrr, `tasks.NAME`), NXDOMAIN for unknown
  * names of the network, forwarding of the rest to the host's resolvers.
  */
-export { dnsPlugin, dnsPlugin as default, dnsService, DnsConfig, type DnsService } from './plugin.ts';
+export { dnsPlugin, dnsPlugin as default, dnsService, DnsConfig, frameClient, type DnsService } from './plugin.ts';
 export {
   createResolver,
   DEFAULT_TTL,

@@ -72,4 +72,34 @@ test('upstreams default to the nameservers of the resolv.conf given', async () =
   await k2.stop();
 });
 
+test('the client is read from the frame the switch hands the payload in; a copied payload has none', async () => {
+  const { frameClient } = await import('./plugin.ts');
+  const q = query('db');
+  const frame = new Uint8Array(14 + 20 + 8 + q.length);
+  frame.set([0x08, 0x00], 12);
+  frame.set([0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 10, 1, 0, 5, 10, 1, 0, 1], 14);
+  frame.set([0xc0, 0x01, 0, 53, (8 + q.length) >> 8, (8 + q.length) & 255, 0, 0], 34);
+  frame.set(q, 42);
+  const view = frame.subarray(42);
+  assert.is(frameClient(view), '10.1.0.5');
+  assert.is(frameClient(q), undefined, 'a payload of its own');
+  frame[37] = 54; // UDP destination port no longer 53
+  assert.is(frameClient(view), undefined);
+  frame[37] = 53;
+  frame[23] = 6; // not UDP
+  assert.is(frameClient(view), undefined);
+  frame[23] = 17;
+  // Through the service: the view's client picks the sandbox's other networks.
+  const k = createKernel();
+  await k.load([{ plugin: dnsPlugin, config: { upstreams: [] } }]);
+  k.publish('table', ev('create', entry('A', 'a1', rec('app', '10.1.0.5'))));
+  k.publish('table', ev('create', entry('B', 'b1', rec('app', '10.2.0.5'))));
+  k.publish('table', ev('create', entry('B', 'b2', rec('db', '10.2.0.7'))));
+  await k.events.drain();
+  const dns = k.service('dns') as DnsService;
+  assert.equal(addrs(parse(dns.answer(view, 'A'))), ['10.2.0.7']);
+  assert.is(parse(dns.answer(query('db'), 'A')).rcode, DNS_RCODE.NXDOMAIN);
+  await k.stop();
+});
+
 test.run();

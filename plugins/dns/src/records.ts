@@ -154,6 +154,8 @@ export class NetworkNames {
   private readonly byGroup = new Map<string, Set<string>>();
   /** Address (`ipKey`) → endpoints holding it, or whose service VIP it is. */
   private readonly byAddr = new Map<string, Set<string>>();
+  /** `node\0name` of each endpoint → its keys: which sandboxes are on this network. */
+  private readonly bySandbox = new Map<string, Set<string>>();
   private readonly cache = new Map<string, Resolution>();
 
   constructor(network: string) {
@@ -310,6 +312,22 @@ export class NetworkNames {
     return out;
   }
 
+  /**
+   * The sandbox holding `ip` on this network (its own address, not a VIP): its name and node, as
+   * its endpoint record says. Fresh claims win over stale ones.
+   */
+  sandboxAt(ip: IP): { readonly name: string; readonly node: string } | undefined {
+    const keys = this.byAddr.get(ipKey(ip));
+    if (keys === undefined) return undefined;
+    const own = this.endpoints(keys).filter((e) => (e.v4 !== undefined && e.v4.value === ip.value) || (e.v6 !== undefined && e.v6.value === ip.value)).sort(claimOrder)[0];
+    return own === undefined || own.rec.name === '' ? undefined : { name: own.rec.name, node: own.rec.node };
+  }
+
+  /** True when the sandbox `name` of `node` has an endpoint on this network. */
+  hasSandbox(node: string, name: string): boolean {
+    return this.bySandbox.has(`${node}\u0000${name}`);
+  }
+
   /** Number of distinct names answered (own names, service names, `tasks.` names). */
   nameCount(): number {
     return this.byName.size + 2 * this.byGroup.size;
@@ -344,6 +362,7 @@ export class NetworkNames {
     for (const n of e.names) addTo(this.byName, n, e.key);
     for (const g of e.groups) addTo(this.byGroup, g, e.key);
     for (const ip of [e.v4, e.v6, e.vip]) if (ip !== undefined) addTo(this.byAddr, ipKey(ip), e.key);
+    if (e.rec.name !== '') addTo(this.bySandbox, `${e.rec.node}\u0000${e.rec.name}`, e.key);
     this.touch(e);
   }
 
@@ -351,6 +370,7 @@ export class NetworkNames {
     for (const n of e.names) removeFrom(this.byName, n, e.key);
     for (const g of e.groups) removeFrom(this.byGroup, g, e.key);
     for (const ip of [e.v4, e.v6, e.vip]) if (ip !== undefined) removeFrom(this.byAddr, ipKey(ip), e.key);
+    if (e.rec.name !== '') removeFrom(this.bySandbox, `${e.rec.node}\u0000${e.rec.name}`, e.key);
     this.touch(e);
   }
 }

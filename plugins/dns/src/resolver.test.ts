@@ -200,4 +200,34 @@ test('forget drops a network; the next query reads it from the source again', ()
   assert.is(calls, 2);
 });
 
+test("a client's sandbox gets the names of every network it is on, the query's network first; others do not", () => {
+  const r = createResolver();
+  // Sandbox "app" (node-1) on A and B; "web" only on A; "db" only on B; "x" on A and on C (not app's).
+  r.apply(ev('create', entry('A', 'a1', rec('app', '10.1.0.5'))));
+  r.apply(ev('create', entry('B', 'b1', rec('app', '10.2.0.5'))));
+  r.apply(ev('create', entry('A', 'a2', rec('web', '10.1.0.6'))));
+  r.apply(ev('create', entry('B', 'b2', rec('db', '10.2.0.7'))));
+  r.apply(ev('create', entry('A', 'a3', rec('both', '10.1.0.8'))));
+  r.apply(ev('create', entry('B', 'b3', rec('both', '10.2.0.8'))));
+  r.apply(ev('create', entry('C', 'c1', rec('secret', '10.3.0.9'))));
+  // Same name on another node: another sandbox, not app's.
+  r.apply(ev('create', entry('C', 'c2', rec('app', '10.3.0.5', { node: 'node-2' }))));
+  const from = (name: string, client: string | undefined, type: number = DNS_TYPE.A) => parse(r.answer(query(name, type), Infinity, 'A', client));
+  assert.equal(addrs(from('db', '10.1.0.5')), ['10.2.0.7'], 'a name of B answers a query that came in on A');
+  assert.equal(addrs(from('web', '10.1.0.5')), ['10.1.0.6']);
+  assert.equal(addrs(from('both', '10.1.0.5')), ['10.1.0.8'], 'on a conflict the query network (A) wins');
+  assert.is(from('secret', '10.1.0.5').rcode, DNS_RCODE.NXDOMAIN, 'C is not a network of this sandbox');
+  assert.equal(r.scope('A', '10.1.0.5'), ['A', 'B']);
+  // web is on A only: it gets A's names, not db.
+  assert.is(from('db', '10.1.0.6').rcode, DNS_RCODE.NXDOMAIN);
+  assert.is(from('db', undefined).rcode, DNS_RCODE.NXDOMAIN, 'without the client, the query network only');
+  assert.is(from('db', '10.1.0.99').rcode, DNS_RCODE.NXDOMAIN, 'an address no endpoint holds: the query network only');
+  // PTR of a B address, asked on A by app.
+  const ptr = parse(r.answer(query('7.0.2.10.in-addr.arpa', DNS_TYPE.PTR), Infinity, 'A', '10.1.0.5'));
+  assert.equal(ptr.answers.map((a) => a.target), ['db']);
+  // app leaves B: B's names stop answering for it.
+  r.apply(ev('delete', entry('B', 'b1', undefined, { lamport: 2 })));
+  assert.is(from('db', '10.1.0.5').rcode, DNS_RCODE.NXDOMAIN);
+});
+
 test.run();

@@ -31,7 +31,7 @@ import {
   type IP,
 } from '@weft/net';
 import type { TableEntry, TableEvent } from '@weft/kernel';
-import { NameTables, type ApplyResult, type NameRecord, type NetworkNames } from './records.ts';
+import { NameTables, recordAddress, type ApplyResult, type NameRecord, type NetworkNames } from './records.ts';
 import { parseUpstream, type Upstream } from './resolvconf.ts';
 import { udpExchange, type Exchange } from './udp.ts';
 
@@ -90,12 +90,19 @@ export interface DnsCounters {
 
 export interface Resolver {
   readonly tables: NameTables;
-  /** Answers `query[0..len)` for `network` from the table, or says what to do instead. Never throws. */
-  answer(query: Uint8Array, len: number, network: string): AnswerResult;
+  /**
+   * Answers `query[0..len)` for `network` from the table, or says what to do instead. Never throws.
+   * With `client` (the querying address on `network`), the names of every network that client's
+   * sandbox is attached to are answered too, `network`'s first (Docker's embedded DNS answers from
+   * all of a container's networks).
+   */
+  answer(query: Uint8Array, len: number, network: string, client?: string): AnswerResult;
   /** Forwards `query[0..len)` upstream; the reply to send, or undefined to send nothing. Never rejects. */
   forward(query: Uint8Array, len?: number): Promise<Uint8Array | undefined>;
   /** `answer`, then `forward` if needed. */
-  resolve(query: Uint8Array, len: number, network: string): Promise<Uint8Array | undefined>;
+  resolve(query: Uint8Array, len: number, network: string, client?: string): Promise<Uint8Array | undefined>;
+  /** The networks whose names `client` (an address on `network`) gets, `network` first. */
+  scope(network: string, client?: string): string[];
   /** Applies a table event (loading the network from `source` first if it is new). */
   apply(event: TableEvent): ApplyResult;
   records(network: string): NameRecord[];
@@ -181,13 +188,32 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
     return tables.network(network);
   };
 
+  /**
+   * The name tables a query from `client` on `network` is answered from: `network`'s, then those
+   * of the other networks the client's sandbox (same endpoint name and node) is attached to.
+   */
+  const scope = (network: string, client: string | undefined): NetworkNames[] => {
+    const first = names(network);
+    if (first === undefined) return [];
+    const ip = client === undefined ? undefined : recordAddress(client);
+    const sb = ip === undefined ? undefined : first.sandboxAt(ip);
+    if (sb === undefined) return [first];
+    const out = [first];
+    for (const n of tables.networks()) {
+      if (n === network) continue;
+      const nn = names(n);
+      if (nn?.hasSandbox(sb.node, sb.name) === true) out.push(nn);
+    }
+    return out;
+  };
+
   const respond = (msg: DnsMessage, rcode: number, answers: readonly DnsAnswer[] = []): Uint8Array => {
     const r = buildDnsResponse(msg, { rcode, answers, recursionAvailable: upstreams.length > 0 });
     // Only invalid records make building fail, and ours come from parsed addresses.
     return r.ok ? r.value : buildDnsError(msg, DNS_RCODE.SERVFAIL);
   };
 
-  const answer = (query: Uint8Array, len: number, network: string): AnswerResult => {
+  const answer = (query: Uint8Array, len: number, network: string, client?: string): AnswerResult => {
     c.queries++;
     const parsed = parseDnsMessage(query, 0, len);
     if (!parsed.ok) {
@@ -213,7 +239,8 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
       const ip = parseReverseName(name);
       if (ip !== undefined) {
         // Addresses on the network answer with their names; any other address is the host's business.
-        const targets = names(network)?.reverse(ip) ?? [];
+        let targets: string[] = [];
+        for (const nn of scope(network, client)) if ((targets = nn.reverse(ip)).length > 0) break;
         if (targets.length === 0) return 'forward';
         c.answers++;
         return respond(msg, DNS_RCODE.NOERROR, targets.map((t) => ({ type: DNS_TYPE.PTR, ttl, data: domain === undefined ? t : `${t}.${domain}` })));
@@ -224,7 +251,8 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
       name = name.slice(0, name.length - domain.length - 1);
       ours = true;
     }
-    const r = names(network)?.lookup(name);
+    let r: ReturnType<NetworkNames['lookup']>;
+    for (const nn of scope(network, client)) if ((r = nn.lookup(name)) !== undefined) break;
     if (r === undefined) {
       if (ours || !hasUnescapedDot(name) || (name.startsWith('tasks.') && !hasUnescapedDot(name.slice(6)))) {
         if (name === '.') return 'forward';
@@ -302,8 +330,9 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
     tables,
     answer,
     forward,
-    async resolve(query, len, network) {
-      const r = answer(query, len, network);
+    scope: (network, client) => scope(network, client).map((n) => n.network),
+    async resolve(query, len, network, client) {
+      const r = answer(query, len, network, client);
       if (r === 'drop') return undefined;
       if (r === 'forward') return forward(query, len);
       return r;
