@@ -11,7 +11,11 @@ export async function eachName(names: readonly string[], errOut: (s: string) => 
       await fn(n);
     } catch (e) {
       if (!(e instanceof Error)) throw e;
-      errOut(`Error: ${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
+      // Same line as main's: the agent's hint (what to do) follows the message.
+      const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
+      const hint = (e as { hint?: unknown }).hint;
+      const extra = typeof hint === 'string' && hint !== '' && !e.message.includes(hint) ? ` (${oneLine(hint)})` : '';
+      errOut(`Error: ${oneLine(e.message)}${extra}\n`);
       rc = 1;
     }
   }

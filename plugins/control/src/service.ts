@@ -332,7 +332,7 @@ export class ControlService {
   async removeNetwork(ref: string): Promise<Record<string, never>> {
     const m = this.requireManager();
     if (m instanceof Manager) return m.removeNetwork(ref);
-    return (await m.call('Network.Remove', { Network: ref }, `removing network "${ref}"`)) as Record<string, never>;
+    return (await m.call('Network.Remove', { Network: ref }, `removing network "${this.nameOf(ref)}"`)) as Record<string, never>;
   }
 
   /** From the manager's state, or this node's cached copy (works without a manager). */
@@ -347,6 +347,11 @@ export class ControlService {
     return getNetwork(nets, ref);
   }
 
+  /** A network's name for messages (callers often pass the ID). */
+  private nameOf(ref: string): string {
+    return this.findNetwork(ref)?.Name ?? ref;
+  }
+
   findNetwork(ref: string): NetworkRecord | undefined {
     try {
       return this.inspectNetwork(ref);
@@ -357,12 +362,12 @@ export class ControlService {
 
   async attach(req: AttachRequest): Promise<NetworkRecord> {
     if (this.manager !== undefined) return this.manager.attach(req);
-    return this.requireNode().attachment('Network.Attach', { Network: req.Network, Sandbox: req.Sandbox }, `attaching to network "${req.Network}"`);
+    return this.requireNode().attachment('Network.Attach', { Network: req.Network, Sandbox: req.Sandbox }, `attaching to network "${this.nameOf(req.Network)}"`);
   }
 
   async detach(req: AttachRequest): Promise<NetworkRecord> {
     if (this.manager !== undefined) return this.manager.detach(req);
-    return this.requireNode().attachment('Network.Detach', { Network: req.Network, Sandbox: req.Sandbox }, `detaching from network "${req.Network}"`);
+    return this.requireNode().attachment('Network.Detach', { Network: req.Network, Sandbox: req.Sandbox }, `detaching from network "${this.nameOf(req.Network)}"`);
   }
 
   // -------------------------------------------------------------------------------------------
