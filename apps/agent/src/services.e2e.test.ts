@@ -43,6 +43,18 @@ const dig = (c: Cluster, from: string, name: string, server?: string) =>
   c.inSandbox(from, ['dig', '+short', '+tries=1', '+time=2', ...(server !== undefined ? [`@${server}`] : []), name]).out.split('\n').map((l) => l.trim()).filter((l) => /^\d+\.\d+\.\d+\.\d+$/.test(l)).sort();
 const pings = (c: Cluster, from: string, ip: string) => c.inSandbox(from, ['ping', '-c', '1', '-W', '1', ip]).code === 0;
 const same = (a: readonly string[], b: readonly string[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
+/** A UDP echo (node): replies "<its /etc/hostname>:<datagram>" to each datagram on `port`. */
+const udpEcho = (port: number) =>
+  `const d=require('dgram').createSocket('udp4'),me=require('fs').readFileSync('/etc/hostname','utf8').trim();d.on('message',(m,r)=>d.send(me+':'+m,r.port,r.address));d.bind(${port})`;
+/** Sends one datagram to addr:port from the namespace `ns`; the reply, or '' after 2 s. */
+function udpAsk(ns: string, addr: string, port: number, text: string): string {
+  const js = `const d=require('dgram').createSocket('udp4');d.on('message',(m)=>{process.stdout.write(String(m));process.exit(0)});d.send(${JSON.stringify(text)},${port},${JSON.stringify(addr)});setTimeout(()=>process.exit(1),2000)`;
+  try {
+    return execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', js], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 8000 });
+  } catch {
+    return '';
+  }
+}
 
 if (!root) {
   test('services end-to-end (skipped: needs root for network namespaces)', () => console.log('  skipped: run as root to include the multi-host service tests'));
@@ -120,13 +132,14 @@ if (!root) {
       const m = await swarm(c);
       await m.client.networkCreate({ Name: `${tag}dnet`, Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.166.0.0/24' }] } });
       const cli = (...args: string[]) => execFileSync(process.execPath, [CLI_BIN, '-H', `unix://${m.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      // Endpoint mode vip (the default): no VIP is allocated, so the name resolves to every task (as dnsrr).
+      // Endpoint mode vip (the default): one VIP on the network; the name resolves to it.
       cli('service', 'create', '--name', S, '--replicas', '3', '--network', `${tag}dnet`, '--', 'sleep', '3600');
       await eventually(() => /3\/3/.test(cli('service', 'ls')), 30_000, 'service ls shows 3/3');
-      assert.equal((await m.client.service(S)).Endpoint?.VirtualIPs, []);
+      const vips = (await m.client.service(S)).Endpoint?.VirtualIPs ?? [];
+      assert.equal(vips.length, 1);
+      assert.match(vips[0]!.Addr, /^10\.166\.0\.\d+\/24$/);
       const all = await taskBoxes(c, S);
-      const vipIps = all.map((b) => ipIn(b.sb, `${tag}dnet`));
-      await eventually(() => same(dig(c, all[0]!.sb.Name, S), vipIps), 15_000, `${S} (vip mode, no VIP) → every task`);
+      await eventually(() => same(dig(c, all[0]!.sb.Name, S), [vips[0]!.Addr.split('/')[0]!]), 15_000, `${S} → its VIP`);
       const victim = c.hosts[2]!;
       assert.equal((await taskBoxes(c, S)).filter((b) => b.host === victim).length, 1);
       await c.stopAgent(victim, 'SIGKILL');
@@ -143,6 +156,7 @@ if (!root) {
       await c.startAgent(m);
       await eventually(async () => (await m.client.service(S)).ServiceStatus?.RunningTasks === 3, 30_000, 'service back after leader restart');
       assert.equal((await m.client.tasks({ service: [S], 'desired-state': ['running'] })).map((t) => t.ID).sort(), before, 'same tasks, none restarted');
+      assert.equal((await m.client.service(S)).Endpoint?.VirtualIPs, vips, 'the same VIP after the leader restarted');
       cli('service', 'rm', S);
       await eventually(async () => (await taskBoxes(c, S)).length === 0, 30_000, 'no task left');
     } finally {
@@ -150,7 +164,7 @@ if (!root) {
     }
   });
 
-  test('routing mesh: a published port answers on every host, also where no task runs; removed with the service', async () => {
+  test('routing mesh: published TCP and UDP ports answer on every host, also where no task runs; weft run -p (TCP, UDP); removed with the service', async () => {
     const c = await createCluster(3, { tag: `${tag}p`, subnet: 64 });
     const S = `${tag}www`;
     const port = 20000 + (process.pid % 1000);
@@ -159,11 +173,19 @@ if (!root) {
     try {
       const m = await swarm(c);
       await m.client.networkCreate({ Name: `${tag}pnet`, Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.164.0.0/24' }] } });
+      // Each task serves HTTP on 80 and a UDP echo on 53; the mesh publishes port (TCP) and port+2 (UDP).
+      const both = `${JSON.stringify(process.execPath)} -e ${JSON.stringify(udpEcho(53))} & exec busybox httpd -f -p 80 -h ${docroot}`;
       await m.client.serviceCreate({
         Name: S,
-        TaskTemplate: { ContainerSpec: { Command: ['busybox', 'httpd', '-f', '-p', '80', '-h', docroot] }, Networks: [{ Target: `${tag}pnet` }] },
+        TaskTemplate: { ContainerSpec: { Command: ['sh', '-c', both] }, Networks: [{ Target: `${tag}pnet` }] },
         Mode: { Replicated: { Replicas: 2 } },
-        EndpointSpec: { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: port, PublishMode: 'ingress' }] },
+        EndpointSpec: {
+          Mode: 'dnsrr',
+          Ports: [
+            { Protocol: 'tcp', TargetPort: 80, PublishedPort: port, PublishMode: 'ingress' },
+            { Protocol: 'udp', TargetPort: 53, PublishedPort: port + 2, PublishMode: 'ingress' },
+          ],
+        },
       });
       await eventually(async () => (await m.client.service(S)).ServiceStatus?.RunningTasks === 2, 30_000, '2 running tasks');
       const get = (h: Host) => {
@@ -174,6 +196,14 @@ if (!root) {
         }
       };
       for (const h of c.hosts) await eventually(() => get(h).includes('weft-mesh-ok'), 30_000, `port ${port} on ${h.name}`);
+      const taskNames = new Set((await taskBoxes(c, S)).map((b) => b.sb.Name));
+      for (const h of c.hosts) {
+        await eventually(() => udpAsk(h.ns, h.addr, port + 2, 'ping') !== '', 20_000, `UDP port ${port + 2} on ${h.name}`);
+        const r = udpAsk(h.ns, h.addr, port + 2, `hello-${h.name}`);
+        const [who, what] = [r.slice(0, r.lastIndexOf(':')), r.slice(r.lastIndexOf(':') + 1)];
+        assert.ok(taskNames.has(who), `UDP answered by a task, got ${JSON.stringify(r)}`);
+        assert.is(what, `hello-${h.name}`);
+      }
       const withTask = new Set((await taskBoxes(c, S)).map((b) => b.host.name));
       assert.ok(c.hosts.some((h) => !withTask.has(h.name)), 'one host runs no task and still answers');
 
@@ -192,11 +222,111 @@ if (!root) {
       await eventually(() => getP2(h2).includes('weft-mesh-ok'), 15_000, `-p ${p2} on ${h2.name}`);
       assert.is(getP2(c.hosts[0]!), '', '-p publishes on the sandbox host only');
       assert.match(await h2.client.sandboxCreate({ Name: `${tag}-pub2`, Ports: [{ HostPort: p2, ContainerPort: 80 }] }).then(() => '(no error)', (e: Error) => e.message), /already in use/);
+      // weft run -p HOST_PORT:PORT/udp (CLI): a UDP echo in a sandbox, published on its host.
+      const p3 = port + 3;
+      execFileSync(process.execPath, [CLI_BIN, '-H', `unix://${h2.socket}`, 'run', '-d', '--name', `${tag}-udp`, '--network', `${tag}anet`, '-p', `${p3}:5353/udp`, '--', process.execPath, '-e', udpEcho(5353)], { stdio: 'ignore' });
+      await eventually(() => udpAsk(h2.ns, h2.addr, p3, 'u1') === `${tag}-udp:u1`, 15_000, `-p ${p3}/udp on ${h2.name}`);
+      assert.is(udpAsk(c.hosts[0]!.ns, h2.addr, p3, 'from-h1'), `${tag}-udp:from-h1`, 'another client (another host) gets its own session');
+      await h2.client.sandboxRemove(`${tag}-udp`, true);
+      assert.is(udpAsk(h2.ns, h2.addr, p3, 'u2'), '', 'UDP closed with the sandbox');
       await h2.client.sandboxRemove(`${tag}-pub`, true);
       assert.is(getP2(h2), '', 'closed with the sandbox');
       await m.client.serviceRemove(S);
       for (const h of c.hosts) await eventually(() => get(h) === '', 30_000, `port ${port} closed on ${h.name}`);
+      for (const h of c.hosts) await eventually(() => udpAsk(h.ns, h.addr, port + 2, 'x') === '', 30_000, `UDP port ${port + 2} closed on ${h.name}`);
       await eventually(async () => (await Promise.all(c.hosts.map((h) => h.client.sandboxes()))).flat().length === 0, 30_000, 'no task or mesh helper left');
+    } finally {
+      await c.destroy();
+      fs.rmSync(docroot, { recursive: true, force: true });
+    }
+  });
+
+  test('walkthrough: 5 replicas, --publish 8080:80 on every node, VIP load-balanced, tasks.S, network-add/rm (CLI)', async () => {
+    const c = await createCluster(3, { tag: `${tag}w`, subnet: 68 });
+    const S = `${tag}web`;
+    const A = `${tag}wa`;
+    const B = `${tag}wb`;
+    const docroot = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-walk-`));
+    try {
+      const m = await swarm(c);
+      const cli = (h: Host, ...args: string[]) => execFileSync(process.execPath, [CLI_BIN, '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      cli(m, 'network', 'create', '-d', 'overlay', '--attachable', '--subnet', '10.168.0.0/24', A);
+      cli(m, 'network', 'create', '-d', 'overlay', '--attachable', '--subnet', '10.168.1.0/24', B);
+      // Each task serves its own name (the sandbox's /etc/hostname), so answers say who answered.
+      const serve = `d=${docroot}/$(cat /etc/hostname); mkdir -p $d; cat /etc/hostname > $d/index.html; exec busybox httpd -f -p 80 -h $d`;
+      cli(m, 'service', 'create', '--name', S, '--replicas', '5', '--network', A, '--publish', 'published=8080,target=80', '--', 'sh', '-c', serve);
+      await eventually(() => /5\/5/.test(cli(m, 'service', 'ls')), 45_000, 'service ls shows 5/5');
+      const boxes = await taskBoxes(c, S);
+      assert.equal(boxes.length, 5);
+      assert.equal(new Set(boxes.map((b) => b.host.name)).size, 3, 'spread over the 3 hosts');
+      const names = new Set(boxes.map((b) => b.sb.Name));
+
+      // Every node's 8080 answers, requests are spread over the tasks.
+      const curl = (h: Host) => {
+        try {
+          return execFileSync('ip', ['netns', 'exec', h.ns, 'curl', '-s', '--max-time', '3', `http://${h.addr}:8080/`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+        } catch {
+          return '';
+        }
+      };
+      for (const h of c.hosts) await eventually(() => names.has(curl(h)), 30_000, `port 8080 on ${h.name}`);
+      const meshSeen = new Set<string>();
+      for (let i = 0; i < 8; i++) for (const h of c.hosts) meshSeen.add(curl(h));
+      assert.ok([...meshSeen].every((x) => names.has(x)), `only tasks answer: ${[...meshSeen]}`);
+      assert.ok(meshSeen.size >= 4, `the mesh spreads requests: ${meshSeen.size} distinct tasks answered`);
+
+      // The VIP: in service inspect, what the name resolves to, and load-balanced from another sandbox.
+      const insp = JSON.parse(cli(m, 'service', 'inspect', S)) as { Endpoint: { VirtualIPs: { NetworkID: string; Addr: string }[] } }[];
+      const netA = await m.client.network(A);
+      const vips = insp[0]!.Endpoint.VirtualIPs;
+      assert.equal(vips.map((v) => v.NetworkID), [netA.Id]);
+      const vip = vips[0]!.Addr.split('/')[0]!;
+      assert.match(vips[0]!.Addr, /^10\.168\.0\.\d+\/24$/);
+      const h2 = c.hosts[1]!;
+      cli(h2, 'run', '-d', '--name', `${tag}-ca`, '--network', A, '--', 'sleep', '3600');
+      const taskIps = boxes.map((b) => ipIn(b.sb, A));
+      assert.not.ok(taskIps.includes(vip), 'the VIP is no task address');
+      await eventually(() => same(dig(c, `${tag}-ca`, S), [vip]), 15_000, `${S} → VIP ${vip}`);
+      await eventually(() => same(dig(c, `${tag}-ca`, `tasks.${S}`), taskIps), 15_000, `tasks.${S} → the 5 task IPs`);
+      const wget = (sb: string, url: string) => {
+        const r = c.inSandbox(sb, ['curl', '-s', '--max-time', '3', url], 8000);
+        return r.code === 0 ? r.out.trim() : '';
+      };
+      await eventually(() => names.has(wget(`${tag}-ca`, `http://${vip}/`)), 15_000, `VIP ${vip}:80 answers`);
+      const vipSeen = new Set<string>();
+      for (let i = 0; i < 15; i++) vipSeen.add(wget(`${tag}-ca`, `http://${S}:80/`));
+      assert.ok([...vipSeen].every((x) => names.has(x)), `only tasks answer on the VIP: ${[...vipSeen]}`);
+      assert.ok(vipSeen.size >= 3, `the VIP spreads connections: ${vipSeen.size} distinct tasks answered`);
+
+      // A removed task leaves the balancing within a couple of seconds (scale 5 → 4).
+      cli(m, 'service', 'update', '--replicas', '4', S);
+      await eventually(async () => (await taskBoxes(c, S)).length === 4, 20_000, '4 tasks');
+      const four = new Set((await taskBoxes(c, S)).map((b) => b.sb.Name));
+      await new Promise((r) => setTimeout(r, 2000));
+      for (let i = 0; i < 10; i++) {
+        const who = wget(`${tag}-ca`, `http://${vip}/`);
+        assert.ok(four.has(who), `request ${i} reached ${JSON.stringify(who)}, not one of the 4 remaining tasks`);
+      }
+
+      // network-add B, network-rm A: the tasks move; reachable and resolvable on B, gone from A.
+      cli(m, 'service', 'update', '--network-add', B, '--network-rm', A, S);
+      const netB = await m.client.network(B);
+      await eventually(async () => {
+        const now = await taskBoxes(c, S);
+        return now.length === 4 && now.every((b) => b.sb.State === 'running' && b.sb.Networks[B] !== undefined && b.sb.Networks[A] === undefined);
+      }, 45_000, 'the tasks moved to B');
+      const moved = await taskBoxes(c, S);
+      const movedNames = new Set(moved.map((b) => b.sb.Name));
+      const vipB = (await m.client.service(S)).Endpoint!.VirtualIPs!;
+      assert.equal(vipB.map((v) => v.NetworkID), [netB.Id], 'the VIP moved with the service');
+      const vb = vipB[0]!.Addr.split('/')[0]!;
+      cli(c.hosts[2]!, 'run', '-d', '--name', `${tag}-cb`, '--network', B, '--', 'sleep', '3600');
+      await eventually(() => same(dig(c, `${tag}-cb`, `tasks.${S}`), moved.map((b) => ipIn(b.sb, B))), 15_000, `tasks.${S} on B`);
+      await eventually(() => same(dig(c, `${tag}-cb`, S), [vb]), 15_000, `${S} → VIP on B`);
+      await eventually(() => movedNames.has(wget(`${tag}-cb`, `http://${S}/`)), 15_000, `${S}:80 reachable on B`);
+      await eventually(() => dig(c, `${tag}-ca`, S).length === 0 && dig(c, `${tag}-ca`, `tasks.${S}`).length === 0, 15_000, `${S} gone from A`);
+      assert.is(wget(`${tag}-ca`, `http://${vip}/`), '', 'the old VIP answers no more on A');
+      for (const h of c.hosts) await eventually(() => movedNames.has(curl(h)), 30_000, `port 8080 on ${h.name} after the move`);
     } finally {
       await c.destroy();
       fs.rmSync(docroot, { recursive: true, force: true });
@@ -254,11 +384,15 @@ networks:
       await eventually(() => pings(c, app.sb.Name, webIp), 15_000, `app → web ${webIp}`);
       await eventually(() => pings(c, app.sb.Name, dbIp), 15_000, `app → db ${dbIp}`);
       // By name too: the short service name is an alias on the stack's networks. The sandbox's
-      // resolv.conf names its first network's gateway, and the switch answers from that network's
-      // table only, so db (backend only) is asked of the backend's gateway.
-      const backendGw = (await m.client.network(`${st}_backend`)).IPAM.Config[0]!.Gateway!;
-      await eventually(() => same(dig(c, app.sb.Name, 'web'), [webIp]), 15_000, 'app resolves web');
-      await eventually(() => same(dig(c, app.sb.Name, 'db', backendGw), [dbIp]), 15_000, 'app resolves db (backend resolver)');
+      // resolv.conf names its first network's (frontend's) gateway; as Docker's embedded DNS, it
+      // answers app with the names of all of app's networks, so db (backend only) resolves too.
+      // web is in endpoint mode vip (the default): its name is its VIP on frontend.
+      const webVip = (await m.client.service(`${st}_web`)).Endpoint!.VirtualIPs!.map((v) => v.Addr.split('/')[0]!);
+      assert.equal(webVip.length, 1);
+      await eventually(() => same(dig(c, app.sb.Name, 'web'), webVip), 15_000, 'app resolves web (its VIP)');
+      await eventually(() => same(dig(c, app.sb.Name, `tasks.${st}_web`), [webIp]), 15_000, 'app resolves tasks.web');
+      await eventually(() => same(dig(c, app.sb.Name, 'db'), [dbIp]), 15_000, 'app resolves db (a backend name, asked of its frontend resolver)');
+      await eventually(() => same(dig(c, app.sb.Name, `tasks.${st}_db`), [dbIp]), 15_000, 'app resolves tasks.db');
       assert.not.ok(pings(c, web.sb.Name, dbIp), 'web must not reach db (different network)');
       assert.equal(dig(c, web.sb.Name, 'db'), [], 'web cannot resolve db');
       const tasks = await m.client.tasks({ label: [`com.docker.stack.namespace=${st}`] });

@@ -18,8 +18,7 @@ import type { Network, NetworkCreateRequest, NetworkEndpoint, Sandbox, SandboxCr
 import type { SandboxHost } from './host.ts';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import type * as net from 'node:net';
-import { PORT_FORWARDER, portFree, spliceToUnix, writeTargets } from './ports.ts';
+import { forwarderSpec, listenPort, PORT_FORWARDER, portFree, portSocket, writeTargets, type PortListener } from './ports.ts';
 
 export interface EngineConfig {
   /** This node's name (endpoint records, attachments). */
@@ -150,7 +149,7 @@ export class Engine {
   private readonly host: SandboxHost;
   private queue: Promise<unknown> = Promise.resolve();
   /** Listeners of published ports (`-p`), by sandbox name; in memory, re-made by `restorePorts`. */
-  private readonly listeners = new Map<string, net.Server[]>();
+  private readonly listeners = new Map<string, PortListener[]>();
 
   constructor(ctx: Context<EngineConfig>, host: SandboxHost) {
     this.ctx = ctx;
@@ -421,13 +420,17 @@ export class Engine {
       if ((await getJson(this.ctx.store, `sandboxes/${req.Name}`)) !== undefined) {
         raise(errors.conflict('engine', `The sandbox name "${req.Name}" is already in use. Remove it first ("weft rm -f ${req.Name}") or choose another name.`, { value: req.Name }));
       }
+      const seenPorts = new Set<string>();
       for (const p of req.Ports ?? []) {
-        if (p.Protocol === 'udp') raise(errors.unsupported('engine', `publishing UDP port ${p.HostPort} is not supported: -p publishes TCP ports only`, { value: p }));
+        const proto = p.Protocol ?? 'tcp';
+        const where = `${p.HostIP ?? '0.0.0.0'}:${p.HostPort}/${proto}`;
+        if (seenPorts.has(where)) raise(errors.badRequest('engine', `port ${where} is published twice: give each host port (per protocol) once`, { value: p }));
+        seenPorts.add(where);
         if (!Number.isInteger(p.HostPort) || p.HostPort < 1 || p.HostPort > 65535 || !Number.isInteger(p.ContainerPort) || p.ContainerPort < 1 || p.ContainerPort > 65535) {
           raise(errors.badRequest('engine', `invalid port mapping ${p.HostPort}:${p.ContainerPort}: ports are 1 to 65535`, { value: p }));
         }
-        if (!(await portFree(p.HostIP ?? '0.0.0.0', p.HostPort))) {
-          raise(errors.conflict('engine', `port ${p.HostIP ?? '0.0.0.0'}:${p.HostPort} is already in use on this host`, { value: p, hint: 'Choose another host port.' }));
+        if (!(await portFree(p.HostIP ?? '0.0.0.0', p.HostPort, proto))) {
+          raise(errors.conflict('engine', `port ${where} is already in use on this host`, { value: p, hint: 'Choose another host port.' }));
         }
       }
       const bare = req.Bare === true;
@@ -500,13 +503,13 @@ export class Engine {
     const first = Object.values(rec.Networks)[0];
     const targets = path.join(dir, 'targets.json');
     writeTargets(targets, [first !== undefined ? first.IPAddress.split('/')[0]! : '127.0.0.1']);
-    const socks = rec.Ports.map((p) => ({ p, sock: path.join(dir, `${p.HostPort}.sock`) }));
+    const socks = rec.Ports.map((p) => ({ p, proto: p.Protocol ?? 'tcp', sock: portSocket(dir, p.HostPort, p.Protocol ?? 'tcp') }));
     if (rec.PortsPid === undefined || !this.host.alive(rec.PortsPid)) {
-      rec.PortsPid = this.host.spawn(this.nsName(rec.Name), [process.execPath, '-e', PORT_FORWARDER, targets, ...socks.map((s) => `${s.sock}=${s.p.ContainerPort}`)], path.join(this.cfg.logDir, `${rec.Name}.ports.log`));
+      rec.PortsPid = this.host.spawn(this.nsName(rec.Name), [process.execPath, '-e', PORT_FORWARDER, targets, ...socks.map((s) => forwarderSpec(s.sock, s.p.ContainerPort, s.proto))], path.join(this.cfg.logDir, `${rec.Name}.ports.log`));
     }
     this.listeners.set(
       rec.Name,
-      socks.map((s) => spliceToUnix(s.p.HostIP ?? '0.0.0.0', s.p.HostPort, s.sock, (e) => this.ctx.log.warn('cannot publish port', { sandbox: rec.Name, port: s.p.HostPort, error: String(e) }))),
+      socks.map((s) => listenPort(s.p.HostIP ?? '0.0.0.0', s.p.HostPort, s.proto, s.sock, (e) => this.ctx.log.warn('cannot publish port', { sandbox: rec.Name, port: `${s.p.HostPort}/${s.proto}`, error: String(e) }))),
     );
   }
 

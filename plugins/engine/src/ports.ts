@@ -1,36 +1,66 @@
 /**
- * Published ports of a sandbox (`weft run -p [HOST_IP:]HOST_PORT:PORT`, TCP): the agent listens
- * on HOST_IP:HOST_PORT in its own namespace and splices each connection into a unix socket served
- * by a small forwarder running inside the sandbox's namespace, which connects to the sandbox's
- * address on PORT. Unix sockets live in the file system, so they cross network namespaces without
- * a veth or NAT. The services plugin's routing mesh uses the same forwarder (`PORT_FORWARDER`).
+ * Published ports of a sandbox (`weft run -p [HOST_IP:]HOST_PORT:PORT[/tcp|udp]`): the agent
+ * listens on HOST_IP:HOST_PORT in its own namespace and hands each TCP connection, or each UDP
+ * client's datagrams, to a unix socket served by a small forwarder running inside the sandbox's
+ * namespace, which reaches the sandbox's address on PORT. Unix sockets live in the file system,
+ * so they cross network namespaces without a veth or NAT. The services plugin's routing mesh uses
+ * the same forwarder (`PORT_FORWARDER`).
+ *
+ * UDP: Node has no unix datagram sockets, so datagrams travel framed over a unix stream
+ * connection (2-byte big-endian length, then the payload). The agent keeps one session per
+ * client address (one stream connection; the forwarder gives it one UDP socket connected to one
+ * target, so replies come back from the port the client sent to), closed after `UDP_IDLE_MS`
+ * without traffic either way. Replies go to the client from the published port.
  */
+import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 
+/** A UDP session (client address) is closed after this long without a datagram either way. */
+export const UDP_IDLE_MS = 30_000;
+/** UDP sessions per published port at once; datagrams of further clients are dropped. */
+export const UDP_MAX_SESSIONS = 1024;
+
 /**
- * Run as `node -e PORT_FORWARDER TARGETS_FILE SOCK=PORT...` inside a namespace: accepts on each
- * SOCK and connects to PORT on one of the addresses in TARGETS_FILE (a JSON array, read per
- * connection, round robin). No target: the connection is closed.
+ * Run as `node -e PORT_FORWARDER TARGETS_FILE SOCK=PORT[/udp]...` inside a namespace: accepts on
+ * each SOCK and reaches PORT on one of the addresses in TARGETS_FILE (a JSON array, read per
+ * connection or UDP session, round robin). No target: the connection is closed. For `/udp`, each
+ * connection carries one client's datagrams framed as [u16 length][payload], both ways.
  */
 export const PORT_FORWARDER = `
-const net = require('net'), fs = require('fs');
+const net = require('net'), fs = require('fs'), dgram = require('dgram');
 const [file, ...specs] = process.argv.slice(1);
 let n = 0;
+const pick = () => { let ips = []; try { ips = JSON.parse(fs.readFileSync(file, 'utf8')); } catch {} return ips.length === 0 ? undefined : ips[n++ % ips.length]; };
 for (const s of specs) {
-  const i = s.lastIndexOf('='); const sock = s.slice(0, i); const port = Number(s.slice(i + 1));
+  const i = s.lastIndexOf('='); const sock = s.slice(0, i); const udp = s.endsWith('/udp'); const port = Number(s.slice(i + 1).replace('/udp', ''));
   try { fs.unlinkSync(sock); } catch {}
   net.createServer((c) => {
-    let ips = [];
-    try { ips = JSON.parse(fs.readFileSync(file, 'utf8')); } catch {}
-    if (ips.length === 0) { c.destroy(); return; }
-    const u = net.connect(port, ips[n++ % ips.length]);
-    c.pipe(u); u.pipe(c);
-    u.on('error', () => c.destroy()); c.on('error', () => u.destroy());
+    const ip = pick();
+    if (ip === undefined) { c.destroy(); return; }
+    if (!udp) {
+      const u = net.connect(port, ip);
+      c.pipe(u); u.pipe(c);
+      u.on('error', () => c.destroy()); c.on('error', () => u.destroy());
+      return;
+    }
+    const u = dgram.createSocket(ip.includes(':') ? 'udp6' : 'udp4');
+    let buf = Buffer.alloc(0), open = true, ready = false;
+    const end = () => { if (open) { open = false; try { u.close(); } catch {} c.destroy(); } };
+    const flush = () => { while (open && ready && buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) { const len = buf.readUInt16BE(0); u.send(buf.subarray(2, 2 + len)); buf = buf.subarray(2 + len); } };
+    u.on('message', (m) => { const h = Buffer.alloc(2); h.writeUInt16BE(m.length); c.write(Buffer.concat([h, m])); });
+    u.on('error', end); c.on('error', end); c.on('close', end);
+    c.on('data', (d) => { buf = Buffer.concat([buf, d]); flush(); });
+    u.connect(port, ip, () => { ready = true; flush(); });
   }).listen(sock);
 }
 setInterval(() => {}, 1 << 30);
 `;
+
+/** Something listening on a published port. */
+export interface PortListener {
+  close(): void;
+}
 
 /** Listens on `host:port` and splices every connection into the unix socket `sock`. */
 export function spliceToUnix(host: string, port: number, sock: string, onError: (e: Error) => void): net.Server {
@@ -46,13 +76,125 @@ export function spliceToUnix(host: string, port: number, sock: string, onError: 
   return srv;
 }
 
-/** Binds `host:port` once to see that it is free (a clear error before the sandbox is made). */
-export function portFree(host: string, port: number): Promise<boolean> {
+/** One length-prefixed frame: [u16 big-endian length][payload]. */
+export function frameDatagram(payload: Uint8Array): Buffer {
+  const h = Buffer.alloc(2 + payload.length);
+  h.writeUInt16BE(payload.length, 0);
+  h.set(payload, 2);
+  return h;
+}
+
+/** Splits a byte stream into frames; keeps what is incomplete for the next chunk. */
+export function frameReader(onFrame: (payload: Buffer) => void): (chunk: Buffer) => void {
+  let buf: Buffer = Buffer.alloc(0);
+  return (chunk) => {
+    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    while (buf.length >= 2) {
+      const len = buf.readUInt16BE(0);
+      if (buf.length < 2 + len) break;
+      onFrame(buf.subarray(2, 2 + len));
+      buf = buf.subarray(2 + len);
+    }
+  };
+}
+
+/**
+ * Listens for UDP on `host:port` and relays each client's datagrams over its own stream
+ * connection to the unix socket `sock` (framed; see the module comment); replies are sent back to
+ * the client from `host:port`. Sessions close after `idleMs` without traffic.
+ */
+export function relayUdpToUnix(host: string, port: number, sock: string, onError: (e: Error) => void, idleMs: number = UDP_IDLE_MS): PortListener & { sessions(): number; port(): number } {
+  const srv = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  const sessions = new Map<string, { conn: net.Socket; timer: ReturnType<typeof setTimeout> }>();
+  let closed = false;
+  const drop = (key: string) => {
+    const s = sessions.get(key);
+    if (s === undefined) return;
+    sessions.delete(key);
+    clearTimeout(s.timer);
+    s.conn.destroy();
+  };
+  const touch = (key: string) => {
+    const s = sessions.get(key);
+    if (s === undefined) return;
+    clearTimeout(s.timer);
+    s.timer = setTimeout(() => drop(key), idleMs);
+    s.timer.unref?.();
+  };
+  srv.on('message', (msg, rinfo) => {
+    if (closed) return;
+    const key = `${rinfo.address}|${rinfo.port}`;
+    let s = sessions.get(key);
+    if (s === undefined) {
+      if (sessions.size >= UDP_MAX_SESSIONS) return;
+      const conn = net.connect(sock);
+      s = { conn, timer: setTimeout(() => undefined, 0) };
+      sessions.set(key, s);
+      conn.on(
+        'data',
+        frameReader((reply) => {
+          if (closed) return;
+          touch(key);
+          srv.send(reply, rinfo.port, rinfo.address);
+        }),
+      );
+      conn.on('error', () => drop(key));
+      conn.on('close', () => drop(key));
+    }
+    touch(key);
+    s.conn.write(frameDatagram(msg));
+  });
+  srv.on('error', onError);
+  srv.bind(port, host);
+  return {
+    sessions: () => sessions.size,
+    port: () => {
+      try {
+        return srv.address().port;
+      } catch {
+        return 0; // not bound (yet)
+      }
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const k of [...sessions.keys()]) drop(k);
+      try {
+        srv.close();
+      } catch {
+        /* not bound */
+      }
+    },
+  };
+}
+
+/** Binds `host:port` once (TCP or UDP) to see that it is free (a clear error before the sandbox is made). */
+export function portFree(host: string, port: number, protocol: 'tcp' | 'udp' = 'tcp'): Promise<boolean> {
   return new Promise((resolve) => {
+    if (protocol === 'udp') {
+      const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      s.once('error', () => {
+        s.close();
+        resolve(false);
+      });
+      s.bind(port, host, () => s.close(() => resolve(true)));
+      return;
+    }
     const s = net.createServer();
     s.once('error', () => resolve(false));
     s.listen(port, host, () => s.close(() => resolve(true)));
   });
+}
+
+/** Unix socket path of a published port in `dir` (TCP and UDP of one port number differ). */
+export const portSocket = (dir: string, port: number, protocol: 'tcp' | 'udp' = 'tcp'): string => `${dir}/${port}${protocol === 'udp' ? '.udp' : ''}.sock`;
+
+/** The forwarder's argument for one port: `SOCK=PORT` or `SOCK=PORT/udp`. */
+export const forwarderSpec = (sock: string, target: number, protocol: 'tcp' | 'udp' = 'tcp'): string => `${sock}=${target}${protocol === 'udp' ? '/udp' : ''}`;
+
+/** Starts the listener of one published port. */
+export function listenPort(host: string, port: number, protocol: 'tcp' | 'udp', sock: string, onError: (e: Error) => void): PortListener {
+  return protocol === 'udp' ? relayUdpToUnix(host, port, sock, onError) : spliceToUnix(host, port, sock, onError);
 }
 
 export function writeTargets(file: string, ips: readonly string[]): void {

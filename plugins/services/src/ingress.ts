@@ -1,6 +1,7 @@
 /**
- * The routing mesh (published ports, mode ingress, TCP): every node answers a service's published
- * port and forwards each connection to one of the service's tasks, round robin.
+ * The routing mesh (published ports, mode ingress, TCP and UDP): every node answers a service's
+ * published port and forwards each connection (UDP: each client's session) to one of the
+ * service's tasks, round robin.
  *
  * The agent's namespace is not on the overlay, so each node runs, per service with published
  * ports, a helper sandbox attached to the service's first network. Inside it, a small forwarder
@@ -13,11 +14,10 @@
  * are the engine's (`weft run -p` uses them too).
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import * as t from 'io-ts';
 import { decodeEndpointRecord, ENDPOINTS_TABLE, type Context, type Tables } from '@weft/kernel';
-import { PORT_FORWARDER, spliceToUnix, writeTargets } from '@weft/engine';
+import { forwarderSpec, listenPort, PORT_FORWARDER, portSocket, writeTargets, type PortListener } from '@weft/engine';
 import type { EngineLike } from './plugin.ts';
 
 /** Published ports of one service, written by the manager: key = service ID. */
@@ -25,14 +25,14 @@ export const INGRESS_TABLE = 'ingress';
 export const IngressEntry = t.type({
   service: t.string,
   network: t.string,
-  ports: t.array(t.type({ published: t.number, target: t.number })),
+  ports: t.array(t.intersection([t.type({ published: t.number, target: t.number }), t.partial({ protocol: t.union([t.literal('tcp'), t.literal('udp')]) })])),
 });
 export type IngressEntry = t.TypeOf<typeof IngressEntry>;
 
 interface Running {
   readonly sandbox: string;
   readonly key: string;
-  readonly servers: net.Server[];
+  readonly servers: PortListener[];
   readonly targets: string;
 }
 
@@ -90,10 +90,10 @@ export function createIngress(ctx: Context<unknown>, engine: () => EngineLike, t
           const targets = path.join(base, 'targets.json');
           fs.writeFileSync(targets, '[]');
           const sandbox = `ingress.${id.slice(0, 8)}.${newId()}`;
-          const socks = e.ports.map((p) => ({ ...p, sock: path.join(base, `${p.published}.sock`) }));
+          const socks = e.ports.map((p) => ({ ...p, proto: p.protocol ?? 'tcp', sock: portSocket(base, p.published, p.protocol ?? 'tcp') }));
           try {
             await engine().createSandbox(
-              { Name: sandbox, Networks: [{ Name: e.network }], Cmd: [process.execPath, '-e', PORT_FORWARDER, targets, ...socks.map((s) => `${s.sock}=${s.target}`)] },
+              { Name: sandbox, Networks: [{ Name: e.network }], Cmd: [process.execPath, '-e', PORT_FORWARDER, targets, ...socks.map((s) => forwarderSpec(s.sock, s.target, s.proto))] },
               { service: '', slot: 0, endpointMode: 'dnsrr' },
             );
           } catch (err) {
@@ -101,7 +101,7 @@ export function createIngress(ctx: Context<unknown>, engine: () => EngineLike, t
             continue;
           }
           const servers = socks.map((x) =>
-            spliceToUnix('0.0.0.0', x.published, x.sock, (err) => ctx.log.warn('services: cannot publish port', { service: e.service, port: x.published, error: String(err) })),
+            listenPort('0.0.0.0', x.published, x.proto, x.sock, (err) => ctx.log.warn('services: cannot publish port', { service: e.service, port: `${x.published}/${x.proto}`, error: String(err) })),
           );
           r = { sandbox, key: JSON.stringify(e), servers, targets };
           running.set(id, r);

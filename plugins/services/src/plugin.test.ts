@@ -189,7 +189,8 @@ const spec = (name: string, replicas: number, extra: Partial<ServiceSpec> = {}):
   Mode: { Replicated: { Replicas: replicas } },
   ...extra,
 });
-const running = (c: { nodes: Node[] }) => c.nodes.map((n) => [...n.engine.boxes.values()].filter((b) => b.state === 'running').length);
+/** Running task sandboxes per node (routing-mesh helpers, which have no service, are not tasks). */
+const running = (c: { nodes: Node[] }) => c.nodes.map((n) => [...n.engine.boxes.values()].filter((b) => b.state === 'running' && b.task?.service !== '').length);
 
 test('create: tasks spread over the ready nodes, as service tasks on a non-attachable network', async () => {
   const c = await cluster(['m', 'a', 'b']);
@@ -471,12 +472,15 @@ networks:
     const w = (r.Warnings ?? []).join('\n');
     assert.match(w, /services\.web\.image "nginx" is not run/);
     assert.match(w, /healthcheck is not supported/);
-    assert.match(w, /TCP in ingress mode only/);
+    assert.not.match(w, /8080/, 'a UDP port in ingress mode is served (no warning)');
     const back = c.nets.find((d) => d.Name === 'shop_backend')!;
     assert.equal(back.Labels['com.docker.stack.namespace'], 'shop');
     assert.ok(back.Internal);
     await c.settle();
     assert.equal(running(c).reduce((x, y) => x + y), 4);
+    const helpers = c.nodes.map((n) => [...n.engine.boxes.values()].filter((b) => b.task?.service === '').map((b) => b.req.Cmd!.at(-1)));
+    assert.equal(helpers.map((h) => h.length), [1, 1], 'app publishes 8080/udp: a mesh helper on every node');
+    assert.match(String(helpers[0]![0]), /8080\.udp\.sock=80\/udp$/);
     assert.equal(await listStacks(m), [{ Name: 'shop', Services: 3, Networks: 2 }]);
     const tasks = await m.tasks({ label: ['com.docker.stack.namespace=shop'] });
     assert.equal(tasks.length, 4);
@@ -507,7 +511,18 @@ test('published ports: published port required, a network required, conflicts re
     assert.match(await err(m.create({ ...spec('a', 1, ports(18080)), TaskTemplate: { ContainerSpec: { Command: ['x'] } } })), /on no network/);
     // Replicas 0: nothing runs, but the port is taken (the mesh helper is not started by the fake engine here).
     await m.create(spec('a', 0, ports(18080)));
-    assert.match(await err(m.create(spec('b', 0, ports(18080)))), /already published by service a/);
+    assert.match(await err(m.create(spec('b', 0, ports(18080)))), /port 18080\/tcp is already published by service a/);
+    // The same number in UDP is another port; twice in one service is refused; host mode is recorded, not served.
+    const udp = (p: number) => ({ Protocol: 'udp' as const, TargetPort: 53, PublishMode: 'ingress' as const, PublishedPort: p });
+    await m.create(spec('u', 0, { EndpointSpec: { Ports: [udp(18080)] } }));
+    assert.match(await err(m.create(spec('v', 0, { EndpointSpec: { Ports: [udp(18081), udp(18081)] } }))), /publishes port 18081\/udp twice/);
+    assert.match(await err(m.create(spec('v', 0, { EndpointSpec: { Ports: [udp(70000)] } }))), /70000:53\/udp .*1 to 65535/);
+    const host = await m.create(spec('h', 0, { EndpointSpec: { Ports: [{ ...udp(18082), PublishMode: 'host' }] } }));
+    assert.match(host.Warnings.join(), /18082:53\/udp \(host\) .* not served/);
+    // The mesh table carries the protocol of UDP ports only.
+    await m.create(spec('w', 1, { EndpointSpec: { Ports: [udp(18083), { ...udp(18083), Protocol: 'tcp' }] } }));
+    const mesh = c.tables.forNode('x').entries('_cluster', 'ingress').map((e) => JSON.parse(new TextDecoder().decode(e.value)) as { service: string; ports: unknown[] });
+    assert.equal(mesh.find((x) => x.service === 'w')?.ports, [{ published: 18083, target: 53, protocol: 'udp' }, { published: 18083, target: 53 }]);
   } finally {
     await c.stop();
   }

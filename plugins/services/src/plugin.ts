@@ -252,9 +252,12 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     const warnings: string[] = [];
     for (const p of spec.EndpointSpec?.Ports ?? []) {
       const where = `${p.PublishedPort ?? '?'}:${p.TargetPort}/${p.Protocol} (${p.PublishMode})`;
-      if (p.PublishMode === 'host' || p.Protocol === 'udp') {
-        warnings.push(`published port ${where} of "${spec.Name}" is recorded but not served: Weft's routing mesh serves TCP in ingress mode only`);
+      if (p.PublishMode === 'host') {
+        warnings.push(`published port ${where} of "${spec.Name}" is recorded but not served: Weft's routing mesh serves mode ingress only (mode host is not implemented)`);
         continue;
+      }
+      if (!Number.isInteger(p.TargetPort) || p.TargetPort < 1 || p.TargetPort > 65535 || (p.PublishedPort !== undefined && (!Number.isInteger(p.PublishedPort) || p.PublishedPort < 1 || p.PublishedPort > 65535))) {
+        raise(errors.badRequest(PLUGIN, `published port ${where}: ports are whole numbers from 1 to 65535`, { path: 'EndpointSpec.Ports', value: p }));
       }
       if (p.PublishedPort === undefined) raise(errors.badRequest(PLUGIN, `published port ${where}: give the published port (published=P,target=T); Weft does not pick one`, { path: 'EndpointSpec.Ports' }));
       if ((spec.TaskTemplate.Networks ?? []).length === 0) {
@@ -264,19 +267,20 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     return warnings;
   }
 
-  function servedPorts(spec: ServiceSpec): { published: number; target: number }[] {
+  function servedPorts(spec: ServiceSpec): { published: number; target: number; protocol: 'tcp' | 'udp' }[] {
     return (spec.EndpointSpec?.Ports ?? [])
-      .filter((p) => p.PublishMode === 'ingress' && p.Protocol === 'tcp' && p.PublishedPort !== undefined)
-      .map((p) => ({ published: p.PublishedPort!, target: p.TargetPort }));
+      .filter((p) => p.PublishMode === 'ingress' && p.PublishedPort !== undefined)
+      .map((p) => ({ published: p.PublishedPort!, target: p.TargetPort, protocol: p.Protocol }));
   }
 
   function portConflicts(all: readonly ServiceRecord[], self: string | undefined, spec: ServiceSpec): void {
-    const mine = servedPorts(spec).map((p) => p.published);
-    if (new Set(mine).size !== mine.length) raise(errors.badRequest(PLUGIN, `service ${spec.Name} publishes one port twice`, { path: 'EndpointSpec.Ports' }));
+    const mine = servedPorts(spec).map((p) => `${p.published}/${p.protocol}`);
+    const twice = mine.find((p, i) => mine.indexOf(p) !== i);
+    if (twice !== undefined) raise(errors.badRequest(PLUGIN, `service ${spec.Name} publishes port ${twice} twice: give each published port (per protocol) once`, { path: 'EndpointSpec.Ports', value: twice }));
     for (const s of all) {
       if (s.ID === self) continue;
-      const clash = servedPorts(s.Spec).find((p) => mine.includes(p.published));
-      if (clash !== undefined) raise(errors.conflict(PLUGIN, `port ${clash.published} is already published by service ${s.Spec.Name}`, { value: clash.published }));
+      const clash = servedPorts(s.Spec).find((p) => mine.includes(`${p.published}/${p.protocol}`));
+      if (clash !== undefined) raise(errors.conflict(PLUGIN, `port ${clash.published}/${clash.protocol} is already published by service ${s.Spec.Name}`, { value: clash.published, hint: 'Choose another published port, or remove that service first.' }));
     }
   }
 
@@ -371,7 +375,9 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     for (const s of all) {
       const ports = servedPorts(s.Spec);
       const first = s.Networks[0];
-      if (ports.length > 0 && first !== undefined) mesh.set(s.ID, encodeJson({ service: s.Spec.Name, network: first.Id, ports } satisfies IngressEntry));
+      // TCP entries keep their old shape (no protocol field), so an upgraded leader restarts no helper.
+      const entries = ports.map((p) => (p.protocol === 'udp' ? p : { published: p.published, target: p.target }));
+      if (ports.length > 0 && first !== undefined) mesh.set(s.ID, encodeJson({ service: s.Spec.Name, network: first.Id, ports: entries } satisfies IngressEntry));
     }
     for (const [k, v] of mesh) {
       const cur = tb.get(CLUSTER_NETWORK, INGRESS_TABLE, k);

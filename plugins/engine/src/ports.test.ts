@@ -1,0 +1,104 @@
+/**
+ * Published-port plumbing without namespaces: the forwarder runs as a child process here (in a
+ * sandbox it runs inside the namespace), targets 127.0.0.1. UDP sessions per client, replies from
+ * the published port, idle timeout; TCP splice; the frame codec across chunk boundaries.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { forwarderSpec, frameDatagram, frameReader, PORT_FORWARDER, portFree, portSocket, relayUdpToUnix, spliceToUnix, writeTargets } from './ports.ts';
+
+const until = async (pred: () => boolean, ms = 5000) => {
+  const t0 = Date.now();
+  while (!pred()) {
+    if (Date.now() - t0 > ms) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+test('frames: split and joined chunks give back the datagrams, empty ones included', () => {
+  const all = Buffer.concat([frameDatagram(Buffer.from('hello')), frameDatagram(Buffer.alloc(0)), frameDatagram(Buffer.from('x'.repeat(300)))]);
+  for (const cut of [1, 2, 3, 8, 9, 200]) {
+    const got: string[] = [];
+    const read = frameReader((p) => got.push(p.toString()));
+    read(all.subarray(0, cut));
+    read(all.subarray(cut));
+    assert.equal(got, ['hello', '', 'x'.repeat(300)], `cut at ${cut}`);
+  }
+  const got: string[] = [];
+  const read = frameReader((p) => got.push(p.toString()));
+  for (const b of all) read(Buffer.from([b]));
+  assert.equal(got, ['hello', '', 'x'.repeat(300)], 'byte by byte');
+});
+
+test('UDP: one session per client through the forwarder, replies from the published port, idle sessions closed; TCP spliced', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-ports-'));
+  // A UDP echo that says which source port it saw, and a TCP echo.
+  const echo = dgram.createSocket('udp4');
+  const seen = new Set<number>();
+  echo.on('message', (m, r) => {
+    seen.add(r.port);
+    echo.send(Buffer.concat([Buffer.from('echo:'), m]), r.port, r.address);
+  });
+  await new Promise<void>((r) => echo.bind(0, '127.0.0.1', () => r()));
+  const target = echo.address().port;
+  const tcp = net.createServer((c) => c.pipe(c));
+  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', () => r()));
+  const tport = (tcp.address() as net.AddressInfo).port;
+  const targets = path.join(dir, 'targets.json');
+  writeTargets(targets, ['127.0.0.1']);
+  const usock = portSocket(dir, 5353, 'udp');
+  const tsock = portSocket(dir, 5353, 'tcp');
+  assert.is.not(usock, tsock, 'TCP and UDP of one port number have their own sockets');
+  const fwd = spawn(process.execPath, ['-e', PORT_FORWARDER, targets, forwarderSpec(usock, target, 'udp'), forwarderSpec(tsock, tport)], { stdio: 'inherit' });
+  const clients: dgram.Socket[] = [];
+  try {
+    await until(() => fs.existsSync(usock) && fs.existsSync(tsock));
+    const relay = relayUdpToUnix('127.0.0.1', 0, usock, (e) => assert.unreachable(String(e)), 300);
+    await until(() => relay.port() > 0);
+    const pub = relay.port();
+    const replies: { who: number; text: string; from: number }[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = dgram.createSocket('udp4');
+      c.on('message', (m, r) => replies.push({ who: i, text: m.toString(), from: r.port }));
+      await new Promise<void>((r) => c.bind(0, '127.0.0.1', () => r()));
+      clients.push(c);
+    }
+    clients[0]!.send('a1', pub, '127.0.0.1');
+    clients[1]!.send('b1', pub, '127.0.0.1');
+    clients[0]!.send('a2', pub, '127.0.0.1');
+    await until(() => replies.length === 3);
+    assert.equal(replies.map((r) => `${r.who}:${r.text}`).sort(), ['0:echo:a1', '0:echo:a2', '1:echo:b1']);
+    assert.ok(replies.every((r) => r.from === pub), 'replies come from the published port');
+    assert.is(relay.sessions(), 2, 'one session per client address');
+    assert.is(seen.size, 2, 'the target sees one source per session');
+    await until(() => relay.sessions() === 0, 3000);
+    assert.ok(!(await portFree('127.0.0.1', pub, 'udp')), 'the published UDP port is taken');
+    relay.close();
+    assert.ok(await portFree('127.0.0.1', pub, 'udp'), 'and free again after close');
+
+    const splice = spliceToUnix('127.0.0.1', 0, tsock, (e) => assert.unreachable(String(e)));
+    await new Promise((r) => splice.once('listening', r));
+    const c = net.connect((splice.address() as net.AddressInfo).port, '127.0.0.1');
+    const got = await new Promise<string>((resolve) => {
+      c.on('data', (d) => resolve(d.toString()));
+      c.write('tcp-ok');
+    });
+    assert.is(got, 'tcp-ok');
+    c.destroy();
+    splice.close();
+  } finally {
+    for (const c of clients) c.close();
+    fwd.kill('SIGKILL');
+    echo.close();
+    tcp.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
