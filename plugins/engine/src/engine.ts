@@ -350,7 +350,9 @@ export class Engine {
       const r = await call<{ Address: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestAddress', { PoolID: pool.poolId, Address: '', Options: null });
       return { address: r.Address, poolId: pool.poolId };
     }
-    for (const b of pool.blocks) {
+    // Newest block first: older ones are usually full, and asking each of them first made an
+    // attach cost one IPAM call per block held (O(N) at 10,000 endpoints).
+    for (const b of [...pool.blocks].reverse()) {
       const r = await this.ctx.invoke(this.cfg.ipam, 'IpamDriver.RequestAddress', { PoolID: b.poolId, Address: '', Options: null });
       if (!isLeft(r)) return { address: (r.right as { Address: string }).Address, poolId: b.poolId };
       if (r.left.category !== 'Unavailable') raise(r.left);
