@@ -367,14 +367,7 @@ export class NetworkTables implements Tables {
         else this.counters.malformed++;
         return;
       case M_BULK_REQ:
-        if (typeof a === 'string' && from !== '' && this.data.has(a)) {
-          const entries: WireEntry[] = [];
-          for (const [k, e] of this.data.get(a)!) {
-            const [t, key] = splitEk(k);
-            entries.push([t, key, e.value, e.owner, e.lamport, e.deleted]);
-          }
-          this.host.send(from, pack([M_BULK_RESP, a, entries, this.allAttachments(a)]));
-        }
+        if (typeof a === 'string' && from !== '' && this.data.has(a)) this.host.send(from, this.bulkResponse(a));
         return;
       case M_BULK_RESP:
         if (typeof a === 'string' && Array.isArray(b) && Array.isArray(c)) {
@@ -390,6 +383,16 @@ export class NetworkTables implements Tables {
       default:
         this.counters.malformed++;
     }
+  }
+
+  /** Everything this node holds for `net` (a bulk-sync answer). */
+  private bulkResponse(net: string): Uint8Array {
+    const entries: WireEntry[] = [];
+    for (const [k, e] of this.data.get(net) ?? []) {
+      const [t, key] = splitEk(k);
+      entries.push([t, key, e.value, e.owner, e.lamport, e.deleted]);
+    }
+    return pack([M_BULK_RESP, net, entries, this.allAttachments(net)]);
   }
 
   private mergeEntries(net: string, list: unknown[], rebroadcast: boolean): void {
@@ -446,7 +449,14 @@ export class NetworkTables implements Tables {
       this.clock.clearTimeout(t);
       this.staleTimers.delete(node);
       this.markStale(node, false);
-      for (const net of this.myNetworks()) if (this.attach.get(node)?.get(net)?.joined === true) this.host.send(node, pack([M_BULK_REQ, net]));
+      // Sync both ways with the returning node: ask for its entries, and send ours unasked. Our
+      // answer to its own request may have been lost: it can arrive before we learn it is back,
+      // and a member we do not know (reaped after a long cut) cannot be answered.
+      for (const net of this.myNetworks()) {
+        if (this.attach.get(node)?.get(net)?.joined !== true) continue;
+        this.host.send(node, pack([M_BULK_REQ, net]));
+        this.host.send(node, this.bulkResponse(net));
+      }
     }
   }
 
