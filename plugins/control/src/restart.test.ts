@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import * as net from 'node:net';
 import { cleanup, sleep, startAgent, until, type Agent } from './_harness.ts';
 
 test('manager restart over the same state dir: nodes, networks, VNIs, tokens and key ring survive; rotation neither early nor twice', async () => {
@@ -151,6 +152,44 @@ test('manager down: attachment changes on networks a node already uses are recor
     assert.equal((await m.call('Network.Inspect', { Network: 'web' })).Attachments, { [wid]: ['s2'] });
     assert.equal((await w.call('Network.Inspect', { Network: 'web' })).Attachments, { [wid]: ['s2'] }, 'the node\'s copy agrees');
   } finally {
+    await cleanup([m, w]);
+  }
+});
+
+test('a control session that goes silent (a cut link sends no RST) is dropped by the heartbeat: calls do not hang, and the node reconnects', async () => {
+  const m = await startAgent('m1');
+  let w: Agent | undefined;
+  // A TCP relay between the node and the manager that can swallow everything without closing.
+  const pairs: net.Socket[][] = [];
+  let silent = false;
+  const relay = net.createServer((down) => {
+    const up = net.connect(Number(m.svc.managerInstance!.address.split(':')[1]), '127.0.0.1');
+    pairs.push([down, up]);
+    down.on('data', (b) => void (silent || up.write(b)));
+    up.on('data', (b) => void (silent || down.write(b)));
+    down.on('error', () => up.destroy());
+    up.on('error', () => down.destroy());
+    down.on('close', () => up.destroy());
+    up.on('close', () => down.destroy());
+  });
+  try {
+    await m.call('Swarm.Init', { ListenAddr: '127.0.0.1:0' });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    const via = `127.0.0.1:${(relay.address() as net.AddressInfo).port}`;
+    w = await startAgent('w1');
+    await w.call('Swarm.Join', { JoinToken: (await m.call('Swarm.JoinToken', { Role: 'worker' })).Token, RemoteAddrs: [via] });
+    await m.call('Network.Create', { Name: 'web', Attachable: true, IPAM: { Config: [{ Subnet: '10.33.0.0/24' }] } });
+    await w.call('Network.Attach', { Network: 'web', Sandbox: 's1' });
+    silent = true;
+    const t0 = Date.now();
+    await w.call('Network.Attach', { Network: 'web', Sandbox: 's2' });
+    const ms = Date.now() - t0;
+    assert.ok(ms < 6000, `the call ended after ${ms} ms (the RPC timeout alone would be 10 s)`);
+    // The node reconnects (directly: it also knows the manager's own address) and sends what it recorded.
+    await until(async () => ((await m.call('Network.Inspect', { Network: 'web' })).Attachments[w!.svc.nodeId!] ?? []).includes('s2'), 8000, 's2 reaches the manager');
+  } finally {
+    relay.close();
+    for (const p of pairs) for (const x of p) x.destroy();
     await cleanup([m, w]);
   }
 });
