@@ -230,6 +230,21 @@ test('run -d: the agent creates the sandbox and runs the command', async () => {
   assert.match(bad.err, '--ip needs a --network');
 });
 
+test('run -d --bare: a bare endpoint (no namespace), refused with a command or without -d or a network', async () => {
+  agent.routes = { 'POST /sandboxes/create': [200, SANDBOX] };
+  const r = await weft([...H(), 'run', '-d', '--bare', '--name', 'e1', '--network', 'web']);
+  assert.is(r.code, 0, r.err);
+  assert.equal(agent.seen[0]?.body, { Name: 'e1', Networks: [{ Name: 'web' }], Bare: true });
+  for (const args of [['run', '-d', '--bare', '--name', 'e1', '--network', 'web', '--', 'sleep', '1'], ['run', '--bare', '--name', 'e1', '--network', 'web', '--', 'true']]) {
+    const bad = await weft([...H(), ...args]);
+    assert.is(bad.code, 2, args.join(' '));
+    assert.match(bad.err, '--bare makes an endpoint with no namespace');
+  }
+  const nonet = await weft([...H(), 'run', '-d', '--bare', '--name', 'e1']);
+  assert.is(nonet.code, 2);
+  assert.match(nonet.err, '--bare needs a --network');
+});
+
 test('run in the foreground: ip netns exec with the exit status; --rm removes the sandbox', async () => {
   agent.routes = { 'POST /sandboxes/create': [200, SANDBOX], 'DELETE /sandboxes/web1?force=1': [200, {}] };
   const r = await weft([...H(), 'run', '--rm', '--name', 'web1', '--network', 'web', '--', 'sh', '-c', 'exit 3'], { exitStatus: 3 });

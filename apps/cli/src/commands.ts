@@ -230,10 +230,11 @@ const commands: readonly CommandSpec[] = [
       { name: 'hostname', type: 'string', value: 'H', defaultText: 'the sandbox name', desc: 'Host name inside the sandbox' },
       { name: 'publish', short: 'p', type: 'portmap', value: '[HOST_IP:]HOST_PORT:PORT[/tcp|udp]', repeat: true, desc: 'Publish a port of the sandbox on the host' },
       { name: 'rm', type: 'bool', desc: 'Remove the sandbox when CMD exits (foreground only)' },
+      { name: 'bare', type: 'bool', desc: 'A bare endpoint (with -d, no CMD): an address and DNS name on the networks, no namespace of its own' },
     ],
     args: [],
     rest: { name: 'CMD', required: 'unless-flag:detach' },
-    examples: ['weft run --name web1 --network web -- python3 -m http.server 80', 'weft run -d --name db1 --network db --ip 10.2.0.5 -p 5432:5432 -- postgres'],
+    examples: ['weft run --name web1 --network web -- python3 -m http.server 80', 'weft run -d --name db1 --network db --ip 10.2.0.5 -p 5432:5432 -- postgres', 'weft run -d --bare --name e1 --network web'],
     run: (p, io) => sandbox().then((m) => m.run(p, io)),
   },
   {

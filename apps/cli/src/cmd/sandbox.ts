@@ -30,6 +30,9 @@ export function sandboxRequest(p: Parsed): SandboxCreateRequest {
   if (aliases.length > 0 && nets.length === 0) throw new UsageError('--alias needs a --network to publish the name on', p.cmd.path);
   const detach = bool(p, 'detach');
   if (detach && bool(p, 'rm')) throw new UsageError('--rm only applies in the foreground: drop -d or --rm', p.cmd.path);
+  const bare = bool(p, 'bare');
+  if (bare && (!detach || p.rest.length > 0)) throw new UsageError('--bare makes an endpoint with no namespace to run a command in: use it with -d and no CMD', p.cmd.path);
+  if (bare && nets.length === 0) throw new UsageError('--bare needs a --network: a bare endpoint is an address and a name on one', p.cmd.path);
   const ports = portmaps(p, 'publish').map((m) => compact<PortMapping>({ HostPort: m.hostPort, ContainerPort: m.port, HostIP: m.hostIp, Protocol: m.protocol }));
   return compact<SandboxCreateRequest>({
     Name: str(p, 'name') ?? '',
@@ -37,6 +40,7 @@ export function sandboxRequest(p: Parsed): SandboxCreateRequest {
     Hostname: str(p, 'hostname'),
     Cmd: detach && p.rest.length > 0 ? [...p.rest] : undefined,
     Ports: ports.length === 0 ? undefined : ports,
+    Bare: bare ? true : undefined,
   });
 }
 
