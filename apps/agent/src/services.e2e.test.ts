@@ -327,6 +327,15 @@ if (!root) {
       await eventually(() => dig(c, `${tag}-ca`, S).length === 0 && dig(c, `${tag}-ca`, `tasks.${S}`).length === 0, 15_000, `${S} gone from A`);
       assert.is(wget(`${tag}-ca`, `http://${vip}/`), '', 'the old VIP answers no more on A');
       for (const h of c.hosts) await eventually(() => movedNames.has(curl(h)), 30_000, `port 8080 on ${h.name} after the move`);
+
+      // No task left: the VIP refuses at once (TCP reset), it does not hang.
+      cli(m, 'service', 'scale', `${S}=0`);
+      await eventually(async () => (await taskBoxes(c, S)).length === 0, 30_000, 'no task left');
+      await eventually(() => {
+        const t0 = Date.now();
+        const r = c.inSandbox(`${tag}-cb`, ['curl', '-s', '--max-time', '3', `http://${vb}/`], 8000);
+        return r.code === 7 && Date.now() - t0 < 1500; // 7: could not connect (refused)
+      }, 10_000, `VIP ${vb} with no task refuses at once`);
     } finally {
       await c.destroy();
       fs.rmSync(docroot, { recursive: true, force: true });
