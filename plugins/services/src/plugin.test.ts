@@ -114,9 +114,11 @@ function fakeVipSource(nets: NetDef[]) {
   const released: string[] = [];
   let next = 1;
   let down = false;
+  let full = false;
   const source: VipSource = {
     networks: async () => (down ? undefined : nets.filter((d) => d.Scope === 'swarm').map((d) => ({ Id: d.Id, Name: d.Name, Subnets: [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }] }))),
     async requestBlock(network) {
+      if (full) raise(errors.unavailable('control', 'No free /28 block left in pool "10.0.0.0/24"'));
       const b = `10.0.0.${16 * next++}/28`;
       granted.push(`${network} ${b}`);
       return b;
@@ -125,7 +127,7 @@ function fakeVipSource(nets: NetDef[]) {
       released.push(`${network} ${block}`);
     },
   };
-  return { source, granted, released, setDown: (d: boolean) => void (down = d) };
+  return { source, granted, released, setDown: (d: boolean) => void (down = d), setFull: (f: boolean) => void (full = f) };
 }
 
 /** Rules applied per namespace path (the last ones), and how often the OUTPUT hook was asked for. */
@@ -367,6 +369,15 @@ test('vip: one VIP per (service, network) from the network pool; tasks carry it;
     await c.settle();
     assert.equal((await m.get('api')).Endpoint?.VirtualIPs, []);
     assert.equal(c.tables.forNode('x').entries('_cluster', 'vips'), []);
+    // A full subnet: the service is created, the response says it has no VIP and what to do.
+    c.nets.push({ ...NETS[0]!, Id: 'n3id', Name: 'full' });
+    c.vip.setFull(true);
+    const r = await m.create({ ...spec('nov', 1), TaskTemplate: { ContainerSpec: { Command: ['x'] }, Networks: [{ Target: 'full' }] } });
+    assert.match(r.Warnings.join(), /service nov: no virtual IP on network full \(No free \/28 block left in pool "10\.0\.0\.0\/24"\).*--endpoint-mode dnsrr/);
+    assert.equal((await m.get('nov')).Endpoint?.VirtualIPs, []);
+    c.vip.setFull(false);
+    await c.settle();
+    assert.equal((await m.get('nov')).Endpoint?.VirtualIPs?.length, 1, 'allocated once a block is free');
   } finally {
     await c.stop();
   }

@@ -314,8 +314,10 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
   // -------------------------------------------------------------------------------------------
   // manager pass
 
-  async function managerPass(): Promise<void> {
-    if (!(await isManager())) return;
+  /** One manager pass; returns the VIP warnings of this pass (e.g. a network's subnet is full). */
+  async function managerPass(): Promise<string[]> {
+    if (!(await isManager())) return [];
+    let vipWarnings: string[] = [];
     await serial(async () => {
       const tb = tables();
       const status = new Map<string, TaskStatus>();
@@ -325,10 +327,10 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       }
       const all = await records();
       const before = all.map((s) => JSON.stringify(s));
-      for (const w of await vipAlloc.assign(all)) {
-        if (!vipWarned.has(w)) ctx.log.warn(`services: ${w}`);
-        vipWarned.add(w);
-      }
+      vipWarnings = await vipAlloc.assign(all);
+      for (const w of vipWarnings) if (!vipWarned.has(w)) ctx.log.warn(`services: ${w}`);
+      vipWarned.clear();
+      for (const w of vipWarnings) vipWarned.add(w);
       let ready = await readyNodes();
       // Right after this manager started, heartbeats and gossip are still being rebuilt: a node that
       // already holds tasks is not declared lost before STARTUP_GRACE_MS (no needless restarts).
@@ -341,6 +343,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       for (let i = 0; i < all.length; i++) if (JSON.stringify(all[i]) !== before[i]) await putJson(ctx.store, svcKey(all[i]!.ID), all[i]);
       publish(all);
     });
+    return vipWarnings;
   }
 
   /** Makes the tasks table hold exactly the desired tasks of `all`. */
@@ -516,8 +519,8 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
         await putJson(ctx.store, svcKey(rec.ID), rec);
         return rec.ID;
       });
-      await managerPass();
-      return { ID: id, Warnings: warnings };
+      const mine = `service ${spec.Name}:`;
+      return { ID: id, Warnings: [...warnings, ...(await managerPass()).filter((w) => w.startsWith(mine))] };
     },
     async list() {
       await requireManager();
@@ -544,8 +547,8 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
         s.UpdatedAt = now();
         await putJson(ctx.store, svcKey(s.ID), s);
       });
-      await managerPass();
-      return { Warnings: warnings };
+      const mine = `service ${spec.Name}:`;
+      return { Warnings: [...warnings, ...(await managerPass()).filter((w) => w.startsWith(mine))] };
     },
     async remove(ref) {
       await requireManager();

@@ -99,7 +99,8 @@ export function createVipAllocator(ctx: Context<unknown>, source: VipSource): Vi
               const a = await allocate(def, used);
               (s.Vips ??= {})[n.Id] = `${a}/${cidr4(def.Subnets[0]!.Subnet)!.bits}`;
             } catch (e) {
-              warnings.push(`service ${s.Spec.Name}: no virtual IP on network ${n.Name}: ${String((e as { error?: { message?: string } }).error?.message ?? (e as Error)?.message ?? e)}`);
+              const why = String((e as { error?: { message?: string } }).error?.message ?? (e as Error)?.message ?? e);
+              warnings.push(`service ${s.Spec.Name}: no virtual IP on network ${n.Name} (${why}); until one is allocated its name resolves to every task there, as in dnsrr mode. Free addresses on the network, or use --endpoint-mode dnsrr`);
             }
           }
         }
