@@ -10,6 +10,7 @@ export {
   DEFAULT_FORWARD_TIMEOUT_MS,
   DEFAULT_MAX_CONCURRENT_FORWARDS,
   type AnswerResult,
+  type DnsClient,
   type DnsCounters,
   type Resolver,
   type ResolverOptions,

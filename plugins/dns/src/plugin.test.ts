@@ -76,12 +76,13 @@ test('the client is read from the frame the switch hands the payload in; a copie
   const { frameClient } = await import('./plugin.ts');
   const q = query('db');
   const frame = new Uint8Array(14 + 20 + 8 + q.length);
+  frame.set([0x02, 0x42, 0x0a, 0x00, 0x00, 0x02], 6); // source MAC (rec()'s)
   frame.set([0x08, 0x00], 12);
   frame.set([0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 10, 1, 0, 5, 10, 1, 0, 1], 14);
   frame.set([0xc0, 0x01, 0, 53, (8 + q.length) >> 8, (8 + q.length) & 255, 0, 0], 34);
   frame.set(q, 42);
   const view = frame.subarray(42);
-  assert.is(frameClient(view), '10.1.0.5');
+  assert.equal(frameClient(view), { ip: '10.1.0.5', mac: '02:42:0a:00:00:02' });
   assert.is(frameClient(q), undefined, 'a payload of its own');
   frame[37] = 54; // UDP destination port no longer 53
   assert.is(frameClient(view), undefined);
@@ -98,6 +99,8 @@ test('the client is read from the frame the switch hands the payload in; a copie
   await k.events.drain();
   const dns = k.service('dns') as DnsService;
   assert.equal(addrs(parse(dns.answer(view, 'A'))), ['10.2.0.7']);
+  frame[11] = 0x99; // another sandbox's MAC with app's address: A's names only
+  assert.is(parse(dns.answer(view, 'A')).rcode, DNS_RCODE.NXDOMAIN);
   assert.is(parse(dns.answer(query('db'), 'A')).rcode, DNS_RCODE.NXDOMAIN);
   await k.stop();
 });

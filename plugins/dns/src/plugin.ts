@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import * as t from 'io-ts';
 import { definePlugin, ENDPOINTS_TABLE, type TableEvent } from '@weft/kernel';
-import { createResolver, type AnswerResult, type DnsCounters, type Resolver } from './resolver.ts';
+import { createResolver, type AnswerResult, type DnsClient, type DnsCounters, type Resolver } from './resolver.ts';
 import type { NameRecord } from './records.ts';
 import { parseResolvConf, parseUpstream } from './resolvconf.ts';
 
@@ -54,35 +54,36 @@ export const DnsConfig = t.partial({
 export type DnsConfig = t.TypeOf<typeof DnsConfig>;
 
 /**
- * The querying address of a DNS payload handed over as a view into the Ethernet frame it arrived
- * in, as the switch does (plugins/vxlan: `dnsPayload(frame)` is a subarray of the frame, which
- * starts at offset 0 of its buffer): the IPv4 source, once the bytes in front of the payload are
- * checked to be exactly Ethernet (type IPv4) + an IPv4 header (UDP) + a UDP header to port 53 of
- * the payload's length. Anything else (a copied payload, another layout): undefined, and the
- * query is answered from its network alone.
+ * Who sent a DNS payload handed over as a view into the Ethernet frame it arrived in, as the
+ * switch does (plugins/vxlan: `dnsPayload(frame)` is a subarray of the frame, which starts at
+ * offset 0 of its buffer): the IPv4 source address and source MAC, once the bytes in front of the
+ * payload are checked to be exactly Ethernet (type IPv4) + an IPv4 header (UDP) + a UDP header to
+ * port 53 of the payload's length. Anything else (a copied payload, another layout): undefined,
+ * and the query is answered from its network alone.
  */
-export function frameClient(query: Uint8Array, len: number = query.length): string | undefined {
+export function frameClient(query: Uint8Array, len: number = query.length): DnsClient | undefined {
   const udp = query.byteOffset - 8;
   if (udp < 14 + 20 || len !== query.length) return undefined;
   const b = new Uint8Array(query.buffer, 0, query.byteOffset);
   const ihl = (b[14]! & 15) * 4;
   if (b[12] !== 0x08 || b[13] !== 0x00 || b[14]! >> 4 !== 4 || 14 + ihl !== udp || b[14 + 9] !== 17) return undefined;
   if (((b[udp + 2]! << 8) | b[udp + 3]!) !== 53 || ((b[udp + 4]! << 8) | b[udp + 5]!) !== 8 + len) return undefined;
-  return `${b[26]}.${b[27]}.${b[28]}.${b[29]}`;
+  const mac = [...b.subarray(6, 12)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  return { ip: `${b[26]}.${b[27]}.${b[28]}.${b[29]}`, mac };
 }
 
 /** The `dns` service. */
 export interface DnsService {
   /**
    * Answers from the table: reply bytes, `'forward'` or `'drop'`. Synchronous, never throws.
-   * `client` is the querying address on `network`; when omitted it is read from the frame the
+   * `client` is who asked (address on `network`, MAC); when omitted it is read from the frame the
    * payload is a view of (`frameClient`). With it, names of all the client's networks answer.
    */
-  answer(query: Uint8Array, network: string, len?: number, client?: string): AnswerResult;
+  answer(query: Uint8Array, network: string, len?: number, client?: DnsClient): AnswerResult;
   /** Forwards upstream: the reply to send (SERVFAIL if none answered), or undefined. */
   forward(query: Uint8Array, len?: number): Promise<Uint8Array | undefined>;
   /** `answer`, then `forward` when needed. */
-  resolve(query: Uint8Array, network: string, len?: number, client?: string): Promise<Uint8Array | undefined>;
+  resolve(query: Uint8Array, network: string, len?: number, client?: DnsClient): Promise<Uint8Array | undefined>;
   records(network: string): readonly NameRecord[];
   counters(): Readonly<DnsCounters>;
   /** The resolver underneath (upstreams, tables). */

@@ -314,12 +314,16 @@ export class NetworkNames {
 
   /**
    * The sandbox holding `ip` on this network (its own address, not a VIP): its name and node, as
-   * its endpoint record says. Fresh claims win over stale ones.
+   * its endpoint record says. With `mac`, only an endpoint with that MAC counts. Fresh claims win
+   * over stale ones.
    */
-  sandboxAt(ip: IP): { readonly name: string; readonly node: string } | undefined {
+  sandboxAt(ip: IP, mac?: string): { readonly name: string; readonly node: string } | undefined {
     const keys = this.byAddr.get(ipKey(ip));
     if (keys === undefined) return undefined;
-    const own = this.endpoints(keys).filter((e) => (e.v4 !== undefined && e.v4.value === ip.value) || (e.v6 !== undefined && e.v6.value === ip.value)).sort(claimOrder)[0];
+    const own = this.endpoints(keys)
+      .filter((e) => (e.v4 !== undefined && e.v4.value === ip.value) || (e.v6 !== undefined && e.v6.value === ip.value))
+      .filter((e) => mac === undefined || e.rec.mac.toLowerCase() === mac.toLowerCase())
+      .sort(claimOrder)[0];
     return own === undefined || own.rec.name === '' ? undefined : { name: own.rec.name, node: own.rec.node };
   }
 

@@ -88,21 +88,31 @@ export interface DnsCounters {
   badRecords: number;
 }
 
+/**
+ * Who asked: the source address on the query's network and, when known, the source MAC. With a
+ * MAC, the endpoint holding the address must have that MAC too, so a sandbox that forges another
+ * one's address learns nothing more (the reply would go to the owner of the MAC anyway).
+ */
+export interface DnsClient {
+  readonly ip: string;
+  readonly mac?: string;
+}
+
 export interface Resolver {
   readonly tables: NameTables;
   /**
    * Answers `query[0..len)` for `network` from the table, or says what to do instead. Never throws.
-   * With `client` (the querying address on `network`), the names of every network that client's
-   * sandbox is attached to are answered too, `network`'s first (Docker's embedded DNS answers from
-   * all of a container's networks).
+   * With `client` (the querying address on `network`, and its MAC when known), the names of every
+   * network that client's sandbox is attached to are answered too, `network`'s first (Docker's
+   * embedded DNS answers from all of a container's networks).
    */
-  answer(query: Uint8Array, len: number, network: string, client?: string): AnswerResult;
+  answer(query: Uint8Array, len: number, network: string, client?: DnsClient): AnswerResult;
   /** Forwards `query[0..len)` upstream; the reply to send, or undefined to send nothing. Never rejects. */
   forward(query: Uint8Array, len?: number): Promise<Uint8Array | undefined>;
   /** `answer`, then `forward` if needed. */
-  resolve(query: Uint8Array, len: number, network: string, client?: string): Promise<Uint8Array | undefined>;
-  /** The networks whose names `client` (an address on `network`) gets, `network` first. */
-  scope(network: string, client?: string): string[];
+  resolve(query: Uint8Array, len: number, network: string, client?: DnsClient): Promise<Uint8Array | undefined>;
+  /** The networks whose names `client` (on `network`) gets, `network` first. */
+  scope(network: string, client?: DnsClient): string[];
   /** Applies a table event (loading the network from `source` first if it is new). */
   apply(event: TableEvent): ApplyResult;
   records(network: string): NameRecord[];
@@ -192,11 +202,11 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
    * The name tables a query from `client` on `network` is answered from: `network`'s, then those
    * of the other networks the client's sandbox (same endpoint name and node) is attached to.
    */
-  const scope = (network: string, client: string | undefined): NetworkNames[] => {
+  const scope = (network: string, client: DnsClient | undefined): NetworkNames[] => {
     const first = names(network);
     if (first === undefined) return [];
-    const ip = client === undefined ? undefined : recordAddress(client);
-    const sb = ip === undefined ? undefined : first.sandboxAt(ip);
+    const ip = client === undefined ? undefined : recordAddress(client.ip);
+    const sb = ip === undefined ? undefined : first.sandboxAt(ip, client?.mac);
     if (sb === undefined) return [first];
     const out = [first];
     for (const n of tables.networks()) {
@@ -213,7 +223,7 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
     return r.ok ? r.value : buildDnsError(msg, DNS_RCODE.SERVFAIL);
   };
 
-  const answer = (query: Uint8Array, len: number, network: string, client?: string): AnswerResult => {
+  const answer = (query: Uint8Array, len: number, network: string, client?: DnsClient): AnswerResult => {
     c.queries++;
     const parsed = parseDnsMessage(query, 0, len);
     if (!parsed.ok) {
