@@ -82,10 +82,14 @@ export interface Balancer {
   idle(): boolean;
 }
 
-export function createBalancer(tables: () => Tables, netfilter: Netfilter, log: Logger): Balancer {
+/** After a failed apply, a sandbox is tried again no sooner than this (ms). */
+export const RETRY_MS = 2000;
+
+export function createBalancer(tables: () => Tables, netfilter: Netfilter, log: Logger, now: () => number = Date.now): Balancer {
   /** Sandbox ID → the rules last applied to it. */
   const applied = new Map<string, string>();
-  const failing = new Set<string>();
+  /** Sandbox ID → when to try again after a failure. */
+  const failing = new Map<string, number>();
 
   /** Service name → task addresses on `net` (fresh records; stale ones only for a service with no fresh one). */
   function tasksOn(net: string): Map<string, string[]> {
@@ -136,20 +140,29 @@ export function createBalancer(tables: () => Tables, netfilter: Netfilter, log: 
         if (list.length === 0 && prev === undefined) continue;
         const rules = vipRules(list);
         if (rules === prev) continue;
+        const retry = failing.get(sb.Id);
+        if (retry !== undefined && now() < retry) continue;
         jobs.push(async () => {
           try {
             await netfilter.apply(sb.NetnsPath, rules, prev === undefined);
             applied.set(sb.Id, rules);
             failing.delete(sb.Id);
           } catch (e) {
-            // The namespace may be going away with its sandbox; otherwise say so once, retry each pass.
-            if (!failing.has(sb.Id)) log.warn('services: cannot program VIP load balancing in a sandbox', { sandbox: sb.Name, error: String((e as Error)?.message ?? e) });
-            failing.add(sb.Id);
+            // The namespace may be going away with its sandbox; otherwise say so once and retry later.
+            const msg = String((e as Error)?.message ?? e);
+            if (!failing.has(sb.Id)) {
+              log.warn('services: cannot program VIP load balancing in a sandbox; connections to its VIPs will not be balanced', {
+                sandbox: sb.Name,
+                error: msg,
+                ...(/ENOENT|not found/i.test(msg) ? { hint: 'Install iptables (apt-get install iptables) and nsenter (util-linux) on this host.' } : {}),
+              });
+            }
+            failing.set(sb.Id, now() + RETRY_MS);
           }
         });
       }
       for (const id of [...applied.keys()]) if (!seen.has(id)) applied.delete(id);
-      for (const id of [...failing]) if (!seen.has(id)) failing.delete(id);
+      for (const id of [...failing.keys()]) if (!seen.has(id)) failing.delete(id);
       // A few namespaces at a time: each is one short iptables-restore.
       const workers = Array.from({ length: Math.min(4, jobs.length) }, async () => {
         for (let j = jobs.shift(); j !== undefined; j = jobs.shift()) await j();

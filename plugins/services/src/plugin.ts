@@ -157,7 +157,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
   const startedAt = ctx.now();
   let ingress: Ingress | undefined;
   const vipAlloc = createVipAllocator(ctx as Context<unknown>, opts.vipSource?.(ctx) ?? controlVipSource(ctx as Context<unknown>));
-  const balancer = createBalancer(tables, opts.netfilter ?? linuxNetfilter(), ctx.log);
+  const balancer = createBalancer(tables, opts.netfilter ?? linuxNetfilter(), ctx.log, () => ctx.now());
   /** VIP warnings already logged (said once each). */
   const vipWarned = new Set<string>();
   const mesh = (): Ingress =>
