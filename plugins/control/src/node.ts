@@ -193,7 +193,7 @@ export class NodeAgent {
     this.heartbeat.unref?.();
     void client.done.then((why) => {
       if (this.client === client) this.client = undefined;
-      this.lastError = why;
+      this.lastError = `the session to ${conn.remote} ended: ${why}`;
       if (!this.closed && this.removed === undefined) this.scheduleReconnect();
     });
     return client;
