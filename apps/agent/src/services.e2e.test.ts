@@ -155,7 +155,13 @@ if (!root) {
       await c.stopAgent(m);
       await c.startAgent(m);
       await eventually(async () => (await m.client.service(S)).ServiceStatus?.RunningTasks === 3, 30_000, 'service back after leader restart');
-      assert.equal((await m.client.tasks({ service: [S], 'desired-state': ['running'] })).map((t) => t.ID).sort(), before, 'same tasks, none restarted');
+      const afterIds = (await m.client.tasks({ service: [S], 'desired-state': ['running'] })).map((t) => t.ID).sort();
+      if (JSON.stringify(afterIds) !== JSON.stringify(before)) {
+        // Say why a task was replaced (its history, the leader's log) before failing.
+        console.log('task history:', JSON.stringify(await m.client.tasks({ service: [S] }), null, 1));
+        console.log(execFileSync('sh', ['-c', `grep -i 'service\\|vip\\|task' ${m.logFile} | tail -40`], { encoding: 'utf8' }));
+      }
+      assert.equal(afterIds, before, 'same tasks, none restarted');
       assert.equal((await m.client.service(S)).Endpoint?.VirtualIPs, vips, 'the same VIP after the leader restarted');
       cli('service', 'rm', S);
       await eventually(async () => (await taskBoxes(c, S)).length === 0, 30_000, 'no task left');
