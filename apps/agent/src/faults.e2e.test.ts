@@ -126,6 +126,7 @@ if (!root) {
       const detectMs = await eventually(async () => (await m.client.nodes()).some((n) => n.Name === cut.name && n.Status === 'down'), CUT_MS, `${m.name} sees ${cut.name} down`);
       console.log(`  ${m.name} saw ${cut.name} down ${detectMs} ms into the cut`);
       assert.not.ok(await pings(sb('p1'), ip.p3), 'no traffic crosses the cut');
+      await eventually(async () => (await cut.client.nodes()).some((n) => n.Name === m.name && n.Status === 'failed'), 15_000, `${cut.name} sees ${m.name} failed`);
       // Writes on both sides of the cut.
       await w1.client.sandboxCreate({ Name: sb('q2'), Networks: [{ Name: 'part' }] });
       const tq3 = Date.now();
@@ -157,8 +158,7 @@ if (!root) {
       const took: Record<string, number> = {};
       await Promise.all(
         Object.entries(conds).map(async ([what, pred]) => {
-          await eventually(pred, 30_000, what).catch(() => undefined);
-          took[what] = (await pred().catch(() => false)) ? Date.now() - tUp : Infinity;
+          took[what] = await eventually(pred, 30_000, what).then(() => Date.now() - tUp, () => Infinity);
         }),
       );
       const stats = await Promise.all(watchers.splice(0).map((w) => w.stop()));
