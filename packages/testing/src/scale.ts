@@ -114,10 +114,12 @@ function resolveIn(ns: string, server: string, names: readonly string[], dir: st
 
 function countTaps(ns?: string): number {
   try {
-    const out = execFileSync('ip', [...(ns !== undefined ? ['-n', ns] : []), '-o', 'link', 'show', 'type', 'tun'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    // 10,000 links print megabytes: execFileSync's 1 MiB default buffer would fail (and read as 0).
+    const out = execFileSync('ip', [...(ns !== undefined ? ['-n', ns] : []), '-o', 'link', 'show', 'type', 'tun'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
     return out.split('\n').filter((l) => l.trim() !== '').length;
-  } catch {
-    return 0;
+  } catch (e) {
+    if (ns !== undefined && !fs.existsSync(`/run/netns/${ns}`)) return 0;
+    throw new Error(`cannot list TAPs${ns !== undefined ? ` in ${ns}` : ''}: ${String((e as { stderr?: string }).stderr ?? e).trim()}`);
   }
 }
 
@@ -135,9 +137,17 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
   const name = (i: number) => `${o.tag}-e${i}`;
   const probe = `${o.tag}-probe`;
   let bareNs: string | undefined;
+  const deaths: string[] = [];
   let result: Omit<EndpointScaleResult, 'leftoverTaps' | 'teardownSeconds'> | undefined;
   try {
     await swarm(c);
+    // An agent that dies mid-run is reported with how it ended, not as a timeout.
+    for (const h of c.hosts) {
+      h.agent?.once('exit', (code, signal) => {
+        deaths.push(`${h.name} exited (code ${code}, signal ${signal}) at ${new Date().toISOString()}`);
+        log(deaths[deaths.length - 1]!);
+      });
+    }
     await eventually(async () => (await h1.client.nodes()).filter((n) => n.Status === 'ready').length === 2, 30_000, 'two ready nodes');
     await h1.client.networkCreate({ Name: 'scale', Driver: 'overlay', Attachable: true, IPAM: { Config: [{ Subnet: '10.128.0.0/14' }] } });
     const first = await h1.client.sandboxCreate({ Name: name(0), Bare: true, Networks: [{ Name: 'scale' }] });
@@ -194,13 +204,17 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
       pinged: picks.length - pingFailed.length,
       pingFailed,
     };
+  } catch (e) {
+    if (deaths.length > 0) throw new Error(`${(e as Error).message}; ${deaths.join('; ')}`);
+    throw e;
   } finally {
+    if (deaths.length > 0) deaths.length = 0; // destroy() kills the rest; those are not deaths
     const t3 = Date.now();
     await c.destroy();
     if (bareNs !== undefined && fs.existsSync(`/run/netns/${bareNs}`)) execFileSync('ip', ['netns', 'del', bareNs]);
     // A deleted namespace's TAPs go with it; none may be left in the hosts or the root namespace.
     const leftoverTaps = (bareNs !== undefined && fs.existsSync(`/run/netns/${bareNs}`) ? countTaps(bareNs) : 0) +
-      execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').filter((l) => / wb[0-9a-f]{10}\d+[:@]/.test(l)).length;
+      execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8', maxBuffer: 256 << 20 }).split('\n').filter((l) => / wb[0-9a-f]{10}\d+[:@]/.test(l)).length;
     const teardownSeconds = (Date.now() - t3) / 1000;
     if (result !== undefined) result = { ...result, leftoverTaps, teardownSeconds } as EndpointScaleResult;
   }
