@@ -115,6 +115,7 @@ function fakeVipSource(nets: NetDef[]) {
   let next = 1;
   let down = false;
   let full = false;
+  let releaseFails = 0;
   const source: VipSource = {
     networks: async () => (down ? undefined : nets.filter((d) => d.Scope === 'swarm').map((d) => ({ Id: d.Id, Name: d.Name, Subnets: [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }] }))),
     async requestBlock(network) {
@@ -124,10 +125,11 @@ function fakeVipSource(nets: NetDef[]) {
       return b;
     },
     async releaseBlock(network, block) {
+      if (releaseFails > 0 && releaseFails--) raise(errors.unavailable('control', 'the manager is shutting down'));
       released.push(`${network} ${block}`);
     },
   };
-  return { source, granted, released, setDown: (d: boolean) => void (down = d), setFull: (f: boolean) => void (full = f) };
+  return { source, granted, released, setDown: (d: boolean) => void (down = d), setFull: (f: boolean) => void (full = f), failReleases: (n: number) => void (releaseFails = n) };
 }
 
 /** Rules applied per namespace path (the last ones), and how often the OUTPUT hook was asked for. */
@@ -359,9 +361,11 @@ test('vip: one VIP per (service, network) from the network pool; tasks carry it;
     let s = await m.get('web3');
     await m.update('web3', s.Version.Index, { ...s.Spec, EndpointSpec: { Mode: 'dnsrr' } });
     assert.equal((await m.get('web3')).Endpoint?.VirtualIPs, []);
+    c.vip.failReleases(1);
     await m.remove('api');
+    assert.equal(c.vip.released, [], 'the control plane failed to take the block back');
     await c.settle();
-    assert.equal(c.vip.released, ['n1id 10.0.0.16/28']);
+    assert.equal(c.vip.released, ['n1id 10.0.0.16/28'], 'given back on a later pass');
     // The network goes: its VIPs go with it.
     await m.create(spec('api', 1));
     assert.equal((await m.get('api')).Endpoint?.VirtualIPs?.length, 1);

@@ -121,7 +121,18 @@ export function createVipAllocator(ctx: Context<unknown>, source: VipSource): Vi
           const size = c === undefined ? 0 : 2 ** (32 - c.bits);
           const inUse = c !== undefined && [...u].some((a) => a >= c.base && a < c.base + size);
           if (inUse || byId === undefined) keep.push(b);
-          else await source.releaseBlock(net, b).catch((e) => ctx.log.warn('services: cannot release a VIP block', { network: net, block: b, error: String((e as Error)?.message ?? e) }));
+          else {
+            try {
+              await source.releaseBlock(net, b);
+            } catch (e) {
+              // Not ours (any more) or gone: nothing to give back. Otherwise kept, and the next pass
+              // gives it back (a block is never lost to the leader).
+              const cat = (e as { error?: { category?: string } }).error?.category;
+              if (cat === 'Forbidden' || cat === 'NotFound') continue;
+              keep.push(b);
+              ctx.log.warn('services: cannot release a VIP block; retrying on the next pass', { network: net, block: b, error: String((e as { error?: { message?: string } }).error?.message ?? (e as Error)?.message ?? e) });
+            }
+          }
         }
         if (keep.length === 0) await ctx.store.delete(k);
         else if (keep.length !== pool.blocks.length) await putJson(ctx.store, k, { ...pool, blocks: keep });
