@@ -37,8 +37,9 @@ test('only sandboxes on a network with VIPs are programmed, each with its networ
   const nf: Netfilter = { apply: async (ns, r) => void got.set(ns, r) };
   const b = createBalancer(() => tables(rows), nf, silentLogger);
   assert.not.ok(b.idle());
-  await b.reconcile([sandbox('x', { a: 'NA' }), sandbox('y', { b: 'NB', a: 'NA' }), sandbox('z', { c: 'NC' })]);
-  assert.equal([...got.keys()].sort(), ['/run/netns/x', '/run/netns/y'], 'z is on no network with VIPs');
+  const bare = { ...sandbox('w', { a: 'NA' }), NetnsPath: '/run/netns/weft-endpoints-n', Bare: true };
+  await b.reconcile([sandbox('x', { a: 'NA' }), sandbox('y', { b: 'NB', a: 'NA' }), sandbox('z', { c: 'NC' }), bare]);
+  assert.equal([...got.keys()].sort(), ['/run/netns/x', '/run/netns/y'], 'z is on no network with VIPs; the bare endpoint (shared namespace) is left alone');
   assert.match(got.get('/run/netns/x')!, /-A WEFT-VIP -d 10\.0\.0\.2\/32 -j DNAT --to-destination 10\.0\.0\.5\n/);
   assert.not.match(got.get('/run/netns/x')!, /10\.0\.0\.6|10\.1\.0\.2/, 'a stale task is not used while a fresh one is there; no VIP of another network');
   assert.match(got.get('/run/netns/y')!, /-d 10\.1\.0\.2\/32 -j DNAT --to-destination 10\.1\.0\.5\n/, 'db has only a stale task: it is used');

@@ -14,7 +14,7 @@
  * (their node unreachable) are used only when no fresh one is left. Each sandbox's chains are
  * replaced in one `iptables-restore --noflush` (atomic per table); a sandbox is reprogrammed only
  * when its rules change, and every sandbox kind is covered: tasks, routing-mesh helpers and plain
- * `weft run` sandboxes. Connections already established keep their task (conntrack).
+ * `weft run` sandboxes (bare endpoints share one namespace and run nothing: they are skipped). Connections already established keep their task (conntrack).
  */
 import { execFile } from 'node:child_process';
 import { decodeEndpointRecord, ENDPOINTS_TABLE, type Logger, type Tables } from '@weft/kernel';
@@ -129,7 +129,8 @@ export function createBalancer(tables: () => Tables, netfilter: Netfilter, log: 
       const seen = new Set<string>();
       const jobs: (() => Promise<void>)[] = [];
       for (const sb of sandboxes) {
-        if (sb.NetnsPath === '') continue;
+        // Bare endpoints share one namespace and run nothing: no client to balance for.
+        if (sb.NetnsPath === '' || sb.Bare === true) continue;
         seen.add(sb.Id);
         const list: VipTargets[] = [];
         for (const a of Object.values(sb.Networks)) {
