@@ -103,6 +103,11 @@ const fmt = (ms: number) => (ms < 0 ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
 
 const msgsIn = (c: SimCluster): number => c.nodes.reduce((a, m) => a + m.counters.messagesIn, 0);
 const mb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+/** CPU seconds (user + system) used by this process so far. */
+const cpuS = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 /** Dissemination, steady-state bandwidth and crash detection on one converged cluster. */
 async function healthyRun(n: number): Promise<void> {
@@ -154,14 +159,14 @@ async function lossRun(n: number, minutes: number): Promise<void> {
       if (e.type === 'suspect') suspicions++;
     }),
   );
-  if (progress) console.log(`  … N=${n} loss run: cluster seeded, wall ${((performance.now() - wall2) / 1000).toFixed(0)} s, peak RSS ${mb()} MB`);
+  if (progress) console.log(`  … N=${n} loss run: cluster seeded, wall ${((performance.now() - wall2) / 1000).toFixed(0)} s, CPU ${cpuS().toFixed(0)} s, peak RSS ${mb()} MB`);
   const lb0 = lc.net.bytesSent + lc.net.streamBytes;
   for (let done = 0; done < minutes * 60_000; ) {
     const step = Math.min(progressStepS * 1000, minutes * 60_000 - done);
     await lc.clock.run(step);
     done += step;
     if (progress)
-      console.log(`  … N=${n} loss run: ${(done / 60_000).toFixed(2)}/${minutes} simulated min, ${fpDead} false dead, ${suspicions} suspect events, ${msgsIn(lc)} messages handled, ${((lc.net.bytesSent + lc.net.streamBytes - lb0) / n / (done / 1000)).toFixed(0)} B/s per node, wall ${((performance.now() - wall2) / 1000).toFixed(0)} s, peak RSS ${mb()} MB`);
+      console.log(`  … N=${n} loss run: ${(done / 60_000).toFixed(2)}/${minutes} simulated min, ${fpDead} false dead, ${suspicions} suspect events, ${msgsIn(lc)} messages handled, ${((lc.net.bytesSent + lc.net.streamBytes - lb0) / n / (done / 1000)).toFixed(0)} B/s per node, wall ${((performance.now() - wall2) / 1000).toFixed(0)} s, CPU ${cpuS().toFixed(0)} s, peak RSS ${mb()} MB`);
   }
   const lbps = (lc.net.bytesSent + lc.net.streamBytes - lb0) / n / (minutes * 60);
   const fpWall = (performance.now() - wall2) / 1000;

@@ -6,6 +6,8 @@ interface Ev {
   seq: number;
   fn: () => void;
   dead: boolean;
+  /** Still in the heap (not yet run or discarded). */
+  queued: boolean;
   /** Known not to resolve promises: no need to let microtasks drain afterwards. */
   sync: boolean;
 }
@@ -16,6 +18,8 @@ export class SimClock implements Clock {
   private t = 0;
   private seq = 0;
   private heap: Ev[] = [];
+  /** Cancelled events still in the heap. */
+  private cancelled = 0;
   events = 0;
   errors: unknown[] = [];
 
@@ -26,10 +30,18 @@ export class SimClock implements Clock {
     return this.schedule(fn, ms, false);
   }
   clearTimeout(h: unknown): void {
-    if (h !== undefined && h !== null) (h as Ev).dead = true;
+    if (h === undefined || h === null) return;
+    const ev = h as Ev;
+    if (ev.dead) return;
+    ev.dead = true;
+    if (!ev.queued) return;
+    // Cancelled timers (e.g. suspicion timeouts of refuted suspicions, up to 90 s away)
+    // would otherwise stay in the heap until due: in large simulations they pile up to
+    // millions and make every push/pop slow. Drop them once they are half of the heap.
+    if (++this.cancelled > 1024 && this.cancelled * 2 > this.heap.length) this.compact();
   }
   schedule(fn: () => void, ms: number, sync: boolean): Ev {
-    const ev: Ev = { at: this.t + Math.max(0, ms || 0), seq: this.seq++, fn, dead: false, sync };
+    const ev: Ev = { at: this.t + Math.max(0, ms || 0), seq: this.seq++, fn, dead: false, queued: true, sync };
     this.push(ev);
     return ev;
   }
@@ -45,7 +57,11 @@ export class SimClock implements Clock {
       const top = this.heap[0];
       if (top === undefined || top.at > end) break;
       this.pop();
-      if (top.dead) continue;
+      top.queued = false;
+      if (top.dead) {
+        this.cancelled--;
+        continue;
+      }
       this.t = top.at;
       this.events++;
       try {
@@ -69,6 +85,18 @@ export class SimClock implements Clock {
     return pred() ? this.t - start : -1;
   }
 
+  /** Remove cancelled events and rebuild the heap (same order: (at, seq) is a total order). */
+  private compact(): void {
+    const live: Ev[] = [];
+    for (const ev of this.heap) {
+      if (ev.dead) ev.queued = false;
+      else live.push(ev);
+    }
+    this.heap = live;
+    this.cancelled = 0;
+    for (let i = (live.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+
   private less(a: Ev, b: Ev): boolean {
     return a.at < b.at || (a.at === b.at && a.seq < b.seq);
   }
@@ -90,7 +118,11 @@ export class SimClock implements Clock {
     const last = h.pop();
     if (last === undefined || h.length === 0) return;
     h[0] = last;
-    let i = 0;
+    this.siftDown(0);
+  }
+  private siftDown(start: number): void {
+    const h = this.heap;
+    let i = start;
     for (;;) {
       const l = 2 * i + 1;
       const r = l + 1;

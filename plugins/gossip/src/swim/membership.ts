@@ -250,7 +250,9 @@ export class Membership {
     this.queueAlive(self);
     this.schedule(() => this.probeTick(), this.config.probeInterval * this.random());
     this.schedule(() => this.gossipTick(), this.config.gossipInterval * this.random());
-    this.schedule(() => this.pushPullTick(), this.config.pushPullInterval * this.random());
+    // memberlist's pushPullTrigger: a random stagger in [0, PushPullInterval), then the first
+    // push/pull one (size-scaled) interval later, and every scaled interval after that.
+    this.schedule(() => this.schedulePushPull(), this.config.pushPullInterval * this.random());
   }
 
   /** Join through seeds (`host`, `host:port`, `name/host:port`). Resolves with how many answered. */
@@ -936,11 +938,17 @@ export class Membership {
     }
   }
 
-  private pushPullTick(): void {
+  /** Next push/pull after memberlist's pushPullScale(interval, N): × (ceil(log2 N − log2 32) + 1) above 32 nodes. */
+  private schedulePushPull(): void {
     if (!this.running || this.leaving) return;
     const n = this.nodes.length;
     const mult = n > 32 ? Math.ceil(Math.log2(n) - Math.log2(32)) + 1 : 1;
     this.schedule(() => this.pushPullTick(), this.config.pushPullInterval * mult);
+  }
+
+  private pushPullTick(): void {
+    if (!this.running || this.leaving) return;
+    this.schedulePushPull();
     const [peer] = this.kRandom(1, (x) => x.name !== this.name && x.state === NODE_STATE.alive);
     if (peer === undefined) return;
     this.pushPull(peer.addr, peer.port, false, peer.weft).catch((e: unknown) => this.log(`push/pull with ${peer.name}: ${String(e)}`));

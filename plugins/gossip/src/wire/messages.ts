@@ -360,26 +360,36 @@ interface DecodeCacheEntry {
 const decodeCache = new Map<number, DecodeCacheEntry>();
 let decodeCacheSize = 0;
 
-function hashBytes(b: Uint8Array): number {
-  let h = 0x811c9dc5 ^ b.length;
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
+function hashBytes(b: Uint8Array, from: number, to: number): number {
+  let h = 0x811c9dc5 ^ (to - from);
+  for (let i = from; i < to; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
   return h;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** `a` equals `b[from, to)`. */
+function sameBytes(a: Uint8Array, b: Uint8Array, from: number, to: number): boolean {
+  if (a.length !== to - from) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[from + i]) return false;
   return true;
+}
+
+const cacheable = (t: number, len: number): boolean =>
+  (t === MSG.alive || t === MSG.suspect || t === MSG.dead) && len <= DECODE_CACHE_MAX_LEN;
+
+/** Cached decode of `buf[from, to)` (a cacheable message type), or undefined. */
+function cachedDecode(buf: Uint8Array, from: number, to: number, h: number): Result<Message> | undefined {
+  for (let e = decodeCache.get(h); e !== undefined; e = e.next) if (sameBytes(e.bytes, buf, from, to)) return e.result;
+  return undefined;
 }
 
 /** Decode one plain (non-wrapper) UDP message. */
 export function decodeMessage(buf: Uint8Array): Result<Message> {
   if (buf.length < 1) return err('empty message');
   const t = buf[0] as number;
-  if ((t === MSG.alive || t === MSG.suspect || t === MSG.dead) && buf.length <= DECODE_CACHE_MAX_LEN) {
-    const h = hashBytes(buf);
-    const first = decodeCache.get(h);
-    for (let e = first; e !== undefined; e = e.next) if (sameBytes(e.bytes, buf)) return e.result;
+  if (cacheable(t, buf.length)) {
+    const h = hashBytes(buf, 0, buf.length);
+    const hit = cachedDecode(buf, 0, buf.length, h);
+    if (hit !== undefined) return hit;
     const r = decodeMessageUncached(buf, t);
     if (r.ok) {
       if (decodeCacheSize >= DECODE_CACHE_MAX) {
@@ -515,7 +525,11 @@ function unwrap(buf: Uint8Array, depth: number, out: PacketDecode, budget: Budge
         out.errors.push('truncated compound part');
         return;
       }
-      unwrap(buf.subarray(o, o + len), depth + 1, out, budget);
+      // a part seen before is looked up in place (no view of it is made)
+      const pt = buf[o] as number;
+      const hit = len > 0 && cacheable(pt, len) ? cachedDecode(buf, o, o + len, hashBytes(buf, o, o + len)) : undefined;
+      if (hit !== undefined && hit.ok && out.messages.length < MAX_PACKET_MESSAGES) out.messages.push(hit.value);
+      else unwrap(buf.subarray(o, o + len), depth + 1, out, budget);
       o += len;
     }
     return;
