@@ -460,7 +460,11 @@ export class Engine {
         ...(task !== undefined ? { Task: task } : {}),
         ...(bare ? { Bare: true } : {}),
       };
-      if (!bare || !this.host.netnsExists(ns)) this.host.createNetns(ns);
+      if (!bare) this.host.createNetns(ns);
+      else if (!this.host.netnsExists(ns)) {
+        this.host.createNetns(ns);
+        this.host.prepareBareNetns?.(ns);
+      }
       try {
         await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
         for (const d of defs) await this.attach(rec, d.def, d.ip, d.aliases);

@@ -17,6 +17,12 @@ export interface SandboxHost {
   netnsExists(name: string): boolean;
   createNetns(name: string): void;
   deleteNetns(name: string): void;
+  /**
+   * Prepares the shared namespace of bare endpoints: IPv6 off (no link-local address, route or
+   * multicast membership per interface; with 10,000 interfaces the kernel's IPv6 route updates
+   * were quadratic). Optional: hosts without it leave the namespace as created.
+   */
+  prepareBareNetns?(name: string): void;
   /** Writes the files `ip netns exec` bind-mounts over /etc; returns the resolv.conf path. */
   writeFiles(name: string, files: SandboxFiles): string;
   removeFiles(name: string): void;
@@ -37,6 +43,13 @@ export function linuxSandboxHost(etcDir = '/etc/netns'): SandboxHost {
         ipCmd(['-n', name, 'link', 'set', 'lo', 'up']);
       } catch (e) {
         throw new Error(`cannot create network namespace "${name}": ${String((e as { stderr?: string }).stderr ?? e).trim()}`);
+      }
+    },
+    prepareBareNetns(name) {
+      try {
+        ipCmd(['netns', 'exec', name, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+      } catch (e) {
+        throw new Error(`cannot prepare the bare endpoints' namespace "${name}": ${String((e as { stderr?: string }).stderr ?? e).trim()}`);
       }
     },
     deleteNetns(name) {
