@@ -9,6 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import { createCluster, CLI_BIN, type Cluster, type Host } from '@weft/testing/cluster';
 
 const root = process.getuid?.() === 0;
@@ -40,10 +41,13 @@ function run(ns: string, cmd: readonly string[], timeoutMs = 5000): Promise<{ co
   });
 }
 
-/** The A records a sandbox's resolver gives for `name` (one try, 1 s timeout). */
+/** dig (bind9-dnsutils) when installed; otherwise glibc's resolver through getent, which asks the same server. */
+const HAVE_DIG = ['/usr/bin/dig', '/bin/dig', '/usr/local/bin/dig'].some((p) => fs.existsSync(p));
+
+/** The A records a sandbox's resolver gives for `name` (dig: one try, 1 s timeout). */
 async function dig(sandbox: string, name: string): Promise<string[]> {
-  const r = await run(sandbox, ['dig', '+short', '+time=1', '+tries=1', name]);
-  return r.out.split('\n').map((l) => l.trim()).filter((l) => /^\d+\.\d+\.\d+\.\d+$/.test(l));
+  const r = HAVE_DIG ? await run(sandbox, ['dig', '+short', '+time=1', '+tries=1', name]) : await run(sandbox, ['getent', 'ahostsv4', name]);
+  return [...new Set(r.out.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((l) => /^\d+\.\d+\.\d+\.\d+$/.test(l)))];
 }
 const pings = async (from: string, to: string) => (await run(from, ['ping', '-c', '1', '-W', '1', to])).code === 0;
 const ipOf = async (h: Host, name: string, net: string) => (await h.client.sandbox(name)).Networks[net]!.IPAddress.split('/')[0]!;
