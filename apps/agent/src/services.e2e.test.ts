@@ -152,6 +152,7 @@ if (!root) {
       await eventually(async () => (await taskBoxes(c, S)).filter((b) => b.host === victim).length === 0, 30_000, `${victim.name} removes its stale task`);
       // The leader restarts over its state dir: the service and its running tasks are kept.
       const before = (await m.client.tasks({ service: [S], 'desired-state': ['running'] })).map((t) => t.ID).sort();
+      const sandboxesBefore = (await taskBoxes(c, S)).map((b) => `${b.sb.Name}@${b.sb.Id}`).sort();
       await c.stopAgent(m);
       await c.startAgent(m);
       await eventually(async () => (await m.client.service(S)).ServiceStatus?.RunningTasks === 3, 30_000, 'service back after leader restart');
@@ -162,6 +163,10 @@ if (!root) {
         console.log(execFileSync('sh', ['-c', `grep -i 'service\\|vip\\|task' ${m.logFile} | tail -40`], { encoding: 'utf8' }));
       }
       assert.equal(afterIds, before, 'same tasks, none restarted');
+      // Not even recreated under the same task ID: the leader's entries vanish from every node's
+      // tables while it is away, and the nodes keep their tasks running meanwhile.
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.equal((await taskBoxes(c, S)).map((b) => `${b.sb.Name}@${b.sb.Id}`).sort(), sandboxesBefore, 'the same sandboxes');
       assert.equal((await m.client.service(S)).Endpoint?.VirtualIPs, vips, 'the same VIP after the leader restarted');
       cli('service', 'rm', S);
       await eventually(async () => (await taskBoxes(c, S)).length === 0, 30_000, 'no task left');
@@ -390,7 +395,11 @@ networks:
         const b = await taskBoxes(c, `${st}_${svc}`);
         return b.length === 1 && b[0]!.sb.State === 'running' ? b[0]! : undefined;
       };
-      await eventually(async () => (await one('web')) !== undefined && (await one('app')) !== undefined && (await one('db')) !== undefined, 30_000, 'three stack tasks running');
+      await eventually(async () => (await one('web')) !== undefined && (await one('app')) !== undefined && (await one('db')) !== undefined, 30_000, 'three stack tasks running').catch(async (e) => {
+        console.log('stack tasks (name, node, desired, state, error):', JSON.stringify((await m.client.tasks({ label: [`com.docker.stack.namespace=${st}`] })).map((t) => [t.Name, t.NodeID, t.DesiredState, t.Status.State, t.Status.Err]), null, 0));
+        for (const h of c.hosts) console.log(h.name, (await h.client.sandboxes()).map((b) => `${b.Name}:${b.State}`).join(' '));
+        throw e;
+      });
       const web = (await one('web'))!;
       const app = (await one('app'))!;
       const db = (await one('db'))!;

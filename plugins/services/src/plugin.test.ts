@@ -145,11 +145,13 @@ function fakeNetfilter() {
   return { nf, rules, hooks };
 }
 
-async function cluster(names: string[]) {
+async function cluster(names: string[], extra: { orphanGraceMs?: number } = {}) {
   const t = sharedTables();
   const ready = new Set(names);
   const nets = NETS.map((d) => ({ ...d }));
   const vip = fakeVipSource(nets);
+  /** While down, the leader manages nothing (as while its agent restarts). */
+  const leader = { down: false };
   const netfilter = fakeNetfilter();
   let seq = 0;
   const nodes: Node[] = [];
@@ -162,14 +164,14 @@ async function cluster(names: string[]) {
       { plugin: definePlugin({ manifest: { name: 'fake-engine', version: '0.1.0', kernel: '^0.1.0', provides: ['engine'] }, services: { engine: () => engine as never } }) },
       {
         plugin: servicesPlugin({
-          isManager: async () => name === names[0],
+          isManager: async () => name === names[0] && !leader.down,
           readyNodes: async () => names.filter((n) => ready.has(n)),
           nodeName: () => name,
           newId: () => `t${String(++seq).padStart(3, '0')}`,
           vipSource: () => vip.source,
           netfilter: netfilter.nf,
         }),
-        config: { intervalMs: 60_000, runDir: path.join(dir, name) },
+        config: { intervalMs: 60_000, runDir: path.join(dir, name), ...extra },
       },
     ]);
     if (isLeft(r)) throw new Error(JSON.stringify(r.left));
@@ -184,7 +186,7 @@ async function cluster(names: string[]) {
     await Promise.all(nodes.map((n) => n.kernel.stop()));
     fs.rmSync(dir, { recursive: true, force: true });
   };
-  return { nodes, ready, settle, stop, tables: t, nets, vip, netfilter };
+  return { nodes, ready, settle, stop, tables: t, nets, vip, netfilter, leader };
 }
 
 const spec = (name: string, replicas: number, extra: Partial<ServiceSpec> = {}): ServiceSpec => ({
@@ -273,6 +275,37 @@ test('a killed task is reported failed and replaced; history kept', async () => 
     assert.equal(tasks.filter((x) => x.DesiredState === 'running' && x.Status.State === 'running').length, 3);
     const old = tasks.find((x) => x.Name === name)!;
     assert.equal([old.DesiredState, old.Status.State, old.Status.Err], ['shutdown', 'failed', 'task exited']);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a leader restart restarts no task: assignments forgotten without a tombstone are kept for a grace, deleted ones go at once', async () => {
+  const c = await cluster(['m', 'a'], { orphanGraceMs: 300 });
+  try {
+    const m = c.nodes[0]!.api;
+    await m.create(spec('api', 2));
+    await c.settle();
+    const a = c.nodes[1]!;
+    const [name] = [...a.engine.boxes.keys()];
+    assert.ok(name !== undefined);
+    // The leader stops and leaves gossip: every node forgets its entries, no tombstones.
+    c.leader.down = true;
+    for (const [k, e] of c.tables.rows) if (e.network === '_cluster' && e.table === 'tasks') c.tables.rows.delete(k);
+    await a.api.reconcile();
+    assert.ok(a.engine.boxes.has(name!), 'kept while the assignment may come back');
+    assert.equal(c.tables.forNode('x').entries('_cluster', 'task-status').filter((e) => e.owner === 'a').length, 1, 'and its status too');
+    // The leader is back: it republishes, the node carries on with the same sandbox.
+    c.leader.down = false;
+    await c.settle();
+    assert.ok(a.engine.boxes.has(name!));
+    // Gone for longer than the grace with no manager publishing: removed.
+    c.leader.down = true;
+    for (const [k, e] of c.tables.rows) if (e.network === '_cluster' && e.table === 'tasks') c.tables.rows.delete(k);
+    await a.api.reconcile();
+    await new Promise((r) => setTimeout(r, 350));
+    await a.api.reconcile();
+    assert.not.ok(a.engine.boxes.has(name!), 'removed after the grace');
   } finally {
     await c.stop();
   }

@@ -30,6 +30,11 @@ export const ServicesConfig = t.partial({
   intervalMs: t.number,
   /** Where the routing mesh keeps its unix sockets (default: a directory under the OS temp dir named after the node). */
   runDir: t.string,
+  /**
+   * How long a node keeps running a task whose assignment vanished without the manager deleting
+   * it (the leader's table entries are forgotten while it restarts; default ORPHAN_GRACE_MS).
+   */
+  orphanGraceMs: t.number,
 });
 export type ServicesConfig = t.TypeOf<typeof ServicesConfig>;
 
@@ -146,6 +151,13 @@ export function servicesPlugin(opts: ServicesOptions = {}): PluginDefinition<Ser
 
 /** How long after a manager starts nodes that hold tasks keep them while their status is rebuilt. */
 export const STARTUP_GRACE_MS = 15_000;
+/**
+ * A task whose entry is gone from the tasks table without a tombstone (the manager did not delete
+ * it: its entries were forgotten because the leader left gossip, e.g. a graceful restart, or this
+ * agent's tables are still syncing after its own restart) keeps running this long before the
+ * node removes it. A deleted entry (scale down, rm, rescheduled) removes the task at once.
+ */
+export const ORPHAN_GRACE_MS = 60_000;
 
 function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { api: ServicesApi; closeIngress: () => Promise<void> } {
   const engine = (): EngineLike => ctx.services.get('engine') as EngineLike;
@@ -400,6 +412,8 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
   // node pass
 
   let nodeBusy: Promise<void> = Promise.resolve();
+  /** Task ID → since when its assignment has been missing without a tombstone (see ORPHAN_GRACE_MS). */
+  const missingSince = new Map<string, number>();
   function nodePass(): Promise<void> {
     const run = nodeBusy.then(nodePassOnce, nodePassOnce);
     nodeBusy = run.catch(() => undefined);
@@ -442,10 +456,21 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       }
     };
 
+    for (const id of [...missingSince.keys()]) if (local[id] === undefined || desired.has(id)) missingSince.delete(id);
     for (const [id, name] of Object.entries(local)) {
       const a = desired.get(id);
       const sb = sandboxes.get(name);
       if (a === undefined) {
+        // Deleted by the manager (a tombstone) or assigned elsewhere: remove now. Merely absent
+        // (the leader's entries forgotten while it restarts, or our tables still syncing): keep
+        // the task running for a while, so a leader restart restarts no task.
+        if (tb.get(CLUSTER_NETWORK, TASKS_TABLE, id) === undefined) {
+          const since = missingSince.get(id) ?? ctx.now();
+          missingSince.set(id, since);
+          if (ctx.now() - since < (ctx.config.orphanGraceMs ?? ORPHAN_GRACE_MS)) continue;
+          ctx.log.info('services: removing a task no manager has assigned for a while', { task: name });
+        }
+        missingSince.delete(id);
         await removeSandbox(name);
         delete local[id];
         await save();
@@ -481,7 +506,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
         report(a.id, { state: 'rejected', err: msg });
       }
     }
-    for (const e of tb.entries(CLUSTER_NETWORK, STATUS_TABLE)) if (e.owner === self && !desired.has(e.key)) tb.delete(CLUSTER_NETWORK, STATUS_TABLE, e.key);
+    for (const e of tb.entries(CLUSTER_NETWORK, STATUS_TABLE)) if (e.owner === self && !desired.has(e.key) && local[e.key] === undefined) tb.delete(CLUSTER_NETWORK, STATUS_TABLE, e.key);
     if (published.size > 0 || ingress !== undefined) await mesh().reconcile(published);
     // VIP load balancing in every local sandbox (tasks, mesh helpers, weft run), from fresh state.
     if (!balancer.idle()) await balancer.reconcile(await engine().sandboxes());
