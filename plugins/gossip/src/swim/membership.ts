@@ -239,12 +239,13 @@ export class Membership {
       vsn: Uint8Array.from(this.config.vsn),
       incarnation: 1,
       state: NODE_STATE.alive,
-      stateChange: this.clock.now(),
+      stateChange: NaN, // set below (double field from the start, see aliveNode)
       addrKey: `${this.addr}:${this.port}`,
       ppBytes: undefined,
       ppInc: 0,
       ppState: 0,
     };
+    self.stateChange = this.clock.now();
     this.nodeMap.set(this.name, self);
     this.nodes.push(self);
     this.queueAlive(self);
@@ -644,13 +645,18 @@ export class Membership {
         vsn: a.vsn,
         incarnation: 0,
         state: NODE_STATE.dead,
-        stateChange: this.clock.now(),
+        // Created as a double field (NaN), then set: when a record's first value is a small
+        // integer (a simulator starting at t = 0), V8 makes the field an integer one, and the
+        // first fractional time stored later deprecates the shape of every record built here,
+        // so each is migrated on its next access (millions in large simulations).
+        stateChange: NaN,
         addrKey: addrKeyOf(a.addr, addr, a.port),
         ppBytes: undefined,
         ppInc: 0,
         ppState: 0,
       };
       st.weft = st.tags['weft'] === '1';
+      st.stateChange = this.clock.now();
       this.nodeMap.set(a.node, st);
       this.addrIndex.set(st.addrKey, st);
       // insert at a random position (keeps the failure-detection bound low)
