@@ -4,6 +4,10 @@ import * as assert from 'uvu/assert';
 import { encodeEndpointRecord, silentLogger, type TableEntry, type Tables } from '@weft/kernel';
 import type { Sandbox } from '@weft/api';
 import { createBalancer, RETRY_MS, type Netfilter } from './balancer.ts';
+import { Retained, VipEntry } from './records.ts';
+
+/** The VIP entries of the rows, as the node pass hands them over. */
+const vipsOf = (rows: TableEntry[]) => new Retained('vips', VipEntry).view(tables(rows), 0, 0);
 
 const enc = new TextEncoder();
 function tables(rows: TableEntry[]): Tables {
@@ -36,9 +40,10 @@ test('only sandboxes on a network with VIPs are programmed, each with its networ
   const got = new Map<string, string>();
   const nf: Netfilter = { apply: async (ns, r) => void got.set(ns, r) };
   const b = createBalancer(() => tables(rows), nf, silentLogger);
-  assert.not.ok(b.idle());
+  assert.not.ok(b.idle(vipsOf(rows)));
+  assert.ok(b.idle(new Map()), 'no VIP and nothing programmed');
   const bare = { ...sandbox('w', { a: 'NA' }), NetnsPath: '/run/netns/weft-endpoints-n', Bare: true };
-  await b.reconcile([sandbox('x', { a: 'NA' }), sandbox('y', { b: 'NB', a: 'NA' }), sandbox('z', { c: 'NC' }), bare]);
+  await b.reconcile([sandbox('x', { a: 'NA' }), sandbox('y', { b: 'NB', a: 'NA' }), sandbox('z', { c: 'NC' }), bare], vipsOf(rows));
   assert.equal([...got.keys()].sort(), ['/run/netns/x', '/run/netns/y'], 'z is on no network with VIPs; the bare endpoint (shared namespace) is left alone');
   assert.match(got.get('/run/netns/x')!, /-A WEFT-VIP -d 10\.0\.0\.2\/32 -j DNAT --to-destination 10\.0\.0\.5\n/);
   assert.not.match(got.get('/run/netns/x')!, /10\.0\.0\.6|10\.1\.0\.2/, 'a stale task is not used while a fresh one is there; no VIP of another network');
@@ -63,18 +68,36 @@ test('a failed apply is said once and retried after RETRY_MS; unchanged rules ar
   let t = 1000;
   const b = createBalancer(() => tables(rows), nf, log, () => t);
   const sbs = [sandbox('x', { a: 'NA' })];
-  await b.reconcile(sbs);
-  await b.reconcile(sbs);
+  await b.reconcile(sbs, vipsOf(rows));
+  await b.reconcile(sbs, vipsOf(rows));
   assert.is(calls, 1, 'no retry before RETRY_MS');
   assert.is(warnings.length, 1);
   assert.match(JSON.stringify(warnings[0]), /Install iptables/);
   t += RETRY_MS;
   fail = false;
-  await b.reconcile(sbs);
-  await b.reconcile(sbs);
+  await b.reconcile(sbs, vipsOf(rows));
+  await b.reconcile(sbs, vipsOf(rows));
   assert.is(calls, 2, 'retried once, then nothing changes');
   assert.equal(hooks, [true], 'the OUTPUT jump is made on the first successful apply');
   assert.is(warnings.length, 1, 'said once');
+});
+
+test('Retained: entries gone without a tombstone are kept for the grace; a tombstone drops them at once', () => {
+  const rows = [row('_cluster', 'vips', 's1', enc.encode(JSON.stringify({ service: 'api', vips: { NA: '10.0.0.2/24' } }))), row('_cluster', 'vips', 's2', enc.encode(JSON.stringify({ service: 'db', vips: { NA: '10.0.0.3/24' } })))];
+  let live = [...rows];
+  const tb: Tables = { ...tables([]), entries: (n, t) => live.filter((e) => e.network === n && e.table === t && !e.deleted), get: (n, t, k) => live.find((e) => e.network === n && e.table === t && e.key === k) };
+  const r = new Retained('vips', VipEntry);
+  assert.equal([...r.view(tb, 0, 1000).keys()], ['s1', 's2']);
+  // The leader leaves: both entries vanish (no tombstones).
+  live = [];
+  assert.equal([...r.view(tb, 100, 1000).keys()], ['s1', 's2'], 'kept');
+  assert.equal([...r.view(tb, 1099, 1000).keys()], ['s1', 's2'], 'still within the grace');
+  // Back, but s2 was deleted meanwhile (a tombstone).
+  live = [rows[0]!, { ...rows[1]!, deleted: true }];
+  assert.equal([...r.view(tb, 1200, 1000).keys()], ['s1']);
+  live = [];
+  assert.equal([...r.view(tb, 1300, 1000).keys()], ['s1'], 'the grace starts again from the last absence');
+  assert.equal([...r.view(tb, 2300, 1000).keys()], [], 'dropped after the grace');
 });
 
 test.run();

@@ -8,7 +8,8 @@
  * i.e. a VIP without tasks (TCP reset, ICMP port unreachable otherwise), so clients fail at once
  * instead of hanging.
  *
- * The VIPs come from the cluster table (`_cluster`/`vips`, written by the leader); the tasks from
+ * The VIPs come from the cluster table (`_cluster`/`vips`, written by the leader; kept while the
+ * leader restarts, see `Retained`); the tasks from
  * the network's endpoint table (records naming the service), so a task whose record goes leaves
  * every node's rules on the next pass (table events trigger one within ~50 ms). Stale records
  * (their node unreachable) are used only when no fresh one is left. Each sandbox's chains are
@@ -19,7 +20,7 @@
 import { execFile } from 'node:child_process';
 import { decodeEndpointRecord, ENDPOINTS_TABLE, type Logger, type Tables } from '@weft/kernel';
 import type { Sandbox } from '@weft/api';
-import { CLUSTER_NETWORK, decodeJson, VipEntry, VIPS_TABLE } from './records.ts';
+import type { VipEntry } from './records.ts';
 
 export const VIP_CHAIN = 'WEFT-VIP';
 
@@ -76,10 +77,14 @@ export function linuxNetfilter(): Netfilter {
 }
 
 export interface Balancer {
-  /** Programs every local sandbox from the current tables; resolves when done (errors are logged and retried next pass). */
-  reconcile(sandboxes: readonly Sandbox[]): Promise<void>;
+  /**
+   * Programs every local sandbox for `vips` (the services' VIPs, by service ID: the leader's
+   * `_cluster`/`vips` entries) and the tasks in the endpoint tables; resolves when done (errors
+   * are logged and retried later).
+   */
+  reconcile(sandboxes: readonly Sandbox[], vips: ReadonlyMap<string, VipEntry>): Promise<void>;
   /** True when there is nothing to do and nothing programmed (the node pass may skip reading sandboxes). */
-  idle(): boolean;
+  idle(vips: ReadonlyMap<string, VipEntry>): boolean;
 }
 
 /** After a failed apply, a sandbox is tried again no sooner than this (ms). */
@@ -104,13 +109,11 @@ export function createBalancer(tables: () => Tables, netfilter: Netfilter, log: 
     return new Map([...stale, ...fresh]);
   }
 
-  /** Network ID → VIP → task addresses, from the tables. */
-  function vipMap(): Map<string, Map<string, string[]>> {
+  /** Network ID → VIP → task addresses. */
+  function vipMap(entries: ReadonlyMap<string, VipEntry>): Map<string, Map<string, string[]>> {
     const out = new Map<string, Map<string, string[]>>();
     const tasks = new Map<string, Map<string, string[]>>();
-    for (const e of tables().entries(CLUSTER_NETWORK, VIPS_TABLE)) {
-      const v = decodeJson(VipEntry, e.value);
-      if (v === undefined) continue;
+    for (const v of entries.values()) {
       for (const [net, addr] of Object.entries(v.vips)) {
         let t = tasks.get(net);
         if (t === undefined) tasks.set(net, (t = tasksOn(net)));
@@ -123,9 +126,9 @@ export function createBalancer(tables: () => Tables, netfilter: Netfilter, log: 
   }
 
   return {
-    idle: () => applied.size === 0 && tables().entries(CLUSTER_NETWORK, VIPS_TABLE).length === 0,
-    async reconcile(sandboxes) {
-      const vips = vipMap();
+    idle: (entries) => applied.size === 0 && entries.size === 0,
+    async reconcile(sandboxes, entries) {
+      const vips = vipMap(entries);
       const seen = new Set<string>();
       const jobs: (() => Promise<void>)[] = [];
       for (const sb of sandboxes) {

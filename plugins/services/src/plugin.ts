@@ -17,7 +17,7 @@ import * as t from 'io-ts';
 import { definePlugin, errors, getJson, putJson, raise, WeftException, type Context, type PluginDefinition, type TableEvent } from '@weft/kernel';
 import type { Engine, NetDef } from '@weft/engine';
 import type { Service, ServiceSpec, Task } from '@weft/api';
-import { CLUSTER_NETWORK, decodeJson, encodeJson, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, VIPS_TABLE, type ServiceRecord, type VipEntry } from './records.ts';
+import { CLUSTER_NETWORK, decodeJson, encodeJson, Retained, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, VipEntry, VIPS_TABLE, type ServiceRecord } from './records.ts';
 import { plan, specKey } from './placement.ts';
 import { createIngress, INGRESS_TABLE, IngressEntry, type Ingress } from './ingress.ts';
 import { controlVipSource, createVipAllocator, type VipSource } from './vips.ts';
@@ -414,6 +414,8 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
   let nodeBusy: Promise<void> = Promise.resolve();
   /** Task ID → since when its assignment has been missing without a tombstone (see ORPHAN_GRACE_MS). */
   const missingSince = new Map<string, number>();
+  const meshEntries = new Retained(INGRESS_TABLE, IngressEntry);
+  const vipEntries = new Retained(VIPS_TABLE, VipEntry);
   function nodePass(): Promise<void> {
     const run = nodeBusy.then(nodePassOnce, nodePassOnce);
     nodeBusy = run.catch(() => undefined);
@@ -429,13 +431,11 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       if (a !== undefined && a.node === self && a.id === e.key) desired.set(a.id, a);
     }
     const local = (await getJson<Record<string, string>>(ctx.store, LOCAL_KEY)) ?? {};
-    const published = new Map<string, IngressEntry>();
-    for (const e of tb.entries(CLUSTER_NETWORK, INGRESS_TABLE)) {
-      const x = decodeJson(IngressEntry, e.value);
-      if (x !== undefined) published.set(e.key, x);
-    }
+    const grace = ctx.config.orphanGraceMs ?? ORPHAN_GRACE_MS;
+    const published = meshEntries.view(tb, ctx.now(), grace);
+    const vips = vipEntries.view(tb, ctx.now(), grace);
     // Nothing assigned, nothing running, nothing published: skip reading every sandbox each second.
-    if (desired.size === 0 && Object.keys(local).length === 0 && published.size === 0 && ingress === undefined && balancer.idle()) {
+    if (desired.size === 0 && Object.keys(local).length === 0 && published.size === 0 && ingress === undefined && balancer.idle(vips)) {
       for (const e of tb.entries(CLUSTER_NETWORK, STATUS_TABLE)) if (e.owner === self) tb.delete(CLUSTER_NETWORK, STATUS_TABLE, e.key);
       return;
     }
@@ -509,7 +509,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     for (const e of tb.entries(CLUSTER_NETWORK, STATUS_TABLE)) if (e.owner === self && !desired.has(e.key) && local[e.key] === undefined) tb.delete(CLUSTER_NETWORK, STATUS_TABLE, e.key);
     if (published.size > 0 || ingress !== undefined) await mesh().reconcile(published);
     // VIP load balancing in every local sandbox (tasks, mesh helpers, weft run), from fresh state.
-    if (!balancer.idle()) await balancer.reconcile(await engine().sandboxes());
+    if (!balancer.idle(vips)) await balancer.reconcile(await engine().sandboxes(), vips);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * in its store. Remote input is decoded with io-ts (a node never trusts another's bytes).
  */
 import * as t from 'io-ts';
-import { decode } from '@weft/kernel';
+import { decode, type Tables } from '@weft/kernel';
 import type { ServiceSpec } from '@weft/api';
 
 /** Reserved tables network every Weft node joins at start (never a real network ID: has `_`). */
@@ -87,5 +87,43 @@ export function decodeJson<A>(codec: t.Type<A, unknown, unknown>, bytes: Uint8Ar
     return r.ok ? r.value : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The leader's entries of one cluster table as a node should act on them: the live entries, plus
+ * entries that are gone without a tombstone (forgotten because the leader left gossip, e.g. while
+ * it restarts, or not yet synced after this agent restarted) for up to `graceMs`. An entry the
+ * leader deleted (a tombstone) goes at once. So published ports and VIPs keep working while the
+ * leader restarts.
+ */
+export class Retained<A> {
+  private readonly last = new Map<string, { value: A; missingSince?: number }>();
+  private readonly table: string;
+  private readonly codec: t.Type<A, unknown, unknown>;
+  constructor(table: string, codec: t.Type<A, unknown, unknown>) {
+    this.table = table;
+    this.codec = codec;
+  }
+
+  view(tb: Tables, now: number, graceMs: number): Map<string, A> {
+    const out = new Map<string, A>();
+    for (const e of tb.entries(CLUSTER_NETWORK, this.table)) {
+      const v = decodeJson(this.codec, e.value);
+      if (v === undefined) continue;
+      out.set(e.key, v);
+      this.last.set(e.key, { value: v });
+    }
+    for (const [k, l] of this.last) {
+      if (out.has(k)) continue;
+      if (tb.get(CLUSTER_NETWORK, this.table, k) !== undefined) {
+        this.last.delete(k); // deleted by the leader (or undecodable now): gone
+        continue;
+      }
+      l.missingSince ??= now;
+      if (now - l.missingSince >= graceMs) this.last.delete(k);
+      else out.set(k, l.value);
+    }
+    return out;
   }
 }
