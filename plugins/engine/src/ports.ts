@@ -135,7 +135,11 @@ export function relayUdpToUnix(host: string, port: number, sock: string, onError
         frameReader((reply) => {
           if (closed) return;
           touch(key);
-          srv.send(reply, rinfo.port, rinfo.address);
+          try {
+            srv.send(reply, rinfo.port, rinfo.address);
+          } catch {
+            drop(key); // the published socket is gone (bind failed or closed)
+          }
         }),
       );
       conn.on('error', () => drop(key));

@@ -62,6 +62,9 @@ const run = (cmd: string, args: readonly string[], input: string): Promise<void>
       if (err !== null) reject(new Error(`${cmd} ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
       else resolve();
     });
+    // A child that exits (or fails to start) before reading its input makes the write fail with
+    // EPIPE on stdin: the exit status reports the failure; the stream error must not end the agent.
+    p.stdin?.on('error', () => undefined);
     p.stdin?.end(input);
   });
 
