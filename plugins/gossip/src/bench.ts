@@ -157,7 +157,12 @@ async function lossRun(n: number, minutes: number): Promise<void> {
   let suspicions = 0;
   lc.nodes.forEach((m) =>
     m.onEvent((e) => {
-      if (e.type === 'dead') fpDead++;
+      if (e.type === 'dead') {
+        fpDead++;
+        // which observer declared whom dead, when (first 20; with --progress)
+        if (progress && fpDead <= 20)
+          console.log(`  ! false dead #${fpDead} at ${(lc.clock.now() / 1000).toFixed(1)} s: ${m.name} declared ${e.member.name} (incarnation ${e.member.incarnation}) dead`);
+      }
       if (e.type === 'suspect') suspicions++;
     }),
   );
