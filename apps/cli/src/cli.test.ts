@@ -7,7 +7,7 @@ import type { FakeAgent } from './testutil.ts';
 
 const NET_WEB: Network = {
   Name: 'web', Id: 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90', Created: '2026-11-22T04:00:00Z', Scope: 'swarm', Driver: 'overlay', EnableIPv6: false,
-  IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: '10.1.0.0/24', Gateway: '10.1.0.1' }] }, Internal: false, Attachable: true, Encrypted: true, VNI: 4097, MTU: 1450,
+  IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: '10.1.0.0/24', Gateway: '10.1.0.1' }] }, Internal: false, Attachable: true, Ingress: false, Encrypted: true, VNI: 4097, MTU: 1450,
   Containers: {}, Endpoints: [], Options: { encrypted: '' }, Labels: {}, Peers: [], Utilisation: [],
 };
 const NET_BRIDGE: Network = { ...NET_WEB, Name: 'bridge', Id: 'ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100', Scope: 'local', Driver: 'bridge', Encrypted: false };

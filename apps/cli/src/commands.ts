@@ -125,6 +125,7 @@ const commands: readonly CommandSpec[] = [
       { name: 'driver', short: 'd', type: 'string', value: 'DRIVER', defaultText: 'chosen by the agent', desc: 'Driver: overlay, bridge or a plugin name' },
       { name: 'attachable', type: 'bool', desc: 'Let standalone sandboxes (weft run) attach' },
       { name: 'internal', type: 'bool', desc: 'No route out of the network' },
+      { name: 'ingress', type: 'bool', desc: "The swarm's routing-mesh network (overlay, one per swarm, not attachable; made as \"ingress\" when a service first publishes a port)" },
       { name: 'opt', short: 'o', type: 'kv', value: 'KEY=VALUE', repeat: true, desc: 'Driver option (e.g. encrypted, com.docker.network.driver.mtu=1400)' },
       { name: 'subnet', type: 'cidr', value: 'CIDR', repeat: true, desc: 'Subnet' },
       { name: 'gateway', type: 'ip', value: 'IP', repeat: true, desc: 'Gateway of the subnet that contains it' },

@@ -137,6 +137,8 @@ export const NetworkCreateRequest = t.intersection([
     Attachable: t.boolean,
     Internal: t.boolean,
     EnableIPv6: t.boolean,
+    /** The swarm's routing-mesh network (Docker's `--ingress`): overlay, not attachable, at most one. */
+    Ingress: t.boolean,
     Options: t.record(t.string, t.string),
     Labels: t.record(t.string, t.string),
     IPAM: t.partial({ Driver: t.string, Config: t.array(IPAMConfig), Options: t.record(t.string, t.string) }),
@@ -167,6 +169,8 @@ export interface Network {
   readonly IPAM: { readonly Driver: string; readonly Options: Readonly<Record<string, string>>; readonly Config: readonly IPAMConfig[] };
   readonly Internal: boolean;
   readonly Attachable: boolean;
+  /** The swarm's routing-mesh network (Docker's NetworkResource.Ingress). */
+  readonly Ingress: boolean;
   readonly Encrypted: boolean;
   readonly VNI: number;
   readonly MTU: number;

@@ -42,7 +42,7 @@ export const SubnetRecord = t.intersection([
 ]);
 export type SubnetRecord = t.TypeOf<typeof SubnetRecord>;
 
-export const NetworkRecord = t.type({
+export const NetworkRecord = t.intersection([t.type({
   Id: t.string,
   Name: t.string,
   Driver: t.string,
@@ -59,7 +59,10 @@ export const NetworkRecord = t.type({
   Created: t.string,
   /** Node ID → sandboxes of that node attached to the network. */
   Attachments: t.record(t.string, t.array(t.string)),
-});
+}), t.partial({
+  /** The swarm's routing-mesh network (Docker's `Ingress: true`); absent on every other network. */
+  Ingress: t.boolean,
+})]);
 export type NetworkRecord = t.TypeOf<typeof NetworkRecord>;
 
 export const WireKey = t.type({ Epoch: t.number, Key: t.string });
@@ -116,6 +119,7 @@ export const NetworkCreateRequest = t.intersection([
     Attachable: t.boolean,
     Internal: t.boolean,
     EnableIPv6: t.boolean,
+    Ingress: t.boolean,
     IPAM: t.partial({ Driver: t.string, Options: StringMap, Config: t.array(IpamConfigEntry) }),
   }),
 ]);

@@ -291,6 +291,15 @@ export function createNetwork(s: ClusterState, req: NetworkCreateRequest, id: st
   if (clash !== undefined) {
     raise(errors.conflict(PLUGIN, `network with name ${name} already exists`, { code: Codes.nameConflict, value: name, hint: `Network "${name}" has ID ${clash.Id}; choose another name.` }));
   }
+  if (req.Ingress === true) {
+    // As swarmkit: one ingress network, overlay only, never attachable.
+    if (driver !== 'overlay') raise(errors.badRequest(PLUGIN, `Cannot create network "${name}": only the overlay driver is supported for an ingress network (got driver "${driver}")`, { value: driver }));
+    if (req.Attachable === true) raise(errors.badRequest(PLUGIN, `Cannot create network "${name}": ingress network cannot be attachable`, { value: name, hint: 'Drop --attachable.' }));
+    const other = Object.values(s.Networks).find((n) => n.Ingress === true);
+    if (other !== undefined) {
+      raise(errors.conflict(PLUGIN, `Cannot create network "${name}": an ingress network already exists: "${other.Name}" (${other.Id}); a swarm has only one`, { code: Codes.nameConflict, value: name, hint: `Remove "${other.Name}" first (no service may publish ports meanwhile).` }));
+    }
+  }
   const configs = (req.IPAM?.Config ?? []).filter((c) => c.Subnet !== undefined);
   const subnets: SubnetRecord[] = [];
   const cidrs: Cidr[] = [];
@@ -373,6 +382,7 @@ export function createNetwork(s: ClusterState, req: NetworkCreateRequest, id: st
     VNIs: vniList,
     Created: iso(now),
     Attachments: {},
+    ...(req.Ingress === true ? { Ingress: true } : {}),
   };
   return { state: { ...s, Networks: { ...s.Networks, [id]: network }, Seq: s.Seq + 1 }, network };
 }

@@ -8,10 +8,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { createKernel, memoryStore, WeftException, type Kernel } from '@weft/kernel';
+import { createKernel, getJson, memoryStore, putJson, WeftException, type Kernel } from '@weft/kernel';
 import { ipamPlugin } from '@weft/ipam';
 import { exampleStatic } from '@weft/example-static';
-import { enginePlugin, linuxSandboxHost, type Engine } from './mod.ts';
+import { enginePlugin, linuxSandboxHost, type Engine, type NetDef } from './mod.ts';
 
 const root = typeof process.getuid === 'function' && process.getuid() === 0;
 const prefix = `wft-e${process.pid}-`;
@@ -88,6 +88,43 @@ if (!root) {
       await e.removeSandbox('alpine2', false);
       await e.removeNetwork('web');
       assert.match(await code(e.resolve('web')), /NotFound: network "web" not found/);
+    } finally {
+      await k.stop();
+    }
+  });
+
+  test('ingress network: only service tasks and mesh helpers attach; remove checks run first; local drivers refused', async () => {
+    const store = memoryStore();
+    const { k, e } = await boot(store);
+    try {
+      assert.match(await code(e.createNetwork({ Name: 'ing0', Driver: 'static', Ingress: true })), /BadRequest: .*an ingress network must be a swarm overlay network/);
+      // Ingress networks are swarm networks (the control plane's); mark a local one so, to exercise the attach rule here.
+      const n = await e.createNetwork({ Name: 'ing', Driver: 'static', IPAM: { Config: [{ Subnet: '10.79.0.0/24' }] } });
+      const key = (await store.keys('')).find((x) => x.endsWith(`networks/${n.Id}`));
+      assert.ok(key !== undefined, "the engine's record of the network");
+      const def = (await getJson<NetDef>(store, key))!;
+      await putJson(store, key, { ...def, Ingress: true });
+      assert.is((await e.networkView(await e.resolve('ing'))).Ingress, true, 'inspect shows Ingress: true');
+      assert.match(await code(e.createSandbox({ Name: 'plain', Networks: [{ Name: 'ing' }] })), /Forbidden: Could not attach to network ing: .*ingress network .*not manually attachable/);
+      assert.ok(!netnsList().includes(`${prefix}plain`), 'the refused create left nothing');
+      await e.createSandbox({ Name: 'other' });
+      assert.match(await code(e.connect('ing', 'other', undefined, [])), /Forbidden: .*not manually attachable/);
+      const helper = await e.createSandbox({ Name: 'helper', Networks: [{ Name: 'ing' }] }, { service: '', slot: 0, endpointMode: 'dnsrr' });
+      assert.is(helper.Networks.ing?.IPAddress.startsWith('10.79.0.'), true, 'a mesh helper attaches');
+      const task = await e.createSandbox({ Name: 'task', Networks: [{ Name: 'ing' }] }, { service: 's', slot: 1, endpointMode: 'vip' });
+      assert.ok(task.Networks.ing !== undefined, 'a service task attaches');
+      await e.removeSandbox('helper', true);
+      await e.removeSandbox('task', true);
+      await e.removeSandbox('other', true);
+      const seen: string[] = [];
+      const off = e.addRemoveCheck((d) => {
+        seen.push(d.Name);
+        if (d.Ingress === true) throw new Error('ingress network cannot be removed because service s depends on it');
+      });
+      assert.match(await code(e.removeNetwork('ing')), /because service s depends on it/);
+      assert.equal(seen, ['ing'], 'the check sees the resolved network');
+      off();
+      await e.removeNetwork('ing');
     } finally {
       await k.stop();
     }

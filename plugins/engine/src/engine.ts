@@ -48,7 +48,15 @@ export interface NetDef {
   readonly Subnets: readonly { readonly Subnet: string; readonly Gateway: string; readonly IPRange?: string; readonly AuxiliaryAddresses?: Readonly<Record<string, string>> }[];
   readonly VNIs: readonly number[];
   readonly Created: string;
+  /** The swarm's routing-mesh network (created by the services leader; only service tasks and mesh helpers attach). */
+  readonly Ingress?: boolean;
 }
+
+/**
+ * Asked before a network is removed (e.g. the services plugin refuses to remove the ingress
+ * network while a service publishes ports); throws to refuse.
+ */
+export type RemoveCheck = (def: NetDef) => Promise<void> | void;
 
 interface PoolState {
   readonly subnet: string;
@@ -150,6 +158,7 @@ export class Engine {
   private queue: Promise<unknown> = Promise.resolve();
   /** Listeners of published ports (`-p`), by sandbox name; in memory, re-made by `restorePorts`. */
   private readonly listeners = new Map<string, PortListener[]>();
+  private readonly removeChecks: RemoveCheck[] = [];
 
   constructor(ctx: Context<EngineConfig>, host: SandboxHost) {
     this.ctx = ctx;
@@ -220,6 +229,9 @@ export class Engine {
       const all = await this.listDefs();
       if (all.some((d) => d.Name === req.Name)) raise(errors.conflict('engine', `network with name ${req.Name} already exists`, { value: req.Name }));
       const caps = await call<{ ConnectivityScope?: string }>(this.ctx, plugin, 'NetworkDriver.GetCapabilities', {});
+      if (req.Ingress === true && caps.ConnectivityScope !== 'global') {
+        raise(errors.badRequest('engine', `Cannot create network "${req.Name}": an ingress network must be a swarm overlay network (-d overlay), not driver "${driverName}"`, { path: 'Driver', value: driverName }));
+      }
       if (caps.ConnectivityScope === 'global') {
         if (!this.hasControl()) {
           raise(errors.forbidden('engine', 'This node is not a swarm manager. Use "weft swarm init" or "weft swarm join" to connect this node to swarm and try again.'));
@@ -251,9 +263,19 @@ export class Engine {
     });
   }
 
+  /** Registers a check run before any network is removed (see RemoveCheck); returns its removal. */
+  addRemoveCheck(check: RemoveCheck): () => void {
+    this.removeChecks.push(check);
+    return () => {
+      const i = this.removeChecks.indexOf(check);
+      if (i >= 0) this.removeChecks.splice(i, 1);
+    };
+  }
+
   removeNetwork(ref: string): Promise<void> {
     return this.serial(async () => {
       const def = await this.resolve(ref);
+      for (const check of this.removeChecks) await check(def);
       const users = (await this.sandboxRecords()).filter((s) => s.Networks[def.Name] !== undefined).map((s) => s.Name);
       if (users.length > 0) raise(errors.conflict('engine', `error while removing network: network ${def.Name} id ${def.Id} has active endpoints (${users.join(', ')})`, { hint: 'Disconnect or remove those sandboxes first.' }));
       if (def.Scope === 'swarm') {
@@ -575,6 +597,13 @@ export class Engine {
 
   private async attach(rec: SandboxRecord, def: NetDef, ip: string | undefined, aliases: string[]): Promise<void> {
     if (rec.Networks[def.Name] !== undefined) raise(errors.conflict('engine', `endpoint with name ${rec.Name} already exists in network ${def.Name}`));
+    if (def.Ingress === true && rec.Task === undefined) {
+      // Docker: the ingress network is never manually attachable; service tasks with published ports join it.
+      raise(errors.forbidden('engine', `Could not attach to network ${def.Name}: network ${def.Name} is the swarm's ingress network (routing mesh) and is not manually attachable; only tasks of services with published ports join it`, {
+        value: def.Name,
+        hint: 'Publish the port on a service instead ("weft service create --publish published=P,target=T"), or use another network.',
+      }));
+    }
     if (def.Scope === 'swarm') {
       if (!def.Attachable && rec.Task === undefined) raise(errors.forbidden('engine', `Could not attach to network ${def.Name}: network ${def.Name} is not manually attachable`, { hint: 'Create it with --attachable.' }));
       await call(this.ctx, 'control', 'Network.Attach', { Network: def.Id, Sandbox: rec.Name });
@@ -695,6 +724,7 @@ export class Engine {
       IPAM: { Driver: 'default', Options: {}, Config: def.Subnets.map((s) => ({ Subnet: s.Subnet, Gateway: s.Gateway, ...(s.IPRange !== undefined ? { IPRange: s.IPRange } : {}) })) },
       Internal: def.Internal,
       Attachable: def.Attachable,
+      Ingress: def.Ingress === true,
       Encrypted: def.Encrypted,
       VNI: def.VNIs[0] ?? 0,
       MTU: mtu,

@@ -13,9 +13,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { forwarderSpec, frameDatagram, frameReader, PORT_FORWARDER, portFree, portSocket, relayUdpToUnix, spliceToUnix, writeTargets } from './ports.ts';
 
+/** Listener errors (a failed bind): reported through callbacks, so every wait checks them and fails the test. */
+const listenErrors: Error[] = [];
+const onListenError = (e: Error) => void listenErrors.push(e);
+const failOnListenErrors = () => {
+  if (listenErrors.length > 0) throw new Error(`a published-port listener failed: ${listenErrors.map((e) => e.message).join('; ')}`);
+};
+
 const until = async (pred: () => boolean, ms = 5000) => {
   const t0 = Date.now();
   while (!pred()) {
+    failOnListenErrors();
     if (Date.now() - t0 > ms) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -59,7 +67,8 @@ test('UDP: one session per client through the forwarder, replies from the publis
   const clients: dgram.Socket[] = [];
   try {
     await until(() => fs.existsSync(usock) && fs.existsSync(tsock));
-    const relay = relayUdpToUnix('127.0.0.1', 0, usock, (e) => assert.unreachable(String(e)), 300);
+    // Loopback and an ephemeral port only: two runs (or a busy machine) never collide.
+    const relay = relayUdpToUnix('127.0.0.1', 0, usock, onListenError, 300);
     await until(() => relay.port() > 0);
     const pub = relay.port();
     const replies: { who: number; text: string; from: number }[] = [];
@@ -82,8 +91,12 @@ test('UDP: one session per client through the forwarder, replies from the publis
     relay.close();
     assert.ok(await portFree('127.0.0.1', pub, 'udp'), 'and free again after close');
 
-    const splice = spliceToUnix('127.0.0.1', 0, tsock, (e) => assert.unreachable(String(e)));
-    await new Promise((r) => splice.once('listening', r));
+    const splice = spliceToUnix('127.0.0.1', 0, tsock, onListenError);
+    await new Promise((resolve, reject) => {
+      splice.once('listening', resolve);
+      splice.once('error', reject);
+    });
+    failOnListenErrors();
     const c = net.connect((splice.address() as net.AddressInfo).port, '127.0.0.1');
     const got = await new Promise<string>((resolve) => {
       c.on('data', (d) => resolve(d.toString()));
@@ -92,6 +105,7 @@ test('UDP: one session per client through the forwarder, replies from the publis
     assert.is(got, 'tcp-ok');
     c.destroy();
     splice.close();
+    failOnListenErrors();
   } finally {
     for (const c of clients) c.close();
     fwd.kill('SIGKILL');

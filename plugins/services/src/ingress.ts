@@ -4,10 +4,11 @@
  * service's tasks, round robin.
  *
  * The agent's namespace is not on the overlay, so each node runs, per service with published
- * ports, a helper sandbox attached to the service's first network. Inside it, a small forwarder
+ * ports, a helper sandbox attached to the swarm's `ingress` network (as Docker's ingress_sbox;
+ * the service's tasks are attached to it too, after their own networks). Inside it, a small forwarder
  * (plain Node, started as the sandbox's command) accepts on a unix socket per port — unix sockets
  * live in the file system, not in a network namespace — and connects to a task's address on the
- * target port. The agent listens on `0.0.0.0:PUBLISHED` in its own namespace and splices each
+ * target port (its address on the ingress network). The agent listens on `0.0.0.0:PUBLISHED` (config `publishHost`) in its own namespace and splices each
  * connection into that unix socket. Task addresses come from the network's endpoint table (tasks
  * of the service, as the DNS sees them) and are rewritten into a file the forwarder reads per
  * connection, so removed tasks stop receiving connections at once. The forwarder and the splice
@@ -24,6 +25,7 @@ import type { EngineLike } from './plugin.ts';
 export const INGRESS_TABLE = 'ingress';
 export const IngressEntry = t.type({
   service: t.string,
+  /** The ingress network's ID: the helper attaches to it and forwards to the tasks' addresses there. */
   network: t.string,
   ports: t.array(t.intersection([t.type({ published: t.number, target: t.number }), t.partial({ protocol: t.union([t.literal('tcp'), t.literal('udp')]) })])),
 });
@@ -41,7 +43,15 @@ export interface Ingress {
   close(): Promise<void>;
 }
 
-export function createIngress(ctx: Context<unknown>, engine: () => EngineLike, tables: () => Tables, dir: string, newId: () => string): Ingress {
+export function createIngress(
+  ctx: Context<unknown>,
+  engine: () => EngineLike,
+  tables: () => Tables,
+  dir: string,
+  newId: () => string,
+  host = '0.0.0.0',
+  onError?: (e: { service: string; port: string; error: Error }) => void,
+): Ingress {
   const running = new Map<string, Running>();
   const HELPERS = 'node/ingress-helpers';
   let cleaned = false;
@@ -101,7 +111,10 @@ export function createIngress(ctx: Context<unknown>, engine: () => EngineLike, t
             continue;
           }
           const servers = socks.map((x) =>
-            listenPort('0.0.0.0', x.published, x.proto, x.sock, (err) => ctx.log.warn('services: cannot publish port', { service: e.service, port: `${x.published}/${x.proto}`, error: String(err) })),
+            listenPort(host, x.published, x.proto, x.sock, (err) => {
+              ctx.log.warn('services: cannot publish port', { service: e.service, port: `${host}:${x.published}/${x.proto}`, error: String(err) });
+              onError?.({ service: e.service, port: `${host}:${x.published}/${x.proto}`, error: err });
+            }),
           );
           r = { sandbox, key: JSON.stringify(e), servers, targets };
           running.set(id, r);

@@ -4,7 +4,7 @@
  * the ready node running the fewest tasks of its service, then the fewest tasks overall, then by
  * name. No I/O here, so it is tested without a cluster.
  */
-import type { ServiceRecord, TaskRecord, TaskStatus } from './records.ts';
+import { attachedNetworks, type ServiceRecord, type TaskRecord, type TaskStatus } from './records.ts';
 
 export interface PlanInput {
   readonly services: readonly ServiceRecord[];
@@ -20,7 +20,8 @@ export const HISTORY_PER_SLOT = 3;
 
 export function specKey(s: ServiceRecord): string {
   // The VIPs are part of it: a task carries its service's VIP in its endpoint records from the start.
-  return JSON.stringify([s.Spec.TaskTemplate.ContainerSpec.Command, s.Networks.map((n) => (s.Vips?.[n.Id] === undefined ? [n.Id, [...n.Aliases].sort()] : [n.Id, [...n.Aliases].sort(), s.Vips[n.Id]])), s.Spec.EndpointSpec?.Mode ?? 'vip']);
+  // So is the ingress network (a service that starts publishing ports gets tasks attached to it).
+  return JSON.stringify([s.Spec.TaskTemplate.ContainerSpec.Command, attachedNetworks(s).map((n) => (s.Vips?.[n.Id] === undefined ? [n.Id, [...n.Aliases].sort()] : [n.Id, [...n.Aliases].sort(), s.Vips[n.Id]])), s.Spec.EndpointSpec?.Mode ?? 'vip']);
 }
 
 /** Task name as Docker builds it: `SERVICE.SLOT.ID` (the sandbox name; at most 40 characters). */

@@ -4,6 +4,7 @@
  * tasks, scaling, updates and removal — without namespaces.
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
@@ -11,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { createKernel, definePlugin, errors, raise, type Kernel, type TableEntry, type Tables } from '@weft/kernel';
 import type { Sandbox, SandboxCreateRequest, ServiceSpec } from '@weft/api';
-import type { NetDef, TaskOptions } from '@weft/engine';
+import { portFree, type NetDef, type RemoveCheck, type TaskOptions } from '@weft/engine';
 import { servicesPlugin, type EngineLike, type ServicesApi } from './plugin.ts';
 import type { VipSource } from './vips.ts';
 import { vipRules, type Netfilter } from './balancer.ts';
@@ -50,6 +51,7 @@ function sharedTables() {
 // ---- a fake engine: sandboxes are records; "processes" can be killed
 interface FakeEngine extends EngineLike {
   readonly boxes: Map<string, { req: SandboxCreateRequest; task?: TaskOptions; state: 'running' | 'exited' }>;
+  addRemoveCheck(c: RemoveCheck): () => void;
 }
 const NETS: NetDef[] = [
   { Id: 'n1id', Name: 'web', Driver: 'overlay', Scope: 'swarm', Options: {}, Labels: {}, Attachable: false, Internal: false, Encrypted: false, EnableIPv6: false, Subnets: [], VNIs: [4097], Created: '' },
@@ -68,8 +70,13 @@ function fakeEngine(nets: NetDef[]): FakeEngine {
     return { Name: name, Id: name, NetnsPath: `/run/netns/${name}`, Hostname: name, Cmd: b.req.Cmd ?? [], Pid: 1, State: b.state, ExitCode: null, Created: '', Networks: networks, Ports: [], ResolvConf: '' } as Sandbox;
   };
   const resolve = async (ref: string) => nets.find((d) => d.Id === ref || d.Name === ref) ?? raise(errors.notFound('engine', `network "${ref}" not found`));
+  const checks: RemoveCheck[] = [];
   return {
     boxes,
+    addRemoveCheck(c) {
+      checks.push(c);
+      return () => void checks.splice(checks.indexOf(c), 1);
+    },
     async createSandbox(req, task) {
       if (boxes.has(req.Name)) raise(errors.conflict('engine', 'in use'));
       for (const n of req.Networks ?? []) {
@@ -90,11 +97,13 @@ function fakeEngine(nets: NetDef[]): FakeEngine {
       return nets;
     },
     async createNetwork(req) {
-      const d: NetDef = { ...NETS[0]!, Id: `id-${req.Name}`, Name: req.Name, Labels: req.Labels ?? {}, Internal: req.Internal ?? false };
+      if (nets.some((d) => d.Name === req.Name)) raise(errors.conflict('engine', `network with name ${req.Name} already exists`));
+      const d: NetDef = { ...NETS[0]!, Id: `id-${req.Name}`, Name: req.Name, Labels: req.Labels ?? {}, Internal: req.Internal ?? false, Attachable: req.Attachable ?? false, ...(req.Ingress === true ? { Ingress: true } : {}) };
       nets.push(d);
       return { Id: d.Id, Warning: '' };
     },
     async removeNetwork(ref) {
+      for (const c of checks) await c(await resolve(ref));
       const i = nets.findIndex((d) => d.Id === ref || d.Name === ref);
       if (i >= 0) nets.splice(i, 1);
     },
@@ -145,6 +154,25 @@ function fakeNetfilter() {
   return { nf, rules, hooks };
 }
 
+/** The loopback address node `i` of a test cluster publishes ports on (several nodes share this host). */
+const hostOf = (i: number) => `127.0.0.${i + 2}`;
+
+/** A port number free for TCP and UDP on the loopback addresses of `nodes` nodes (fresh each call, so runs never collide). */
+async function freePort(nodes = 3): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const s = net.createServer();
+    const port = await new Promise<number>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve((s.address() as net.AddressInfo).port));
+    });
+    await new Promise((r) => s.close(r));
+    let ok = true;
+    for (let n = 0; n < nodes && ok; n++) ok = (await portFree(hostOf(n), port, 'tcp')) && (await portFree(hostOf(n), port, 'udp'));
+    if (ok) return port;
+  }
+  throw new Error('no free port on the loopback addresses after 50 tries');
+}
+
 async function cluster(names: string[], extra: { orphanGraceMs?: number } = {}) {
   const t = sharedTables();
   const ready = new Set(names);
@@ -155,8 +183,10 @@ async function cluster(names: string[], extra: { orphanGraceMs?: number } = {}) 
   const netfilter = fakeNetfilter();
   let seq = 0;
   const nodes: Node[] = [];
+  /** Published ports the routing mesh could not listen on: a test fails on any (see stop). */
+  const publishErrors: string[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-services-test-'));
-  for (const name of names) {
+  for (const [i, name] of names.entries()) {
     const kernel = createKernel();
     const engine = fakeEngine(nets);
     const r = await kernel.load([
@@ -170,8 +200,10 @@ async function cluster(names: string[], extra: { orphanGraceMs?: number } = {}) 
           newId: () => `t${String(++seq).padStart(3, '0')}`,
           vipSource: () => vip.source,
           netfilter: netfilter.nf,
+          onPublishError: (e) => void publishErrors.push(`${name}: ${e.service} ${e.port}: ${e.error.message}`),
         }),
-        config: { intervalMs: 60_000, runDir: path.join(dir, name), ...extra },
+        // Each node listens on its own loopback address (never on every interface).
+        config: { intervalMs: 60_000, runDir: path.join(dir, name), publishHost: hostOf(i), ...extra },
       },
     ]);
     if (isLeft(r)) throw new Error(JSON.stringify(r.left));
@@ -185,8 +217,9 @@ async function cluster(names: string[], extra: { orphanGraceMs?: number } = {}) 
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.kernel.stop()));
     fs.rmSync(dir, { recursive: true, force: true });
+    if (publishErrors.length > 0) throw new Error(`the routing mesh could not listen on published ports:\n${publishErrors.join('\n')}`);
   };
-  return { nodes, ready, settle, stop, tables: t, nets, vip, netfilter, leader };
+  return { nodes, ready, settle, stop, tables: t, nets, vip, netfilter, leader, publishErrors };
 }
 
 const spec = (name: string, replicas: number, extra: Partial<ServiceSpec> = {}): ServiceSpec => ({
@@ -486,6 +519,7 @@ test('vipRules: probabilities 1/(n-i), the last unconditional; every VIP rejects
 
 test('stacks: compose → prefixed networks and services, labels, warnings; ls, rm', async () => {
   const c = await cluster(['m', 'a']);
+  const port = await freePort(2);
   try {
     const m = c.nodes[0]!.api;
     const compose = `
@@ -501,7 +535,7 @@ services:
     networks:
       frontend: { aliases: [application] }
       backend: {}
-    ports: ["8080:80/udp"]
+    ports: ["${port}:80/udp"]
   db:
     command: sleep 1000
     networks: [backend]
@@ -520,20 +554,20 @@ networks:
     const w = (r.Warnings ?? []).join('\n');
     assert.match(w, /services\.web\.image "nginx" is not run/);
     assert.match(w, /healthcheck is not supported/);
-    assert.not.match(w, /8080/, 'a UDP port in ingress mode is served (no warning)');
+    assert.not.match(w, new RegExp(String(port)), 'a UDP port in ingress mode is served (no warning)');
     const back = c.nets.find((d) => d.Name === 'shop_backend')!;
     assert.equal(back.Labels['com.docker.stack.namespace'], 'shop');
     assert.ok(back.Internal);
     await c.settle();
     assert.equal(running(c).reduce((x, y) => x + y), 4);
     const helpers = c.nodes.map((n) => [...n.engine.boxes.values()].filter((b) => b.task?.service === '').map((b) => b.req.Cmd!.at(-1)));
-    assert.equal(helpers.map((h) => h.length), [1, 1], 'app publishes 8080/udp: a mesh helper on every node');
-    assert.match(String(helpers[0]![0]), /8080\.udp\.sock=80\/udp$/);
+    assert.equal(helpers.map((h) => h.length), [1, 1], 'app publishes a UDP port: a mesh helper on every node');
+    assert.match(String(helpers[0]![0]), new RegExp(`${port}\\.udp\\.sock=80/udp$`));
     assert.equal(await listStacks(m), [{ Name: 'shop', Services: 3, Networks: 2 }]);
     const tasks = await m.tasks({ label: ['com.docker.stack.namespace=shop'] });
     assert.equal(tasks.length, 4);
     const app = c.nodes.flatMap((n) => [...n.engine.boxes.values()]).find((b) => b.task?.service === 'shop_app')!;
-    assert.equal(app.req.Networks, [{ Name: 'id-shop_frontend', Aliases: ['app', 'application'] }, { Name: 'id-shop_backend', Aliases: ['app'] }]);
+    assert.equal(app.req.Networks, [{ Name: 'id-shop_frontend', Aliases: ['app', 'application'] }, { Name: 'id-shop_backend', Aliases: ['app'] }, { Name: 'id-ingress', Aliases: [] }], 'it publishes a port: ingress too, last');
     assert.equal(app.task!.endpointMode, 'dnsrr');
     const settler = setInterval(() => void c.settle(), 20);
     try {
@@ -543,6 +577,7 @@ networks:
     }
     assert.equal(running(c), [0, 0]);
     assert.equal(c.nets.filter((d) => d.Name.startsWith('shop_')), []);
+    assert.equal(c.nets.filter((d) => d.Ingress === true).map((d) => d.Name), ['ingress'], 'the ingress network stays (as in Docker)');
     assert.equal(await listStacks(m), []);
   } finally {
     await c.stop();
@@ -551,26 +586,95 @@ networks:
 
 test('published ports: published port required, a network required, conflicts refused', async () => {
   const c = await cluster(['m']);
+  const p1 = await freePort(1);
+  let p3 = await freePort(1);
+  while (p3 === p1) p3 = await freePort(1);
   try {
     const m = c.nodes[0]!.api;
     const ports = (p: number | undefined) => ({ EndpointSpec: { Ports: [{ Protocol: 'tcp' as const, TargetPort: 80, PublishMode: 'ingress' as const, ...(p !== undefined ? { PublishedPort: p } : {}) }] } });
     const err = (p: Promise<unknown>) => p.then(() => '(no error)', (e: Error) => e.message);
     assert.match(await err(m.create(spec('a', 1, ports(undefined)))), /give the published port/);
-    assert.match(await err(m.create({ ...spec('a', 1, ports(18080)), TaskTemplate: { ContainerSpec: { Command: ['x'] } } })), /on no network/);
-    // Replicas 0: nothing runs, but the port is taken (the mesh helper is not started by the fake engine here).
-    await m.create(spec('a', 0, ports(18080)));
-    assert.match(await err(m.create(spec('b', 0, ports(18080)))), /port 18080\/tcp is already published by service a/);
+    assert.match(await err(m.create({ ...spec('a', 1, ports(p1)), TaskTemplate: { ContainerSpec: { Command: ['x'] } } })), /on no network/);
+    // Replicas 0: nothing runs, but the port is taken (the routing mesh listens on it all the same).
+    await m.create(spec('a', 0, ports(p1)));
+    assert.match(await err(m.create(spec('b', 0, ports(p1)))), new RegExp(`port ${p1}/tcp is already published by service a`));
     // The same number in UDP is another port; twice in one service is refused; host mode is recorded, not served.
     const udp = (p: number) => ({ Protocol: 'udp' as const, TargetPort: 53, PublishMode: 'ingress' as const, PublishedPort: p });
-    await m.create(spec('u', 0, { EndpointSpec: { Ports: [udp(18080)] } }));
+    await m.create(spec('u', 0, { EndpointSpec: { Ports: [udp(p1)] } }));
     assert.match(await err(m.create(spec('v', 0, { EndpointSpec: { Ports: [udp(18081), udp(18081)] } }))), /publishes port 18081\/udp twice/);
     assert.match(await err(m.create(spec('v', 0, { EndpointSpec: { Ports: [udp(70000)] } }))), /70000:53\/udp .*1 to 65535/);
     const host = await m.create(spec('h', 0, { EndpointSpec: { Ports: [{ ...udp(18082), PublishMode: 'host' }] } }));
     assert.match(host.Warnings.join(), /18082:53\/udp \(host\) .* not served/);
     // The mesh table carries the protocol of UDP ports only.
-    await m.create(spec('w', 1, { EndpointSpec: { Ports: [udp(18083), { ...udp(18083), Protocol: 'tcp' }] } }));
+    await m.create(spec('w', 1, { EndpointSpec: { Ports: [udp(p3), { ...udp(p3), Protocol: 'tcp' }] } }));
     const mesh = c.tables.forNode('x').entries('_cluster', 'ingress').map((e) => JSON.parse(new TextDecoder().decode(e.value)) as { service: string; ports: unknown[] });
-    assert.equal(mesh.find((x) => x.service === 'w')?.ports, [{ published: 18083, target: 53, protocol: 'udp' }, { published: 18083, target: 53 }]);
+    assert.equal(mesh.find((x) => x.service === 'w')?.ports, [{ published: p3, target: 53, protocol: 'udp' }, { published: p3, target: 53 }]);
+    assert.equal(new Set(mesh.map((x) => (x as { network?: string }).network)), new Set(['id-ingress']), 'the mesh reaches the tasks over ingress');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('ingress network: made on the first published port; tasks attached to it last, helpers on it, a VIP there; refusals', async () => {
+  const c = await cluster(['m', 'a', 'b']);
+  const port = await freePort(3);
+  try {
+    const m = c.nodes[0]!.api;
+    const err = (p: Promise<unknown>) => p.then(() => '(no error)', (e: Error) => e.message);
+    await m.create(spec('plain', 1));
+    await c.settle();
+    assert.equal(c.nets.filter((d) => d.Ingress === true), [], 'no published port: no ingress network yet');
+    const r = await m.create(spec('web', 3, { EndpointSpec: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: port, PublishMode: 'ingress' }] } }));
+    assert.equal(r.Warnings, []);
+    await c.settle();
+    const ing = c.nets.filter((d) => d.Ingress === true);
+    assert.equal(ing.map((d) => [d.Name, d.Scope, d.Driver, d.Attachable]), [['ingress', 'swarm', 'overlay', false]], 'one ingress network, created through the engine');
+    const ingId = ing[0]!.Id;
+    const boxes = c.nodes.flatMap((n) => [...n.engine.boxes.values()]);
+    const web = boxes.filter((b) => b.task?.service === 'web');
+    assert.is(web.length, 3);
+    for (const b of web) assert.equal(b.req.Networks, [{ Name: 'n1id', Aliases: ['www'] }, { Name: ingId, Aliases: [] }], 'the spec network first (primary), ingress last');
+    assert.equal(boxes.find((b) => b.task?.service === 'plain')!.req.Networks, [{ Name: 'n1id', Aliases: ['www'] }], 'a service without published ports is not on ingress');
+    const tasks = await m.tasks({ service: ['web'] });
+    for (const t of tasks) assert.equal((t.NetworksAttachments ?? []).map((a) => a.Network).sort(), ['ingress', 'web'], 'tasks report an address on ingress');
+    const helpers = c.nodes.map((n) => [...n.engine.boxes.values()].filter((b) => b.task?.service === ''));
+    assert.equal(helpers.map((h) => h.map((b) => b.req.Networks)), [0, 1, 2].map(() => [[{ Name: ingId }]]), 'a mesh helper on every node, attached to ingress');
+    const entry = c.tables.forNode('x').entries('_cluster', 'ingress').map((e) => JSON.parse(new TextDecoder().decode(e.value)) as { service: string; network: string });
+    assert.equal(entry, [{ service: 'web', network: ingId, ports: [{ published: port, target: 80 }] }]);
+    const vips = (await m.get('web')).Endpoint?.VirtualIPs ?? [];
+    assert.equal(vips.map((v) => v.NetworkID), ['n1id', ingId], 'a VIP on the service network and on ingress');
+    assert.ok(web.every((b) => b.task?.vips?.[ingId] === vips[1]!.Addr.split('/')[0]), 'tasks carry the ingress VIP');
+    // Every node really listens on its (loopback) address.
+    for (let i = 0; i < 3; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const s = net.connect(port, `127.0.0.${i + 2}`, () => (s.destroy(), resolve()));
+        s.once('error', (e) => reject(new Error(`node ${i}: ${port} does not answer: ${e.message}`)));
+      });
+    }
+    // Refusals.
+    assert.match(await err(m.create({ ...spec('x', 1), TaskTemplate: { ContainerSpec: { Command: ['x'] }, Networks: [{ Target: 'ingress' }] } })), /Service cannot be explicitly attached to the ingress network "ingress"/);
+    assert.match(await err(c.nodes[1]!.engine.removeNetwork('ingress')), /ingress network cannot be removed because service web depends on it/, 'refused on any node');
+    assert.match(await err(c.nodes[0]!.engine.removeNetwork(ingId)), /service web depends on it/);
+    assert.is(await err(c.nodes[0]!.engine.removeNetwork('web').then(() => c.nets.push({ ...NETS[0]! }))), '(no error)', 'other networks are not concerned');
+    // A second publishing service uses the same network.
+    const port2 = await freePort(3);
+    await m.create(spec('api', 1, { EndpointSpec: { Ports: [{ Protocol: 'udp', TargetPort: 53, PublishedPort: port2, PublishMode: 'ingress' }] } }));
+    await c.settle();
+    assert.is(c.nets.filter((d) => d.Ingress === true).length, 1);
+    assert.match(await err(c.nodes[2]!.engine.removeNetwork('ingress')), /because service api, web depend on it/);
+    // Not publishing any more: off ingress (tasks replaced), helpers gone; the network stays (Docker keeps it) until removed.
+    const s = await m.get('api');
+    await m.update('api', s.Version.Index, { ...s.Spec, EndpointSpec: {} });
+    await m.remove('web');
+    await c.settle();
+    assert.equal(c.nodes.flatMap((n) => [...n.engine.boxes.values()]).filter((b) => b.req.Networks?.some((x) => x.Name === ingId)), [], 'nothing left on ingress');
+    assert.equal(((await m.get('api')).Endpoint?.VirtualIPs ?? []).map((v) => v.NetworkID), ['n1id'], 'the ingress VIP is freed');
+    assert.is(c.nets.filter((d) => d.Ingress === true).length, 1, 'ingress kept after the last publishing service');
+    assert.is(await err(c.nodes[1]!.engine.removeNetwork('ingress')), '(no error)', 'removable once no service publishes');
+    // A network named "ingress" that is not the ingress network: publishing is reported, not silently dropped.
+    await c.nodes[0]!.engine.createNetwork({ Name: 'ingress', Driver: 'overlay' });
+    const w = await m.create(spec('late', 1, { EndpointSpec: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: port, PublishMode: 'ingress' }] } }));
+    assert.match(w.Warnings.join('\n'), /service late: its published ports are not served yet: network "ingress" .* is not an ingress network/);
   } finally {
     await c.stop();
   }

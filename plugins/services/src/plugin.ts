@@ -15,9 +15,9 @@
 import { randomBytes } from 'node:crypto';
 import * as t from 'io-ts';
 import { definePlugin, errors, getJson, putJson, raise, WeftException, type Context, type PluginDefinition, type TableEvent } from '@weft/kernel';
-import type { Engine, NetDef } from '@weft/engine';
+import type { Engine, NetDef, RemoveCheck } from '@weft/engine';
 import type { Service, ServiceSpec, Task } from '@weft/api';
-import { CLUSTER_NETWORK, decodeJson, encodeJson, Retained, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, VipEntry, VIPS_TABLE, type ServiceRecord } from './records.ts';
+import { attachedNetworks, CLUSTER_NETWORK, decodeJson, encodeJson, Retained, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, VipEntry, VIPS_TABLE, type ServiceRecord } from './records.ts';
 import { plan, specKey } from './placement.ts';
 import { createIngress, INGRESS_TABLE, IngressEntry, type Ingress } from './ingress.ts';
 import { controlVipSource, createVipAllocator, type VipSource } from './vips.ts';
@@ -35,6 +35,8 @@ export const ServicesConfig = t.partial({
    * it (the leader's table entries are forgotten while it restarts; default ORPHAN_GRACE_MS).
    */
   orphanGraceMs: t.number,
+  /** Address the routing mesh listens on for published ports (default `0.0.0.0`; tests use a loopback address). */
+  publishHost: t.string,
 });
 export type ServicesConfig = t.TypeOf<typeof ServicesConfig>;
 
@@ -53,7 +55,12 @@ export interface ServicesOptions {
   readonly vipSource?: (ctx: Context<ServicesConfig>) => VipSource;
   /** How VIP load balancing is programmed in sandboxes. Default: iptables-restore through nsenter. */
   readonly netfilter?: Netfilter;
+  /** Told when the routing mesh cannot listen on a published port (besides the log; tests fail on it). */
+  readonly onPublishError?: (e: { service: string; port: string; error: Error }) => void;
 }
+
+/** Name of the ingress network the leader creates when a service first publishes a port (as Docker's `swarm init` does). */
+export const INGRESS_NETWORK = 'ingress';
 
 /** The `services` service: what the API routes call (manager side, except `nodeTasks`). */
 export interface ServicesApi {
@@ -69,6 +76,8 @@ export interface ServicesApi {
   waitTasksGone(taskIds: readonly string[], ms: number): Promise<boolean>;
   /** The engine, for stacks (networks). */
   engine(): EngineLike;
+  /** Refuses removing the ingress network while a service publishes ports (registered with the engine). */
+  checkNetworkRemoval: RemoveCheck;
 }
 
 const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
@@ -81,6 +90,7 @@ export function servicesPlugin(opts: ServicesOptions = {}): PluginDefinition<Ser
   let stopTicker: (() => void) | undefined;
   let kick: (() => void) | undefined;
   let closeIngress: (() => Promise<void>) | undefined;
+  let unregister: (() => void) | undefined;
   return definePlugin<ServicesConfig>({
     manifest: {
       name: PLUGIN,
@@ -102,6 +112,8 @@ export function servicesPlugin(opts: ServicesOptions = {}): PluginDefinition<Ser
     start: async (ctx) => {
       await ctx.services.get('tables').joinNetwork(CLUSTER_NETWORK);
       const a = api!;
+      const eng = ctx.services.get('engine') as Partial<Pick<Engine, 'addRemoveCheck'>>;
+      if (typeof eng.addRemoveCheck === 'function') unregister = eng.addRemoveCheck(a.checkNetworkRemoval);
       let running = false;
       let again = false;
       const pass = async () => {
@@ -134,6 +146,8 @@ export function servicesPlugin(opts: ServicesOptions = {}): PluginDefinition<Ser
       };
     },
     stop: async () => {
+      unregister?.();
+      unregister = undefined;
       await closeIngress?.();
       stopTicker?.();
       stopTicker = undefined;
@@ -173,7 +187,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
   /** VIP warnings already logged (said once each). */
   const vipWarned = new Set<string>();
   const mesh = (): Ingress =>
-    (ingress ??= createIngress(ctx as Context<unknown>, engine, tables, ctx.config.runDir ?? path.join(os.tmpdir(), `weft-mesh-${nodeName()}`), newId));
+    (ingress ??= createIngress(ctx as Context<unknown>, engine, tables, ctx.config.runDir ?? path.join(os.tmpdir(), `weft-mesh-${nodeName()}`), newId, ctx.config.publishHost ?? '0.0.0.0', opts.onPublishError));
 
   // Manager operations read-modify-write the records: one at a time.
   let queue: Promise<unknown> = Promise.resolve();
@@ -245,6 +259,9 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
         if (e instanceof WeftException) raise(errors.notFound(PLUGIN, `network ${n.Target} not found: a service's networks must exist (create them with "weft network create -d overlay")`, { value: n.Target }));
         throw e;
       }
+      if (def.Ingress === true) {
+        raise(errors.badRequest(PLUGIN, `Service cannot be explicitly attached to the ingress network "${def.Name}": a service that publishes ports (--publish) is attached to it by the swarm`, { value: n.Target, hint: 'Remove it from --network; publish the port instead.' }));
+      }
       if (def.Scope !== 'swarm') raise(errors.badRequest(PLUGIN, `network ${def.Name} is local-scope (driver ${def.Driver}): services can attach only to swarm-scope networks (-d overlay)`, { value: n.Target }));
       if (out.some((x) => x.Id === def.Id)) raise(errors.badRequest(PLUGIN, `network ${def.Name} is listed twice`, { value: n.Target }));
       out.push({ Id: def.Id, Name: def.Name, Aliases: [...(n.Aliases ?? [])] });
@@ -273,7 +290,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       }
       if (p.PublishedPort === undefined) raise(errors.badRequest(PLUGIN, `published port ${where}: give the published port (published=P,target=T); Weft does not pick one`, { path: 'EndpointSpec.Ports' }));
       if ((spec.TaskTemplate.Networks ?? []).length === 0) {
-        raise(errors.badRequest(PLUGIN, `service ${spec.Name} publishes port ${p.PublishedPort} but is on no network: the routing mesh reaches tasks over the service's first network (add --network)`, { path: 'TaskTemplate.Networks' }));
+        raise(errors.badRequest(PLUGIN, `service ${spec.Name} publishes port ${p.PublishedPort} but is on no network: Weft's tasks need a network of their own besides the ingress network (which carries only the routing mesh); add --network`, { path: 'TaskTemplate.Networks' }));
       }
     }
     return warnings;
@@ -304,7 +321,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       CreatedAt: s.CreatedAt,
       UpdatedAt: s.UpdatedAt,
       Spec: s.Spec,
-      Endpoint: { Ports: s.Spec.EndpointSpec?.Ports ?? [], VirtualIPs: s.Networks.filter((n) => s.Vips?.[n.Id] !== undefined).map((n) => ({ NetworkID: n.Id, Addr: s.Vips![n.Id]! })) },
+      Endpoint: { Ports: s.Spec.EndpointSpec?.Ports ?? [], VirtualIPs: attachedNetworks(s).filter((n) => s.Vips?.[n.Id] !== undefined).map((n) => ({ NetworkID: n.Id, Addr: s.Vips![n.Id]! })) },
       ServiceStatus: { RunningTasks: running, DesiredTasks: s.Spec.Mode.Replicated.Replicas },
     };
   }
@@ -339,7 +356,8 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       }
       const all = await records();
       const before = all.map((s) => JSON.stringify(s));
-      vipWarnings = await vipAlloc.assign(all);
+      const ingressWarnings = await ensureIngress(all);
+      vipWarnings = [...ingressWarnings, ...(await vipAlloc.assign(all))];
       for (const w of vipWarnings) if (!vipWarned.has(w)) ctx.log.warn(`services: ${w}`);
       vipWarned.clear();
       for (const w of vipWarnings) vipWarned.add(w);
@@ -358,6 +376,40 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     return vipWarnings;
   }
 
+  /**
+   * The ingress network, as Docker's: services that publish ports in mode ingress are attached to
+   * it (`ServiceRecord.Ingress`), others are not. The leader creates it (through the engine and
+   * the control plane, like any swarm network: overlay, a free subnet of the default pool, not
+   * attachable, `Ingress: true`) when a service first publishes a port; it is kept when none does
+   * any more (Docker keeps it too). Returns per-service warnings when it cannot be had; a
+   * service's attachment is never dropped because the networks could not be read.
+   */
+  async function ensureIngress(all: ServiceRecord[]): Promise<string[]> {
+    const publishing = all.filter((s) => servedPorts(s.Spec).length > 0);
+    for (const s of all) if (!publishing.includes(s)) delete s.Ingress;
+    if (publishing.length === 0) return [];
+    let def: NetDef | undefined;
+    let why = '';
+    try {
+      const defs = await engine().listDefs();
+      def = defs.find((d) => d.Ingress === true);
+      const clash = defs.find((d) => d.Name === INGRESS_NETWORK);
+      if (def === undefined && clash !== undefined) {
+        why = `network "${INGRESS_NETWORK}" (${clash.Id.slice(0, 12)}) exists but is not an ingress network; remove it, or create an ingress network ("weft network create -d overlay --ingress NAME")`;
+      } else if (def === undefined) {
+        const r = await engine().createNetwork({ Name: INGRESS_NETWORK, Driver: 'overlay', Ingress: true });
+        ctx.log.info('services: created the ingress network (routing mesh)', { id: r.Id });
+        def = (await engine().listDefs()).find((d) => d.Id === r.Id);
+        if (def === undefined) why = 'the ingress network was created but is not listed yet';
+      }
+    } catch (e) {
+      why = `cannot create the ingress network: ${e instanceof WeftException ? e.error.message : String((e as Error)?.message ?? e)}`;
+    }
+    if (def === undefined) return publishing.filter((s) => s.Ingress === undefined).map((s) => `service ${s.Spec.Name}: its published ports are not served yet: ${why}`);
+    for (const s of publishing) if (s.Ingress?.Id !== def.Id || s.Ingress.Name !== def.Name) s.Ingress = { Id: def.Id, Name: def.Name };
+    return [];
+  }
+
   /** Makes the tasks table hold exactly the desired tasks of `all`. */
   function publish(all: readonly ServiceRecord[]): void {
     const tb = tables();
@@ -373,7 +425,8 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
           node: x.Node,
           name: x.Name,
           cmd: [...s.Spec.TaskTemplate.ContainerSpec.Command],
-          networks: s.Networks.map((n) => ({ id: n.Id, aliases: n.Aliases })),
+          // The ingress network last: the first network stays the task's resolver (primary) network.
+          networks: attachedNetworks(s).map((n) => ({ id: n.Id, aliases: n.Aliases })),
           endpointMode: s.Spec.EndpointSpec?.Mode ?? 'vip',
           ...(s.Vips !== undefined ? { vips: Object.fromEntries(Object.entries(s.Vips).map(([n, a]) => [n, a.split('/')[0]!])) } : {}),
         };
@@ -389,10 +442,10 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     const mesh = new Map<string, Uint8Array>();
     for (const s of all) {
       const ports = servedPorts(s.Spec);
-      const first = s.Networks[0];
       // TCP entries keep their old shape (no protocol field), so an upgraded leader restarts no helper.
       const entries = ports.map((p) => (p.protocol === 'udp' ? p : { published: p.published, target: p.target }));
-      if (ports.length > 0 && first !== undefined) mesh.set(s.ID, encodeJson({ service: s.Spec.Name, network: first.Id, ports: entries } satisfies IngressEntry));
+      // The mesh reaches the tasks over the ingress network (no entry until it exists: warned).
+      if (ports.length > 0 && s.Ingress !== undefined) mesh.set(s.ID, encodeJson({ service: s.Spec.Name, network: s.Ingress.Id, ports: entries } satisfies IngressEntry));
     }
     for (const [k, v] of mesh) {
       const cur = tb.get(CLUSTER_NETWORK, INGRESS_TABLE, k);
@@ -520,6 +573,22 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
   };
   const api: ServicesApi = {
     engine,
+    checkNetworkRemoval(def) {
+      if (def.Ingress !== true) return;
+      // The published ports are in the cluster table on every node, so any node can tell.
+      const users = new Set<string>();
+      for (const e of tables().entries(CLUSTER_NETWORK, INGRESS_TABLE)) {
+        const v = decodeJson(IngressEntry, e.value);
+        if (v !== undefined) users.add(v.service);
+      }
+      if (users.size > 0) {
+        const names = [...users].sort();
+        raise(errors.conflict(PLUGIN, `ingress network cannot be removed because service ${names.join(', ')} depend${names.length === 1 ? 's' : ''} on it`, {
+          value: def.Name,
+          hint: `Remove the service${names.length === 1 ? '' : 's'} ("weft service rm ${names.join(' ')}") or stop publishing their ports first.`,
+        }));
+      }
+    },
     async waitTasksGone(ids, ms) {
       const t0 = Date.now();
       const want = new Set(ids);

@@ -76,6 +76,16 @@ export interface ServiceRecord {
   Tasks: TaskRecord[];
   /** Endpoint mode vip: network ID → the service's virtual IP there (`10.0.0.5/24`, as Docker shows it), allocated by the leader. */
   Vips?: Record<string, string>;
+  /**
+   * The swarm's ingress network, while the service publishes ports in mode ingress: its tasks are
+   * attached to it too (after the spec's networks), and the routing mesh reaches them there.
+   */
+  Ingress?: { Id: string; Name: string };
+}
+
+/** Every network a service's tasks attach to: the spec's, then the ingress network (if it publishes ports). */
+export function attachedNetworks(s: Pick<ServiceRecord, 'Networks' | 'Ingress'>): ServiceRecord['Networks'] {
+  return s.Ingress === undefined ? s.Networks : [...s.Networks, { Id: s.Ingress.Id, Name: s.Ingress.Name, Aliases: [] }];
 }
 
 const enc = new TextEncoder();

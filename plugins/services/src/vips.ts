@@ -12,7 +12,7 @@
  * block with no VIP left is given back.
  */
 import { errors, getJson, putJson, raise, type Context } from '@weft/kernel';
-import type { ServiceRecord } from './records.ts';
+import { attachedNetworks, type ServiceRecord } from './records.ts';
 
 /** What the allocator needs from the control plane (the default uses the `control` plugin). */
 export interface VipSource {
@@ -76,7 +76,7 @@ export function createVipAllocator(ctx: Context<unknown>, source: VipSource): Vi
         if (s.Vips === undefined) continue;
         for (const net of Object.keys(s.Vips)) {
           const gone = byId !== undefined && !byId.has(net);
-          if (!wantsVips(s) || !s.Networks.some((n) => n.Id === net) || gone) delete s.Vips[net];
+          if (!wantsVips(s) || !attachedNetworks(s).some((n) => n.Id === net) || gone) delete s.Vips[net];
         }
         if (Object.keys(s.Vips).length === 0) delete s.Vips;
       }
@@ -91,7 +91,7 @@ export function createVipAllocator(ctx: Context<unknown>, source: VipSource): Vi
       if (byId !== undefined) {
         for (const s of all) {
           if (!wantsVips(s)) continue;
-          for (const n of s.Networks) {
+          for (const n of attachedNetworks(s)) {
             if (s.Vips?.[n.Id] !== undefined) continue;
             const def = byId.get(n.Id);
             if (def === undefined) continue;

@@ -54,6 +54,7 @@ export async function create(p: Parsed, io: Io): Promise<number> {
     Driver: str(p, 'driver'),
     Attachable: bool(p, 'attachable') || undefined,
     Internal: bool(p, 'internal') || undefined,
+    Ingress: bool(p, 'ingress') || undefined,
     EnableIPv6: bool(p, 'ipv6') || undefined,
     Options: record(p, 'opt'),
     Labels: record(p, 'label'),
