@@ -53,6 +53,20 @@ test('default subnets skip those in use; explicit ones are normalised with a gat
   assert.match(err(() => S.createNetwork(s, { Name: 'c', IPAM: { Config: [{ Subnet: '10.8.0.0/16' }, { Subnet: '10.8.1.0/24' }] } }, 'x', 0, v)), 'overlaps its own subnet');
 });
 
+test('ingress: overlay only, never attachable, one per swarm; recorded with Ingress: true and a free default subnet', () => {
+  const v = new VniBitmap();
+  let s = base();
+  s = S.createNetwork(s, { Name: 'a' }, 'id-a', 0, v).state;
+  const i = S.createNetwork(s, { Name: 'ingress', Driver: 'overlay', Ingress: true }, 'id-i', 0, v);
+  assert.is(i.network.Ingress, true);
+  assert.is(i.network.Attachable, false);
+  assert.is(i.network.Subnets[0]!.Subnet, '10.0.1.0/24', 'the first /24 of the default pool that is free');
+  assert.is(s.Networks['id-a']!.Ingress, undefined, 'other networks carry no Ingress field');
+  assert.match(err(() => S.createNetwork(s, { Name: 'i2', Driver: 'overlay', Ingress: true, Attachable: true }, 'x', 0, v)), 'ingress network cannot be attachable');
+  assert.match(err(() => S.createNetwork(s, { Name: 'i2', Driver: 'macvlan', Ingress: true }, 'x', 0, v)), 'only the overlay driver');
+  assert.match(err(() => S.createNetwork(i.state, { Name: 'i2', Driver: 'overlay', Ingress: true }, 'x', 0, v)), 'an ingress network already exists: "ingress"');
+});
+
 test('vxlanid_list: one per subnet, in range, unique; bitmap allocation skips pinned IDs', () => {
   const v = new VniBitmap();
   const s = base();
