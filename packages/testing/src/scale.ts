@@ -42,11 +42,30 @@ async function pool<T, R>(items: readonly T[], n: number, fn: (x: T, i: number) 
   return out;
 }
 
-async function swarm(c: Cluster, batch = 10): Promise<void> {
+/** Starts every agent (`batch` at a time), inits the swarm on the first and joins the rest; returns join retries. */
+async function swarm(c: Cluster, batch = 10, log: (l: string) => void = () => undefined): Promise<number> {
   for (let i = 0; i < c.hosts.length; i += batch) await Promise.all(c.hosts.slice(i, i + batch).map((h) => c.startAgent(h)));
   const [m, ...workers] = c.hosts;
   const init = await m!.client.swarmInit({});
-  for (const w of workers) await w.client.swarmJoin({ JoinToken: init.WorkerToken, RemoteAddrs: [`${m!.addr}:2377`] });
+  let retries = 0;
+  for (const w of workers) {
+    // A join that finds the manager too busy to answer (50 agents starting on 2 cores) is tried
+    // again, as an operator would; the retries are reported.
+    for (let a = 1; ; a++) {
+      try {
+        await w.client.swarmJoin({ JoinToken: init.WorkerToken, RemoteAddrs: [`${m!.addr}:2377`] });
+        break;
+      } catch (e) {
+        if (a >= 10 || (e as { code?: string }).code !== 'WEFT_CONTROL_NO_MANAGER') throw new Error(`join of ${w.name} (${retries} joins retried so far): ${(e as Error).message}`);
+        retries++;
+        log(`join of ${w.name} failed (${(e as Error).message}); retrying`);
+        await new Promise((r) => setTimeout(r, 2000 * a));
+      }
+    }
+    // One join at a time: the next starts once the manager lists this node ready.
+    await eventually(async () => (await m!.client.nodes()).some((n) => n.Name === w.name && n.Status === 'ready'), 60_000, `the manager to list ${w.name} ready`, 250);
+  }
+  return retries;
 }
 
 export interface EndpointScaleOptions {
@@ -252,17 +271,51 @@ export interface AgentScaleResult {
   readonly steadySeconds: number;
   /** Agents that still listed every agent alive at the end of the window. */
   readonly stillConverged: number;
+  /** Joins tried again because the manager did not answer in time. */
+  readonly joinRetries: number;
 }
 
-/** `agents` real agents in one swarm on this machine (one namespace each). */
+const GC = '/proc/sys/net/ipv4/neigh/default/gc_thresh';
+
+/**
+ * The kernel's ARP table is one table for every namespace of the machine, capped by gc_thresh3
+ * (default 1024). N hosts that all talk to each other need N² entries: at 50 agents (2,450) the
+ * table overflows ("neighbor table overflow" in dmesg) and joins time out on failed ARP. Raises
+ * gc_thresh2/3 to fit `entries` (more on top of what is there) and returns how to restore them.
+ */
+export function neighbourRoom(entries: number): () => void {
+  const read = (i: number) => Number(fs.readFileSync(`${GC}${i}`, 'utf8').trim());
+  const old2 = read(2);
+  const old3 = read(3);
+  const want3 = old3 + entries;
+  if (old3 >= entries * 2) return () => undefined;
+  fs.writeFileSync(`${GC}3`, String(want3));
+  fs.writeFileSync(`${GC}2`, String(Math.max(old2, Math.floor(want3 / 2))));
+  return () => {
+    fs.writeFileSync(`${GC}2`, String(old2));
+    fs.writeFileSync(`${GC}3`, String(old3));
+  };
+}
+
+/**
+ * `agents` real agents in one swarm on this machine (one namespace each). The machine's ARP table
+ * limit is raised for the run (see neighbourRoom) and restored after.
+ */
 export async function agentScale(o: AgentScaleOptions): Promise<AgentScaleResult> {
   const log = o.log ?? (() => undefined);
   if (!Number.isInteger(o.agents) || o.agents < 2 || o.agents > 250) throw new Error(`agents must be an integer from 2 to 250, not ${o.agents}`);
   if (!(o.steadySeconds >= 1)) throw new Error(`steadySeconds must be at least 1, not ${o.steadySeconds}`);
-  const c = await createCluster(o.agents, { tag: o.tag, subnet: o.subnet });
+  const restore = neighbourRoom(2 * o.agents * o.agents);
+  let c: Cluster;
+  try {
+    c = await createCluster(o.agents, { tag: o.tag, subnet: o.subnet });
+  } catch (e) {
+    restore();
+    throw e;
+  }
   try {
     const t0 = Date.now();
-    await swarm(c);
+    const joinRetries = await swarm(c, 10, log);
     const startSeconds = (Date.now() - t0) / 1000;
     log(`${o.agents} agents started and joined in ${startSeconds.toFixed(1)} s; waiting until each lists ${o.agents} alive`);
     const alive = async (h: Host) => (await h.client.nodes()).filter((n) => n.Status === 'ready' || n.Status === 'alive').length;
@@ -285,8 +338,10 @@ export async function agentScale(o: AgentScaleOptions): Promise<AgentScaleResult
       cpuMax: Math.max(...cpu),
       steadySeconds: o.steadySeconds,
       stillConverged: counts.filter((n) => n === o.agents).length,
+      joinRetries,
     };
   } finally {
     await c.destroy();
+    restore();
   }
 }
