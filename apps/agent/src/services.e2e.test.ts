@@ -258,7 +258,7 @@ if (!root) {
     }
   });
 
-  test('walkthrough: 5 replicas, --publish 8080:80 on every node, VIP load-balanced, tasks.S, network-add/rm (CLI)', async () => {
+  test('walkthrough: 5 replicas, --publish 8080:80 on every node over the ingress network, VIP load-balanced, tasks.S, network-add/rm (CLI)', async () => {
     const c = await createCluster(3, { tag: `${tag}w`, subnet: 68 });
     const S = `${tag}web`;
     const A = `${tag}wa`;
@@ -267,6 +267,15 @@ if (!root) {
     try {
       const m = await swarm(c);
       const cli = (h: Host, ...args: string[]) => execFileSync(process.execPath, [CLI_BIN, '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      /** A CLI call expected to fail: its stderr (or "(no error)"). */
+      const cliErr = (h: Host, ...args: string[]) => {
+        try {
+          cli(h, ...args);
+          return '(no error)';
+        } catch (e) {
+          return String((e as { stderr?: string }).stderr ?? e);
+        }
+      };
       cli(m, 'network', 'create', '-d', 'overlay', '--attachable', '--subnet', '10.168.0.0/24', A);
       cli(m, 'network', 'create', '-d', 'overlay', '--attachable', '--subnet', '10.168.1.0/24', B);
       // Each task serves its own name (the sandbox's /etc/hostname), so answers say who answered.
@@ -277,6 +286,25 @@ if (!root) {
       assert.equal(boxes.length, 5);
       assert.equal(new Set(boxes.map((b) => b.host.name)).size, 3, 'spread over the 3 hosts');
       const names = new Set(boxes.map((b) => b.sb.Name));
+
+      // The ingress network: made by the leader for the published port (overlay, swarm scope, Ingress, not
+      // attachable, a subnet of the default pool), listed by `network ls`; every task has an address on it,
+      // after its own network (which stays its DNS network).
+      const ing = await m.client.network('ingress');
+      assert.equal([ing.Driver, ing.Scope, ing.Ingress, ing.Attachable], ['overlay', 'swarm', true, false]);
+      const ingSubnet = ing.IPAM.Config[0]?.Subnet ?? '';
+      assert.match(ingSubnet, /^10\.\d+\.\d+\.0\/24$/);
+      assert.match(cli(m, 'network', 'ls'), new RegExp(`${ing.Id.slice(0, 12)}\\s+ingress\\s+overlay\\s+swarm`), 'network ls shows ingress');
+      const ingPrefix = ingSubnet.split('.').slice(0, 3).join('.') + '.';
+      for (const b of boxes) {
+        assert.ok(ipIn(b.sb, 'ingress').startsWith(ingPrefix), `${b.sb.Name} has an address on ingress (${ingSubnet}): ${JSON.stringify(b.sb.Networks)}`);
+        assert.equal(Object.keys(b.sb.Networks), [A, 'ingress'], 'its own network first, ingress last');
+      }
+      const netAGw = (await m.client.network(A)).IPAM.Config[0]!.Gateway;
+      assert.match(c.inSandbox(boxes[0]!.sb.Name, ['cat', '/etc/resolv.conf']).out, new RegExp(`nameserver ${netAGw}\\b`), "the task's DNS is its own network's, not ingress's");
+      // Refusals, with Docker's kind of message: no manual attachment, no removal while a service publishes.
+      assert.match(cliErr(c.hosts[1]!, 'run', '-d', '--name', `${tag}-ing`, '--network', 'ingress', '--', 'sleep', '60'), /Could not attach to network ingress: .*not manually attachable/);
+      assert.match(cliErr(c.hosts[2]!, 'network', 'rm', 'ingress'), new RegExp(`ingress network cannot be removed because service ${S} depends on it`));
 
       // Every node's 8080 answers, requests are spread over the tasks.
       const curl = (h: Host) => {
@@ -296,11 +324,13 @@ if (!root) {
       const insp = JSON.parse(cli(m, 'service', 'inspect', S)) as { Endpoint: { VirtualIPs: { NetworkID: string; Addr: string }[] } }[];
       const netA = await m.client.network(A);
       const vips = insp[0]!.Endpoint.VirtualIPs;
-      assert.equal(vips.map((v) => v.NetworkID), [netA.Id]);
+      assert.equal(vips.map((v) => v.NetworkID), [netA.Id, ing.Id], 'a VIP on its network and one on ingress (as Docker)');
       const vip = vips[0]!.Addr.split('/')[0]!;
       assert.match(vips[0]!.Addr, /^10\.168\.0\.\d+\/24$/);
+      assert.ok(vips[1]!.Addr.startsWith(ingPrefix), `the ingress VIP is in ${ingSubnet}: ${vips[1]!.Addr}`);
       const h2 = c.hosts[1]!;
       cli(h2, 'run', '-d', '--name', `${tag}-ca`, '--network', A, '--', 'sleep', '3600');
+      assert.match(cliErr(h2, 'network', 'connect', 'ingress', `${tag}-ca`), /Could not attach to network ingress: .*not manually attachable/);
       const taskIps = boxes.map((b) => ipIn(b.sb, A));
       assert.not.ok(taskIps.includes(vip), 'the VIP is no task address');
       await eventually(() => same(dig(c, `${tag}-ca`, S), [vip]), 15_000, `${S} → VIP ${vip}`);
@@ -335,7 +365,7 @@ if (!root) {
       const moved = await taskBoxes(c, S);
       const movedNames = new Set(moved.map((b) => b.sb.Name));
       const vipB = (await m.client.service(S)).Endpoint!.VirtualIPs!;
-      assert.equal(vipB.map((v) => v.NetworkID), [netB.Id], 'the VIP moved with the service');
+      assert.equal(vipB.map((v) => v.NetworkID), [netB.Id, ing.Id], 'the VIP moved with the service (ingress kept)');
       const vb = vipB[0]!.Addr.split('/')[0]!;
       cli(c.hosts[2]!, 'run', '-d', '--name', `${tag}-cb`, '--network', B, '--', 'sleep', '3600');
       await eventually(() => same(dig(c, `${tag}-cb`, `tasks.${S}`), moved.map((b) => ipIn(b.sb, B))), 15_000, `tasks.${S} on B`);
@@ -353,6 +383,13 @@ if (!root) {
         const r = c.inSandbox(`${tag}-cb`, ['curl', '-s', '--max-time', '3', `http://${vb}/`], 8000);
         return r.code === 7 && Date.now() - t0 < 1500; // 7: could not connect (refused)
       }, 10_000, `VIP ${vb} with no task refuses at once`);
+
+      // No service publishes any more: ingress stays (as in Docker) and may now be removed.
+      cli(m, 'service', 'rm', S);
+      await eventually(async () => (await Promise.all(c.hosts.map((h) => h.client.sandboxes()))).flat().every((sb) => sb.Networks.ingress === undefined), 30_000, 'mesh helpers gone');
+      assert.match(cli(m, 'network', 'ls'), /\singress\s/, 'ingress kept after the last publishing service');
+      await eventually(() => cliErr(m, 'network', 'rm', 'ingress') === '(no error)', 30_000, 'network rm ingress allowed once no service publishes');
+      assert.not.match(cli(m, 'network', 'ls'), /\singress\s/);
     } finally {
       await c.destroy();
       fs.rmSync(docroot, { recursive: true, force: true });
