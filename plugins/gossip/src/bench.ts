@@ -7,9 +7,9 @@
  *
  * `--minutes` is the length of the loss run per size (the last value repeats; 0 skips it).
  * The N=5000 loss run is off by default: its cost grows with N² (every suspicion and
- * refutation reaches every member: ≈ 3–5 CPU-s per simulated second, so 10 simulated
- * minutes take 30–60 min), see README "Measured figures". `--long` (= `--minutes 10,10,10`)
- * runs it.
+ * refutation reaches every member: ≈ 5 CPU-s per simulated second, far more during the
+ * push/pull round every node runs at 270–300 s; well over an hour in all on a loaded 2-vCPU
+ * VM), see README "Measured figures". `--long` (= `--minutes 10,10,10`) runs it.
  * `--quick`: N=100,1000 with a 1-minute loss run. After each size a cumulative one-line
  * JSON summary is printed (the repo's `npm run bench` runner keeps the last one).
  * N=5000 needs ~8 GB of heap: when the heap limit is lower, the script re-runs itself
