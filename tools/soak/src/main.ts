@@ -80,7 +80,7 @@ if (only !== 'endpoints') {
   const steady = num('steady', 60);
   const r = await agentScale({ agents: m, steadySeconds: steady, subnet: 61, tag: `${tag}a`, log });
   console.log(`\nagents: ${r.agents} agents in one swarm on this machine`);
-  console.log(`  start + join         ${r.startSeconds.toFixed(1)} s`);
+  console.log(`  start + join         ${r.startSeconds.toFixed(1)} s (${r.joinRetries} joins retried)`);
   console.log(`  converge             ${r.convergeSeconds.toFixed(1)} s after the last join (every agent lists ${r.agents} alive)`);
   console.log(`  RSS per agent        mean ${(r.rssMean / MiB).toFixed(1)} MiB, max ${(r.rssMax / MiB).toFixed(1)} MiB`);
   console.log(`  CPU per agent        mean ${r.cpuMean.toFixed(2)} s, max ${r.cpuMax.toFixed(2)} s over ${r.steadySeconds} s (${((100 * r.cpuMean) / r.steadySeconds).toFixed(2)} % of a core)`);
