@@ -3,7 +3,7 @@
  * tests (short runs): many endpoints on one host, and many agents in one cluster. They measure and
  * return figures; they throw only when the harness itself fails, so callers assert on the figures.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Sandbox } from '@weft/api';
@@ -213,7 +213,22 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
     for (const n of picks) {
       if (c.inSandbox(probe, ['ping', '-c', '1', '-W', '2', n]).code === 0) continue;
       pingRetried.push(n);
-      if (c.inSandbox(probe, ['ping', '-c', '3', '-i', '0.5', '-W', '2', n]).code !== 0) pingFailed.push(n);
+      if (c.inSandbox(probe, ['ping', '-c', '3', '-i', '0.5', '-W', '2', n]).code !== 0) {
+        pingFailed.push(n);
+        // What the shared namespace holds for it: which interface has the address, how the
+        // kernel would answer the probe from it, the interface's counters and neighbours.
+        const a = addrs.get(n) ?? '';
+        const from = p.Networks['scale']!.IPAddress.split('/')[0]!;
+        const sh = (args: string[]) => {
+          const r = spawnSync('ip', args, { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+          return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+        };
+        const owner = sh(['-n', bareNs, '-o', 'addr', 'show', 'to', `${a}/32`]);
+        const dev = owner.split(/\s+/)[1] ?? '';
+        log(`  ${n} (${a}) unanswered: address ${owner === '' ? 'on no interface' : `on ${dev}`}; route to the probe: ${sh(['-n', bareNs, 'route', 'get', from, 'from', a])}`);
+        if (dev !== '') log(`    ${sh(['-n', bareNs, '-s', '-o', 'link', 'show', 'dev', dev]).replace(/\s+/g, ' ')}`);
+        log(`    neighbours of the probe: ${sh(['-n', bareNs, 'neigh', 'show', from]).replace(/\n/g, '; ') || 'none'}`);
+      }
     }
     log(`pinged ${picks.length - pingFailed.length}/${picks.length} random endpoints by name from ${h2.name} (${pingRetried.length} needed a second try)`);
     result = {
