@@ -9,7 +9,8 @@ import type { KeyRing } from '@weft/kernel';
 export const MAX_PORTS = 16384;
 /** From this many TAPs on, the worker waits in epoll and reads only the ready ones. */
 export const EPOLL_FROM = 64;
-export const MAX_PEERS = 4096;
+/** Remote endpoints per host (all networks): a network of 10,000 endpoints on another host fits. */
+export const MAX_PEERS = 16384;
 
 /** Counter fields, per port and per peer, in one Float64Array per worker (summed by the controller). */
 export const COUNTER_FIELDS = [

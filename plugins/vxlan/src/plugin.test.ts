@@ -47,4 +47,28 @@ test('loads as the datapath service on loopback; networks, peers and counters', 
   }
 });
 
+test('a network of 10,000 endpoints on another host fits; past capacity a clear error', async () => {
+  const k = createKernel();
+  const port = 40000 + ((process.pid + 7) % 20000);
+  const r = await k.load([{ plugin: vxlanPlugin(), config: { dataPathAddr: '127.0.0.1', dataPathPort: port, sourcePorts: 1 } }]);
+  assert.ok(isRight(r), JSON.stringify(r));
+  const dp = k.service('datapath') as DataPath;
+  const mac = (i: number) => `02:42:0a:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+  try {
+    await dp.ensureNetwork({ id: 'big', vni: 12, mtu: 1450, encrypted: false, internal: false, gateways: ['10.128.0.1/14'] });
+    for (let i = 1; i <= 10_000; i++) dp.addPeer({ network: 'big', mac: mac(i), ipv4: `10.128.${i >> 8}.${i & 255}`, vtep: '127.0.0.2' });
+    const c = dp.counters('big');
+    assert.ok(c[`peer/${mac(10_000)}`] !== undefined, 'the 10,000th remote endpoint is programmed');
+    let err = '';
+    try {
+      for (let i = 10_001; i <= 40_000; i++) dp.addPeer({ network: 'big', mac: mac(i), ipv4: `10.129.${(i >> 8) & 255}.${i & 255}`, vtep: '127.0.0.2' });
+    } catch (e) {
+      err = String((e as WeftException).error?.message ?? e);
+    }
+    assert.match(err, /No free peer slot \(at most \d+ peers per host\)/);
+  } finally {
+    await k.stop();
+  }
+});
+
 test.run();
