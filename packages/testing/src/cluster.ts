@@ -120,6 +120,7 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
       const live = ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '');
       const sandboxes = hosts.flatMap((h) => listSandboxNames(h.stateDir)).filter((n) => live.includes(n));
       // Deleting a namespace does not stop what runs in it: kill every process inside first.
+      const killed: number[] = [];
       for (const ns of [...sandboxes, ...created]) {
         if (!live.includes(ns)) continue;
         let pids: string[] = [];
@@ -131,9 +132,25 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
         for (const pid of pids) {
           try {
             process.kill(Number(pid), 'SIGKILL');
+            killed.push(Number(pid));
           } catch {
             /* gone */
           }
+        }
+      }
+      // SIGKILL is delivered asynchronously: on a loaded machine a killed process can still be
+      // listed for a moment. Wait (≤ 5 s) until each one is gone or a zombie for its parent.
+      const until = Date.now() + 5000;
+      for (const pid of killed) {
+        while (Date.now() < until) {
+          let st = '';
+          try {
+            st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+          } catch {
+            break; // gone
+          }
+          if (/^\d+ \(.*\) [ZX] /s.test(st)) break;
+          await new Promise((r) => setTimeout(r, 20));
         }
       }
       for (const ns of sandboxes) {
