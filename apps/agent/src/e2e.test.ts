@@ -5,20 +5,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { createCluster, type Cluster, type Host } from '@weft/testing/cluster';
+import { createCluster, eventually, formSwarm, type Cluster, type Host } from '@weft/testing/cluster';
 
 const root = process.getuid?.() === 0;
 const tag = `e${process.pid % 1000}`;
 const sb = (n: string) => `${tag}-${n}`;
 
-async function eventually(pred: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await Promise.resolve(pred()).catch(() => false)) return;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 async function failure(p: Promise<unknown>): Promise<string> {
   try {
     await p;
@@ -29,14 +21,6 @@ async function failure(p: Promise<unknown>): Promise<string> {
 }
 const ipOf = async (h: Host, name: string, net: string) => (await h.client.sandbox(name)).Networks[net]!.IPAddress.split('/')[0]!;
 const pings = (c: Cluster, from: string, ip: string) => c.inSandbox(from, ['ping', '-c', '1', '-W', '1', ip]).code === 0;
-
-async function swarm(c: Cluster): Promise<void> {
-  await Promise.all(c.hosts.map((h) => c.startAgent(h)));
-  const [m, ...workers] = c.hosts;
-  const init = await m!.client.swarmInit({});
-  for (const w of workers) await w.client.swarmJoin({ JoinToken: init.WorkerToken, RemoteAddrs: [`${m!.addr}:2377`] });
-  await eventually(async () => (await m!.client.nodes()).filter((n) => n.Status === 'ready' && n.Weft).length === c.hosts.length, 15_000, 'every node ready');
-}
 
 if (!root) {
   test('end-to-end (skipped: needs root for network namespaces)', () => console.log('  skipped: run as root to include the multi-host tests'));
@@ -70,7 +54,7 @@ if (!root) {
   test('overlay walkthrough: lazy per-host networks, ping both ways, connect/disconnect', async () => {
     const c = await createCluster(3, { tag: `${tag}b`, subnet: 32 });
     try {
-      await swarm(c);
+      await formSwarm(c);
       const [m, w1, w2] = c.hosts as [Host, Host, Host];
       await m.client.networkCreate({ Name: 'front', Driver: 'overlay', Attachable: true });
       await m.client.networkCreate({ Name: 'back', Driver: 'overlay', Attachable: true });
@@ -105,7 +89,7 @@ if (!root) {
   test('restarts: a worker agent killed with -9 comes back and traffic resumes; a manager restart keeps everything', async () => {
     const c = await createCluster(3, { tag: `${tag}c`, subnet: 33 });
     try {
-      await swarm(c);
+      await formSwarm(c);
       const [m, w1, w2] = c.hosts as [Host, Host, Host];
       await m.client.networkCreate({ Name: 'app', Driver: 'overlay', Attachable: true });
       await w1.client.sandboxCreate({ Name: sb('x'), Networks: [{ Name: 'app' }] });
@@ -149,7 +133,7 @@ if (root) {
   test('embedded DNS: sandboxes on two workers ping each other by name and by alias; unknown names are not found', async () => {
     const c = await createCluster(3, { tag: `${tag}n`, subnet: 46 });
     try {
-      await swarm(c);
+      await formSwarm(c);
       const [m, w1, w2] = c.hosts as [Host, Host, Host];
       await m.client.networkCreate({ Name: 'named', Driver: 'overlay', Attachable: true });
       await w1.client.sandboxCreate({ Name: sb('dn1'), Networks: [{ Name: 'named' }] });
@@ -204,7 +188,7 @@ if (root) {
   test('node rm: a removed node\'s endpoints leave every host at once', async () => {
     const c = await createCluster(3, { tag: `${tag}r`, subnet: 37 });
     try {
-      await swarm(c);
+      await formSwarm(c);
       const [m, w1, w2] = c.hosts as [Host, Host, Host];
       await m.client.networkCreate({ Name: 'apps', Driver: 'overlay', Attachable: true });
       await w1.client.sandboxCreate({ Name: sb('r1'), Networks: [{ Name: 'apps' }] });
@@ -225,7 +209,7 @@ if (root) {
     const c = await createCluster(2, { tag: `${tag}z`, subnet: 35 });
     let agents: number[] = [];
     try {
-      await swarm(c);
+      await formSwarm(c);
       const [m, w] = c.hosts as [Host, Host];
       await m.client.networkCreate({ Name: 'tmp', Driver: 'overlay', Attachable: true });
       await m.client.sandboxCreate({ Name: sb('m'), Networks: [{ Name: 'tmp' }], Cmd: ['sleep', '300'] });

@@ -8,30 +8,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI_BIN, createCluster, type Cluster, type Host } from '@weft/testing/cluster';
+import { CLI_BIN, createCluster, eventually, formSwarm, type Cluster, type Host } from '@weft/testing/cluster';
 import type { Sandbox } from '@weft/api';
 
 const root = process.getuid?.() === 0;
 const tag = `v${process.pid % 1000}`;
-
-async function eventually(pred: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    // A predicate that throws (e.g. a CLI call while an agent is busy) counts as not yet.
-    if (await Promise.resolve().then(pred).catch(() => false)) return;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function swarm(c: Cluster): Promise<Host> {
-  await Promise.all(c.hosts.map((h) => c.startAgent(h)));
-  const [m, ...workers] = c.hosts;
-  const init = await m!.client.swarmInit({});
-  for (const w of workers) await w.client.swarmJoin({ JoinToken: init.WorkerToken, RemoteAddrs: [`${m!.addr}:2377`] });
-  await eventually(async () => (await m!.client.nodes()).filter((n) => n.Status === 'ready' && n.Weft).length === c.hosts.length, 15_000, 'every node ready');
-  return m!;
-}
 
 /** Task sandboxes of `service` on every host: host name → sandboxes. */
 async function taskBoxes(c: Cluster, service: string): Promise<{ host: Host; sb: Sandbox }[]> {
@@ -64,7 +45,7 @@ if (!root) {
     const c = await createCluster(3, { tag: `${tag}s`, subnet: 60 });
     const S = `${tag}api`;
     try {
-      const m = await swarm(c);
+      const m = await formSwarm(c);
       // Not attachable: service tasks may attach anyway (Docker's rule).
       await m.client.networkCreate({ Name: `${tag}net`, Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.160.0.0/24' }] } });
       const r = await m.client.serviceCreate({
@@ -130,7 +111,7 @@ if (!root) {
     const c = await createCluster(3, { tag: `${tag}d`, subnet: 66 });
     const S = `${tag}dur`;
     try {
-      const m = await swarm(c);
+      const m = await formSwarm(c);
       await m.client.networkCreate({ Name: `${tag}dnet`, Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.166.0.0/24' }] } });
       const cli = (...args: string[]) => execFileSync(process.execPath, [CLI_BIN, '-H', `unix://${m.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
       // Endpoint mode vip (the default): one VIP on the network; the name resolves to it.
@@ -188,7 +169,7 @@ if (!root) {
     const docroot = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-www-`));
     fs.writeFileSync(path.join(docroot, 'index.html'), 'weft-mesh-ok\n');
     try {
-      const m = await swarm(c);
+      const m = await formSwarm(c);
       await m.client.networkCreate({ Name: `${tag}pnet`, Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.164.0.0/24' }] } });
       // Each task serves HTTP on 80 and a UDP echo on 53; the mesh publishes port (TCP) and port+2 (UDP).
       const both = `${JSON.stringify(process.execPath)} -e ${JSON.stringify(udpEcho(53))} & exec busybox httpd -f -p 80 -h ${docroot}`;
@@ -265,7 +246,7 @@ if (!root) {
     const B = `${tag}wb`;
     const docroot = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-walk-`));
     try {
-      const m = await swarm(c);
+      const m = await formSwarm(c);
       const cli = (h: Host, ...args: string[]) => execFileSync(process.execPath, [CLI_BIN, '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
       /** A CLI call expected to fail: its stderr (or "(no error)"). */
       const cliErr = (h: Host, ...args: string[]) => {
@@ -400,7 +381,7 @@ if (!root) {
     const c = await createCluster(3, { tag: `${tag}k`, subnet: 62 });
     const st = `${tag}shop`;
     try {
-      const m = await swarm(c);
+      const m = await formSwarm(c);
       const compose = `
 services:
   web:

@@ -58,6 +58,30 @@ async function waitFor(pred: () => Promise<boolean>, ms: number, what: string): 
   }
 }
 
+/**
+ * Polls `pred` every `everyMs` until it holds; a predicate that throws or rejects (an agent busy
+ * or restarting) counts as "not yet". Returns the milliseconds it took; throws naming `what`
+ * after `ms`.
+ */
+export async function eventually(pred: () => Promise<boolean> | boolean, ms: number, what: string, everyMs = 200): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await Promise.resolve().then(pred).catch(() => false)) return Date.now() - t0;
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Starts every agent, inits the swarm on the first host and joins the others as workers; waits until the manager lists every node ready. Returns the manager. */
+export async function formSwarm(c: Cluster, readyMs = 15_000): Promise<Host> {
+  await Promise.all(c.hosts.map((h) => c.startAgent(h)));
+  const [m, ...workers] = c.hosts;
+  const init = await m!.client.swarmInit({});
+  for (const w of workers) await w.client.swarmJoin({ JoinToken: init.WorkerToken, RemoteAddrs: [`${m!.addr}:2377`] });
+  await eventually(async () => (await m!.client.nodes()).filter((n) => n.Status === 'ready' && n.Weft).length === c.hosts.length, readyMs, 'every node ready');
+  return m!;
+}
+
 /** `n` hosts `h1..hn` at 198.18.<subnet>.<i>, linked through an underlay namespace with a bridge-free L2: a veth per host into a bridge. */
 export async function createCluster(n: number, opts: { tag?: string; subnet?: number } = {}): Promise<Cluster> {
   const prefix = `wft-${opts.tag ?? 'c'}${process.pid % 10000}-`;

@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Sandbox } from '@weft/api';
-import { createCluster, type Cluster, type Host } from './cluster.ts';
+import { createCluster, eventually, type Cluster, type Host } from './cluster.ts';
 
 const CLK_TCK = 100;
 
@@ -21,15 +21,6 @@ export function agentUsage(h: Host): { rss: number; cpu: number } {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const cpu = (Number(f[11]) + Number(f[12])) / CLK_TCK;
   return { rss, cpu };
-}
-
-async function eventually(pred: () => Promise<boolean>, ms: number, what: string, everyMs = 250): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await pred().catch(() => false)) return (Date.now() - t0) / 1000;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /** Runs `fn` over `items` with at most `n` in flight. */
@@ -335,7 +326,7 @@ export async function agentScale(o: AgentScaleOptions): Promise<AgentScaleResult
     log(`${o.agents} agents started and joined in ${startSeconds.toFixed(1)} s; waiting until each lists ${o.agents} alive`);
     const alive = async (h: Host) => (await h.client.nodes()).filter((n) => n.Status === 'ready' || n.Status === 'alive').length;
     const converged = async () => (await Promise.all(c.hosts.map(alive))).every((n) => n === o.agents);
-    const convergeSeconds = await eventually(converged, 300_000, `every agent to list ${o.agents} alive`, 500);
+    const convergeSeconds = (await eventually(converged, 300_000, `every agent to list ${o.agents} alive`, 500)) / 1000;
     log(`converged ${convergeSeconds.toFixed(1)} s after the last join; measuring ${o.steadySeconds} s of steady state`);
     const u0 = c.hosts.map(agentUsage);
     await new Promise((r) => setTimeout(r, o.steadySeconds * 1000));

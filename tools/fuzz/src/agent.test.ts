@@ -18,7 +18,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createCluster, type Cluster, type Host } from '@weft/testing/cluster';
+import { createCluster, eventually, type Cluster, type Host } from '@weft/testing/cluster';
 
 const root = process.getuid?.() === 0;
 const tag = `fz${process.pid % 1000}`;
@@ -28,14 +28,6 @@ const SUBNET = 50;
 const ATTACKER_IP = `198.18.${SUBNET}.200`;
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-async function eventually(pred: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await Promise.resolve(pred()).catch(() => false)) return;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 const ipOf = async (h: Host, name: string, netName: string) => (await h.client.sandbox(name)).Networks[netName]!;
 const pings = (c: Cluster, from: string, ip: string) => c.inSandbox(from, ['ping', '-c', '1', '-W', '1', ip]).code === 0;
 const alive = (h: Host) => h.agent !== undefined && h.agent.exitCode === null && h.agent.signalCode === null;
