@@ -42,6 +42,7 @@ export async function createSimCluster(o: SimClusterOptions): Promise<SimCluster
       clock,
       random,
       config: { enableCompression: false, ...(o.config ?? {}) },
+      streamAlloc: net.streams.alloc,
       ...(o.extra?.(i) ?? {}),
     });
     nodes.push(m);

@@ -87,6 +87,13 @@ export interface MembershipOptions {
   /** Push/pull user state hooks (only exchanged with Weft nodes). */
   readonly localState?: (join: boolean) => Uint8Array;
   readonly mergeRemoteState?: (state: Uint8Array, join: boolean) => void;
+  /**
+   * Allocates the buffer a push/pull state is encoded into (N × ~100 bytes). The simulator
+   * passes its pool, which takes buffers back once they are delivered and decoded, so a
+   * push/pull round of thousands of simulated nodes does not allocate gigabytes of short-lived
+   * ArrayBuffers (each of which counts toward V8's next full GC). Default: a new buffer.
+   */
+  readonly streamAlloc?: (size: number) => Uint8Array;
   /** Diagnostic logger (debug lines). */
   readonly log?: (line: string) => void;
 }
@@ -1000,7 +1007,7 @@ export class Membership {
       userState[0] = WEFT_MAGIC;
       userState.set(s, 1);
     }
-    return encodePushPullRaw(join, states, userState);
+    return encodePushPullRaw(join, states, userState, this.opts.streamAlloc);
   }
 
   private async pushPull(addr: string, port: number, join: boolean, withUserState: boolean): Promise<void> {
@@ -1074,9 +1081,16 @@ export class Membership {
   private mergeRemote(p: PushPull): void {
     for (const r of p.nodes) {
       switch (r.state) {
-        case NODE_STATE.alive:
+        case NODE_STATE.alive: {
+          // Nearly every entry is a member we already know at this incarnation or newer, from
+          // the same address and Vsn: aliveNode would return
+          // without a change, so skip building its argument. Anything else takes the full path.
+          const st = this.nodeMap.get(r.name);
+          if (st !== undefined && r.incarnation <= st.incarnation && st.port === r.port && st.name !== this.name && bytesEq(st.vsn, r.vsn) && bytesEq(st.addrBytes, r.addr))
+            break;
           this.aliveNode({ incarnation: r.incarnation, node: r.name, addr: r.addr, port: r.port, meta: r.meta, vsn: r.vsn }, false);
           break;
+        }
         case NODE_STATE.left:
           this.deadNode({ incarnation: r.incarnation, node: r.name, from: r.name });
           break;

@@ -185,10 +185,10 @@ export function encodeNodeState(n: PushNodeState): Uint8Array {
 }
 
 /** Push/pull from already-encoded node states. */
-export function encodePushPullRaw(join: boolean, states: readonly Uint8Array[], userState: Uint8Array): Uint8Array {
+export function encodePushPullRaw(join: boolean, states: readonly Uint8Array[], userState: Uint8Array, alloc?: (size: number) => Uint8Array): Uint8Array {
   let size = 64 + userState.length;
   for (const s of states) size += s.length;
-  const w = new Writer(size);
+  const w = new Writer(size, alloc?.(size));
   w.u8(MSG.pushPull);
   writeValue(w, { Nodes: states.length, UserStateLen: userState.length, Join: join });
   for (const s of states) w.raw(s);
@@ -702,16 +702,76 @@ export function streamFrameLength(buf: Uint8Array, maxSize = MAX_STREAM_SIZE): R
  * Anything else returns undefined and the generic decoder runs, so results and error
  * messages are the same as without it.
  */
-function fastNodeState(buf: Uint8Array, o: number): { value: PushNodeState; end: number } | undefined {
+/**
+ * Decoded push/pull node states by content, like `decodeCache` for broadcasts: in a push/pull
+ * every member is listed, nearly always unchanged since the last exchange, so the same entry
+ * bytes arrive again and again (N entries per exchange, N exchanges per round). Reusing one
+ * decoded state (never mutated) per distinct entry means an unchanged entry allocates nothing, and its
+ * name string (already hashed) makes the receiver's lookup cheap. Bounded (cleared when full).
+ */
+const NODE_STATE_CACHE_MAX = 65536;
+interface NodeStateCacheEntry {
+  readonly bytes: Uint8Array;
+  readonly value: PushNodeState;
+  next: NodeStateCacheEntry | undefined;
+}
+const nodeStateCache = new Map<number, NodeStateCacheEntry>();
+let nodeStateCacheSize = 0;
+/** End offset of the entry `fastNodeState` last decoded (saves a wrapper object per entry). */
+let fastEnd = 0;
+
+/**
+ * End of the msgpack fixmap at `o` whose keys are fixstr and whose values are positive
+ * fixints, uint 8/16/32, or str/bin with an 8/16-bit length (the layout of a node state), or
+ * -1 for anything else. Only the structure is read, so an entry already in
+ * `nodeStateCache` costs this walk, a hash and a comparison.
+ */
+function skipFlatMap(buf: Uint8Array, o: number): number {
+  const len = buf.length;
+  const h = buf[o];
+  if (h === undefined || (h & 0xf0) !== 0x80) return -1;
+  let p = o + 1;
+  for (let i = h & 0x0f; i > 0; i--) {
+    const kb = buf[p];
+    if (kb === undefined || (kb & 0xe0) !== 0xa0) return -1;
+    p += 1 + (kb & 0x1f);
+    const t = buf[p];
+    if (t === undefined) return -1;
+    if (t <= 0x7f) p += 1;
+    else if ((t & 0xe0) === 0xa0) p += 1 + (t & 0x1f);
+    else if (t === 0xcc) p += 2;
+    else if (t === 0xcd) p += 3;
+    else if (t === 0xce) p += 5;
+    else if (t === 0xd9 || t === 0xc4) p += 2 + ((buf[p + 1] ?? 0) as number);
+    else if (t === 0xda || t === 0xc5) p += 3 + ((((buf[p + 1] ?? 0) as number) << 8) | ((buf[p + 2] ?? 0) as number));
+    else return -1;
+  }
+  return p <= len ? p : -1;
+}
+
+function fastNodeState(buf: Uint8Array, o: number): PushNodeState | undefined {
+  const skip = skipFlatMap(buf, o);
+  if (skip > 0) {
+    const k = hashBytes(buf, o, skip);
+    for (let e = nodeStateCache.get(k); e !== undefined; e = e.next)
+      if (sameBytes(e.bytes, buf, o, skip)) {
+        fastEnd = skip;
+        return e.value;
+      }
+  }
   const len = buf.length;
   const h = buf[o];
   if (h === undefined || (h & 0xf0) !== 0x80) return undefined;
   const n = h & 0x0f;
   let p = o + 1;
-  let name = '';
-  let addr: Uint8Array | undefined;
-  let meta: Uint8Array | undefined;
-  let vsn: Uint8Array | undefined;
+  let nameAt = 0;
+  let nameLen = 0;
+  let addrAt = 0;
+  let addrLen = 0;
+  let metaAt = 0;
+  let metaLen = 0;
+  let vsnAt = 0;
+  let vsnLen = 0;
   let port = 0;
   let incarnation = 0;
   let state = 0;
@@ -755,23 +815,17 @@ function fastNodeState(buf: Uint8Array, o: number): { value: PushNodeState; end:
       p = bs + bl;
     }
     switch (key) {
-      case 'Name': {
+      case 'Name':
         if (bs < 0 || (seen & 1) !== 0) return undefined;
         seen |= 1;
-        let ascii = true;
-        for (let j = bs; j < bs + bl; j++)
-          if ((buf[j] as number) >= 0x80) {
-            ascii = false;
-            break;
-          }
-        if (ascii) for (let j = bs; j < bs + bl; j++) name += String.fromCharCode(buf[j] as number);
-        else name = textDecode(buf.subarray(bs, bs + bl));
+        nameAt = bs;
+        nameLen = bl;
         break;
-      }
       case 'Addr':
         if (bs < 0 || (seen & 2) !== 0) return undefined;
         seen |= 2;
-        addr = buf.slice(bs, bs + bl);
+        addrAt = bs;
+        addrLen = bl;
         break;
       case 'Port':
         if (num < 0 || num > 0xffff || (seen & 4) !== 0) return undefined;
@@ -781,7 +835,8 @@ function fastNodeState(buf: Uint8Array, o: number): { value: PushNodeState; end:
       case 'Meta':
         if (bs < 0 || (seen & 8) !== 0) return undefined;
         seen |= 8;
-        meta = buf.slice(bs, bs + bl);
+        metaAt = bs;
+        metaLen = bl;
         break;
       case 'Incarnation':
         if (num < 0 || (seen & 16) !== 0) return undefined;
@@ -796,14 +851,42 @@ function fastNodeState(buf: Uint8Array, o: number): { value: PushNodeState; end:
       case 'Vsn':
         if (bs < 0 || (seen & 64) !== 0) return undefined;
         seen |= 64;
-        vsn = bl === 6 ? internVsn(buf, bs) : buf.slice(bs, bs + bl);
+        vsnAt = bs;
+        vsnLen = bl;
         break;
       default:
         return undefined;
     }
   }
-  if (seen !== 127 || addr === undefined || meta === undefined || vsn === undefined) return undefined;
-  return { value: { name, addr, port, meta, incarnation, state: state as NodeStateCode, vsn }, end: p };
+  if (seen !== 127) return undefined;
+  fastEnd = p;
+  const key = hashBytes(buf, o, p);
+  for (let e = nodeStateCache.get(key); e !== undefined; e = e.next) if (sameBytes(e.bytes, buf, o, p)) return e.value;
+  let name = '';
+  let ascii = true;
+  for (let j = nameAt; j < nameAt + nameLen; j++)
+    if ((buf[j] as number) >= 0x80) {
+      ascii = false;
+      break;
+    }
+  if (ascii) name = String.fromCharCode.apply(null, Array.from(buf.subarray(nameAt, nameAt + nameLen)));
+  else name = textDecode(buf.subarray(nameAt, nameAt + nameLen));
+  const value: PushNodeState = {
+    name,
+    addr: buf.slice(addrAt, addrAt + addrLen),
+    port,
+    meta: buf.slice(metaAt, metaAt + metaLen),
+    incarnation,
+    state: state as NodeStateCode,
+    vsn: vsnLen === 6 ? internVsn(buf, vsnAt) : buf.slice(vsnAt, vsnAt + vsnLen),
+  };
+  if (nodeStateCacheSize >= NODE_STATE_CACHE_MAX) {
+    nodeStateCache.clear();
+    nodeStateCacheSize = 0;
+  }
+  nodeStateCache.set(key, { bytes: buf.slice(o, p), value, next: nodeStateCache.get(key) });
+  nodeStateCacheSize++;
+  return value;
 }
 
 // Every member of a cluster usually carries the same 6-byte Vsn: decoded push/pull node
@@ -877,8 +960,8 @@ export function decodeStream(buf: Uint8Array, keyring?: Keyring, depth = 0): Res
       for (let i = 0; i < nodes; i++) {
         const f = fastNodeState(buf, o);
         if (f !== undefined) {
-          o = f.end;
-          states.push(f.value);
+          o = fastEnd;
+          states.push(f);
           continue;
         }
         const s = decodeMap(buf, o);

@@ -304,9 +304,10 @@ export class Writer {
   buf: Uint8Array;
   view: DataView;
   len = 0;
-  constructor(size = 256) {
-    this.buf = new Uint8Array(size);
-    this.view = new DataView(this.buf.buffer);
+  /** `into`: write into this buffer (its old contents are overwritten) instead of a new one. */
+  constructor(size = 256, into?: Uint8Array) {
+    this.buf = into ?? new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
   reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
