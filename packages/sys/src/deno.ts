@@ -43,6 +43,7 @@ export function createDenoSys(): Sys {
     fcntl: { parameters: [i, i, i], result: i },
     gettid: { parameters: [], result: i },
     setpriority: { parameters: [i, 'u32', i], result: i },
+    sched_yield: { parameters: [], result: i },
     malloc: { parameters: [u], result: p },
     __errno_location: { parameters: [], result: p },
   }).symbols;
@@ -70,6 +71,6 @@ export function createDenoSys(): Sys {
     eventfd: w(g('eventfd')), epoll_create1: w(g('epoll_create1')), epoll_ctl: w(g('epoll_ctl')), epoll_wait: w(g('epoll_wait')), setns: w(g('setns')), socket: w(g('socket')),
     bind: w(g('bind')), setsockopt: w(g('setsockopt')), getsockopt: w(g('getsockopt')), sendto: w(g('sendto')),
     recvfrom: w(g('recvfrom')), sendmsg: w(g('sendmsg')), recvmsg: w(g('recvmsg')), sendmmsg: w(g('sendmmsg')),
-    recvmmsg: w(g('recvmmsg')), fcntl: w(g('fcntl')), gettid: w(g('gettid')), setpriority: w(g('setpriority')),
+    recvmmsg: w(g('recvmmsg')), fcntl: w(g('fcntl')), gettid: w(g('gettid')), setpriority: w(g('setpriority')), sched_yield: w(g('sched_yield')),
   };
 }

@@ -32,6 +32,7 @@ export function createNodeSys(): Sys {
   const fcntl = f('int fcntl(int, int, int)');
   const gettid = f('int gettid()');
   const setpriority = f('int setpriority(int, uint32_t, int)');
+  const sched_yield = f('int sched_yield()');
   return {
     runtime: 'node',
     alloc(len: number): Mem {
@@ -42,6 +43,6 @@ export function createNodeSys(): Sys {
     },
     errno: () => koffi.errno(),
     open, close, ioctl, read, write, readv, writev, poll, eventfd, epoll_create1, epoll_ctl, epoll_wait, setns, socket, bind, setsockopt, getsockopt,
-    sendto, recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg, fcntl, gettid, setpriority,
+    sendto, recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg, fcntl, gettid, setpriority, sched_yield,
   };
 }

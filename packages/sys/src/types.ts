@@ -50,6 +50,8 @@ export interface Sys {
   gettid(): number;
   /** setpriority(2); with PRIO_PROCESS and a thread id it sets that thread's nice value. */
   setpriority(which: number, who: number, prio: number): number;
+  /** sched_yield(2): let another runnable thread on this CPU run first. */
+  sched_yield(): number;
 }
 
 // Linux x86-64 / aarch64 constants (asm-generic ioctl encoding).

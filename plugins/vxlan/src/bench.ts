@@ -35,7 +35,10 @@ const withTcp = opt('tcp', '1') !== '0';
 
 interface Result {
   tcpGbps: number;
+  /** Median RTT of pings 10 ms apart: the CPUs go idle between them. */
   rttMedianUs: number;
+  /** Median RTT of pings 1 ms apart: the CPUs stay awake. */
+  rttBusyUs: number;
   udpPps: number;
 }
 
@@ -51,15 +54,21 @@ async function measure(lab: Lab, client: string, server: string, dst: string): P
           end: { sum_received: { bits_per_second: number } };
         })
       : { end: { sum_received: { bits_per_second: NaN } } };
-    const pingOut = lab.exec(client, 'ping', ['-c', String(pings), '-i', '0.01', '-W', '1', dst], { timeoutMs: 60_000 });
-    const rtts = [...pingOut.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
+    const medianRtt = (interval: string): number => {
+      const out = lab.exec(client, 'ping', ['-c', String(pings), '-i', interval, '-W', '1', dst], { timeoutMs: 60_000 });
+      const rtts = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
+      return rtts[Math.floor(rtts.length / 2)] ?? NaN;
+    };
+    const rttMedianUs = medianRtt('0.01');
+    const rttBusyUs = medianRtt('0.001');
     const udp = JSON.parse(lab.exec(client, 'iperf3', ['-c', dst, '-u', '-l', '64', '-b', '0', '-t', String(Math.min(seconds, 3)), '-J'], { timeoutMs: 30_000 })) as {
       end: { sum: { packets: number; lost_packets: number; seconds: number } };
     };
     const s = udp.end.sum;
     return {
       tcpGbps: tcp.end.sum_received.bits_per_second / 1e9,
-      rttMedianUs: rtts[Math.floor(rtts.length / 2)] ?? NaN,
+      rttMedianUs,
+      rttBusyUs,
       udpPps: (s.packets - s.lost_packets) / s.seconds,
     };
   } finally {
@@ -98,7 +107,7 @@ async function wireguard(lab: Lab, h1: string, h2: string, a1: string, a2: strin
     execFileSync('wireguard-go', ['--version'], { stdio: 'ignore' });
   } catch {
     console.log('wireguard-go not installed: skipping the WireGuard reference');
-    return { tcpGbps: NaN, rttMedianUs: NaN, udpPps: NaN };
+    return { tcpGbps: NaN, rttMedianUs: NaN, rttBusyUs: NaN, udpPps: NaN };
   }
   // UAPI sockets live in /var/run/wireguard/<ifname>.sock, shared by all namespaces: unique names.
   const tag = (process.pid % 100000).toString(36);
@@ -200,11 +209,11 @@ async function main(): Promise<void> {
   const v = results['veth'];
   const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? (a / b).toFixed(2) : '-');
   console.log(`offload=${offload ? 'on' : 'off'} threads=${threads} gather=${gather} nice=${nice} spinUs=${spinUs} seconds=${seconds} pings=${pings}`);
-  console.log('path     TCP Gbit/s  RTT median µs  UDP-64 pps   TCP vs kernel  vs veth   RTT - kernel µs');
+  console.log('path     TCP Gbit/s  RTT median µs  (1 ms apart)  UDP-64 pps   TCP vs kernel  vs veth   RTT - kernel µs (1 ms apart)');
   for (const [name, r] of Object.entries(results)) {
     console.log(
-      `${name.padEnd(8)} ${r.tcpGbps.toFixed(2).padStart(10)}  ${r.rttMedianUs.toFixed(0).padStart(13)}  ${r.udpPps.toFixed(0).padStart(10)}   ` +
-        `${ratio(r.tcpGbps, k?.tcpGbps).padStart(13)}  ${ratio(r.tcpGbps, v?.tcpGbps).padStart(7)}   ${k !== undefined ? (r.rttMedianUs - k.rttMedianUs).toFixed(0).padStart(15) : '-'}`,
+      `${name.padEnd(8)} ${r.tcpGbps.toFixed(2).padStart(10)}  ${r.rttMedianUs.toFixed(0).padStart(13)}  ${r.rttBusyUs.toFixed(0).padStart(12)}  ${r.udpPps.toFixed(0).padStart(10)}   ` +
+        `${ratio(r.tcpGbps, k?.tcpGbps).padStart(13)}  ${ratio(r.tcpGbps, v?.tcpGbps).padStart(7)}   ${k !== undefined ? `${(r.rttMedianUs - k.rttMedianUs).toFixed(0).padStart(15)} (${(r.rttBusyUs - k.rttBusyUs).toFixed(0)})` : '-'}`,
     );
   }
   const w = results['weft'];
@@ -218,6 +227,7 @@ async function main(): Promise<void> {
     weftVsKernelTcp: w !== undefined && k !== undefined ? w.tcpGbps / k.tcpGbps : null,
     weftVsVethTcp: w !== undefined && v !== undefined ? w.tcpGbps / v.tcpGbps : null,
     weftRttOverKernelUs: w !== undefined && k !== undefined ? w.rttMedianUs - k.rttMedianUs : null,
+    weftBusyRttOverKernelUs: w !== undefined && k !== undefined ? w.rttBusyUs - k.rttBusyUs : null,
     weftVsKernelUdpPps: w !== undefined && k !== undefined ? w.udpPps / k.udpPps : null,
     encryptedTcpGbps: e?.tcpGbps ?? null,
     plaintextTcpGbps: w?.tcpGbps ?? null,

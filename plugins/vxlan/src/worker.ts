@@ -762,7 +762,12 @@ function run(): void {
       last = performance.now();
       continue;
     }
-    if (spinMs > 0 && performance.now() - last < spinMs) continue;
+    if (spinMs > 0 && performance.now() - last < spinMs) {
+      // Busy-poll, but let any other runnable thread on this CPU (the sandbox's process, the
+      // other host's worker on a small machine) go first.
+      sys.sched_yield();
+      continue;
+    }
     if (sync()) return;
     if (taps.length > EPOLL_FROM) {
       const n = sys.epoll_wait(ep, evs.addr, MAXEV, 200);
