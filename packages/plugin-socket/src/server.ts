@@ -64,12 +64,55 @@ export function errorBody(contract: string, e: WeftError): Record<string, string
   return contract === 'IpamDriver' ? { Err: msg, Error: msg, ...extra } : { Err: msg, ...extra };
 }
 
-export async function servePluginSocket(opts: GatewayOptions): Promise<Gateway> {
-  const { kernel, socketPath } = opts;
-  const maxBody = opts.maxBody ?? 4 << 20;
+/** What the gateway answers one request with: HTTP status and body (a string is sent as text). */
+export type PluginHandler = (httpMethod: string, url: string, rawBody: string) => Promise<[number, unknown]>;
+
+/**
+ * The gateway's request handling without HTTP: route `/<Contract>.<Method>`, parse the JSON
+ * body, invoke the kernel, map a refusal to Docker's status and body. `servePluginSocket` serves
+ * it; tests and fuzzers call it directly.
+ */
+export function pluginHandler(opts: Pick<GatewayOptions, 'kernel' | 'networkDriver' | 'ipamDriver' | 'log'>): PluginHandler {
+  const { kernel } = opts;
   const implementsList: string[] = [];
   if (opts.networkDriver !== undefined) implementsList.push('NetworkDriver');
   if (opts.ipamDriver !== undefined) implementsList.push('IpamDriver');
+  return async (method, url, raw) => {
+    const path = url.split('?')[0] ?? '/';
+    const m = /^\/([A-Za-z]+)\.([A-Za-z]+)$/.exec(path);
+    if (method !== 'POST' || m === null) return [404, '404 page not found\n'];
+    const contract = m[1]!;
+    if (contract === 'Plugin' && m[2] === 'Activate') return [200, { Implements: implementsList }];
+    const target = contract === 'NetworkDriver' ? opts.networkDriver : contract === 'IpamDriver' ? opts.ipamDriver : undefined;
+    if (target === undefined) return [404, '404 page not found\n'];
+    const fullName = `${contract}.${m[2]}`;
+    if (kernel.method(fullName) === undefined) return [404, '404 page not found\n'];
+    let body: unknown = {};
+    const trimmed = raw.trim();
+    if (trimmed !== '' && trimmed !== 'null') {
+      try {
+        body = JSON.parse(trimmed);
+      } catch {
+        const msg = `${target}: Invalid ${fullName} request: the body is not valid JSON (${JSON.stringify(trimmed.slice(0, 40))})`;
+        return [400, contract === 'IpamDriver' ? { Err: msg, Error: msg } : { Err: msg }];
+      }
+    }
+    const t0 = Date.now();
+    const r = await kernel.invoke(target, fullName, body);
+    if (isLeft(r)) {
+      if (r.left.category === 'NotImplemented') return [404, '404 page not found\n'];
+      opts.log?.warn('plugin call failed', { method: fullName, error: formatError(r.left), ms: Date.now() - t0 });
+      return [statusFor(r.left), errorBody(contract, r.left)];
+    }
+    opts.log?.debug('plugin call', { method: fullName, ms: Date.now() - t0 });
+    return [200, r.right ?? {}];
+  };
+}
+
+export async function servePluginSocket(opts: GatewayOptions): Promise<Gateway> {
+  const { socketPath } = opts;
+  const maxBody = opts.maxBody ?? 4 << 20;
+  const handle = pluginHandler(opts);
   let count = 0;
 
   const send = (res: http.ServerResponse, status: number, body: unknown) => {
@@ -99,37 +142,6 @@ export async function servePluginSocket(opts: GatewayOptions): Promise<Gateway> 
     });
     req.on('error', () => {});
   });
-
-  async function handle(method: string, url: string, raw: string): Promise<[number, unknown]> {
-    const path = url.split('?')[0] ?? '/';
-    const m = /^\/([A-Za-z]+)\.([A-Za-z]+)$/.exec(path);
-    if (method !== 'POST' || m === null) return [404, '404 page not found\n'];
-    const contract = m[1]!;
-    if (contract === 'Plugin' && m[2] === 'Activate') return [200, { Implements: implementsList }];
-    const target = contract === 'NetworkDriver' ? opts.networkDriver : contract === 'IpamDriver' ? opts.ipamDriver : undefined;
-    if (target === undefined) return [404, '404 page not found\n'];
-    const fullName = `${contract}.${m[2]}`;
-    if (kernel.method(fullName) === undefined) return [404, '404 page not found\n'];
-    let body: unknown = {};
-    const trimmed = raw.trim();
-    if (trimmed !== '' && trimmed !== 'null') {
-      try {
-        body = JSON.parse(trimmed);
-      } catch {
-        const msg = `${target}: Invalid ${fullName} request: the body is not valid JSON (${JSON.stringify(trimmed.slice(0, 40))})`;
-        return [400, contract === 'IpamDriver' ? { Err: msg, Error: msg } : { Err: msg }];
-      }
-    }
-    const t0 = Date.now();
-    const r = await kernel.invoke(target, fullName, body);
-    if (isLeft(r)) {
-      if (r.left.category === 'NotImplemented') return [404, '404 page not found\n'];
-      opts.log?.warn('plugin call failed', { method: fullName, error: formatError(r.left), ms: Date.now() - t0 });
-      return [statusFor(r.left), errorBody(contract, r.left)];
-    }
-    opts.log?.debug('plugin call', { method: fullName, ms: Date.now() - t0 });
-    return [200, r.right ?? {}];
-  }
 
   const close = await listenUnix(server, socketPath, opts.mode ?? 0o660);
   return {

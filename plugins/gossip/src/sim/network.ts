@@ -41,7 +41,7 @@ export class StreamPool {
     const b = this.free.get(cap)?.pop();
     if (b !== undefined) this.reused++;
     const buf = b ?? new Uint8Array(cap);
-    this.lent.add(buf.buffer);
+    this.lent.add(buf.buffer as ArrayBuffer);
     return buf.subarray(0, n);
   };
   /** Take back a buffer `alloc` lent (any view of it); anything else is ignored. */
