@@ -4,7 +4,7 @@
  * the ready node running the fewest tasks of its service, then the fewest tasks overall, then by
  * name. No I/O here, so it is tested without a cluster.
  */
-import { attachedNetworks, type ServiceRecord, type TaskRecord, type TaskStatus } from './records.ts';
+import { attachedNetworks, hostPorts, type ServiceRecord, type TaskRecord, type TaskStatus } from './records.ts';
 
 export interface PlanInput {
   readonly services: readonly ServiceRecord[];
@@ -21,7 +21,9 @@ export const HISTORY_PER_SLOT = 3;
 export function specKey(s: ServiceRecord): string {
   // The VIPs are part of it: a task carries its service's VIP in its endpoint records from the start.
   // So is the ingress network (a service that starts publishing ports gets tasks attached to it).
-  return JSON.stringify([s.Spec.TaskTemplate.ContainerSpec.Command, attachedNetworks(s).map((n) => (s.Vips?.[n.Id] === undefined ? [n.Id, [...n.Aliases].sort()] : [n.Id, [...n.Aliases].sort(), s.Vips[n.Id]])), s.Spec.EndpointSpec?.Mode ?? 'vip']);
+  // Host-mode ports too (only when there are any, so other services' keys stay as they were).
+  const hp = hostPorts(s.Spec);
+  return JSON.stringify([s.Spec.TaskTemplate.ContainerSpec.Command, attachedNetworks(s).map((n) => (s.Vips?.[n.Id] === undefined ? [n.Id, [...n.Aliases].sort()] : [n.Id, [...n.Aliases].sort(), s.Vips[n.Id]])), s.Spec.EndpointSpec?.Mode ?? 'vip', ...(hp.length > 0 ? [hp] : [])]);
 }
 
 /** Task name as Docker builds it: `SERVICE.SLOT.ID` (the sandbox name; at most 40 characters). */
@@ -36,7 +38,18 @@ export function plan(input: PlanInput): boolean {
   const load = new Map<string, number>();
   for (const n of input.readyNodes) load.set(n, 0);
   for (const s of input.services) for (const t of s.Tasks) if (t.DesiredState === 'running' && load.has(t.Node)) load.set(t.Node, (load.get(t.Node) ?? 0) + 1);
-  const shutdown = (t: TaskRecord, state: string, err?: string) => {
+  // Ports published in mode host are taken on the node itself: at most one task using a given
+  // port runs on a node (Docker: one task per node); a task with nowhere to go stays pending.
+  const portsOf = new Map(input.services.map((s) => [s, hostPorts(s.Spec).map((p) => `${p.published}/${p.protocol}`)]));
+  const hostUsed = new Map<string, Set<string>>();
+  const take = (node: string, ports: readonly string[], on: boolean) => {
+    let set = hostUsed.get(node);
+    if (set === undefined) hostUsed.set(node, (set = new Set()));
+    for (const p of ports) if (on) set.add(p);
+    else set.delete(p);
+  };
+  const shutdown = (t: TaskRecord, state: string, err?: string, ports: readonly string[] = []) => {
+    take(t.Node, ports, false);
     t.DesiredState = 'shutdown';
     t.State = state;
     if (err !== undefined) t.Err = err;
@@ -44,15 +57,18 @@ export function plan(input: PlanInput): boolean {
     if (load.has(t.Node)) load.set(t.Node, Math.max(0, (load.get(t.Node) ?? 1) - 1));
     changed = true;
   };
+  for (const s of input.services) for (const t of s.Tasks) if (t.DesiredState === 'running' && t.SpecKey === specKey(s)) take(t.Node, portsOf.get(s) ?? [], true);
   for (const s of input.services) {
     const key = specKey(s);
     const want = s.Spec.Mode.Replicated.Replicas;
+    const ports = portsOf.get(s) ?? [];
     for (const t of s.Tasks) {
       if (t.DesiredState !== 'running') continue;
       const st = input.status.get(t.ID);
-      if (!ready.has(t.Node)) shutdown(t, 'orphaned', `node ${t.Node} is not ready`);
-      else if (st?.state === 'failed' || st?.state === 'rejected') shutdown(t, st.state, st.err ?? `task ${st.state}`);
-      else if (t.Slot > want) shutdown(t, 'shutdown');
+      const mine = t.SpecKey === key ? ports : [];
+      if (!ready.has(t.Node)) shutdown(t, 'orphaned', `node ${t.Node} is not ready`, mine);
+      else if (st?.state === 'failed' || st?.state === 'rejected') shutdown(t, st.state, st.err ?? `task ${st.state}`, mine);
+      else if (t.Slot > want) shutdown(t, 'shutdown', undefined, mine);
       else if (t.SpecKey !== key) shutdown(t, 'shutdown', undefined);
       else if (st !== undefined && (st.state !== t.State || JSON.stringify(st.addresses ?? {}) !== JSON.stringify(t.Addresses ?? {}))) {
         t.State = st.state;
@@ -63,8 +79,10 @@ export function plan(input: PlanInput): boolean {
     }
     for (let slot = 1; slot <= want; slot++) {
       if (s.Tasks.some((t) => t.Slot === slot && t.DesiredState === 'running')) continue;
-      const node = pick(s, input.readyNodes, load);
-      if (node === undefined) continue; // no ready node: the slot waits (Docker: "pending")
+      const free = ports.length === 0 ? input.readyNodes : input.readyNodes.filter((n) => !ports.some((p) => hostUsed.get(n)?.has(p)));
+      const node = pick(s, free, load);
+      if (node === undefined) continue; // no ready node (or none with the host ports free): the slot waits (Docker: "pending")
+      take(node, ports, true);
       const id = input.newId();
       s.Tasks.push({ ID: id, Slot: slot, Node: node, Name: taskName(s.Spec.Name, slot, id), DesiredState: 'running', State: 'assigned', Timestamp: input.now, SpecKey: key });
       load.set(node, (load.get(node) ?? 0) + 1);

@@ -598,18 +598,57 @@ test('published ports: published port required, a network required, conflicts re
     // Replicas 0: nothing runs, but the port is taken (the routing mesh listens on it all the same).
     await m.create(spec('a', 0, ports(p1)));
     assert.match(await err(m.create(spec('b', 0, ports(p1)))), new RegExp(`port ${p1}/tcp is already published by service a`));
-    // The same number in UDP is another port; twice in one service is refused; host mode is recorded, not served.
+    // The same number in UDP is another port; twice in one service is refused.
     const udp = (p: number) => ({ Protocol: 'udp' as const, TargetPort: 53, PublishMode: 'ingress' as const, PublishedPort: p });
     await m.create(spec('u', 0, { EndpointSpec: { Ports: [udp(p1)] } }));
     assert.match(await err(m.create(spec('v', 0, { EndpointSpec: { Ports: [udp(18081), udp(18081)] } }))), /publishes port 18081\/udp twice/);
     assert.match(await err(m.create(spec('v', 0, { EndpointSpec: { Ports: [udp(70000)] } }))), /70000:53\/udp .*1 to 65535/);
+    // Mode host is taken only where a task runs, but never where the routing mesh already listens.
     const host = await m.create(spec('h', 0, { EndpointSpec: { Ports: [{ ...udp(18082), PublishMode: 'host' }] } }));
-    assert.match(host.Warnings.join(), /18082:53\/udp \(host\) .* not served/);
+    assert.equal(host.Warnings, []);
+    assert.match(await err(m.create(spec('hi', 0, { EndpointSpec: { Ports: [udp(18082)] } }))), /port 18082\/udp is already published by service h/);
+    assert.match(await err(m.create(spec('ih', 0, { EndpointSpec: { Ports: [{ ...udp(p1), PublishMode: 'host' }] } }))), new RegExp(`port ${p1}/udp is already published by service u`));
     // The mesh table carries the protocol of UDP ports only.
     await m.create(spec('w', 1, { EndpointSpec: { Ports: [udp(p3), { ...udp(p3), Protocol: 'tcp' }] } }));
     const mesh = c.tables.forNode('x').entries('_cluster', 'ingress').map((e) => JSON.parse(new TextDecoder().decode(e.value)) as { service: string; ports: unknown[] });
     assert.equal(mesh.find((x) => x.service === 'w')?.ports, [{ published: p3, target: 53, protocol: 'udp' }, { published: p3, target: 53 }]);
     assert.equal(new Set(mesh.map((x) => (x as { network?: string }).network)), new Set(['id-ingress']), 'the mesh reaches the tasks over ingress');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('mode host: each task gets the port on its own node, one such task per node, the rest pending; two services share a port on different nodes', async () => {
+  const c = await cluster(['m', 'a', 'b']);
+  try {
+    const m = c.nodes[0]!.api;
+    const hostPort = (p: number) => ({ EndpointSpec: { Ports: [{ Protocol: 'tcp' as const, TargetPort: 80, PublishMode: 'host' as const, PublishedPort: p }] } });
+    const { ID } = await m.create(spec('web', 2, hostPort(18090)));
+    await c.settle();
+    const scale = async (n: number) => {
+      const cur = await m.get(ID);
+      await m.update(ID, cur.Version.Index, { ...cur.Spec, Mode: { Replicated: { Replicas: n } } });
+    };
+    const boxes = () => c.nodes.map((n) => [...n.engine.boxes.values()].filter((b) => b.task?.service !== '').map((b) => ({ service: b.task!.service, ports: b.req.Ports ?? [] })));
+    let now = boxes();
+    assert.equal(now.map((b) => b.length).reduce((x, y) => x + y), 2);
+    for (const [i, list] of now.entries())
+      for (const b of list) assert.equal(b.ports, [{ HostIP: hostOf(i), HostPort: 18090, ContainerPort: 80, Protocol: 'tcp' }], 'the node publishes the port straight to its task');
+    assert.equal(c.nodes.flatMap((n) => [...n.engine.boxes.values()]).filter((b) => b.task?.service === ''), [], 'no routing-mesh helper for mode host');
+    // Four replicas on three nodes: one stays pending (no node has the port free).
+    await scale(4);
+    await c.settle();
+    now = boxes();
+    assert.equal(now.map((b) => b.length), [1, 1, 1]);
+    const tasks = await m.tasks({ service: ['web'] });
+    assert.equal(tasks.filter((t) => t.DesiredState === 'running').length, 3, 'the fourth slot has no node');
+    // Another service on the same port: placed only where the port is free (none now).
+    await scale(2);
+    await m.create(spec('api', 2, hostPort(18090)));
+    await c.settle();
+    now = boxes();
+    assert.equal(now.map((b) => b.length), [1, 1, 1], 'web keeps two nodes, api gets the third');
+    assert.equal(now.flat().filter((b) => b.service === 'api').length, 1);
   } finally {
     await c.stop();
   }

@@ -17,7 +17,7 @@ import * as t from 'io-ts';
 import { definePlugin, errors, getJson, putJson, raise, WeftException, type Context, type PluginDefinition, type TableEvent } from '@weft/kernel';
 import type { Engine, NetDef, RemoveCheck } from '@weft/engine';
 import type { Service, ServiceSpec, Task } from '@weft/api';
-import { attachedNetworks, CLUSTER_NETWORK, decodeJson, encodeJson, Retained, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, VipEntry, VIPS_TABLE, type ServiceRecord } from './records.ts';
+import { attachedNetworks, CLUSTER_NETWORK, decodeJson, encodeJson, hostPorts, Retained, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, VipEntry, VIPS_TABLE, type ServiceRecord } from './records.ts';
 import { plan, specKey } from './placement.ts';
 import { createIngress, INGRESS_TABLE, IngressEntry, type Ingress } from './ingress.ts';
 import { controlVipSource, createVipAllocator, type VipSource } from './vips.ts';
@@ -269,7 +269,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     return out;
   }
 
-  function validate(spec: ServiceSpec): string[] {
+  function validate(spec: ServiceSpec): void {
     if (!SERVICE_NAME.test(spec.Name) || spec.Name.length > 28) {
       raise(errors.badRequest(PLUGIN, `invalid service name ${JSON.stringify(spec.Name)}: use up to 28 letters, digits, "_" or "-", starting with a letter or digit`, { path: 'Name', value: spec.Name }));
     }
@@ -278,22 +278,16 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     if (spec.TaskTemplate.ContainerSpec.Command.length === 0) {
       raise(errors.badRequest(PLUGIN, `service ${spec.Name} has no command: Weft runs a command in each task's sandbox (give it after "--")`, { path: 'TaskTemplate.ContainerSpec.Command' }));
     }
-    const warnings: string[] = [];
     for (const p of spec.EndpointSpec?.Ports ?? []) {
       const where = `${p.PublishedPort ?? '?'}:${p.TargetPort}/${p.Protocol} (${p.PublishMode})`;
-      if (p.PublishMode === 'host') {
-        warnings.push(`published port ${where} of "${spec.Name}" is recorded but not served: Weft's routing mesh serves mode ingress only (mode host is not implemented)`);
-        continue;
-      }
       if (!Number.isInteger(p.TargetPort) || p.TargetPort < 1 || p.TargetPort > 65535 || (p.PublishedPort !== undefined && (!Number.isInteger(p.PublishedPort) || p.PublishedPort < 1 || p.PublishedPort > 65535))) {
         raise(errors.badRequest(PLUGIN, `published port ${where}: ports are whole numbers from 1 to 65535`, { path: 'EndpointSpec.Ports', value: p }));
       }
       if (p.PublishedPort === undefined) raise(errors.badRequest(PLUGIN, `published port ${where}: give the published port (published=P,target=T); Weft does not pick one`, { path: 'EndpointSpec.Ports' }));
-      if ((spec.TaskTemplate.Networks ?? []).length === 0) {
+      if (p.PublishMode === 'ingress' && (spec.TaskTemplate.Networks ?? []).length === 0) {
         raise(errors.badRequest(PLUGIN, `service ${spec.Name} publishes port ${p.PublishedPort} but is on no network: Weft's tasks need a network of their own besides the ingress network (which carries only the routing mesh); add --network`, { path: 'TaskTemplate.Networks' }));
       }
     }
-    return warnings;
   }
 
   function servedPorts(spec: ServiceSpec): { published: number; target: number; protocol: 'tcp' | 'udp' }[] {
@@ -302,14 +296,24 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       .map((p) => ({ published: p.PublishedPort!, target: p.TargetPort, protocol: p.Protocol }));
   }
 
+  /**
+   * A port published in mode ingress is taken on every node, so it clashes with any other
+   * service publishing it (either mode). Two services may publish the same port in mode host:
+   * placement keeps their tasks on different nodes.
+   */
   function portConflicts(all: readonly ServiceRecord[], self: string | undefined, spec: ServiceSpec): void {
-    const mine = servedPorts(spec).map((p) => `${p.published}/${p.protocol}`);
-    const twice = mine.find((p, i) => mine.indexOf(p) !== i);
+    const key = (p: { published: number; protocol: string }) => `${p.published}/${p.protocol}`;
+    const ingressMine = servedPorts(spec).map(key);
+    const hostMine = hostPorts(spec).map(key);
+    const every = [...ingressMine, ...hostMine];
+    const twice = every.find((p, i) => every.indexOf(p) !== i);
     if (twice !== undefined) raise(errors.badRequest(PLUGIN, `service ${spec.Name} publishes port ${twice} twice: give each published port (per protocol) once`, { path: 'EndpointSpec.Ports', value: twice }));
     for (const s of all) {
       if (s.ID === self) continue;
-      const clash = servedPorts(s.Spec).find((p) => mine.includes(`${p.published}/${p.protocol}`));
-      if (clash !== undefined) raise(errors.conflict(PLUGIN, `port ${clash.published}/${clash.protocol} is already published by service ${s.Spec.Name}`, { value: clash.published, hint: 'Choose another published port, or remove that service first.' }));
+      const theirIngress = servedPorts(s.Spec).map(key);
+      const theirHost = hostPorts(s.Spec).map(key);
+      const clash = ingressMine.find((p) => theirIngress.includes(p) || theirHost.includes(p)) ?? hostMine.find((p) => theirIngress.includes(p));
+      if (clash !== undefined) raise(errors.conflict(PLUGIN, `port ${clash} is already published by service ${s.Spec.Name}`, { value: Number(clash.split('/')[0]), hint: 'Choose another published port, or remove that service first.' }));
     }
   }
 
@@ -429,6 +433,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
           networks: attachedNetworks(s).map((n) => ({ id: n.Id, aliases: n.Aliases })),
           endpointMode: s.Spec.EndpointSpec?.Mode ?? 'vip',
           ...(s.Vips !== undefined ? { vips: Object.fromEntries(Object.entries(s.Vips).map(([n, a]) => [n, a.split('/')[0]!])) } : {}),
+          ...(hostPorts(s.Spec).length > 0 ? { ports: hostPorts(s.Spec) } : {}),
         };
         want.set(x.ID, encodeJson(a));
       }
@@ -545,7 +550,13 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
       if (sandboxes.has(a.name)) await removeSandbox(a.name); // left over from an interrupted start
       try {
         const sb = await engine().createSandbox(
-          { Name: a.name, Networks: a.networks.map((n) => ({ Name: n.id, Aliases: n.aliases })), Cmd: a.cmd, Hostname: a.name },
+          {
+            Name: a.name,
+            Networks: a.networks.map((n) => ({ Name: n.id, Aliases: n.aliases })),
+            Cmd: a.cmd,
+            Hostname: a.name,
+            ...(a.ports !== undefined ? { Ports: a.ports.map((p) => ({ HostIP: ctx.config.publishHost ?? '0.0.0.0', HostPort: p.published, ContainerPort: p.target, Protocol: p.protocol })) } : {}),
+          },
           { service: a.service, slot: a.slot, endpointMode: a.endpointMode, ...(a.vips !== undefined ? { vips: a.vips } : {}) },
         );
         local[a.id] = a.name;
@@ -604,7 +615,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     },
     async create(spec) {
       await requireManager();
-      const warnings = validate(spec);
+      validate(spec);
       const nets = await resolveNetworks(spec);
       const id = await serial(async () => {
         if ((await records()).some((s) => s.Spec.Name === spec.Name)) raise(errors.conflict(PLUGIN, `service ${spec.Name} already exists`, { value: spec.Name }));
@@ -614,7 +625,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
         return rec.ID;
       });
       const mine = `service ${spec.Name}:`;
-      return { ID: id, Warnings: [...warnings, ...(await managerPass()).filter((w) => w.startsWith(mine))] };
+      return { ID: id, Warnings: (await managerPass()).filter((w) => w.startsWith(mine)) };
     },
     async list() {
       await requireManager();
@@ -626,7 +637,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     },
     async update(ref, version, spec) {
       await requireManager();
-      const warnings = validate(spec);
+      validate(spec);
       const nets = await resolveNetworks(spec);
       await serial(async () => {
         const s = await find(ref);
@@ -642,7 +653,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
         await putJson(ctx.store, svcKey(s.ID), s);
       });
       const mine = `service ${spec.Name}:`;
-      return { Warnings: [...warnings, ...(await managerPass()).filter((w) => w.startsWith(mine))] };
+      return { Warnings: (await managerPass()).filter((w) => w.startsWith(mine)) };
     },
     async remove(ref) {
       await requireManager();

@@ -28,6 +28,8 @@ export const TaskAssignment = t.intersection([t.type({
 }), t.partial({
   /** Network ID → the service's virtual IP there (endpoint mode vip). */
   vips: t.record(t.string, t.string),
+  /** Ports published in mode host: this node's port → the task's port (only where a task runs). */
+  ports: t.array(t.type({ published: t.number, target: t.number, protocol: t.union([t.literal('tcp'), t.literal('udp')]) })),
 })]);
 export type TaskAssignment = t.TypeOf<typeof TaskAssignment>;
 
@@ -136,4 +138,11 @@ export class Retained<A> {
     }
     return out;
   }
+}
+
+/** A service's ports published in mode host (`--publish mode=host,published=P,target=T`). */
+export function hostPorts(spec: ServiceRecord['Spec']): { published: number; target: number; protocol: 'tcp' | 'udp' }[] {
+  return (spec.EndpointSpec?.Ports ?? [])
+    .filter((p) => p.PublishMode === 'host' && p.PublishedPort !== undefined)
+    .map((p) => ({ published: p.PublishedPort!, target: p.TargetPort, protocol: p.Protocol }));
 }
