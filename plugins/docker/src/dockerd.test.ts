@@ -22,6 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from '@weft/api';
+import { eventually } from '@weft/testing/cluster';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const AGENT = path.join(repo, 'apps/agent/bin/weft-agent.js');
@@ -72,13 +73,6 @@ const dockerOk = (...args: string[]) => {
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function eventually(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await sleep(250);
-  }
-}
 
 interface Agent {
   readonly name: string;
@@ -207,21 +201,21 @@ if (reason !== undefined) {
       const ip1 = containerIp('c1');
       const ip2 = containerIp('c2');
       const inSb = (ip: string) => run('nsenter', [`--net=${sb.NetnsPath}`, 'ping', '-c', '1', '-W', '1', ip]).code === 0;
-      await eventually(`c1 -> c2 (${ip2})`, () => pingFrom('c1', ip2));
-      await eventually(`c2 -> c1 (${ip1})`, () => pingFrom('c2', ip1));
-      await eventually(`c1 -> sandbox on host 2 (${sbIp})`, () => pingFrom('c1', sbIp));
-      await eventually(`c2 -> sandbox on host 2 (${sbIp})`, () => pingFrom('c2', sbIp));
-      await eventually(`sandbox on host 2 -> c1 (${ip1})`, () => inSb(ip1));
-      await eventually(`sandbox on host 2 -> c2 (${ip2})`, () => inSb(ip2));
+      await eventually(() => pingFrom('c1', ip2), 15_000, `c1 -> c2 (${ip2})`);
+      await eventually(() => pingFrom('c2', ip1), 15_000, `c2 -> c1 (${ip1})`);
+      await eventually(() => pingFrom('c1', sbIp), 15_000, `c1 -> sandbox on host 2 (${sbIp})`);
+      await eventually(() => pingFrom('c2', sbIp), 15_000, `c2 -> sandbox on host 2 (${sbIp})`);
+      await eventually(() => inSb(ip1), 15_000, `sandbox on host 2 -> c1 (${ip1})`);
+      await eventually(() => inSb(ip2), 15_000, `sandbox on host 2 -> c2 (${ip2})`);
       lap('pings: c1<->c2, c1/c2<->sandbox on host 2');
 
       // Docker's embedded DNS answers c2 itself and forwards the sandbox's name to Weft's resolver.
       const lookup = (c: string, name: string) => docker('exec', c, 'nslookup', name);
-      await eventually(`c1 resolves ${SANDBOX} (host 2) through Weft`, () => lookup('c1', SANDBOX).out.includes(sbIp), 20_000);
-      await eventually(`c2 resolves ${SANDBOX} (host 2) through Weft`, () => lookup('c2', SANDBOX).out.includes(sbIp), 20_000);
+      await eventually(() => lookup('c1', SANDBOX).out.includes(sbIp), 20_000, `c1 resolves ${SANDBOX} (host 2) through Weft`);
+      await eventually(() => lookup('c2', SANDBOX).out.includes(sbIp), 20_000, `c2 resolves ${SANDBOX} (host 2) through Weft`);
       assert.ok(lookup('c1', 'c2').out.includes(ip2), 'Docker\'s own names still resolve');
       // Container names are published to Weft's resolver too (for other hosts' containers and sandboxes).
-      await eventually('Weft\'s resolver answers the container name c2', () => docker('exec', 'c1', 'nslookup', 'c2', '127.0.0.53').out.includes(ip2), 20_000);
+      await eventually(() => docker('exec', 'c1', 'nslookup', 'c2', '127.0.0.53').out.includes(ip2), 20_000, 'Weft\'s resolver answers the container name c2');
       lap('DNS: Docker names by Docker, Weft names forwarded to Weft\'s resolver');
 
       // --opt encrypted: the same, on an encrypted overlay (Docker's own encrypted overlay cannot work on this kernel).
@@ -236,11 +230,11 @@ if (reason !== undefined) {
       const ie1 = containerIp('e1');
       const ie2 = containerIp('e2');
       const inEsb = (ip: string) => run('nsenter', [`--net=${esb.NetnsPath}`, 'ping', '-c', '1', '-W', '1', ip]).code === 0;
-      await eventually(`e1 -> e2 (${ie2}), encrypted`, () => pingFrom('e1', ie2));
-      await eventually(`e2 -> e1 (${ie1}), encrypted`, () => pingFrom('e2', ie1));
-      await eventually(`e1 -> sandbox on host 2 (${esbIp}), encrypted`, () => pingFrom('e1', esbIp));
-      await eventually(`sandbox on host 2 -> e1 (${ie1}), encrypted`, () => inEsb(ie1));
-      await eventually(`sandbox on host 2 -> e2 (${ie2}), encrypted`, () => inEsb(ie2));
+      await eventually(() => pingFrom('e1', ie2), 15_000, `e1 -> e2 (${ie2}), encrypted`);
+      await eventually(() => pingFrom('e2', ie1), 15_000, `e2 -> e1 (${ie1}), encrypted`);
+      await eventually(() => pingFrom('e1', esbIp), 15_000, `e1 -> sandbox on host 2 (${esbIp}), encrypted`);
+      await eventually(() => inEsb(ie1), 15_000, `sandbox on host 2 -> e1 (${ie1}), encrypted`);
+      await eventually(() => inEsb(ie2), 15_000, `sandbox on host 2 -> e2 (${ie2}), encrypted`);
       dockerOk('rm', '-f', 'e1', 'e2');
       await a2.client.sandboxRemove(`${SANDBOX}e`, true);
       dockerOk('network', 'rm', 'enet');
@@ -253,7 +247,7 @@ if (reason !== undefined) {
       const again = run(path.join(TOOLS, 'docker-sandbox.sh'), ['up'], 120_000);
       assert.is(again.code, 0, `dockerd up again: ${again.out}`);
       dockerOk('run', '-d', '--name', 'c3', '--network', 'dnet', '--dns', '127.0.0.53', 'bb', 'sleep', '600');
-      await eventually(`c3 (after a dockerd restart) -> sandbox on host 2 (${sbIp})`, () => pingFrom('c3', sbIp));
+      await eventually(() => pingFrom('c3', sbIp), 15_000, `c3 (after a dockerd restart) -> sandbox on host 2 (${sbIp})`);
       lap('dockerd restarted: c1, c2 removed by it; c3 on the same network reaches host 2');
 
       // Teardown leaves nothing behind.
