@@ -83,6 +83,56 @@ export async function formSwarm(c: Cluster, readyMs = 15_000): Promise<Host> {
 }
 
 /** `n` hosts `h1..hn` at 198.18.<subnet>.<i>, linked through an underlay namespace with a bridge-free L2: a veth per host into a bridge. */
+/** SIGKILLs every process in one of `namespaces`, or about to enter one through `ip netns exec`; returns their PIDs. */
+function killInside(namespaces: readonly string[]): number[] {
+  const pids = new Set<number>();
+  for (const ns of namespaces) {
+    try {
+      for (const x of ip(['netns', 'pids', ns]).split('\n')) if (/^\d+$/.test(x.trim())) pids.add(Number(x));
+    } catch {
+      /* gone */
+    }
+  }
+  const execs = new Set(namespaces.map((ns) => `ip\0netns\0exec\0${ns}\0`));
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let cmd = '';
+    try {
+      cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'latin1');
+    } catch {
+      continue;
+    }
+    for (const e of execs) if (cmd.startsWith(e)) pids.add(Number(d));
+  }
+  const killed: number[] = [];
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+    } catch {
+      /* gone */
+    }
+  }
+  return killed;
+}
+
+/** SIGKILL is delivered asynchronously: waits (≤ `ms`) until each PID is gone or a zombie for its parent. */
+async function waitGone(pids: readonly number[], ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (const pid of pids) {
+    while (Date.now() < until) {
+      let st = '';
+      try {
+        st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        break; // gone
+      }
+      if (/^\d+ \(.*\) [ZX] /s.test(st)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
 export async function createCluster(n: number, opts: { tag?: string; subnet?: number } = {}): Promise<Cluster> {
   const prefix = `wft-${opts.tag ?? 'c'}${process.pid % 10000}-`;
   const sub = opts.subnet ?? 0;
@@ -143,39 +193,15 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
       // Sandboxes the agents created are namespaces too: find them through the agents' state.
       const live = ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '');
       const sandboxes = hosts.flatMap((h) => listSandboxNames(h.stateDir)).filter((n) => live.includes(n));
-      // Deleting a namespace does not stop what runs in it: kill every process inside first.
-      const killed: number[] = [];
-      for (const ns of [...sandboxes, ...created]) {
-        if (!live.includes(ns)) continue;
-        let pids: string[] = [];
-        try {
-          pids = ip(['netns', 'pids', ns]).split('\n').filter((x) => /^\d+$/.test(x.trim()));
-        } catch {
-          /* gone */
-        }
-        for (const pid of pids) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-            killed.push(Number(pid));
-          } catch {
-            /* gone */
-          }
-        }
-      }
-      // SIGKILL is delivered asynchronously: on a loaded machine a killed process can still be
-      // listed for a moment. Wait (≤ 5 s) until each one is gone or a zombie for its parent.
-      const until = Date.now() + 5000;
-      for (const pid of killed) {
-        while (Date.now() < until) {
-          let st = '';
-          try {
-            st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-          } catch {
-            break; // gone
-          }
-          if (/^\d+ \(.*\) [ZX] /s.test(st)) break;
-          await new Promise((r) => setTimeout(r, 20));
-        }
+      // Deleting a namespace does not stop what runs in it: kill every process inside first, and
+      // every `ip netns exec NS …` that has not entered its namespace yet (a sandbox command
+      // spawned just before: on a loaded machine it would enter after the scan and outlive us).
+      // Repeat until a pass finds nothing.
+      const targets = [...sandboxes, ...created].filter((ns) => live.includes(ns));
+      for (let pass = 0; pass < 5; pass++) {
+        const killed = killInside(targets);
+        if (killed.length === 0) break;
+        await waitGone(killed, 5000);
       }
       for (const ns of sandboxes) {
         tryIp(['netns', 'del', ns]);

@@ -91,7 +91,7 @@ export function controlPlugin(opts: ControlOptions = {}): PluginDefinition {
         Create: (i: t.TypeOf<typeof NetworkCreateRequest>, ctx) => svc(ctx).createNetwork(i),
         Remove: (i: { Network: string }, ctx) => svc(ctx).removeNetwork(i.Network),
         List: (_i: unknown, ctx) => svc(ctx).networks(),
-        Inspect: (i: { Network: string }, ctx) => svc(ctx).inspectNetwork(i.Network),
+        Inspect: (i: { Network: string }, ctx) => svc(ctx).lookupNetwork(i.Network),
         Attach: (i: AttachInput, ctx) => svc(ctx).attach(i),
         Detach: (i: AttachInput, ctx) => svc(ctx).detach(i),
       },

@@ -347,6 +347,26 @@ export class ControlService {
     return getNetwork(nets, ref);
   }
 
+  /**
+   * Like `inspectNetwork`, but a worker that does not know `ref` yet asks the manager: a network
+   * created a moment ago reaches workers with the next state broadcast, and a sandbox started on a
+   * worker right after `network create` must not fail with "not found" meanwhile (Docker's workers
+   * ask their manager too). Without a reachable manager the cached answer stands.
+   */
+  async lookupNetwork(ref: string): Promise<NetworkRecord> {
+    try {
+      return this.inspectNetwork(ref);
+    } catch (e) {
+      if (this.manager !== undefined || this.node === undefined || !(e instanceof WeftException) || e.error.category !== 'NotFound') throw e;
+      try {
+        return (await this.node.call('Network.Inspect', { Network: ref }, `looking up network "${ref}"`)) as NetworkRecord;
+      } catch (e2) {
+        if (e2 instanceof WeftException && e2.error.category === 'NotFound') throw e2;
+        throw e; // the manager is not reachable: the local answer stands
+      }
+    }
+  }
+
   /** A network's name for messages (callers often pass the ID). */
   private nameOf(ref: string): string {
     return this.findNetwork(ref)?.Name ?? ref;

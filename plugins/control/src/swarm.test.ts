@@ -152,6 +152,20 @@ test('workers cannot change cluster state; conflicts are refused naming the othe
     await until(() => w1.svc.networks().length === 3, 3000, 'removal reaches the worker');
     // The freed VNI can be pinned again.
     await c.m.call('Network.Create', { Name: 'q', Options: { 'com.docker.network.driver.overlay.vxlanid_list': '5000' }, IPAM: { Config: [{ Subnet: '10.4.0.0/24' }] } });
+    // A network the worker has not heard of yet (its broadcast held back here) is looked up at the
+    // manager; a name nobody knows is still NotFound.
+    const mgr = (c.m.svc as unknown as { manager: { broadcast: () => void } }).manager;
+    const broadcast = mgr.broadcast;
+    mgr.broadcast = () => {};
+    try {
+      const fresh = await c.m.call('Network.Create', { Name: 'fresh', IPAM: { Config: [{ Subnet: '10.7.0.0/24' }] } });
+      assert.not.ok(w1.svc.networks().some((n) => n.Name === 'fresh'), 'the worker has not heard of it');
+      assert.is((await w1.call('Network.Inspect', { Network: 'fresh' })).Id, fresh.Id);
+      const nf = await w1.fail('Network.Inspect', { Network: 'nosuch' });
+      assert.is(nf.category, 'NotFound');
+    } finally {
+      mgr.broadcast = broadcast;
+    }
   } finally {
     await cleanup([c.m, ...c.others]);
   }

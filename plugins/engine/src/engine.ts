@@ -215,6 +215,12 @@ export class Engine {
     const prefixed = all.filter((d) => d.Id.startsWith(ref));
     if (prefixed.length === 1) return prefixed[0]!;
     if (prefixed.length > 1) raise(errors.badRequest('engine', `network "${ref}" is ambiguous (${prefixed.length} matches found based on ID prefix)`, { value: ref }));
+    if (this.hasControl()) {
+      // A swarm network created a moment ago may not have reached this node yet: ask (the control
+      // plane asks its manager).
+      const r = await this.ctx.invoke('control', 'Network.Inspect', { Network: ref });
+      if (!isLeft(r)) return { ...(r.right as NetDef), Scope: 'swarm' as const };
+    }
     raise(errors.notFound('engine', `network "${ref}" not found`, { value: ref, hint: 'List networks with "weft network ls".' }));
   }
 
