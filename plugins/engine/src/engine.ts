@@ -31,6 +31,8 @@ export interface EngineConfig {
   readonly logDir: string;
   /** Prefix of namespace names (tests use a unique one). */
   readonly nsPrefix?: string;
+  /** Runtime files (published ports' sockets); default `$TMPDIR/weft-ports-<node>`. The agent uses its state directory. */
+  readonly runDir?: string;
 }
 
 /** A network as the engine sees it, whatever its source. */
@@ -527,7 +529,7 @@ export class Engine {
   }
 
   private portsDir(name: string): string {
-    return path.join(os.tmpdir(), `weft-ports-${this.cfg.node}`, name);
+    return this.cfg.runDir !== undefined ? path.join(this.cfg.runDir, 'ports', name) : path.join(os.tmpdir(), `weft-ports-${this.cfg.node}`, name);
   }
 
   /** Starts the forwarder inside the sandbox and the listeners on this host (see ports.ts). */

@@ -5,7 +5,7 @@ import { linuxSandboxHost, type SandboxHost } from './host.ts';
 
 export const EngineConfigCodec = t.intersection([
   t.type({ node: t.string, ipam: t.string, drivers: t.record(t.string, t.string), logDir: t.string }),
-  t.partial({ nsPrefix: t.string }),
+  t.partial({ nsPrefix: t.string, runDir: t.string }),
 ]);
 
 /** The engine plugin: provides the `engine` service (networks, sandboxes, attachments). */
