@@ -4,7 +4,7 @@
  * the ready node running the fewest tasks of its service, then the fewest tasks overall, then by
  * name. No I/O here, so it is tested without a cluster.
  */
-import { attachedNetworks, hostPorts, type ServiceRecord, type TaskRecord, type TaskStatus } from './records.ts';
+import { attachedNetworks, publishedPorts, type ServiceRecord, type TaskRecord, type TaskStatus } from './records.ts';
 
 export interface PlanInput {
   readonly services: readonly ServiceRecord[];
@@ -22,7 +22,7 @@ export function specKey(s: ServiceRecord): string {
   // The VIPs are part of it: a task carries its service's VIP in its endpoint records from the start.
   // So is the ingress network (a service that starts publishing ports gets tasks attached to it).
   // Host-mode ports too (only when there are any, so other services' keys stay as they were).
-  const hp = hostPorts(s.Spec);
+  const hp = publishedPorts(s.Spec, 'host');
   return JSON.stringify([s.Spec.TaskTemplate.ContainerSpec.Command, attachedNetworks(s).map((n) => (s.Vips?.[n.Id] === undefined ? [n.Id, [...n.Aliases].sort()] : [n.Id, [...n.Aliases].sort(), s.Vips[n.Id]])), s.Spec.EndpointSpec?.Mode ?? 'vip', ...(hp.length > 0 ? [hp] : [])]);
 }
 
@@ -40,7 +40,7 @@ export function plan(input: PlanInput): boolean {
   for (const s of input.services) for (const t of s.Tasks) if (t.DesiredState === 'running' && load.has(t.Node)) load.set(t.Node, (load.get(t.Node) ?? 0) + 1);
   // Ports published in mode host are taken on the node itself: at most one task using a given
   // port runs on a node (Docker: one task per node); a task with nowhere to go stays pending.
-  const portsOf = new Map(input.services.map((s) => [s, hostPorts(s.Spec).map((p) => `${p.published}/${p.protocol}`)]));
+  const portsOf = new Map(input.services.map((s) => [s, publishedPorts(s.Spec, 'host').map((p) => `${p.published}/${p.protocol}`)]));
   const hostUsed = new Map<string, Set<string>>();
   const take = (node: string, ports: readonly string[], on: boolean) => {
     let set = hostUsed.get(node);
@@ -57,9 +57,10 @@ export function plan(input: PlanInput): boolean {
     if (load.has(t.Node)) load.set(t.Node, Math.max(0, (load.get(t.Node) ?? 1) - 1));
     changed = true;
   };
-  for (const s of input.services) for (const t of s.Tasks) if (t.DesiredState === 'running' && t.SpecKey === specKey(s)) take(t.Node, portsOf.get(s) ?? [], true);
+  const keys = new Map(input.services.map((s) => [s, specKey(s)]));
+  for (const s of input.services) for (const t of s.Tasks) if (t.DesiredState === 'running' && t.SpecKey === keys.get(s)) take(t.Node, portsOf.get(s) ?? [], true);
   for (const s of input.services) {
-    const key = specKey(s);
+    const key = keys.get(s)!;
     const want = s.Spec.Mode.Replicated.Replicas;
     const ports = portsOf.get(s) ?? [];
     for (const t of s.Tasks) {

@@ -17,7 +17,7 @@ import * as t from 'io-ts';
 import { definePlugin, errors, getJson, putJson, raise, WeftException, type Context, type PluginDefinition, type TableEvent } from '@weft/kernel';
 import type { Engine, NetDef, RemoveCheck } from '@weft/engine';
 import type { Service, ServiceSpec, Task } from '@weft/api';
-import { attachedNetworks, CLUSTER_NETWORK, decodeJson, encodeJson, hostPorts, Retained, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, VipEntry, VIPS_TABLE, type ServiceRecord } from './records.ts';
+import { attachedNetworks, CLUSTER_NETWORK, decodeJson, encodeJson, publishedPorts, Retained, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, VipEntry, VIPS_TABLE, type ServiceRecord } from './records.ts';
 import { plan, specKey } from './placement.ts';
 import { createIngress, INGRESS_TABLE, IngressEntry, type Ingress } from './ingress.ts';
 import { controlVipSource, createVipAllocator, type VipSource } from './vips.ts';
@@ -290,12 +290,6 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     }
   }
 
-  function servedPorts(spec: ServiceSpec): { published: number; target: number; protocol: 'tcp' | 'udp' }[] {
-    return (spec.EndpointSpec?.Ports ?? [])
-      .filter((p) => p.PublishMode === 'ingress' && p.PublishedPort !== undefined)
-      .map((p) => ({ published: p.PublishedPort!, target: p.TargetPort, protocol: p.Protocol }));
-  }
-
   /**
    * A port published in mode ingress is taken on every node, so it clashes with any other
    * service publishing it (either mode). Two services may publish the same port in mode host:
@@ -303,15 +297,15 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
    */
   function portConflicts(all: readonly ServiceRecord[], self: string | undefined, spec: ServiceSpec): void {
     const key = (p: { published: number; protocol: string }) => `${p.published}/${p.protocol}`;
-    const ingressMine = servedPorts(spec).map(key);
-    const hostMine = hostPorts(spec).map(key);
+    const ingressMine = publishedPorts(spec, 'ingress').map(key);
+    const hostMine = publishedPorts(spec, 'host').map(key);
     const every = [...ingressMine, ...hostMine];
     const twice = every.find((p, i) => every.indexOf(p) !== i);
     if (twice !== undefined) raise(errors.badRequest(PLUGIN, `service ${spec.Name} publishes port ${twice} twice: give each published port (per protocol) once`, { path: 'EndpointSpec.Ports', value: twice }));
     for (const s of all) {
       if (s.ID === self) continue;
-      const theirIngress = servedPorts(s.Spec).map(key);
-      const theirHost = hostPorts(s.Spec).map(key);
+      const theirIngress = publishedPorts(s.Spec, 'ingress').map(key);
+      const theirHost = publishedPorts(s.Spec, 'host').map(key);
       const clash = ingressMine.find((p) => theirIngress.includes(p) || theirHost.includes(p)) ?? hostMine.find((p) => theirIngress.includes(p));
       if (clash !== undefined) raise(errors.conflict(PLUGIN, `port ${clash} is already published by service ${s.Spec.Name}`, { value: Number(clash.split('/')[0]), hint: 'Choose another published port, or remove that service first.' }));
     }
@@ -389,7 +383,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
    * service's attachment is never dropped because the networks could not be read.
    */
   async function ensureIngress(all: ServiceRecord[]): Promise<string[]> {
-    const publishing = all.filter((s) => servedPorts(s.Spec).length > 0);
+    const publishing = all.filter((s) => publishedPorts(s.Spec, 'ingress').length > 0);
     for (const s of all) if (!publishing.includes(s)) delete s.Ingress;
     if (publishing.length === 0) return [];
     let def: NetDef | undefined;
@@ -419,6 +413,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     const tb = tables();
     const want = new Map<string, Uint8Array>();
     for (const s of all) {
+      const hostPorts = publishedPorts(s.Spec, 'host');
       for (const x of s.Tasks) {
         if (x.DesiredState !== 'running') continue;
         const a: TaskAssignment = {
@@ -433,7 +428,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
           networks: attachedNetworks(s).map((n) => ({ id: n.Id, aliases: n.Aliases })),
           endpointMode: s.Spec.EndpointSpec?.Mode ?? 'vip',
           ...(s.Vips !== undefined ? { vips: Object.fromEntries(Object.entries(s.Vips).map(([n, a]) => [n, a.split('/')[0]!])) } : {}),
-          ...(hostPorts(s.Spec).length > 0 ? { ports: hostPorts(s.Spec) } : {}),
+          ...(hostPorts.length > 0 ? { ports: hostPorts } : {}),
         };
         want.set(x.ID, encodeJson(a));
       }
@@ -446,7 +441,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     for (const e of tb.entries(CLUSTER_NETWORK, TASKS_TABLE)) if (!want.has(e.key)) tb.delete(CLUSTER_NETWORK, TASKS_TABLE, e.key);
     const mesh = new Map<string, Uint8Array>();
     for (const s of all) {
-      const ports = servedPorts(s.Spec);
+      const ports = publishedPorts(s.Spec, 'ingress');
       // TCP entries keep their old shape (no protocol field), so an upgraded leader restarts no helper.
       const entries = ports.map((p) => (p.protocol === 'udp' ? p : { published: p.published, target: p.target }));
       // The mesh reaches the tasks over the ingress network (no entry until it exists: warned).

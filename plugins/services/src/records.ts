@@ -140,9 +140,9 @@ export class Retained<A> {
   }
 }
 
-/** A service's ports published in mode host (`--publish mode=host,published=P,target=T`). */
-export function hostPorts(spec: ServiceRecord['Spec']): { published: number; target: number; protocol: 'tcp' | 'udp' }[] {
+/** A service's ports published in `mode` (`--publish mode=ingress|host,published=P,target=T`) that name their published port. */
+export function publishedPorts(spec: ServiceRecord['Spec'], mode: 'ingress' | 'host'): { published: number; target: number; protocol: 'tcp' | 'udp' }[] {
   return (spec.EndpointSpec?.Ports ?? [])
-    .filter((p) => p.PublishMode === 'host' && p.PublishedPort !== undefined)
+    .filter((p) => p.PublishMode === mode && p.PublishedPort !== undefined)
     .map((p) => ({ published: p.PublishedPort!, target: p.TargetPort, protocol: p.Protocol }));
 }
