@@ -33,13 +33,11 @@ export class StreamPool {
   private static readonly MIN = 16384;
   private readonly free = new Map<number, Uint8Array[]>();
   private readonly lent = new WeakSet<ArrayBuffer>();
-  reused = 0;
   readonly alloc = (n: number): Uint8Array => {
     if (n < StreamPool.MIN) return new Uint8Array(n);
     let cap = StreamPool.MIN;
     while (cap < n) cap *= 2;
     const b = this.free.get(cap)?.pop();
-    if (b !== undefined) this.reused++;
     const buf = b ?? new Uint8Array(cap);
     this.lent.add(buf.buffer as ArrayBuffer);
     return buf.subarray(0, n);

@@ -696,13 +696,6 @@ export function streamFrameLength(buf: Uint8Array, maxSize = MAX_STREAM_SIZE): R
 }
 
 /**
- * Fast path for one push/pull node state (a push/pull carries one per member, so large
- * clusters decode N of them per exchange): a fixmap holding exactly memberlist's seven
- * fields once each, with str/bin and uint (≤ 32 bit) values and in-range Port/State.
- * Anything else returns undefined and the generic decoder runs, so results and error
- * messages are the same as without it.
- */
-/**
  * Decoded push/pull node states by content, like `decodeCache` for broadcasts: in a push/pull
  * every member is listed, nearly always unchanged since the last exchange, so the same entry
  * bytes arrive again and again (N entries per exchange, N exchanges per round). Reusing one
@@ -749,16 +742,23 @@ function skipFlatMap(buf: Uint8Array, o: number): number {
   return p <= len ? p : -1;
 }
 
+/**
+ * Fast path for one push/pull node state (a push/pull carries one per member, so large
+ * clusters decode N of them per exchange): a fixmap holding exactly memberlist's seven
+ * fields once each, with str/bin and uint (≤ 32 bit) values and in-range Port/State.
+ * Anything else returns undefined and the generic decoder runs, so results and error
+ * messages are the same as without it.
+ */
 function fastNodeState(buf: Uint8Array, o: number): PushNodeState | undefined {
-  const skip = skipFlatMap(buf, o);
-  if (skip > 0) {
-    const k = hashBytes(buf, o, skip);
-    for (let e = nodeStateCache.get(k); e !== undefined; e = e.next)
-      if (sameBytes(e.bytes, buf, o, skip)) {
-        fastEnd = skip;
-        return e.value;
-      }
-  }
+  // Whatever the full walk below accepts has this structure, so -1 means it would fail too.
+  const end = skipFlatMap(buf, o);
+  if (end < 0) return undefined;
+  const key = hashBytes(buf, o, end);
+  for (let e = nodeStateCache.get(key); e !== undefined; e = e.next)
+    if (sameBytes(e.bytes, buf, o, end)) {
+      fastEnd = end;
+      return e.value;
+    }
   const len = buf.length;
   const h = buf[o];
   if (h === undefined || (h & 0xf0) !== 0x80) return undefined;
@@ -860,8 +860,6 @@ function fastNodeState(buf: Uint8Array, o: number): PushNodeState | undefined {
   }
   if (seen !== 127) return undefined;
   fastEnd = p;
-  const key = hashBytes(buf, o, p);
-  for (let e = nodeStateCache.get(key); e !== undefined; e = e.next) if (sameBytes(e.bytes, buf, o, p)) return e.value;
   let name = '';
   let ascii = true;
   for (let j = nameAt; j < nameAt + nameLen; j++)
