@@ -49,15 +49,6 @@ function ip(args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-async function waitFor(pred: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await pred().catch(() => false)) return;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /**
  * Polls `pred` every `everyMs` until it holds; a predicate that throws or rejects (an agent busy
  * or restarting) counts as "not yet". Returns the milliseconds it took; throws naming `what`
@@ -82,7 +73,6 @@ export async function formSwarm(c: Cluster, readyMs = 15_000): Promise<Host> {
   return m!;
 }
 
-/** `n` hosts `h1..hn` at 198.18.<subnet>.<i>, linked through an underlay namespace with a bridge-free L2: a veth per host into a bridge. */
 /** SIGKILLs every process in one of `namespaces`, or about to enter one through `ip netns exec`; returns their PIDs. */
 function killInside(namespaces: readonly string[]): number[] {
   const pids = new Set<number>();
@@ -133,6 +123,7 @@ async function waitGone(pids: readonly number[], ms: number): Promise<void> {
   }
 }
 
+/** `n` hosts `h1..hn` at 198.18.<subnet>.<i>, linked through an underlay namespace with a bridge-free L2: a veth per host into a bridge. */
 export async function createCluster(n: number, opts: { tag?: string; subnet?: number } = {}): Promise<Cluster> {
   const prefix = `wft-${opts.tag ?? 'c'}${process.pid % 10000}-`;
   const sub = opts.subnet ?? 0;
@@ -155,7 +146,7 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
       });
       fs.closeSync(log);
       h.agent = p;
-      await waitFor(async () => (await h.client.version()).Version !== '', 20_000, `the agent on ${h.name} (log: ${h.logFile})`);
+      await eventually(async () => (await h.client.version()).Version !== '', 20_000, `the agent on ${h.name} (log: ${h.logFile})`, 100);
     },
     async stopAgent(h, signal = 'SIGTERM') {
       const p = h.agent;
