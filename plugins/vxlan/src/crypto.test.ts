@@ -14,6 +14,7 @@ import { twoHosts, withLab, type Lab } from '@weft/sys';
 import { createCipher, initialRing, rotate, toKeyRing, type ManagedRing, type SodiumCipher } from '@weft/sodium';
 import { createVxlanDataPath, type VxlanDataPath } from './mod.ts';
 import { pingOk, rootTest } from './testutil.ts';
+import { FRAG_HDR, isFragment } from './frag.ts';
 
 const VNI = 4545;
 const net = { id: 'sec', vni: VNI, mtu: 1420, encrypted: true, internal: false, gateways: ['10.9.0.1/24'] };
@@ -49,10 +50,32 @@ function vxlanPayloads(file: string): { src: string; payload: Buffer }[] {
   return out;
 }
 
-/** Sends one UDP datagram from `src` (bound in `ns`) to `dst`:4789. */
-function sendRaw(lab: Lab, ns: string, src: string, dst: string, payload: Buffer): void {
-  const py = `import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind((sys.argv[1],0))\ns.sendto(bytes.fromhex(sys.argv[3]),(sys.argv[2],4789))\n`;
-  lab.exec(ns, '/usr/bin/python3', ['-c', py, src, dst, payload.toString('hex')]);
+/** Sends UDP datagrams, in order, from one socket bound to `src` (in `ns`) to `dst`:4789. */
+function sendRaw(lab: Lab, ns: string, src: string, dst: string, ...payloads: Buffer[]): void {
+  const py = `import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind((sys.argv[1],0))\nfor h in sys.argv[3:]: s.sendto(bytes.fromhex(h),(sys.argv[2],4789))\n`;
+  lab.exec(ns, '/usr/bin/python3', ['-c', py, src, dst, ...payloads.map((p) => p.toString('hex'))]);
+}
+
+/** Complete fragment groups in a capture (frag.ts layout), by sender and group id, pieces in index order. */
+function fragmentGroups(got: readonly { src: string; payload: Buffer }[]): Buffer[][] {
+  const groups = new Map<string, Buffer[]>();
+  for (const g of got) {
+    // The capture shows a UDP_SEGMENT train as one big datagram: walk its pieces.
+    for (let o = 0; o + FRAG_HDR < g.payload.length && isFragment(g.payload, o); ) {
+      const total = g.payload.readUInt32BE(o + 8);
+      const chunk = g.payload.readUInt16BE(o + 12);
+      const index = g.payload[o + 14]!;
+      const count = g.payload[o + 15]!;
+      const end = o + FRAG_HDR + (index === count - 1 ? total - index * chunk : chunk);
+      const p = g.payload.subarray(o, end);
+      o = end;
+      const k = `${g.src}/${p.readUInt32BE(4)}`;
+      const arr = groups.get(k) ?? [];
+      arr[index] = p;
+      groups.set(k, arr);
+    }
+  }
+  return [...groups.values()].filter((a) => a.length > 1 && [...a].every((x) => x !== undefined && x[15] === a.length));
 }
 
 const lossOf = (out: string): { tx: number; rx: number } => {
@@ -112,7 +135,7 @@ rootTest('encrypted network: ping and iperf3 across hosts; the underlay never sh
       assert.is(raw.indexOf(pattern), -1, 'the ping pattern appears nowhere in the capture');
       for (const g of got) assert.is.not(g.payload.readUInt32BE(0), 0x08000000, 'no plaintext VXLAN header on the wire');
       // Tamper and replay with a datagram host 1 really sent.
-      const fromH1 = got.filter((g) => g.src === a1 && g.payload.length > 100 && g.payload.length < 1400);
+      const fromH1 = got.filter((g) => g.src === a1 && g.payload.length > 100 && g.payload.length < 1400 && !isFragment(g.payload, 0));
       const sample = fromH1[fromH1.length - 1]!.payload;
       const before = dp2.counters()['vtep'] ?? {};
       sendRaw(lab, h1, a1, a2, sample);
@@ -130,14 +153,33 @@ rootTest('encrypted network: ping and iperf3 across hosts; the underlay never sh
       Buffer.from(m1.replaceAll(':', ''), 'hex').copy(plain, 14);
       plain.writeUInt16BE(0x0800, 20);
       sendRaw(lab, h1, a1, a2, plain);
+      // A whole fragmented envelope (a TCP super-frame sealed once) replayed: reassembled, then
+      // refused by the replay window. The same with its sequence number raised in its first piece:
+      // refused by the tag. A truncated piece: refused by reassembly.
+      const groups = fragmentGroups(got.filter((g) => g.src === a1));
+      assert.ok(groups.length > 0, 'the capture holds at least one complete fragmented envelope from host 1');
+      const group = groups[groups.length - 1]!;
+      sendRaw(lab, h1, a1, a2, ...group);
+      const forged = group.map((p) => Buffer.from(p));
+      // The sequence number's top byte + 1: right of the window (so it reaches the tag check).
+      assert.ok(forged[0]![FRAG_HDR + 4]! < 0xff);
+      forged[0]![FRAG_HDR + 4]!++;
+      sendRaw(lab, h1, a1, a2, ...forged);
+      sendRaw(lab, h1, a1, a2, group[0]!.subarray(0, group[0]!.length - 1));
       await sleep(300);
       const after = dp2.counters()['vtep'] ?? {};
       const d = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
-      assert.is(d('drop_replay'), 1, `replayed datagram dropped: ${JSON.stringify(after)}`);
-      assert.is(d('drop_auth'), 1, 'flipped byte dropped');
+      assert.is(d('drop_replay'), 2, `replayed datagram and replayed fragmented envelope dropped: ${JSON.stringify(after)}`);
+      assert.is(d('drop_auth'), 2, 'flipped bit dropped, in a datagram and in a fragmented envelope');
       assert.is(d('drop_plaintext'), 1, 'plaintext for the encrypted VNI dropped');
+      assert.is(d('drop_reassembly'), 1, 'truncated fragment dropped');
+      assert.is(d('rx_reassembled'), 2, 'both fragmented envelopes were put together before being refused');
       assert.is(d('rx_opened'), 0, 'nothing opened');
-      assert.ok((dp1.counters('sec')[`peer/${m2}`]?.['tx_sealed'] ?? 0) > 100, 'host 1 sealed what it sent');
+      const peer = dp1.counters('sec')[`peer/${m2}`] ?? {};
+      console.log(`  host 1 → 2: ${peer['tx_super_frames']} TCP super-frames, ${peer['tx_fragmented']} of them sealed whole`);
+      assert.ok((peer['tx_sealed'] ?? 0) > 100, 'host 1 sealed what it sent');
+      assert.ok((peer['tx_fragmented'] ?? 0) > 10, `host 1 sent TCP super-frames as fragmented envelopes: ${JSON.stringify(peer)}`);
+      assert.ok((before['rx_reassembled'] ?? 0) > 10, 'host 2 reassembled them');
     } finally {
       await env?.dp1.close();
       await env?.dp2.close();

@@ -50,6 +50,13 @@ export interface VxlanOptions {
    * VXLAN receive its own thread (more parallelism, one more wake-up per packet).
    */
   readonly threads?: 1 | 2;
+  /**
+   * Encrypted networks: seal a TCP super-frame read from a TAP as one envelope and send it as
+   * fragments (see frag.ts and docs/wire.md) instead of sealing each segment (default true). One
+   * seal per 64 KiB instead of per datagram; a lost fragment loses the whole super-frame. Both
+   * ends must run a Weft version that reassembles fragments.
+   */
+  readonly superSeal?: boolean;
   /** Scatter-gather I/O (sendmsg/writev iovecs) for segmentation and coalescing instead of userspace copies. Default false: measured 5-12% slower here (kernel per-iovec cost > one memcpy). */
   readonly gather?: boolean;
   /**
@@ -292,8 +299,9 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   const split = o.threads === 2;
   const gather = o.gather ?? false;
   const nice = o.nice ?? 0;
-  const main = await startWorker({ udpFd: recvFd, sendFds, offload, spinUs, gather, nice, mode: split ? 'taps' : 'all' });
-  const rxOnly = split ? await startWorker({ udpFd: recvFd, sendFds, offload, spinUs, gather, nice, mode: 'udp' }) : undefined;
+  const superSeal = o.superSeal ?? true;
+  const main = await startWorker({ udpFd: recvFd, sendFds, offload, spinUs, gather, nice, superSeal, mode: split ? 'taps' : 'all' });
+  const rxOnly = split ? await startWorker({ udpFd: recvFd, sendFds, offload, spinUs, gather, nice, superSeal, mode: 'udp' }) : undefined;
 
   // The underlay device is looked up once (an `ip` process); its MTU is read by ioctl on every addPort.
   let ulDev: string | undefined;

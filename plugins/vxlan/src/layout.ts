@@ -44,6 +44,10 @@ export const COUNTER_FIELDS = [
   'drop_crypto', // other: runt envelope, unknown sender, too big, seal failure (per port/peer on send)
   'tx_sealed', // peer: datagrams sealed toward it
   'rx_opened', // vtep: datagrams opened
+  // Fragmented envelopes (frag.ts): one envelope per TCP super-frame, sent in pieces.
+  'tx_fragmented', // peer: super-frames sealed whole and sent as fragments
+  'rx_reassembled', // vtep: fragmented envelopes put back together (then opened as any envelope)
+  'drop_reassembly', // vtep: malformed fragments, and groups evicted before all their pieces came
 ] as const;
 export type CounterField = (typeof COUNTER_FIELDS)[number];
 export const K = COUNTER_FIELDS.length;
@@ -117,6 +121,8 @@ export interface WorkerInit {
   readonly gather: boolean;
   /** Nice value for the data-path thread (0: unchanged). */
   readonly nice: number;
+  /** Encrypted networks: seal TCP super-frames whole and send them as fragments. */
+  readonly superSeal: boolean;
   /** Busy-poll this long after the last packet before sleeping in poll(2) (latency vs CPU). */
   readonly spinUs: number;
   readonly ctl: SharedArrayBuffer;

@@ -14,10 +14,10 @@ import { receiveMessageOnPort, workerData, parentPort, type MessagePort } from '
 import { performance } from 'node:perf_hooks';
 import {
   EAGAIN, EINTR, EPOLLIN, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, MSG_DONTWAIT, POLLIN, SIZEOF_MMSGHDR, SOL_UDP, UDP_GRO, UDP_SEGMENT, VNET_HDR_LEN,
-  PRIO_PROCESS, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, formatIPv4, loadSys, writeSockaddrIn,
+  PRIO_PROCESS, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, formatIPv4, loadSys, writeSockaddrIn,
 } from '@weft/sys';
 import { DropReason, type KeyRing } from '@weft/kernel';
-import { createCipher, type SodiumSession } from '@weft/sodium';
+import { createCipher, MAX_PLAINTEXT, type SodiumSession } from '@weft/sodium';
 import {
   C, CTL_ACK, CTL_GEN, CTL_STOP, EPOLL_FROM, MAX_PEERS, MAX_PORTS, globalRow, peerRow, portRow,
   type RingMsg, type SnapNet, type SnapPeer, type SnapPort, type Snapshot, type TableMsg, type WorkerInit,
@@ -26,6 +26,7 @@ import { ETH, arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readMac, re
 import { segmentTcp, coalesceTcp, newSegOut, rxVnetHeader } from './gso.ts';
 import { ipv6TextKey, ndAdvertInPlace, nsTarget } from './nd.ts';
 import { isDnsQuery, type DnsQueryMsg } from './dns.ts';
+import { FRAG_HDR, FRAG_MAX_COUNT, Reassembly, isFragment, writeFragHeader } from './frag.ts';
 
 const init = workerData as WorkerInit & { port: MessagePort };
 const sys = await loadSys();
@@ -429,6 +430,7 @@ function tapBatch(tap: Tap, budget: number): number {
     const sfd = sendFds[flowHash(b, f, len) % sendFds.length]!;
     if (gsoType !== VIRTIO_NET_HDR_GSO_NONE) {
       flushTrain();
+      if (d.sess !== undefined && init.superSeal && sendSealedWhole(d, sfd, n, net)) continue;
       if (!segmentTcp(b, f, len, net.vni, OUT, seg, d.fullCsum, init.gather && d.sess === undefined)) {
         cnt[row + C.drop_malformed]!++;
         continue;
@@ -502,6 +504,62 @@ function tapBatch(tap: Tap, budget: number): number {
   return done;
 }
 
+// Fragmented envelopes (frag.ts): the whole super-frame sealed once, its envelope sent in pieces.
+const FRAGS = sys.alloc(2 * 65536 + FRAG_MAX_COUNT * FRAG_HDR);
+const fb = FRAGS.bytes;
+const sealWhole = tb.subarray(ENC, ENC + 65536 + 4096);
+
+/**
+ * Seals the TCP super-frame in tb (virtio header + frame, `n` bytes, then the VXLAN header as a
+ * trailer) as one envelope and sends it as fragments of at most the size a sealed segment would
+ * have. False (nothing sent) when it does not qualify: the caller segments and seals per datagram.
+ */
+function sendSealedWhole(d: Dest, sfd: number, n: number, net: Net): boolean {
+  const g = tb[1]! & ~VIRTIO_NET_HDR_GSO_ECN;
+  if (d.fullCsum || (g !== VIRTIO_NET_HDR_GSO_TCPV4 && g !== VIRTIO_NET_HDR_GSO_TCPV6)) return false;
+  const plen = n + 8;
+  const total = plen + OVH;
+  const dsz = 8 + ETH + net.mtu + OVH;
+  const chunk = dsz - FRAG_HDR;
+  const count = Math.ceil(total / chunk);
+  if (plen > MAX_PLAINTEXT || count > FRAG_MAX_COUNT || chunk > 0xffff) return false;
+  writeVxlanHeader(tb, n, net.vni);
+  const r = d.sess!.seal(tb.subarray(0, plen), plen, sealWhole);
+  if (r !== total) {
+    cnt[d.row + C.drop_crypto]!++;
+    return true;
+  }
+  // group = low 32 bits of the envelope's sequence number (bytes 8..11).
+  const group = ((tb[ENC + 8]! << 24) | (tb[ENC + 9]! << 16) | (tb[ENC + 10]! << 8) | tb[ENC + 11]!) >>> 0;
+  let o = 0;
+  for (let j = 0; j < count; j++) {
+    const at = j * chunk;
+    const len = Math.min(chunk, total - at);
+    writeFragHeader(fb, o, group, total, chunk, j, count);
+    fb.set(tb.subarray(ENC + at, ENC + at + len), o + FRAG_HDR);
+    o += FRAG_HDR + len;
+  }
+  const per = Math.max(1, Math.min(64, Math.floor(65000 / dsz)));
+  for (let i = 0; i < count; i += per) {
+    const k = Math.min(per, count - i);
+    const start = i * dsz;
+    const l = Math.min(o - start, k * dsz);
+    set64(itv, 0, FRAGS.addr + start);
+    set64(itv, 8, l);
+    if (sendTrainV(sfd, iovTx.addr, 1, l, dsz, d.sa) < 0) {
+      // The receiver cannot open a group with a piece missing: the super-frame is lost (TCP resends).
+      cnt[d.row + C.drop_io]!++;
+      return true;
+    }
+  }
+  cnt[d.row + C.tx_packets]! += count;
+  cnt[d.row + C.tx_bytes]! += n - VNET_HDR_LEN;
+  cnt[d.row + C.tx_sealed]!++;
+  cnt[d.row + C.tx_super_frames]!++;
+  cnt[d.row + C.tx_fragmented]!++;
+  return true;
+}
+
 /**
  * Seals the segments of a segmented super-frame (at OUT, `seg.size` apart) one datagram each and
  * sends them as UDP_SEGMENT trains of `seg.size + OVH` (the last datagram may be shorter).
@@ -573,22 +631,86 @@ function countOpenDrop(r: number): void {
   cnt[globalRow + c]!++;
 }
 
-/**
- * Opens every envelope of datagram/train `i` into `pt`; coalesces (GRO) only when all opened.
- * An envelope that does not open is dropped and counted; it never reaches a TAP.
- */
-function openTrain(b: Uint8Array, i: number, base: number, len: number, segSize: number): void {
-  const sess = rxSess.get(mv.getUint32(NAMES + i * 16 + 4));
+// Fragmented envelopes being put back together (frag.ts), and the opened whole super-frame.
+const RSLOTS = 8;
+const RCAP = 65536 + 4096;
+const rmem = sys.alloc(RSLOTS * RCAP);
+const reasm = new Reassembly(RSLOTS, RCAP, rmem.bytes);
+const whole = sys.alloc(RCAP);
+let reasmBad = 0;
+
+/** Adds one fragment datagram from `src`; opens and delivers the envelope it completes. */
+function fragment(b: Uint8Array, p: number, len: number, src: number): void {
+  const s = reasm.add(b, p, len, src);
+  const bad = reasm.malformed + reasm.evicted;
+  if (bad !== reasmBad) {
+    cnt[globalRow + C.drop_reassembly]! += bad - reasmBad;
+    reasmBad = bad;
+  }
+  if (s < 0) return;
+  const sess = rxSess.get(src);
+  const total = reasm.length(s);
+  const r = sess === undefined ? DropReason.unknownSpi : sess.open(reasm.bytes(s), total, whole.bytes);
+  reasm.release(s);
+  cnt[globalRow + C.rx_reassembled]!++;
   if (sess === undefined) {
-    cnt[globalRow + C.drop_crypto]! += Math.ceil(len / segSize);
+    cnt[globalRow + C.drop_crypto]!++;
     return;
   }
+  if (r < 0) {
+    countOpenDrop(r);
+    return;
+  }
+  cnt[globalRow + C.rx_opened]!++;
+  deliverWhole(whole.bytes, r);
+}
+
+/**
+ * Writes an opened whole super-frame (virtio header + frame + VXLAN header trailer, as the
+ * sender's TAP produced it) to its local port in one write.
+ */
+function deliverWhole(pb: Uint8Array, plen: number): void {
+  const flen = plen - 8 - VNET_HDR_LEN;
+  const vni = flen >= ETH ? readVxlanVni(pb, plen - 8) : -1;
+  const g = pb[1]! & ~VIRTIO_NET_HDR_GSO_ECN;
+  if (vni < 0 || (g !== VIRTIO_NET_HDR_GSO_TCPV4 && g !== VIRTIO_NET_HDR_GSO_TCPV6)) {
+    cnt[globalRow + C.drop_malformed]!++;
+    return;
+  }
+  const d = inbound(pb, VNET_HDR_LEN, flen, vni, true);
+  if (d === undefined) return;
+  if (sys.write(d.fd, whole.addr, VNET_HDR_LEN + flen) < 0) cnt[d.row + C.drop_io]!++;
+  else {
+    cnt[d.row + C.tx_packets]!++;
+    cnt[d.row + C.tx_bytes]! += flen;
+    cnt[d.row + C.rx_coalesced]!++;
+  }
+}
+
+/**
+ * Opens every envelope of datagram/train `i` into `pt`; coalesces (GRO) only when all opened.
+ * An envelope that does not open is dropped and counted; it never reaches a TAP. Fragments of
+ * a fragmented envelope go to reassembly instead.
+ */
+function openTrain(b: Uint8Array, i: number, base: number, len: number, segSize: number): void {
+  const src = mv.getUint32(NAMES + i * 16 + 4);
+  const sess = rxSess.get(src);
   const pb = pt.bytes;
   let w = 2;
   let opened = 0;
   let failed = 0;
   for (let off = 0; off < len; off += segSize) {
     const sl = Math.min(segSize, len - off);
+    if (isFragment(b, base + off)) {
+      fragment(b, base + off, sl, src);
+      failed++; // not opened here: no coalescing over it
+      continue;
+    }
+    if (sess === undefined) {
+      cnt[globalRow + C.drop_crypto]!++;
+      failed++;
+      continue;
+    }
     const r = sess.open(b.subarray(base + off, base + off + sl), sl, pb.subarray(w, BUF - 64));
     if (r < 0) {
       countOpenDrop(r);
@@ -678,33 +800,10 @@ function deliver(b: Uint8Array, p: number, dlen: number, gsoVni: number, sealed:
     cnt[globalRow + C.drop_malformed]!++;
     return;
   }
-  const net = byVni.get(vni);
-  if (net === undefined) {
-    cnt[globalRow + C.drop_unknown_vni]!++;
-    return;
-  }
-  if (net.encrypted !== sealed) {
-    // Plaintext for an encrypted VNI is never delivered (CVE-2023-28840); nor is an envelope
-    // carrying a plaintext network's VNI.
-    cnt[globalRow + (sealed ? C.drop_malformed : C.drop_plaintext)]!++;
-    return;
-  }
+  const d = inbound(b, p + 8, dlen - 8, vni, sealed);
+  if (d === undefined) return;
   const f = p + 8;
   const flen = dlen - 8;
-  const src = net.fdb.get(readMac(b, f + 6));
-  if (src !== undefined && !src.local) {
-    cnt[src.row + C.rx_packets]!++;
-    cnt[src.row + C.rx_bytes]! += flen;
-  }
-  if ((b[f]! & 1) !== 0) {
-    cnt[globalRow + C.drop_broadcast]!++;
-    return;
-  }
-  const d = net.fdb.get(readMac(b, f));
-  if (d === undefined || !d.local) {
-    cnt[globalRow + C.drop_unknown_unicast]!++;
-    return;
-  }
   let rc: number;
   if (gso) {
     // The coalesced super-frame is scattered over the train: one writev gathers it.
@@ -723,6 +822,40 @@ function deliver(b: Uint8Array, p: number, dlen: number, gsoVni: number, sealed:
     cnt[d.row + C.tx_bytes]! += flen;
     if (gso) cnt[d.row + C.rx_coalesced]!++;
   }
+}
+
+/**
+ * The local port an inbound frame at b[f..f+flen) of network `vni` goes to, or undefined (and
+ * counted): unknown VNI, plaintext for an encrypted network or the reverse, broadcast, or a
+ * destination that is not a local port. Counts the frame on its sender's peer row.
+ */
+function inbound(b: Uint8Array, f: number, flen: number, vni: number, sealed: boolean): Dest | undefined {
+  const net = byVni.get(vni);
+  if (net === undefined) {
+    cnt[globalRow + C.drop_unknown_vni]!++;
+    return undefined;
+  }
+  if (net.encrypted !== sealed) {
+    // Plaintext for an encrypted VNI is never delivered (CVE-2023-28840); nor is an envelope
+    // carrying a plaintext network's VNI.
+    cnt[globalRow + (sealed ? C.drop_malformed : C.drop_plaintext)]!++;
+    return undefined;
+  }
+  const src = net.fdb.get(readMac(b, f + 6));
+  if (src !== undefined && !src.local) {
+    cnt[src.row + C.rx_packets]!++;
+    cnt[src.row + C.rx_bytes]! += flen;
+  }
+  if ((b[f]! & 1) !== 0) {
+    cnt[globalRow + C.drop_broadcast]!++;
+    return undefined;
+  }
+  const d = net.fdb.get(readMac(b, f));
+  if (d === undefined || !d.local) {
+    cnt[globalRow + C.drop_unknown_unicast]!++;
+    return undefined;
+  }
+  return d;
 }
 
 // ---------------------------------------------------------------------------------------------
