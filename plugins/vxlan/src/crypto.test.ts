@@ -78,6 +78,27 @@ function fragmentGroups(got: readonly { src: string; payload: Buffer }[]): Buffe
   return [...groups.values()].filter((a) => a.length > 1 && [...a].every((x) => x !== undefined && x[15] === a.length));
 }
 
+/** Accepts one TCP connection on argv[1]:argv[2] and prints how many bytes it carried. */
+const TCP_SINK = `import socket,sys
+s=socket.socket()
+s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind((sys.argv[1],int(sys.argv[2])))
+s.listen(1)
+c,_=s.accept()
+n=0
+while True:
+  d=c.recv(1<<16)
+  if not d: break
+  n+=len(d)
+print(n,flush=True)
+`;
+/** Sends argv[3] (hex) argv[4] times over one TCP connection to argv[1]:argv[2]. */
+const TCP_SOURCE = `import socket,sys
+c=socket.create_connection((sys.argv[1],int(sys.argv[2])))
+c.sendall(bytes.fromhex(sys.argv[3])*int(sys.argv[4]))
+c.close()
+`;
+
 const lossOf = (out: string): { tx: number; rx: number } => {
   const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
   return { tx: Number(m?.[1] ?? 0), rx: Number(m?.[2] ?? 0) };
@@ -118,6 +139,15 @@ rootTest('encrypted network: ping and iperf3 across hosts; the underlay never sh
       await sleep(800);
       const marker = 'c0ffeec0ffee5eca1ed0';
       lab.exec(s1, 'ping', ['-c', '5', '-i', '0.1', '-s', '1000', '-p', marker, '10.9.0.3']);
+      // A TCP stream of the pattern: TSO super-frames, sealed whole and sent as fragments.
+      const sink = lab.spawn(s2, '/usr/bin/python3', ['-c', TCP_SINK, '10.9.0.3', '5301']);
+      let sunk = '';
+      sink.stdout?.on('data', (d: Buffer) => (sunk += d.toString()));
+      await sleep(400);
+      lab.exec(s1, '/usr/bin/python3', ['-c', TCP_SOURCE, '10.9.0.3', '5301', marker, '200000'], { timeoutMs: 30_000 });
+      const exited = await Promise.race([new Promise((r) => sink.once('close', () => r(true))), sleep(10_000).then(() => false)]);
+      assert.ok(exited, 'the TCP sink finished');
+      assert.is(Number(sunk.trim()), 200_000 * (marker.length / 2), 'every byte of the pattern stream arrived');
       const srv = lab.spawn(s2, 'iperf3', ['-s', '-1', '-B', '10.9.0.3']);
       await sleep(300);
       const iperf = JSON.parse(lab.exec(s1, 'iperf3', ['-c', '10.9.0.3', '-t', '2', '-J'], { timeoutMs: 30_000 })) as { end: { sum_received: { bits_per_second: number } } };
@@ -132,7 +162,7 @@ rootTest('encrypted network: ping and iperf3 across hosts; the underlay never sh
       const got = vxlanPayloads(pcap);
       assert.ok(got.length > 100, `captured ${got.length} datagrams`);
       const pattern = Buffer.from(marker, 'hex');
-      assert.is(raw.indexOf(pattern), -1, 'the ping pattern appears nowhere in the capture');
+      assert.is(raw.indexOf(pattern), -1, 'the pattern (ping payload, TCP stream) appears nowhere in the capture');
       for (const g of got) assert.is.not(g.payload.readUInt32BE(0), 0x08000000, 'no plaintext VXLAN header on the wire');
       // Tamper and replay with a datagram host 1 really sent.
       const fromH1 = got.filter((g) => g.src === a1 && g.payload.length > 100 && g.payload.length < 1400 && !isFragment(g.payload, 0));
