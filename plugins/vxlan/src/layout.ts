@@ -125,6 +125,8 @@ export interface WorkerInit {
   readonly superSeal: boolean;
   /** Busy-poll this long after the last packet before sleeping in poll(2) (latency vs CPU). */
   readonly spinUs: number;
+  /** Poll timeout while traffic is recent (keeps caches warm); 0: always the long timeout. */
+  readonly warmMs: number;
   readonly ctl: SharedArrayBuffer;
   /** eventfd the controller writes to after posting a table change, so a sleeping worker applies it at once. */
   readonly wakeFd: number;

@@ -2,13 +2,24 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
 import { createKernel, type DataPath, type WeftException } from '@weft/kernel';
-import { vxlanPlugin, gatewayMacFor, VxlanCodes } from './mod.ts';
+import { vxlanPlugin, gatewayMacFor, VxlanCodes, createVxlanDataPath } from './mod.ts';
 
 test('bad configuration is refused at load with the field path', async () => {
   const k = createKernel();
   const r = await k.load([{ plugin: vxlanPlugin(), config: { dataPathPort: 4789 } }]);
   assert.ok(isLeft(r));
   if (isLeft(r)) assert.match(JSON.stringify(r.left), 'dataPathAddr');
+});
+
+test('a bad warmMs is refused with the value and the range, before any socket is opened', async () => {
+  for (const warmMs of [-1, 1.5, 5000]) {
+    const err = await createVxlanDataPath({ dataPathAddr: '127.0.0.1', dataPathPort: 1, warmMs }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.ok(err instanceof Error, `warmMs ${warmMs} refused`);
+    assert.match(err.message, `warmMs ${warmMs} must be an integer number of milliseconds, 0 (off) to 1000`);
+  }
 });
 
 test('loads as the datapath service on loopback; networks, peers and counters', async () => {

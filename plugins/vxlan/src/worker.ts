@@ -879,6 +879,7 @@ function dispatch(n: number): number {
 function run(): void {
   const spinMs = init.spinUs / 1000;
   let last = performance.now();
+  let lastWork = last;
   for (;;) {
     let work = 0;
     const many = taps.length > EPOLL_FROM;
@@ -893,6 +894,7 @@ function run(): void {
     if (Atomics.load(ctl, CTL_GEN) !== seen && sync()) return;
     if (work > 0) {
       last = performance.now();
+      lastWork = last;
       continue;
     }
     if (spinMs > 0 && performance.now() - last < spinMs) {
@@ -910,7 +912,10 @@ function run(): void {
       }
     } else {
       if (pollDirty) rebuildPfds();
-      if (sys.poll(pfds.addr, nfds, 200) > 0) {
+      // Warm ticks: while traffic is recent, wake every warmMs so the next packet finds this
+      // loop's code and data still in the caches and TLB.
+      const timeout = init.warmMs > 0 && performance.now() - lastWork < 1000 ? init.warmMs : 200;
+      if (sys.poll(pfds.addr, nfds, timeout) > 0) {
         cnt[globalRow + C.wakeups]!++;
         if (pdv.getInt16(6, true) !== 0) sys.read(wakeFd, wakeBuf.addr, 8);
       }
