@@ -14,6 +14,7 @@ export function createNodeSys(): Sys {
   const readv = f('intptr_t readv(int, intptr_t, int)');
   const writev = f('intptr_t writev(int, intptr_t, int)');
   const poll = f('int poll(intptr_t, unsigned long, int)');
+  const ppoll = f('int ppoll(intptr_t, unsigned long, intptr_t, intptr_t)');
   const eventfd = f('int eventfd(unsigned int, int)');
   const epoll_create1 = f('int epoll_create1(int)');
   const epoll_ctl = f('int epoll_ctl(int, int, int, intptr_t)');
@@ -42,7 +43,7 @@ export function createNodeSys(): Sys {
       return { bytes, addr: Number(koffi.address(p)) };
     },
     errno: () => koffi.errno(),
-    open, close, ioctl, read, write, readv, writev, poll, eventfd, epoll_create1, epoll_ctl, epoll_wait, setns, socket, bind, setsockopt, getsockopt,
+    open, close, ioctl, read, write, readv, writev, poll, ppoll, eventfd, epoll_create1, epoll_ctl, epoll_wait, setns, socket, bind, setsockopt, getsockopt,
     sendto, recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg, fcntl, gettid, setpriority, sched_yield,
   };
 }

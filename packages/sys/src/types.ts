@@ -28,6 +28,8 @@ export interface Sys {
   readv(fd: number, iov: number, cnt: number): number;
   writev(fd: number, iov: number, cnt: number): number;
   poll(fds: number, nfds: number, timeoutMs: number): number;
+  /** ppoll(2): `timeout` is the address of a `struct timespec` (0: wait forever); `sigmask` 0 keeps the mask. */
+  ppoll(fds: number, nfds: number, timeout: number, sigmask: number): number;
   /** eventfd(2): a counter fd another thread writes to wake a poller. */
   eventfd(initval: number, flags: number): number;
   epoll_create1(flags: number): number;

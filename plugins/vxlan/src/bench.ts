@@ -5,7 +5,7 @@
  * vxlan devices, through wireguard-go between the two hosts (`wireguard`, userspace WireGuard on
  * a TUN, configured over its UAPI socket), and over the bare veth underlay.
  *
- *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--warm ms] [--only weft,weftenc,wireguard,kernel,veth]
+ *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--warm µs] [--only weft,weftenc,wireguard,kernel,veth]
  *
  * Prints a table with ratios and, last, one line of JSON. The two hosts share this machine's
  * cores with iperf3 and whatever else runs: treat figures as indicative.
@@ -28,7 +28,7 @@ const pings = Number(opt('pings', '200'));
 const offload = opt('offload', '1') !== '0';
 const only = opt('only', 'weft,weftenc,wireguard,kernel,veth').split(',');
 const spinUs = Number(opt('spin', '0'));
-const warmMs = Number(opt('warm', '0'));
+const warmUs = Number(opt('warm', '0'));
 const threads = opt('threads', '1') === '2' ? 2 : 1;
 const gather = opt('gather', '0') !== '0';
 const nice = Number(opt('nice', '0'));
@@ -186,8 +186,8 @@ async function main(): Promise<void> {
             ciphers.push(c);
           }
         }
-        dps.push(await createVxlanDataPath({ dataPathAddr: a1, netns: h1, offload, spinUs, warmMs, threads, gather, nice, ...(enc ? { cipher: ciphers[0]! } : {}) }));
-        dps.push(await createVxlanDataPath({ dataPathAddr: a2, netns: h2, offload, spinUs, warmMs, threads, gather, nice, ...(enc ? { cipher: ciphers[1]! } : {}) }));
+        dps.push(await createVxlanDataPath({ dataPathAddr: a1, netns: h1, offload, spinUs, warmUs, threads, gather, nice, ...(enc ? { cipher: ciphers[0]! } : {}) }));
+        dps.push(await createVxlanDataPath({ dataPathAddr: a2, netns: h2, offload, spinUs, warmUs, threads, gather, nice, ...(enc ? { cipher: ciphers[1]! } : {}) }));
         const [d1, d2] = dps as [VxlanDataPath, VxlanDataPath];
         // Encrypted: the envelope's 28 bytes come off the overlay MTU (1450 − 28), as the overlay driver does.
         const net = { id: 'bench', vni: 4200, mtu: enc ? mtu - (ciphers[0]?.overhead ?? 28) : mtu, encrypted: enc, internal: false, gateways: ['10.7.0.1/24'] };
@@ -209,7 +209,7 @@ async function main(): Promise<void> {
   const k = results['kernel'];
   const v = results['veth'];
   const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? (a / b).toFixed(2) : '-');
-  console.log(`offload=${offload ? 'on' : 'off'} threads=${threads} gather=${gather} nice=${nice} spinUs=${spinUs} warmMs=${warmMs} seconds=${seconds} pings=${pings}`);
+  console.log(`offload=${offload ? 'on' : 'off'} threads=${threads} gather=${gather} nice=${nice} spinUs=${spinUs} warmUs=${warmUs} seconds=${seconds} pings=${pings}`);
   console.log('path     TCP Gbit/s  RTT median µs  (1 ms apart)  UDP-64 pps   TCP vs kernel  vs veth   RTT - kernel µs (1 ms apart)');
   for (const [name, r] of Object.entries(results)) {
     console.log(
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
     console.log(`encrypted Weft TCP: ${ratio(e.tcpGbps, g?.tcpGbps)} × wireguard-go (target ≥ 4), ${ratio(e.tcpGbps, w?.tcpGbps)} × Weft plaintext (target ≥ 0.5)`);
   }
   console.log(JSON.stringify({
-    offload, threads, gather, nice, spinUs, warmMs, seconds, results,
+    offload, threads, gather, nice, spinUs, warmUs, seconds, results,
     weftVsKernelTcp: w !== undefined && k !== undefined ? w.tcpGbps / k.tcpGbps : null,
     weftVsVethTcp: w !== undefined && v !== undefined ? w.tcpGbps / v.tcpGbps : null,
     weftRttOverKernelUs: w !== undefined && k !== undefined ? w.rttMedianUs - k.rttMedianUs : null,

@@ -40,13 +40,13 @@ export interface VxlanOptions {
    */
   readonly spinUs?: number;
   /**
-   * While traffic is recent (the last second), wake every `warmMs` milliseconds even with nothing
+   * While traffic is recent (the last second), wake every `warmUs` microseconds even with nothing
    * to do (default 0: off). The data path's code and data then stay in the CPU's caches and TLB,
-   * which after a long sleep cost more than the work itself: measured here, RTT of pings 10 ms
-   * apart 418–479 → 217–281 µs, for about 1000 wake-ups a second per host during traffic (see
-   * docs/benchmarks.md). Pings 1 ms apart got slower (100–122 → 142–180 µs) in the same runs.
+   * which after a pause cost more than the work itself (see docs/benchmarks.md, "Warm ticks":
+   * 1000 µs took the RTT of pings 10 ms apart from kernel + 191–241 µs to kernel + 65–133 µs), for
+   * about 1e6/warmUs wake-ups a second per host while traffic lasts.
    */
-  readonly warmMs?: number;
+  readonly warmUs?: number;
   /**
    * Compute inner TCP checksums of segmented super-frames for Weft peers too (default false:
    * only for `external` peers; a Weft receiver re-derives them, the outer UDP checksum covers
@@ -174,8 +174,8 @@ function workerSource(): { code: string; eval: true } | { url: URL } {
 
 export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPath> {
   // Checked before any socket exists, so a bad value leaves nothing behind.
-  const warmMs = o.warmMs ?? 0;
-  if (!Number.isInteger(warmMs) || warmMs < 0 || warmMs > 1000) throw new Error(`vxlan: warmMs ${o.warmMs} must be an integer number of milliseconds, 0 (off) to 1000`);
+  const warmUs = o.warmUs ?? 0;
+  if (!Number.isInteger(warmUs) || warmUs < 0 || warmUs > 1_000_000) throw new Error(`vxlan: warmUs ${o.warmUs} must be an integer number of microseconds, 0 (off) to 1000000`);
   const sys: Sys = await loadSys();
   const port = o.dataPathPort ?? 4789;
   const offload = o.offload ?? true;
@@ -311,8 +311,8 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   const gather = o.gather ?? false;
   const nice = o.nice ?? 0;
   const superSeal = o.superSeal ?? true;
-  const main = await startWorker({ udpFd: recvFd, sendFds, offload, spinUs, warmMs, gather, nice, superSeal, mode: split ? 'taps' : 'all' });
-  const rxOnly = split ? await startWorker({ udpFd: recvFd, sendFds, offload, spinUs, warmMs, gather, nice, superSeal, mode: 'udp' }) : undefined;
+  const main = await startWorker({ udpFd: recvFd, sendFds, offload, spinUs, warmUs, gather, nice, superSeal, mode: split ? 'taps' : 'all' });
+  const rxOnly = split ? await startWorker({ udpFd: recvFd, sendFds, offload, spinUs, warmUs, gather, nice, superSeal, mode: 'udp' }) : undefined;
 
   // The underlay device is looked up once (an `ip` process); its MTU is read by ioctl on every addPort.
   let ulDev: string | undefined;

@@ -31,6 +31,7 @@ export const COUNTER_FIELDS = [
   'rx_coalesced',
   'drop_too_big',
   'wakeups', // vtep row: poll(2) returns with work, i.e. thread wake-ups
+  'warm_ticks', // vtep row: wake-ups by a warm tick (warmUs) that found nothing to do
   'dns_queries', // port: UDP/53 datagrams to the network's resolver, handed to the `dns` service
   'dns_answers', // port: replies written back to the sandbox
   'dns_forwarded', // port: queries the `dns` service forwarded upstream
@@ -125,8 +126,8 @@ export interface WorkerInit {
   readonly superSeal: boolean;
   /** Busy-poll this long after the last packet before sleeping in poll(2) (latency vs CPU). */
   readonly spinUs: number;
-  /** Poll timeout while traffic is recent (keeps caches warm); 0: always the long timeout. */
-  readonly warmMs: number;
+  /** Poll timeout in µs while traffic is recent (keeps caches warm); 0: always the long timeout. */
+  readonly warmUs: number;
   readonly ctl: SharedArrayBuffer;
   /** eventfd the controller writes to after posting a table change, so a sleeping worker applies it at once. */
   readonly wakeFd: number;

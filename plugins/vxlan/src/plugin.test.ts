@@ -11,14 +11,14 @@ test('bad configuration is refused at load with the field path', async () => {
   if (isLeft(r)) assert.match(JSON.stringify(r.left), 'dataPathAddr');
 });
 
-test('a bad warmMs is refused with the value and the range, before any socket is opened', async () => {
-  for (const warmMs of [-1, 1.5, 5000]) {
-    const err = await createVxlanDataPath({ dataPathAddr: '127.0.0.1', dataPathPort: 1, warmMs }).then(
+test('a bad warmUs is refused with the value and the range, before any socket is opened', async () => {
+  for (const warmUs of [-1, 1.5, 5_000_000]) {
+    const err = await createVxlanDataPath({ dataPathAddr: '127.0.0.1', dataPathPort: 1, warmUs }).then(
       () => undefined,
       (e: Error) => e,
     );
-    assert.ok(err instanceof Error, `warmMs ${warmMs} refused`);
-    assert.match(err.message, `warmMs ${warmMs} must be an integer number of milliseconds, 0 (off) to 1000`);
+    assert.ok(err instanceof Error, `warmUs ${warmUs} refused`);
+    assert.match(err.message, `warmUs ${warmUs} must be an integer number of microseconds, 0 (off) to 1000000`);
   }
 });
 

@@ -876,6 +876,15 @@ function dispatch(n: number): number {
   return work;
 }
 
+const warmTs = sys.alloc(16);
+{
+  const v = new DataView(warmTs.bytes.buffer, warmTs.bytes.byteOffset, 16);
+  set64(v, 0, Math.floor(init.warmUs / 1e6));
+  set64(v, 8, (init.warmUs % 1e6) * 1000);
+}
+/** epoll_wait takes milliseconds. */
+const warmMs = Math.max(1, Math.round(init.warmUs / 1000));
+
 function run(): void {
   const spinMs = init.spinUs / 1000;
   let last = performance.now();
@@ -904,21 +913,21 @@ function run(): void {
       continue;
     }
     if (sync()) return;
+    // Warm ticks: while traffic is recent, wake every warmUs so the next packet finds this
+    // loop's code and data still in the caches and TLB.
+    const warm = init.warmUs > 0 && performance.now() - lastWork < 1000;
     if (taps.length > EPOLL_FROM) {
-      const n = sys.epoll_wait(ep, evs.addr, MAXEV, 200);
+      const n = sys.epoll_wait(ep, evs.addr, MAXEV, warm ? warmMs : 200);
       if (n > 0) {
         cnt[globalRow + C.wakeups]!++;
         dispatch(n);
-      }
+      } else if (warm) cnt[globalRow + C.warm_ticks]!++;
     } else {
       if (pollDirty) rebuildPfds();
-      // Warm ticks: while traffic is recent, wake every warmMs so the next packet finds this
-      // loop's code and data still in the caches and TLB.
-      const timeout = init.warmMs > 0 && performance.now() - lastWork < 1000 ? init.warmMs : 200;
-      if (sys.poll(pfds.addr, nfds, timeout) > 0) {
+      if ((warm ? sys.ppoll(pfds.addr, nfds, warmTs.addr, 0) : sys.poll(pfds.addr, nfds, 200)) > 0) {
         cnt[globalRow + C.wakeups]!++;
         if (pdv.getInt16(6, true) !== 0) sys.read(wakeFd, wakeBuf.addr, 8);
-      }
+      } else if (warm) cnt[globalRow + C.warm_ticks]!++;
     }
     last = performance.now();
   }
