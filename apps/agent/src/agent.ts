@@ -61,7 +61,7 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
         meta: { weft: '1', role, os: cfg.os, arch: process.arch, dp: `${cfg.dataPathAddr}:${cfg.dataPathPort}` },
       },
     },
-    { plugin: vxlanPlugin(), config: { dataPathAddr: cfg.dataPathAddr, dataPathPort: cfg.dataPathPort } },
+    { plugin: vxlanPlugin(), config: { dataPathAddr: cfg.dataPathAddr, dataPathPort: cfg.dataPathPort, warmUs: cfg.dataPathWarmUs } },
     { plugin: dnsPlugin, config: {} },
     { plugin: ipamPlugin({ hostRoutes }) },
     { plugin: overlayPlugin(), config: { vtep: cfg.dataPathAddr, node: cfg.nodeName, vtepPort: cfg.dataPathPort } },
