@@ -648,28 +648,29 @@ function fragment(b: Uint8Array, p: number, len: number, src: number): void {
     reasmBad = bad;
   }
   if (s < 0) return;
-  const sess = rxSess.get(src);
-  const total = reasm.length(s);
-  const r = sess === undefined ? DropReason.unknownSpi : sess.open(reasm.bytes(s), total, whole.bytes);
-  reasm.release(s);
   cnt[globalRow + C.rx_reassembled]!++;
+  const sess = rxSess.get(src);
   if (sess === undefined) {
+    reasm.release(s);
     cnt[globalRow + C.drop_crypto]!++;
     return;
   }
+  const r = sess.open(reasm.bytes(s), reasm.length(s), whole.bytes);
+  reasm.release(s);
   if (r < 0) {
     countOpenDrop(r);
     return;
   }
   cnt[globalRow + C.rx_opened]!++;
-  deliverWhole(whole.bytes, r);
+  deliverWhole(r);
 }
 
 /**
- * Writes an opened whole super-frame (virtio header + frame + VXLAN header trailer, as the
- * sender's TAP produced it) to its local port in one write.
+ * Writes the opened whole super-frame in `whole` (virtio header + frame + VXLAN header trailer,
+ * as the sender's TAP produced it, `plen` bytes) to its local port in one write.
  */
-function deliverWhole(pb: Uint8Array, plen: number): void {
+function deliverWhole(plen: number): void {
+  const pb = whole.bytes;
   const flen = plen - 8 - VNET_HDR_LEN;
   const vni = flen >= ETH ? readVxlanVni(pb, plen - 8) : -1;
   const g = pb[1]! & ~VIRTIO_NET_HDR_GSO_ECN;
