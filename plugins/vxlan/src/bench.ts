@@ -5,7 +5,7 @@
  * vxlan devices, through wireguard-go between the two hosts (`wireguard`, userspace WireGuard on
  * a TUN, configured over its UAPI socket), and over the bare veth underlay.
  *
- *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--warm µs] [--only weft,weftenc,wireguard,kernel,veth]
+ *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--warm µs] [--repeat N] [--only weft,weftenc,wireguard,kernel,veth]
  *
  * Prints a table with ratios and, last, one line of JSON. The two hosts share this machine's
  * cores with iperf3 and whatever else runs: treat figures as indicative.
@@ -33,6 +33,11 @@ const threads = opt('threads', '1') === '2' ? 2 : 1;
 const gather = opt('gather', '0') !== '0';
 const nice = Number(opt('nice', '0'));
 const withTcp = opt('tcp', '1') !== '0';
+const repeat = Number(opt('repeat', '1'));
+if (!Number.isInteger(repeat) || repeat < 1 || repeat > 100) {
+  console.error(`Error: --repeat ${opt('repeat', '1')} must be a whole number of runs from 1 to 100`);
+  process.exit(2);
+}
 
 interface Result {
   tcpGbps: number;
@@ -140,12 +145,8 @@ async function wireguard(lab: Lab, h1: string, h2: string, a1: string, a2: strin
   }
 }
 
-async function main(): Promise<void> {
-  const skip = rootSkipReason();
-  if (skip !== undefined) {
-    console.log(`bench skipped: ${skip}`);
-    return;
-  }
+/** One run: every selected path measured on a fresh pair of hosts. */
+async function oneRun(): Promise<Record<string, Result>> {
   const results: Record<string, Result> = {};
   await withLab('bench', async (lab) => {
     const { h1, h2, a1, a2 } = twoHosts(lab);
@@ -206,6 +207,67 @@ async function main(): Promise<void> {
     }
     if (only.includes('wireguard')) results['wireguard'] = await wireguard(lab, h1, h2, a1, a2);
   });
+  return results;
+}
+
+/** The run's ratios, each taken within the run (the targets compare paths measured together). */
+function summarize(results: Record<string, Result>) {
+  const k = results['kernel'];
+  const v = results['veth'];
+  const w = results['weft'];
+  const e = results['weftenc'];
+  const g = results['wireguard'];
+  return {
+    weftVsKernelTcp: w !== undefined && k !== undefined ? w.tcpGbps / k.tcpGbps : null,
+    weftVsVethTcp: w !== undefined && v !== undefined ? w.tcpGbps / v.tcpGbps : null,
+    weftRttOverKernelUs: w !== undefined && k !== undefined ? w.rttMedianUs - k.rttMedianUs : null,
+    weftBusyRttOverKernelUs: w !== undefined && k !== undefined ? w.rttBusyUs - k.rttBusyUs : null,
+    weftVsKernelUdpPps: w !== undefined && k !== undefined ? w.udpPps / k.udpPps : null,
+    encryptedTcpGbps: e?.tcpGbps ?? null,
+    plaintextTcpGbps: w?.tcpGbps ?? null,
+    wireguardGoTcpGbps: g?.tcpGbps ?? null,
+    encryptedVsWireguardGoTcp: e !== undefined && g !== undefined ? e.tcpGbps / g.tcpGbps : null,
+    encryptedVsPlaintextTcp: e !== undefined && w !== undefined ? e.tcpGbps / w.tcpGbps : null,
+  };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function main(): Promise<void> {
+  const skip = rootSkipReason();
+  if (skip !== undefined) {
+    console.log(`bench skipped: ${skip}`);
+    return;
+  }
+  const runs: { results: Record<string, Result>; summary: ReturnType<typeof summarize> }[] = [];
+  for (let i = 0; i < repeat; i++) {
+    if (repeat > 1) console.log(`run ${i + 1} of ${repeat}`);
+    const results = await oneRun();
+    printRun(results);
+    runs.push({ results, summary: summarize(results) });
+  }
+  const last = runs[runs.length - 1]!;
+  if (repeat === 1) {
+    console.log(JSON.stringify({ offload, threads, gather, nice, spinUs, warmUs, seconds, results: last.results, ...last.summary }));
+    return;
+  }
+  // Medians over the runs, of each run's own ratios.
+  const keys = Object.keys(last.summary) as (keyof ReturnType<typeof summarize>)[];
+  const med: Record<string, number | null> = {};
+  console.log(`median of ${repeat} runs (each ratio taken within its run; range in brackets):`);
+  for (const key of keys) {
+    const xs = runs.map((r) => r.summary[key]).filter((x): x is number => x !== null && Number.isFinite(x));
+    med[key] = xs.length === 0 ? null : median(xs);
+    if (xs.length > 0) console.log(`  ${key.padEnd(26)} ${med[key]!.toFixed(2).padStart(8)}  [${Math.min(...xs).toFixed(2)} .. ${Math.max(...xs).toFixed(2)}]`);
+  }
+  console.log(JSON.stringify({ offload, threads, gather, nice, spinUs, warmUs, seconds, repeat, runs: runs.map((r) => ({ results: r.results, ...r.summary })), ...med }));
+}
+
+function printRun(results: Record<string, Result>): void {
   const k = results['kernel'];
   const v = results['veth'];
   const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? (a / b).toFixed(2) : '-');
@@ -223,19 +285,6 @@ async function main(): Promise<void> {
   if (e !== undefined) {
     console.log(`encrypted Weft TCP: ${ratio(e.tcpGbps, g?.tcpGbps)} × wireguard-go (target ≥ 4), ${ratio(e.tcpGbps, w?.tcpGbps)} × Weft plaintext (target ≥ 0.5)`);
   }
-  console.log(JSON.stringify({
-    offload, threads, gather, nice, spinUs, warmUs, seconds, results,
-    weftVsKernelTcp: w !== undefined && k !== undefined ? w.tcpGbps / k.tcpGbps : null,
-    weftVsVethTcp: w !== undefined && v !== undefined ? w.tcpGbps / v.tcpGbps : null,
-    weftRttOverKernelUs: w !== undefined && k !== undefined ? w.rttMedianUs - k.rttMedianUs : null,
-    weftBusyRttOverKernelUs: w !== undefined && k !== undefined ? w.rttBusyUs - k.rttBusyUs : null,
-    weftVsKernelUdpPps: w !== undefined && k !== undefined ? w.udpPps / k.udpPps : null,
-    encryptedTcpGbps: e?.tcpGbps ?? null,
-    plaintextTcpGbps: w?.tcpGbps ?? null,
-    wireguardGoTcpGbps: g?.tcpGbps ?? null,
-    encryptedVsWireguardGoTcp: e !== undefined && g !== undefined ? e.tcpGbps / g.tcpGbps : null,
-    encryptedVsPlaintextTcp: e !== undefined && w !== undefined ? e.tcpGbps / w.tcpGbps : null,
-  }));
 }
 
 await main();
