@@ -888,8 +888,9 @@ const warmMs = Math.max(1, Math.round(init.warmUs / 1000));
 
 function run(): void {
   const spinMs = init.spinUs / 1000;
-  let last = performance.now();
-  let lastWork = last;
+  // When this loop last did work: busy-polling and warm ticks both count from it (a warm tick
+  // that finds nothing must not start a spin, or the ticks would keep the CPU busy).
+  let lastWork = performance.now();
   for (;;) {
     let work = 0;
     const many = taps.length > EPOLL_FROM;
@@ -903,11 +904,10 @@ function run(): void {
     }
     if (Atomics.load(ctl, CTL_GEN) !== seen && sync()) return;
     if (work > 0) {
-      last = performance.now();
-      lastWork = last;
+      lastWork = performance.now();
       continue;
     }
-    if (spinMs > 0 && performance.now() - last < spinMs) {
+    if (spinMs > 0 && performance.now() - lastWork < spinMs) {
       // Busy-poll, but let any other runnable thread on this CPU (the sandbox's process, the
       // other host's worker on a small machine) go first.
       sys.sched_yield();
@@ -921,7 +921,7 @@ function run(): void {
       const n = sys.epoll_wait(ep, evs.addr, MAXEV, warm ? warmMs : 200);
       if (n > 0) {
         cnt[globalRow + C.wakeups]!++;
-        dispatch(n);
+        if (dispatch(n) > 0) lastWork = performance.now();
       } else if (warm) cnt[globalRow + C.warm_ticks]!++;
     } else {
       if (pollDirty) rebuildPfds();
@@ -930,7 +930,6 @@ function run(): void {
         if (pdv.getInt16(6, true) !== 0) sys.read(wakeFd, wakeBuf.addr, 8);
       } else if (warm) cnt[globalRow + C.warm_ticks]!++;
     }
-    last = performance.now();
   }
 }
 
