@@ -11,7 +11,7 @@ import { fileStore, verifyStore } from '@weft/store';
 import { servePluginSocket, type Gateway } from '@weft/plugin-socket';
 import { sodiumPlugin } from '@weft/sodium';
 import { gossipPlugin } from '@weft/tables';
-import { vxlanPlugin } from '@weft/vxlan';
+import { vxlanPlugin, LOW_LATENCY } from '@weft/vxlan';
 import { dnsPlugin } from '@weft/dns';
 import { ipamPlugin } from '@weft/ipam';
 import { overlayPlugin } from '@weft/overlay';
@@ -61,7 +61,7 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
         meta: { weft: '1', role, os: cfg.os, arch: process.arch, dp: `${cfg.dataPathAddr}:${cfg.dataPathPort}` },
       },
     },
-    { plugin: vxlanPlugin(), config: { dataPathAddr: cfg.dataPathAddr, dataPathPort: cfg.dataPathPort, warmUs: cfg.dataPathWarmUs } },
+    { plugin: vxlanPlugin(), config: { dataPathAddr: cfg.dataPathAddr, dataPathPort: cfg.dataPathPort, ...(cfg.dataPathLatency === 'low' ? LOW_LATENCY : {}) } },
     { plugin: dnsPlugin, config: {} },
     { plugin: ipamPlugin({ hostRoutes }) },
     { plugin: overlayPlugin(), config: { vtep: cfg.dataPathAddr, node: cfg.nodeName, vtepPort: cfg.dataPathPort } },

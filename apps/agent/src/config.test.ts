@@ -11,7 +11,7 @@ test('defaults follow interface.md', () => {
     { ...r.config },
     {
       socket: '/run/weft/weft.sock', stateDir: '/var/lib/weft', nodeName: 'h1', advertiseAddr: '198.18.0.1', listenAddr: '0.0.0.0', listenPort: 2377,
-      gossipAddr: '198.18.0.1', gossipPort: 7946, dataPathAddr: '198.18.0.1', dataPathPort: 4789, dataPathWarmUs: 0, gossipJoin: [], gossipKeys: [], os: 'linux',
+      gossipAddr: '198.18.0.1', gossipPort: 7946, dataPathAddr: '198.18.0.1', dataPathPort: 4789, dataPathLatency: 'default', gossipJoin: [], gossipKeys: [], os: 'linux',
       dockerPlugin: '/run/docker/plugins/weft.sock', logLevel: 'info', logFormat: 'text',
     },
   );
@@ -19,22 +19,21 @@ test('defaults follow interface.md', () => {
 
 test('repeatable flags, = syntax, off', () => {
   const key = Buffer.alloc(32, 7).toString('base64');
-  const r = parseArgs(['--gossip-join=127.0.0.1:7946', '--gossip-join', '127.0.0.2', `--gossip-key=${key}`, '--docker-plugin', 'off', '--os', 'windows', '--data-path-port', '4790', '--data-path-warm-us=1000']);
+  const r = parseArgs(['--gossip-join=127.0.0.1:7946', '--gossip-join', '127.0.0.2', `--gossip-key=${key}`, '--docker-plugin', 'off', '--os', 'windows', '--data-path-port', '4790', '--data-path-latency=low']);
   assert.ok('ok' in r && r.ok);
   if (!('ok' in r) || !r.ok) return;
   assert.equal([...r.config.gossipJoin], ['127.0.0.1:7946', '127.0.0.2']);
   assert.is(r.config.dockerPlugin, undefined);
   assert.is(r.config.os, 'windows');
   assert.is(r.config.dataPathPort, 4790);
-  assert.is(r.config.dataPathWarmUs, 1000);
+  assert.is(r.config.dataPathLatency, 'low');
 });
 
 test('bad input names the flag and the value', () => {
   const bad: [string[], string][] = [
     [['--advertise-addr', '10.0.0.300'], '--advertise-addr "10.0.0.300"'],
     [['--data-path-port', '0'], '--data-path-port port "0"'],
-    [['--data-path-warm-us', '-5'], 'invalid --data-path-warm-us "-5": expected microseconds from 0 (off) to 1000000'],
-    [['--data-path-warm-us', '2000000'], 'invalid --data-path-warm-us "2000000"'],
+    [['--data-path-latency', 'fast'], 'invalid --data-path-latency "fast": expected default or low'],
     [['--listen-addr', 'x:1'], '"x" is not an IPv4 address'],
     [['--gossip-key', 'nope'], 'base64 of 16, 24 or 32 bytes'],
     [['--frobnicate'], 'unknown flag "--frobnicate"'],

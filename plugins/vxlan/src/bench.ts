@@ -1,11 +1,12 @@
 /**
  * Data-path benchmark (root): builds two hosts joined by a veth underlay and measures, in one
  * run, TCP throughput (iperf3), ping RTT (median) and 64-byte UDP packets/s between two
- * sandboxes through Weft, through Weft on an encrypted network (`weftenc`), through Linux kernel
+ * sandboxes through Weft, through Weft with the low-latency settings (`weftlow`, LOW_LATENCY:
+ * warm ticks and a budgeted busy-poll), through Weft on an encrypted network (`weftenc`), through Linux kernel
  * vxlan devices, through wireguard-go between the two hosts (`wireguard`, userspace WireGuard on
  * a TUN, configured over its UAPI socket), and over the bare veth underlay.
  *
- *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--warm µs] [--repeat N] [--only weft,weftenc,wireguard,kernel,veth]
+ *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--warm µs] [--repeat N] [--only weft,weftlow,weftenc,wireguard,kernel,veth]
  *
  * Prints a table with ratios and, last, one line of JSON. The two hosts share this machine's
  * cores with iperf3 and whatever else runs: treat figures as indicative.
@@ -16,7 +17,7 @@ import { connect } from 'node:net';
 import { rmSync } from 'node:fs';
 import { rootSkipReason, twoHosts, withLab, type Lab } from '@weft/sys';
 import { createCipher, initialRing, toKeyRing, type SodiumCipher } from '@weft/sodium';
-import { createVxlanDataPath, type VxlanDataPath } from './mod.ts';
+import { createVxlanDataPath, LOW_LATENCY, type VxlanDataPath } from './mod.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -26,7 +27,7 @@ const opt = (name: string, def: string): string => {
 const seconds = Number(opt('seconds', '5'));
 const pings = Number(opt('pings', '200'));
 const offload = opt('offload', '1') !== '0';
-const only = opt('only', 'weft,weftenc,wireguard,kernel,veth').split(',');
+const only = opt('only', 'weft,weftlow,weftenc,wireguard,kernel,veth').split(',');
 const spinUs = Number(opt('spin', '0'));
 const warmUs = Number(opt('warm', '0'));
 const threads = opt('threads', '1') === '2' ? 2 : 1;
@@ -170,7 +171,7 @@ async function oneRun(): Promise<Record<string, Result>> {
       }
       results['kernel'] = await measure(lab, k1, k2, '10.8.0.3');
     }
-    for (const mode of ['weft', 'weftenc'] as const) {
+    for (const mode of ['weft', 'weftlow', 'weftenc'] as const) {
       if (!only.includes(mode)) continue;
       const enc = mode === 'weftenc';
       const w1 = lab.netns(`${mode}1`);
@@ -187,8 +188,10 @@ async function oneRun(): Promise<Record<string, Result>> {
             ciphers.push(c);
           }
         }
-        dps.push(await createVxlanDataPath({ dataPathAddr: a1, netns: h1, offload, spinUs, warmUs, threads, gather, nice, ...(enc ? { cipher: ciphers[0]! } : {}) }));
-        dps.push(await createVxlanDataPath({ dataPathAddr: a2, netns: h2, offload, spinUs, warmUs, threads, gather, nice, ...(enc ? { cipher: ciphers[1]! } : {}) }));
+        // weftlow: the low-latency settings (LOW_LATENCY) instead of --warm/--spin.
+        const lat = mode === 'weftlow' ? LOW_LATENCY : { spinUs, warmUs };
+        dps.push(await createVxlanDataPath({ dataPathAddr: a1, netns: h1, offload, ...lat, threads, gather, nice, ...(enc ? { cipher: ciphers[0]! } : {}) }));
+        dps.push(await createVxlanDataPath({ dataPathAddr: a2, netns: h2, offload, ...lat, threads, gather, nice, ...(enc ? { cipher: ciphers[1]! } : {}) }));
         const [d1, d2] = dps as [VxlanDataPath, VxlanDataPath];
         // Encrypted: the envelope's 28 bytes come off the overlay MTU (1450 − 28), as the overlay driver does.
         const net = { id: 'bench', vni: 4200, mtu: enc ? mtu - (ciphers[0]?.overhead ?? 28) : mtu, encrypted: enc, internal: false, gateways: ['10.7.0.1/24'] };
@@ -215,6 +218,7 @@ function summarize(results: Record<string, Result>) {
   const k = results['kernel'];
   const v = results['veth'];
   const w = results['weft'];
+  const l = results['weftlow'];
   const e = results['weftenc'];
   const g = results['wireguard'];
   return {
@@ -222,6 +226,8 @@ function summarize(results: Record<string, Result>) {
     weftVsVethTcp: w !== undefined && v !== undefined ? w.tcpGbps / v.tcpGbps : null,
     weftRttOverKernelUs: w !== undefined && k !== undefined ? w.rttMedianUs - k.rttMedianUs : null,
     weftBusyRttOverKernelUs: w !== undefined && k !== undefined ? w.rttBusyUs - k.rttBusyUs : null,
+    weftLowLatencyRttOverKernelUs: l !== undefined && k !== undefined ? l.rttMedianUs - k.rttMedianUs : null,
+    weftLowLatencyVsKernelTcp: l !== undefined && k !== undefined ? l.tcpGbps / k.tcpGbps : null,
     weftVsKernelUdpPps: w !== undefined && k !== undefined ? w.udpPps / k.udpPps : null,
     encryptedTcpGbps: e?.tcpGbps ?? null,
     plaintextTcpGbps: w?.tcpGbps ?? null,

@@ -32,6 +32,7 @@ export const COUNTER_FIELDS = [
   'drop_too_big',
   'wakeups', // vtep row: poll(2) returns with work, i.e. thread wake-ups
   'warm_ticks', // vtep row: wake-ups by a warm tick (warmUs) that found nothing to do
+  'spin_polls', // vtep row: busy-poll rounds (spinUs) that found nothing to do
   'dns_queries', // port: UDP/53 datagrams to the network's resolver, handed to the `dns` service
   'dns_answers', // port: replies written back to the sandbox
   'dns_forwarded', // port: queries the `dns` service forwarded upstream
@@ -126,6 +127,8 @@ export interface WorkerInit {
   readonly superSeal: boolean;
   /** Busy-poll this long after the last packet before sleeping in poll(2) (latency vs CPU). */
   readonly spinUs: number;
+  /** Fraction of a core the spin may take per second. */
+  readonly spinBudget: number;
   /** Poll timeout in µs while traffic is recent (keeps caches warm); 0: always the long timeout. */
   readonly warmUs: number;
   readonly ctl: SharedArrayBuffer;

@@ -17,7 +17,7 @@ const Port = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0 && n < 6
 export const VxlanConfig = t.intersection([
   t.type({ dataPathAddr: t.string }),
   t.partial({
-    dataPathPort: Port, netns: t.string, offload: t.boolean, sourcePorts: t.number, socketBuffer: t.number, spinUs: t.number, warmUs: t.number, superSeal: t.boolean, innerChecksums: t.boolean, threads: t.union([t.literal(1), t.literal(2)]), gather: t.boolean, nice: t.number,
+    dataPathPort: Port, netns: t.string, offload: t.boolean, sourcePorts: t.number, socketBuffer: t.number, spinUs: t.number, spinBudget: t.number, warmUs: t.number, superSeal: t.boolean, innerChecksums: t.boolean, threads: t.union([t.literal(1), t.literal(2)]), gather: t.boolean, nice: t.number,
   }),
 ]);
 export type VxlanConfig = t.TypeOf<typeof VxlanConfig>;
@@ -54,6 +54,7 @@ export function vxlanPlugin(): PluginDefinition<VxlanConfig> {
           ...(c.socketBuffer !== undefined ? { socketBuffer: c.socketBuffer } : {}),
           ...(c.spinUs !== undefined ? { spinUs: c.spinUs } : {}),
           ...(c.warmUs !== undefined ? { warmUs: c.warmUs } : {}),
+          ...(c.spinBudget !== undefined ? { spinBudget: c.spinBudget } : {}),
           ...(c.superSeal !== undefined ? { superSeal: c.superSeal } : {}),
           ...(c.threads !== undefined ? { threads: c.threads } : {}),
           ...(c.gather !== undefined ? { gather: c.gather } : {}),
