@@ -179,10 +179,12 @@ function workerSource(): { code: string; eval: true } | { url: URL } {
 }
 
 /**
- * The low-latency settings (agent `--data-path-latency low`): warm ticks every millisecond while
- * traffic is recent, and a 300 µs busy-poll after traffic within the default 5 % budget. Measured
- * here: RTT of pings 10 ms apart kernel + 56 µs (median of 8 runs) instead of + 253 µs, for
- * 3–6 % of a core per host during sparse traffic (docs/benchmarks.md).
+ * The low-latency settings (the agent's default, `--data-path-latency low`): warm ticks every
+ * millisecond while traffic is recent, and a 300 µs busy-poll after traffic within the default
+ * 5 % budget. Measured here: RTT of pings 10 ms apart kernel + 56–77 µs (medians of batches of
+ * 4–8 runs) instead of + 247–253 µs, for about 4 % of a core per host at 10–100 packets/s and
+ * 10 % at 1000/s (1.3–4.7 % without), nothing once traffic stops (docs/benchmarks.md). The
+ * library's own defaults leave both off.
  */
 export const LOW_LATENCY = { warmUs: 1000, spinUs: 300 } as const;
 
