@@ -103,10 +103,6 @@ export class Reassembly {
     this.born = new Float64Array(slots);
   }
 
-  /** Byte offset of slot `s` in the buffer given to the constructor. */
-  offset(s: number): number {
-    return s * this.capacity;
-  }
   /** The completed envelope of slot `s` (valid until `release(s)`). */
   bytes(s: number): Uint8Array {
     const o = s * this.capacity;
@@ -157,11 +153,7 @@ export class Reassembly {
     if (s >= 0) {
       if (this.total[s] !== total || this.chunk[s] !== chunk) return this.bad();
     } else {
-      if (count === 1) {
-        // A one-fragment group needs no bookkeeping beyond the copy.
-        s = free >= 0 ? free : oldest;
-        if (free < 0) this.evicted++;
-      } else if (free >= 0) s = free;
+      if (free >= 0) s = free;
       else {
         s = oldest;
         this.evicted++;
