@@ -7,6 +7,7 @@
  * for a UDP_GRO train: one TCP flow's consecutive segments become one super-frame with a GSO
  * virtio header, which the TAP turns back into a single skb.
  */
+import { VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from '@weft/sys';
 import { ETH, fold, readU16, readU32, sum16, writeU16, writeU32, writeVxlanHeader } from './frames.ts';
 
 export interface SegOut {
@@ -23,6 +24,12 @@ export interface SegOut {
 export const newSegOut = (): SegOut => ({ count: 0, size: 0, total: 0, hsz: 0, nparts: 0, parts: new Int32Array(2 * 80) });
 
 const TCP = 6;
+
+/** True when virtio `gso_type` (ECN bit ignored) is TCP over IPv4 or IPv6. */
+export function isTcpGso(gsoType: number): boolean {
+  const g = gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
+  return g === VIRTIO_NET_HDR_GSO_TCPV4 || g === VIRTIO_NET_HDR_GSO_TCPV6;
+}
 
 /**
  * Segments the frame at b[f..f+len) (virtio header at b[f-10..f)) into b[outOff..), a region

@@ -14,7 +14,7 @@ import { receiveMessageOnPort, workerData, parentPort, type MessagePort } from '
 import { performance } from 'node:perf_hooks';
 import {
   EAGAIN, EINTR, EPOLLIN, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, MSG_DONTWAIT, POLLIN, SIZEOF_MMSGHDR, SOL_UDP, UDP_GRO, UDP_SEGMENT, VNET_HDR_LEN,
-  PRIO_PROCESS, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, formatIPv4, loadSys, writeSockaddrIn,
+  PRIO_PROCESS, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, formatIPv4, loadSys, writeSockaddrIn,
 } from '@weft/sys';
 import { DropReason, type KeyRing } from '@weft/kernel';
 import { createCipher, MAX_PLAINTEXT, type SodiumSession } from '@weft/sodium';
@@ -23,7 +23,7 @@ import {
   type RingMsg, type SnapNet, type SnapPeer, type SnapPort, type Snapshot, type TableMsg, type WorkerInit,
 } from './layout.ts';
 import { ETH, arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readMac, readU16, readU32, readVxlanVni, sum16, writeU16, writeVxlanHeader } from './frames.ts';
-import { segmentTcp, coalesceTcp, newSegOut, rxVnetHeader } from './gso.ts';
+import { segmentTcp, coalesceTcp, isTcpGso, newSegOut, rxVnetHeader } from './gso.ts';
 import { ipv6TextKey, ndAdvertInPlace, nsTarget } from './nd.ts';
 import { isDnsQuery, type DnsQueryMsg } from './dns.ts';
 import { FRAG_HDR, FRAG_MAX_COUNT, Reassembly, isFragment, writeFragHeader } from './frag.ts';
@@ -515,8 +515,7 @@ const sealWhole = tb.subarray(ENC, ENC + 65536 + 4096);
  * have. False (nothing sent) when it does not qualify: the caller segments and seals per datagram.
  */
 function sendSealedWhole(d: Dest, sfd: number, n: number, net: Net): boolean {
-  const g = tb[1]! & ~VIRTIO_NET_HDR_GSO_ECN;
-  if (d.fullCsum || (g !== VIRTIO_NET_HDR_GSO_TCPV4 && g !== VIRTIO_NET_HDR_GSO_TCPV6)) return false;
+  if (d.fullCsum || !isTcpGso(tb[1]!)) return false;
   const plen = n + 8;
   const total = plen + OVH;
   const dsz = 8 + ETH + net.mtu + OVH;
@@ -673,8 +672,7 @@ function deliverWhole(plen: number): void {
   const pb = whole.bytes;
   const flen = plen - 8 - VNET_HDR_LEN;
   const vni = flen >= ETH ? readVxlanVni(pb, plen - 8) : -1;
-  const g = pb[1]! & ~VIRTIO_NET_HDR_GSO_ECN;
-  if (vni < 0 || (g !== VIRTIO_NET_HDR_GSO_TCPV4 && g !== VIRTIO_NET_HDR_GSO_TCPV6)) {
+  if (vni < 0 || !isTcpGso(pb[1]!)) {
     cnt[globalRow + C.drop_malformed]!++;
     return;
   }
