@@ -13,7 +13,7 @@ import { execFile } from 'node:child_process';
 import { twoHosts, withLab, type Lab } from '@weft/sys';
 import { createCipher, initialRing, rotate, toKeyRing, type ManagedRing, type SodiumCipher } from '@weft/sodium';
 import { createVxlanDataPath, type VxlanDataPath } from './mod.ts';
-import { pingOk, rootTest } from './testutil.ts';
+import { pingOk, rootTest, sendRaw } from './testutil.ts';
 import { FRAG_HDR, isFragment } from './frag.ts';
 
 const VNI = 4545;
@@ -48,12 +48,6 @@ function vxlanPayloads(file: string): { src: string; payload: Buffer }[] {
     out.push({ src: [...b.subarray(ip + 12, ip + 16)].join('.'), payload: Buffer.from(b.subarray(udp + 8, udp + Math.min(ulen, f + incl - udp))) });
   }
   return out;
-}
-
-/** Sends UDP datagrams, in order, from one socket bound to `src` (in `ns`) to `dst`:4789. */
-function sendRaw(lab: Lab, ns: string, src: string, dst: string, ...payloads: Buffer[]): void {
-  const py = `import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind((sys.argv[1],0))\nfor h in sys.argv[3:]: s.sendto(bytes.fromhex(h),(sys.argv[2],4789))\n`;
-  lab.exec(ns, '/usr/bin/python3', ['-c', py, src, dst, ...payloads.map((p) => p.toString('hex'))]);
 }
 
 /** Complete fragment groups in a capture (frag.ts layout), by sender and group id, pieces in index order. */

@@ -4,17 +4,12 @@
  */
 import * as assert from 'uvu/assert';
 import { test } from 'uvu';
-import { twoHosts, withLab, type Lab } from '@weft/sys';
+import { twoHosts, withLab } from '@weft/sys';
 import { createVxlanDataPath, type VxlanDataPath } from './mod.ts';
-import { pingOk, rootTest } from './testutil.ts';
+import { pingOk, rootTest, sendRaw } from './testutil.ts';
 
 const br1 = { id: 'br1', vni: 0, mtu: 1500, encrypted: false, internal: false, gateways: ['10.8.0.1/24'] };
 const br2 = { id: 'br2', vni: 0, mtu: 1500, encrypted: false, internal: false, gateways: ['10.8.1.1/24'] };
-
-function sendRaw(lab: Lab, ns: string, src: string, dst: string, payload: Buffer): void {
-  const py = `import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind((sys.argv[1],0))\ns.sendto(bytes.fromhex(sys.argv[3]),(sys.argv[2],4789))\n`;
-  lab.exec(ns, '/usr/bin/python3', ['-c', py, src, dst, payload.toString('hex')]);
-}
 
 rootTest('local-only networks: local switching, isolation, no VXLAN ingress, no peers', () =>
   withLab('local', async (lab) => {

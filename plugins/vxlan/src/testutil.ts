@@ -48,3 +48,9 @@ export async function exited(p: ChildProcess): Promise<void> {
 export function pingOk(lab: Lab, ns: string, dst: string, count = 3): string {
   return lab.exec(ns, 'ping', ['-c', String(count), '-i', '0.2', '-W', '2', dst]);
 }
+
+/** Sends UDP datagrams, in order, from one socket bound to `src` (in `ns`) to `dst`:4789. */
+export function sendRaw(lab: Lab, ns: string, src: string, dst: string, ...payloads: Buffer[]): void {
+  const py = `import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind((sys.argv[1],0))\nfor h in sys.argv[3:]: s.sendto(bytes.fromhex(h),(sys.argv[2],4789))\n`;
+  lab.exec(ns, '/usr/bin/python3', ['-c', py, src, dst, ...payloads.map((p) => p.toString('hex'))]);
+}
