@@ -10,7 +10,7 @@ import { createKernel, formatError, type Kernel, type Logger, type PluginEntry }
 import { fileStore, verifyStore } from '@weft/store';
 import { servePluginSocket, type Gateway } from '@weft/plugin-socket';
 import { sodiumPlugin } from '@weft/sodium';
-import { gossipPlugin } from '@weft/tables';
+import { gossipPlugin } from '@weft/gossip';
 import { vxlanPlugin, LOW_LATENCY } from '@weft/vxlan';
 import { dnsPlugin } from '@weft/dns';
 import { ipamPlugin } from '@weft/ipam';

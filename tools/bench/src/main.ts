@@ -14,16 +14,21 @@ const quick = args.includes('--quick');
 const only = args.filter((a) => !a.startsWith('--'));
 
 const benches: { name: string; file: string }[] = [];
-for (const group of ['packages', 'plugins', 'apps']) {
-  const dir = path.join(root, group);
-  if (!fs.existsSync(dir)) continue;
-  for (const pkg of fs.readdirSync(dir).sort()) {
-    const file = path.join(dir, pkg, 'src', 'bench.ts');
-    if (fs.existsSync(file) && (only.length === 0 || only.includes(pkg))) benches.push({ name: pkg, file });
-  }
+// The workspace globs: packages/*, plugins/<group>/*, apps/*.
+const packageDirs = (): string[] => {
+  const dirs: string[] = [];
+  const list = (d: string): string[] => (fs.existsSync(d) ? fs.readdirSync(d).sort().map((n) => path.join(d, n)) : []);
+  for (const group of ['packages', 'apps']) dirs.push(...list(path.join(root, group)));
+  for (const group of list(path.join(root, 'plugins'))) dirs.push(...list(group));
+  return dirs;
+};
+for (const dir of packageDirs()) {
+  const pkg = path.basename(dir);
+  const file = path.join(dir, 'src', 'bench.ts');
+  if (fs.existsSync(file) && (only.length === 0 || only.includes(pkg))) benches.push({ name: pkg, file });
 }
 if (benches.length === 0) {
-  console.error(`Error: no benchmark matches ${only.join(', ')}; available: ${fs.readdirSync(path.join(root, 'plugins')).join(', ')}`);
+  console.error(`Error: no benchmark matches ${only.join(', ')}; available: ${packageDirs().filter((d) => fs.existsSync(path.join(d, 'src', 'bench.ts'))).map((d) => path.basename(d)).join(', ')}`);
   process.exit(2);
 }
 

@@ -6,7 +6,7 @@ const usage = 'Usage: npm run new-plugin -- NAME [--kind network|ipam] [--dir DI
 const args = process.argv.slice(2);
 let name: string | undefined;
 let kind: 'network' | 'ipam' = 'network';
-let dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../plugins');
+let dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../plugins/drivers');
 for (let i = 0; i < args.length; i++) {
   const a = args[i]!;
   if (a === '--help' || a === '-h') {

@@ -5,11 +5,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export interface ScaffoldOptions {
   readonly name: string;
   readonly kind: 'network' | 'ipam';
-  /** Parent directory; default `<repo>/plugins`. */
+  /** Parent directory; default `<repo>/plugins/drivers`. */
   readonly dir: string;
 }
 
@@ -36,7 +39,7 @@ export function scaffold(o: ScaffoldOptions): ScaffoldResult {
         type: 'module',
         exports: { '.': './src/mod.ts' },
         scripts: {
-          test: 'node --import tsx ../../node_modules/uvu/bin.js src .test.ts$',
+          test: `node --import tsx ${path.relative(dir, path.join(REPO, 'node_modules/uvu/bin.js'))} src .test.ts$`,
           typecheck: 'tsc -p tsconfig.json',
           'test-deno': 'deno run --allow-read --allow-env npm:uvu src .test.ts$',
           'typecheck-deno': 'deno check src',
@@ -47,7 +50,7 @@ export function scaffold(o: ScaffoldOptions): ScaffoldResult {
       null,
       2,
     )}\n`,
-    'tsconfig.json': '{ "extends": "../../tsconfig.base.json", "include": ["src"] }\n',
+    'tsconfig.json': `{ "extends": "${path.relative(dir, path.join(REPO, 'tsconfig.base.json'))}", "include": ["src"] }\n`,
     'src/mod.ts': o.kind === 'network' ? networkTemplate(o.name, fn) : ipamTemplate(o.name, fn),
     'src/conformance.test.ts':
       o.kind === 'network'

@@ -5,10 +5,10 @@ import fc from 'fast-check';
 import sodium from 'libsodium-wrappers';
 import * as t from 'io-ts';
 import { isWeftError, WeftException } from '@weft/kernel';
-import { acceptChannel, ChannelError, Conn, SocketReader, MAGIC, CLIENT_HELLO_BYTES } from '../../../../plugins/control/src/channel.ts';
-import * as codecs from '../../../../plugins/control/src/codecs.ts';
-import { decodeOr } from '../../../../plugins/control/src/rpc.ts';
-import { parseToken, formatToken, newSecret } from '../../../../plugins/control/src/token.ts';
+import { acceptChannel, ChannelError, Conn, SocketReader, MAGIC, CLIENT_HELLO_BYTES } from '../../../../plugins/cluster/control/src/channel.ts';
+import * as codecs from '../../../../plugins/cluster/control/src/codecs.ts';
+import { decodeOr } from '../../../../plugins/cluster/control/src/rpc.ts';
+import { parseToken, formatToken, newSecret } from '../../../../plugins/cluster/control/src/token.ts';
 import { bytesMix, hostileJsonValue, jsonTextMix, must, mutateObject, prototypeClean, toHex, type Harness } from '../lib.ts';
 
 /** Enough of a net.Socket for SocketReader/Conn/acceptChannel. */
@@ -151,7 +151,7 @@ const CODECS = (Object.entries(codecs) as [string, unknown][]).filter((e) => e[1
 
 export const controlCodecs: Harness = {
   name: 'control-codecs',
-  what: `every io-ts codec of plugins/control (${CODECS.length}: RpcMessage, AuthMsg, Snapshot, JoinInfo, ...) through decodeOr on hostile JSON (parsed text with deep nesting, huge strings, __proto__/constructor keys, wrong types, mutated valid messages), and parseToken on mutated tokens; only BadRequest WeftErrors escape, no prototype pollution`,
+  what: `every io-ts codec of plugins/cluster/control (${CODECS.length}: RpcMessage, AuthMsg, Snapshot, JoinInfo, ...) through decodeOr on hostile JSON (parsed text with deep nesting, huge strings, __proto__/constructor keys, wrong types, mutated valid messages), and parseToken on mutated tokens; only BadRequest WeftErrors escape, no prototype pollution`,
   async make() {
     await sodium.ready;
     const token = formatToken(sodium.crypto_sign_keypair().publicKey, newSecret());

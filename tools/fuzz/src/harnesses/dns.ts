@@ -1,4 +1,4 @@
-/** The embedded DNS resolver (plugins/dns): resolver.answer and the endpoint-record decoder. */
+/** The embedded DNS resolver (plugins/host/dns): resolver.answer and the endpoint-record decoder. */
 import fc from 'fast-check';
 import { createResolver, encodeEndpointRecord, type EndpointRecord } from '@weft/dns';
 import type { TableEntry } from '@weft/kernel';

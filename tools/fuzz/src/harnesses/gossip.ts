@@ -3,10 +3,10 @@ import fc from 'fast-check';
 import {
   decodePacket, decodeStream, encodeAck, encodeAlive, encodeCompound, encodeCompress, encodeCrc, encodePacket, encodePing, encodePushPull,
   encodeStream, encodeStreamUser, encodeSuspect, encodeUser, openPacket, streamFrameLength, MAX_STREAM_SIZE,
-} from '../../../../plugins/gossip/src/wire/messages.ts';
-import { lzwDecode, lzwEncode } from '../../../../plugins/gossip/src/wire/lzw.ts';
-import { decodeValue, skipValue, encode } from '../../../../plugins/gossip/src/wire/msgpack.ts';
-import { Keyring } from '../../../../plugins/gossip/src/wire/crypto.ts';
+} from '../../../../packages/memberlist/src/wire/messages.ts';
+import { lzwDecode, lzwEncode } from '../../../../packages/memberlist/src/wire/lzw.ts';
+import { decodeValue, skipValue, encode } from '../../../../packages/memberlist/src/wire/msgpack.ts';
+import { Keyring } from '../../../../packages/memberlist/src/wire/crypto.ts';
 import { bytesMix, must, mutated, type Harness } from '../lib.ts';
 
 const KEY = new Uint8Array(32).fill(7);

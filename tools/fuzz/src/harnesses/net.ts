@@ -5,7 +5,7 @@ import {
   ndpNsValid, ndpLinkAddrOption, writeArpReplyFrame, writeNeighborAdvertisementFrame, writeIcmpEchoReply, writeIcmpv6EchoReply,
   parseDnsMessage, buildDnsFormErr, buildDnsQuery, buildDnsResponse, classifyDnsQuery, unwrap, encodeVxlan, DNS_TYPE,
 } from '@weft/net';
-import { readVxlanVni, flowHash, arpReplyInPlace, icmpEchoReplyInPlace } from '../../../../plugins/vxlan/src/frames.ts';
+import { readVxlanVni, flowHash, arpReplyInPlace, icmpEchoReplyInPlace } from '../../../../plugins/datapath/vxlan/src/frames.ts';
 import { bytesMix, must, type Harness } from '../lib.ts';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));

@@ -1,7 +1,7 @@
-/** Network tables (plugins/tables): gossip user messages carrying msgpack table events. */
+/** Network tables (plugins/cluster/gossip): gossip user messages carrying msgpack table events. */
 import fc from 'fast-check';
 import { pack } from 'msgpackr';
-import { NetworkTables, type TablesHost } from '@weft/tables';
+import { NetworkTables, type TablesHost } from '@weft/gossip';
 import { bytesMix, must, type Harness } from '../lib.ts';
 
 function host(): { h: TablesHost; deliver: (from: string, p: Uint8Array) => void; sent: () => number } {

@@ -1,0 +1,287 @@
+/**
+ * Root integration test with a real Docker Engine 20.10 (Debian `docker.io`):
+ *
+ *   host 1 = a network namespace running dockerd AND weft-agent (so the TAP the overlay creates is
+ *            in dockerd's namespace, where Docker looks for Join's SrcName); the agent serves
+ *            Docker's plugin protocol, found through /etc/docker/plugins/<unique>.spec
+ *   host 2 = a network namespace running weft-agent with a Weft sandbox
+ *
+ * Two containers on the Docker network ping each other and the sandbox on host 2, both ways; an
+ * agent restart between the container starts breaks neither Docker's next requests nor the
+ * running container; Docker's embedded DNS forwards the sandbox's name to Weft's resolver; a dockerd
+ * restart replays nothing and the network keeps working; the same pings over an --opt encrypted network; container removal and
+ * `docker network rm` leave nothing behind.
+ *
+ * Skips (with the reason) unless root with dockerd, docker and busybox-static installed.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createClient, type Client } from '@weft/api';
+import { eventually } from '@weft/testing/cluster';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+const AGENT = path.join(repo, 'apps/agent/bin/weft-agent.js');
+const TOOLS = process.env.WEFT_DOCKERD_TOOLS ?? path.resolve(repo, '../shared/tools/dockerd');
+const DOCKER = '/usr/bin/docker';
+
+function skipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root';
+  for (const f of ['/usr/sbin/dockerd', DOCKER, '/bin/busybox', path.join(TOOLS, 'docker-sandbox.sh')]) {
+    if (!fs.existsSync(f)) return `${f} is missing (apt-get install docker.io busybox-static)`;
+  }
+  return undefined;
+}
+
+const tag = `wdk${process.pid % 100000}`;
+const BASE = `/tmp/weft-dockerd-${tag}`;
+const H1 = `${tag}-h1`; // dockerd's namespace and host 1
+const H2 = `${tag}-h2`;
+const PLUGIN = `weft${tag}`; // Docker's name for the plugin: the spec file's name
+const SPEC = `/etc/docker/plugins/${PLUGIN}.spec`;
+const SUBNET = '10.240.7.0/24';
+const SANDBOX = `${tag}s2`;
+const env = { ...process.env, BASE, NETNS: H1 };
+
+interface Run {
+  code: number;
+  out: string;
+}
+function run(cmd: string, args: readonly string[], timeout = 60_000, extraEnv: NodeJS.ProcessEnv = {}): Run {
+  try {
+    const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout, env: { ...env, ...extraEnv } });
+    return { code: 0, out };
+  } catch (e) {
+    const err = e as { status?: number | null; stdout?: string; stderr?: string; message: string };
+    return { code: err.status ?? -1, out: `${err.stdout ?? ''}${err.stderr ?? ''}${err.status === undefined ? err.message : ''}` };
+  }
+}
+const must = (cmd: string, args: readonly string[], timeout?: number): string => {
+  const r = run(cmd, args, timeout);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.out.trim()}`);
+  return r.out;
+};
+const docker = (...args: string[]) => run(DOCKER, ['-H', `unix://${BASE}/run/docker.sock`, ...args], 60_000);
+const dockerOk = (...args: string[]) => {
+  const r = docker(...args);
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed: ${r.out.trim()}`);
+  return r.out.trim();
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Agent {
+  readonly name: string;
+  readonly ns: string;
+  readonly addr: string;
+  readonly socket: string;
+  readonly state: string;
+  readonly log: string;
+  readonly client: Client;
+  readonly extra: string[];
+  readonly env: NodeJS.ProcessEnv;
+  proc?: ChildProcess | undefined;
+}
+
+async function startAgent(a: Agent): Promise<void> {
+  const log = fs.openSync(a.log, 'a');
+  // nsenter --net (not ip netns exec): the agent shares the mount namespace with dockerd.
+  a.proc = spawn('nsenter', [`--net=/run/netns/${a.ns}`, process.execPath, AGENT, '--socket', a.socket, '--state-dir', a.state, '--node-name', a.name, '--advertise-addr', a.addr, ...a.extra], {
+    stdio: ['ignore', log, log],
+    env: { ...process.env, ...a.env },
+  });
+  fs.closeSync(log);
+  const end = Date.now() + 20_000;
+  for (;;) {
+    try {
+      if ((await a.client.version()).Version !== '') return;
+    } catch {
+      /* not yet */
+    }
+    if (a.proc.exitCode !== null || Date.now() > end) throw new Error(`agent ${a.name} did not start; log:\n${fs.readFileSync(a.log, 'utf8').slice(-2000)}`);
+    await sleep(100);
+  }
+}
+
+async function stopAgent(a: Agent, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  const p = a.proc;
+  if (p?.pid === undefined || p.exitCode !== null || p.signalCode !== null) return;
+  const done = new Promise<void>((r) => p.once('exit', () => r()));
+  p.kill(signal);
+  await Promise.race([done, sleep(8000)]);
+  if (p.exitCode === null && p.signalCode === null) {
+    p.kill('SIGKILL');
+    await done;
+  }
+  a.proc = undefined;
+}
+
+const ipIn = (ns: string, args: string[]) => run('ip', ['-n', ns, ...args]);
+const links = (ns: string) => {
+  const r = ipIn(ns, ['-j', 'link', 'show']);
+  return r.code === 0 ? (JSON.parse(r.out) as { ifname: string }[]).map((l) => l.ifname) : [];
+};
+/** PIDs of DNS bridges serving containers of this test's dockerd. */
+const bridges = () =>
+  fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const c = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      return c.includes('dns-bridge.mjs') && c.includes(BASE);
+    } catch {
+      return false;
+    }
+  });
+const containerIp = (c: string) => dockerOk('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', c);
+const pingFrom = (c: string, ip: string) => docker('exec', c, 'ping', '-c', '1', '-W', '1', ip).code === 0;
+
+const reason = skipReason();
+if (reason !== undefined) {
+  console.log(`  SKIP dockerd.test.ts (real Docker Engine integration): ${reason}`);
+} else {
+  test('Docker Engine 20.10 on host 1 + Weft sandbox on host 2: containers and sandbox ping both ways, restart, encrypted, clean teardown', async () => {
+    const t0 = Date.now();
+    const lap = (what: string) => console.log(`    ${((Date.now() - t0) / 1000).toFixed(1)} s  ${what}`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-`));
+    const mk = (name: string, ns: string, addr: string, extra: string[], e: NodeJS.ProcessEnv = {}): Agent => ({
+      name, ns, addr, socket: path.join(dir, `${name}.sock`), state: path.join(dir, name), log: path.join(dir, `${name}.log`), client: createClient(path.join(dir, `${name}.sock`)), extra, env: e,
+    });
+    const dockerSock = path.join(dir, 'h1-docker.sock');
+    const a1 = mk('h1', H1, '198.18.40.1', ['--docker-plugin', dockerSock], { WEFT_DOCKER_HOST: `unix://${BASE}/run/docker.sock`, WEFT_DOCKER_DNS: '1' });
+    const a2 = mk('h2', H2, '198.18.40.2', ['--docker-plugin', 'off']);
+    let dockerdUp = false;
+    try {
+      // hosts and underlay
+      for (const ns of [H1, H2]) {
+        must('ip', ['netns', 'add', ns]);
+        must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      }
+      must('ip', ['-n', H1, 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'ul0', 'netns', H2]);
+      must('ip', ['-n', H1, 'addr', 'add', '198.18.40.1/24', 'dev', 'ul0']);
+      must('ip', ['-n', H2, 'addr', 'add', '198.18.40.2/24', 'dev', 'ul0']);
+      must('ip', ['-n', H1, 'link', 'set', 'ul0', 'up']);
+      must('ip', ['-n', H2, 'link', 'set', 'ul0', 'up']);
+      fs.mkdirSync('/etc/docker/plugins', { recursive: true });
+      fs.writeFileSync(SPEC, `unix://${dockerSock}\n`);
+
+      await Promise.all([startAgent(a1), startAgent(a2)]);
+      await a1.client.swarmInit({ AdvertiseAddr: a1.addr } as never);
+      const token = (await a1.client.joinToken('worker')).Token;
+      await a2.client.swarmJoin({ JoinToken: token, RemoteAddrs: [`${a1.addr}:2377`] } as never);
+      lap('two agents, swarm of two');
+
+      const up = run(path.join(TOOLS, 'docker-sandbox.sh'), ['up'], 120_000);
+      dockerdUp = true;
+      assert.is(up.code, 0, `dockerd up: ${up.out}`);
+      lap('dockerd up in host 1\'s namespace, image bb imported');
+
+      // The Docker network, named like the Weft network it maps to (found through WEFT_DOCKER_HOST).
+      dockerOk('network', 'create', '-d', PLUGIN, '--ipam-driver', PLUGIN, '--subnet', SUBNET, 'dnet');
+      dockerOk('run', '-d', '--name', 'c1', '--network', 'dnet', '--dns', '127.0.0.53', 'bb', 'sleep', '600');
+      lap('docker network create + docker run c1');
+      const nets = await a1.client.networks();
+      const w = nets.find((n) => n.Name === 'dnet');
+      assert.ok(w, `Weft network "dnet" created through the control plane (have: ${nets.map((n) => n.Name).join(', ')})`);
+      assert.is(dockerOk('exec', 'c1', 'cat', '/sys/class/net/eth0/mtu'), String(w!.MTU), 'eth0 has the network MTU');
+
+      const sb = await a2.client.sandboxCreate({ Name: SANDBOX, Networks: [{ Name: 'dnet' }], Cmd: ['sleep', '600'] });
+      const sbIp = (sb.Networks.dnet?.IPAddress ?? '').split('/')[0]!;
+      assert.ok(sbIp !== '', 'sandbox on host 2 has an address');
+
+      // A plugin restart between container starts: Docker's next requests still work, c1 keeps working.
+      await stopAgent(a1);
+      await startAgent(a1);
+      lap('agent on host 1 restarted');
+      dockerOk('run', '-d', '--name', 'c2', '--network', 'dnet', '--dns', '127.0.0.53', 'bb', 'sleep', '600');
+      lap('docker run c2 after the restart');
+
+      const ip1 = containerIp('c1');
+      const ip2 = containerIp('c2');
+      const inSb = (ip: string) => run('nsenter', [`--net=${sb.NetnsPath}`, 'ping', '-c', '1', '-W', '1', ip]).code === 0;
+      await eventually(() => pingFrom('c1', ip2), 15_000, `c1 -> c2 (${ip2})`);
+      await eventually(() => pingFrom('c2', ip1), 15_000, `c2 -> c1 (${ip1})`);
+      await eventually(() => pingFrom('c1', sbIp), 15_000, `c1 -> sandbox on host 2 (${sbIp})`);
+      await eventually(() => pingFrom('c2', sbIp), 15_000, `c2 -> sandbox on host 2 (${sbIp})`);
+      await eventually(() => inSb(ip1), 15_000, `sandbox on host 2 -> c1 (${ip1})`);
+      await eventually(() => inSb(ip2), 15_000, `sandbox on host 2 -> c2 (${ip2})`);
+      lap('pings: c1<->c2, c1/c2<->sandbox on host 2');
+
+      // Docker's embedded DNS answers c2 itself and forwards the sandbox's name to Weft's resolver.
+      const lookup = (c: string, name: string) => docker('exec', c, 'nslookup', name);
+      await eventually(() => lookup('c1', SANDBOX).out.includes(sbIp), 20_000, `c1 resolves ${SANDBOX} (host 2) through Weft`);
+      await eventually(() => lookup('c2', SANDBOX).out.includes(sbIp), 20_000, `c2 resolves ${SANDBOX} (host 2) through Weft`);
+      assert.ok(lookup('c1', 'c2').out.includes(ip2), 'Docker\'s own names still resolve');
+      // Container names are published to Weft's resolver too (for other hosts' containers and sandboxes).
+      await eventually(() => docker('exec', 'c1', 'nslookup', 'c2', '127.0.0.53').out.includes(ip2), 20_000, 'Weft\'s resolver answers the container name c2');
+      lap('DNS: Docker names by Docker, Weft names forwarded to Weft\'s resolver');
+
+      // --opt encrypted: the same, on an encrypted overlay (Docker's own encrypted overlay cannot work on this kernel).
+      dockerOk('network', 'create', '-d', PLUGIN, '--ipam-driver', PLUGIN, '--subnet', '10.240.8.0/24', '--opt', 'encrypted', '-o', 'weft.network=enet', 'enet');
+      const enet = (await a1.client.networks()).find((n) => n.Name === 'enet');
+      assert.ok(enet?.Encrypted, 'the Weft network is encrypted');
+      dockerOk('run', '-d', '--name', 'e1', '--network', 'enet', 'bb', 'sleep', '600');
+      dockerOk('run', '-d', '--name', 'e2', '--network', 'enet', 'bb', 'sleep', '600');
+      assert.is(dockerOk('exec', 'e1', 'cat', '/sys/class/net/eth0/mtu'), String(enet!.MTU), 'eth0 has the encrypted network MTU');
+      const esb = await a2.client.sandboxCreate({ Name: `${SANDBOX}e`, Networks: [{ Name: 'enet' }], Cmd: ['sleep', '600'] });
+      const esbIp = (esb.Networks.enet?.IPAddress ?? '').split('/')[0]!;
+      const ie1 = containerIp('e1');
+      const ie2 = containerIp('e2');
+      const inEsb = (ip: string) => run('nsenter', [`--net=${esb.NetnsPath}`, 'ping', '-c', '1', '-W', '1', ip]).code === 0;
+      await eventually(() => pingFrom('e1', ie2), 15_000, `e1 -> e2 (${ie2}), encrypted`);
+      await eventually(() => pingFrom('e2', ie1), 15_000, `e2 -> e1 (${ie1}), encrypted`);
+      await eventually(() => pingFrom('e1', esbIp), 15_000, `e1 -> sandbox on host 2 (${esbIp}), encrypted`);
+      await eventually(() => inEsb(ie1), 15_000, `sandbox on host 2 -> e1 (${ie1}), encrypted`);
+      await eventually(() => inEsb(ie2), 15_000, `sandbox on host 2 -> e2 (${ie2}), encrypted`);
+      dockerOk('rm', '-f', 'e1', 'e2');
+      await a2.client.sandboxRemove(`${SANDBOX}e`, true);
+      dockerOk('network', 'rm', 'enet');
+      lap('--opt encrypted: containers and sandbox ping both ways, sealed');
+
+      // A dockerd restart replays nothing; the network keeps working from the plugin's state.
+      const down = run(path.join(TOOLS, 'dockerd-down.sh'), [], 60_000); // removes c1 and c2 first
+      assert.is(down.code, 0, `dockerd down: ${down.out}`);
+      assert.equal(links(H1).filter((l) => l.startsWith('wft')), [], 'no TAP left after dockerd removed its containers');
+      const again = run(path.join(TOOLS, 'docker-sandbox.sh'), ['up'], 120_000);
+      assert.is(again.code, 0, `dockerd up again: ${again.out}`);
+      dockerOk('run', '-d', '--name', 'c3', '--network', 'dnet', '--dns', '127.0.0.53', 'bb', 'sleep', '600');
+      await eventually(() => pingFrom('c3', sbIp), 15_000, `c3 (after a dockerd restart) -> sandbox on host 2 (${sbIp})`);
+      lap('dockerd restarted: c1, c2 removed by it; c3 on the same network reaches host 2');
+
+      // Teardown leaves nothing behind.
+      dockerOk('rm', '-f', 'c3');
+      assert.equal(links(H1).filter((l) => l.startsWith('wft')), [], 'no TAP left in dockerd\'s namespace');
+      assert.equal(bridges(), [], 'no DNS bridge left running');
+      const after = await a1.client.network('dnet');
+      assert.equal(after.Endpoints.map((e) => e.Name).filter((n) => n !== SANDBOX), [], 'only the sandbox\'s endpoint is left');
+      await a2.client.sandboxRemove(SANDBOX, true);
+      dockerOk('network', 'rm', 'dnet');
+      assert.not.ok((await a1.client.networks()).some((n) => n.Name === 'dnet'), 'Docker created the Weft network, docker network rm removed it');
+      const records = (sub: string) => {
+        const d = path.join(a1.state, 'state', sub);
+        return fs.existsSync(d) ? fs.readdirSync(d, { recursive: true }).map(String).filter((f) => f.endsWith('.v')) : [];
+      };
+      assert.equal(records('weft'), [], 'the plugin\'s own records are gone');
+      assert.equal(records(path.join('ipam', 's')), [], 'no pool, gateway or address left in host 1\'s IPAM');
+      lap('rm -f, network rm: no interface, endpoint, network, address or record left');
+    } finally {
+      if (dockerdUp) {
+        docker('rm', '-f', 'c1', 'c2', 'c3', 'e1');
+        docker('network', 'rm', 'dnet', 'enet');
+      }
+      run(path.join(TOOLS, 'docker-sandbox.sh'), ['down', '--purge'], 60_000);
+      for (const p of bridges()) run('kill', [p]);
+      await stopAgent(a1, 'SIGKILL');
+      await stopAgent(a2, 'SIGKILL');
+      for (const ns of [SANDBOX, H2, H1]) if (fs.existsSync(`/run/netns/${ns}`)) run('ip', ['netns', 'del', ns]);
+      fs.rmSync(SPEC, { force: true });
+      if (process.env.WEFT_KEEP_LOGS === undefined) fs.rmSync(dir, { recursive: true, force: true });
+      else console.log(`    logs kept in ${dir}`);
+      fs.rmSync(BASE, { recursive: true, force: true });
+    }
+  });
+}
+
+test.run();
