@@ -6,7 +6,8 @@ import type * as t from 'io-ts';
 import type { Either } from 'fp-ts/lib/Either.js';
 import type { WeftError } from './errors.ts';
 import type { MethodSpec } from './methods.ts';
-import type { ServiceMap, Store } from './services.ts';
+import type { ServiceMap } from './services.ts';
+import type { Store } from './contracts/store.ts';
 import type { NetworkDriverMethods, IpamDriverMethods } from './methods.ts';
 
 export const KERNEL_VERSION = '0.1.0';

@@ -18,7 +18,8 @@ import {
   type Services,
 } from './plugin.ts';
 import { resolvePlugins, type LoadedPlugin, type PluginEntry, type Resolution } from './registry.ts';
-import type { ServiceMap, Store } from './services.ts';
+import type { ServiceMap } from './services.ts';
+import type { Store } from './contracts/store.ts';
 import { memoryStore } from './store.ts';
 
 export interface KernelOptions {

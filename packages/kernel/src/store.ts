@@ -1,4 +1,4 @@
-import type { Store } from './services.ts';
+import type { Store } from './contracts/store.ts';
 
 /** An in-memory Store: for tests and for state that may be lost. Values are copied in and out. */
 export function memoryStore(backing: Map<string, Uint8Array> = new Map(), prefix = ''): Store {
