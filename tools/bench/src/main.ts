@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findBenches } from './find.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const args = process.argv.slice(2);
@@ -14,21 +15,10 @@ const quick = args.includes('--quick');
 const only = args.filter((a) => !a.startsWith('--'));
 
 const benches: { name: string; file: string }[] = [];
-// The workspace globs: packages/*, plugins/<group>/*, apps/*.
-const packageDirs = (): string[] => {
-  const dirs: string[] = [];
-  const list = (d: string): string[] => (fs.existsSync(d) ? fs.readdirSync(d).sort().map((n) => path.join(d, n)) : []);
-  for (const group of ['packages', 'apps']) dirs.push(...list(path.join(root, group)));
-  for (const group of list(path.join(root, 'plugins'))) dirs.push(...list(group));
-  return dirs;
-};
-for (const dir of packageDirs()) {
-  const pkg = path.basename(dir);
-  const file = path.join(dir, 'src', 'bench.ts');
-  if (fs.existsSync(file) && (only.length === 0 || only.includes(pkg))) benches.push({ name: pkg, file });
-}
+const found = findBenches(root);
+for (const [name, file] of found) if (only.length === 0 || only.includes(name)) benches.push({ name, file });
 if (benches.length === 0) {
-  console.error(`Error: no benchmark matches ${only.join(', ')}; available: ${packageDirs().filter((d) => fs.existsSync(path.join(d, 'src', 'bench.ts'))).map((d) => path.basename(d)).join(', ')}`);
+  console.error(`Error: no benchmark matches ${only.join(', ')}; available: ${[...found.keys()].join(', ')}`);
   process.exit(2);
 }
 
