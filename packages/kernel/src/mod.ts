@@ -21,7 +21,9 @@ export type { DataKey, KeyRing, CipherSession, Cipher } from './contracts/cipher
 export type { ServiceMap } from './services.ts';
 export { KERNEL_VERSION, definePlugin } from './plugin.ts';
 export type { Manifest, Logger, Services, EventSink, InvokeFn, Context, HandlerResult, Handler, Handlers, GuardPhase, GuardCall, GuardVerdict, Guard, ServiceFactory, EventHandler, PluginDefinition } from './plugin.ts';
-export { memoryStore, getJson, putJson } from './store.ts';
+export { memoryStore, getJson, putJson, listJson } from './store.ts';
+export { createSerial, createKeyedSerial } from './serial.ts';
+export type { Serial } from './serial.ts';
 export { createEventBus } from './events.ts';
 export type { Listener, EventBus } from './events.ts';
 export { MultiProviderContracts, resolvePlugins } from './registry.ts';

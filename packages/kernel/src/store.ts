@@ -36,3 +36,13 @@ export async function getJson<T>(store: Store, key: string): Promise<T | undefin
 export async function putJson(store: Store, key: string, value: unknown): Promise<void> {
   await store.put(key, enc.encode(JSON.stringify(value)));
 }
+
+/** Every JSON record under `prefix`, in key order, as `[key, value]` (a key deleted meanwhile is skipped). */
+export async function listJson<T>(store: Store, prefix: string): Promise<[string, T][]> {
+  const out: [string, T][] = [];
+  for (const k of await store.keys(prefix)) {
+    const v = await getJson<T>(store, k);
+    if (v !== undefined) out.push([k, v]);
+  }
+  return out;
+}
