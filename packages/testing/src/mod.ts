@@ -4,3 +4,4 @@ export * from './network-driver.ts';
 export * from './ipam-driver.ts';
 export * from './doubles.ts';
 export { testStore, type StoreSuiteOptions } from './store.ts';
+export { testDataPath, type DataPathHosts, type DataPathInstance, type DataPathSuiteOptions } from './datapath.ts';
