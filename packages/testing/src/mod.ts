@@ -3,3 +3,5 @@ export * from './harness.ts';
 export * from './network-driver.ts';
 export * from './ipam-driver.ts';
 export * from './doubles.ts';
+export { testStore, type StoreSuiteOptions } from './store.ts';
+export { testDataPath, type DataPathHosts, type DataPathInstance, type DataPathSuiteOptions } from './datapath.ts';

@@ -1,13 +1,20 @@
 /**
  * Scaffolds a new plugin package: `npm run new-plugin -- NAME [--kind network|ipam] [--dir DIR]`.
- * The generated plugin is a working NetworkDriver (or IpamDriver) skeleton that keeps its state in
- * the kernel's store, and a test that runs the matching conformance suite against it.
+ *
+ * The plugin is copied from `template/<kind>/` (a NetworkDriver or IpamDriver that keeps its state
+ * in the kernel's store, and a test that runs the matching conformance suite), renaming the
+ * template's names. The template is ordinary source of this package: it is typechecked and its
+ * conformance test runs with this package's tests, so what the scaffold hands out compiles and passes.
+ * Inside this repository the package uses the workspace's toolchain; anywhere else it is
+ * stand-alone (its own tsconfig, tsx and uvu as devDependencies).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '../../..');
+const TEMPLATE = path.resolve(HERE, '../template');
 
 export interface ScaffoldOptions {
   readonly name: string;
@@ -24,209 +31,72 @@ export function camel(name: string): string {
   return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+/** The names the template is written with, which the generator replaces. */
+export const TEMPLATE_NAMES = {
+  network: { name: 'template-network', fn: 'templateNetwork' },
+  ipam: { name: 'template-ipam', fn: 'templateIpam' },
+} as const;
+
+function filesUnder(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+    const r = rel === '' ? e.name : `${rel}/${e.name}`;
+    if (e.isDirectory()) out.push(...filesUnder(dir, r));
+    else out.push(r);
+  }
+  return out.sort();
+}
+
+const inside = (parent: string, child: string) => {
+  const r = path.relative(parent, child);
+  return r === '' || (!r.startsWith('..') && !path.isAbsolute(r));
+};
+
+/** Versions of the toolchain this repository tests with, for stand-alone packages. */
+function toolVersions(): Record<string, string> {
+  const root = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+  const want = ['tsx', 'uvu', 'typescript', '@types/node'];
+  return Object.fromEntries(want.map((n) => [n, root.devDependencies[n] ?? '*']));
+}
+
 export function scaffold(o: ScaffoldOptions): ScaffoldResult {
   if (!NAME.test(o.name)) {
     return { ok: false, error: `Invalid plugin name ${JSON.stringify(o.name)}: use 2-41 lower-case letters, digits and "-", starting with a letter (e.g. "my-driver")` };
   }
-  const dir = path.join(o.dir, o.name);
+  const dir = path.resolve(o.dir, o.name);
   if (fs.existsSync(dir)) return { ok: false, error: `${dir} already exists; choose another name or remove it first` };
+  const from = TEMPLATE_NAMES[o.kind];
   const fn = camel(o.name);
-  const files: Record<string, string> = {
-    'package.json': `${JSON.stringify(
-      {
-        name: `@weft/${o.name}`,
-        version: '0.1.0',
-        type: 'module',
-        exports: { '.': './src/mod.ts' },
-        scripts: {
-          test: `node --import tsx ${path.relative(dir, path.join(REPO, 'node_modules/uvu/bin.js'))} src .test.ts$`,
-          typecheck: 'tsc -p tsconfig.json',
-          'test-deno': 'deno run --allow-read --allow-env npm:uvu src .test.ts$',
-          'typecheck-deno': 'deno check src',
-        },
-        dependencies: { '@weft/kernel': '*', 'fp-ts': '2.16.11', 'io-ts': '2.2.22' },
-        devDependencies: { '@weft/testing': '*' },
+  const rename = (text: string) => text.split(from.name).join(o.name).split(from.fn).join(fn);
+  const src = path.join(TEMPLATE, o.kind);
+  const files: Record<string, string> = {};
+  for (const f of filesUnder(src)) files[f] = rename(fs.readFileSync(path.join(src, f), 'utf8'));
+  const inRepo = inside(REPO, dir);
+  const uvu = inRepo ? path.relative(dir, path.join(REPO, 'node_modules/uvu/bin.js')) : 'node_modules/uvu/bin.js';
+  const base = JSON.parse(fs.readFileSync(path.join(REPO, 'tsconfig.base.json'), 'utf8')) as { compilerOptions: Record<string, unknown> };
+  files['package.json'] = `${JSON.stringify(
+    {
+      name: `@weft/${o.name}`,
+      version: '0.1.0',
+      type: 'module',
+      exports: { '.': './src/mod.ts' },
+      scripts: {
+        test: `node --import tsx ${uvu} src .test.ts$`,
+        typecheck: 'tsc -p tsconfig.json',
+        ...(inRepo ? { 'test-deno': 'deno run --allow-read --allow-env npm:uvu src .test.ts$', 'typecheck-deno': 'deno check src' } : {}),
       },
-      null,
-      2,
-    )}\n`,
-    'tsconfig.json': `{ "extends": "${path.relative(dir, path.join(REPO, 'tsconfig.base.json'))}", "include": ["src"] }\n`,
-    'src/mod.ts': o.kind === 'network' ? networkTemplate(o.name, fn) : ipamTemplate(o.name, fn),
-    'src/conformance.test.ts':
-      o.kind === 'network'
-        ? `import { testNetworkDriver } from '@weft/testing';\nimport { ${fn} } from './mod.ts';\n\ntestNetworkDriver('${o.name}', { plugin: () => ${fn}() });\n`
-        : `import { testIpamDriver } from '@weft/testing';\nimport { ${fn} } from './mod.ts';\n\ntestIpamDriver('${o.name}', { plugin: () => ${fn}(), predefinedPools: false, ipv6: false });\n`,
-    'README.md': `# @weft/${o.name}\n\nA Weft ${o.kind === 'network' ? 'NetworkDriver' : 'IpamDriver'} plugin (generated by \`npm run new-plugin\`).\n\n\`\`\`ts\nimport { createKernel } from '@weft/kernel';\nimport { ${fn} } from '@weft/${o.name}';\n\nconst kernel = createKernel();\nawait kernel.load([{ plugin: ${fn}() }]);\n\`\`\`\n\nRun its conformance suite with \`npm test\` in this folder. See docs/plugin-authoring.md.\n`,
-  };
-  fs.mkdirSync(path.join(dir, 'src'), { recursive: true });
-  for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
-  return { ok: true, dir, files: Object.keys(files) };
-}
-
-function networkTemplate(name: string, fn: string): string {
-  return `/** ${name}: a Weft NetworkDriver. State lives in ctx.store; handlers keep none. */
-import { left } from 'fp-ts/lib/Either.js';
-import { definePlugin, errors, getJson, putJson } from '@weft/kernel';
-
-interface Endpoint {
-  address: string;
-  joined: boolean;
-}
-
-const netKey = (n: string) => \`networks/\${n}\`;
-const epKey = (n: string, e: string) => \`endpoints/\${n}/\${e}\`;
-
-/** Interface names must be unique per endpoint and at most 15 characters. */
-function ifname(endpointId: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < endpointId.length; i++) h = Math.imul(h ^ endpointId.charCodeAt(i), 0x01000193) >>> 0;
-  return \`${name.slice(0, 4).replace(/-/g, '')}\${h.toString(16).padStart(8, '0')}\`;
-}
-
-export function ${fn}(pluginName = '${name}') {
-  return definePlugin({
-    manifest: { name: pluginName, version: '0.1.0', kernel: '^0.1.0', provides: ['NetworkDriver'] },
-    handlers: {
-      NetworkDriver: {
-        GetCapabilities: () => ({ Scope: 'local', ConnectivityScope: 'local' }),
-        CreateNetwork: async (req, ctx) => {
-          if ((await ctx.store.get(netKey(req.NetworkID))) !== undefined) return left(errors.conflict(ctx.plugin, \`Network "\${req.NetworkID}" already exists\`));
-          await putJson(ctx.store, netKey(req.NetworkID), { gateway: req.IPv4Data?.[0]?.Gateway ?? '' });
-          return {};
-        },
-        DeleteNetwork: async (req, ctx) => {
-          if (!(await ctx.store.delete(netKey(req.NetworkID)))) return left(errors.notFound(ctx.plugin, \`Network "\${req.NetworkID}" not found\`));
-          return {};
-        },
-        CreateEndpoint: async (req, ctx) => {
-          if ((await ctx.store.get(netKey(req.NetworkID))) === undefined) return left(errors.notFound(ctx.plugin, \`Network "\${req.NetworkID}" not found\`));
-          await putJson(ctx.store, epKey(req.NetworkID, req.EndpointID), { address: req.Interface?.Address ?? '', joined: false } satisfies Endpoint);
-          return {};
-        },
-        DeleteEndpoint: async (req, ctx) => {
-          if (!(await ctx.store.delete(epKey(req.NetworkID, req.EndpointID)))) return left(errors.notFound(ctx.plugin, \`Endpoint "\${req.EndpointID}" not found\`));
-          return {};
-        },
-        EndpointOperInfo: async (req, ctx) => {
-          const ep = await getJson<Endpoint>(ctx.store, epKey(req.NetworkID, req.EndpointID));
-          if (ep === undefined) return left(errors.notFound(ctx.plugin, \`Endpoint "\${req.EndpointID}" not found\`));
-          return { Value: { address: ep.address, joined: ep.joined } };
-        },
-        Join: async (req, ctx) => {
-          const ep = await getJson<Endpoint>(ctx.store, epKey(req.NetworkID, req.EndpointID));
-          if (ep === undefined) return left(errors.notFound(ctx.plugin, \`Endpoint "\${req.EndpointID}" not found\`));
-          await putJson(ctx.store, epKey(req.NetworkID, req.EndpointID), { ...ep, joined: true });
-          const net = await getJson<{ gateway: string }>(ctx.store, netKey(req.NetworkID));
-          const gw = net?.gateway.split('/')[0] ?? '';
-          return { InterfaceName: { SrcName: ifname(req.EndpointID), DstPrefix: 'eth' }, ...(gw !== '' ? { Gateway: gw } : {}) };
-        },
-        Leave: async (req, ctx) => {
-          const ep = await getJson<Endpoint>(ctx.store, epKey(req.NetworkID, req.EndpointID));
-          if (ep === undefined) return left(errors.notFound(ctx.plugin, \`Endpoint "\${req.EndpointID}" not found\`));
-          await putJson(ctx.store, epKey(req.NetworkID, req.EndpointID), { ...ep, joined: false });
-          return {};
-        },
-      },
+      dependencies: { '@weft/kernel': inRepo ? '*' : '^0.1.0', 'fp-ts': '2.16.11', 'io-ts': '2.2.22' },
+      devDependencies: { '@weft/testing': inRepo ? '*' : '^0.1.0', ...(inRepo ? {} : toolVersions()) },
     },
-  });
-}
-`;
-}
-
-function ipamTemplate(name: string, fn: string): string {
-  return `/** ${name}: a Weft IpamDriver for explicit IPv4 pools. State lives in ctx.store. */
-import { left } from 'fp-ts/lib/Either.js';
-import { definePlugin, errors, getJson, putJson } from '@weft/kernel';
-
-interface Pool {
-  cidr: string;
-  refs: number;
-  used: number[];
-  last: number;
-}
-
-const toInt = (s: string) => s.split('.').reduce((a, p) => a * 256 + Number(p), 0) >>> 0;
-const toIp = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-const bounds = (cidr: string) => {
-  const [b, l] = cidr.split('/');
-  const size = 2 ** (32 - Number(l));
-  const start = (toInt(b!) - (toInt(b!) % size)) >>> 0;
-  return { start, size, len: Number(l) };
-};
-const key = (id: string) => \`pools/\${id}\`;
-
-export function ${fn}(pluginName = '${name}') {
-  return definePlugin({
-    manifest: { name: pluginName, version: '0.1.0', kernel: '^0.1.0', provides: ['IpamDriver'] },
-    handlers: {
-      IpamDriver: {
-        GetDefaultAddressSpaces: () => ({ LocalDefaultAddressSpace: 'local', GlobalDefaultAddressSpace: 'global' }),
-        RequestPool: async (req, ctx) => {
-          const cidr = req.Pool ?? '';
-          if (cidr === '' && (req.SubPool ?? '') !== '') return left(errors.badRequest(ctx.plugin, \`A sub-pool (\${req.SubPool}) needs a pool; pass --subnet as well\`, { path: 'SubPool', value: req.SubPool }));
-          if (cidr === '' || req.V6 === true || cidr.includes(':')) return left(errors.unsupported(ctx.plugin, 'Only explicit IPv4 pools are supported; pass --subnet', { path: 'Pool', value: cidr }));
-          const b = bounds(cidr);
-          const sub = req.SubPool ?? '';
-          if (sub !== '') {
-            const s = bounds(sub);
-            if (s.start < b.start || s.start + s.size > b.start + b.size) return left(errors.badRequest(ctx.plugin, \`Sub-pool \${sub} is not inside pool \${cidr}\`, { path: 'SubPool', value: sub }));
-          }
-          for (const k of await ctx.store.keys('pools/')) {
-            const p = await getJson<Pool>(ctx.store, k);
-            if (p === undefined || p.cidr === cidr) continue;
-            const o = bounds(p.cidr);
-            if (o.start < b.start + b.size && b.start < o.start + o.size) return left(errors.conflict(ctx.plugin, \`Pool \${cidr} overlaps pool \${p.cidr}\`, { path: 'Pool', value: cidr }));
-          }
-          const id = cidr;
-          const p = (await getJson<Pool>(ctx.store, key(id))) ?? { cidr, refs: 0, used: [], last: 0 };
-          p.refs++;
-          await putJson(ctx.store, key(id), p);
-          return { PoolID: id, Pool: cidr, Data: {} };
-        },
-        ReleasePool: async (req, ctx) => {
-          const p = await getJson<Pool>(ctx.store, key(req.PoolID));
-          if (p === undefined) return left(errors.notFound(ctx.plugin, \`Pool "\${req.PoolID}" not found\`));
-          if (--p.refs === 0) await ctx.store.delete(key(req.PoolID));
-          else await putJson(ctx.store, key(req.PoolID), p);
-          return {};
-        },
-        RequestAddress: async (req, ctx) => {
-          const p = await getJson<Pool>(ctx.store, key(req.PoolID));
-          if (p === undefined) return left(errors.notFound(ctx.plugin, \`Pool "\${req.PoolID}" not found\`));
-          const b = bounds(p.cidr);
-          let off: number;
-          if (req.Address !== undefined && req.Address !== '') {
-            off = toInt(req.Address) - b.start;
-            if (off < 0 || off >= b.size) return left(errors.badRequest(ctx.plugin, \`Address \${req.Address} is not in pool \${p.cidr}\`, { path: 'Address', value: req.Address }));
-            if (p.used.includes(off)) return left(errors.conflict(ctx.plugin, \`Address \${req.Address} is already allocated in pool \${p.cidr}\`));
-          } else {
-            const serial = req.Options?.['com.docker.network.ipam.serial'] === 'true';
-            const first = serial ? p.last + 1 : 1;
-            off = -1;
-            for (let i = 0; i < b.size - 2; i++) {
-              const c = 1 + ((first - 1 + i) % (b.size - 2));
-              if (!p.used.includes(c)) { off = c; break; }
-            }
-            if (off < 0) return left(errors.unavailable(ctx.plugin, \`Pool \${p.cidr} is exhausted: \${p.used.length} of \${b.size - 2} addresses in use\`));
-          }
-          p.used.push(off);
-          p.last = off;
-          await putJson(ctx.store, key(req.PoolID), p);
-          return { Address: \`\${toIp(b.start + off)}/\${b.len}\`, Data: {} };
-        },
-        ReleaseAddress: async (req, ctx) => {
-          const p = await getJson<Pool>(ctx.store, key(req.PoolID));
-          if (p === undefined) return left(errors.notFound(ctx.plugin, \`Pool "\${req.PoolID}" not found\`));
-          const off = toInt(req.Address.split('/')[0]!) - bounds(p.cidr).start;
-          const i = p.used.indexOf(off);
-          if (i < 0) return left(errors.notFound(ctx.plugin, \`Address \${req.Address} is not allocated in pool \${p.cidr}\`));
-          p.used.splice(i, 1);
-          await putJson(ctx.store, key(req.PoolID), p);
-          return {};
-        },
-      },
-    },
-  });
-}
-`;
+    null,
+    2,
+  )}\n`;
+  files['tsconfig.json'] = inRepo
+    ? `{ "extends": "${path.relative(dir, path.join(REPO, 'tsconfig.base.json'))}", "include": ["src"] }\n`
+    : `${JSON.stringify({ compilerOptions: base.compilerOptions, include: ['src'] }, null, 2)}\n`;
+  for (const [f, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    fs.writeFileSync(path.join(dir, f), text);
+  }
+  return { ok: true, dir, files: Object.keys(files).sort() };
 }

@@ -1,37 +1,17 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { createKernel, definePlugin, memoryStore, type PluginDefinition } from '@weft/kernel';
+import { createKernel, memoryStore } from '@weft/kernel';
 import { dataPathPlugin, recordingDataPath } from '@weft/testing';
 import { exampleStatic } from '@weft/example-static';
 import { scaleGuardPlugin, GUARD_NAME } from './mod.ts';
 
-// A driver that attaches a real port per Join, so the data path's count moves.
-function porting(dp: ReturnType<typeof recordingDataPath>): PluginDefinition {
-  const base = exampleStatic('drv');
-  const nd = base.handlers!.NetworkDriver!;
-  return definePlugin({
-    ...base,
-    manifest: { ...base.manifest, requires: ['datapath'] },
-    handlers: {
-      NetworkDriver: {
-        ...nd,
-        Join: async (req, ctx) => {
-          const r = await nd.Join!(req, ctx as never);
-          await dp.ensureNetwork({ id: req.NetworkID, vni: 0, mtu: 1500, encrypted: false, internal: false, gateways: [] });
-          await dp.addPort({ network: req.NetworkID, endpointId: req.EndpointID, mac: '02:00:00:00:00:01', ifname: `p${req.EndpointID}` });
-          return r;
-        },
-      },
-    },
-  } as PluginDefinition);
-}
-
+// example-static plugs a port into the data path on each Join, so the data path's count moves.
 test('warns from 80 % of the capacity, refuses at it, naming the guard and the numbers', async () => {
   const dp = recordingDataPath();
   dp.capacity = { ports: 5 };
   const k = createKernel({ store: memoryStore() });
-  const r = await k.load([{ plugin: dataPathPlugin(dp) }, { plugin: porting(dp) }, { plugin: scaleGuardPlugin() }]);
+  const r = await k.load([{ plugin: dataPathPlugin(dp) }, { plugin: exampleStatic('drv') }, { plugin: scaleGuardPlugin() }]);
   if (isLeft(r)) throw new Error(r.left.map((e) => e.message).join('; '));
   await k.invoke('drv', 'NetworkDriver.CreateNetwork', { NetworkID: 'n', IPv4Data: [{ Pool: '10.0.0.0/24', Gateway: '10.0.0.1/24' }] });
   const warned: string[][] = [];
@@ -59,7 +39,7 @@ test('warns from 80 % of the capacity, refuses at it, naming the guard and the n
 test('configured limits win; without a known capacity the guard stays out of the way', async () => {
   const dp = recordingDataPath();
   const k = createKernel({ store: memoryStore() });
-  const r = await k.load([{ plugin: dataPathPlugin(dp) }, { plugin: porting(dp) }, { plugin: scaleGuardPlugin(), config: { limit: 1, warnAt: 1 } }]);
+  const r = await k.load([{ plugin: dataPathPlugin(dp) }, { plugin: exampleStatic('drv') }, { plugin: scaleGuardPlugin(), config: { limit: 1, warnAt: 1 } }]);
   if (isLeft(r)) throw new Error('load');
   await k.invoke('drv', 'NetworkDriver.CreateNetwork', { NetworkID: 'n', IPv4Data: [{ Pool: '10.0.0.0/24' }] });
   for (const e of ['a', 'b']) await k.invoke('drv', 'NetworkDriver.CreateEndpoint', { NetworkID: 'n', EndpointID: e, Interface: { Address: e === 'a' ? '10.0.0.2/24' : '10.0.0.3/24' } });
@@ -68,7 +48,7 @@ test('configured limits win; without a known capacity the guard stays out of the
   await k.stop();
   const dp2 = recordingDataPath();
   const k2 = createKernel();
-  await k2.load([{ plugin: dataPathPlugin(dp2) }, { plugin: porting(dp2) }, { plugin: scaleGuardPlugin() }]);
+  await k2.load([{ plugin: dataPathPlugin(dp2) }, { plugin: exampleStatic('drv') }, { plugin: scaleGuardPlugin() }]);
   await k2.invoke('drv', 'NetworkDriver.CreateNetwork', { NetworkID: 'n', IPv4Data: [{ Pool: '10.0.0.0/24' }] });
   await k2.invoke('drv', 'NetworkDriver.CreateEndpoint', { NetworkID: 'n', EndpointID: 'a', Interface: { Address: '10.0.0.2/24' } });
   assert.ok(!isLeft(await k2.invoke('drv', 'NetworkDriver.Join', { NetworkID: 'n', EndpointID: 'a', SandboxKey: '/x' })), 'no capacity, no limit: allowed');

@@ -1,0 +1,4 @@
+import { testNetworkDriver } from '@weft/testing';
+import { templateNetwork } from './mod.ts';
+
+testNetworkDriver('template-network', { plugin: () => templateNetwork() });
