@@ -12,7 +12,7 @@ export { SimClock } from './sim/clock.ts';
 export { SimNetwork, type SimNetworkOptions } from './sim/network.ts';
 export { createSimCluster, simAddr, type SimCluster, type SimClusterOptions } from './sim/cluster.ts';
 export { Keyring } from './wire/crypto.ts';
-export { decodeTags, encodeTags } from './wire/messages.ts';
+export { decodeTags, encodeTags } from './wire/serf.ts';
 
 /** Create (but do not start) a membership instance. */
 export function createMembership(opts: MembershipOptions): Membership {

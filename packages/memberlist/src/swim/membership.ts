@@ -5,39 +5,12 @@
  * only stream operations (push/pull, TCP ping, join, leave) use promises.
  */
 import { Keyring } from '../wire/crypto.ts';
-import {
-  decodeStream,
-  decodeTags,
-  encodeAck,
-  encodeAlive,
-  encodeDead,
-  encodeErr,
-  encodeIndirectPing,
-  encodeNack,
-  encodePacket,
-  encodePing,
-  encodeNodeState,
-  encodePushPullRaw,
-  encodeSerfLeaveIntent,
-  encodeStream,
-  encodeStreamUser,
-  encodeSuspect,
-  encodeTags,
-  encodeUser,
-  MSG,
-  NODE_STATE,
-  openPacket,
-  serfLTime,
-  type Alive,
-  type Dead,
-  type IndirectPing,
-  type Message,
-  type NodeStateCode,
-  type Ping,
-  type PushNodeState,
-  type PushPull,
-  type Suspect,
-} from '../wire/messages.ts';
+import { NODE_STATE, type Alive, type Dead, type IndirectPing, type Message, type NodeStateCode, type Ping, type PushNodeState, type PushPull, type Suspect } from '../wire/types.ts';
+import { encodeAck, encodeAlive, encodeDead, encodeErr, encodeIndirectPing, encodeNack, encodePing, encodeSuspect, encodeUser } from '../wire/codec.ts';
+import { encodeNodeState, encodePushPullRaw } from '../wire/pushpull.ts';
+import { encodePacket, openPacket } from '../wire/packet.ts';
+import { decodeStream, encodeStream, encodeStreamUser } from '../wire/stream.ts';
+import { decodeTags, encodeSerfLeaveIntent, encodeTags, serfLTime } from '../wire/serf.ts';
 import { ENCRYPT_OVERHEAD } from '../wire/crypto.ts';
 import { bytesToIp, ipToBytes, parseSeed } from './addr.ts';
 import { BroadcastQueue, retransmitLimit } from './broadcast.ts';
@@ -1337,4 +1310,3 @@ function bytesEq(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-export const MESSAGE_TYPES = MSG;
