@@ -12,7 +12,7 @@ import {
   getUint,
   type MpMap,
 } from './msgpack.ts';
-import { err, ok, type Result } from './result.ts';
+import { err, ok, type Result } from '@weft/net';
 import { MSG, type Ack, type Alive, type Dead, type IndirectPing, type Message, type Nack, type Ping, type Suspect } from './types.ts';
 
 // ---------------------------------------------------------------------------------------

@@ -3,11 +3,10 @@
  * outgoing and incoming. Decoding is bounded (nesting, messages per packet, one
  * decompression budget per packet) and reports bad parts instead of throwing.
  */
-import { crc32 } from './crc32.ts';
 import { decryptPayload, encryptPayload, type Keyring } from './crypto.ts';
 import { lzwDecode, lzwEncode } from './lzw.ts';
 import { decodeMap, encodeWithType, getBytes, getUint } from './msgpack.ts';
-import { err, ok, type Result } from './result.ts';
+import { crc32, err, ok, type Result } from '@weft/net';
 import { bad, cacheable, cachedDecode, decodeMessage, hashBytes } from './codec.ts';
 import { MSG, type Message } from './types.ts';
 

@@ -4,7 +4,7 @@
  * per exchange, so decoding has a fast path and a content cache (see below).
  */
 import { asciiKey, decodeMap, getBool, getBytes, getStr, getUint, textDecode, Writer, writeValue, type MpMap } from './msgpack.ts';
-import { err, ok, type Result } from './result.ts';
+import { err, ok, type Result } from '@weft/net';
 import { bad, hashBytes, sameBytes } from './codec.ts';
 import { MSG, type NodeStateCode, type PushNodeState, type PushPull } from './types.ts';
 

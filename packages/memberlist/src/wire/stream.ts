@@ -4,7 +4,7 @@
  */
 import { ENCRYPT_OVERHEAD, decryptPayload, encryptPayload, type Keyring } from './crypto.ts';
 import { decodeMap, getStr, getUint, TRUNCATED, Writer, writeValue } from './msgpack.ts';
-import { err, ok, type Result } from './result.ts';
+import { err, ok, type Result } from '@weft/net';
 import { decodeAckBody, decodeBody, decodePingBody } from './codec.ts';
 import { decodeCompress, encodeCompress, type PacketOptions } from './packet.ts';
 import { decodePushPull } from './pushpull.ts';

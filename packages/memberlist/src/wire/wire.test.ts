@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { crc32 } from './crc32.ts';
+import { crc32 } from '@weft/net';
 import { Keyring, decryptPayload, encryptPayload } from './crypto.ts';
 import { lzwDecode, lzwEncode } from './lzw.ts';
 import { decodeMessage, encodeAlive, encodeDead, encodeIndirectPing, encodeNack, encodePing, encodeSuspect, encodeAck } from './codec.ts';
