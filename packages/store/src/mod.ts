@@ -20,8 +20,6 @@ const VERSION = 1;
 const HEADER = 16; // magic 4, version 2, reserved 2, length 4, crc 4
 const SUFFIX = '.v';
 
-export { crc32 };
-
 export function encodeRecord(value: Uint8Array): Uint8Array {
   const out = new Uint8Array(HEADER + value.length);
   out.set(MAGIC, 0);

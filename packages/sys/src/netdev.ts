@@ -6,6 +6,7 @@
  */
 import { check, scratchOf, SysError } from './host.ts';
 import { withNetns } from './netns.ts';
+import { parseIPv4 } from './udp.ts';
 import {
   AF_INET, ARPHRD_ETHER, EEXIST, ENODEV, IFF_UP, RTF_GATEWAY, RTF_UP, SIOCADDRT, SIOCGIFFLAGS, SIOCGIFINDEX, SIOCGIFMTU,
   SIOCSIFADDR, SIOCSIFFLAGS, SIOCSIFHWADDR, SIOCSIFMTU, SIOCSIFNAME, SIOCSIFNETMASK, SIZEOF_IFREQ, SIZEOF_RTENTRY, SOCK_CLOEXEC,
@@ -45,10 +46,8 @@ function macBytes(mac: string): number[] {
 }
 
 function ipv4Bytes(a: string): number[] {
-  const p = a.split('.');
-  const n = p.map(Number);
-  if (p.length !== 4 || n.some((x, i) => !/^\d{1,3}$/.test(p[i]!) || x > 255)) throw new Error(`Bad IPv4 address "${a}"`);
-  return n;
+  const v = parseIPv4(a);
+  return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
 }
 
 /** The ifindex of `name` in `ns`, or undefined when there is no such device. */

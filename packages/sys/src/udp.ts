@@ -1,23 +1,19 @@
 /** UDP sockets through FFI, for batched I/O (sendmmsg/UDP_SEGMENT, recvmmsg/UDP_GRO). */
+import { formatIPv4, scanIPv4 } from '@weft/net';
 import { check, scratchOf } from './host.ts';
 import {
   AF_INET, SIZEOF_SOCKADDR_IN, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, SOL_UDP, SO_RCVBUF, SO_RCVBUFFORCE,
   SO_REUSEADDR, SO_SNDBUF, SO_SNDBUFFORCE, UDP_GRO, type Sys,
 } from './types.ts';
 
+/** A dotted quad's value (@weft/net's parser), thrown as an error when invalid (a configuration fault). */
 export function parseIPv4(s: string): number {
-  const p = s.split('.');
-  if (p.length !== 4) throw new Error(`Bad IPv4 address "${s}"`);
-  let v = 0;
-  for (const x of p) {
-    const n = Number(x);
-    if (!/^\d{1,3}$/.test(x) || n > 255) throw new Error(`Bad IPv4 address "${s}"`);
-    v = v * 256 + n;
-  }
-  return v >>> 0;
+  const v = scanIPv4(s);
+  if (v < 0) throw new Error(`Bad IPv4 address "${s}"`);
+  return v;
 }
 
-export const formatIPv4 = (v: number): string => `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+export { formatIPv4 };
 
 /** Writes a `struct sockaddr_in` at `off`. */
 export function writeSockaddrIn(b: Uint8Array, off: number, ip: number, port: number): void {

@@ -1,5 +1,6 @@
 /** Helpers to build simulated clusters of Membership nodes. */
-import { Membership, type MembershipOptions } from '../swim/membership.ts';
+import { Membership } from '../swim/membership.ts';
+import type { MembershipOptions } from '../swim/types.ts';
 import { seededRandom, type GossipConfig } from '../swim/types.ts';
 import { SimClock } from './clock.ts';
 import { SimNetwork, type SimNetworkOptions } from './network.ts';

@@ -1,46 +1,27 @@
-/** IP text <-> bytes (4 bytes IPv4, 16 bytes IPv6 / IPv4-mapped). */
+/** IP text <-> bytes (4 bytes IPv4, 16 bytes IPv6 / IPv4-mapped), through @weft/net's parsers and formatters. */
+import { formatIPv4, ipv6ToBytes, parseIPv6, readIPv4, scanIPv4, writeIPv4 } from '@weft/net';
+
 export function ipToBytes(ip: string): Uint8Array | undefined {
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
-  if (v4 !== null) {
-    const b = v4.slice(1).map(Number);
-    if (b.some((x) => x > 255)) return undefined;
-    return Uint8Array.from(b);
+  const v4 = scanIPv4(ip);
+  if (v4 >= 0) {
+    const out = new Uint8Array(4);
+    writeIPv4(out, 0, v4);
+    return out;
   }
   if (!ip.includes(':')) return undefined;
-  const [head, tail] = ip.split('::') as [string, string | undefined];
-  const parse = (s: string | undefined): number[] | undefined => {
-    if (s === undefined || s === '') return [];
-    const out: number[] = [];
-    for (const g of s.split(':')) {
-      if (g.includes('.')) {
-        const v4b = ipToBytes(g);
-        if (v4b === undefined || v4b.length !== 4) return undefined;
-        out.push(((v4b[0] as number) << 8) | (v4b[1] as number), ((v4b[2] as number) << 8) | (v4b[3] as number));
-        continue;
-      }
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  const h = parse(head);
-  const t = parse(tail);
-  if (h === undefined || t === undefined) return undefined;
-  const groups = ip.includes('::') ? [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t] : h;
-  if (groups.length !== 8) return undefined;
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    out[2 * i] = g >> 8;
-    out[2 * i + 1] = g & 0xff;
-  });
-  return out;
+  const v6 = parseIPv6(ip);
+  return v6.ok ? ipv6ToBytes(v6.value) : undefined;
 }
 
+/** Text of a 4- or 16-byte address ('' for any other length); IPv4-mapped IPv6 as a dotted quad. */
 export function bytesToIp(b: Uint8Array): string {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  if (b.length === 4) return formatIPv4(readIPv4(b, 0));
   if (b.length === 16) {
     const mapped = b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
-    if (mapped) return Array.from(b.subarray(12)).join('.');
+    if (mapped) return formatIPv4(readIPv4(b, 12));
+    // Eight uncompressed groups, not @weft/net's RFC 5952 form: members' address text (and the
+    // `addr:port` keys built from it) has always looked like this; compressing it is a
+    // behaviour change to make on purpose, not in a refactor.
     const g: string[] = [];
     for (let i = 0; i < 16; i += 2) g.push((((b[i] as number) << 8) | (b[i + 1] as number)).toString(16));
     return g.join(':');

@@ -1,22 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSimCluster } from '../sim/cluster.ts';
-import {
-  decodePacket,
-  encodeAck,
-  encodeAlive,
-  encodeDead,
-  encodePacket,
-  encodePing,
-  encodeSuspect,
-  encodeTags,
-  encodeUser,
-  encodePushPull,
-  encodeStream,
-  decodeStream,
-  type Message,
-  type PushNodeState,
-} from '../wire/messages.ts';
+import { type Message, type PushNodeState } from '../wire/types.ts';
+import { encodeAck, encodeAlive, encodeDead, encodePing, encodeSuspect, encodeUser } from '../wire/codec.ts';
+import { encodePushPull } from '../wire/pushpull.ts';
+import { decodePacket, encodePacket } from '../wire/packet.ts';
+import { encodeStream, decodeStream } from '../wire/stream.ts';
+import { encodeTags } from '../wire/serf.ts';
 import { suspicionTimeout } from './membership.ts';
 import { retransmitLimit, BroadcastQueue } from './broadcast.ts';
 import { parseSeed, ipToBytes, bytesToIp } from './addr.ts';

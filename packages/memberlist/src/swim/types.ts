@@ -107,3 +107,77 @@ export function seededRandom(seed: number): RandomSource {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+// ---------------------------------------------------------------------------------------
+// The membership API's types (re-exported by mod.ts)
+
+export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
+
+export interface Member {
+  readonly name: string;
+  readonly addr: string;
+  readonly port: number;
+  readonly state: MemberState;
+  readonly meta: Readonly<Record<string, string>>;
+  readonly incarnation: number;
+  /** True when the member advertises the `weft=1` tag (safe target for Weft user data). */
+  readonly weft: boolean;
+  /** memberlist protocol/delegate versions [PMin,PMax,PCur,DMin,DMax,DCur]. */
+  readonly vsn: readonly number[];
+}
+
+export type MembershipEvent = {
+  readonly type: 'join' | 'update' | 'suspect' | 'alive' | 'dead' | 'left' | 'reap';
+  readonly member: Member;
+};
+
+export interface UserMessage {
+  /** Sender name (as claimed by the envelope). */
+  readonly from: string;
+  readonly payload: Uint8Array;
+  readonly broadcast: boolean;
+}
+
+export interface MembershipOptions {
+  readonly name: string;
+  readonly bindAddr: string;
+  readonly bindPort: number;
+  readonly advertiseAddr?: string;
+  readonly advertisePort?: number;
+  readonly meta?: Readonly<Record<string, string>>;
+  /** AES keys (16/24/32 bytes); the first is primary. */
+  readonly keys?: readonly Uint8Array[];
+  readonly transport: Transport;
+  readonly clock?: Clock;
+  readonly random?: RandomSource;
+  readonly config?: Partial<GossipConfig>;
+  /** Push/pull user state hooks (only exchanged with Weft nodes). */
+  readonly localState?: (join: boolean) => Uint8Array;
+  readonly mergeRemoteState?: (state: Uint8Array, join: boolean) => void;
+  /**
+   * Allocates the buffer a push/pull state is encoded into (N × ~100 bytes). The simulator
+   * passes its pool, which takes buffers back once they are delivered and decoded, so a
+   * push/pull round of thousands of simulated nodes does not allocate gigabytes of short-lived
+   * ArrayBuffers (each of which counts toward V8's next full GC). Default: a new buffer.
+   */
+  readonly streamAlloc?: (size: number) => Uint8Array;
+  /** Diagnostic logger (debug lines). */
+  readonly log?: (line: string) => void;
+}
+
+export interface Counters {
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  streamsIn: number;
+  streamsOut: number;
+  messagesIn: number;
+  /** Received messages by kind (ping, ack, indirectPing, alive, user, ...). */
+  received: Record<string, number>;
+  /** Indirect-probe relays performed for others, and nacks sent for them. */
+  relays: number;
+  nacksSent: number;
+  drops: Record<string, number>;
+}
+

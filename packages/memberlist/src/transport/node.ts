@@ -5,7 +5,8 @@
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import { MAX_STREAM_SIZE, streamFrameLength } from '../wire/messages.ts';
+import { MAX_STREAM_SIZE } from '../wire/types.ts';
+import { streamFrameLength } from '../wire/stream.ts';
 import type { PacketHandler, StreamHandler, Transport } from '../swim/types.ts';
 
 export interface NodeTransportOptions {

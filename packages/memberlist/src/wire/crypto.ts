@@ -4,7 +4,7 @@
  * 5-byte `0a ‖ len:u32` header as AAD. Keys are 16/24/32 bytes (AES-128/192/256).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { err, ok, type Result } from './result.ts';
+import { err, ok, type Result } from '@weft/net';
 
 export const ENCRYPTION_VERSION = 1;
 export const NONCE_SIZE = 12;

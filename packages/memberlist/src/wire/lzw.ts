@@ -3,7 +3,7 @@
  * (the only variant memberlist uses): clear = 256, eof = 257, first free code 258,
  * code width 9..12 bits. The decoder caps its output to avoid decompression bombs.
  */
-import { err, ok, type Result } from './result.ts';
+import { err, ok, type Result } from '@weft/net';
 
 const CLEAR = 256;
 const EOF = 257;

@@ -10,7 +10,7 @@
  * Encoding: maps with string keys (sorted, like Go), strings and byte arrays in the
  * fixstr/str16/str32 family (Go never writes str8 or bin), `undefined` map values skipped.
  */
-import { err, ok, type Result } from './result.ts';
+import { err, ok, type Result } from '@weft/net';
 
 export type MpValue = null | boolean | number | Uint8Array | MpValue[] | MpMap;
 export type MpMap = Map<string, MpValue>;

@@ -1,35 +1,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { crc32 } from './crc32.ts';
+import { crc32 } from '@weft/net';
 import { Keyring, decryptPayload, encryptPayload } from './crypto.ts';
 import { lzwDecode, lzwEncode } from './lzw.ts';
-import {
-  decodeMessage,
-  decodePacket,
-  decodeStream,
-  decodeTags,
-  encodeAlive,
-  encodeCompound,
-  encodeCrc,
-  encodeDead,
-  encodeIndirectPing,
-  encodeNack,
-  encodePacket,
-  encodePing,
-  encodePushPull,
-  encodeStream,
-  encodeStreamUser,
-  encodeSuspect,
-  encodeTags,
-  encodeAck,
-  openPacket,
-  streamFrameLength,
-  encodeSerfLeaveIntent,
-  serfLTime,
-} from './messages.ts';
+import { decodeMessage, encodeAlive, encodeDead, encodeIndirectPing, encodeNack, encodePing, encodeSuspect, encodeAck } from './codec.ts';
+import { encodePushPull } from './pushpull.ts';
+import { decodePacket, encodeCompound, encodeCompress, encodeCrc, encodePacket, openPacket } from './packet.ts';
+import { decodeStream, encodeStream, encodeStreamUser, streamFrameLength } from './stream.ts';
+import { decodeTags, encodeTags, encodeSerfLeaveIntent, serfLTime } from './serf.ts';
 import { decodeValue, encode } from './msgpack.ts';
-import * as M from './messages.ts';
 
 /** Hex with inline "quoted ascii" tokens, as written in the spec captures. */
 function hx(s: string): Uint8Array {
@@ -244,15 +224,15 @@ test('fuzz: random bytes never throw', () => {
 });
 
 test('one decompression budget per packet: a compound of 34 × 1 MiB bombs inflates at most 1 MiB', () => {
-  const bomb = M.encodeCompress(new Uint8Array(1 << 20)); // 1 MiB of zeros, LZW-compressed
-  const dgram = M.encodeCompound(Array.from({ length: 34 }, () => bomb));
+  const bomb = encodeCompress(new Uint8Array(1 << 20)); // 1 MiB of zeros, LZW-compressed
+  const dgram = encodeCompound(Array.from({ length: 34 }, () => bomb));
   assert.ok(dgram.length < 65_000, `the attack fits one datagram (${dgram.length} bytes)`);
-  const r = M.decodePacket(dgram);
+  const r = decodePacket(dgram);
   assert.ok(r.errors.some((e) => e.includes('budget')), `refused: ${r.errors.slice(0, 3).join('; ')}`);
   assert.ok(r.errors.length >= 33, 'every part after the first is refused');
   // A normal compressed message still decodes.
-  const ping = M.encodeCompress(M.encodePing({ seqNo: 7, node: 'n1' }));
-  const ok = M.decodePacket(ping);
+  const ping = encodeCompress(encodePing({ seqNo: 7, node: 'n1' }));
+  const ok = decodePacket(ping);
   assert.is(ok.errors.length, 0, ok.errors.join('; '));
   assert.is(ok.messages.length, 1);
 });

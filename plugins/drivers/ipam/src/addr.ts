@@ -3,6 +3,8 @@
  * are bigints so IPv4 and IPv6 share one code path outside the bitmap's hot loop.
  */
 
+import { formatIPv4, scanIPv4 } from '@weft/net';
+
 export type Family = 4 | 6;
 
 export interface Addr {
@@ -19,33 +21,13 @@ export interface Prefix {
 
 export const familyBits = (f: Family): number => (f === 4 ? 32 : 128);
 
+/** A canonical dotted quad's value, or undefined (this runs on every ReleaseAddress: @weft/net's allocation-free scan). */
 export function parseIPv4(s: string): number | undefined {
-  // Hand-rolled: this runs on every ReleaseAddress. Rejects leading zeros like Go's net.ParseIP.
-  let n = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || dots === 3) return undefined;
-      n = n * 256 + part;
-      part = 0;
-      digits = 0;
-      dots++;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && part === 0) return undefined;
-      part = part * 10 + (c - 48);
-      if (++digits > 3 || part > 255) return undefined;
-    } else return undefined;
-  }
-  if (dots !== 3 || digits === 0) return undefined;
-  return n * 256 + part;
+  const v = scanIPv4(s);
+  return v < 0 ? undefined : v;
 }
 
-export function formatIPv4(n: number): string {
-  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
+export { formatIPv4 };
 
 export function parseIPv6(s: string): bigint | undefined {
   if (s.length < 2 || s.length > 45 || !/^[0-9A-Fa-f:.]+$/.test(s)) return undefined;

@@ -20,9 +20,6 @@ export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 const MAGIC = [0x57, 0x49, 0x50, 0x4d];
 export const HEADER_BYTES = 16;
 
-/** CRC-32 over several parts (key, header, payload) without concatenating them. */
-export const crc32 = crc32Parts;
-
 const enc = new TextEncoder();
 
 export function encodeRecord(key: string, kind: RecordKind, payload: Uint8Array): Uint8Array {
@@ -33,7 +30,7 @@ export function encodeRecord(key: string, kind: RecordKind, payload: Uint8Array)
   const dv = new DataView(out.buffer);
   dv.setUint32(8, payload.length, true);
   out.set(payload, HEADER_BYTES);
-  dv.setUint32(12, crc32([enc.encode(key), out.subarray(0, 12), payload]), true);
+  dv.setUint32(12, crc32Parts([enc.encode(key), out.subarray(0, 12), payload]), true);
   return out;
 }
 
@@ -48,7 +45,7 @@ export function decodeRecord(key: string, kind: RecordKind, bytes: Uint8Array): 
   if (bytes.length !== HEADER_BYTES + len) return { ok: false, reason: `its header announces ${len} payload bytes but ${bytes.length - HEADER_BYTES} are present (torn write?)` };
   const payload = bytes.subarray(HEADER_BYTES);
   const want = dv.getUint32(12, true);
-  const got = crc32([enc.encode(key), bytes.subarray(0, 12), payload]);
+  const got = crc32Parts([enc.encode(key), bytes.subarray(0, 12), payload]);
   if (want !== got) return { ok: false, reason: `its checksum is ${hex(got)}, the header says ${hex(want)}` };
   return { ok: true, payload };
 }

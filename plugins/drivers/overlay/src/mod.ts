@@ -1,2 +1,1 @@
-export * from './driver.ts';
-export * from './options.ts';
+export { overlayPlugin, OverlayConfig, applyTableEvent } from './driver.ts';

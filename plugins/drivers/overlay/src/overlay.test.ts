@@ -4,7 +4,8 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import { createKernel, definePlugin, memoryStore, type Kernel, type PluginDefinition } from '@weft/kernel';
 import { dataPathPlugin, err, ok, recordingDataPath, testNetworkDriver, type RecordingDataPath } from '@weft/testing';
 import { NetworkTables, type TablesHost } from '@weft/gossip';
-import { overlayPlugin, ifnameFor } from './mod.ts';
+import { overlayPlugin } from './mod.ts';
+import { ifnameFor } from '@weft/switch';
 
 /** Several "hosts" in one process: tables talk over an in-memory bus with real timers. */
 function bus() {

@@ -1,9 +1,10 @@
 /** Gossip wire (memberlist-compatible): UDP packets, TCP stream frames, msgpack, LZW. */
 import fc from 'fast-check';
-import {
-  decodePacket, decodeStream, encodeAck, encodeAlive, encodeCompound, encodeCompress, encodeCrc, encodePacket, encodePing, encodePushPull,
-  encodeStream, encodeStreamUser, encodeSuspect, encodeUser, openPacket, streamFrameLength, MAX_STREAM_SIZE,
-} from '../../../../packages/memberlist/src/wire/messages.ts';
+import { MAX_STREAM_SIZE } from '../../../../packages/memberlist/src/wire/types.ts';
+import { encodeAck, encodeAlive, encodePing, encodeSuspect, encodeUser } from '../../../../packages/memberlist/src/wire/codec.ts';
+import { encodePushPull } from '../../../../packages/memberlist/src/wire/pushpull.ts';
+import { decodePacket, encodeCompound, encodeCompress, encodeCrc, encodePacket, openPacket } from '../../../../packages/memberlist/src/wire/packet.ts';
+import { decodeStream, encodeStream, encodeStreamUser, streamFrameLength } from '../../../../packages/memberlist/src/wire/stream.ts';
 import { lzwDecode, lzwEncode } from '../../../../packages/memberlist/src/wire/lzw.ts';
 import { decodeValue, skipValue, encode } from '../../../../packages/memberlist/src/wire/msgpack.ts';
 import { Keyring } from '../../../../packages/memberlist/src/wire/crypto.ts';
