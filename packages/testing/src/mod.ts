@@ -3,3 +3,5 @@ export * from './harness.ts';
 export * from './network-driver.ts';
 export * from './ipam-driver.ts';
 export * from './doubles.ts';
+export { testCipher, testKey, testRing, totalDrops } from './cipher.ts';
+export type { CipherConformanceOptions, CipherFactory } from './cipher.ts';

@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DEFAULT_ROTATION_LIMITS, generateDataKey, initialRing, newestEpoch, primaryIndex, rotate, rotationDue, toKeyRing, VolumeMeter } from './keys.ts';
-import { createCipherWith, ringProblem } from './cipher.ts';
+import { generateDataKey, initialRing, newestEpoch, primaryIndex, rotate, toKeyRing } from '@weft/kernel';
+import { DEFAULT_ROTATION_LIMITS, ringProblem, rotationDue, VolumeMeter } from '@weft/envelope';
+import { createCipherWith } from './cipher.ts';
 import { libsodiumWrappers } from './backend.ts';
 
 test('generated keys are 32 random bytes', () => {
