@@ -10,6 +10,7 @@ import { createKernel, formatError, type Kernel, type Logger, type PluginEntry }
 import { fileStore, verifyStore } from '@weft/store';
 import { servePluginSocket, type Gateway } from '@weft/plugin-socket';
 import { sodiumPlugin } from '@weft/sodium';
+import { aesGcmPlugin } from '@weft/aes-gcm';
 import { gossipPlugin } from '@weft/gossip';
 import { vxlanPlugin, LOW_LATENCY } from '@weft/vxlan';
 import { dnsPlugin } from '@weft/dns';
@@ -48,7 +49,8 @@ function hostRoutes(): string[] {
 export function plugins(cfg: AgentConfig): PluginEntry[] {
   const role = 'node';
   return [
-    { plugin: sodiumPlugin },
+    // The `cipher` service (--cipher): the data path's threads load the module it names.
+    { plugin: cfg.cipher === 'aes-gcm' ? aesGcmPlugin : sodiumPlugin },
     {
       plugin: gossipPlugin(),
       config: {

@@ -11,7 +11,7 @@ test('defaults follow interface.md', () => {
     { ...r.config },
     {
       socket: '/run/weft/weft.sock', stateDir: '/var/lib/weft', nodeName: 'h1', advertiseAddr: '198.18.0.1', listenAddr: '0.0.0.0', listenPort: 2377,
-      gossipAddr: '198.18.0.1', gossipPort: 7946, dataPathAddr: '198.18.0.1', dataPathPort: 4789, dataPathLatency: 'low', gossipJoin: [], gossipKeys: [], os: 'linux',
+      gossipAddr: '198.18.0.1', gossipPort: 7946, dataPathAddr: '198.18.0.1', dataPathPort: 4789, dataPathLatency: 'low', cipher: 'chacha20', gossipJoin: [], gossipKeys: [], os: 'linux',
       dockerPlugin: '/run/docker/plugins/weft.sock', logLevel: 'info', logFormat: 'text',
     },
   );
@@ -19,7 +19,7 @@ test('defaults follow interface.md', () => {
 
 test('repeatable flags, = syntax, off', () => {
   const key = Buffer.alloc(32, 7).toString('base64');
-  const r = parseArgs(['--gossip-join=127.0.0.1:7946', '--gossip-join', '127.0.0.2', `--gossip-key=${key}`, '--docker-plugin', 'off', '--os', 'windows', '--data-path-port', '4790', '--data-path-latency=lean']);
+  const r = parseArgs(['--gossip-join=127.0.0.1:7946', '--gossip-join', '127.0.0.2', `--gossip-key=${key}`, '--docker-plugin', 'off', '--os', 'windows', '--data-path-port', '4790', '--data-path-latency=lean', '--cipher', 'aes-gcm']);
   assert.ok('ok' in r && r.ok);
   if (!('ok' in r) || !r.ok) return;
   assert.equal([...r.config.gossipJoin], ['127.0.0.1:7946', '127.0.0.2']);
@@ -27,6 +27,7 @@ test('repeatable flags, = syntax, off', () => {
   assert.is(r.config.os, 'windows');
   assert.is(r.config.dataPathPort, 4790);
   assert.is(r.config.dataPathLatency, 'lean');
+  assert.is(r.config.cipher, 'aes-gcm');
 });
 
 test('bad input names the flag and the value', () => {
@@ -34,6 +35,7 @@ test('bad input names the flag and the value', () => {
     [['--advertise-addr', '10.0.0.300'], '--advertise-addr "10.0.0.300"'],
     [['--data-path-port', '0'], '--data-path-port port "0"'],
     [['--data-path-latency', 'fast'], 'invalid --data-path-latency "fast": expected low or lean'],
+    [['--cipher', 'des'], 'invalid --cipher "des": expected chacha20 (libsodium) or aes-gcm (AES-256-GCM)'],
     [['--listen-addr', 'x:1'], '"x" is not an IPv4 address'],
     [['--gossip-key', 'nope'], 'base64 of 16, 24 or 32 bytes'],
     [['--frobnicate'], 'unknown flag "--frobnicate"'],

@@ -17,6 +17,12 @@ export interface AgentConfig {
   readonly dataPathPort: number;
   /** `low` (default): the data path's LOW_LATENCY settings (warm ticks, budgeted busy-poll); `lean`: neither. */
   readonly dataPathLatency: 'low' | 'lean';
+  /**
+   * Cipher plugin of encrypted networks: `chacha20` (default, @weft/sodium: ChaCha20-Poly1305 on
+   * libsodium) or `aes-gcm` (@weft/aes-gcm: AES-256-GCM through node:crypto). Every node of a
+   * cluster must run the same one: the two do not open each other's envelopes.
+   */
+  readonly cipher: 'chacha20' | 'aes-gcm';
   readonly gossipJoin: readonly string[];
   readonly gossipKeys: readonly string[];
   readonly os: 'linux' | 'windows';
@@ -46,6 +52,10 @@ Options:
                               here; about 4 % of a core per host at 10-100 packets/s, 10 %
                               at 1000/s, nothing once traffic stops); lean does neither
                               (least CPU). Default: low
+      --cipher NAME           chacha20|aes-gcm: the cipher of encrypted networks, ChaCha20-Poly1305
+                              on libsodium (@weft/sodium) or AES-256-GCM through node:crypto
+                              (@weft/aes-gcm). Every node of a cluster must use the same one.
+                              Default: chacha20
       --gossip-join IP:PORT   join a gossip cluster directly (repeatable; any memberlist/serf peer)
       --gossip-key BASE64     memberlist keyring key (repeatable; the first is primary)
       --os linux|windows      platform to advertise (default: this one)
@@ -76,7 +86,7 @@ function hostPort(flag: string, v: string, defPort: number): { addr: string; por
 export function parseArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): { ok: true; config: AgentConfig } | { ok: false; error: string } | { help: true } {
   const single = new Map<string, string>();
   const multi = new Map<string, string[]>([['--gossip-join', []], ['--gossip-key', []]]);
-  const known = new Set(['--socket', '--state-dir', '--node-name', '--advertise-addr', '--listen-addr', '--gossip-addr', '--data-path-addr', '--data-path-port', '--data-path-latency', '--os', '--docker-plugin', '--log-level', '--log-format']);
+  const known = new Set(['--socket', '--state-dir', '--node-name', '--advertise-addr', '--listen-addr', '--gossip-addr', '--data-path-addr', '--data-path-port', '--data-path-latency', '--cipher', '--os', '--docker-plugin', '--log-level', '--log-format']);
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     if (a === '-h' || a === '--help') return { help: true };
@@ -106,6 +116,8 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   if (typeof dpPort === 'string') return { ok: false, error: dpPort };
   const latency = single.get('--data-path-latency') ?? 'low';
   if (latency !== 'low' && latency !== 'lean') return { ok: false, error: `invalid --data-path-latency ${JSON.stringify(latency)}: expected low or lean` };
+  const cipher = single.get('--cipher') ?? 'chacha20';
+  if (cipher !== 'chacha20' && cipher !== 'aes-gcm') return { ok: false, error: `invalid --cipher ${JSON.stringify(cipher)}: expected chacha20 (libsodium) or aes-gcm (AES-256-GCM)` };
   for (const j of multi.get('--gossip-join')!) {
     const r = hostPort('--gossip-join', j, 7946);
     if (typeof r === 'string') return { ok: false, error: r };
@@ -139,6 +151,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       dataPathAddr: dpAddr,
       dataPathPort: dpPort,
       dataPathLatency: latency,
+      cipher,
       gossipJoin: multi.get('--gossip-join')!,
       gossipKeys: multi.get('--gossip-key')!,
       os: osv,

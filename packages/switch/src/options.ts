@@ -65,7 +65,7 @@ export function parseNetwork(req: CreateNetworkRequest, cipherOverhead: number |
   }
   if (encrypted) {
     if (cipherOverhead === undefined) {
-      return { ok: false, path: path(DockerOptions.encrypted), message: 'encryption was requested but no cipher plugin is loaded (load @weft/sodium)', value: generic[DockerOptions.encrypted] };
+      return { ok: false, path: path(DockerOptions.encrypted), message: 'encryption was requested but no cipher plugin is loaded (load @weft/sodium or @weft/aes-gcm)', value: generic[DockerOptions.encrypted] };
     }
     // Leave room for the envelope inside the same underlay packet, 4-byte aligned as Docker does.
     mtu = Math.floor((mtu - cipherOverhead) / 4) * 4;

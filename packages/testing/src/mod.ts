@@ -5,3 +5,5 @@ export * from './ipam-driver.ts';
 export * from './doubles.ts';
 export { testStore, type StoreSuiteOptions } from './store.ts';
 export { testDataPath, type DataPathHosts, type DataPathInstance, type DataPathSuiteOptions } from './datapath.ts';
+export { testCipher, testKey, testRing, totalDrops } from './cipher.ts';
+export type { CipherConformanceOptions, CipherFactory } from './cipher.ts';

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { errors, fromUnknown, getJson, putJson, raise, silentLogger, type DataKey, type Logger, type Store } from '@weft/kernel';
-import { generateDataKey } from '@weft/sodium';
+import { generateDataKey } from '@weft/kernel';
 import { acceptChannel, FRAME_READ_LIMIT, LABEL_JOIN, LABEL_NODE, HANDSHAKE_TIMEOUT_MS, type Conn } from './channel.ts';
 import {
   AttachRequest,

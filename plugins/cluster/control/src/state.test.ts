@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { memoryStore, WeftException } from '@weft/kernel';
-import { generateDataKey } from '@weft/sodium';
+import { generateDataKey } from '@weft/kernel';
 import { Manager } from './manager.ts';
 import * as S from './state.ts';
 import { parseDuration } from './util.ts';

@@ -7,7 +7,7 @@
 import * as t from 'io-ts';
 import { errors, raise, type DataKey } from '@weft/kernel';
 import { cidrContains, cidrNth, cidrOverlaps, cidrContainsCidr, cidrSubnets, formatCidr, formatIP, parseCidr, parseIP, type Cidr } from '@weft/net';
-import { rotate, type ManagedRing } from '@weft/sodium';
+import { rotate, type ManagedRing } from '@weft/kernel';
 import {
   NetworkRecord,
   NodeRecord,

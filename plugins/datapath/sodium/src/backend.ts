@@ -13,36 +13,20 @@
  *     `Uint8Array` on every call. Slowest; kept because it relies only on the documented API.
  */
 import sodium from 'libsodium-wrappers';
+import { KEY_BYTES, NONCE_BYTES, TAG_BYTES, MAX_PLAINTEXT, type Aead } from '@weft/envelope';
 
 await sodium.ready;
 
 export type BackendName = 'sodium-native' | 'libsodium-wrappers';
 export type BackendChoice = 'auto' | BackendName;
 
-/** ChaCha20-Poly1305 (IETF, RFC 8439) sizes. */
-export const KEY_BYTES = 32;
-export const NONCE_BYTES = 12;
-export const TAG_BYTES = 16;
-/** Largest plaintext one packet may carry (the WASM scratch region is sized for it). */
-export const MAX_PLAINTEXT = 65535;
+/** ChaCha20-Poly1305 (IETF, RFC 8439) sizes: the envelope's (32-byte key, 12-byte nonce, 16-byte tag). */
+export { KEY_BYTES, NONCE_BYTES, TAG_BYTES, MAX_PLAINTEXT } from '@weft/envelope';
 
-export interface Aead {
+/** A libsodium backend: the envelope's `Aead` (hash = keyed BLAKE2b, `crypto_generichash`) plus a CSPRNG. */
+export interface SodiumAead extends Aead {
   readonly name: BackendName;
-  /** `native`, `wasm-heap` or `api`. */
-  readonly mode: string;
-  /**
-   * Writes ChaCha20-Poly1305(key, nonce, ad = nonce)(src[0..len)) ‖ tag into out[outOff..outOff+len+16).
-   * `nonce` is 12 bytes and doubles as the additional data (the envelope header IS the nonce).
-   * `src` and `out` must not overlap.
-   */
-  seal(out: Uint8Array, outOff: number, src: Uint8Array, len: number, nonce: Uint8Array, key: Uint8Array): void;
-  /** Opens src[srcOff..srcOff+clen) (ciphertext ‖ tag) into out[0..clen-16); false when the tag fails (then `out` is unspecified). */
-  open(out: Uint8Array, src: Uint8Array, srcOff: number, clen: number, nonce: Uint8Array, key: Uint8Array): boolean;
-  /** Keyed BLAKE2b (`crypto_generichash`) of `msg` into `out` (16..64 bytes); key 16..64 bytes. Control path only. */
-  hash(out: Uint8Array, msg: Uint8Array, key: Uint8Array): void;
   random(n: number): Uint8Array;
-  /** Zeroes scratch memory that held keys. */
-  wipe(): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -74,7 +58,7 @@ const wrapperHash = (out: Uint8Array, msg: Uint8Array, key: Uint8Array): void =>
 };
 
 /** `wasm-heap` when possible (fast), `api` when asked or when the Emscripten module is hidden. */
-export function libsodiumWrappers(mode: 'wasm-heap' | 'api' = 'wasm-heap'): Aead {
+export function libsodiumWrappers(mode: 'wasm-heap' | 'api' = 'wasm-heap'): SodiumAead {
   const em = mode === 'wasm-heap' ? emscripten() : undefined;
   if (em === undefined) {
     return {
@@ -167,7 +151,7 @@ export function loadSodiumNative(): Promise<SodiumNative | Error> {
   return nativeLoad;
 }
 
-export function sodiumNative(s: SodiumNative): Aead {
+export function sodiumNative(s: SodiumNative): SodiumAead {
   return {
     name: 'sodium-native',
     mode: 'native',
@@ -197,7 +181,7 @@ export function sodiumNative(s: SodiumNative): Aead {
 }
 
 /** `auto`: sodium-native if it loads, else libsodium-wrappers. An explicit choice that cannot load throws. */
-export async function loadBackend(choice: BackendChoice = 'auto', wrappersMode: 'wasm-heap' | 'api' = 'wasm-heap'): Promise<Aead> {
+export async function loadBackend(choice: BackendChoice = 'auto', wrappersMode: 'wasm-heap' | 'api' = 'wasm-heap'): Promise<SodiumAead> {
   if (choice === 'libsodium-wrappers') return libsodiumWrappers(wrappersMode);
   const native = await loadSodiumNative();
   if (!(native instanceof Error)) return sodiumNative(native);

@@ -9,8 +9,8 @@
  * rounds (the machine is shared). The last line is a JSON summary.
  */
 import { createCipherWith } from './cipher.ts';
-import { libsodiumWrappers, loadSodiumNative, sodiumNative, type Aead } from './backend.ts';
-import { testRing } from './conformance.ts';
+import { libsodiumWrappers, loadSodiumNative, sodiumNative, type SodiumAead as Aead } from './backend.ts';
+import { testRing } from '@weft/testing';
 
 const arg = (name: string, def: number): number => {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));

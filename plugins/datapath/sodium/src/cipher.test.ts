@@ -3,9 +3,9 @@ import * as assert from 'uvu/assert';
 import sodium from 'libsodium-wrappers';
 import { DropReason, type KeyRing } from '@weft/kernel';
 import { createCipher, createCipherWith } from './cipher.ts';
-import { libsodiumWrappers, loadSodiumNative, sodiumNative, type Aead } from './backend.ts';
-import { OVERHEAD } from './envelope.ts';
-import { testKey, testRing } from './conformance.ts';
+import { libsodiumWrappers, loadSodiumNative, sodiumNative, type SodiumAead as Aead } from './backend.ts';
+import { OVERHEAD } from '@weft/envelope';
+import { testKey, testRing } from '@weft/testing';
 
 await sodium.ready;
 

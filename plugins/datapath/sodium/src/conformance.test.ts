@@ -1,6 +1,6 @@
 /** Runs the shared cipher conformance suite against every backend this runtime can load. */
-import { testCipher } from './conformance.ts';
-import { createCipherWith } from './cipher.ts';
+import { testCipher } from '@weft/testing';
+import { createCipher, createCipherWith } from './cipher.ts';
 import { libsodiumWrappers, loadSodiumNative, sodiumNative } from './backend.ts';
 
 const native = await loadSodiumNative();
@@ -11,3 +11,5 @@ testCipher('sodium (sodium-native)', () => createCipherWith(sodiumNative(native 
 testCipher('sodium (libsodium-wrappers, wasm-heap)', () => createCipherWith(libsodiumWrappers('wasm-heap')));
 testCipher('sodium (libsodium-wrappers, api)', () => createCipherWith(libsodiumWrappers('api')));
 testCipher('sodium (libsodium-wrappers, window 2^17)', () => createCipherWith(libsodiumWrappers('wasm-heap'), { replayWindow: 1 << 17 }), { window: 1 << 17 });
+// As the plugin builds it: with the worker module a data-path thread loads (checked for interop).
+testCipher('sodium (createCipher, with its worker module)', () => createCipher({ backend: 'libsodium-wrappers' }));

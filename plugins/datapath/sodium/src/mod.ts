@@ -1,25 +1,11 @@
 /**
  * @weft/sodium — the kernel `cipher` service on libsodium: ESP-like ChaCha20-Poly1305 envelopes
- * (see ../WIRE.md), a three-key ring with lossless rotation, a 64-bit anti-replay window, and
- * manager-side key helpers.
+ * (see ../WIRE.md; the envelope, replay window and ring handling are @weft/envelope's), with
+ * sodium-native or libsodium-wrappers as the backend. Key-ring rotation is the control plane's
+ * (`rotate`, `initialRing`, `toKeyRing` in @weft/kernel).
  */
 export { sodiumPlugin, sodiumPlugin as default, SodiumConfig } from './plugin.ts';
-export { createCipher, createCipherWith, ringProblem, SodiumSession, DEFAULT_RETIRED_EPOCHS, type SodiumCipher, type SodiumCipherOptions } from './cipher.ts';
-export { loadBackend, loadSodiumNative, libsodiumWrappers, sodiumNative, MAX_PLAINTEXT, type Aead, type BackendChoice, type BackendName } from './backend.ts';
-export { HEADER_BYTES, OVERHEAD, SPI_BYTES, SEQ_BYTES } from './envelope.ts';
-export { ReplayWindow, DEFAULT_WINDOW, MIN_WINDOW, MAX_WINDOW } from './replay.ts';
-export {
-  generateDataKey,
-  initialRing,
-  rotate,
-  toKeyRing,
-  primaryIndex,
-  newestEpoch,
-  rotationDue,
-  VolumeMeter,
-  DEFAULT_ROTATION_LIMITS,
-  DATA_KEY_BYTES,
-  type ManagedRing,
-  type RotationLimits,
-  type RotationReason,
-} from './keys.ts';
+export { createCipher, createCipherWith, SODIUM_LABELS, SODIUM_WORKER_MODULE } from './cipher.ts';
+export type { SodiumCipher, SodiumSession, SodiumCipherOptions, SodiumWorkerConfig } from './cipher.ts';
+export { loadBackend, loadSodiumNative, libsodiumWrappers, sodiumNative } from './backend.ts';
+export type { SodiumAead, BackendChoice, BackendName } from './backend.ts';

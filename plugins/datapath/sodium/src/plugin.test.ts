@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
 import { createKernel, definePlugin, KernelCodes } from '@weft/kernel';
 import { sodiumPlugin } from './plugin.ts';
-import { initialRing, toKeyRing } from './keys.ts';
+import { initialRing, toKeyRing } from '@weft/kernel';
 
 test('loads into the kernel and provides the cipher service, honouring its config', async () => {
   const k = createKernel();

@@ -1,21 +1,11 @@
 /**
  * The plugin: provides the kernel `cipher` service. Configuration is decoded by the kernel at load.
  */
-import * as t from 'io-ts';
 import { definePlugin } from '@weft/kernel';
 import { createCipher, type SodiumCipher } from './cipher.ts';
+import { SodiumConfig } from './config.ts';
 
-export const SodiumConfig = t.partial({
-  /** `auto` (default), `sodium-native` or `libsodium-wrappers`. */
-  backend: t.union([t.literal('auto'), t.literal('sodium-native'), t.literal('libsodium-wrappers')]),
-  /** libsodium-wrappers only: `wasm-heap` (default) or `api`. */
-  wrappersMode: t.union([t.literal('wasm-heap'), t.literal('api')]),
-  /** Anti-replay window in packets (power of two, 2^10..2^24; default 2^16). */
-  replayWindow: t.number,
-  /** Retired epochs remembered for `oldKey` accounting (default 8). */
-  retiredEpochs: t.number,
-});
-export type SodiumConfig = t.TypeOf<typeof SodiumConfig>;
+export { SodiumConfig } from './config.ts';
 
 export const sodiumPlugin = definePlugin<SodiumConfig>({
   manifest: {

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { KeyRing } from '@weft/kernel';
 import { createCipher } from './cipher.ts';
-import { testKey } from './conformance.ts';
+import { testKey } from '@weft/testing';
 
 test('onKeyRing: the installed ring at once and after each change (copies), not for the same ring again; unsubscribe', async () => {
   const c = await createCipher({ backend: 'libsodium-wrappers' });

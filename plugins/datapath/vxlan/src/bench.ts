@@ -2,11 +2,15 @@
  * Data-path benchmark (root): builds two hosts joined by a veth underlay and measures, in one
  * run, TCP throughput (iperf3), ping RTT (median) and 64-byte UDP packets/s between two
  * sandboxes through Weft, through Weft with the low-latency settings (`weftlow`, LOW_LATENCY:
- * warm ticks and a budgeted busy-poll), through Weft on an encrypted network (`weftenc`), through Linux kernel
+ * warm ticks and a budgeted busy-poll), through Weft on an encrypted network (`weftenc`: the
+ * @weft/sodium cipher plugin; `weftgcm`: the @weft/aes-gcm one), through Linux kernel
  * vxlan devices, through wireguard-go between the two hosts (`wireguard`, userspace WireGuard on
  * a TUN, configured over its UAPI socket), and over the bare veth underlay.
  *
- *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--warm µs] [--repeat N] [--only weft,weftlow,weftenc,wireguard,kernel,veth]
+ *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--warm µs] [--repeat N] [--only weft,weftlow,weftenc,weftgcm,wireguard,kernel,veth]
+ *
+ * The cipher plugins are loaded through the kernel by package name, as the agent does: the data
+ * path gets only the `cipher` service, and its threads load the module the service names.
  *
  * Prints a table with ratios and, last, one line of JSON. The two hosts share this machine's
  * cores with iperf3 and whatever else runs: treat figures as indicative.
@@ -16,7 +20,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { connect } from 'node:net';
 import { rmSync } from 'node:fs';
 import { rootSkipReason, twoHosts, withLab, type Lab } from '@weft/sys';
-import { createCipher, initialRing, toKeyRing, type SodiumCipher } from '@weft/sodium';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { createKernel, formatError, initialRing, toKeyRing, type Cipher, type Kernel, type PluginEntry } from '@weft/kernel';
 import { createVxlanDataPath, LOW_LATENCY, type VxlanDataPath } from './mod.ts';
 
 const args = process.argv.slice(2);
@@ -27,7 +32,18 @@ const opt = (name: string, def: string): string => {
 const seconds = Number(opt('seconds', '5'));
 const pings = Number(opt('pings', '200'));
 const offload = opt('offload', '1') !== '0';
-const only = opt('only', 'weft,weftlow,weftenc,wireguard,kernel,veth').split(',');
+const only = opt('only', 'weft,weftlow,weftenc,weftgcm,wireguard,kernel,veth').split(',');
+/** The cipher plugin (package name) each encrypted row loads. */
+const CIPHER_PLUGINS = { weftenc: '@weft/sodium', weftgcm: '@weft/aes-gcm' } as const;
+
+/** Loads the cipher plugin `pkg` (its default export) into a kernel of its own; the `cipher` service. */
+async function cipherService(pkg: string): Promise<{ cipher: Cipher; kernel: Kernel }> {
+  const plugin = ((await import(pkg)) as { default: PluginEntry['plugin'] }).default;
+  const kernel = createKernel();
+  const r = await kernel.load([{ plugin, config: {} }]);
+  if (isLeft(r)) throw new Error(`Cannot load the cipher plugin ${pkg}: ${r.left.map(formatError).join('; ')}`);
+  return { cipher: kernel.service('cipher')!, kernel };
+}
 const spinUs = Number(opt('spin', '0'));
 const warmUs = Number(opt('warm', '0'));
 const threads = opt('threads', '1') === '2' ? 2 : 1;
@@ -171,19 +187,21 @@ async function oneRun(): Promise<Record<string, Result>> {
       }
       results['kernel'] = await measure(lab, k1, k2, '10.8.0.3');
     }
-    for (const mode of ['weft', 'weftlow', 'weftenc'] as const) {
+    for (const mode of ['weft', 'weftlow', 'weftenc', 'weftgcm'] as const) {
       if (!only.includes(mode)) continue;
-      const enc = mode === 'weftenc';
+      const enc = mode === 'weftenc' || mode === 'weftgcm';
       const w1 = lab.netns(`${mode}1`);
       const w2 = lab.netns(`${mode}2`);
       const dps: VxlanDataPath[] = [];
-      const ciphers: SodiumCipher[] = [];
+      const ciphers: Cipher[] = [];
+      const kernels: Kernel[] = [];
       try {
         if (enc) {
           // One ring on both hosts, as the control plane would install it.
           const ring = toKeyRing(initialRing(1));
           for (let i = 0; i < 2; i++) {
-            const c = await createCipher();
+            const { cipher: c, kernel } = await cipherService(CIPHER_PLUGINS[mode]);
+            kernels.push(kernel);
             c.setKeyRing(ring);
             ciphers.push(c);
           }
@@ -205,7 +223,7 @@ async function oneRun(): Promise<Record<string, Result>> {
         if (process.env['WEFT_BENCH_COUNTERS'] === '1') console.log(JSON.stringify({ h1: d1.counters(), h2: d2.counters() }, null, 1));
       } finally {
         for (const d of dps) await d.close();
-        for (const c of ciphers) c.close();
+        for (const k of kernels) await k.stop();
       }
     }
     if (only.includes('wireguard')) results['wireguard'] = await wireguard(lab, h1, h2, a1, a2);
@@ -220,6 +238,7 @@ function summarize(results: Record<string, Result>) {
   const w = results['weft'];
   const l = results['weftlow'];
   const e = results['weftenc'];
+  const a = results['weftgcm'];
   const g = results['wireguard'];
   return {
     weftVsKernelTcp: w !== undefined && k !== undefined ? w.tcpGbps / k.tcpGbps : null,
@@ -234,6 +253,8 @@ function summarize(results: Record<string, Result>) {
     wireguardGoTcpGbps: g?.tcpGbps ?? null,
     encryptedVsWireguardGoTcp: e !== undefined && g !== undefined ? e.tcpGbps / g.tcpGbps : null,
     encryptedVsPlaintextTcp: e !== undefined && w !== undefined ? e.tcpGbps / w.tcpGbps : null,
+    aesGcmTcpGbps: a?.tcpGbps ?? null,
+    aesGcmVsSodiumTcp: a !== undefined && e !== undefined ? a.tcpGbps / e.tcpGbps : null,
   };
 }
 
@@ -287,10 +308,12 @@ function printRun(results: Record<string, Result>): void {
   }
   const w = results['weft'];
   const e = results['weftenc'];
+  const a = results['weftgcm'];
   const g = results['wireguard'];
   if (e !== undefined) {
     console.log(`encrypted Weft TCP: ${ratio(e.tcpGbps, g?.tcpGbps)} × wireguard-go (target ≥ 4), ${ratio(e.tcpGbps, w?.tcpGbps)} × Weft plaintext (target ≥ 0.5)`);
   }
+  if (a !== undefined) console.log(`encrypted Weft TCP with aes-gcm: ${ratio(a.tcpGbps, e?.tcpGbps)} × with sodium, ${ratio(a.tcpGbps, w?.tcpGbps)} × Weft plaintext`);
 }
 
 await main();

@@ -85,9 +85,10 @@ export interface VxlanOptions {
    */
   readonly dns?: DnsResponder;
   /**
-   * The `cipher` service. When it offers `onKeyRing`, the data path encrypts (`encrypts: true`):
-   * each worker seals and opens with its own cipher instance, and every ring installed here is
-   * forwarded to it. Without one, encrypted networks are refused.
+   * The `cipher` service. When it offers `onKeyRing` and `worker`, the data path encrypts
+   * (`encrypts: true`): each worker thread builds its own cipher instance from `worker.module`
+   * (`loadWorkerCipher`), and every ring installed here is forwarded to it. Without both,
+   * encrypted networks are refused. The data path never imports a cipher implementation.
    */
   readonly cipher?: Cipher;
   readonly log?: Logger;
@@ -209,7 +210,9 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   const freePortSlots: number[] = Array.from({ length: MAX_PORTS }, (_, i) => MAX_PORTS - 1 - i);
   const freePeerSlots: number[] = Array.from({ length: MAX_PEERS }, (_, i) => MAX_PEERS - 1 - i);
   const src = workerSource();
-  const encrypts = typeof o.cipher?.onKeyRing === 'function';
+  // Each worker builds its own cipher from the module the service names, and mirrors its ring.
+  const cipherWorker = typeof o.cipher?.onKeyRing === 'function' ? o.cipher.worker : undefined;
+  const encrypts = cipherWorker !== undefined;
   const envelope = encrypts ? o.cipher!.overhead : 0;
   let ring: KeyRing | undefined;
 
@@ -267,14 +270,14 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     for (const w of workers) w.counters.fill(0, row, row + K);
   };
 
-  async function startWorker(init: Omit<WorkerInit, 'ctl' | 'wakeFd' | 'counters' | 'snapshot' | 'crypto' | 'localId' | 'ring'>): Promise<WorkerHandle> {
+  async function startWorker(init: Omit<WorkerInit, 'ctl' | 'wakeFd' | 'counters' | 'snapshot' | 'cipher' | 'localId' | 'ring'>): Promise<WorkerHandle> {
     const ctlSab = new SharedArrayBuffer(16);
     new Int32Array(ctlSab)[CTL_ACK] = -1;
     const wakeFd = sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wakeFd < 0) throw new Error(`vxlan: eventfd failed (errno ${sys.errno()})`);
     const cntSab = new SharedArrayBuffer(COUNTER_SLOTS * 8);
     const { port1, port2 } = new MessageChannel();
-    const data = { ...init, ctl: ctlSab, wakeFd, counters: cntSab, snapshot: snapshot(), port: port2, crypto: encrypts, localId: o.dataPathAddr, ...(ring !== undefined ? { ring } : {}) };
+    const data = { ...init, ctl: ctlSab, wakeFd, counters: cntSab, snapshot: snapshot(), port: port2, ...(cipherWorker !== undefined ? { cipher: cipherWorker } : {}), localId: o.dataPathAddr, ...(ring !== undefined ? { ring } : {}) };
     const worker = 'code' in src
       ? new Worker(src.code, { eval: true, workerData: data, transferList: [port2] })
       : new Worker(src.url, { workerData: data, transferList: [port2] });
@@ -313,7 +316,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   }
 
   // Every ring the control plane installs in the cipher reaches the workers' ciphers, in order.
-  const unsubscribeRing = o.cipher?.onKeyRing?.((r) => {
+  const unsubscribeRing = !encrypts ? undefined : o.cipher!.onKeyRing!((r) => {
     ring = r;
     log?.info('vxlan: key ring handed to the data-path workers', { epochs: r.keys.map((k) => k.epoch).join(','), primary: r.keys[r.primary]?.epoch });
     const msg: RingMsg = { t: 'ring', ring: r };
@@ -419,7 +422,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       }
       if (n.encrypted && !encrypts) {
         // Never fall back to clear text silently (cf. CVE-2023-28840/41/42).
-        raise(errors.notImplemented(P, `Network "${n.id}" asks for encryption, but no cipher service with key-ring listeners is loaded: refusing rather than sending in clear`, {
+        raise(errors.notImplemented(P, `Network "${n.id}" asks for encryption, but no cipher service with key-ring listeners and a worker module is loaded: refusing rather than sending in clear`, {
           code: VxlanCodes.encryption, hint: 'load the sodium plugin (cipher service), or create the network without --opt encrypted',
         }));
       }

@@ -1,5 +1,5 @@
 /** Shared between the controller and the data-path workers: table snapshots and counter layout. */
-import type { KeyRing } from '@weft/kernel';
+import type { CipherWorker, KeyRing } from '@weft/kernel';
 
 /**
  * Ports per host. The worker watches TAP fds with poll(2) while there are few of them and with
@@ -136,8 +136,8 @@ export interface WorkerInit {
   readonly wakeFd: number;
   readonly counters: SharedArrayBuffer;
   readonly snapshot: Snapshot;
-  /** Load a cipher in the worker (the data path encrypts); `localId` names this VTEP in sessions. */
-  readonly crypto: boolean;
+  /** The cipher module to load in the worker (the data path encrypts); `localId` names this VTEP in sessions. */
+  readonly cipher?: CipherWorker;
   readonly localId: string;
   /** The key ring installed when the worker started; later rings arrive as `RingMsg`s. */
   readonly ring?: KeyRing;

@@ -16,8 +16,7 @@ import {
   EAGAIN, EINTR, EPOLLIN, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, MSG_DONTWAIT, POLLIN, SIZEOF_MMSGHDR, SOL_UDP, UDP_GRO, UDP_SEGMENT, VNET_HDR_LEN,
   PRIO_PROCESS, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, formatIPv4, loadSys, writeSockaddrIn,
 } from '@weft/sys';
-import { DropReason, type KeyRing } from '@weft/kernel';
-import { createCipher, MAX_PLAINTEXT, type SodiumSession } from '@weft/sodium';
+import { CIPHER_MAX_PLAINTEXT, DropReason, loadWorkerCipher, type CipherSession, type KeyRing } from '@weft/kernel';
 import {
   C, CTL_ACK, CTL_GEN, CTL_STOP, EPOLL_FROM, MAX_PEERS, MAX_PORTS, globalRow, peerRow, portRow,
   type RingMsg, type SnapNet, type SnapPeer, type SnapPort, type Snapshot, type TableMsg, type WorkerInit,
@@ -33,12 +32,12 @@ const sys = await loadSys();
 const ctl = new Int32Array(init.ctl);
 const cnt = new Float64Array(init.counters);
 /**
- * This thread's own cipher (sodium-native when it loads): sessions hold sequence numbers and
- * replay windows, which must not be shared with another thread. The controller mirrors every
- * ring the control plane installs (`RingMsg`).
+ * This thread's own cipher, built from the module the `cipher` service names (`Cipher.worker`):
+ * sessions hold sequence numbers and replay windows, which must not be shared with another
+ * thread. The controller mirrors every ring the control plane installs (`RingMsg`).
  */
-const cipher = init.crypto ? await createCipher() : undefined;
-/** Envelope overhead (SPI 4 + seq 8 + tag 16, see @weft/sodium WIRE.md). */
+const cipher = init.cipher !== undefined ? await loadWorkerCipher(init.cipher) : undefined;
+/** Envelope overhead (28 for the ESP-like envelope: SPI 4 + seq 8 + tag 16, docs/wire.md). */
 const OVH = cipher?.overhead ?? 28;
 function installRing(r: KeyRing): void {
   try {
@@ -57,7 +56,7 @@ interface Dest {
   readonly sa: number;
   readonly fullCsum: boolean;
   /** Peers of encrypted networks: the session toward the peer's VTEP. */
-  readonly sess: SodiumSession | undefined;
+  readonly sess: CipherSession | undefined;
 }
 interface Net {
   readonly vni: number;
@@ -83,7 +82,7 @@ const pfds = sys.alloc((MAX_PORTS + 2) * 8);
 const pdv = new DataView(pfds.bytes.buffer, pfds.bytes.byteOffset, pfds.bytes.byteLength);
 let byVni = new Map<number, Net>();
 /** Sessions by the sender's underlay address (encrypted networks' peers). */
-let rxSess = new Map<number, SodiumSession>();
+let rxSess = new Map<number, CipherSession>();
 let taps: Tap[] = [];
 /** Index of each port slot's TAP in `taps` (swap-remove on deltas). */
 const tapAt = new Map<number, number>();
@@ -155,7 +154,7 @@ function removeTap(slot: number): void {
   pollDirty = true;
 }
 
-function addPeerTo(net: Net, p: SnapPeer, rs: Map<number, SodiumSession>): void {
+function addPeerTo(net: Net, p: SnapPeer, rs: Map<number, CipherSession>): void {
   if (p.ipv4 !== 0) net.arp.set(p.ipv4, p.mac);
   if (p.ipv6 !== '') net.nd.set(ipv6TextKey(p.ipv6), p.mac);
   writeSockaddrIn(saMem.bytes, p.slot * 16, p.vtep, p.port);
@@ -178,7 +177,7 @@ function forget(net: Net, x: { mac: number; ipv4: number; ipv6: string }): void 
 /** A full snapshot: rebuilds every table (networks created or changed, worker start). */
 function apply(s: Snapshot): void {
   const m = new Map<number, Net>();
-  const rs = new Map<number, SodiumSession>();
+  const rs = new Map<number, CipherSession>();
   for (const t of [...taps]) removeTap(t.slot);
   for (const n of s.nets) {
     const net = makeNet(n);
@@ -521,7 +520,7 @@ function sendSealedWhole(d: Dest, sfd: number, n: number, net: Net): boolean {
   const dsz = 8 + ETH + net.mtu + OVH;
   const chunk = dsz - FRAG_HDR;
   const count = Math.ceil(total / chunk);
-  if (plen > MAX_PLAINTEXT || count > FRAG_MAX_COUNT || chunk > 0xffff) return false;
+  if (plen > CIPHER_MAX_PLAINTEXT || count > FRAG_MAX_COUNT || chunk > 0xffff) return false;
   writeVxlanHeader(tb, n, net.vni);
   const r = d.sess!.seal(tb.subarray(0, plen), plen, sealWhole);
   if (r !== total) {

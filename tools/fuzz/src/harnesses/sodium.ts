@@ -1,8 +1,9 @@
 /** The data-path encryption envelope: CipherSession.open of @weft/sodium. */
 import fc from 'fast-check';
 import sodium from 'libsodium-wrappers';
-import { createCipherWith, libsodiumWrappers, OVERHEAD, HEADER_BYTES } from '@weft/sodium';
-import { testRing } from '@weft/sodium/conformance';
+import { createCipherWith, libsodiumWrappers } from '@weft/sodium';
+import { OVERHEAD, HEADER_BYTES } from '@weft/envelope';
+import { testRing } from '@weft/testing';
 import { DropReason } from '@weft/kernel';
 import { bytesMix, must, toHex, type Harness } from '../lib.ts';
 

@@ -2,6 +2,11 @@
  * Shared conformance suite for the kernel `cipher` contract. Every cipher — ours and third
  * parties' — runs it: `testCipher('my-cipher', () => createMyCipher())`.
  *
+ * When the cipher names a `worker` module (what a data-path thread loads), the suite also checks
+ * that the module loads through the kernel's `loadWorkerCipher`, that its config survives
+ * `structuredClone`, and that the instance it builds interoperates with the service in both
+ * directions under the same ring.
+ *
  * It depends only on the kernel contract (`Cipher`, `CipherSession`, `KeyRing`, `DropReason`)
  * and uvu. Stats naming it relies on (proposed for the contract): `dropped` — total drops (or,
  * without it, the sum of `drop.<reason>` counters); `drop.<reason>` per DropReason key when
@@ -12,7 +17,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DropReason, type Cipher, type CipherSession, type DataKey, type KeyRing } from '@weft/kernel';
+import { CIPHER_MAX_PLAINTEXT, DropReason, VXLAN_FLAGS_WORD, loadWorkerCipher, type Cipher, type CipherSession, type DataKey, type KeyRing } from '@weft/kernel';
 
 export interface CipherConformanceOptions {
   /** The cipher's anti-replay window in packets (must be ≥ 2^16; default 2^16). */
@@ -291,6 +296,39 @@ export function testCipher(name: string, factory: CipherFactory, options: Cipher
     delivers(p.yx, a, payload(10, 1), 'a, older but unseen, still opens');
     const c = seal(p.xy, payload(10, 3), o);
     delivers(p.yx, c, payload(10, 3), 'the sender did not restart its sequence');
+  });
+
+  test(`a plaintext of CIPHER_MAX_PLAINTEXT (${CIPHER_MAX_PLAINTEXT}) bytes seals and opens; sealed packets never start with the VXLAN flags word; bytes 8..11 differ between seals`, async () => {
+    const p = await pair();
+    const o = p.x.overhead;
+    const big = payload(CIPHER_MAX_PLAINTEXT, 5);
+    delivers(p.yx, seal(p.xy, big, o), big, 'largest plaintext');
+    const ids = new Set<number>();
+    for (let i = 0; i < 64; i++) {
+      const s = seal(p.xy, payload(20, i), o);
+      assert.ok(o < 12 || s.length < 4 || new DataView(s.buffer).getUint32(0) !== VXLAN_FLAGS_WORD, 'not mistaken for plaintext VXLAN');
+      if (o >= 12) ids.add(new DataView(s.buffer).getUint32(8));
+    }
+    if (o >= 12) assert.is(ids.size, 64, 'bytes 8..11 (the fragment group id of a VXLAN data path) differ between seals');
+  });
+
+  test('the worker module (Cipher.worker), when named, loads and interoperates with the service both ways', async () => {
+    const x = await factory();
+    if (x.worker === undefined) return;
+    assert.ok(typeof x.worker.module === 'string' && x.worker.module.length > 0, 'worker.module names a module');
+    const spec = structuredClone(x.worker); // what a thread receives through workerData
+    const w = await loadWorkerCipher(spec);
+    assert.is(w.overhead, x.overhead, 'same overhead in the thread');
+    const ring = testRing(1);
+    const y = await factory();
+    w.setKeyRing(ring);
+    y.setKeyRing(ring);
+    const o = x.overhead;
+    const wy = w.session('x', 'y');
+    const yx = y.session('y', 'x');
+    for (let i = 0; i < 3; i++) delivers(yx, seal(wy, payload(300, i), o), payload(300, i), `thread → service ${i}`);
+    for (let i = 0; i < 3; i++) delivers(wy, seal(yx, payload(300, i + 9), o), payload(300, i + 9), `service → thread ${i}`);
+    w.close?.();
   });
 
   test('counters: sealed and opened packets are counted', async () => {

@@ -26,7 +26,7 @@ export class ReplayWindow {
 
   constructor(size: number = DEFAULT_WINDOW) {
     if (!Number.isInteger(size) || size < MIN_WINDOW || size > MAX_WINDOW || (size & (size - 1)) !== 0) {
-      throw new Error(`sodium: replay window ${size} must be a power of two between ${MIN_WINDOW} and ${MAX_WINDOW}`);
+      throw new Error(`replay window ${size} must be a power of two between ${MIN_WINDOW} and ${MAX_WINDOW}`);
     }
     this.size = size;
     this.mask = size - 1;
