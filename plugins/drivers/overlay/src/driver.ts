@@ -11,6 +11,7 @@ import * as t from 'io-ts';
 import { left } from 'fp-ts/lib/Either.js';
 import {
   DockerOptions,
+  WeftJoinOptions,
   ENDPOINTS_TABLE,
   decodeEndpointRecord,
   definePlugin,
@@ -44,21 +45,6 @@ export const BridgeConfig = t.partial({ node: t.string });
 /** What the shared driver reads; the overlay's codec makes `vtep` required. */
 export type OverlayConfig = Partial<t.TypeOf<typeof OverlayConfig>>;
 
-/** Join options Weft's own agent adds (Docker never sends these). */
-export const JoinOptions = {
-  /** Create the interface directly inside the sandbox's namespace (Weft sandboxes), as `eth0`… */
-  moveIntoSandbox: 'weft.sandbox.move',
-  /** Name inside the sandbox when moved. */
-  dstName: 'weft.sandbox.ifname',
-  /** Sandbox (container) name and aliases for DNS. */
-  name: 'weft.name',
-  aliases: 'weft.aliases',
-  /** Service tasks (@weft/services through the engine): published in the endpoint record for the DNS. */
-  service: 'weft.service',
-  serviceVip: 'weft.service.vip',
-  endpointMode: 'weft.endpoint.mode',
-  taskSlot: 'weft.task.slot',
-} as const;
 
 interface EndpointState {
   readonly network: string;
@@ -320,14 +306,14 @@ export function switchDriver(kind: 'overlay' | 'bridge', name: string): PluginDe
           const n = await getJson<NetworkSpec>(ctx.store, netKey(req.NetworkID));
           if (n === undefined) return left(errors.notFound(ctx.plugin, `Network "${req.NetworkID}" not found`));
           const o = req.Options ?? {};
-          const move = o[JoinOptions.moveIntoSandbox] === true || o[JoinOptions.moveIntoSandbox] === 'true';
-          const dstName = typeof o[JoinOptions.dstName] === 'string' ? (o[JoinOptions.dstName] as string) : 'eth0';
-          if (typeof o[JoinOptions.name] === 'string') ep.name = o[JoinOptions.name] as string;
-          if (Array.isArray(o[JoinOptions.aliases])) ep.aliases = (o[JoinOptions.aliases] as unknown[]).filter((a): a is string => typeof a === 'string');
-          if (typeof o[JoinOptions.service] === 'string') ep.service = o[JoinOptions.service] as string;
-          if (typeof o[JoinOptions.serviceVip] === 'string') ep.serviceVip = o[JoinOptions.serviceVip] as string;
-          if (o[JoinOptions.endpointMode] === 'vip' || o[JoinOptions.endpointMode] === 'dnsrr') ep.endpointMode = o[JoinOptions.endpointMode] as 'vip' | 'dnsrr';
-          if (typeof o[JoinOptions.taskSlot] === 'number') ep.taskSlot = o[JoinOptions.taskSlot] as number;
+          const move = o[WeftJoinOptions.moveIntoSandbox] === true || o[WeftJoinOptions.moveIntoSandbox] === 'true';
+          const dstName = typeof o[WeftJoinOptions.dstName] === 'string' ? (o[WeftJoinOptions.dstName] as string) : 'eth0';
+          if (typeof o[WeftJoinOptions.name] === 'string') ep.name = o[WeftJoinOptions.name] as string;
+          if (Array.isArray(o[WeftJoinOptions.aliases])) ep.aliases = (o[WeftJoinOptions.aliases] as unknown[]).filter((a): a is string => typeof a === 'string');
+          if (typeof o[WeftJoinOptions.service] === 'string') ep.service = o[WeftJoinOptions.service] as string;
+          if (typeof o[WeftJoinOptions.serviceVip] === 'string') ep.serviceVip = o[WeftJoinOptions.serviceVip] as string;
+          if (o[WeftJoinOptions.endpointMode] === 'vip' || o[WeftJoinOptions.endpointMode] === 'dnsrr') ep.endpointMode = o[WeftJoinOptions.endpointMode] as 'vip' | 'dnsrr';
+          if (typeof o[WeftJoinOptions.taskSlot] === 'number') ep.taskSlot = o[WeftJoinOptions.taskSlot] as number;
           if (move) {
             ep.netns = req.SandboxKey.startsWith('/run/netns/') ? req.SandboxKey.slice('/run/netns/'.length) : req.SandboxKey;
             ep.dstName = dstName;

@@ -32,6 +32,8 @@ import {
   putJson,
   raise,
   WeftException,
+  WeftJoinOptions,
+  WeftOptions,
   type Context,
   type PluginDefinition,
   type Store,
@@ -276,7 +278,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
         Attachable: true,
         Internal: net.internal,
         Options: net.options,
-        Labels: { 'weft.docker.network': net.id },
+        Labels: { [WeftOptions.dockerNetwork]: net.id },
         IPAM: { Config: [{ Subnet: net.subnet, Gateway: net.gateway, ...(Object.keys(aux).length > 0 ? { AuxiliaryAddresses: aux } : {}) }] },
       };
       const r = await call<{ Id: string }>(ctx, CONTROL, 'Network.Create', req);
@@ -331,7 +333,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
     const s = w.Subnets[0]!;
     const spaces = await call<{ GlobalDefaultAddressSpace: string }>(ctx, IPAM, 'IpamDriver.GetDefaultAddressSpaces', {});
     const space = spaces.GlobalDefaultAddressSpace;
-    const pool = await call<{ PoolID: string; Pool: string }>(ctx, IPAM, 'IpamDriver.RequestPool', { AddressSpace: space, Pool: s.Subnet, SubPool: '', Options: { 'weft.network.name': w.Name }, V6: false });
+    const pool = await call<{ PoolID: string; Pool: string }>(ctx, IPAM, 'IpamDriver.RequestPool', { AddressSpace: space, Pool: s.Subnet, SubPool: '', Options: { [WeftOptions.networkName]: w.Name }, V6: false });
     const undo: (() => Promise<void>)[] = [() => attempt(ctx, IPAM, 'IpamDriver.ReleasePool', { PoolID: pool.PoolID })];
     try {
       const gwIp = s.Gateway !== '' ? s.Gateway : firstHost(s.Subnet);
@@ -704,7 +706,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
           const net = await netOf(ctx, req.NetworkID);
           const w = weftOf(ctx, net);
           const r = await call<{ Value: Record<string, unknown> }>(ctx, OVERLAY, 'NetworkDriver.EndpointOperInfo', { NetworkID: w.id, EndpointID: ep.id });
-          return { Value: { ...r.Value, 'weft.network': w.name, 'weft.network.id': w.id } };
+          return { Value: { ...r.Value, [WeftOptions.network]: w.name, [WeftOptions.networkId]: w.id } };
         }),
 
         Join: (req, ctx) => serial(ctx, async () => {
@@ -833,7 +835,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
       }
       try {
         await call(ctx, OVERLAY, 'NetworkDriver.Leave', { NetworkID: net.weft.id, EndpointID: ep.id });
-        await call(ctx, OVERLAY, 'NetworkDriver.Join', { NetworkID: net.weft.id, EndpointID: ep.id, SandboxKey: ep.sandboxKey, Options: { 'weft.sandbox.move': true, 'weft.sandbox.ifname': inner } });
+        await call(ctx, OVERLAY, 'NetworkDriver.Join', { NetworkID: net.weft.id, EndpointID: ep.id, SandboxKey: ep.sandboxKey, Options: { [WeftJoinOptions.moveIntoSandbox]: true, [WeftJoinOptions.dstName]: inner } });
         ep.inSandbox = true;
         await putJson(ctx.store, k, ep);
         ctx.log.info('re-attached a Docker endpoint inside its container', { endpoint: ep.id, ifname: inner });

@@ -13,7 +13,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { isLeft, type Either } from 'fp-ts/lib/Either.js';
-import { errors, formatError, getJson, putJson, raise, WeftException, type Context, type WeftError } from '@weft/kernel';
+import { errors, formatError, getJson, putJson, raise, WeftException, WeftJoinOptions, WeftOptions, type Context, type WeftError } from '@weft/kernel';
 import type { Network, NetworkCreateRequest, NetworkEndpoint, Sandbox, SandboxCreateRequest } from '@weft/api';
 import type { SandboxHost } from './host.ts';
 import * as fs from 'node:fs';
@@ -151,7 +151,7 @@ async function attempt<T>(ctx: Context<EngineConfig>, plugin: string, method: st
 function taskJoinOptions(task: TaskOptions | undefined, netId: string): Record<string, unknown> {
   if (task === undefined || task.service === '') return {};
   const vip = task.vips?.[netId];
-  return { 'weft.service': task.service, 'weft.endpoint.mode': task.endpointMode, 'weft.task.slot': task.slot, ...(vip !== undefined ? { 'weft.service.vip': vip } : {}) };
+  return { [WeftJoinOptions.service]: task.service, [WeftJoinOptions.endpointMode]: task.endpointMode, [WeftJoinOptions.taskSlot]: task.slot, ...(vip !== undefined ? { [WeftJoinOptions.serviceVip]: vip } : {}) };
 }
 
 export class Engine {
@@ -313,7 +313,7 @@ export class Engine {
           AddressSpace: space,
           Pool: s.Subnet,
           SubPool: def.Scope === 'local' ? (s.IPRange ?? '') : '',
-          Options: { 'weft.network.name': def.Name },
+          Options: { [WeftOptions.networkName]: def.Name },
           V6: false,
         });
         const gw = await call<{ Address: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestAddress', {
@@ -636,7 +636,7 @@ export class Engine {
         NetworkID: def.Id,
         EndpointID: eid,
         SandboxKey: this.host.netnsPath(this.nsOf(rec)),
-        Options: { 'weft.sandbox.move': true, 'weft.sandbox.ifname': ifname, 'weft.name': rec.Name, 'weft.aliases': aliases, ...taskJoinOptions(rec.Task, def.Id) },
+        Options: { [WeftJoinOptions.moveIntoSandbox]: true, [WeftJoinOptions.dstName]: ifname, [WeftJoinOptions.name]: rec.Name, [WeftJoinOptions.aliases]: aliases, ...taskJoinOptions(rec.Task, def.Id) },
       });
       rec.Networks[def.Name] = { NetworkID: def.Id, NetworkName: def.Name, EndpointID: eid, IPAddress: address, PoolID: poolId, MacAddress: ce.Interface?.MacAddress ?? '', Aliases: aliases, Ifname: ifname };
       if (rec.Resolver === '' && inst.pools[0] !== undefined) rec.Resolver = inst.pools[0].gatewayCidr.split('/')[0]!;
