@@ -4,7 +4,7 @@
  *
  * Every public name is listed here (no `export *`), so what the kernel promises is in one place.
  */
-export { ErrorCategories, CategoryCode, KernelCodes, weftError, errors, isWeftError, WeftException, raise, formatError, fromUnknown } from './errors.ts';
+export { ErrorCategories, CategoryCode, KernelCodes, weftError, errors, isWeftError, WeftException, raise, orRaise, formatError, fromUnknown } from './errors.ts';
 export type { ErrorCategory, WeftError, ErrorDetails } from './errors.ts';
 export { parseVersion, compareVersions, satisfies } from './semver.ts';
 export type { Version } from './semver.ts';
@@ -18,12 +18,14 @@ export type { TableEntry, TableEvent, Tables } from './contracts/tables.ts';
 export type { DataPathNetwork, PortSpec, PeerSpec, Counters, DataPath } from './contracts/datapath.ts';
 export { DropReason, CipherStatNames } from './contracts/cipher.ts';
 export type { DataKey, KeyRing, CipherSession, Cipher } from './contracts/cipher.ts';
+export { SwarmRole, NodeAvailability, NodePlatform, ControlSubnet, ControlNetwork, ControlNodeView, KeyRingInfo, SwarmInfo, ControlIpamConfig, ControlNetworkCreateRequest, ControlCreateResponse, ControlNetworkRef, ControlNodeRef, ControlNodeRemoveRequest, AttachRequest, BlockRequest, BlockRelease, BlockResponse, SwarmInitRequest, SwarmInitResponse, SwarmJoinRequest, SwarmJoinResponse, SwarmLeaveRequest, JoinTokenRequest, JoinTokenResponse, ControlMethods } from './contracts/control.ts';
+export type { ControlMethodName, NodeDescription, GossipBootstrap, Control, ControlSnapshotEvent, ControlKeyRingEvent, ControlNodeRemovedEvent } from './contracts/control.ts';
 export type { ServiceMap } from './services.ts';
 export { KERNEL_VERSION, definePlugin } from './plugin.ts';
-export type { Manifest, Logger, Services, EventSink, InvokeFn, Context, HandlerResult, Handler, Handlers, GuardPhase, GuardCall, GuardVerdict, Guard, ServiceFactory, EventHandler, PluginDefinition } from './plugin.ts';
+export type { Manifest, Logger, Services, EventSink, MethodMap, SpecRequest, SpecResponse, InvokeFn, Context, HandlerResult, Handler, Handlers, GuardPhase, GuardCall, GuardVerdict, Guard, ServiceFactory, EventHandler, PluginDefinition } from './plugin.ts';
 export { memoryStore, getJson, putJson } from './store.ts';
 export { createEventBus } from './events.ts';
-export type { Listener, EventBus } from './events.ts';
+export type { EventMap, Topic, Listener, EventBus } from './events.ts';
 export { MultiProviderContracts, resolvePlugins } from './registry.ts';
 export type { LoadedPlugin, Resolution, PluginEntry } from './registry.ts';
 export { silentLogger, createKernel } from './runtime.ts';

@@ -10,6 +10,7 @@
  * Each contract has a file of its own in `contracts/`; this file lists them for typed lookups.
  */
 import type { Cipher } from './contracts/cipher.ts';
+import type { Control } from './contracts/control.ts';
 import type { DataPath } from './contracts/datapath.ts';
 import type { Membership } from './contracts/membership.ts';
 import type { Store } from './contracts/store.ts';
@@ -22,4 +23,5 @@ export interface ServiceMap {
   tables: Tables;
   datapath: DataPath;
   cipher: Cipher;
+  control: Control;
 }

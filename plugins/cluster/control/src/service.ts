@@ -5,7 +5,7 @@
  * Docker's "not a swarm manager" refusal for cluster writes and reads from its cached snapshot.
  */
 import * as os from 'node:os';
-import { errors, raise, WeftException, type Context, type KeyRing, type Store } from '@weft/kernel';
+import { errors, raise, WeftException, type Context, type Control, type GossipBootstrap, type KeyRing, type NodeDescription, type Store } from '@weft/kernel';
 import type { BlockAllocator } from './blocks.ts';
 import type { AttachRequest, InitRequest, JoinRequest, KeyRingInfo, NetworkCreateRequest, NetworkRecord, NodeRecord, NodeView, Platform, Role, Snapshot, SwarmInfo, WireKeyRing } from './codecs.ts';
 import { defaultAdvertise, Manager } from './manager.ts';
@@ -52,7 +52,7 @@ export function kernelRing(r: WireKeyRing): KeyRing {
   return { keys: r.Keys.map((k) => ({ epoch: k.Epoch, key: fromB64(k.Key) })), primary: r.Primary };
 }
 
-export class ControlService {
+export class ControlService implements Control {
   private manager: Manager | undefined;
   private node: NodeAgent | undefined;
   private readonly ctx: Context<unknown>;
@@ -264,7 +264,7 @@ export class ControlService {
   }
 
   /** Gossip bootstrap peers and keys (for the membership plugin). */
-  gossipBootstrap(): { peers: string[]; keys: Uint8Array[] } | undefined {
+  gossipBootstrap(): GossipBootstrap | undefined {
     const s = this.manager?.snapshot() ?? this.node?.state.Snapshot;
     return s === undefined ? undefined : { peers: s.GossipPeers, keys: s.KeyRing.Gossip.map((k) => fromB64(k.Key)) };
   }
@@ -301,7 +301,7 @@ export class ControlService {
   }
 
   /** ID, name and platform of a node (self when `nodeId` is absent); others are known on managers only. */
-  async describeNode(nodeId?: string): Promise<{ ID: string; Name: string; Platform: Platform } | undefined> {
+  async describeNode(nodeId?: string): Promise<NodeDescription | undefined> {
     if (this.manager !== undefined) {
       try {
         const n = this.manager.nodeRecord(nodeId ?? this.manager.nodeId);

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { createKernel, formatError, type Kernel } from '@weft/kernel';
 import { fileStore } from '@weft/store';
-import { controlPlugin, type ControlService } from '@weft/control';
+import { controlPlugin } from '@weft/control';
 import { windowsGuardPlugin } from './mod.ts';
 
 async function agent(name: string, os: string, guard: boolean) {
@@ -20,7 +20,7 @@ async function agent(name: string, os: string, guard: boolean) {
     if (isLeft(res)) throw new Error(formatError(res.left));
     return res.right;
   };
-  return { k, dir, call, invoke: (m: string, i: unknown) => k.invoke('control', m, i), svc: k.service('control') as ControlService };
+  return { k, dir, call, invoke: (m: string, i: unknown) => k.invoke('control', m, i), svc: k.service('control')! };
 }
 
 async function close(...as: { k: Kernel; dir: string }[]) {
