@@ -12,6 +12,7 @@
 import type { Cipher } from './contracts/cipher.ts';
 import type { Control } from './contracts/control.ts';
 import type { DataPath } from './contracts/datapath.ts';
+import type { Dns } from './contracts/dns.ts';
 import type { Membership } from './contracts/membership.ts';
 import type { Store } from './contracts/store.ts';
 import type { Tables } from './contracts/tables.ts';
@@ -24,4 +25,5 @@ export interface ServiceMap {
   datapath: DataPath;
   cipher: Cipher;
   control: Control;
+  dns: Dns;
 }

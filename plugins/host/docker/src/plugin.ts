@@ -43,11 +43,6 @@ import {
 } from '@weft/kernel';
 import { linuxDockerHost, type DockerHost } from './host.ts';
 
-/** What the bridges need from the `dns` service (@weft/dns), without depending on its package. */
-interface Resolver {
-  resolve(query: Uint8Array, network: string, len?: number): Promise<Uint8Array | undefined>;
-}
-
 export const DEFAULT_DNS_ADDRESS = '127.0.0.53';
 import { WEFT_NETWORK, bare, firstHost, inSubnet, isV4, mapCreateOptions, normaliseCidr, prefixLen } from './options.ts';
 
@@ -746,7 +741,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
       }
       const sock = ctx.config.dnsSocket;
       if (sock !== undefined && ctx.services.has('dns')) {
-        const dns = ctx.services.get('dns') as Resolver;
+        const dns = ctx.services.get('dns');
         dnsServers.set(ctx.store, await host.serveDns(sock, (network, query) => dns.resolve(query, network, query.length)));
         ctx.log.info('answering DNS for containers', { socket: sock, address: ctx.config.dnsAddress ?? DEFAULT_DNS_ADDRESS });
       }
