@@ -21,6 +21,7 @@ export type { DataKey, KeyRing, CipherSession, Cipher } from './contracts/cipher
 export { SwarmRole, NodeAvailability, NodePlatform, ControlSubnet, ControlNetwork, ControlNodeView, KeyRingInfo, SwarmInfo, ControlIpamConfig, ControlNetworkCreateRequest, ControlCreateResponse, ControlNetworkRef, ControlNodeRef, ControlNodeRemoveRequest, AttachRequest, BlockRequest, BlockRelease, BlockResponse, SwarmInitRequest, SwarmInitResponse, SwarmJoinRequest, SwarmJoinResponse, SwarmLeaveRequest, JoinTokenRequest, JoinTokenResponse, ControlMethods } from './contracts/control.ts';
 export type { ControlMethodName, NodeDescription, GossipBootstrap, Control, ControlSnapshotEvent, ControlKeyRingEvent, ControlNodeRemovedEvent } from './contracts/control.ts';
 export type { DnsClient, DnsAnswerResult, Dns } from './contracts/dns.ts';
+export type { BlockAllocator, BlockAllocatorOptions, BlockAllocators } from './contracts/blocks.ts';
 export type { ServiceMap } from './services.ts';
 export { KERNEL_VERSION, definePlugin } from './plugin.ts';
 export type { Manifest, Logger, Services, EventSink, MethodMap, SpecRequest, SpecResponse, InvokeFn, Context, HandlerResult, Handler, Handlers, GuardPhase, GuardCall, GuardVerdict, Guard, ServiceFactory, EventHandler, PluginDefinition } from './plugin.ts';

@@ -9,6 +9,7 @@
  *
  * Each contract has a file of its own in `contracts/`; this file lists them for typed lookups.
  */
+import type { BlockAllocators } from './contracts/blocks.ts';
 import type { Cipher } from './contracts/cipher.ts';
 import type { Control } from './contracts/control.ts';
 import type { DataPath } from './contracts/datapath.ts';
@@ -26,4 +27,5 @@ export interface ServiceMap {
   cipher: Cipher;
   control: Control;
   dns: Dns;
+  blocks: BlockAllocators;
 }

@@ -24,6 +24,8 @@ export function controlPlugin(opts: ControlOptions = {}): PluginDefinition {
       version: CONTROL_VERSION,
       kernel: '^0.1.0',
       provides: ['control', 'Swarm', 'Node', 'Network', 'Blocks'],
+      // Address blocks of swarm networks come from the `blocks` allocator (@weft/ipam's ipamBlocksPlugin).
+      requires: ['blocks'],
       optional: ['membership', 'cipher'],
       description: 'Swarm control plane: init/join with pinned-key tokens, encrypted channel, durable manager state, key rotation',
     },

@@ -5,8 +5,7 @@
  * Docker's "not a swarm manager" refusal for cluster writes and reads from its cached snapshot.
  */
 import * as os from 'node:os';
-import { errors, raise, WeftException, type Context, type Control, type GossipBootstrap, type KeyRing, type NodeDescription, type Store } from '@weft/kernel';
-import type { BlockAllocator } from './blocks.ts';
+import { errors, raise, WeftException, type BlockAllocator, type Context, type Control, type GossipBootstrap, type KeyRing, type NodeDescription, type Store } from '@weft/kernel';
 import type { AttachRequest, InitRequest, JoinRequest, KeyRingInfo, NetworkCreateRequest, NetworkRecord, NodeRecord, NodeView, Platform, Role, Snapshot, SwarmInfo, WireKeyRing } from './codecs.ts';
 import { defaultAdvertise, Manager } from './manager.ts';
 import { DEFAULT_PORT, NodeAgent } from './node.ts';
@@ -29,7 +28,7 @@ export interface ControlOptions {
   /** Node → manager heartbeat period (default 5 s); a node is `down` after three missed. */
   readonly heartbeatMs?: number;
   readonly connectTimeoutMs?: number;
-  /** The manager's IPAM block allocator (default: @weft/ipam's BlockTable). */
+  /** The manager's IPAM block allocator (default: one from the `blocks` service). */
   readonly blocks?: () => BlockAllocator;
   /** Node status from gossip; default: the `membership` service if loaded, else connections. */
   readonly statusHook?: (node: NodeRecord) => string | undefined;
@@ -97,7 +96,7 @@ export class ControlService implements Control {
       log: this.ctx.log,
       now: this.opts.now ?? this.ctx.now,
       ...(this.opts.heartbeatMs !== undefined ? { heartbeatMs: this.opts.heartbeatMs } : {}),
-      ...(this.opts.blocks !== undefined ? { blocks: this.opts.blocks() } : {}),
+      blocks: this.opts.blocks?.() ?? this.ctx.services.get('blocks').create({ plugin: PLUGIN }),
       ...(hook !== undefined ? { statusHook: hook } : {}),
       // A node's attach goes through this kernel so guards (e.g. windows-guard) see it.
       invokeAttach: async (m: 'Network.Attach' | 'Network.Detach', input: AttachRequest) => {
