@@ -14,7 +14,7 @@ import { aesGcmPlugin } from '@weft/aes-gcm';
 import { gossipPlugin } from '@weft/gossip';
 import { vxlanPlugin, LOW_LATENCY } from '@weft/vxlan';
 import { dnsPlugin } from '@weft/dns';
-import { ipamPlugin } from '@weft/ipam';
+import { ipamBlocksPlugin, ipamPlugin } from '@weft/ipam';
 import { overlayPlugin } from '@weft/overlay';
 import { bridgePlugin } from '@weft/bridge';
 import { controlPlugin } from '@weft/control';
@@ -66,6 +66,7 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     { plugin: vxlanPlugin(), config: { dataPathAddr: cfg.dataPathAddr, dataPathPort: cfg.dataPathPort, ...(cfg.dataPathLatency === 'low' ? LOW_LATENCY : {}) } },
     { plugin: dnsPlugin, config: {} },
     { plugin: ipamPlugin({ hostRoutes }) },
+    { plugin: ipamBlocksPlugin() },
     { plugin: overlayPlugin(), config: { vtep: cfg.dataPathAddr, node: cfg.nodeName, vtepPort: cfg.dataPathPort } },
     { plugin: bridgePlugin(), config: { node: cfg.nodeName } },
     {

@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import {
-  decode, errors, formatError, isWeftError, KERNEL_VERSION, raise, WeftException, type ErrorCategory, type Kernel, type Logger, type Member, type WeftError,
+  decode, errors, formatError, isWeftError, KERNEL_VERSION, orRaise, raise, WeftException, type ErrorCategory, type Kernel, type Logger, type Member, type WeftError,
 } from '@weft/kernel';
 import {
   API_VERSION, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, PeerAddRequest, SandboxCreateRequest, SwarmInitRequest, SwarmJoinRequest,
@@ -63,7 +63,7 @@ export function createApi(d: ApiDeps) {
   const swarm = async () => {
     if (!has('control')) return undefined;
     const r = await kernel.invoke('control', 'Swarm.Inspect', {});
-    return isLeft(r) ? undefined : (r.right as { NodeID: string; Role: 'manager' | 'worker'; ClusterID: string; Managers: string[] });
+    return isLeft(r) ? undefined : r.right;
   };
   const members = (): readonly Member[] => {
     const m = kernel.service('membership');
@@ -82,7 +82,7 @@ export function createApi(d: ApiDeps) {
     const listed = sw === undefined || sw.Role === 'worker' ? undefined : await kernel.invoke('control', 'Node.List', {});
     if (listed !== undefined && isLeft(listed)) raise(listed.left);
     if (listed !== undefined && !isLeft(listed)) {
-      const views = listed.right as { ID: string; Spec: { Availability: Node['Availability'] }; Description: { Hostname: string; Platform: { OS: string; Architecture: string } }; Status: { State: string; Addr: string }; ManagerStatus?: { Leader: boolean; Reachability: string } }[];
+      const views = listed.right;
       for (const v of views) {
         const g = gossip.get(v.Description.Hostname);
         seen.add(v.Description.Hostname);
@@ -149,7 +149,7 @@ export function createApi(d: ApiDeps) {
     }),
     route('POST', '/swarm/init', async (_p, _q, b) => {
       const r = body(SwarmInitRequest, b);
-      const init = await invoke<{ NodeID: string; ClusterID: string }>('control', 'Swarm.Init', {
+      const init = orRaise(await kernel.invoke('control', 'Swarm.Init', {
         ...r,
         AdvertiseAddr: r.AdvertiseAddr ?? config.advertiseAddr,
         ListenAddr: r.ListenAddr ?? `${config.listenAddr}:${config.listenPort}`,
@@ -157,9 +157,9 @@ export function createApi(d: ApiDeps) {
         DataPathPort: r.DataPathPort ?? config.dataPathPort,
         NodeName: config.nodeName,
         OS: config.os,
-      });
-      const w = await invoke<{ Token: string }>('control', 'Swarm.JoinToken', { Role: 'worker' });
-      const m = await invoke<{ Token: string }>('control', 'Swarm.JoinToken', { Role: 'manager' });
+      }));
+      const w = orRaise(await kernel.invoke('control', 'Swarm.JoinToken', { Role: 'worker' }));
+      const m = orRaise(await kernel.invoke('control', 'Swarm.JoinToken', { Role: 'manager' }));
       return { ...init, WorkerToken: w.Token, ManagerToken: m.Token };
     }),
     route('POST', '/swarm/join', async (_p, _q, b) => {
@@ -177,7 +177,7 @@ export function createApi(d: ApiDeps) {
     route('GET', '/swarm/join-token', async (_p, q) => {
       const role = q.get('role') ?? 'worker';
       if (role !== 'worker' && role !== 'manager') raise(errors.badRequest('api', `unknown role ${JSON.stringify(role)}: expected worker or manager`, { value: role }));
-      const r = await invoke<{ Token: string }>('control', 'Swarm.JoinToken', { Role: role, Rotate: flag(q, 'rotate') });
+      const r = orRaise(await kernel.invoke('control', 'Swarm.JoinToken', { Role: role, Rotate: flag(q, 'rotate') }));
       const sw = await swarm();
       return { Role: role, Token: r.Token, Manager: sw?.Managers[0] ?? `${config.advertiseAddr}:${config.listenPort}` };
     }),

@@ -8,13 +8,9 @@ import { definePlugin, type Context } from '@weft/kernel';
 
 export const REJOIN_MS = 10_000;
 
-interface ControlLike {
-  gossipBootstrap(): { peers: string[]; keys: Uint8Array[] } | undefined;
-}
-
 async function joinMissing(ctx: Context<unknown>): Promise<void> {
   if (!ctx.services.has('control') || !ctx.services.has('membership')) return;
-  const boot = (ctx.services.get('control') as ControlLike).gossipBootstrap();
+  const boot = ctx.services.get('control').gossipBootstrap();
   if (boot === undefined) return;
   const m = ctx.services.get('membership');
   const self = m.self();
@@ -38,10 +34,10 @@ export function swarmGossipBridge() {
       if (timer !== undefined) clearInterval(timer);
     },
     events: {
-      'control.snapshot': (_e: unknown, ctx) => joinMissing(ctx),
+      'control.snapshot': (_e, ctx) => joinMissing(ctx),
       // `node rm` on the manager: the node's endpoints go from every host's tables now.
-      'control.node.removed': (e: { Name?: string }, ctx) => {
-        if (typeof e.Name !== 'string' || !ctx.services.has('tables')) return;
+      'control.node.removed': (e, ctx) => {
+        if (!ctx.services.has('tables')) return;
         ctx.services.get('tables').evict?.(e.Name);
         ctx.log.info('evicted a removed node from the gossip tables', { node: e.Name });
       },

@@ -239,6 +239,37 @@ export const DockerOptions = {
   portMap: 'com.docker.network.portmap',
 } as const;
 
+/**
+ * Weft's own option keys, beside Docker's: Docker never sends these; Weft's engine, its Docker
+ * plugin and its CLI do. Drivers and IPAMs read them by these names only.
+ */
+export const WeftOptions = {
+  /** IPAM `RequestPool` option: the network's name, quoted in overlap errors. */
+  networkName: 'weft.network.name',
+  /** Docker `-o` / `--ipam-opt` option: the Weft network (name or ID) a Docker network maps to. */
+  network: 'weft.network',
+  /** `EndpointOperInfo` value: the Weft network's ID (beside `weft.network`, its name). */
+  networkId: 'weft.network.id',
+  /** Label on a Weft network the Docker plugin created: the Docker network's ID. */
+  dockerNetwork: 'weft.docker.network',
+} as const;
+
+/** `NetworkDriver.Join` options Weft's own agent adds (Docker never sends these). */
+export const WeftJoinOptions = {
+  /** Create the interface directly inside the sandbox's namespace (Weft sandboxes), as `eth0`… */
+  moveIntoSandbox: 'weft.sandbox.move',
+  /** Name inside the sandbox when moved. */
+  dstName: 'weft.sandbox.ifname',
+  /** Sandbox (container) name and aliases for DNS. */
+  name: 'weft.name',
+  aliases: 'weft.aliases',
+  /** Service tasks: published in the endpoint record for the DNS. */
+  service: 'weft.service',
+  serviceVip: 'weft.service.vip',
+  endpointMode: 'weft.endpoint.mode',
+  taskSlot: 'weft.task.slot',
+} as const;
+
 // ---------------------------------------------------------------------------------------------
 // Decoding helpers
 

@@ -6,6 +6,7 @@
  * Categories mirror libnetwork's typed errors (types.BadRequestError, NotFoundError, ...), so a
  * caller can map them to HTTP statuses or CLI exit codes without parsing messages.
  */
+import type { Either } from 'fp-ts/lib/Either.js';
 
 export const ErrorCategories = [
   'BadRequest',
@@ -123,6 +124,12 @@ export class WeftException extends Error {
 
 export function raise(error: WeftError): never {
   throw new WeftException(error);
+}
+
+/** The Right of an invocation's result, or the Left thrown as a WeftException. */
+export function orRaise<T>(r: Either<WeftError, T>): T {
+  if (r._tag === 'Left') raise(r.left);
+  return r.right;
 }
 
 /** `overlay: Cannot create network "web": subnet 10.0.0.0/24 overlaps network "db"` */

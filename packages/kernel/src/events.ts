@@ -1,15 +1,46 @@
 /** A small synchronous-publish, asynchronous-delivery event bus (membership, table, ...). */
-export type Listener = (event: unknown) => void | Promise<void>;
+import type { ControlKeyRingEvent, ControlNodeRemovedEvent, ControlSnapshotEvent } from './contracts/control.ts';
+import type { MemberEvent } from './contracts/membership.ts';
+import type { TableEvent } from './contracts/tables.ts';
+
+/**
+ * Every event topic and its payload. `publish`, `subscribe` and plugins' `events` handlers are
+ * typed by it, so an unknown topic or a wrong payload is a compile error. A plugin that defines
+ * topics of its own adds them by declaration merging (as fastify's plugins extend its types):
+ *
+ * ```ts
+ * declare module '@weft/kernel' {
+ *   interface EventMap { 'myplugin.ready': { at: number } }
+ * }
+ * ```
+ */
+export interface EventMap {
+  /** A gossip member joined, changed state or left (provider: `membership`). */
+  membership: MemberEvent;
+  /** A gossip table entry was created, updated or deleted, local or remote (provider: `tables`). */
+  table: TableEvent;
+  /** This node applied a newer copy of the manager's state (provider: `control`). */
+  'control.snapshot': ControlSnapshotEvent;
+  /** This node applied a newer data-path key ring (provider: `control`). */
+  'control.keyring': ControlKeyRingEvent;
+  /** `node rm` on this manager (provider: `control`). */
+  'control.node.removed': ControlNodeRemovedEvent;
+}
+
+export type Topic = keyof EventMap & string;
+export type Listener<K extends Topic = Topic> = (event: EventMap[K]) => void | Promise<void>;
 
 export interface EventBus {
-  publish(topic: string, event: unknown): void;
-  subscribe(topic: string, fn: Listener): () => void;
+  publish<K extends Topic>(topic: K, event: EventMap[K]): void;
+  subscribe<K extends Topic>(topic: K, fn: Listener<K>): () => void;
   /** Resolves once every delivery started so far has settled (for tests). */
   drain(): Promise<void>;
 }
 
+type AnyListener = (event: unknown) => void | Promise<void>;
+
 export function createEventBus(onError: (topic: string, err: unknown) => void): EventBus {
-  const listeners = new Map<string, Set<Listener>>();
+  const listeners = new Map<string, Set<AnyListener>>();
   let pending: Promise<unknown>[] = [];
   return {
     publish(topic, event) {
@@ -26,8 +57,9 @@ export function createEventBus(onError: (topic: string, err: unknown) => void): 
     subscribe(topic, fn) {
       let set = listeners.get(topic);
       if (set === undefined) listeners.set(topic, (set = new Set()));
-      set.add(fn);
-      return () => set!.delete(fn);
+      const f = fn as AnyListener;
+      set.add(f);
+      return () => set!.delete(f);
     },
     async drain() {
       while (pending.length > 0) {

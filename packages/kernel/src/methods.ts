@@ -74,8 +74,8 @@ export const IpamDriverMethods = {
 export type NetworkDriverMethodName = keyof typeof NetworkDriverMethods;
 export type IpamDriverMethodName = keyof typeof IpamDriverMethods;
 
-type Req<M> = M extends MethodSpec<infer I, unknown> ? I : never;
-type Res<M> = M extends MethodSpec<unknown, infer O> ? O : never;
+type Req<M> = M extends MethodSpec<infer I, any> ? I : never;
+type Res<M> = M extends MethodSpec<any, infer O> ? O : never;
 export type RequestOf<T extends Record<string, MethodSpec<any, any>>, K extends keyof T> = Req<T[K]>;
 export type ResponseOf<T extends Record<string, MethodSpec<any, any>>, K extends keyof T> = Res<T[K]>;
 

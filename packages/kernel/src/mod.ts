@@ -4,11 +4,11 @@
  *
  * Every public name is listed here (no `export *`), so what the kernel promises is in one place.
  */
-export { ErrorCategories, CategoryCode, KernelCodes, weftError, errors, isWeftError, WeftException, raise, formatError, fromUnknown } from './errors.ts';
+export { ErrorCategories, CategoryCode, KernelCodes, weftError, errors, isWeftError, WeftException, raise, orRaise, formatError, fromUnknown } from './errors.ts';
 export type { ErrorCategory, WeftError, ErrorDetails } from './errors.ts';
 export { parseVersion, compareVersions, satisfies } from './semver.ts';
 export type { Version } from './semver.ts';
-export { orEmpty, isIPv4, isIPv6, isIP, isCidr, show, Cidr, CidrOrEmpty, IP, IPOrEmpty, IPOrCidr, MacOrEmpty, NonEmptyString, ID, StringMap, AnyMap, Empty, IPAMData, EndpointInterface, NetworkRef, EndpointRef, ActivateResponse, Scope, CapabilitiesResponse, AllocateNetworkRequest, AllocateNetworkResponse, CreateNetworkRequest, CreateEndpointRequest, CreateEndpointResponse, EndpointOperInfoResponse, JoinRequest, StaticRoute, JoinResponse, ProgramExternalConnectivityRequest, DiscoveryRequest, EventNotifyRequest, IpamCapabilitiesResponse, AddressSpacesResponse, RequestPoolRequest, RequestPoolResponse, ReleasePoolRequest, RequestAddressRequest, RequestAddressResponse, ReleaseAddressRequest, DockerOptions, contextPath, decode } from './codecs.ts';
+export { orEmpty, isIPv4, isIPv6, isIP, isCidr, show, Cidr, CidrOrEmpty, IP, IPOrEmpty, IPOrCidr, MacOrEmpty, NonEmptyString, ID, StringMap, AnyMap, Empty, IPAMData, EndpointInterface, NetworkRef, EndpointRef, ActivateResponse, Scope, CapabilitiesResponse, AllocateNetworkRequest, AllocateNetworkResponse, CreateNetworkRequest, CreateEndpointRequest, CreateEndpointResponse, EndpointOperInfoResponse, JoinRequest, StaticRoute, JoinResponse, ProgramExternalConnectivityRequest, DiscoveryRequest, EventNotifyRequest, IpamCapabilitiesResponse, AddressSpacesResponse, RequestPoolRequest, RequestPoolResponse, ReleasePoolRequest, RequestAddressRequest, RequestAddressResponse, ReleaseAddressRequest, DockerOptions, WeftOptions, WeftJoinOptions, contextPath, decode } from './codecs.ts';
 export type { DecodeFailure } from './codecs.ts';
 export { method, NetworkDriverMethods, IpamDriverMethods, BuiltinContracts } from './methods.ts';
 export type { MethodSpec, NetworkDriverMethodName, IpamDriverMethodName, RequestOf, ResponseOf } from './methods.ts';
@@ -20,14 +20,18 @@ export { DropReason, CipherStatNames, CIPHER_MAX_PLAINTEXT, VXLAN_FLAGS_WORD, WO
 export type { DataKey, KeyRing, CipherSession, Cipher, CipherWorker, WorkerCipherFactory } from './contracts/cipher.ts';
 export { DATA_KEY_BYTES, generateDataKey, primaryIndex, initialRing, newestEpoch, rotate, toKeyRing } from './keyring.ts';
 export type { ManagedRing } from './keyring.ts';
+export { SwarmRole, NodeAvailability, NodePlatform, ControlSubnet, ControlNetwork, ControlNodeView, KeyRingInfo, SwarmInfo, ControlIpamConfig, ControlNetworkCreateRequest, ControlCreateResponse, ControlNetworkRef, ControlNodeRef, ControlNodeRemoveRequest, AttachRequest, BlockRequest, BlockRelease, BlockResponse, SwarmInitRequest, SwarmInitResponse, SwarmJoinRequest, SwarmJoinResponse, SwarmLeaveRequest, JoinTokenRequest, JoinTokenResponse, ControlMethods } from './contracts/control.ts';
+export type { ControlMethodName, NodeDescription, GossipBootstrap, Control, ControlSnapshotEvent, ControlKeyRingEvent, ControlNodeRemovedEvent } from './contracts/control.ts';
+export type { DnsClient, DnsAnswerResult, Dns } from './contracts/dns.ts';
+export type { BlockAllocator, BlockAllocatorOptions, BlockAllocators } from './contracts/blocks.ts';
 export type { ServiceMap } from './services.ts';
 export { KERNEL_VERSION, definePlugin } from './plugin.ts';
-export type { Manifest, Logger, Services, EventSink, InvokeFn, Context, HandlerResult, Handler, Handlers, GuardPhase, GuardCall, GuardVerdict, Guard, ServiceFactory, EventHandler, PluginDefinition } from './plugin.ts';
+export type { Manifest, Logger, Services, EventSink, MethodMap, SpecRequest, SpecResponse, InvokeFn, Context, HandlerResult, Handler, Handlers, GuardPhase, GuardCall, GuardVerdict, Guard, ServiceFactory, EventHandler, PluginDefinition } from './plugin.ts';
 export { memoryStore, getJson, putJson, listJson } from './store.ts';
 export { createSerial, createKeyedSerial } from './serial.ts';
 export type { Serial } from './serial.ts';
 export { createEventBus } from './events.ts';
-export type { Listener, EventBus } from './events.ts';
+export type { EventMap, Topic, Listener, EventBus } from './events.ts';
 export { MultiProviderContracts, resolvePlugins } from './registry.ts';
 export type { LoadedPlugin, Resolution, PluginEntry } from './registry.ts';
 export { silentLogger, createKernel } from './runtime.ts';

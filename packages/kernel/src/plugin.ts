@@ -9,6 +9,8 @@ import type { MethodSpec } from './methods.ts';
 import type { ServiceMap } from './services.ts';
 import type { Store } from './contracts/store.ts';
 import type { NetworkDriverMethods, IpamDriverMethods } from './methods.ts';
+import type { ControlMethods } from './contracts/control.ts';
+import type { EventMap, Topic } from './events.ts';
 
 export const KERNEL_VERSION = '0.1.0';
 
@@ -43,11 +45,30 @@ export interface Services {
 }
 
 export interface EventSink {
-  publish(topic: string, event: unknown): void;
+  publish<K extends Topic>(topic: K, event: EventMap[K]): void;
 }
 
+type ControlMethodTable = { readonly [K in keyof typeof ControlMethods]: (typeof ControlMethods)[K] };
+
+/**
+ * Methods whose request and response types the kernel knows, by full name (`Network.List`), so
+ * `ctx.invoke` returns them typed. The kernel checks every response against the method's codec
+ * before a caller sees it, so the type holds whichever plugin answers. A plugin that defines
+ * methods of its own adds them by declaration merging
+ * (`declare module '@weft/kernel' { interface MethodMap { 'My.Method': MethodSpec<I, O> } }`).
+ */
+export interface MethodMap extends ControlMethodTable {}
+
+/** The request and response types of a method spec. */
+export type SpecRequest<M> = M extends MethodSpec<infer I, any> ? I : never;
+export type SpecResponse<M> = M extends MethodSpec<any, infer O> ? O : never;
+
 /** The target of an invocation: a plugin name (drivers are named after their plugin). */
-export type InvokeFn = (plugin: string, method: string, input: unknown) => Promise<Either<WeftError, unknown>>;
+export interface InvokeFn {
+  <M extends keyof MethodMap & string>(plugin: string, method: M, input: SpecRequest<MethodMap[M]>): Promise<Either<WeftError, SpecResponse<MethodMap[M]>>>;
+  /** Any other method: untyped. A known method never falls through to here with a wrong input. */
+  <N extends string>(plugin: string, method: N extends keyof MethodMap ? never : N, input: unknown): Promise<Either<WeftError, unknown>>;
+}
 
 export interface Context<C = unknown> {
   readonly plugin: string;
@@ -101,7 +122,7 @@ export interface Guard<C = unknown> {
 }
 
 export type ServiceFactory<C, S> = (ctx: Context<C>) => Promise<S> | S;
-export type EventHandler<C = unknown> = (event: any, ctx: Context<C>) => Promise<void> | void;
+export type EventHandler<C = unknown, E = unknown> = (event: E, ctx: Context<C>) => Promise<void> | void;
 
 export interface PluginDefinition<C = unknown> {
   readonly manifest: Manifest<C>;
@@ -112,8 +133,8 @@ export interface PluginDefinition<C = unknown> {
     readonly [name: string]: ServiceFactory<C, unknown> | undefined;
   };
   readonly guards?: readonly Guard<C>[];
-  /** Event triggers: topic → handler (`membership`, `table`, or a plugin's own topics). */
-  readonly events?: { readonly [topic: string]: EventHandler<C> | undefined };
+  /** Event triggers: topic → handler (topics and payloads: `EventMap`). */
+  readonly events?: { readonly [K in Topic]?: EventHandler<C, EventMap[K]> };
   /**
    * Called once at load, after this plugin's services exist and its dependencies have started:
    * load and verify durable state here, so a corrupt state file stops the agent at start-up

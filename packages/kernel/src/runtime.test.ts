@@ -179,9 +179,10 @@ test('plugins can define contracts of their own; events reach subscribers', asyn
   const k = await loaded(p);
   const r = await k.invoke('ctl', 'Control.Echo', { text: 'hi' });
   assert.equal(r, { _tag: 'Right', right: { text: 'HI' } });
-  k.publish('table', { type: 'create' });
+  const ev = { type: 'create' as const, entry: { table: 'endpoints', network: 'n', key: 'k', value: new Uint8Array(), owner: 'h', lamport: 1, deleted: false, stale: false } };
+  k.publish('table', ev);
   await k.events.drain();
-  assert.equal(seen, [{ type: 'create' }]);
+  assert.equal(seen, [ev]);
 });
 
 test('IPAM GetCapabilities falls back to defaults when a provider omits it', async () => {

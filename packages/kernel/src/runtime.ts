@@ -5,14 +5,19 @@
 import { left, right, isLeft, type Either } from 'fp-ts/lib/Either.js';
 import { decode } from './codecs.ts';
 import { errors, fromUnknown, isWeftError, KernelCodes, type WeftError } from './errors.ts';
-import { createEventBus, type EventBus } from './events.ts';
+import { createEventBus, type EventBus, type EventMap, type Topic } from './events.ts';
 import type { MethodSpec } from './methods.ts';
 import {
   KERNEL_VERSION,
   type Context,
+  type EventHandler,
   type Guard,
   type GuardVerdict,
   type Handler,
+  type InvokeFn,
+  type MethodMap,
+  type SpecRequest,
+  type SpecResponse,
   type Logger,
   type PluginDefinition,
   type Services,
@@ -40,7 +45,9 @@ export interface Kernel {
   readonly version: string;
   /** Resolves and starts the plugins. Load errors are all returned, coded. */
   load(entries: readonly PluginEntry[]): Promise<Either<readonly WeftError[], void>>;
-  invoke<O = unknown>(plugin: string, method: string, input: unknown, opts?: InvokeOptions): Promise<Either<WeftError, O>>;
+  /** Typed for the methods of `MethodMap` (see InvokeFn); `invoke<O>(…)` states the output type of any other. */
+  invoke<M extends keyof MethodMap & string>(plugin: string, method: M, input: SpecRequest<MethodMap[M]>, opts?: InvokeOptions): Promise<Either<WeftError, SpecResponse<MethodMap[M]>>>;
+  invoke<O = unknown, N extends string = string>(plugin: string, method: N extends keyof MethodMap ? never : N, input: unknown, opts?: InvokeOptions): Promise<Either<WeftError, O>>;
   /** Method spec by full name. */
   method(name: string): MethodSpec<any, any> | undefined;
   /** Plugins providing `contract`, in load order. */
@@ -48,7 +55,7 @@ export interface Kernel {
   plugin(name: string): PluginDefinition<any> | undefined;
   service<K extends keyof ServiceMap>(name: K): ServiceMap[K] | undefined;
   service(name: string): unknown;
-  publish(topic: string, event: unknown): void;
+  publish<K extends Topic>(topic: K, event: EventMap[K]): void;
   readonly events: EventBus;
   stop(): Promise<void>;
 }
@@ -102,7 +109,8 @@ export function createKernel(opts: KernelOptions = {}): Kernel {
       events: { publish: (topic, event) => events.publish(topic, event) },
       log: pluginLogger(name),
       now,
-      invoke: (p, m, i) => invoke(p, m, i),
+      // Typed by MethodMap: every response was checked against its method's codec by invoke().
+      invoke: ((p: string, m: string, i: unknown) => invoke(p, m, i)) as InvokeFn,
     };
   };
 
@@ -222,15 +230,15 @@ export function createKernel(opts: KernelOptions = {}): Kernel {
           }
         }
         for (const g of lp.def.guards ?? []) guards.push({ plugin: name, guard: g });
-        for (const [topic, fn] of Object.entries(lp.def.events ?? {})) {
+        for (const [topic, fn] of Object.entries(lp.def.events ?? {}) as [Topic, EventHandler<unknown, never> | undefined][]) {
           if (fn === undefined) continue;
-          unsubscribers.push(events.subscribe(topic, (e) => fn(e, ctx)));
+          unsubscribers.push(events.subscribe(topic, (e) => fn(e as never, ctx)));
         }
       }
       guards = guards.sort((a, b) => a.guard.order - b.guard.order || a.guard.name.localeCompare(b.guard.name));
       return right(undefined);
     },
-    invoke,
+    invoke: invoke as Kernel['invoke'],
     method: (name) => resolution?.methods.get(name),
     providers(contract) {
       return [...running.values()].filter((r) => r.lp.def.manifest.provides.includes(contract)).map((r) => r.lp.def.manifest.name);

@@ -9,8 +9,11 @@
  *
  * Each contract has a file of its own in `contracts/`; this file lists them for typed lookups.
  */
+import type { BlockAllocators } from './contracts/blocks.ts';
 import type { Cipher } from './contracts/cipher.ts';
+import type { Control } from './contracts/control.ts';
 import type { DataPath } from './contracts/datapath.ts';
+import type { Dns } from './contracts/dns.ts';
 import type { Membership } from './contracts/membership.ts';
 import type { Store } from './contracts/store.ts';
 import type { Tables } from './contracts/tables.ts';
@@ -22,4 +25,7 @@ export interface ServiceMap {
   tables: Tables;
   datapath: DataPath;
   cipher: Cipher;
+  control: Control;
+  dns: Dns;
+  blocks: BlockAllocators;
 }

@@ -11,6 +11,7 @@
 import type * as t from 'io-ts';
 import { isLeft, left, type Either } from 'fp-ts/lib/Either.js';
 import {
+  WeftJoinOptions,
   encodeEndpointRecord,
   definePlugin,
   errors,
@@ -36,21 +37,8 @@ export interface SwitchConfig {
   readonly scope?: 'local' | 'global';
 }
 
-/** Join options Weft's own agent adds (Docker never sends these). */
-export const JoinOptions = {
-  /** Create the interface directly inside the sandbox's namespace (Weft sandboxes), as `eth0`… */
-  moveIntoSandbox: 'weft.sandbox.move',
-  /** Name inside the sandbox when moved. */
-  dstName: 'weft.sandbox.ifname',
-  /** Sandbox (container) name and aliases for DNS. */
-  name: 'weft.name',
-  aliases: 'weft.aliases',
-  /** Service tasks (@weft/services through the engine): published in the endpoint record for the DNS. */
-  service: 'weft.service',
-  serviceVip: 'weft.service.vip',
-  endpointMode: 'weft.endpoint.mode',
-  taskSlot: 'weft.task.slot',
-} as const;
+/** Join options Weft's own agent adds: the kernel's `WeftJoinOptions` (re-exported for existing importers). */
+export const JoinOptions = WeftJoinOptions;
 
 export interface EndpointState {
   readonly network: string;

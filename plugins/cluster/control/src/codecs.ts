@@ -1,18 +1,46 @@
 /**
- * io-ts codecs for everything the control plane stores, sends or accepts: network and node
- * records (Docker Engine API field names), the RPC envelope, and each method's request/response.
+ * io-ts codecs for everything the control plane stores, sends or accepts. The public shapes
+ * (network and node records, each method's request and response) are the kernel's `control`
+ * contract (@weft/kernel contracts/control.ts), re-exported here under this package's names;
+ * what stays here is private to the control plane: the manager's node record, the key ring on
+ * the wire, the state snapshot and the channel's messages.
  */
 import * as t from 'io-ts';
-import { Cidr, IP, NonEmptyString, StringMap } from '@weft/kernel';
+import { NodeAvailability as Availability, NodePlatform as Platform, SwarmRole as Role, ControlNetwork as NetworkRecord } from '@weft/kernel';
+
+export {
+  SwarmRole as Role,
+  NodeAvailability as Availability,
+  NodePlatform as Platform,
+  ControlSubnet as SubnetRecord,
+  ControlNetwork as NetworkRecord,
+  ControlNodeView as NodeView,
+  KeyRingInfo,
+  SwarmInfo,
+  ControlIpamConfig as IpamConfigEntry,
+  ControlNetworkCreateRequest as NetworkCreateRequest,
+  ControlCreateResponse as CreateResponse,
+  ControlNetworkRef as NetworkRef,
+  ControlNodeRef as NodeRef,
+  ControlNodeRemoveRequest as NodeRemoveRequest,
+  AttachRequest,
+  BlockRequest as BlockRequestMsg,
+  BlockRelease as BlockReleaseMsg,
+  BlockResponse,
+  SwarmInitRequest as InitRequest,
+  SwarmInitResponse as InitResponse,
+  SwarmJoinRequest as JoinRequest,
+  SwarmJoinResponse as JoinResponse,
+  SwarmLeaveRequest as LeaveRequest,
+  JoinTokenRequest,
+  JoinTokenResponse as TokenResponse,
+} from '@weft/kernel';
+
+export const Empty = t.type({});
 
 // ---------------------------------------------------------------------------------------------
 // Records
 
-export const Role = t.union([t.literal('worker'), t.literal('manager')]);
-export type Role = t.TypeOf<typeof Role>;
-export const Availability = t.union([t.literal('active'), t.literal('pause'), t.literal('drain')]);
-export const Platform = t.type({ OS: t.string, Architecture: t.string });
-export type Platform = t.TypeOf<typeof Platform>;
 
 export const NodeRecord = t.intersection([
   t.type({
@@ -36,34 +64,6 @@ export const NodeRecord = t.intersection([
 ]);
 export type NodeRecord = t.TypeOf<typeof NodeRecord>;
 
-export const SubnetRecord = t.intersection([
-  t.type({ Subnet: Cidr, Gateway: t.string }),
-  t.partial({ IPRange: Cidr, AuxiliaryAddresses: StringMap }),
-]);
-export type SubnetRecord = t.TypeOf<typeof SubnetRecord>;
-
-export const NetworkRecord = t.intersection([t.type({
-  Id: t.string,
-  Name: t.string,
-  Driver: t.string,
-  Scope: t.literal('swarm'),
-  Options: StringMap,
-  Labels: StringMap,
-  Attachable: t.boolean,
-  Internal: t.boolean,
-  Encrypted: t.boolean,
-  EnableIPv6: t.boolean,
-  Subnets: t.array(SubnetRecord),
-  /** One VNI per subnet, same order. */
-  VNIs: t.array(t.number),
-  Created: t.string,
-  /** Node ID → sandboxes of that node attached to the network. */
-  Attachments: t.record(t.string, t.array(t.string)),
-}), t.partial({
-  /** The swarm's routing-mesh network (Docker's `Ingress: true`); absent on every other network. */
-  Ingress: t.boolean,
-})]);
-export type NetworkRecord = t.TypeOf<typeof NetworkRecord>;
 
 export const WireKey = t.type({ Epoch: t.number, Key: t.string });
 export type WireKey = t.TypeOf<typeof WireKey>;
@@ -85,85 +85,6 @@ export type WireKeyRing = t.TypeOf<typeof WireKeyRing>;
 /** What the manager pushes after every change (and returns from Sync): the whole shared state. */
 export const Snapshot = t.type({ Seq: t.number, Networks: t.array(NetworkRecord), KeyRing: WireKeyRing, GossipPeers: t.array(t.string), Managers: t.array(t.string) });
 export type Snapshot = t.TypeOf<typeof Snapshot>;
-
-// ---------------------------------------------------------------------------------------------
-// Views (Docker Engine API shapes)
-
-export const NodeView = t.intersection([
-  t.type({
-    ID: t.string,
-    CreatedAt: t.string,
-    UpdatedAt: t.string,
-    Spec: t.type({ Role, Availability }),
-    Description: t.type({ Hostname: t.string, Platform }),
-    /** `ready`, `down`, `left` (or what the gossip hook reports: `suspect`, ...). */
-    Status: t.type({ State: t.string, Addr: t.string }),
-  }),
-  t.partial({ ManagerStatus: t.type({ Leader: t.boolean, Reachability: t.string, Addr: t.string }), Self: t.boolean }),
-]);
-export type NodeView = t.TypeOf<typeof NodeView>;
-
-export const KeyRingInfo = t.type({ Rotation: t.number, Epochs: t.array(t.number), PrimaryEpoch: t.number, NextRotationAt: t.number, IntervalMs: t.number });
-export type KeyRingInfo = t.TypeOf<typeof KeyRingInfo>;
-
-// ---------------------------------------------------------------------------------------------
-// Requests
-
-export const IpamConfigEntry = t.partial({ Subnet: Cidr, Gateway: IP, IPRange: Cidr, AuxiliaryAddresses: StringMap });
-export const NetworkCreateRequest = t.intersection([
-  t.type({ Name: NonEmptyString }),
-  t.partial({
-    Driver: t.string,
-    Options: StringMap,
-    Labels: StringMap,
-    Attachable: t.boolean,
-    Internal: t.boolean,
-    EnableIPv6: t.boolean,
-    Ingress: t.boolean,
-    IPAM: t.partial({ Driver: t.string, Options: StringMap, Config: t.array(IpamConfigEntry) }),
-  }),
-]);
-export type NetworkCreateRequest = t.TypeOf<typeof NetworkCreateRequest>;
-
-export const NetworkRef = t.type({ Network: NonEmptyString });
-export const NodeRef = t.type({ Node: NonEmptyString });
-export const NodeRemoveRequest = t.intersection([NodeRef, t.partial({ Force: t.boolean })]);
-export const AttachRequest = t.intersection([t.type({ Network: NonEmptyString, Sandbox: NonEmptyString }), t.partial({ Node: NonEmptyString })]);
-export type AttachRequest = t.TypeOf<typeof AttachRequest>;
-export const JoinTokenRequest = t.intersection([t.type({ Role }), t.partial({ Rotate: t.boolean })]);
-export const BlockRequestMsg = t.intersection([t.type({ Network: NonEmptyString }), t.partial({ Subnet: Cidr })]);
-export const BlockReleaseMsg = t.type({ Network: NonEmptyString, Block: Cidr });
-export const Empty = t.type({});
-
-export const InitRequest = t.partial({
-  AdvertiseAddr: t.string,
-  ListenAddr: t.string,
-  DataPathAddr: t.string,
-  DataPathPort: t.number,
-  DefaultAddrPool: t.array(Cidr),
-  SubnetSize: t.number,
-  KeyRotationInterval: t.union([t.string, t.number]),
-  NodeName: t.string,
-  OS: t.string,
-});
-export type InitRequest = t.TypeOf<typeof InitRequest>;
-export const InitResponse = t.type({ NodeID: t.string, ClusterID: t.string, ListenAddr: t.string });
-
-export const JoinRequest = t.intersection([
-  t.type({ JoinToken: t.string, RemoteAddrs: t.array(t.string) }),
-  t.partial({ AdvertiseAddr: t.string, DataPathAddr: t.string, DataPathPort: t.number, ListenAddr: t.string, NodeName: t.string, OS: t.string, GossipAddr: t.string }),
-]);
-export type JoinRequest = t.TypeOf<typeof JoinRequest>;
-export const JoinResponse = t.type({ NodeID: t.string, Role, ClusterID: t.string });
-export const LeaveRequest = t.partial({ Force: t.boolean });
-export const TokenResponse = t.type({ Token: t.string });
-export const CreateResponse = t.intersection([t.type({ Id: t.string }), t.partial({ Warning: t.string })]);
-export const BlockResponse = t.type({ Block: Cidr });
-export const SwarmInfo = t.intersection([
-  t.type({ NodeID: t.string, Role, ClusterID: t.string, Managers: t.array(t.string), ManagerReachable: t.boolean }),
-  t.partial({ KeyRing: KeyRingInfo, ListenAddr: t.string }),
-]);
-export type SwarmInfo = t.TypeOf<typeof SwarmInfo>;
 
 // ---------------------------------------------------------------------------------------------
 // Channel messages

@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { errors, fromUnknown, getJson, putJson, raise, silentLogger, type DataKey, type Logger, type Store } from '@weft/kernel';
+import { errors, fromUnknown, getJson, putJson, raise, silentLogger, type BlockAllocator, type DataKey, type Logger, type Store } from '@weft/kernel';
 import { generateDataKey } from '@weft/kernel';
 import { acceptChannel, FRAME_READ_LIMIT, LABEL_JOIN, LABEL_NODE, HANDSHAKE_TIMEOUT_MS, type Conn } from './channel.ts';
 import {
@@ -30,7 +30,7 @@ import {
   type Role,
   type Snapshot,
 } from './codecs.ts';
-import { ipamBlockAllocator, loadBlocks, saveBlocks, type BlockAllocator } from './blocks.ts';
+import { loadBlocks, saveBlocks } from './blocks.ts';
 import { decodeOr, toWire } from './rpc.ts';
 import * as S from './state.ts';
 import { formatToken, newSecret, secretKey } from './token.ts';
@@ -55,7 +55,8 @@ export interface ManagerOptions {
   readonly now?: () => number;
   readonly log?: Logger;
   readonly heartbeatMs?: number;
-  readonly blocks?: BlockAllocator;
+  /** The address-block allocator (the kernel's `blocks` contract; the control plugin takes it from the `blocks` service). */
+  readonly blocks: BlockAllocator;
   /** Gossip's view of a node (`alive`, `suspect`, `dead`, ...); undefined → connection-based status. */
   readonly statusHook?: (node: NodeRecord) => string | undefined;
   /**
@@ -166,7 +167,7 @@ export class Manager {
     };
     let state = S.addNode(base, nodeId, info, 'manager', now);
     state = { ...state, Nodes: { ...state.Nodes, [nodeId]: { ...state.Nodes[nodeId]!, Leader: true } } };
-    const m = new Manager(opts, state, opts.blocks ?? ipamBlockAllocator());
+    const m = new Manager(opts, state, opts.blocks);
     await m.listen(p.host, p.port);
     await m.persist(m.state);
     m.scheduleRotation();
@@ -180,7 +181,7 @@ export class Manager {
     const r = S.ClusterState.decode(raw);
     if (isLeft(r)) raise(errors.internal(S.PLUGIN, 'The stored cluster state does not decode; refusing to start the manager on it', { hint: 'Restore the state dir from a backup.' }));
     const state = (r as { right: S.ClusterState }).right;
-    const blocks = opts.blocks ?? ipamBlockAllocator();
+    const blocks = opts.blocks;
     await loadBlocks(blocks, opts.store.scope('blocks'));
     // Reconcile with the cluster record (a crash may fall between the two writes): every subnet
     // has a block table, and tables of networks that no longer exist are dropped.

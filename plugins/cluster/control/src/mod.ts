@@ -9,7 +9,6 @@ export { Manager, DEFAULT_HEARTBEAT_MS, type ManagerOptions, type InitParams, ty
 export { NodeAgent, DEFAULT_PORT, type NodeOptions, NodeState } from './node.ts';
 export { formatToken, parseToken, keyDigest, newSecret, TOKEN_PREFIX, type ParsedToken } from './token.ts';
 export { ChannelError, connectChannel, acceptChannel, MAX_FRAME, MAGIC, Conn } from './channel.ts';
-export { ipamBlockAllocator, type BlockAllocator } from './blocks.ts';
 export { VniBitmap, VNI_AUTO_START, VNI_MAX } from './vni.ts';
 export * from './codecs.ts';
 export {

@@ -1,75 +1,40 @@
 /**
- * The `control` kernel plugin: provides the `control` service (ControlService) and the contracts
- * Swarm.*, Node.*, Network.*, Blocks.* as kernel methods with io-ts codecs, so the agent's local
+ * The `control` kernel plugin: provides the kernel's `control` contract — the `control` service
+ * (ControlService implements `Control`) and Swarm.*, Node.*, Network.*, Blocks.* as kernel methods, so the agent's local
  * API routes to them and guards can hook them (e.g. `Network.Attach`).
  */
-import * as t from 'io-ts';
-import { definePlugin, method, type Context, type PluginDefinition } from '@weft/kernel';
-import {
-  AttachRequest,
-  BlockReleaseMsg,
-  BlockRequestMsg,
-  BlockResponse,
-  CreateResponse,
-  Empty,
-  InitRequest,
-  InitResponse,
-  JoinRequest,
-  JoinResponse,
-  JoinTokenRequest,
-  KeyRingInfo,
-  LeaveRequest,
-  NetworkCreateRequest,
-  NetworkRecord,
-  NetworkRef,
-  NodeRef,
-  NodeRemoveRequest,
-  NodeView,
-  SwarmInfo,
-  TokenResponse,
-} from './codecs.ts';
+import type * as t from 'io-ts';
+import { ControlMethods, definePlugin, type Context, type Control, type PluginDefinition } from '@weft/kernel';
+import type { AttachRequest, BlockReleaseMsg, BlockRequestMsg, InitRequest, JoinRequest, JoinTokenRequest, LeaveRequest, NetworkCreateRequest, NodeRemoveRequest } from './codecs.ts';
 import { ControlService, type ControlOptions } from './service.ts';
 
 export const CONTROL_VERSION = '0.1.0';
 
-/** Every method the plugin defines, by full name. */
-export const ControlMethods = {
-  'Swarm.Init': method('Swarm', 'Init', InitRequest, InitResponse),
-  'Swarm.Join': method('Swarm', 'Join', JoinRequest, JoinResponse),
-  'Swarm.Leave': method('Swarm', 'Leave', LeaveRequest, Empty),
-  'Swarm.JoinToken': method('Swarm', 'JoinToken', JoinTokenRequest, TokenResponse),
-  'Swarm.Inspect': method('Swarm', 'Inspect', Empty, SwarmInfo),
-  'Swarm.RotateKeys': method('Swarm', 'RotateKeys', Empty, KeyRingInfo),
-  'Node.List': method('Node', 'List', Empty, t.array(NodeView)),
-  'Node.Inspect': method('Node', 'Inspect', NodeRef, NodeView),
-  'Node.Remove': method('Node', 'Remove', NodeRemoveRequest, Empty),
-  'Network.Create': method('Network', 'Create', NetworkCreateRequest, CreateResponse),
-  'Network.Remove': method('Network', 'Remove', NetworkRef, Empty),
-  'Network.List': method('Network', 'List', Empty, t.array(NetworkRecord)),
-  'Network.Inspect': method('Network', 'Inspect', NetworkRef, NetworkRecord),
-  'Network.Attach': method('Network', 'Attach', AttachRequest, NetworkRecord),
-  'Network.Detach': method('Network', 'Detach', AttachRequest, NetworkRecord),
-  'Blocks.Request': method('Blocks', 'Request', BlockRequestMsg, BlockResponse),
-  'Blocks.Release': method('Blocks', 'Release', BlockReleaseMsg, Empty),
-} as const;
+/** Every method the plugin defines, by full name (the kernel's `control` contract). */
+export { ControlMethods };
 
-const svc = (ctx: Context<unknown>): ControlService => ctx.services.get('control') as ControlService;
+const svc = (ctx: Context<unknown>): Control => ctx.services.get('control');
 
 export function controlPlugin(opts: ControlOptions = {}): PluginDefinition {
+  // The instance behind each kernel's `control` service, for stop (not part of the contract).
+  const instances = new WeakMap<object, ControlService>();
   return definePlugin({
     manifest: {
       name: 'control',
       version: CONTROL_VERSION,
       kernel: '^0.1.0',
       provides: ['control', 'Swarm', 'Node', 'Network', 'Blocks'],
+      // Address blocks of swarm networks come from the `blocks` allocator (@weft/ipam's ipamBlocksPlugin).
+      requires: ['blocks'],
       optional: ['membership', 'cipher'],
       description: 'Swarm control plane: init/join with pinned-key tokens, encrypted channel, durable manager state, key rotation',
     },
     methods: Object.values(ControlMethods),
     services: {
-      control: async (ctx) => {
+      control: async (ctx): Promise<Control> => {
         const s = new ControlService(ctx, opts);
         await s.start();
+        instances.set(ctx.store, s);
         return s;
       },
     },
@@ -101,7 +66,7 @@ export function controlPlugin(opts: ControlOptions = {}): PluginDefinition {
       },
     },
     stop: async (ctx) => {
-      await svc(ctx).stop();
+      await instances.get(ctx.store)?.stop();
     },
   });
 }

@@ -5,8 +5,7 @@
  * Docker's "not a swarm manager" refusal for cluster writes and reads from its cached snapshot.
  */
 import * as os from 'node:os';
-import { errors, raise, WeftException, type Context, type KeyRing, type Store } from '@weft/kernel';
-import type { BlockAllocator } from './blocks.ts';
+import { errors, raise, WeftException, type BlockAllocator, type Context, type Control, type GossipBootstrap, type KeyRing, type NodeDescription, type Store } from '@weft/kernel';
 import type { AttachRequest, InitRequest, JoinRequest, KeyRingInfo, NetworkCreateRequest, NetworkRecord, NodeRecord, NodeView, Platform, Role, Snapshot, SwarmInfo, WireKeyRing } from './codecs.ts';
 import { defaultAdvertise, Manager } from './manager.ts';
 import { DEFAULT_PORT, NodeAgent } from './node.ts';
@@ -29,7 +28,7 @@ export interface ControlOptions {
   /** Node → manager heartbeat period (default 5 s); a node is `down` after three missed. */
   readonly heartbeatMs?: number;
   readonly connectTimeoutMs?: number;
-  /** The manager's IPAM block allocator (default: @weft/ipam's BlockTable). */
+  /** The manager's IPAM block allocator (default: one from the `blocks` service). */
   readonly blocks?: () => BlockAllocator;
   /** Node status from gossip; default: the `membership` service if loaded, else connections. */
   readonly statusHook?: (node: NodeRecord) => string | undefined;
@@ -52,7 +51,7 @@ export function kernelRing(r: WireKeyRing): KeyRing {
   return { keys: r.Keys.map((k) => ({ epoch: k.Epoch, key: fromB64(k.Key) })), primary: r.Primary };
 }
 
-export class ControlService {
+export class ControlService implements Control {
   private manager: Manager | undefined;
   private node: NodeAgent | undefined;
   private readonly ctx: Context<unknown>;
@@ -97,7 +96,7 @@ export class ControlService {
       log: this.ctx.log,
       now: this.opts.now ?? this.ctx.now,
       ...(this.opts.heartbeatMs !== undefined ? { heartbeatMs: this.opts.heartbeatMs } : {}),
-      ...(this.opts.blocks !== undefined ? { blocks: this.opts.blocks() } : {}),
+      blocks: this.opts.blocks?.() ?? this.ctx.services.get('blocks').create({ plugin: PLUGIN }),
       ...(hook !== undefined ? { statusHook: hook } : {}),
       // A node's attach goes through this kernel so guards (e.g. windows-guard) see it.
       invokeAttach: async (m: 'Network.Attach' | 'Network.Detach', input: AttachRequest) => {
@@ -264,7 +263,7 @@ export class ControlService {
   }
 
   /** Gossip bootstrap peers and keys (for the membership plugin). */
-  gossipBootstrap(): { peers: string[]; keys: Uint8Array[] } | undefined {
+  gossipBootstrap(): GossipBootstrap | undefined {
     const s = this.manager?.snapshot() ?? this.node?.state.Snapshot;
     return s === undefined ? undefined : { peers: s.GossipPeers, keys: s.KeyRing.Gossip.map((k) => fromB64(k.Key)) };
   }
@@ -301,7 +300,7 @@ export class ControlService {
   }
 
   /** ID, name and platform of a node (self when `nodeId` is absent); others are known on managers only. */
-  async describeNode(nodeId?: string): Promise<{ ID: string; Name: string; Platform: Platform } | undefined> {
+  async describeNode(nodeId?: string): Promise<NodeDescription | undefined> {
     if (this.manager !== undefined) {
       try {
         const n = this.manager.nodeRecord(nodeId ?? this.manager.nodeId);

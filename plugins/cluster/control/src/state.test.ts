@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { memoryStore, WeftException } from '@weft/kernel';
 import { generateDataKey } from '@weft/kernel';
+import { ipamBlockAllocator } from '@weft/ipam';
 import { Manager } from './manager.ts';
 import * as S from './state.ts';
 import { parseDuration } from './util.ts';
@@ -128,27 +129,27 @@ test('durations', () => {
 
 test('Manager persists through a kernel Store (memoryStore) and resumes from it', async () => {
   const backing = new Map<string, Uint8Array>();
-  const m = await Manager.init({ store: memoryStore(backing) }, { host: '127.0.0.1', port: 0, nodeName: 'm', platform: { OS: 'linux', Architecture: 'x86_64' } });
+  const m = await Manager.init({ store: memoryStore(backing), blocks: ipamBlockAllocator() }, { host: '127.0.0.1', port: 0, nodeName: 'm', platform: { OS: 'linux', Architecture: 'x86_64' } });
   try {
     await m.createNetwork({ Name: 'a' });
     await m.rotateKeys();
   } finally {
     await m.close();
   }
-  const again = await Manager.open({ store: memoryStore(backing) });
+  const again = await Manager.open({ store: memoryStore(backing), blocks: ipamBlockAllocator() });
   try {
     assert.ok(again !== undefined);
     assert.is(again!.listNetworks()[0]!.Name, 'a');
     assert.is(again!.ringInfo().Rotation, 1);
     assert.is(again!.address, m.address);
-    assert.is(await Manager.open({ store: memoryStore() }), undefined);
+    assert.is(await Manager.open({ store: memoryStore(), blocks: ipamBlockAllocator() }), undefined);
     assert.is((await again!.requestBlock('n1', { Network: 'a' })).Block, '10.0.0.0/28');
   } finally {
     await again?.close();
   }
   // A crash between the cluster write and the block-table write: the table is rebuilt on open.
   for (const k of [...backing.keys()]) if (k.startsWith('blocks/')) backing.delete(k);
-  const third = await Manager.open({ store: memoryStore(backing) });
+  const third = await Manager.open({ store: memoryStore(backing), blocks: ipamBlockAllocator() });
   try {
     assert.is((await third!.requestBlock('n2', { Network: 'a' })).Block, '10.0.0.0/28');
   } finally {

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as t from 'io-ts';
-import { definePlugin, errors, getJson, putJson, raise, WeftException, type Context, type PluginDefinition, type TableEvent } from '@weft/kernel';
+import { definePlugin, errors, getJson, putJson, raise, WeftException, type Context, type ControlNodeView, type PluginDefinition, type SwarmInfo, type TableEvent } from '@weft/kernel';
 import type { Engine, NetDef, RemoveCheck } from '@weft/engine';
 import type { Service, ServiceSpec, Task } from '@weft/api';
 import { attachedNetworks, CLUSTER_NETWORK, decodeJson, encodeJson, publishedPorts, Retained, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, VipEntry, VIPS_TABLE, type ServiceRecord } from './records.ts';
@@ -197,18 +197,23 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
     return run;
   };
 
-  async function controlCall<T>(method: string): Promise<T | undefined> {
+  /** The control plane's answers, or undefined without one (or when it cannot answer now). */
+  async function swarmInfo(): Promise<SwarmInfo | undefined> {
     if (!ctx.services.has('control')) return undefined;
-    const r = await ctx.invoke('control', method, {});
-    return r._tag === 'Left' ? undefined : (r.right as T);
+    const r = await ctx.invoke('control', 'Swarm.Inspect', {});
+    return r._tag === 'Left' ? undefined : r.right;
   }
-  interface NodeView { ID: string; Spec: { Availability: string }; Description: { Hostname: string }; Status: { State: string }; ManagerStatus?: { Leader: boolean } }
+  async function nodeViews(): Promise<ControlNodeView[] | undefined> {
+    if (!ctx.services.has('control')) return undefined;
+    const r = await ctx.invoke('control', 'Node.List', {});
+    return r._tag === 'Left' ? undefined : r.right;
+  }
 
   async function isManager(): Promise<boolean> {
     if (opts.isManager !== undefined) return opts.isManager(ctx);
-    const sw = await controlCall<{ Role: string }>('Swarm.Inspect');
+    const sw = await swarmInfo();
     if (sw?.Role !== 'manager') return false;
-    const views = (await controlCall<NodeView[]>('Node.List')) ?? [];
+    const views = (await nodeViews()) ?? [];
     const leader = views.find((v) => v.ManagerStatus?.Leader === true);
     return leader === undefined || leader.Description.Hostname === nodeName();
   }
@@ -221,7 +226,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
 
   async function readyNodes(): Promise<string[]> {
     if (opts.readyNodes !== undefined) return opts.readyNodes(ctx);
-    const views = (await controlCall<NodeView[]>('Node.List')) ?? [];
+    const views = (await nodeViews()) ?? [];
     const members = ctx.services.has('membership') ? ctx.services.get('membership').members() : [];
     const self = nodeName();
     // Gossip overrules the control plane only when it positively knows a node is gone: a node this

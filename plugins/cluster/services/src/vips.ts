@@ -11,7 +11,7 @@
  * the service is removed, leaves the network, switches to dnsrr, or the network is removed; a
  * block with no VIP left is given back.
  */
-import { errors, getJson, putJson, raise, type Context } from '@weft/kernel';
+import { errors, getJson, orRaise, putJson, raise, type Context, type ControlNetwork } from '@weft/kernel';
 import { attachedNetworks, type ServiceRecord } from './records.ts';
 
 /** What the allocator needs from the control plane (the default uses the `control` plugin). */
@@ -23,11 +23,8 @@ export interface VipSource {
   releaseBlock(network: string, block: string): Promise<void>;
 }
 
-export interface VipNetwork {
-  readonly Id: string;
-  readonly Name: string;
-  readonly Subnets: readonly { readonly Subnet: string; readonly Gateway: string; readonly AuxiliaryAddresses?: Readonly<Record<string, string>> }[];
-}
+/** What the allocator reads of a swarm network. */
+export type VipNetwork = Pick<ControlNetwork, 'Id' | 'Name' | 'Subnets'>;
 
 interface VipPool {
   readonly subnet: string;
@@ -180,22 +177,22 @@ export function createVipAllocator(ctx: Context<unknown>, source: VipSource): Vi
 
 /** The default source: the `control` plugin (Network.List, Blocks.Request/Release) of this (leader) node. */
 export function controlVipSource(ctx: Context<unknown>): VipSource {
-  const call = async <T>(m: string, input: unknown): Promise<T> => {
+  const control = (): void => {
     if (!ctx.services.has('control')) raise(errors.unavailable('services', 'no control plane on this node: virtual IPs need a swarm ("weft swarm init")'));
-    const r = await ctx.invoke('control', m, input);
-    if (r._tag === 'Left') raise(r.left);
-    return r.right as T;
   };
   return {
     async networks() {
       if (!ctx.services.has('control')) return undefined;
-      try {
-        return await call<VipNetwork[]>('Network.List', {});
-      } catch {
-        return undefined;
-      }
+      const r = await ctx.invoke('control', 'Network.List', {});
+      return r._tag === 'Left' ? undefined : r.right;
     },
-    requestBlock: async (network, subnet) => (await call<{ Block: string }>('Blocks.Request', { Network: network, Subnet: subnet })).Block,
-    releaseBlock: async (network, block) => void (await call('Blocks.Release', { Network: network, Block: block })),
+    async requestBlock(network, subnet) {
+      control();
+      return orRaise(await ctx.invoke('control', 'Blocks.Request', { Network: network, Subnet: subnet })).Block;
+    },
+    async releaseBlock(network, block) {
+      control();
+      orRaise(await ctx.invoke('control', 'Blocks.Release', { Network: network, Block: block }));
+    },
   };
 }

@@ -9,7 +9,7 @@
  * plane; ARP is answered from them.
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
-import { errors, raise, type Cipher, type Counters, type DataPath, type KeyRing, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
+import { errors, raise, type Cipher, type Counters, type DataPath, type Dns, type DnsAnswerResult, type KeyRing, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
 import {
   EFD_CLOEXEC, EFD_NONBLOCK, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, configureLink, ip, linkIndex, linkMtu, loadSys, openTap,
   parseIPv4, setTapOffload, setTapPersist, udpSocket, withNetns, type Sys,
@@ -18,7 +18,7 @@ import {
   C, COUNTER_FIELDS, COUNTER_SLOTS, CTL_ACK, CTL_GEN, CTL_STOP, K, MAX_PEERS, MAX_PORTS, globalRow, macToNum, numToMac, peerRow, portRow,
   type RingMsg, type SnapPeer, type SnapPort, type Snapshot, type TableMsg, type WorkerInit,
 } from './layout.ts';
-import { buildDnsReply, dnsPayload, type DnsQueryMsg, type DnsResponder } from './dns.ts';
+import { buildDnsReply, dnsPayload, readDnsClient, type DnsQueryMsg } from './dns.ts';
 
 export interface VxlanOptions {
   /** Underlay address of this host's VTEP (`--data-path-addr`). */
@@ -83,7 +83,7 @@ export interface VxlanOptions {
    * `DataPathNetwork.resolver`) is answered through it. Absent: such queries are dropped and
    * counted (`dns_drops`).
    */
-  readonly dns?: DnsResponder;
+  readonly dns?: Dns;
   /**
    * The `cipher` service. When it offers `onKeyRing` and `worker`, the data path encrypts
    * (`encrypts: true`): each worker thread builds its own cipher instance from `worker.module`
@@ -358,6 +358,8 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
 
   // Embedded DNS (see dns.ts): queries arrive from the workers, replies are written to the TAP here.
   const dnsOut = sys.alloc(VNET_HDR_LEN + 65536 + 64);
+  /** Who asked, refilled for each query (the service reads it during `answer` only). */
+  const dnsClient = { ipv4: 0, mac: 0 };
   /** Port by slot (DNS replies find the querying port from its counter row). */
   const bySlot: ({ net: NetState; port: PortState } | undefined)[] = [];
   const dnsFor = (vni: number, row: number): { net: NetState; port: PortState } | undefined => {
@@ -385,9 +387,9 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       return;
     }
     const dns = o.dns;
-    let r: Uint8Array | 'forward' | 'drop';
+    let r: DnsAnswerResult;
     try {
-      r = dns.answer(q, at.net.spec.id, q.length);
+      r = dns.answer(q, at.net.spec.id, q.length, readDnsClient(m.frame, dnsClient));
     } catch (e) {
       log?.warn('vxlan: dns service failed to answer', { error: String(e) });
       r = 'drop';

@@ -12,8 +12,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { twoHosts, withLab } from '@weft/sys';
 import { createResolver, dnsService, encodeEndpointRecord, type EndpointRecord } from '@weft/dns';
 import type { TableEntry } from '@weft/kernel';
+import { DNS_RCODE, DNS_TYPE, buildDnsQuery, formatIP, parseDnsMessage, unwrap } from '@weft/net';
 import { createVxlanDataPath, type VxlanDataPath } from './mod.ts';
-import { buildDnsReply, dnsPayload, isDnsQuery } from './dns.ts';
+import { buildDnsReply, dnsPayload, isDnsQuery, readDnsClient } from './dns.ts';
 import { fold, sum16 } from './frames.ts';
 import { rootTest } from './testutil.ts';
 
@@ -54,6 +55,31 @@ test('reply frames: IPv4 and UDP checksums verify, addresses and ports swapped',
   const s = sum16(out, 26, 34, 0) + 17 + ulen;
   assert.is(~fold(sum16(out, 34, 34 + ulen, s)) & 0xffff, 0, 'UDP checksum');
   assert.equal([...out.subarray(34, 38)], [0, 53, 0x9c, 0x40]);
+});
+
+test("the query's client (source address and MAC, from the frame) goes to the dns service: it answers from all of the sandbox's networks", () => {
+  const q = unwrap(buildDnsQuery({ id: 7, name: 'db', type: DNS_TYPE.A }));
+  const f = new Uint8Array(14 + 20 + 8 + q.length);
+  f.set([0x02, 0x42, 0x0a, 0x08, 0x00, 0x02], 6); // m1
+  f.set([0x08, 0x00], 12);
+  f.set([0x45, 0, 0, 20 + 8 + q.length, 0, 0, 0, 0, 64, 17, 0, 0, 10, 8, 0, 2, 10, 8, 0, 1], 14);
+  f.set([0xc0, 0x01, 0, 53, 0, 8 + q.length, 0, 0], 34);
+  f.set(q, 42);
+  assert.ok(isDnsQuery(f, 0, f.length, [0x0a080001]));
+  const client = { ipv4: 0, mac: 0 };
+  assert.is(readDnsClient(f, client), client, 'filled in place');
+  assert.equal(client, { ipv4: 0x0a080002, mac: 0x02420a080002 });
+  // alpha (10.8.0.2, m1) is on dn and on db-net; db is on db-net only.
+  const other = (key: string, r: EndpointRecord): TableEntry => ({ ...entry(key, r), network: 'db-net' });
+  const resolver = createResolver({ upstreams: [] });
+  resolver.apply({ type: 'create', entry: entry('e1', rec('alpha', '10.8.0.2/24', m1)) });
+  resolver.apply({ type: 'create', entry: other('x1', rec('alpha', '10.9.0.2/24', '02:42:0a:09:00:02')) });
+  resolver.apply({ type: 'create', entry: other('x2', rec('db', '10.9.0.7/24', '02:42:0a:09:00:07')) });
+  const dns = dnsService(resolver);
+  const payload = dnsPayload(f)!;
+  const ask = (c?: { ipv4: number; mac: number }) => unwrap(parseDnsMessage(dns.answer(payload, 'dn', payload.length, c) as Uint8Array, 0));
+  assert.equal(ask(client).answers.map((a) => (a.address === undefined ? '?' : formatIP(a.address))), ['10.9.0.7']);
+  assert.is(ask().rcode, DNS_RCODE.NXDOMAIN, 'without the client: dn only');
 });
 
 rootTest('embedded DNS: sandboxes on two hosts resolve each other (A, AAAA, alias), ping by name, NXDOMAIN for unknown names', () =>

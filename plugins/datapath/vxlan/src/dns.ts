@@ -2,15 +2,25 @@
  * Embedded DNS in the switch. The worker recognises IPv4 UDP datagrams to port 53 addressed to a
  * network's resolver (its gateway unless `DataPathNetwork.resolver` is set) on frames already sent
  * to the gateway MAC, so no other frame pays for it, and posts the frame to the controller. There
- * the `dns` service answers (synchronously, or after an upstream forward) and the reply is written
- * back to the sandbox's TAP as an IPv4/UDP frame from the resolver address.
+ * the `dns` service answers (synchronously, or after an upstream forward) for the client the frame
+ * came from (`readDnsClient`), and the reply is written back to the sandbox's TAP as an IPv4/UDP frame from the resolver address.
  */
-import { ETH, readU16, readU32, sum16, fold, writeMac, writeU16, writeU32 } from './frames.ts';
+import { ETH, readMac, readU16, readU32, sum16, fold, writeMac, writeU16, writeU32 } from './frames.ts';
 
-/** The part of the `dns` service (@weft/dns) the switch uses; declared here to avoid depending on it. */
-export interface DnsResponder {
-  answer(query: Uint8Array, network: string, len?: number): Uint8Array | 'forward' | 'drop';
-  forward(query: Uint8Array, len?: number): Promise<Uint8Array | undefined>;
+/** A `DnsClient` (the kernel's `dns` contract) the controller fills for each query and reuses. */
+export interface MutableDnsClient {
+  ipv4: number;
+  mac: number;
+}
+
+/**
+ * Who sent a query frame accepted by `isDnsQuery`: its IPv4 source address and source MAC, written
+ * into `into` (the resolver answers that sandbox from all of its networks). No allocation.
+ */
+export function readDnsClient(frame: Uint8Array, into: MutableDnsClient): MutableDnsClient {
+  into.ipv4 = readU32(frame, ETH + 12);
+  into.mac = readMac(frame, 6);
+  return into;
 }
 
 /** Worker → controller message for one intercepted query. */

@@ -5,11 +5,9 @@
 import * as t from 'io-ts';
 import { definePlugin, type PluginDefinition } from '@weft/kernel';
 import { createVxlanDataPath, type VxlanDataPath, type VxlanOptions } from './datapath.ts';
-import type { DnsResponder } from './dns.ts';
 
 export * from './datapath.ts';
 export { COUNTER_FIELDS } from './layout.ts';
-export type { DnsResponder } from './dns.ts';
 
 const Port = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0 && n < 65536, 'Port');
 
@@ -45,7 +43,7 @@ export function vxlanPlugin(): PluginDefinition<VxlanConfig> {
         const o: VxlanOptions = {
           dataPathAddr: c.dataPathAddr,
           log: ctx.log,
-          ...(ctx.services.has('dns') ? { dns: ctx.services.get('dns') as DnsResponder } : {}),
+          ...(ctx.services.has('dns') ? { dns: ctx.services.get('dns') } : {}),
           ...(ctx.services.has('cipher') ? { cipher: ctx.services.get('cipher') } : {}),
           ...(c.dataPathPort !== undefined ? { dataPathPort: c.dataPathPort } : {}),
           ...(c.netns !== undefined ? { netns: c.netns } : {}),

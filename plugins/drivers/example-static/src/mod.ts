@@ -11,7 +11,7 @@
  */
 import * as t from 'io-ts';
 import { left, right, type Either } from 'fp-ts/lib/Either.js';
-import { definePlugin, errors, getJson, putJson, type Context, type DataPathNetwork, type PeerSpec, type WeftError } from '@weft/kernel';
+import { WeftJoinOptions, definePlugin, errors, getJson, putJson, type Context, type DataPathNetwork, type PeerSpec, type WeftError } from '@weft/kernel';
 
 export const Config = t.partial({
   /** Prefix of interface names handed to Docker (at most 5 characters). */
@@ -103,7 +103,7 @@ export function parseNetworkOptions(plugin: string, generic: Record<string, unkn
 }
 
 /** Join options Weft's own engine sends for its sandboxes (Docker sends none). */
-const JoinOptions = { moveIntoSandbox: 'weft.sandbox.move', dstName: 'weft.sandbox.ifname' } as const;
+const JoinOptions = WeftJoinOptions;
 
 /** The data path's view of a network: idempotent, so every Join can (re)program it after a restart. */
 function dataPathNetwork(net: NetworkRecord): DataPathNetwork {

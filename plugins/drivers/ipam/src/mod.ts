@@ -10,3 +10,4 @@ export * from './pools.ts';
 export * from './state.ts';
 export * from './plugin.ts';
 export * from './blocks.ts';
+export * from './allocator.ts';

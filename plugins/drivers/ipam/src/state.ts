@@ -9,7 +9,7 @@
  * `gen` is never reused, so chunks left behind by a crash during ReleasePool are recognisable
  * orphans. Every RequestAddress/ReleaseAddress writes exactly one chunk record: one atomic put.
  */
-import { errors, raise, type Store, type WeftError } from '@weft/kernel';
+import { errors, raise, WeftOptions, type Store, type WeftError } from '@weft/kernel';
 import {
   formatAddr,
   formatIPv4,
@@ -52,7 +52,7 @@ export const IpamOptions = {
   gateway: 'com.docker.network.gateway',
   serial: 'com.docker.network.ipam.serial',
   /** Network name, used in overlap errors; Docker sends none, Weft's CLI may. */
-  networkName: ['com.docker.network.name', 'weft.network.name'] as readonly string[],
+  networkName: ['com.docker.network.name', WeftOptions.networkName] as readonly string[],
 } as const;
 
 export interface SubRange {

@@ -6,13 +6,14 @@ import * as path from 'node:path';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { createKernel, formatError, type Kernel } from '@weft/kernel';
 import { fileStore } from '@weft/store';
-import { controlPlugin, type ControlService } from '@weft/control';
+import { controlPlugin } from '@weft/control';
+import { ipamBlocksPlugin } from '@weft/ipam';
 import { windowsGuardPlugin } from './mod.ts';
 
 async function agent(name: string, os: string, guard: boolean) {
   const dir = await mkdtemp(path.join(tmpdir(), 'weft-wg-'));
   const k = createKernel({ store: fileStore(dir, { unsafeNoSync: true }) });
-  const plugins = [{ plugin: controlPlugin({ nodeName: name, os, listenAddr: '127.0.0.1:0', heartbeatMs: 200 }) }, ...(guard ? [{ plugin: windowsGuardPlugin() }] : [])];
+  const plugins = [{ plugin: controlPlugin({ nodeName: name, os, listenAddr: '127.0.0.1:0', heartbeatMs: 200 }) }, { plugin: ipamBlocksPlugin() }, ...(guard ? [{ plugin: windowsGuardPlugin() }] : [])];
   const r = await k.load(plugins);
   if (isLeft(r)) throw new Error(r.left.map(formatError).join('\n'));
   const call = async (m: string, input: unknown = {}): Promise<any> => {
@@ -20,7 +21,7 @@ async function agent(name: string, os: string, guard: boolean) {
     if (isLeft(res)) throw new Error(formatError(res.left));
     return res.right;
   };
-  return { k, dir, call, invoke: (m: string, i: unknown) => k.invoke('control', m, i), svc: k.service('control') as ControlService };
+  return { k, dir, call, invoke: (m: string, i: unknown) => k.invoke('control', m, i), svc: k.service('control')! };
 }
 
 async function close(...as: { k: Kernel; dir: string }[]) {

@@ -7,8 +7,7 @@
  * Load it on managers (where every node's attach is recorded, so it sees all nodes) and, for an
  * earlier answer, on the nodes themselves.
  */
-import { definePlugin, type GuardVerdict, type PluginDefinition } from '@weft/kernel';
-import type { AttachRequest, ControlService } from '@weft/control';
+import { AttachRequest, definePlugin, type GuardVerdict, type PluginDefinition } from '@weft/kernel';
 
 export const GUARD_NAME = 'windows-encrypted-overlay';
 
@@ -29,8 +28,10 @@ export function windowsGuardPlugin(): PluginDefinition {
         phase: 'before',
         order: 10,
         async check(call, ctx): Promise<GuardVerdict> {
-          const input = call.input as AttachRequest;
-          const control = ctx.services.get('control') as ControlService;
+          // The kernel decoded the input with the method's codec before any guard runs.
+          if (!AttachRequest.is(call.input)) return undefined;
+          const input = call.input;
+          const control = ctx.services.get('control');
           const net = control.findNetwork(input.Network);
           if (net === undefined || !net.Encrypted) return undefined;
           const node = await control.describeNode(input.Node);

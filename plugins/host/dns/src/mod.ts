@@ -3,14 +3,13 @@
  * `endpoints` table (names, aliases, service VIP or dnsrr, `tasks.NAME`), NXDOMAIN for unknown
  * names of the network, forwarding of the rest to the host's resolvers.
  */
-export { dnsPlugin, dnsPlugin as default, dnsService, DnsConfig, frameClient, type DnsService } from './plugin.ts';
+export { dnsPlugin, dnsPlugin as default, dnsService, DnsConfig, type DnsService } from './plugin.ts';
 export {
   createResolver,
   DEFAULT_TTL,
   DEFAULT_FORWARD_TIMEOUT_MS,
   DEFAULT_MAX_CONCURRENT_FORWARDS,
   type AnswerResult,
-  type DnsClient,
   type DnsCounters,
   type Resolver,
   type ResolverOptions,

@@ -5,8 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as t from 'io-ts';
-import { definePlugin, ENDPOINTS_TABLE, type TableEvent } from '@weft/kernel';
-import { createResolver, type AnswerResult, type DnsClient, type DnsCounters, type Resolver } from './resolver.ts';
+import { definePlugin, ENDPOINTS_TABLE, type Dns, type TableEvent } from '@weft/kernel';
+import { createResolver, type DnsCounters, type Resolver } from './resolver.ts';
 import type { NameRecord } from './records.ts';
 import { parseResolvConf, parseUpstream } from './resolvconf.ts';
 
@@ -54,52 +54,21 @@ export const DnsConfig = t.partial({
 export type DnsConfig = t.TypeOf<typeof DnsConfig>;
 
 /**
- * Who sent a DNS payload handed over as a view into the Ethernet frame it arrived in, as the
- * switch does (plugins/datapath/vxlan: `dnsPayload(frame)` is a subarray of the frame, which starts at
- * offset 0 of its buffer): the IPv4 source address and source MAC, once the bytes in front of the
- * payload are checked to be exactly Ethernet (type IPv4) + an IPv4 header (UDP) + a UDP header to
- * port 53 of the payload's length. Anything else (a copied payload, another layout): undefined,
- * and the query is answered from its network alone.
+ * The `dns` service: the kernel's `Dns` contract, plus the resolver's tables and counters for
+ * diagnostics (reach them with `dnsService(resolver)` or the `resolver` of a kernel's instance in
+ * tests; consumers use `ctx.services.get('dns')`, typed `Dns`).
  */
-export function frameClient(query: Uint8Array, len: number = query.length): DnsClient | undefined {
-  const udp = query.byteOffset - 8;
-  if (udp < 14 + 20 || len !== query.length) return undefined;
-  const b = new Uint8Array(query.buffer, 0, query.byteOffset);
-  const ihl = (b[14]! & 15) * 4;
-  if (b[12] !== 0x08 || b[13] !== 0x00 || b[14]! >> 4 !== 4 || 14 + ihl !== udp || b[14 + 9] !== 17) return undefined;
-  if (((b[udp + 2]! << 8) | b[udp + 3]!) !== 53 || ((b[udp + 4]! << 8) | b[udp + 5]!) !== 8 + len) return undefined;
-  const mac = [...b.subarray(6, 12)].map((x) => x.toString(16).padStart(2, '0')).join(':');
-  return { ip: `${b[26]}.${b[27]}.${b[28]}.${b[29]}`, mac };
-}
-
-/** The `dns` service. */
-export interface DnsService {
-  /**
-   * Answers from the table: reply bytes, `'forward'` or `'drop'`. Synchronous, never throws.
-   * `client` is who asked (address on `network`, MAC); when omitted it is read from the frame the
-   * payload is a view of (`frameClient`). With it, names of all the client's networks answer.
-   */
-  answer(query: Uint8Array, network: string, len?: number, client?: DnsClient): AnswerResult;
-  /** Forwards upstream: the reply to send (SERVFAIL if none answered), or undefined. */
-  forward(query: Uint8Array, len?: number): Promise<Uint8Array | undefined>;
-  /** `answer`, then `forward` when needed. */
-  resolve(query: Uint8Array, network: string, len?: number, client?: DnsClient): Promise<Uint8Array | undefined>;
+export interface DnsService extends Dns {
   records(network: string): readonly NameRecord[];
   counters(): Readonly<DnsCounters>;
   /** The resolver underneath (upstreams, tables). */
   readonly resolver: Resolver;
 }
 
-declare module '@weft/kernel' {
-  interface ServiceMap {
-    dns: DnsService;
-  }
-}
-
 export const dnsService = (resolver: Resolver): DnsService => ({
-  answer: (query, network, len = query.length, client = frameClient(query, len)) => resolver.answer(query, len, network, client),
+  answer: (query, network, len = query.length, client) => resolver.answer(query, len, network, client),
   forward: (query, len) => resolver.forward(query, len),
-  resolve: (query, network, len = query.length, client = frameClient(query, len)) => resolver.resolve(query, len, network, client),
+  resolve: (query, network, len = query.length, client) => resolver.resolve(query, len, network, client),
   records: (network) => resolver.records(network),
   counters: () => resolver.counters(),
   resolver,
@@ -110,6 +79,9 @@ const isTableEvent = (e: unknown): e is TableEvent => {
   const entry = (e as { entry?: unknown }).entry;
   return typeof entry === 'object' && entry !== null && typeof (entry as { network?: unknown }).network === 'string' && (entry as { value?: unknown }).value instanceof Uint8Array;
 };
+
+/** Each kernel's resolver (the plugin is one object shared by every kernel that loads it). */
+const resolvers = new WeakMap<object, Resolver>();
 
 export const dnsPlugin = definePlugin<DnsConfig>({
   manifest: {
@@ -148,14 +120,15 @@ export const dnsPlugin = definePlugin<DnsConfig>({
         ...(tables !== undefined ? { source: (n: string) => tables.entries(n, table) } : {}),
       });
       ctx.log.info('dns resolver ready', { upstreams: upstreams.join(' '), ttl: cfg.ttl ?? 5 });
+      resolvers.set(ctx.store, resolver);
       return dnsService(resolver);
     },
   },
   events: {
     table: (event, ctx) => {
       if (!isTableEvent(event)) return;
-      const svc = ctx.services.get('dns');
-      const r = svc.resolver.apply(event);
+      const r = resolvers.get(ctx.store)?.apply(event);
+      if (r === undefined) return;
       if (r.kind === 'invalid') ctx.log.warn('Ignoring an endpoint record that does not decode', { error: r.error });
     },
   },

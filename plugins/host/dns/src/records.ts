@@ -32,6 +32,7 @@ import {
   normalizeDnsName,
   parseIPv4,
   parseIPv6,
+  parseMac,
   validateDnsName,
   type IP,
   type IPv4Address,
@@ -60,6 +61,12 @@ export const readEndpointRecord = (value: Uint8Array): Either<string, EndpointRe
 };
 
 /** `10.0.0.5`, `10.0.0.5/24`, `fd00::5/64` → the address; anything else → undefined. */
+/** True when a record's MAC (text) is `mac`; a record without a valid MAC matches none. */
+const sameMac = (text: string, mac: number): boolean => {
+  const m = parseMac(text);
+  return m.ok && m.value === mac;
+};
+
 export const recordAddress = (s: string | undefined): IP | undefined => {
   if (s === undefined || s === '') return undefined;
   const slash = s.indexOf('/');
@@ -317,12 +324,12 @@ export class NetworkNames {
    * its endpoint record says. With `mac`, only an endpoint with that MAC counts. Fresh claims win
    * over stale ones.
    */
-  sandboxAt(ip: IP, mac?: string): { readonly name: string; readonly node: string } | undefined {
+  sandboxAt(ip: IP, mac?: number): { readonly name: string; readonly node: string } | undefined {
     const keys = this.byAddr.get(ipKey(ip));
     if (keys === undefined) return undefined;
     const own = this.endpoints(keys)
       .filter((e) => (e.v4 !== undefined && e.v4.value === ip.value) || (e.v6 !== undefined && e.v6.value === ip.value))
-      .filter((e) => mac === undefined || e.rec.mac.toLowerCase() === mac.toLowerCase())
+      .filter((e) => mac === undefined || sameMac(e.rec.mac, mac))
       .sort(claimOrder)[0];
     return own === undefined || own.rec.name === '' ? undefined : { name: own.rec.name, node: own.rec.node };
   }

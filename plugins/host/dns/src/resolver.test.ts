@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { DNS_RCODE, DNS_TYPE, buildDnsQuery, unwrap } from '@weft/net';
+import { DNS_RCODE, DNS_TYPE, buildDnsQuery, parseIPv4, parseMac, unwrap } from '@weft/net';
+import type { DnsClient } from '@weft/kernel';
 import { createResolver } from './resolver.ts';
 import { addrs, entry, ev, parse, query, rec } from './_testutil.ts';
 
@@ -212,22 +213,24 @@ test("a client's sandbox gets the names of every network it is on, the query's n
   r.apply(ev('create', entry('C', 'c1', rec('secret', '10.3.0.9'))));
   // Same name on another node: another sandbox, not app's.
   r.apply(ev('create', entry('C', 'c2', rec('app', '10.3.0.5', { node: 'node-2' }))));
+  // The client as the switch passes it: numbers read from the frame.
+  const client = (ip: string, mac?: string): DnsClient => ({ ipv4: unwrap(parseIPv4(ip)), ...(mac !== undefined ? { mac: unwrap(parseMac(mac)) } : {}) });
   const from = (name: string, ip: string | undefined, type: number = DNS_TYPE.A, mac?: string) =>
-    parse(r.answer(query(name, type), Infinity, 'A', ip === undefined ? undefined : { ip, ...(mac !== undefined ? { mac } : {}) }));
+    parse(r.answer(query(name, type), Infinity, 'A', ip === undefined ? undefined : client(ip, mac)));
   assert.equal(addrs(from('db', '10.1.0.5')), ['10.2.0.7'], 'a name of B answers a query that came in on A');
   assert.equal(addrs(from('web', '10.1.0.5')), ['10.1.0.6']);
   assert.equal(addrs(from('both', '10.1.0.5')), ['10.1.0.8'], 'on a conflict the query network (A) wins');
   assert.is(from('secret', '10.1.0.5').rcode, DNS_RCODE.NXDOMAIN, 'C is not a network of this sandbox');
-  assert.equal(r.scope('A', { ip: '10.1.0.5' }), ['A', 'B']);
+  assert.equal(r.scope('A', client('10.1.0.5')), ['A', 'B']);
   // With the frame's MAC: the endpoint's MAC must match (a forged source address gets A only).
-  assert.equal(addrs(from('db', '10.1.0.5', DNS_TYPE.A, '02:42:0A:00:00:02')), ['10.2.0.7'], 'MACs compare case-insensitively');
+  assert.equal(addrs(from('db', '10.1.0.5', DNS_TYPE.A, '02:42:0A:00:00:02')), ['10.2.0.7'], 'MACs compare as numbers, whatever the case of their text');
   assert.is(from('db', '10.1.0.5', DNS_TYPE.A, '02:42:0a:00:00:99').rcode, DNS_RCODE.NXDOMAIN, 'another MAC with app\'s address');
   // web is on A only: it gets A's names, not db.
   assert.is(from('db', '10.1.0.6').rcode, DNS_RCODE.NXDOMAIN);
   assert.is(from('db', undefined).rcode, DNS_RCODE.NXDOMAIN, 'without the client, the query network only');
   assert.is(from('db', '10.1.0.99').rcode, DNS_RCODE.NXDOMAIN, 'an address no endpoint holds: the query network only');
   // PTR of a B address, asked on A by app.
-  const ptr = parse(r.answer(query('7.0.2.10.in-addr.arpa', DNS_TYPE.PTR), Infinity, 'A', { ip: '10.1.0.5' }));
+  const ptr = parse(r.answer(query('7.0.2.10.in-addr.arpa', DNS_TYPE.PTR), Infinity, 'A', client('10.1.0.5')));
   assert.equal(ptr.answers.map((a) => a.target), ['db']);
   // app leaves B: B's names stop answering for it.
   r.apply(ev('delete', entry('B', 'b1', undefined, { lamport: 2 })));

@@ -30,7 +30,7 @@ import {
   type DnsMessage,
   type IP,
 } from '@weft/net';
-import type { TableEntry, TableEvent } from '@weft/kernel';
+import type { DnsAnswerResult, DnsClient, TableEntry, TableEvent } from '@weft/kernel';
 import { NameTables, recordAddress, type ApplyResult, type NameRecord, type NetworkNames } from './records.ts';
 import { parseUpstream, type Upstream } from './resolvconf.ts';
 import { udpExchange, type Exchange } from './udp.ts';
@@ -60,7 +60,7 @@ export interface ResolverOptions {
 }
 
 /** `'forward'`: not ours, call `forward`. `'drop'`: do not reply. */
-export type AnswerResult = Uint8Array | 'forward' | 'drop';
+export type AnswerResult = DnsAnswerResult;
 
 export interface DnsCounters {
   /** Messages given to `answer`. */
@@ -88,21 +88,12 @@ export interface DnsCounters {
   badRecords: number;
 }
 
-/**
- * Who asked: the source address on the query's network and, when known, the source MAC. With a
- * MAC, the endpoint holding the address must have that MAC too, so a sandbox that forges another
- * one's address learns nothing more (the reply would go to the owner of the MAC anyway).
- */
-export interface DnsClient {
-  readonly ip: string;
-  readonly mac?: string;
-}
-
 export interface Resolver {
   readonly tables: NameTables;
   /**
    * Answers `query[0..len)` for `network` from the table, or says what to do instead. Never throws.
-   * With `client` (the querying address on `network`, and its MAC when known), the names of every
+   * With `client` (the querying address on `network`, and its MAC when known; see the kernel's
+   * `DnsClient`), the names of every
    * network that client's sandbox is attached to are answered too, `network`'s first (Docker's
    * embedded DNS answers from all of a container's networks).
    */
@@ -205,7 +196,7 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
   const scope = (network: string, client: DnsClient | undefined): NetworkNames[] => {
     const first = names(network);
     if (first === undefined) return [];
-    const ip = client === undefined ? undefined : recordAddress(client.ip);
+    const ip = client === undefined ? undefined : ipv4(client.ipv4);
     const sb = ip === undefined ? undefined : first.sandboxAt(ip, client?.mac);
     if (sb === undefined) return [first];
     const out = [first];

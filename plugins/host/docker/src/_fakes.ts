@@ -14,6 +14,7 @@ import {
   memoryStore,
   method,
   raise,
+  type Control,
   type Kernel,
   type PluginDefinition,
   type TableEntry,
@@ -88,6 +89,33 @@ export function fakeControl(node = 'h1'): FakeControl {
     networks.set(id, n);
     return n;
   };
+  /** The `control` service: the reads the plugin might make; swarm membership is not faked. */
+  const notFaked = (what: string) => (): never => raise(errors.notImplemented('control', `the fake control plane has no ${what}`));
+  const service: Control = {
+    role: 'manager',
+    nodeId: node,
+    init: notFaked('swarm init'),
+    join: notFaked('swarm join'),
+    leave: notFaked('swarm leave'),
+    joinToken: notFaked('join tokens'),
+    info: notFaked('swarm info'),
+    rotateKeys: notFaked('key ring'),
+    gossipBootstrap: () => undefined,
+    nodes: notFaked('nodes'),
+    inspectNode: notFaked('nodes'),
+    removeNode: notFaked('nodes'),
+    describeNode: async (id) => (id === undefined || id === node ? { ID: node, Name: node, Platform: { OS: 'linux', Architecture: 'x86_64' } } : undefined),
+    createNetwork: notFaked('network create through the service'),
+    removeNetwork: notFaked('network remove through the service'),
+    networks: () => [...networks.values()],
+    inspectNetwork: (ref) => get(ref),
+    lookupNetwork: async (ref) => get(ref),
+    findNetwork: (ref) => networks.get(ref) ?? [...networks.values()].find((x) => x.Name === ref),
+    attach: notFaked('attach through the service'),
+    detach: notFaked('detach through the service'),
+    requestBlock: notFaked('block requests through the service'),
+    releaseBlock: notFaked('block releases through the service'),
+  };
   return {
     networks,
     blocks,
@@ -97,7 +125,7 @@ export function fakeControl(node = 'h1'): FakeControl {
       definePlugin({
         manifest: { name: 'control', version: '0.0.0', kernel: '*', provides: ['control', 'Network', 'Blocks'] },
         methods: ['List', 'Inspect', 'Create', 'Remove', 'Attach', 'Detach'].map((x) => m('Network', x)).concat([m('Blocks', 'Request'), m('Blocks', 'Release')]),
-        services: { control: () => ({}) },
+        services: { control: () => service },
         handlers: {
           Network: {
             List: () => [...networks.values()],

@@ -3,10 +3,10 @@
  * that pick the Weft network, and the translation of Docker's driver options into Weft's.
  * Pure functions only; the plugin does the lookups.
  */
-import { DockerOptions } from '@weft/kernel';
+import { DockerOptions, WeftOptions } from '@weft/kernel';
 
 /** `-o weft.network=NAME` or `--ipam-opt weft.network=NAME`: the Weft network (name or ID). */
-export const WEFT_NETWORK = 'weft.network';
+export const WEFT_NETWORK = WeftOptions.network;
 
 /** Docker's driver options that become Weft network options, unchanged. */
 const PASSED = [DockerOptions.encrypted, DockerOptions.mtu, DockerOptions.vxlanIdList] as const;

@@ -29,20 +29,19 @@ import {
   errors,
   formatError,
   getJson,
+  orRaise,
   putJson,
   raise,
   WeftException,
+  WeftJoinOptions,
+  WeftOptions,
   type Context,
+  type ControlNetwork,
   type PluginDefinition,
   type Store,
   type WeftError,
 } from '@weft/kernel';
 import { linuxDockerHost, type DockerHost } from './host.ts';
-
-/** What the bridges need from the `dns` service (@weft/dns), without depending on its package. */
-interface Resolver {
-  resolve(query: Uint8Array, network: string, len?: number): Promise<Uint8Array | undefined>;
-}
 
 export const DEFAULT_DNS_ADDRESS = '127.0.0.53';
 import { WEFT_NETWORK, bare, firstHost, inSubnet, isV4, mapCreateOptions, normaliseCidr, prefixLen } from './options.ts';
@@ -156,19 +155,6 @@ interface AddrRec {
   readonly poolId: string;
 }
 
-/** The subset of control's NetworkRecord this plugin reads. */
-interface WeftNetwork {
-  readonly Id: string;
-  readonly Name: string;
-  readonly Driver: string;
-  readonly Options: Record<string, string>;
-  readonly Attachable: boolean;
-  readonly Internal: boolean;
-  readonly Encrypted: boolean;
-  readonly Subnets: readonly { readonly Subnet: string; readonly Gateway: string; readonly AuxiliaryAddresses?: Record<string, string> }[];
-  readonly VNIs: readonly number[];
-}
-
 const poolKey = (id: string) => `pools/${id}`;
 const netKey = (id: string) => `networks/${id}`;
 const epKey = (n: string, e: string) => `endpoints/${n}/${e}`;
@@ -211,7 +197,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
 
   const hasControl = (ctx: Context<DockerPluginConfig>) => ctx.services.has('control');
 
-  async function weftNetworks(ctx: Context<DockerPluginConfig>): Promise<WeftNetwork[]> {
+  async function weftNetworks(ctx: Context<DockerPluginConfig>): Promise<ControlNetwork[]> {
     if (!hasControl(ctx)) {
       raise(errors.unavailable(ctx.plugin, 'This agent has no control plane loaded, so Weft networks cannot be looked up', { hint: 'Load the control plugin and run "weft swarm init" or "weft swarm join".' }));
     }
@@ -219,15 +205,15 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
     if (isLeft(r)) {
       raise(errors.unavailable(ctx.plugin, `Cannot list Weft networks: ${r.left.message}`, { hint: 'Docker networks of driver "weft" need this node in a Weft swarm: run "weft swarm init" or "weft swarm join" first.' }));
     }
-    return r.right as WeftNetwork[];
+    return r.right;
   }
 
-  async function findWeft(ctx: Context<DockerPluginConfig>, ref: string): Promise<WeftNetwork | undefined> {
+  async function findWeft(ctx: Context<DockerPluginConfig>, ref: string): Promise<ControlNetwork | undefined> {
     const all = await weftNetworks(ctx);
     return all.find((n) => n.Id === ref) ?? all.find((n) => n.Name === ref);
   }
 
-  function checkUsable(ctx: Context<DockerPluginConfig>, n: WeftNetwork): void {
+  function checkUsable(ctx: Context<DockerPluginConfig>, n: ControlNetwork): void {
     if (n.Driver !== 'overlay') {
       raise(errors.badRequest(ctx.plugin, `Weft network "${n.Name}" uses driver "${n.Driver}"; Docker networks of driver "${name}" map only to overlay networks`, { value: n.Name }));
     }
@@ -241,7 +227,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
   }
 
   /** Binds `net` to its Weft network (finding or creating it) and programs it on this host. */
-  async function ensureBound(ctx: Context<DockerPluginConfig>, net: NetRec): Promise<{ net: NetRec; weft: WeftNetwork }> {
+  async function ensureBound(ctx: Context<DockerPluginConfig>, net: NetRec): Promise<{ net: NetRec; weft: ControlNetwork }> {
     if (net.weft !== undefined) {
       const w = await findWeft(ctx, net.weft.id);
       if (w === undefined) {
@@ -276,10 +262,10 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
         Attachable: true,
         Internal: net.internal,
         Options: net.options,
-        Labels: { 'weft.docker.network': net.id },
+        Labels: { [WeftOptions.dockerNetwork]: net.id },
         IPAM: { Config: [{ Subnet: net.subnet, Gateway: net.gateway, ...(Object.keys(aux).length > 0 ? { AuxiliaryAddresses: aux } : {}) }] },
       };
-      const r = await call<{ Id: string }>(ctx, CONTROL, 'Network.Create', req);
+      const r = orRaise(await ctx.invoke(CONTROL, 'Network.Create', req));
       created = true;
       w = await findWeft(ctx, r.Id);
       if (w === undefined) raise(errors.internal(ctx.plugin, `Weft network "${wanted}" was created (${r.Id}) but cannot be found`));
@@ -308,7 +294,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
   }
 
   /** An existing Weft network must agree with what the Docker user asked for. */
-  function checkCompatible(ctx: Context<DockerPluginConfig>, net: NetRec, w: WeftNetwork): void {
+  function checkCompatible(ctx: Context<DockerPluginConfig>, net: NetRec, w: ControlNetwork): void {
     const s = w.Subnets[0]!;
     if (normaliseCidr(s.Subnet) !== net.subnet) {
       raise(errors.conflict(ctx.plugin, `Weft network "${w.Name}" has subnet ${s.Subnet}, not ${net.subnet}`, { value: net.subnet, hint: `Use --subnet ${s.Subnet} or omit --subnet together with --ipam-opt ${WEFT_NETWORK}=${w.Name}.` }));
@@ -326,12 +312,12 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
   // -------------------------------------------------------------------------------------------
   // This host's instance of a Weft network: IPAM pool, gateway, aux, overlay network
 
-  async function ensureInstance(ctx: Context<DockerPluginConfig>, net: NetRec, w: WeftNetwork): Promise<Instance> {
+  async function ensureInstance(ctx: Context<DockerPluginConfig>, net: NetRec, w: ControlNetwork): Promise<Instance> {
     if (net.instance !== undefined) return net.instance;
     const s = w.Subnets[0]!;
     const spaces = await call<{ GlobalDefaultAddressSpace: string }>(ctx, IPAM, 'IpamDriver.GetDefaultAddressSpaces', {});
     const space = spaces.GlobalDefaultAddressSpace;
-    const pool = await call<{ PoolID: string; Pool: string }>(ctx, IPAM, 'IpamDriver.RequestPool', { AddressSpace: space, Pool: s.Subnet, SubPool: '', Options: { 'weft.network.name': w.Name }, V6: false });
+    const pool = await call<{ PoolID: string; Pool: string }>(ctx, IPAM, 'IpamDriver.RequestPool', { AddressSpace: space, Pool: s.Subnet, SubPool: '', Options: { [WeftOptions.networkName]: w.Name }, V6: false });
     const undo: (() => Promise<void>)[] = [() => attempt(ctx, IPAM, 'IpamDriver.ReleasePool', { PoolID: pool.PoolID })];
     try {
       const gwIp = s.Gateway !== '' ? s.Gateway : firstHost(s.Subnet);
@@ -385,7 +371,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
   }
 
   /** An address from the blocks the manager granted this node (or a specific one). */
-  async function allocate(ctx: Context<DockerPluginConfig>, net: NetRec, w: WeftNetwork, inst: Instance, ip: string): Promise<{ address: string; poolId: string }> {
+  async function allocate(ctx: Context<DockerPluginConfig>, net: NetRec, w: ControlNetwork, inst: Instance, ip: string): Promise<{ address: string; poolId: string }> {
     if (ip !== '') {
       const r = await call<{ Address: string }>(ctx, IPAM, 'IpamDriver.RequestAddress', { PoolID: inst.poolId, Address: ip, Options: null });
       return { address: r.Address, poolId: inst.poolId };
@@ -396,7 +382,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
       if (r.left.category !== 'Unavailable') raise(r.left);
     }
     const subnet = w.Subnets[0]!.Subnet;
-    const grant = await call<{ Block: string }>(ctx, CONTROL, 'Blocks.Request', { Network: w.Id, Subnet: subnet });
+    const grant = orRaise(await ctx.invoke(CONTROL, 'Blocks.Request', { Network: w.Id, Subnet: subnet }));
     const sub = await call<{ PoolID: string }>(ctx, IPAM, 'IpamDriver.RequestPool', { AddressSpace: inst.space, Pool: subnet, SubPool: grant.Block, Options: {}, V6: false });
     inst.blocks.push({ block: grant.Block, poolId: sub.PoolID });
     await putJson(ctx.store, netKey(net.id), net);
@@ -463,7 +449,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
           const wantedRaw = opts[WEFT_NETWORK];
           const wanted = wantedRaw !== undefined && wantedRaw.trim() !== '' ? wantedRaw.trim() : undefined;
           const given = (req.Pool ?? '') !== '' ? normaliseCidr(req.Pool!) : undefined;
-          let w: WeftNetwork | undefined;
+          let w: ControlNetwork | undefined;
           if (wanted !== undefined) w = await findWeft(ctx, wanted);
           else if (given !== undefined) w = (await weftNetworks(ctx)).find((n) => n.Subnets.some((s) => normaliseCidr(s.Subnet) === given));
           let subnet: string;
@@ -704,7 +690,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
           const net = await netOf(ctx, req.NetworkID);
           const w = weftOf(ctx, net);
           const r = await call<{ Value: Record<string, unknown> }>(ctx, OVERLAY, 'NetworkDriver.EndpointOperInfo', { NetworkID: w.id, EndpointID: ep.id });
-          return { Value: { ...r.Value, 'weft.network': w.name, 'weft.network.id': w.id } };
+          return { Value: { ...r.Value, [WeftOptions.network]: w.name, [WeftOptions.networkId]: w.id } };
         }),
 
         Join: (req, ctx) => serial(ctx, async () => {
@@ -755,7 +741,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
       }
       const sock = ctx.config.dnsSocket;
       if (sock !== undefined && ctx.services.has('dns')) {
-        const dns = ctx.services.get('dns') as Resolver;
+        const dns = ctx.services.get('dns');
         dnsServers.set(ctx.store, await host.serveDns(sock, (network, query) => dns.resolve(query, network, query.length)));
         ctx.log.info('answering DNS for containers', { socket: sock, address: ctx.config.dnsAddress ?? DEFAULT_DNS_ADDRESS });
       }
@@ -833,7 +819,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
       }
       try {
         await call(ctx, OVERLAY, 'NetworkDriver.Leave', { NetworkID: net.weft.id, EndpointID: ep.id });
-        await call(ctx, OVERLAY, 'NetworkDriver.Join', { NetworkID: net.weft.id, EndpointID: ep.id, SandboxKey: ep.sandboxKey, Options: { 'weft.sandbox.move': true, 'weft.sandbox.ifname': inner } });
+        await call(ctx, OVERLAY, 'NetworkDriver.Join', { NetworkID: net.weft.id, EndpointID: ep.id, SandboxKey: ep.sandboxKey, Options: { [WeftJoinOptions.moveIntoSandbox]: true, [WeftJoinOptions.dstName]: inner } });
         ep.inSandbox = true;
         await putJson(ctx.store, k, ep);
         ctx.log.info('re-attached a Docker endpoint inside its container', { endpoint: ep.id, ifname: inner });

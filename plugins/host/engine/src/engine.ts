@@ -13,7 +13,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { isLeft, type Either } from 'fp-ts/lib/Either.js';
-import { errors, formatError, getJson, putJson, raise, WeftException, type Context, type WeftError } from '@weft/kernel';
+import { errors, formatError, getJson, orRaise, putJson, raise, WeftException, WeftJoinOptions, WeftOptions, type Context, type WeftError } from '@weft/kernel';
 import type { Network, NetworkCreateRequest, NetworkEndpoint, Sandbox, SandboxCreateRequest } from '@weft/api';
 import type { SandboxHost } from './host.ts';
 import * as fs from 'node:fs';
@@ -151,7 +151,7 @@ async function attempt<T>(ctx: Context<EngineConfig>, plugin: string, method: st
 function taskJoinOptions(task: TaskOptions | undefined, netId: string): Record<string, unknown> {
   if (task === undefined || task.service === '') return {};
   const vip = task.vips?.[netId];
-  return { 'weft.service': task.service, 'weft.endpoint.mode': task.endpointMode, 'weft.task.slot': task.slot, ...(vip !== undefined ? { 'weft.service.vip': vip } : {}) };
+  return { [WeftJoinOptions.service]: task.service, [WeftJoinOptions.endpointMode]: task.endpointMode, [WeftJoinOptions.taskSlot]: task.slot, ...(vip !== undefined ? { [WeftJoinOptions.serviceVip]: vip } : {}) };
 }
 
 export class Engine {
@@ -200,7 +200,7 @@ export class Engine {
     let swarm: NetDef[] = [];
     if (this.hasControl()) {
       const r = await this.ctx.invoke('control', 'Network.List', {});
-      if (!isLeft(r)) swarm = (r.right as NetDef[]).map((d) => ({ ...d, Scope: 'swarm' as const }));
+      if (!isLeft(r)) swarm = r.right.map((d) => ({ ...d, Scope: 'swarm' as const }));
     }
     return [...local, ...swarm];
   }
@@ -221,7 +221,7 @@ export class Engine {
       // A swarm network created a moment ago may not have reached this node yet: ask (the control
       // plane asks its manager).
       const r = await this.ctx.invoke('control', 'Network.Inspect', { Network: ref });
-      if (!isLeft(r)) return { ...(r.right as NetDef), Scope: 'swarm' as const };
+      if (!isLeft(r)) return { ...r.right, Scope: 'swarm' as const };
     }
     raise(errors.notFound('engine', `network "${ref}" not found`, { value: ref, hint: 'List networks with "weft network ls".' }));
   }
@@ -244,7 +244,7 @@ export class Engine {
         if (!this.hasControl()) {
           raise(errors.forbidden('engine', 'This node is not a swarm manager. Use "weft swarm init" or "weft swarm join" to connect this node to swarm and try again.'));
         }
-        const r = await call<{ Id: string }>(this.ctx, 'control', 'Network.Create', req);
+        const r = orRaise(await this.ctx.invoke('control', 'Network.Create', req));
         return { Id: r.Id, Warning: '' };
       }
       // local scope: allocate and create now
@@ -313,7 +313,7 @@ export class Engine {
           AddressSpace: space,
           Pool: s.Subnet,
           SubPool: def.Scope === 'local' ? (s.IPRange ?? '') : '',
-          Options: { 'weft.network.name': def.Name },
+          Options: { [WeftOptions.networkName]: def.Name },
           V6: false,
         });
         const gw = await call<{ Address: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestAddress', {
@@ -388,7 +388,7 @@ export class Engine {
       if (r.left.category !== 'Unavailable') raise(r.left);
     }
     // every block we own is full: ask the manager for another one
-    const grant = await call<{ Block: string }>(this.ctx, 'control', 'Blocks.Request', { Network: def.Id, Subnet: pool.subnet });
+    const grant = orRaise(await this.ctx.invoke('control', 'Blocks.Request', { Network: def.Id, Subnet: pool.subnet }));
     const sub = await call<{ PoolID: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestPool', { AddressSpace: inst.space, Pool: pool.subnet, SubPool: grant.Block, Options: {}, V6: false });
     pool.blocks.push({ block: grant.Block, poolId: sub.PoolID });
     await putJson(this.ctx.store, `instances/${def.Id}`, inst);
@@ -636,7 +636,7 @@ export class Engine {
         NetworkID: def.Id,
         EndpointID: eid,
         SandboxKey: this.host.netnsPath(this.nsOf(rec)),
-        Options: { 'weft.sandbox.move': true, 'weft.sandbox.ifname': ifname, 'weft.name': rec.Name, 'weft.aliases': aliases, ...taskJoinOptions(rec.Task, def.Id) },
+        Options: { [WeftJoinOptions.moveIntoSandbox]: true, [WeftJoinOptions.dstName]: ifname, [WeftJoinOptions.name]: rec.Name, [WeftJoinOptions.aliases]: aliases, ...taskJoinOptions(rec.Task, def.Id) },
       });
       rec.Networks[def.Name] = { NetworkID: def.Id, NetworkName: def.Name, EndpointID: eid, IPAddress: address, PoolID: poolId, MacAddress: ce.Interface?.MacAddress ?? '', Aliases: aliases, Ifname: ifname };
       if (rec.Resolver === '' && inst.pools[0] !== undefined) rec.Resolver = inst.pools[0].gatewayCidr.split('/')[0]!;
