@@ -11,7 +11,10 @@
  */
 import type { Cipher } from './contracts/cipher.ts';
 import type { DataPath } from './contracts/datapath.ts';
+import type { Engine } from './contracts/engine.ts';
 import type { Membership } from './contracts/membership.ts';
+import type { Ports } from './contracts/ports.ts';
+import type { ServicesApi } from './contracts/services.ts';
 import type { Store } from './contracts/store.ts';
 import type { Tables } from './contracts/tables.ts';
 
@@ -22,4 +25,7 @@ export interface ServiceMap {
   tables: Tables;
   datapath: DataPath;
   cipher: Cipher;
+  engine: Engine;
+  ports: Ports;
+  services: ServicesApi;
 }

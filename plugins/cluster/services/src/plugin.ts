@@ -14,9 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as t from 'io-ts';
-import { definePlugin, errors, getJson, putJson, raise, WeftException, type Context, type PluginDefinition, type TableEvent } from '@weft/kernel';
-import type { Engine, NetDef, RemoveCheck } from '@weft/engine';
-import type { Service, ServiceSpec, Task } from '@weft/api';
+import { definePlugin, errors, getJson, putJson, raise, WeftException, type Context, type NetDef, type PluginDefinition, type Service, type ServicesApi, type ServiceSpec, type TableEvent, type Task } from '@weft/kernel';
 import { attachedNetworks, CLUSTER_NETWORK, decodeJson, encodeJson, publishedPorts, Retained, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, VipEntry, VIPS_TABLE, type ServiceRecord } from './records.ts';
 import { plan, specKey } from './placement.ts';
 import { createIngress, INGRESS_TABLE, IngressEntry, type Ingress } from './ingress.ts';
@@ -40,9 +38,6 @@ export const ServicesConfig = t.partial({
 });
 export type ServicesConfig = t.TypeOf<typeof ServicesConfig>;
 
-/** The part of the engine this plugin uses (tests pass a fake). */
-export type EngineLike = Pick<Engine, 'createSandbox' | 'removeSandbox' | 'sandboxes' | 'resolve' | 'createNetwork' | 'removeNetwork' | 'listDefs'>;
-
 export interface ServicesOptions {
   /** Whether this node runs the manager side now. Default: the swarm leader (control plugin). */
   readonly isManager?: (ctx: Context<ServicesConfig>) => Promise<boolean>;
@@ -62,24 +57,6 @@ export interface ServicesOptions {
 /** Name of the ingress network the leader creates when a service first publishes a port (as Docker's `swarm init` does). */
 export const INGRESS_NETWORK = 'ingress';
 
-/** The `services` service: what the API routes call (manager side, except `nodeTasks`). */
-export interface ServicesApi {
-  create(spec: ServiceSpec): Promise<{ ID: string; Warnings: string[] }>;
-  list(): Promise<Service[]>;
-  get(ref: string): Promise<Service>;
-  update(ref: string, version: number | undefined, spec: ServiceSpec): Promise<{ Warnings: string[] }>;
-  remove(ref: string): Promise<void>;
-  tasks(filters: Readonly<Record<string, readonly string[]>>): Promise<Task[]>;
-  /** Runs one manager pass and one node pass now (tests, and after API changes). */
-  reconcile(): Promise<void>;
-  /** Resolves once no node reports any of `taskIds` any more (their sandboxes are gone), or false after `ms`. */
-  waitTasksGone(taskIds: readonly string[], ms: number): Promise<boolean>;
-  /** The engine, for stacks (networks). */
-  engine(): EngineLike;
-  /** Refuses removing the ingress network while a service publishes ports (registered with the engine). */
-  checkNetworkRemoval: RemoveCheck;
-}
-
 const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
 const PLUGIN = 'services';
 const svcKey = (id: string) => `manager/services/${id}`;
@@ -97,7 +74,7 @@ export function servicesPlugin(opts: ServicesOptions = {}): PluginDefinition<Ser
       version: '0.1.0',
       kernel: '^0.1.0',
       provides: ['services'],
-      requires: ['tables', 'engine'],
+      requires: ['tables', 'engine', 'ports'],
       optional: ['control', 'membership'],
       config: ServicesConfig,
       description: 'replicated services: placement and rescheduling on the manager, task reconciliation on every node',
@@ -112,8 +89,7 @@ export function servicesPlugin(opts: ServicesOptions = {}): PluginDefinition<Ser
     start: async (ctx) => {
       await ctx.services.get('tables').joinNetwork(CLUSTER_NETWORK);
       const a = api!;
-      const eng = ctx.services.get('engine') as Partial<Pick<Engine, 'addRemoveCheck'>>;
-      if (typeof eng.addRemoveCheck === 'function') unregister = eng.addRemoveCheck(a.checkNetworkRemoval);
+      unregister = ctx.services.get('engine').addRemoveCheck(a.checkNetworkRemoval);
       let running = false;
       let again = false;
       const pass = async () => {
@@ -174,7 +150,8 @@ export const STARTUP_GRACE_MS = 15_000;
 export const ORPHAN_GRACE_MS = 60_000;
 
 function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { api: ServicesApi; closeIngress: () => Promise<void> } {
-  const engine = (): EngineLike => ctx.services.get('engine') as EngineLike;
+  const engine = () => ctx.services.get('engine');
+  const ports = () => ctx.services.get('ports');
   const tables = () => ctx.services.get('tables');
   const newId = opts.newId ?? (() => randomBytes(5).toString('hex'));
   const nodeName = (): string => opts.nodeName?.(ctx) ?? (ctx.services.has('membership') ? ctx.services.get('membership').self().name : 'local');
@@ -187,7 +164,7 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
   /** VIP warnings already logged (said once each). */
   const vipWarned = new Set<string>();
   const mesh = (): Ingress =>
-    (ingress ??= createIngress(ctx as Context<unknown>, engine, tables, ctx.config.runDir ?? path.join(os.tmpdir(), `weft-mesh-${nodeName()}`), newId, ctx.config.publishHost ?? '0.0.0.0', opts.onPublishError));
+    (ingress ??= createIngress(ctx as Context<unknown>, engine, ports, tables, ctx.config.runDir ?? path.join(os.tmpdir(), `weft-mesh-${nodeName()}`), newId, ctx.config.publishHost ?? '0.0.0.0', opts.onPublishError));
 
   // Manager operations read-modify-write the records: one at a time.
   let queue: Promise<unknown> = Promise.resolve();
@@ -689,9 +666,3 @@ function createServices(ctx: Context<ServicesConfig>, opts: ServicesOptions): { 
 }
 
 export { specKey };
-
-declare module '@weft/kernel' {
-  interface ServiceMap {
-    services: ServicesApi;
-  }
-}

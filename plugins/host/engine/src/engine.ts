@@ -14,11 +14,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { isLeft, type Either } from 'fp-ts/lib/Either.js';
 import { errors, formatError, getJson, putJson, raise, WeftException, type Context, type WeftError } from '@weft/kernel';
-import type { Network, NetworkCreateRequest, NetworkEndpoint, Sandbox, SandboxCreateRequest } from '@weft/api';
+import type { Engine as EngineService, NetDef, Network, NetworkCreateRequest, NetworkEndpoint, Ports, RemoveCheck, Sandbox, SandboxCreateRequest, TaskOptions, PortForwarding } from '@weft/kernel';
 import type { SandboxHost } from './host.ts';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { forwarderSpec, listenPort, PORT_FORWARDER, portFree, portSocket, writeTargets, type PortListener } from './ports.ts';
 
 export interface EngineConfig {
   /** This node's name (endpoint records, attachments). */
@@ -34,31 +33,6 @@ export interface EngineConfig {
   /** Runtime files (published ports' sockets); default `$TMPDIR/weft-ports-<node>`. The agent uses its state directory. */
   readonly runDir?: string;
 }
-
-/** A network as the engine sees it, whatever its source. */
-export interface NetDef {
-  readonly Id: string;
-  readonly Name: string;
-  readonly Driver: string;
-  readonly Scope: 'local' | 'swarm';
-  readonly Options: Readonly<Record<string, string>>;
-  readonly Labels: Readonly<Record<string, string>>;
-  readonly Attachable: boolean;
-  readonly Internal: boolean;
-  readonly Encrypted: boolean;
-  readonly EnableIPv6: boolean;
-  readonly Subnets: readonly { readonly Subnet: string; readonly Gateway: string; readonly IPRange?: string; readonly AuxiliaryAddresses?: Readonly<Record<string, string>> }[];
-  readonly VNIs: readonly number[];
-  readonly Created: string;
-  /** The swarm's routing-mesh network (created by the services leader; only service tasks and mesh helpers attach). */
-  readonly Ingress?: boolean;
-}
-
-/**
- * Asked before a network is removed (e.g. the services plugin refuses to remove the ingress
- * network while a service publishes ports); throws to refuse.
- */
-export type RemoveCheck = (def: NetDef) => Promise<void> | void;
 
 interface PoolState {
   readonly subnet: string;
@@ -85,20 +59,6 @@ interface Attachment {
   readonly MacAddress: string;
   readonly Aliases: string[];
   readonly Ifname: string;
-}
-
-/**
- * Makes a sandbox a service task (used by @weft/services). As in Docker, a service's tasks may
- * attach to any swarm network, attachable or not; the endpoint record carries the service name,
- * endpoint mode and slot so the embedded DNS answers the service name and `tasks.NAME`.
- */
-export interface TaskOptions {
-  /** The service; empty for a helper sandbox of the services plugin (routing mesh), which is not published as a task. */
-  readonly service: string;
-  readonly slot: number;
-  readonly endpointMode: 'vip' | 'dnsrr';
-  /** Network ID → the service's virtual IP on it (endpoint mode vip, when one was allocated). */
-  readonly vips?: Readonly<Record<string, string>>;
 }
 
 interface SandboxRecord {
@@ -154,17 +114,19 @@ function taskJoinOptions(task: TaskOptions | undefined, netId: string): Record<s
   return { 'weft.service': task.service, 'weft.endpoint.mode': task.endpointMode, 'weft.task.slot': task.slot, ...(vip !== undefined ? { 'weft.service.vip': vip } : {}) };
 }
 
-export class Engine {
+export class Engine implements EngineService {
   private readonly ctx: Context<EngineConfig>;
   private readonly host: SandboxHost;
+  private readonly ports: Ports;
   private queue: Promise<unknown> = Promise.resolve();
   /** Listeners of published ports (`-p`), by sandbox name; in memory, re-made by `restorePorts`. */
-  private readonly listeners = new Map<string, PortListener[]>();
+  private readonly listeners = new Map<string, PortForwarding>();
   private readonly removeChecks: RemoveCheck[] = [];
 
-  constructor(ctx: Context<EngineConfig>, host: SandboxHost) {
+  constructor(ctx: Context<EngineConfig>, host: SandboxHost, ports: Ports) {
     this.ctx = ctx;
     this.host = host;
+    this.ports = ports;
   }
 
   /** Engine operations run one at a time: they read-modify-write several records. */
@@ -461,7 +423,7 @@ export class Engine {
         if (!Number.isInteger(p.HostPort) || p.HostPort < 1 || p.HostPort > 65535 || !Number.isInteger(p.ContainerPort) || p.ContainerPort < 1 || p.ContainerPort > 65535) {
           raise(errors.badRequest('engine', `invalid port mapping ${p.HostPort}:${p.ContainerPort}: ports are 1 to 65535`, { value: p }));
         }
-        if (!(await portFree(p.HostIP ?? '0.0.0.0', p.HostPort, proto))) {
+        if (!(await this.ports.free(p.HostIP ?? '0.0.0.0', p.HostPort, proto))) {
           raise(errors.conflict('engine', `port ${where} is already in use on this host`, { value: p, hint: 'Choose another host port.' }));
         }
       }
@@ -532,25 +494,23 @@ export class Engine {
     return this.cfg.runDir !== undefined ? path.join(this.cfg.runDir, 'ports', name) : path.join(os.tmpdir(), `weft-ports-${this.cfg.node}`, name);
   }
 
-  /** Starts the forwarder inside the sandbox and the listeners on this host (see ports.ts). */
+  /** Starts the forwarder inside the sandbox and the listeners on this host (the `ports` service). */
   private startPorts(rec: SandboxRecord): void {
-    const dir = this.portsDir(rec.Name);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const first = Object.values(rec.Networks)[0];
-    const targets = path.join(dir, 'targets.json');
-    writeTargets(targets, [first !== undefined ? first.IPAddress.split('/')[0]! : '127.0.0.1']);
-    const socks = rec.Ports.map((p) => ({ p, proto: p.Protocol ?? 'tcp', sock: portSocket(dir, p.HostPort, p.Protocol ?? 'tcp') }));
+    const f = this.ports.forward({
+      dir: this.portsDir(rec.Name),
+      ports: rec.Ports.map((p) => ({ published: p.HostPort, target: p.ContainerPort, protocol: p.Protocol ?? 'tcp', host: p.HostIP ?? '0.0.0.0' })),
+    });
+    f.setTargets([first !== undefined ? first.IPAddress.split('/')[0]! : '127.0.0.1']);
     if (rec.PortsPid === undefined || !this.host.alive(rec.PortsPid)) {
-      rec.PortsPid = this.host.spawn(this.nsName(rec.Name), [process.execPath, '-e', PORT_FORWARDER, targets, ...socks.map((s) => forwarderSpec(s.sock, s.p.ContainerPort, s.proto))], path.join(this.cfg.logDir, `${rec.Name}.ports.log`));
+      rec.PortsPid = this.host.spawn(this.nsName(rec.Name), f.command, path.join(this.cfg.logDir, `${rec.Name}.ports.log`));
     }
-    this.listeners.set(
-      rec.Name,
-      socks.map((s) => listenPort(s.p.HostIP ?? '0.0.0.0', s.p.HostPort, s.proto, s.sock, (e) => this.ctx.log.warn('cannot publish port', { sandbox: rec.Name, port: `${s.p.HostPort}/${s.proto}`, error: String(e) }))),
-    );
+    f.listen((p, e) => this.ctx.log.warn('cannot publish port', { sandbox: rec.Name, port: `${p.published}/${p.protocol ?? 'tcp'}`, error: String(e) }));
+    this.listeners.set(rec.Name, f);
   }
 
   private stopPorts(rec: SandboxRecord): void {
-    for (const s of this.listeners.get(rec.Name) ?? []) s.close();
+    this.listeners.get(rec.Name)?.close();
     this.listeners.delete(rec.Name);
     if (rec.PortsPid !== undefined && rec.PortsPid > 0) this.host.kill(rec.PortsPid, 'SIGKILL');
     fs.rmSync(this.portsDir(rec.Name), { recursive: true, force: true });
@@ -563,7 +523,7 @@ export class Engine {
 
   /** Closes this host's listeners (the agent stops; sandboxes and forwarders stay). */
   closePorts(): void {
-    for (const l of this.listeners.values()) for (const s of l) s.close();
+    for (const f of this.listeners.values()) f.close();
     this.listeners.clear();
   }
 
