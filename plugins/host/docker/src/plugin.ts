@@ -37,6 +37,7 @@ import {
   type Store,
   type WeftError,
 } from '@weft/kernel';
+import { HostNetwork, type Instance } from '@weft/hostnet';
 import { linuxDockerHost, type DockerHost } from './host.ts';
 
 /** What the bridges need from the `dns` service (@weft/dns), without depending on its package. */
@@ -107,16 +108,28 @@ interface PoolRec {
   network?: string;
 }
 
-interface Instance {
+/** A host instance as this plugin stored it before @weft/hostnet (one pool): read and converted. */
+interface LegacyInstance {
   readonly space: string;
   readonly poolId: string;
-  readonly gateway: string; // CIDR
-  /** False when someone else on this host (the engine) already held the gateway. */
+  readonly gateway: string;
   readonly gatewayHeld: boolean;
   readonly aux: string[];
-  /** False when the overlay network existed already (the engine programmed it for its sandboxes). */
   readonly overlayOwned: boolean;
   blocks: { block: string; poolId: string }[];
+}
+
+/** This host's instance of the Weft network (@weft/hostnet), in the form stored before it if so. */
+function currentInstance(raw: Instance | LegacyInstance, netId: string, overlay: string, subnet = ''): Instance {
+  if ('pools' in raw) return raw;
+  const prefixLen = Number(raw.gateway.split('/')[1] ?? '32');
+  return {
+    netId,
+    driver: overlay,
+    space: raw.space,
+    pools: [{ subnet, prefixLen, poolId: raw.poolId, gatewayCidr: raw.gateway, gatewayHeld: raw.gatewayHeld, aux: raw.aux, blocks: raw.blocks }],
+    driverOwned: raw.overlayOwned,
+  };
 }
 
 interface NetRec {
@@ -132,7 +145,7 @@ interface NetRec {
   weft?: WeftRef;
   /** True when this plugin created the Weft network (it removes it again with the Docker network). */
   createdWeft: boolean;
-  instance?: Instance;
+  instance?: Instance | LegacyInstance;
 }
 
 interface EpRec {
@@ -326,82 +339,31 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
   // -------------------------------------------------------------------------------------------
   // This host's instance of a Weft network: IPAM pool, gateway, aux, overlay network
 
+  const hostnet = (ctx: Context<DockerPluginConfig>) => new HostNetwork(ctx, { ipam: IPAM, control: CONTROL });
+
+  /** Programs the Weft network on this host (@weft/hostnet), every subnet; the gateway Docker was told. */
   async function ensureInstance(ctx: Context<DockerPluginConfig>, net: NetRec, w: WeftNetwork): Promise<Instance> {
-    if (net.instance !== undefined) return net.instance;
-    const s = w.Subnets[0]!;
-    const spaces = await call<{ GlobalDefaultAddressSpace: string }>(ctx, IPAM, 'IpamDriver.GetDefaultAddressSpaces', {});
-    const space = spaces.GlobalDefaultAddressSpace;
-    const pool = await call<{ PoolID: string; Pool: string }>(ctx, IPAM, 'IpamDriver.RequestPool', { AddressSpace: space, Pool: s.Subnet, SubPool: '', Options: { 'weft.network.name': w.Name }, V6: false });
-    const undo: (() => Promise<void>)[] = [() => attempt(ctx, IPAM, 'IpamDriver.ReleasePool', { PoolID: pool.PoolID })];
-    try {
-      const gwIp = s.Gateway !== '' ? s.Gateway : firstHost(s.Subnet);
-      const gwCidr = `${gwIp}/${prefixLen(pool.Pool)}`;
-      // The engine holds the gateway too when its sandboxes use this network on this host; the
-      // address is then reserved already, which is all this instance needs.
-      const g = await ctx.invoke(IPAM, 'IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: gwIp, Options: { RequestAddressType: DockerOptions.gatewayType } });
-      if (isLeft(g) && g.left.category !== 'Conflict') raise(g.left);
-      const gatewayHeld = !isLeft(g);
-      if (gatewayHeld) undo.push(() => attempt(ctx, IPAM, 'IpamDriver.ReleaseAddress', { PoolID: pool.PoolID, Address: gwIp }));
-      const aux: string[] = [];
-      for (const a of Object.values(s.AuxiliaryAddresses ?? {})) {
-        const r = await ctx.invoke(IPAM, 'IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: bare(a), Options: null });
-        if (!isLeft(r)) {
-          aux.push(bare(a));
-          undo.push(() => attempt(ctx, IPAM, 'IpamDriver.ReleaseAddress', { PoolID: pool.PoolID, Address: bare(a) }));
-        }
-      }
-      const generic: Record<string, string> = { ...w.Options };
-      if (w.VNIs.length > 0) generic[DockerOptions.vxlanIdList] = w.VNIs.join(',');
-      if (w.Encrypted) generic[DockerOptions.encrypted] = '';
-      const c = await ctx.invoke(OVERLAY, 'NetworkDriver.CreateNetwork', {
-        NetworkID: w.Id,
-        Options: { [DockerOptions.generic]: generic, [DockerOptions.enableIPv6]: false, [DockerOptions.internal]: w.Internal },
-        IPv4Data: [{ AddressSpace: space, Pool: pool.Pool, Gateway: gwCidr }],
-        IPv6Data: [],
-      });
-      if (isLeft(c) && c.left.category !== 'Conflict') raise(c.left);
-      const inst: Instance = { space, poolId: pool.PoolID, gateway: gwCidr, gatewayHeld, aux, overlayOwned: !isLeft(c), blocks: [] };
-      net.instance = inst;
-      await putJson(ctx.store, netKey(net.id), net);
-      return inst;
-    } catch (e) {
-      for (const u of undo.reverse()) await u();
-      throw e;
-    }
+    if (net.instance !== undefined) return currentInstance(net.instance, w.Id, OVERLAY, w.Subnets[0]?.Subnet);
+    // Docker's default gateway is the subnet's first host; the engine may hold it already on this
+    // host (its sandboxes use the network too): then it is shared.
+    const subnets = w.Subnets.map((s) => ({ ...s, Gateway: s.Gateway !== '' ? s.Gateway : firstHost(s.Subnet) }));
+    const inst = await hostnet(ctx).instantiate({ Id: w.Id, Name: w.Name, Scope: 'swarm', Options: w.Options, Internal: w.Internal, Encrypted: w.Encrypted, EnableIPv6: false, Subnets: subnets, VNIs: w.VNIs }, OVERLAY);
+    net.instance = inst;
+    await putJson(ctx.store, netKey(net.id), net);
+    return inst;
   }
 
   async function teardown(ctx: Context<DockerPluginConfig>, net: NetRec): Promise<void> {
-    const inst = net.instance;
-    if (inst === undefined || net.weft === undefined) return;
-    if (inst.overlayOwned) await attempt(ctx, OVERLAY, 'NetworkDriver.DeleteNetwork', { NetworkID: net.weft.id });
-    for (const b of inst.blocks) {
-      await attempt(ctx, IPAM, 'IpamDriver.ReleasePool', { PoolID: b.poolId });
-      if (hasControl(ctx)) await attempt(ctx, CONTROL, 'Blocks.Release', { Network: net.weft.id, Block: b.block });
-    }
-    for (const a of inst.aux) await attempt(ctx, IPAM, 'IpamDriver.ReleaseAddress', { PoolID: inst.poolId, Address: a });
-    if (inst.gatewayHeld) await attempt(ctx, IPAM, 'IpamDriver.ReleaseAddress', { PoolID: inst.poolId, Address: bare(inst.gateway) });
-    await attempt(ctx, IPAM, 'IpamDriver.ReleasePool', { PoolID: inst.poolId });
+    if (net.instance === undefined || net.weft === undefined) return;
+    await hostnet(ctx).teardown(currentInstance(net.instance, net.weft.id, OVERLAY), { releaseBlocks: hasControl(ctx) });
     delete net.instance;
   }
 
-  /** An address from the blocks the manager granted this node (or a specific one). */
-  async function allocate(ctx: Context<DockerPluginConfig>, net: NetRec, w: WeftNetwork, inst: Instance, ip: string): Promise<{ address: string; poolId: string }> {
-    if (ip !== '') {
-      const r = await call<{ Address: string }>(ctx, IPAM, 'IpamDriver.RequestAddress', { PoolID: inst.poolId, Address: ip, Options: null });
-      return { address: r.Address, poolId: inst.poolId };
-    }
-    for (const b of inst.blocks) {
-      const r = await ctx.invoke(IPAM, 'IpamDriver.RequestAddress', { PoolID: b.poolId, Address: '', Options: null });
-      if (!isLeft(r)) return { address: (r.right as { Address: string }).Address, poolId: b.poolId };
-      if (r.left.category !== 'Unavailable') raise(r.left);
-    }
-    const subnet = w.Subnets[0]!.Subnet;
-    const grant = await call<{ Block: string }>(ctx, CONTROL, 'Blocks.Request', { Network: w.Id, Subnet: subnet });
-    const sub = await call<{ PoolID: string }>(ctx, IPAM, 'IpamDriver.RequestPool', { AddressSpace: inst.space, Pool: subnet, SubPool: grant.Block, Options: {}, V6: false });
-    inst.blocks.push({ block: grant.Block, poolId: sub.PoolID });
-    await putJson(ctx.store, netKey(net.id), net);
-    const r = await call<{ Address: string }>(ctx, IPAM, 'IpamDriver.RequestAddress', { PoolID: sub.PoolID, Address: '', Options: null });
-    return { address: r.Address, poolId: sub.PoolID };
+  /** An address from the blocks the manager granted this node, newest first (or a specific one). */
+  async function allocate(ctx: Context<DockerPluginConfig>, net: NetRec, w: WeftNetwork, ip: string): Promise<{ address: string; poolId: string }> {
+    const inst = await ensureInstance(ctx, net, w);
+    net.instance = inst;
+    return hostnet(ctx).allocate(w, inst, ip, { blocks: true, save: () => putJson(ctx.store, netKey(net.id), net) });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -546,7 +508,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
             return { Address: `${ip}/${len}`, Data: {} };
           }
           const { net, weft } = await ensureBound(ctx, await netOf(ctx, pool.network));
-          const got = await allocate(ctx, net, weft, net.instance!, ip);
+          const got = await allocate(ctx, net, weft, ip);
           await putJson(ctx.store, addrKey(pool.id, got.address), { poolId: got.poolId } satisfies AddrRec);
           return { Address: got.address, Data: {} };
         }),

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { isLeft, type Either } from 'fp-ts/lib/Either.js';
 import { errors, formatError, getJson, putJson, raise, WeftException, type Context, type WeftError } from '@weft/kernel';
 import type { Engine as EngineService, NetDef, Network, NetworkCreateRequest, NetworkEndpoint, Ports, RemoveCheck, Sandbox, SandboxCreateRequest, TaskOptions, PortForwarding } from '@weft/kernel';
+import { HostNetwork, type Instance } from '@weft/hostnet';
 import type { SandboxHost } from './host.ts';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -32,22 +33,6 @@ export interface EngineConfig {
   readonly nsPrefix?: string;
   /** Runtime files (published ports' sockets); default `$TMPDIR/weft-ports-<node>`. The agent uses its state directory. */
   readonly runDir?: string;
-}
-
-interface PoolState {
-  readonly subnet: string;
-  readonly prefixLen: number;
-  readonly poolId: string;
-  readonly gatewayCidr: string;
-  /** Sub-pools of blocks granted to this node: block CIDR → PoolID. */
-  blocks: { block: string; poolId: string }[];
-}
-
-interface Instance {
-  readonly netId: string;
-  readonly driver: string;
-  readonly space: string;
-  readonly pools: PoolState[];
 }
 
 interface Attachment {
@@ -118,6 +103,7 @@ export class Engine implements EngineService {
   private readonly ctx: Context<EngineConfig>;
   private readonly host: SandboxHost;
   private readonly ports: Ports;
+  private readonly hostnet: HostNetwork;
   private queue: Promise<unknown> = Promise.resolve();
   /** Listeners of published ports (`-p`), by sandbox name; in memory, re-made by `restorePorts`. */
   private readonly listeners = new Map<string, PortForwarding>();
@@ -127,6 +113,7 @@ export class Engine implements EngineService {
     this.ctx = ctx;
     this.host = host;
     this.ports = ports;
+    this.hostnet = new HostNetwork(ctx, { ipam: ctx.config.ipam });
   }
 
   /** Engine operations run one at a time: they read-modify-write several records. */
@@ -258,58 +245,13 @@ export class Engine implements EngineService {
     });
   }
 
-  /** Programs `def` on this host: IPAM pools and gateways, then the driver's CreateNetwork. */
+  /** Programs `def` on this host (@weft/hostnet: IPAM pools, gateways, the driver's CreateNetwork). */
   private async instantiate(def: NetDef): Promise<Instance> {
     const existing = await getJson<Instance>(this.ctx.store, `instances/${def.Id}`);
     if (existing !== undefined) return existing;
     const plugin = this.cfg.drivers[def.Driver];
     if (plugin === undefined) raise(errors.unavailable('engine', `network ${def.Name} uses driver "${def.Driver}", which is not loaded on this node`));
-    const spaces = await call<{ LocalDefaultAddressSpace: string; GlobalDefaultAddressSpace: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.GetDefaultAddressSpaces', {});
-    const space = def.Scope === 'swarm' ? spaces.GlobalDefaultAddressSpace : spaces.LocalDefaultAddressSpace;
-    const pools: PoolState[] = [];
-    const ipv4Data: { AddressSpace: string; Pool: string; Gateway: string; AuxAddresses: Record<string, string> }[] = [];
-    const subnets = def.Subnets.length > 0 ? def.Subnets : [{ Subnet: '', Gateway: '' }];
-    try {
-      for (const s of subnets) {
-        const pool = await call<{ PoolID: string; Pool: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestPool', {
-          AddressSpace: space,
-          Pool: s.Subnet,
-          SubPool: def.Scope === 'local' ? (s.IPRange ?? '') : '',
-          Options: { 'weft.network.name': def.Name },
-          V6: false,
-        });
-        const gw = await call<{ Address: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestAddress', {
-          PoolID: pool.PoolID,
-          Address: s.Gateway,
-          Options: { RequestAddressType: 'com.docker.network.gateway' },
-        });
-        const aux: Record<string, string> = {};
-        for (const [k, a] of Object.entries(s.AuxiliaryAddresses ?? {})) {
-          aux[k] = (await call<{ Address: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: a, Options: null })).Address;
-        }
-        pools.push({ subnet: pool.Pool, prefixLen: Number(pool.Pool.split('/')[1]), poolId: pool.PoolID, gatewayCidr: gw.Address, blocks: [] });
-        ipv4Data.push({ AddressSpace: space, Pool: pool.Pool, Gateway: gw.Address, AuxAddresses: aux });
-      }
-      const generic: Record<string, string> = { ...def.Options };
-      if (def.VNIs.length > 0) generic['com.docker.network.driver.overlay.vxlanid_list'] = def.VNIs.join(',');
-      if (def.Encrypted) generic.encrypted = '';
-      const created = await this.ctx.invoke(plugin, 'NetworkDriver.CreateNetwork', {
-        NetworkID: def.Id,
-        Options: { 'com.docker.network.generic': generic, 'com.docker.network.enable_ipv6': def.EnableIPv6, 'com.docker.network.internal': def.Internal },
-        IPv4Data: ipv4Data,
-        IPv6Data: [],
-      });
-      // Conflict: the driver already has this network on this host (another user of the driver on
-      // this host, e.g. Docker containers through @weft/docker, set it up first). Share it.
-      if (isLeft(created) && created.left.category !== 'Conflict') raise(created.left);
-    } catch (e) {
-      for (const p of pools) {
-        await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: p.poolId, Address: p.gatewayCidr.split('/')[0] });
-        await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleasePool', { PoolID: p.poolId });
-      }
-      throw e;
-    }
-    const inst: Instance = { netId: def.Id, driver: plugin, space, pools };
+    const inst = await this.hostnet.instantiate(def, plugin);
     await putJson(this.ctx.store, `instances/${def.Id}`, inst);
     return inst;
   }
@@ -318,44 +260,13 @@ export class Engine implements EngineService {
   private async teardown(netId: string): Promise<void> {
     const inst = await getJson<Instance>(this.ctx.store, `instances/${netId}`);
     if (inst === undefined) return;
-    await attempt(this.ctx, inst.driver, 'NetworkDriver.DeleteNetwork', { NetworkID: netId });
-    for (const p of inst.pools) {
-      for (const b of p.blocks) {
-        await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleasePool', { PoolID: b.poolId });
-        if (this.hasControl()) await attempt(this.ctx, 'control', 'Blocks.Release', { Network: netId, Block: b.block });
-      }
-      await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: p.poolId, Address: p.gatewayCidr.split('/')[0] });
-      await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleasePool', { PoolID: p.poolId });
-    }
+    await this.hostnet.teardown(inst, { releaseBlocks: this.hasControl() });
     await this.ctx.store.delete(`instances/${netId}`);
   }
 
-  /** An address for a new endpoint: a specific one, or one from this node's blocks. */
-  private async allocate(def: NetDef, inst: Instance, ip: string | undefined): Promise<{ address: string; poolId: string }> {
-    const pool = inst.pools[0];
-    if (pool === undefined) raise(errors.unavailable('engine', `network ${def.Name} has no IPv4 subnet`));
-    if (ip !== undefined && ip !== '') {
-      const r = await call<{ Address: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestAddress', { PoolID: pool.poolId, Address: ip, Options: null });
-      return { address: r.Address, poolId: pool.poolId };
-    }
-    if (def.Scope === 'local' || !this.hasControl()) {
-      const r = await call<{ Address: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestAddress', { PoolID: pool.poolId, Address: '', Options: null });
-      return { address: r.Address, poolId: pool.poolId };
-    }
-    // Newest block first: older ones are usually full, and asking each of them first made an
-    // attach cost one IPAM call per block held (O(N) at 10,000 endpoints).
-    for (const b of [...pool.blocks].reverse()) {
-      const r = await this.ctx.invoke(this.cfg.ipam, 'IpamDriver.RequestAddress', { PoolID: b.poolId, Address: '', Options: null });
-      if (!isLeft(r)) return { address: (r.right as { Address: string }).Address, poolId: b.poolId };
-      if (r.left.category !== 'Unavailable') raise(r.left);
-    }
-    // every block we own is full: ask the manager for another one
-    const grant = await call<{ Block: string }>(this.ctx, 'control', 'Blocks.Request', { Network: def.Id, Subnet: pool.subnet });
-    const sub = await call<{ PoolID: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestPool', { AddressSpace: inst.space, Pool: pool.subnet, SubPool: grant.Block, Options: {}, V6: false });
-    pool.blocks.push({ block: grant.Block, poolId: sub.PoolID });
-    await putJson(this.ctx.store, `instances/${def.Id}`, inst);
-    const r = await call<{ Address: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestAddress', { PoolID: sub.PoolID, Address: '', Options: null });
-    return { address: r.Address, poolId: sub.PoolID };
+  /** An address for a new endpoint: a specific one, or one from this node's blocks (swarm) or the pool (local). */
+  private allocate(def: NetDef, inst: Instance, ip: string | undefined): Promise<{ address: string; poolId: string }> {
+    return this.hostnet.allocate(def, inst, ip, { blocks: def.Scope === 'swarm' && this.hasControl(), save: () => putJson(this.ctx.store, `instances/${def.Id}`, inst) });
   }
 
   // ------------------------------------------------------------------------------------------
