@@ -10,103 +10,27 @@
  * blocks the manager grants this node (`Blocks.Request`), so no two hosts ever hand out the
  * same address even while the manager is unreachable.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { isLeft, type Either } from 'fp-ts/lib/Either.js';
-import { errors, formatError, getJson, putJson, raise, WeftException, type Context, type WeftError } from '@weft/kernel';
-import type { Engine as EngineService, NetDef, Network, NetworkCreateRequest, NetworkEndpoint, Ports, RemoveCheck, Sandbox, SandboxCreateRequest, TaskOptions, PortForwarding } from '@weft/kernel';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { errors, getJson, putJson, raise, type Context } from '@weft/kernel';
+import type { Engine as EngineService, NetDef, Network, NetworkCreateRequest, Ports, RemoveCheck, Sandbox, SandboxCreateRequest, TaskOptions } from '@weft/kernel';
 import { HostNetwork, type Instance } from '@weft/hostnet';
 import type { SandboxHost } from './host.ts';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
+import { attempt, call, taskJoinOptions } from './calls.ts';
+import { bareNsName, hex, NAME, sandboxRecord, sandboxRecords, type EngineConfig, type SandboxRecord } from './records.ts';
+import { PublishedPorts } from './published.ts';
+import { networkView, sandboxView } from './views.ts';
 
-export interface EngineConfig {
-  /** This node's name (endpoint records, attachments). */
-  readonly node: string;
-  /** IPAM plugin name. */
-  readonly ipam: string;
-  /** Driver name (as users type it) → plugin name. */
-  readonly drivers: Readonly<Record<string, string>>;
-  /** Where sandbox command logs go. */
-  readonly logDir: string;
-  /** Prefix of namespace names (tests use a unique one). */
-  readonly nsPrefix?: string;
-  /** Runtime files (published ports' sockets); default `$TMPDIR/weft-ports-<node>`. The agent uses its state directory. */
-  readonly runDir?: string;
-}
-
-interface Attachment {
-  readonly NetworkID: string;
-  readonly NetworkName: string;
-  readonly EndpointID: string;
-  readonly IPAddress: string; // CIDR
-  readonly PoolID: string;
-  readonly MacAddress: string;
-  readonly Aliases: string[];
-  readonly Ifname: string;
-}
-
-interface SandboxRecord {
-  Name: string;
-  Id: string;
-  Hostname: string;
-  Cmd: string[];
-  Pid: number;
-  Created: string;
-  Networks: Record<string, Attachment>;
-  Ports: Sandbox['Ports'];
-  ResolvConf: string;
-  Resolver: string;
-  /** Set for service tasks (see TaskOptions). */
-  Task?: TaskOptions;
-  /** The port forwarder inside the sandbox (`-p`), see ports.ts. */
-  PortsPid?: number;
-  /** A bare endpoint: no namespace of its own, its interfaces live in the host's shared namespace (bareNsName). */
-  Bare?: boolean;
-}
-
-/**
- * The namespace bare endpoints share on a host: `weft-endpoints-<node>-<6 hex of the agent's log
- * directory>` (with the engine's nsPrefix), so agents on one machine never share one. Their TAPs
- * and addresses live there, so the kernel answers for them (ping), without a namespace each.
- */
-export function bareNsName(node: string, logDir: string): string {
-  return `weft-endpoints-${node}-${createHash('sha256').update(logDir).digest('hex').slice(0, 6)}`;
-}
-
-const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-const hex = (n: number) => randomBytes(n).toString('hex');
-
-async function call<T>(ctx: Context<EngineConfig>, plugin: string, method: string, input: unknown): Promise<T> {
-  const r: Either<WeftError, unknown> = await ctx.invoke(plugin, method, input);
-  if (isLeft(r)) raise(r.left);
-  return r.right as T;
-}
-
-async function attempt<T>(ctx: Context<EngineConfig>, plugin: string, method: string, input: unknown): Promise<T | undefined> {
-  try {
-    return await call<T>(ctx, plugin, method, input);
-  } catch (e) {
-    ctx.log.warn(`${method} failed during cleanup`, { error: e instanceof WeftException ? formatError(e.error) : String(e) });
-    return undefined;
-  }
-}
-
-/** Join options that publish a task's service fields in its endpoint record (plugins/drivers/overlay). */
-function taskJoinOptions(task: TaskOptions | undefined, netId: string): Record<string, unknown> {
-  if (task === undefined || task.service === '') return {};
-  const vip = task.vips?.[netId];
-  return { 'weft.service': task.service, 'weft.endpoint.mode': task.endpointMode, 'weft.task.slot': task.slot, ...(vip !== undefined ? { 'weft.service.vip': vip } : {}) };
-}
+export { bareNsName, type EngineConfig } from './records.ts';
 
 export class Engine implements EngineService {
   private readonly ctx: Context<EngineConfig>;
   private readonly host: SandboxHost;
   private readonly ports: Ports;
   private readonly hostnet: HostNetwork;
+  /** Published ports (`-p`): forwarders and listeners. */
+  private readonly published: PublishedPorts;
   private queue: Promise<unknown> = Promise.resolve();
-  /** Listeners of published ports (`-p`), by sandbox name; in memory, re-made by `restorePorts`. */
-  private readonly listeners = new Map<string, PortForwarding>();
   private readonly removeChecks: RemoveCheck[] = [];
 
   constructor(ctx: Context<EngineConfig>, host: SandboxHost, ports: Ports) {
@@ -114,6 +38,7 @@ export class Engine implements EngineService {
     this.host = host;
     this.ports = ports;
     this.hostnet = new HostNetwork(ctx, { ipam: ctx.config.ipam });
+    this.published = new PublishedPorts(() => this.cfg, host, ports, ctx.log, (name) => this.nsName(name));
   }
 
   /** Engine operations run one at a time: they read-modify-write several records. */
@@ -272,40 +197,16 @@ export class Engine implements EngineService {
   // ------------------------------------------------------------------------------------------
   // sandboxes
 
-  private async sandboxRecords(): Promise<SandboxRecord[]> {
-    const out: SandboxRecord[] = [];
-    for (const k of await this.ctx.store.keys('sandboxes/')) {
-      const s = await getJson<SandboxRecord>(this.ctx.store, k);
-      if (s !== undefined) out.push(s);
-    }
-    return out.sort((a, b) => a.Created.localeCompare(b.Created));
+  private sandboxRecords(): Promise<SandboxRecord[]> {
+    return sandboxRecords(this.ctx.store);
   }
 
-  private async record(name: string): Promise<SandboxRecord> {
-    const s = await getJson<SandboxRecord>(this.ctx.store, `sandboxes/${name}`);
-    if (s === undefined) raise(errors.notFound('engine', `sandbox "${name}" not found`, { value: name, hint: 'List sandboxes with "weft ps".' }));
-    return s;
+  private record(name: string): Promise<SandboxRecord> {
+    return sandboxRecord(this.ctx.store, name);
   }
 
   private view(s: SandboxRecord): Sandbox {
-    const running = s.Pid > 0 && this.host.alive(s.Pid);
-    const networks: Record<string, { IPAddress: string; MacAddress: string; Aliases: string[]; EndpointID: string; NetworkID: string }> = {};
-    for (const [n, a] of Object.entries(s.Networks)) networks[n] = { IPAddress: a.IPAddress, MacAddress: a.MacAddress, Aliases: a.Aliases, EndpointID: a.EndpointID, NetworkID: a.NetworkID };
-    return {
-      Name: s.Name,
-      Id: s.Id,
-      NetnsPath: this.host.netnsPath(this.nsOf(s)),
-      ...(s.Bare === true ? { Bare: true } : {}),
-      Hostname: s.Hostname,
-      Cmd: s.Cmd,
-      Pid: running ? s.Pid : 0,
-      State: s.Cmd.length === 0 ? 'created' : running ? 'running' : 'exited',
-      ExitCode: null,
-      Created: s.Created,
-      Networks: networks,
-      Ports: s.Ports,
-      ResolvConf: s.ResolvConf,
-    };
+    return sandboxView(s, this.host, this.host.netnsPath(this.nsOf(s)));
   }
 
   async sandboxes(): Promise<Sandbox[]> {
@@ -401,45 +302,22 @@ export class Engine implements EngineService {
     });
   }
 
-  private portsDir(name: string): string {
-    return this.cfg.runDir !== undefined ? path.join(this.cfg.runDir, 'ports', name) : path.join(os.tmpdir(), `weft-ports-${this.cfg.node}`, name);
-  }
-
-  /** Starts the forwarder inside the sandbox and the listeners on this host (the `ports` service). */
   private startPorts(rec: SandboxRecord): void {
-    const first = Object.values(rec.Networks)[0];
-    const f = this.ports.forward({
-      dir: this.portsDir(rec.Name),
-      ports: rec.Ports.map((p) => ({ published: p.HostPort, target: p.ContainerPort, protocol: p.Protocol ?? 'tcp', host: p.HostIP ?? '0.0.0.0' })),
-    });
-    f.setTargets([first !== undefined ? first.IPAddress.split('/')[0]! : '127.0.0.1']);
-    if (rec.PortsPid === undefined || !this.host.alive(rec.PortsPid)) {
-      rec.PortsPid = this.host.spawn(this.nsName(rec.Name), f.command, path.join(this.cfg.logDir, `${rec.Name}.ports.log`));
-    }
-    f.listen((p, e) => this.ctx.log.warn('cannot publish port', { sandbox: rec.Name, port: `${p.published}/${p.protocol ?? 'tcp'}`, error: String(e) }));
-    this.listeners.set(rec.Name, f);
-  }
-
-  private stopPorts(rec: SandboxRecord): void {
-    this.listeners.get(rec.Name)?.close();
-    this.listeners.delete(rec.Name);
-    if (rec.PortsPid !== undefined && rec.PortsPid > 0) this.host.kill(rec.PortsPid, 'SIGKILL');
-    fs.rmSync(this.portsDir(rec.Name), { recursive: true, force: true });
+    this.published.start(rec);
   }
 
   /** After an agent restart: listen again for the published ports of the sandboxes kept. */
   async restorePorts(): Promise<void> {
-    for (const rec of await this.sandboxRecords()) if (rec.Ports.length > 0 && !this.listeners.has(rec.Name)) this.startPorts(rec);
+    this.published.restore(await this.sandboxRecords());
   }
 
   /** Closes this host's listeners (the agent stops; sandboxes and forwarders stay). */
   closePorts(): void {
-    for (const f of this.listeners.values()) f.close();
-    this.listeners.clear();
+    this.published.close();
   }
 
   private async destroy(rec: SandboxRecord): Promise<void> {
-    if (rec.Ports.length > 0 || rec.PortsPid !== undefined) this.stopPorts(rec);
+    if (rec.Ports.length > 0 || rec.PortsPid !== undefined) this.published.stop(rec);
     if (rec.Pid > 0 && this.host.alive(rec.Pid)) {
       this.host.kill(rec.Pid, 'SIGTERM');
       for (let i = 0; i < 20 && this.host.alive(rec.Pid); i++) await new Promise((r) => setTimeout(r, 50));
@@ -554,65 +432,6 @@ export class Engine implements EngineService {
   // views for the API
 
   async networkView(def: NetDef): Promise<Network> {
-    const local: Record<string, NetworkEndpoint> = {};
-    for (const s of await this.sandboxRecords()) {
-      const a = s.Networks[def.Name];
-      if (a !== undefined) local[a.EndpointID] = { Name: s.Name, EndpointID: a.EndpointID, MacAddress: a.MacAddress, IPv4Address: a.IPAddress, IPv6Address: '', Node: this.cfg.node };
-    }
-    const endpoints: NetworkEndpoint[] = [...Object.values(local)];
-    if (this.ctx.services.has('tables')) {
-      const { decodeEndpointRecord, ENDPOINTS_TABLE } = await import('@weft/kernel');
-      for (const e of this.ctx.services.get('tables').entries(def.Id, ENDPOINTS_TABLE)) {
-        if (local[e.key] !== undefined) continue;
-        const r = decodeEndpointRecord(e.value);
-        if (r !== undefined) endpoints.push({ Name: r.name, EndpointID: e.key, MacAddress: r.mac, IPv4Address: r.ipv4, IPv6Address: r.ipv6 ?? '', Node: r.node });
-      }
-    }
-    const members = this.ctx.services.has('membership') ? this.ctx.services.get('membership').members() : [];
-    const peers = this.ctx.services.has('tables')
-      ? this.ctx.services.get('tables').peers(def.Id).map((n) => {
-          const m = members.find((x) => x.name === n);
-          return { Name: n, IP: m?.meta.dp?.split(':')[0] ?? m?.addr ?? '' };
-        })
-      : [];
-    const inst = await getJson<Instance>(this.ctx.store, `instances/${def.Id}`);
-    const util: Network['Utilisation'][number][] = [];
-    if (inst !== undefined) {
-      const r = await this.ctx.invoke(this.cfg.ipam, 'Ipam.Utilisation', {});
-      if (!isLeft(r)) {
-        // Counts are decimal strings (IPv6 pools exceed 2^53); IPv4 ones fit a number.
-        const pools = (r.right as { Pools?: { PoolID: string; Size: string; Reserved: string; Used: string }[] }).Pools ?? [];
-        for (const p of inst.pools) {
-          const u = pools.find((x) => x.PoolID === p.poolId);
-          if (u !== undefined) util.push({ Subnet: p.subnet, Used: Number(u.Used), Total: Number(u.Size) - Number(u.Reserved) });
-        }
-      }
-    }
-    // The MTU sandboxes get: the option or the driver's default, less the encryption envelope
-    // (rounded down to 4, as the overlay does) on encrypted networks.
-    const mtuOpt = def.Options['com.docker.network.driver.mtu'];
-    let mtu = mtuOpt !== undefined ? Number(mtuOpt) : def.Scope === 'swarm' ? 1450 : 1500;
-    if (def.Encrypted && this.ctx.services.has('cipher')) mtu = Math.floor((mtu - this.ctx.services.get('cipher').overhead) / 4) * 4;
-    return {
-      Name: def.Name,
-      Id: def.Id,
-      Created: def.Created,
-      Scope: def.Scope,
-      Driver: def.Driver,
-      EnableIPv6: def.EnableIPv6,
-      IPAM: { Driver: 'default', Options: {}, Config: def.Subnets.map((s) => ({ Subnet: s.Subnet, Gateway: s.Gateway, ...(s.IPRange !== undefined ? { IPRange: s.IPRange } : {}) })) },
-      Internal: def.Internal,
-      Attachable: def.Attachable,
-      Ingress: def.Ingress === true,
-      Encrypted: def.Encrypted,
-      VNI: def.VNIs[0] ?? 0,
-      MTU: mtu,
-      Containers: local,
-      Endpoints: endpoints,
-      Options: def.Options,
-      Labels: def.Labels,
-      Peers: peers,
-      Utilisation: util,
-    };
+    return networkView(this.ctx, def, await this.sandboxRecords());
   }
 }

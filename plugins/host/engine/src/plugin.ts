@@ -1,6 +1,7 @@
 import * as t from 'io-ts';
 import { definePlugin, type PluginDefinition } from '@weft/kernel';
-import { Engine, type EngineConfig } from './engine.ts';
+import { Engine } from './engine.ts';
+import type { EngineConfig } from './records.ts';
 import { linuxSandboxHost, type SandboxHost } from './host.ts';
 import { createPorts } from './ports.ts';
 
