@@ -53,7 +53,7 @@ export interface ApiDeps {
 
 export function createApi(d: ApiDeps) {
   const { kernel, config } = d;
-  const engine = () => kernel.service('engine') as import('@weft/engine').Engine;
+  const engine = () => kernel.service('engine') ?? raise(errors.unavailable('api', 'the engine plugin is not loaded on this agent'));
   const has = (name: string) => kernel.plugin(name) !== undefined;
   const invoke = async <T>(plugin: string, method: string, input: unknown): Promise<T> => {
     const r = await kernel.invoke(plugin, method, input);

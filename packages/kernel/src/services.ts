@@ -14,7 +14,10 @@ import type { Cipher } from './contracts/cipher.ts';
 import type { Control } from './contracts/control.ts';
 import type { DataPath } from './contracts/datapath.ts';
 import type { Dns } from './contracts/dns.ts';
+import type { Engine } from './contracts/engine.ts';
 import type { Membership } from './contracts/membership.ts';
+import type { Ports } from './contracts/ports.ts';
+import type { ServicesApi } from './contracts/services.ts';
 import type { Store } from './contracts/store.ts';
 import type { Tables } from './contracts/tables.ts';
 
@@ -28,4 +31,7 @@ export interface ServiceMap {
   control: Control;
   dns: Dns;
   blocks: BlockAllocators;
+  engine: Engine;
+  ports: Ports;
+  services: ServicesApi;
 }

@@ -11,15 +11,12 @@
  * target port (its address on the ingress network). The agent listens on `0.0.0.0:PUBLISHED` (config `publishHost`) in its own namespace and splices each
  * connection into that unix socket. Task addresses come from the network's endpoint table (tasks
  * of the service, as the DNS sees them) and are rewritten into a file the forwarder reads per
- * connection, so removed tasks stop receiving connections at once. The forwarder and the splice
- * are the engine's (`weft run -p` uses them too).
+ * connection, so removed tasks stop receiving connections at once. The forwarder and the relays
+ * are the `ports` service's (the engine provides it; `weft run -p` uses it too).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as t from 'io-ts';
-import { decodeEndpointRecord, ENDPOINTS_TABLE, type Context, type Tables } from '@weft/kernel';
-import { forwarderSpec, listenPort, PORT_FORWARDER, portSocket, writeTargets, type PortListener } from '@weft/engine';
-import type { EngineLike } from './plugin.ts';
+import { decodeEndpointRecord, ENDPOINTS_TABLE, type Context, type Engine, type PortForwarding, type Ports, type Tables } from '@weft/kernel';
 
 /** Published ports of one service, written by the manager: key = service ID. */
 export const INGRESS_TABLE = 'ingress';
@@ -34,8 +31,7 @@ export type IngressEntry = t.TypeOf<typeof IngressEntry>;
 interface Running {
   readonly sandbox: string;
   readonly key: string;
-  readonly servers: PortListener[];
-  readonly targets: string;
+  readonly forwarding: PortForwarding;
 }
 
 export interface Ingress {
@@ -45,7 +41,8 @@ export interface Ingress {
 
 export function createIngress(
   ctx: Context<unknown>,
-  engine: () => EngineLike,
+  engine: () => Engine,
+  ports: () => Ports,
   tables: () => Tables,
   dir: string,
   newId: () => string,
@@ -63,13 +60,13 @@ export function createIngress(
     const r = running.get(id);
     if (r === undefined) return;
     running.delete(id);
-    for (const s of r.servers) s.close();
+    r.forwarding.close();
     try {
       await engine().removeSandbox(r.sandbox, true);
     } catch {
       /* gone */
     }
-    fs.rmSync(path.join(dir, id.slice(0, 12)), { recursive: true, force: true });
+    r.forwarding.remove();
     await remember();
   }
 
@@ -95,28 +92,21 @@ export function createIngress(
       for (const [id, e] of entries) {
         let r = running.get(id);
         if (r === undefined) {
-          const base = path.join(dir, id.slice(0, 12));
-          fs.mkdirSync(base, { recursive: true, mode: 0o700 });
-          const targets = path.join(base, 'targets.json');
-          fs.writeFileSync(targets, '[]');
+          const forwarding = ports().forward({ dir: path.join(dir, id.slice(0, 12)), ports: e.ports.map((p) => ({ published: p.published, target: p.target, protocol: p.protocol ?? 'tcp', host })) });
+          forwarding.setTargets([]);
           const sandbox = `ingress.${id.slice(0, 8)}.${newId()}`;
-          const socks = e.ports.map((p) => ({ ...p, proto: p.protocol ?? 'tcp', sock: portSocket(base, p.published, p.protocol ?? 'tcp') }));
           try {
-            await engine().createSandbox(
-              { Name: sandbox, Networks: [{ Name: e.network }], Cmd: [process.execPath, '-e', PORT_FORWARDER, targets, ...socks.map((s) => forwarderSpec(s.sock, s.target, s.proto))] },
-              { service: '', slot: 0, endpointMode: 'dnsrr' },
-            );
+            await engine().createSandbox({ Name: sandbox, Networks: [{ Name: e.network }], Cmd: [...forwarding.command] }, { service: '', slot: 0, endpointMode: 'dnsrr' });
           } catch (err) {
             ctx.log.warn('services: cannot start the routing mesh helper', { service: e.service, error: String((err as Error)?.message ?? err) });
             continue;
           }
-          const servers = socks.map((x) =>
-            listenPort(host, x.published, x.proto, x.sock, (err) => {
-              ctx.log.warn('services: cannot publish port', { service: e.service, port: `${host}:${x.published}/${x.proto}`, error: String(err) });
-              onError?.({ service: e.service, port: `${host}:${x.published}/${x.proto}`, error: err });
-            }),
-          );
-          r = { sandbox, key: JSON.stringify(e), servers, targets };
+          forwarding.listen((p, err) => {
+            const port = `${host}:${p.published}/${p.protocol ?? 'tcp'}`;
+            ctx.log.warn('services: cannot publish port', { service: e.service, port, error: String(err) });
+            onError?.({ service: e.service, port, error: err });
+          });
+          r = { sandbox, key: JSON.stringify(e), forwarding };
           running.set(id, r);
           await remember();
         }
@@ -126,21 +116,11 @@ export function createIngress(
           if (rec?.service === e.service) ips.push(rec.ipv4.split('/')[0]!);
         }
         ips.sort();
-        const text = JSON.stringify(ips);
-        let cur = '';
-        try {
-          cur = fs.readFileSync(r.targets, 'utf8');
-        } catch {
-          /* absent */
-        }
-        if (cur !== text) writeTargets(r.targets, ips);
+        if (JSON.stringify(r.forwarding.targets()) !== JSON.stringify(ips)) r.forwarding.setTargets(ips);
       }
     },
     async close() {
-      for (const id of [...running.keys()]) {
-        const r = running.get(id)!;
-        for (const s of r.servers) s.close();
-      }
+      for (const r of running.values()) r.forwarding.close();
     },
   };
 }

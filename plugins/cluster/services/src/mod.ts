@@ -1,7 +1,14 @@
 /** @weft/services — replicated services, tasks and stacks on top of the engine's sandboxes. */
-export * from './records.ts';
-export * from './placement.ts';
-export * from './plugin.ts';
-export * from './stack.ts';
-export * from './routes.ts';
-export * from './ingress.ts';
+export { servicesPlugin, specKey } from './plugin.ts';
+export { ServicesConfig, INGRESS_NETWORK, STARTUP_GRACE_MS, ORPHAN_GRACE_MS } from './config.ts';
+export type { ServicesOptions } from './config.ts';
+export { CLUSTER_NETWORK, TASKS_TABLE, STATUS_TABLE, VIPS_TABLE, TaskAssignment, VipEntry, TaskState, TaskStatus, attachedNetworks, encodeJson, decodeJson, Retained, publishedPorts } from './records.ts';
+export type { TaskRecord, ServiceRecord } from './records.ts';
+export { HISTORY_PER_SLOT, taskName, plan } from './placement.ts';
+export type { PlanInput } from './placement.ts';
+export { STACK_LABEL, splitCommand, planStack, deployStack, listStacks, removeStack } from './stack.ts';
+export type { ComposeNetwork, ComposePlan } from './stack.ts';
+export { serviceRoutes } from './routes.ts';
+export type { ServiceRoute } from './routes.ts';
+export { INGRESS_TABLE, IngressEntry, createIngress } from './ingress.ts';
+export type { Ingress } from './ingress.ts';

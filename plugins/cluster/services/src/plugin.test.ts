@@ -10,10 +10,11 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { createKernel, definePlugin, errors, raise, type Kernel, type TableEntry, type Tables } from '@weft/kernel';
+import { createKernel, definePlugin, errors, raise, type Engine, type Kernel, type NetDef, type RemoveCheck, type ServicesApi, type TableEntry, type Tables, type TaskOptions } from '@weft/kernel';
 import type { Sandbox, SandboxCreateRequest, ServiceSpec } from '@weft/api';
-import { portFree, type NetDef, type RemoveCheck, type TaskOptions } from '@weft/engine';
-import { servicesPlugin, type EngineLike, type ServicesApi } from './plugin.ts';
+// The real published-port forwarding (the engine provides the `ports` service in the agent).
+import { createPorts } from '@weft/engine';
+import { servicesPlugin } from './plugin.ts';
 import type { VipSource } from './vips.ts';
 import { vipRules, type Netfilter } from './balancer.ts';
 import { encodeEndpointRecord } from '@weft/kernel';
@@ -48,10 +49,11 @@ function sharedTables() {
   return { rows, kernels, forNode };
 }
 
+const ports = createPorts();
+
 // ---- a fake engine: sandboxes are records; "processes" can be killed
-interface FakeEngine extends EngineLike {
+interface FakeEngine extends Engine {
   readonly boxes: Map<string, { req: SandboxCreateRequest; task?: TaskOptions; state: 'running' | 'exited' }>;
-  addRemoveCheck(c: RemoveCheck): () => void;
 }
 const NETS: NetDef[] = [
   { Id: 'n1id', Name: 'web', Driver: 'overlay', Scope: 'swarm', Options: {}, Labels: {}, Attachable: false, Internal: false, Encrypted: false, EnableIPv6: false, Subnets: [], VNIs: [4097], Created: '' },
@@ -92,6 +94,15 @@ function fakeEngine(nets: NetDef[]): FakeEngine {
     async sandboxes() {
       return [...boxes.keys()].map(view);
     },
+    async sandbox(name) {
+      if (!boxes.has(name)) raise(errors.notFound('engine', `sandbox "${name}" not found`));
+      return view(name);
+    },
+    // Not used by the services plugin: a call fails the test.
+    instantiated: () => raise(errors.notImplemented('fake-engine', 'instantiated')),
+    networkView: () => raise(errors.notImplemented('fake-engine', 'networkView')),
+    connect: () => raise(errors.notImplemented('fake-engine', 'connect')),
+    disconnect: () => raise(errors.notImplemented('fake-engine', 'disconnect')),
     resolve,
     async listDefs() {
       return nets;
@@ -167,7 +178,7 @@ async function freePort(nodes = 3): Promise<number> {
     });
     await new Promise((r) => s.close(r));
     let ok = true;
-    for (let n = 0; n < nodes && ok; n++) ok = (await portFree(hostOf(n), port, 'tcp')) && (await portFree(hostOf(n), port, 'udp'));
+    for (let n = 0; n < nodes && ok; n++) ok = (await ports.free(hostOf(n), port, 'tcp')) && (await ports.free(hostOf(n), port, 'udp'));
     if (ok) return port;
   }
   throw new Error('no free port on the loopback addresses after 50 tries');
@@ -191,7 +202,7 @@ async function cluster(names: string[], extra: { orphanGraceMs?: number } = {}) 
     const engine = fakeEngine(nets);
     const r = await kernel.load([
       { plugin: definePlugin({ manifest: { name: 'fake-tables', version: '0.1.0', kernel: '^0.1.0', provides: ['tables'] }, services: { tables: () => t.forNode(name) } }) },
-      { plugin: definePlugin({ manifest: { name: 'fake-engine', version: '0.1.0', kernel: '^0.1.0', provides: ['engine'] }, services: { engine: () => engine as never } }) },
+      { plugin: definePlugin({ manifest: { name: 'fake-engine', version: '0.1.0', kernel: '^0.1.0', provides: ['engine', 'ports'] }, services: { engine: () => engine, ports: () => ports } }) },
       {
         plugin: servicesPlugin({
           isManager: async () => name === names[0] && !leader.down,

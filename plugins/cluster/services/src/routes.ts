@@ -5,7 +5,7 @@
 import { decode, errors, raise } from '@weft/kernel';
 import { ServiceSpec, StackDeployRequest } from '@weft/api';
 import type * as t from 'io-ts';
-import type { ServicesApi } from './plugin.ts';
+import type { ServicesApi } from '@weft/kernel';
 import { deployStack, listStacks, removeStack } from './stack.ts';
 
 export interface ServiceRoute {

@@ -6,7 +6,7 @@
 import { parse } from 'yaml';
 import { errors, raise } from '@weft/kernel';
 import type { NetworkCreateRequest, ServiceSpec, StackDeployResponse, StackSummary } from '@weft/api';
-import type { ServicesApi } from './plugin.ts';
+import type { ServicesApi } from '@weft/kernel';
 
 export const STACK_LABEL = 'com.docker.stack.namespace';
 const PLUGIN = 'services';

@@ -23,7 +23,8 @@ import {
 import { dataPathPlugin, recordingDataPath, type RecordingDataPath } from '@weft/testing';
 import { overlayPlugin } from '@weft/overlay';
 import { ipamPlugin } from '@weft/ipam';
-import { dockerPlugin, type DockerPluginConfig } from './plugin.ts';
+import { dockerPlugin } from './plugin.ts';
+import type { DockerPluginConfig } from './config.ts';
 import type { DockerHost } from './host.ts';
 
 export interface FakeNetwork {

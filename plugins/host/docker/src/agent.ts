@@ -4,7 +4,8 @@
  */
 import * as path from 'node:path';
 import type { PluginEntry } from '@weft/kernel';
-import { dockerPlugin, type DockerPluginConfig } from './plugin.ts';
+import { dockerPlugin } from './plugin.ts';
+import type { DockerPluginConfig } from './config.ts';
 
 export interface DockerIntegration {
   readonly entries: PluginEntry[];

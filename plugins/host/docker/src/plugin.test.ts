@@ -146,6 +146,37 @@ test('--subnet of an existing Weft network maps to it; network rm keeps it', asy
   }
 });
 
+test('a Weft network of several subnets is programmed with all of them; addresses come from the newest block first', async () => {
+  const control = fakeControl();
+  const w = control.add({ Name: 'multi', Subnet: '10.41.0.0/24', Subnets: [{ Subnet: '10.41.0.0/24', Gateway: '10.41.0.1' }, { Subnet: '10.42.0.0/24', Gateway: '10.42.0.1' }] });
+  const h = await testHost({ control });
+  try {
+    const n = await createNetwork(h, { subnet: '10.41.0.0/24' });
+    // Every subnet reaches the overlay (its gateways are answered by the switch) and has a pool.
+    const c0 = await start(h, n);
+    assert.equal([...(h.dp.networks.get(w.Id)?.gateways ?? [])], ['10.41.0.1/24', '10.42.0.1/24']);
+    assert.match(JSON.stringify(await ipamPools(h)), /10\.42\.0\.0\/24/, 'the second subnet has an IPAM pool on this host');
+    // Fill the first /28 block until the manager grants a second one.
+    const started: Container[] = [c0];
+    while ((control.blocks.get(w.Id) ?? []).length < 2) started.push(await start(h, n));
+    const [first, second] = control.blocks.get(w.Id)!;
+    assert.equal([first, second], ['10.41.0.0/28', '10.41.0.16/28']);
+    // Free an address in the old block: the next container still gets one from the newest block
+    // (asking every older block first made an attach O(blocks held)).
+    const old = started.find((c) => c.address.startsWith('10.41.0.') && Number(c.address.split('.')[3]!.split('/')[0]) < 16)!;
+    await stop(h, n, old);
+    const next = await start(h, n);
+    const last = Number(next.address.split('.')[3]!.split('/')[0]);
+    assert.ok(last >= 16 && last < 32, `address ${next.address} comes from the newest block ${second}`);
+    for (const c of [...started.filter((c) => c !== old), next]) await stop(h, n, c);
+    await removeNetwork(h, n);
+    assert.equal(await ipamPools(h), [], 'every pool of both subnets is released');
+    assert.equal(control.blocks.get(w.Id), [], 'both blocks are given back');
+  } finally {
+    await h.stop();
+  }
+});
+
 test('--ipam-opt weft.network=NAME picks the subnet of an existing Weft network; a wrong --gateway is refused', async () => {
   const control = fakeControl();
   control.add({ Name: 'app', Subnet: '10.40.3.0/24' });

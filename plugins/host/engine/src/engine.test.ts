@@ -8,10 +8,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { createKernel, getJson, memoryStore, putJson, WeftException, type Kernel } from '@weft/kernel';
+import { createKernel, getJson, memoryStore, putJson, WeftException, type Engine, type Kernel, type NetDef } from '@weft/kernel';
 import { ipamPlugin } from '@weft/ipam';
 import { exampleStatic } from '@weft/example-static';
-import { enginePlugin, linuxSandboxHost, type Engine, type NetDef } from './mod.ts';
+import { enginePlugin, linuxSandboxHost } from './mod.ts';
 
 const root = typeof process.getuid === 'function' && process.getuid() === 0;
 const prefix = `wft-e${process.pid}-`;
@@ -25,7 +25,7 @@ async function boot(store = memoryStore()): Promise<{ k: Kernel; e: Engine }> {
     { plugin: enginePlugin(linuxSandboxHost(path.join(tmp, 'etc'))), config: { node: 'h1', ipam: 'ipam', drivers: { static: 'static' }, logDir: path.join(tmp, 'logs'), nsPrefix: prefix } },
   ]);
   if (isLeft(r)) throw new Error(r.left.map((e) => e.message).join('; '));
-  return { k, e: k.service('engine') as Engine };
+  return { k, e: k.service('engine')! };
 }
 
 const netnsList = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });

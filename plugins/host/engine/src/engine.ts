@@ -10,161 +10,35 @@
  * blocks the manager grants this node (`Blocks.Request`), so no two hosts ever hand out the
  * same address even while the manager is unreachable.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { isLeft, type Either } from 'fp-ts/lib/Either.js';
-import { errors, formatError, getJson, orRaise, putJson, raise, WeftException, WeftJoinOptions, WeftOptions, type Context, type WeftError } from '@weft/kernel';
-import type { Network, NetworkCreateRequest, NetworkEndpoint, Sandbox, SandboxCreateRequest } from '@weft/api';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { WeftJoinOptions, errors, getJson, putJson, raise, type Context } from '@weft/kernel';
+import type { Engine as EngineService, NetDef, Network, NetworkCreateRequest, Ports, RemoveCheck, Sandbox, SandboxCreateRequest, TaskOptions } from '@weft/kernel';
+import { HostNetwork, type Instance } from '@weft/hostnet';
 import type { SandboxHost } from './host.ts';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import { forwarderSpec, listenPort, PORT_FORWARDER, portFree, portSocket, writeTargets, type PortListener } from './ports.ts';
+import { attempt, call, taskJoinOptions } from './calls.ts';
+import { bareNsName, hex, NAME, sandboxRecord, sandboxRecords, type EngineConfig, type SandboxRecord } from './records.ts';
+import { PublishedPorts } from './published.ts';
+import { networkView, sandboxView } from './views.ts';
 
-export interface EngineConfig {
-  /** This node's name (endpoint records, attachments). */
-  readonly node: string;
-  /** IPAM plugin name. */
-  readonly ipam: string;
-  /** Driver name (as users type it) → plugin name. */
-  readonly drivers: Readonly<Record<string, string>>;
-  /** Where sandbox command logs go. */
-  readonly logDir: string;
-  /** Prefix of namespace names (tests use a unique one). */
-  readonly nsPrefix?: string;
-  /** Runtime files (published ports' sockets); default `$TMPDIR/weft-ports-<node>`. The agent uses its state directory. */
-  readonly runDir?: string;
-}
+export { bareNsName, type EngineConfig } from './records.ts';
 
-/** A network as the engine sees it, whatever its source. */
-export interface NetDef {
-  readonly Id: string;
-  readonly Name: string;
-  readonly Driver: string;
-  readonly Scope: 'local' | 'swarm';
-  readonly Options: Readonly<Record<string, string>>;
-  readonly Labels: Readonly<Record<string, string>>;
-  readonly Attachable: boolean;
-  readonly Internal: boolean;
-  readonly Encrypted: boolean;
-  readonly EnableIPv6: boolean;
-  readonly Subnets: readonly { readonly Subnet: string; readonly Gateway: string; readonly IPRange?: string; readonly AuxiliaryAddresses?: Readonly<Record<string, string>> }[];
-  readonly VNIs: readonly number[];
-  readonly Created: string;
-  /** The swarm's routing-mesh network (created by the services leader; only service tasks and mesh helpers attach). */
-  readonly Ingress?: boolean;
-}
-
-/**
- * Asked before a network is removed (e.g. the services plugin refuses to remove the ingress
- * network while a service publishes ports); throws to refuse.
- */
-export type RemoveCheck = (def: NetDef) => Promise<void> | void;
-
-interface PoolState {
-  readonly subnet: string;
-  readonly prefixLen: number;
-  readonly poolId: string;
-  readonly gatewayCidr: string;
-  /** Sub-pools of blocks granted to this node: block CIDR → PoolID. */
-  blocks: { block: string; poolId: string }[];
-}
-
-interface Instance {
-  readonly netId: string;
-  readonly driver: string;
-  readonly space: string;
-  readonly pools: PoolState[];
-}
-
-interface Attachment {
-  readonly NetworkID: string;
-  readonly NetworkName: string;
-  readonly EndpointID: string;
-  readonly IPAddress: string; // CIDR
-  readonly PoolID: string;
-  readonly MacAddress: string;
-  readonly Aliases: string[];
-  readonly Ifname: string;
-}
-
-/**
- * Makes a sandbox a service task (used by @weft/services). As in Docker, a service's tasks may
- * attach to any swarm network, attachable or not; the endpoint record carries the service name,
- * endpoint mode and slot so the embedded DNS answers the service name and `tasks.NAME`.
- */
-export interface TaskOptions {
-  /** The service; empty for a helper sandbox of the services plugin (routing mesh), which is not published as a task. */
-  readonly service: string;
-  readonly slot: number;
-  readonly endpointMode: 'vip' | 'dnsrr';
-  /** Network ID → the service's virtual IP on it (endpoint mode vip, when one was allocated). */
-  readonly vips?: Readonly<Record<string, string>>;
-}
-
-interface SandboxRecord {
-  Name: string;
-  Id: string;
-  Hostname: string;
-  Cmd: string[];
-  Pid: number;
-  Created: string;
-  Networks: Record<string, Attachment>;
-  Ports: Sandbox['Ports'];
-  ResolvConf: string;
-  Resolver: string;
-  /** Set for service tasks (see TaskOptions). */
-  Task?: TaskOptions;
-  /** The port forwarder inside the sandbox (`-p`), see ports.ts. */
-  PortsPid?: number;
-  /** A bare endpoint: no namespace of its own, its interfaces live in the host's shared namespace (bareNsName). */
-  Bare?: boolean;
-}
-
-/**
- * The namespace bare endpoints share on a host: `weft-endpoints-<node>-<6 hex of the agent's log
- * directory>` (with the engine's nsPrefix), so agents on one machine never share one. Their TAPs
- * and addresses live there, so the kernel answers for them (ping), without a namespace each.
- */
-export function bareNsName(node: string, logDir: string): string {
-  return `weft-endpoints-${node}-${createHash('sha256').update(logDir).digest('hex').slice(0, 6)}`;
-}
-
-const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-const hex = (n: number) => randomBytes(n).toString('hex');
-
-async function call<T>(ctx: Context<EngineConfig>, plugin: string, method: string, input: unknown): Promise<T> {
-  const r: Either<WeftError, unknown> = await ctx.invoke(plugin, method, input);
-  if (isLeft(r)) raise(r.left);
-  return r.right as T;
-}
-
-async function attempt<T>(ctx: Context<EngineConfig>, plugin: string, method: string, input: unknown): Promise<T | undefined> {
-  try {
-    return await call<T>(ctx, plugin, method, input);
-  } catch (e) {
-    ctx.log.warn(`${method} failed during cleanup`, { error: e instanceof WeftException ? formatError(e.error) : String(e) });
-    return undefined;
-  }
-}
-
-/** Join options that publish a task's service fields in its endpoint record (plugins/drivers/overlay). */
-function taskJoinOptions(task: TaskOptions | undefined, netId: string): Record<string, unknown> {
-  if (task === undefined || task.service === '') return {};
-  const vip = task.vips?.[netId];
-  return { [WeftJoinOptions.service]: task.service, [WeftJoinOptions.endpointMode]: task.endpointMode, [WeftJoinOptions.taskSlot]: task.slot, ...(vip !== undefined ? { [WeftJoinOptions.serviceVip]: vip } : {}) };
-}
-
-export class Engine {
+export class Engine implements EngineService {
   private readonly ctx: Context<EngineConfig>;
   private readonly host: SandboxHost;
+  private readonly ports: Ports;
+  private readonly hostnet: HostNetwork;
+  /** Published ports (`-p`): forwarders and listeners. */
+  private readonly published: PublishedPorts;
   private queue: Promise<unknown> = Promise.resolve();
-  /** Listeners of published ports (`-p`), by sandbox name; in memory, re-made by `restorePorts`. */
-  private readonly listeners = new Map<string, PortListener[]>();
   private readonly removeChecks: RemoveCheck[] = [];
 
-  constructor(ctx: Context<EngineConfig>, host: SandboxHost) {
+  constructor(ctx: Context<EngineConfig>, host: SandboxHost, ports: Ports) {
     this.ctx = ctx;
     this.host = host;
+    this.ports = ports;
+    this.hostnet = new HostNetwork(ctx, { ipam: ctx.config.ipam });
+    this.published = new PublishedPorts(() => this.cfg, host, ports, ctx.log, (name) => this.nsName(name));
   }
 
   /** Engine operations run one at a time: they read-modify-write several records. */
@@ -200,7 +74,7 @@ export class Engine {
     let swarm: NetDef[] = [];
     if (this.hasControl()) {
       const r = await this.ctx.invoke('control', 'Network.List', {});
-      if (!isLeft(r)) swarm = r.right.map((d) => ({ ...d, Scope: 'swarm' as const }));
+      if (!isLeft(r)) swarm = (r.right as NetDef[]).map((d) => ({ ...d, Scope: 'swarm' as const }));
     }
     return [...local, ...swarm];
   }
@@ -221,7 +95,7 @@ export class Engine {
       // A swarm network created a moment ago may not have reached this node yet: ask (the control
       // plane asks its manager).
       const r = await this.ctx.invoke('control', 'Network.Inspect', { Network: ref });
-      if (!isLeft(r)) return { ...r.right, Scope: 'swarm' as const };
+      if (!isLeft(r)) return { ...(r.right as NetDef), Scope: 'swarm' as const };
     }
     raise(errors.notFound('engine', `network "${ref}" not found`, { value: ref, hint: 'List networks with "weft network ls".' }));
   }
@@ -244,7 +118,7 @@ export class Engine {
         if (!this.hasControl()) {
           raise(errors.forbidden('engine', 'This node is not a swarm manager. Use "weft swarm init" or "weft swarm join" to connect this node to swarm and try again.'));
         }
-        const r = orRaise(await this.ctx.invoke('control', 'Network.Create', req));
+        const r = await call<{ Id: string }>(this.ctx, 'control', 'Network.Create', req);
         return { Id: r.Id, Warning: '' };
       }
       // local scope: allocate and create now
@@ -296,58 +170,13 @@ export class Engine {
     });
   }
 
-  /** Programs `def` on this host: IPAM pools and gateways, then the driver's CreateNetwork. */
+  /** Programs `def` on this host (@weft/hostnet: IPAM pools, gateways, the driver's CreateNetwork). */
   private async instantiate(def: NetDef): Promise<Instance> {
     const existing = await getJson<Instance>(this.ctx.store, `instances/${def.Id}`);
     if (existing !== undefined) return existing;
     const plugin = this.cfg.drivers[def.Driver];
     if (plugin === undefined) raise(errors.unavailable('engine', `network ${def.Name} uses driver "${def.Driver}", which is not loaded on this node`));
-    const spaces = await call<{ LocalDefaultAddressSpace: string; GlobalDefaultAddressSpace: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.GetDefaultAddressSpaces', {});
-    const space = def.Scope === 'swarm' ? spaces.GlobalDefaultAddressSpace : spaces.LocalDefaultAddressSpace;
-    const pools: PoolState[] = [];
-    const ipv4Data: { AddressSpace: string; Pool: string; Gateway: string; AuxAddresses: Record<string, string> }[] = [];
-    const subnets = def.Subnets.length > 0 ? def.Subnets : [{ Subnet: '', Gateway: '' }];
-    try {
-      for (const s of subnets) {
-        const pool = await call<{ PoolID: string; Pool: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestPool', {
-          AddressSpace: space,
-          Pool: s.Subnet,
-          SubPool: def.Scope === 'local' ? (s.IPRange ?? '') : '',
-          Options: { [WeftOptions.networkName]: def.Name },
-          V6: false,
-        });
-        const gw = await call<{ Address: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestAddress', {
-          PoolID: pool.PoolID,
-          Address: s.Gateway,
-          Options: { RequestAddressType: 'com.docker.network.gateway' },
-        });
-        const aux: Record<string, string> = {};
-        for (const [k, a] of Object.entries(s.AuxiliaryAddresses ?? {})) {
-          aux[k] = (await call<{ Address: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: a, Options: null })).Address;
-        }
-        pools.push({ subnet: pool.Pool, prefixLen: Number(pool.Pool.split('/')[1]), poolId: pool.PoolID, gatewayCidr: gw.Address, blocks: [] });
-        ipv4Data.push({ AddressSpace: space, Pool: pool.Pool, Gateway: gw.Address, AuxAddresses: aux });
-      }
-      const generic: Record<string, string> = { ...def.Options };
-      if (def.VNIs.length > 0) generic['com.docker.network.driver.overlay.vxlanid_list'] = def.VNIs.join(',');
-      if (def.Encrypted) generic.encrypted = '';
-      const created = await this.ctx.invoke(plugin, 'NetworkDriver.CreateNetwork', {
-        NetworkID: def.Id,
-        Options: { 'com.docker.network.generic': generic, 'com.docker.network.enable_ipv6': def.EnableIPv6, 'com.docker.network.internal': def.Internal },
-        IPv4Data: ipv4Data,
-        IPv6Data: [],
-      });
-      // Conflict: the driver already has this network on this host (another user of the driver on
-      // this host, e.g. Docker containers through @weft/docker, set it up first). Share it.
-      if (isLeft(created) && created.left.category !== 'Conflict') raise(created.left);
-    } catch (e) {
-      for (const p of pools) {
-        await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: p.poolId, Address: p.gatewayCidr.split('/')[0] });
-        await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleasePool', { PoolID: p.poolId });
-      }
-      throw e;
-    }
-    const inst: Instance = { netId: def.Id, driver: plugin, space, pools };
+    const inst = await this.hostnet.instantiate(def, plugin);
     await putJson(this.ctx.store, `instances/${def.Id}`, inst);
     return inst;
   }
@@ -356,83 +185,28 @@ export class Engine {
   private async teardown(netId: string): Promise<void> {
     const inst = await getJson<Instance>(this.ctx.store, `instances/${netId}`);
     if (inst === undefined) return;
-    await attempt(this.ctx, inst.driver, 'NetworkDriver.DeleteNetwork', { NetworkID: netId });
-    for (const p of inst.pools) {
-      for (const b of p.blocks) {
-        await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleasePool', { PoolID: b.poolId });
-        if (this.hasControl()) await attempt(this.ctx, 'control', 'Blocks.Release', { Network: netId, Block: b.block });
-      }
-      await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: p.poolId, Address: p.gatewayCidr.split('/')[0] });
-      await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleasePool', { PoolID: p.poolId });
-    }
+    await this.hostnet.teardown(inst, { releaseBlocks: this.hasControl() });
     await this.ctx.store.delete(`instances/${netId}`);
   }
 
-  /** An address for a new endpoint: a specific one, or one from this node's blocks. */
-  private async allocate(def: NetDef, inst: Instance, ip: string | undefined): Promise<{ address: string; poolId: string }> {
-    const pool = inst.pools[0];
-    if (pool === undefined) raise(errors.unavailable('engine', `network ${def.Name} has no IPv4 subnet`));
-    if (ip !== undefined && ip !== '') {
-      const r = await call<{ Address: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestAddress', { PoolID: pool.poolId, Address: ip, Options: null });
-      return { address: r.Address, poolId: pool.poolId };
-    }
-    if (def.Scope === 'local' || !this.hasControl()) {
-      const r = await call<{ Address: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestAddress', { PoolID: pool.poolId, Address: '', Options: null });
-      return { address: r.Address, poolId: pool.poolId };
-    }
-    // Newest block first: older ones are usually full, and asking each of them first made an
-    // attach cost one IPAM call per block held (O(N) at 10,000 endpoints).
-    for (const b of [...pool.blocks].reverse()) {
-      const r = await this.ctx.invoke(this.cfg.ipam, 'IpamDriver.RequestAddress', { PoolID: b.poolId, Address: '', Options: null });
-      if (!isLeft(r)) return { address: (r.right as { Address: string }).Address, poolId: b.poolId };
-      if (r.left.category !== 'Unavailable') raise(r.left);
-    }
-    // every block we own is full: ask the manager for another one
-    const grant = orRaise(await this.ctx.invoke('control', 'Blocks.Request', { Network: def.Id, Subnet: pool.subnet }));
-    const sub = await call<{ PoolID: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestPool', { AddressSpace: inst.space, Pool: pool.subnet, SubPool: grant.Block, Options: {}, V6: false });
-    pool.blocks.push({ block: grant.Block, poolId: sub.PoolID });
-    await putJson(this.ctx.store, `instances/${def.Id}`, inst);
-    const r = await call<{ Address: string }>(this.ctx, this.cfg.ipam, 'IpamDriver.RequestAddress', { PoolID: sub.PoolID, Address: '', Options: null });
-    return { address: r.Address, poolId: sub.PoolID };
+  /** An address for a new endpoint: a specific one, or one from this node's blocks (swarm) or the pool (local). */
+  private allocate(def: NetDef, inst: Instance, ip: string | undefined): Promise<{ address: string; poolId: string }> {
+    return this.hostnet.allocate(def, inst, ip, { blocks: def.Scope === 'swarm' && this.hasControl(), save: () => putJson(this.ctx.store, `instances/${def.Id}`, inst) });
   }
 
   // ------------------------------------------------------------------------------------------
   // sandboxes
 
-  private async sandboxRecords(): Promise<SandboxRecord[]> {
-    const out: SandboxRecord[] = [];
-    for (const k of await this.ctx.store.keys('sandboxes/')) {
-      const s = await getJson<SandboxRecord>(this.ctx.store, k);
-      if (s !== undefined) out.push(s);
-    }
-    return out.sort((a, b) => a.Created.localeCompare(b.Created));
+  private sandboxRecords(): Promise<SandboxRecord[]> {
+    return sandboxRecords(this.ctx.store);
   }
 
-  private async record(name: string): Promise<SandboxRecord> {
-    const s = await getJson<SandboxRecord>(this.ctx.store, `sandboxes/${name}`);
-    if (s === undefined) raise(errors.notFound('engine', `sandbox "${name}" not found`, { value: name, hint: 'List sandboxes with "weft ps".' }));
-    return s;
+  private record(name: string): Promise<SandboxRecord> {
+    return sandboxRecord(this.ctx.store, name);
   }
 
   private view(s: SandboxRecord): Sandbox {
-    const running = s.Pid > 0 && this.host.alive(s.Pid);
-    const networks: Record<string, { IPAddress: string; MacAddress: string; Aliases: string[]; EndpointID: string; NetworkID: string }> = {};
-    for (const [n, a] of Object.entries(s.Networks)) networks[n] = { IPAddress: a.IPAddress, MacAddress: a.MacAddress, Aliases: a.Aliases, EndpointID: a.EndpointID, NetworkID: a.NetworkID };
-    return {
-      Name: s.Name,
-      Id: s.Id,
-      NetnsPath: this.host.netnsPath(this.nsOf(s)),
-      ...(s.Bare === true ? { Bare: true } : {}),
-      Hostname: s.Hostname,
-      Cmd: s.Cmd,
-      Pid: running ? s.Pid : 0,
-      State: s.Cmd.length === 0 ? 'created' : running ? 'running' : 'exited',
-      ExitCode: null,
-      Created: s.Created,
-      Networks: networks,
-      Ports: s.Ports,
-      ResolvConf: s.ResolvConf,
-    };
+    return sandboxView(s, this.host, this.host.netnsPath(this.nsOf(s)));
   }
 
   async sandboxes(): Promise<Sandbox[]> {
@@ -461,7 +235,7 @@ export class Engine {
         if (!Number.isInteger(p.HostPort) || p.HostPort < 1 || p.HostPort > 65535 || !Number.isInteger(p.ContainerPort) || p.ContainerPort < 1 || p.ContainerPort > 65535) {
           raise(errors.badRequest('engine', `invalid port mapping ${p.HostPort}:${p.ContainerPort}: ports are 1 to 65535`, { value: p }));
         }
-        if (!(await portFree(p.HostIP ?? '0.0.0.0', p.HostPort, proto))) {
+        if (!(await this.ports.free(p.HostIP ?? '0.0.0.0', p.HostPort, proto))) {
           raise(errors.conflict('engine', `port ${where} is already in use on this host`, { value: p, hint: 'Choose another host port.' }));
         }
       }
@@ -528,47 +302,22 @@ export class Engine {
     });
   }
 
-  private portsDir(name: string): string {
-    return this.cfg.runDir !== undefined ? path.join(this.cfg.runDir, 'ports', name) : path.join(os.tmpdir(), `weft-ports-${this.cfg.node}`, name);
-  }
-
-  /** Starts the forwarder inside the sandbox and the listeners on this host (see ports.ts). */
   private startPorts(rec: SandboxRecord): void {
-    const dir = this.portsDir(rec.Name);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const first = Object.values(rec.Networks)[0];
-    const targets = path.join(dir, 'targets.json');
-    writeTargets(targets, [first !== undefined ? first.IPAddress.split('/')[0]! : '127.0.0.1']);
-    const socks = rec.Ports.map((p) => ({ p, proto: p.Protocol ?? 'tcp', sock: portSocket(dir, p.HostPort, p.Protocol ?? 'tcp') }));
-    if (rec.PortsPid === undefined || !this.host.alive(rec.PortsPid)) {
-      rec.PortsPid = this.host.spawn(this.nsName(rec.Name), [process.execPath, '-e', PORT_FORWARDER, targets, ...socks.map((s) => forwarderSpec(s.sock, s.p.ContainerPort, s.proto))], path.join(this.cfg.logDir, `${rec.Name}.ports.log`));
-    }
-    this.listeners.set(
-      rec.Name,
-      socks.map((s) => listenPort(s.p.HostIP ?? '0.0.0.0', s.p.HostPort, s.proto, s.sock, (e) => this.ctx.log.warn('cannot publish port', { sandbox: rec.Name, port: `${s.p.HostPort}/${s.proto}`, error: String(e) }))),
-    );
-  }
-
-  private stopPorts(rec: SandboxRecord): void {
-    for (const s of this.listeners.get(rec.Name) ?? []) s.close();
-    this.listeners.delete(rec.Name);
-    if (rec.PortsPid !== undefined && rec.PortsPid > 0) this.host.kill(rec.PortsPid, 'SIGKILL');
-    fs.rmSync(this.portsDir(rec.Name), { recursive: true, force: true });
+    this.published.start(rec);
   }
 
   /** After an agent restart: listen again for the published ports of the sandboxes kept. */
   async restorePorts(): Promise<void> {
-    for (const rec of await this.sandboxRecords()) if (rec.Ports.length > 0 && !this.listeners.has(rec.Name)) this.startPorts(rec);
+    this.published.restore(await this.sandboxRecords());
   }
 
   /** Closes this host's listeners (the agent stops; sandboxes and forwarders stay). */
   closePorts(): void {
-    for (const l of this.listeners.values()) for (const s of l) s.close();
-    this.listeners.clear();
+    this.published.close();
   }
 
   private async destroy(rec: SandboxRecord): Promise<void> {
-    if (rec.Ports.length > 0 || rec.PortsPid !== undefined) this.stopPorts(rec);
+    if (rec.Ports.length > 0 || rec.PortsPid !== undefined) this.published.stop(rec);
     if (rec.Pid > 0 && this.host.alive(rec.Pid)) {
       this.host.kill(rec.Pid, 'SIGTERM');
       for (let i = 0; i < 20 && this.host.alive(rec.Pid); i++) await new Promise((r) => setTimeout(r, 50));
@@ -683,65 +432,6 @@ export class Engine {
   // views for the API
 
   async networkView(def: NetDef): Promise<Network> {
-    const local: Record<string, NetworkEndpoint> = {};
-    for (const s of await this.sandboxRecords()) {
-      const a = s.Networks[def.Name];
-      if (a !== undefined) local[a.EndpointID] = { Name: s.Name, EndpointID: a.EndpointID, MacAddress: a.MacAddress, IPv4Address: a.IPAddress, IPv6Address: '', Node: this.cfg.node };
-    }
-    const endpoints: NetworkEndpoint[] = [...Object.values(local)];
-    if (this.ctx.services.has('tables')) {
-      const { decodeEndpointRecord, ENDPOINTS_TABLE } = await import('@weft/kernel');
-      for (const e of this.ctx.services.get('tables').entries(def.Id, ENDPOINTS_TABLE)) {
-        if (local[e.key] !== undefined) continue;
-        const r = decodeEndpointRecord(e.value);
-        if (r !== undefined) endpoints.push({ Name: r.name, EndpointID: e.key, MacAddress: r.mac, IPv4Address: r.ipv4, IPv6Address: r.ipv6 ?? '', Node: r.node });
-      }
-    }
-    const members = this.ctx.services.has('membership') ? this.ctx.services.get('membership').members() : [];
-    const peers = this.ctx.services.has('tables')
-      ? this.ctx.services.get('tables').peers(def.Id).map((n) => {
-          const m = members.find((x) => x.name === n);
-          return { Name: n, IP: m?.meta.dp?.split(':')[0] ?? m?.addr ?? '' };
-        })
-      : [];
-    const inst = await getJson<Instance>(this.ctx.store, `instances/${def.Id}`);
-    const util: Network['Utilisation'][number][] = [];
-    if (inst !== undefined) {
-      const r = await this.ctx.invoke(this.cfg.ipam, 'Ipam.Utilisation', {});
-      if (!isLeft(r)) {
-        // Counts are decimal strings (IPv6 pools exceed 2^53); IPv4 ones fit a number.
-        const pools = (r.right as { Pools?: { PoolID: string; Size: string; Reserved: string; Used: string }[] }).Pools ?? [];
-        for (const p of inst.pools) {
-          const u = pools.find((x) => x.PoolID === p.poolId);
-          if (u !== undefined) util.push({ Subnet: p.subnet, Used: Number(u.Used), Total: Number(u.Size) - Number(u.Reserved) });
-        }
-      }
-    }
-    // The MTU sandboxes get: the option or the driver's default, less the encryption envelope
-    // (rounded down to 4, as the overlay does) on encrypted networks.
-    const mtuOpt = def.Options['com.docker.network.driver.mtu'];
-    let mtu = mtuOpt !== undefined ? Number(mtuOpt) : def.Scope === 'swarm' ? 1450 : 1500;
-    if (def.Encrypted && this.ctx.services.has('cipher')) mtu = Math.floor((mtu - this.ctx.services.get('cipher').overhead) / 4) * 4;
-    return {
-      Name: def.Name,
-      Id: def.Id,
-      Created: def.Created,
-      Scope: def.Scope,
-      Driver: def.Driver,
-      EnableIPv6: def.EnableIPv6,
-      IPAM: { Driver: 'default', Options: {}, Config: def.Subnets.map((s) => ({ Subnet: s.Subnet, Gateway: s.Gateway, ...(s.IPRange !== undefined ? { IPRange: s.IPRange } : {}) })) },
-      Internal: def.Internal,
-      Attachable: def.Attachable,
-      Ingress: def.Ingress === true,
-      Encrypted: def.Encrypted,
-      VNI: def.VNIs[0] ?? 0,
-      MTU: mtu,
-      Containers: local,
-      Endpoints: endpoints,
-      Options: def.Options,
-      Labels: def.Labels,
-      Peers: peers,
-      Utilisation: util,
-    };
+    return networkView(this.ctx, def, await this.sandboxRecords());
   }
 }

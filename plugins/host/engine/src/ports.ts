@@ -15,6 +15,7 @@
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import type { PortForwarding, Ports } from '@weft/kernel';
 
 /** A UDP session (client address) is closed after this long without a datagram either way. */
 export const UDP_IDLE_MS = 30_000;
@@ -204,4 +205,46 @@ export function listenPort(host: string, port: number, protocol: 'tcp' | 'udp', 
 export function writeTargets(file: string, ips: readonly string[]): void {
   fs.writeFileSync(`${file}.tmp`, JSON.stringify(ips));
   fs.renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * The `ports` service (kernel contract `Ports`): one forwarding per sandbox, its sockets and the
+ * target list in `dir`. Used by the engine for `weft run -p` and by the services plugin's routing
+ * mesh, so the forwarder-then-listen sequence exists once.
+ */
+export function createPorts(): Ports {
+  return {
+    free: portFree,
+    forward({ dir, ports }): PortForwarding {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const file = `${dir}/targets.json`;
+      if (!fs.existsSync(file)) writeTargets(file, []);
+      const socks = ports.map((p) => ({ p, proto: p.protocol ?? 'tcp', sock: portSocket(dir, p.published, p.protocol ?? 'tcp') }));
+      let listeners: PortListener[] = [];
+      const close = () => {
+        for (const l of listeners) l.close();
+        listeners = [];
+      };
+      return {
+        command: [process.execPath, '-e', PORT_FORWARDER, file, ...socks.map((s) => forwarderSpec(s.sock, s.p.target, s.proto))],
+        setTargets: (ips) => writeTargets(file, ips),
+        targets() {
+          try {
+            return JSON.parse(fs.readFileSync(file, 'utf8')) as string[];
+          } catch {
+            return [];
+          }
+        },
+        listen(onError) {
+          close();
+          listeners = socks.map((s) => listenPort(s.p.host ?? '0.0.0.0', s.p.published, s.proto, s.sock, (e) => onError(s.p, e)));
+        },
+        close,
+        remove() {
+          close();
+          fs.rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  };
 }

@@ -1,0 +1,170 @@
+/**
+ * The host network instance over the real IPAM plugin, a recording network driver and a control
+ * plane that grants /28 blocks: several subnets, the newest block first, sharing a network with
+ * another user on the host, rollback and teardown.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as t from 'io-ts';
+import { createKernel, definePlugin, errors, method, raise, type Context, type Kernel } from '@weft/kernel';
+import { ipamPlugin } from '@weft/ipam';
+import { HostNetwork, inSubnet, type NetworkSpec } from './mod.ts';
+
+interface Rig {
+  readonly k: Kernel;
+  /** Two users of the host's networks (the engine and the Docker plugin, say). */
+  readonly a: HostNetwork;
+  readonly b: HostNetwork;
+  readonly created: unknown[];
+  readonly deleted: string[];
+  readonly granted: string[];
+  failCreate: boolean;
+}
+
+async function rig(): Promise<Rig> {
+  const created: unknown[] = [];
+  const deleted: string[] = [];
+  const granted: string[] = [];
+  const nets = new Set<string>();
+  const r = { created, deleted, granted, failCreate: false } as Rig;
+  const ctxs: Context<unknown>[] = [];
+  const k = createKernel({});
+  const loaded = await k.load([
+    { plugin: ipamPlugin() },
+    {
+      plugin: definePlugin({
+        manifest: { name: 'drv', version: '0.0.0', kernel: '*', provides: ['NetworkDriver'] },
+        handlers: {
+          NetworkDriver: {
+            GetCapabilities: () => ({ Scope: 'local', ConnectivityScope: 'global' }),
+            CreateNetwork: (req) => {
+              if (r.failCreate) raise(errors.badRequest('drv', 'refused'));
+              if (nets.has(req.NetworkID)) raise(errors.conflict('drv', 'exists'));
+              nets.add(req.NetworkID);
+              created.push(req);
+              return {};
+            },
+            DeleteNetwork: (req) => (nets.delete(req.NetworkID), deleted.push(req.NetworkID), {}),
+            CreateEndpoint: () => ({}),
+            DeleteEndpoint: () => ({}),
+            Join: () => ({ InterfaceName: { SrcName: 'x', DstPrefix: 'eth' } }),
+            Leave: () => ({}),
+            EndpointOperInfo: () => ({ Value: {} }),
+          },
+        },
+      }),
+    },
+    {
+      plugin: definePlugin({
+        manifest: { name: 'control', version: '0.0.0', kernel: '*', provides: ['Blocks'] },
+        methods: [method('Blocks', 'Request', t.unknown, t.unknown), method('Blocks', 'Release', t.unknown, t.unknown)],
+        handlers: {
+          Blocks: {
+            Request: (i: { Subnet: string }) => {
+              const base = i.Subnet.split('/')[0]!.split('.');
+              const block = `${base[0]}.${base[1]}.${base[2]}.${granted.length * 16}/28`;
+              granted.push(block);
+              return { Block: block };
+            },
+            Release: (i: { Block: string }) => (granted.splice(granted.indexOf(i.Block), 1), {}),
+          },
+        },
+      }),
+    },
+    { plugin: definePlugin({ manifest: { name: 'user-a', version: '0.0.0', kernel: '*', provides: [] }, start: (ctx) => void ctxs.push(ctx) }) },
+    { plugin: definePlugin({ manifest: { name: 'user-b', version: '0.0.0', kernel: '*', provides: [] }, start: (ctx) => void ctxs.push(ctx) }) },
+  ]);
+  if (loaded._tag === 'Left') throw new Error(loaded.left.map((e) => e.message).join('; '));
+  return Object.assign(r, { k, a: new HostNetwork(ctxs[0]!, { ipam: 'ipam' }), b: new HostNetwork(ctxs[1]!, { ipam: 'ipam' }) });
+}
+
+const def = (o: Partial<NetworkSpec> = {}): NetworkSpec => ({
+  Id: 'n1',
+  Name: 'web',
+  Scope: 'swarm',
+  Options: {},
+  Internal: false,
+  Encrypted: false,
+  EnableIPv6: false,
+  Subnets: [
+    { Subnet: '10.41.0.0/24', Gateway: '10.41.0.1' },
+    { Subnet: '10.42.0.0/24', Gateway: '10.42.0.1', AuxiliaryAddresses: { router: '10.42.0.9' } },
+  ],
+  VNIs: [4097],
+  ...o,
+});
+
+const pools = async (k: Kernel) => {
+  const r = await k.invoke<{ Pools: { PoolID: string }[] }>('ipam', 'Ipam.Utilisation', {});
+  if (r._tag === 'Left') throw new Error(r.left.message);
+  return r.right.Pools;
+};
+const noSave = { blocks: true, save: async () => {} };
+
+test('every subnet gets a pool and gateway, and reaches the driver with its aux addresses', async () => {
+  const r = await rig();
+  const inst = await r.a.instantiate(def(), 'drv');
+  assert.equal(inst.pools.map((p) => [p.subnet, p.gatewayCidr]), [['10.41.0.0/24', '10.41.0.1/24'], ['10.42.0.0/24', '10.42.0.1/24']]);
+  const req = r.created[0] as { IPv4Data: { Pool: string; Gateway: string; AuxAddresses: Record<string, string> }[]; Options: Record<string, Record<string, string>> };
+  assert.equal(req.IPv4Data.map((d) => [d.Pool, d.Gateway]), [['10.41.0.0/24', '10.41.0.1/24'], ['10.42.0.0/24', '10.42.0.1/24']]);
+  assert.equal(req.IPv4Data[1]!.AuxAddresses, { router: '10.42.0.9/24' });
+  assert.is(req.Options['com.docker.network.generic']!['com.docker.network.driver.overlay.vxlanid_list'], '4097');
+  await r.a.teardown(inst, { releaseBlocks: true });
+  assert.equal(await pools(r.k), [], 'every pool released');
+  assert.equal(r.deleted, ['n1']);
+});
+
+test('addresses come from the newest block first; a new block when all are full; blocks given back', async () => {
+  const r = await rig();
+  const inst = await r.a.instantiate(def(), 'drv');
+  const got: string[] = [];
+  while (r.granted.length < 2) got.push((await r.a.allocate(def(), inst, undefined, noSave)).address);
+  assert.equal(inst.pools[0]!.blocks.map((b) => b.block), ['10.41.0.0/28', '10.41.0.16/28']);
+  // Free one address in the old block: the next one still comes from the newest block.
+  const old = got.find((a) => inSubnet(a, '10.41.0.0/28'))!;
+  await r.k.invoke('ipam', 'IpamDriver.ReleaseAddress', { PoolID: inst.pools[0]!.blocks[0]!.poolId, Address: old.split('/')[0] });
+  const next = await r.a.allocate(def(), inst, undefined, noSave);
+  assert.ok(inSubnet(next.address, '10.41.0.16/28'), `${next.address} is from the newest block`);
+  // A specific address comes from the pool of its subnet.
+  const fixed = await r.a.allocate(def(), inst, '10.42.0.50', noSave);
+  assert.is(fixed.poolId, inst.pools[1]!.poolId);
+  await r.a.teardown(inst, { releaseBlocks: true });
+  assert.equal(r.granted, [], 'both blocks released to the manager');
+});
+
+test('a second user on the host shares the gateway and the driver network, and removes only what it made', async () => {
+  const r = await rig();
+  const ia = await r.a.instantiate(def(), 'drv');
+  const ib = await r.b.instantiate(def(), 'drv');
+  assert.is(ib.driverOwned, false, 'the driver network was there already');
+  assert.equal(ib.pools.map((p) => p.gatewayHeld), [false, false], 'the gateways were held already');
+  assert.equal(ib.pools.map((p) => p.gatewayCidr), ['10.41.0.1/24', '10.42.0.1/24']);
+  await r.b.teardown(ib, { releaseBlocks: true });
+  assert.equal(r.deleted, [], 'the first user still has its network');
+  assert.is((await pools(r.k)).length, 2, "the first user's pools remain");
+  await r.a.teardown(ia, { releaseBlocks: true });
+  assert.equal(r.deleted, ['n1']);
+  assert.equal(await pools(r.k), []);
+});
+
+test('a refused CreateNetwork gives back every pool and address taken', async () => {
+  const r = await rig();
+  r.failCreate = true;
+  try {
+    await r.a.instantiate(def(), 'drv');
+    assert.unreachable('CreateNetwork was refused');
+  } catch (e) {
+    assert.match(String((e as { error?: { message: string } }).error?.message ?? e), /refused/);
+  }
+  assert.equal(await pools(r.k), []);
+});
+
+test('inSubnet', () => {
+  assert.ok(inSubnet('10.0.0.5', '10.0.0.0/24'));
+  assert.ok(inSubnet('10.0.0.5/24', '10.0.0.0/24'));
+  assert.not.ok(inSubnet('10.0.1.5', '10.0.0.0/24'));
+  assert.not.ok(inSubnet('fd00::1', '10.0.0.0/24'));
+  assert.not.ok(inSubnet('10.0.0.5', 'bogus'));
+});
+
+test.run();

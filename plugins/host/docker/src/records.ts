@@ -1,0 +1,162 @@
+/**
+ * The plugin's records in `ctx.store` (see plugin.ts), their keys, and the per-instance request
+ * queue (Docker sends requests in parallel and each reads and writes several records).
+ */
+import {
+  errors,
+  getJson,
+  raise,
+  type Context,
+  type Store,
+} from '@weft/kernel';
+import type { Instance } from '@weft/hostnet';
+import { bare } from './options.ts';
+import type { DockerPluginConfig } from './config.ts';
+import type { Deps } from './deps.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Records
+
+export interface WeftRef {
+  readonly id: string;
+  readonly name: string;
+}
+
+export interface PoolRec {
+  readonly id: string;
+  readonly space: string;
+  /** What Docker got as Pool. */
+  readonly subnet: string;
+  /** The Weft network, when it already existed (found by --subnet or --ipam-opt). */
+  weft?: WeftRef;
+  /** `--ipam-opt weft.network=NAME` of a network that does not exist yet. */
+  wanted?: string;
+  /** Gateway handed to Docker (bare IP). */
+  gateway?: string;
+  /** Aux addresses Docker reserved before CreateNetwork: name-less, bare IPs. */
+  aux: string[];
+  /** The Docker network it belongs to, once CreateNetwork bound it. */
+  network?: string;
+}
+
+/** A host instance as this plugin stored it before @weft/hostnet (one pool): read and converted. */
+export interface LegacyInstance {
+  readonly space: string;
+  readonly poolId: string;
+  readonly gateway: string;
+  readonly gatewayHeld: boolean;
+  readonly aux: string[];
+  readonly overlayOwned: boolean;
+  blocks: { block: string; poolId: string }[];
+}
+
+/** This host's instance of the Weft network (@weft/hostnet), in the form stored before it if so. */
+export function currentInstance(raw: Instance | LegacyInstance, netId: string, overlay: string, subnet = ''): Instance {
+  if ('pools' in raw) return raw;
+  const prefixLen = Number(raw.gateway.split('/')[1] ?? '32');
+  return {
+    netId,
+    driver: overlay,
+    space: raw.space,
+    pools: [{ subnet, prefixLen, poolId: raw.poolId, gatewayCidr: raw.gateway, gatewayHeld: raw.gatewayHeld, aux: raw.aux, blocks: raw.blocks }],
+    driverOwned: raw.overlayOwned,
+  };
+}
+
+export interface NetRec {
+  readonly id: string;
+  readonly subnet: string;
+  readonly gateway: string; // bare IP
+  readonly options: Record<string, string>;
+  readonly internal: boolean;
+  /** --aux-address values (bare IPs), reserved in a Weft network this plugin creates. */
+  readonly aux: string[];
+  /** Weft network name from -o/--ipam-opt, or found by subnet. */
+  wanted?: string;
+  weft?: WeftRef;
+  /** True when this plugin created the Weft network (it removes it again with the Docker network). */
+  createdWeft: boolean;
+  instance?: Instance | LegacyInstance;
+}
+
+export interface EpRec {
+  readonly network: string;
+  readonly id: string;
+  readonly address: string;
+  attached: boolean;
+  joined: boolean;
+  mac?: string;
+  srcName?: string;
+  sandboxKey?: string;
+  /** Re-attached inside its container after a restart: the overlay now knows where it lives. */
+  inSandbox?: boolean;
+  /** PID of the DNS bridge inside the container. */
+  dnsPid?: number;
+  /** The container's name, published with its Weft endpoint record (DNS on other hosts). */
+  name?: string;
+}
+
+export interface AddrRec {
+  readonly poolId: string;
+}
+
+export const poolKey = (id: string) => `pools/${id}`;
+export const netKey = (id: string) => `networks/${id}`;
+export const epKey = (n: string, e: string) => `endpoints/${n}/${e}`;
+export const addrKey = (pool: string, ip: string) => `addresses/${pool}/${bare(ip)}`;
+
+// ---------------------------------------------------------------------------------------------
+
+export const queues = new WeakMap<Store, Promise<unknown>>();
+export const dnsServers = new WeakMap<Store, { close(): Promise<void> }>();
+export const stopped = new WeakSet<Store>();
+export const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+/** Runs `fn` after every earlier request of this plugin instance has finished. */
+export function serial<T>(ctx: Context<DockerPluginConfig>, fn: () => Promise<T>): Promise<T> {
+  const prev = queues.get(ctx.store) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  queues.set(ctx.store, run.catch(() => undefined));
+  return run;
+}
+
+export interface RecordAccess {
+  poolOf(ctx: Context<DockerPluginConfig>, id: string): Promise<PoolRec>;
+  netOf(ctx: Context<DockerPluginConfig>, id: string): Promise<NetRec>;
+  epOf(ctx: Context<DockerPluginConfig>, n: string, e: string): Promise<EpRec>;
+  pools(ctx: Context<DockerPluginConfig>): Promise<PoolRec[]>;
+  weftOf(ctx: Context<DockerPluginConfig>, net: NetRec): WeftRef;
+}
+
+export function recordAccess(d: Deps): RecordAccess {
+  const { name } = d;
+  async function poolOf(ctx: Context<DockerPluginConfig>, id: string): Promise<PoolRec> {
+    const p = await getJson<PoolRec>(ctx.store, poolKey(id));
+    if (p === undefined) raise(errors.notFound(ctx.plugin, `Pool "${id}" is not known to this plugin`, { value: id, hint: 'Remove the Docker network and create it again.' }));
+    return p;
+  }
+  async function netOf(ctx: Context<DockerPluginConfig>, id: string): Promise<NetRec> {
+    const n = await getJson<NetRec>(ctx.store, netKey(id));
+    if (n === undefined) raise(errors.notFound(ctx.plugin, `Network "${id}" not found`, { value: id, hint: `Create it with "docker network create -d ${name} --ipam-driver ${name} ...".` }));
+    return n;
+  }
+  async function epOf(ctx: Context<DockerPluginConfig>, n: string, e: string): Promise<EpRec> {
+    const ep = await getJson<EpRec>(ctx.store, epKey(n, e));
+    if (ep === undefined) raise(errors.notFound(ctx.plugin, `Endpoint "${e}" not found in network "${n}"`, { value: e }));
+    return ep;
+  }
+  async function pools(ctx: Context<DockerPluginConfig>): Promise<PoolRec[]> {
+    const out: PoolRec[] = [];
+    for (const k of await ctx.store.keys('pools/')) {
+      const p = await getJson<PoolRec>(ctx.store, k);
+      if (p !== undefined) out.push(p);
+    }
+    return out;
+  }
+
+  const weftOf = (ctx: Context<DockerPluginConfig>, net: NetRec): WeftRef => {
+    if (net.weft === undefined) raise(errors.unavailable(ctx.plugin, `Docker network ${net.id.slice(0, 12)} is not mapped to a Weft network yet`, { hint: 'Start a container on it first (an address request maps it).' }));
+    return net.weft;
+  };
+
+  return { poolOf, netOf, epOf, pools, weftOf };
+}
