@@ -1,8 +1,12 @@
 /** @weft/testing — conformance suites for plugin authors, and test helpers. */
-export * from './harness.ts';
-export * from './network-driver.ts';
-export * from './ipam-driver.ts';
-export * from './doubles.ts';
+export { kernelWith, ok, err } from './harness.ts';
+export type { PluginFactory } from './harness.ts';
+export { testNetworkDriver } from './network-driver.ts';
+export type { NetworkDriverSuiteOptions } from './network-driver.ts';
+export { testIpamDriver } from './ipam-driver.ts';
+export type { IpamDriverSuiteOptions } from './ipam-driver.ts';
+export { recordingDataPath, dataPathPlugin } from './doubles.ts';
+export type { RecordingDataPath } from './doubles.ts';
 export { testStore, type StoreSuiteOptions } from './store.ts';
 export { testDataPath, type DataPathHosts, type DataPathInstance, type DataPathSuiteOptions } from './datapath.ts';
 export { testCipher, testKey, testRing, totalDrops } from './cipher.ts';

@@ -10,7 +10,7 @@ export { NodeAgent, DEFAULT_PORT, type NodeOptions, NodeState } from './node.ts'
 export { formatToken, parseToken, keyDigest, newSecret, TOKEN_PREFIX, type ParsedToken } from './token.ts';
 export { ChannelError, connectChannel, acceptChannel, MAX_FRAME, MAGIC, Conn } from './channel.ts';
 export { VniBitmap, VNI_AUTO_START, VNI_MAX } from './vni.ts';
-export * from './codecs.ts';
+export { Empty, NodeRecord, WireKey, WireKeyRing, Snapshot, JoinInfo, AuthToken, AuthNode, AuthMsg, ErrorWire, Welcome, Refused, AuthReply, RpcRequest, RpcResponse, RpcPush, RpcMessage, Role, Availability, Platform, SubnetRecord, NetworkRecord, NodeView, KeyRingInfo, SwarmInfo, IpamConfigEntry, NetworkCreateRequest, CreateResponse, NetworkRef, NodeRef, NodeRemoveRequest, AttachRequest, BlockRequestMsg, BlockReleaseMsg, BlockResponse, InitRequest, InitResponse, JoinRequest, JoinResponse, LeaveRequest, JoinTokenRequest, TokenResponse } from './codecs.ts';
 export {
   ClusterState,
   RingState,

@@ -6,7 +6,8 @@ import * as t from 'io-ts';
 import { definePlugin, type PluginDefinition } from '@weft/kernel';
 import { createVxlanDataPath, type VxlanDataPath, type VxlanOptions } from './datapath.ts';
 
-export * from './datapath.ts';
+export { VXLAN_OVERHEAD, DEFAULT_MTU, LOCAL_VNI_BASE, VxlanCodes, gatewayMacFor, LOW_LATENCY, createVxlanDataPath } from './datapath.ts';
+export type { VxlanOptions, VxlanDataPath } from './datapath.ts';
 export { COUNTER_FIELDS } from './layout.ts';
 
 const Port = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0 && n < 65536, 'Port');
