@@ -11,6 +11,8 @@
 import type * as t from 'io-ts';
 import { isLeft, left, type Either } from 'fp-ts/lib/Either.js';
 import {
+  listJson,
+  createKeyedSerial,
   WeftJoinOptions,
   encodeEndpointRecord,
   definePlugin,
@@ -63,18 +65,7 @@ export interface EndpointState {
  * Join, Leave and DeleteEndpoint on one network are serialised: the first join programs the
  * network and the last leave removes it, so they must not interleave. The lock holds no data.
  */
-const locks = new Map<string, Promise<unknown>>();
-async function serially<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const prev = locks.get(key) ?? Promise.resolve();
-  const run = prev.then(fn, fn);
-  const tail = run.catch(() => undefined);
-  locks.set(key, tail);
-  try {
-    return await run;
-  } finally {
-    if (locks.get(key) === tail) locks.delete(key);
-  }
-}
+const serially = createKeyedSerial();
 
 const netKey = (id: string) => `networks/${id}`;
 const epKey = (n: string, e: string) => `endpoints/${n}/${e}`;
@@ -118,8 +109,7 @@ async function otherJoined(ctx: Context<SwitchConfig>, network: string, self: st
 
 async function endpointsOf(ctx: Context<SwitchConfig>, network: string): Promise<EndpointState[]> {
   const out: EndpointState[] = [];
-  for (const k of await ctx.store.keys(`endpoints/${network}/`)) {
-    const e = await getJson<EndpointState>(ctx.store, k);
+  for (const [, e] of await listJson<EndpointState>(ctx.store, `endpoints/${network}/`)) {
     if (e !== undefined) out.push(e);
   }
   return out;
@@ -318,9 +308,7 @@ export function switchDriver(spec: SwitchDriverSpec): PluginDefinition<SwitchCon
      */
     start: async (ctx) => {
       const datapath = ctx.services.get('datapath');
-      for (const k of await ctx.store.keys('networks/')) {
-        const n = await getJson<NetworkSpec>(ctx.store, k);
-        if (n === undefined) continue;
+      for (const [, n] of await listJson<NetworkSpec>(ctx.store, 'networks/')) {
         const joined = (await endpointsOf(ctx, n.id)).filter((e) => e.joined);
         if (joined.length === 0) continue;
         await datapath.ensureNetwork(dataPathSpec(n));

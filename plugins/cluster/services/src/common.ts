@@ -4,7 +4,7 @@
  * the service records in the manager's store.
  */
 import { randomBytes } from 'node:crypto';
-import { createSerial, errors, getJson, raise, type Context, type ControlNodeView, type SwarmInfo, type Engine, type Ports, type Tables } from '@weft/kernel';
+import { listJson, createSerial, errors, getJson, raise, type Context, type ControlNodeView, type SwarmInfo, type Engine, type Ports, type Tables } from '@weft/kernel';
 import type { ServiceRecord } from './records.ts';
 import type { ServicesConfig, ServicesOptions } from './config.ts';
 
@@ -74,8 +74,7 @@ export function createShared(ctx: Context<ServicesConfig>, opts: ServicesOptions
 
   async function records(): Promise<ServiceRecord[]> {
     const out: ServiceRecord[] = [];
-    for (const k of await ctx.store.keys('manager/services/')) {
-      const r = await getJson<ServiceRecord>(ctx.store, k);
+    for (const [, r] of await listJson<ServiceRecord>(ctx.store, 'manager/services/')) {
       if (r !== undefined) out.push(r);
     }
     return out.sort((a, b) => a.CreatedAt.localeCompare(b.CreatedAt) || a.ID.localeCompare(b.ID));

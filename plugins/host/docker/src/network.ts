@@ -1,6 +1,6 @@
 /** NetworkDriver: Docker networks and endpoints on the overlay, through the Weft network they map to. */
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { WeftOptions, DockerOptions, errors, formatError, getJson, putJson, raise, type Handlers } from '@weft/kernel';
+import { listJson, WeftOptions, DockerOptions, errors, formatError, getJson, putJson, raise, type Handlers } from '@weft/kernel';
 import { WEFT_NETWORK, bare, firstHost, mapCreateOptions, normaliseCidr, prefixLen } from './options.ts';
 import { attachmentName, DEFAULT_DNS_ADDRESS, type DockerPluginConfig } from './config.ts';
 import type { Deps } from './deps.ts';
@@ -83,8 +83,7 @@ export function networkHandlers(d: Deps, rec: RecordAccess, w_: WeftSide, e_: En
     DeleteNetwork: (req, ctx) => serial(ctx, async () => {
       const net = await getJson<NetRec>(ctx.store, netKey(req.NetworkID));
       if (net === undefined) return {};
-      for (const k of await ctx.store.keys(`endpoints/${net.id}/`)) {
-        const ep = await getJson<EpRec>(ctx.store, k);
+      for (const [, ep] of await listJson<EpRec>(ctx.store, `endpoints/${net.id}/`)) {
         if (ep !== undefined) await removeEndpoint(ctx, net, ep);
       }
       await teardown(ctx, net);

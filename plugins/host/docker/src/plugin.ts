@@ -17,7 +17,7 @@
  * creates); Docker brings its own sandbox (SandboxKey) and expects the interface in dockerd's
  * namespace, so this plugin programs the host itself, the way the engine does, via the kernel.
  */
-import { definePlugin, getJson, type PluginDefinition } from '@weft/kernel';
+import { listJson, definePlugin, getJson, type PluginDefinition } from '@weft/kernel';
 import { DEFAULT_DNS_ADDRESS, DockerPluginConfig, DOCKER_PLUGIN_VERSION, type DockerPluginOptions } from './config.ts';
 import { createDeps } from './deps.ts';
 import { dnsServers, recordAccess, stopped, type EpRec } from './records.ts';
@@ -52,8 +52,7 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
     start: async (ctx) => {
       stopped.delete(ctx.store);
       await reattach(ctx);
-      for (const k of await ctx.store.keys('endpoints/')) {
-        const ep = await getJson<EpRec>(ctx.store, k);
+      for (const [, ep] of await listJson<EpRec>(ctx.store, 'endpoints/')) {
         if (ep?.joined === true) await nameRecord(ctx, ep);
       }
       const sock = ctx.config.dnsSocket;

@@ -3,6 +3,9 @@
  * queue (Docker sends requests in parallel and each reads and writes several records).
  */
 import {
+  listJson,
+  type Serial,
+  createSerial,
   errors,
   getJson,
   raise,
@@ -107,16 +110,15 @@ export const addrKey = (pool: string, ip: string) => `addresses/${pool}/${bare(i
 
 // ---------------------------------------------------------------------------------------------
 
-export const queues = new WeakMap<Store, Promise<unknown>>();
+const queues = new WeakMap<Store, Serial>();
 export const dnsServers = new WeakMap<Store, { close(): Promise<void> }>();
 export const stopped = new WeakSet<Store>();
 export const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 /** Runs `fn` after every earlier request of this plugin instance has finished. */
 export function serial<T>(ctx: Context<DockerPluginConfig>, fn: () => Promise<T>): Promise<T> {
-  const prev = queues.get(ctx.store) ?? Promise.resolve();
-  const run = prev.then(fn, fn);
-  queues.set(ctx.store, run.catch(() => undefined));
-  return run;
+  let q = queues.get(ctx.store);
+  if (q === undefined) queues.set(ctx.store, (q = createSerial()));
+  return q(fn);
 }
 
 export interface RecordAccess {
@@ -146,8 +148,7 @@ export function recordAccess(d: Deps): RecordAccess {
   }
   async function pools(ctx: Context<DockerPluginConfig>): Promise<PoolRec[]> {
     const out: PoolRec[] = [];
-    for (const k of await ctx.store.keys('pools/')) {
-      const p = await getJson<PoolRec>(ctx.store, k);
+    for (const [, p] of await listJson<PoolRec>(ctx.store, 'pools/')) {
       if (p !== undefined) out.push(p);
     }
     return out;

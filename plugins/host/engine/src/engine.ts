@@ -12,7 +12,7 @@
  */
 import * as path from 'node:path';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { WeftJoinOptions, errors, getJson, putJson, raise, type Context } from '@weft/kernel';
+import { listJson, createSerial, WeftJoinOptions, errors, getJson, putJson, raise, type Context } from '@weft/kernel';
 import type { Engine as EngineService, NetDef, Network, NetworkCreateRequest, Ports, RemoveCheck, Sandbox, SandboxCreateRequest, TaskOptions } from '@weft/kernel';
 import { HostNetwork, type Instance } from '@weft/hostnet';
 import type { SandboxHost } from './host.ts';
@@ -30,7 +30,6 @@ export class Engine implements EngineService {
   private readonly hostnet: HostNetwork;
   /** Published ports (`-p`): forwarders and listeners. */
   private readonly published: PublishedPorts;
-  private queue: Promise<unknown> = Promise.resolve();
   private readonly removeChecks: RemoveCheck[] = [];
 
   constructor(ctx: Context<EngineConfig>, host: SandboxHost, ports: Ports) {
@@ -42,11 +41,7 @@ export class Engine implements EngineService {
   }
 
   /** Engine operations run one at a time: they read-modify-write several records. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
+  private readonly serial = createSerial();
 
   private get cfg(): EngineConfig {
     return this.ctx.config;
@@ -67,8 +62,7 @@ export class Engine implements EngineService {
 
   async listDefs(): Promise<NetDef[]> {
     const local: NetDef[] = [];
-    for (const k of await this.ctx.store.keys('networks/')) {
-      const d = await getJson<NetDef>(this.ctx.store, k);
+    for (const [, d] of await listJson<NetDef>(this.ctx.store, 'networks/')) {
       if (d !== undefined) local.push(d);
     }
     let swarm: NetDef[] = [];

@@ -4,7 +4,7 @@
  * this host's instance of a network is `instances/<id>` (@weft/hostnet's Instance).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { errors, getJson, raise, type Sandbox, type Store, type TaskOptions } from '@weft/kernel';
+import { listJson, errors, getJson, raise, type Sandbox, type Store, type TaskOptions } from '@weft/kernel';
 
 export interface EngineConfig {
   /** This node's name (endpoint records, attachments). */
@@ -66,8 +66,7 @@ export const hex = (n: number) => randomBytes(n).toString('hex');
 /** Every sandbox record, oldest first. */
 export async function sandboxRecords(store: Store): Promise<SandboxRecord[]> {
   const out: SandboxRecord[] = [];
-  for (const k of await store.keys('sandboxes/')) {
-    const s = await getJson<SandboxRecord>(store, k);
+  for (const [, s] of await listJson<SandboxRecord>(store, 'sandboxes/')) {
     if (s !== undefined) out.push(s);
   }
   return out.sort((a, b) => a.Created.localeCompare(b.Created));
