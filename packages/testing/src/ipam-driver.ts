@@ -5,6 +5,7 @@
  * errors (never silent changes) on bad releases, exhaustion as a clear error.
  */
 import { suite } from 'uvu';
+import { scanIPv4 } from '@weft/net';
 import * as assert from 'uvu/assert';
 import { memoryStore, type Kernel, type PluginEntry, type Store } from '@weft/kernel';
 import { err, kernelWith, ok, type PluginFactory } from './harness.ts';
@@ -24,15 +25,12 @@ export interface IpamDriverSuiteOptions {
 type Pool = { PoolID: string; Pool: string };
 type Addr = { Address: string };
 
-function ipv4ToInt(s: string): number {
-  return s.split('.').reduce((a, p) => a * 256 + Number(p), 0);
-}
 function inPool(addr: string, pool: string): boolean {
   const [a] = addr.split('/');
   const [base, len] = pool.split('/');
   const size = 2 ** (32 - Number(len));
-  const start = ipv4ToInt(base!);
-  const x = ipv4ToInt(a!);
+  const start = scanIPv4(base!);
+  const x = scanIPv4(a!);
   return x >= start && x < start + size;
 }
 

@@ -14,7 +14,7 @@ import { scaffold } from './scaffold.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 /** What a generated plugin needs at run and test time: @weft/testing depends on @weft/api. */
-const WEFT = ['@weft/kernel', '@weft/testing', '@weft/api'];
+const WEFT = ['@weft/kernel', '@weft/testing', '@weft/api', '@weft/net'];
 
 const run = (cwd: string, cmd: string, args: readonly string[], timeout = 120_000) => {
   try {

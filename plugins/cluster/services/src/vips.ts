@@ -12,6 +12,7 @@
  * block with no VIP left is given back.
  */
 import { errors, getJson, orRaise, putJson, raise, type Context, type ControlNetwork } from '@weft/kernel';
+import { formatIPv4, scanIPv4 } from '@weft/net';
 import { attachedNetworks, type ServiceRecord } from './records.ts';
 
 /** What the allocator needs from the control plane (the default uses the `control` plugin). */
@@ -33,14 +34,12 @@ interface VipPool {
 
 const poolKey = (net: string) => `manager/vip-pools/${net}`;
 
+/** The IPv4 address of `s` (`a.b.c.d` or `a.b.c.d/len`) as a number, or undefined when it is not one. */
 export function ip4(s: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s.split('/')[0] ?? '');
-  if (m === null) return undefined;
-  const o = m.slice(1).map(Number);
-  if (o.some((x) => x > 255)) return undefined;
-  return ((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0;
+  const n = scanIPv4(s.split('/')[0] ?? '');
+  return n < 0 ? undefined : n;
 }
-export const fmt4 = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+export const fmt4 = formatIPv4;
 export function cidr4(s: string): { base: number; bits: number } | undefined {
   const [a, b] = s.split('/');
   const base = ip4(a ?? '');

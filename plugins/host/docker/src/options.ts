@@ -4,6 +4,7 @@
  * Pure functions only; the plugin does the lookups.
  */
 import { DockerOptions, WeftOptions } from '@weft/kernel';
+import { formatIPv4, scanIPv4 } from '@weft/net';
 
 /** `-o weft.network=NAME` or `--ipam-opt weft.network=NAME`: the Weft network (name or ID). */
 export const WEFT_NETWORK = WeftOptions.network;
@@ -57,12 +58,9 @@ export function mapCreateOptions(opts: Readonly<Record<string, unknown>>): Mappe
 // ---------------------------------------------------------------------------------------------
 // IPv4 helpers (pool and gateway arithmetic; the kernel codecs already checked the shapes)
 
-export function ipv4ToNum(ip: string): number {
-  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-}
-export function numToIpv4(n: number): string {
-  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-}
+/** @weft/net's parser and formatter under this module's names (addresses here were decoded already). */
+export const ipv4ToNum = scanIPv4;
+export const numToIpv4 = formatIPv4;
 export const bare = (ip: string): string => ip.split('/')[0] ?? ip;
 export const prefixLen = (cidr: string): number => Number(cidr.split('/')[1] ?? '32');
 
