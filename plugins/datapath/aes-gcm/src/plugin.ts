@@ -1,6 +1,6 @@
 /** The plugin: provides the kernel `cipher` service. Configuration is decoded by the kernel at load. */
 import { definePlugin } from '@weft/kernel';
-import { createAesGcmCipher, type AesGcmCipher } from './cipher.ts';
+import { createAesGcmCipher } from './cipher.ts';
 import { AesGcmConfig } from './config.ts';
 
 export { AesGcmConfig } from './config.ts';
@@ -29,7 +29,7 @@ export const aesGcmPlugin = definePlugin<AesGcmConfig>({
   /** Forgets every key the cipher holds. */
   stop: (ctx) => {
     if (!ctx.services.has('cipher')) return;
-    (ctx.services.get('cipher') as Partial<AesGcmCipher>).close?.();
+    ctx.services.get('cipher').close?.();
   },
 });
 

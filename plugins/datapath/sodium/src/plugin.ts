@@ -2,7 +2,7 @@
  * The plugin: provides the kernel `cipher` service. Configuration is decoded by the kernel at load.
  */
 import { definePlugin } from '@weft/kernel';
-import { createCipher, type SodiumCipher } from './cipher.ts';
+import { createCipher } from './cipher.ts';
 import { SodiumConfig } from './config.ts';
 
 export { SodiumConfig } from './config.ts';
@@ -33,8 +33,7 @@ export const sodiumPlugin = definePlugin<SodiumConfig>({
   /** Zeroes every key the cipher holds (data keys, SA keys, WASM scratch). */
   stop: (ctx) => {
     if (!ctx.services.has('cipher')) return;
-    const c = ctx.services.get('cipher') as Partial<SodiumCipher>;
-    c.close?.();
+    ctx.services.get('cipher').close?.();
   },
 });
 
