@@ -4,6 +4,8 @@
  * tree, alternating base/head for N rounds so both see the same machine load, then prints the
  * median of every numeric field of each bench's JSON summary line, base against head, with the
  * ratio head/base. ARGS after `--` go to every bench run (e.g. `-- --seconds 3 --only weft`).
+ * `NAME=OLD` compares the head's NAME with the base's OLD, for a package that was renamed
+ * (`memberlist=gossip`: the memberlist library lived in plugins/gossip before the grouping).
  *
  * REV is checked out in a temporary git worktree (with its own `npm install --prefer-offline`),
  * removed at the end, also on failure or Ctrl-C.
@@ -16,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { findBenches } from './find.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const usage = 'Usage: npm run bench:compare -- --base REV [--rounds N] NAME... [-- ARGS...]';
+const usage = 'Usage: npm run bench:compare -- --base REV [--rounds N] NAME[=BASENAME]... [-- ARGS...]';
 
 const argv = process.argv.slice(2);
 const dashdash = argv.indexOf('--');
@@ -55,6 +57,8 @@ try {
   process.exit(2);
 }
 const headBenches = findBenches(root);
+const baseName = new Map(names.map((n) => [n.split('=')[0]!, n.split('=')[1] ?? n.split('=')[0]!]));
+names.splice(0, names.length, ...baseName.keys());
 for (const n of names) {
   if (!headBenches.has(n)) {
     console.error(`Error: no benchmark named ${JSON.stringify(n)}; available: ${[...headBenches.keys()].join(', ')}`);
@@ -120,7 +124,7 @@ try {
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: tmp, stdio: 'ignore' });
   const baseBenches = findBenches(tmp);
   for (const name of names) {
-    const baseFile = baseBenches.get(name);
+    const baseFile = baseBenches.get(baseName.get(name)!);
     if (baseFile === undefined) {
       console.log(`\n=== ${name}: no src/bench.ts at ${rev.slice(0, 10)}; skipped`);
       continue;
