@@ -9,6 +9,7 @@
  * and left when the last one leaves.
  */
 import type * as t from 'io-ts';
+import { formatMac, macFromIPv4, scanIPv4 } from '@weft/net';
 import { isLeft, left, type Either } from 'fp-ts/lib/Either.js';
 import {
   listJson,
@@ -84,8 +85,7 @@ export function ifnameFor(endpointId: string): string {
 
 /** `02:42:` + IPv4 bytes, like Docker's own drivers. */
 export function macFor(cidr: string): string {
-  const parts = (cidr.split('/')[0] ?? '').split('.').map(Number);
-  return ['02', '42', ...parts.map((p) => p.toString(16).padStart(2, '0'))].join(':');
+  return formatMac(macFromIPv4(scanIPv4(cidr.split('/')[0] ?? '')));
 }
 
 export function nodeName(ctx: Context<SwitchConfig>): string {

@@ -10,6 +10,7 @@
  * only keeps the books. Walkthrough: docs/plugin-authoring.md.
  */
 import * as t from 'io-ts';
+import { formatMac, macFromIPv4 as dockerMac, scanIPv4 } from '@weft/net';
 import { left, right, type Either } from 'fp-ts/lib/Either.js';
 import { WeftJoinOptions, definePlugin, errors, getJson, putJson, type Context, type DataPathNetwork, type PeerSpec, type WeftError } from '@weft/kernel';
 
@@ -46,10 +47,8 @@ const epKey = (n: string, e: string) => `endpoints/${n}/${e}`;
 
 /** `02:42:` + the four IPv4 bytes, as Docker does for its own drivers. */
 export function macFromIPv4(cidr: string): string {
-  const ip = cidr.split('/')[0] ?? '';
-  const parts = ip.split('.').map(Number);
-  if (parts.length !== 4) return '';
-  return ['02', '42', ...parts.map((p) => p.toString(16).padStart(2, '0'))].join(':');
+  const ip = scanIPv4(cidr.split('/')[0] ?? '');
+  return ip < 0 ? '' : formatMac(dockerMac(ip));
 }
 
 /** A stable short token for an ID (FNV-1a, two lanes): interface names must be unique per endpoint. */
