@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as t from 'io-ts';
 import { isLeft, isRight, left } from 'fp-ts/lib/Either.js';
-import { createKernel, definePlugin, errors, KernelCodes, method, getJson, putJson, type PluginDefinition } from './mod.ts';
+import { createKernel, definePlugin, errors, KernelCodes, method, getJson, putJson, type PluginDefinition, type ServiceFactory } from './mod.ts';
 
 const driver = (over: Partial<PluginDefinition> = {}, name = 'test'): PluginDefinition =>
   definePlugin({
@@ -123,7 +123,7 @@ test('load fails with coded errors: missing dependency, incompatible kernel, dup
   const svc = (name: string, provides: string[], requires: string[] = [], kernel = '^0.1.0'): PluginDefinition =>
     definePlugin({
       manifest: { name, version: '1.0.0', kernel, provides, requires },
-      services: Object.fromEntries(provides.map((p) => [p, () => ({})])),
+      services: Object.fromEntries(provides.map((p): [string, ServiceFactory<unknown, never>] => [p, () => ({}) as never])),
     });
   const codes = async (...ps: PluginDefinition[]) => {
     const r = await createKernel().load(ps.map((plugin) => ({ plugin })));

@@ -10,6 +10,7 @@
  * Each contract has a file of its own in `contracts/`; this file lists them for typed lookups.
  */
 import type { BlockAllocators } from './contracts/blocks.ts';
+import type { ClusterStoreBackend } from './contracts/cluster-store.ts';
 import type { Cipher } from './contracts/cipher.ts';
 import type { Control } from './contracts/control.ts';
 import type { DataPath } from './contracts/datapath.ts';
@@ -34,4 +35,6 @@ export interface ServiceMap {
   engine: Engine;
   ports: Ports;
   services: ServicesApi;
+  /** Cluster-store backends by URL scheme: `clusterStore.embedded`, `clusterStore.etcd`. */
+  [backend: `clusterStore.${string}`]: ClusterStoreBackend;
 }
