@@ -22,8 +22,8 @@ export { DropReason, CipherStatNames, CIPHER_MAX_PLAINTEXT, VXLAN_FLAGS_WORD, WO
 export type { DataKey, KeyRing, CipherSession, Cipher, CipherWorker, WorkerCipherFactory } from './contracts/cipher.ts';
 export { DATA_KEY_BYTES, generateDataKey, primaryIndex, initialRing, newestEpoch, rotate, toKeyRing } from './keyring.ts';
 export type { ManagedRing } from './keyring.ts';
-export { SwarmRole, NodeAvailability, NodePlatform, ControlSubnet, ControlNetwork, ControlNodeView, KeyRingInfo, SwarmInfo, ControlIpamConfig, ControlNetworkCreateRequest, ControlCreateResponse, ControlNetworkRef, ControlNodeRef, ControlNodeRemoveRequest, AttachRequest, BlockRequest, BlockRelease, BlockResponse, SwarmInitRequest, SwarmInitResponse, SwarmJoinRequest, SwarmJoinResponse, SwarmLeaveRequest, JoinTokenRequest, JoinTokenResponse, ControlMethods } from './contracts/control.ts';
-export type { ControlMethodName, NodeDescription, GossipBootstrap, Control, ControlSnapshotEvent, ControlKeyRingEvent, ControlNodeRemovedEvent } from './contracts/control.ts';
+export { SwarmRole, NodeAvailability, NodePlatform, ControlSubnet, ControlNetwork, ControlNodeView, KeyRingInfo, SwarmInfo, ControlIpamConfig, ControlNetworkCreateRequest, ControlCreateResponse, ControlNetworkRef, ControlNodeRef, ControlNodeRemoveRequest, AttachRequest, BlockRequest, BlockRelease, BlockResponse, ClusterStoreConfig, SwarmInitRequest, SwarmInitResponse, SwarmJoinRequest, SwarmJoinResponse, SwarmLeaveRequest, JoinTokenRequest, JoinTokenResponse, ControlMethods } from './contracts/control.ts';
+export type { ControlMethodName, NodeDescription, GossipBootstrap, Control, ControlSnapshotEvent, ControlKeyRingEvent, ControlLeaderEvent, ControlNodeRemovedEvent } from './contracts/control.ts';
 export type { DnsClient, DnsAnswerResult, Dns } from './contracts/dns.ts';
 export type { BlockAllocator, BlockAllocatorOptions, BlockAllocators } from './contracts/blocks.ts';
 export { IPAMConfig, NetworkCreateRequest, PortMapping, SandboxCreateRequest } from './contracts/engine.ts';
