@@ -56,6 +56,25 @@ export interface MemoryClusterStoreOptions {
   readonly name?: string;
 }
 
+/**
+ * Keys in etcd's order: by UTF-8 bytes, i.e. by code point. JavaScript's `<` compares UTF-16 code
+ * units, which puts U+10000 and above (surrogate pairs, D800–DFFF) before U+E000–U+FFFF.
+ */
+export function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x <= 0xdfff ? x + 0x2000 : x - 0x800;
+      y = y <= 0xdfff ? y + 0x2000 : y - 0x800;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
 const copy = (kv: KeyValue): KeyValue => ({ ...kv, value: kv.value.slice() });
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -106,7 +125,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
   function sortedUnder(map: Map<string, KeyValue>, prefix: string): KeyValue[] {
     const out: KeyValue[] = [];
     for (const [k, v] of map) if (k.startsWith(prefix)) out.push(v);
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return out.sort((a, b) => compareKeys(a.key, b.key));
   }
 
   /** The state as of `rev` (undoing newer log entries). */
@@ -206,7 +225,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
     for (const [id, l] of leases) {
       if (l.expiresAt <= t) {
         leases.delete(id);
-        if (l.keys.size > 0) apply([...l.keys].sort().map((key) => ({ op: 'delete', key }) as TxnOp));
+        if (l.keys.size > 0) apply([...l.keys].sort(compareKeys).map((key) => ({ op: 'delete', key }) as TxnOp));
       }
     }
   }
@@ -288,7 +307,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
       const l = leases.get(lease);
       if (l === undefined) return;
       leases.delete(lease);
-      if (l.keys.size > 0) apply([...l.keys].sort().map((key) => ({ op: 'delete', key }) as TxnOp));
+      if (l.keys.size > 0) apply([...l.keys].sort(compareKeys).map((key) => ({ op: 'delete', key }) as TxnOp));
     },
     async compact(rev) {
       check();
