@@ -8,7 +8,7 @@
  * kept from the compaction revision on: reads at an old revision undo newer entries, watches
  * replay it and then follow live commits.
  */
-import { errors, type WeftError } from './errors.ts';
+import { errors, throwable, type WeftError } from './errors.ts';
 import {
   ClusterStoreCodes,
   type ClusterStore,
@@ -112,7 +112,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
   const unavailable = (): WeftError =>
     errors.unavailable(PLUGIN, `The cluster store (${name}) is closed`, { code: ClusterStoreCodes.unavailable, value: name });
   const check = () => {
-    if (closed) throw unavailable();
+    if (closed) throw throwable(unavailable());
   };
 
   const compacted = (rev: number): WeftError =>
@@ -131,7 +131,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
   /** The state as of `rev` (undoing newer log entries). */
   function stateAt(rev: number): Map<string, KeyValue> {
     if (rev >= revision) return data;
-    if (rev < compactRevision) throw compacted(rev);
+    if (rev < compactRevision) throw throwable(compacted(rev));
     const m = new Map(data);
     for (let i = log.length - 1; i >= 0 && log[i]!.revision > rev; i--) {
       for (const [k, v] of log[i]!.prev) (v === undefined ? m.delete(k) : m.set(k, v));
@@ -180,7 +180,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
         case 'put': {
           const lease = op.lease ?? 0;
           if (lease !== 0 && !leases.has(lease)) {
-            throw errors.notFound(PLUGIN, `Lease ${lease} does not exist (it expired or was revoked)`, { code: ClusterStoreCodes.leaseNotFound, value: lease });
+            throw throwable(errors.notFound(PLUGIN, `Lease ${lease} does not exist (it expired or was revoked)`, { code: ClusterStoreCodes.leaseNotFound, value: lease }));
           }
           const old = data.get(op.key);
           touch(op.key);
@@ -215,7 +215,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
   function validate(ops: readonly TxnOp[]): void {
     for (const op of ops) {
       if (op.op === 'put' && (op.lease ?? 0) !== 0 && !leases.has(op.lease!)) {
-        throw errors.notFound(PLUGIN, `Lease ${op.lease} does not exist (it expired or was revoked)`, { code: ClusterStoreCodes.leaseNotFound, value: op.lease });
+        throw throwable(errors.notFound(PLUGIN, `Lease ${op.lease} does not exist (it expired or was revoked)`, { code: ClusterStoreCodes.leaseNotFound, value: op.lease }));
       }
     }
   }
@@ -241,7 +241,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
     async range(prefix, o = {}): Promise<RangeResult> {
       check();
       const at = o.revision !== undefined && o.revision > 0 ? o.revision : revision;
-      if (at > revision) throw errors.badRequest(PLUGIN, `Revision ${at} is in the future (the cluster store is at ${revision})`, { value: at });
+      if (at > revision) throw throwable(errors.badRequest(PLUGIN, `Revision ${at} is in the future (the cluster store is at ${revision})`, { value: at }));
       const all = sortedUnder(stateAt(at), prefix);
       const limit = o.limit !== undefined && o.limit > 0 ? o.limit : all.length;
       return { kvs: all.slice(0, limit).map(copy), revision, more: all.length > limit };
@@ -289,7 +289,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
     },
     async grantLease(ttlSeconds) {
       check();
-      if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) throw errors.badRequest(PLUGIN, `A lease TTL must be a whole number of seconds ≥ 1 (got ${ttlSeconds})`, { value: ttlSeconds });
+      if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) throw throwable(errors.badRequest(PLUGIN, `A lease TTL must be a whole number of seconds ≥ 1 (got ${ttlSeconds})`, { value: ttlSeconds }));
       const id = nextLease++;
       leases.set(id, { ttl: ttlSeconds, expiresAt: now() + ttlSeconds * 1000, keys: new Set() });
       return id;
@@ -298,7 +298,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
       check();
       expireLeases();
       const l = leases.get(lease);
-      if (l === undefined) throw errors.notFound(PLUGIN, `Lease ${lease} does not exist (it expired or was revoked)`, { code: ClusterStoreCodes.leaseNotFound, value: lease });
+      if (l === undefined) throw throwable(errors.notFound(PLUGIN, `Lease ${lease} does not exist (it expired or was revoked)`, { code: ClusterStoreCodes.leaseNotFound, value: lease }));
       l.expiresAt = now() + l.ttl * 1000;
       return l.ttl;
     },
@@ -311,7 +311,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
     },
     async compact(rev) {
       check();
-      if (rev > revision) throw errors.badRequest(PLUGIN, `Cannot compact at revision ${rev}: the cluster store is at ${revision}`, { value: rev });
+      if (rev > revision) throw throwable(errors.badRequest(PLUGIN, `Cannot compact at revision ${rev}: the cluster store is at ${revision}`, { value: rev }));
       if (rev <= compactRevision) return;
       compactRevision = rev;
       while (log.length > 0 && log[0]!.revision < rev) log.shift();

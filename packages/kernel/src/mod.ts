@@ -4,7 +4,7 @@
  *
  * Every public name is listed here (no `export *`), so what the kernel promises is in one place.
  */
-export { ErrorCategories, CategoryCode, KernelCodes, weftError, errors, isWeftError, WeftException, raise, orRaise, formatError, fromUnknown } from './errors.ts';
+export { ErrorCategories, CategoryCode, KernelCodes, weftError, errors, isWeftError, throwable, WeftException, raise, orRaise, formatError, fromUnknown } from './errors.ts';
 export type { ErrorCategory, WeftError, ErrorDetails } from './errors.ts';
 export { parseVersion, compareVersions, satisfies } from './semver.ts';
 export type { Version } from './semver.ts';

@@ -86,15 +86,26 @@ interface Collector {
 const describe = (b: Batch) => `${b.revision}:${b.events.map((e) => `${e.type} ${e.kv.key}`).join(',')}`;
 
 export function testClusterStore(name: string, opts: ClusterStoreSuiteOptions): void {
-  const s = suite(`ClusterStore conformance: ${name}`);
+  const inner = suite(`ClusterStore conformance: ${name}`);
+  // uvu stops silently, exiting 0, when a test throws something that is not an Error (a plain
+  // WeftError object, as a backend may reject with): make every such throw an Error.
+  const s = (title: string, fn: () => Promise<void>) =>
+    inner(title, async () => {
+      try {
+        await fn();
+      } catch (e) {
+        if (e instanceof Error) throw e;
+        throw new Error(`threw a non-Error: ${isWeftError(e) ? `${e.code}: ${e.message}` : JSON.stringify(e)}`);
+      }
+    });
   const factor = opts.slow === true ? 4 : 1;
   const ttl = opts.leaseTtlSeconds ?? 1;
   let store: ClusterStore;
 
-  s.before.each(async () => {
+  inner.before.each(async () => {
     store = await opts.create();
   });
-  s.after.each(async () => {
+  inner.after.each(async () => {
     await store.close();
     await opts.cleanup?.();
   });
@@ -566,6 +577,11 @@ export function testClusterStore(name: string, opts: ClusterStoreSuiteOptions): 
 
     const e = await rejection(store.range('', { revision: base + 3 }), 'range at a compacted revision');
     assert.is(e.code, ClusterStoreCodes.compacted);
+    assert.is((await rejection(store.range('c/', { revision: at - 1 }), 'range just before the compaction revision')).code, ClusterStoreCodes.compacted);
+    const edge = collect(store, 'c/', at - 1);
+    await until(() => edge.errors.length > 0, 'onError for a watch from just before the compaction revision');
+    assert.is(edge.errors[0]!.code, ClusterStoreCodes.compacted);
+    assert.equal(edge.batches, []);
     assert.equal((await store.range('c/', { revision: at })).kvs.map((kv) => kv.key), Array.from({ length: 6 }, (_, i) => `c/${i}`), 'a read at the compaction revision works');
     assert.is((await store.range('c/', { revision: base + 8 })).kvs.length, 8);
 
@@ -750,5 +766,5 @@ export function testClusterStore(name: string, opts: ClusterStoreSuiteOptions): 
     });
   }
 
-  s.run();
+  inner.run();
 }
