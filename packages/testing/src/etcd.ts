@@ -73,6 +73,8 @@ export interface EtcdCluster {
   restart(i: number): Promise<void>;
   /** Waits until every running member answers a linearizable read (the cluster has quorum). */
   healthy(timeoutMs?: number): Promise<void>;
+  /** The index of the member that is the raft leader now, by the running members' own status; undefined without one. */
+  leader(): Promise<number | undefined>;
   /** Kills every member and removes the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -207,6 +209,17 @@ export async function startEtcdCluster(opts: EtcdClusterOptions = {}): Promise<E
     async healthy(timeoutMs = 20_000) {
       for (const m of members) if (m.proc !== undefined) await waitUntil(() => ctl(m, ['endpoint', 'health']), timeoutMs, `etcd member ${m.name} to be healthy`, m);
     },
+    async leader() {
+      for (const [i, m] of members.entries()) {
+        if (m.proc === undefined) continue;
+        const out = await ctlOut(m, ['endpoint', 'status', '-w', 'json']);
+        // IDs are uint64: compare them as text (JSON.parse would round them).
+        const id = /"member_id":(\d+)/.exec(out ?? '')?.[1];
+        const lead = /"leader":(\d+)/.exec(out ?? '')?.[1];
+        if (id !== undefined && lead !== undefined && lead !== '0' && id === lead) return i;
+      }
+      return undefined;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -259,12 +272,17 @@ export async function startEtcdCluster(opts: EtcdClusterOptions = {}): Promise<E
   }
 
   /** Runs etcdctl against one member (inside its namespace), resolving whether it succeeded. */
-  function ctl(m: MemberState, args: string[]): Promise<boolean> {
+  async function ctl(m: MemberState, args: string[]): Promise<boolean> {
+    return (await ctlOut(m, args)) !== undefined;
+  }
+
+  /** Runs etcdctl against one member (inside its namespace): its output, or undefined when it failed. */
+  function ctlOut(m: MemberState, args: string[]): Promise<string | undefined> {
     const tlsArgs = certs !== undefined ? ['--cacert', certs.ca, '--cert', certs.client.cert, '--key', certs.client.key] : [];
     const full = ['--endpoints', clientUrl(m), '--dial-timeout', '1s', '--command-timeout', '2s', ...tlsArgs, ...args];
     const [cmd, argv] = m.ns !== undefined ? ['nsenter', [`--net=/run/netns/${m.ns}`, 'etcdctl', ...full]] : ['etcdctl', full];
     return new Promise((resolve) => {
-      execFile(cmd as string, argv as string[], { timeout: 5000, env: { ...process.env, ETCDCTL_API: '3' } }, (e) => resolve(e === null));
+      execFile(cmd as string, argv as string[], { timeout: 5000, encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } }, (e, out) => resolve(e === null ? out : undefined));
     });
   }
 

@@ -32,12 +32,41 @@ const TLS = /certificate|SSL|TLS|handshake|self[- ]signed|unable to verify|wrong
 const NO_QUORUM = /no leader|leader changed|proposal dropped|request timed out|not capable|too many requests|server stopped|etcdserver: stopped/i;
 const UNREACHABLE = /No connection established|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ECONNRESET|getaddrinfo|Connection dropped|Failed to connect|connection closed|UNAVAILABLE|BrokenCircuit|circuit breaker is open|Channel closed/i;
 
+/** The member could not be connected to (the request was never sent); a TLS failure is not worth another try. */
+export function connectFailed(e: unknown): boolean {
+  const t = text(e);
+  return /No connection established|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|getaddrinfo|Failed to connect/i.test(t) && !TLS.test(t);
+}
+
+/** gRPC's "No connection established. Last error: X (time). Resolution note: ..." → X, without OpenSSL's source positions. */
+function cause(t: string): string {
+  let c = t.replace(/^\d+ [A-Z_]+: /, '');
+  const last = /Last error: (.*?)(?: \(\d{4}-\d\d-\d\dT[^)]*\))?\.?\s*(?:Resolution note:.*)?$/s.exec(c);
+  if (last !== null) c = last[1]!;
+  c = c.replace(/^Error: /, '').trim();
+  const alert = /alert ([a-z ]+?)(?::|\s*$)/i.exec(c);
+  if (alert !== null) return `the member sent TLS alert "${alert[1]!.replace(/^sslv3 alert /, '')}"`;
+  return c.replace(/\s+/g, ' ');
+}
+
+/** Every member was skipped by its circuit breaker (after refused connections). */
+export function circuitOpen(e: unknown): boolean {
+  return /BrokenCircuit|circuit breaker is open/i.test(text(e)) || (e as { name?: unknown } | null)?.name === 'BrokenCircuitError';
+}
+
 /** True when the request cannot have reached etcd's state machine, so another member may take it. */
 export function notApplied(e: unknown): boolean {
-  const t = text(e);
-  if (/No connection established|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|getaddrinfo|Failed to connect|BrokenCircuit|circuit breaker is open/i.test(t)) return true;
+  if (connectFailed(e) || circuitOpen(e)) return true;
   // etcd's interceptor refuses a `hasleader` request before proposing it when the member has no leader.
-  return /etcdserver: no leader/.test(t);
+  return /etcdserver: no leader/.test(text(e));
+}
+
+/** A failure a read may simply be tried again after (nothing about the store's state is uncertain). */
+export function transient(e: unknown): boolean {
+  if (notApplied(e)) return true;
+  const t = text(e);
+  if (TLS.test(t) || /required revision|lease not found|duplicate key|too many operations|too large|permission denied|auth/i.test(t)) return false;
+  return NO_QUORUM.test(t) || /Connection dropped|ECONNRESET|UNAVAILABLE|Channel closed|CANCELLED/i.test(t);
 }
 
 function unavailable(target: EtcdTarget, message: string, hint: string, value: unknown = target.display): StoreError {
@@ -96,20 +125,25 @@ export function storeError(e: unknown, target: EtcdTarget, what: What): StoreErr
   if (TLS.test(t)) {
     return unavailable(
       target,
-      `TLS with the cluster store ${target.display} failed during ${what}: ${t.replace(/^\d+ [A-Z_]+: /, '')}`,
-      'Check --cluster-store-ca (the CA that signed the etcd members\' certificates, which must name the addresses in the URL), and --cluster-store-cert/--cluster-store-key when etcd requires client certificates; use etcds:// only when the members serve TLS.',
+      `TLS with the cluster store ${target.display} failed during ${what}: ${cause(t)}`,
+      /alert/i.test(t)
+        ? 'The member refused this client: give --cluster-store-cert/--cluster-store-key, a client certificate signed by the CA etcd trusts (its --trusted-ca-file).'
+        : 'Check --cluster-store-ca (the CA that signed the etcd members\' certificates, which must name the addresses in the URL), and --cluster-store-cert/--cluster-store-key when etcd requires client certificates; use etcds:// only when the members serve TLS.',
     );
   }
   if (code === 4 || /DEADLINE_EXCEEDED|Deadline exceeded/i.test(t)) return timedOut(target, what);
   if (NO_QUORUM.test(t)) {
     return unavailable(
       target,
-      `The cluster store ${target.display} cannot serve ${what}: the etcd cluster has no leader (${etcdSays ?? t}); it has lost quorum, a majority of its members being down or cut off`,
+      `The cluster store ${target.display} cannot serve ${what}: the etcd cluster has no leader${etcdSays !== undefined && etcdSays !== 'no leader' ? ` (${etcdSays})` : ''}; it has lost quorum, a majority of its members being down or cut off`,
       healthHint(target),
     );
   }
   if (code === 14 || code === 1 || UNREACHABLE.test(t)) {
-    return unavailable(target, `The cluster store ${target.display} is unreachable (${what}): no etcd member answered (${t.replace(/^\d+ [A-Z_]+: /, '')})`, healthHint(target));
+    const plain = target.tls ? '' : ' If the members serve TLS, use etcds:// with --cluster-store-ca (and a client certificate when they require one).';
+    const c = cause(t);
+    const notEtcd = /Protocol error/i.test(c) ? '; something answered that does not speak etcd\'s gRPC: is this an etcd client port (2379, not the peer port 2380)?' : '';
+    return unavailable(target, `The cluster store ${target.display} is unreachable (${what}): no etcd member answered (${c})${notEtcd}`, `${healthHint(target)}${plain}`);
   }
   return unavailable(target, `The cluster store ${target.display} failed ${what}: ${etcdSays ?? t}`, healthHint(target));
 }

@@ -38,10 +38,12 @@ import {
   type WatchOptions,
   type Watcher,
 } from '@weft/kernel';
-import { closedError, notApplied, storeError, timedOut, type StoreError } from './errors.ts';
+import { circuitOpen, closedError, connectFailed, notApplied, storeError, timedOut, transient, type StoreError } from './errors.ts';
 import { parseEtcdTarget, PLUGIN, type EtcdTarget } from './url.ts';
 
 const ZERO = Buffer.from([0]);
+/** How long a request refused for want of a leader (or a connection) keeps being retried. */
+export const RETRY_WINDOW_MS = 3000;
 const keyBytes = (k: string) => Buffer.from(k, 'utf8');
 
 /** etcd's range_end for "every key starting with prefix" (clientv3.GetPrefixRangeEnd); '' → all keys. */
@@ -164,7 +166,7 @@ export async function openEtcdStore(opts: ClusterStoreOpenOptions): Promise<Clus
     },
     faultHandling: {
       // A member that refused three connections in a row is skipped for a second.
-      host: () => circuitBreaker(handleWhen(notApplied), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+      host: () => circuitBreaker(handleWhen(connectFailed), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
       // Only what cannot have been applied goes to the next member; a write that may have been
       // applied is never sent twice.
       global: retry(handleWhen(notApplied), { maxAttempts: target.endpoints.length, backoff: new ConstantBackoff(0) }),
@@ -181,9 +183,16 @@ export async function openEtcdStore(opts: ClusterStoreOpenOptions): Promise<Clus
   return store;
 }
 
+/** How many times the watches of a store from `openEtcdStore` were re-established after losing their stream (undefined for other stores). */
+export function watchRestarts(store: ClusterStore): number | undefined {
+  return store instanceof EtcdStore ? store.watchRestarts : undefined;
+}
+
 class EtcdStore implements ClusterStore {
   private closed = false;
   private readonly watches = new Set<EtcdWatch>();
+  /** How often a watch stream was lost and created again (on this or another member), for tests and diagnostics. */
+  watchRestarts = 0;
   /** The last compaction revision seen (it only grows); the lower bound of the status() search. */
   private knownCompact = 0;
 
@@ -195,17 +204,41 @@ class EtcdStore implements ClusterStore {
     this.target = target;
   }
 
-  /** Runs one etcd call with the store's deadline; maps what it throws. */
-  async call<T>(what: string, f: (o: CallOptions) => Promise<T>): Promise<T> {
+  /**
+   * Runs one etcd call with the store's deadline; maps what it throws. A request refused before
+   * etcd could apply it (no connection, "no leader") is tried again on the members, for up to
+   * RETRY_WINDOW_MS within the deadline, which rides out a leader election (1–2 s with etcd's
+   * default timing); a read (`idempotent`) is also tried again after any transient failure.
+   */
+  async call<T>(what: string, f: (o: CallOptions) => Promise<T>, idempotent = false): Promise<T> {
     if (this.closed) throw closedError(this.target);
     const ms = this.target.timeoutMs;
+    const start = Date.now();
+    const retryUntil = start + Math.min(ms, RETRY_WINDOW_MS);
     let timer: NodeJS.Timeout | undefined;
+    let expired = false;
     const late = new Promise<never>((_, reject) => {
       // gRPC's deadline normally fires first; this catches a wait outside the call (connecting, a circuit breaker).
-      timer = setTimeout(() => reject(timedOut(this.target, what)), ms + 250);
+      timer = setTimeout(() => {
+        expired = true;
+        reject(timedOut(this.target, what));
+      }, ms + 250);
     });
+    // What a member said: more telling than a later "every member's circuit is open".
+    let said: unknown;
     try {
-      return await Promise.race([f({ deadline: Date.now() + ms }), late]);
+      for (let pause = 50; ; pause = Math.min(pause * 2, 400)) {
+        try {
+          return await Promise.race([f({ deadline: start + ms }), late]);
+        } catch (e) {
+          if (this.closed) throw closedError(this.target);
+          if (expired) throw e;
+          if (!circuitOpen(e)) said = e;
+          const again = idempotent ? transient(e) : notApplied(e);
+          if (!again || Date.now() + pause >= retryUntil) throw circuitOpen(e) && said !== undefined ? said : e;
+          await new Promise((r) => setTimeout(r, pause));
+        }
+      }
     } catch (e) {
       if (this.closed) throw closedError(this.target);
       throw storeError(e, this.target, what);
@@ -215,7 +248,7 @@ class EtcdStore implements ClusterStore {
   }
 
   async verify(): Promise<void> {
-    const st = await this.call('a status request', (o) => this.client.maintenance.status(o));
+    const st = await this.call('a status request', (o) => this.client.maintenance.status(o), true);
     const [major, minor] = st.version.split('.').map(Number);
     if (major === undefined || minor === undefined || major < 3 || (major === 3 && minor < 4)) {
       throw throwable(
@@ -225,7 +258,7 @@ class EtcdStore implements ClusterStore {
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
-    const r = await this.call(`get ${describeKey(key)}`, (o) => this.client.kv.range({ key: keyBytes(key) }, o));
+    const r = await this.call(`get ${describeKey(key)}`, (o) => this.client.kv.range({ key: keyBytes(key) }, o), true);
     const kv = r.kvs[0];
     return kv === undefined ? undefined : kvOf(kv);
   }
@@ -235,6 +268,7 @@ class EtcdStore implements ClusterStore {
     try {
       const r = await this.call(what, (c) =>
         this.client.kv.range({ ...prefixRange(prefix), ...(o.limit !== undefined && o.limit > 0 ? { limit: o.limit } : {}), ...(o.revision !== undefined && o.revision > 0 ? { revision: o.revision } : {}) }, c),
+        true,
       );
       return { kvs: r.kvs.map(kvOf), revision: Number(r.header.revision), more: r.more };
     } catch (e) {
@@ -308,7 +342,7 @@ class EtcdStore implements ClusterStore {
         stream.on('end', () => reject(new Error('etcd closed the keepAlive stream without an answer')));
         stream.write({ ID: lease });
       });
-    });
+    }, true);
     if (ttl <= 0) {
       throw throwable(errors.notFound(PLUGIN, `Lease ${lease} does not exist in the cluster store ${this.target.display} (it expired or was revoked)`, { code: ClusterStoreCodes.leaseNotFound, value: lease, hint: 'Grant a new lease and write the keys again.' }));
     }
@@ -317,7 +351,7 @@ class EtcdStore implements ClusterStore {
 
   async revokeLease(lease: number): Promise<void> {
     try {
-      await this.call(`revoke lease ${lease}`, (c) => this.client.leaseClient.leaseRevoke({ ID: lease }, c));
+      await this.call(`revoke lease ${lease}`, (c) => this.client.leaseClient.leaseRevoke({ ID: lease }, c), true);
     } catch (e) {
       if ((e as StoreError).code === ClusterStoreCodes.leaseNotFound) return;
       throw e;
@@ -326,7 +360,7 @@ class EtcdStore implements ClusterStore {
 
   async compact(revision: number): Promise<void> {
     try {
-      await this.call(`compact at revision ${revision}`, (c) => this.client.kv.compact({ revision, physical: false }, c));
+      await this.call(`compact at revision ${revision}`, (c) => this.client.kv.compact({ revision, physical: false }, c), true);
       this.knownCompact = Math.max(this.knownCompact, revision);
     } catch (e) {
       // Compacting at or below the current compaction revision: already done (the contract's no-op).
@@ -337,7 +371,7 @@ class EtcdStore implements ClusterStore {
 
   async status(): Promise<ClusterStoreStatus> {
     // A linearizable read: its revision includes every write acknowledged before (Status alone answers from one member's applied state).
-    const r = await this.call('a status read', (c) => this.client.kv.range({ key: ZERO, count_only: true }, c));
+    const r = await this.call('a status read', (c) => this.client.kv.range({ key: ZERO, count_only: true }, c), true);
     const revision = Number(r.header.revision);
     return { backend: 'etcd', endpoint: this.target.display, revision, compactRevision: await this.compactRevision(revision) };
   }
@@ -349,7 +383,7 @@ class EtcdStore implements ClusterStore {
   async compactRevision(current: number): Promise<number> {
     const readable = async (rev: number): Promise<boolean> => {
       try {
-        await this.call(`a read at revision ${rev}`, (c) => this.client.kv.range({ key: ZERO, count_only: true, revision: rev }, c));
+        await this.call(`a read at revision ${rev}`, (c) => this.client.kv.range({ key: ZERO, count_only: true, revision: rev }, c), true);
         return true;
       } catch (e) {
         if ((e as StoreError).code === ClusterStoreCodes.compacted) return false;
@@ -502,6 +536,7 @@ class EtcdWatch {
       /* already gone */
     }
     if (this.store.isClosed) return;
+    this.store.watchRestarts++;
     const wait = this.backoffMs;
     this.backoffMs = Math.min(1000, this.backoffMs * 2);
     this.timer = setTimeout(() => this.connect(), wait);
