@@ -23,6 +23,7 @@ import { windowsGuardPlugin } from '@weft/windows-guard';
 import { scaleGuardPlugin } from '@weft/scale-guard';
 import { dockerIntegration } from '@weft/docker';
 import { servicesPlugin } from '@weft/services';
+import { etcdStorePlugin } from '@weft/store-etcd';
 import type { AgentConfig } from './config.ts';
 import { createApi } from './api.ts';
 import { swarmGossipBridge } from './bridges.ts';
@@ -69,6 +70,8 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     { plugin: ipamBlocksPlugin() },
     { plugin: overlayPlugin(), config: { vtep: cfg.dataPathAddr, node: cfg.nodeName, vtepPort: cfg.dataPathPort } },
     { plugin: bridgePlugin(), config: { node: cfg.nodeName } },
+    // Cluster-store backends: control opens the one --cluster-store names (etcd://, etcds://).
+    { plugin: etcdStorePlugin() },
     {
       plugin: controlPlugin({
         nodeName: cfg.nodeName,
