@@ -14,6 +14,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setImmediate } from 'node:timers';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import {
   ClusterStoreCodes,
@@ -66,6 +68,12 @@ export interface EmbeddedStoreOptions {
   readonly now?: () => number;
   /** How often expired leases are collected (ms, default 200). */
   readonly leaseCheckMs?: number;
+  /**
+   * Before opening an existing database, read all of it in a child process (default true): LMDB
+   * crashes the process on some damaged files instead of reporting them, and this turns that into
+   * a clear error. Skipped where no child process can be started.
+   */
+  readonly verify?: boolean;
   /**
    * Answer a write once it is flushed to disk (true, the default: it survives a crash of the
    * machine) or once it is committed (false: it survives a crash of the process; for tests).
@@ -135,7 +143,8 @@ export async function openEmbeddedStore(o: EmbeddedStoreOptions): Promise<Cluste
     );
 
   if (openHere.has(dir)) throw inUse(`this process (${process.pid}), which already has it open`);
-  await prepareDirectory(dir, badState);
+  const existed = await prepareDirectory(dir, badState);
+  if (existed && o.verify !== false) await verifyInChild(path.join(dir, 'data.mdb'), badState);
 
   let env: RootDatabase;
   try {
@@ -149,6 +158,9 @@ export async function openEmbeddedStore(o: EmbeddedStoreOptions): Promise<Cluste
   let leaseDb: Database<LeaseRecord, number>;
   const me = currentOwner();
   try {
+    // Opening a named database creates it: check first that this file is ours.
+    const names = new Set([...env.getKeys({})].map(String));
+    if (!names.has('meta')) throw badState('it holds no Weft format marker (not a Weft cluster store, or damaged)');
     kv = env.openDB<Uint8Array, Uint8Array>({ name: 'kv', keyEncoding: 'binary', encoding: 'binary' });
     log = env.openDB<Uint8Array, Uint8Array>({ name: 'log', keyEncoding: 'binary', encoding: 'binary' });
     meta = env.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
@@ -801,14 +813,15 @@ export async function openEmbeddedStore(o: EmbeddedStoreOptions): Promise<Cluste
  * place once its format marker is flushed, so an existing `dir` always held a whole database: a
  * missing or empty data file there is damage, never "start empty".
  */
-async function prepareDirectory(dir: string, badState: (what: string) => Error): Promise<void> {
+async function prepareDirectory(dir: string, badState: (what: string) => Error): Promise<boolean> {
   const data = path.join(dir, 'data.mdb');
   if (fs.existsSync(dir)) {
     const st = fs.statSync(dir);
     if (!st.isDirectory()) throw badState('it is not a directory');
     if (!fs.existsSync(data)) throw badState(`${data} is missing`);
     if (fs.statSync(data).size === 0) throw badState(`${data} is empty`);
-    return;
+    checkLmdbHeader(data, badState);
+    return true;
   }
   const tmp = `${dir}.new`;
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -829,6 +842,64 @@ async function prepareDirectory(dir: string, badState: (what: string) => Error):
   fsyncDir(tmp);
   fs.renameSync(tmp, dir);
   fsyncDir(path.dirname(dir));
+  return false;
+}
+
+/** Runs verify-child.mjs on `file`; a crash or a failure there is damage here. */
+async function verifyInChild(file: string, badState: (what: string) => Error): Promise<void> {
+  const script = fileURLToPath(new URL('./verify-child.mjs', import.meta.url));
+  const deno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
+  const args = deno ? ['run', '--allow-read', '--allow-env', '--allow-ffi', '--allow-sys', script, file] : [script, file];
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch {
+    return; // no child processes here (a sandbox): open without the check
+  }
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const r = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
+    child.once('error', (e) => resolve({ code: null, signal: null, spawnError: e }));
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  if (r.spawnError !== undefined) return;
+  if (r.signal !== null) throw badState(`LMDB cannot read ${file}: reading it crashed a verifying process (${r.signal}), so the file is damaged`);
+  if (r.code === 0 && out.includes('"entries"') && !out.includes('"meta"')) throw badState('it holds no Weft format marker (not a Weft cluster store, or damaged)');
+  if (r.code !== 0 || !out.includes('"entries"')) {
+    const why = err.trim().split('\n').find((l) => /Error|MDB_/.test(l)) ?? `exit code ${r.code}`;
+    throw badState(`LMDB cannot read ${file}: ${why.trim()}`);
+  }
+}
+
+/**
+ * LMDB trusts its file: lmdb-js crashes the process (SIGSEGV) on some files that are not LMDB
+ * databases instead of returning MDB_INVALID. So before LMDB sees the file, check that one of its
+ * two meta pages carries LMDB's magic and this data format (lmdb-js's LMDB: data version 2).
+ * LMDB keeps no page checksums: damage past the meta pages is found only as far as the checks at
+ * open (revision counter, history tail, lease index) reach.
+ */
+function checkLmdbHeader(file: string, badState: (what: string) => Error): void {
+  const MAGIC = 0xbeefc0de;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(64);
+    const metaAt = (off: number): { magic: number; version: number; psize: number } | undefined => {
+      if (off + 64 > size) return undefined;
+      fs.readSync(fd, head, 0, 64, off);
+      return { magic: head.readUInt32LE(24), version: head.readUInt32LE(28), psize: head.readUInt32LE(48) };
+    };
+    const first = metaAt(0);
+    const candidates = [first?.magic === MAGIC ? first.psize : 0, 4096, 8192, 16384, 65536].filter((p) => p > 0);
+    const metas = [first, ...candidates.map((p) => metaAt(p))].filter((m) => m?.magic === MAGIC);
+    if (metas.length === 0) throw badState(`it is not a readable LMDB database (${file} has no LMDB meta page: ${size} bytes, neither copy of the header is valid)`);
+    const version = metas[0]!.version;
+    if (version !== 2) throw badState(`it is not a readable LMDB database (${file} is LMDB data format ${version}; this build reads format 2)`);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function fsyncDir(d: string): void {
