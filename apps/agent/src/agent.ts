@@ -18,6 +18,7 @@ import { ipamBlocksPlugin, ipamPlugin } from '@weft/ipam';
 import { overlayPlugin } from '@weft/overlay';
 import { bridgePlugin } from '@weft/bridge';
 import { controlPlugin } from '@weft/control';
+import { embeddedStorePlugin } from '@weft/store-embedded';
 import { enginePlugin } from '@weft/engine';
 import { windowsGuardPlugin } from '@weft/windows-guard';
 import { scaleGuardPlugin } from '@weft/scale-guard';
@@ -68,10 +69,12 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     { plugin: dnsPlugin, config: {} },
     { plugin: ipamPlugin({ hostRoutes }) },
     { plugin: ipamBlocksPlugin() },
+    // Cluster-store backends; the control plugin opens the one --cluster-store names
+    // (embedded: by default; etcd://, etcds:// for several managers on a real etcd).
+    { plugin: embeddedStorePlugin({ dir: cfg.stateDir }) },
+    { plugin: etcdStorePlugin() },
     { plugin: overlayPlugin(), config: { vtep: cfg.dataPathAddr, node: cfg.nodeName, vtepPort: cfg.dataPathPort } },
     { plugin: bridgePlugin(), config: { node: cfg.nodeName } },
-    // Cluster-store backends: control opens the one --cluster-store names (etcd://, etcds://).
-    { plugin: etcdStorePlugin() },
     {
       plugin: controlPlugin({
         nodeName: cfg.nodeName,

@@ -87,28 +87,33 @@ const describe = (b: Batch) => `${b.revision}:${b.events.map((e) => `${e.type} $
 
 export function testClusterStore(name: string, opts: ClusterStoreSuiteOptions): void {
   const inner = suite(`ClusterStore conformance: ${name}`);
-  // uvu stops silently, exiting 0, when a test throws something that is not an Error (a plain
-  // WeftError object, as a backend may reject with): make every such throw an Error.
-  const s = (title: string, fn: () => Promise<void>) =>
-    inner(title, async () => {
-      try {
-        await fn();
-      } catch (e) {
-        if (e instanceof Error) throw e;
-        throw new Error(`threw a non-Error: ${isWeftError(e) ? `${e.code}: ${e.message}` : JSON.stringify(e)}`);
-      }
-    });
   const factor = opts.slow === true ? 4 : 1;
   const ttl = opts.leaseTtlSeconds ?? 1;
   let store: ClusterStore;
-
-  inner.before.each(async () => {
-    store = await opts.create();
-  });
-  inner.after.each(async () => {
-    await store.close();
-    await opts.cleanup?.();
-  });
+  // Each test creates its store and closes and cleans it up itself, not in uvu hooks: uvu stops
+  // silently, exiting 0, when an after-hook throws or a test throws something that is not an
+  // Error (a plain WeftError object, as a backend may reject with).
+  const s = (title: string, fn: () => Promise<void>) =>
+    inner(title, async () => {
+      let failed: unknown;
+      let opened = false;
+      try {
+        store = await opts.create();
+        opened = true;
+        await fn();
+      } catch (e) {
+        failed = e;
+      }
+      try {
+        if (opened) await store.close();
+        await opts.cleanup?.();
+      } catch (e) {
+        failed ??= e;
+      }
+      if (failed === undefined) return;
+      if (failed instanceof Error) throw failed;
+      throw new Error(`threw a non-Error: ${isWeftError(failed) ? `${failed.code}: ${failed.message}` : JSON.stringify(failed)}`);
+    });
 
   const revisionNow = async () => (await store.status()).revision;
 
