@@ -8,12 +8,13 @@ import { createKernel, formatError, type Kernel } from '@weft/kernel';
 import { fileStore } from '@weft/store';
 import { controlPlugin } from '@weft/control';
 import { ipamBlocksPlugin } from '@weft/ipam';
+import { memoryClusterStorePlugin } from '@weft/testing';
 import { windowsGuardPlugin } from './mod.ts';
 
 async function agent(name: string, os: string, guard: boolean) {
   const dir = await mkdtemp(path.join(tmpdir(), 'weft-wg-'));
   const k = createKernel({ store: fileStore(dir, { unsafeNoSync: true }) });
-  const plugins = [{ plugin: controlPlugin({ nodeName: name, os, listenAddr: '127.0.0.1:0', heartbeatMs: 200 }) }, { plugin: ipamBlocksPlugin() }, ...(guard ? [{ plugin: windowsGuardPlugin() }] : [])];
+  const plugins = [{ plugin: controlPlugin({ nodeName: name, os, listenAddr: '127.0.0.1:0', heartbeatMs: 200 }) }, { plugin: ipamBlocksPlugin() }, { plugin: memoryClusterStorePlugin({ dir: `${name}-${process.pid}-${Math.random()}` }) }, ...(guard ? [{ plugin: windowsGuardPlugin() }] : [])];
   const r = await k.load(plugins);
   if (isLeft(r)) throw new Error(r.left.map(formatError).join('\n'));
   const call = async (m: string, input: unknown = {}): Promise<any> => {
