@@ -6,9 +6,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ClusterStoreCodes, isWeftError, type ClusterStore, type WeftError } from '@weft/kernel';
+import { ClusterStoreCodes, type ClusterStore, type WeftError } from '@weft/kernel';
 import { etcdSkipReason, startEtcdCluster, type EtcdCluster } from '@weft/testing';
 import { openEtcdStore, watchRestarts } from './store.ts';
+import { failure } from './testutil.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -27,16 +28,6 @@ async function eventually<T>(what: string, ms: number, f: () => Promise<T>): Pro
   throw new Error(`timed out after ${ms} ms waiting for ${what}; last error: ${(last as Error)?.message ?? String(last)}`);
 }
 
-async function failure(p: Promise<unknown>): Promise<WeftError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(isWeftError(e), `a WeftError, not ${String(e)}`);
-    return e as WeftError;
-  }
-  assert.unreachable('expected the call to fail');
-  throw new Error('unreachable');
-}
 
 const skip = etcdSkipReason();
 if (skip !== undefined) {

@@ -8,23 +8,14 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ClusterStoreCodes, isWeftError, type WeftError } from '@weft/kernel';
+import { ClusterStoreCodes } from '@weft/kernel';
 import { etcdSkipReason, makeTestCertificates, startEtcdCluster } from '@weft/testing';
 import { openEtcdStore } from './store.ts';
+import { failure } from './testutil.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
-async function failure(p: Promise<unknown>): Promise<WeftError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(isWeftError(e), `a WeftError, not ${String(e)}`);
-    return e as WeftError;
-  }
-  assert.unreachable('expected open() to fail');
-  throw new Error('unreachable');
-}
 
 const skip = etcdSkipReason({ tls: true });
 if (skip !== undefined) {
@@ -67,7 +58,7 @@ if (skip !== undefined) {
       ];
       for (const [label, o] of cases) {
         const t0 = Date.now();
-        const e = await failure(openEtcdStore({ ...o, timeoutMs: 2000 }));
+        const e = await failure(openEtcdStore({ ...o, timeoutMs: 2000 }), 'open()');
         console.log(`  ${label}: ${Date.now() - t0} ms: ${e.message}`);
         assert.is(e.category, 'Unavailable', label);
         assert.is(e.code, ClusterStoreCodes.unavailable, label);

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { ClusterStoreCodes, isWeftError, type WeftError } from '@weft/kernel';
 import { parseEtcdTarget } from './url.ts';
 import { openEtcdStore, prefixRange } from './store.ts';
+import { failure } from './testutil.ts';
 
 function refused(f: () => unknown): WeftError {
   try {
@@ -20,16 +21,6 @@ function refused(f: () => unknown): WeftError {
   throw new Error('unreachable');
 }
 
-async function failure(p: Promise<unknown>): Promise<WeftError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(isWeftError(e), `a WeftError, not ${String(e)}`);
-    return e as WeftError;
-  }
-  assert.unreachable('expected a failure');
-  throw new Error('unreachable');
-}
 
 test('etcd:// and etcds:// URLs: members, default port, IPv6, TLS from the scheme or the files', () => {
   const t = parseEtcdTarget({ url: 'etcd://198.18.0.1:2379,198.18.0.2:22379, etcd-3.example' });
@@ -100,7 +91,7 @@ test('an unreachable store fails open() within the timeout with Unavailable nami
   try {
     for (const url of [`etcd://127.0.0.1:${free}`, 'etcd://no-such-host.invalid:2379', `etcd://127.0.0.1:${junkPort}`, `etcd://127.0.0.1:${free},127.0.0.1:${junkPort}`]) {
       const t0 = Date.now();
-      const e = await failure(openEtcdStore({ url, timeoutMs: 1000 }));
+      const e = await failure(openEtcdStore({ url, timeoutMs: 1000 }), 'open()');
       const took = Date.now() - t0;
       console.log(`  ${url}: ${took} ms: ${e.message}`);
       assert.is(e.category, 'Unavailable', url);
