@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createKernel, memoryClusterStore, memoryStore, type ClusterStore, type PluginDefinition } from '@weft/kernel';
 import { ipamBlockAllocator } from '@weft/ipam';
+import { cuttable } from './_cuttable.ts';
 import { Manager, type ManagerOptions } from './manager.ts';
 import * as S from './state.ts';
 import { newId, sodium, toB64 } from './util.ts';
@@ -194,33 +195,12 @@ async function attachRun(b: Backend) {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
-/** A store handle that stops answering (a manager that died: no renewal, no revoke). */
-function cuttable(store: ClusterStore): ClusterStore & { cut(): void } {
-  let cut = false;
-  const g = <T>(f: () => Promise<T>): Promise<T> => (cut ? new Promise<T>(() => {}) : f());
-  return {
-    get: (k) => g(() => store.get(k)),
-    range: (p, o) => g(() => store.range(p, o)),
-    put: (k, v, o) => g(() => store.put(k, v, o)),
-    delete: (k) => g(() => store.delete(k)),
-    txn: (r) => g(() => store.txn(r)),
-    watch: (p, o) => store.watch(p, o),
-    grantLease: (t) => g(() => store.grantLease(t)),
-    keepAlive: (l) => g(() => store.keepAlive(l)),
-    revokeLease: (l) => g(() => store.revokeLease(l)),
-    compact: (r) => g(() => store.compact(r)),
-    status: () => g(() => store.status()),
-    close: async () => {},
-    cut: () => void (cut = true),
-  };
-}
-
 async function failoverRun(b: Backend) {
   const firstWrite: number[] = [];
   const newLeader: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     await b.reset();
-    const handles = [cuttable(await b.open()), cuttable(await b.open()), cuttable(await b.open())];
+    const handles = [cuttable(await b.open(), 'hang'), cuttable(await b.open(), 'hang'), cuttable(await b.open(), 'hang')];
     const first = await Manager.init(options(handles[0]!, b.url), { host: '127.0.0.1', port: 0, nodeName: 'm1', platform: plat });
     const ms = [first];
     for (let i = 1; i < 3; i++) {

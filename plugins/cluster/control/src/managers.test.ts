@@ -8,33 +8,14 @@ import * as assert from 'uvu/assert';
 import { jsonValue, memoryClusterStore, memoryStore, putJson, WeftException, type ClusterStore, type Store } from '@weft/kernel';
 import { ipamBlockAllocator } from '@weft/ipam';
 import { Manager, type ManagerOptions } from './manager.ts';
+import { cuttable } from './_cuttable.ts';
+import { until } from './_harness.ts';
 import { convertV1, type ClusterStateV1 } from './migrate.ts';
 import { K } from './keys.ts';
 import * as S from './state.ts';
 import { newId, sodium, toB64 } from './util.ts';
 
 const plat = { OS: 'linux', Architecture: 'x86_64' };
-
-/** A store handle that can be cut off (a manager that crashed: no renewals, no revoke). */
-function cuttable(store: ClusterStore): ClusterStore & { cut(): void } {
-  let cut = false;
-  const guard = <T>(f: () => Promise<T>): Promise<T> => (cut ? Promise.reject(new Error('cut off')) : f());
-  return {
-    get: (k) => guard(() => store.get(k)),
-    range: (p, o) => guard(() => store.range(p, o)),
-    put: (k, v, o) => guard(() => store.put(k, v, o)),
-    delete: (k) => guard(() => store.delete(k)),
-    txn: (r) => guard(() => store.txn(r)),
-    watch: (p, o) => store.watch(p, o),
-    grantLease: (t) => guard(() => store.grantLease(t)),
-    keepAlive: (l) => guard(() => store.keepAlive(l)),
-    revokeLease: (l) => guard(() => store.revokeLease(l)),
-    compact: (r) => guard(() => store.compact(r)),
-    status: () => guard(() => store.status()),
-    close: async () => {},
-    cut: () => void (cut = true),
-  };
-}
 
 function opts(cluster: ClusterStore, local: Store = memoryStore(), extra: Partial<ManagerOptions> = {}): ManagerOptions {
   return { local, cluster, storeConfig: { URL: 'memory://test' }, shared: true, blocks: ipamBlockAllocator(), leaseTtlSeconds: 1, ...extra };
@@ -53,15 +34,6 @@ async function swarm(n: number) {
   }
   return { store, handles, managers: all, close: async () => { for (const m of all) await m.close().catch(() => undefined); await store.close(); } };
 }
-
-const until = async (cond: () => boolean, ms: number, what: string) => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
 const message = (e: unknown) => (e instanceof WeftException ? e.error.message : String(e));
 

@@ -82,7 +82,7 @@ export class ControlService implements Control {
     if (cfg === undefined) {
       const v1 = await readV1(this.managerStore);
       if (v1 !== undefined) {
-        const { store, shared } = await this.openStore({ URL: 'embedded:' });
+        const { store } = await this.openStore({ URL: 'embedded:' });
         try {
           await convertV1(v1, this.managerStore, store, 'embedded:');
         } finally {
@@ -90,7 +90,6 @@ export class ControlService implements Control {
         }
         const self = v1.Nodes[v1.NodeID];
         cfg = { Version: 2, ClusterID: v1.ClusterID, NodeID: v1.NodeID, NodeKey: { PublicKey: self?.PublicKey ?? v1.ManagerKey.PublicKey, SecretKey: v1.ManagerKey.SecretKey }, BindAddr: v1.BindAddr, ListenAddr: v1.ListenAddr, Store: { URL: 'embedded:' } };
-        void shared;
         await putJson(this.managerStore, LOCAL_KEY, cfg);
         this.ctx.log.info('converted the swarm state of an earlier Weft into per-key cluster state', { cluster: v1.ClusterID });
       }
