@@ -52,7 +52,7 @@ import { decodeOr, toWire } from './rpc.ts';
 import * as S from './state.ts';
 import { formatToken, newSecret, secretKey } from './token.ts';
 import { concat, fromB64, joinHostPort, newId, sodium, splitHostPort, toB64 } from './util.ts';
-import { ClusterView, type Change } from './view.ts';
+import { ClusterView, snapshotChanged, type Change } from './view.ts';
 import { Writes } from './writes.ts';
 
 /** A wildcard bind advertises the first non-internal IPv4 address (Docker asks; we guess, then loopback). */
@@ -387,7 +387,7 @@ export class Manager {
 
   private changed(changes: ReadonlySet<Change>, _revision: number): void {
     if (this.closed) return;
-    if (changes.has('networks') || changes.has('nodes') || changes.has('ring') || changes.has('managers')) this.schedulePush();
+    if (snapshotChanged(changes)) this.schedulePush();
     if (changes.has('leader')) this.presence?.leaderChanged();
     if (changes.has('ring') && this.isLeader) this.scheduleRotation();
     if (changes.has('nodes')) this.nodesChanged();

@@ -17,6 +17,9 @@ const dec = new TextDecoder();
 
 export type Change = 'meta' | 'ring' | 'nodes' | 'networks' | 'attach' | 'blocks' | 'managers' | 'leader' | 'sessions' | 'format';
 
+/** Changes nodes must see: they bump the snapshot's Seq and are pushed to connected nodes. */
+export const snapshotChanged = (c: ReadonlySet<Change>): boolean => c.has('networks') || c.has('nodes') || c.has('ring') || c.has('managers');
+
 function parse<A>(codec: t.Type<A, unknown, unknown>, kv: KeyValue): A | undefined {
   let raw: unknown;
   try {
@@ -49,8 +52,6 @@ export class ClusterView {
   leader: LeaderRecord | undefined;
   readonly sessions = new Map<string, string>();
   readonly vnis = new VniBitmap();
-  /** Keys under `weft/` this version does not understand (shown in errors, never overwritten). */
-  readonly foreign = new Set<string>();
   /** The store revision the view reflects. */
   revision = 0;
   /** Revision of the last change nodes must see (networks, nodes, ring, managers): the snapshot's Seq. */
@@ -104,7 +105,6 @@ export class ClusterView {
     this.leader = undefined;
     this.sessions.clear();
     this.vnis.clearAll();
-    this.foreign.clear();
   }
 
   private follow(from: number): void {
@@ -115,7 +115,7 @@ export class ClusterView {
         const changes = new Set<Change>();
         for (const e of events) this.apply(e, changes);
         this.revision = Math.max(this.revision, revision);
-        if (changes.has('networks') || changes.has('nodes') || changes.has('ring') || changes.has('managers')) this.seq = revision;
+        if (snapshotChanged(changes)) this.seq = revision;
         this.release();
         this.onChange(changes, revision);
       },
@@ -260,11 +260,8 @@ export class ClusterView {
         changes.add('sessions');
         return;
       }
-      case 'plugins':
-        return;
+      // `plugins/…` belongs to other plugins; keys this version does not know are left alone.
     }
-    if (put) this.foreign.add(key);
-    else this.foreign.delete(key);
   }
 
   /** Resolves once the view reflects `rev` (a write of this manager, or one it read). */
