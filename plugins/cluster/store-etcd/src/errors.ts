@@ -54,6 +54,16 @@ export function circuitOpen(e: unknown): boolean {
   return /BrokenCircuit|circuit breaker is open/i.test(text(e)) || (e as { name?: unknown } | null)?.name === 'BrokenCircuitError';
 }
 
+/** The member refused the request because it has no leader (etcd's `hasleader` check). */
+export function noLeader(e: unknown): boolean {
+  return /etcdserver: no leader/.test(text(e));
+}
+
+/** A deadline or the store's own timer ran out. */
+export function timeoutLike(e: unknown): boolean {
+  return grpcCode(e) === 4 || /DEADLINE_EXCEEDED|Deadline exceeded/i.test(text(e)) || (isWeftError(e) && / did not answer /.test(e.message));
+}
+
 /** True when the request cannot have reached etcd's state machine, so another member may take it. */
 export function notApplied(e: unknown): boolean {
   if (connectFailed(e) || circuitOpen(e)) return true;

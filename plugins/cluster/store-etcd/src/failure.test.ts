@@ -49,6 +49,11 @@ if (skip !== undefined) {
       const timeoutMs = 3000;
       store = await openEtcdStore({ url: etcd.url, timeoutMs });
       await store.put('q/start', enc('1'));
+      // A watch open through everything below: it must come out with every change, and no error.
+      const watched: string[] = [];
+      const watchErrors: WeftError[] = [];
+      const from = (await store.status()).revision + 1;
+      const w = store.watch('q/', { fromRevision: from, onEvents: (evs) => watched.push(...evs.map((e) => `${e.type} ${e.kv.key}`)), onError: (e) => watchErrors.push(e) });
 
       const leader = (await etcd.leader())!;
       assert.ok(leader !== undefined, 'the cluster has a leader');
@@ -79,6 +84,9 @@ if (skip !== undefined) {
       assert.ok(Date.now() - t1 < timeoutMs + 1500, 'within the timeout');
       const r = await failure(store.range('q/'));
       assert.is(r.code, ClusterStoreCodes.unavailable, 'a linearizable read fails as well');
+      const o = await failure(openEtcdStore({ url: etcd.url, timeoutMs }));
+      assert.is(o.code, ClusterStoreCodes.unavailable, 'opening the store without quorum fails');
+      assert.match(o.message, /no leader/);
 
       await etcd.restart(leader);
       const back = await eventually('writes to resume with two members back', 20_000, () => store!.put('q/resumed', enc('1')));
@@ -93,6 +101,12 @@ if (skip !== undefined) {
       const after = await eventually('a write after the leader died', 20_000, () => store!.put('q/new-leader', enc('1')));
       console.log(`  the leader killed: a write succeeded after ${after.tookMs} ms`);
       await etcd.restart(lead2);
+      await eventually('the watch to see every write', 20_000, async () => {
+        if (!watched.includes('put q/new-leader')) throw new Error(`saw ${watched.join(', ')}`);
+      });
+      w.close();
+      assert.equal(watched, ['put q/one-follower-down', 'put q/resumed', 'put q/new-leader'], 'the watch saw every write once, through the loss and return of quorum');
+      assert.equal(watchErrors, []);
     } finally {
       await store?.close();
       await etcd.stop();

@@ -38,7 +38,7 @@ import {
   type WatchOptions,
   type Watcher,
 } from '@weft/kernel';
-import { circuitOpen, closedError, connectFailed, notApplied, storeError, timedOut, transient, type StoreError } from './errors.ts';
+import { circuitOpen, closedError, connectFailed, noLeader, notApplied, storeError, timedOut, timeoutLike, transient, type StoreError } from './errors.ts';
 import { parseEtcdTarget, PLUGIN, type EtcdTarget } from './url.ts';
 
 const ZERO = Buffer.from([0]);
@@ -232,10 +232,11 @@ class EtcdStore implements ClusterStore {
           return await Promise.race([f({ deadline: start + ms }), late]);
         } catch (e) {
           if (this.closed) throw closedError(this.target);
-          if (expired) throw e;
-          if (!circuitOpen(e)) said = e;
+          if (expired) throw said !== undefined && noLeader(said) ? said : e;
+          // A refusal for want of a leader explains a later timeout or open circuit better than they do.
+          if (!circuitOpen(e) && !(said !== undefined && noLeader(said) && timeoutLike(e))) said = e;
           const again = idempotent ? transient(e) : notApplied(e);
-          if (!again || Date.now() + pause >= retryUntil) throw circuitOpen(e) && said !== undefined ? said : e;
+          if (!again || Date.now() + pause >= retryUntil) throw said ?? e;
           await new Promise((r) => setTimeout(r, pause));
         }
       }
