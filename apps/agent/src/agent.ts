@@ -23,6 +23,7 @@ import { windowsGuardPlugin } from '@weft/windows-guard';
 import { scaleGuardPlugin } from '@weft/scale-guard';
 import { dockerIntegration } from '@weft/docker';
 import { servicesPlugin } from '@weft/services';
+import { embeddedStorePlugin } from '@weft/store-embedded';
 import type { AgentConfig } from './config.ts';
 import { createApi } from './api.ts';
 import { swarmGossipBridge } from './bridges.ts';
@@ -67,6 +68,8 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     { plugin: dnsPlugin, config: {} },
     { plugin: ipamPlugin({ hostRoutes }) },
     { plugin: ipamBlocksPlugin() },
+    // The `clusterStore.embedded` backend; a store is opened (in <state-dir>/cluster-store) only when asked.
+    { plugin: embeddedStorePlugin({ dir: cfg.stateDir }) },
     { plugin: overlayPlugin(), config: { vtep: cfg.dataPathAddr, node: cfg.nodeName, vtepPort: cfg.dataPathPort } },
     { plugin: bridgePlugin(), config: { node: cfg.nodeName } },
     {
