@@ -1,5 +1,5 @@
 /** A small synchronous-publish, asynchronous-delivery event bus (membership, table, ...). */
-import type { ControlKeyRingEvent, ControlNodeRemovedEvent, ControlSnapshotEvent } from './contracts/control.ts';
+import type { ControlKeyRingEvent, ControlLeaderEvent, ControlNodeRemovedEvent, ControlSnapshotEvent } from './contracts/control.ts';
 import type { MemberEvent } from './contracts/membership.ts';
 import type { TableEvent } from './contracts/tables.ts';
 
@@ -25,6 +25,8 @@ export interface EventMap {
   'control.keyring': ControlKeyRingEvent;
   /** `node rm` on this manager (provider: `control`). */
   'control.node.removed': ControlNodeRemovedEvent;
+  /** This manager gained or lost the leader lease. */
+  'control.leader': ControlLeaderEvent;
 }
 
 export type Topic = keyof EventMap & string;

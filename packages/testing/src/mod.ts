@@ -5,7 +5,7 @@ export { testNetworkDriver } from './network-driver.ts';
 export type { NetworkDriverSuiteOptions } from './network-driver.ts';
 export { testIpamDriver } from './ipam-driver.ts';
 export type { IpamDriverSuiteOptions } from './ipam-driver.ts';
-export { recordingDataPath, dataPathPlugin } from './doubles.ts';
+export { recordingDataPath, dataPathPlugin, memoryClusterStorePlugin, resetMemoryClusterStores } from './doubles.ts';
 export type { RecordingDataPath } from './doubles.ts';
 export { testStore, type StoreSuiteOptions } from './store.ts';
 export { testDataPath, type DataPathHosts, type DataPathInstance, type DataPathSuiteOptions } from './datapath.ts';

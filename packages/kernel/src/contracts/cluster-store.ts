@@ -169,6 +169,11 @@ export interface ClusterStoreOpenOptions {
 export interface ClusterStoreBackend {
   /** URL schemes it opens, without the colon: `embedded`, `etcd`, `etcds`. */
   readonly schemes: readonly string[];
+  /**
+   * Whether managers on different hosts can share one store (etcd: yes; embedded: no, it is one
+   * host's database). A swarm on a store that is not shared has exactly one manager.
+   */
+  readonly shared: boolean;
   open(opts: ClusterStoreOpenOptions): Promise<ClusterStore>;
 }
 

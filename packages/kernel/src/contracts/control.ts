@@ -16,6 +16,7 @@
 import * as t from 'io-ts';
 import { Cidr, IP, NonEmptyString, StringMap } from '../codecs.ts';
 import { method } from '../methods.ts';
+import type { ClusterStore } from './cluster-store.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Records
@@ -77,7 +78,14 @@ export type KeyRingInfo = t.TypeOf<typeof KeyRingInfo>;
 
 export const SwarmInfo = t.intersection([
   t.type({ NodeID: t.string, Role: SwarmRole, ClusterID: t.string, Managers: t.array(t.string), ManagerReachable: t.boolean }),
-  t.partial({ KeyRing: KeyRingInfo, ListenAddr: t.string }),
+  t.partial({
+    KeyRing: KeyRingInfo,
+    ListenAddr: t.string,
+    /** Node ID of the leader (managers only). */
+    Leader: t.string,
+    /** Where the cluster state lives (managers only): `embedded:` or the etcd endpoints (never credentials). */
+    ClusterStore: t.string,
+  }),
 ]);
 export type SwarmInfo = t.TypeOf<typeof SwarmInfo>;
 
@@ -119,7 +127,12 @@ export const BlockRelease = t.type({ Network: NonEmptyString, Block: Cidr });
 export type BlockRelease = t.TypeOf<typeof BlockRelease>;
 export const BlockResponse = t.type({ Block: Cidr });
 
+/** `--cluster-store URL` with etcd's TLS files (`--cluster-store-ca/-cert/-key`, PEM paths on the manager's host). */
+export const ClusterStoreConfig = t.intersection([t.type({ URL: t.string }), t.partial({ CA: t.string, Cert: t.string, Key: t.string })]);
+export type ClusterStoreConfig = t.TypeOf<typeof ClusterStoreConfig>;
+
 export const SwarmInitRequest = t.partial({
+  ClusterStore: ClusterStoreConfig,
   AdvertiseAddr: t.string,
   ListenAddr: t.string,
   DataPathAddr: t.string,
@@ -135,7 +148,17 @@ export const SwarmInitResponse = t.type({ NodeID: t.string, ClusterID: t.string,
 
 export const SwarmJoinRequest = t.intersection([
   t.type({ JoinToken: t.string, RemoteAddrs: t.array(t.string) }),
-  t.partial({ AdvertiseAddr: t.string, DataPathAddr: t.string, DataPathPort: t.number, ListenAddr: t.string, NodeName: t.string, OS: t.string, GossipAddr: t.string }),
+  t.partial({
+    AdvertiseAddr: t.string,
+    DataPathAddr: t.string,
+    DataPathPort: t.number,
+    ListenAddr: t.string,
+    NodeName: t.string,
+    OS: t.string,
+    GossipAddr: t.string,
+    /** TLS files for the cluster store when joining as a manager (the URL comes from the swarm). */
+    ClusterStore: t.partial({ CA: t.string, Cert: t.string, Key: t.string }),
+  }),
 ]);
 export type SwarmJoinRequest = t.TypeOf<typeof SwarmJoinRequest>;
 export const SwarmJoinResponse = t.type({ NodeID: t.string, Role: SwarmRole, ClusterID: t.string });
@@ -154,6 +177,8 @@ export const ControlMethods = {
   'Node.List': method('Node', 'List', None, t.array(ControlNodeView)),
   'Node.Inspect': method('Node', 'Inspect', ControlNodeRef, ControlNodeView),
   'Node.Remove': method('Node', 'Remove', ControlNodeRemoveRequest, None),
+  'Node.Promote': method('Node', 'Promote', ControlNodeRef, None),
+  'Node.Demote': method('Node', 'Demote', ControlNodeRef, None),
   'Network.Create': method('Network', 'Create', ControlNetworkCreateRequest, ControlCreateResponse),
   'Network.Remove': method('Network', 'Remove', ControlNetworkRef, None),
   'Network.List': method('Network', 'List', None, t.array(ControlNetwork)),
@@ -204,6 +229,9 @@ export interface Control {
   nodes(): Promise<ControlNodeView[]>;
   inspectNode(ref: string): Promise<ControlNodeView>;
   removeNode(ref: string, force: boolean): Promise<None>;
+  /** Docker's `node promote` / `node demote`: the node becomes a manager on the swarm's cluster store, or a worker. */
+  promoteNode(ref: string): Promise<None>;
+  demoteNode(ref: string): Promise<None>;
   /** Self when `nodeId` is absent (known even outside a swarm); other nodes are known on managers only. */
   describeNode(nodeId?: string): Promise<NodeDescription | undefined>;
 
@@ -219,6 +247,14 @@ export interface Control {
   findNetwork(ref: string): ControlNetwork | undefined;
   attach(req: AttachRequest): Promise<ControlNetwork>;
   detach(req: AttachRequest): Promise<ControlNetwork>;
+
+  /**
+   * The swarm's cluster store, on managers (undefined on workers and outside a swarm). Plugins
+   * keep their cluster-wide state under `weft/plugins/<plugin name>/`.
+   */
+  clusterStore(): ClusterStore | undefined;
+  /** Whether this manager holds the leader lease: what must run once in the swarm runs here. */
+  isLeader(): boolean;
 
   requestBlock(req: BlockRequest): Promise<t.TypeOf<typeof BlockResponse>>;
   releaseBlock(req: BlockRelease): Promise<None>;
@@ -238,6 +274,12 @@ export interface ControlSnapshotEvent {
 export interface ControlKeyRingEvent {
   readonly rotation: number;
   readonly epochs: readonly number[];
+}
+
+/** `control.leader`: this manager became the leader, or stopped being it. */
+export interface ControlLeaderEvent {
+  readonly leader: boolean;
+  readonly nodeId: string;
 }
 
 /** `control.node.removed`: `node rm` on this manager. */

@@ -4,14 +4,14 @@
  * every rule here is testable without sockets or timers. The manager persists the returned state
  * before it answers anyone.
  */
-import * as t from 'io-ts';
-import { errors, raise, type DataKey } from '@weft/kernel';
+import { errors, raise, type DataKey, type WeftError } from '@weft/kernel';
 import { cidrContains, cidrNth, cidrOverlaps, cidrContainsCidr, cidrSubnets, formatCidr, formatIP, parseCidr, parseIP, type Cidr } from '@weft/net';
 import { rotate, type ManagedRing } from '@weft/kernel';
+import { RingState } from './keys.ts';
 import {
-  NetworkRecord,
-  NodeRecord,
-  WireKey,
+  type NetworkRecord,
+  type NodeRecord,
+  type WireKey,
   type JoinInfo,
   type KeyRingInfo,
   type NetworkCreateRequest,
@@ -23,6 +23,8 @@ import {
 } from './codecs.ts';
 import { fromB64, toB64 } from './util.ts';
 import { VNI_AUTO_START, VNI_MAX, type VniBitmap } from './vni.ts';
+
+export { RingState };
 
 export const PLUGIN = 'control';
 export const VXLANID_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
@@ -48,40 +50,20 @@ export const Codes = {
   wrongManagerKey: 'WEFT_CONTROL_MANAGER_KEY_MISMATCH',
   nodeRemoved: 'WEFT_CONTROL_NODE_REMOVED',
   alreadyInSwarm: 'WEFT_CONTROL_ALREADY_IN_SWARM',
+  /** A second manager on a store other hosts cannot share (embedded). */
+  storeNotShared: 'WEFT_CONTROL_STORE_NOT_SHARED',
+  /** The network is being removed by another request. */
+  removing: 'WEFT_CONTROL_NETWORK_REMOVING',
+  /** Too many concurrent changes to the same record; retry. */
+  contention: 'WEFT_CONTROL_CONTENTION',
 } as const;
 
-export const RingState = t.type({
-  Rotation: t.number,
-  Keys: t.array(WireKey),
-  Gossip: t.array(WireKey),
-  IntervalMs: t.number,
-  /** Persisted so a restart neither rotates early nor twice (swarmkit#1954). */
-  NextRotationAt: t.number,
-  LastRotatedAt: t.number,
-});
-export type RingState = t.TypeOf<typeof RingState>;
-
-export const ClusterState = t.type({
-  Version: t.literal(1),
-  ClusterID: t.string,
-  CreatedAt: t.string,
-  /** This manager's Ed25519 key pair (base64); the public key is what tokens pin. */
-  ManagerKey: t.type({ PublicKey: t.string, SecretKey: t.string }),
-  NodeID: t.string,
-  /** Address nodes dial (advertise host, actual port). */
-  ListenAddr: t.string,
-  /** Address the listener binds (host:port; the port is fixed after the first bind). */
-  BindAddr: t.string,
-  Tokens: t.type({ worker: t.string, manager: t.string }),
-  Nodes: t.record(t.string, NodeRecord),
-  Networks: t.record(t.string, NetworkRecord),
-  Ring: RingState,
-  DefaultAddrPool: t.array(t.string),
-  SubnetSize: t.number,
-  /** Bumped on every change that nodes must see (networks, key ring, nodes). */
-  Seq: t.number,
-});
-export type ClusterState = t.TypeOf<typeof ClusterState>;
+/** What network creation validates against: the networks and the swarm's default pools. */
+export interface NetState {
+  readonly Networks: Readonly<Record<string, NetworkRecord>>;
+  readonly DefaultAddrPool: readonly string[];
+  readonly SubnetSize: number;
+}
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -98,18 +80,14 @@ export function initialRingState(now: number, intervalMs: number, data: readonly
 
 /**
  * One rotation of both rings, guarded by the rotation count the caller saw: a rotation request
- * replayed after a restart or a retry (`expected` ≠ current) returns the state unchanged.
+ * replayed after a restart or a retry (`expected` ≠ current) returns the ring unchanged.
  */
-export function rotateRing(s: ClusterState, now: number, data: DataKey, gossip: DataKey, expected = s.Ring.Rotation): ClusterState {
-  if (expected !== s.Ring.Rotation) return s;
-  const d = rotate(managed(s.Ring.Keys, s.Ring.Rotation), data, expected);
-  const g = rotate(managed(s.Ring.Gossip, s.Ring.Rotation), gossip, expected);
-  if (d.rotation === s.Ring.Rotation) return s;
-  return {
-    ...s,
-    Ring: { ...s.Ring, Rotation: d.rotation, Keys: d.keys.map(toWire), Gossip: g.keys.map(toWire), LastRotatedAt: now, NextRotationAt: now + s.Ring.IntervalMs },
-    Seq: s.Seq + 1,
-  };
+export function rotateRing(r: RingState, now: number, data: DataKey, gossip: DataKey, expected = r.Rotation): RingState {
+  if (expected !== r.Rotation) return r;
+  const d = rotate(managed(r.Keys, r.Rotation), data, expected);
+  const g = rotate(managed(r.Gossip, r.Rotation), gossip, expected);
+  if (d.rotation === r.Rotation) return r;
+  return { ...r, Rotation: d.rotation, Keys: d.keys.map(toWire), Gossip: g.keys.map(toWire), LastRotatedAt: now, NextRotationAt: now + r.IntervalMs };
 }
 
 /** Primary = second newest (anchors §B.5): the newest is installed for receive first. */
@@ -130,8 +108,8 @@ export function ringInfo(r: { Rotation: number; Keys: readonly WireKey[]; NextRo
 // ---------------------------------------------------------------------------------------------
 // Nodes
 
-export function addNode(s: ClusterState, id: string, info: JoinInfo, role: Role, now: number): ClusterState {
-  const rec: NodeRecord = {
+export function newNodeRecord(id: string, info: JoinInfo, role: Role, now: number): NodeRecord {
+  return {
     ID: id,
     Name: info.Name,
     Role: role,
@@ -148,15 +126,14 @@ export function addNode(s: ClusterState, id: string, info: JoinInfo, role: Role,
     ...(info.DataPathPort !== undefined ? { DataPathPort: info.DataPathPort } : {}),
     ...(info.ListenAddr !== undefined ? { ListenAddr: info.ListenAddr } : {}),
   };
-  return { ...s, Nodes: { ...s.Nodes, [id]: rec }, Seq: s.Seq + 1 };
 }
 
-/** By ID, name or unique ID prefix; `self` is the manager. */
-export function findNode(s: ClusterState, ref: string): NodeRecord {
-  if (ref === 'self') return s.Nodes[s.NodeID]!;
-  const exact = s.Nodes[ref];
+/** By ID, name or unique ID prefix; `self` is the asking manager. */
+export function findNode(nodes: ReadonlyMap<string, NodeRecord>, ref: string, self: string): NodeRecord {
+  if (ref === 'self') ref = self;
+  const exact = nodes.get(ref);
   if (exact !== undefined) return exact;
-  const all = Object.values(s.Nodes);
+  const all = [...nodes.values()];
   const byName = all.filter((n) => n.Name === ref);
   if (byName.length === 1) return byName[0]!;
   if (byName.length > 1) raise(errors.conflict(PLUGIN, `Node name "${ref}" is ambiguous: ${byName.length} nodes have it; use the node ID`, { value: ref }));
@@ -165,38 +142,12 @@ export function findNode(s: ClusterState, ref: string): NodeRecord {
   return raise(errors.notFound(PLUGIN, `Node "${ref}" not found`, { value: ref, hint: 'Run "weft node ls" to see the nodes.' }));
 }
 
-export function markLeft(s: ClusterState, id: string, now: number): ClusterState {
-  const n = s.Nodes[id];
-  if (n === undefined) return s;
-  return { ...s, Nodes: { ...s.Nodes, [id]: { ...n, Left: true, UpdatedAt: iso(now) } }, Seq: s.Seq + 1 };
-}
-
 /**
- * Removes a node and its network attachments. Like Docker, a node that is still up needs
- * `force`, and the manager holding the state cannot be removed.
+ * Docker's `node ls` fields. A manager is `reachable` while it holds its lease in the cluster
+ * store (it runs and reaches the store), `unreachable` otherwise; `Leader` is the holder of the
+ * leader key.
  */
-export function removeNode(s: ClusterState, ref: string, force: boolean, isUp: (id: string) => boolean): { state: ClusterState; node: NodeRecord } {
-  const n = findNode(s, ref);
-  if (n.ID === s.NodeID) {
-    raise(errors.forbidden(PLUGIN, `Node "${n.Name}" (${n.ID}) is the manager that holds the cluster state and cannot be removed`, { value: ref }));
-  }
-  if (!force && !n.Left && isUp(n.ID)) {
-    raise(errors.conflict(PLUGIN, `Node "${n.Name}" (${n.ID}) is not down and can't be removed; use --force, or run "weft swarm leave" on it first`, { value: ref }));
-  }
-  const { [n.ID]: _gone, ...nodes } = s.Nodes;
-  const networks: Record<string, NetworkRecord> = {};
-  for (const [id, net] of Object.entries(s.Networks)) {
-    const { [n.ID]: _a, ...attachments } = net.Attachments;
-    networks[id] = { ...net, Attachments: attachments };
-  }
-  return { state: { ...s, Nodes: nodes, Networks: networks, Seq: s.Seq + 1 }, node: n };
-}
-
-export function rotateToken(s: ClusterState, role: Role, secret: string): ClusterState {
-  return { ...s, Tokens: { ...s.Tokens, [role]: secret } };
-}
-
-export function nodeView(s: ClusterState, n: NodeRecord, state: string): NodeView {
+export function nodeView(n: NodeRecord, state: string, leader: string | undefined, managerReachable: boolean): NodeView {
   const v: NodeView = {
     ID: n.ID,
     CreatedAt: n.CreatedAt,
@@ -206,7 +157,7 @@ export function nodeView(s: ClusterState, n: NodeRecord, state: string): NodeVie
     Status: { State: n.Left ? 'left' : state, Addr: n.Addr },
   };
   if (n.Role === 'manager') {
-    v.ManagerStatus = { Leader: n.ID === s.NodeID, Reachability: n.ID === s.NodeID || state === 'ready' ? 'reachable' : 'unreachable', Addr: n.ListenAddr ?? n.Addr };
+    v.ManagerStatus = { Leader: n.ID === leader, Reachability: managerReachable ? 'reachable' : 'unreachable', Addr: n.ListenAddr ?? n.Addr };
   }
   return v;
 }
@@ -251,7 +202,7 @@ function parseVnis(opt: string, count: number, name: string): number[] {
   return vnis;
 }
 
-function allSubnets(s: ClusterState): { net: NetworkRecord; subnet: Cidr }[] {
+function allSubnets(s: NetState): { net: NetworkRecord; subnet: Cidr }[] {
   const out: { net: NetworkRecord; subnet: Cidr }[] = [];
   for (const net of Object.values(s.Networks)) for (const sn of net.Subnets) {
     const r = parseCidr(sn.Subnet);
@@ -261,7 +212,7 @@ function allSubnets(s: ClusterState): { net: NetworkRecord; subnet: Cidr }[] {
 }
 
 /** First `SubnetSize` subnet of the default pools that overlaps no existing network. */
-function pickSubnet(s: ClusterState, name: string): Cidr {
+function pickSubnet(s: NetState, name: string): Cidr {
   const taken = allSubnets(s).map((x) => x.subnet);
   for (const p of s.DefaultAddrPool) {
     const pool = parseCidr(p);
@@ -278,13 +229,8 @@ function pickSubnet(s: ClusterState, name: string): Cidr {
   }));
 }
 
-export interface CreateResult {
-  readonly state: ClusterState;
-  readonly network: NetworkRecord;
-}
-
 /** Validates and records a network: unique name, non-overlapping subnets, unique VNIs. */
-export function createNetwork(s: ClusterState, req: NetworkCreateRequest, id: string, now: number, vnis: VniBitmap): CreateResult {
+export function createNetwork(s: NetState, req: NetworkCreateRequest, id: string, now: number, vnis: VniBitmap): NetworkRecord {
   const name = req.Name;
   const driver = req.Driver === undefined || req.Driver === '' ? 'overlay' : req.Driver;
   const clash = Object.values(s.Networks).find((n) => n.Name === name);
@@ -384,47 +330,23 @@ export function createNetwork(s: ClusterState, req: NetworkCreateRequest, id: st
     Attachments: {},
     ...(req.Ingress === true ? { Ingress: true } : {}),
   };
-  return { state: { ...s, Networks: { ...s.Networks, [id]: network }, Seq: s.Seq + 1 }, network };
+  return network;
 }
 
-export function removeNetwork(s: ClusterState, ref: string): { state: ClusterState; network: NetworkRecord } {
-  const n = getNetwork(s.Networks, ref);
-  const users = Object.entries(n.Attachments).filter(([, sbs]) => sbs.length > 0);
-  if (users.length > 0) {
-    const who = users.map(([node, sbs]) => `${s.Nodes[node]?.Name ?? node} (${sbs.join(', ')})`).join('; ');
-    raise(errors.conflict(PLUGIN, `error while removing network: network ${n.Name} id ${n.Id} has active endpoints on ${who}`, { code: Codes.activeEndpoints, value: ref, hint: 'Disconnect or remove those sandboxes first.' }));
-  }
-  const { [n.Id]: _gone, ...rest } = s.Networks;
-  return { state: { ...s, Networks: rest, Seq: s.Seq + 1 }, network: n };
+/** Docker's refusal to remove a network with endpoints, naming them. */
+export function activeEndpoints(n: NetworkRecord, attachments: Readonly<Record<string, readonly string[]>>, nameOf: (node: string) => string): WeftError | undefined {
+  const users = Object.entries(attachments).filter(([, sbs]) => sbs.length > 0);
+  if (users.length === 0) return undefined;
+  const who = users.map(([node, sbs]) => `${nameOf(node)} (${sbs.join(', ')})`).join('; ');
+  return errors.conflict(PLUGIN, `error while removing network: network ${n.Name} id ${n.Id} has active endpoints on ${who}`, { code: Codes.activeEndpoints, value: n.Name, hint: 'Disconnect or remove those sandboxes first.' });
 }
 
-export function attach(s: ClusterState, ref: string, node: string, sandbox: string): { state: ClusterState; network: NetworkRecord } {
-  const n = getNetwork(s.Networks, ref);
-  if (s.Nodes[node] === undefined) raise(errors.notFound(PLUGIN, `Node "${node}" is not a member of this swarm`, { value: node }));
-  const cur = n.Attachments[node] ?? [];
-  if (cur.includes(sandbox)) return { state: s, network: n };
-  const net: NetworkRecord = { ...n, Attachments: { ...n.Attachments, [node]: [...cur, sandbox].sort() } };
-  return { state: { ...s, Networks: { ...s.Networks, [n.Id]: net }, Seq: s.Seq + 1 }, network: net };
-}
-
-export function detach(s: ClusterState, ref: string, node: string, sandbox: string): { state: ClusterState; network: NetworkRecord } {
-  const n = getNetwork(s.Networks, ref);
-  const cur = n.Attachments[node] ?? [];
-  if (!cur.includes(sandbox)) return { state: s, network: n };
-  const left = cur.filter((x) => x !== sandbox);
-  const { [node]: _old, ...others } = n.Attachments;
-  const net: NetworkRecord = { ...n, Attachments: left.length > 0 ? { ...others, [node]: left } : others };
-  return { state: { ...s, Networks: { ...s.Networks, [n.Id]: net }, Seq: s.Seq + 1 }, network: net };
-}
-
-export function snapshot(s: ClusterState, managers: readonly string[]): Snapshot {
-  const gossipPeers = Object.values(s.Nodes)
+/** What nodes receive: network definitions (attachments are the managers' business), key ring, peers. */
+export function snapshot(seq: number, networks: Iterable<NetworkRecord>, ring: RingState, nodes: Iterable<NodeRecord>, managers: readonly string[]): Snapshot {
+  const gossipPeers = [...nodes]
     .filter((n) => !n.Left && n.GossipAddr !== undefined)
     .map((n) => n.GossipAddr!)
     .sort();
-  return { Seq: s.Seq, Networks: Object.values(s.Networks), KeyRing: wireRing(s.Ring), GossipPeers: gossipPeers, Managers: [...managers] };
-}
-
-export function rebuildVnis(s: ClusterState, vnis: VniBitmap): void {
-  for (const n of Object.values(s.Networks)) for (const v of n.VNIs) vnis.set(v);
+  const nets = [...networks].map((n) => ({ ...n, Attachments: {} })).sort((a, b) => a.Name.localeCompare(b.Name));
+  return { Seq: seq, Networks: nets, KeyRing: wireRing(ring), GossipPeers: gossipPeers, Managers: [...managers] };
 }

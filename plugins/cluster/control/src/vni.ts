@@ -21,6 +21,10 @@ export class VniBitmap {
     this.words[v >>> 5]! &= ~(1 << (v & 31));
   }
 
+  clearAll(): void {
+    this.words.fill(0);
+  }
+
   /** Lowest free VNI ≥ `from` not in `also`, or -1. Skips full 32-bit words. */
   findFree(from = VNI_AUTO_START, also: ReadonlySet<number> = new Set()): number {
     let v = from;

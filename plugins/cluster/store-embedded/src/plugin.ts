@@ -32,6 +32,8 @@ export function embeddedBackend(opts: EmbeddedStorePluginOptions): ClusterStoreB
   const open = new Set<ClusterStore>();
   return {
     schemes: ['embedded'],
+    /** One host's database: a swarm on it has exactly one manager. */
+    shared: false,
     async open(o: ClusterStoreOpenOptions) {
       const s = await openEmbeddedStore({ ...opts.store, path: databaseDir(o.url, opts.dir) });
       const close = s.close.bind(s);
