@@ -32,7 +32,7 @@ export function embeddedBackend(opts: EmbeddedStorePluginOptions): ClusterStoreB
   const open = new Set<ClusterStore>();
   return {
     schemes: ['embedded'],
-    /** One host's database: a swarm on it has exactly one manager. */
+    // One host's database: a second manager on another host cannot open it.
     shared: false,
     async open(o: ClusterStoreOpenOptions) {
       const s = await openEmbeddedStore({ ...opts.store, path: databaseDir(o.url, opts.dir) });
