@@ -120,6 +120,9 @@ export function storeError(e: unknown, target: EtcdTarget, what: What): StoreErr
   if (/duplicate key given in txn request/.test(t)) {
     return throwable(errors.badRequest(PLUGIN, `${what} was refused by etcd (${target.display}): a transaction may not write one key twice, nor put a key that a delete in the same transaction covers`, { hint: 'Split the transaction, or drop the put that the deletePrefix covers.' }));
   }
+  if (/key is not provided/.test(t)) {
+    return throwable(errors.badRequest(PLUGIN, `${what} names the empty key, which etcd (${target.display}) refuses ("key is not provided")`, { hint: 'Give every key at least one character.' }));
+  }
   if (/too many operations in txn request/.test(t)) {
     return throwable(errors.badRequest(PLUGIN, `${what} has more operations than the etcd cluster ${target.display} allows in one transaction (etcd's --max-txn-ops, 128 by default)`, { hint: 'Write in several transactions, or raise --max-txn-ops on every etcd member.' }));
   }
