@@ -59,11 +59,6 @@ export function noLeader(e: unknown): boolean {
   return /etcdserver: no leader/.test(text(e));
 }
 
-/** A deadline or the store's own timer ran out. */
-export function timeoutLike(e: unknown): boolean {
-  return grpcCode(e) === 4 || /DEADLINE_EXCEEDED|Deadline exceeded/i.test(text(e)) || (isWeftError(e) && / did not answer /.test(e.message));
-}
-
 /** True when the request cannot have reached etcd's state machine, so another member may take it. */
 export function notApplied(e: unknown): boolean {
   if (connectFailed(e) || circuitOpen(e)) return true;
@@ -155,6 +150,9 @@ export function storeError(e: unknown, target: EtcdTarget, what: What): StoreErr
   if (code === 14 || code === 1 || UNREACHABLE.test(t)) {
     const plain = target.tls ? '' : ' If the members serve TLS, use etcds:// with --cluster-store-ca (and a client certificate when they require one).';
     const c = cause(t);
+    if (/ECONNRESET|Connection dropped|connection closed|Channel closed/i.test(c)) {
+      return unavailable(target, `The cluster store ${target.display} lost its connection to a member during ${what} (${c}): a write may or may not have been applied`, `Read the keys again before deciding; the next request goes to another member. ${healthHint(target)}`);
+    }
     const notEtcd = /Protocol error/i.test(c) ? '; something answered that does not speak etcd\'s gRPC: is this an etcd client port (2379, not the peer port 2380)?' : '';
     return unavailable(target, `The cluster store ${target.display} is unreachable (${what}): no etcd member answered (${c})${notEtcd}`, `${healthHint(target)}${plain}`);
   }
