@@ -59,6 +59,11 @@ export function noLeader(e: unknown): boolean {
   return /etcdserver: no leader/.test(text(e));
 }
 
+/** gRPC's deadline ran out (the request may still be applied later). */
+export function deadlineHit(e: unknown): boolean {
+  return grpcCode(e) === 4 || /DEADLINE_EXCEEDED|Deadline exceeded/i.test(text(e));
+}
+
 /** True when the request cannot have reached etcd's state machine, so another member may take it. */
 export function notApplied(e: unknown): boolean {
   if (connectFailed(e) || circuitOpen(e)) return true;
@@ -139,7 +144,7 @@ export function storeError(e: unknown, target: EtcdTarget, what: What): StoreErr
         : 'Check --cluster-store-ca (the CA that signed the etcd members\' certificates, which must name the addresses in the URL), and --cluster-store-cert/--cluster-store-key when etcd requires client certificates; use etcds:// only when the members serve TLS.',
     );
   }
-  if (code === 4 || /DEADLINE_EXCEEDED|Deadline exceeded/i.test(t)) return timedOut(target, what);
+  if (deadlineHit(e)) return timedOut(target, what);
   if (NO_QUORUM.test(t)) {
     return unavailable(
       target,

@@ -38,7 +38,7 @@ import {
   type WatchOptions,
   type Watcher,
 } from '@weft/kernel';
-import { circuitOpen, closedError, connectFailed, noLeader, notApplied, storeError, timedOut, transient, type StoreError } from './errors.ts';
+import { circuitOpen, closedError, connectFailed, deadlineHit, noLeader, notApplied, storeError, timedOut, transient, type StoreError } from './errors.ts';
 import { parseEtcdTarget, PLUGIN, type EtcdTarget } from './url.ts';
 
 const ZERO = Buffer.from([0]);
@@ -234,10 +234,11 @@ class EtcdStore implements ClusterStore {
           return await Promise.race([f({ deadline: start + ms }), late]);
         } catch (e) {
           if (this.closed) throw closedError(this.target);
-          if (said === undefined || rank(e) >= rank(said)) said = e;
-          if (expired) throw said;
           const again = idempotent ? transient(e) : notApplied(e);
-          if (!again || Date.now() + pause >= retryUntil) throw said ?? e;
+          // An answer that is not worth another try is the answer (e.g. "lease not found" after a "no leader").
+          if (!again && !expired && !deadlineHit(e)) throw e;
+          if (said === undefined || rank(e) >= rank(said)) said = e;
+          if (expired || Date.now() + pause >= retryUntil) throw said;
           await new Promise((r) => setTimeout(r, pause));
         }
       }
