@@ -7,7 +7,7 @@ import { fileStore } from '@weft/store';
 import { createClient } from '@weft/api';
 import { parseArgs, type AgentConfig } from './config.ts';
 import { createLogger } from './log.ts';
-import { startAgent, StartupError } from './agent.ts';
+import { plugins, startAgent, StartupError } from './agent.ts';
 
 function config(dir: string): AgentConfig {
   const r = parseArgs(['--socket', path.join(dir, 'api.sock'), '--state-dir', path.join(dir, 'state'), '--docker-plugin', 'off', '--node-name', 't1']);
@@ -58,6 +58,31 @@ test('a healthy state dir starts, serves the API on a 0660 socket, and stops cle
       await a.stop();
     }
     assert.ok(!fs.existsSync(cfg.socket), 'socket removed on stop');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the agent composes clusterStore.embedded over its state dir; stopping the agent closes the store', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-start-'));
+  try {
+    const cfg = config(dir);
+    const entries = plugins(cfg).filter((e) => e.plugin.manifest.provides.includes('clusterStore.embedded'));
+    assert.is(entries.length, 1, 'the agent lists the embedded cluster-store plugin');
+    const a = await startAgent(cfg, quiet, entries);
+    const backend = a.kernel.service('clusterStore.embedded');
+    assert.ok(backend !== undefined, 'the service is there');
+    const store = await backend.open({ url: 'embedded:' });
+    assert.is((await store.status()).endpoint, path.join(cfg.stateDir, 'cluster-store'));
+    await store.put('k', new TextEncoder().encode('v'));
+    await a.stop();
+    const b = await startAgent(cfg, quiet, entries);
+    try {
+      const again = await b.kernel.service('clusterStore.embedded')!.open({ url: 'embedded:' });
+      assert.ok(await again.get('k'), 'the data is in the state dir, and the stopped agent released the store');
+    } finally {
+      await b.stop();
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

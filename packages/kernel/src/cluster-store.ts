@@ -243,7 +243,17 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
   }
 
   /** Validates before any op runs, so a failing put leaves nothing half-applied. */
+  /** etcd refuses an empty key ("key is not provided"), whichever branch it is in. */
+  function checkKeys(ops: readonly TxnOp[] | undefined): void {
+    for (const op of ops ?? []) {
+      if ((op.op === 'put' || op.op === 'delete' || op.op === 'get') && (typeof op.key !== 'string' || op.key === '')) {
+        throw throwable(errors.badRequest(PLUGIN, `A key must be a non-empty string (got ${JSON.stringify(op.key)})`, { value: op.key }));
+      }
+    }
+  }
+
   function validate(ops: readonly TxnOp[]): void {
+    checkKeys(ops);
     for (const op of ops) {
       if (op.op === 'put' && (op.lease ?? 0) !== 0 && !leases.has(op.lease!)) {
         throw throwable(errors.notFound(PLUGIN, `Lease ${op.lease} does not exist (it expired or was revoked)`, { code: ClusterStoreCodes.leaseNotFound, value: op.lease }));
@@ -286,10 +296,13 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
     },
     async delete(key) {
       check();
+      checkKeys([{ op: 'delete', key }]);
       return apply([{ op: 'delete', key }]).results[0]!.deleted ?? 0;
     },
     async txn(req: TxnRequest): Promise<TxnResponse> {
       check();
+      checkKeys(req.success);
+      checkKeys(req.failure);
       checkTxnWrites(req, PLUGIN);
       const ok = req.compare.every((c) => compareHolds(c, data.get(c.key)));
       const ops = ok ? req.success : (req.failure ?? []);

@@ -685,7 +685,7 @@ export function testClusterStore(name: string, opts: ClusterStoreSuiteOptions): 
     assert.is((await rejection(store.keepAlive(lease), 'keepAlive after revoke')).code, ClusterStoreCodes.leaseNotFound);
   });
 
-  s('a put with an unknown lease fails with WEFT_CLUSTER_STORE_LEASE_NOT_FOUND and writes nothing', async () => {
+  s('a put with an unknown lease fails with WEFT_CLUSTER_STORE_LEASE_NOT_FOUND and writes nothing; so does an empty key or a 0 s lease', async () => {
     await store.put('u/x', enc('1'));
     const base = await revisionNow();
     const e = await rejection(store.put('u/a', enc('1'), { lease: 424242 }), 'put with an unknown lease');
@@ -696,6 +696,11 @@ export function testClusterStore(name: string, opts: ClusterStoreSuiteOptions): 
     assert.is(await store.get('u/b'), undefined, 'the transaction\'s other writes did not land');
     assert.ok(await store.get('u/x'), 'nor did its delete');
     assert.is(await revisionNow(), base, 'no revision was taken');
+    const empty = await rejection(store.put('', enc('1')), 'a put to the empty key');
+    assert.is(empty.category, 'BadRequest', 'the empty key is refused (etcd: "key is not provided")');
+    const emptyInTxn = await rejection(store.txn({ compare: [], success: [put('u/e', '1')], failure: [{ op: 'delete', key: '' }] }), 'an empty key in the branch that does not run');
+    assert.is(emptyInTxn.category, 'BadRequest');
+    assert.is(await store.get('u/e'), undefined, 'a refused transaction writes nothing');
     const bad = await rejection(store.grantLease(0), 'a lease of 0 s');
     assert.ok(bad.message.length > 0);
     await rejection(store.grantLease(-5), 'a negative TTL');

@@ -44,11 +44,23 @@ export function currentOwner(): Owner {
 
 export const sameOwner = (a: Owner, b: Owner): boolean => a.pid === b.pid && a.start === b.start && a.boot === b.boot;
 
-/** Whether the process `o` names is still running. */
+/** Whether /proc/PID/stat can be read here (Linux; Deno may forbid it without --allow-all). */
+function procReadable(): boolean {
+  try {
+    return startOf(process.pid) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the process `o` names is still running. When that cannot be told (no /proc and no
+ * permission to signal), it is taken as running: refusing is safe, two owners are not.
+ */
 export function ownerAlive(o: Owner): boolean {
   const boot = bootId();
   if (o.boot !== undefined && boot !== undefined && o.boot !== boot) return false;
-  if (fs.existsSync('/proc/self/stat')) {
+  if (procReadable()) {
     const start = startOf(o.pid);
     if (start === undefined) return false;
     return o.start === undefined || o.start === start;
@@ -57,6 +69,6 @@ export function ownerAlive(o: Owner): boolean {
     process.kill(o.pid, 0);
     return true;
   } catch (e) {
-    return (e as { code?: string }).code === 'EPERM';
+    return (e as { code?: string }).code !== 'ESRCH';
   }
 }

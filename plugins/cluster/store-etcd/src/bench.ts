@@ -17,6 +17,8 @@ const WARMUP_MS = quick ? 300 : 1000;
 const VALUE = new TextEncoder().encode(JSON.stringify({ ID: 'x'.repeat(64), Network: 'n'.repeat(25), Node: 'h1', Addr: '10.0.0.2/24', MAC: '02:42:0a:00:00:02', Pad: 'p'.repeat(140) }));
 
 interface Result {
+  /** CPU time of this process (the client) per transaction, µs. */
+  readonly clientCpuUs: number;
   readonly txnsPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -38,15 +40,18 @@ async function run(store: ClusterStore, tag: string, inFlight: number): Promise<
   const warm = performance.now() + WARMUP_MS;
   await Promise.all(Array.from({ length: inFlight }, () => loop(warm, false)));
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   const end = start + SECONDS * 1000;
   await Promise.all(Array.from({ length: inFlight }, () => loop(end, true)));
   const took = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   lat.sort((a, b) => a - b);
   const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
-  return { txnsPerSec: lat.length / took, p50Ms: q(0.5), p99Ms: q(0.99) };
+  return { txnsPerSec: lat.length / took, p50Ms: q(0.5), p99Ms: q(0.99), clientCpuUs: (cpu.user + cpu.system) / Math.max(1, lat.length) };
 }
 
-const fmt = (r: Result) => `${Math.round(r.txnsPerSec).toLocaleString('en-US').padStart(9)} txns/s   p50 ${r.p50Ms.toFixed(2).padStart(6)} ms   p99 ${r.p99Ms.toFixed(2).padStart(6)} ms`;
+const fmt = (r: Result) =>
+  `${Math.round(r.txnsPerSec).toLocaleString('en-US').padStart(9)} txns/s   p50 ${r.p50Ms.toFixed(2).padStart(6)} ms   p99 ${r.p99Ms.toFixed(2).padStart(6)} ms   client CPU ${r.clientCpuUs.toFixed(0).padStart(4)} µs/txn`;
 
 console.log(`create-if-absent txns (${VALUE.length}-byte values), ${SECONDS} s per level after ${WARMUP_MS} ms warm-up; ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; etcd on this machine's disk (${os.tmpdir()})`);
 const summary: Record<string, number> = {};
@@ -76,6 +81,7 @@ if (skip !== undefined) {
         console.log(`etcd ${members} member${members > 1 ? 's' : ' '},   ${String(c).padStart(2)} in flight: ${fmt(r)}   (${(r.txnsPerSec / mem[c]!.txnsPerSec).toFixed(4)} × memory)`);
         summary[`etcd${members}TxnsPerSec${c}`] = Math.round(r.txnsPerSec);
         summary[`etcd${members}P50Ms${c}`] = Number(r.p50Ms.toFixed(2));
+        summary[`etcd${members}ClientCpuUs${c}`] = Math.round(r.clientCpuUs);
         summary[`etcd${members}RatioToMemory${c}`] = Number((r.txnsPerSec / mem[c]!.txnsPerSec).toFixed(4));
       }
     } finally {

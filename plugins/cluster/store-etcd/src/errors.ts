@@ -54,6 +54,16 @@ export function circuitOpen(e: unknown): boolean {
   return /BrokenCircuit|circuit breaker is open/i.test(text(e)) || (e as { name?: unknown } | null)?.name === 'BrokenCircuitError';
 }
 
+/** The member refused the request because it has no leader (etcd's `hasleader` check). */
+export function noLeader(e: unknown): boolean {
+  return /etcdserver: no leader/.test(text(e));
+}
+
+/** gRPC's deadline ran out (the request may still be applied later). */
+export function deadlineHit(e: unknown): boolean {
+  return grpcCode(e) === 4 || /DEADLINE_EXCEEDED|Deadline exceeded/i.test(text(e));
+}
+
 /** True when the request cannot have reached etcd's state machine, so another member may take it. */
 export function notApplied(e: unknown): boolean {
   if (connectFailed(e) || circuitOpen(e)) return true;
@@ -110,6 +120,9 @@ export function storeError(e: unknown, target: EtcdTarget, what: What): StoreErr
   if (/duplicate key given in txn request/.test(t)) {
     return throwable(errors.badRequest(PLUGIN, `${what} was refused by etcd (${target.display}): a transaction may not write one key twice, nor put a key that a delete in the same transaction covers`, { hint: 'Split the transaction, or drop the put that the deletePrefix covers.' }));
   }
+  if (/key is not provided/.test(t)) {
+    return throwable(errors.badRequest(PLUGIN, `${what} names the empty key, which etcd (${target.display}) refuses ("key is not provided")`, { hint: 'Give every key at least one character.' }));
+  }
   if (/too many operations in txn request/.test(t)) {
     return throwable(errors.badRequest(PLUGIN, `${what} has more operations than the etcd cluster ${target.display} allows in one transaction (etcd's --max-txn-ops, 128 by default)`, { hint: 'Write in several transactions, or raise --max-txn-ops on every etcd member.' }));
   }
@@ -131,7 +144,7 @@ export function storeError(e: unknown, target: EtcdTarget, what: What): StoreErr
         : 'Check --cluster-store-ca (the CA that signed the etcd members\' certificates, which must name the addresses in the URL), and --cluster-store-cert/--cluster-store-key when etcd requires client certificates; use etcds:// only when the members serve TLS.',
     );
   }
-  if (code === 4 || /DEADLINE_EXCEEDED|Deadline exceeded/i.test(t)) return timedOut(target, what);
+  if (deadlineHit(e)) return timedOut(target, what);
   if (NO_QUORUM.test(t)) {
     return unavailable(
       target,
@@ -142,6 +155,9 @@ export function storeError(e: unknown, target: EtcdTarget, what: What): StoreErr
   if (code === 14 || code === 1 || UNREACHABLE.test(t)) {
     const plain = target.tls ? '' : ' If the members serve TLS, use etcds:// with --cluster-store-ca (and a client certificate when they require one).';
     const c = cause(t);
+    if (/ECONNRESET|Connection dropped|connection closed|Channel closed/i.test(c)) {
+      return unavailable(target, `The cluster store ${target.display} lost its connection to a member during ${what} (${c}): a write may or may not have been applied`, `Read the keys again before deciding; the next request goes to another member. ${healthHint(target)}`);
+    }
     const notEtcd = /Protocol error/i.test(c) ? '; something answered that does not speak etcd\'s gRPC: is this an etcd client port (2379, not the peer port 2380)?' : '';
     return unavailable(target, `The cluster store ${target.display} is unreachable (${what}): no etcd member answered (${c})${notEtcd}`, `${healthHint(target)}${plain}`);
   }

@@ -38,7 +38,7 @@ import {
   type WatchOptions,
   type Watcher,
 } from '@weft/kernel';
-import { circuitOpen, closedError, connectFailed, notApplied, storeError, timedOut, transient, type StoreError } from './errors.ts';
+import { circuitOpen, closedError, connectFailed, deadlineHit, noLeader, notApplied, storeError, timedOut, transient, type StoreError } from './errors.ts';
 import { parseEtcdTarget, PLUGIN, type EtcdTarget } from './url.ts';
 
 const ZERO = Buffer.from([0]);
@@ -224,18 +224,21 @@ class EtcdStore implements ClusterStore {
         reject(timedOut(this.target, what));
       }, ms + 250);
     });
-    // What a member said: more telling than a later "every member's circuit is open".
+    // The most telling failure seen: a member's "no leader" says more about the cluster than a
+    // timeout, a timeout more than a refused connection, which says more than an open circuit.
     let said: unknown;
+    const rank = (e: unknown) => (noLeader(e) ? 3 : circuitOpen(e) ? 0 : connectFailed(e) ? 1 : 2);
     try {
       for (let pause = 50; ; pause = Math.min(pause * 2, 400)) {
         try {
           return await Promise.race([f({ deadline: start + ms }), late]);
         } catch (e) {
           if (this.closed) throw closedError(this.target);
-          if (expired) throw e;
-          if (!circuitOpen(e)) said = e;
           const again = idempotent ? transient(e) : notApplied(e);
-          if (!again || Date.now() + pause >= retryUntil) throw circuitOpen(e) && said !== undefined ? said : e;
+          // An answer that is not worth another try is the answer (e.g. "lease not found" after a "no leader").
+          if (!again && !expired && !deadlineHit(e)) throw e;
+          if (said === undefined || rank(e) >= rank(said)) said = e;
+          if (expired || Date.now() + pause >= retryUntil) throw said;
           await new Promise((r) => setTimeout(r, pause));
         }
       }
