@@ -50,6 +50,7 @@ export class Core {
     relays: 0,
     nacksSent: 0,
     drops: {},
+    refused: { packets: 0, streams: 0 },
   };
   readonly transport: Transport;
   readonly clock: Clock;

@@ -179,5 +179,11 @@ export interface Counters {
   relays: number;
   nacksSent: number;
   drops: Record<string, number>;
+  /**
+   * Inbound traffic refused for lacking a valid key while encryption is on (memberlist's
+   * GossipVerifyIncoming): datagrams, and TCP streams (requests and push/pull replies) that are
+   * plaintext or that no installed key opens. Also counted in `drops` (`decrypt`, `bad-stream`).
+   */
+  refused: { packets: number; streams: number };
 }
 
