@@ -100,6 +100,13 @@ export class Core {
     this.opts.log?.(`[${this.name}] ${line}`);
   }
 
+  /** Inbound traffic without a valid key (encryption on): counted, and reported to `onRefused`. */
+  refuse(kind: 'packet' | 'stream', from: string, reason: string): void {
+    if (kind === 'packet') this.counters.refused.packets++;
+    else this.counters.refused.streams++;
+    this.opts.onRefused?.(kind, from, reason);
+  }
+
   drop(reason: string): void {
     this.counters.drops[reason] = (this.counters.drops[reason] ?? 0) + 1;
   }

@@ -22,7 +22,9 @@ test('a keyless peer and a peer with a wrong key are refused; the refusal counte
   const k = key();
   const wrong = key();
   // nodes 0-3 share k; node 4 has no key; node 5 has another key. Every node joins node 0.
-  const c = await createSimCluster({ n: 6, seed: 5, extra: (i) => (i === 4 ? {} : i === 5 ? { keys: [wrong] } : { keys: [k] }) });
+  const seen: string[] = [];
+  const onRefused = (kind: 'packet' | 'stream', from: string) => void seen.push(`${kind} ${from}`);
+  const c = await createSimCluster({ n: 6, seed: 5, extra: (i) => (i === 4 ? {} : i === 5 ? { keys: [wrong] } : i === 0 ? { keys: [k], onRefused } : { keys: [k] }) });
   await c.clock.run(15_000);
   const keyed = ['node-0', 'node-1', 'node-2', 'node-3'];
   for (let i = 0; i < 4; i++) assert.equal(alive(c, i), keyed, `node-${i} sees exactly the keyed nodes`);
@@ -30,6 +32,7 @@ test('a keyless peer and a peer with a wrong key are refused; the refusal counte
   assert.equal(alive(c, 5), ['node-5'], 'the wrong-key node saw no one');
   const s0 = c.nodes[0]!.counters.refused;
   assert.ok(s0.streams >= 2, `the seed refused both joins (push/pull streams): ${JSON.stringify(s0)}`);
+  assert.ok(seen.includes(`stream ${c.addrOf(4)}:0`) && seen.includes(`stream ${c.addrOf(5)}:0`), `onRefused names the senders: ${seen.join(', ')}`);
   // The outsiders also try UDP: give them the member list, so they probe the keyed nodes.
   const alives = c.nodes.slice(0, 4).map((m) => m.selfAlive());
   c.nodes[4]!.seedMembers(alives);

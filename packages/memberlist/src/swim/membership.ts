@@ -52,7 +52,7 @@ export class Membership {
     if (this.c.running) return;
     const bound = await this.c.transport.start(
       (d, a, p) => onPacket(this.c, d, a, p),
-      (d) => onStream(this.c, d),
+      (d, from) => onStream(this.c, d, from),
     );
     this.c.addr = this.c.opts.advertiseAddr ?? bound.addr;
     this.c.port = this.c.opts.advertisePort ?? bound.port;

@@ -20,7 +20,7 @@ export function onPacket(c: Core, data: Uint8Array, fromAddr: string, fromPort: 
   const o = openPacket(data, c.ring.enabled ? c.ring : undefined);
   if (!o.ok) {
     // Only decryption fails here: plaintext, or sealed with a key we do not hold.
-    c.counters.refused.packets++;
+    c.refuse('packet', `${fromAddr}:${fromPort}`, o.error);
     return c.drop('decrypt');
   }
   for (const e of o.value.errors) c.drop(e.startsWith('crc') ? 'crc' : 'malformed');
@@ -102,16 +102,16 @@ export function handleIndirect(c: Core, r: IndirectPing, fromAddr: string, fromP
   sendTo(c, { addr: targetAddr, port: r.port }, [ping]);
 }
 
-export async function onStream(c: Core, data: Uint8Array): Promise<Uint8Array | undefined> {
+export async function onStream(c: Core, data: Uint8Array, from = '?'): Promise<Uint8Array | undefined> {
   if (!c.running) return undefined;
   c.counters.streamsIn++;
   c.counters.bytesIn += data.length;
   const keyring = c.ring.enabled ? c.ring : undefined;
   const d = decodeStream(data, keyring);
   if (!d.ok) {
-    if (isKeyError(d.error)) c.counters.refused.streams++;
+    if (isKeyError(d.error)) c.refuse('stream', from, d.error);
     c.drop('bad-stream');
-    c.log(`bad stream: ${d.error}`);
+    c.log(`bad stream from ${from}: ${d.error}`);
     return encodeStream(encodeErr(d.error), { compress: false, keyring });
   }
   const m = d.value;

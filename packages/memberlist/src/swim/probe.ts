@@ -139,6 +139,6 @@ export async function tcpPing(c: Core, target: NodeRec, seq: number, timeoutMs: 
   const reply = await c.transport.request(target.addr, target.port, encodeStream(ping, c.streamOpts()), timeoutMs, true);
   if (reply === undefined) return false;
   const d = decodeStream(reply, c.ring.enabled ? c.ring : undefined);
-  if (!d.ok && isKeyError(d.error)) c.counters.refused.streams++;
+  if (!d.ok && isKeyError(d.error)) c.refuse('stream', `reply from ${target.addr}:${target.port}`, d.error);
   return d.ok && d.value.kind === 'ack' && d.value.msg.seqNo === seq;
 }

@@ -77,7 +77,7 @@ export async function pushPull(c: Core, addr: string, port: number, join: boolea
   if (reply === undefined) throw new Error('no reply');
   const d = decodeStream(reply, c.ring.enabled ? c.ring : undefined);
   if (!d.ok) {
-    if (isKeyError(d.error)) c.counters.refused.streams++;
+    if (isKeyError(d.error)) c.refuse('stream', `reply from ${addr}:${port}`, d.error);
     c.drop('bad-stream');
     throw new Error(d.error);
   }

@@ -89,11 +89,11 @@ export function streamFrameLength(buf: Uint8Array, maxSize = MAX_STREAM_SIZE): R
 const NOT_ENCRYPTED = 'stream: encryption is configured but stream is not encrypted';
 
 /**
- * Whether a `decodeStream` error means "no valid key" (plaintext while a keyring is set, or no
- * installed key opens it) rather than a malformed stream.
+ * Whether a `decodeStream` error means "no valid key": plaintext while a keyring is set, or no
+ * installed key opens it (never the case without a keyring), rather than a malformed stream.
  */
 export function isKeyError(error: string): boolean {
-  return error === NOT_ENCRYPTED || error.startsWith('encrypt:') || error === 'stream: encrypted but no keyring';
+  return error === NOT_ENCRYPTED || error.startsWith('encrypt:');
 }
 
 /** Decode one complete stream message (decrypting and decompressing as needed). */

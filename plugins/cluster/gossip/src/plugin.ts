@@ -105,6 +105,20 @@ export function gossipPlugin(): PluginDefinition<GossipConfig> {
       membership: async (ctx) => {
         const c = ctx.config;
         const transport = createNodeTransport({ bindAddr: c.bindAddr, bindPort: c.bindPort, log: (l) => ctx.log.debug(l) });
+        // memberlist logs every refusal as an error; one line per sender and minute is enough.
+        const lastWarned = new Map<string, { at: number; quiet: number }>();
+        const onRefused = (kind: 'packet' | 'stream', from: string, reason: string) => {
+          const host = from.replace(/^reply from /, '').replace(/:\d+$/, '');
+          const w = lastWarned.get(host);
+          const now = Date.now();
+          if (w !== undefined && now - w.at < 60_000) {
+            w.quiet++;
+            return;
+          }
+          if (lastWarned.size > 1024) lastWarned.clear();
+          lastWarned.set(host, { at: now, quiet: 0 });
+          ctx.log.warn('gossip refused traffic without a valid key', { kind: kind === 'packet' ? 'datagram' : 'stream', from, reason, ...(w !== undefined && w.quiet > 0 ? { moreSinceLastLine: w.quiet } : {}) });
+        };
         const m = createMembership({
           name: c.name,
           bindAddr: c.bindAddr,
@@ -119,6 +133,7 @@ export function gossipPlugin(): PluginDefinition<GossipConfig> {
           localState: () => tables?.localState() ?? new Uint8Array(0),
           mergeRemoteState: (s) => tables?.mergeRemoteState(s),
           log: (l) => ctx.log.debug(l),
+          onRefused,
         });
         await m.start();
         membership = m;
