@@ -16,6 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createCluster, eventually, type Cluster, type Host } from '@weft/testing/cluster';
+import { findInFlows, flowsOnPort, needles, readPcap, type CapturedFlow } from '@weft/testing/pcap';
 
 const root = process.getuid?.() === 0;
 const tag = `ge${process.pid % 1000}`;
@@ -23,71 +24,6 @@ const sb = (n: string) => `${tag}-sandbox-${n}`;
 /** Long, unmistakable node names: a two-letter name could occur in ciphertext by chance. */
 const nodeName = (i: number) => `${tag}-gossipnode-${['alpha', 'bravo', 'charlie', 'delta', 'echo'][i]}`;
 const NET = `${tag}-secretnet`;
-
-// ---------------------------------------------------------------------------------------------
-// pcap: payloads of the TCP and UDP packets on port 7946, one concatenation per flow direction
-// (so a name split across TCP segments is still found).
-
-interface Flow {
-  readonly src: string;
-  readonly dst: string;
-  readonly proto: 'udp' | 'tcp';
-  chunks: Buffer[];
-}
-
-function flows7946(file: string): Flow[] {
-  const b = fs.readFileSync(file);
-  const flows = new Map<string, Flow>();
-  if (b.length < 24) return [];
-  const le = b.readUInt32LE(0) === 0xa1b2c3d4;
-  const u32 = (o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
-  const link = u32(20);
-  if (link !== 1) throw new Error(`unexpected pcap link type ${link}`);
-  for (let o = 24; o + 16 <= b.length; ) {
-    const incl = u32(o + 8);
-    const p = b.subarray(o + 16, o + 16 + incl);
-    o += 16 + incl;
-    if (p.length < 34 || p.readUInt16BE(12) !== 0x0800) continue;
-    const ip = p.subarray(14);
-    const ihl = (ip[0]! & 0x0f) * 4;
-    const proto = ip[9];
-    const src = `${ip[12]}.${ip[13]}.${ip[14]}.${ip[15]}`;
-    const dst = `${ip[16]}.${ip[17]}.${ip[18]}.${ip[19]}`;
-    const l4 = ip.subarray(ihl, ip.readUInt16BE(2));
-    let payload: Buffer;
-    let sport: number;
-    let dport: number;
-    if (proto === 17) {
-      sport = l4.readUInt16BE(0);
-      dport = l4.readUInt16BE(2);
-      payload = l4.subarray(8);
-    } else if (proto === 6) {
-      sport = l4.readUInt16BE(0);
-      dport = l4.readUInt16BE(2);
-      payload = l4.subarray((l4[12]! >> 4) * 4);
-    } else continue;
-    if (sport !== 7946 && dport !== 7946) continue;
-    const key = `${proto}:${src}:${sport}>${dst}:${dport}`;
-    let f = flows.get(key);
-    if (f === undefined) flows.set(key, (f = { src, dst, proto: proto === 17 ? 'udp' : 'tcp', chunks: [] }));
-    if (payload.length > 0) f.chunks.push(Buffer.from(payload));
-  }
-  return [...flows.values()];
-}
-
-/** Every needle (text and, for addresses, binary) found in clear in `flows`. */
-function inClear(flows: readonly Flow[], needles: readonly { what: string; bytes: Buffer }[]): string[] {
-  const found = new Set<string>();
-  for (const f of flows) {
-    const all = Buffer.concat(f.chunks);
-    for (const n of needles) if (all.includes(n.bytes)) found.add(`${n.what} in ${f.proto} ${f.src} → ${f.dst}`);
-  }
-  return [...found];
-}
-
-const textNeedle = (what: string, s: string) => ({ what: `${what} ${JSON.stringify(s)}`, bytes: Buffer.from(s) });
-const ipNeedles = (what: string, ip: string) => [textNeedle(what, ip), { what: `${what} ${ip} (4 bytes)`, bytes: Buffer.from(ip.split('.').map(Number)) }];
-const macNeedles = (what: string, mac: string) => [textNeedle(what, mac), { what: `${what} ${mac} (6 bytes)`, bytes: Buffer.from(mac.split(':').map((x) => parseInt(x, 16))) }];
 
 // ---------------------------------------------------------------------------------------------
 
@@ -168,27 +104,27 @@ if (!root) {
     await eventually(async () => (await p1.client.nodes()).some((n) => n.Name === nodeName(4) && n.Status === 'alive'), 10_000, 'the plaintext pair formed');
     await new Promise((r) => setTimeout(r, 2000));
     await stop(cap, 'SIGINT');
-    const all = flows7946(pcap);
+    const all = flowsOnPort(readPcap(pcap), 7946);
     const swarmAddrs = new Set([m.addr, w1.addr, w2.addr]);
     const swarm = all.filter((f) => swarmAddrs.has(f.src) && swarmAddrs.has(f.dst));
     const plain = all.filter((f) => [p1.addr, p2.addr].includes(f.src));
-    const bytes = (fs: Flow[], proto: string) => fs.filter((f) => f.proto === proto).reduce((a, f) => a + f.chunks.reduce((x, y) => x + y.length, 0), 0);
+    const bytes = (fs: CapturedFlow[], proto: string) => fs.filter((f) => f.proto === proto).reduce((a, f) => a + f.data.length, 0);
     console.log(`  captured 7946 between the swarm nodes: ${bytes(swarm, 'udp')} B UDP, ${bytes(swarm, 'tcp')} B TCP in ${swarm.length} flows; plaintext pair: ${bytes(plain, 'udp') + bytes(plain, 'tcp')} B`);
     assert.ok(bytes(swarm, 'udp') > 5000 && bytes(swarm, 'tcp') > 1000, 'the capture holds the swarm gossip (UDP and TCP)');
-    const needles = [
-      ...[0, 1, 2].map((i) => textNeedle('node name', nodeName(i))),
-      ...['m', 'a', 'b'].map((s) => textNeedle('sandbox name', sb(s))),
-      textNeedle('alias', `${tag}-alias-db`),
-      textNeedle('network name', NET),
-      textNeedle('network ID', Id),
+    const secrets = [
+      ...[0, 1, 2].flatMap((i) => needles.text('node name', nodeName(i))),
+      ...['m', 'a', 'b'].flatMap((s) => needles.text('sandbox name', sb(s))),
+      ...needles.text('alias', `${tag}-alias-db`),
+      ...needles.text('network name', NET),
+      ...needles.text('network ID', Id),
     ];
     for (const [h, s] of [[m, 'm'], [w1, 'a'], [w2, 'b']] as const) {
       const ep = (await h.client.sandbox(sb(s))).Networks[NET]!;
-      needles.push(...ipNeedles('overlay address', ep.IPAddress.split('/')[0]!), ...macNeedles('MAC', ep.MacAddress));
+      secrets.push(...needles.ipv4('overlay address', ep.IPAddress.split('/')[0]!), ...needles.mac('MAC', ep.MacAddress));
     }
-    assert.equal(inClear(swarm, needles), [], 'nothing identifying crosses 7946 in clear in the swarm');
+    assert.equal(findInFlows(swarm, secrets), [], 'nothing identifying crosses 7946 in clear in the swarm');
     // Control: the same search over the plaintext pair finds their node names.
-    const control = inClear(plain, [3, 4].map((i) => textNeedle('node name', nodeName(i))));
+    const control = findInFlows(plain, [3, 4].flatMap((i) => needles.text('node name', nodeName(i))));
     assert.ok(control.length >= 2, `the search finds names in plaintext gossip: ${control.join('; ')}`);
     // A node's first push/pull can race its own join (the manager lists it before it has applied
     // the ring; the node answers in plaintext with an error, which the sender refuses).
