@@ -83,15 +83,40 @@ async function lockOut(ctx: Context<unknown>, removed: string, running: () => bo
   if (running()) ctx.log.info('the removed node holds no key of the current rings', { node: removed });
 }
 
-export function swarmGossipBridge() {
+/**
+ * `seeds` (`--gossip-join`) are joined here rather than by the gossip plugin: this plugin starts
+ * after control, which has published the swarm's key ring by then, so even on a node that is in a
+ * swarm no seed is ever contacted in plaintext. Retried with backoff (1 s doubling to 30 s) until
+ * one answers, as the gossip plugin would.
+ */
+export function swarmGossipBridge(opts: { seeds?: readonly string[] } = {}) {
   let timer: ReturnType<typeof setInterval> | undefined;
+  let seedRetry: ReturnType<typeof setTimeout> | undefined;
   /** Lock-outs run one after another (each reads the ring the previous one left). */
   let lockOuts: Promise<void> = Promise.resolve();
   let running = false;
   return definePlugin({
-    manifest: { name: 'swarm-gossip', version: '0.1.0', kernel: '^0.1.0', provides: [], optional: ['control', 'membership', 'tables'], description: 'joins the gossip peers the control plane lists' },
+    manifest: { name: 'swarm-gossip', version: '0.1.0', kernel: '^0.1.0', provides: [], optional: ['control', 'membership', 'tables'], description: 'joins the gossip seeds and the peers the control plane lists; locks removed nodes out of the key rings' },
     start: (ctx) => {
       running = true;
+      const seeds = opts.seeds ?? [];
+      if (seeds.length > 0 && ctx.services.has('membership')) {
+        let delay = 1000;
+        const attempt = (): void => {
+          if (!running) return;
+          void ctx.services.get('membership').join(seeds).then(
+            (n) => {
+              if (n > 0) return ctx.log.info('joined the gossip cluster', { seeds, answered: n });
+              ctx.log.warn('gossip join failed; retrying', { seeds, retryMs: delay });
+              seedRetry = setTimeout(attempt, delay);
+              seedRetry.unref();
+              delay = Math.min(delay * 2, 30_000);
+            },
+            (e: unknown) => ctx.log.warn('gossip join failed', { seeds, error: String(e) }),
+          );
+        };
+        attempt();
+      }
       void joinMissing(ctx);
       timer = setInterval(() => void joinMissing(ctx), REJOIN_MS);
       timer.unref();
@@ -99,6 +124,7 @@ export function swarmGossipBridge() {
     stop: () => {
       running = false;
       if (timer !== undefined) clearInterval(timer);
+      if (seedRetry !== undefined) clearTimeout(seedRetry);
     },
     events: {
       'control.snapshot': (_e, ctx) => joinMissing(ctx),

@@ -57,7 +57,9 @@ Options:
                               (@weft/aes-gcm). Every node of a cluster must use the same one.
                               Default: chacha20
       --gossip-join IP:PORT   join a gossip cluster directly (repeatable; any memberlist/serf peer)
-      --gossip-key BASE64     memberlist keyring key (repeatable; the first is primary)
+      --gossip-key BASE64     memberlist keyring key (repeatable; the first is primary), for
+                              gossip outside a swarm (e.g. with serf). In a swarm, gossip is
+                              always encrypted with the managers' key ring, which replaces these
       --os linux|windows      platform to advertise (default: this one)
       --docker-plugin PATH    serve Docker's plugin protocol there
                               (default /run/docker/plugins/weft.sock; "off" to disable)
