@@ -24,7 +24,7 @@ export interface Manifest<C = unknown> {
   readonly provides: readonly string[];
   /** Services (or `plugin:NAME`) that must be loaded. */
   readonly requires?: readonly string[];
-  /** Services used when present. */
+  /** Services used when present; `family.*` (e.g. `clusterStore.*`) names every service of a family. */
   readonly optional?: readonly string[];
   readonly description?: string;
   /** Decodes the plugin's configuration; failures are reported at load with the field path. */

@@ -123,8 +123,9 @@ export function resolvePlugins(
       } else if (provider !== name) out.push(provider);
     }
     for (const r of lp.def.manifest.optional ?? []) {
-      const provider = serviceProviders.get(r);
-      if (provider !== undefined && provider !== name) out.push(provider);
+      // `family.*` names every provider of a service family (e.g. `clusterStore.*`).
+      const providers = r.endsWith('.*') ? [...serviceProviders].filter(([svc]) => svc.startsWith(r.slice(0, -1))).map(([, p]) => p) : [serviceProviders.get(r)];
+      for (const provider of providers) if (provider !== undefined && provider !== name) out.push(provider);
     }
     deps.set(name, out);
   }

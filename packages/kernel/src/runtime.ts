@@ -87,7 +87,10 @@ export function createKernel(opts: KernelOptions = {}): Kernel {
   });
 
   const servicesFor = (lp: LoadedPlugin): Services => {
-    const allowed = new Set([...(lp.def.manifest.requires ?? []), ...(lp.def.manifest.optional ?? []), ...lp.def.manifest.provides]);
+    const declared = [...(lp.def.manifest.requires ?? []), ...(lp.def.manifest.optional ?? []), ...lp.def.manifest.provides];
+    const exact = new Set(declared);
+    const families = declared.filter((d) => d.endsWith('.*')).map((d) => d.slice(0, -1));
+    const allowed = { has: (name: string) => exact.has(name) || families.some((f) => name.startsWith(f)) };
     return {
       get(name: string): any {
         if (!allowed.has(name)) {

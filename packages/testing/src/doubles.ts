@@ -3,7 +3,7 @@
  * They record what was asked of them and enforce the contract's preconditions, so a plugin that
  * misuses a service fails its tests.
  */
-import { definePlugin, type Counters, type DataPath, type DataPathNetwork, type PeerSpec, type PluginDefinition, type PortSpec } from '@weft/kernel';
+import { ClusterStoreCodes, definePlugin, errors, memoryClusterStore, WeftException, type ClusterStore, type ClusterStoreBackend, type Watcher, type Counters, type DataPath, type DataPathNetwork, type PeerSpec, type PluginDefinition, type PortSpec } from '@weft/kernel';
 
 export interface RecordingDataPath extends DataPath {
   encrypts?: boolean;
@@ -70,4 +70,80 @@ export function recordingDataPath(): RecordingDataPath {
 /** A plugin providing `datapath` from a recording double. */
 export function dataPathPlugin(dp: RecordingDataPath, name = 'test-datapath'): PluginDefinition {
   return definePlugin({ manifest: { name, version: '0.0.0', kernel: '*', provides: ['datapath'] }, services: { datapath: () => dp } });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cluster stores
+
+const sharedStores = new Map<string, ClusterStore>();
+
+/** A view of `store` whose `close()` ends only the watches made through it (the store lives on). */
+function handle(store: ClusterStore): ClusterStore {
+  const watchers = new Set<Watcher>();
+  let closed = false;
+  const open = () => {
+    if (closed) throw new WeftException(errors.unavailable('cluster-store', 'The cluster store (memory) is closed', { code: ClusterStoreCodes.unavailable }));
+  };
+  return {
+    get: (k) => (open(), store.get(k)),
+    range: (p, o) => (open(), store.range(p, o)),
+    put: (k, v, o) => (open(), store.put(k, v, o)),
+    delete: (k) => (open(), store.delete(k)),
+    txn: (r) => (open(), store.txn(r)),
+    watch(prefix, o) {
+      open();
+      const w = store.watch(prefix, o);
+      watchers.add(w);
+      return { close: () => (watchers.delete(w), w.close()) };
+    },
+    grantLease: (ttl) => (open(), store.grantLease(ttl)),
+    keepAlive: (l) => (open(), store.keepAlive(l)),
+    revokeLease: (l) => (open(), store.revokeLease(l)),
+    compact: (r) => (open(), store.compact(r)),
+    status: () => (open(), store.status()),
+    async close() {
+      closed = true;
+      for (const w of watchers) w.close();
+      watchers.clear();
+    },
+  };
+}
+
+/**
+ * Cluster-store backends over the kernel's `memoryClusterStore`, for tests of plugins that need a
+ * cluster store without etcd: `memory://NAME` (service `clusterStore.memory`, shared: every agent
+ * of this process that opens the same NAME shares one store, as managers share etcd) and, with
+ * `dir`, `embedded:` (service `clusterStore.embedded`, not shared, one store per `dir` that
+ * survives a restart of the agent within the process).
+ */
+export function memoryClusterStorePlugin(opts: { readonly dir?: string } = {}): PluginDefinition {
+  const backend = (shared: boolean): ClusterStoreBackend => ({
+    schemes: shared ? ['memory'] : ['embedded'],
+    shared,
+    async open(o) {
+      const key = shared ? o.url : `embedded:${opts.dir ?? ''}`;
+      let s = sharedStores.get(key);
+      if (s === undefined) sharedStores.set(key, (s = memoryClusterStore({ name: key })));
+      return handle(s);
+    },
+  });
+  return definePlugin({
+    manifest: {
+      name: 'memory-cluster-store',
+      version: '0.1.0',
+      kernel: '^0.1.0',
+      provides: opts.dir !== undefined ? ['clusterStore.memory', 'clusterStore.embedded'] : ['clusterStore.memory'],
+      description: 'In-memory cluster stores for tests (memory:// shared in the process, embedded: per dir)',
+    },
+    services: {
+      'clusterStore.memory': () => backend(true),
+      ...(opts.dir !== undefined ? { 'clusterStore.embedded': () => backend(false) } : {}),
+    },
+  });
+}
+
+/** Forgets the stores `memoryClusterStorePlugin` made (between tests). */
+export function resetMemoryClusterStores(): void {
+  for (const s of sharedStores.values()) void s.close();
+  sharedStores.clear();
 }

@@ -6,6 +6,7 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import { createKernel, formatError, WeftException, type Kernel, type PluginDefinition, type WeftError } from '@weft/kernel';
 import { fileStore } from '@weft/store';
 import { ipamBlocksPlugin } from '@weft/ipam';
+import { memoryClusterStorePlugin } from '@weft/testing';
 import { controlPlugin } from './plugin.ts';
 import type { ControlOptions, ControlService } from './service.ts';
 
@@ -26,7 +27,7 @@ export async function tempDir(): Promise<string> {
 export async function startAgent(name: string, opts: ControlOptions & { dir?: string; extra?: PluginDefinition[]; sync?: boolean } = {}): Promise<Agent> {
   const dir = opts.dir ?? (await tempDir());
   const k = createKernel({ store: fileStore(dir, opts.sync === true ? {} : { unsafeNoSync: true }) });
-  const r = await k.load([{ plugin: controlPlugin({ nodeName: name, listenAddr: '127.0.0.1:0', heartbeatMs: 200, connectTimeoutMs: 1000, os: 'linux', ...opts }) }, { plugin: ipamBlocksPlugin() }, ...(opts.extra ?? []).map((plugin) => ({ plugin }))]);
+  const r = await k.load([{ plugin: controlPlugin({ nodeName: name, listenAddr: '127.0.0.1:0', heartbeatMs: 200, connectTimeoutMs: 1000, os: 'linux', ...opts }) }, { plugin: ipamBlocksPlugin() }, { plugin: memoryClusterStorePlugin({ dir }) }, ...(opts.extra ?? []).map((plugin) => ({ plugin }))]);
   if (isLeft(r)) throw new Error(r.left.map(formatError).join('\n'));
   const svc = k.service('control') as ControlService;
   return {

@@ -55,7 +55,7 @@ export const NodeRecord = t.intersection([
     Availability,
     CreatedAt: t.string,
     UpdatedAt: t.string,
-    /** The manager that holds the state (Weft has one writer; see README). */
+    /** Unused since cluster state is per key (the leader is `weft/leader`); kept for old records. */
     Leader: t.boolean,
     /** Set by `swarm leave`; the record stays until `node rm`, like Docker's "Down" node. */
     Left: t.boolean,
@@ -106,14 +106,18 @@ export const ErrorWire = t.intersection([
 ]);
 export type ErrorWire = t.TypeOf<typeof ErrorWire>;
 
-export const Welcome = t.type({
-  t: t.literal('welcome'),
-  NodeID: t.string,
-  Role,
-  ClusterID: t.string,
-  ManagerPublicKey: t.string,
-  Snapshot,
-});
+export const Welcome = t.intersection([
+  t.type({
+    t: t.literal('welcome'),
+    NodeID: t.string,
+    Role,
+    ClusterID: t.string,
+    ManagerPublicKey: t.string,
+    Snapshot,
+  }),
+  /** For a manager: the cluster store's URL, which it opens itself (with its own TLS files). */
+  t.partial({ Store: t.string }),
+]);
 export type Welcome = t.TypeOf<typeof Welcome>;
 export const Refused = t.type({ t: t.literal('refused'), err: ErrorWire });
 export const AuthReply = t.union([Welcome, Refused]);
@@ -121,5 +125,8 @@ export const AuthReply = t.union([Welcome, Refused]);
 export const RpcRequest = t.type({ t: t.literal('req'), id: t.number, m: t.string, p: t.unknown });
 export const RpcResponse = t.intersection([t.type({ t: t.literal('res'), id: t.number }), t.partial({ ok: t.unknown, err: ErrorWire })]);
 export const RpcPush = t.type({ t: t.literal('push'), p: Snapshot });
-export const RpcMessage = t.union([RpcRequest, RpcResponse, RpcPush]);
+/** The node's role changed (`node promote`/`demote`): a new manager opens `Store` itself. */
+export const RpcRole = t.intersection([t.type({ t: t.literal('role'), Role }), t.partial({ Store: t.string })]);
+export type RpcRole = t.TypeOf<typeof RpcRole>;
+export const RpcMessage = t.union([RpcRequest, RpcResponse, RpcPush, RpcRole]);
 export type RpcMessage = t.TypeOf<typeof RpcMessage>;

@@ -40,7 +40,11 @@ export const NodeState = t.intersection([
     Managers: t.array(t.string),
     Snapshot,
   }),
-  t.partial({ Pending: t.array(PendingOp) }),
+  t.partial({
+    Pending: t.array(PendingOp),
+    /** This node's own sandboxes per network ID, as the managers last confirmed them (plus Pending). */
+    Local: t.record(t.string, t.array(t.string)),
+  }),
 ]);
 export type NodeState = t.TypeOf<typeof NodeState>;
 
@@ -54,6 +58,8 @@ export interface NodeOptions {
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
   readonly connectTimeoutMs?: number;
+  /** The managers changed this node's role (`node promote` / `demote`); `store` for a new manager. */
+  readonly onRole?: (role: Role, store: string | undefined) => void;
 }
 
 function unreachable(addrs: readonly string[], why: string, what: string): WeftError {
@@ -81,11 +87,14 @@ export class NodeAgent {
   private connecting: Promise<RpcClient> | undefined;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private localSave: ReturnType<typeof setTimeout> | undefined;
   private backoff: number;
   private closed = false;
   private saving: Promise<void> = Promise.resolve();
   /** Set when the manager refused this node for good (removed). */
   removed: WeftError | undefined;
+  /** The cluster store URL a manager welcomed this node with (a node that joined as a manager). */
+  welcomeStore: string | undefined;
   lastError = '';
 
   private constructor(opts: NodeOptions, st: NodeState) {
@@ -155,6 +164,7 @@ export class NodeAgent {
       };
       await putJson(opts.store, NODE_KEY, st);
       const agent = new NodeAgent(opts, st);
+      agent.welcomeStore = w.Store;
       agent.adopt(conn);
       agent.opts.onSnapshot?.(st.Snapshot, true);
       return agent;
@@ -175,7 +185,7 @@ export class NodeAgent {
   }
 
   private adopt(conn: Conn): RpcClient {
-    const client = new RpcClient(conn, (s) => this.apply(s));
+    const client = new RpcClient(conn, (s) => this.apply(s), (r) => this.roleChanged(r.Role, r.Store));
     this.client = client;
     this.backoff = this.opts.minBackoffMs ?? 200;
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
@@ -249,8 +259,10 @@ export class NodeAgent {
           if (err.code === Codes.nodeRemoved) this.removed = err;
           throw err;
         }
+        const w = reply as Extract<typeof reply, { t: 'welcome' }>;
         const client = this.adopt(conn);
-        this.apply((reply as Extract<typeof reply, { t: 'welcome' }>).Snapshot);
+        this.apply(w.Snapshot);
+        if (w.Role !== this.st.Role) this.roleChanged(w.Role, w.Store);
         void this.flushPending(client);
         return client;
       }
@@ -262,6 +274,17 @@ export class NodeAgent {
     });
     this.connecting = p;
     return p;
+  }
+
+  private roleChanged(role: Role, store: string | undefined): void {
+    if (role === this.st.Role) return;
+    this.st = { ...this.st, Role: role };
+    void this.save();
+    try {
+      this.opts.onRole?.(role, store);
+    } catch (e) {
+      this.log.warn('role change handler failed', { error: String(e) });
+    }
   }
 
   /** Applies a snapshot if it is newer; a key ring only if its rotation is newer (idempotent). */
@@ -284,21 +307,31 @@ export class NodeAgent {
 
   /** Calls the manager, connecting first if needed; fails fast with a clear message when none answers. */
   async call(m: string, p: unknown, what = m): Promise<unknown> {
-    if (this.removed !== undefined) raise(this.removed);
-    let client: RpcClient;
-    try {
-      client = await this.connect();
-    } catch (e) {
-      const err = e as WeftError;
-      if (err.code === Codes.noManager) raise(unreachable(this.st.Managers, this.lastError, what));
-      throw e;
-    }
-    try {
-      return await client.call(m, p);
-    } catch (e) {
-      const err = e as WeftError;
-      if (err._tag === 'WeftError') raise(err);
-      throw e;
+    // A session that closes during the call (its manager died, or closed it) is retried once on a
+    // fresh session: with several managers the next one answers, so users do not notice.
+    for (let attempt = 0; ; attempt++) {
+      if (this.removed !== undefined) raise(this.removed);
+      let client: RpcClient;
+      try {
+        client = await this.connect();
+      } catch (e) {
+        const err = e instanceof WeftException ? e.error : (e as WeftError);
+        if (err.code === Codes.noManager) raise(unreachable(this.st.Managers, this.lastError, what));
+        throw e;
+      }
+      try {
+        return await client.call(m, p);
+      } catch (e) {
+        const err = e as WeftError;
+        if (err._tag === 'WeftError') {
+          if (attempt === 0 && err.code === Codes.noManager && client.conn.closed) {
+            await client.done;
+            continue;
+          }
+          raise(err);
+        }
+        throw e;
+      }
     }
   }
 
@@ -317,14 +350,16 @@ export class NodeAgent {
    */
   async attachment(op: PendingOp['Op'], req: { Network: string; Sandbox: string }, what: string): Promise<NetworkRecord> {
     try {
-      return (await this.call(op, req, what)) as NetworkRecord;
+      const net = (await this.call(op, req, what)) as NetworkRecord;
+      await this.recordLocal(net.Id, op, req.Sandbox);
+      return net;
     } catch (e) {
       const err = e instanceof WeftException ? e.error : isWeftError(e) ? e : undefined;
       if (err?.code !== Codes.noManager || this.removed !== undefined) throw e;
       const net = this.st.Snapshot.Networks.find((n) => n.Id === req.Network || n.Name === req.Network);
       if (net === undefined) throw e;
       // This node's sandboxes on the network: the manager's last word, then the changes not sent yet.
-      const set = new Set(net.Attachments[this.st.NodeID] ?? []);
+      const set = new Set(this.st.Local?.[net.Id] ?? []);
       for (const p of this.pending) if (p.Network === net.Id) p.Op === 'Network.Attach' ? set.add(p.Sandbox) : set.delete(p.Sandbox);
       set.delete(req.Sandbox);
       const others = [...set];
@@ -333,14 +368,29 @@ export class NodeAgent {
       }
       const rec: PendingOp = { Op: op, Network: net.Id, Sandbox: req.Sandbox };
       const pending = [...this.pending.filter((p) => !(p.Network === net.Id && p.Sandbox === req.Sandbox)), rec];
-      const attached = op === 'Network.Attach' ? [...others, req.Sandbox].sort() : others;
-      const { [this.st.NodeID]: _old, ...rest } = net.Attachments;
-      const updated: NetworkRecord = { ...net, Attachments: attached.length > 0 ? { ...rest, [this.st.NodeID]: attached } : rest };
-      const snap: Snapshot = { ...this.st.Snapshot, Networks: this.st.Snapshot.Networks.map((n) => (n.Id === net.Id ? updated : n)) };
-      this.st = { ...this.st, Snapshot: snap, Pending: pending };
+      const updated: NetworkRecord = { ...net, Attachments: {} };
+      this.st = { ...this.st, Pending: pending };
       await this.save();
       this.log.warn('no manager reachable: attachment change recorded on this node; it is sent when a manager answers', { op, network: net.Name, sandbox: req.Sandbox, pending: pending.length, why: err.message });
       return updated;
+    }
+  }
+
+  /** Keeps this node's own attachments (what the offline rule above needs). */
+  private async recordLocal(net: string, op: PendingOp['Op'], sandbox: string): Promise<void> {
+    const cur = new Set(this.st.Local?.[net] ?? []);
+    const had = cur.has(sandbox);
+    if (op === 'Network.Attach' ? had : !had) return;
+    op === 'Network.Attach' ? cur.add(sandbox) : cur.delete(sandbox);
+    const { [net]: _old, ...rest } = this.st.Local ?? {};
+    this.st = { ...this.st, Local: cur.size > 0 ? { ...rest, [net]: [...cur].sort() } : rest };
+    // Coalesced: a host attaching thousands of sandboxes saves its state a few times a second, not per attach.
+    if (this.localSave === undefined) {
+      this.localSave = setTimeout(() => {
+        this.localSave = undefined;
+        void this.save();
+      }, 200);
+      this.localSave.unref?.();
     }
   }
 
@@ -350,6 +400,7 @@ export class NodeAgent {
       if (this.client !== client || client.conn.closed) return;
       try {
         await client.call(op.Op, { Network: op.Network, Sandbox: op.Sandbox });
+        await this.recordLocal(op.Network, op.Op, op.Sandbox);
         this.log.info('sent an attachment change recorded while no manager was reachable', { op: op.Op, network: op.Network, sandbox: op.Sandbox });
       } catch (e) {
         const err = isWeftError(e) ? e : e instanceof WeftException ? e.error : undefined;
@@ -385,6 +436,11 @@ export class NodeAgent {
     this.closed = true;
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    if (this.localSave !== undefined) {
+      clearTimeout(this.localSave);
+      this.localSave = undefined;
+      void this.save();
+    }
     this.client?.conn.destroy();
     this.client = undefined;
     await this.connecting?.catch(() => undefined);

@@ -26,8 +26,9 @@ export function controlPlugin(opts: ControlOptions = {}): PluginDefinition {
       provides: ['control', 'Swarm', 'Node', 'Network', 'Blocks'],
       // Address blocks of swarm networks come from the `blocks` allocator (@weft/ipam's ipamBlocksPlugin).
       requires: ['blocks'],
-      optional: ['membership', 'cipher'],
-      description: 'Swarm control plane: init/join with pinned-key tokens, encrypted channel, durable manager state, key rotation',
+      // Cluster-store backends (`clusterStore.embedded`, `clusterStore.etcd`, ...): the one --cluster-store names is opened.
+      optional: ['membership', 'cipher', 'clusterStore.*'],
+      description: 'Swarm control plane: init/join with pinned-key tokens, encrypted channel, per-key cluster state on a cluster store, several managers with a leased leader, key rotation',
     },
     methods: Object.values(ControlMethods),
     services: {
@@ -51,6 +52,8 @@ export function controlPlugin(opts: ControlOptions = {}): PluginDefinition {
         List: (_i: unknown, ctx) => svc(ctx).nodes(),
         Inspect: (i: { Node: string }, ctx) => svc(ctx).inspectNode(i.Node),
         Remove: (i: t.TypeOf<typeof NodeRemoveRequest>, ctx) => svc(ctx).removeNode(i.Node, i.Force ?? false),
+        Promote: (i: { Node: string }, ctx) => svc(ctx).promoteNode(i.Node),
+        Demote: (i: { Node: string }, ctx) => svc(ctx).demoteNode(i.Node),
       },
       Network: {
         Create: (i: t.TypeOf<typeof NetworkCreateRequest>, ctx) => svc(ctx).createNetwork(i),

@@ -3,7 +3,7 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { ErrorCategories, errors, fromUnknown, weftError, type ErrorCategory, type WeftError } from '@weft/kernel';
 import type { Conn } from './channel.ts';
-import { RpcMessage, type ErrorWire, type Snapshot } from './codecs.ts';
+import { RpcMessage, type ErrorWire, type RpcRole, type Snapshot } from './codecs.ts';
 
 export const RPC_TIMEOUT_MS = 10_000;
 
@@ -33,13 +33,14 @@ export class RpcClient {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: WeftError) => void; timer: ReturnType<typeof setTimeout> }>();
   readonly done: Promise<string>;
 
-  constructor(conn: Conn, onPush: (s: Snapshot) => void) {
+  constructor(conn: Conn, onPush: (s: Snapshot) => void, onRole: (r: RpcRole) => void = () => {}) {
     this.conn = conn;
     this.done = conn.loop((raw) => {
       const r = RpcMessage.decode(raw);
       if (isLeft(r)) throw new Error('the manager sent a message this node does not understand');
       const m = r.right;
       if (m.t === 'push') onPush(m.p);
+      else if (m.t === 'role') onRole(m);
       else if (m.t === 'res') {
         const p = this.pending.get(m.id);
         if (p === undefined) return;

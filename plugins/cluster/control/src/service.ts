@@ -1,15 +1,17 @@
 /**
- * `ControlService`: what the agent holds — either the manager (after init, or resumed from the
- * state dir), or a node session (after join), or nothing. Every operation picks the right path:
- * the leader answers from its state, another manager forwards to the leader, a worker gets
- * Docker's "not a swarm manager" refusal for cluster writes and reads from its cached snapshot.
+ * `ControlService`: what the agent holds — a manager (after init, a join with the manager token,
+ * a promotion, or resumed from the state dir), or a node session (a worker), or nothing. Every
+ * manager answers reads and writes itself from the shared cluster store; a worker gets Docker's
+ * "not a swarm manager" refusal for cluster writes and reads from its cached snapshot.
  */
 import * as os from 'node:os';
-import { errors, raise, WeftException, type BlockAllocator, type Context, type Control, type GossipBootstrap, type KeyRing, type NodeDescription, type Store } from '@weft/kernel';
+import { ClusterStoreCodes, errors, putJson, raise, WeftException, type BlockAllocator, type ClusterStore, type ClusterStoreConfig, type Context, type Control, type GossipBootstrap, type KeyRing, type NodeDescription, type Store } from '@weft/kernel';
 import type { AttachRequest, InitRequest, JoinRequest, KeyRingInfo, NetworkCreateRequest, NetworkRecord, NodeRecord, NodeView, Platform, Role, Snapshot, SwarmInfo, WireKeyRing } from './codecs.ts';
-import { defaultAdvertise, Manager } from './manager.ts';
-import { DEFAULT_PORT, NodeAgent } from './node.ts';
+import { defaultAdvertise, LOCAL_KEY, Manager } from './manager.ts';
+import { convertV1, readV1 } from './migrate.ts';
+import { DEFAULT_PORT, NodeAgent, type NodeState } from './node.ts';
 import { Codes, findNetwork, getNetwork, NOT_A_MANAGER, NOT_IN_SWARM, PLUGIN, ringInfo } from './state.ts';
+import { keyDigest } from './token.ts';
 import { fromB64, parseDuration, splitHostPort } from './util.ts';
 
 export interface ControlOptions {
@@ -33,6 +35,10 @@ export interface ControlOptions {
   /** Node status from gossip; default: the `membership` service if loaded, else connections. */
   readonly statusHook?: (node: NodeRecord) => string | undefined;
   readonly now?: () => number;
+  /** `weft-agent --cluster-store` (default `embedded:`); `swarm init --cluster-store` overrides it. */
+  readonly clusterStore?: ClusterStoreConfig;
+  /** Manager lease TTL in seconds (default 3): how fast a dead leader is replaced. */
+  readonly leaseTtlSeconds?: number;
 }
 
 const notInSwarm = () => errors.forbidden(PLUGIN, NOT_IN_SWARM, { code: Codes.notInSwarm });
@@ -53,12 +59,15 @@ export function kernelRing(r: WireKeyRing): KeyRing {
 
 export class ControlService implements Control {
   private manager: Manager | undefined;
+  private store: ClusterStore | undefined;
   private node: NodeAgent | undefined;
   private readonly ctx: Context<unknown>;
   private readonly opts: ControlOptions;
   private readonly managerStore: Store;
   private readonly nodeStore: Store;
   private appliedRotation = -1;
+  /** Role changes (promote/demote) run one at a time. */
+  private changing: Promise<void> = Promise.resolve();
 
   constructor(ctx: Context<unknown>, opts: ControlOptions = {}) {
     this.ctx = ctx;
@@ -67,11 +76,58 @@ export class ControlService implements Control {
     this.nodeStore = ctx.store.scope('node');
   }
 
-  /** Resumes whatever the state dir holds. */
+  /** Resumes whatever the state dir holds (converting a manager state of an earlier version). */
   async start(): Promise<void> {
-    this.manager = await Manager.open(this.managerOptions());
-    if (this.manager !== undefined) this.applyLocal(this.manager.snapshot());
-    if (this.manager === undefined) this.node = await NodeAgent.open(this.nodeOptions());
+    let cfg = await Manager.readConfig(this.managerStore);
+    if (cfg === undefined) {
+      const v1 = await readV1(this.managerStore);
+      if (v1 !== undefined) {
+        const { store, shared } = await this.openStore({ URL: 'embedded:' });
+        try {
+          await convertV1(v1, this.managerStore, store, 'embedded:');
+        } finally {
+          await store.close();
+        }
+        const self = v1.Nodes[v1.NodeID];
+        cfg = { Version: 2, ClusterID: v1.ClusterID, NodeID: v1.NodeID, NodeKey: { PublicKey: self?.PublicKey ?? v1.ManagerKey.PublicKey, SecretKey: v1.ManagerKey.SecretKey }, BindAddr: v1.BindAddr, ListenAddr: v1.ListenAddr, Store: { URL: 'embedded:' } };
+        void shared;
+        await putJson(this.managerStore, LOCAL_KEY, cfg);
+        this.ctx.log.info('converted the swarm state of an earlier Weft into per-key cluster state', { cluster: v1.ClusterID });
+      }
+    }
+    if (cfg !== undefined) {
+      const { store, shared } = await this.openStore(cfg.Store);
+      this.store = store;
+      try {
+        this.manager = await Manager.open(this.managerOptions(store, cfg.Store, shared));
+      } catch (e) {
+        this.store = undefined;
+        await store.close();
+        throw e;
+      }
+      return;
+    }
+    this.node = await NodeAgent.open(this.nodeOptions());
+  }
+
+  /** Opens the cluster store named by `cfg.URL` through the backend plugin for its scheme. */
+  private async openStore(cfg: ClusterStoreConfig): Promise<{ store: ClusterStore; shared: boolean }> {
+    const m = /^([a-z][a-z0-9+.-]*):/i.exec(cfg.URL);
+    if (m === null) {
+      raise(errors.badRequest(PLUGIN, `Cluster store URL ${JSON.stringify(cfg.URL)} has no scheme; give "embedded:" or "etcd://HOST:2379[,HOST:2379...]"`, { code: ClusterStoreCodes.badConfig, value: cfg.URL }));
+    }
+    const scheme = m![1]!.toLowerCase();
+    const name = `clusterStore.${scheme}` as const;
+    if (!this.ctx.services.has(name)) {
+      raise(errors.badRequest(PLUGIN, `No cluster store backend for ${JSON.stringify(scheme + ':')} is loaded in this agent (cluster store URL ${JSON.stringify(cfg.URL)})`, {
+        code: ClusterStoreCodes.badConfig,
+        value: cfg.URL,
+        hint: 'Use "embedded:" or "etcd://HOST:2379,..." (etcds:// for TLS).',
+      }));
+    }
+    const backend = this.ctx.services.get(name);
+    const store = await backend.open({ url: cfg.URL, ...(cfg.CA !== undefined ? { ca: cfg.CA } : {}), ...(cfg.Cert !== undefined ? { cert: cfg.Cert } : {}), ...(cfg.Key !== undefined ? { key: cfg.Key } : {}) });
+    return { store, shared: backend.shared };
   }
 
   private platform(req: { OS?: string } = {}): Platform {
@@ -89,13 +145,17 @@ export class ControlService implements Control {
     };
   }
 
-  private managerOptions() {
+  private managerOptions(cluster: ClusterStore, storeConfig: ClusterStoreConfig, shared: boolean) {
     const hook = this.statusHook();
     return {
-      store: this.managerStore,
+      local: this.managerStore,
+      cluster,
+      storeConfig,
+      shared,
       log: this.ctx.log,
       now: this.opts.now ?? this.ctx.now,
       ...(this.opts.heartbeatMs !== undefined ? { heartbeatMs: this.opts.heartbeatMs } : {}),
+      ...(this.opts.leaseTtlSeconds !== undefined ? { leaseTtlSeconds: this.opts.leaseTtlSeconds } : {}),
       blocks: this.opts.blocks?.() ?? this.ctx.services.get('blocks').create({ plugin: PLUGIN }),
       ...(hook !== undefined ? { statusHook: hook } : {}),
       // A node's attach goes through this kernel so guards (e.g. windows-guard) see it.
@@ -105,6 +165,11 @@ export class ControlService implements Control {
         return r.right;
       },
       onSnapshot: (s: Snapshot) => this.applyLocal(s),
+      onLeader: (leader: boolean) => this.ctx.events.publish('control.leader', { leader, nodeId: this.nodeId ?? '' }),
+      onSelfChanged: (what: 'demoted' | 'removed') => {
+        if (what === 'demoted') this.serialChange(() => this.becomeWorker());
+        else this.ctx.log.warn('this manager was removed from the swarm; it stops serving', {});
+      },
     };
   }
 
@@ -115,7 +180,69 @@ export class ControlService implements Control {
       ...(this.opts.heartbeatMs !== undefined ? { heartbeatMs: this.opts.heartbeatMs } : {}),
       ...(this.opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.opts.connectTimeoutMs } : {}),
       onSnapshot: (s: Snapshot) => this.applyLocal(s),
+      onRole: (role: Role, store: string | undefined) => {
+        if (role === 'manager' && store !== undefined) this.serialChange(() => this.becomeManager(store));
+      },
     };
+  }
+
+  private serialChange(f: () => Promise<void>): void {
+    this.changing = this.changing.then(f).catch((e) => this.ctx.log.error('changing this node\'s swarm role failed', { error: e instanceof Error ? e.message : String(e) }));
+  }
+
+  /** Promoted: stop the worker session, open the cluster store, serve as a manager. */
+  private async becomeManager(storeURL: string): Promise<void> {
+    const node = this.node;
+    if (node === undefined || this.manager !== undefined) return;
+    const st = node.state;
+    const cfg: ClusterStoreConfig = { ...(this.opts.clusterStore ?? {}), URL: storeURL };
+    const { store, shared } = await this.openStore(cfg);
+    await node.forget();
+    this.node = undefined;
+    const listen = splitHostPort(this.opts.listenAddr ?? `0.0.0.0:${DEFAULT_PORT}`, DEFAULT_PORT)!;
+    try {
+      this.store = store;
+      this.manager = await Manager.join(this.managerOptions(store, cfg, shared), {
+        host: listen.host,
+        port: listen.port,
+        advertise: this.opts.advertiseAddr ?? defaultAdvertise(listen.host),
+        nodeId: st.NodeID,
+        clusterId: st.ClusterID,
+        nodeKey: st.NodeKey,
+      });
+      this.ctx.log.info('this node was promoted: it is now a manager', { store: this.manager.storeName });
+    } catch (e) {
+      this.store = undefined;
+      await store.close();
+      throw e;
+    }
+  }
+
+  /** Demoted: stop serving, and keep a worker session to the other managers. */
+  private async becomeWorker(): Promise<void> {
+    const m = this.manager;
+    if (m === undefined) return;
+    const self = m.nodeRecord(m.nodeId);
+    const st: NodeState = {
+      Version: 1,
+      ClusterID: m.clusterId,
+      NodeID: m.nodeId,
+      Name: self.Name,
+      Platform: self.Platform,
+      Role: 'worker',
+      NodeKey: m.config.NodeKey,
+      ManagerDigest: keyDigest(m.publicKey),
+      Managers: m.managerAddrs().filter((a) => a !== m.address),
+      Snapshot: m.snapshot(),
+    };
+    await m.close();
+    await this.store?.close();
+    this.manager = undefined;
+    this.store = undefined;
+    await putJson(this.nodeStore, 'node', st);
+    await this.managerStore.delete(LOCAL_KEY);
+    this.node = await NodeAgent.open(this.nodeOptions());
+    this.ctx.log.info('this node was demoted: it is now a worker', {});
   }
 
   /** Hands a newer key ring to the cipher (and gossip keyring), and tells subscribers. */
@@ -140,7 +267,7 @@ export class ControlService implements Control {
     return this.manager?.nodeId ?? this.node?.state.NodeID;
   }
 
-  /** The leader's Manager object (tests, and the agent's diagnostics). */
+  /** This node's Manager object when it is a manager (tests, and the agent's diagnostics). */
   get managerInstance(): Manager | undefined {
     return this.manager;
   }
@@ -167,19 +294,27 @@ export class ControlService implements Control {
     const gossip = this.opts.gossipAddr;
     const dpa = req.DataPathAddr ?? this.opts.dataPathAddr;
     const dpp = req.DataPathPort ?? this.opts.dataPathPort;
-    this.manager = await Manager.init(this.managerOptions(), {
-      host: listen!.host,
-      port: listen!.port,
-      ...(advertise !== undefined ? { advertise } : {}),
-      nodeName: req.NodeName ?? this.opts.nodeName ?? os.hostname(),
-      platform: this.platform(req),
-      ...(interval !== undefined ? { rotationIntervalMs: interval } : {}),
-      ...(req.DefaultAddrPool !== undefined && req.DefaultAddrPool.length > 0 ? { defaultAddrPool: req.DefaultAddrPool } : {}),
-      ...(req.SubnetSize !== undefined ? { subnetSize: req.SubnetSize } : {}),
-      ...(gossip !== undefined ? { gossipAddr: gossip } : {}),
-      ...(dpa !== undefined ? { dataPathAddr: dpa } : {}),
-      ...(dpp !== undefined ? { dataPathPort: dpp } : {}),
-    });
+    const storeCfg: ClusterStoreConfig = req.ClusterStore ?? this.opts.clusterStore ?? { URL: 'embedded:' };
+    const { store, shared } = await this.openStore(storeCfg);
+    try {
+      this.manager = await Manager.init(this.managerOptions(store, storeCfg, shared), {
+        host: listen!.host,
+        port: listen!.port,
+        ...(advertise !== undefined ? { advertise } : {}),
+        nodeName: req.NodeName ?? this.opts.nodeName ?? os.hostname(),
+        platform: this.platform(req),
+        ...(interval !== undefined ? { rotationIntervalMs: interval } : {}),
+        ...(req.DefaultAddrPool !== undefined && req.DefaultAddrPool.length > 0 ? { defaultAddrPool: req.DefaultAddrPool } : {}),
+        ...(req.SubnetSize !== undefined ? { subnetSize: req.SubnetSize } : {}),
+        ...(gossip !== undefined ? { gossipAddr: gossip } : {}),
+        ...(dpa !== undefined ? { dataPathAddr: dpa } : {}),
+        ...(dpp !== undefined ? { dataPathPort: dpp } : {}),
+      });
+      this.store = store;
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
     this.applyLocal(this.manager.snapshot());
     return { NodeID: this.manager.nodeId, ClusterID: this.manager.clusterId, ListenAddr: this.manager.address };
   }
@@ -200,16 +335,60 @@ export class ControlService implements Control {
       ...(req.ListenAddr !== undefined ? { ListenAddr: req.ListenAddr } : {}),
     });
     const st = this.node.state;
+    if (st.Role === 'manager') {
+      // Joined with the manager token: become a full manager on the swarm's cluster store.
+      const url = this.node.welcomeStore;
+      if (url === undefined) raise(errors.internal(PLUGIN, 'The manager accepted this node as a manager but did not say where the cluster store is', {}));
+      const storeCfg: ClusterStoreConfig = { ...(this.opts.clusterStore ?? {}), ...(req.ClusterStore ?? {}), URL: url! };
+      let opened: { store: ClusterStore; shared: boolean };
+      try {
+        opened = await this.openStore(storeCfg);
+      } catch (e) {
+        await this.node.forget();
+        this.node = undefined;
+        throw e;
+      }
+      await this.node.forget();
+      this.node = undefined;
+      const listen = splitHostPort(req.ListenAddr ?? this.opts.listenAddr ?? `0.0.0.0:${DEFAULT_PORT}`, DEFAULT_PORT);
+      if (listen === undefined) raise(errors.badRequest(PLUGIN, `Listen address "${req.ListenAddr}" is not IP:PORT`, { value: req.ListenAddr }));
+      try {
+        this.manager = await Manager.join(this.managerOptions(opened.store, storeCfg, opened.shared), {
+          host: listen!.host,
+          port: listen!.port,
+          advertise,
+          nodeId: st.NodeID,
+          clusterId: st.ClusterID,
+          nodeKey: st.NodeKey,
+        });
+        this.store = opened.store;
+      } catch (e) {
+        await opened.store.close();
+        throw e;
+      }
+    }
     return { NodeID: st.NodeID, Role: st.Role, ClusterID: st.ClusterID };
   }
 
   async leave(force: boolean): Promise<Record<string, never>> {
     if (this.manager !== undefined) {
+      const m = this.manager;
+      const others = [...m.view.managers.keys()].filter((id) => id !== m.nodeId);
       if (!force) {
-        raise(errors.forbidden(PLUGIN, 'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use "--force" to ignore this message.', { code: 'WEFT_CONTROL_MANAGER_LEAVE' }));
+        raise(errors.forbidden(PLUGIN, others.length > 0
+          ? 'You are attempting to leave the swarm on a node that is participating as a manager. The other managers keep the swarm; this node is marked down. Use "--force" to confirm, or "weft node demote" it first.'
+          : 'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use "--force" to ignore this message.', { code: 'WEFT_CONTROL_MANAGER_LEAVE' }));
       }
-      await this.manager.close();
+      if (others.length > 0) {
+        await m.writes.updateNode(m.nodeId, (n) => ({ ...n, Role: 'worker', Left: true }));
+      } else {
+        // The last manager: the swarm's state goes with it (as Docker's "erases all current state").
+        await m.store.txn({ compare: [], success: [{ op: 'deletePrefix', prefix: 'weft/' }] }).catch(() => undefined);
+      }
+      await m.close();
+      await this.store?.close();
       this.manager = undefined;
+      this.store = undefined;
       for (const k of await this.managerStore.keys()) await this.managerStore.delete(k);
       return {};
     }
@@ -245,7 +424,18 @@ export class ControlService implements Control {
   info(): SwarmInfo {
     if (this.manager !== undefined) {
       const m = this.manager;
-      return { NodeID: m.nodeId, Role: 'manager', ClusterID: m.clusterId, Managers: [m.address], ManagerReachable: true, KeyRing: m.ringInfo(), ListenAddr: m.address };
+      const leader = m.leaderId;
+      return {
+        NodeID: m.nodeId,
+        Role: 'manager',
+        ClusterID: m.clusterId,
+        Managers: m.managerAddrs(),
+        ManagerReachable: true,
+        KeyRing: m.ringInfo(),
+        ListenAddr: m.address,
+        ...(leader !== undefined ? { Leader: leader } : {}),
+        ClusterStore: m.storeName,
+      };
     }
     const n = this.requireNode();
     const st = n.state;
@@ -293,6 +483,26 @@ export class ControlService implements Control {
       return r;
     }
     return (await m.call('Node.Remove', { Node: ref, Force: force })) as Record<string, never>;
+  }
+
+  async promoteNode(ref: string): Promise<Record<string, never>> {
+    const m = this.requireManager();
+    if (m instanceof Manager) return m.setRole(ref, 'manager');
+    return (await m.call('Node.Promote', { Node: ref })) as Record<string, never>;
+  }
+
+  async demoteNode(ref: string): Promise<Record<string, never>> {
+    const m = this.requireManager();
+    if (m instanceof Manager) return m.setRole(ref, 'worker');
+    return (await m.call('Node.Demote', { Node: ref })) as Record<string, never>;
+  }
+
+  clusterStore(): ClusterStore | undefined {
+    return this.manager?.store;
+  }
+
+  isLeader(): boolean {
+    return this.manager?.isLeader ?? false;
   }
 
   /** The platform of a node: known for itself always, for others on managers. */
@@ -404,7 +614,9 @@ export class ControlService implements Control {
   }
 
   async stop(): Promise<void> {
+    await this.changing;
     await this.manager?.close();
+    await this.store?.close();
     await this.node?.close();
   }
 }

@@ -50,6 +50,12 @@ export const Codes = {
   wrongManagerKey: 'WEFT_CONTROL_MANAGER_KEY_MISMATCH',
   nodeRemoved: 'WEFT_CONTROL_NODE_REMOVED',
   alreadyInSwarm: 'WEFT_CONTROL_ALREADY_IN_SWARM',
+  /** A second manager on a store other hosts cannot share (embedded). */
+  storeNotShared: 'WEFT_CONTROL_STORE_NOT_SHARED',
+  /** The network is being removed by another request. */
+  removing: 'WEFT_CONTROL_NETWORK_REMOVING',
+  /** Too many concurrent changes to the same record; retry. */
+  contention: 'WEFT_CONTROL_CONTENTION',
 } as const;
 
 /** What network creation validates against: the networks and the swarm's default pools. */

@@ -5,9 +5,12 @@ import { formatToken, keyDigest, parseToken } from './token.ts';
 import { sodium } from './util.ts';
 import { cleanup, startAgent, until, type Agent } from './_harness.ts';
 
+let stores = 0;
 async function cluster(workers = 2, managers = 1) {
   const m = await startAgent('m1');
-  const init = await m.call('Swarm.Init', { ListenAddr: '127.0.0.1:0' });
+  // Several managers need a shared store: an in-process one here (etcd in the agent e2e tests).
+  const store = managers > 0 ? { ClusterStore: { URL: `memory://swarm-test-${process.pid}-${++stores}` } } : {};
+  const init = await m.call('Swarm.Init', { ListenAddr: '127.0.0.1:0', ...store });
   const wt = (await m.call('Swarm.JoinToken', { Role: 'worker' })).Token as string;
   const mt = (await m.call('Swarm.JoinToken', { Role: 'manager' })).Token as string;
   const others: Agent[] = [];
@@ -19,7 +22,7 @@ async function cluster(workers = 2, managers = 1) {
   for (let i = 0; i < managers; i++) {
     const a = await startAgent(`m${i + 2}`);
     others.push(a);
-    await a.call('Swarm.Join', { JoinToken: mt, RemoteAddrs: [init.ListenAddr], AdvertiseAddr: `127.0.0.${20 + i}` });
+    await a.call('Swarm.Join', { JoinToken: mt, RemoteAddrs: [init.ListenAddr], AdvertiseAddr: `127.0.0.${20 + i}`, ListenAddr: '127.0.0.1:0' });
   }
   return { m, addr: init.ListenAddr as string, wt, mt, others };
 }
@@ -41,9 +44,12 @@ test('init, then two workers and a manager join; all are listed with role, statu
     assert.is(byName.w1.Spec.Availability, 'active');
     assert.equal(byName.w1.Description.Platform.OS, 'linux');
     assert.is(byName.w1.Status.Addr, '127.0.0.10');
-    // The second manager forwards reads and writes to the leader.
+    // The second manager answers reads and writes itself, from the shared store.
+    assert.ok(m2.svc.managerInstance !== undefined, 'm2 runs a manager');
     const fromM2 = await m2.call('Node.List');
     assert.is(fromM2.length, 4);
+    assert.is(fromM2.find((n: any) => n.Description.Hostname === 'm1').ManagerStatus.Leader, true);
+    assert.is(fromM2.find((n: any) => n.Description.Hostname === 'm2').ManagerStatus.Reachability, 'reachable');
     const { Id } = await m2.call('Network.Create', { Name: 'from-m2', IPAM: { Config: [{ Subnet: '10.9.0.0/24' }] } });
     await until(() => w1.svc.networks().some((n) => n.Id === Id), 3000, 'network reaches the worker');
     const info = await w1.call('Swarm.Inspect');
@@ -66,6 +72,50 @@ test('init, then two workers and a manager join; all are listed with role, statu
     assert.is.not(parseToken(c.wt).secret, parseToken(c.mt).secret);
   } finally {
     await cleanup([c.m, ...c.others]);
+  }
+});
+
+test('node promote / demote: a worker becomes a manager and back, without a restart; the last manager stays', async () => {
+  const c = await cluster(1, 1);
+  try {
+    const [w1, m2] = c.others as [Agent, Agent];
+    await c.m.call('Node.Promote', { Node: 'w1' });
+    await until(() => w1.svc.managerInstance !== undefined, 5000, 'w1 runs a manager');
+    assert.is(w1.svc.role, 'manager');
+    const fromW1 = await w1.call('Node.List');
+    assert.equal(fromW1.filter((n: any) => n.Spec.Role === 'manager').map((n: any) => n.Description.Hostname).sort(), ['m1', 'm2', 'w1']);
+    await until(async () => (await c.m.call('Node.List')).find((n: any) => n.Description.Hostname === 'w1').ManagerStatus?.Reachability === 'reachable', 5000, 'w1 reachable as a manager');
+    // Demote m2 from w1: m2 keeps working as a worker.
+    await w1.call('Node.Demote', { Node: 'm2' });
+    await until(() => m2.svc.managerInstance === undefined && m2.svc.role === 'worker', 5000, 'm2 is a worker');
+    await until(() => m2.svc.nodeInstance?.connected === true, 5000, 'm2 has a session to a manager');
+    const e = await m2.fail('Network.Create', { Name: 'nope' });
+    assert.match(e.message, /not a swarm manager/);
+    const { Id } = await w1.call('Network.Create', { Name: 'after-demote', IPAM: { Config: [{ Subnet: '10.9.9.0/24' }] } });
+    await until(() => m2.svc.networks().some((n) => n.Id === Id), 3000, 'the demoted node gets snapshots');
+    // Demote down to one manager; the last one cannot go.
+    await c.m.call('Node.Demote', { Node: 'w1' });
+    await until(() => w1.svc.role === 'worker', 5000, 'w1 is a worker again');
+    assert.match((await c.m.fail('Node.Demote', { Node: 'm1' })).message, /last manager/);
+  } finally {
+    await cleanup([c.m, ...c.others]);
+  }
+});
+
+test('with the embedded store a second manager is refused, saying to use --cluster-store; a worker joins', async () => {
+  const c = await cluster(0, 0);
+  const j = await startAgent('j');
+  try {
+    const e = await j.fail('Swarm.Join', { JoinToken: c.mt, RemoteAddrs: [c.addr] });
+    assert.match(e.message, /embedded store/);
+    assert.match(e.hint ?? '', /--cluster-store etcd:\/\//);
+    assert.is(j.svc.role, undefined, 'nothing half-joined');
+    assert.is((await c.m.call('Node.List')).length, 1, 'no node record left behind');
+    await j.call('Swarm.Join', { JoinToken: c.wt, RemoteAddrs: [c.addr] });
+    assert.is(j.svc.role, 'worker');
+    assert.match((await c.m.fail('Node.Promote', { Node: 'j' })).message, /embedded store/);
+  } finally {
+    await cleanup([c.m, j]);
   }
 });
 
