@@ -83,7 +83,8 @@ async function standalone(round: number, key: string | undefined): Promise<Figur
     const [first, ...rest] = c.hosts;
     const common = ['--data-path-latency', 'lean', ...(key !== undefined ? ['--gossip-key', key] : [])];
     await c.startAgent(first!, common);
-    await Promise.all(rest.map((h) => c.startAgent(h, [...common, '--gossip-join', `${first!.addr}:7946`])));
+    // One at a time: starting several agents at once on a loaded 2-core machine can exceed the harness start timeout.
+    for (const h of rest) await c.startAgent(h, [...common, '--gossip-join', `${first!.addr}:7946`]);
     await eventually(async () => (await first!.client.info()).Members === N, 30_000, `${N} gossip members`);
     const info = await first!.client.info();
     if (info.Gossip.Encrypted !== (key !== undefined)) throw new Error(`gossip encryption is ${info.Gossip.Encrypted}, expected ${key !== undefined}`);
@@ -96,7 +97,7 @@ async function standalone(round: number, key: string | undefined): Promise<Figur
 async function swarm(): Promise<Figures> {
   const c = await createCluster(N, { tag: 'gbs', subnet: 91 });
   try {
-    await Promise.all(c.hosts.map((h) => c.startAgent(h, ['--data-path-latency', 'lean'])));
+    for (const h of c.hosts) await c.startAgent(h, ['--data-path-latency', 'lean']);
     const [m, ...workers] = c.hosts;
     const init = await m!.client.swarmInit({});
     for (const w of workers) await w.client.swarmJoin({ JoinToken: init.WorkerToken, RemoteAddrs: [`${m!.addr}:2377`] });
