@@ -219,12 +219,12 @@ if (hasSerf) {
       const withKeys = serfAgent('serf-keyed', 13, [`-keyring-file=${file}`]);
       const without = serfAgent('serf-plain', 15, []);
       assert.ok(
-        await waitFor(() => aliveNames(ks[0]!) === 'n11,n12,serf-keyed', 10_000),
+        await waitFor(() => aliveNames(ks[0]!) === 'n11,n12,serf-keyed', 20_000),
         `serf with the ring is a member: ${aliveNames(ks[0]!)}`,
       );
       let seen: string[] = [];
       const t0 = Date.now();
-      while (Date.now() - t0 < 10_000) {
+      while (Date.now() - t0 < 20_000) {
         seen = (await serfMembers(withKeys)).filter((m) => m.status === 'alive').map((m) => m.name).sort();
         if (seen.join(',') === 'n11,n12,serf-keyed') break;
         await new Promise((r) => setTimeout(r, 200));
