@@ -62,9 +62,11 @@ async function lockOut(ctx: Context<unknown>, removed: string, running: () => bo
   if (start === undefined) return;
   const held = Math.max(...start.Epochs);
   ctx.log.info('rotating the key rings until the removed node holds none of their keys', { node: removed, heldUpToEpoch: held });
+  // Each step works from the ring the previous rotation returned (a manager's own view of the
+  // cluster store may lag its write by a moment; a stale ring must not cause an extra rotation).
+  let ring = start;
   while (running()) {
-    const ring = control.info().KeyRing;
-    if (ring === undefined || Math.min(...ring.Epochs) > held) break;
+    if (Math.min(...ring.Epochs) > held) break;
     const t0 = Date.now();
     let behind = await lagging(ctx, ring.PrimaryEpoch, removed);
     while (behind.length > 0 && Date.now() - t0 < LOCKOUT_CONFIRM_MS && running()) {
@@ -78,7 +80,8 @@ async function lockOut(ctx: Context<unknown>, removed: string, running: () => bo
       ctx.log.error('key rotation after node removal failed; the removed node keeps its keys until the next scheduled rotation', { node: removed, error: r.left.message });
       return;
     }
-    ctx.log.info('rotated the key rings after node removal', { node: removed, rotation: r.right.Rotation, primaryEpoch: r.right.PrimaryEpoch, oldestEpoch: Math.min(...r.right.Epochs) });
+    ring = r.right;
+    ctx.log.info('rotated the key rings after node removal', { node: removed, rotation: ring.Rotation, primaryEpoch: ring.PrimaryEpoch, oldestEpoch: Math.min(...ring.Epochs) });
   }
   if (running()) ctx.log.info('the removed node holds no key of the current rings', { node: removed });
 }
