@@ -60,7 +60,8 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
         bindAddr: cfg.gossipAddr,
         bindPort: cfg.gossipPort,
         advertiseAddr: cfg.gossipAddr === '0.0.0.0' ? cfg.advertiseAddr : cfg.gossipAddr,
-        join: cfg.gossipJoin,
+        // --gossip-join seeds are joined by the swarm bridge, after control has published the
+        // swarm's key ring (if any): never in plaintext on a swarm node.
         keys: cfg.gossipKeys,
         meta: { weft: '1', role, os: cfg.os, arch: process.arch, dp: `${cfg.dataPathAddr}:${cfg.dataPathPort}` },
       },
@@ -89,7 +90,7 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     },
     { plugin: windowsGuardPlugin() },
     { plugin: scaleGuardPlugin() },
-    { plugin: swarmGossipBridge() },
+    { plugin: swarmGossipBridge({ seeds: cfg.gossipJoin }) },
     { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay', bridge: 'bridge' }, logDir: path.join(cfg.stateDir, 'logs'), runDir: path.join(cfg.stateDir, 'run') } },
     { plugin: servicesPlugin(), config: { runDir: path.join(cfg.stateDir, 'run', 'mesh') } },
     ...dockerIntegration(cfg).entries,

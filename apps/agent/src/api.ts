@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import {
-  decode, errors, formatError, isWeftError, KERNEL_VERSION, orRaise, raise, WeftException, type ErrorCategory, type Kernel, type Logger, type Member, type WeftError,
+  decode, errors, formatError, GOSSIP_KEY_EPOCH_TAG, isWeftError, KERNEL_VERSION, orRaise, raise, WeftException, type ErrorCategory, type Kernel, type Logger, type Member, type WeftError,
 } from '@weft/kernel';
 import {
   API_VERSION, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, PeerAddRequest, SandboxCreateRequest, SwarmInitRequest, SwarmJoinRequest,
@@ -72,6 +72,22 @@ export function createApi(d: ApiDeps) {
 
   const gossipStatus = (s: Member['state']): NodeStatus => (s === 'alive' ? 'ready' : s === 'dead' ? 'down' : s);
 
+  /** This agent's gossip encryption (from the membership provider; never key material). */
+  const encryption = () => {
+    const e = kernel.service('membership')?.encryption?.();
+    return e ?? { encrypted: config.gossipKeys.length > 0, keys: config.gossipKeys.length, refused: { packets: 0, streams: 0 } };
+  };
+  /**
+   * A member's gossip encryption as this node sees it: gossip with it is encrypted when ours is
+   * (an encrypted node refuses plaintext, so it only hears members holding its keys); its key
+   * epoch is the one it gossips.
+   */
+  const gossipOf = (m: Member, self: boolean): NonNullable<Node['Gossip']> => {
+    const e = encryption();
+    const epoch = self ? e.keyEpoch : m.meta[GOSSIP_KEY_EPOCH_TAG] !== undefined ? Number(m.meta[GOSSIP_KEY_EPOCH_TAG]) : undefined;
+    return { Encrypted: e.encrypted, ...(epoch !== undefined && Number.isSafeInteger(epoch) ? { KeyEpoch: epoch } : {}) };
+  };
+
   async function nodes(): Promise<Node[]> {
     const out: Node[] = [];
     const seen = new Set<string>();
@@ -97,6 +113,7 @@ export function createApi(d: ApiDeps) {
           Weft: true,
           Self: v.Description.Hostname === self,
           Tags: g?.meta ?? {},
+          ...(g !== undefined ? { Gossip: gossipOf(g, v.Description.Hostname === self) } : {}),
         });
       }
     }
@@ -114,6 +131,7 @@ export function createApi(d: ApiDeps) {
         Weft: m.meta.weft === '1',
         Self: m.name === self,
         Tags: m.meta,
+        Gossip: gossipOf(m, m.name === self),
       });
     }
     return out;
@@ -139,7 +157,17 @@ export function createApi(d: ApiDeps) {
         Sandboxes: sbs.length,
         CryptoBackend: cipher?.backend ?? 'none',
         DataPath: { Addr: config.dataPathAddr, Port: config.dataPathPort },
-        Gossip: { Addr: config.gossipAddr, Port: config.gossipPort, Encrypted: config.gossipKeys.length > 0 },
+        Gossip: (() => {
+          const e = encryption();
+          return {
+            Addr: config.gossipAddr,
+            Port: config.gossipPort,
+            Encrypted: e.encrypted,
+            ...(e.keyEpoch !== undefined ? { KeyEpoch: e.keyEpoch } : {}),
+            Keys: e.keys,
+            Refused: { Packets: e.refused.packets, Streams: e.refused.streams },
+          };
+        })(),
         Os: config.os,
         StateDir: config.stateDir,
         Plugins: kernel.providers('NetworkDriver').concat(kernel.providers('IpamDriver')).map((n) => {

@@ -59,7 +59,9 @@ Options:
                               (@weft/aes-gcm). Every node of a cluster must use the same one.
                               Default: chacha20
       --gossip-join IP:PORT   join a gossip cluster directly (repeatable; any memberlist/serf peer)
-      --gossip-key BASE64     memberlist keyring key (repeatable; the first is primary)
+      --gossip-key BASE64     memberlist keyring key (repeatable; the first is primary), for
+                              gossip outside a swarm (e.g. with serf). In a swarm, gossip is
+                              always encrypted with the managers' key ring, which replaces these
       --cluster-store URL     where a manager keeps the swarm's state: embedded: (default, in
                               --state-dir; one manager) or etcd://HOST:2379[,HOST:2379...]
                               (etcds:// for TLS; several managers). "swarm init

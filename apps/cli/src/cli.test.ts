@@ -308,6 +308,16 @@ test('info: node, role, cluster, members, networks, crypto backend', async () =>
   assert.equal(JSON.parse((await weft([...H(), 'info', '--format', 'json'])).out), INFO);
 });
 
+test('info: gossip key epoch and refusals (never a key); unencrypted gossip says so', async () => {
+  const sealed: Info = { ...INFO, Gossip: { Addr: '10.0.0.1', Port: 7946, Encrypted: true, KeyEpoch: 7, Keys: 3, Refused: { Packets: 3, Streams: 1 } } };
+  agent.routes = { 'GET /info': [200, sealed], 'GET /nodes': [200, NODES] };
+  assert.match((await weft([...H(), 'info'])).out, 'Gossip:          10.0.0.1:7946 (encrypted, key epoch 7; refused 3 datagrams, 1 stream without a valid key)');
+  agent.routes = { 'GET /info': [200, { ...sealed, Gossip: { ...sealed.Gossip, Refused: { Packets: 0, Streams: 0 } } }], 'GET /nodes': [200, NODES] };
+  assert.match((await weft([...H(), 'info'])).out, 'Gossip:          10.0.0.1:7946 (encrypted, key epoch 7)\n');
+  agent.routes = { 'GET /info': [200, { ...INFO, Gossip: { Addr: '10.0.0.1', Port: 7946, Encrypted: false } }], 'GET /nodes': [200, NODES] };
+  assert.match((await weft([...H(), 'info'])).out, 'Gossip:          10.0.0.1:7946 (not encrypted)');
+});
+
 test('services and stacks: an agent without those endpoints gets a clear error, exit 1', async () => {
   const cases = [
     ['service', 'create', '--name', 'api', '--', 'srv'], ['service', 'ls'], ['service', 'ps', 'api'], ['service', 'inspect', 'api'], ['service', 'scale', 'api=2'],

@@ -63,7 +63,17 @@ export interface Info {
   readonly Sandboxes: number;
   readonly CryptoBackend: string;
   readonly DataPath: { readonly Addr: string; readonly Port: number };
-  readonly Gossip: { readonly Addr: string; readonly Port: number; readonly Encrypted: boolean };
+  readonly Gossip: {
+    readonly Addr: string;
+    readonly Port: number;
+    readonly Encrypted: boolean;
+    /** Epoch of the primary gossip key when the keys come from the swarm's key ring (never the key). */
+    readonly KeyEpoch?: number;
+    /** Keys installed: the primary seals, all open. */
+    readonly Keys?: number;
+    /** Inbound datagrams and TCP streams refused for lacking a valid key, since the agent started. */
+    readonly Refused?: { readonly Packets: number; readonly Streams: number };
+  };
   readonly Os: string;
   readonly StateDir: string;
   readonly Plugins: readonly { readonly Name: string; readonly Version: string; readonly Provides: readonly string[] }[];
@@ -139,6 +149,11 @@ export interface Node {
   readonly Weft: boolean;
   readonly Self: boolean;
   readonly Tags: Readonly<Record<string, string>>;
+  /**
+   * Gossip encryption as this node sees it: whether its gossip with the node is encrypted, and
+   * the epoch of the node's primary gossip key (its `gk` tag). Absent for nodes gossip does not know.
+   */
+  readonly Gossip?: { readonly Encrypted: boolean; readonly KeyEpoch?: number };
 }
 
 // Networks and sandboxes: the engine contract's shapes (packages/kernel/src/contracts/engine.ts), re-exported above.

@@ -15,7 +15,8 @@ export type { MethodSpec, NetworkDriverMethodName, IpamDriverMethodName, Request
 export type { Store } from './contracts/store.ts';
 export { ClusterStoreCodes, jsonValue, parseJsonValue } from './contracts/cluster-store.ts';
 export type { KeyValue, CompareResult, Compare, TxnOp, TxnOpResult, TxnRequest, TxnResponse, RangeOptions, RangeResult, WatchEvent, WatchOptions, Watcher, ClusterStoreStatus, ClusterStore, ClusterStoreOpenOptions, ClusterStoreBackend } from './contracts/cluster-store.ts';
-export type { MemberState, Member, MemberEventType, MemberEvent, Membership } from './contracts/membership.ts';
+export type { MemberState, Member, MemberEventType, MemberEvent, Membership, GossipEncryption } from './contracts/membership.ts';
+export { GOSSIP_KEY_EPOCH_TAG } from './contracts/membership.ts';
 export type { TableEntry, TableEvent, Tables } from './contracts/tables.ts';
 export type { DataPathNetwork, PortSpec, PeerSpec, Counters, DataPath } from './contracts/datapath.ts';
 export { DropReason, CipherStatNames, CIPHER_MAX_PLAINTEXT, VXLAN_FLAGS_WORD, WORKER_CIPHER_EXPORT, loadWorkerCipher } from './contracts/cipher.ts';
@@ -23,7 +24,7 @@ export type { DataKey, KeyRing, CipherSession, Cipher, CipherWorker, WorkerCiphe
 export { DATA_KEY_BYTES, generateDataKey, primaryIndex, initialRing, newestEpoch, rotate, toKeyRing } from './keyring.ts';
 export type { ManagedRing } from './keyring.ts';
 export { SwarmRole, NodeAvailability, NodePlatform, ControlSubnet, ControlNetwork, ControlNodeView, KeyRingInfo, SwarmInfo, ControlIpamConfig, ControlNetworkCreateRequest, ControlCreateResponse, ControlNetworkRef, ControlNodeRef, ControlNodeRemoveRequest, AttachRequest, BlockRequest, BlockRelease, BlockResponse, ClusterStoreConfig, SwarmInitRequest, SwarmInitResponse, SwarmJoinRequest, SwarmJoinResponse, SwarmLeaveRequest, JoinTokenRequest, JoinTokenResponse, ControlMethods } from './contracts/control.ts';
-export type { ControlMethodName, NodeDescription, GossipBootstrap, Control, ControlSnapshotEvent, ControlKeyRingEvent, ControlLeaderEvent, ControlNodeRemovedEvent } from './contracts/control.ts';
+export type { ControlMethodName, NodeDescription, GossipBootstrap, GossipKeyRing, Control, ControlSnapshotEvent, ControlKeyRingEvent, ControlLeaderEvent, ControlNodeRemovedEvent } from './contracts/control.ts';
 export type { DnsClient, DnsAnswerResult, Dns } from './contracts/dns.ts';
 export type { BlockAllocator, BlockAllocatorOptions, BlockAllocators } from './contracts/blocks.ts';
 export { IPAMConfig, NetworkCreateRequest, PortMapping, SandboxCreateRequest } from './contracts/engine.ts';

@@ -5,7 +5,7 @@
  * long-dead members when the round restarts.
  */
 import { encodeIndirectPing, encodePing, encodeSuspect } from '../wire/codec.ts';
-import { decodeStream, encodeStream } from '../wire/stream.ts';
+import { decodeStream, encodeStream, isKeyError } from '../wire/stream.ts';
 import { NODE_STATE, type IndirectPing } from '../wire/types.ts';
 import type { Core } from './core.ts';
 import type { NodeRec } from './record.ts';
@@ -139,5 +139,6 @@ export async function tcpPing(c: Core, target: NodeRec, seq: number, timeoutMs: 
   const reply = await c.transport.request(target.addr, target.port, encodeStream(ping, c.streamOpts()), timeoutMs, true);
   if (reply === undefined) return false;
   const d = decodeStream(reply, c.ring.enabled ? c.ring : undefined);
+  if (!d.ok && isKeyError(d.error)) c.refuse('stream', `reply from ${target.addr}:${target.port}`, d.error);
   return d.ok && d.value.kind === 'ack' && d.value.msg.seqNo === seq;
 }

@@ -249,7 +249,8 @@ export class ControlService implements Control {
     if (s.KeyRing.Rotation > this.appliedRotation) {
       this.appliedRotation = s.KeyRing.Rotation;
       if (this.ctx.services.has('cipher')) this.ctx.services.get('cipher').setKeyRing(kernelRing(s.KeyRing));
-      this.ctx.events.publish('control.keyring', { rotation: s.KeyRing.Rotation, epochs: s.KeyRing.Keys.map((k) => k.Epoch) });
+      // The gossip keys go to the membership provider (primary first), which installs them before it gossips.
+      this.ctx.events.publish('control.keyring', { rotation: s.KeyRing.Rotation, epochs: s.KeyRing.Keys.map((k) => k.Epoch), gossip: { keys: s.KeyRing.Gossip.map((k) => fromB64(k.Key)), epochs: s.KeyRing.Gossip.map((k) => k.Epoch) } });
     }
     this.ctx.events.publish('control.snapshot', { seq: s.Seq, networks: s.Networks.map((n) => n.Id) });
   }
