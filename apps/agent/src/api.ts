@@ -15,6 +15,7 @@ import {
 import { listenUnix } from '@weft/plugin-socket';
 import { serviceRoutes } from '@weft/services';
 import type { AgentConfig } from './config.ts';
+import { peersView } from './peers.ts';
 
 export const WEFT_VERSION = '0.1.0';
 
@@ -229,9 +230,8 @@ export function createApi(d: ApiDeps) {
     route('GET', '/networks/{id}/peers', async (p) => {
       const def = await engine().resolve(p.id!);
       const view = await engine().networkView(def);
-      const dp = kernel.service('datapath');
-      const counters = dp?.counters(def.Id) ?? {};
-      return { Network: def.Name, VNI: view.VNI, Encrypted: def.Encrypted, Peers: view.Peers.map((x) => ({ Node: x.Name, VTEP: x.IP, Endpoints: view.Endpoints.filter((e) => e.Node === x.Name).length, Static: false, KeyEpoch: 0, SAAgeMs: 0, Counters: {} })), Endpoints: view.Endpoints, Counters: counters[def.Id] ?? {} };
+      const self = kernel.service('membership')?.self().name ?? config.nodeName;
+      return peersView(view, def.Id, kernel.service('datapath')?.stats?.(), self);
     }),
     route('POST', '/networks/{id}/peers', async (p, _q, b) => {
       const r = body(PeerAddRequest, b);
