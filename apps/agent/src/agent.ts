@@ -25,6 +25,7 @@ import { dockerIntegration } from '@weft/docker';
 import { servicesPlugin } from '@weft/services';
 import type { AgentConfig } from './config.ts';
 import { createApi } from './api.ts';
+import { createEventLog } from './events.ts';
 import { swarmGossipBridge } from './bridges.ts';
 
 export class StartupError extends Error {}
@@ -102,12 +103,14 @@ export async function startAgent(cfg: AgentConfig, log: Logger, entries: PluginE
   }
   if (v.removedTemp > 0) log.info('removed leftovers of interrupted writes', { files: v.removedTemp });
   const kernel = createKernel({ store: fileStore(stateRoot), log });
+  // Listening before the plugins start, so what they do at start is in the log too.
+  const events = createEventLog(kernel);
   const loaded = await kernel.load(entries);
   if (isLeft(loaded)) {
     await kernel.stop();
     throw new StartupError(`cannot load plugins:\n${loaded.left.map((e) => `  ${formatError(e)} [${e.code}]`).join('\n')}`);
   }
-  const api = createApi({ kernel, config: cfg, log });
+  const api = createApi({ kernel, config: cfg, log, events });
   const server = await api.listen(cfg.socket);
   let gateway: Gateway | undefined;
   if (cfg.dockerPlugin !== undefined) {
@@ -120,6 +123,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, entries: PluginE
     stop() {
       stopping ??= (async () => {
         log.info('weft-agent stopping');
+        events.close();
         await server.close();
         await gateway?.close();
         await kernel.stop();

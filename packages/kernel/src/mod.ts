@@ -27,10 +27,10 @@ export type { ControlMethodName, NodeDescription, GossipBootstrap, Control, Cont
 export type { DnsClient, DnsAnswerResult, Dns } from './contracts/dns.ts';
 export type { BlockAllocator, BlockAllocatorOptions, BlockAllocators } from './contracts/blocks.ts';
 export { IPAMConfig, NetworkCreateRequest, PortMapping, SandboxCreateRequest } from './contracts/engine.ts';
-export type { NetworkCreateResponse, NetworkEndpoint, Network, Sandbox, NetDef, RemoveCheck, TaskOptions, Engine } from './contracts/engine.ts';
+export type { NetworkCreateResponse, NetworkEndpoint, Network, Sandbox, NetDef, RemoveCheck, TaskOptions, Engine, EngineNetworkEvent, EngineSandboxEvent, EngineAttachEvent } from './contracts/engine.ts';
 export type { PublishedPort, PortForwarding, Ports } from './contracts/ports.ts';
 export { PortConfig, ServiceSpec } from './contracts/services.ts';
-export type { ServiceCreateResponse, Service, Task, ServicesApi } from './contracts/services.ts';
+export type { ServiceCreateResponse, Service, Task, ServicesApi, ServiceEvent } from './contracts/services.ts';
 export type { ServiceMap } from './services.ts';
 export { KERNEL_VERSION, definePlugin } from './plugin.ts';
 export type { Manifest, Logger, Services, EventSink, MethodMap, SpecRequest, SpecResponse, InvokeFn, Context, HandlerResult, Handler, Handlers, GuardPhase, GuardCall, GuardVerdict, Guard, ServiceFactory, EventHandler, PluginDefinition } from './plugin.ts';
