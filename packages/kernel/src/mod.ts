@@ -40,6 +40,8 @@ export type { MemoryClusterStoreOptions } from './cluster-store.ts';
 export { createSerial, createKeyedSerial } from './serial.ts';
 export type { Serial } from './serial.ts';
 export { createEventBus } from './events.ts';
+export { LATENCY_BOUNDS, createLatencyHistogram } from './contracts/stats.ts';
+export type { LatencyHistogram, MembershipStats, TablesStats, DnsStats, ControlStats } from './contracts/stats.ts';
 export type { EventMap, Topic, Listener, EventBus } from './events.ts';
 export { MultiProviderContracts, resolvePlugins } from './registry.ts';
 export type { LoadedPlugin, Resolution, PluginEntry } from './registry.ts';

@@ -50,6 +50,11 @@ export class Core {
     relays: 0,
     nacksSent: 0,
     drops: {},
+    probes: 0,
+    probeFailures: 0,
+    suspicions: 0,
+    pushPulls: 0,
+    pushPullFailures: 0,
   };
   readonly transport: Transport;
   readonly clock: Clock;

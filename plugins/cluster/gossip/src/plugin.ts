@@ -113,6 +113,14 @@ export function gossipPlugin(): PluginDefinition<GossipConfig> {
           join: (s) => m.join(s),
           leave: () => m.leave(),
           setMeta: (meta) => m.setMeta(meta),
+          stats: () => {
+            const c = m.counters;
+            return {
+              probes: c.probes, probeFailures: c.probeFailures, suspicions: c.suspicions, pushPulls: c.pushPulls, pushPullFailures: c.pushPullFailures,
+              packetsIn: c.packetsIn, packetsOut: c.packetsOut, bytesIn: c.bytesIn, bytesOut: c.bytesOut, streamsIn: c.streamsIn, streamsOut: c.streamsOut,
+              received: { ...c.received }, drops: { ...c.drops },
+            };
+          },
           keyring: { install: (k) => m.installKey(k), use: (k) => m.useKey(k), remove: (k) => m.removeKey(k), list: () => m.keys() },
         };
         return api;
