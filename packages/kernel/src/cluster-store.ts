@@ -23,6 +23,7 @@ import {
   type WatchOptions,
   type Watcher,
 } from './contracts/cluster-store.ts';
+import type { Store } from './contracts/store.ts';
 
 const PLUGIN = 'cluster-store';
 
@@ -310,4 +311,30 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
     },
   };
   return store;
+}
+
+/**
+ * A kernel `Store` over the keys of a `ClusterStore` under `prefix` (e.g. `weft/plugins/services/`),
+ * for plugins that keep manager-side records and want them on the swarm's cluster store, where
+ * every manager sees them. Single-key operations only: read-modify-write races between managers
+ * are the caller's to avoid (e.g. only the leader writes).
+ */
+export function clusterKvStore(store: ClusterStore, prefix: string): Store {
+  return {
+    async get(key) {
+      return (await store.get(prefix + key))?.value;
+    },
+    async put(key, value) {
+      await store.put(prefix + key, value);
+    },
+    async delete(key) {
+      return (await store.delete(prefix + key)) > 0;
+    },
+    async keys(p = '') {
+      return (await store.range(prefix + p)).kvs.map((kv) => kv.key.slice(prefix.length));
+    },
+    scope(p) {
+      return clusterKvStore(store, `${prefix}${p}/`);
+    },
+  };
 }

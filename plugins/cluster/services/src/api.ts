@@ -14,6 +14,7 @@ const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
 
 export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): ServicesApi {
   const { ctx, engine, tables, now, serial, requireManager, records } = s;
+  const recordStore = s.store;
   const managerPass = () => manager.pass();
   const nodePass = () => node.pass();
 
@@ -152,7 +153,7 @@ export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): 
         if ((await records()).some((s) => s.Spec.Name === spec.Name)) raise(errors.conflict(PLUGIN, `service ${spec.Name} already exists`, { value: spec.Name }));
         portConflicts(await records(), undefined, spec);
         const rec: ServiceRecord = { ID: randomBytes(12).toString('hex'), Version: { Index: 1 }, CreatedAt: now(), UpdatedAt: now(), Spec: spec, Networks: nets, Tasks: [] };
-        await putJson(ctx.store, svcKey(rec.ID), rec);
+        await putJson(await recordStore(), svcKey(rec.ID), rec);
         return rec.ID;
       });
       ctx.events.publish('services.service', { action: 'create', id, name: spec.Name, replicas: spec.Mode.Replicated.Replicas });
@@ -182,7 +183,7 @@ export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): 
         s.Networks = nets;
         s.Version = { Index: s.Version.Index + 1 };
         s.UpdatedAt = now();
-        await putJson(ctx.store, svcKey(s.ID), s);
+        await putJson(await recordStore(), svcKey(s.ID), s);
         return s.ID;
       });
       ctx.events.publish('services.service', { action: 'update', id, name: spec.Name, replicas: spec.Mode.Replicated.Replicas });
@@ -193,7 +194,7 @@ export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): 
       await requireManager();
       const gone = await serial(async () => {
         const s = await find(ref);
-        await ctx.store.delete(svcKey(s.ID));
+        await (await recordStore()).delete(svcKey(s.ID));
         return s;
       });
       ctx.events.publish('services.service', { action: 'remove', id: gone.ID, name: gone.Spec.Name, replicas: gone.Spec.Mode.Replicated.Replicas });

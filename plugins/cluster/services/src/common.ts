@@ -4,7 +4,7 @@
  * the service records in the manager's store.
  */
 import { randomBytes } from 'node:crypto';
-import { listJson, createSerial, errors, getJson, raise, type Context, type ControlNodeView, type SwarmInfo, type Engine, type Ports, type Tables } from '@weft/kernel';
+import { clusterKvStore, listJson, createSerial, errors, raise, type Context, type ControlNodeView, type SwarmInfo, type Engine, type Ports, type Store, type Tables } from '@weft/kernel';
 import type { ServiceRecord } from './records.ts';
 import type { ServicesConfig, ServicesOptions } from './config.ts';
 
@@ -30,8 +30,14 @@ export interface Shared {
   /** The control plane's answers, or undefined without one (or when it cannot answer now). */
   swarmInfo(): Promise<SwarmInfo | undefined>;
   nodeViews(): Promise<ControlNodeView[] | undefined>;
+  /** This node is the swarm's leader: it runs the reconciler and takes service changes. */
   isManager(): Promise<boolean>;
   requireManager(): Promise<void>;
+  /**
+   * Where the manager-side records live: the swarm's cluster store (under
+   * `weft/plugins/services/`) on managers, so a new leader finds them; the state dir otherwise.
+   */
+  store(): Promise<Store>;
   /** Service records, oldest first. */
   records(): Promise<ServiceRecord[]>;
 }
@@ -59,26 +65,49 @@ export function createShared(ctx: Context<ServicesConfig>, opts: ServicesOptions
 
   async function isManager(): Promise<boolean> {
     if (opts.isManager !== undefined) return opts.isManager(ctx);
-    const sw = await swarmInfo();
-    if (sw?.Role !== 'manager') return false;
-    const views = (await nodeViews()) ?? [];
-    const leader = views.find((v) => v.ManagerStatus?.Leader === true);
-    return leader === undefined || leader.Description.Hostname === nodeName();
+    if (!ctx.services.has('control')) return false;
+    const c = ctx.services.get('control');
+    return c.role === 'manager' && c.isLeader();
+  }
+
+  let migrated = false;
+  async function store(): Promise<Store> {
+    const cs = ctx.services.has('control') ? ctx.services.get('control').clusterStore() : undefined;
+    if (cs === undefined) return ctx.store;
+    const shared = clusterKvStore(cs, 'weft/plugins/services/');
+    if (!migrated) {
+      // Records an earlier version kept in this manager's state dir move to the cluster store once.
+      migrated = true;
+      const local = await ctx.store.keys('manager/');
+      if (local.length > 0 && (await shared.keys('manager/')).length === 0) {
+        for (const k of local) {
+          const v = await ctx.store.get(k);
+          if (v !== undefined) await shared.put(k, v);
+        }
+        for (const k of local) await ctx.store.delete(k);
+        ctx.log.info('moved the service records of an earlier version to the cluster store', { records: local.length });
+      }
+    }
+    return shared;
   }
 
   async function requireManager(): Promise<void> {
     if (!(await isManager())) {
-      raise(errors.forbidden(PLUGIN, 'This node is not a swarm manager (leader). Services are managed on the leader: run the command there.', { hint: 'Find it with "weft node ls" (MANAGER STATUS Leader).' }));
+      const role = ctx.services.has('control') ? ctx.services.get('control').role : undefined;
+      if (role !== 'manager' && opts.isManager === undefined) {
+        raise(errors.forbidden(PLUGIN, "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.", { hint: 'Find the managers with "weft node ls" on a manager.' }));
+      }
+      raise(errors.forbidden(PLUGIN, 'This node is not the swarm leader. Services are changed on the leader (other managers read them): run the command there.', { hint: 'Find it with "weft node ls" (MANAGER STATUS Leader).' }));
     }
   }
 
   async function records(): Promise<ServiceRecord[]> {
     const out: ServiceRecord[] = [];
-    for (const [, r] of await listJson<ServiceRecord>(ctx.store, 'manager/services/')) {
+    for (const [, r] of await listJson<ServiceRecord>(await store(), 'manager/services/')) {
       if (r !== undefined) out.push(r);
     }
     return out.sort((a, b) => a.CreatedAt.localeCompare(b.CreatedAt) || a.ID.localeCompare(b.ID));
   }
 
-  return { ctx, opts, engine, ports, tables, newId, nodeName, now, serial, swarmInfo, nodeViews, isManager, requireManager, records };
+  return { ctx, opts, engine, ports, tables, newId, nodeName, now, serial, swarmInfo, nodeViews, isManager, requireManager, store, records };
 }

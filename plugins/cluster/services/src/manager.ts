@@ -18,9 +18,10 @@ export interface Manager {
 
 export function createManager(s: Shared): Manager {
   const { ctx, opts, engine, tables, newId, nodeName, now, serial, nodeViews, isManager, records } = s;
+  const recordStore = s.store;
   /** When this manager's services started (see STARTUP_GRACE_MS). */
   const startedAt = ctx.now();
-  const vipAlloc = createVipAllocator(ctx as Context<unknown>, opts.vipSource?.(ctx) ?? controlVipSource(ctx as Context<unknown>));
+  const vipAlloc = createVipAllocator(recordStore, opts.vipSource?.(ctx) ?? controlVipSource(ctx as Context<unknown>), ctx.log);
   /** VIP warnings already logged (said once each). */
   const vipWarned = new Set<string>();
 
@@ -68,7 +69,7 @@ export function createManager(s: Shared): Manager {
         ready = [...new Set([...ready, ...holding])];
       }
       plan({ services: all, readyNodes: ready, status, now: now(), newId });
-      for (let i = 0; i < all.length; i++) if (JSON.stringify(all[i]) !== before[i]) await putJson(ctx.store, svcKey(all[i]!.ID), all[i]);
+      for (let i = 0; i < all.length; i++) if (JSON.stringify(all[i]) !== before[i]) await putJson(await recordStore(), svcKey(all[i]!.ID), all[i]);
       publish(all);
     });
     return vipWarnings;

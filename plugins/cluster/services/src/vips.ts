@@ -11,7 +11,7 @@
  * the service is removed, leaves the network, switches to dnsrr, or the network is removed; a
  * block with no VIP left is given back.
  */
-import { errors, getJson, orRaise, putJson, raise, type Context, type ControlNetwork } from '@weft/kernel';
+import { errors, getJson, orRaise, putJson, raise, type Context, type ControlNetwork, type Logger, type Store } from '@weft/kernel';
 import { formatIPv4, scanIPv4 } from '@weft/net';
 import { attachedNetworks, type ServiceRecord } from './records.ts';
 
@@ -61,7 +61,8 @@ export interface VipAllocator {
   assign(all: ServiceRecord[]): Promise<string[]>;
 }
 
-export function createVipAllocator(ctx: Context<unknown>, source: VipSource): VipAllocator {
+/** `store`: where the VIP pools live (the services' record store: the cluster store on managers). */
+export function createVipAllocator(store: () => Promise<Store>, source: VipSource, log: Logger): VipAllocator {
   return {
     async assign(all) {
       const nets = await source.networks();
@@ -102,12 +103,12 @@ export function createVipAllocator(ctx: Context<unknown>, source: VipSource): Vi
         }
       }
       // 3. Give back blocks no VIP uses (and forget pools of removed networks).
-      for (const k of await ctx.store.keys('manager/vip-pools/')) {
+      for (const k of await (await store()).keys('manager/vip-pools/')) {
         const net = k.slice('manager/vip-pools/'.length);
-        const pool = await getJson<VipPool>(ctx.store, k);
+        const pool = await getJson<VipPool>(await store(), k);
         if (pool === undefined) continue;
         if (byId !== undefined && !byId.has(net)) {
-          await ctx.store.delete(k);
+          await (await store()).delete(k);
           continue;
         }
         const u = used.get(net) ?? new Set<number>();
@@ -126,12 +127,12 @@ export function createVipAllocator(ctx: Context<unknown>, source: VipSource): Vi
               const cat = (e as { error?: { category?: string } }).error?.category;
               if (cat === 'Forbidden' || cat === 'NotFound') continue;
               keep.push(b);
-              ctx.log.warn('services: cannot release a VIP block; retrying on the next pass', { network: net, block: b, error: String((e as { error?: { message?: string } }).error?.message ?? (e as Error)?.message ?? e) });
+              log.warn('services: cannot release a VIP block; retrying on the next pass', { network: net, block: b, error: String((e as { error?: { message?: string } }).error?.message ?? (e as Error)?.message ?? e) });
             }
           }
         }
-        if (keep.length === 0) await ctx.store.delete(k);
-        else if (keep.length !== pool.blocks.length) await putJson(ctx.store, k, { ...pool, blocks: keep });
+        if (keep.length === 0) await (await store()).delete(k);
+        else if (keep.length !== pool.blocks.length) await putJson(await store(), k, { ...pool, blocks: keep });
       }
       return warnings;
     },
@@ -149,7 +150,7 @@ export function createVipAllocator(ctx: Context<unknown>, source: VipSource): Vi
     }
     let u = used.get(def.Id);
     if (u === undefined) used.set(def.Id, (u = new Set()));
-    const pool: VipPool = (await getJson<VipPool>(ctx.store, poolKey(def.Id))) ?? { subnet: sn.Subnet, blocks: [] };
+    const pool: VipPool = (await getJson<VipPool>(await store(), poolKey(def.Id))) ?? { subnet: sn.Subnet, blocks: [] };
     const free = (block: string): number | undefined => {
       const c = cidr4(block);
       if (c === undefined) return undefined;
@@ -166,7 +167,7 @@ export function createVipAllocator(ctx: Context<unknown>, source: VipSource): Vi
     // Every block held is full: take another one (the control plane refuses when the subnet is full).
     const block = await source.requestBlock(def.Id, sn.Subnet);
     pool.blocks.push(block);
-    await putJson(ctx.store, poolKey(def.Id), pool);
+    await putJson(await store(), poolKey(def.Id), pool);
     const a = free(block);
     if (a === undefined) raise(errors.unavailable('services', `block ${block} of network ${def.Name} has no usable address for a virtual IP`, { value: block }));
     u.add(a);
