@@ -136,7 +136,10 @@ export function createEventLog(kernel: Kernel, opts: { capacity?: number; now?: 
       if (action !== undefined) rec('node', action, e.member.name, { name: e.member.name, addr: `${e.member.addr}:${e.member.port}`, weft: e.member.meta.weft === '1' ? 'true' : 'false' });
     }),
     b.subscribe('control.node.removed', (e) => rec('node', 'remove', e.ID, { name: e.Name }, 'swarm')),
-    b.subscribe('control.leader', (e) => rec('node', e.leader ? 'leader' : 'leader-lost', e.nodeId, {}, 'swarm')),
+    b.subscribe('control.leader', (e) => {
+      const name = kernel.service('membership')?.self().name ?? '';
+      rec('node', e.leader ? 'leader' : 'leader-lost', e.nodeId !== '' ? e.nodeId : name, { name }, 'swarm');
+    }),
     b.subscribe('control.keyring', (e) =>
       rec('key', e.rotation === 0 ? 'install' : 'rotate', `rotation-${e.rotation}`, { rotation: str(e.rotation), epochs: e.epochs.join(','), primary: str(e.epochs[e.epochs.length >= 2 ? e.epochs.length - 2 : 0] ?? '') }, 'swarm'),
     ),

@@ -170,7 +170,7 @@ if (!root) {
       assert.is(cli.code, 0, cli.err);
       const lines = cli.out.trim().split('\n');
       const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
-      const a1 = at(/ network create [0-9a-f]+ \(name=obsnet, type=overlay\)$/);
+      const a1 = at(/ network create [0-9a-z]+ \(name=obsnet, type=overlay\)$/);
       const a2 = at(new RegExp(` sandbox attach ${sb('a')} \\(address=10\\.41\\.0\\.\\d+/24, .*network=obsnet`));
       const a3 = at(new RegExp(` node down ${w.name} `));
       assert.ok(a1 >= 0 && a2 > a1 && a3 > a2, `weft system events shows them in order:\n${cli.out}`);
