@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { createKernel, silentLogger } from '@weft/kernel';
 import { startMetrics } from './metrics.ts';
@@ -47,6 +48,21 @@ test('GET /metrics: the text format through prom-client, accepted by promtool; o
       s.on('error', () => res());
     });
     assert.is((await get(`${base}/metrics`)).status, 200, 'still serving');
+  } finally {
+    await m.close();
+  }
+});
+
+test('the Grafana dashboard (docs/grafana/weft-dashboard.json) names only series the agent serves', async () => {
+  const dash = fs.readFileSync(new URL('../../../docs/grafana/weft-dashboard.json', import.meta.url), 'utf8');
+  const k = createKernel();
+  const m = await startMetrics({ host: '127.0.0.1', port: 0 }, k, silentLogger, { version: '', node: '' });
+  try {
+    const text = (await get(`http://${m.address}/metrics`)).text;
+    const families = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((x) => x[1]!));
+    const used = new Set([...dash.matchAll(/\b(weft_[a-z0-9_]+)/g)].map((x) => x[1]!.replace(/_(bucket|sum|count)$/, '')));
+    assert.ok(used.size > 20, `the dashboard uses ${used.size} families`);
+    for (const f of used) assert.ok(families.has(f), `the dashboard's ${f} is served`);
   } finally {
     await m.close();
   }
