@@ -25,6 +25,7 @@
  * | POST | /networks/{id}/connect | NetworkConnectRequest → {} |
  * | POST | /networks/{id}/disconnect | NetworkDisconnectRequest → {} |
  * | GET | /networks/{id}/peers | → NetworkPeers |
+ * | GET | /events[?since=S&until=S&filters={"type":["network"]}] | → one event per line, streamed (Docker's /events) |
  * | POST | /networks/{id}/peers | PeerAddRequest → {} |
  * | DELETE | /networks/{id}/peers/{mac} | → {} |
  * | GET | /sandboxes | → Sandbox[] |
