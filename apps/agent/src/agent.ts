@@ -18,6 +18,7 @@ import { ipamBlocksPlugin, ipamPlugin } from '@weft/ipam';
 import { overlayPlugin } from '@weft/overlay';
 import { bridgePlugin } from '@weft/bridge';
 import { controlPlugin } from '@weft/control';
+import { embeddedStorePlugin } from '@weft/store-embedded';
 import { enginePlugin } from '@weft/engine';
 import { windowsGuardPlugin } from '@weft/windows-guard';
 import { scaleGuardPlugin } from '@weft/scale-guard';
@@ -69,6 +70,8 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     { plugin: dnsPlugin, config: {} },
     { plugin: ipamPlugin({ hostRoutes }) },
     { plugin: ipamBlocksPlugin() },
+    // Cluster-store backends; the control plugin opens the one --cluster-store names.
+    { plugin: embeddedStorePlugin({ dir: cfg.stateDir }) },
     { plugin: overlayPlugin(), config: { vtep: cfg.dataPathAddr, node: cfg.nodeName, vtepPort: cfg.dataPathPort } },
     { plugin: bridgePlugin(), config: { node: cfg.nodeName } },
     {

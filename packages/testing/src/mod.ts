@@ -11,3 +11,4 @@ export { testStore, type StoreSuiteOptions } from './store.ts';
 export { testDataPath, type DataPathHosts, type DataPathInstance, type DataPathSuiteOptions } from './datapath.ts';
 export { testCipher, testKey, testRing, totalDrops } from './cipher.ts';
 export type { CipherConformanceOptions, CipherFactory } from './cipher.ts';
+export { testClusterStore, type ClusterStoreSuiteOptions } from './cluster-store.ts';
