@@ -24,6 +24,7 @@ import { windowsGuardPlugin } from '@weft/windows-guard';
 import { scaleGuardPlugin } from '@weft/scale-guard';
 import { dockerIntegration } from '@weft/docker';
 import { servicesPlugin } from '@weft/services';
+import { etcdStorePlugin } from '@weft/store-etcd';
 import type { AgentConfig } from './config.ts';
 import { createApi, WEFT_VERSION } from './api.ts';
 import { createEventLog } from './events.ts';
@@ -70,8 +71,10 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     { plugin: dnsPlugin, config: {} },
     { plugin: ipamPlugin({ hostRoutes }) },
     { plugin: ipamBlocksPlugin() },
-    // Cluster-store backends; the control plugin opens the one --cluster-store names.
+    // Cluster-store backends; the control plugin opens the one --cluster-store names
+    // (embedded: by default; etcd://, etcds:// for several managers on a real etcd).
     { plugin: embeddedStorePlugin({ dir: cfg.stateDir }) },
+    { plugin: etcdStorePlugin() },
     { plugin: overlayPlugin(), config: { vtep: cfg.dataPathAddr, node: cfg.nodeName, vtepPort: cfg.dataPathPort } },
     { plugin: bridgePlugin(), config: { node: cfg.nodeName } },
     {

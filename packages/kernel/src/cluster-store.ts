@@ -98,6 +98,36 @@ function compareHolds(c: Compare, kv: KeyValue | undefined): boolean {
   }
 }
 
+/**
+ * etcd's rule for a transaction (contract: `TxnRequest`), for backends to enforce as etcd does:
+ * in each branch, whichever runs, no key put twice and none put where a `delete`/`deletePrefix` of
+ * the branch covers it. Throws a `BadRequest` WeftError (an Error) attributed to `plugin`.
+ */
+export function checkTxnWrites(req: TxnRequest, plugin: string): void {
+  for (const [branch, ops] of [['success', req.success], ['failure', req.failure ?? []]] as const) {
+    const puts = new Set<string>();
+    const deletes: { key: string; prefix: boolean }[] = [];
+    for (const op of ops) {
+      if (op.op === 'delete') deletes.push({ key: op.key, prefix: false });
+      else if (op.op === 'deletePrefix') deletes.push({ key: op.prefix, prefix: true });
+    }
+    for (const op of ops) {
+      if (op.op !== 'put') continue;
+      const covered = deletes.find((d) => (d.prefix ? op.key.startsWith(d.key) : op.key === d.key));
+      if (puts.has(op.key) || covered !== undefined) {
+        const how = puts.has(op.key) ? 'puts' : `puts and ${covered!.prefix ? `deletes (prefix ${JSON.stringify(covered!.key)})` : 'deletes'}`;
+        throw throwable(
+          errors.badRequest(plugin, `The transaction's ${branch} branch ${how} key ${JSON.stringify(op.key)}; a transaction may write a key once (etcd's rule)`, {
+            value: op.key,
+            hint: 'Split the transaction, or drop the put that the delete covers.',
+          }),
+        );
+      }
+      puts.add(op.key);
+    }
+  }
+}
+
 export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): ClusterStore {
   const now = opts.now ?? Date.now;
   const name = opts.name ?? 'memory';
@@ -260,6 +290,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
     },
     async txn(req: TxnRequest): Promise<TxnResponse> {
       check();
+      checkTxnWrites(req, PLUGIN);
       const ok = req.compare.every((c) => compareHolds(c, data.get(c.key)));
       const ops = ok ? req.success : (req.failure ?? []);
       validate(ops);

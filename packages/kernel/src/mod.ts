@@ -35,7 +35,7 @@ export type { ServiceMap } from './services.ts';
 export { KERNEL_VERSION, definePlugin } from './plugin.ts';
 export type { Manifest, Logger, Services, EventSink, MethodMap, SpecRequest, SpecResponse, InvokeFn, Context, HandlerResult, Handler, Handlers, GuardPhase, GuardCall, GuardVerdict, Guard, ServiceFactory, EventHandler, PluginDefinition } from './plugin.ts';
 export { memoryStore, getJson, putJson, listJson } from './store.ts';
-export { memoryClusterStore, clusterKvStore, compareKeys } from './cluster-store.ts';
+export { memoryClusterStore, clusterKvStore, compareKeys, checkTxnWrites } from './cluster-store.ts';
 export type { MemoryClusterStoreOptions } from './cluster-store.ts';
 export { createSerial, createKeyedSerial } from './serial.ts';
 export type { Serial } from './serial.ts';

@@ -5,7 +5,7 @@
  *
  * It checks etcd v3's semantics as the contract states them: revisions (one per write, none for a
  * read or a failed compare), createRevision/modRevision/version, compares on every target with
- * etcd's rule for missing keys, atomic and serializable transactions under concurrency, watches
+ * etcd's rule for missing keys, atomic and serializable transactions under concurrency, etcd's one-write-per-key rule in a branch, watches
  * (one batch per revision, in order, replay then live, resumption without gaps or duplicates,
  * compacted starts), leases (expiry, keepAlive, revoke, unknown leases), close, and — given
  * `reopen` — durability of data, revisions, history and leases.
@@ -369,10 +369,10 @@ export function testClusterStore(name: string, opts: ClusterStoreSuiteOptions): 
       failure: [
         { op: 'get', key: 'p/1' },
         { op: 'range', prefix: 'p/' },
-        put('p/4', 'p/4'),
+        put('q/2', 'q/2'),
         { op: 'delete', key: 'p/1' },
         { op: 'deletePrefix', prefix: 'p/' },
-        { op: 'get', key: 'p/4' },
+        { op: 'get', key: 'p/2' },
         { op: 'range', prefix: '' },
         { op: 'delete', key: 'p/1' },
       ],
@@ -384,12 +384,12 @@ export function testClusterStore(name: string, opts: ClusterStoreSuiteOptions): 
     assert.is(r.results[2]!.kvs, undefined, 'a put has no kvs');
     assert.is(r.results[2]!.deleted, undefined, 'a put has no deleted count');
     assert.is(r.results[3]!.deleted, 1);
-    assert.is(r.results[4]!.deleted, 3, 'p/2, p/3 and the p/4 this transaction put');
+    assert.is(r.results[4]!.deleted, 2, 'p/2 and p/3: the earlier delete of p/1 is seen');
     assert.equal(keys(5), [], 'the get after the deletePrefix sees it');
-    assert.equal(keys(6), ['q/1']);
+    assert.equal(keys(6), ['q/1', 'q/2'], 'the range sees the put and the deletes before it');
     assert.is(r.results[7]!.deleted, 0);
     assert.is(await store.get('never'), undefined);
-    assert.equal((await store.range('')).kvs.map((kv) => kv.key), ['q/1']);
+    assert.equal((await store.range('')).kvs.map((kv) => kv.key), ['q/1', 'q/2']);
 
     const w = await store.txn({ compare: [], success: [put('n/a', 'x'), { op: 'get', key: 'n/a' }, { op: 'range', prefix: 'n/' }] });
     const seen = w.results[1]!.kvs![0]!;
@@ -397,6 +397,32 @@ export function testClusterStore(name: string, opts: ClusterStoreSuiteOptions): 
     assert.equal(w.results[2]!.kvs!.map((kv) => kv.key), ['n/a']);
     const g = await store.txn({ compare: [{ key: 'n/a', target: 'version', result: '=', value: 1 }], success: [{ op: 'get', key: 'n/a' }, { op: 'get', key: 'missing' }] });
     assert.equal([g.succeeded, g.results[0]!.kvs!.length, g.results[1]!.kvs!.length], [true, 1, 0], 'a get of a missing key is an empty kvs');
+  });
+
+  s('a branch may write a key once: putting a key twice, or a key a delete of the branch covers, is refused and writes nothing (etcd\'s rule)', async () => {
+    await store.put('o/a', enc('1'));
+    const base = await revisionNow();
+    const refused: [string, TxnOp[]][] = [
+      ['a key put twice', [put('o/x', '1'), put('o/x', '2')]],
+      ['a put and a delete of the key', [{ op: 'delete', key: 'o/a' }, put('o/a', '2')]],
+      ['a put before a delete of the key', [put('o/a', '2'), { op: 'delete', key: 'o/a' }]],
+      ['a put under a deletePrefix', [{ op: 'deletePrefix', prefix: 'o/' }, put('o/new', '1')]],
+      ['a put under a later deletePrefix', [put('o/new', '1'), { op: 'deletePrefix', prefix: 'o' }]],
+    ];
+    for (const [label, ops] of refused) {
+      const e = await rejection(store.txn({ compare: [], success: ops }), label);
+      assert.is(e.category, 'BadRequest', label);
+      const f = await rejection(store.txn({ compare: [], success: [], failure: ops }), `${label}, in the failure branch that does not run`);
+      assert.is(f.category, 'BadRequest', `${label}: both branches are checked`);
+    }
+    assert.is(await revisionNow(), base, 'nothing was written');
+    assert.equal(dec((await store.get('o/a'))!.value), '1');
+    const fine = await store.txn({
+      compare: [],
+      success: [{ op: 'delete', key: 'o/a' }, { op: 'deletePrefix', prefix: 'o/' }, { op: 'delete', key: 'o/a' }, put('p/x', '1'), { op: 'get', key: 'p/x' }],
+      failure: [put('p/x', '2')],
+    });
+    assert.equal([fine.succeeded, fine.revision, fine.results[1]!.deleted, fine.results[4]!.kvs!.length], [true, base + 1, 0, 1], 'overlapping deletes, and the same key in the two branches, are fine');
   });
 
   s('deletePrefix deletes exactly the keys under a plain string prefix and counts them', async () => {

@@ -18,6 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import {
+  checkTxnWrites,
   ClusterStoreCodes,
   compareKeys,
   errors,
@@ -699,6 +700,7 @@ export async function openEmbeddedStore(o: EmbeddedStoreOptions): Promise<Cluste
       for (const c of req.compare) checkCompare(c);
       checkOps(req.success, 'success');
       checkOps(req.failure, 'failure');
+      checkTxnWrites(req, PLUGIN);
       const r = await write(() => {
         const ok = req.compare.every((c) => compareHolds(c, kv.get(keyBytes(c.key))));
         const out = applyOps(ok ? req.success : (req.failure ?? []));
