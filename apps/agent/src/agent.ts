@@ -26,7 +26,9 @@ import { dockerIntegration } from '@weft/docker';
 import { servicesPlugin } from '@weft/services';
 import { etcdStorePlugin } from '@weft/store-etcd';
 import type { AgentConfig } from './config.ts';
-import { createApi } from './api.ts';
+import { createApi, WEFT_VERSION } from './api.ts';
+import { createEventLog } from './events.ts';
+import { MetricsAddrError, startMetrics, type MetricsServer } from './metrics.ts';
 import { swarmGossipBridge } from './bridges.ts';
 
 export class StartupError extends Error {}
@@ -110,12 +112,25 @@ export async function startAgent(cfg: AgentConfig, log: Logger, entries: PluginE
   }
   if (v.removedTemp > 0) log.info('removed leftovers of interrupted writes', { files: v.removedTemp });
   const kernel = createKernel({ store: fileStore(stateRoot), log });
+  // Bound before anything starts: a malformed or busy --metrics-addr fails here, leaving nothing.
+  let metrics: MetricsServer | undefined;
+  if (cfg.metricsAddr !== undefined) {
+    try {
+      metrics = await startMetrics(cfg.metricsAddr, kernel, log, { version: WEFT_VERSION, node: cfg.nodeName });
+    } catch (e) {
+      if (e instanceof MetricsAddrError) throw new StartupError(e.message);
+      throw e;
+    }
+  }
+  // Listening before the plugins start, so what they do at start is in the log too.
+  const events = createEventLog(kernel);
   const loaded = await kernel.load(entries);
   if (isLeft(loaded)) {
+    await metrics?.close();
     await kernel.stop();
     throw new StartupError(`cannot load plugins:\n${loaded.left.map((e) => `  ${formatError(e)} [${e.code}]`).join('\n')}`);
   }
-  const api = createApi({ kernel, config: cfg, log });
+  const api = createApi({ kernel, config: cfg, log, events });
   const server = await api.listen(cfg.socket);
   let gateway: Gateway | undefined;
   if (cfg.dockerPlugin !== undefined) {
@@ -128,6 +143,8 @@ export async function startAgent(cfg: AgentConfig, log: Logger, entries: PluginE
     stop() {
       stopping ??= (async () => {
         log.info('weft-agent stopping');
+        events.close();
+        await metrics?.close();
         await server.close();
         await gateway?.close();
         await kernel.stop();

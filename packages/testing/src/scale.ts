@@ -70,6 +70,8 @@ export interface EndpointScaleOptions {
   /** Concurrent API requests while attaching. Default 4. */
   readonly concurrency?: number;
   readonly log?: (line: string) => void;
+  /** Called after each attach with how many are attached (progress of the long part). */
+  readonly onAttach?: (done: number) => void;
 }
 
 export interface EndpointScaleResult {
@@ -175,6 +177,7 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
       const s: Sandbox = await h1.client.sandboxCreate({ Name: name(i), Bare: true, Networks: [{ Name: 'scale' }] });
       addrs.set(name(i), s.Networks['scale']!.IPAddress.split('/')[0]!);
       if (++done % 1000 === 0) log(`  ${done} attached, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      o.onAttach?.(done);
     });
     const attachSeconds = (Date.now() - t0) / 1000;
     log(`attached ${o.endpoints} in ${attachSeconds.toFixed(1)} s`);

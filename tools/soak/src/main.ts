@@ -11,6 +11,7 @@
  * Exits 1 when a check fails (a name unresolved or wrong, a ping lost, a TAP left, no convergence).
  */
 import { agentScale, endpointScale } from '@weft/testing/scale';
+import { createProgress } from '@weft/progress';
 
 const args = process.argv.slice(2);
 const known = new Set(['endpoints', 'sample', 'agents', 'steady', 'only']);
@@ -61,7 +62,15 @@ const check = (ok: boolean, what: string) => {
 if (only !== 'agents') {
   const n = num('endpoints', 10000);
   const sample = num('sample', 50);
-  const r = await endpointScale({ endpoints: n, sample, subnet: 60, tag: `${tag}e`, log });
+  // Attaching is the long part (≈ 10 min for 10,000): its progress, with the time left.
+  const progress = createProgress({ title: 'soak endpoints', total: n });
+  progress.step('attach', n);
+  let last = 1;
+  const r = await endpointScale({ endpoints: n, sample, subnet: 60, tag: `${tag}e`, log, onAttach: (d) => {
+    progress.advance(d - last);
+    last = d;
+  } });
+  progress.done();
   console.log(`\nendpoints: ${r.endpoints} bare endpoints on one host, one overlay network`);
   console.log(`  attach all           ${r.attachSeconds.toFixed(1)} s (${r.attachPerSecond.toFixed(1)} endpoints/s)`);
   console.log(`  agent RSS            ${(r.rssBefore / MiB).toFixed(1)} MiB with 1 -> ${(r.rssAfter / MiB).toFixed(1)} MiB with ${r.endpoints}: ${(r.rssPerEndpoint / 1024).toFixed(1)} KiB per endpoint`);
@@ -78,7 +87,10 @@ if (only !== 'agents') {
 if (only !== 'endpoints') {
   const m = num('agents', 50);
   const steady = num('steady', 60);
+  const progress = createProgress({ title: 'soak agents', total: 1 });
+  progress.step(`${m} agents, ${steady} s steady`);
   const r = await agentScale({ agents: m, steadySeconds: steady, subnet: 61, tag: `${tag}a`, log });
+  progress.done();
   console.log(`\nagents: ${r.agents} agents in one swarm on this machine`);
   console.log(`  start + join         ${r.startSeconds.toFixed(1)} s (${r.joinRetries} joins retried)`);
   console.log(`  converge             ${r.convergeSeconds.toFixed(1)} s after the last join (every agent lists ${r.agents} alive)`);

@@ -17,6 +17,7 @@ import * as t from 'io-ts';
 import { Cidr, IP, NonEmptyString, StringMap } from '../codecs.ts';
 import { method } from '../methods.ts';
 import type { ClusterStore } from './cluster-store.ts';
+import type { ControlStats } from './stats.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Records
@@ -255,6 +256,8 @@ export interface Control {
   clusterStore(): ClusterStore | undefined;
   /** Whether this manager holds the leader lease: what must run once in the swarm runs here. */
   isLeader(): boolean;
+  /** Optional, read-only: this node's RPCs to its manager (metrics). */
+  stats?(): ControlStats;
 
   requestBlock(req: BlockRequest): Promise<t.TypeOf<typeof BlockResponse>>;
   releaseBlock(req: BlockRelease): Promise<None>;

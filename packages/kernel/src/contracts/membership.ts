@@ -1,4 +1,5 @@
 /** membership — the cluster's nodes, failure detection (gossip, SWIM). */
+import type { MembershipStats } from './stats.ts';
 export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
 
 export interface Member {
@@ -43,6 +44,8 @@ export interface Membership {
   join(seeds: readonly string[]): Promise<number>;
   leave(): Promise<void>;
   setMeta(meta: Readonly<Record<string, string>>): void;
+  /** Optional, read-only: protocol counters since start (metrics). */
+  stats?(): MembershipStats;
   /** Gossip keyring (memberlist AES-GCM), when encryption is on. */
   readonly keyring?: {
     install(key: Uint8Array): void;

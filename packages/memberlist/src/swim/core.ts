@@ -51,6 +51,11 @@ export class Core {
     nacksSent: 0,
     drops: {},
     refused: { packets: 0, streams: 0 },
+    probes: 0,
+    probeFailures: 0,
+    suspicions: 0,
+    pushPulls: 0,
+    pushPullFailures: 0,
   };
   readonly transport: Transport;
   readonly clock: Clock;

@@ -76,6 +76,7 @@ export function probeNode(c: Core, target: NodeRec, done: () => void): void {
     c.ackHandlers.delete(seq);
     if (ok) c.awareness.apply(-1);
     else {
+      c.counters.probeFailures++;
       c.awareness.apply(expectedNacks > 0 ? Math.max(0, expectedNacks - nacks) : 1);
       const cur = c.nodeMap.get(target.name);
       if (cur !== undefined && c.running && !c.leaving)
@@ -84,6 +85,7 @@ export function probeNode(c: Core, target: NodeRec, done: () => void): void {
     done();
   };
   c.ackHandlers.set(seq, { ack: () => finish(true), nack: () => void nacks++ });
+  c.counters.probes++;
   const ping = encodePing({ seqNo: seq, node: target.name, sourceAddr: c.addrBytes, sourcePort: c.port, sourceNode: c.name });
   if (target.state === NODE_STATE.alive) sendTo(c, target, [ping]);
   else sendTo(c, target, [ping, encodeSuspect({ incarnation: target.incarnation, node: target.name, from: c.name })], false);

@@ -192,5 +192,13 @@ export interface Counters {
    * plaintext or that no installed key opens. Also counted in `drops` (`decrypt`, `bad-stream`).
    */
   refused: { packets: number; streams: number };
+  /** Probes started (direct ping), and those that ended without an ack (the target became suspect). */
+  probes: number;
+  probeFailures: number;
+  /** Members this node marked suspect (its own probe, or a peer's accusation it accepted). */
+  suspicions: number;
+  /** Push/pull state exchanges this node started, and those that failed. */
+  pushPulls: number;
+  pushPullFailures: number;
 }
 

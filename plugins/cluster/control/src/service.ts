@@ -5,7 +5,7 @@
  * "not a swarm manager" refusal for cluster writes and reads from its cached snapshot.
  */
 import * as os from 'node:os';
-import { ClusterStoreCodes, errors, putJson, raise, WeftException, type BlockAllocator, type ClusterStore, type ClusterStoreConfig, type Context, type Control, type GossipBootstrap, type KeyRing, type NodeDescription, type Store } from '@weft/kernel';
+import { ClusterStoreCodes, createLatencyHistogram, errors, putJson, raise, WeftException, type ControlStats, type BlockAllocator, type ClusterStore, type ClusterStoreConfig, type Context, type Control, type GossipBootstrap, type KeyRing, type NodeDescription, type Store } from '@weft/kernel';
 import type { AttachRequest, InitRequest, JoinRequest, KeyRingInfo, NetworkCreateRequest, NetworkRecord, NodeRecord, NodeView, Platform, Role, Snapshot, SwarmInfo, WireKeyRing } from './codecs.ts';
 import { defaultAdvertise, LOCAL_KEY, Manager } from './manager.ts';
 import { convertV1, readV1 } from './migrate.ts';
@@ -502,6 +502,11 @@ export class ControlService implements Control {
 
   isLeader(): boolean {
     return this.manager?.isLeader ?? false;
+  }
+
+  /** This node's RPCs to its manager (none on a manager: it answers them). */
+  stats(): ControlStats {
+    return { rpc: (this.node?.rpc ?? createLatencyHistogram()).snapshot(), rpcErrors: this.node?.rpcErrors ?? 0 };
   }
 
   /** The platform of a node: known for itself always, for others on managers. */

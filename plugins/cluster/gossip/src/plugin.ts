@@ -176,6 +176,14 @@ export function gossipPlugin(): PluginDefinition<GossipConfig> {
             tags = { ...meta };
             m.setMeta(withEpoch(tags));
           },
+          stats: () => {
+            const c = m.counters;
+            return {
+              probes: c.probes, probeFailures: c.probeFailures, suspicions: c.suspicions, pushPulls: c.pushPulls, pushPullFailures: c.pushPullFailures,
+              packetsIn: c.packetsIn, packetsOut: c.packetsOut, bytesIn: c.bytesIn, bytesOut: c.bytesOut, streamsIn: c.streamsIn, streamsOut: c.streamsOut,
+              received: { ...c.received }, drops: { ...c.drops },
+            };
+          },
           keyring: { install: (k) => m.installKey(k), use: (k) => m.useKey(k), remove: (k) => m.removeKey(k), list: () => m.keys() },
           encryption: () => {
             const e = m.encryption();
