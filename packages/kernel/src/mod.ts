@@ -17,7 +17,8 @@ export { ClusterStoreCodes, jsonValue, parseJsonValue } from './contracts/cluste
 export type { KeyValue, CompareResult, Compare, TxnOp, TxnOpResult, TxnRequest, TxnResponse, RangeOptions, RangeResult, WatchEvent, WatchOptions, Watcher, ClusterStoreStatus, ClusterStore, ClusterStoreOpenOptions, ClusterStoreBackend } from './contracts/cluster-store.ts';
 export type { MemberState, Member, MemberEventType, MemberEvent, Membership } from './contracts/membership.ts';
 export type { TableEntry, TableEvent, Tables } from './contracts/tables.ts';
-export type { DataPathNetwork, PortSpec, PeerSpec, Counters, DataPath } from './contracts/datapath.ts';
+export type { DataPathNetwork, PortSpec, PeerSpec, Counters, DataPath, DataPlane, DataPlaneChoice, DataPlacement } from './contracts/datapath.ts';
+export { DATAPLANE_CHOICES } from './contracts/datapath.ts';
 export { DropReason, CipherStatNames, CIPHER_MAX_PLAINTEXT, VXLAN_FLAGS_WORD, WORKER_CIPHER_EXPORT, loadWorkerCipher } from './contracts/cipher.ts';
 export type { DataKey, KeyRing, CipherSession, Cipher, CipherWorker, WorkerCipherFactory } from './contracts/cipher.ts';
 export { DATA_KEY_BYTES, generateDataKey, primaryIndex, initialRing, newestEpoch, rotate, toKeyRing } from './keyring.ts';

@@ -41,6 +41,7 @@ rootTest('rtnetlink in a namespace: bridge, vxlan (made in one namespace, living
       nlHost.exec([nlLinkAdd({ name: 'vxlan0', kind: 'vxlan', mtu: 1400, netnsFd: netFd, vxlan: { vni: 4242, local: '198.18.77.1', port: 4789, proxy: true } })], () => 'vxlan');
       const vx = nlLinkList(nl).find((l) => l.name === 'vxlan0')!;
       assert.is(vx.kind, 'vxlan');
+      assert.equal(vx.vxlan, { vni: 4242, port: 4789 });
       // master + up on the vxlan device, a veth whose peer is created in the sandbox
       nl.exec([
         nlAddrAdd(br.index, '10.77.0.1/24'),

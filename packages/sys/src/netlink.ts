@@ -479,6 +479,7 @@ export function nlAddrAdd(index: number, cidr: string): NlMessage {
   const h = new Uint8Array(8);
   h[0] = v6 ? AF_INET6 : AF_INET_;
   h[1] = l === undefined ? (v6 ? 128 : 32) : Number(l);
+  h[2] = v6 ? 0x02 : 0; // IFA_F_NODAD: a gateway or endpoint address is unique by construction
   new DataView(h.buffer).setUint32(4, index, true);
   return new NlMessage(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE).header(h).attr(IFA_LOCAL, bytes).attr(IFA_ADDRESS, bytes);
 }
@@ -536,7 +537,10 @@ export interface LinkRow {
   readonly kind?: string;
   readonly master?: number;
   readonly up: boolean;
+  readonly mtu?: number;
   readonly stats?: LinkStats;
+  /** vxlan devices: VNI and UDP port. */
+  readonly vxlan?: { readonly vni: number; readonly port: number };
 }
 
 /** Every link of the socket's namespace, with kind, master and statistics (one dump). */
@@ -547,7 +551,16 @@ export function nlLinkList(nl: Netlink): LinkRow[] {
     const dv = new DataView(r.body.buffer, r.body.byteOffset, r.body.byteLength);
     const a = parseAttrs(r.body, 16, r.body.length);
     const info = a.get(IFLA_LINKINFO);
-    const kind = info === undefined ? undefined : attrStr(parseAttrs(info, 0, info.length).get(IFLA_INFO_KIND));
+    const li = info === undefined ? undefined : parseAttrs(info, 0, info.length);
+    const kind = attrStr(li?.get(IFLA_INFO_KIND));
+    const data = li?.get(IFLA_INFO_DATA);
+    let vxlan: { vni: number; port: number } | undefined;
+    if (kind === 'vxlan' && data !== undefined) {
+      const d = parseAttrs(data, 0, data.length);
+      const p = d.get(IFLA_VXLAN_PORT);
+      vxlan = { vni: attrU32(d.get(IFLA_VXLAN_ID)) ?? 0, port: p !== undefined && p.length >= 2 ? (p[0]! << 8) | p[1]! : 0 };
+    }
+    const mtu = attrU32(a.get(IFLA_MTU));
     const s = a.get(IFLA_STATS64);
     let stats: LinkStats | undefined;
     if (s !== undefined && s.length >= 64) {
@@ -562,7 +575,9 @@ export function nlLinkList(nl: Netlink): LinkRow[] {
       up: (dv.getUint32(8, true) & IFF_UP) !== 0,
       ...(kind !== undefined ? { kind } : {}),
       ...(master !== undefined ? { master } : {}),
+      ...(mtu !== undefined ? { mtu } : {}),
       ...(stats !== undefined ? { stats } : {}),
+      ...(vxlan !== undefined ? { vxlan } : {}),
     });
   }
   return rows;
