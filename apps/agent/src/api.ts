@@ -231,7 +231,12 @@ export function createApi(d: ApiDeps) {
       const view = await engine().networkView(def);
       const dp = kernel.service('datapath');
       const counters = dp?.counters(def.Id) ?? {};
-      return { Network: def.Name, VNI: view.VNI, Encrypted: def.Encrypted, Peers: view.Peers.map((x) => ({ Node: x.Name, VTEP: x.IP, Endpoints: view.Endpoints.filter((e) => e.Node === x.Name).length, Static: false, KeyEpoch: 0, SAAgeMs: 0, Counters: {} })), Endpoints: view.Endpoints, Counters: counters[def.Id] ?? {} };
+      return {
+        Network: def.Name, VNI: view.VNI, Encrypted: def.Encrypted, ...(view.DataPlane !== undefined ? { DataPlane: view.DataPlane } : {}),
+        Peers: view.Peers.map((x) => ({ Node: x.Name, VTEP: x.IP, Endpoints: view.Endpoints.filter((e) => e.Node === x.Name).length, Static: false, KeyEpoch: 0, SAAgeMs: 0, Counters: {}, ...(x.DataPlane !== undefined ? { DataPlane: x.DataPlane } : {}) })),
+        // The kernel path counts per network on its vxlan device (the kernel keeps no per-peer counters).
+        Endpoints: view.Endpoints, Counters: counters[def.Id] ?? counters[`vxlan/${def.Id}`] ?? {},
+      };
     }),
     route('POST', '/networks/{id}/peers', async (p, _q, b) => {
       const r = body(PeerAddRequest, b);

@@ -157,15 +157,15 @@ test('network rm/prune/connect/disconnect/peers/peer add/rm', async () => {
     ['DELETE', '/networks/web/peers/02%3A42%3A0a%3A01%3A00%3A32', undefined],
   ]);
   const peers: NetworkPeers = {
-    Network: 'web', VNI: 4097, Encrypted: true, Counters: { rx: 10, tx: 12 },
-    Peers: [{ Node: 'node-2', VTEP: '10.0.0.2', Endpoints: 3, Static: false, KeyEpoch: 7, SAAgeMs: 61_000, Counters: { tx: 5 } }],
+    Network: 'web', VNI: 4097, Encrypted: true, DataPlane: 'userspace', Counters: { rx: 10, tx: 12 },
+    Peers: [{ Node: 'node-2', VTEP: '10.0.0.2', Endpoints: 3, Static: false, KeyEpoch: 7, SAAgeMs: 61_000, Counters: { tx: 5 }, DataPlane: 'userspace' }],
     Endpoints: [{ Name: 'web1', EndpointID: 'e1', MacAddress: '02:42:0a:01:00:05', IPv4Address: '10.1.0.5/24', IPv6Address: '', Node: 'node-1' }],
   };
   agent.routes = { 'GET /networks/web/peers': [200, peers] };
   const pv = await weft([...H(), 'network', 'peers', 'web']);
   assert.is(pv.code, 0);
-  assert.match(pv.out, 'Network:     web (VNI 4097)\nEncryption:  on\nCounters:    rx=10 tx=12\n');
-  assert.match(pv.out, 'NODE      VTEP       ENDPOINTS   STATIC    KEY EPOCH   SA AGE    COUNTERS\nnode-2    10.0.0.2   3           no        7           61s       tx=5\n');
+  assert.match(pv.out, 'Network:     web (VNI 4097)\nEncryption:  on\nData plane:  userspace (this host)\nCounters:    rx=10 tx=12\n');
+  assert.match(pv.out, /NODE +VTEP +DATA PLANE +ENDPOINTS +STATIC +KEY EPOCH +SA AGE +COUNTERS\nnode-2 +10\.0\.0\.2 +userspace +3 +no +7 +61s +tx=5\n/);
   assert.match(pv.out, 'web1');
   assert.equal(JSON.parse((await weft([...H(), 'network', 'peers', '--format', 'json', 'web'])).out), peers);
 });

@@ -134,11 +134,12 @@ const counters = (c: Readonly<Record<string, number>>) => Object.entries(c).map(
 
 export function renderPeers(v: NetworkPeers): string {
   let out = `Network:     ${v.Network} (VNI ${v.VNI})\nEncryption:  ${v.Encrypted ? 'on' : 'off'}\n`;
+  if (v.DataPlane !== undefined) out += `Data plane:  ${v.DataPlane} (this host)\n`;
   if (Object.keys(v.Counters).length > 0) out += `Counters:    ${counters(v.Counters)}\n`;
   out += '\n';
   out += table(
-    ['NODE', 'VTEP', 'ENDPOINTS', 'STATIC', 'KEY EPOCH', 'SA AGE', 'COUNTERS'],
-    v.Peers.map((pe) => [pe.Node, pe.VTEP, String(pe.Endpoints), pe.Static ? 'yes' : 'no', v.Encrypted ? String(pe.KeyEpoch) : '-', v.Encrypted ? `${Math.round(pe.SAAgeMs / 1000)}s` : '-', counters(pe.Counters)]),
+    ['NODE', 'VTEP', 'DATA PLANE', 'ENDPOINTS', 'STATIC', 'KEY EPOCH', 'SA AGE', 'COUNTERS'],
+    v.Peers.map((pe) => [pe.Node, pe.VTEP, pe.DataPlane ?? '-', String(pe.Endpoints), pe.Static ? 'yes' : 'no', v.Encrypted ? String(pe.KeyEpoch) : '-', v.Encrypted ? `${Math.round(pe.SAAgeMs / 1000)}s` : '-', counters(pe.Counters)]),
   );
   out += '\n';
   out += table(
