@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { createCluster, eventually, formSwarm, type Cluster, type Host } from '@weft/testing/cluster';
+import { createCluster, eventually, formSwarm, kernelNetworkNamespaces, type Cluster, type Host } from '@weft/testing/cluster';
 
 const root = process.getuid?.() === 0;
 const tag = `e${process.pid % 1000}`;
@@ -208,6 +208,7 @@ if (root) {
   test('cleanup leaves no namespace, file or process behind, even with sandboxes still running', async () => {
     const c = await createCluster(2, { tag: `${tag}z`, subnet: 35 });
     let agents: number[] = [];
+    let kernelNs: string[] = [];
     try {
       await formSwarm(c);
       const [m, w] = c.hosts as [Host, Host];
@@ -215,6 +216,7 @@ if (root) {
       await m.client.sandboxCreate({ Name: sb('m'), Networks: [{ Name: 'tmp' }], Cmd: ['sleep', '300'] });
       await w.client.sandboxCreate({ Name: sb('w'), Networks: [{ Name: 'tmp' }], Cmd: ['sleep', '300'] });
       agents = c.hosts.map((h) => h.agent?.pid ?? 0);
+      kernelNs = c.hosts.flatMap((h) => kernelNetworkNamespaces(h.ns));
     } finally {
       await c.destroy();
     }
@@ -222,6 +224,7 @@ if (root) {
     assert.not.match(ns, c.prefix);
     assert.not.match(ns, sb('m'));
     assert.not.match(ns, sb('w'));
+    for (const k of kernelNs) assert.not.match(ns, k, 'the kernel data path\'s network namespaces went too');
     const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
     for (const pid of agents) assert.not.match(ps, new RegExp(`^\\s*${pid}\\s`, 'm'), `agent ${pid} still running`);
     assert.not.match(ps, c.dir, 'no process of this cluster is left');

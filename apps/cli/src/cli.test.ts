@@ -159,9 +159,9 @@ test('network rm/prune/connect/disconnect/peers/peer add/rm', async () => {
   // Rendering only: the values are proven against real agents with real traffic in
   // apps/agent/src/observe.e2e.test.ts.
   const peers: NetworkPeers = {
-    Network: 'web', VNI: 4097, Encrypted: true, Counters: { Remote: { rx_packets: 10, rx_bytes: 980, tx_packets: 12, tx_bytes: 1176 }, Local: {} },
+    Network: 'web', VNI: 4097, Encrypted: true, DataPlane: 'userspace', Counters: { Remote: { rx_packets: 10, rx_bytes: 980, tx_packets: 12, tx_bytes: 1176 }, Local: {} },
     Peers: [
-      { Node: 'node-2', VTEP: '10.0.0.2', Endpoints: 3, Static: false, KeyEpoch: 7, SAAgeMs: 61_000, TxPackets: 5, TxBytes: 490, RxPackets: 4, RxBytes: 392, Drops: { NoRoute: 0, Auth: 2, Replay: 0, Reassembly: 0, MTU: 1, Key: 0, Send: 0 }, Counters: { tx_packets: 5 } },
+      { Node: 'node-2', VTEP: '10.0.0.2', Endpoints: 3, Static: false, KeyEpoch: 7, SAAgeMs: 61_000, TxPackets: 5, TxBytes: 490, RxPackets: 4, RxBytes: 392, Drops: { NoRoute: 0, Auth: 2, Replay: 0, Reassembly: 0, MTU: 1, Key: 0, Send: 0 }, Counters: { tx_packets: 5 }, DataPlane: 'userspace' },
       { Node: '', VTEP: '192.168.1.50', Endpoints: 1, Static: true, KeyEpoch: 7, SAAgeMs: 5_000, TxPackets: 0, TxBytes: 0, RxPackets: 0, RxBytes: 0, Drops: { NoRoute: 0, Auth: 0, Replay: 0, Reassembly: 0, MTU: 0, Key: 0, Send: 0 }, Counters: {} },
     ],
     Endpoints: [{ Name: 'web1', EndpointID: 'e1', MacAddress: '02:42:0a:01:00:05', IPv4Address: '10.1.0.5/24', IPv6Address: '', Node: 'node-1' }],
@@ -169,10 +169,10 @@ test('network rm/prune/connect/disconnect/peers/peer add/rm', async () => {
   agent.routes = { 'GET /networks/web/peers': [200, peers] };
   const pv = await weft([...H(), 'network', 'peers', 'web']);
   assert.is(pv.code, 0);
-  assert.match(pv.out, 'Network:     web (VNI 4097)\nEncryption:  on\nRemote:      tx 12 pkts/1176 B, rx 10 pkts/980 B\nLocal:       tx 0 pkts/0 B, rx 0 pkts/0 B\n');
-  assert.match(pv.out, /NODE +VTEP +ENDPOINTS +STATIC +KEY EPOCH +SA AGE +TX PKTS +TX BYTES +RX PKTS +RX BYTES +DROPS\n/);
-  assert.match(pv.out, /node-2 +10\.0\.0\.2 +3 +no +7 +1m01s +5 +490 +4 +392 +auth=2 mtu=1\n/);
-  assert.match(pv.out, /\(static\) +192\.168\.1\.50 +1 +yes +7 +5s +0 +0 +0 +0 +-\n/);
+  assert.match(pv.out, 'Network:     web (VNI 4097)\nEncryption:  on\nData plane:  userspace (this host)\nRemote:      tx 12 pkts/1176 B, rx 10 pkts/980 B\nLocal:       tx 0 pkts/0 B, rx 0 pkts/0 B\n');
+  assert.match(pv.out, /NODE +VTEP +DATA PLANE +ENDPOINTS +STATIC +KEY EPOCH +SA AGE +TX PKTS +TX BYTES +RX PKTS +RX BYTES +DROPS\n/);
+  assert.match(pv.out, /node-2 +10\.0\.0\.2 +userspace +3 +no +7 +1m01s +5 +490 +4 +392 +auth=2 mtu=1\n/);
+  assert.match(pv.out, /\(static\) +192\.168\.1\.50 +- +1 +yes +7 +5s +0 +0 +0 +0 +-\n/);
   assert.match(pv.out, 'web1');
   assert.equal(JSON.parse((await weft([...H(), 'network', 'peers', '--format', 'json', 'web'])).out), peers);
 });

@@ -210,12 +210,16 @@ export interface PeerView {
   readonly Drops: PeerDrops;
   /** Every raw counter of the data path for this VTEP on this network (see @weft/vxlan's COUNTER_FIELDS). */
   readonly Counters: Readonly<Record<string, number>>;
+  /** The data plane that host carries the network on (`kernel`, `userspace`), from its endpoint records. */
+  readonly DataPlane?: 'kernel' | 'userspace';
 }
 
 export interface NetworkPeers {
   readonly Network: string;
   readonly VNI: number;
   readonly Encrypted: boolean;
+  /** The data plane this host carries the network on. */
+  readonly DataPlane?: 'kernel' | 'userspace';
   readonly Peers: readonly PeerView[];
   readonly Endpoints: readonly NetworkEndpoint[];
   /**

@@ -27,7 +27,12 @@ export interface ServiceMap {
   store: Store;
   membership: Membership;
   tables: Tables;
+  /** What drivers use: one data path, or the dispatcher that picks one per network. */
   datapath: DataPath;
+  /** The kernel's vxlan device and bridge per network (@weft/kernel-vxlan). */
+  'datapath.kernel': DataPath;
+  /** Weft's userspace switch (@weft/vxlan), the one that can encrypt. */
+  'datapath.userspace': DataPath;
   cipher: Cipher;
   control: Control;
   dns: Dns;

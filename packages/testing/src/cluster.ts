@@ -123,6 +123,16 @@ async function waitGone(pids: readonly number[], ms: number): Promise<void> {
   }
 }
 
+/** Namespaces the kernel data path of the agent in host namespace `hostNs` made for its networks. */
+export function kernelNetworkNamespaces(hostNs: string): string[] {
+  try {
+    const ino = fs.statSync(`/run/netns/${hostNs}`).ino.toString(36);
+    return fs.readdirSync('/run/netns').filter((n) => n.startsWith(`wfk-${ino}-`));
+  } catch {
+    return [];
+  }
+}
+
 /** `n` hosts `h1..hn` at 198.18.<subnet>.<i>, linked through an underlay namespace with a bridge-free L2: a veth per host into a bridge. */
 export async function createCluster(n: number, opts: { tag?: string; subnet?: number } = {}): Promise<Cluster> {
   const prefix = `wft-${opts.tag ?? 'c'}${process.pid % 10000}-`;
@@ -198,6 +208,9 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
         tryIp(['netns', 'del', ns]);
         fs.rmSync(path.join('/etc/netns', ns), { recursive: true, force: true });
       }
+      // The kernel data path's per-network namespaces (`wfk-<inode of the host's namespace>-<id>`),
+      // which an agent keeps across restarts and removes only with the network.
+      for (const h of hosts) for (const ns of kernelNetworkNamespaces(h.ns)) tryIp(['netns', 'del', ns]);
       for (const ns of [...created].reverse()) if (live.includes(ns)) tryIp(['netns', 'del', ns]);
       fs.rmSync(dir, { recursive: true, force: true });
     },

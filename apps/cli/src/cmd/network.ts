@@ -148,13 +148,17 @@ export function age(ms: number): string {
 export function renderPeers(v: NetworkPeers): string {
   const sum = (c: Readonly<Record<string, number>>) => `tx ${c['tx_packets'] ?? 0} pkts/${c['tx_bytes'] ?? 0} B, rx ${c['rx_packets'] ?? 0} pkts/${c['rx_bytes'] ?? 0} B`;
   let out = `Network:     ${v.Network} (VNI ${v.VNI})\nEncryption:  ${v.Encrypted ? 'on' : 'off'}\n`;
+  if (v.DataPlane !== undefined) out += `Data plane:  ${v.DataPlane} (this host)\n`;
   out += `Remote:      ${sum(v.Counters.Remote)}\nLocal:       ${sum(v.Counters.Local)}\n\n`;
+  // The kernel's vxlan device counts per network, not per remote VTEP: no per-peer figures there.
+  const perPeer = v.DataPlane !== 'kernel';
+  const n = (x: number) => (perPeer ? String(x) : '-');
   out += table(
-    ['NODE', 'VTEP', 'ENDPOINTS', 'STATIC', 'KEY EPOCH', 'SA AGE', 'TX PKTS', 'TX BYTES', 'RX PKTS', 'RX BYTES', 'DROPS'],
+    ['NODE', 'VTEP', 'DATA PLANE', 'ENDPOINTS', 'STATIC', 'KEY EPOCH', 'SA AGE', 'TX PKTS', 'TX BYTES', 'RX PKTS', 'RX BYTES', 'DROPS'],
     v.Peers.map((pe) => [
-      pe.Static ? '(static)' : pe.Node, pe.VTEP, String(pe.Endpoints), pe.Static ? 'yes' : 'no',
+      pe.Static ? '(static)' : pe.Node, pe.VTEP, pe.DataPlane ?? '-', String(pe.Endpoints), pe.Static ? 'yes' : 'no',
       v.Encrypted && pe.KeyEpoch >= 0 ? String(pe.KeyEpoch) : '-', v.Encrypted && pe.KeyEpoch >= 0 ? age(pe.SAAgeMs) : '-',
-      String(pe.TxPackets), String(pe.TxBytes), String(pe.RxPackets), String(pe.RxBytes), drops(pe.Drops),
+      n(pe.TxPackets), n(pe.TxBytes), n(pe.RxPackets), n(pe.RxBytes), perPeer ? drops(pe.Drops) : '-',
     ]),
   );
   out += '\n';

@@ -67,7 +67,10 @@ export interface Network {
   readonly Endpoints: readonly NetworkEndpoint[];
   readonly Options: Readonly<Record<string, string>>;
   readonly Labels: Readonly<Record<string, string>>;
-  readonly Peers: readonly { readonly Name: string; readonly IP: string }[];
+  /** Hosts of the network; `DataPlane` is the path each carries it on (from its endpoint records). */
+  readonly Peers: readonly { readonly Name: string; readonly IP: string; readonly DataPlane?: 'kernel' | 'userspace' }[];
+  /** The data plane this host carries the network on, once a local sandbox joined it. */
+  readonly DataPlane?: 'kernel' | 'userspace';
   /** Addresses in use / total, per subnet. */
   readonly Utilisation: readonly { readonly Subnet: string; readonly Used: number; readonly Total: number }[];
 }

@@ -13,7 +13,7 @@
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { listJson, createSerial, WeftJoinOptions, errors, getJson, putJson, raise, type Context } from '@weft/kernel';
+import { DATAPLANE_CHOICES, listJson, createSerial, WeftJoinOptions, WeftOptions, errors, getJson, putJson, raise, type Context } from '@weft/kernel';
 import type { Engine as EngineService, NetDef, Network, NetworkCreateRequest, Ports, RemoveCheck, Sandbox, SandboxCreateRequest, TaskOptions } from '@weft/kernel';
 import { HostNetwork, type Instance } from '@weft/hostnet';
 import type { SandboxHost } from './host.ts';
@@ -103,6 +103,7 @@ export class Engine implements EngineService {
       if (plugin === undefined) {
         raise(errors.notFound('engine', `plugin "${driverName}" not found: no network driver of that name is loaded (available: ${Object.keys(this.cfg.drivers).join(', ')})`, { path: 'Driver', value: driverName }));
       }
+      checkDataPlane(req);
       const all = await this.listDefs();
       if (all.some((d) => d.Name === req.Name)) raise(errors.conflict('engine', `network with name ${req.Name} already exists`, { value: req.Name }));
       const caps = await call<{ ConnectivityScope?: string }>(this.ctx, plugin, 'NetworkDriver.GetCapabilities', {});
@@ -437,5 +438,24 @@ export class Engine implements EngineService {
 
   async networkView(def: NetDef): Promise<Network> {
     return networkView(this.ctx, def, await this.sandboxRecords());
+  }
+}
+
+/**
+ * `--opt weft.dataplane=`: one of auto, kernel, userspace, and never kernel for an encrypted
+ * network (the kernel path carries VXLAN in plaintext). Checked when the network is made, so the
+ * user hears it from `network create`, not from the first sandbox on each host.
+ */
+function checkDataPlane(req: NetworkCreateRequest): void {
+  const v = req.Options?.[WeftOptions.dataplane];
+  if (v === undefined || v === '') return;
+  const path = `Options["${WeftOptions.dataplane}"]`;
+  if (!(DATAPLANE_CHOICES as readonly string[]).includes(v)) {
+    raise(errors.badRequest('engine', `Cannot create network "${req.Name}": data plane ${JSON.stringify(v)} is not one of ${DATAPLANE_CHOICES.join(', ')}`, { path, value: v }));
+  }
+  if (v === 'kernel' && req.Options !== undefined && 'encrypted' in req.Options) {
+    raise(errors.badRequest('engine', `Cannot create network "${req.Name}": an encrypted network cannot use the kernel data plane, which carries VXLAN in plaintext; Weft never sends an encrypted network in clear`, {
+      path, value: v, hint: 'use --opt weft.dataplane=auto (the default) or userspace for encrypted networks',
+    }));
   }
 }
