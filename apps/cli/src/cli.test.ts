@@ -20,7 +20,7 @@ const SANDBOX: Sandbox = {
   Name: 'web1', Id: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef', NetnsPath: '/run/netns/web1', Hostname: 'web1', Cmd: ['python3', '-m', 'http.server', '80'],
   Pid: 4242, State: 'running', ExitCode: null, Created: new Date(Date.now() - 5 * 60_000).toISOString(),
   Networks: { web: { IPAddress: '10.1.0.5', MacAddress: '02:42:0a:01:00:05', Aliases: [], EndpointID: 'e1' }, db: { IPAddress: '10.2.0.5', MacAddress: '02:42:0a:02:00:05', Aliases: [], EndpointID: 'e2' } },
-  Ports: [{ HostPort: 8080, ContainerPort: 80, Protocol: 'tcp' }], ResolvConf: '/etc/netns/web1/resolv.conf',
+  Ports: [{ HostPort: 8080, ContainerPort: 80, Protocol: 'tcp' }], ResolvConf: '/etc/netns/web1/resolv.conf', Image: '', StartedAt: new Date(Date.now() - 5 * 60_000).toISOString(), FinishedAt: '',
 };
 const VERSION: Version = { Version: '0.1.0', ApiVersion: '1.0', KernelVersion: '6.1.0', Os: 'linux', Arch: 'x64', NodeVersion: 'v20.20.2' };
 const INFO: Info = {

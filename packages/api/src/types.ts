@@ -31,6 +31,8 @@
  * | POST | /sandboxes/create | SandboxCreateRequest → Sandbox |
  * | GET | /sandboxes/{name} | → Sandbox |
  * | DELETE | /sandboxes/{name}[?force=1] | → {} |
+ * | POST | /sandboxes/{name}/stop[?t=SECONDS][&exitcode=N] | → {} |
+ * | POST | /sandboxes/{name}/start | → Sandbox |
  */
 import * as t from 'io-ts';
 export { IPAMConfig, NetworkCreateRequest, PortMapping, SandboxCreateRequest, PortConfig, ServiceSpec } from '@weft/kernel';
@@ -136,6 +138,8 @@ export interface Node {
   readonly Addr: string;
   readonly Weft: boolean;
   readonly Self: boolean;
+  /** The swarm role (Docker's Spec.Role); absent for gossip members outside the swarm. */
+  readonly Role?: 'manager' | 'worker';
   readonly Tags: Readonly<Record<string, string>>;
 }
 

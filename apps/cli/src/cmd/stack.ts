@@ -3,8 +3,9 @@ import type { Io, Parsed } from '../spec.ts';
 import { UserError } from '../spec.ts';
 import type { StackDeployRequest, StackDeployResponse, StackSummary } from '@weft/api';
 import { call, feature } from '../agent.ts';
-import { arg, args, bool, format, strs } from '../flags.ts';
-import { json, progress, table } from '../format.ts';
+import { arg, args, strs } from '../flags.ts';
+import { printList, type ListSpec } from '../listing.ts';
+import { progress } from '../format.ts';
 import { eachName } from '../util.ts';
 import { printTasks } from './service.ts';
 
@@ -30,13 +31,23 @@ export async function deploy(p: Parsed, io: Io): Promise<number> {
   return 0;
 }
 
+/** `weft stack ls`: Docker's stack context (Name, Services), plus Networks. */
+export const stackSpec: ListSpec<StackSummary> = {
+  columns: [
+    { field: 'Name', header: 'NAME', get: (s) => s.Name },
+    { field: 'Services', header: 'SERVICES', get: (s) => String(s.Services) },
+    { field: 'Networks', header: 'NETWORKS', get: (s) => String(s.Networks ?? '') },
+    { field: 'Orchestrator', header: 'ORCHESTRATOR', get: () => 'Swarm' },
+  ],
+  table: 'table {{.Name}}\t{{.Services}}',
+  quiet: (s) => s.Name,
+  filters: {},
+  order: (a, b) => a.Name.localeCompare(b.Name),
+};
+
 export async function ls(p: Parsed, io: Io): Promise<number> {
   const list = await stacks(p, io, () => call<StackSummary[]>(p, io, 'GET', '/stacks'));
-  const sorted = [...list].sort((a, b) => a.Name.localeCompare(b.Name));
-  if (bool(p, 'quiet')) io.out(sorted.map((s) => `${s.Name}\n`).join(''));
-  else if (format(p) === 'json') io.out(json(sorted));
-  else io.out(table(['NAME', 'SERVICES'], sorted.map((s) => [s.Name, String(s.Services)])));
-  return 0;
+  return printList(p, io, stackSpec, list);
 }
 
 export async function ps(p: Parsed, io: Io): Promise<number> {

@@ -113,7 +113,8 @@ export function createNodeSide(s: Shared): NodeSide {
           {
             Name: a.name,
             Networks: a.networks.map((n) => ({ Name: n.id, Aliases: n.aliases })),
-            Cmd: a.cmd,
+            ...(a.cmd.length > 0 ? { Cmd: a.cmd } : {}),
+            ...(a.image !== undefined ? { Image: a.image } : {}),
             Hostname: a.name,
             ...(a.ports !== undefined ? { Ports: a.ports.map((p) => ({ HostIP: ctx.config.publishHost ?? '0.0.0.0', HostPort: p.published, ContainerPort: p.target, Protocol: p.protocol })) } : {}),
           },

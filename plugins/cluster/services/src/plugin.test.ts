@@ -69,12 +69,18 @@ function fakeEngine(nets: NetDef[]): FakeEngine {
       const d = nets.find((x) => x.Id === n.Name || x.Name === n.Name);
       networks[d?.Name ?? n.Name] = { IPAddress: `10.0.0.${ip++}/24`, MacAddress: '', Aliases: n.Aliases ?? [], EndpointID: 'e', NetworkID: d?.Id ?? n.Name };
     }
-    return { Name: name, Id: name, NetnsPath: `/run/netns/${name}`, Hostname: name, Cmd: b.req.Cmd ?? [], Pid: 1, State: b.state, ExitCode: null, Created: '', Networks: networks, Ports: [], ResolvConf: '' } as Sandbox;
+    return { Name: name, Id: name, NetnsPath: `/run/netns/${name}`, Hostname: name, Cmd: b.req.Cmd ?? [], Pid: 1, State: b.state, ExitCode: null, Created: '', Networks: networks, Ports: [], ResolvConf: '', Image: b.req.Image ?? '', StartedAt: '', FinishedAt: '' } as Sandbox;
   };
   const resolve = async (ref: string) => nets.find((d) => d.Id === ref || d.Name === ref) ?? raise(errors.notFound('engine', `network "${ref}" not found`));
   const checks: RemoveCheck[] = [];
   return {
     boxes,
+    async stopSandbox() {
+      raise(errors.notImplemented('engine', 'stop is not used by the services plugin'));
+    },
+    async startSandbox() {
+      return raise(errors.notImplemented('engine', 'start is not used by the services plugin'));
+    },
     addRemoveCheck(c) {
       checks.push(c);
       return () => void checks.splice(checks.indexOf(c), 1);
