@@ -279,9 +279,10 @@ export async function parse(argv: readonly string[], table: Table, env: Readonly
     }
     positionals.push(tok);
     i++;
-    // `run IMAGE CMD -x`: past the last positional of a command that takes a command line, every word is that command's.
+    // `run IMAGE CMD -x`: past the last positional of a command that takes a command line, every word is that command's
+    // (a `--` right there only separates).
     if (positionals.length >= takesRestAt) {
-      rest = argv.slice(i);
+      rest = argv.slice(argv[i] === '--' ? i + 1 : i);
       break;
     }
   }
