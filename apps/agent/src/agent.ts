@@ -84,7 +84,7 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     { plugin: windowsGuardPlugin() },
     { plugin: scaleGuardPlugin() },
     { plugin: swarmGossipBridge() },
-    { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay', bridge: 'bridge' }, logDir: path.join(cfg.stateDir, 'logs'), runDir: path.join(cfg.stateDir, 'run') } },
+    { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay', bridge: 'bridge' }, logDir: path.join(cfg.stateDir, 'logs'), runDir: path.join(cfg.stateDir, 'run'), ...(cfg.netnsPrefix !== '' ? { nsPrefix: cfg.netnsPrefix } : {}) } },
     { plugin: servicesPlugin(), config: { runDir: path.join(cfg.stateDir, 'run', 'mesh') } },
     ...dockerIntegration(cfg).entries,
   ];

@@ -32,6 +32,8 @@ export interface AgentConfig {
   readonly logFormat: 'text' | 'json';
   /** Where a manager keeps the swarm's state: `embedded:` (default) or `etcd://H:P,...`, with etcd's TLS files. */
   readonly clusterStore: { readonly URL: string; readonly CA?: string; readonly Cert?: string; readonly Key?: string };
+  /** Prefix of the network namespaces of this agent's sandboxes (several agents on one machine, tests). */
+  readonly netnsPrefix: string;
 }
 
 export const USAGE = `Usage: weft-agent [OPTIONS]
@@ -67,6 +69,8 @@ Options:
       --cluster-store-ca FILE, --cluster-store-cert FILE, --cluster-store-key FILE
                               PEM files for TLS to etcd (as etcdctl's --cacert/--cert/--key)
       --os linux|windows      platform to advertise (default: this one)
+      --netns-prefix PREFIX   name the sandboxes' network namespaces PREFIX+NAME (several agents on
+                              one machine; default: none, /run/netns/NAME)
       --docker-plugin PATH    serve Docker's plugin protocol there
                               (default /run/docker/plugins/weft.sock; "off" to disable)
       --log-level LEVEL       debug|info|warn|error (default info)
@@ -94,7 +98,7 @@ function hostPort(flag: string, v: string, defPort: number): { addr: string; por
 export function parseArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): { ok: true; config: AgentConfig } | { ok: false; error: string } | { help: true } {
   const single = new Map<string, string>();
   const multi = new Map<string, string[]>([['--gossip-join', []], ['--gossip-key', []]]);
-  const known = new Set(['--socket', '--state-dir', '--node-name', '--advertise-addr', '--listen-addr', '--gossip-addr', '--data-path-addr', '--data-path-port', '--data-path-latency', '--cipher', '--os', '--docker-plugin', '--log-level', '--log-format', '--cluster-store', '--cluster-store-ca', '--cluster-store-cert', '--cluster-store-key']);
+  const known = new Set(['--socket', '--state-dir', '--node-name', '--advertise-addr', '--listen-addr', '--gossip-addr', '--data-path-addr', '--data-path-port', '--data-path-latency', '--cipher', '--os', '--docker-plugin', '--log-level', '--log-format', '--cluster-store', '--cluster-store-ca', '--cluster-store-cert', '--cluster-store-key', '--netns-prefix']);
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     if (a === '-h' || a === '--help') return { help: true };
@@ -151,6 +155,8 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   const name = single.get('--node-name') ?? env.WEFT_NODE_NAME ?? os.hostname();
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) return { ok: false, error: `invalid --node-name ${JSON.stringify(name)}: use letters, digits, ".", "_" or "-"` };
   const dp = single.get('--docker-plugin') ?? '/run/docker/plugins/weft.sock';
+  const nsPrefix = single.get('--netns-prefix') ?? '';
+  if (nsPrefix !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,30}$/.test(nsPrefix)) return { ok: false, error: `invalid --netns-prefix ${JSON.stringify(nsPrefix)}: use up to 31 letters, digits, ".", "_" or "-"` };
   return {
     ok: true,
     config: {
@@ -173,6 +179,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       dockerPlugin: dp === 'off' ? undefined : dp,
       logLevel: level as AgentConfig['logLevel'],
       logFormat: format,
+      netnsPrefix: nsPrefix,
     },
   };
 }

@@ -51,7 +51,7 @@ function sandboxCommands(prefix: readonly string[]): CommandSpec[] {
         { name: 'detach', short: 'd', type: 'bool', desc: 'Let the agent run the command in the background (without IMAGE or CMD: only create the sandbox)' },
         { name: 'interactive', short: 'i', type: 'bool', desc: 'Keep standard input open (attached in the foreground, an open FIFO with -d)' },
         { name: 'tty', short: 't', type: 'bool', desc: 'Give the command the terminal (the foreground needs one)' },
-        { name: 'name', type: 'string', value: 'NAME', required: true, desc: 'Sandbox name (also its DNS name)' },
+        { name: 'name', type: 'string', value: 'NAME', defaultText: 'a generated one, such as brave_curie42', desc: 'Sandbox name (also its DNS name)' },
         { name: 'network', type: 'string', value: 'NET', repeat: true, desc: 'Network to attach to' },
         { name: 'ip', type: 'ip', value: 'IP', desc: 'Address on the first network' },
         { name: 'alias', type: 'string', value: 'NAME', repeat: true, desc: 'Extra DNS name on every network' },

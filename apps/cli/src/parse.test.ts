@@ -195,7 +195,6 @@ test('usage errors name the problem and the command', async () => {
     [['swarm', 'join', '10.0.0.1:2377'], '"weft swarm join" requires --token TOKEN', ['swarm', 'join']],
     [['swarm', 'join-token', 'admin'], 'invalid ROLE "admin": use worker or manager', ['swarm', 'join-token']],
     [['swarm', 'leave', '--force=maybe'], 'invalid argument "maybe" for --force: use true or false', ['swarm', 'leave']],
-    [['run', '--', 'sh'], '"weft run" requires --name NAME', ['run']],
     [['run', '--name', 'a', '-p', '80', '--', 'sh'], 'invalid argument "80" for --publish', ['run']],
     [['exec', 'a'], '"weft exec" needs a command to run', ['exec']],
     [['exec'], '"weft exec" requires exactly 1 argument: NAME', ['exec']],

@@ -28,6 +28,15 @@ function needRoot(io: Io, what: string): void {
   if (!io.isRoot) throw new UserError(`${what} enters a network namespace, which needs root: run it as root (for example with sudo)`);
 }
 
+const ADJECTIVES = ['admiring', 'brave', 'calm', 'eager', 'focused', 'gifted', 'happy', 'jolly', 'keen', 'lucid', 'modest', 'nifty', 'quirky', 'serene', 'tender', 'vibrant'];
+const SCIENTISTS = ['bohr', 'curie', 'darwin', 'euler', 'fermi', 'gauss', 'hopper', 'kepler', 'lovelace', 'meitner', 'noether', 'pascal', 'ritchie', 'tesla', 'turing', 'wozniak'];
+
+/** Docker's generated container name (`--name` omitted): ADJECTIVE_SCIENTIST, with a suffix so two rarely meet. */
+export function randomName(rand: () => number = Math.random): string {
+  const pick = (l: readonly string[]) => l[Math.floor(rand() * l.length)] ?? l[0]!;
+  return `${pick(ADJECTIVES)}_${pick(SCIENTISTS)}${Math.floor(rand() * 100)}`;
+}
+
 export function sandboxRequest(p: Parsed): SandboxCreateRequest {
   const nets = strs(p, 'network');
   const ip = str(p, 'ip');
@@ -45,7 +54,7 @@ export function sandboxRequest(p: Parsed): SandboxCreateRequest {
   }
   const ports = portmaps(p, 'publish').map((m) => compact<PortMapping>({ HostPort: m.hostPort, ContainerPort: m.port, HostIP: m.hostIp, Protocol: m.protocol }));
   return compact<SandboxCreateRequest>({
-    Name: str(p, 'name') ?? '',
+    Name: str(p, 'name') ?? randomName(),
     Networks: nets.length === 0 ? undefined : nets.map((n, i) => compact({ Name: n, IPAddress: i === 0 ? ip : undefined, Aliases: aliases.length === 0 ? undefined : aliases })),
     Hostname: str(p, 'hostname'),
     Cmd: p.rest.length > 0 ? [...p.rest] : undefined,
