@@ -32,7 +32,7 @@ export { bareNsName, type EngineConfig } from './records.ts';
 export const HTTP_STAND_IN = `
 const http = require('http'), fs = require('fs');
 let me = 'weft'; try { me = fs.readFileSync('/etc/hostname', 'utf8').trim(); } catch {}
-http.createServer((q, r) => { r.setHeader('Content-Type', 'text/html'); r.end('<!DOCTYPE html><title>Welcome to Weft</title><h1>Welcome to Weft</h1><p>Served by ' + me + ' (Weft runs no images: this stands in for nginx).</p>\n'); }).listen(Number(process.argv[1] || 80));
+http.createServer((q, r) => { r.setHeader('Content-Type', 'text/html'); r.end('<!DOCTYPE html><title>Welcome to Weft</title><h1>Welcome to Weft</h1><p>Served by ' + me + ' (Weft runs no images: this stands in for nginx).</p>\\n'); }).listen(Number(process.argv[1] || 80));
 `;
 
 export class Engine implements EngineService {
