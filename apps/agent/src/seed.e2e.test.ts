@@ -12,6 +12,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { CLI_BIN, createCluster, eventually, type Cluster, type Host } from '@weft/testing/cluster';
 
 const root = process.getuid?.() === 0;
@@ -19,7 +22,10 @@ const tag = `s${process.pid % 1000}`;
 
 /** `weft ARGS` against host `h`: stdout, or throws with stderr. */
 function weft(h: Host, ...args: string[]): string {
-  const r = spawnSync(process.execPath, [CLI_BIN, '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return weftEnv({}, h, ...args);
+}
+function weftEnv(env: Record<string, string>, h: Host, ...args: string[]): string {
+  const r = spawnSync(process.execPath, [CLI_BIN, '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`weft ${args.join(' ')} on ${h.name} exited ${r.status}: ${r.stderr}${r.stdout}`);
   return r.stdout;
 }
@@ -148,6 +154,45 @@ if (!root) {
           return false;
         }
       }, 30_000, 'network rm my-overlay');
+
+      // docker stack deploy -c: the Compose specification's fragments (an x- anchor merged with <<),
+      // interpolation from the environment and .env, extension fields ignored.
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-stack-`));
+      try {
+        fs.writeFileSync(path.join(dir, '.env'), 'REPLICAS=2\nTIER=bronze\n');
+        fs.writeFileSync(path.join(dir, 'stack.yml'), [
+          'x-defaults: &defaults',
+          '  deploy:',
+          '    replicas: ${REPLICAS:-1}',
+          '    labels: { com.example.tier: "${TIER}" }',
+          'services:',
+          '  web:',
+          '    <<: *defaults',
+          '    image: nginx',
+          '    x-note: ignored',
+          '    ports: ["${PORT:-8081}:80"]',
+          '    networks: [front]',
+          'networks:',
+          '  front: { driver: overlay }',
+          'x-ignored: { anything: [1, 2] }',
+          '',
+        ].join('\n'));
+        const out = weftEnv({ TIER: 'gold' }, manager, 'stack', 'deploy', '-c', path.join(dir, 'stack.yml'), 'seed');
+        assert.is(out, 'Creating network seed_front\nCreating service seed_web\n');
+        await eventually(() => /\sseed_web\s+replicated\s+2\/2\s+nginx\s/.test(weft(manager, 'service', 'ls')), 60_000, 'seed_web 2/2 (replicas from .env)');
+        assert.match(weft(manager, 'service', 'ls', '--filter', 'label=com.example.tier=gold', '--format', '{{.Name}}'), /^seed_web\n$/, 'TIER from the environment over .env');
+        await eventually(() => /^200 /.test(httpGet(worker2.ns, manager.addr, 8081)), 20_000, 'the stack publishes 8081');
+        assert.is(weft(manager, 'stack', 'ls'), 'NAME      SERVICES\nseed      1\n');
+        // A malformed file: refused with the path of the bad field, nothing deployed.
+        fs.writeFileSync(path.join(dir, 'bad.yml'), 'services:\n  api:\n    image: nginx\n    ports: [{ published: 8082 }]\nnetworks: { back: {} }\n');
+        const bad = weftFails(manager, 'stack', 'deploy', '-c', path.join(dir, 'bad.yml'), 'broken');
+        assert.match(bad.err, /services\.api\.ports\[0\]/);
+        assert.ok(!networks(manager).has('broken_back') && !/broken/.test(weft(manager, 'stack', 'ls')), 'nothing deployed');
+        assert.is(weft(manager, 'stack', 'rm', 'seed'), 'Removing stack seed\n');
+        await eventually(() => !networks(manager).has('seed_front'), 30_000, 'stack rm removes its network');
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     } catch (e) {
       for (const h of c.hosts) console.log(`--- ${h.name} log (tail)\n${execFileSync('tail', ['-n', '30', h.logFile], { encoding: 'utf8' })}`);
       throw e;

@@ -446,6 +446,15 @@ test('stack deploy sends the compose files', async () => {
   assert.equal(agent.seen[0]?.body, { Name: 'shop', ComposeFiles: ['A', 'B'] });
   assert.is(r.out, 'Creating network shop_default\nCreating service shop_web\n');
   assert.is((await weft([...H(), 'stack', 'ls'])).out, 'NAME      SERVICES\nshop      1\n');
+  // Interpolation variables: the shell's environment over .env beside the first file; only the names the files use; $$ escapes.
+  agent.seen.length = 0;
+  const compose = 'services:\n  web:\n    command: "sleep ${DELAY:-5} $$NOTME"\n    labels: { tier: $TIER, team: "${TEAM}" }\n';
+  const env = await weft([...H(), 'stack', 'deploy', '-c', 'conf/stack.yml', 'shop'], {
+    files: { 'conf/stack.yml': compose, 'conf/.env': '# defaults\nexport TIER=bronze\nTEAM="net ops"\nNOTME=x\n' },
+    env: { TIER: 'gold', HOME: '/root', NOTME: 'y' },
+  });
+  assert.is(env.code, 0, env.err);
+  assert.equal(agent.seen[0]?.body, { Name: 'shop', ComposeFiles: [compose], Env: { TEAM: 'net ops', TIER: 'gold' } });
 });
 
 test('progress: a step that takes over a second says what it waits for, once', async () => {

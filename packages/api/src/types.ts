@@ -208,7 +208,11 @@ export interface StackSummary {
   readonly Networks?: number;
 }
 
-export const StackDeployRequest = t.type({ Name: t.string, ComposeFiles: t.array(t.string) });
+export const StackDeployRequest = t.intersection([
+  t.type({ Name: t.string, ComposeFiles: t.array(t.string) }),
+  /** Values of the variables the files refer to (`${VAR}`): the client's environment over its `.env` file, as Compose reads them. */
+  t.partial({ Env: t.record(t.string, t.string) }),
+]);
 export type StackDeployRequest = t.TypeOf<typeof StackDeployRequest>;
 
 export interface StackDeployResponse {
