@@ -32,4 +32,10 @@ export interface Tables {
    * every other node to do the same, instead of keeping them for the stale grace period.
    */
   evict?(node: string): void;
+  /**
+   * Asks the nodes on `network` for their entries now (a bulk sync); resolves true on the first
+   * answer, false after `timeoutMs` or when no node could be asked. The embedded DNS calls it on
+   * a miss, so a name that exists elsewhere is not answered NXDOMAIN before the tables arrive.
+   */
+  sync?(network: string, timeoutMs: number): Promise<boolean>;
 }
