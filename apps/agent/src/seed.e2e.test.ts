@@ -292,6 +292,48 @@ if (!root) {
       await c.destroy();
     }
   });
+
+  test('names that exist are never "not found": 50 first sandboxes of a network on a host ping a remote name at once; a miss is NXDOMAIN', async () => {
+    const c = await createCluster(2, { tag: `${tag}n`, subnet: 74, nsPrefix: `${tag}n-` });
+    const [h1, h2] = c.hosts as [Host, Host];
+    try {
+      await Promise.all(c.hosts.map((h) => c.startAgent(h)));
+      const init = weft(h1, 'swarm', 'init');
+      weft(h2, ...(/^\s+weft (swarm join --token \S+ \S+:2377)$/m.exec(init)![1]!.split(' ')));
+      await eventually(() => /^h2 Ready$/m.test(weft(h1, 'node', 'ls', '--format', '{{.Hostname}} {{.Status}}')), 20_000, 'h2 ready');
+      const failed: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        const net = `nn${i}`;
+        weft(h1, 'network', 'create', '-d', 'overlay', '--attachable', net);
+        weft(h1, 'run', '-d', '--name', `far${i}`, '--network', net, 'alpine');
+        // h2 has no sandbox on this network: this one is its first, and pings the remote name at once.
+        const r = spawnSync(process.execPath, [CLI_BIN, '-H', `unix://${h2.socket}`, 'run', '--rm', '--name', `near${i}`, '--network', net, '--', 'ping', '-c', '1', '-W', '2', `far${i}`], { encoding: 'utf8', timeout: 30_000 });
+        if (r.status !== 0) failed.push(`${i}: exit ${r.status} ${r.stdout}${r.stderr}`.trim());
+        weft(h1, 'rm', '-f', `far${i}`);
+        weft(h1, 'network', 'rm', net);
+      }
+      assert.equal(failed, [], `${failed.length}/50 failed`);
+      // A name that exists nowhere is still NXDOMAIN (after at most one sync of the network, ≤ 300 ms).
+      weft(h1, 'network', 'create', '-d', 'overlay', '--attachable', 'nxnet');
+      weft(h1, 'run', '-d', '--name', 'nxa', '--network', 'nxnet', 'alpine');
+      weft(h2, 'run', '-d', '--name', 'nxb', '--network', 'nxnet', 'alpine');
+      const times: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 1100)); // past the 1 s freshness: each miss waits for a sync
+        const out = c.inSandbox(`${tag}n-nxb`, ['dig', '+tries=1', '+time=2', `nosuch${i}`]).out;
+        assert.match(out, /status: NXDOMAIN/, out);
+        times.push(Number(/Query time: (\d+) msec/.exec(out)?.[1] ?? NaN));
+      }
+      times.sort((a, b) => a - b);
+      console.log(`  NXDOMAIN for a name that exists nowhere, after a sync: median ${times[5]} ms, max ${times[9]} ms (10 queries)`);
+      assert.match(c.inSandbox(`${tag}n-nxb`, ['dig', '+short', '+tries=1', '+time=2', 'nxa']).out, /^10\./, 'the remote name resolves');
+    } catch (e) {
+      for (const h of c.hosts) console.log(`--- ${h.name} log (tail)\n${execFileSync('tail', ['-n', '30', h.logFile], { encoding: 'utf8' })}`);
+      throw e;
+    } finally {
+      await c.destroy();
+    }
+  });
 }
 
 test.run();
