@@ -149,6 +149,7 @@ export function createApi(d: ApiDeps) {
         Role: sw?.Role ?? 'standalone',
         ClusterID: sw?.ClusterID ?? '',
         Managers: sw?.Managers ?? [],
+        ...(sw?.ClusterStore !== undefined ? { ClusterStore: sw.ClusterStore } : {}),
         Members: members().length,
         Networks: nets.length,
         Sandboxes: sbs.length,

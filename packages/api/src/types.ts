@@ -58,6 +58,8 @@ export interface Info {
   readonly Role: Role;
   readonly ClusterID: string;
   readonly Managers: readonly string[];
+  /** On managers: where the swarm's state lives (`embedded:` or the etcd endpoints, never credentials). */
+  readonly ClusterStore?: string;
   readonly Members: number;
   readonly Networks: number;
   readonly Sandboxes: number;

@@ -11,3 +11,6 @@ export { testStore, type StoreSuiteOptions } from './store.ts';
 export { testDataPath, type DataPathHosts, type DataPathInstance, type DataPathSuiteOptions } from './datapath.ts';
 export { testCipher, testKey, testRing, totalDrops } from './cipher.ts';
 export type { CipherConformanceOptions, CipherFactory } from './cipher.ts';
+export { testClusterStore, type ClusterStoreSuiteOptions } from './cluster-store.ts';
+export { startEtcdCluster, etcdSkipReason, installedEtcd, makeTestCertificates } from './etcd.ts';
+export type { EtcdCluster, EtcdClusterOptions, EtcdMember, EtcdPlace, EtcdClientTls } from './etcd.ts';
