@@ -298,7 +298,9 @@ if (!root) {
     const [h1, h2] = c.hosts as [Host, Host];
     try {
       await Promise.all(c.hosts.map((h) => c.startAgent(h)));
-      const init = weft(h1, 'swarm', 'init');
+      // The driver guide's ports table: the data path's address is set at init (--data-path-addr).
+      const init = weft(h1, 'swarm', 'init', '--advertise-addr', h1.addr, '--data-path-addr', h1.addr);
+      assert.match(weft(h1, 'info'), new RegExp(`Data path: +${h1.addr.replace(/\./g, '\\.')}:4789`));
       weft(h2, ...(/^\s+weft (swarm join --token \S+ \S+:2377)$/m.exec(init)![1]!.split(' ')));
       await eventually(() => /^h2 Ready$/m.test(weft(h1, 'node', 'ls', '--format', '{{.Hostname}} {{.Status}}')), 20_000, 'h2 ready');
       const failed: string[] = [];

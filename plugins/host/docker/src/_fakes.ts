@@ -223,8 +223,6 @@ export function fakeDockerHost(names: Record<string, string> = {}, containers: R
     links,
     sandboxes,
     linkByMac: (key, mac) => sandboxes.get(key)?.get(mac),
-    serveDns: async () => ({ close: async () => {} }),
-    startDnsBridge: () => undefined,
     stopDnsBridge: () => {},
     networkName: async (_h, id) => names[id],
     containerOf: async (_h, _n, ep) => containers[ep],

@@ -125,7 +125,7 @@ const links = (ns: string) => {
   const r = ipIn(ns, ['-j', 'link', 'show']);
   return r.code === 0 ? (JSON.parse(r.out) as { ifname: string }[]).map((l) => l.ifname) : [];
 };
-/** PIDs of DNS bridges serving containers of this test's dockerd. */
+/** PIDs of per-container DNS relays (what earlier versions ran) serving containers of this test's dockerd: there must be none. */
 const bridges = () =>
   fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
     try {
@@ -150,7 +150,7 @@ if (reason !== undefined) {
       name, ns, addr, socket: path.join(dir, `${name}.sock`), state: path.join(dir, name), log: path.join(dir, `${name}.log`), client: createClient(path.join(dir, `${name}.sock`)), extra, env: e,
     });
     const dockerSock = path.join(dir, 'h1-docker.sock');
-    const a1 = mk('h1', H1, '198.18.40.1', ['--docker-plugin', dockerSock], { WEFT_DOCKER_HOST: `unix://${BASE}/run/docker.sock`, WEFT_DOCKER_DNS: '1' });
+    const a1 = mk('h1', H1, '198.18.40.1', ['--docker-plugin', dockerSock], { WEFT_DOCKER_HOST: `unix://${BASE}/run/docker.sock` });
     const a2 = mk('h2', H2, '198.18.40.2', ['--docker-plugin', 'off']);
     let dockerdUp = false;
     try {
@@ -213,6 +213,8 @@ if (reason !== undefined) {
       const lookup = (c: string, name: string) => docker('exec', c, 'nslookup', name);
       await eventually(() => lookup('c1', SANDBOX).out.includes(sbIp), 20_000, `c1 resolves ${SANDBOX} (host 2) through Weft`);
       await eventually(() => lookup('c2', SANDBOX).out.includes(sbIp), 20_000, `c2 resolves ${SANDBOX} (host 2) through Weft`);
+      // One responder in the agent serves every container: no relay process per container.
+      assert.equal(bridges(), [], 'no per-container DNS relay process');
       assert.ok(lookup('c1', 'c2').out.includes(ip2), 'Docker\'s own names still resolve');
       // Container names are published to Weft's resolver too (for other hosts' containers and sandboxes).
       await eventually(() => docker('exec', 'c1', 'nslookup', 'c2', '127.0.0.53').out.includes(ip2), 20_000, 'Weft\'s resolver answers the container name c2');

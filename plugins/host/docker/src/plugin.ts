@@ -20,7 +20,8 @@
 import { listJson, definePlugin, getJson, type PluginDefinition } from '@weft/kernel';
 import { DEFAULT_DNS_ADDRESS, DockerPluginConfig, DOCKER_PLUGIN_VERSION, type DockerPluginOptions } from './config.ts';
 import { createDeps } from './deps.ts';
-import { dnsServers, recordAccess, stopped, type EpRec } from './records.ts';
+import { containerDnsOf, recordAccess, stopped, type EpRec } from './records.ts';
+import { createContainerDns } from './container-dns.ts';
 import { weftSide } from './weft.ts';
 import { endpointSide } from './endpoints.ts';
 import { ipamHandlers } from './ipam.ts';
@@ -52,20 +53,27 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
     start: async (ctx) => {
       stopped.delete(ctx.store);
       await reattach(ctx);
-      for (const [, ep] of await listJson<EpRec>(ctx.store, 'endpoints/')) {
-        if (ep?.joined === true) await nameRecord(ctx, ep);
-      }
-      const sock = ctx.config.dnsSocket;
-      if (sock !== undefined && ctx.services.has('dns')) {
+      if (ctx.config.containerDns !== false && ctx.services.has('dns')) {
         const dns = ctx.services.get('dns');
-        dnsServers.set(ctx.store, await host.serveDns(sock, (network, query) => dns.resolve(query, network, query.length)));
-        ctx.log.info('answering DNS for containers', { socket: sock, address: ctx.config.dnsAddress ?? DEFAULT_DNS_ADDRESS });
+        const address = ctx.config.dnsAddress ?? DEFAULT_DNS_ADDRESS;
+        containerDnsOf.set(ctx.store, await createContainerDns({ address, answer: (network, query) => dns.resolve(query, network, query.length), log: ctx.log }));
+        ctx.log.info('answering DNS inside containers (run them with --dns ADDRESS)', { address });
+      }
+      for (const [, ep] of await listJson<EpRec>(ctx.store, 'endpoints/')) {
+        if (ep?.joined !== true) continue;
+        await nameRecord(ctx, ep);
+        const net = ep.sandboxKey === undefined ? undefined : await getJson<{ weft?: { id: string } }>(ctx.store, `networks/${ep.network}`);
+        if (net?.weft !== undefined) {
+          // After a restart: serve the running containers again (and end an earlier version's relay).
+          if (ep.dnsPid !== undefined) host.stopDnsBridge(ep.dnsPid, ep.sandboxKey!);
+          containerDnsOf.get(ctx.store)?.add(ep.id, ep.sandboxKey!, net.weft.id);
+        }
       }
     },
     stop: async (ctx) => {
       stopped.add(ctx.store);
-      await dnsServers.get(ctx.store)?.close();
-      dnsServers.delete(ctx.store);
+      await containerDnsOf.get(ctx.store)?.close();
+      containerDnsOf.delete(ctx.store);
     },
   });
 }

@@ -2,6 +2,7 @@
  * The plugin's records in `ctx.store` (see plugin.ts), their keys, and the per-instance request
  * queue (Docker sends requests in parallel and each reads and writes several records).
  */
+import type { ContainerDns } from './container-dns.ts';
 import {
   listJson,
   type Serial,
@@ -93,7 +94,7 @@ export interface EpRec {
   sandboxKey?: string;
   /** Re-attached inside its container after a restart: the overlay now knows where it lives. */
   inSandbox?: boolean;
-  /** PID of the DNS bridge inside the container. */
+  /** PID of the DNS relay process an earlier version ran inside the container (stopped on upgrade). */
   dnsPid?: number;
   /** The container's name, published with its Weft endpoint record (DNS on other hosts). */
   name?: string;
@@ -111,7 +112,8 @@ export const addrKey = (pool: string, ip: string) => `addresses/${pool}/${bare(i
 // ---------------------------------------------------------------------------------------------
 
 const queues = new WeakMap<Store, Serial>();
-export const dnsServers = new WeakMap<Store, { close(): Promise<void> }>();
+/** The containers' DNS responder of each plugin instance (container-dns.ts). */
+export const containerDnsOf = new WeakMap<Store, ContainerDns>();
 export const stopped = new WeakSet<Store>();
 export const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 /** Runs `fn` after every earlier request of this plugin instance has finished. */
