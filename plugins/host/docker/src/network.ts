@@ -67,7 +67,7 @@ export function networkHandlers(d: Deps, rec: RecordAccess, w_: WeftSide, e_: En
         options: m.value.options,
         internal: m.value.internal,
         aux: pool.aux,
-        createdWeft: false,
+        createdWeft: pool.createdWeft === true,
         ...(wanted !== undefined ? { wanted } : {}),
       };
       if (wanted === undefined && ctx.config.dockerHost === undefined) raise(noNameError(ctx));

@@ -17,6 +17,7 @@
  * creates); Docker brings its own sandbox (SandboxKey) and expects the interface in dockerd's
  * namespace, so this plugin programs the host itself, the way the engine does, via the kernel.
  */
+import * as fs from 'node:fs';
 import { listJson, definePlugin, getJson, type PluginDefinition } from '@weft/kernel';
 import { DEFAULT_DNS_ADDRESS, DockerPluginConfig, DOCKER_PLUGIN_VERSION, type DockerPluginOptions } from './config.ts';
 import { createDeps } from './deps.ts';
@@ -40,11 +41,28 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
       name,
       version: DOCKER_PLUGIN_VERSION,
       kernel: '^0.1.0',
-      provides: ['NetworkDriver', 'IpamDriver'],
+      provides: ['NetworkDriver', 'IpamDriver', 'containers'],
       requires: [`plugin:${OVERLAY}`, `plugin:${IPAM}`],
       optional: ['control', 'dns', 'tables'],
       config: DockerPluginConfig,
       description: 'Docker Engine integration: Weft overlay networks as a Docker network and IPAM driver',
+    },
+    services: {
+      // The containers dockerd attached to Weft networks here (the services plugin balances VIPs in them).
+      containers: (ctx) => ({
+        async list() {
+          const byNs = new Map<string, { id: string; name: string; netnsPath: string; networks: string[] }>();
+          for (const [, ep] of await listJson<EpRec>(ctx.store, 'endpoints/')) {
+            if (ep?.joined !== true || ep.sandboxKey === undefined || !fs.existsSync(ep.sandboxKey)) continue;
+            const net = await getJson<{ weft?: { id: string } }>(ctx.store, `networks/${ep.network}`);
+            if (net?.weft === undefined) continue;
+            const c = byNs.get(ep.sandboxKey) ?? { id: ep.id, name: ep.name ?? ep.id, netnsPath: ep.sandboxKey, networks: [] };
+            c.networks.push(net.weft.id);
+            byNs.set(ep.sandboxKey, c);
+          }
+          return [...byNs.values()];
+        },
+      }),
     },
     handlers: {
       IpamDriver: ipamHandlers(d, rec, weft),

@@ -35,6 +35,8 @@ export interface PoolRec {
   weft?: WeftRef;
   /** `--ipam-opt weft.network=NAME` of a network that does not exist yet. */
   wanted?: string;
+  /** `weft` was created here for a Docker network without --subnet (removed with it). */
+  createdWeft?: boolean;
   /** Gateway handed to Docker (bare IP). */
   gateway?: string;
   /** Aux addresses Docker reserved before CreateNetwork: name-less, bare IPs. */
