@@ -8,7 +8,10 @@
  *
  * Two containers on the Docker network ping each other and the sandbox on host 2, both ways; an
  * agent restart between the container starts breaks neither Docker's next requests nor the
- * running container; Docker's embedded DNS forwards the sandbox's name to Weft's resolver; a dockerd
+ * running container; Docker's embedded DNS forwards the sandbox's name to Weft's resolver (one
+ * responder in the agent, no process per container); a Weft service resolves to its VIP inside a
+ * container and both tasks answer through it (VIP balanced in the container's namespace); a
+ * network without --subnet gets one from the swarm's pools; a dockerd
  * restart replays nothing and the network keeps working; the same pings over an --opt encrypted network; container removal and
  * `docker network rm` leave nothing behind.
  *
@@ -250,6 +253,19 @@ if (reason !== undefined) {
       }, 20_000, 'both tasks answer through the VIP');
       await a1.client.serviceRemove(svcName);
       lap('a Weft service: name → VIP, VIP balanced inside the container');
+
+      // docker network create -d weft --ipam-driver weft NAME, without --subnet: a subnet from the swarm's pools.
+      dockerOk('network', 'create', '-d', PLUGIN, '--ipam-driver', PLUGIN, 'nosub');
+      const made = (await a1.client.networks()).find((n) => n.Labels['weft.docker.created'] === 'true');
+      assert.ok(made !== undefined && made.Attachable && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(made.IPAM.Config[0]?.Subnet ?? ''), `a Weft network with a subnet from the pools: ${JSON.stringify(made?.IPAM)}`);
+      assert.is(dockerOk('network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}}{{end}}', 'nosub'), made!.IPAM.Config[0]!.Subnet);
+      dockerOk('run', '-d', '--name', 'c5', '--network', 'nosub', 'bb', 'sleep', '600');
+      const ip5 = containerIp('c5');
+      assert.ok(ip5.split('.').slice(0, 2).join('.') === made!.IPAM.Config[0]!.Subnet!.split('.').slice(0, 2).join('.'), `c5 (${ip5}) is on ${made!.IPAM.Config[0]!.Subnet}`);
+      dockerOk('rm', '-f', 'c5');
+      dockerOk('network', 'rm', 'nosub');
+      await eventually(async () => !(await a1.client.networks()).some((n) => n.Id === made!.Id), 15_000, 'the Weft network made for it goes with the Docker network');
+      lap('docker network create without --subnet: a subnet from the swarm\'s pools');
 
       // --opt encrypted: the same, on an encrypted overlay (Docker's own encrypted overlay cannot work on this kernel).
       dockerOk('network', 'create', '-d', PLUGIN, '--ipam-driver', PLUGIN, '--subnet', '10.240.8.0/24', '--opt', 'encrypted', '-o', 'weft.network=enet', 'enet');
