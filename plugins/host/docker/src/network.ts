@@ -4,7 +4,7 @@ import { listJson, WeftOptions, DockerOptions, errors, formatError, getJson, put
 import { WEFT_NETWORK, bare, firstHost, mapCreateOptions, normaliseCidr, prefixLen } from './options.ts';
 import { attachmentName, type DockerPluginConfig } from './config.ts';
 import type { Deps } from './deps.ts';
-import { containerDnsOf, epKey, netKey, poolKey, serial, type EpRec, type NetRec } from './records.ts';
+import { ensureContainerDns, epKey, netKey, poolKey, serial, type EpRec, type NetRec } from './records.ts';
 import type { RecordAccess } from './records.ts';
 import type { WeftSide } from './weft.ts';
 import type { EndpointSide } from './endpoints.ts';
@@ -164,7 +164,7 @@ export function networkHandlers(d: Deps, rec: RecordAccess, w_: WeftSide, e_: En
       ep.srcName = r.InterfaceName.SrcName;
       ep.sandboxKey = req.SandboxKey;
       // Weft's names inside the container: the agent's responder opens its socket there once the container runs.
-      containerDnsOf.get(ctx.store)?.add(ep.id, req.SandboxKey, w.id);
+      void ensureContainerDns(ctx).then((c) => c?.add(ep.id, req.SandboxKey, w.id));
       await putJson(ctx.store, epKey(ep.network, ep.id), ep);
       if (ctx.config.dockerHost !== undefined) void publishName(ctx, ep.network, ep.id, ctx.config.dockerHost);
       return { ...r, ...(r.Gateway !== undefined ? { Gateway: bare(r.Gateway) } : {}) };

@@ -19,10 +19,9 @@
  */
 import * as fs from 'node:fs';
 import { listJson, definePlugin, getJson, type PluginDefinition } from '@weft/kernel';
-import { DEFAULT_DNS_ADDRESS, DockerPluginConfig, DOCKER_PLUGIN_VERSION, type DockerPluginOptions } from './config.ts';
+import { DockerPluginConfig, DOCKER_PLUGIN_VERSION, type DockerPluginOptions } from './config.ts';
 import { createDeps } from './deps.ts';
-import { containerDnsOf, recordAccess, stopped, type EpRec } from './records.ts';
-import { createContainerDns } from './container-dns.ts';
+import { closeContainerDns, ensureContainerDns, recordAccess, stopped, type EpRec } from './records.ts';
 import { weftSide } from './weft.ts';
 import { endpointSide } from './endpoints.ts';
 import { ipamHandlers } from './ipam.ts';
@@ -71,12 +70,6 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
     start: async (ctx) => {
       stopped.delete(ctx.store);
       await reattach(ctx);
-      if (ctx.config.containerDns !== false && ctx.services.has('dns')) {
-        const dns = ctx.services.get('dns');
-        const address = ctx.config.dnsAddress ?? DEFAULT_DNS_ADDRESS;
-        containerDnsOf.set(ctx.store, await createContainerDns({ address, answer: (network, query) => dns.resolve(query, network, query.length), log: ctx.log }));
-        ctx.log.info('answering DNS inside containers (run them with --dns ADDRESS)', { address });
-      }
       for (const [, ep] of await listJson<EpRec>(ctx.store, 'endpoints/')) {
         if (ep?.joined !== true) continue;
         await nameRecord(ctx, ep);
@@ -84,14 +77,15 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
         if (net?.weft !== undefined) {
           // After a restart: serve the running containers again (and end an earlier version's relay).
           if (ep.dnsPid !== undefined) host.stopDnsBridge(ep.dnsPid, ep.sandboxKey!);
-          containerDnsOf.get(ctx.store)?.add(ep.id, ep.sandboxKey!, net.weft.id);
+          const key = ep.sandboxKey!;
+          const weftId = net.weft.id;
+          void ensureContainerDns(ctx).then((c) => c?.add(ep.id, key, weftId));
         }
       }
     },
     stop: async (ctx) => {
       stopped.add(ctx.store);
-      await containerDnsOf.get(ctx.store)?.close();
-      containerDnsOf.delete(ctx.store);
+      await closeContainerDns(ctx.store);
     },
   });
 }

@@ -2,7 +2,8 @@
  * The plugin's records in `ctx.store` (see plugin.ts), their keys, and the per-instance request
  * queue (Docker sends requests in parallel and each reads and writes several records).
  */
-import type { ContainerDns } from './container-dns.ts';
+import { createContainerDns, type ContainerDns } from './container-dns.ts';
+import { DEFAULT_DNS_ADDRESS } from './config.ts';
 import {
   listJson,
   type Serial,
@@ -114,8 +115,46 @@ export const addrKey = (pool: string, ip: string) => `addresses/${pool}/${bare(i
 // ---------------------------------------------------------------------------------------------
 
 const queues = new WeakMap<Store, Serial>();
-/** The containers' DNS responder of each plugin instance (container-dns.ts). */
+/** The containers' DNS responder of each plugin instance (container-dns.ts), once one is needed. */
 export const containerDnsOf = new WeakMap<Store, ContainerDns>();
+const containerDnsStarting = new WeakMap<Store, Promise<ContainerDns | undefined>>();
+
+/**
+ * The responder, started on first need (a container joined): an agent without Docker containers
+ * never starts its thread. Undefined when off (`containerDns: false`) or without a `dns` service.
+ */
+export function ensureContainerDns(ctx: Context<DockerPluginConfig>): Promise<ContainerDns | undefined> {
+  const have = containerDnsOf.get(ctx.store);
+  if (have !== undefined) return Promise.resolve(have);
+  if (ctx.config.containerDns === false || !ctx.services.has('dns') || stopped.has(ctx.store)) return Promise.resolve(undefined);
+  let p = containerDnsStarting.get(ctx.store);
+  if (p === undefined) {
+    const dns = ctx.services.get('dns');
+    const address = ctx.config.dnsAddress ?? DEFAULT_DNS_ADDRESS;
+    p = createContainerDns({ address, answer: (network, query) => dns.resolve(query, network, query.length), log: ctx.log }).then(
+      (c) => {
+        containerDnsOf.set(ctx.store, c);
+        ctx.log.info('answering DNS inside containers (run them with --dns ADDRESS)', { address });
+        return c;
+      },
+      (e) => {
+        ctx.log.warn('docker: cannot answer DNS inside containers', { error: String((e as Error)?.message ?? e) });
+        containerDnsStarting.delete(ctx.store);
+        return undefined;
+      },
+    );
+    containerDnsStarting.set(ctx.store, p);
+  }
+  return p;
+}
+
+/** Stops the responder, if one was started. */
+export async function closeContainerDns(store: Store): Promise<void> {
+  const c = (await containerDnsStarting.get(store)) ?? containerDnsOf.get(store);
+  containerDnsStarting.delete(store);
+  containerDnsOf.delete(store);
+  await c?.close();
+}
 export const stopped = new WeakSet<Store>();
 export const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 /** Runs `fn` after every earlier request of this plugin instance has finished. */
