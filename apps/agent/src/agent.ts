@@ -98,7 +98,7 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     { plugin: windowsGuardPlugin() },
     { plugin: scaleGuardPlugin() },
     { plugin: swarmGossipBridge({ seeds: cfg.gossipJoin }) },
-    { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay', bridge: 'bridge' }, logDir: path.join(cfg.stateDir, 'logs'), runDir: path.join(cfg.stateDir, 'run') } },
+    { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay', bridge: 'bridge' }, logDir: path.join(cfg.stateDir, 'logs'), runDir: path.join(cfg.stateDir, 'run'), ...(cfg.netnsPrefix !== '' ? { nsPrefix: cfg.netnsPrefix } : {}) } },
     { plugin: servicesPlugin(), config: { runDir: path.join(cfg.stateDir, 'run', 'mesh') } },
     ...dockerIntegration(cfg).entries,
   ];

@@ -39,6 +39,8 @@ export interface AgentConfig {
   readonly metricsAddr: { readonly host: string; readonly port: number } | undefined;
   /** Where a manager keeps the swarm's state: `embedded:` (default) or `etcd://H:P,...`, with etcd's TLS files. */
   readonly clusterStore: { readonly URL: string; readonly CA?: string; readonly Cert?: string; readonly Key?: string };
+  /** Prefix of the network namespaces of this agent's sandboxes (several agents on one machine, tests). */
+  readonly netnsPrefix: string;
 }
 
 export const USAGE = `Usage: weft-agent [OPTIONS]
@@ -83,6 +85,8 @@ Options:
       --cluster-store-ca FILE, --cluster-store-cert FILE, --cluster-store-key FILE
                               PEM files for TLS to etcd (as etcdctl's --cacert/--cert/--key)
       --os linux|windows      platform to advertise (default: this one)
+      --netns-prefix PREFIX   name the sandboxes' network namespaces PREFIX+NAME (several agents on
+                              one machine; default: none, /run/netns/NAME)
       --docker-plugin PATH    serve Docker's plugin protocol there
                               (default /run/docker/plugins/weft.sock; "off" to disable)
       --log-level LEVEL       debug|info|warn|error (default info)
@@ -112,7 +116,7 @@ function hostPort(flag: string, v: string, defPort: number): { addr: string; por
 export function parseArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): { ok: true; config: AgentConfig } | { ok: false; error: string } | { help: true } {
   const single = new Map<string, string>();
   const multi = new Map<string, string[]>([['--gossip-join', []], ['--gossip-key', []]]);
-  const known = new Set(['--socket', '--state-dir', '--node-name', '--advertise-addr', '--listen-addr', '--gossip-addr', '--data-path-addr', '--data-path-port', '--data-path-port-userspace', '--data-plane', '--data-path-latency', '--cipher', '--os', '--docker-plugin', '--log-level', '--log-format', '--cluster-store', '--cluster-store-ca', '--cluster-store-cert', '--cluster-store-key', '--metrics-addr']);
+  const known = new Set(['--socket', '--state-dir', '--node-name', '--advertise-addr', '--listen-addr', '--gossip-addr', '--data-path-addr', '--data-path-port', '--data-path-port-userspace', '--data-plane', '--data-path-latency', '--cipher', '--os', '--docker-plugin', '--log-level', '--log-format', '--cluster-store', '--cluster-store-ca', '--cluster-store-cert', '--cluster-store-key', '--metrics-addr', '--netns-prefix']);
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     if (a === '-h' || a === '--help') return { help: true };
@@ -183,6 +187,8 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
     if (typeof p === 'string') return { ok: false, error: p };
     metricsAddr = { host: m[1]!, port: p };
   }
+  const nsPrefix = single.get('--netns-prefix') ?? '';
+  if (nsPrefix !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,30}$/.test(nsPrefix)) return { ok: false, error: `invalid --netns-prefix ${JSON.stringify(nsPrefix)}: use up to 31 letters, digits, ".", "_" or "-"` };
   return {
     ok: true,
     config: {
@@ -208,6 +214,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       logLevel: level as AgentConfig['logLevel'],
       logFormat: format,
       metricsAddr,
+      netnsPrefix: nsPrefix,
     },
   };
 }

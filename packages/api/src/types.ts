@@ -32,6 +32,8 @@
  * | POST | /sandboxes/create | SandboxCreateRequest → Sandbox |
  * | GET | /sandboxes/{name} | → Sandbox |
  * | DELETE | /sandboxes/{name}[?force=1] | → {} |
+ * | POST | /sandboxes/{name}/stop[?t=SECONDS][&exitcode=N] | → {} |
+ * | POST | /sandboxes/{name}/start | → Sandbox |
  */
 import * as t from 'io-ts';
 export { IPAMConfig, NetworkCreateRequest, PortMapping, SandboxCreateRequest, PortConfig, ServiceSpec } from '@weft/kernel';
@@ -149,6 +151,8 @@ export interface Node {
   readonly Addr: string;
   readonly Weft: boolean;
   readonly Self: boolean;
+  /** The swarm role (Docker's Spec.Role); absent for gossip members outside the swarm. */
+  readonly Role?: 'manager' | 'worker';
   readonly Tags: Readonly<Record<string, string>>;
   /**
    * Gossip encryption as this node sees it: whether its gossip with the node is encrypted, and
@@ -264,7 +268,11 @@ export interface StackSummary {
   readonly Networks?: number;
 }
 
-export const StackDeployRequest = t.type({ Name: t.string, ComposeFiles: t.array(t.string) });
+export const StackDeployRequest = t.intersection([
+  t.type({ Name: t.string, ComposeFiles: t.array(t.string) }),
+  /** Values of the variables the files refer to (`${VAR}`): the client's environment over its `.env` file, as Compose reads them. */
+  t.partial({ Env: t.record(t.string, t.string) }),
+]);
 export type StackDeployRequest = t.TypeOf<typeof StackDeployRequest>;
 
 export interface StackDeployResponse {

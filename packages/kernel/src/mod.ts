@@ -28,7 +28,9 @@ export { SwarmRole, NodeAvailability, NodePlatform, ControlSubnet, ControlNetwor
 export type { ControlMethodName, NodeDescription, GossipBootstrap, GossipKeyRing, Control, ControlSnapshotEvent, ControlKeyRingEvent, ControlLeaderEvent, ControlNodeRemovedEvent } from './contracts/control.ts';
 export type { DnsClient, DnsAnswerResult, Dns } from './contracts/dns.ts';
 export type { BlockAllocator, BlockAllocatorOptions, BlockAllocators } from './contracts/blocks.ts';
-export { IPAMConfig, NetworkCreateRequest, PortMapping, SandboxCreateRequest } from './contracts/engine.ts';
+export { IPAMConfig, NetworkCreateRequest, PortMapping, SandboxCreateRequest, imageDefault } from './contracts/engine.ts';
+export type { ImageDefault } from './contracts/engine.ts';
+export type { ContainerSandbox, Containers } from './contracts/containers.ts';
 export type { NetworkCreateResponse, NetworkEndpoint, Network, Sandbox, NetDef, RemoveCheck, TaskOptions, Engine, EngineNetworkEvent, EngineSandboxEvent, EngineAttachEvent } from './contracts/engine.ts';
 export type { PublishedPort, PortForwarding, Ports } from './contracts/ports.ts';
 export { PortConfig, ServiceSpec } from './contracts/services.ts';

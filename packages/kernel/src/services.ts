@@ -12,6 +12,7 @@
 import type { BlockAllocators } from './contracts/blocks.ts';
 import type { ClusterStoreBackend } from './contracts/cluster-store.ts';
 import type { Cipher } from './contracts/cipher.ts';
+import type { Containers } from './contracts/containers.ts';
 import type { Control } from './contracts/control.ts';
 import type { DataPath } from './contracts/datapath.ts';
 import type { Dns } from './contracts/dns.ts';
@@ -40,6 +41,8 @@ export interface ServiceMap {
   engine: Engine;
   ports: Ports;
   services: ServicesApi;
+  /** Docker containers on Weft networks (@weft/docker). */
+  containers: Containers;
   /** Cluster-store backends by URL scheme: `clusterStore.embedded`, `clusterStore.etcd`. */
   [backend: `clusterStore.${string}`]: ClusterStoreBackend;
 }

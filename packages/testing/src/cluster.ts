@@ -134,7 +134,11 @@ export function kernelNetworkNamespaces(hostNs: string): string[] {
 }
 
 /** `n` hosts `h1..hn` at 198.18.<subnet>.<i>, linked through an underlay namespace with a bridge-free L2: a veth per host into a bridge. */
-export async function createCluster(n: number, opts: { tag?: string; subnet?: number } = {}): Promise<Cluster> {
+/**
+ * `nsPrefix`: the agents name their sandboxes' namespaces PREFIX+NAME (`--netns-prefix`), so a
+ * test can use the names of a guide (alpine1, ...) without meeting another test's namespaces.
+ */
+export async function createCluster(n: number, opts: { tag?: string; subnet?: number; nsPrefix?: string } = {}): Promise<Cluster> {
   const prefix = `wft-${opts.tag ?? 'c'}${process.pid % 10000}-`;
   const sub = opts.subnet ?? 0;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}`));
@@ -150,7 +154,7 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
       const log = fs.openSync(h.logFile, 'a');
       // nsenter --net (not `ip netns exec`): the agent must share the mount namespace so the
       // sandboxes it creates under /run/netns are visible to everyone.
-      const p = spawn('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, AGENT_BIN, '--socket', h.socket, '--state-dir', h.stateDir, '--node-name', h.name, '--advertise-addr', h.addr, '--docker-plugin', 'off', ...extra], {
+      const p = spawn('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, AGENT_BIN, '--socket', h.socket, '--state-dir', h.stateDir, '--node-name', h.name, '--advertise-addr', h.addr, '--docker-plugin', 'off', ...(opts.nsPrefix !== undefined ? ['--netns-prefix', opts.nsPrefix] : []), ...extra], {
         stdio: ['ignore', log, log],
         detached: true,
       });
@@ -193,7 +197,7 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
       for (const h of hosts) await cluster.stopAgent(h, 'SIGKILL');
       // Sandboxes the agents created are namespaces too: find them through the agents' state.
       const live = ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '');
-      const sandboxes = hosts.flatMap((h) => listSandboxNames(h.stateDir)).filter((n) => live.includes(n));
+      const sandboxes = hosts.flatMap((h) => listSandboxNames(h.stateDir)).map((n) => `${opts.nsPrefix ?? ''}${n}`).filter((n) => live.includes(n));
       // Deleting a namespace does not stop what runs in it: kill every process inside first, and
       // every `ip netns exec NS …` that has not entered its namespace yet (a sandbox command
       // spawned just before: on a loaded machine it would enter after the scan and outlive us).

@@ -7,7 +7,7 @@ import type { EngineConfig, SandboxRecord } from './records.ts';
 
 /** A sandbox as the API shows it; `netnsPath` is where its interfaces live. */
 export function sandboxView(s: SandboxRecord, host: SandboxHost, netnsPath: string): Sandbox {
-  const running = s.Pid > 0 && host.alive(s.Pid);
+  const running = s.Stopped !== true && ((s.Pid > 0 && host.alive(s.Pid)) || s.Attached === true);
   const networks: Record<string, { IPAddress: string; MacAddress: string; Aliases: string[]; EndpointID: string; NetworkID: string }> = {};
   for (const [n, a] of Object.entries(s.Networks)) networks[n] = { IPAddress: a.IPAddress, MacAddress: a.MacAddress, Aliases: a.Aliases, EndpointID: a.EndpointID, NetworkID: a.NetworkID };
   return {
@@ -18,9 +18,13 @@ export function sandboxView(s: SandboxRecord, host: SandboxHost, netnsPath: stri
     Hostname: s.Hostname,
     Cmd: s.Cmd,
     Pid: running ? s.Pid : 0,
-    State: s.Cmd.length === 0 ? 'created' : running ? 'running' : 'exited',
-    ExitCode: null,
+    State: s.Stopped === true ? 'exited' : s.Cmd.length === 0 ? 'created' : running ? 'running' : 'exited',
+    ExitCode: running ? null : (s.ExitCode ?? null),
     Created: s.Created,
+    Image: s.Image ?? '',
+    StartedAt: s.StartedAt ?? '',
+    FinishedAt: s.FinishedAt ?? '',
+    ...(s.Attached === true ? { Attached: true } : {}),
     Networks: networks,
     Ports: s.Ports,
     ResolvConf: s.ResolvConf,
