@@ -16,4 +16,5 @@ export type { LinkInfo } from './ip.ts';
 export { linkIndex, linkMtu, configureLink } from './netdev.ts';
 export type { LinkConfig } from './netdev.ts';
 export { isRoot, rootSkipReason, createLab, withLab, twoHosts } from './harness.ts';
+export { runtimeName, runtimeVersion, evalCommand, scriptCommand } from './runtime.ts';
 export type { Lab, TwoHosts } from './harness.ts';

@@ -14,6 +14,37 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 export const AGENT_BIN = path.join(repo, 'apps/agent/bin/weft-agent.js');
 export const CLI_BIN = path.join(repo, 'apps/cli/bin/weft.js');
 
+/**
+ * What starts weft-agent and weft (argv before their own arguments):
+ * - `WEFT_AGENT_BIN` / `WEFT_CLI_BIN` (paths of executables, e.g. the single-file binaries of
+ *   `npm run build:binaries`), each preceded by the JSON argv array in `WEFT_BIN_WRAPPER` if set
+ *   (tools/binaries uses it to run them where no other Weft file is visible);
+ * - else the TypeScript sources on the runtime running this code: `node bin/…js`, or
+ *   `deno run --allow-all` of the entry modules under Deno.
+ */
+export function agentCommand(): string[] {
+  return command('WEFT_AGENT_BIN', AGENT_BIN, 'apps/agent/src/main.ts');
+}
+export function cliCommand(): string[] {
+  return command('WEFT_CLI_BIN', CLI_BIN, 'apps/cli/src/main.ts');
+}
+
+function command(envName: string, nodeBin: string, denoEntry: string): string[] {
+  const bin = process.env[envName];
+  if (bin !== undefined && bin !== '') {
+    const w = process.env.WEFT_BIN_WRAPPER;
+    let wrapper: string[] = [];
+    if (w !== undefined && w !== '') {
+      const v: unknown = JSON.parse(w);
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error(`WEFT_BIN_WRAPPER must be a JSON array of strings, got ${w}`);
+      wrapper = v as string[];
+    }
+    return [...wrapper, bin];
+  }
+  if ('Deno' in globalThis) return [process.execPath, 'run', '--allow-all', '--no-prompt', '--config', path.join(repo, 'deno.json'), path.join(repo, denoEntry)];
+  return [process.execPath, nodeBin];
+}
+
 export interface Host {
   readonly name: string;
   readonly ns: string;
@@ -140,7 +171,7 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
       const log = fs.openSync(h.logFile, 'a');
       // nsenter --net (not `ip netns exec`): the agent must share the mount namespace so the
       // sandboxes it creates under /run/netns are visible to everyone.
-      const p = spawn('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, AGENT_BIN, '--socket', h.socket, '--state-dir', h.stateDir, '--node-name', h.name, '--advertise-addr', h.addr, '--docker-plugin', 'off', ...extra], {
+      const p = spawn('nsenter', [`--net=/run/netns/${h.ns}`, ...agentCommand(), '--socket', h.socket, '--state-dir', h.stateDir, '--node-name', h.name, '--advertise-addr', h.addr, '--docker-plugin', 'off', ...extra], {
         stdio: ['ignore', log, log],
         detached: true,
       });

@@ -7,13 +7,14 @@
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createCluster, CLI_BIN, type Cluster, type Host } from '@weft/testing/cluster';
+import { createCluster, cliCommand, type Cluster, type Host } from '@weft/testing/cluster';
 
 /** Runs `weft -H <host's socket> ARGS`, echoing the command line and its output. */
 function weft(h: Host, args: readonly string[], opts: { expectFail?: boolean } = {}): string {
   process.stdout.write(`   ${dim(`[${h.name}]`)} $ weft ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);
   try {
-    const out = execFileSync(process.execPath, [CLI_BIN, '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...pre] = cliCommand();
+    const out = execFileSync(cmd as string, [...pre, '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     if (opts.expectFail) throw new Error(`"weft ${args.join(' ')}" succeeded but should have failed`);
     if (out.trim() !== '') say(out.trimEnd());
     return out;

@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import * as fs from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { scriptCommand } from '@weft/sys';
 
 /** The DNS bridge run inside each container (plain JavaScript: it runs without a TS loader). */
 export const DNS_BRIDGE = fileURLToPath(new URL('./dns-bridge.mjs', import.meta.url));
@@ -159,8 +160,9 @@ export function linuxDockerHost(): DockerHost {
     startDnsBridge(o) {
       // Docker creates the container's namespace (and bind-mounts it at SandboxKey) only after
       // Join, when runc starts the container: wait for it (up to 60 s), then enter it.
-      const script = 'i=0; while [ ! -e "$1" ]; do i=$((i+1)); [ $i -gt 600 ] && exit 1; sleep 0.1; done; exec nsenter --net="$1" "$2" "$3" "$4" "$5" "$6" "$1"';
-      const p = spawn('sh', ['-c', script, 'weft-dns-bridge', o.sandboxKey, process.execPath, DNS_BRIDGE, o.address, o.socket, o.network], { detached: true, stdio: 'ignore' });
+      // The bridge runs on this process's runtime (scriptCommand: node, deno, or the single-file agent).
+      const script = 'k="$1"; shift; i=0; while [ ! -e "$k" ]; do i=$((i+1)); [ $i -gt 600 ] && exit 1; sleep 0.1; done; exec nsenter --net="$k" "$@" "$k"';
+      const p = spawn('sh', ['-c', script, 'weft-dns-bridge', o.sandboxKey, ...scriptCommand(DNS_BRIDGE, [o.address, o.socket, o.network])], { detached: true, stdio: 'ignore' });
       p.on('error', () => {});
       p.unref();
       return p.pid;
