@@ -78,6 +78,7 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
         gossipAddr: `${cfg.gossipAddr}:${cfg.gossipPort}`,
         dataPathAddr: cfg.dataPathAddr,
         dataPathPort: cfg.dataPathPort,
+        clusterStore: cfg.clusterStore,
       }),
     },
     { plugin: windowsGuardPlugin() },

@@ -14,7 +14,7 @@ import {
 } from '@weft/api';
 import { listenUnix } from '@weft/plugin-socket';
 import { serviceRoutes } from '@weft/services';
-import type { AgentConfig } from './config.ts';
+import { checkStoreUrl, type AgentConfig } from './config.ts';
 
 export const WEFT_VERSION = '0.1.0';
 
@@ -133,6 +133,7 @@ export function createApi(d: ApiDeps) {
         Role: sw?.Role ?? 'standalone',
         ClusterID: sw?.ClusterID ?? '',
         Managers: sw?.Managers ?? [],
+        ...(sw?.ClusterStore !== undefined ? { ClusterStore: sw.ClusterStore } : {}),
         Members: members().length,
         Networks: nets.length,
         Sandboxes: sbs.length,
@@ -149,8 +150,13 @@ export function createApi(d: ApiDeps) {
     }),
     route('POST', '/swarm/init', async (_p, _q, b) => {
       const r = body(SwarmInitRequest, b);
+      // --cluster-store on the command line wins over the agent's flag; TLS files merge.
+      const store = r.ClusterStore === undefined ? config.clusterStore : { ...config.clusterStore, ...r.ClusterStore, URL: r.ClusterStore.URL !== '' ? r.ClusterStore.URL : config.clusterStore.URL };
+      const bad = checkStoreUrl(store.URL);
+      if (bad !== undefined) raise(errors.badRequest('api', `invalid --cluster-store ${JSON.stringify(store.URL)}: ${bad}`, { value: store.URL }));
       const init = orRaise(await kernel.invoke('control', 'Swarm.Init', {
         ...r,
+        ClusterStore: store,
         AdvertiseAddr: r.AdvertiseAddr ?? config.advertiseAddr,
         ListenAddr: r.ListenAddr ?? `${config.listenAddr}:${config.listenPort}`,
         DataPathAddr: r.DataPathAddr ?? config.dataPathAddr,
@@ -164,11 +170,14 @@ export function createApi(d: ApiDeps) {
     }),
     route('POST', '/swarm/join', async (_p, _q, b) => {
       const r = body(SwarmJoinRequest, b);
+      const { URL: _url, ...tls } = config.clusterStore;
       return invoke('control', 'Swarm.Join', {
         ...r,
+        ClusterStore: { ...tls, ...(r.ClusterStore ?? {}) },
         AdvertiseAddr: r.AdvertiseAddr ?? config.advertiseAddr,
         DataPathAddr: r.DataPathAddr ?? config.dataPathAddr,
         DataPathPort: config.dataPathPort,
+        ListenAddr: r.ListenAddr ?? `${config.listenAddr}:${config.listenPort}`,
         GossipAddr: `${config.gossipAddr}:${config.gossipPort}`,
         NodeName: config.nodeName,
         OS: config.os,
@@ -192,6 +201,8 @@ export function createApi(d: ApiDeps) {
       return n;
     }),
     route('DELETE', '/nodes/{id}', async (p, q) => invoke('control', 'Node.Remove', { Node: p.id, Force: flag(q, 'force') })),
+    route('POST', '/nodes/{id}/promote', async (p) => invoke('control', 'Node.Promote', { Node: p.id })),
+    route('POST', '/nodes/{id}/demote', async (p) => invoke('control', 'Node.Demote', { Node: p.id })),
     route('GET', '/networks', async () => {
       // As in Docker: a worker lists a swarm network only while one of its sandboxes uses it.
       const worker = (await swarm())?.Role === 'worker';

@@ -12,7 +12,7 @@ test('defaults follow interface.md', () => {
     {
       socket: '/run/weft/weft.sock', stateDir: '/var/lib/weft', nodeName: 'h1', advertiseAddr: '198.18.0.1', listenAddr: '0.0.0.0', listenPort: 2377,
       gossipAddr: '198.18.0.1', gossipPort: 7946, dataPathAddr: '198.18.0.1', dataPathPort: 4789, dataPathLatency: 'low', cipher: 'chacha20', gossipJoin: [], gossipKeys: [], os: 'linux',
-      dockerPlugin: '/run/docker/plugins/weft.sock', logLevel: 'info', logFormat: 'text',
+      dockerPlugin: '/run/docker/plugins/weft.sock', logLevel: 'info', logFormat: 'text', clusterStore: { URL: 'embedded:' },
     },
   );
 });
@@ -28,6 +28,9 @@ test('repeatable flags, = syntax, off', () => {
   assert.is(r.config.dataPathPort, 4790);
   assert.is(r.config.dataPathLatency, 'lean');
   assert.is(r.config.cipher, 'aes-gcm');
+  const e = parseArgs(['--cluster-store', 'etcds://198.18.0.1:2379,198.18.0.2:2379', '--cluster-store-ca', 'ca.pem', '--cluster-store-cert', 'c.pem', '--cluster-store-key', 'k.pem']);
+  assert.ok('ok' in e && e.ok);
+  if ('ok' in e && e.ok) assert.equal(e.config.clusterStore, { URL: 'etcds://198.18.0.1:2379,198.18.0.2:2379', CA: 'ca.pem', Cert: 'c.pem', Key: 'k.pem' });
 });
 
 test('bad input names the flag and the value', () => {
@@ -38,6 +41,9 @@ test('bad input names the flag and the value', () => {
     [['--cipher', 'des'], 'invalid --cipher "des": expected chacha20 (libsodium) or aes-gcm (AES-256-GCM)'],
     [['--listen-addr', 'x:1'], '"x" is not an IPv4 address'],
     [['--gossip-key', 'nope'], 'base64 of 16, 24 or 32 bytes'],
+    [['--cluster-store', 'consul://x:8500'], 'invalid --cluster-store "consul://x:8500": expected "embedded:" or "etcd://HOST:2379[,HOST:2379...]"'],
+    [['--cluster-store', 'etcd://198.18.0.1'], 'endpoint "198.18.0.1" is not HOST:PORT'],
+    [['--cluster-store-cert', 'c.pem'], '--cluster-store-cert and --cluster-store-key go together'],
     [['--frobnicate'], 'unknown flag "--frobnicate"'],
     [['--socket'], 'flag --socket needs a value'],
     [['--os', 'plan9'], 'expected linux or windows'],

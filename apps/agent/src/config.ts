@@ -30,6 +30,8 @@ export interface AgentConfig {
   readonly dockerPlugin: string | undefined;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly logFormat: 'text' | 'json';
+  /** Where a manager keeps the swarm's state: `embedded:` (default) or `etcd://H:P,...`, with etcd's TLS files. */
+  readonly clusterStore: { readonly URL: string; readonly CA?: string; readonly Cert?: string; readonly Key?: string };
 }
 
 export const USAGE = `Usage: weft-agent [OPTIONS]
@@ -58,6 +60,12 @@ Options:
                               Default: chacha20
       --gossip-join IP:PORT   join a gossip cluster directly (repeatable; any memberlist/serf peer)
       --gossip-key BASE64     memberlist keyring key (repeatable; the first is primary)
+      --cluster-store URL     where a manager keeps the swarm's state: embedded: (default, in
+                              --state-dir; one manager) or etcd://HOST:2379[,HOST:2379...]
+                              (etcds:// for TLS; several managers). "swarm init
+                              --cluster-store" overrides it for the swarm it creates
+      --cluster-store-ca FILE, --cluster-store-cert FILE, --cluster-store-key FILE
+                              PEM files for TLS to etcd (as etcdctl's --cacert/--cert/--key)
       --os linux|windows      platform to advertise (default: this one)
       --docker-plugin PATH    serve Docker's plugin protocol there
                               (default /run/docker/plugins/weft.sock; "off" to disable)
@@ -86,7 +94,7 @@ function hostPort(flag: string, v: string, defPort: number): { addr: string; por
 export function parseArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): { ok: true; config: AgentConfig } | { ok: false; error: string } | { help: true } {
   const single = new Map<string, string>();
   const multi = new Map<string, string[]>([['--gossip-join', []], ['--gossip-key', []]]);
-  const known = new Set(['--socket', '--state-dir', '--node-name', '--advertise-addr', '--listen-addr', '--gossip-addr', '--data-path-addr', '--data-path-port', '--data-path-latency', '--cipher', '--os', '--docker-plugin', '--log-level', '--log-format']);
+  const known = new Set(['--socket', '--state-dir', '--node-name', '--advertise-addr', '--listen-addr', '--gossip-addr', '--data-path-addr', '--data-path-port', '--data-path-latency', '--cipher', '--os', '--docker-plugin', '--log-level', '--log-format', '--cluster-store', '--cluster-store-ca', '--cluster-store-cert', '--cluster-store-key']);
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     if (a === '-h' || a === '--help') return { help: true };
@@ -128,6 +136,12 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       return { ok: false, error: `invalid --gossip-key ${JSON.stringify(k.slice(0, 8) + '…')}: expected base64 of 16, 24 or 32 bytes (e.g. from "serf keygen")` };
     }
   }
+  const storeUrl = single.get('--cluster-store') ?? 'embedded:';
+  const storeErr = checkStoreUrl(storeUrl);
+  if (storeErr !== undefined) return { ok: false, error: `invalid --cluster-store ${JSON.stringify(storeUrl)}: ${storeErr}` };
+  const tls = { CA: single.get('--cluster-store-ca'), Cert: single.get('--cluster-store-cert'), Key: single.get('--cluster-store-key') };
+  if ((tls.Cert === undefined) !== (tls.Key === undefined)) return { ok: false, error: '--cluster-store-cert and --cluster-store-key go together: give both (a client certificate and its key) or neither' };
+  const clusterStore = { URL: storeUrl, ...(tls.CA !== undefined ? { CA: tls.CA } : {}), ...(tls.Cert !== undefined ? { Cert: tls.Cert } : {}), ...(tls.Key !== undefined ? { Key: tls.Key } : {}) };
   const osv = single.get('--os') ?? (process.platform === 'win32' ? 'windows' : 'linux');
   if (osv !== 'linux' && osv !== 'windows') return { ok: false, error: `invalid --os ${JSON.stringify(osv)}: expected linux or windows` };
   const level = single.get('--log-level') ?? 'info';
@@ -154,10 +168,23 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       cipher,
       gossipJoin: multi.get('--gossip-join')!,
       gossipKeys: multi.get('--gossip-key')!,
+      clusterStore,
       os: osv,
       dockerPlugin: dp === 'off' ? undefined : dp,
       logLevel: level as AgentConfig['logLevel'],
       logFormat: format,
     },
   };
+}
+
+/** Syntax of a cluster store URL: `embedded:`, or `etcd://` / `etcds://` with HOST:PORT endpoints. */
+export function checkStoreUrl(url: string): string | undefined {
+  if (url === 'embedded:' || url === 'embedded://') return undefined;
+  const m = /^(etcds?):\/\/(.+)$/.exec(url);
+  if (m === null) return 'expected "embedded:" or "etcd://HOST:2379[,HOST:2379...]" (etcds:// for TLS)';
+  for (const ep of m[2]!.replace(/\/+$/, '').split(',')) {
+    const hp = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(ep);
+    if (hp === null || Number(hp[2]) < 1 || Number(hp[2]) > 65535) return `endpoint ${JSON.stringify(ep)} is not HOST:PORT (e.g. 198.18.0.1:2379)`;
+  }
+  return undefined;
 }

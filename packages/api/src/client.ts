@@ -101,6 +101,8 @@ export interface Client {
   nodes(): Promise<Node[]>;
   node(id: string): Promise<Node>;
   nodeRemove(id: string, force?: boolean): Promise<void>;
+  nodePromote(id: string): Promise<void>;
+  nodeDemote(id: string): Promise<void>;
   networks(): Promise<Network[]>;
   networkCreate(r: NetworkCreateRequest): Promise<NetworkCreateResponse>;
   network(id: string): Promise<Network>;
@@ -144,6 +146,8 @@ export function createClient(socketPath: string = DEFAULT_SOCKET, opts: RequestO
     nodes: () => r('GET', '/nodes'),
     node: (id) => r('GET', `/nodes/${seg(id)}`),
     nodeRemove: (id, force) => none(r('DELETE', `/nodes/${seg(id)}${q({ force })}`)),
+    nodePromote: (id) => none(r('POST', `/nodes/${seg(id)}/promote`)),
+    nodeDemote: (id) => none(r('POST', `/nodes/${seg(id)}/demote`)),
     networks: () => r('GET', '/networks'),
     networkCreate: (b) => r('POST', '/networks/create', b),
     network: (id) => r('GET', `/networks/${seg(id)}`),

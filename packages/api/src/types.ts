@@ -15,6 +15,8 @@
  * | GET | /nodes | → Node[] |
  * | GET | /nodes/{id or name} | → Node |
  * | DELETE | /nodes/{id or name}[?force=1] | → {} |
+ * | POST | /nodes/{id or name}/promote | → {} (managers) |
+ * | POST | /nodes/{id or name}/demote | → {} (managers) |
  * | GET | /networks | → Network[] |
  * | POST | /networks/create | NetworkCreateRequest → NetworkCreateResponse |
  * | GET | /networks/{id or name} | → Network |
@@ -54,6 +56,8 @@ export interface Info {
   readonly Role: Role;
   readonly ClusterID: string;
   readonly Managers: readonly string[];
+  /** On managers: where the swarm's state lives (`embedded:` or the etcd endpoints, never credentials). */
+  readonly ClusterStore?: string;
   readonly Members: number;
   readonly Networks: number;
   readonly Sandboxes: number;
@@ -65,7 +69,13 @@ export interface Info {
   readonly Plugins: readonly { readonly Name: string; readonly Version: string; readonly Provides: readonly string[] }[];
 }
 
+/** `--cluster-store URL` and etcd's TLS files (PEM paths on the agent's host). */
+export const ClusterStoreRequest = t.intersection([t.type({ URL: t.string }), t.partial({ CA: t.string, Cert: t.string, Key: t.string })]);
+export type ClusterStoreRequest = t.TypeOf<typeof ClusterStoreRequest>;
+
 export const SwarmInitRequest = t.partial({
+  /** Where the swarm's state lives (default: the agent's --cluster-store, else `embedded:`). */
+  ClusterStore: ClusterStoreRequest,
   AdvertiseAddr: t.string,
   ListenAddr: t.string,
   DataPathAddr: t.string,
@@ -85,7 +95,13 @@ export interface SwarmInitResponse {
 
 export const SwarmJoinRequest = t.intersection([
   t.type({ JoinToken: t.string, RemoteAddrs: t.array(t.string) }),
-  t.partial({ AdvertiseAddr: t.string, DataPathAddr: t.string }),
+  t.partial({
+    AdvertiseAddr: t.string,
+    DataPathAddr: t.string,
+    ListenAddr: t.string,
+    /** TLS files for the swarm's cluster store, when joining as a manager. */
+    ClusterStore: t.partial({ CA: t.string, Cert: t.string, Key: t.string }),
+  }),
 ]);
 export type SwarmJoinRequest = t.TypeOf<typeof SwarmJoinRequest>;
 export interface SwarmJoinResponse {

@@ -1,4 +1,4 @@
-/** `weft node ls|inspect|rm`. */
+/** `weft node ls|inspect|rm|promote|demote`. */
 import type { Node } from '@weft/api';
 import type { Io, Parsed } from '../spec.ts';
 import { client } from '../agent.ts';
@@ -44,5 +44,22 @@ export async function rm(p: Parsed, io: Io): Promise<number> {
   return eachName(args(p, 'NODE'), io.err, async (n) => {
     await c.nodeRemove(n, bool(p, 'force'));
     io.out(`${n}\n`);
+  });
+}
+
+/** Docker's words: "Node X promoted to a manager in the swarm." */
+export async function promote(p: Parsed, io: Io): Promise<number> {
+  const c = await client(p, io);
+  return eachName(args(p, 'NODE'), io.err, async (n) => {
+    await c.nodePromote(n);
+    io.out(`Node ${n} promoted to a manager in the swarm.\n`);
+  });
+}
+
+export async function demote(p: Parsed, io: Io): Promise<number> {
+  const c = await client(p, io);
+  return eachName(args(p, 'NODE'), io.err, async (n) => {
+    await c.nodeDemote(n);
+    io.out(`Manager ${n} demoted in the swarm.\n`);
   });
 }

@@ -6,6 +6,19 @@ import { arg, bool, int, str, strs } from '../flags.ts';
 import { progress } from '../format.ts';
 import { compact } from '../util.ts';
 
+/** `--cluster-store-ca/-cert/-key`; undefined when none is given. */
+function tlsFlags(p: Parsed): { CA?: string; Cert?: string; Key?: string } | undefined {
+  const tls = compact<{ CA?: string; Cert?: string; Key?: string }>({ CA: str(p, 'cluster-store-ca'), Cert: str(p, 'cluster-store-cert'), Key: str(p, 'cluster-store-key') });
+  return Object.keys(tls).length === 0 ? undefined : tls;
+}
+
+/** `--cluster-store URL` with its TLS files; undefined when none is given (the agent's own setting applies). */
+function storeFlags(p: Parsed, url: string | undefined): { URL: string; CA?: string; Cert?: string; Key?: string } | undefined {
+  const tls = tlsFlags(p);
+  if (url === undefined && tls === undefined) return undefined;
+  return { URL: url ?? '', ...(tls ?? {}) };
+}
+
 const joinCommand = (token: string, manager: string) => `    weft swarm join --token ${token} ${manager}\n`;
 
 export async function init(p: Parsed, io: Io): Promise<number> {
@@ -19,6 +32,7 @@ export async function init(p: Parsed, io: Io): Promise<number> {
     DefaultAddrPool: pools.length === 0 ? undefined : pools,
     SubnetSize: int(p, 'default-addr-pool-mask-length'),
     KeyRotationInterval: str(p, 'key-rotation-interval'),
+    ClusterStore: storeFlags(p, str(p, 'cluster-store')),
   });
   const r = await progress(io, 'Initializing the swarm', c.swarmInit(req));
   const manager = await c.joinToken('worker').then((t) => t.Manager, () => undefined);
@@ -35,6 +49,8 @@ export async function join(p: Parsed, io: Io): Promise<number> {
     RemoteAddrs: [arg(p, 'MANAGER_IP:PORT')],
     AdvertiseAddr: str(p, 'advertise-addr'),
     DataPathAddr: str(p, 'data-path-addr'),
+    ListenAddr: str(p, 'listen-addr'),
+    ClusterStore: tlsFlags(p),
   });
   const r = await progress(io, `Joining the swarm at ${arg(p, 'MANAGER_IP:PORT')}`, c.swarmJoin(req));
   io.out(`This node joined a swarm as a ${r.Role}.\n`);

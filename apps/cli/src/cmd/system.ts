@@ -62,6 +62,7 @@ export function renderInfo(i: Info, nodes: readonly Node[] | undefined): string 
     ['Role', i.Role],
     ['Cluster', i.ClusterID === '' ? '(none: run "weft swarm init" or "weft swarm join")' : i.ClusterID],
     ['Managers', i.Managers.length === 0 ? '-' : i.Managers.join(', ')],
+    ...(i.ClusterStore !== undefined ? [['Cluster store', i.ClusterStore] as [string, string]] : []),
     ['Members', String(i.Members)],
     ['Networks', String(i.Networks)],
     ['Sandboxes', String(i.Sandboxes)],

@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as net from 'node:net';
-import { cleanup, sleep, startAgent, until, type Agent } from './_harness.ts';
+import { cleanup, sleep, startAgent, tempDir, until, type Agent } from './_harness.ts';
+import { sodium, toB64 } from './util.ts';
 
 test('manager restart over the same state dir: nodes, networks, VNIs, tokens and key ring survive; rotation neither early nor twice', async () => {
   let m: Agent | undefined = await startAgent('m1', { sync: true });
@@ -191,6 +192,45 @@ test('a control session that goes silent (a cut link sends no RST) is dropped by
     relay.close();
     for (const p of pairs) for (const x of p) x.destroy();
     await cleanup([m, w]);
+  }
+});
+
+test('upgrade: an agent whose state dir holds the single-record manager state of an earlier version starts as the same swarm', async () => {
+  const dir = await tempDir();
+  let m: Agent | undefined;
+  let w: Agent | undefined;
+  try {
+    // Write what an earlier manager left behind, through the same file store an agent uses.
+    const { fileStore } = await import('@weft/store');
+    const local = fileStore(dir, { unsafeNoSync: true }).scope('control').scope('manager');
+    const kp = sodium.crypto_sign_keypair();
+    const key = (e: number) => ({ Epoch: e, Key: toB64(new Uint8Array(32).fill(e)) });
+    const now = Date.now();
+    const node = { ID: 'oldmgr', Name: 'm1', Role: 'manager', PublicKey: toB64(kp.publicKey), Addr: '127.0.0.1', Platform: { OS: 'linux', Architecture: 'x86_64' }, Availability: 'active', CreatedAt: new Date(0).toISOString(), UpdatedAt: new Date(0).toISOString(), Leader: true, Left: false, ListenAddr: '127.0.0.1:0' };
+    const net = { Id: 'oldnet', Name: 'kept', Driver: 'overlay', Scope: 'swarm', Options: { 'com.docker.network.driver.overlay.vxlanid_list': '4096' }, Labels: {}, Attachable: true, Internal: false, Encrypted: false, EnableIPv6: false, Subnets: [{ Subnet: '10.90.0.0/24', Gateway: '10.90.0.1' }], VNIs: [4096], Created: new Date(0).toISOString(), Attachments: { oldmgr: ['s1'] } };
+    const v1 = {
+      Version: 1, ClusterID: 'oldswarm', CreatedAt: new Date(0).toISOString(), ManagerKey: { PublicKey: toB64(kp.publicKey), SecretKey: toB64(kp.privateKey) }, NodeID: 'oldmgr',
+      ListenAddr: '127.0.0.1:0', BindAddr: '127.0.0.1:0', Tokens: { worker: 'a'.repeat(26), manager: 'b'.repeat(26) }, Nodes: { oldmgr: node }, Networks: { oldnet: net },
+      Ring: { Rotation: 2, Keys: [key(3), key(4), key(5)], Gossip: [key(3), key(4), key(5)], IntervalMs: 3_600_000, NextRotationAt: now + 3_600_000, LastRotatedAt: now }, DefaultAddrPool: ['10.0.0.0/8'], SubnetSize: 24, Seq: 7,
+    };
+    await local.put('cluster', new TextEncoder().encode(JSON.stringify(v1)));
+    m = await startAgent('m1', { dir });
+    const info = await m.call('Swarm.Inspect');
+    assert.is(info.ClusterID, 'oldswarm');
+    assert.is(info.KeyRing.Rotation, 2);
+    assert.equal((await m.call('Network.Inspect', { Network: 'kept' })).Attachments, { oldmgr: ['s1'] });
+    assert.ok(await local.get('cluster.v1'), 'the old record is kept as a backup');
+    // The old worker token still joins (same manager key and secrets).
+    w = await startAgent('w1');
+    const wt = (await m.call('Swarm.JoinToken', { Role: 'worker' })).Token;
+    await w.call('Swarm.Join', { JoinToken: wt, RemoteAddrs: [m.svc.managerInstance!.address] });
+    await until(() => w!.svc.networks().some((n) => n.Name === 'kept'), 3000, 'the worker sees the converted network');
+    // A restart after the conversion opens the converted store, not the backup.
+    await m.stop();
+    m = await startAgent('m1', { dir });
+    assert.is((await m.call('Swarm.Inspect')).ClusterID, 'oldswarm');
+  } finally {
+    await cleanup([m, w], [dir]);
   }
 });
 

@@ -75,6 +75,33 @@ test('init, then two workers and a manager join; all are listed with role, statu
   }
 });
 
+test('node promote / demote: a worker becomes a manager and back, without a restart; the last manager stays', async () => {
+  const c = await cluster(1, 1);
+  try {
+    const [w1, m2] = c.others as [Agent, Agent];
+    await c.m.call('Node.Promote', { Node: 'w1' });
+    await until(() => w1.svc.managerInstance !== undefined, 5000, 'w1 runs a manager');
+    assert.is(w1.svc.role, 'manager');
+    const fromW1 = await w1.call('Node.List');
+    assert.equal(fromW1.filter((n: any) => n.Spec.Role === 'manager').map((n: any) => n.Description.Hostname).sort(), ['m1', 'm2', 'w1']);
+    await until(async () => (await c.m.call('Node.List')).find((n: any) => n.Description.Hostname === 'w1').ManagerStatus?.Reachability === 'reachable', 5000, 'w1 reachable as a manager');
+    // Demote m2 from w1: m2 keeps working as a worker.
+    await w1.call('Node.Demote', { Node: 'm2' });
+    await until(() => m2.svc.managerInstance === undefined && m2.svc.role === 'worker', 5000, 'm2 is a worker');
+    await until(() => m2.svc.nodeInstance?.connected === true, 5000, 'm2 has a session to a manager');
+    const e = await m2.fail('Network.Create', { Name: 'nope' });
+    assert.match(e.message, /not a swarm manager/);
+    const { Id } = await w1.call('Network.Create', { Name: 'after-demote', IPAM: { Config: [{ Subnet: '10.9.9.0/24' }] } });
+    await until(() => m2.svc.networks().some((n) => n.Id === Id), 3000, 'the demoted node gets snapshots');
+    // Demote down to one manager; the last one cannot go.
+    await c.m.call('Node.Demote', { Node: 'w1' });
+    await until(() => w1.svc.role === 'worker', 5000, 'w1 is a worker again');
+    assert.match((await c.m.fail('Node.Demote', { Node: 'm1' })).message, /last manager/);
+  } finally {
+    await cleanup([c.m, ...c.others]);
+  }
+});
+
 test('with the embedded store a second manager is refused, saying to use --cluster-store; a worker joins', async () => {
   const c = await cluster(0, 0);
   const j = await startAgent('j');
@@ -86,6 +113,7 @@ test('with the embedded store a second manager is refused, saying to use --clust
     assert.is((await c.m.call('Node.List')).length, 1, 'no node record left behind');
     await j.call('Swarm.Join', { JoinToken: c.wt, RemoteAddrs: [c.addr] });
     assert.is(j.svc.role, 'worker');
+    assert.match((await c.m.fail('Node.Promote', { Node: 'j' })).message, /embedded store/);
   } finally {
     await cleanup([c.m, j]);
   }
