@@ -27,7 +27,7 @@ export function runtimeVersion(): string {
  * permissions), whose argv has the eval file in slot 1: the code removes it first.
  */
 export function evalCommand(code: string, args: readonly string[]): string[] {
-  if (runtimeName() === 'deno') return [process.execPath, 'eval', '--ext=cjs', `process.argv.splice(1, 1);\n${code}`, ...args];
+  if (runtimeName() === 'deno') return [process.execPath, 'eval', '--ext=cjs', `process.argv.splice(1, 1); ${code}`, ...args];
   return [process.execPath, '-e', code, ...args];
 }
 
