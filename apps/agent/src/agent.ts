@@ -18,11 +18,13 @@ import { ipamBlocksPlugin, ipamPlugin } from '@weft/ipam';
 import { overlayPlugin } from '@weft/overlay';
 import { bridgePlugin } from '@weft/bridge';
 import { controlPlugin } from '@weft/control';
+import { embeddedStorePlugin } from '@weft/store-embedded';
 import { enginePlugin } from '@weft/engine';
 import { windowsGuardPlugin } from '@weft/windows-guard';
 import { scaleGuardPlugin } from '@weft/scale-guard';
 import { dockerIntegration } from '@weft/docker';
 import { servicesPlugin } from '@weft/services';
+import { etcdStorePlugin } from '@weft/store-etcd';
 import type { AgentConfig } from './config.ts';
 import { createApi } from './api.ts';
 import { swarmGossipBridge } from './bridges.ts';
@@ -67,6 +69,10 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     { plugin: dnsPlugin, config: {} },
     { plugin: ipamPlugin({ hostRoutes }) },
     { plugin: ipamBlocksPlugin() },
+    // Cluster-store backends; the control plugin opens the one --cluster-store names
+    // (embedded: by default; etcd://, etcds:// for several managers on a real etcd).
+    { plugin: embeddedStorePlugin({ dir: cfg.stateDir }) },
+    { plugin: etcdStorePlugin() },
     { plugin: overlayPlugin(), config: { vtep: cfg.dataPathAddr, node: cfg.nodeName, vtepPort: cfg.dataPathPort } },
     { plugin: bridgePlugin(), config: { node: cfg.nodeName } },
     {

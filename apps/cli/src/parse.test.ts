@@ -40,6 +40,8 @@ const CASES: [string[], { flags?: Record<string, unknown[]>; args?: Record<strin
   [['node', 'ls', '-q'], { flags: { quiet: [true] } }],
   [['node', 'inspect', 'n1', 'n2'], { args: { NODE: ['n1', 'n2'] } }],
   [['node', 'rm', '--force', 'n1'], { flags: { force: [true] }, args: { NODE: ['n1'] } }],
+  [['node', 'promote', 'n1', 'n2'], { args: { NODE: ['n1', 'n2'] } }],
+  [['node', 'demote', 'n1'], { args: { NODE: ['n1'] } }],
   [
     ['network', 'create', '-d', 'overlay', '--attachable', '--internal', '--opt', 'encrypted', '-o', 'com.docker.network.driver.mtu=1400', '--subnet', '10.1.0.0/24', '--gateway', '10.1.0.1', '--ip-range', '10.1.0.128/25', '--aux-address', 'host1=10.1.0.2', '--ipv6', '--label', 'env=prod', 'web'],
     {

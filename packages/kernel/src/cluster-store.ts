@@ -8,7 +8,7 @@
  * kept from the compaction revision on: reads at an old revision undo newer entries, watches
  * replay it and then follow live commits.
  */
-import { errors, type WeftError } from './errors.ts';
+import { errors, throwable, type WeftError } from './errors.ts';
 import {
   ClusterStoreCodes,
   type ClusterStore,
@@ -57,6 +57,25 @@ export interface MemoryClusterStoreOptions {
   readonly name?: string;
 }
 
+/**
+ * Keys in etcd's order: by UTF-8 bytes, i.e. by code point. JavaScript's `<` compares UTF-16 code
+ * units, which puts U+10000 and above (surrogate pairs, D800–DFFF) before U+E000–U+FFFF.
+ */
+export function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x <= 0xdfff ? x + 0x2000 : x - 0x800;
+      y = y <= 0xdfff ? y + 0x2000 : y - 0x800;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
 const copy = (kv: KeyValue): KeyValue => ({ ...kv, value: kv.value.slice() });
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -79,6 +98,36 @@ function compareHolds(c: Compare, kv: KeyValue | undefined): boolean {
   }
 }
 
+/**
+ * etcd's rule for a transaction (contract: `TxnRequest`), for backends to enforce as etcd does:
+ * in each branch, whichever runs, no key put twice and none put where a `delete`/`deletePrefix` of
+ * the branch covers it. Throws a `BadRequest` WeftError (an Error) attributed to `plugin`.
+ */
+export function checkTxnWrites(req: TxnRequest, plugin: string): void {
+  for (const [branch, ops] of [['success', req.success], ['failure', req.failure ?? []]] as const) {
+    const puts = new Set<string>();
+    const deletes: { key: string; prefix: boolean }[] = [];
+    for (const op of ops) {
+      if (op.op === 'delete') deletes.push({ key: op.key, prefix: false });
+      else if (op.op === 'deletePrefix') deletes.push({ key: op.prefix, prefix: true });
+    }
+    for (const op of ops) {
+      if (op.op !== 'put') continue;
+      const covered = deletes.find((d) => (d.prefix ? op.key.startsWith(d.key) : op.key === d.key));
+      if (puts.has(op.key) || covered !== undefined) {
+        const how = puts.has(op.key) ? 'puts' : `puts and ${covered!.prefix ? `deletes (prefix ${JSON.stringify(covered!.key)})` : 'deletes'}`;
+        throw throwable(
+          errors.badRequest(plugin, `The transaction's ${branch} branch ${how} key ${JSON.stringify(op.key)}; a transaction may write a key once (etcd's rule)`, {
+            value: op.key,
+            hint: 'Split the transaction, or drop the put that the delete covers.',
+          }),
+        );
+      }
+      puts.add(op.key);
+    }
+  }
+}
+
 export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): ClusterStore {
   const now = opts.now ?? Date.now;
   const name = opts.name ?? 'memory';
@@ -94,7 +143,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
   const unavailable = (): WeftError =>
     errors.unavailable(PLUGIN, `The cluster store (${name}) is closed`, { code: ClusterStoreCodes.unavailable, value: name });
   const check = () => {
-    if (closed) throw unavailable();
+    if (closed) throw throwable(unavailable());
   };
 
   const compacted = (rev: number): WeftError =>
@@ -107,13 +156,13 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
   function sortedUnder(map: Map<string, KeyValue>, prefix: string): KeyValue[] {
     const out: KeyValue[] = [];
     for (const [k, v] of map) if (k.startsWith(prefix)) out.push(v);
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return out.sort((a, b) => compareKeys(a.key, b.key));
   }
 
   /** The state as of `rev` (undoing newer log entries). */
   function stateAt(rev: number): Map<string, KeyValue> {
     if (rev >= revision) return data;
-    if (rev < compactRevision) throw compacted(rev);
+    if (rev < compactRevision) throw throwable(compacted(rev));
     const m = new Map(data);
     for (let i = log.length - 1; i >= 0 && log[i]!.revision > rev; i--) {
       for (const [k, v] of log[i]!.prev) (v === undefined ? m.delete(k) : m.set(k, v));
@@ -162,7 +211,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
         case 'put': {
           const lease = op.lease ?? 0;
           if (lease !== 0 && !leases.has(lease)) {
-            throw errors.notFound(PLUGIN, `Lease ${lease} does not exist (it expired or was revoked)`, { code: ClusterStoreCodes.leaseNotFound, value: lease });
+            throw throwable(errors.notFound(PLUGIN, `Lease ${lease} does not exist (it expired or was revoked)`, { code: ClusterStoreCodes.leaseNotFound, value: lease }));
           }
           const old = data.get(op.key);
           touch(op.key);
@@ -197,7 +246,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
   function validate(ops: readonly TxnOp[]): void {
     for (const op of ops) {
       if (op.op === 'put' && (op.lease ?? 0) !== 0 && !leases.has(op.lease!)) {
-        throw errors.notFound(PLUGIN, `Lease ${op.lease} does not exist (it expired or was revoked)`, { code: ClusterStoreCodes.leaseNotFound, value: op.lease });
+        throw throwable(errors.notFound(PLUGIN, `Lease ${op.lease} does not exist (it expired or was revoked)`, { code: ClusterStoreCodes.leaseNotFound, value: op.lease }));
       }
     }
   }
@@ -207,7 +256,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
     for (const [id, l] of leases) {
       if (l.expiresAt <= t) {
         leases.delete(id);
-        if (l.keys.size > 0) apply([...l.keys].sort().map((key) => ({ op: 'delete', key }) as TxnOp));
+        if (l.keys.size > 0) apply([...l.keys].sort(compareKeys).map((key) => ({ op: 'delete', key }) as TxnOp));
       }
     }
   }
@@ -223,7 +272,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
     async range(prefix, o = {}): Promise<RangeResult> {
       check();
       const at = o.revision !== undefined && o.revision > 0 ? o.revision : revision;
-      if (at > revision) throw errors.badRequest(PLUGIN, `Revision ${at} is in the future (the cluster store is at ${revision})`, { value: at });
+      if (at > revision) throw throwable(errors.badRequest(PLUGIN, `Revision ${at} is in the future (the cluster store is at ${revision})`, { value: at }));
       const all = sortedUnder(stateAt(at), prefix);
       const limit = o.limit !== undefined && o.limit > 0 ? o.limit : all.length;
       return { kvs: all.slice(0, limit).map(copy), revision, more: all.length > limit };
@@ -241,6 +290,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
     },
     async txn(req: TxnRequest): Promise<TxnResponse> {
       check();
+      checkTxnWrites(req, PLUGIN);
       const ok = req.compare.every((c) => compareHolds(c, data.get(c.key)));
       const ops = ok ? req.success : (req.failure ?? []);
       validate(ops);
@@ -271,7 +321,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
     },
     async grantLease(ttlSeconds) {
       check();
-      if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) throw errors.badRequest(PLUGIN, `A lease TTL must be a whole number of seconds ≥ 1 (got ${ttlSeconds})`, { value: ttlSeconds });
+      if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) throw throwable(errors.badRequest(PLUGIN, `A lease TTL must be a whole number of seconds ≥ 1 (got ${ttlSeconds})`, { value: ttlSeconds }));
       const id = nextLease++;
       leases.set(id, { ttl: ttlSeconds, expiresAt: now() + ttlSeconds * 1000, keys: new Set() });
       return id;
@@ -280,7 +330,7 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
       check();
       expireLeases();
       const l = leases.get(lease);
-      if (l === undefined) throw errors.notFound(PLUGIN, `Lease ${lease} does not exist (it expired or was revoked)`, { code: ClusterStoreCodes.leaseNotFound, value: lease });
+      if (l === undefined) throw throwable(errors.notFound(PLUGIN, `Lease ${lease} does not exist (it expired or was revoked)`, { code: ClusterStoreCodes.leaseNotFound, value: lease }));
       l.expiresAt = now() + l.ttl * 1000;
       return l.ttl;
     },
@@ -289,11 +339,11 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
       const l = leases.get(lease);
       if (l === undefined) return;
       leases.delete(lease);
-      if (l.keys.size > 0) apply([...l.keys].sort().map((key) => ({ op: 'delete', key }) as TxnOp));
+      if (l.keys.size > 0) apply([...l.keys].sort(compareKeys).map((key) => ({ op: 'delete', key }) as TxnOp));
     },
     async compact(rev) {
       check();
-      if (rev > revision) throw errors.badRequest(PLUGIN, `Cannot compact at revision ${rev}: the cluster store is at ${revision}`, { value: rev });
+      if (rev > revision) throw throwable(errors.badRequest(PLUGIN, `Cannot compact at revision ${rev}: the cluster store is at ${revision}`, { value: rev }));
       if (rev <= compactRevision) return;
       compactRevision = rev;
       while (log.length > 0 && log[0]!.revision < rev) log.shift();

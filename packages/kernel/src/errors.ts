@@ -139,6 +139,19 @@ export function formatError(e: WeftError): string {
   return `${e.plugin}: ${e.message}${where}${hint}`;
 }
 
+/**
+ * `e` as a value to throw (or reject with) where a contract says its errors are WeftErrors: an
+ * `Error` — with a stack, and reported by test runners (uvu stops silently with exit 0 when a
+ * test throws a plain object) — that is also the WeftError itself: `isWeftError` holds and its
+ * enumerable fields (what JSON sees) are exactly the WeftError's.
+ */
+export function throwable(e: WeftError): WeftError & Error {
+  const err = new Error(e.message);
+  Object.defineProperty(err, 'name', { value: `WeftError(${e.code})`, enumerable: false, configurable: true, writable: true });
+  for (const [k, v] of Object.entries(e)) Object.defineProperty(err, k, { value: v, enumerable: true, configurable: true, writable: true });
+  return err as WeftError & Error;
+}
+
 /** Converts anything caught into a WeftError attributed to `plugin`. */
 export function fromUnknown(plugin: string, u: unknown, context?: string): WeftError {
   if (u instanceof WeftException) return u.error;

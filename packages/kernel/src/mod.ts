@@ -4,7 +4,7 @@
  *
  * Every public name is listed here (no `export *`), so what the kernel promises is in one place.
  */
-export { ErrorCategories, CategoryCode, KernelCodes, weftError, errors, isWeftError, WeftException, raise, orRaise, formatError, fromUnknown } from './errors.ts';
+export { ErrorCategories, CategoryCode, KernelCodes, weftError, errors, isWeftError, throwable, WeftException, raise, orRaise, formatError, fromUnknown } from './errors.ts';
 export type { ErrorCategory, WeftError, ErrorDetails } from './errors.ts';
 export { parseVersion, compareVersions, satisfies } from './semver.ts';
 export type { Version } from './semver.ts';
@@ -35,7 +35,7 @@ export type { ServiceMap } from './services.ts';
 export { KERNEL_VERSION, definePlugin } from './plugin.ts';
 export type { Manifest, Logger, Services, EventSink, MethodMap, SpecRequest, SpecResponse, InvokeFn, Context, HandlerResult, Handler, Handlers, GuardPhase, GuardCall, GuardVerdict, Guard, ServiceFactory, EventHandler, PluginDefinition } from './plugin.ts';
 export { memoryStore, getJson, putJson, listJson } from './store.ts';
-export { memoryClusterStore, clusterKvStore } from './cluster-store.ts';
+export { memoryClusterStore, clusterKvStore, compareKeys, checkTxnWrites } from './cluster-store.ts';
 export type { MemoryClusterStoreOptions } from './cluster-store.ts';
 export { createSerial, createKeyedSerial } from './serial.ts';
 export type { Serial } from './serial.ts';

@@ -67,6 +67,12 @@ export interface TxnOpResult {
   readonly deleted?: number;
 }
 
+/**
+ * etcd's rule, which every backend enforces so that code tested on one runs on etcd: within one
+ * branch a key may be put at most once, and not put when a `delete`/`deletePrefix` of the same
+ * branch covers it (deletes may overlap each other). Both branches are checked whichever runs; a
+ * transaction that breaks the rule is refused with `BadRequest` and writes nothing.
+ */
 export interface TxnRequest {
   /** All must hold for `success` to run; otherwise `failure` runs. Empty = always success. */
   readonly compare: readonly Compare[];
