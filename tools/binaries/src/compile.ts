@@ -17,8 +17,11 @@
  *    by `false` in every module but ENTRY (they all share the chunk's `import.meta`).
  *
  * Native addons are left out (see ABSENT): the binary reaches libc and libsodium through bun:ffi.
+ * The one a dependency cannot do without (lmdb, under the embedded cluster store) is embedded:
+ * see `addons`.
  */
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
 interface OnLoadArgs {
@@ -56,6 +59,62 @@ const ABSENT_FILTER = new RegExp(`^(${ABSENT.map((n) => n.replace(/[/.]/g, '\\$&
 const absentModule = (name: string) => `const fail = () => { throw new Error(${JSON.stringify(`${name} is not part of the single-file binary`)}); };
 export default new Proxy({}, { get: fail, apply: fail });
 export const register = fail;`;
+/** The folder of the package that holds `file` (nearest package.json with a name). */
+function packageRoot(file: string): string {
+  for (let d = path.dirname(file); d !== path.dirname(d); d = path.dirname(d)) {
+    const p = path.join(d, 'package.json');
+    if (fs.existsSync(p) && typeof (JSON.parse(fs.readFileSync(p, 'utf8')) as { name?: unknown }).name === 'string') return d;
+  }
+  throw new Error(`no package.json above ${file}`);
+}
+
+/**
+ * Packages that find their N-API addon at run time with node-gyp-build (lmdb) would look inside
+ * the binary's embedded tree and find nothing. The loader is replaced by a module that requires,
+ * by literal path, the very file the loader picks for that package on this machine (Bun's choice:
+ * the N-API build), which makes Bun embed it; the binary writes it to a temporary file and loads
+ * it at start. Its own needs are the C and C++ runtimes every Debian system has.
+ */
+const ADDON_LOADER = /^node-gyp-build(-optional-packages)?$/;
+const addons = {
+  name: 'weft-addons',
+  setup(b: PluginBuild) {
+    b.onResolve({ filter: ADDON_LOADER }, (a) => ({ path: `${a.path}|${packageRoot((a as { importer?: string }).importer ?? '')}`, namespace: 'weft-addon' }));
+    b.onLoad({ filter: /.*/, namespace: 'weft-addon' }, (a) => {
+      const [loaderName, pkg] = a.path.split('|') as [string, string];
+      const loader = createRequire(path.join(pkg, 'package.json'))(loaderName) as { path(dir: string): string };
+      const file = loader.path(pkg);
+      return { contents: `const addon = require(${JSON.stringify(file)});\nexport default function load() { return addon; }\n`, loader: 'js' };
+    });
+  },
+};
+
+/**
+ * gRPC clients that read their .proto files at load time from their package folder (etcd3:
+ * `loadSync(\`${__dirname}/../proto/rpc.proto\`, { keepCase: true, … })`) would look for them in
+ * the binary's embedded tree. The .proto files are parsed here at build time, with the same
+ * options, and the call becomes proto-loader's `fromJSON` of the parsed descriptor.
+ */
+const PROTO_LOAD = /\(0, (\w+)\.loadSync\)\(`\$\{__dirname\}\/([^`]+\.proto)`, (\{[^}]*\})\)/g;
+const protos = {
+  name: 'weft-protos',
+  setup(b: PluginBuild) {
+    b.onLoad({ filter: /node_modules\/.*\.js$/ }, async (a) => {
+      const text = await Bun.file(a.path).text();
+      if (!text.includes('.loadSync)(`${__dirname}/')) return undefined;
+      const req = createRequire(a.path);
+      const out = text.replace(PROTO_LOAD, (_m, loader: string, rel: string, opts: string) => {
+        const protobuf = req('protobufjs') as { Root: new () => { loadSync(f: string, o: object): { resolveAll(): { toJSON(): unknown } } } };
+        const keepCase = /keepCase:\s*true/.test(opts);
+        const json = new protobuf.Root().loadSync(path.resolve(path.dirname(a.path), rel), { keepCase }).resolveAll().toJSON();
+        return `(0, ${loader}.fromJSON)(${JSON.stringify(json)}, ${opts})`;
+      });
+      if (out.includes('.loadSync)(`${__dirname}/')) throw new Error(`${a.path}: a .proto file is loaded at run time in a way compile.ts does not rewrite`);
+      return { contents: out, loader: 'js' };
+    });
+  },
+};
+
 const absent = {
   name: 'weft-absent',
   setup(b: PluginBuild) {
@@ -89,6 +148,8 @@ async function scan(entries: readonly string[]): Promise<{ loaded: Set<string>; 
     throw: false,
     plugins: [
       absent,
+      addons,
+      protos,
       {
         name: 'weft-scan',
         setup(b: PluginBuild) {
@@ -135,6 +196,8 @@ const r = await Bun.build({
   compile: { outfile },
   plugins: [
     absent,
+    addons,
+    protos,
     {
       name: 'weft-import-meta',
       setup(b: PluginBuild) {

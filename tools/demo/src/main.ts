@@ -90,6 +90,8 @@ async function main(): Promise<number> {
     const [h1, h2, h3] = cluster.hosts as [typeof cluster.hosts[0], typeof cluster.hosts[0], typeof cluster.hosts[0]];
 
     await step('Start weft-agent on every host', async () => {
+      const bin = process.env.WEFT_AGENT_BIN;
+      say(bin !== undefined && bin !== '' ? `weft-agent: the single-file binary ${bin}; weft: ${process.env.WEFT_CLI_BIN ?? '(sources)'}` : `weft-agent and weft: the TypeScript sources on ${'Deno' in globalThis ? 'Deno' : 'Node'}`);
       await Promise.all(cluster.hosts.map((h) => cluster.startAgent(h)));
       for (const h of cluster.hosts) say(`${h.name}: agent pid ${h.agent?.pid}, API unix://${h.socket}`);
     });
@@ -137,7 +139,7 @@ async function main(): Promise<number> {
 
     await step('Prove the underlay carries no plaintext: capture VXLAN while pinging with a marker payload', async () => {
       const pcap = path.join(cluster.dir, 'underlay.pcap');
-      const cap = spawn('ip', ['netns', 'exec', cluster.underlay, 'tcpdump', '-i', 'br0', '-U', '-w', pcap, 'udp', 'port', '4789'], { stdio: 'ignore' });
+      const cap = spawn('ip', ['netns', 'exec', cluster.underlay, 'tcpdump', '-i', 'br0', '--immediate-mode', '-U', '-w', pcap, 'udp', 'port', '4789'], { stdio: 'ignore' });
       try {
         await new Promise((r) => setTimeout(r, 1000));
         // "WEFTDEMO" repeated through every ICMP payload
