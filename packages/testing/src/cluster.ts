@@ -7,6 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from '@weft/api';
 
@@ -20,16 +21,29 @@ export const CLI_BIN = path.join(repo, 'apps/cli/bin/weft.js');
  *   `npm run build:binaries`), each preceded by the JSON argv array in `WEFT_BIN_WRAPPER` if set
  *   (tools/binaries uses it to run them where no other Weft file is visible);
  * - else the TypeScript sources on the runtime running this code: `node bin/…js`, or
- *   `deno run --allow-all` of the entry modules under Deno.
+ *   `deno run --allow-all` of the entry modules under Deno;
+ * - with `runtime`, the sources on that runtime whatever runs this code (`deno` is the npm
+ *   package's executable when this is Node).
  */
-export function agentCommand(): string[] {
-  return command('WEFT_AGENT_BIN', AGENT_BIN, 'apps/agent/src/main.ts');
+export function agentCommand(runtime?: SourceRuntime): string[] {
+  return command('WEFT_AGENT_BIN', AGENT_BIN, 'apps/agent/src/main.ts', runtime);
 }
-export function cliCommand(): string[] {
-  return command('WEFT_CLI_BIN', CLI_BIN, 'apps/cli/src/main.ts');
+export function cliCommand(runtime?: SourceRuntime): string[] {
+  return command('WEFT_CLI_BIN', CLI_BIN, 'apps/cli/src/main.ts', runtime);
 }
 
-function command(envName: string, nodeBin: string, denoEntry: string): string[] {
+export type SourceRuntime = 'node' | 'deno';
+
+/** The Deno executable: this process under Deno, else the one npm installed (package `deno`). */
+export function denoExecutable(): string {
+  if ('Deno' in globalThis) return process.execPath;
+  return path.join(path.dirname(createRequire(import.meta.url).resolve('deno/package.json')), 'deno');
+}
+
+function command(envName: string, nodeBin: string, denoEntry: string, runtime?: SourceRuntime): string[] {
+  const deno = () => [denoExecutable(), 'run', '--allow-all', '--no-prompt', '--config', path.join(repo, 'deno.json'), path.join(repo, denoEntry)];
+  if (runtime === 'deno') return deno();
+  if (runtime === 'node') return ['Deno' in globalThis ? 'node' : process.execPath, nodeBin];
   const bin = process.env[envName];
   if (bin !== undefined && bin !== '') {
     const w = process.env.WEFT_BIN_WRAPPER;
@@ -41,7 +55,7 @@ function command(envName: string, nodeBin: string, denoEntry: string): string[] 
     }
     return [...wrapper, bin];
   }
-  if ('Deno' in globalThis) return [process.execPath, 'run', '--allow-all', '--no-prompt', '--config', path.join(repo, 'deno.json'), path.join(repo, denoEntry)];
+  if ('Deno' in globalThis) return deno();
   return [process.execPath, nodeBin];
 }
 
@@ -155,7 +169,7 @@ async function waitGone(pids: readonly number[], ms: number): Promise<void> {
 }
 
 /** `n` hosts `h1..hn` at 198.18.<subnet>.<i>, linked through an underlay namespace with a bridge-free L2: a veth per host into a bridge. */
-export async function createCluster(n: number, opts: { tag?: string; subnet?: number } = {}): Promise<Cluster> {
+export async function createCluster(n: number, opts: { tag?: string; subnet?: number; runtime?: SourceRuntime } = {}): Promise<Cluster> {
   const prefix = `wft-${opts.tag ?? 'c'}${process.pid % 10000}-`;
   const sub = opts.subnet ?? 0;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}`));
@@ -171,7 +185,7 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
       const log = fs.openSync(h.logFile, 'a');
       // nsenter --net (not `ip netns exec`): the agent must share the mount namespace so the
       // sandboxes it creates under /run/netns are visible to everyone.
-      const p = spawn('nsenter', [`--net=/run/netns/${h.ns}`, ...agentCommand(), '--socket', h.socket, '--state-dir', h.stateDir, '--node-name', h.name, '--advertise-addr', h.addr, '--docker-plugin', 'off', ...extra], {
+      const p = spawn('nsenter', [`--net=/run/netns/${h.ns}`, ...agentCommand(opts.runtime), '--socket', h.socket, '--state-dir', h.stateDir, '--node-name', h.name, '--advertise-addr', h.addr, '--docker-plugin', 'off', ...extra], {
         stdio: ['ignore', log, log],
         detached: true,
       });
