@@ -105,4 +105,4 @@ export async function cli(): Promise<void> {
 
 // Run directly (`deno run -A apps/cli/src/main.ts version`, `deno task cli`): Deno sets
 // import.meta.main on the entry module. Node 20 leaves it undefined and starts through bin/weft.js.
-if ((import.meta as { main?: boolean }).main === true) await cli();
+if ((import.meta as { main?: boolean }).main === true) void cli();

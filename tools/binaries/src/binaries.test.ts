@@ -9,6 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { tsFileCommand } from '@weft/testing';
 import { bunPath, REPO_ROOT } from './build.ts';
@@ -59,6 +60,39 @@ test('weft-agent answers `-e CODE ARGS` and `SCRIPT ARGS` for its own scripts as
   // exits at once (status 1) when the namespace file it watches does not exist.
   const s = await run([b.agent, '/$bunfs/root/plugins/host/docker/src/dns-bridge.mjs', '127.0.0.1', '/nonexistent.sock', 'net', '/nonexistent/netns'], { timeoutMs: 15_000 });
   assert.not.match(s.err, /Cannot find module|not found/i, s.err);
+});
+
+test('docs/install/install.sh puts the binaries, the systemd unit and the defaults in place (DESTDIR), and keeps edited defaults', async () => {
+  const b = binaries();
+  const dest = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-install-'));
+  try {
+    const script = path.join(REPO_ROOT, 'docs/install/install.sh');
+    const env = { ...process.env, DESTDIR: dest };
+    const r = await run(['sh', script, '--advertise-addr', '198.18.0.7', b.dir], { env });
+    assert.is(r.status, 0, r.err);
+    for (const f of ['usr/local/bin/weft', 'usr/local/bin/weft-agent']) assert.is(fs.statSync(path.join(dest, f)).mode & 0o777, 0o755, f);
+    assert.is(fs.statSync(path.join(dest, 'var/lib/weft')).mode & 0o777, 0o700);
+    const unit = fs.readFileSync(path.join(dest, 'etc/systemd/system/weft-agent.service'), 'utf8');
+    assert.match(unit, 'ExecStart=/usr/local/bin/weft-agent --socket /run/weft/weft.sock --state-dir /var/lib/weft $WEFT_AGENT_OPTS');
+    assert.match(unit, 'RuntimeDirectory=weft');
+    assert.match(unit, 'StateDirectory=weft');
+    const defaults = path.join(dest, 'etc/default/weft-agent');
+    assert.match(fs.readFileSync(defaults, 'utf8'), 'WEFT_AGENT_OPTS="--advertise-addr 198.18.0.7"');
+    // The installed agent runs, and its flags parse: what the unit's ExecStart runs.
+    const h = await run([path.join(dest, 'usr/local/bin/weft-agent'), '--help']);
+    assert.is(h.status, 0, h.err);
+    // A second install keeps the operator's defaults.
+    fs.writeFileSync(defaults, 'WEFT_AGENT_OPTS="--advertise-addr 198.18.0.9 --log-level debug"\n');
+    assert.is((await run(['sh', script, b.dir], { env })).status, 0);
+    assert.match(fs.readFileSync(defaults, 'utf8'), '--log-level debug');
+    // Missing binaries: a clear error, nothing half-installed.
+    const bad = await run(['sh', script, path.join(dest, 'nowhere')], { env: { ...process.env, DESTDIR: path.join(dest, 'second') } });
+    assert.is(bad.status, 1);
+    assert.match(bad.err, /nowhere\/weft not found or not executable; build it with 'npm run build:binaries'/);
+    assert.not.ok(fs.existsSync(path.join(dest, 'second')));
+  } finally {
+    fs.rmSync(dest, { recursive: true, force: true });
+  }
 });
 
 test('the Sys, FFI and cipher suites pass on Bun, the runtime inside the binaries', async () => {

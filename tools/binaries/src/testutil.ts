@@ -1,9 +1,9 @@
 /** Test helpers: one build of the binaries per test process, and the commands of each runtime. */
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { denoExecutable } from '@weft/testing/cluster';
 import { buildBinaries, REPO_ROOT, type Built } from './build.ts';
 
 export interface Binaries {
@@ -33,11 +33,7 @@ export function nodePath(): string {
 }
 
 /** The Deno executable: this process under Deno, else the one npm installed (package `deno`). */
-export function denoPath(): string {
-  if ('Deno' in globalThis) return process.execPath;
-  const dir = path.dirname(createRequire(import.meta.url).resolve('deno/package.json'));
-  return path.join(dir, 'deno');
-}
+export const denoPath = denoExecutable;
 
 /** argv prefixes that run the weft CLI: from source on Node and on Deno, and the binary. */
 export function cliRunners(b: Binaries): Record<'node' | 'deno' | 'binary', string[]> {
