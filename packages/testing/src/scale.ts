@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Sandbox } from '@weft/api';
 import { createCluster, eventually, type Cluster, type Host } from './cluster.ts';
+import { evalCommand } from '@weft/sys';
 
 const CLK_TCK = 100;
 
@@ -112,7 +113,7 @@ function resolveIn(ns: string, server: string, names: readonly string[], dir: st
     } };
     Promise.all(Array.from({ length: 64 }, work)).then(() => process.stdout.write(JSON.stringify(out)));`;
   return new Promise((resolve, reject) => {
-    const p = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, '-e', script, file, server], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('nsenter', [`--net=/run/netns/${ns}`, ...evalCommand(script, [file, server])], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
