@@ -20,8 +20,18 @@ export const BINARIES = [
   { name: 'weft-agent', entry: path.join(here, 'agent.ts'), bytecode: false },
 ] as const;
 
-/** The Bun executable installed from npm (package `bun`, whose postinstall links the platform build). */
+/**
+ * The Bun executable: `WEFT_BUN` if set (e.g. the baseline build, package
+ * `@oven/bun-linux-x64-baseline`, for hosts without AVX2: a binary runs on the CPUs the Bun it was
+ * compiled with runs on), else the one installed from npm (package `bun`, whose postinstall links
+ * the platform build).
+ */
 export function bunPath(): string {
+  const own = process.env.WEFT_BUN;
+  if (own !== undefined && own !== '') {
+    if (!fs.existsSync(own)) throw new Error(`WEFT_BUN=${own}: no such file; point it at a bun executable or unset it`);
+    return own;
+  }
   const require = createRequire(import.meta.url);
   let dir: string;
   try {
