@@ -173,7 +173,7 @@ if (want('agent')) {
 }
 
 /** Runs a bench script on each runtime (interleaved, `rounds` times) and returns the JSON summary lines. */
-async function onRuntimes(script: string, cwd: string, extra: string[], rounds: number): Promise<Record<string, unknown[]>> {
+async function onRuntimes(script: string, cwd: string, extra: string[], rounds: number, env: NodeJS.ProcessEnv = process.env): Promise<Record<string, unknown[]>> {
   const runtimes: [string, string[]][] = [
     ['node', [node, '--import', 'tsx', script, ...extra]],
     ['deno', [deno, 'run', '--allow-all', '--config', path.join(REPO_ROOT, 'deno.json'), script, ...extra]],
@@ -182,7 +182,7 @@ async function onRuntimes(script: string, cwd: string, extra: string[], rounds: 
   const out: Record<string, unknown[]> = {};
   for (let r = 0; r < rounds; r++) {
     for (const [name, argv] of runtimes) {
-      const res = await run(argv, { cwd, timeoutMs: 900_000 });
+      const res = await run(argv, { cwd, env, timeoutMs: 900_000 });
       const last = res.out.trim().split('\n').reverse().find((l) => l.startsWith('{'));
       if (res.status !== 0 || last === undefined) {
         console.log(`  ${name}: ${script} failed (exit ${res.status}): ${res.err.slice(-500)}`);
@@ -229,8 +229,9 @@ if (want('datapath')) {
     console.log('\ndata path: skipped (needs root)');
   } else {
     const dir = path.join(REPO_ROOT, 'plugins/datapath/vxlan');
-    const res = await onRuntimes(path.join(dir, 'src/bench.ts'), dir, ['--only', 'weft,weftenc', '--seconds', quick ? '2' : '4', '--pings', quick ? '50' : '200'], 1);
-    console.log('\n@weft/vxlan data path between two sandboxes on two hosts (namespaces), plaintext (weft) and sodium-encrypted (weftenc)');
+    // One cipher backend on every runtime, the one the binary and a `deno install` use: the system libsodium through FFI.
+    const res = await onRuntimes(path.join(dir, 'src/bench.ts'), dir, ['--only', 'weft,weftenc', '--seconds', quick ? '2' : '4', '--pings', quick ? '50' : '200'], 1, { ...process.env, WEFT_BENCH_SODIUM_BACKEND: 'libsodium-ffi' });
+    console.log('\n@weft/vxlan data path between two sandboxes on two hosts (namespaces), plaintext (weft) and encrypted (weftenc: @weft/sodium, backend libsodium-ffi on every runtime)');
     console.log(`  ${'runtime'.padEnd(7)} ${'row'.padEnd(8)} ${'TCP Gbit/s'.padStart(10)} ${'RTT µs'.padStart(8)} ${'RTT µs busy'.padStart(11)} ${'UDP-64 pps'.padStart(11)}`);
     const table: Record<string, unknown> = {};
     for (const [rt, runs] of Object.entries(res)) {
@@ -244,4 +245,6 @@ if (want('datapath')) {
   }
 }
 
+summary.loadAverage = os.loadavg().map((x) => +x.toFixed(2));
+console.log(`\nload average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (2 cores; other work on the machine slows every runtime alike within a round)`);
 console.log(JSON.stringify(summary));
