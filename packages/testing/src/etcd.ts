@@ -117,8 +117,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** A port nothing listens on right now (bound to 0, then released). */
 async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
+    // Not unref'd: under Deno an unref'd server whose listen is still pending lets the process exit.
     const srv = net.createServer();
-    srv.unref();
     srv.on('error', reject);
     srv.listen(0, host, () => {
       const port = (srv.address() as net.AddressInfo).port;
@@ -202,7 +202,9 @@ export async function startEtcdCluster(opts: EtcdClusterOptions = {}): Promise<E
     async restart(i) {
       const m = member(i);
       if (m.proc !== undefined) throw new Error(`etcd member ${m.name} is running; kill(${i}) it first`);
-      await m.exited;
+      // The child is unref'd: a timer keeps the event loop alive until its exit event (Deno
+      // would otherwise end the process here).
+      await Promise.race([m.exited, sleep(5000)]);
       launch(m);
       await waitUntil(() => ctl(m, ['endpoint', 'status']), 20_000, `etcd member ${m.name} to serve again after a restart`, m);
     },
