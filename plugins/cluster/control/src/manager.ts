@@ -530,7 +530,7 @@ export class Manager {
           }));
         }
         if (role === 'manager' && !this.meta.Shared) {
-          return this.refuse(conn, errors.forbidden(S.PLUGIN, `This swarm keeps its state in the embedded store of its manager (${this.storeName}), which other hosts cannot share, so it has exactly one manager`, {
+          return this.refuse(conn, errors.forbidden(S.PLUGIN, `This swarm keeps its state in the embedded store of its manager (${this.storeName}), which other hosts cannot share, so it has exactly one manager; for several managers create the swarm with --cluster-store etcd://HOST:2379,...`, {
             code: S.Codes.storeNotShared,
             hint: 'For several managers, create the swarm on a shared store: "weft swarm init --cluster-store etcd://HOST1:2379,HOST2:2379,HOST3:2379". Join this one as a worker meanwhile.',
           }));
