@@ -95,7 +95,7 @@ export function nodeIo(): Io {
   };
 }
 
-/** Runs `weft` as this process (called by bin/weft.js). */
+/** Runs `weft` as this process (called by bin/weft.js, and by the single-file binary's entry). */
 export async function cli(): Promise<void> {
   // `weft network ls | head -1`: a closed pipe ends the output, not in a stack trace.
   for (const s of [process.stdout, process.stderr]) {
@@ -106,3 +106,7 @@ export async function cli(): Promise<void> {
   }
   process.exitCode = await main(process.argv.slice(2), nodeIo());
 }
+
+// Run directly (`deno run -A apps/cli/src/main.ts version`, `deno task cli`): Deno sets
+// import.meta.main on the entry module. Node 20 leaves it undefined and starts through bin/weft.js.
+if ((import.meta as { main?: boolean }).main === true) void cli();

@@ -16,6 +16,9 @@ export type { LinkInfo } from './ip.ts';
 export { linkIndex, linkMtu, configureLink } from './netdev.ts';
 export type { LinkConfig } from './netdev.ts';
 export { isRoot, rootSkipReason, createLab, withLab, twoHosts } from './harness.ts';
+export { runtimeName, runtimeVersion, evalCommand, scriptCommand } from './runtime.ts';
+export { openLibrary } from './ffi.ts';
+export type { FfiArg, FfiResult, FfiSignature, FfiFunction, FfiLibrary } from './ffi.ts';
 export type { Lab, TwoHosts } from './harness.ts';
 export {
   openNetlink, openNetnsFd, NlMessage, NetlinkError, nlLinkAdd, nlLinkSet, nlLinkDel, nlAddrAdd, nlFdbAdd, nlFdbDel, nlNeighAdd, nlNeighDel, nlLinkList, nlNeighList,

@@ -10,6 +10,7 @@ export type { RecordingDataPath } from './doubles.ts';
 export { testStore, type StoreSuiteOptions } from './store.ts';
 export { testDataPath, type DataPathHosts, type DataPathInstance, type DataPathSuiteOptions } from './datapath.ts';
 export { testCipher, testKey, testRing, totalDrops } from './cipher.ts';
+export { tsFileCommand, tsModuleCommand } from './runtime.ts';
 export type { CipherConformanceOptions, CipherFactory } from './cipher.ts';
 export { testClusterStore, type ClusterStoreSuiteOptions } from './cluster-store.ts';
 export { startEtcdCluster, etcdSkipReason, installedEtcd, makeTestCertificates } from './etcd.ts';

@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createCluster, eventually, type Cluster, type Host } from '@weft/testing/cluster';
+import { tsFileCommand } from '@weft/testing';
 
 const root = process.getuid?.() === 0;
 const tag = `fz${process.pid % 1000}`;
@@ -73,7 +74,7 @@ function attacker(c: Cluster): { ns: string; run(args: string[]): unknown; destr
   return {
     ns,
     run(args) {
-      const out = execFileSync('nsenter', [`--net=/run/netns/${ns}`, process.execPath, '--import', 'tsx', path.join(here, 'garbage.ts'), ...args], {
+      const out = execFileSync('nsenter', [`--net=/run/netns/${ns}`, ...tsFileCommand(path.join(here, 'garbage.ts'), args)], {
         encoding: 'utf8',
         cwd: here,
         timeout: 300_000,

@@ -171,7 +171,7 @@ export const gatewayMacFor = (vni: number): string => numToMac(0x025746000000 + 
 
 function workerSource(): { code: string; eval: true } | { url: URL } {
   const entry = new URL('./worker.ts', import.meta.url);
-  if ('Deno' in globalThis) return { url: entry }; // Deno runs TypeScript workers natively
+  if ('Deno' in globalThis || 'Bun' in globalThis) return { url: entry }; // Deno and Bun (the single-file agent) run TypeScript workers natively
   try {
     // Node 20 runs TypeScript through tsx; loader hooks do not reach workers, so register them there.
     const tsx = import.meta.resolve('tsx/esm/api');

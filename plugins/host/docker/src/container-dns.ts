@@ -30,7 +30,7 @@ export interface ContainerDns {
 
 function workerSource(): { code: string; eval: true } | { url: URL } {
   const entry = new URL('./dns-worker.ts', import.meta.url);
-  if ('Deno' in globalThis) return { url: entry };
+  if ('Deno' in globalThis || 'Bun' in globalThis) return { url: entry }; // Deno and Bun (the single-file agent) run TypeScript workers natively
   try {
     // Node 20 runs TypeScript through tsx; loader hooks do not reach workers, so register them there.
     const tsx = import.meta.resolve('tsx/esm/api');

@@ -25,10 +25,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from '@weft/api';
-import { eventually } from '@weft/testing/cluster';
+import { agentCommand, eventually } from '@weft/testing/cluster';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const AGENT = path.join(repo, 'apps/agent/bin/weft-agent.js');
 const TOOLS = process.env.WEFT_DOCKERD_TOOLS ?? path.resolve(repo, '../shared/tools/dockerd');
 const DOCKER = '/usr/bin/docker';
 
@@ -93,7 +92,7 @@ interface Agent {
 async function startAgent(a: Agent): Promise<void> {
   const log = fs.openSync(a.log, 'a');
   // nsenter --net (not ip netns exec): the agent shares the mount namespace with dockerd.
-  a.proc = spawn('nsenter', [`--net=/run/netns/${a.ns}`, process.execPath, AGENT, '--socket', a.socket, '--state-dir', a.state, '--node-name', a.name, '--advertise-addr', a.addr, ...a.extra], {
+  a.proc = spawn('nsenter', [`--net=/run/netns/${a.ns}`, ...agentCommand(), '--socket', a.socket, '--state-dir', a.state, '--node-name', a.name, '--advertise-addr', a.addr, ...a.extra], {
     stdio: ['ignore', log, log],
     env: { ...process.env, ...a.env },
   });
