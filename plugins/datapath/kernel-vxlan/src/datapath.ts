@@ -22,7 +22,7 @@ import {
   configureLink, ip, linkIndex, loadSys, netnsAdd, netnsPath, nlAddrAdd, nlFdbAdd, nlFdbDel, nlLinkAdd, nlLinkDel, nlLinkList, nlLinkSet, nlNeighAdd, nlNeighDel,
   nlNeighList, openNetlink, openNetnsFd, parseIPv4, AF_BRIDGE, AF_INET6, NTF_SELF, type LinkRow, type Netlink, type NlMessage, type Sys,
 } from '@weft/sys';
-import { startResolver, type Resolver } from './resolver.ts';
+import { resolverUnsupported, startResolver, type Resolver } from './resolver.ts';
 
 export interface KernelVxlanOptions {
   /** Underlay address of this host's VTEP: the vxlan devices' `local`. */
@@ -157,7 +157,7 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
   const agentNs = o.netns;
   const log = o.log;
   const prefix = o.prefix ?? `wfk-${fs.statSync(agentNs === undefined ? '/proc/self/ns/net' : netnsPath(agentNs)).ino.toString(36)}-`;
-  const unavailable = probeKernel(sys, agentNs);
+  const unavailable = resolverUnsupported() ?? probeKernel(sys, agentNs);
   const nets = new Map<string, NetState>();
   const hostNl = openNetlink(sys, agentNs);
   const sweepMs = o.sweepMs ?? 60_000;
