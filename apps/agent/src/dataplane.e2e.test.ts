@@ -133,7 +133,7 @@ if (!root) {
       const im = await ipOf(m, sb('sm'), 'secret');
       await eventually(() => pings(c, sb('sa'), im), 15_000, 'encrypted ping');
       // Capture the underlay while pinging with a marker payload: it must never appear in clear.
-      const pcap = spawn('ip', ['netns', 'exec', w1.ns, 'tcpdump', '-i', 'any', '-U', '-n', '-X', 'udp'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const pcap = spawn('ip', ['netns', 'exec', w1.ns, 'tcpdump', '-i', 'any', '-l', '-n', '-X', 'udp'], { stdio: ['ignore', 'pipe', 'ignore'] }); // -l: line-buffered, nothing lost in the pipe
       let seen = '';
       pcap.stdout.on('data', (d: Buffer) => (seen += d.toString()));
       try {
@@ -141,9 +141,10 @@ if (!root) {
         c.inSandbox(sb('sa'), ['ping', '-c', '3', '-i', '0.2', '-p', 'deadbeefcafe', im]);
         await new Promise((r) => setTimeout(r, 500));
       } finally {
-        pcap.kill('SIGKILL');
+        pcap.kill('SIGINT');
+        await new Promise((r) => (pcap.exitCode !== null ? r(undefined) : pcap.once('exit', r)));
       }
-      assert.ok(seen.length > 0, 'the capture saw the underlay traffic');
+      assert.ok(/UDP|udp/.test(seen) && seen.length > 500, `the capture saw the underlay traffic (${seen.length} characters)`);
       assert.not.match(seen.replace(/\s/g, ''), /deadbeefcafe/i, 'no plaintext payload on the underlay');
     } finally {
       await c.destroy();
