@@ -261,7 +261,7 @@ export function createApi(d: ApiDeps) {
     route('POST', '/sandboxes/create', async (_p, _q, b) => engine().createSandbox(body(SandboxCreateRequest, b))),
     route('GET', '/sandboxes/{name}', async (p) => engine().sandbox(p.name!)),
     route('DELETE', '/sandboxes/{name}', async (p, q) => (await engine().removeSandbox(p.name!, flag(q, 'force')), {})),
-    // Services, tasks and stacks (@weft/services; answered by the swarm leader).
+    // Services, tasks and stacks (@weft/services; changed on the swarm leader, read on any manager).
     ...serviceRoutes(() => kernel.service('services') ?? raise(errors.unavailable('api', 'the services plugin is not loaded on this agent'))).map((r) => route(r.method, r.pattern, r.fn)),
   ];
 
