@@ -19,7 +19,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createCluster, eventually, type Cluster, type Host } from '@weft/testing/cluster';
@@ -101,6 +101,8 @@ if (skip !== undefined) {
     const c = await createCluster(5, { tag, subnet: 74 });
     let etcd: EtcdCluster | undefined;
     const procs: ChildProcess[] = [];
+    // Bare endpoints share one namespace per agent, which the cluster's destroy() does not know.
+    const bareNs = new Set<string>();
     const S = `${tag}web`;
     const NET = `${tag}net`;
     let ok = false;
@@ -134,8 +136,11 @@ if (skip !== undefined) {
       await h5.client.sandboxCreate({ Name: `${tag}b`, Networks: [{ Name: NET }], Cmd: ['sleep', '3600'] });
       await eventually(() => pings(c, `${tag}a`, `${tag}b`), 20_000, 'a pings b by name');
       // Attaches through every manager and worker at once: no address handed out twice.
-      const burst = (round: string, hosts: readonly Host[]) =>
-        Promise.all(hosts.flatMap((h) => Array.from({ length: 6 }, (_, i) => h.client.sandboxCreate({ Name: `${tag}${round}${h.name}x${i}`, Networks: [{ Name: NET }], Bare: true }))));
+      const burst = async (round: string, hosts: readonly Host[]) => {
+        const made = await Promise.all(hosts.flatMap((h) => Array.from({ length: 6 }, (_, i) => h.client.sandboxCreate({ Name: `${tag}${round}${h.name}x${i}`, Networks: [{ Name: NET }], Bare: true }))));
+        for (const s of made) bareNs.add(path.basename(s.NetnsPath));
+        return made;
+      };
       const first = await burst('p', c.hosts);
       const ringBefore = await leader.client.rotateKeys();
       step(`networks, 3 races, a 4-replica service, 30 parallel attaches; leader is ${leader.name}`);
@@ -222,6 +227,7 @@ if (skip !== undefined) {
       if (!ok) console.log(logs(c, etcd));
       for (const p of procs) if (p.exitCode === null && p.signalCode === null && p.pid !== undefined) process.kill(p.pid, 'SIGKILL');
       await c.destroy();
+      for (const ns of bareNs) spawnSync('ip', ['netns', 'del', ns]);
       await etcd?.stop();
     }
   });

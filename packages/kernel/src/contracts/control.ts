@@ -237,7 +237,7 @@ export interface Control {
 
   createNetwork(req: ControlNetworkCreateRequest): Promise<{ Id: string }>;
   removeNetwork(ref: string): Promise<None>;
-  /** From the manager's state, or this node's cached copy (works without a manager). */
+  /** From the manager's state, or this node's cached copy (works without a manager); `Attachments` empty (`inspectNetwork` has them). */
   networks(): ControlNetwork[];
   /** By ID or name; throws NotFound. */
   inspectNetwork(ref: string): ControlNetwork;

@@ -142,7 +142,7 @@ function options(cluster: ClusterStore, url: string, extra: Partial<ManagerOptio
 
 /** What the v1 design rewrote on every attach: the whole cluster record with every attachment. */
 function v1RecordBytes(m: Manager): number {
-  const nets = Object.fromEntries(m.listNetworks().map((n) => [n.Id, n]));
+  const nets = Object.fromEntries(m.listNetworks().map((n) => [n.Id, m.inspectNetwork(n.Id)]));
   const nodes = Object.fromEntries([...m.view.nodes].map(([id, v]) => [id, v.value]));
   return JSON.stringify({ Version: 1, ...m.meta, NodeID: m.nodeId, Nodes: nodes, Networks: nets, Ring: m.view.ring!.value, Seq: 0 }).length;
 }
