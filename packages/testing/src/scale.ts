@@ -170,6 +170,8 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
       // namespace with an agent (they still share this machine's cores and disk).
       const addrs = [201, 202, 203].map((i) => `198.18.${o.subnet}.${i}`);
       for (const a of addrs) execFileSync('ip', ['-n', c.underlay, 'addr', 'add', `${a}/24`, 'dev', 'br0']);
+      // The members talk to each other over addresses of this one namespace: through its loopback.
+      execFileSync('ip', ['-n', c.underlay, 'link', 'set', 'lo', 'up']);
       etcd = await startEtcdCluster({ tag: o.tag, netns: addrs.map((addr) => ({ ns: c.underlay, addr })) });
       log(`etcd: 3 members at ${etcd.url}`);
     }
