@@ -26,7 +26,9 @@ import { dockerIntegration } from '@weft/docker';
 import { servicesPlugin } from '@weft/services';
 import { etcdStorePlugin } from '@weft/store-etcd';
 import type { AgentConfig } from './config.ts';
-import { createApi } from './api.ts';
+import { createApi, WEFT_VERSION } from './api.ts';
+import { createEventLog } from './events.ts';
+import { MetricsAddrError, startMetrics, type MetricsServer } from './metrics.ts';
 import { swarmGossipBridge } from './bridges.ts';
 
 export class StartupError extends Error {}
@@ -60,7 +62,8 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
         bindAddr: cfg.gossipAddr,
         bindPort: cfg.gossipPort,
         advertiseAddr: cfg.gossipAddr === '0.0.0.0' ? cfg.advertiseAddr : cfg.gossipAddr,
-        join: cfg.gossipJoin,
+        // --gossip-join seeds are joined by the swarm bridge, after control has published the
+        // swarm's key ring (if any): never in plaintext on a swarm node.
         keys: cfg.gossipKeys,
         meta: { weft: '1', role, os: cfg.os, arch: process.arch, dp: `${cfg.dataPathAddr}:${cfg.dataPathPort}` },
       },
@@ -89,7 +92,7 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     },
     { plugin: windowsGuardPlugin() },
     { plugin: scaleGuardPlugin() },
-    { plugin: swarmGossipBridge() },
+    { plugin: swarmGossipBridge({ seeds: cfg.gossipJoin }) },
     { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay', bridge: 'bridge' }, logDir: path.join(cfg.stateDir, 'logs'), runDir: path.join(cfg.stateDir, 'run') } },
     { plugin: servicesPlugin(), config: { runDir: path.join(cfg.stateDir, 'run', 'mesh') } },
     ...dockerIntegration(cfg).entries,
@@ -109,12 +112,25 @@ export async function startAgent(cfg: AgentConfig, log: Logger, entries: PluginE
   }
   if (v.removedTemp > 0) log.info('removed leftovers of interrupted writes', { files: v.removedTemp });
   const kernel = createKernel({ store: fileStore(stateRoot), log });
+  // Bound before anything starts: a malformed or busy --metrics-addr fails here, leaving nothing.
+  let metrics: MetricsServer | undefined;
+  if (cfg.metricsAddr !== undefined) {
+    try {
+      metrics = await startMetrics(cfg.metricsAddr, kernel, log, { version: WEFT_VERSION, node: cfg.nodeName });
+    } catch (e) {
+      if (e instanceof MetricsAddrError) throw new StartupError(e.message);
+      throw e;
+    }
+  }
+  // Listening before the plugins start, so what they do at start is in the log too.
+  const events = createEventLog(kernel);
   const loaded = await kernel.load(entries);
   if (isLeft(loaded)) {
+    await metrics?.close();
     await kernel.stop();
     throw new StartupError(`cannot load plugins:\n${loaded.left.map((e) => `  ${formatError(e)} [${e.code}]`).join('\n')}`);
   }
-  const api = createApi({ kernel, config: cfg, log });
+  const api = createApi({ kernel, config: cfg, log, events });
   const server = await api.listen(cfg.socket);
   let gateway: Gateway | undefined;
   if (cfg.dockerPlugin !== undefined) {
@@ -127,6 +143,8 @@ export async function startAgent(cfg: AgentConfig, log: Logger, entries: PluginE
     stop() {
       stopping ??= (async () => {
         log.info('weft-agent stopping');
+        events.close();
+        await metrics?.close();
         await server.close();
         await gateway?.close();
         await kernel.stop();

@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import {
-  decode, errors, formatError, isWeftError, KERNEL_VERSION, orRaise, raise, WeftException, type ErrorCategory, type Kernel, type Logger, type Member, type WeftError,
+  decode, errors, formatError, GOSSIP_KEY_EPOCH_TAG, isWeftError, KERNEL_VERSION, orRaise, raise, WeftException, type ErrorCategory, type Kernel, type Logger, type Member, type WeftError,
 } from '@weft/kernel';
 import {
   API_VERSION, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, PeerAddRequest, SandboxCreateRequest, SwarmInitRequest, SwarmJoinRequest,
@@ -15,6 +15,8 @@ import {
 import { listenUnix } from '@weft/plugin-socket';
 import { serviceRoutes } from '@weft/services';
 import { checkStoreUrl, type AgentConfig } from './config.ts';
+import { peersView } from './peers.ts';
+import { parseEventQuery, streamEvents, type EventLog } from './events.ts';
 
 export const WEFT_VERSION = '0.1.0';
 
@@ -49,6 +51,8 @@ export interface ApiDeps {
   readonly kernel: Kernel;
   readonly config: AgentConfig;
   readonly log: Logger;
+  /** `GET /events` streams from it; absent: 404 there. */
+  readonly events?: EventLog;
 }
 
 export function createApi(d: ApiDeps) {
@@ -71,6 +75,22 @@ export function createApi(d: ApiDeps) {
   };
 
   const gossipStatus = (s: Member['state']): NodeStatus => (s === 'alive' ? 'ready' : s === 'dead' ? 'down' : s);
+
+  /** This agent's gossip encryption (from the membership provider; never key material). */
+  const encryption = () => {
+    const e = kernel.service('membership')?.encryption?.();
+    return e ?? { encrypted: config.gossipKeys.length > 0, keys: config.gossipKeys.length, refused: { packets: 0, streams: 0 } };
+  };
+  /**
+   * A member's gossip encryption as this node sees it: gossip with it is encrypted when ours is
+   * (an encrypted node refuses plaintext, so it only hears members holding its keys); its key
+   * epoch is the one it gossips.
+   */
+  const gossipOf = (m: Member, self: boolean): NonNullable<Node['Gossip']> => {
+    const e = encryption();
+    const epoch = self ? e.keyEpoch : m.meta[GOSSIP_KEY_EPOCH_TAG] !== undefined ? Number(m.meta[GOSSIP_KEY_EPOCH_TAG]) : undefined;
+    return { Encrypted: e.encrypted, ...(epoch !== undefined && Number.isSafeInteger(epoch) ? { KeyEpoch: epoch } : {}) };
+  };
 
   async function nodes(): Promise<Node[]> {
     const out: Node[] = [];
@@ -97,6 +117,7 @@ export function createApi(d: ApiDeps) {
           Weft: true,
           Self: v.Description.Hostname === self,
           Tags: g?.meta ?? {},
+          ...(g !== undefined ? { Gossip: gossipOf(g, v.Description.Hostname === self) } : {}),
         });
       }
     }
@@ -114,6 +135,7 @@ export function createApi(d: ApiDeps) {
         Weft: m.meta.weft === '1',
         Self: m.name === self,
         Tags: m.meta,
+        Gossip: gossipOf(m, m.name === self),
       });
     }
     return out;
@@ -139,7 +161,17 @@ export function createApi(d: ApiDeps) {
         Sandboxes: sbs.length,
         CryptoBackend: cipher?.backend ?? 'none',
         DataPath: { Addr: config.dataPathAddr, Port: config.dataPathPort },
-        Gossip: { Addr: config.gossipAddr, Port: config.gossipPort, Encrypted: config.gossipKeys.length > 0 },
+        Gossip: (() => {
+          const e = encryption();
+          return {
+            Addr: config.gossipAddr,
+            Port: config.gossipPort,
+            Encrypted: e.encrypted,
+            ...(e.keyEpoch !== undefined ? { KeyEpoch: e.keyEpoch } : {}),
+            Keys: e.keys,
+            Refused: { Packets: e.refused.packets, Streams: e.refused.streams },
+          };
+        })(),
         Os: config.os,
         StateDir: config.stateDir,
         Plugins: kernel.providers('NetworkDriver').concat(kernel.providers('IpamDriver')).map((n) => {
@@ -240,9 +272,8 @@ export function createApi(d: ApiDeps) {
     route('GET', '/networks/{id}/peers', async (p) => {
       const def = await engine().resolve(p.id!);
       const view = await engine().networkView(def);
-      const dp = kernel.service('datapath');
-      const counters = dp?.counters(def.Id) ?? {};
-      return { Network: def.Name, VNI: view.VNI, Encrypted: def.Encrypted, Peers: view.Peers.map((x) => ({ Node: x.Name, VTEP: x.IP, Endpoints: view.Endpoints.filter((e) => e.Node === x.Name).length, Static: false, KeyEpoch: 0, SAAgeMs: 0, Counters: {} })), Endpoints: view.Endpoints, Counters: counters[def.Id] ?? {} };
+      const self = kernel.service('membership')?.self().name ?? config.nodeName;
+      return peersView(view, def.Id, kernel.service('datapath')?.stats?.(), self);
     }),
     route('POST', '/networks/{id}/peers', async (p, _q, b) => {
       const r = body(PeerAddRequest, b);
@@ -304,6 +335,10 @@ export function createApi(d: ApiDeps) {
 
   async function listen(socketPath: string): Promise<{ close(): Promise<void> }> {
     const server = http.createServer((req, res) => {
+      if (d.events !== undefined && (req.url === '/events' || req.url?.startsWith('/events?') === true)) {
+        serveEvents(d.events, req, res);
+        return;
+      }
       const chunks: Buffer[] = [];
       let size = 0;
       req.on('data', (c: Buffer) => {
@@ -333,6 +368,27 @@ export function createApi(d: ApiDeps) {
     });
     // Root-only: the API creates namespaces and runs commands.
     return { close: await listenUnix(server, socketPath, 0o660) };
+  }
+
+  /** `GET /events`: Docker's streaming endpoint, one JSON event per line. */
+  function serveEvents(log: EventLog, req: http.IncomingMessage, res: http.ServerResponse): void {
+    req.resume();
+    const fail = (status: number, message: string) => {
+      const text = JSON.stringify({ message });
+      res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Api-Version': API_VERSION });
+      res.end(text);
+    };
+    if (req.method !== 'GET') return fail(405, `method ${req.method} not allowed on /events`);
+    let q: ReturnType<typeof parseEventQuery>;
+    try {
+      q = parseEventQuery(new URL(req.url ?? '/', 'http://weft').searchParams);
+    } catch {
+      return fail(400, 'invalid /events query');
+    }
+    if (typeof q === 'string') return fail(400, q);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': API_VERSION, 'Cache-Control': 'no-cache' });
+    res.flushHeaders();
+    streamEvents(log, q, { write: (t) => res.write(t), end: () => res.end(), onClose: (fn) => res.once('close', fn) });
   }
 
   return { handle, listen, nodes };

@@ -12,7 +12,7 @@ test('defaults follow interface.md', () => {
     {
       socket: '/run/weft/weft.sock', stateDir: '/var/lib/weft', nodeName: 'h1', advertiseAddr: '198.18.0.1', listenAddr: '0.0.0.0', listenPort: 2377,
       gossipAddr: '198.18.0.1', gossipPort: 7946, dataPathAddr: '198.18.0.1', dataPathPort: 4789, dataPathLatency: 'low', cipher: 'chacha20', gossipJoin: [], gossipKeys: [], os: 'linux',
-      dockerPlugin: '/run/docker/plugins/weft.sock', logLevel: 'info', logFormat: 'text', clusterStore: { URL: 'embedded:' },
+      dockerPlugin: '/run/docker/plugins/weft.sock', logLevel: 'info', logFormat: 'text', clusterStore: { URL: 'embedded:' }, metricsAddr: undefined,
     },
   );
 });

@@ -30,6 +30,8 @@ export interface AgentConfig {
   readonly dockerPlugin: string | undefined;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly logFormat: 'text' | 'json';
+  /** `--metrics-addr`: where Prometheus metrics are served (`/metrics`); undefined: off. */
+  readonly metricsAddr: { readonly host: string; readonly port: number } | undefined;
   /** Where a manager keeps the swarm's state: `embedded:` (default) or `etcd://H:P,...`, with etcd's TLS files. */
   readonly clusterStore: { readonly URL: string; readonly CA?: string; readonly Cert?: string; readonly Key?: string };
 }
@@ -59,7 +61,9 @@ Options:
                               (@weft/aes-gcm). Every node of a cluster must use the same one.
                               Default: chacha20
       --gossip-join IP:PORT   join a gossip cluster directly (repeatable; any memberlist/serf peer)
-      --gossip-key BASE64     memberlist keyring key (repeatable; the first is primary)
+      --gossip-key BASE64     memberlist keyring key (repeatable; the first is primary), for
+                              gossip outside a swarm (e.g. with serf). In a swarm, gossip is
+                              always encrypted with the managers' key ring, which replaces these
       --cluster-store URL     where a manager keeps the swarm's state: embedded: (default, in
                               --state-dir; one manager) or etcd://HOST:2379[,HOST:2379...]
                               (etcds:// for TLS; several managers). "swarm init
@@ -71,6 +75,8 @@ Options:
                               (default /run/docker/plugins/weft.sock; "off" to disable)
       --log-level LEVEL       debug|info|warn|error (default info)
       --log-format FORMAT     text|json (default text)
+      --metrics-addr IP:PORT  serve Prometheus metrics at http://IP:PORT/metrics (default: off;
+                              Docker's metrics-addr uses 9323)
   -h, --help                  show this help
 `;
 
@@ -94,7 +100,7 @@ function hostPort(flag: string, v: string, defPort: number): { addr: string; por
 export function parseArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): { ok: true; config: AgentConfig } | { ok: false; error: string } | { help: true } {
   const single = new Map<string, string>();
   const multi = new Map<string, string[]>([['--gossip-join', []], ['--gossip-key', []]]);
-  const known = new Set(['--socket', '--state-dir', '--node-name', '--advertise-addr', '--listen-addr', '--gossip-addr', '--data-path-addr', '--data-path-port', '--data-path-latency', '--cipher', '--os', '--docker-plugin', '--log-level', '--log-format', '--cluster-store', '--cluster-store-ca', '--cluster-store-cert', '--cluster-store-key']);
+  const known = new Set(['--socket', '--state-dir', '--node-name', '--advertise-addr', '--listen-addr', '--gossip-addr', '--data-path-addr', '--data-path-port', '--data-path-latency', '--cipher', '--os', '--docker-plugin', '--log-level', '--log-format', '--cluster-store', '--cluster-store-ca', '--cluster-store-cert', '--cluster-store-key', '--metrics-addr']);
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     if (a === '-h' || a === '--help') return { help: true };
@@ -151,6 +157,15 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   const name = single.get('--node-name') ?? env.WEFT_NODE_NAME ?? os.hostname();
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) return { ok: false, error: `invalid --node-name ${JSON.stringify(name)}: use letters, digits, ".", "_" or "-"` };
   const dp = single.get('--docker-plugin') ?? '/run/docker/plugins/weft.sock';
+  let metricsAddr: AgentConfig['metricsAddr'];
+  const ma = single.get('--metrics-addr');
+  if (ma !== undefined) {
+    const m = /^([^:]+):(\d{1,5})$/.exec(ma);
+    if (m === null || !IPV4.test(m[1]!)) return { ok: false, error: `invalid --metrics-addr ${JSON.stringify(ma)}: expected IP:PORT, e.g. 127.0.0.1:9323` };
+    const p = port('--metrics-addr', m[2]!);
+    if (typeof p === 'string') return { ok: false, error: p };
+    metricsAddr = { host: m[1]!, port: p };
+  }
   return {
     ok: true,
     config: {
@@ -173,6 +188,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       dockerPlugin: dp === 'off' ? undefined : dp,
       logLevel: level as AgentConfig['logLevel'],
       logFormat: format,
+      metricsAddr,
     },
   };
 }

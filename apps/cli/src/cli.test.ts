@@ -156,16 +156,23 @@ test('network rm/prune/connect/disconnect/peers/peer add/rm', async () => {
     ['POST', '/networks/web/peers', { VTEP: '192.168.1.50', MAC: '02:42:0a:01:00:32', IP: '10.1.0.50' }],
     ['DELETE', '/networks/web/peers/02%3A42%3A0a%3A01%3A00%3A32', undefined],
   ]);
+  // Rendering only: the values are proven against real agents with real traffic in
+  // apps/agent/src/observe.e2e.test.ts.
   const peers: NetworkPeers = {
-    Network: 'web', VNI: 4097, Encrypted: true, Counters: { rx: 10, tx: 12 },
-    Peers: [{ Node: 'node-2', VTEP: '10.0.0.2', Endpoints: 3, Static: false, KeyEpoch: 7, SAAgeMs: 61_000, Counters: { tx: 5 } }],
+    Network: 'web', VNI: 4097, Encrypted: true, Counters: { Remote: { rx_packets: 10, rx_bytes: 980, tx_packets: 12, tx_bytes: 1176 }, Local: {} },
+    Peers: [
+      { Node: 'node-2', VTEP: '10.0.0.2', Endpoints: 3, Static: false, KeyEpoch: 7, SAAgeMs: 61_000, TxPackets: 5, TxBytes: 490, RxPackets: 4, RxBytes: 392, Drops: { NoRoute: 0, Auth: 2, Replay: 0, Reassembly: 0, MTU: 1, Key: 0, Send: 0 }, Counters: { tx_packets: 5 } },
+      { Node: '', VTEP: '192.168.1.50', Endpoints: 1, Static: true, KeyEpoch: 7, SAAgeMs: 5_000, TxPackets: 0, TxBytes: 0, RxPackets: 0, RxBytes: 0, Drops: { NoRoute: 0, Auth: 0, Replay: 0, Reassembly: 0, MTU: 0, Key: 0, Send: 0 }, Counters: {} },
+    ],
     Endpoints: [{ Name: 'web1', EndpointID: 'e1', MacAddress: '02:42:0a:01:00:05', IPv4Address: '10.1.0.5/24', IPv6Address: '', Node: 'node-1' }],
   };
   agent.routes = { 'GET /networks/web/peers': [200, peers] };
   const pv = await weft([...H(), 'network', 'peers', 'web']);
   assert.is(pv.code, 0);
-  assert.match(pv.out, 'Network:     web (VNI 4097)\nEncryption:  on\nCounters:    rx=10 tx=12\n');
-  assert.match(pv.out, 'NODE      VTEP       ENDPOINTS   STATIC    KEY EPOCH   SA AGE    COUNTERS\nnode-2    10.0.0.2   3           no        7           61s       tx=5\n');
+  assert.match(pv.out, 'Network:     web (VNI 4097)\nEncryption:  on\nRemote:      tx 12 pkts/1176 B, rx 10 pkts/980 B\nLocal:       tx 0 pkts/0 B, rx 0 pkts/0 B\n');
+  assert.match(pv.out, /NODE +VTEP +ENDPOINTS +STATIC +KEY EPOCH +SA AGE +TX PKTS +TX BYTES +RX PKTS +RX BYTES +DROPS\n/);
+  assert.match(pv.out, /node-2 +10\.0\.0\.2 +3 +no +7 +1m01s +5 +490 +4 +392 +auth=2 mtu=1\n/);
+  assert.match(pv.out, /\(static\) +192\.168\.1\.50 +1 +yes +7 +5s +0 +0 +0 +0 +-\n/);
   assert.match(pv.out, 'web1');
   assert.equal(JSON.parse((await weft([...H(), 'network', 'peers', '--format', 'json', 'web'])).out), peers);
 });
@@ -306,6 +313,16 @@ test('info: node, role, cluster, members, networks, crypto backend', async () =>
     assert.ok(r.out.includes(want), `missing ${JSON.stringify(want)} in\n${r.out}`);
   }
   assert.equal(JSON.parse((await weft([...H(), 'info', '--format', 'json'])).out), INFO);
+});
+
+test('info: gossip key epoch and refusals (never a key); unencrypted gossip says so', async () => {
+  const sealed: Info = { ...INFO, Gossip: { Addr: '10.0.0.1', Port: 7946, Encrypted: true, KeyEpoch: 7, Keys: 3, Refused: { Packets: 3, Streams: 1 } } };
+  agent.routes = { 'GET /info': [200, sealed], 'GET /nodes': [200, NODES] };
+  assert.match((await weft([...H(), 'info'])).out, 'Gossip:          10.0.0.1:7946 (encrypted, key epoch 7; refused 3 datagrams, 1 stream without a valid key)');
+  agent.routes = { 'GET /info': [200, { ...sealed, Gossip: { ...sealed.Gossip, Refused: { Packets: 0, Streams: 0 } } }], 'GET /nodes': [200, NODES] };
+  assert.match((await weft([...H(), 'info'])).out, 'Gossip:          10.0.0.1:7946 (encrypted, key epoch 7)\n');
+  agent.routes = { 'GET /info': [200, { ...INFO, Gossip: { Addr: '10.0.0.1', Port: 7946, Encrypted: false } }], 'GET /nodes': [200, NODES] };
+  assert.match((await weft([...H(), 'info'])).out, 'Gossip:          10.0.0.1:7946 (not encrypted)');
 });
 
 test('services and stacks: an agent without those endpoints gets a clear error, exit 1', async () => {

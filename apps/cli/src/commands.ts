@@ -13,6 +13,7 @@ const network = () => import('./cmd/network.ts');
 const sandbox = () => import('./cmd/sandbox.ts');
 const service = () => import('./cmd/service.ts');
 const stack = () => import('./cmd/stack.ts');
+const events = () => import('./cmd/events.ts');
 
 const FORMAT: FlagSpec = { name: 'format', type: 'string', value: 'FORMAT', choices: ['table', 'json'], defaultText: 'table', desc: 'Output format' };
 const FORMAT_JSON: FlagSpec = { ...FORMAT, choices: ['text', 'json'], defaultText: 'text' };
@@ -26,7 +27,26 @@ const groups: readonly GroupSpec[] = [
   { path: ['network', 'peer'], summary: 'Manage static peers of a network (VTEPs outside Weft)' },
   { path: ['service'], summary: 'Manage services (replicated sandboxes across the cluster)' },
   { path: ['stack'], summary: 'Manage stacks (services and networks from a compose file)' },
+  { path: ['system'], summary: 'Manage Weft (events)' },
 ];
+
+/** `weft system events` and its short form `weft events` (Docker has both). */
+const EVENTS: Omit<CommandSpec, 'path'> = {
+  summary: 'Show events as they happen: networks, endpoints, sandboxes, nodes, services, key rotations',
+  details:
+    'Recorded events from --since are shown first; then new ones as they happen, until --until or Ctrl-C.\n' +
+    'Filters (repeatable; one key given twice matches either value): type=network|endpoint|sandbox|node|service|key,\n' +
+    'event=ACTION (create, attach, down, rotate, ...), network=NAME|ID, sandbox=NAME, node=NAME, service=NAME|ID, scope=local|swarm.',
+  flags: [
+    { name: 'since', type: 'string', value: 'TIME', desc: 'Show events since a Unix timestamp, a date (2024-05-01T10:00:00Z) or a duration before now (10m)' },
+    { name: 'until', type: 'string', value: 'TIME', desc: 'Stop at a Unix timestamp, a date or a duration before now' },
+    { name: 'filter', short: 'f', type: 'kv', value: 'KEY=VALUE', kvValueRequired: true, repeat: true, desc: 'Only events matching (type, event, network, sandbox, node, service, scope)' },
+    { name: 'format', type: 'string', value: 'FORMAT', choices: ['text', 'json'], defaultText: 'text', desc: 'Output format: one line per event, or one JSON object per line' },
+  ],
+  args: [],
+  examples: ['weft system events --since 10m --filter type=network', 'weft events --filter type=node --filter event=down --format json'],
+  run: (p, io) => events().then((m) => m.events(p, io)),
+};
 
 const commands: readonly CommandSpec[] = [
   // ---- system
@@ -44,6 +64,9 @@ const commands: readonly CommandSpec[] = [
     args: [],
     run: (p, io) => system().then((m) => m.info(p, io)),
   },
+
+  { path: ['system', 'events'], ...EVENTS },
+  { path: ['events'], ...EVENTS, summary: 'Show events as they happen (same as "weft system events")' },
 
   // ---- swarm
   {

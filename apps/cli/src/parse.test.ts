@@ -94,6 +94,8 @@ const CASES: [string[], { flags?: Record<string, unknown[]>; args?: Record<strin
   [['stack', 'ls'], {}],
   [['stack', 'ps', 'shop'], { args: { NAME: ['shop'] } }],
   [['stack', 'rm', 'shop'], { args: { NAME: ['shop'] } }],
+  [['system', 'events', '--since', '10m', '--until', '1700000000', '-f', 'type=network', '--filter', 'event=create', '--format', 'json'], { flags: { since: ['10m'], until: ['1700000000'], filter: [{ key: 'type', value: 'network' }, { key: 'event', value: 'create' }], format: ['json'] } }],
+  [['events', '--filter', 'type=node'], { flags: { filter: [{ key: 'type', value: 'node' }] } }],
 ];
 
 test('every command parses a full command line', async () => {

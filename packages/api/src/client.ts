@@ -173,3 +173,70 @@ export function createClient(socketPath: string = DEFAULT_SOCKET, opts: RequestO
     stackRemove: (name) => none(r('DELETE', `/stacks/${seg(name)}`)),
   };
 }
+
+/** `GET /events` query (Docker's): timestamps are seconds since the epoch, optionally fractional. */
+export interface EventsQuery {
+  readonly since?: string;
+  readonly until?: string;
+  /** `{ type: ['network'], event: ['create'] }`. */
+  readonly filters?: Readonly<Record<string, readonly string[]>>;
+}
+
+export interface EventStream {
+  /** Resolves when the agent ends the stream (`until` reached, agent stopping) or after `close()`. */
+  readonly done: Promise<void>;
+  close(): void;
+}
+
+/**
+ * Streams the agent's events (`GET /events`, Docker's `docker events`): `onLine` gets each event
+ * as its JSON text (`timeNano` exceeds 2^53: read it from the text when it must be exact).
+ * `done` rejects with an ApiError when the agent refuses the query or cannot be reached.
+ */
+export function streamEvents(socketPath: string, query: EventsQuery, onLine: (json: string) => void): EventStream {
+  let req: http.ClientRequest | undefined;
+  let closed = false;
+  const params = q({ since: query.since, until: query.until, filters: query.filters === undefined ? undefined : JSON.stringify(query.filters) });
+  const done = new Promise<void>((resolve, reject) => {
+    req = http.request({ socketPath, path: `/events${params}`, method: 'GET', agent: false }, (res) => {
+      const status = res.statusCode ?? 0;
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        buf += c;
+        if (status >= 400) return;
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const line = buf.slice(0, i).trim();
+          buf = buf.slice(i + 1);
+          if (line !== '') onLine(line);
+        }
+      });
+      res.on('end', () => {
+        if (status >= 400) {
+          let msg = buf.trim() || `HTTP ${status}`;
+          try {
+            const o = JSON.parse(buf) as { message?: unknown };
+            if (typeof o.message === 'string') msg = o.message;
+          } catch {
+            /* not JSON: the text itself */
+          }
+          reject(new ApiError(status, msg));
+        } else resolve();
+      });
+      res.on('error', () => resolve());
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (closed) return resolve();
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') reject(new ApiError(0, `Cannot connect to the Weft agent at unix://${socketPath}. Is weft-agent running? (set -H or WEFT_HOST to use another socket)`));
+      else reject(new ApiError(0, `Cannot reach the Weft agent at unix://${socketPath}: ${e.message}`));
+    });
+    req.end();
+  });
+  return {
+    done,
+    close() {
+      closed = true;
+      req?.destroy();
+    },
+  };
+}

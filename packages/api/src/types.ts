@@ -25,6 +25,7 @@
  * | POST | /networks/{id}/connect | NetworkConnectRequest → {} |
  * | POST | /networks/{id}/disconnect | NetworkDisconnectRequest → {} |
  * | GET | /networks/{id}/peers | → NetworkPeers |
+ * | GET | /events[?since=S&until=S&filters={"type":["network"]}] | → one event per line, streamed (Docker's /events) |
  * | POST | /networks/{id}/peers | PeerAddRequest → {} |
  * | DELETE | /networks/{id}/peers/{mac} | → {} |
  * | GET | /sandboxes | → Sandbox[] |
@@ -63,7 +64,17 @@ export interface Info {
   readonly Sandboxes: number;
   readonly CryptoBackend: string;
   readonly DataPath: { readonly Addr: string; readonly Port: number };
-  readonly Gossip: { readonly Addr: string; readonly Port: number; readonly Encrypted: boolean };
+  readonly Gossip: {
+    readonly Addr: string;
+    readonly Port: number;
+    readonly Encrypted: boolean;
+    /** Epoch of the primary gossip key when the keys come from the swarm's key ring (never the key). */
+    readonly KeyEpoch?: number;
+    /** Keys installed: the primary seals, all open. */
+    readonly Keys?: number;
+    /** Inbound datagrams and TCP streams refused for lacking a valid key, since the agent started. */
+    readonly Refused?: { readonly Packets: number; readonly Streams: number };
+  };
   readonly Os: string;
   readonly StateDir: string;
   readonly Plugins: readonly { readonly Name: string; readonly Version: string; readonly Provides: readonly string[] }[];
@@ -139,6 +150,11 @@ export interface Node {
   readonly Weft: boolean;
   readonly Self: boolean;
   readonly Tags: Readonly<Record<string, string>>;
+  /**
+   * Gossip encryption as this node sees it: whether its gossip with the node is encrypted, and
+   * the epoch of the node's primary gossip key (its `gk` tag). Absent for nodes gossip does not know.
+   */
+  readonly Gossip?: { readonly Encrypted: boolean; readonly KeyEpoch?: number };
 }
 
 // Networks and sandboxes: the engine contract's shapes (packages/kernel/src/contracts/engine.ts), re-exported above.
@@ -152,13 +168,47 @@ export type NetworkConnectRequest = t.TypeOf<typeof NetworkConnectRequest>;
 export const NetworkDisconnectRequest = t.intersection([t.type({ Container: t.string }), t.partial({ Force: t.boolean })]);
 export type NetworkDisconnectRequest = t.TypeOf<typeof NetworkDisconnectRequest>;
 
+/** Frames lost to or from one peer, by reason. */
+export interface PeerDrops {
+  /** Frames it sent for no endpoint of this host (unknown unicast). */
+  readonly NoRoute: number;
+  /** Envelopes from it whose tag did not verify (tampered, or a key this host lacks). */
+  readonly Auth: number;
+  /** Envelopes from it already seen or left of the anti-replay window. */
+  readonly Replay: number;
+  /** Its fragments that were malformed, or whose group was evicted before it was complete. */
+  readonly Reassembly: number;
+  /** Frames to it larger than the network's MTU. */
+  readonly MTU: number;
+  /** Envelopes from it under no key of the ring, or a retired one. */
+  readonly Key: number;
+  /** Sends to it the socket refused, and seal failures. */
+  readonly Send: number;
+}
+
+/**
+ * One remote VTEP of a network as this host's data path sees it: the node it belongs to, or a
+ * static peer (`network peer add`). Counters are since the VTEP's first peer was added here;
+ * `Auth`, `Replay`, `Reassembly` and `Key` drops are the VTEP's over all encrypted networks (an
+ * envelope that does not open hides its network).
+ */
 export interface PeerView {
+  /** Node name; empty for a static peer. */
   readonly Node: string;
   readonly VTEP: string;
+  /** Remote endpoints (MACs) behind it on this network. */
   readonly Endpoints: number;
   readonly Static: boolean;
+  /** Key epoch of the SA this host seals toward it with; -1 when the network is not encrypted or no SA exists. */
   readonly KeyEpoch: number;
+  /** Age of that SA, ms (0 without one). */
   readonly SAAgeMs: number;
+  readonly TxPackets: number;
+  readonly TxBytes: number;
+  readonly RxPackets: number;
+  readonly RxBytes: number;
+  readonly Drops: PeerDrops;
+  /** Every raw counter of the data path for this VTEP on this network (see @weft/vxlan's COUNTER_FIELDS). */
   readonly Counters: Readonly<Record<string, number>>;
 }
 
@@ -168,7 +218,11 @@ export interface NetworkPeers {
   readonly Encrypted: boolean;
   readonly Peers: readonly PeerView[];
   readonly Endpoints: readonly NetworkEndpoint[];
-  readonly Counters: Readonly<Record<string, number>>;
+  /**
+   * Sums since the network came up on this host: `Local` over its sandboxes' ports (`rx_*` read
+   * from them, `tx_*` written to them), `Remote` over its peers (`rx_*` from them, `tx_*` to them).
+   */
+  readonly Counters: { readonly Local: Readonly<Record<string, number>>; readonly Remote: Readonly<Record<string, number>> };
 }
 
 export const PeerAddRequest = t.type({ VTEP: t.string, MAC: t.string, IP: t.string });

@@ -1,6 +1,8 @@
 /** A small synchronous-publish, asynchronous-delivery event bus (membership, table, ...). */
 import type { ControlKeyRingEvent, ControlLeaderEvent, ControlNodeRemovedEvent, ControlSnapshotEvent } from './contracts/control.ts';
+import type { EngineAttachEvent, EngineNetworkEvent, EngineSandboxEvent } from './contracts/engine.ts';
 import type { MemberEvent } from './contracts/membership.ts';
+import type { ServiceEvent } from './contracts/services.ts';
 import type { TableEvent } from './contracts/tables.ts';
 
 /**
@@ -27,6 +29,14 @@ export interface EventMap {
   'control.node.removed': ControlNodeRemovedEvent;
   /** This manager gained or lost the leader lease. */
   'control.leader': ControlLeaderEvent;
+  /** A network was created or removed through this host's engine (provider: `engine`). */
+  'engine.network': EngineNetworkEvent;
+  /** A sandbox was created or destroyed on this host (provider: `engine`). */
+  'engine.sandbox': EngineSandboxEvent;
+  /** A sandbox of this host was attached to or detached from a network (provider: `engine`). */
+  'engine.attach': EngineAttachEvent;
+  /** A service was created, updated or removed on this manager (provider: `services`). */
+  'services.service': ServiceEvent;
 }
 
 export type Topic = keyof EventMap & string;

@@ -10,6 +10,11 @@
  * with N² (every suspicion and refutation reaches every member: ≈ 4 CPU-s per simulated
  * second; about 45 minutes on the 2-vCPU VM), see README "Measured figures"; `--minutes
  * 10,10,0` leaves it out. `--long` is accepted for the same as the default.
+ * `--encryption`: after each size's runs (N ≤ 1000 by default; `--encryption-only` runs just
+ * this part for every size given), gossip cost with and without an AES-256-GCM keyring on
+ * identical seeded clusters: bytes and CPU per node per simulated second, SWIM alone and with
+ * a table-like load (100 epidemic broadcasts of 200 bytes per second cluster-wide), `--reps`
+ * alternating repetitions (default 3), median CPU.
  * `--quick`: N=100,1000 with a 1-minute loss run. After each size a cumulative one-line
  * JSON summary is printed (the repo's `npm run bench` runner keeps the last one).
  * N=5000 needs ~8 GB of heap: when the heap limit is lower, the script re-runs itself
@@ -191,13 +196,79 @@ async function lossRun(n: number, minutes: number): Promise<void> {
   printSummary();
 }
 
+/**
+ * Encryption cost: the same seeded cluster with and without a keyring (memberlist's AES-GCM:
+ * 29 bytes and one seal per datagram or stream message, one open per received one, trying each
+ * installed key). CPU is the process's user + system time over the window, per node per
+ * simulated second; the simulator itself (event queue, delivery) is included in both.
+ */
+async function encryptionRun(n: number): Promise<void> {
+  const windowS = Number(opt('window', '30'));
+  const reps = Number(opt('reps', '3'));
+  const ring = [0, 1, 2].map((k) => Uint8Array.from({ length: 32 }, (_, i) => (i * 31 + k * 7 + 1) & 255));
+  const measure = async (keys: boolean, load: boolean): Promise<{ bps: number; cpuUs: number }> => {
+    const c = await createSimCluster({ n, seed, bootstrap: 'seeded', ...(keys ? { extra: () => ({ keys: ring }) } : {}) });
+    await c.clock.run(2000);
+    const payload = new Uint8Array(200);
+    const timers: unknown[] = [];
+    // 100 broadcasts per second cluster-wide (each node every N/100 s), so every node handles
+    // about the same table-like load at any N.
+    const every = Math.max(1000, n * 10);
+    if (load) c.nodes.forEach((m, i) => {
+      const tick = () => {
+        m.broadcastUser(payload);
+        timers.push(c.clock.setTimeout(tick, every));
+      };
+      timers.push(c.clock.setTimeout(tick, (i * 997) % every));
+    });
+    const b0 = c.net.bytesSent + c.net.streamBytes;
+    const cpu0 = process.cpuUsage();
+    await c.clock.run(windowS * 1000);
+    const cpu = process.cpuUsage(cpu0);
+    const bps = (c.net.bytesSent + c.net.streamBytes - b0) / n / windowS;
+    const refused = c.nodes.reduce((a, m) => a + m.counters.refused.packets + m.counters.refused.streams, 0);
+    if (refused > 0) throw new Error(`encryption run refused ${refused} messages`);
+    return { bps, cpuUs: (cpu.user + cpu.system) / n / windowS };
+  };
+  console.log(`\nN = ${n}: gossip with and without encryption (${windowS} simulated s, ${reps} alternating runs, median CPU)`);
+  console.log(`  workload                       bytes/s/node plain → AES-GCM      CPU µs/node/s plain → AES-GCM`);
+  for (const load of [false, true]) {
+    const plain: { bps: number; cpuUs: number }[] = [];
+    const sealed: { bps: number; cpuUs: number }[] = [];
+    for (let r = 0; r < reps; r++) {
+      plain.push(await measure(false, load));
+      sealed.push(await measure(true, load));
+    }
+    const p = { bps: median(plain.map((x) => x.bps)), cpuUs: median(plain.map((x) => x.cpuUs)) };
+    const e = { bps: median(sealed.map((x) => x.bps)), cpuUs: median(sealed.map((x) => x.cpuUs)) };
+    const name = load ? 'SWIM + 100 broadcasts/s (200 B)' : 'SWIM only (probes, gossip, push/pull)';
+    console.log(`  ${name.padEnd(30)} ${p.bps.toFixed(0).padStart(7)} → ${e.bps.toFixed(0).padEnd(7)} (×${(e.bps / p.bps).toFixed(2)})       ${p.cpuUs.toFixed(0).padStart(6)} → ${e.cpuUs.toFixed(0).padEnd(6)} (×${(e.cpuUs / p.cpuUs).toFixed(2)}; runs ${plain.map((x) => x.cpuUs.toFixed(0)).join('/')} → ${sealed.map((x) => x.cpuUs.toFixed(0)).join('/')})`);
+    const k = load ? 'Load' : 'Idle';
+    Object.assign(summary, {
+      [`n${n}Enc${k}BpsPlain`]: Math.round(p.bps),
+      [`n${n}Enc${k}BpsSealed`]: Math.round(e.bps),
+      [`n${n}Enc${k}CpuUsPlain`]: Math.round(p.cpuUs),
+      [`n${n}Enc${k}CpuUsSealed`]: Math.round(e.cpuUs),
+    });
+  }
+  printSummary();
+}
+
+const encryptionOnly = args.includes('--encryption-only');
+const encryption = args.includes('--encryption') || encryptionOnly;
+
 console.log(`Weft gossip simulator bench (virtual time; LAN defaults: probe ${LAN_DEFAULTS.probeInterval} ms, gossip ${LAN_DEFAULTS.gossipInterval} ms × ${LAN_DEFAULTS.gossipNodes}, latency 1–5 ms)`);
 const wall0 = performance.now();
 for (const [i, n] of sizes.entries()) {
+  if (encryptionOnly) {
+    await encryptionRun(n);
+    continue;
+  }
   // Each run builds its own cluster and drops it before the next one (N² member records).
   if (!lossOnly) await healthyRun(n);
   if (minutesFor(i) > 0) await lossRun(n, minutesFor(i));
   else console.log(`  (loss run skipped for N=${n}: --minutes gives 0 for it)`);
+  if (encryption || (!lossOnly && n <= 1000)) await encryptionRun(n);
 }
 console.log(`\ntotal wall ${((performance.now() - wall0) / 1000).toFixed(1)} s, peak RSS ${mb()} MB`);
 summary['totalWallS'] = Math.round((performance.now() - wall0) / 1000);

@@ -115,6 +115,8 @@ function scanLogs(): { bad: string[]; all: string[] } {
   const all: string[] = [];
   const bad: string[] = [];
   for (const [name, { log }] of procs) {
+    // The deliberate outsiders (no key, wrong key) log their own refusals.
+    if (name.startsWith('bad-')) continue;
     for (const line of readFileSync(log, 'utf8').split('\n')) {
       if (/panic|\[ERR\]|\[WARN\]/.test(line)) {
         all.push(`${name}: ${line.trim()}`);
@@ -275,7 +277,25 @@ if (!hasSerf) {
     assert.is(await statusIn(`${E}.1`, 'weft-e'), 'alive');
     assert.is(ourState(we, 'e1'), 'alive');
     assert.is(we.counters.drops['decrypt'] ?? 0, 0);
-    console.log(`  [${el()}] weft-e alive in encrypted cluster after ${t} ms; still alive after key rotation`);
+    assert.equal(we.counters.refused, { packets: 0, streams: 0 }, 'nothing refused during the rotation');
+    // A second rotation as one step on our side (applyKeys: install, use, remove) between serf's.
+    const k3 = randomBytes(32);
+    await serf(['keys', `-rpc-addr=${E}.1:7373`, `-install=${k3.toString('base64')}`]);
+    we.applyKeys([new Uint8Array(k2), new Uint8Array(k3)]);
+    await serf(['keys', `-rpc-addr=${E}.1:7373`, `-use=${k3.toString('base64')}`]);
+    we.applyKeys([new Uint8Array(k3)]);
+    await serf(['keys', `-rpc-addr=${E}.1:7373`, `-remove=${k2.toString('base64')}`]);
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.is(await statusIn(`${E}.1`, 'weft-e'), 'alive');
+    assert.equal(we.counters.refused, { packets: 0, streams: 0 }, 'nothing refused during the second rotation');
+    // serf agents without the key, and with a wrong one, joining through us: refused and counted.
+    agent('bad-nokey', `${E}.3`, [`-join=${E}.10:7946`]);
+    agent('bad-wrongkey', `${E}.4`, [`-encrypt=${randomBytes(32).toString('base64')}`, `-join=${E}.10:7946`]);
+    assert.ok((await waitFor(() => we.counters.refused.streams >= 2, 10_000)) >= 0, `refused: ${JSON.stringify(we.counters.refused)}`);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(we.members().map((m) => m.name).sort(), ['e1', 'e2', 'weft-e'], 'neither outsider became a member');
+    assert.equal((await serfMembers(`${E}.1`)).map((m) => m.name).sort(), ['e1', 'e2', 'weft-e']);
+    console.log(`  [${el()}] weft-e alive in encrypted cluster after ${t} ms; still alive after two key rotations; keyless and wrong-key serf refused (${JSON.stringify(we.counters.refused)})`);
     await we.shutdown();
   });
 }

@@ -76,6 +76,8 @@ export interface EndpointScaleOptions {
    */
   readonly clusterStore?: 'embedded' | 'etcd';
   readonly log?: (line: string) => void;
+  /** Called after each attach with how many are attached (progress of the long part). */
+  readonly onAttach?: (done: number) => void;
 }
 
 export interface EndpointScaleResult {
@@ -206,6 +208,7 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
         windowStart = now;
         log(`  ${done} attached, ${((now - t0) / 1000).toFixed(1)} s (${windows[windows.length - 1]!.toFixed(1)}/s for these)`);
       }
+      o.onAttach?.(done);
     });
     const attachSeconds = (Date.now() - t0) / 1000;
     // A last window shorter than 500 endpoints says little: compare the last full 1,000.

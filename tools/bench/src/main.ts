@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createProgress } from '@weft/progress';
 import { findBenches } from './find.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -24,7 +25,10 @@ if (benches.length === 0) {
 
 const summaries: Record<string, unknown> = {};
 let failed = 0;
+// Progress and time left on stderr (stdout carries the benches' output and JSON lines).
+const progress = createProgress({ title: 'bench', total: benches.length });
 for (const b of benches) {
+  progress.step(b.name);
   console.log(`\n=== ${b.name} (${path.relative(root, b.file)})`);
   const t0 = Date.now();
   const out: string[] = [];
@@ -50,6 +54,7 @@ for (const b of benches) {
   }
   console.log(`--- ${b.name}: exit ${code} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
+progress.done();
 console.log('\n=== summary (one JSON line per benchmark)');
 for (const [k, v] of Object.entries(summaries)) console.log(JSON.stringify({ bench: k, ...(v as object) }));
 process.exit(failed > 0 ? 1 : 0);

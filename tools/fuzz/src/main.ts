@@ -7,6 +7,7 @@
 import { HARNESSES } from './harnesses/mod.ts';
 import { KNOWN, runHarness, type RunResult } from './lib.ts';
 import { amplification } from './amplification.ts';
+import { createProgress } from '@weft/progress';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -29,8 +30,11 @@ if (chosen.length === 0 && !(only ?? []).includes('amplification')) {
 const results: RunResult[] = [];
 const failures: { name: string; error: string }[] = [];
 const t0 = Date.now();
+const runsOf = (h: (typeof chosen)[number]) => Math.max(1, Math.round(n * (h.scale ?? 1)));
+const progress = createProgress({ title: 'fuzz', total: chosen.reduce((s, h) => s + runsOf(h), 0) });
 for (const h of chosen) {
-  const runs = Math.max(1, Math.round(n * (h.scale ?? 1)));
+  const runs = runsOf(h);
+  progress.step(h.name, runs);
   process.stdout.write(`${h.name.padEnd(18)} ${runs} inputs ... `);
   try {
     const r = await runHarness(h, runs, seed);
@@ -44,6 +48,7 @@ for (const h of chosen) {
     console.log(`FINDING\n${msg}\n`);
   }
 }
+progress.done();
 let amp: Awaited<ReturnType<typeof amplification>> | undefined;
 if (only === undefined || only.includes('amplification')) {
   amp = await amplification();

@@ -14,6 +14,7 @@
  */
 import { loadavg } from 'node:os';
 import { agentScale, endpointScale } from '@weft/testing/scale';
+import { createProgress } from '@weft/progress';
 
 const args = process.argv.slice(2);
 const known = new Set(['endpoints', 'sample', 'agents', 'steady', 'only', 'cluster-store']);
@@ -70,7 +71,15 @@ const check = (ok: boolean, what: string) => {
 if (only !== 'agents') {
   const n = num('endpoints', 10000);
   const sample = num('sample', 50);
-  const r = await endpointScale({ endpoints: n, sample, subnet: 60, tag: `${tag}e`, clusterStore, log });
+  // Attaching is the long part (≈ 6 min for 10,000): its progress, with the time left.
+  const progress = createProgress({ title: 'soak endpoints', total: n });
+  progress.step('attach', n);
+  let last = 1;
+  const r = await endpointScale({ endpoints: n, sample, subnet: 60, tag: `${tag}e`, clusterStore, log, onAttach: (d) => {
+    progress.advance(d - last);
+    last = d;
+  } });
+  progress.done();
   const w = r.attachPerSecondBy1000;
   console.log(`\nendpoints: ${r.endpoints} bare endpoints on one host, one overlay network, cluster store ${r.clusterStore}`);
   console.log(`  attach all           ${r.attachSeconds.toFixed(1)} s (${r.attachPerSecond.toFixed(1)} endpoints/s; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
@@ -89,7 +98,10 @@ if (only !== 'agents') {
 if (only !== 'endpoints') {
   const m = num('agents', 50);
   const steady = num('steady', 60);
+  const progress = createProgress({ title: 'soak agents', total: 1 });
+  progress.step(`${m} agents, ${steady} s steady`);
   const r = await agentScale({ agents: m, steadySeconds: steady, subnet: 61, tag: `${tag}a`, log });
+  progress.done();
   console.log(`\nagents: ${r.agents} agents in one swarm on this machine`);
   console.log(`  start + join         ${r.startSeconds.toFixed(1)} s (${r.joinRetries} joins retried)`);
   console.log(`  converge             ${r.convergeSeconds.toFixed(1)} s after the last join (every agent lists ${r.agents} alive)`);

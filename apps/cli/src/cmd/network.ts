@@ -1,5 +1,5 @@
 /** `weft network ...`. */
-import type { IPAMConfig, Network, NetworkCreateRequest, NetworkPeers } from '@weft/api';
+import type { IPAMConfig, Network, NetworkCreateRequest, NetworkPeers, PeerView } from '@weft/api';
 import type { Io, Parsed } from '../spec.ts';
 import { UsageError } from '../spec.ts';
 import { client } from '../agent.ts';
@@ -130,15 +130,32 @@ export async function disconnect(p: Parsed, io: Io): Promise<number> {
   return 0;
 }
 
-const counters = (c: Readonly<Record<string, number>>) => Object.entries(c).map(([k, v]) => `${k}=${v}`).join(' ');
+/** `no-route=3 auth=1`: the reasons with drops, or `-`. */
+export function drops(d: PeerView['Drops']): string {
+  const names: Record<keyof PeerView['Drops'], string> = { NoRoute: 'no-route', Auth: 'auth', Replay: 'replay', Reassembly: 'reassembly', MTU: 'mtu', Key: 'key', Send: 'send' };
+  const out = (Object.keys(names) as (keyof PeerView['Drops'])[]).filter((k) => d[k] > 0).map((k) => `${names[k]}=${d[k]}`);
+  return out.length === 0 ? '-' : out.join(' ');
+}
+
+/** `1.5s`, `3m20s`, `2h5m`: an SA's age. */
+export function age(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
 
 export function renderPeers(v: NetworkPeers): string {
+  const sum = (c: Readonly<Record<string, number>>) => `tx ${c['tx_packets'] ?? 0} pkts/${c['tx_bytes'] ?? 0} B, rx ${c['rx_packets'] ?? 0} pkts/${c['rx_bytes'] ?? 0} B`;
   let out = `Network:     ${v.Network} (VNI ${v.VNI})\nEncryption:  ${v.Encrypted ? 'on' : 'off'}\n`;
-  if (Object.keys(v.Counters).length > 0) out += `Counters:    ${counters(v.Counters)}\n`;
-  out += '\n';
+  out += `Remote:      ${sum(v.Counters.Remote)}\nLocal:       ${sum(v.Counters.Local)}\n\n`;
   out += table(
-    ['NODE', 'VTEP', 'ENDPOINTS', 'STATIC', 'KEY EPOCH', 'SA AGE', 'COUNTERS'],
-    v.Peers.map((pe) => [pe.Node, pe.VTEP, String(pe.Endpoints), pe.Static ? 'yes' : 'no', v.Encrypted ? String(pe.KeyEpoch) : '-', v.Encrypted ? `${Math.round(pe.SAAgeMs / 1000)}s` : '-', counters(pe.Counters)]),
+    ['NODE', 'VTEP', 'ENDPOINTS', 'STATIC', 'KEY EPOCH', 'SA AGE', 'TX PKTS', 'TX BYTES', 'RX PKTS', 'RX BYTES', 'DROPS'],
+    v.Peers.map((pe) => [
+      pe.Static ? '(static)' : pe.Node, pe.VTEP, String(pe.Endpoints), pe.Static ? 'yes' : 'no',
+      v.Encrypted && pe.KeyEpoch >= 0 ? String(pe.KeyEpoch) : '-', v.Encrypted && pe.KeyEpoch >= 0 ? age(pe.SAAgeMs) : '-',
+      String(pe.TxPackets), String(pe.TxBytes), String(pe.RxPackets), String(pe.RxBytes), drops(pe.Drops),
+    ]),
   );
   out += '\n';
   out += table(

@@ -56,6 +56,16 @@ export async function info(p: Parsed, io: Io): Promise<number> {
   return 0;
 }
 
+/** `(encrypted, key epoch 7; refused 3 datagrams, 1 stream without a valid key)`: never a key. */
+function gossipDetail(g: Info['Gossip']): string {
+  if (!g.Encrypted) return '(not encrypted)';
+  const parts = ['encrypted'];
+  if (g.KeyEpoch !== undefined) parts.push(`key epoch ${g.KeyEpoch}`);
+  const r = g.Refused;
+  const refused = r !== undefined && r.Packets + r.Streams > 0 ? `; refused ${r.Packets} datagram${r.Packets === 1 ? '' : 's'}, ${r.Streams} stream${r.Streams === 1 ? '' : 's'} without a valid key` : '';
+  return `(${parts.join(', ')}${refused})`;
+}
+
 export function renderInfo(i: Info, nodes: readonly Node[] | undefined): string {
   const rows: [string, string][] = [
     ['Node', i.NodeID === '' ? i.Name : `${i.Name} (${i.NodeID})`],
@@ -68,7 +78,7 @@ export function renderInfo(i: Info, nodes: readonly Node[] | undefined): string 
     ['Sandboxes', String(i.Sandboxes)],
     ['Crypto backend', i.CryptoBackend],
     ['Data path', `${i.DataPath.Addr}:${i.DataPath.Port} (VXLAN)`],
-    ['Gossip', `${i.Gossip.Addr}:${i.Gossip.Port}${i.Gossip.Encrypted ? ' (encrypted)' : ' (not encrypted)'}`],
+    ['Gossip', `${i.Gossip.Addr}:${i.Gossip.Port} ${gossipDetail(i.Gossip)}`],
     ['OS', i.Os],
     ['State dir', i.StateDir],
   ];

@@ -17,6 +17,7 @@ import * as t from 'io-ts';
 import { Cidr, IP, NonEmptyString, StringMap } from '../codecs.ts';
 import { method } from '../methods.ts';
 import type { ClusterStore } from './cluster-store.ts';
+import type { ControlStats } from './stats.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Records
@@ -255,6 +256,8 @@ export interface Control {
   clusterStore(): ClusterStore | undefined;
   /** Whether this manager holds the leader lease: what must run once in the swarm runs here. */
   isLeader(): boolean;
+  /** Optional, read-only: this node's RPCs to its manager (metrics). */
+  stats?(): ControlStats;
 
   requestBlock(req: BlockRequest): Promise<t.TypeOf<typeof BlockResponse>>;
   releaseBlock(req: BlockRelease): Promise<None>;
@@ -270,10 +273,24 @@ export interface ControlSnapshotEvent {
   readonly networks: readonly string[];
 }
 
+/**
+ * The swarm's gossip keys as memberlist wants them: primary first (the ring's second newest),
+ * then the others; `epochs[i]` is the epoch of `keys[i]`. The membership provider applies them
+ * in serf's order (install every new key, switch the primary, remove the rest), so a node that
+ * has applied this ring and one still on the previous ring always share the sender's primary.
+ */
+export interface GossipKeyRing {
+  readonly keys: readonly Uint8Array[];
+  readonly epochs: readonly number[];
+}
+
 /** `control.keyring`: this node applied a newer key ring (the cipher has it already). */
 export interface ControlKeyRingEvent {
   readonly rotation: number;
+  /** Data-path key epochs, oldest first. */
   readonly epochs: readonly number[];
+  /** The gossip keys for the membership provider (in-process only; never logged or shown). */
+  readonly gossip: GossipKeyRing;
 }
 
 /** `control.leader`: this manager became the leader, or stopped being it. */

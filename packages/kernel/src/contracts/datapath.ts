@@ -55,6 +55,54 @@ export interface Counters {
   readonly [name: string]: number;
 }
 
+/** One remote endpoint as the data path holds it, with its counters since it was added. */
+export interface PeerStats {
+  readonly mac: string;
+  readonly ipv4?: string;
+  /** Underlay address of its VTEP. */
+  readonly vtep: string;
+  readonly vtepPort: number;
+  readonly node?: string;
+  readonly name?: string;
+  /** Added as a static peer (`network peer add`), not learned from the cluster. */
+  readonly external: boolean;
+  /** `rx_*`: frames from it; `tx_*`: frames to it; `drop_*`: lost on the way, by reason. */
+  readonly counters: Counters;
+}
+
+/**
+ * One remote VTEP, whatever the network: its encryption session and what is attributable to it
+ * before a network is known (an envelope that fails to open hides its VNI).
+ */
+export interface VtepStats {
+  /** Underlay address. */
+  readonly vtep: string;
+  /** Key epoch of the SA this host seals toward it with; -1 without one (plain networks only). */
+  readonly txEpoch: number;
+  /** Age of that SA in milliseconds (0 without one). */
+  readonly saAgeMs: number;
+  /** Receive drops by reason (`drop_auth`, `drop_replay`, `drop_reassembly`, ...), `rx_opened`. */
+  readonly counters: Counters;
+}
+
+export interface NetworkStats {
+  readonly id: string;
+  /** Sums over the network's local ports since the network came up, removed ports included. */
+  readonly ports: Counters;
+  /** Sums over the network's remote peers since the network came up, removed peers included. */
+  readonly peers: Counters;
+  /** The peers now. */
+  readonly peerList: readonly PeerStats[];
+}
+
+/** What the data path counted, read without disturbing it (shared counters, no messages). */
+export interface DataPathStats {
+  /** Host-wide: the VTEP's own row (drops before a network is known, wake-ups, opened envelopes). */
+  readonly host: Counters;
+  readonly networks: readonly NetworkStats[];
+  readonly vteps: readonly VtepStats[];
+}
+
 export interface DataPath {
   /**
    * True only when frames of `encrypted` networks are sealed with the `cipher` service and
@@ -73,4 +121,6 @@ export interface DataPath {
   addPeer(p: PeerSpec): void;
   removePeer(network: string, mac: string): void;
   counters(network?: string): Readonly<Record<string, Counters>>;
+  /** Optional, read-only: structured counters for debug views and metrics (see DataPathStats). */
+  stats?(): DataPathStats;
 }

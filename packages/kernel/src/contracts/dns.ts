@@ -27,6 +27,8 @@ export interface DnsClient {
 /** A reply to send, `'forward'` (ask upstream, then send its reply) or `'drop'` (send nothing). */
 export type DnsAnswerResult = Uint8Array | 'forward' | 'drop';
 
+import type { DnsStats } from './stats.ts';
+
 export interface Dns {
   /**
    * Answers `query[0..len)` (default: all of it) asked on `network` from the network's names.
@@ -37,4 +39,6 @@ export interface Dns {
   forward(query: Uint8Array, len?: number): Promise<Uint8Array | undefined>;
   /** `answer`, then `forward` when it says so. */
   resolve(query: Uint8Array, network: string, len?: number, client?: DnsClient): Promise<Uint8Array | undefined>;
+  /** Optional, read-only: query counters and forward latency (metrics). */
+  stats?(): DnsStats;
 }

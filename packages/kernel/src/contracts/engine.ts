@@ -182,3 +182,35 @@ export interface Engine {
   connect(ref: string, sandbox: string, ip: string | undefined, aliases: readonly string[]): Promise<void>;
   disconnect(ref: string, sandbox: string, force: boolean): Promise<void>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Events (see EventMap): what the engine did on this host, for `weft system events` and metrics.
+
+/** `engine.network`: a network was created or removed through this host's engine. */
+export interface EngineNetworkEvent {
+  readonly action: 'create' | 'destroy';
+  readonly id: string;
+  readonly name: string;
+  readonly driver: string;
+  readonly scope: 'local' | 'swarm';
+}
+
+/** `engine.sandbox`: a sandbox was created or destroyed on this host. */
+export interface EngineSandboxEvent {
+  readonly action: 'create' | 'destroy';
+  readonly id: string;
+  readonly name: string;
+}
+
+/** `engine.attach`: a sandbox of this host was attached to a network, or detached from it. */
+export interface EngineAttachEvent {
+  readonly action: 'attach' | 'detach';
+  readonly sandbox: string;
+  readonly network: string;
+  readonly networkName: string;
+  readonly endpoint: string;
+  /** `10.0.0.5/24`. */
+  readonly address: string;
+  /** How long the attach (or detach) took, IPAM and driver calls included. */
+  readonly durationMs: number;
+}

@@ -78,3 +78,11 @@ export interface ServicesApi {
   /** Refuses removing the ingress network while a service publishes ports (registered with the engine). */
   checkNetworkRemoval: RemoveCheck;
 }
+
+/** `services.service` (EventMap): a service was created, updated or removed on this manager. */
+export interface ServiceEvent {
+  readonly action: 'create' | 'update' | 'remove';
+  readonly id: string;
+  readonly name: string;
+  readonly replicas: number;
+}

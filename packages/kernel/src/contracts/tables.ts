@@ -1,4 +1,5 @@
 /** tables — replicated per-network tables (NetworkDB-like), Lamport LWW, tombstones. */
+import type { TablesStats } from './stats.ts';
 export interface TableEntry {
   readonly network: string;
   readonly table: string;
@@ -32,4 +33,6 @@ export interface Tables {
    * every other node to do the same, instead of keeping them for the stale grace period.
    */
   evict?(node: string): void;
+  /** Optional, read-only: entry counts and gossip counters (metrics). */
+  stats?(): TablesStats;
 }

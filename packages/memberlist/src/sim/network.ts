@@ -180,7 +180,7 @@ export class SimNetwork {
               const dst = net.endpoints.get(`${toAddr}:${toPort}`);
               if (dst === undefined || dst.onStream === undefined) return finish(undefined, new Error('connection refused'));
               if (!dst.up || !net.reachable(addr, toAddr)) return; // black hole → timeout
-              dst.onStream(data).then(
+              dst.onStream(data, `${addr}:0`).then(
                 (reply) => {
                   net.streams.release(data);
                   if (!expectReply) return finish(undefined);

@@ -50,6 +50,12 @@ export class Core {
     relays: 0,
     nacksSent: 0,
     drops: {},
+    refused: { packets: 0, streams: 0 },
+    probes: 0,
+    probeFailures: 0,
+    suspicions: 0,
+    pushPulls: 0,
+    pushPullFailures: 0,
   };
   readonly transport: Transport;
   readonly clock: Clock;
@@ -97,6 +103,13 @@ export class Core {
 
   log(line: string): void {
     this.opts.log?.(`[${this.name}] ${line}`);
+  }
+
+  /** Inbound traffic without a valid key (encryption on): counted, and reported to `onRefused`. */
+  refuse(kind: 'packet' | 'stream', from: string, reason: string): void {
+    if (kind === 'packet') this.counters.refused.packets++;
+    else this.counters.refused.streams++;
+    this.opts.onRefused?.(kind, from, reason);
   }
 
   drop(reason: string): void {

@@ -9,6 +9,7 @@
  * TCP ping, join, leave) use promises.
  */
 import { encodeDead } from '../wire/codec.ts';
+import { validKey } from '../wire/crypto.ts';
 import { encodeSerfLeaveIntent, encodeTags } from '../wire/serf.ts';
 import { NODE_STATE, type Alive } from '../wire/types.ts';
 import { ipToBytes, parseSeed } from './addr.ts';
@@ -17,7 +18,7 @@ import { gossipTick } from './gossip.ts';
 import { onPacket, onStream } from './net.ts';
 import { probeTick } from './probe.ts';
 import { pushPull, schedulePushPull } from './pushpull.ts';
-import { aliveMsg, toMember, type NodeRec } from './record.ts';
+import { aliveMsg, bytesEq, toMember, type NodeRec } from './record.ts';
 import { sendTo } from './send.ts';
 import { deadNode, aliveNode, queueAlive } from './state.ts';
 import type { Counters, GossipConfig, Member, MembershipEvent, MembershipOptions, UserMessage } from './types.ts';
@@ -51,7 +52,7 @@ export class Membership {
     if (this.c.running) return;
     const bound = await this.c.transport.start(
       (d, a, p) => onPacket(this.c, d, a, p),
-      (d) => onStream(this.c, d),
+      (d, from) => onStream(this.c, d, from),
     );
     this.c.addr = this.c.opts.advertiseAddr ?? bound.addr;
     this.c.port = this.c.opts.advertisePort ?? bound.port;
@@ -218,6 +219,32 @@ export class Membership {
 
   keys(): readonly Uint8Array[] {
     return this.c.ring.all();
+  }
+
+  /**
+   * Makes the keyring exactly `keys` (primary first) in the order serf's `keys -install`,
+   * `-use`, `-remove` gives a cluster, so no peer that holds either ring is ever refused:
+   * every new key is installed for receive first, then the primary switches, then keys not in
+   * `keys` go. On an unencrypted instance this turns encryption on. Returns how many keys were
+   * installed and removed.
+   */
+  applyKeys(keys: readonly Uint8Array[]): { installed: number; removed: number } {
+    const [primary] = keys;
+    if (primary === undefined) throw new Error('applyKeys: at least one key (the primary) is required');
+    for (const k of keys) if (!validKey(k)) throw new Error(`applyKeys: a key of ${k.length} bytes; keys are 16, 24 or 32 bytes (AES-128/192/256)`);
+    const before = this.c.ring.all().length;
+    for (const k of keys) this.c.ring.install(k);
+    const installed = this.c.ring.all().length - before;
+    this.c.ring.use(primary);
+    const keep = (k: Uint8Array) => keys.some((x) => bytesEq(x, k));
+    const stale = this.c.ring.all().filter((k) => !keep(k));
+    for (const k of stale) this.c.ring.remove(k);
+    return { installed, removed: stale.length };
+  }
+
+  /** Whether traffic is encrypted (a key is installed), and how many keys the ring holds. */
+  encryption(): { enabled: boolean; keys: number } {
+    return { enabled: this.c.ring.enabled, keys: this.c.ring.all().length };
   }
 
   /** Direct user message to a Weft member (UDP if it fits, else TCP). */

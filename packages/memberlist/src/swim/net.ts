@@ -4,7 +4,7 @@
  */
 import { encodeAck, encodeErr, encodeNack, encodePing } from '../wire/codec.ts';
 import { openPacket } from '../wire/packet.ts';
-import { decodeStream, encodeStream } from '../wire/stream.ts';
+import { decodeStream, encodeStream, isKeyError } from '../wire/stream.ts';
 import type { IndirectPing, Message, Ping } from '../wire/types.ts';
 import { bytesToIp } from './addr.ts';
 import type { Core } from './core.ts';
@@ -18,7 +18,11 @@ export function onPacket(c: Core, data: Uint8Array, fromAddr: string, fromPort: 
   c.counters.packetsIn++;
   c.counters.bytesIn += data.length;
   const o = openPacket(data, c.ring.enabled ? c.ring : undefined);
-  if (!o.ok) return c.drop('decrypt');
+  if (!o.ok) {
+    // Only decryption fails here: plaintext, or sealed with a key we do not hold.
+    c.refuse('packet', `${fromAddr}:${fromPort}`, o.error);
+    return c.drop('decrypt');
+  }
   for (const e of o.value.errors) c.drop(e.startsWith('crc') ? 'crc' : 'malformed');
   // memberlist applies queued alive/suspect/dead LIFO; we apply in order (both valid).
   for (const m of o.value.messages) {
@@ -98,15 +102,16 @@ export function handleIndirect(c: Core, r: IndirectPing, fromAddr: string, fromP
   sendTo(c, { addr: targetAddr, port: r.port }, [ping]);
 }
 
-export async function onStream(c: Core, data: Uint8Array): Promise<Uint8Array | undefined> {
+export async function onStream(c: Core, data: Uint8Array, from = '?'): Promise<Uint8Array | undefined> {
   if (!c.running) return undefined;
   c.counters.streamsIn++;
   c.counters.bytesIn += data.length;
   const keyring = c.ring.enabled ? c.ring : undefined;
   const d = decodeStream(data, keyring);
   if (!d.ok) {
+    if (isKeyError(d.error)) c.refuse('stream', from, d.error);
     c.drop('bad-stream');
-    c.log(`bad stream: ${d.error}`);
+    c.log(`bad stream from ${from}: ${d.error}`);
     return encodeStream(encodeErr(d.error), { compress: false, keyring });
   }
   const m = d.value;

@@ -5,7 +5,7 @@
  * long-dead members when the round restarts.
  */
 import { encodeIndirectPing, encodePing, encodeSuspect } from '../wire/codec.ts';
-import { decodeStream, encodeStream } from '../wire/stream.ts';
+import { decodeStream, encodeStream, isKeyError } from '../wire/stream.ts';
 import { NODE_STATE, type IndirectPing } from '../wire/types.ts';
 import type { Core } from './core.ts';
 import type { NodeRec } from './record.ts';
@@ -76,6 +76,7 @@ export function probeNode(c: Core, target: NodeRec, done: () => void): void {
     c.ackHandlers.delete(seq);
     if (ok) c.awareness.apply(-1);
     else {
+      c.counters.probeFailures++;
       c.awareness.apply(expectedNacks > 0 ? Math.max(0, expectedNacks - nacks) : 1);
       const cur = c.nodeMap.get(target.name);
       if (cur !== undefined && c.running && !c.leaving)
@@ -84,6 +85,7 @@ export function probeNode(c: Core, target: NodeRec, done: () => void): void {
     done();
   };
   c.ackHandlers.set(seq, { ack: () => finish(true), nack: () => void nacks++ });
+  c.counters.probes++;
   const ping = encodePing({ seqNo: seq, node: target.name, sourceAddr: c.addrBytes, sourcePort: c.port, sourceNode: c.name });
   if (target.state === NODE_STATE.alive) sendTo(c, target, [ping]);
   else sendTo(c, target, [ping, encodeSuspect({ incarnation: target.incarnation, node: target.name, from: c.name })], false);
@@ -139,5 +141,6 @@ export async function tcpPing(c: Core, target: NodeRec, seq: number, timeoutMs: 
   const reply = await c.transport.request(target.addr, target.port, encodeStream(ping, c.streamOpts()), timeoutMs, true);
   if (reply === undefined) return false;
   const d = decodeStream(reply, c.ring.enabled ? c.ring : undefined);
+  if (!d.ok && isKeyError(d.error)) c.refuse('stream', `reply from ${target.addr}:${target.port}`, d.error);
   return d.ok && d.value.kind === 'ack' && d.value.msg.seqNo === seq;
 }

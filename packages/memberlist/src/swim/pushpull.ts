@@ -4,7 +4,7 @@
  * member every scaled interval and on join, the protocol-version check, and the merge.
  */
 import { encodeNodeState, encodePushPullRaw } from '../wire/pushpull.ts';
-import { decodeStream, encodeStream } from '../wire/stream.ts';
+import { decodeStream, encodeStream, isKeyError } from '../wire/stream.ts';
 import { NODE_STATE, type PushNodeState, type PushPull } from '../wire/types.ts';
 import type { Core } from './core.ts';
 import { bytesEq, type NodeRec } from './record.ts';
@@ -73,10 +73,15 @@ export function localPushPull(c: Core, join: boolean, withUserState: boolean): U
 export async function pushPull(c: Core, addr: string, port: number, join: boolean, withUserState: boolean): Promise<void> {
   const req = encodeStream(localPushPull(c, join, withUserState), c.streamOpts());
   c.counters.streamsOut++;
+  c.counters.pushPulls++;
   const reply = await c.transport.request(addr, port, req, c.config.tcpTimeout, true);
-  if (reply === undefined) throw new Error('no reply');
+  if (reply === undefined) {
+    c.counters.pushPullFailures++;
+    throw new Error('no reply');
+  }
   const d = decodeStream(reply, c.ring.enabled ? c.ring : undefined);
   if (!d.ok) {
+    if (isKeyError(d.error)) c.refuse('stream', `reply from ${addr}:${port}`, d.error);
     c.drop('bad-stream');
     throw new Error(d.error);
   }

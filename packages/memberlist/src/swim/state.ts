@@ -130,6 +130,7 @@ export function suspectNode(c: Core, s: Suspect): void {
   c.queue.queue({ key: s.node, msg: encodedOnce(s, encodeSuspect), weftOnly: false });
   st.incarnation = s.incarnation;
   st.state = NODE_STATE.suspect;
+  c.counters.suspicions++;
   const changeTime = c.clock.now();
   st.stateChange = changeTime;
   const n = c.nodes.length;

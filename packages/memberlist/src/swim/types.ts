@@ -2,7 +2,8 @@
 
 export type PacketHandler = (data: Uint8Array, fromAddr: string, fromPort: number) => void;
 /** Handle one inbound stream message; resolve with the reply (or undefined for none). */
-export type StreamHandler = (data: Uint8Array) => Promise<Uint8Array | undefined>;
+/** `from` is the peer's `ip:port` when the transport knows it. */
+export type StreamHandler = (data: Uint8Array, from?: string) => Promise<Uint8Array | undefined>;
 
 export interface Transport {
   /** Begin receiving; resolves with the actually bound address and port. */
@@ -163,6 +164,12 @@ export interface MembershipOptions {
   readonly streamAlloc?: (size: number) => Uint8Array;
   /** Diagnostic logger (debug lines). */
   readonly log?: (line: string) => void;
+  /**
+   * Called for each inbound datagram or stream refused for lacking a valid key (encryption on):
+   * `from` is the sender's `ip:port` (or `reply from ip:port` for the answer to our own stream),
+   * `reason` what was wrong. memberlist logs these as errors; the caller decides how loud.
+   */
+  readonly onRefused?: (kind: 'packet' | 'stream', from: string, reason: string) => void;
 }
 
 export interface Counters {
@@ -179,5 +186,19 @@ export interface Counters {
   relays: number;
   nacksSent: number;
   drops: Record<string, number>;
+  /**
+   * Inbound traffic refused for lacking a valid key while encryption is on (memberlist's
+   * GossipVerifyIncoming): datagrams, and TCP streams (requests and push/pull replies) that are
+   * plaintext or that no installed key opens. Also counted in `drops` (`decrypt`, `bad-stream`).
+   */
+  refused: { packets: number; streams: number };
+  /** Probes started (direct ping), and those that ended without an ack (the target became suspect). */
+  probes: number;
+  probeFailures: number;
+  /** Members this node marked suspect (its own probe, or a peer's accusation it accepted). */
+  suspicions: number;
+  /** Push/pull state exchanges this node started, and those that failed. */
+  pushPulls: number;
+  pushPullFailures: number;
 }
 

@@ -101,7 +101,7 @@ export function createNodeTransport(o: NodeTransportOptions): NodeTransport {
                 sock.destroy();
                 return;
               }
-              onStream(msg).then(
+              onStream(msg, `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? 0}`).then(
                 (reply) => {
                   if (reply !== undefined && !sock.destroyed) sock.end(reply);
                   else sock.end();

@@ -86,13 +86,23 @@ export function streamFrameLength(buf: Uint8Array, maxSize = MAX_STREAM_SIZE): R
   }
 }
 
+const NOT_ENCRYPTED = 'stream: encryption is configured but stream is not encrypted';
+
+/**
+ * Whether a `decodeStream` error means "no valid key": plaintext while a keyring is set, or no
+ * installed key opens it (never the case without a keyring), rather than a malformed stream.
+ */
+export function isKeyError(error: string): boolean {
+  return error === NOT_ENCRYPTED || error.startsWith('encrypt:');
+}
+
 /** Decode one complete stream message (decrypting and decompressing as needed). */
 export function decodeStream(buf: Uint8Array, keyring?: Keyring, depth = 0): Result<StreamMessage> {
   if (buf.length === 0) return err('stream: empty');
   if (depth > 2) return err('stream: nesting too deep');
   const t = buf[0] as number;
   if (keyring !== undefined && keyring.enabled && depth === 0 && t !== MSG.encrypt)
-    return err('stream: encryption is configured but stream is not encrypted');
+    return err(NOT_ENCRYPTED);
   switch (t) {
     case MSG.encrypt: {
       if (keyring === undefined || !keyring.enabled) return err('stream: encrypted but no keyring');

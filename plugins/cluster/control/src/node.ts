@@ -6,7 +6,8 @@
  */
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { errors, getJson, isWeftError, putJson, raise, silentLogger, WeftException, type Logger, type Store, type WeftError } from '@weft/kernel';
+import { performance } from 'node:perf_hooks';
+import { createLatencyHistogram, errors, getJson, isWeftError, putJson, raise, silentLogger, WeftException, type Logger, type Store, type WeftError } from '@weft/kernel';
 import { ChannelError, connectChannel, LABEL_JOIN, LABEL_NODE, type Conn } from './channel.ts';
 import { AuthReply, Platform, Role, Snapshot, type NetworkRecord, type JoinInfo, type WireKeyRing } from './codecs.ts';
 import { fromWire, RpcClient } from './rpc.ts';
@@ -96,6 +97,9 @@ export class NodeAgent {
   /** The cluster store URL a manager welcomed this node with (a node that joined as a manager). */
   welcomeStore: string | undefined;
   lastError = '';
+  /** Round trips of `call` (failures included) and failures, for `Control.stats`. */
+  readonly rpc = createLatencyHistogram();
+  rpcErrors = 0;
 
   private constructor(opts: NodeOptions, st: NodeState) {
     this.opts = opts;
@@ -307,6 +311,18 @@ export class NodeAgent {
 
   /** Calls the manager, connecting first if needed; fails fast with a clear message when none answers. */
   async call(m: string, p: unknown, what = m): Promise<unknown> {
+    const t0 = performance.now();
+    try {
+      return await this.callOnce(m, p, what);
+    } catch (e) {
+      this.rpcErrors++;
+      throw e;
+    } finally {
+      this.rpc.observe((performance.now() - t0) / 1000);
+    }
+  }
+
+  private async callOnce(m: string, p: unknown, what: string): Promise<unknown> {
     // A session that closes during the call (its manager died, or closed it) is retried once on a
     // fresh session: with several managers the next one answers, so users do not notice.
     for (let attempt = 0; ; attempt++) {

@@ -5,7 +5,7 @@
  * "not a swarm manager" refusal for cluster writes and reads from its cached snapshot.
  */
 import * as os from 'node:os';
-import { ClusterStoreCodes, errors, putJson, raise, WeftException, type BlockAllocator, type ClusterStore, type ClusterStoreConfig, type Context, type Control, type GossipBootstrap, type KeyRing, type NodeDescription, type Store } from '@weft/kernel';
+import { ClusterStoreCodes, createLatencyHistogram, errors, putJson, raise, WeftException, type ControlStats, type BlockAllocator, type ClusterStore, type ClusterStoreConfig, type Context, type Control, type GossipBootstrap, type KeyRing, type NodeDescription, type Store } from '@weft/kernel';
 import type { AttachRequest, InitRequest, JoinRequest, KeyRingInfo, NetworkCreateRequest, NetworkRecord, NodeRecord, NodeView, Platform, Role, Snapshot, SwarmInfo, WireKeyRing } from './codecs.ts';
 import { defaultAdvertise, LOCAL_KEY, Manager } from './manager.ts';
 import { convertV1, readV1 } from './migrate.ts';
@@ -249,7 +249,8 @@ export class ControlService implements Control {
     if (s.KeyRing.Rotation > this.appliedRotation) {
       this.appliedRotation = s.KeyRing.Rotation;
       if (this.ctx.services.has('cipher')) this.ctx.services.get('cipher').setKeyRing(kernelRing(s.KeyRing));
-      this.ctx.events.publish('control.keyring', { rotation: s.KeyRing.Rotation, epochs: s.KeyRing.Keys.map((k) => k.Epoch) });
+      // The gossip keys go to the membership provider (primary first), which installs them before it gossips.
+      this.ctx.events.publish('control.keyring', { rotation: s.KeyRing.Rotation, epochs: s.KeyRing.Keys.map((k) => k.Epoch), gossip: { keys: s.KeyRing.Gossip.map((k) => fromB64(k.Key)), epochs: s.KeyRing.Gossip.map((k) => k.Epoch) } });
     }
     this.ctx.events.publish('control.snapshot', { seq: s.Seq, networks: s.Networks.map((n) => n.Id) });
   }
@@ -501,6 +502,11 @@ export class ControlService implements Control {
 
   isLeader(): boolean {
     return this.manager?.isLeader ?? false;
+  }
+
+  /** This node's RPCs to its manager (none on a manager: it answers them). */
+  stats(): ControlStats {
+    return { rpc: (this.node?.rpc ?? createLatencyHistogram()).snapshot(), rpcErrors: this.node?.rpcErrors ?? 0 };
   }
 
   /** The platform of a node: known for itself always, for others on managers. */

@@ -5,7 +5,7 @@
  * events.
  */
 import * as t from 'io-ts';
-import { definePlugin, type Member, type MemberEvent, type Membership as KernelMembership, type PluginDefinition } from '@weft/kernel';
+import { definePlugin, GOSSIP_KEY_EPOCH_TAG, type Context, type GossipKeyRing, type Member, type MemberEvent, type Membership as KernelMembership, type PluginDefinition } from '@weft/kernel';
 import { createMembership, createNodeTransport, LAN_DEFAULTS, LOCAL_DEFAULTS, realClock, type Membership } from '@weft/memberlist';
 import { NetworkTables, membershipHost } from './tables.ts';
 import { RECONNECT_INTERVAL_MS, startReconnect } from './reconnect.ts';
@@ -52,6 +52,46 @@ export function gossipPlugin(): PluginDefinition<GossipConfig> {
   let tables: NetworkTables | undefined;
   let retry: ReturnType<typeof setTimeout> | undefined;
   let reconnect: ReturnType<typeof startReconnect> | undefined;
+  /** Tags as configured or last set; the key-epoch tag is added on top. */
+  let tags: Record<string, string> = {};
+  /** Epoch of the primary key when the keys come from the swarm's key ring. */
+  let keyEpoch: number | undefined;
+
+  const withEpoch = (meta: Readonly<Record<string, string>>): Record<string, string> => {
+    const out: Record<string, string> = { ...meta };
+    delete out[GOSSIP_KEY_EPOCH_TAG];
+    if (keyEpoch !== undefined) out[GOSSIP_KEY_EPOCH_TAG] = String(keyEpoch);
+    return out;
+  };
+
+  /**
+   * The swarm's key ring (control plane): every new key installed for receive, then the primary
+   * switched, then keys no longer in the ring removed (Membership.applyKeys), so this node and
+   * any node one ring behind or ahead always share the sender's primary. Keys given by hand
+   * (`--gossip-key`) are replaced by the swarm's.
+   */
+  const applySwarmRing = (ring: GossipKeyRing, ctx: Context<GossipConfig>): void => {
+    const m = membership;
+    if (m === undefined) return;
+    const epoch = ring.epochs[0];
+    if (ring.keys.length === 0 || epoch === undefined) {
+      ctx.log.warn('the swarm key ring has no gossip keys; gossip encryption unchanged', { epochs: ring.epochs });
+      return;
+    }
+    const wasEncrypted = m.encryption().enabled;
+    let changed: { installed: number; removed: number };
+    try {
+      changed = m.applyKeys(ring.keys);
+    } catch (e) {
+      ctx.log.error('the swarm key ring was refused; gossip keys unchanged', { error: e instanceof Error ? e.message : String(e), epochs: ring.epochs });
+      return;
+    }
+    if (keyEpoch === epoch && changed.installed === 0 && changed.removed === 0) return;
+    keyEpoch = epoch;
+    m.setMeta(withEpoch(tags));
+    ctx.log.info(wasEncrypted ? 'gossip keys rotated' : 'gossip is now encrypted with the swarm key ring', { primaryEpoch: epoch, epochs: ring.epochs, installed: changed.installed, removed: changed.removed });
+  };
+
   return definePlugin<GossipConfig>({
     manifest: {
       name: 'gossip',
@@ -65,6 +105,20 @@ export function gossipPlugin(): PluginDefinition<GossipConfig> {
       membership: async (ctx) => {
         const c = ctx.config;
         const transport = createNodeTransport({ bindAddr: c.bindAddr, bindPort: c.bindPort, log: (l) => ctx.log.debug(l) });
+        // memberlist logs every refusal as an error; one line per sender and minute is enough.
+        const lastWarned = new Map<string, { at: number; quiet: number }>();
+        const onRefused = (kind: 'packet' | 'stream', from: string, reason: string) => {
+          const host = from.replace(/^reply from /, '').replace(/:\d+$/, '');
+          const w = lastWarned.get(host);
+          const now = Date.now();
+          if (w !== undefined && now - w.at < 60_000) {
+            w.quiet++;
+            return;
+          }
+          if (lastWarned.size > 1024) lastWarned.clear();
+          lastWarned.set(host, { at: now, quiet: 0 });
+          ctx.log.warn('gossip refused traffic without a valid key', { kind: kind === 'packet' ? 'datagram' : 'stream', from, reason, ...(w !== undefined && w.quiet > 0 ? { moreSinceLastLine: w.quiet } : {}) });
+        };
         const m = createMembership({
           name: c.name,
           bindAddr: c.bindAddr,
@@ -79,10 +133,16 @@ export function gossipPlugin(): PluginDefinition<GossipConfig> {
           localState: () => tables?.localState() ?? new Uint8Array(0),
           mergeRemoteState: (s) => tables?.mergeRemoteState(s),
           log: (l) => ctx.log.debug(l),
+          onRefused,
         });
         await m.start();
         membership = m;
-        m.onEvent((e) => ctx.events.publish('membership', { type: e.type, member: toKernel(e.member) } satisfies MemberEvent));
+        tags = { ...(c.meta ?? {}) };
+        m.onEvent((e) => {
+          // memberlist logs these at INFO ("Suspect x has failed", "Marking x as failed").
+          if (e.type === 'suspect' || e.type === 'dead') ctx.log.info(`gossip member ${e.type === 'suspect' ? 'suspected' : 'declared dead'}`, { member: e.member.name, addr: `${e.member.addr}:${e.member.port}`, incarnation: e.member.incarnation });
+          ctx.events.publish('membership', { type: e.type, member: toKernel(e.member) } satisfies MemberEvent);
+        });
         reconnect = startReconnect(m, {
           clock: realClock,
           interval: c.reconnectInterval ?? RECONNECT_INTERVAL_MS,
@@ -112,8 +172,28 @@ export function gossipPlugin(): PluginDefinition<GossipConfig> {
           members: () => m.members().map(toKernel),
           join: (s) => m.join(s),
           leave: () => m.leave(),
-          setMeta: (meta) => m.setMeta(meta),
+          setMeta: (meta) => {
+            tags = { ...meta };
+            m.setMeta(withEpoch(tags));
+          },
+          stats: () => {
+            const c = m.counters;
+            return {
+              probes: c.probes, probeFailures: c.probeFailures, suspicions: c.suspicions, pushPulls: c.pushPulls, pushPullFailures: c.pushPullFailures,
+              packetsIn: c.packetsIn, packetsOut: c.packetsOut, bytesIn: c.bytesIn, bytesOut: c.bytesOut, streamsIn: c.streamsIn, streamsOut: c.streamsOut,
+              received: { ...c.received }, drops: { ...c.drops },
+            };
+          },
           keyring: { install: (k) => m.installKey(k), use: (k) => m.useKey(k), remove: (k) => m.removeKey(k), list: () => m.keys() },
+          encryption: () => {
+            const e = m.encryption();
+            return {
+              encrypted: e.enabled,
+              keys: e.keys,
+              ...(e.enabled && keyEpoch !== undefined ? { keyEpoch } : {}),
+              refused: { packets: m.counters.refused.packets, streams: m.counters.refused.streams },
+            };
+          },
         };
         return api;
       },
@@ -129,6 +209,13 @@ export function gossipPlugin(): PluginDefinition<GossipConfig> {
         return tables;
       },
     },
+    events: {
+      // The control plane applied a newer key ring (at start when this node is in a swarm, on
+      // init/join, and on every rotation). This plugin loads before control, so it is subscribed
+      // before control publishes its first ring, and installs the keys before anything joins the
+      // peers the control plane lists.
+      'control.keyring': (e, ctx) => applySwarmRing(e.gossip, ctx),
+    },
     stop: async (ctx) => {
       if (retry !== undefined) clearTimeout(retry);
       reconnect?.stop();
@@ -140,6 +227,7 @@ export function gossipPlugin(): PluginDefinition<GossipConfig> {
       }
       membership = undefined;
       tables = undefined;
+      keyEpoch = undefined;
     },
   });
 }

@@ -17,7 +17,7 @@
  *   removed (`forgetNode`), or the grace runs out (moby#53141: a blip must not wipe DNS).
  */
 import { pack, unpack } from 'msgpackr';
-import type { TableEntry, TableEvent, Tables } from '@weft/kernel';
+import type { TableEntry, TableEvent, Tables, TablesStats } from '@weft/kernel';
 
 export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
 
@@ -202,6 +202,17 @@ export class NetworkTables implements Tables {
     const prefix = `${table}\0`;
     for (const [k, e] of m) if (!e.deleted && k.startsWith(prefix)) out.push(view(net, table, k.slice(prefix.length), e));
     return out;
+  }
+
+  /** Live entries per network and table, and the gossip counters (the kernel's `TablesStats`). */
+  stats(): TablesStats {
+    const entries: { network: string; table: string; count: number }[] = [];
+    for (const [net, m] of this.data) {
+      const per = new Map<string, number>();
+      for (const [k, e] of m) if (!e.deleted) per.set(k.slice(0, k.indexOf('\0')), (per.get(k.slice(0, k.indexOf('\0'))) ?? 0) + 1);
+      for (const [table, count] of per) entries.push({ network: net, table, count });
+    }
+    return { entries, ...this.counters };
   }
 
   /** Other nodes attached to `net` that are not known dead or gone. */

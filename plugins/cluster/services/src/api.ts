@@ -156,6 +156,7 @@ export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): 
         await putJson(await recordStore(), svcKey(rec.ID), rec);
         return rec.ID;
       });
+      ctx.events.publish('services.service', { action: 'create', id, name: spec.Name, replicas: spec.Mode.Replicated.Replicas });
       const mine = `service ${spec.Name}:`;
       return { ID: id, Warnings: (await managerPass()).filter((w) => w.startsWith(mine)) };
     },
@@ -171,7 +172,7 @@ export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): 
       await requireManager();
       validate(spec);
       const nets = await resolveNetworks(spec);
-      await serial(async () => {
+      const id = await serial(async () => {
         const s = await find(ref);
         if (version !== undefined && version !== s.Version.Index) {
           raise(errors.conflict(PLUGIN, `update out of sequence: service ${s.Spec.Name} is at version ${s.Version.Index}, the update was made from version ${version}`, { hint: 'Read the service again and retry.' }));
@@ -183,16 +184,20 @@ export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): 
         s.Version = { Index: s.Version.Index + 1 };
         s.UpdatedAt = now();
         await putJson(await recordStore(), svcKey(s.ID), s);
+        return s.ID;
       });
+      ctx.events.publish('services.service', { action: 'update', id, name: spec.Name, replicas: spec.Mode.Replicated.Replicas });
       const mine = `service ${spec.Name}:`;
       return { Warnings: (await managerPass()).filter((w) => w.startsWith(mine)) };
     },
     async remove(ref) {
       await requireManager();
-      await serial(async () => {
+      const gone = await serial(async () => {
         const s = await find(ref);
         await (await recordStore()).delete(svcKey(s.ID));
+        return s;
       });
+      ctx.events.publish('services.service', { action: 'remove', id: gone.ID, name: gone.Spec.Name, replicas: gone.Spec.Mode.Replicated.Replicas });
       await managerPass();
     },
     async tasks(filters) {

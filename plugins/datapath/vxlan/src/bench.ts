@@ -5,9 +5,12 @@
  * warm ticks and a budgeted busy-poll), through Weft on an encrypted network (`weftenc`: the
  * @weft/sodium cipher plugin; `weftgcm`: the @weft/aes-gcm one), through Linux kernel
  * vxlan devices, through wireguard-go between the two hosts (`wireguard`, userspace WireGuard on
- * a TUN, configured over its UAPI socket), and over the bare veth underlay.
+ * a TUN, configured over its UAPI socket), and over the bare veth underlay. `weftmetrics` is
+ * `weft` while the controller reads every counter (`stats()`, what a Prometheus scrape of the
+ * agent reads) every `--scrape-ms` (default 100: 150 times Prometheus' default 15 s): the ratio
+ * to `weft` in the same run is what metrics cost the data path.
  *
- *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--warm µs] [--repeat N] [--only weft,weftlow,weftenc,weftgcm,wireguard,kernel,veth]
+ *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--warm µs] [--repeat N] [--scrape-ms N] [--only weft,weftmetrics,weftlow,weftenc,weftgcm,wireguard,kernel,veth]
  *
  * The cipher plugins are loaded through the kernel by package name, as the agent does: the data
  * path gets only the `cipher` service, and its threads load the module the service names.
@@ -32,7 +35,8 @@ const opt = (name: string, def: string): string => {
 const seconds = Number(opt('seconds', '5'));
 const pings = Number(opt('pings', '200'));
 const offload = opt('offload', '1') !== '0';
-const only = opt('only', 'weft,weftlow,weftenc,weftgcm,wireguard,kernel,veth').split(',');
+const only = opt('only', 'weft,weftmetrics,weftlow,weftenc,weftgcm,wireguard,kernel,veth').split(',');
+const scrapeMs = Number(opt('scrape-ms', '100'));
 /** The cipher plugin (package name) each encrypted row loads. */
 const CIPHER_PLUGINS = { weftenc: '@weft/sodium', weftgcm: '@weft/aes-gcm' } as const;
 
@@ -187,7 +191,7 @@ async function oneRun(): Promise<Record<string, Result>> {
       }
       results['kernel'] = await measure(lab, k1, k2, '10.8.0.3');
     }
-    for (const mode of ['weft', 'weftlow', 'weftenc', 'weftgcm'] as const) {
+    for (const mode of ['weft', 'weftmetrics', 'weftlow', 'weftenc', 'weftgcm'] as const) {
       if (!only.includes(mode)) continue;
       const enc = mode === 'weftenc' || mode === 'weftgcm';
       const w1 = lab.netns(`${mode}1`);
@@ -219,7 +223,18 @@ async function oneRun(): Promise<Record<string, Result>> {
         await d2.addPort({ network: 'bench', endpointId: 'e2', mac: '02:42:0a:07:00:03', ipv4: '10.7.0.3/24', ifname: 'wftb2', dstName: 'eth0', netns: w2 });
         d1.addPeer({ network: 'bench', mac: '02:42:0a:07:00:03', ipv4: '10.7.0.3', vtep: a2 });
         d2.addPeer({ network: 'bench', mac: '02:42:0a:07:00:02', ipv4: '10.7.0.2', vtep: a1 });
-        results[mode] = await measure(lab, w1, w2, '10.7.0.3');
+        // weftmetrics: read every counter of both hosts while measuring, as /metrics scrapes do.
+        let scrapes = 0;
+        const scraper = mode !== 'weftmetrics' ? undefined : setInterval(() => {
+          for (const d of [d1, d2]) JSON.stringify(d.stats!());
+          scrapes++;
+        }, scrapeMs);
+        try {
+          results[mode] = await measure(lab, w1, w2, '10.7.0.3');
+        } finally {
+          if (scraper !== undefined) clearInterval(scraper);
+        }
+        if (mode === 'weftmetrics') console.log(`  weftmetrics: ${scrapes} scrapes of both hosts' counters, every ${scrapeMs} ms`);
         if (process.env['WEFT_BENCH_COUNTERS'] === '1') console.log(JSON.stringify({ h1: d1.counters(), h2: d2.counters() }, null, 1));
       } finally {
         for (const d of dps) await d.close();
@@ -240,7 +255,11 @@ function summarize(results: Record<string, Result>) {
   const e = results['weftenc'];
   const a = results['weftgcm'];
   const g = results['wireguard'];
+  const mo = results['weftmetrics'];
   return {
+    metricsOnVsOffTcp: mo !== undefined && w !== undefined ? mo.tcpGbps / w.tcpGbps : null,
+    metricsOnVsOffUdpPps: mo !== undefined && w !== undefined ? mo.udpPps / w.udpPps : null,
+    metricsOnRttOverOffUs: mo !== undefined && w !== undefined ? mo.rttMedianUs - w.rttMedianUs : null,
     weftVsKernelTcp: w !== undefined && k !== undefined ? w.tcpGbps / k.tcpGbps : null,
     weftVsVethTcp: w !== undefined && v !== undefined ? w.tcpGbps / v.tcpGbps : null,
     weftRttOverKernelUs: w !== undefined && k !== undefined ? w.rttMedianUs - k.rttMedianUs : null,
@@ -314,6 +333,10 @@ function printRun(results: Record<string, Result>): void {
     console.log(`encrypted Weft TCP: ${ratio(e.tcpGbps, g?.tcpGbps)} × wireguard-go (target ≥ 4), ${ratio(e.tcpGbps, w?.tcpGbps)} × Weft plaintext (target ≥ 0.5)`);
   }
   if (a !== undefined) console.log(`encrypted Weft TCP with aes-gcm: ${ratio(a.tcpGbps, e?.tcpGbps)} × with sodium, ${ratio(a.tcpGbps, w?.tcpGbps)} × Weft plaintext`);
+  const mo = results['weftmetrics'];
+  if (mo !== undefined && w !== undefined) {
+    console.log(`metrics on (counters read every ${scrapeMs} ms) vs off: TCP ${ratio(mo.tcpGbps, w.tcpGbps)} ×, UDP-64 ${ratio(mo.udpPps, w.udpPps)} ×, RTT ${(mo.rttMedianUs - w.rttMedianUs).toFixed(0)} µs (target: within 3 %)`);
+  }
 }
 
 await main();

@@ -9,13 +9,13 @@
  * plane; ARP is answered from them.
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
-import { errors, raise, type Cipher, type Counters, type DataPath, type Dns, type DnsAnswerResult, type KeyRing, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
+import { errors, raise, type Cipher, type Counters, type DataPath, type DataPathStats, type Dns, type DnsAnswerResult, type KeyRing, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
 import {
   EFD_CLOEXEC, EFD_NONBLOCK, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, configureLink, ip, linkIndex, linkMtu, loadSys, openTap,
   parseIPv4, setTapOffload, setTapPersist, udpSocket, withNetns, type Sys,
 } from '@weft/sys';
 import {
-  C, COUNTER_FIELDS, COUNTER_SLOTS, CTL_ACK, CTL_GEN, CTL_STOP, K, MAX_PEERS, MAX_PORTS, globalRow, macToNum, numToMac, peerRow, portRow,
+  C, COUNTER_FIELDS, COUNTER_SLOTS, CTL_ACK, CTL_GEN, CTL_STOP, GAUGE_FIELDS, K, MAX_PEERS, MAX_PORTS, MAX_VTEPS, globalRow, macToNum, numToMac, peerRow, portRow, vtepRow,
   type RingMsg, type SnapPeer, type SnapPort, type Snapshot, type TableMsg, type WorkerInit,
 } from './layout.ts';
 import { buildDnsReply, dnsPayload, readDnsClient, type DnsQueryMsg } from './dns.ts';
@@ -140,6 +140,8 @@ interface PeerState {
   readonly spec: PeerSpec;
   readonly slot: number;
   readonly mac: number;
+  /** Row slot of its VTEP (shared by the peers behind it). */
+  readonly vslot: number;
 }
 
 interface NetState {
@@ -152,6 +154,9 @@ interface NetState {
   readonly dnsIps: number[];
   readonly ports: Map<string, PortState>;
   readonly peers: Map<number, PeerState>;
+  /** Final counters of removed ports and peers, so the network's sums never go back. */
+  readonly retiredPorts: Float64Array;
+  readonly retiredPeers: Float64Array;
 }
 
 const ipOnly = (s: string): string => s.split('/')[0] ?? s;
@@ -209,6 +214,33 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   const workers = new Set<WorkerHandle>();
   const freePortSlots: number[] = Array.from({ length: MAX_PORTS }, (_, i) => MAX_PORTS - 1 - i);
   const freePeerSlots: number[] = Array.from({ length: MAX_PEERS }, (_, i) => MAX_PEERS - 1 - i);
+  const freeVtepSlots: number[] = Array.from({ length: MAX_VTEPS }, (_, i) => MAX_VTEPS - 1 - i);
+  /** Remote VTEPs (`addr:port`) with their row slot and how many peers stand behind each. */
+  const vteps = new Map<string, { slot: number; refs: number; addr: string }>();
+  const vtepKey = (p: PeerSpec): string => `${p.vtep}:${p.vtepPort ?? port}`;
+  /** The row slot of `p`'s VTEP, taking one (zeroed) for a VTEP not seen yet. */
+  const holdVtep = (p: PeerSpec): number => {
+    const k = vtepKey(p);
+    const v = vteps.get(k);
+    if (v !== undefined) {
+      v.refs++;
+      return v.slot;
+    }
+    const slot = freeVtepSlots.pop();
+    if (slot === undefined) raise(errors.unavailable(P, `No free VTEP slot (at most ${MAX_VTEPS} remote VTEPs per host)`, { code: VxlanCodes.full }));
+    zeroRow(vtepRow(slot));
+    vteps.set(k, { slot, refs: 1, addr: p.vtep });
+    return slot;
+  };
+  /** Drops one reference to `p`'s VTEP; true when it was the last (its slot is free again). */
+  const releaseVtep = (p: PeerSpec): boolean => {
+    const k = vtepKey(p);
+    const v = vteps.get(k);
+    if (v === undefined || --v.refs > 0) return false;
+    vteps.delete(k);
+    freeVtepSlots.push(v.slot);
+    return true;
+  };
   const src = workerSource();
   // Each worker builds its own cipher from the module the service names, and mirrors its ring.
   const cipherWorker = typeof o.cipher?.onKeyRing === 'function' ? o.cipher.worker : undefined;
@@ -233,7 +265,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   const snapPeer = (p: PeerState): SnapPeer => ({
     slot: p.slot, mac: p.mac, fullCsum: p.spec.external === true || o.innerChecksums === true,
     ipv6: p.spec.ipv6 !== undefined ? ipOnly(p.spec.ipv6) : '', ipv4: p.spec.ipv4 !== undefined ? parseIPv4(ipOnly(p.spec.ipv4)) : 0,
-    vtep: parseIPv4(p.spec.vtep), port: p.spec.vtepPort ?? port,
+    vtep: parseIPv4(p.spec.vtep), port: p.spec.vtepPort ?? port, vslot: p.vslot,
   });
 
   const one = sys.alloc(8);
@@ -268,6 +300,27 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
 
   const zeroRow = (row: number): void => {
     for (const w of workers) w.counters.fill(0, row, row + K);
+  };
+  /** A row over every worker: counters summed, gauges (GAUGE_FIELDS) the largest. */
+  const readRow = (row: number, into?: Float64Array): Float64Array => {
+    const out = into ?? new Float64Array(K);
+    for (let i = 0; i < K; i++) {
+      const gauge = GAUGE_FIELDS.has(COUNTER_FIELDS[i]!);
+      let v = 0;
+      for (const w of workers) {
+        const x = w.counters[row + i] ?? 0;
+        v = gauge ? Math.max(v, x) : v + x;
+      }
+      out[i] = into !== undefined && !gauge ? out[i]! + v : v;
+    }
+    return out;
+  };
+  const named = (a: Float64Array): Counters => {
+    const c: Record<string, number> = {};
+    COUNTER_FIELDS.forEach((name, i) => {
+      if (!GAUGE_FIELDS.has(name)) c[name] = a[i]!;
+    });
+    return c;
   };
 
   async function startWorker(init: Omit<WorkerInit, 'ctl' | 'wakeFd' | 'counters' | 'snapshot' | 'cipher' | 'localId' | 'ring'>): Promise<WorkerHandle> {
@@ -438,7 +491,10 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const gwIps6 = n.gateways.filter((g) => g.includes(':')).map(ipOnly);
       // The resolver answers on the gateway addresses unless the network names another one ('' disables it).
       const dnsIps = n.resolver === undefined ? gwIps : n.resolver === '' || n.resolver.includes(':') ? [] : [parseIPv4(ipOnly(n.resolver))];
-      nets.set(n.id, { spec: n, wireVni, gwMac, gwIps, gwIps6, dnsIps, ports: old?.ports ?? new Map(), peers: old?.peers ?? new Map() });
+      nets.set(n.id, {
+        spec: n, wireVni, gwMac, gwIps, gwIps6, dnsIps, ports: old?.ports ?? new Map(), peers: old?.peers ?? new Map(),
+        retiredPorts: old?.retiredPorts ?? new Float64Array(K), retiredPeers: old?.retiredPeers ?? new Float64Array(K),
+      });
       publish();
     },
 
@@ -446,7 +502,10 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const n = nets.get(id);
       if (n === undefined) return;
       for (const p of [...n.ports.values()]) await dp.removePort(id, p.spec.endpointId);
-      for (const p of n.peers.values()) freePeerSlots.push(p.slot);
+      for (const p of n.peers.values()) {
+        freePeerSlots.push(p.slot);
+        releaseVtep(p.spec);
+      }
       nets.delete(id);
       publish();
     },
@@ -515,6 +574,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       bySlot[p.slot] = undefined;
       post({ t: 'port-', vni: n.wireVni, port: snapPort(p) });
       await settle();
+      readRow(portRow(p.slot), n.retiredPorts);
       // Not persistent any more: closing the last fd deletes the device wherever it is.
       setTapPersist(sys, p.fd, false);
       sys.close(p.fd);
@@ -528,11 +588,20 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       }
       const mac = macToNum(p.mac);
       parseIPv4(p.vtep);
+      // A peer that moved to another VTEP is a new peer there.
+      if (n.peers.has(mac) && vtepKey(n.peers.get(mac)!.spec) !== vtepKey(p)) dp.removePeer(p.network, p.mac);
       const old = n.peers.get(mac);
       const slot = old?.slot ?? freePeerSlots.pop();
       if (slot === undefined) raise(errors.unavailable(P, `No free peer slot (at most ${MAX_PEERS} peers per host)`, { code: VxlanCodes.full }));
+      let vslot: number;
+      try {
+        vslot = old?.vslot ?? holdVtep(p);
+      } catch (e) {
+        if (old === undefined) freePeerSlots.push(slot);
+        throw e;
+      }
       if (old === undefined) zeroRow(peerRow(slot));
-      const ps: PeerState = { spec: p, slot, mac };
+      const ps: PeerState = { spec: p, slot, mac, vslot };
       n.peers.set(mac, ps);
       post({ t: 'peer+', vni: n.wireVni, peer: snapPeer(ps) });
     },
@@ -543,8 +612,37 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const p = n?.peers.get(m);
       if (n === undefined || p === undefined) return;
       n.peers.delete(m);
+      readRow(peerRow(p.slot), n.retiredPeers);
       freePeerSlots.push(p.slot);
-      post({ t: 'peer-', vni: n.wireVni, peer: snapPeer(p) });
+      const vlast = releaseVtep(p.spec);
+      post({ t: 'peer-', vni: n.wireVni, peer: snapPeer(p), ...(vlast ? { vlast } : {}) });
+    },
+
+    stats(): DataPathStats {
+      const now = Date.now();
+      return {
+        host: named(readRow(globalRow)),
+        networks: [...nets.values()].map((n) => {
+          const ports = Float64Array.from(n.retiredPorts);
+          const peers = Float64Array.from(n.retiredPeers);
+          for (const p of n.ports.values()) readRow(portRow(p.slot), ports);
+          const peerList = [...n.peers.values()].map((p) => {
+            const row = readRow(peerRow(p.slot));
+            for (let i = 0; i < K; i++) peers[i]! += row[i]!;
+            const s = p.spec;
+            return {
+              mac: s.mac, vtep: s.vtep, vtepPort: s.vtepPort ?? port, external: s.external === true, counters: named(row),
+              ...(s.ipv4 !== undefined ? { ipv4: s.ipv4 } : {}), ...(s.node !== undefined ? { node: s.node } : {}), ...(s.name !== undefined ? { name: s.name } : {}),
+            };
+          });
+          return { id: n.spec.id, ports: named(ports), peers: named(peers), peerList };
+        }),
+        vteps: [...vteps.values()].map((v) => {
+          const row = readRow(vtepRow(v.slot));
+          const epoch = row[C.sa_epoch]! - 1;
+          return { vtep: v.addr, txEpoch: epoch, saAgeMs: epoch < 0 || row[C.sa_since] === 0 ? 0 : Math.max(0, now - row[C.sa_since]!), counters: named(row) };
+        }),
+      };
     },
 
     counters(network) {

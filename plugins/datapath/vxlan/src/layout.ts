@@ -11,6 +11,8 @@ export const MAX_PORTS = 16384;
 export const EPOLL_FROM = 64;
 /** Remote endpoints per host (all networks): a network of 10,000 endpoints on another host fits. */
 export const MAX_PEERS = 16384;
+/** Remote VTEPs per host (all networks): one row each for its session and receive drops. */
+export const MAX_VTEPS = 4096;
 
 /** Counter fields, per port and per peer, in one Float64Array per worker (summed by the controller). */
 export const COUNTER_FIELDS = [
@@ -50,6 +52,10 @@ export const COUNTER_FIELDS = [
   'tx_fragmented', // peer: super-frames sealed whole and sent as fragments
   'rx_reassembled', // vtep: fragmented envelopes put back together (then opened as any envelope)
   'drop_reassembly', // vtep: malformed fragments, and groups evicted before all their pieces came
+  // Remote-VTEP rows only: gauges the worker writes when its tables or key ring change (never per
+  // packet); the controller takes the largest over workers instead of the sum.
+  'sa_epoch', // key epoch + 1 of the SA sealing toward that VTEP (0: none)
+  'sa_since', // Date.now() when that SA was installed
 ] as const;
 export type CounterField = (typeof COUNTER_FIELDS)[number];
 export const K = COUNTER_FIELDS.length;
@@ -59,7 +65,11 @@ export const C = Object.fromEntries(COUNTER_FIELDS.map((n, i) => [n, i])) as Rec
 export const globalRow = 0;
 export const portRow = (slot: number): number => K * (1 + slot);
 export const peerRow = (slot: number): number => K * (1 + MAX_PORTS + slot);
-export const COUNTER_SLOTS = K * (1 + MAX_PORTS + MAX_PEERS);
+/** A remote VTEP's row: receive drops attributable to it (the envelope's sender), its session's gauges. */
+export const vtepRow = (slot: number): number => K * (1 + MAX_PORTS + MAX_PEERS + slot);
+export const COUNTER_SLOTS = K * (1 + MAX_PORTS + MAX_PEERS + MAX_VTEPS);
+/** Fields that are gauges (largest over workers), not counters (summed). */
+export const GAUGE_FIELDS: ReadonlySet<CounterField> = new Set(['sa_epoch', 'sa_since']);
 
 export interface SnapPort {
   readonly slot: number;
@@ -78,6 +88,8 @@ export interface SnapPeer {
   readonly ipv6: string;
   readonly vtep: number;
   readonly port: number;
+  /** Row slot of its VTEP (`vtepRow`), shared by every peer behind that VTEP. */
+  readonly vslot: number;
 }
 export interface SnapNet {
   readonly vni: number;
@@ -104,7 +116,8 @@ export type TableMsg =
   | { readonly t: 'port+'; readonly vni: number; readonly port: SnapPort }
   | { readonly t: 'port-'; readonly vni: number; readonly port: SnapPort }
   | { readonly t: 'peer+'; readonly vni: number; readonly peer: SnapPeer }
-  | { readonly t: 'peer-'; readonly vni: number; readonly peer: SnapPeer };
+  /** `vlast`: no peer behind its VTEP is left, so the VTEP's row slot is free again. */
+  | { readonly t: 'peer-'; readonly vni: number; readonly peer: SnapPeer; readonly vlast?: boolean };
 
 /** Control words in a SharedArrayBuffer (Int32): table generation, stop flag, applied generation. */
 export const CTL_GEN = 0;

@@ -18,7 +18,7 @@ import {
 } from '@weft/sys';
 import { CIPHER_MAX_PLAINTEXT, DropReason, loadWorkerCipher, type CipherSession, type KeyRing } from '@weft/kernel';
 import {
-  C, CTL_ACK, CTL_GEN, CTL_STOP, EPOLL_FROM, MAX_PEERS, MAX_PORTS, globalRow, peerRow, portRow,
+  C, CTL_ACK, CTL_GEN, CTL_STOP, EPOLL_FROM, MAX_PEERS, MAX_PORTS, globalRow, peerRow, portRow, vtepRow,
   type RingMsg, type SnapNet, type SnapPeer, type SnapPort, type Snapshot, type TableMsg, type WorkerInit,
 } from './layout.ts';
 import { ETH, arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readMac, readU16, readU32, readVxlanVni, sum16, writeU16, writeVxlanHeader } from './frames.ts';
@@ -83,6 +83,10 @@ const pdv = new DataView(pfds.bytes.buffer, pfds.bytes.byteOffset, pfds.bytes.by
 let byVni = new Map<number, Net>();
 /** Sessions by the sender's underlay address (encrypted networks' peers). */
 let rxSess = new Map<number, CipherSession>();
+/** Counter row of each remote VTEP by underlay address (receive drops attributable to a sender). */
+let vtepRows = new Map<number, number>();
+/** Sessions by VTEP row slot, whose epoch and age `publishSessions` writes after table or ring changes. */
+let vtepSess = new Map<number, CipherSession>();
 let taps: Tap[] = [];
 /** Index of each port slot's TAP in `taps` (swap-remove on deltas). */
 const tapAt = new Map<number, number>();
@@ -160,7 +164,11 @@ function addPeerTo(net: Net, p: SnapPeer, rs: Map<number, CipherSession>): void 
   writeSockaddrIn(saMem.bytes, p.slot * 16, p.vtep, p.port);
   // Identities are the two VTEP addresses, so both ends derive the same SPIs and SA keys.
   const sess = net.encrypted && cipher !== undefined ? cipher.session(init.localId, formatIPv4(p.vtep)) : undefined;
-  if (sess !== undefined) rs.set(p.vtep, sess);
+  if (sess !== undefined) {
+    rs.set(p.vtep, sess);
+    vtepSess.set(p.vslot, sess);
+  }
+  vtepRows.set(p.vtep, vtepRow(p.vslot));
   net.fdb.set(p.mac, { local: false, fd: -1, row: peerRow(p.slot), sa: saMem.addr + p.slot * 16, fullCsum: p.fullCsum, sess });
 }
 
@@ -178,6 +186,8 @@ function forget(net: Net, x: { mac: number; ipv4: number; ipv6: string }): void 
 function apply(s: Snapshot): void {
   const m = new Map<number, Net>();
   const rs = new Map<number, CipherSession>();
+  vtepRows = new Map();
+  vtepSess = new Map();
   for (const t of [...taps]) removeTap(t.slot);
   for (const n of s.nets) {
     const net = makeNet(n);
@@ -197,7 +207,29 @@ function applyDelta(d: TableMsg): void {
     forget(net, d.port);
     removeTap(d.port.slot);
   } else if (d.t === 'peer+') addPeerTo(net, d.peer, rxSess);
-  else forget(net, d.peer);
+  else {
+    forget(net, d.peer);
+    if (d.vlast === true) {
+      // Its row slot may go to another VTEP next: stop counting into it.
+      vtepRows.delete(d.peer.vtep);
+      vtepSess.delete(d.peer.vslot);
+    }
+  }
+}
+
+/**
+ * Writes each session's key epoch and SA install time into its VTEP's row, for the controller's
+ * debug view and metrics. Runs after table or ring changes only (an SA changes only then).
+ */
+function publishSessions(): void {
+  const now = Date.now();
+  for (const [slot, sess] of vtepSess) {
+    const st = sess.stats;
+    const epoch = Number(st.txEpoch ?? -1);
+    const row = vtepRow(slot);
+    cnt[row + C.sa_epoch] = epoch + 1;
+    cnt[row + C.sa_since] = epoch < 0 ? 0 : now - Number(st.saAgeMs ?? 0);
+  }
 }
 
 function rebuildPfds(): void {
@@ -226,6 +258,7 @@ function sync(): boolean {
       else if (msg.t === 'ring') installRing(msg.ring);
       else applyDelta(msg);
     }
+    publishSessions();
     Atomics.store(ctl, CTL_ACK, g);
     Atomics.notify(ctl, CTL_ACK);
   }
@@ -233,6 +266,7 @@ function sync(): boolean {
 }
 
 apply(init.snapshot);
+publishSessions();
 const sendFds = init.sendFds;
 
 // ---------------------------------------------------------------------------------------------
@@ -484,6 +518,7 @@ function tapBatch(tap: Tap, budget: number): number {
     }
     if (len > net.mtu + ETH) {
       cnt[row + C.drop_too_big]!++;
+      cnt[d.row + C.drop_too_big]!++;
       continue;
     }
     writeVxlanHeader(b, f - 8, net.vni);
@@ -623,10 +658,12 @@ const pt = sys.alloc(BUF);
 /** Base address of the arena `deliver` writes from (ubufs, or pt for opened envelopes). */
 let curAddr = ubufs.addr;
 
-/** Counts an `open` failure by reason on the vtep row. */
-function countOpenDrop(r: number): void {
+/** Counts an `open` failure by reason on the host's row and on the sender's VTEP row. */
+function countOpenDrop(r: number, src: number): void {
   const c = r === DropReason.auth ? C.drop_auth : r === DropReason.replay ? C.drop_replay : r === DropReason.unknownSpi ? C.drop_unknown_spi : r === DropReason.oldKey ? C.drop_old_key : C.drop_crypto;
   cnt[globalRow + c]!++;
+  const vr = vtepRows.get(src);
+  if (vr !== undefined) cnt[vr + c]!++;
 }
 
 // Fragmented envelopes being put back together (frag.ts), and the opened whole super-frame.
@@ -643,6 +680,9 @@ function fragment(b: Uint8Array, p: number, len: number, src: number): void {
   const bad = reasm.malformed + reasm.evicted;
   if (bad !== reasmBad) {
     cnt[globalRow + C.drop_reassembly]! += bad - reasmBad;
+    // Charged to the sender whose fragment caused it (an eviction may hit another sender's group).
+    const vr = vtepRows.get(src);
+    if (vr !== undefined) cnt[vr + C.drop_reassembly]! += bad - reasmBad;
     reasmBad = bad;
   }
   if (s < 0) return;
@@ -656,7 +696,7 @@ function fragment(b: Uint8Array, p: number, len: number, src: number): void {
   const r = sess.open(reasm.bytes(s), reasm.length(s), whole.bytes);
   reasm.release(s);
   if (r < 0) {
-    countOpenDrop(r);
+    countOpenDrop(r, src);
     return;
   }
   cnt[globalRow + C.rx_opened]!++;
@@ -711,7 +751,7 @@ function openTrain(b: Uint8Array, i: number, base: number, len: number, segSize:
     }
     const r = sess.open(b.subarray(base + off, base + off + sl), sl, pb.subarray(w, BUF - 64));
     if (r < 0) {
-      countOpenDrop(r);
+      countOpenDrop(r, src);
       failed++;
       continue;
     }
@@ -851,6 +891,7 @@ function inbound(b: Uint8Array, f: number, flen: number, vni: number, sealed: bo
   const d = net.fdb.get(readMac(b, f));
   if (d === undefined || !d.local) {
     cnt[globalRow + C.drop_unknown_unicast]!++;
+    if (src !== undefined && !src.local) cnt[src.row + C.drop_unknown_unicast]!++;
     return undefined;
   }
   return d;

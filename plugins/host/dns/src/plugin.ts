@@ -71,6 +71,7 @@ export const dnsService = (resolver: Resolver): DnsService => ({
   resolve: (query, network, len = query.length, client) => resolver.resolve(query, len, network, client),
   records: (network) => resolver.records(network),
   counters: () => resolver.counters(),
+  stats: () => ({ counters: { ...resolver.counters() }, forward: resolver.forwardLatency() }),
   resolver,
 });
 

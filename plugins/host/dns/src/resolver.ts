@@ -30,7 +30,8 @@ import {
   type DnsMessage,
   type IP,
 } from '@weft/net';
-import type { DnsAnswerResult, DnsClient, TableEntry, TableEvent } from '@weft/kernel';
+import { performance } from 'node:perf_hooks';
+import { createLatencyHistogram, type DnsAnswerResult, type DnsClient, type LatencyHistogram, type TableEntry, type TableEvent } from '@weft/kernel';
 import { NameTables, recordAddress, type ApplyResult, type NameRecord, type NetworkNames } from './records.ts';
 import { parseUpstream, type Upstream } from './resolvconf.ts';
 import { udpExchange, type Exchange } from './udp.ts';
@@ -108,6 +109,8 @@ export interface Resolver {
   apply(event: TableEvent): ApplyResult;
   records(network: string): NameRecord[];
   counters(): Readonly<DnsCounters>;
+  /** Time to an upstream's answer (or to giving up) of each forwarded query. */
+  forwardLatency(): LatencyHistogram;
   upstreams(): readonly Upstream[];
   /** Replaces the upstream list; returns the entries that were not valid (and were skipped). */
   setUpstreams(list: readonly string[]): string[];
@@ -280,6 +283,7 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
     return respond(msg, DNS_RCODE.NOERROR, answers);
   };
 
+  const latency = createLatencyHistogram();
   const forward = async (query: Uint8Array, len = query.length): Promise<Uint8Array | undefined> => {
     const parsed = parseDnsMessage(query, 0, len);
     if (!parsed.ok) return buildDnsFormErr(query, 0, len);
@@ -295,6 +299,7 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
     }
     inflight++;
     c.forwarded++;
+    const t0 = performance.now();
     try {
       const bytes = query.slice(0, len);
       const question = msg.questions[0];
@@ -324,6 +329,7 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
       return buildDnsError(msg, DNS_RCODE.SERVFAIL);
     } finally {
       inflight--;
+      latency.observe((performance.now() - t0) / 1000);
     }
   };
 
@@ -346,6 +352,7 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
     },
     records: (network) => names(network)?.records() ?? [],
     counters: () => ({ ...c }),
+    forwardLatency: () => latency.snapshot(),
     upstreams: () => upstreams,
     setUpstreams,
     inflight: () => inflight,

@@ -11,6 +11,7 @@
  * same address even while the manager is unreachable.
  */
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { listJson, createSerial, WeftJoinOptions, errors, getJson, putJson, raise, type Context } from '@weft/kernel';
 import type { Engine as EngineService, NetDef, Network, NetworkCreateRequest, Ports, RemoveCheck, Sandbox, SandboxCreateRequest, TaskOptions } from '@weft/kernel';
@@ -113,6 +114,7 @@ export class Engine implements EngineService {
           raise(errors.forbidden('engine', 'This node is not a swarm manager. Use "weft swarm init" or "weft swarm join" to connect this node to swarm and try again.'));
         }
         const r = await call<{ Id: string }>(this.ctx, 'control', 'Network.Create', req);
+        this.ctx.events.publish('engine.network', { action: 'create', id: r.Id, name: req.Name, driver: driverName, scope: 'swarm' });
         return { Id: r.Id, Warning: '' };
       }
       // local scope: allocate and create now
@@ -135,6 +137,7 @@ export class Engine implements EngineService {
       // record the subnets IPAM chose
       const chosen: NetDef = { ...def, Subnets: inst.pools.map((p) => ({ Subnet: p.subnet, Gateway: p.gatewayCidr.split('/')[0]! })) };
       await putJson(this.ctx.store, `networks/${def.Id}`, chosen);
+      this.ctx.events.publish('engine.network', { action: 'create', id: def.Id, name: def.Name, driver: driverName, scope: 'local' });
       return { Id: def.Id, Warning: '' };
     });
   }
@@ -161,6 +164,7 @@ export class Engine implements EngineService {
         await this.teardown(def.Id);
         await this.ctx.store.delete(`networks/${def.Id}`);
       }
+      this.ctx.events.publish('engine.network', { action: 'destroy', id: def.Id, name: def.Name, driver: def.Driver, scope: def.Scope });
     });
   }
 
@@ -265,6 +269,7 @@ export class Engine implements EngineService {
       }
       try {
         await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
+        this.ctx.events.publish('engine.sandbox', { action: 'create', id: rec.Id, name: rec.Name });
         for (const d of defs) await this.attach(rec, d.def, d.ip, d.aliases);
         this.writeFiles(rec);
         await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
@@ -323,6 +328,7 @@ export class Engine implements EngineService {
       this.host.deleteNetns(this.nsName(rec.Name));
     }
     await this.ctx.store.delete(`sandboxes/${rec.Name}`);
+    this.ctx.events.publish('engine.sandbox', { action: 'destroy', id: rec.Id, name: rec.Name });
   }
 
   connect(ref: string, sandbox: string, ip: string | undefined, aliases: readonly string[]): Promise<void> {
@@ -347,6 +353,7 @@ export class Engine implements EngineService {
   }
 
   private async attach(rec: SandboxRecord, def: NetDef, ip: string | undefined, aliases: string[]): Promise<void> {
+    const t0 = performance.now();
     if (rec.Networks[def.Name] !== undefined) raise(errors.conflict('engine', `endpoint with name ${rec.Name} already exists in network ${def.Name}`));
     if (def.Ingress === true && rec.Task === undefined) {
       // Docker: the ingress network is never manually attachable; service tasks with published ports join it.
@@ -382,6 +389,7 @@ export class Engine implements EngineService {
         Options: { [WeftJoinOptions.moveIntoSandbox]: true, [WeftJoinOptions.dstName]: ifname, [WeftJoinOptions.name]: rec.Name, [WeftJoinOptions.aliases]: aliases, ...taskJoinOptions(rec.Task, def.Id) },
       });
       rec.Networks[def.Name] = { NetworkID: def.Id, NetworkName: def.Name, EndpointID: eid, IPAddress: address, PoolID: poolId, MacAddress: ce.Interface?.MacAddress ?? '', Aliases: aliases, Ifname: ifname };
+      this.ctx.events.publish('engine.attach', { action: 'attach', sandbox: rec.Name, network: def.Id, networkName: def.Name, endpoint: eid, address, durationMs: performance.now() - t0 });
       if (rec.Resolver === '' && inst.pools[0] !== undefined) rec.Resolver = inst.pools[0].gatewayCidr.split('/')[0]!;
     } catch (e) {
       for (const u of undo.reverse()) await u();
@@ -394,6 +402,7 @@ export class Engine implements EngineService {
   private async detach(rec: SandboxRecord, netName: string, force: boolean): Promise<void> {
     const a = rec.Networks[netName];
     if (a === undefined) return;
+    const t0 = performance.now();
     const inst = await getJson<Instance>(this.ctx.store, `instances/${a.NetworkID}`);
     const driver = inst?.driver ?? this.cfg.drivers.overlay ?? 'overlay';
     const step = async (m: string, input: unknown) => (force ? attempt(this.ctx, driver, m, input) : call(this.ctx, driver, m, input));
@@ -408,6 +417,7 @@ export class Engine implements EngineService {
       const stillUsed = (await this.sandboxRecords()).some((s) => s.Networks[netName] !== undefined);
       if (!stillUsed) await this.teardown(a.NetworkID);
     }
+    this.ctx.events.publish('engine.attach', { action: 'detach', sandbox: rec.Name, network: a.NetworkID, networkName: netName, endpoint: a.EndpointID, address: a.IPAddress, durationMs: performance.now() - t0 });
   }
 
   private writeFiles(rec: SandboxRecord): void {
