@@ -244,7 +244,7 @@ export interface Control {
   inspectNetwork(ref: string): ControlNetwork;
   /** Like `inspectNetwork`, but a worker that does not know `ref` yet asks its manager. */
   lookupNetwork(ref: string): Promise<ControlNetwork>;
-  /** Like `inspectNetwork`, `undefined` instead of NotFound. */
+  /** Like `inspectNetwork`, `undefined` instead of NotFound, and `Attachments` empty (guards call it on every attach). */
   findNetwork(ref: string): ControlNetwork | undefined;
   attach(req: AttachRequest): Promise<ControlNetwork>;
   detach(req: AttachRequest): Promise<ControlNetwork>;
