@@ -13,6 +13,8 @@ import { sodiumPlugin } from '@weft/sodium';
 import { aesGcmPlugin } from '@weft/aes-gcm';
 import { gossipPlugin } from '@weft/gossip';
 import { vxlanPlugin, LOW_LATENCY } from '@weft/vxlan';
+import { kernelVxlanPlugin } from '@weft/kernel-vxlan';
+import { dataplanePlugin } from '@weft/dataplane';
 import { dnsPlugin } from '@weft/dns';
 import { ipamBlocksPlugin, ipamPlugin } from '@weft/ipam';
 import { overlayPlugin } from '@weft/overlay';
@@ -68,7 +70,10 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
         meta: { weft: '1', role, os: cfg.os, arch: process.arch, dp: `${cfg.dataPathAddr}:${cfg.dataPathPort}` },
       },
     },
-    { plugin: vxlanPlugin(), config: { dataPathAddr: cfg.dataPathAddr, dataPathPort: cfg.dataPathPort, ...(cfg.dataPathLatency === 'low' ? LOW_LATENCY : {}) } },
+    // Two data paths side by side, each with its own UDP port; the dispatcher picks one per network.
+    { plugin: kernelVxlanPlugin(), config: { dataPathAddr: cfg.dataPathAddr, dataPathPort: cfg.dataPathPort } },
+    { plugin: vxlanPlugin({ service: 'datapath.userspace' }), config: { dataPathAddr: cfg.dataPathAddr, dataPathPort: cfg.dataPathPortUserspace, ...(cfg.dataPathLatency === 'low' ? LOW_LATENCY : {}) } },
+    { plugin: dataplanePlugin(), config: { hostDefault: cfg.dataPlane } },
     { plugin: dnsPlugin, config: {} },
     { plugin: ipamPlugin({ hostRoutes }) },
     { plugin: ipamBlocksPlugin() },
@@ -93,7 +98,7 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
     { plugin: windowsGuardPlugin() },
     { plugin: scaleGuardPlugin() },
     { plugin: swarmGossipBridge({ seeds: cfg.gossipJoin }) },
-    { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay', bridge: 'bridge' }, logDir: path.join(cfg.stateDir, 'logs'), runDir: path.join(cfg.stateDir, 'run') } },
+    { plugin: enginePlugin(), config: { node: cfg.nodeName, ipam: 'ipam', drivers: { overlay: 'overlay', bridge: 'bridge' }, logDir: path.join(cfg.stateDir, 'logs'), runDir: path.join(cfg.stateDir, 'run'), ...(cfg.netnsPrefix !== '' ? { nsPrefix: cfg.netnsPrefix } : {}) } },
     { plugin: servicesPlugin(), config: { runDir: path.join(cfg.stateDir, 'run', 'mesh') } },
     ...dockerIntegration(cfg).entries,
   ];
@@ -136,7 +141,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, entries: PluginE
   if (cfg.dockerPlugin !== undefined) {
     gateway = await servePluginSocket({ kernel, socketPath: cfg.dockerPlugin, networkDriver: 'weft', ipamDriver: 'weft', log });
   }
-  log.info('weft-agent ready', { node: cfg.nodeName, socket: cfg.socket, docker: cfg.dockerPlugin ?? 'off', gossip: `${cfg.gossipAddr}:${cfg.gossipPort}`, dataPath: `${cfg.dataPathAddr}:${cfg.dataPathPort}` });
+  log.info('weft-agent ready', { node: cfg.nodeName, socket: cfg.socket, docker: cfg.dockerPlugin ?? 'off', gossip: `${cfg.gossipAddr}:${cfg.gossipPort}`, dataPath: `${cfg.dataPathAddr}:${cfg.dataPathPort} (kernel), :${cfg.dataPathPortUserspace} (userspace)`, dataPlane: cfg.dataPlane });
   let stopping: Promise<void> | undefined;
   return {
     kernel,

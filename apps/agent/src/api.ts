@@ -116,6 +116,7 @@ export function createApi(d: ApiDeps) {
           Addr: v.Status.Addr,
           Weft: true,
           Self: v.Description.Hostname === self,
+          Role: v.Spec.Role,
           Tags: g?.meta ?? {},
           ...(g !== undefined ? { Gossip: gossipOf(g, v.Description.Hostname === self) } : {}),
         });
@@ -139,6 +140,21 @@ export function createApi(d: ApiDeps) {
       });
     }
     return out;
+  }
+
+  /**
+   * Docker's `swarm init` makes the `ingress` network (the routing mesh's) at once, so every node
+   * lists it from its join on. The services plugin uses whichever network is marked Ingress, and
+   * makes one itself if it was removed and a service publishes a port again.
+   */
+  async function createIngress(): Promise<void> {
+    if (!has('services') || kernel.service('engine') === undefined) return;
+    try {
+      if ((await engine().listDefs()).some((x) => x.Ingress === true || x.Name === 'ingress')) return;
+      await engine().createNetwork({ Name: 'ingress', Driver: 'overlay', Ingress: true });
+    } catch (e) {
+      d.log.warn('swarm init: could not create the ingress network (it is made when a service first publishes a port)', { error: String((e as Error)?.message ?? e) });
+    }
   }
 
   const routes: Route[] = [
@@ -196,6 +212,7 @@ export function createApi(d: ApiDeps) {
         NodeName: config.nodeName,
         OS: config.os,
       }));
+      await createIngress();
       const w = orRaise(await kernel.invoke('control', 'Swarm.JoinToken', { Role: 'worker' }));
       const m = orRaise(await kernel.invoke('control', 'Swarm.JoinToken', { Role: 'manager' }));
       return { ...init, WorkerToken: w.Token, ManagerToken: m.Token };
@@ -236,10 +253,11 @@ export function createApi(d: ApiDeps) {
     route('POST', '/nodes/{id}/promote', async (p) => invoke('control', 'Node.Promote', { Node: p.id })),
     route('POST', '/nodes/{id}/demote', async (p) => invoke('control', 'Node.Demote', { Node: p.id })),
     route('GET', '/networks', async () => {
-      // As in Docker: a worker lists a swarm network only while one of its sandboxes uses it.
+      // As in Docker: a worker lists a swarm network only while one of its sandboxes uses it;
+      // the ingress network it lists from the moment it joins.
       const worker = (await swarm())?.Role === 'worker';
       const defs = [];
-      for (const d of await engine().listDefs()) if (!worker || d.Scope !== 'swarm' || (await engine().instantiated(d.Id))) defs.push(d);
+      for (const d of await engine().listDefs()) if (!worker || d.Scope !== 'swarm' || d.Ingress === true || (await engine().instantiated(d.Id))) defs.push(d);
       return Promise.all(defs.map((d) => engine().networkView(d)));
     }),
     route('POST', '/networks/create', async (_p, _q, b) => engine().createNetwork(body(NetworkCreateRequest, b))),
@@ -292,6 +310,19 @@ export function createApi(d: ApiDeps) {
     route('POST', '/sandboxes/create', async (_p, _q, b) => engine().createSandbox(body(SandboxCreateRequest, b))),
     route('GET', '/sandboxes/{name}', async (p) => engine().sandbox(p.name!)),
     route('DELETE', '/sandboxes/{name}', async (p, q) => (await engine().removeSandbox(p.name!, flag(q, 'force')), {})),
+    route('POST', '/sandboxes/{name}/stop', async (p, q) => {
+      const num = (k: string, max: number) => {
+        const v = q.get(k);
+        if (v === null) return undefined;
+        if (!/^[0-9]+$/.test(v) || Number(v) > max) raise(errors.badRequest('api', `invalid ${k} ${JSON.stringify(v)}: a whole number up to ${max}`, { value: v }));
+        return Number(v);
+      };
+      const t = num('t', 86_400);
+      const code = num('exitcode', 255);
+      await engine().stopSandbox(p.name!, { ...(t !== undefined ? { timeoutMs: t * 1000 } : {}), ...(code !== undefined ? { exitCode: code } : {}) });
+      return {};
+    }),
+    route('POST', '/sandboxes/{name}/start', async (p) => engine().startSandbox(p.name!)),
     // Services, tasks and stacks (@weft/services; changed on the swarm leader, read on any manager).
     ...serviceRoutes(() => kernel.service('services') ?? raise(errors.unavailable('api', 'the services plugin is not loaded on this agent'))).map((r) => route(r.method, r.pattern, r.fn)),
   ];

@@ -11,8 +11,8 @@ test('defaults follow interface.md', () => {
     { ...r.config },
     {
       socket: '/run/weft/weft.sock', stateDir: '/var/lib/weft', nodeName: 'h1', advertiseAddr: '198.18.0.1', listenAddr: '0.0.0.0', listenPort: 2377,
-      gossipAddr: '198.18.0.1', gossipPort: 7946, dataPathAddr: '198.18.0.1', dataPathPort: 4789, dataPathLatency: 'low', cipher: 'chacha20', gossipJoin: [], gossipKeys: [], os: 'linux',
-      dockerPlugin: '/run/docker/plugins/weft.sock', logLevel: 'info', logFormat: 'text', clusterStore: { URL: 'embedded:' }, metricsAddr: undefined,
+      gossipAddr: '198.18.0.1', gossipPort: 7946, dataPathAddr: '198.18.0.1', dataPathPort: 4789, dataPathPortUserspace: 4790, dataPlane: 'auto', dataPathLatency: 'low', cipher: 'chacha20', gossipJoin: [], gossipKeys: [], os: 'linux',
+      dockerPlugin: '/run/docker/plugins/weft.sock', logLevel: 'info', logFormat: 'text', clusterStore: { URL: 'embedded:' }, metricsAddr: undefined, netnsPrefix: '',
     },
   );
 });
@@ -26,6 +26,8 @@ test('repeatable flags, = syntax, off', () => {
   assert.is(r.config.dockerPlugin, undefined);
   assert.is(r.config.os, 'windows');
   assert.is(r.config.dataPathPort, 4790);
+  assert.is(r.config.dataPathPortUserspace, 4791, 'the userspace switch takes the next port by default');
+  assert.is(r.config.dataPlane, 'auto');
   assert.is(r.config.dataPathLatency, 'lean');
   assert.is(r.config.cipher, 'aes-gcm');
   const e = parseArgs(['--cluster-store', 'etcds://198.18.0.1:2379,198.18.0.2:2379', '--cluster-store-ca', 'ca.pem', '--cluster-store-cert', 'c.pem', '--cluster-store-key', 'k.pem']);
@@ -38,6 +40,8 @@ test('bad input names the flag and the value', () => {
     [['--advertise-addr', '10.0.0.300'], '--advertise-addr "10.0.0.300"'],
     [['--data-path-port', '0'], '--data-path-port port "0"'],
     [['--data-path-latency', 'fast'], 'invalid --data-path-latency "fast": expected low or lean'],
+    [['--data-plane', 'fast'], 'invalid --data-plane "fast": expected auto, kernel or userspace'],
+    [['--data-path-port-userspace', '4789'], 'it must differ from --data-path-port'],
     [['--cipher', 'des'], 'invalid --cipher "des": expected chacha20 (libsodium) or aes-gcm (AES-256-GCM)'],
     [['--listen-addr', 'x:1'], '"x" is not an IPv4 address'],
     [['--gossip-key', 'nope'], 'base64 of 16, 24 or 32 bytes'],

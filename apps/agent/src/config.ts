@@ -14,7 +14,12 @@ export interface AgentConfig {
   readonly gossipAddr: string;
   readonly gossipPort: number;
   readonly dataPathAddr: string;
+  /** UDP port of the kernel data path's vxlan devices (Docker's 4789). */
   readonly dataPathPort: number;
+  /** UDP port of the userspace switch (both paths run side by side, each with its own socket). */
+  readonly dataPathPortUserspace: number;
+  /** What a network's `weft.dataplane=auto` means on this host (`--data-plane`). */
+  readonly dataPlane: 'auto' | 'kernel' | 'userspace';
   /** `low` (default): the data path's LOW_LATENCY settings (warm ticks, budgeted busy-poll); `lean`: neither. */
   readonly dataPathLatency: 'low' | 'lean';
   /**
@@ -34,6 +39,8 @@ export interface AgentConfig {
   readonly metricsAddr: { readonly host: string; readonly port: number } | undefined;
   /** Where a manager keeps the swarm's state: `embedded:` (default) or `etcd://H:P,...`, with etcd's TLS files. */
   readonly clusterStore: { readonly URL: string; readonly CA?: string; readonly Cert?: string; readonly Key?: string };
+  /** Prefix of the network namespaces of this agent's sandboxes (several agents on one machine, tests). */
+  readonly netnsPrefix: string;
 }
 
 export const USAGE = `Usage: weft-agent [OPTIONS]
@@ -49,7 +56,14 @@ Options:
       --listen-addr IP:PORT   control plane, managers only (default 0.0.0.0:2377)
       --gossip-addr IP:PORT   gossip bind (default advertise-addr:7946)
       --data-path-addr IP     underlay address for VXLAN (default advertise-addr)
-      --data-path-port PORT   VXLAN UDP port (default 4789)
+      --data-path-port PORT   VXLAN UDP port of the kernel data path (default 4789)
+      --data-path-port-userspace PORT
+                              VXLAN UDP port of the userspace switch, which runs beside the
+                              kernel path and needs a socket of its own (default: data-path-port + 1)
+      --data-plane MODE       auto|kernel|userspace: what networks without --opt weft.dataplane
+                              use on this host. auto: the kernel's vxlan for plaintext overlays,
+                              the userspace switch for encrypted ones and where the kernel has no
+                              vxlan; userspace: the switch for everything. Default: auto
       --data-path-latency MODE
                               low|lean. low keeps the data path warm while traffic is recent
                               and busy-polls briefly after it (round trip ~180 µs shorter
@@ -71,6 +85,8 @@ Options:
       --cluster-store-ca FILE, --cluster-store-cert FILE, --cluster-store-key FILE
                               PEM files for TLS to etcd (as etcdctl's --cacert/--cert/--key)
       --os linux|windows      platform to advertise (default: this one)
+      --netns-prefix PREFIX   name the sandboxes' network namespaces PREFIX+NAME (several agents on
+                              one machine; default: none, /run/netns/NAME)
       --docker-plugin PATH    serve Docker's plugin protocol there
                               (default /run/docker/plugins/weft.sock; "off" to disable)
       --log-level LEVEL       debug|info|warn|error (default info)
@@ -100,7 +116,7 @@ function hostPort(flag: string, v: string, defPort: number): { addr: string; por
 export function parseArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): { ok: true; config: AgentConfig } | { ok: false; error: string } | { help: true } {
   const single = new Map<string, string>();
   const multi = new Map<string, string[]>([['--gossip-join', []], ['--gossip-key', []]]);
-  const known = new Set(['--socket', '--state-dir', '--node-name', '--advertise-addr', '--listen-addr', '--gossip-addr', '--data-path-addr', '--data-path-port', '--data-path-latency', '--cipher', '--os', '--docker-plugin', '--log-level', '--log-format', '--cluster-store', '--cluster-store-ca', '--cluster-store-cert', '--cluster-store-key', '--metrics-addr']);
+  const known = new Set(['--socket', '--state-dir', '--node-name', '--advertise-addr', '--listen-addr', '--gossip-addr', '--data-path-addr', '--data-path-port', '--data-path-port-userspace', '--data-plane', '--data-path-latency', '--cipher', '--os', '--docker-plugin', '--log-level', '--log-format', '--cluster-store', '--cluster-store-ca', '--cluster-store-cert', '--cluster-store-key', '--metrics-addr', '--netns-prefix']);
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     if (a === '-h' || a === '--help') return { help: true };
@@ -128,6 +144,11 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   if (!IPV4.test(dpAddr)) return { ok: false, error: `invalid --data-path-addr ${JSON.stringify(dpAddr)}: expected an IPv4 address` };
   const dpPort = port('--data-path-port', single.get('--data-path-port') ?? '4789');
   if (typeof dpPort === 'string') return { ok: false, error: dpPort };
+  const dpPortUser = port('--data-path-port-userspace', single.get('--data-path-port-userspace') ?? String(dpPort === 65535 ? 65534 : dpPort + 1));
+  if (typeof dpPortUser === 'string') return { ok: false, error: dpPortUser };
+  if (dpPortUser === dpPort) return { ok: false, error: `invalid --data-path-port-userspace ${dpPortUser}: it must differ from --data-path-port (the kernel path's vxlan devices hold that port)` };
+  const plane = single.get('--data-plane') ?? 'auto';
+  if (plane !== 'auto' && plane !== 'kernel' && plane !== 'userspace') return { ok: false, error: `invalid --data-plane ${JSON.stringify(plane)}: expected auto, kernel or userspace` };
   const latency = single.get('--data-path-latency') ?? 'low';
   if (latency !== 'low' && latency !== 'lean') return { ok: false, error: `invalid --data-path-latency ${JSON.stringify(latency)}: expected low or lean` };
   const cipher = single.get('--cipher') ?? 'chacha20';
@@ -166,6 +187,8 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
     if (typeof p === 'string') return { ok: false, error: p };
     metricsAddr = { host: m[1]!, port: p };
   }
+  const nsPrefix = single.get('--netns-prefix') ?? '';
+  if (nsPrefix !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,30}$/.test(nsPrefix)) return { ok: false, error: `invalid --netns-prefix ${JSON.stringify(nsPrefix)}: use up to 31 letters, digits, ".", "_" or "-"` };
   return {
     ok: true,
     config: {
@@ -179,6 +202,8 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       gossipPort: gossip.port,
       dataPathAddr: dpAddr,
       dataPathPort: dpPort,
+      dataPathPortUserspace: dpPortUser,
+      dataPlane: plane,
       dataPathLatency: latency,
       cipher,
       gossipJoin: multi.get('--gossip-join')!,
@@ -189,6 +214,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       logLevel: level as AgentConfig['logLevel'],
       logFormat: format,
       metricsAddr,
+      netnsPrefix: nsPrefix,
     },
   };
 }

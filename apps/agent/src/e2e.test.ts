@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { createCluster, eventually, formSwarm, type Cluster, type Host } from '@weft/testing/cluster';
+import { createCluster, eventually, formSwarm, kernelNetworkNamespaces, type Cluster, type Host } from '@weft/testing/cluster';
 
 const root = process.getuid?.() === 0;
 const tag = `e${process.pid % 1000}`;
@@ -58,10 +58,13 @@ if (!root) {
       const [m, w1, w2] = c.hosts as [Host, Host, Host];
       await m.client.networkCreate({ Name: 'front', Driver: 'overlay', Attachable: true });
       await m.client.networkCreate({ Name: 'back', Driver: 'overlay', Attachable: true });
-      assert.equal((await w1.client.networks()).map((n) => n.Name), [], 'a worker shows no swarm network before it uses one');
+      // ingress: made at swarm init and listed on every node, as in Docker; the others only while used.
+      const used = async (h: Host) => (await h.client.networks()).map((n) => n.Name).filter((n) => n !== 'ingress');
+      assert.ok((await w1.client.networks()).some((n) => n.Name === 'ingress' && n.Ingress), 'a worker lists ingress from its join');
+      assert.equal(await used(w1), [], 'a worker shows no swarm network before it uses one');
       await w1.client.sandboxCreate({ Name: sb('a'), Networks: [{ Name: 'front' }] });
       await w2.client.sandboxCreate({ Name: sb('b'), Networks: [{ Name: 'front' }] });
-      assert.equal((await w1.client.networks()).map((n) => n.Name), ['front'], 'it appears with the first local sandbox');
+      assert.equal(await used(w1), ['front'], 'it appears with the first local sandbox');
       const ia = await ipOf(w1, sb('a'), 'front');
       const ib = await ipOf(w2, sb('b'), 'front');
       assert.is.not(ia, ib);
@@ -75,12 +78,12 @@ if (!root) {
       const links = execFileSync('ip', ['-n', sb('b'), '-o', 'link'], { encoding: 'utf8' });
       assert.match(links, /eth1/);
       assert.not.match(links, /eth0/);
-      assert.equal((await w2.client.networks()).map((n) => n.Name), ['back'], 'front is torn down on w2 with its last sandbox');
+      assert.equal(await used(w2), ['back'], 'front is torn down on w2 with its last sandbox');
       await eventually(async () => !(await w1.client.network('front')).Endpoints.some((e) => e.Name === sb('b')), 10_000, 'w1 forgets b on front');
       assert.ok(!pings(c, sb('a'), ib), 'a can no longer reach b on front');
       await w1.client.sandboxRemove(sb('a'), true);
       await w2.client.sandboxRemove(sb('b'), true);
-      assert.equal((await w1.client.networks()).map((n) => n.Name), []);
+      assert.equal(await used(w1), []);
     } finally {
       await c.destroy();
     }
@@ -208,6 +211,7 @@ if (root) {
   test('cleanup leaves no namespace, file or process behind, even with sandboxes still running', async () => {
     const c = await createCluster(2, { tag: `${tag}z`, subnet: 35 });
     let agents: number[] = [];
+    let kernelNs: string[] = [];
     try {
       await formSwarm(c);
       const [m, w] = c.hosts as [Host, Host];
@@ -215,6 +219,7 @@ if (root) {
       await m.client.sandboxCreate({ Name: sb('m'), Networks: [{ Name: 'tmp' }], Cmd: ['sleep', '300'] });
       await w.client.sandboxCreate({ Name: sb('w'), Networks: [{ Name: 'tmp' }], Cmd: ['sleep', '300'] });
       agents = c.hosts.map((h) => h.agent?.pid ?? 0);
+      kernelNs = c.hosts.flatMap((h) => kernelNetworkNamespaces(h.ns));
     } finally {
       await c.destroy();
     }
@@ -222,6 +227,7 @@ if (root) {
     assert.not.match(ns, c.prefix);
     assert.not.match(ns, sb('m'));
     assert.not.match(ns, sb('w'));
+    for (const k of kernelNs) assert.not.match(ns, k, 'the kernel data path\'s network namespaces went too');
     const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
     for (const pid of agents) assert.not.match(ps, new RegExp(`^\\s*${pid}\\s`, 'm'), `agent ${pid} still running`);
     assert.not.match(ps, c.dir, 'no process of this cluster is left');

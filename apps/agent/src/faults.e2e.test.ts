@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import { createCluster, CLI_BIN, eventually as poll, formSwarm, type Cluster, type Host } from '@weft/testing/cluster';
+import { createCluster, cliCommand, eventually as poll, formSwarm, type Cluster, type Host } from '@weft/testing/cluster';
 
 const root = process.getuid?.() === 0;
 const tag = `f${process.pid % 1000}`;
@@ -50,7 +50,8 @@ function cli(h: Host | string, args: readonly string[], timeoutMs = 30_000): Pro
   const socket = typeof h === 'string' ? h : h.socket;
   const t0 = Date.now();
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI_BIN, '-H', `unix://${socket}`, ...args], { encoding: 'utf8', timeout: timeoutMs }, (err, stdout, stderr) => {
+    const [cmd, ...pre] = cliCommand();
+    execFile(cmd as string, [...pre, '-H', `unix://${socket}`, ...args], { encoding: 'utf8', timeout: timeoutMs }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1;
       resolve({ code, out: `${stdout}${stderr}`.trim(), ms: Date.now() - t0 });
     });

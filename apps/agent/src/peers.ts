@@ -2,7 +2,8 @@
  * `GET /networks/{id}/peers`: this host's view of a network, from the data path's shared
  * counters (`DataPath.stats`), grouped by remote VTEP. Learned peers are grouped by node, static
  * ones (`network peer add`) by VTEP; nodes the network's gossip lists without an endpoint yet
- * appear with zero counters.
+ * appear with zero counters. On the kernel data path the vxlan device counts per network only, so
+ * peers there have no counters of their own (the CLI prints `-`), and `Counters.Remote` is the device's.
  */
 import type { DataPathStats, Network } from '@weft/kernel';
 import type { NetworkPeers, PeerView } from '@weft/api';
@@ -14,6 +15,7 @@ const add = (into: Record<string, number>, c: Readonly<Record<string, number>>):
 export function peersView(view: Network, networkId: string, stats: DataPathStats | undefined, self: string): NetworkPeers {
   const n = stats?.networks.find((x) => x.id === networkId);
   const groups = new Map<string, { node: string; vtep: string; external: boolean; macs: number; counters: Record<string, number> }>();
+  const planeOf = new Map(view.Peers.map((m) => [m.Name, m.DataPlane]));
   for (const p of n?.peerList ?? []) {
     const key = `${p.external ? 'static' : 'node'}/${p.vtep}/${p.external ? '' : (p.node ?? '')}`;
     let g = groups.get(key);
@@ -54,6 +56,7 @@ export function peersView(view: Network, networkId: string, stats: DataPathStats
         Send: c('drop_io') + c('drop_crypto'),
       },
       Counters: counters,
+      ...(!g.external && planeOf.get(g.node) !== undefined ? { DataPlane: planeOf.get(g.node)! } : {}),
     };
   });
   peers.sort((a, b) => Number(a.Static) - Number(b.Static) || a.Node.localeCompare(b.Node) || a.VTEP.localeCompare(b.VTEP));
@@ -61,6 +64,7 @@ export function peersView(view: Network, networkId: string, stats: DataPathStats
     Network: view.Name,
     VNI: view.VNI,
     Encrypted: view.Encrypted,
+    ...(view.DataPlane !== undefined ? { DataPlane: view.DataPlane } : {}),
     Peers: peers,
     Endpoints: view.Endpoints,
     Counters: { Local: n?.ports ?? {}, Remote: n?.peers ?? {} },

@@ -8,7 +8,14 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI_BIN, createCluster, eventually, formSwarm, type Cluster, type Host } from '@weft/testing/cluster';
+import { cliCommand, createCluster, eventually, formSwarm, type Cluster, type Host } from '@weft/testing/cluster';
+import { evalCommand } from '@weft/sys';
+
+/** `weft -H <host's socket> ARGS` (the CLI on this runtime, or WEFT_CLI_BIN); its stdout, throwing on a non-zero exit. */
+const weftCli = (h: Host, args: readonly string[]): string => {
+  const [cmd, ...pre] = cliCommand();
+  return execFileSync(cmd as string, [...pre, '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+};
 import type { Sandbox } from '@weft/api';
 
 const root = process.getuid?.() === 0;
@@ -32,7 +39,7 @@ const udpEcho = (port: number) =>
 function udpAsk(ns: string, addr: string, port: number, text: string): string {
   const js = `const d=require('dgram').createSocket('udp4');d.on('message',(m)=>{process.stdout.write(String(m));process.exit(0)});d.send(${JSON.stringify(text)},${port},${JSON.stringify(addr)});setTimeout(()=>process.exit(1),2000)`;
   try {
-    return execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', js], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 8000 });
+    return execFileSync('ip', ['netns', 'exec', ns, ...evalCommand(js, [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 8000 });
   } catch {
     return '';
   }
@@ -113,7 +120,7 @@ if (!root) {
     try {
       const m = await formSwarm(c);
       await m.client.networkCreate({ Name: `${tag}dnet`, Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.166.0.0/24' }] } });
-      const cli = (...args: string[]) => execFileSync(process.execPath, [CLI_BIN, '-H', `unix://${m.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const cli = (...args: string[]) => weftCli(m, args);
       // Endpoint mode vip (the default): one VIP on the network; the name resolves to it.
       cli('service', 'create', '--name', S, '--replicas', '3', '--network', `${tag}dnet`, '--', 'sleep', '3600');
       await eventually(() => /3\/3/.test(cli('service', 'ls')), 30_000, 'service ls shows 3/3');
@@ -172,7 +179,7 @@ if (!root) {
       const m = await formSwarm(c);
       await m.client.networkCreate({ Name: `${tag}pnet`, Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.164.0.0/24' }] } });
       // Each task serves HTTP on 80 and a UDP echo on 53; the mesh publishes port (TCP) and port+2 (UDP).
-      const both = `${JSON.stringify(process.execPath)} -e ${JSON.stringify(udpEcho(53))} & exec busybox httpd -f -p 80 -h ${docroot}`;
+      const both = `${evalCommand(udpEcho(53), []).map((a) => JSON.stringify(a)).join(' ')} & exec busybox httpd -f -p 80 -h ${docroot}`;
       await m.client.serviceCreate({
         Name: S,
         TaskTemplate: { ContainerSpec: { Command: ['sh', '-c', both] }, Networks: [{ Target: `${tag}pnet` }] },
@@ -222,7 +229,7 @@ if (!root) {
       assert.match(await h2.client.sandboxCreate({ Name: `${tag}-pub2`, Ports: [{ HostPort: p2, ContainerPort: 80 }] }).then(() => '(no error)', (e: Error) => e.message), /already in use/);
       // weft run -p HOST_PORT:PORT/udp (CLI): a UDP echo in a sandbox, published on its host.
       const p3 = port + 3;
-      execFileSync(process.execPath, [CLI_BIN, '-H', `unix://${h2.socket}`, 'run', '-d', '--name', `${tag}-udp`, '--network', `${tag}anet`, '-p', `${p3}:5353/udp`, '--', process.execPath, '-e', udpEcho(5353)], { stdio: 'ignore' });
+      weftCli(h2, ['run', '-d', '--name', `${tag}-udp`, '--network', `${tag}anet`, '-p', `${p3}:5353/udp`, '--', ...evalCommand(udpEcho(5353), [])]);
       await eventually(() => udpAsk(h2.ns, h2.addr, p3, 'u1') === `${tag}-udp:u1`, 15_000, `-p ${p3}/udp on ${h2.name}`);
       assert.is(udpAsk(c.hosts[0]!.ns, h2.addr, p3, 'from-h1'), `${tag}-udp:from-h1`, 'another client (another host) gets its own session');
       await h2.client.sandboxRemove(`${tag}-udp`, true);
@@ -247,7 +254,7 @@ if (!root) {
     const docroot = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-walk-`));
     try {
       const m = await formSwarm(c);
-      const cli = (h: Host, ...args: string[]) => execFileSync(process.execPath, [CLI_BIN, '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const cli = (h: Host, ...args: string[]) => weftCli(h, args);
       /** A CLI call expected to fail: its stderr (or "(no error)"). */
       const cliErr = (h: Host, ...args: string[]) => {
         try {

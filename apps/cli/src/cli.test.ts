@@ -20,7 +20,7 @@ const SANDBOX: Sandbox = {
   Name: 'web1', Id: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef', NetnsPath: '/run/netns/web1', Hostname: 'web1', Cmd: ['python3', '-m', 'http.server', '80'],
   Pid: 4242, State: 'running', ExitCode: null, Created: new Date(Date.now() - 5 * 60_000).toISOString(),
   Networks: { web: { IPAddress: '10.1.0.5', MacAddress: '02:42:0a:01:00:05', Aliases: [], EndpointID: 'e1' }, db: { IPAddress: '10.2.0.5', MacAddress: '02:42:0a:02:00:05', Aliases: [], EndpointID: 'e2' } },
-  Ports: [{ HostPort: 8080, ContainerPort: 80, Protocol: 'tcp' }], ResolvConf: '/etc/netns/web1/resolv.conf',
+  Ports: [{ HostPort: 8080, ContainerPort: 80, Protocol: 'tcp' }], ResolvConf: '/etc/netns/web1/resolv.conf', Image: '', StartedAt: new Date(Date.now() - 5 * 60_000).toISOString(), FinishedAt: '',
 };
 const VERSION: Version = { Version: '0.1.0', ApiVersion: '1.0', KernelVersion: '6.1.0', Os: 'linux', Arch: 'x64', NodeVersion: 'v20.20.2' };
 const INFO: Info = {
@@ -49,9 +49,13 @@ test('network ls: Docker table, -q short IDs, --format json', async () => {
   assert.is(r.code, 0);
   assert.is(r.err, '');
   assert.is(r.out, 'NETWORK ID     NAME      DRIVER    SCOPE\nffeeddccbbaa   bridge    bridge    local\na1b2c3d4e5f6   web       overlay   swarm\n');
-  assert.is((await weft([...H(), 'network', 'ls', '-q'])).out, 'a1b2c3d4e5f6\nffeeddccbbaa\n');
+  assert.is((await weft([...H(), 'network', 'ls', '-q'])).out, 'ffeeddccbbaa\na1b2c3d4e5f6\n');
+  // Docker ≥ 23: one JSON object per line, the listing's fields.
   const j = await weft([...H(), 'network', 'ls', '--format', 'json']);
-  assert.equal(JSON.parse(j.out), [NET_WEB, NET_BRIDGE]);
+  assert.equal(j.out.trim().split('\n').map((l) => JSON.parse(l)), [
+    { ID: 'ffeeddccbbaa', Name: 'bridge', Driver: 'bridge', Scope: 'local', IPv6: 'false', Internal: 'false', Labels: '', CreatedAt: NET_BRIDGE.Created },
+    { ID: 'a1b2c3d4e5f6', Name: 'web', Driver: 'overlay', Scope: 'swarm', IPv6: 'false', Internal: 'false', Labels: '', CreatedAt: NET_WEB.Created },
+  ]);
 });
 
 test('agent errors: one line on stderr, exit 1', async () => {
@@ -78,15 +82,17 @@ test('agent unreachable: says what to do, exit 1', async () => {
   assert.match(tcp.err, 'use unix:///path/to/weft.sock');
 });
 
-test('usage errors: exit 2 with the usage on stderr', async () => {
+test("usage errors: Docker's exit statuses (125 for a flag error, 1 otherwise) with the usage on stderr", async () => {
   const r = await weft(['network', 'create']);
-  assert.is(r.code, 2);
+  assert.is(r.code, 1);
   assert.is(r.out, '');
   assert.is(r.err, 'Error: "weft network create" requires exactly 1 argument: NAME\n\nUsage:  weft network create [OPTIONS] NAME\nRun \'weft network create --help\' for more information.\n');
   const u = await weft(['network', 'ls', '--bogus']);
-  assert.is(u.code, 2);
+  assert.is(u.code, 125);
   assert.match(u.err, /^Error: unknown flag: --bogus\n\nUsage: {2}weft network ls \[OPTIONS\]\n/);
-  assert.is((await weft(['frobnicate'])).code, 2);
+  assert.is((await weft(['frobnicate'])).code, 1);
+  assert.is((await weft(['run', '--bogus', 'alpine'])).code, 125);
+  assert.is((await weft(['network', 'ls', '--filter', 'nokey'])).code, 125);
   assert.equal(agent.seen, []);
 });
 
@@ -121,10 +127,10 @@ test('network create: request body (IPAM pairing, options, labels), prints the I
   await weft([...H(), 'network', 'create', 'plain']);
   assert.equal(agent.seen[0]?.body, { Name: 'plain' });
   const bad = await weft([...H(), 'network', 'create', '--subnet', '10.1.0.0/24', '--gateway', '10.9.0.1', 'w']);
-  assert.is(bad.code, 2);
+  assert.is(bad.code, 1);
   assert.match(bad.err, 'no --subnet contains gateway 10.9.0.1');
   const noSubnet = await weft([...H(), 'network', 'create', '--gateway', '10.9.0.1', 'w']);
-  assert.is(noSubnet.code, 2);
+  assert.is(noSubnet.code, 1);
 });
 
 test('network rm/prune/connect/disconnect/peers/peer add/rm', async () => {
@@ -159,9 +165,9 @@ test('network rm/prune/connect/disconnect/peers/peer add/rm', async () => {
   // Rendering only: the values are proven against real agents with real traffic in
   // apps/agent/src/observe.e2e.test.ts.
   const peers: NetworkPeers = {
-    Network: 'web', VNI: 4097, Encrypted: true, Counters: { Remote: { rx_packets: 10, rx_bytes: 980, tx_packets: 12, tx_bytes: 1176 }, Local: {} },
+    Network: 'web', VNI: 4097, Encrypted: true, DataPlane: 'userspace', Counters: { Remote: { rx_packets: 10, rx_bytes: 980, tx_packets: 12, tx_bytes: 1176 }, Local: {} },
     Peers: [
-      { Node: 'node-2', VTEP: '10.0.0.2', Endpoints: 3, Static: false, KeyEpoch: 7, SAAgeMs: 61_000, TxPackets: 5, TxBytes: 490, RxPackets: 4, RxBytes: 392, Drops: { NoRoute: 0, Auth: 2, Replay: 0, Reassembly: 0, MTU: 1, Key: 0, Send: 0 }, Counters: { tx_packets: 5 } },
+      { Node: 'node-2', VTEP: '10.0.0.2', Endpoints: 3, Static: false, KeyEpoch: 7, SAAgeMs: 61_000, TxPackets: 5, TxBytes: 490, RxPackets: 4, RxBytes: 392, Drops: { NoRoute: 0, Auth: 2, Replay: 0, Reassembly: 0, MTU: 1, Key: 0, Send: 0 }, Counters: { tx_packets: 5 }, DataPlane: 'userspace' },
       { Node: '', VTEP: '192.168.1.50', Endpoints: 1, Static: true, KeyEpoch: 7, SAAgeMs: 5_000, TxPackets: 0, TxBytes: 0, RxPackets: 0, RxBytes: 0, Drops: { NoRoute: 0, Auth: 0, Replay: 0, Reassembly: 0, MTU: 0, Key: 0, Send: 0 }, Counters: {} },
     ],
     Endpoints: [{ Name: 'web1', EndpointID: 'e1', MacAddress: '02:42:0a:01:00:05', IPv4Address: '10.1.0.5/24', IPv6Address: '', Node: 'node-1' }],
@@ -169,10 +175,10 @@ test('network rm/prune/connect/disconnect/peers/peer add/rm', async () => {
   agent.routes = { 'GET /networks/web/peers': [200, peers] };
   const pv = await weft([...H(), 'network', 'peers', 'web']);
   assert.is(pv.code, 0);
-  assert.match(pv.out, 'Network:     web (VNI 4097)\nEncryption:  on\nRemote:      tx 12 pkts/1176 B, rx 10 pkts/980 B\nLocal:       tx 0 pkts/0 B, rx 0 pkts/0 B\n');
-  assert.match(pv.out, /NODE +VTEP +ENDPOINTS +STATIC +KEY EPOCH +SA AGE +TX PKTS +TX BYTES +RX PKTS +RX BYTES +DROPS\n/);
-  assert.match(pv.out, /node-2 +10\.0\.0\.2 +3 +no +7 +1m01s +5 +490 +4 +392 +auth=2 mtu=1\n/);
-  assert.match(pv.out, /\(static\) +192\.168\.1\.50 +1 +yes +7 +5s +0 +0 +0 +0 +-\n/);
+  assert.match(pv.out, 'Network:     web (VNI 4097)\nEncryption:  on\nData plane:  userspace (this host)\nRemote:      tx 12 pkts/1176 B, rx 10 pkts/980 B\nLocal:       tx 0 pkts/0 B, rx 0 pkts/0 B\n');
+  assert.match(pv.out, /NODE +VTEP +DATA PLANE +ENDPOINTS +STATIC +KEY EPOCH +SA AGE +TX PKTS +TX BYTES +RX PKTS +RX BYTES +DROPS\n/);
+  assert.match(pv.out, /node-2 +10\.0\.0\.2 +userspace +3 +no +7 +1m01s +5 +490 +4 +392 +auth=2 mtu=1\n/);
+  assert.match(pv.out, /\(static\) +192\.168\.1\.50 +- +1 +yes +7 +5s +0 +0 +0 +0 +-\n/);
   assert.match(pv.out, 'web1');
   assert.equal(JSON.parse((await weft([...H(), 'network', 'peers', '--format', 'json', 'web'])).out), peers);
 });
@@ -214,7 +220,25 @@ test('node ls/inspect/rm', async () => {
       '',
     ].join('\n'),
   );
-  assert.is((await weft([...H(), 'node', 'ls', '-q'])).out, `${NODES.map((n) => n.ID).join('\n')}\n`);
+  assert.is((await weft([...H(), 'node', 'ls', '-q'])).out, 'x7k2m9p4q1w8e5r3t6y0u2i4o\nw3n5b7v9c1x2z4l6k8j0h2g4f\nserf-b\n');
+  // The seed's filters: managers, then workers (foreign gossip members are neither).
+  const mgr = await weft([...H(), 'node', 'ls', '--filter', 'role=manager']);
+  assert.is(mgr.out, 'ID                            HOSTNAME   STATUS    AVAILABILITY   MANAGER STATUS   PLATFORM\nx7k2m9p4q1w8e5r3t6y0u2i4o *   node-1     Ready     Active         Leader           linux/x86_64\n');
+  const wrk = await weft([...H(), 'node', 'ls', '--filter', 'role=worker', '--format', '{{.Hostname}} {{.Status}}']);
+  assert.is(wrk.out, 'node-2 Down\n');
+  assert.is((await weft([...H(), 'node', 'ls', '-f', 'role=manager', '-f', 'role=worker', '--format', '{{.Hostname}}'])).out, 'node-1\nnode-2\n');
+  const badRole = await weft([...H(), 'node', 'ls', '--filter', 'role=boss']);
+  assert.is(badRole.code, 1);
+  assert.match(badRole.err, "invalid filter 'role=boss'");
+  const badKey = await weft([...H(), 'node', 'ls', '--filter', 'colour=red']);
+  assert.is(badKey.err, "Error: invalid filter 'colour' (filters here: id, label, membership, name, node.label, role)\n");
+  assert.is((await weft([...H(), 'node', 'inspect', '-f', '{{.Name}} {{.Platform.OS}} {{.Nope}}', 'node-1'])).out, 'node-1 linux <no value>\n');
+  const badTpl = await weft([...H(), 'node', 'inspect', '-f', '{{.Name', 'node-1']);
+  assert.is(badTpl.code, 64);
+  assert.match(badTpl.err, 'template parsing error: template: :1: unclosed action');
+  const badList = await weft([...H(), 'node', 'ls', '--format', '{{.Nme}}']);
+  assert.is(badList.code, 1);
+  assert.match(badList.err, "can't evaluate field Nme");
   assert.equal(JSON.parse((await weft([...H(), 'node', 'inspect', 'node-1'])).out), [NODES[0]]);
   assert.is((await weft([...H(), 'node', 'rm', '-f', 'node-2'])).out, 'node-2\n');
 });
@@ -233,8 +257,20 @@ test('run -d: the agent creates the sandbox and runs the command', async () => {
     Ports: [{ HostPort: 8080, ContainerPort: 80, Protocol: 'tcp' }, { HostPort: 5353, ContainerPort: 53, HostIP: '127.0.0.1', Protocol: 'udp' }],
   });
   const bad = await weft([...H(), 'run', '-d', '--name', 'x', '--ip', '10.0.0.1']);
-  assert.is(bad.code, 2);
+  assert.is(bad.code, 1);
   assert.match(bad.err, '--ip needs a --network');
+  // Docker's grammar: IMAGE [CMD...]; -dit keeps the shell's stdin open; flags after the image belong to the command.
+  agent.seen.length = 0;
+  assert.is((await weft([...H(), 'run', '-dit', '--name', 'alpine2', '--network', 'test-net', 'alpine'])).code, 0);
+  assert.equal(agent.seen[0]?.body, { Name: 'alpine2', Networks: [{ Name: 'test-net' }], Image: 'alpine', OpenStdin: true });
+  agent.seen.length = 0;
+  assert.is((await weft([...H(), 'container', 'run', '-d', '--name', 'p', 'busybox', 'ping', '-c', '1', 'x'])).code, 0);
+  assert.equal(agent.seen[0]?.body, { Name: 'p', Cmd: ['ping', '-c', '1', 'x'], Image: 'busybox' });
+  // An agent error in run itself is Docker's 125.
+  agent.routes = { 'POST /sandboxes/create': [400, { message: 'image "foo" has no command Weft knows' }] };
+  const noCmd = await weft([...H(), 'run', '-d', '--name', 'f', 'foo']);
+  assert.is(noCmd.code, 125);
+  assert.match(noCmd.err, 'image "foo" has no command Weft knows');
 });
 
 test('run -d --bare: a bare endpoint (no namespace), refused with a command or without -d or a network', async () => {
@@ -244,21 +280,42 @@ test('run -d --bare: a bare endpoint (no namespace), refused with a command or w
   assert.equal(agent.seen[0]?.body, { Name: 'e1', Networks: [{ Name: 'web' }], Bare: true });
   for (const args of [['run', '-d', '--bare', '--name', 'e1', '--network', 'web', '--', 'sleep', '1'], ['run', '--bare', '--name', 'e1', '--network', 'web', '--', 'true']]) {
     const bad = await weft([...H(), ...args]);
-    assert.is(bad.code, 2, args.join(' '));
+    assert.is(bad.code, 1, args.join(' '));
     assert.match(bad.err, '--bare makes an endpoint with no namespace');
   }
   const nonet = await weft([...H(), 'run', '-d', '--bare', '--name', 'e1']);
-  assert.is(nonet.code, 2);
+  assert.is(nonet.code, 1);
   assert.match(nonet.err, '--bare needs a --network');
 });
 
-test('run in the foreground: ip netns exec with the exit status; --rm removes the sandbox', async () => {
-  agent.routes = { 'POST /sandboxes/create': [200, SANDBOX], 'DELETE /sandboxes/web1?force=1': [200, {}] };
+test('run in the foreground: ip netns exec with the exit status; the sandbox stops after, or --rm removes it', async () => {
+  agent.routes = {
+    'POST /sandboxes/create': (b) => [200, { ...SANDBOX, Cmd: (b as { Cmd?: string[] }).Cmd ?? ['/bin/sh'] }],
+    'DELETE /sandboxes/web1?force=1': [200, {}],
+    'POST /sandboxes/web1/stop?t=1&exitcode=3': [200, {}],
+    'POST /sandboxes/web1/stop?t=1&exitcode=0': [200, {}],
+  };
   const r = await weft([...H(), 'run', '--rm', '--name', 'web1', '--network', 'web', '--', 'sh', '-c', 'exit 3'], { exitStatus: 3 });
   assert.is(r.code, 3);
   assert.equal(r.spawned, [['ip', 'netns', 'exec', 'web1', 'sh', '-c', 'exit 3']]);
-  assert.equal(agent.seen[0]?.body, { Name: 'web1', Networks: [{ Name: 'web' }] });
+  assert.equal(agent.seen[0]?.body, { Name: 'web1', Networks: [{ Name: 'web' }], Cmd: ['sh', '-c', 'exit 3'], Attached: true });
   assert.equal(agent.seen.map((s) => `${s.method} ${s.url}`), ['POST /sandboxes/create', 'DELETE /sandboxes/web1?force=1']);
+  agent.seen.length = 0;
+  const kept = await weft([...H(), 'run', '--name', 'web1', '--', 'sh', '-c', 'exit 3'], { exitStatus: 3 });
+  assert.is(kept.code, 3);
+  assert.equal(agent.seen.map((s) => `${s.method} ${s.url}`), ['POST /sandboxes/create', 'POST /sandboxes/web1/stop?t=1&exitcode=3']);
+  // The seed's `run -it --name alpine1 --network test-net alpine`: the image's shell, on the terminal.
+  agent.seen.length = 0;
+  const it = await weft([...H(), 'run', '-it', '--name', 'web1', '--network', 'test-net', 'alpine'], { stdinIsTTY: true });
+  assert.is(it.code, 0, it.err);
+  assert.equal(agent.seen[0]?.body, { Name: 'web1', Networks: [{ Name: 'test-net' }], Image: 'alpine', Attached: true });
+  assert.equal(it.spawned, [['ip', 'netns', 'exec', 'web1', '/bin/sh']]);
+  const noTty = await weft([...H(), 'run', '-it', '--name', 'web1', 'alpine'], { stdinIsTTY: false });
+  assert.is(noTty.code, 1);
+  assert.is(noTty.err, 'Error: the input device is not a TTY\n');
+  const nothing = await weft([...H(), 'run', '--name', 'web1']);
+  assert.is(nothing.code, 1);
+  assert.match(nothing.err, 'needs an image or a command');
   const notRoot = await weft([...H(), 'run', '--name', 'a', '--', 'true'], { isRoot: false });
   assert.is(notRoot.code, 1);
   assert.match(notRoot.err, 'needs root');
@@ -278,16 +335,33 @@ test('exec: the namespace path from the agent; nsenter for other paths; the usua
   assert.equal(down.spawned, [['ip', 'netns', 'exec', 'web1', 'true']]);
 });
 
-test('ps and rm', async () => {
-  agent.routes = { 'GET /sandboxes': [200, [SANDBOX, { ...SANDBOX, Name: 'job', Id: 'abc', State: 'exited', ExitCode: 2, Cmd: [], Networks: {}, Ports: [] }]], 'DELETE /sandboxes/web1': [200, {}] };
+test('ps (running; -a all), filters and templates, stop/start/rm, container ls|stop|start|rm|inspect', async () => {
+  const job = { ...SANDBOX, Name: 'job', Id: 'abc', Image: 'alpine', State: 'exited', ExitCode: 2, Cmd: [], Networks: {}, Ports: [], Created: new Date(Date.now() - 6 * 60_000).toISOString(), FinishedAt: new Date(Date.now() - 2 * 60_000).toISOString() };
+  agent.routes = {
+    'GET /sandboxes': [200, [SANDBOX, job]], 'DELETE /sandboxes/web1': [200, {}], 'GET /sandboxes/web1': [200, SANDBOX],
+    'POST /sandboxes/web1/stop': [200, {}], 'POST /sandboxes/web1/stop?t=0': [200, {}], 'POST /sandboxes/job/start': [200, job],
+  };
   const r = await weft([...H(), 'ps']);
   assert.is(r.code, 0);
   const lines = r.out.split('\n');
-  assert.is(lines[0], 'SANDBOX ID     NAME      COMMAND                  CREATED         STATUS       NETWORKS   PORTS');
-  assert.is(lines[1], 'abc            job                                5 minutes ago   exited (2)');
-  assert.is(lines[2], '0123456789ab   web1      "python3 -m http.ser…"   5 minutes ago   running      db,web     0.0.0.0:8080->80/tcp');
-  assert.is((await weft([...H(), 'ps', '-q'])).out, 'web1\njob\n');
+  assert.is(lines[0], 'SANDBOX ID     IMAGE     COMMAND                  CREATED         STATUS         PORTS                  NAMES     NETWORKS');
+  assert.is(lines[1], '0123456789ab             "python3 -m http.ser…"   5 minutes ago   Up 5 minutes   0.0.0.0:8080->80/tcp   web1      db,web');
+  assert.is(lines.length, 3);
+  const all = (await weft([...H(), 'ps', '-a'])).out.split('\n');
+  assert.match(all[2]!, /^abc +alpine +6 minutes ago +Exited \(2\) 2 minutes ago +job$/, JSON.stringify(all));
+  assert.is((await weft([...H(), 'ps', '-aq'])).out, 'web1\njob\n');
+  assert.is((await weft([...H(), 'container', 'ls', '-a', '--filter', 'status=exited', '--format', '{{.Names}}'])).out, 'job\n');
+  assert.is((await weft([...H(), 'ps', '-a', '--filter', 'network=web', '--format', 'table {{.Names}}\t{{.Networks}}'])).out, 'NAMES     NETWORKS\nweb1      db,web\n');
+  assert.is((await weft([...H(), 'ps', '--no-trunc', '--format', '{{.ID}} {{.Command}}'])).out, `${SANDBOX.Id} "python3 -m http.server 80"\n`);
+  const j = (await weft([...H(), 'ps', '-a', '--format', 'json'])).out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+  assert.equal(j.map((x) => [x.Names, x.State, x.Image]), [['web1', 'running', ''], ['job', 'exited', 'alpine']]);
+  assert.is((await weft([...H(), 'stop', 'web1'])).out, 'web1\n');
+  assert.is((await weft([...H(), 'container', 'stop', '-t', '0', 'web1'])).out, 'web1\n');
+  assert.is((await weft([...H(), 'container', 'start', 'job'])).out, 'job\n');
   assert.is((await weft([...H(), 'rm', 'web1'])).out, 'web1\n');
+  assert.is((await weft([...H(), 'container', 'rm', 'web1'])).out, 'web1\n');
+  assert.is((await weft([...H(), 'container', 'inspect', '-f', '{{range $n, $e := .Networks}}{{$n}}={{$e.IPAddress}} {{end}}', 'web1'])).out, 'db=10.2.0.5 web=10.1.0.5 \n');
+  assert.is((await weft([...H(), 'inspect', '--format', '{{.State}}', 'web1'])).out, 'running\n');
 });
 
 test('version: client and agent; an unreachable agent is a warning, exit 0', async () => {
@@ -360,7 +434,9 @@ test('services: Docker-shaped create, ls, scale (read-modify-write), a missing s
   assert.is(c.out, `${svc.ID}\n`);
   assert.equal(agent.seen[0]?.body, spec);
   const ls = await weft([...H(), 'service', 'ls']);
-  assert.is(ls.out, 'ID             NAME      MODE         REPLICAS   ENDPOINT MODE   PORTS\n9f8e7d6c5b4a   api       replicated   2/3        vip             *:8080->80/tcp\n');
+  assert.is(ls.out, 'ID             NAME      MODE         REPLICAS   IMAGE     ENDPOINT MODE   PORTS\n9f8e7d6c5b4a   api       replicated   2/3                  vip             *:8080->80/tcp\n');
+  assert.is((await weft([...H(), 'service', 'ls', '--filter', 'name=ap', '--format', '{{.Name}}: {{.Mode}} {{.Replicas}}'])).out, 'api: replicated 2/3\n');
+  assert.is((await weft([...H(), 'service', 'ls', '--filter', 'name=zz', '-q'])).out, '');
   agent.seen.length = 0;
   const sc = await weft([...H(), 'service', 'scale', 'api=5']);
   assert.is(sc.out, 'api scaled to 5\n');
@@ -376,7 +452,7 @@ test('services: Docker-shaped create, ls, scale (read-modify-write), a missing s
   assert.is(missing.code, 1);
   assert.is(missing.err, 'Error: service "nope" not found\n');
   const badScale = await weft([...H(), 'service', 'scale', 'api']);
-  assert.is(badScale.code, 2);
+  assert.is(badScale.code, 1);
   assert.match(badScale.err, 'use SERVICE=REPLICAS');
 });
 
@@ -387,6 +463,15 @@ test('stack deploy sends the compose files', async () => {
   assert.equal(agent.seen[0]?.body, { Name: 'shop', ComposeFiles: ['A', 'B'] });
   assert.is(r.out, 'Creating network shop_default\nCreating service shop_web\n');
   assert.is((await weft([...H(), 'stack', 'ls'])).out, 'NAME      SERVICES\nshop      1\n');
+  // Interpolation variables: the shell's environment over .env beside the first file; only the names the files use; $$ escapes.
+  agent.seen.length = 0;
+  const compose = 'services:\n  web:\n    command: "sleep ${DELAY:-5} $$NOTME"\n    labels: { tier: $TIER, team: "${TEAM}" }\n';
+  const env = await weft([...H(), 'stack', 'deploy', '-c', 'conf/stack.yml', 'shop'], {
+    files: { 'conf/stack.yml': compose, 'conf/.env': '# defaults\nexport TIER=bronze\nTEAM="net ops"\nNOTME=x\n' },
+    env: { TIER: 'gold', HOME: '/root', NOTME: 'y' },
+  });
+  assert.is(env.code, 0, env.err);
+  assert.equal(agent.seen[0]?.body, { Name: 'shop', ComposeFiles: [compose], Env: { TEAM: 'net ops', TIER: 'gold' } });
 });
 
 test('progress: a step that takes over a second says what it waits for, once', async () => {

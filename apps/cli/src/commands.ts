@@ -3,7 +3,8 @@
  * docs/cli.md are all generated from it. Handlers live in `cmd/*.ts` and are imported only when
  * their command runs, so loading this table costs next to nothing.
  */
-import type { CommandSpec, FlagSpec, GroupSpec } from './spec.ts';
+import type { ArgSpec, CommandSpec, FlagSpec, GroupSpec, Io, Parsed } from './spec.ts';
+import { FILTER, INSPECT_FORMAT, LIST_FORMAT, NO_TRUNC } from './listing.ts';
 import type { Table } from './parse.ts';
 
 const system = () => import('./cmd/system.ts');
@@ -28,6 +29,7 @@ const groups: readonly GroupSpec[] = [
   { path: ['service'], summary: 'Manage services (replicated sandboxes across the cluster)' },
   { path: ['stack'], summary: 'Manage stacks (services and networks from a compose file)' },
   { path: ['system'], summary: 'Manage Weft (events)' },
+  { path: ['container'], summary: 'Manage sandboxes (Docker\'s containers: run, ls, stop, start, rm, exec, inspect)' },
 ];
 
 /** `weft system events` and its short form `weft events` (Docker has both). */
@@ -47,6 +49,106 @@ const EVENTS: Omit<CommandSpec, 'path'> = {
   examples: ['weft system events --since 10m --filter type=network', 'weft events --filter type=node --filter event=down --format json'],
   run: (p, io) => events().then((m) => m.events(p, io)),
 };
+
+/**
+ * The sandbox commands, top-level (`weft run`, `weft ps`, ...) and under Docker's management
+ * command (`weft container run`, `weft container ls`, ...): the same table entries.
+ */
+function sandboxCommands(prefix: readonly string[]): CommandSpec[] {
+  const top = prefix.length === 0;
+  const NAMES: ArgSpec = { name: 'NAME', arity: 'many' };
+  return [
+    {
+      path: [...prefix, 'run'],
+      summary: 'Create a network sandbox on this host, attach it to networks and run a command in it',
+      details:
+        'Docker\'s grammar: IMAGE [CMD...], or -- CMD... with no image. Weft runs no images: the image is recorded (ps shows it)\n' +
+        'and, without CMD, picks the command: alpine, busybox, ubuntu, debian → /bin/sh; nginx, httpd → an HTTP server on port 80.\n' +
+        'Without -d, weft runs the command in the foreground (ip netns exec, stdin attached with -i, the terminal with -t) and\n' +
+        'exits with its status; the sandbox then stops (it leaves its networks) unless --rm removes it. With -d the agent runs\n' +
+        'the command; -dit keeps a shell waiting on an open stdin. --ip applies to the first --network; --alias to every network.',
+      flags: [
+        { name: 'detach', short: 'd', type: 'bool', desc: 'Let the agent run the command in the background (without IMAGE or CMD: only create the sandbox)' },
+        { name: 'interactive', short: 'i', type: 'bool', desc: 'Keep standard input open (attached in the foreground, an open FIFO with -d)' },
+        { name: 'tty', short: 't', type: 'bool', desc: 'Give the command the terminal (the foreground needs one)' },
+        { name: 'name', type: 'string', value: 'NAME', defaultText: 'a generated one, such as brave_curie42', desc: 'Sandbox name (also its DNS name)' },
+        { name: 'network', type: 'string', value: 'NET', repeat: true, desc: 'Network to attach to' },
+        { name: 'ip', type: 'ip', value: 'IP', desc: 'Address on the first network' },
+        { name: 'alias', type: 'string', value: 'NAME', repeat: true, desc: 'Extra DNS name on every network' },
+        { name: 'hostname', type: 'string', value: 'H', defaultText: 'the sandbox name', desc: 'Host name inside the sandbox' },
+        { name: 'publish', short: 'p', type: 'portmap', value: '[HOST_IP:]HOST_PORT:PORT[/tcp|udp]', repeat: true, desc: 'Publish a port of the sandbox on the host' },
+        { name: 'rm', type: 'bool', desc: 'Remove the sandbox when the command exits (foreground only)' },
+        { name: 'bare', type: 'bool', desc: 'A bare endpoint (with -d, no IMAGE or CMD): an address and DNS name on the networks, no namespace of its own' },
+      ],
+      args: [{ name: 'IMAGE', arity: 'optional' }],
+      rest: { name: 'CMD', required: false },
+      examples: top
+        ? ['weft run -it --name alpine1 --network test-net alpine', 'weft run -dit --name alpine2 --network test-net alpine', 'weft run --name web1 --network web -- python3 -m http.server 80', 'weft run -d --name db1 --network db --ip 10.2.0.5 -p 5432:5432 -- postgres', 'weft run -d --bare --name e1 --network web']
+        : [],
+      run: (p, io) => sandbox().then((m) => m.run(p, io)),
+    },
+    {
+      path: [...prefix, 'exec'],
+      summary: 'Run a command inside a running sandbox (ip netns exec / nsenter; needs root)',
+      flags: [
+        { name: 'interactive', short: 'i', type: 'bool', desc: 'Attach standard input' },
+        { name: 'tty', short: 't', type: 'bool', desc: 'Give the command the terminal' },
+      ],
+      args: [{ name: 'NAME', arity: 'one' }],
+      rest: { name: 'CMD', required: true },
+      examples: top ? ['weft exec web1 ping -c1 db1', 'weft exec -it alpine1 sh'] : [],
+      run: (p, io) => sandbox().then((m) => m.exec(p, io)),
+    },
+    {
+      path: [...prefix, top ? 'ps' : 'ls'],
+      aliases: top ? [] : ['ps', 'list'],
+      summary: 'List sandboxes on this host, service tasks included (running ones; -a for all)',
+      flags: [
+        { name: 'all', short: 'a', type: 'bool', desc: 'Show all sandboxes (stopped ones too)' },
+        FILTER,
+        LIST_FORMAT,
+        NO_TRUNC,
+        QUIET_NAMES,
+      ],
+      args: [],
+      examples: top ? ['weft ps -a', "weft ps --filter network=web --format '{{.Names}}\t{{.Status}}'"] : [],
+      run: (p, io) => sandbox().then((m) => m.ps(p, io)),
+    },
+    {
+      path: [...prefix, 'stop'],
+      summary: 'Stop sandboxes: end their command and leave their networks (kept, exited)',
+      flags: [{ name: 'time', short: 't', type: 'int', value: 'SECONDS', min: 0, defaultText: '10', desc: 'Seconds to wait before killing the command' }],
+      args: [NAMES],
+      run: (p, io) => sandbox().then((m) => m.stop(p, io)),
+    },
+    {
+      path: [...prefix, 'start'],
+      summary: 'Start stopped sandboxes: attach their networks again and start their command',
+      flags: [],
+      args: [NAMES],
+      run: (p, io) => sandbox().then((m) => m.start(p, io)),
+    },
+    {
+      path: [...prefix, 'rm'],
+      aliases: top ? [] : ['remove'],
+      summary: 'Remove sandboxes (their namespace, endpoints and DNS names)',
+      flags: [{ name: 'force', short: 'f', type: 'bool', desc: 'Remove even if its command is still running (it is killed)' }],
+      args: [NAMES],
+      run: (p, io) => sandbox().then((m) => m.rm(p, io)),
+    },
+    ...(top
+      ? []
+      : [
+          {
+            path: [...prefix, 'inspect'],
+            summary: 'Show the details of sandboxes as JSON',
+            flags: [INSPECT_FORMAT],
+            args: [NAMES],
+            run: (p: Parsed, io: Io) => sandbox().then((m) => m.inspect(p, io)),
+          },
+        ]),
+  ];
+}
 
 const commands: readonly CommandSpec[] = [
   // ---- system
@@ -125,14 +227,14 @@ const commands: readonly CommandSpec[] = [
     path: ['node', 'ls'],
     aliases: ['list'],
     summary: 'List the members of the cluster (Weft nodes and foreign memberlist/serf members)',
-    flags: [FORMAT, QUIET],
+    flags: [FILTER, LIST_FORMAT, NO_TRUNC, QUIET],
     args: [],
     run: (p, io) => node().then((m) => m.ls(p, io)),
   },
   {
     path: ['node', 'inspect'],
     summary: 'Show the details of nodes as JSON',
-    flags: [],
+    flags: [INSPECT_FORMAT],
     args: [{ name: 'NODE', arity: 'many' }],
     run: (p, io) => node().then((m) => m.inspect(p, io)),
   },
@@ -187,14 +289,14 @@ const commands: readonly CommandSpec[] = [
     path: ['network', 'ls'],
     aliases: ['list'],
     summary: 'List networks',
-    flags: [FORMAT, QUIET],
+    flags: [FILTER, LIST_FORMAT, NO_TRUNC, QUIET],
     args: [],
     run: (p, io) => network().then((m) => m.ls(p, io)),
   },
   {
     path: ['network', 'inspect'],
     summary: 'Show the details of networks as JSON (every endpoint in the cluster included)',
-    flags: [],
+    flags: [INSPECT_FORMAT],
     args: [{ name: 'NAME', arity: 'many' }],
     run: (p, io) => network().then((m) => m.inspect(p, io)),
   },
@@ -259,52 +361,16 @@ const commands: readonly CommandSpec[] = [
     run: (p, io) => network().then((m) => m.peerRm(p, io)),
   },
 
-  // ---- sandboxes
+  // ---- sandboxes (Docker's containers)
+  ...sandboxCommands([]),
+  ...sandboxCommands(['container']),
   {
-    path: ['run'],
-    summary: 'Create a network sandbox on this host, attach it to networks and run a command in it',
-    details:
-      'The agent creates the network namespace, attaches it, writes its resolv.conf and hostname. Without -d, weft then runs\n' +
-      'CMD in the foreground with `ip netns exec NAME CMD...` (stdio inherited) and exits with its exit status; with -d the\n' +
-      'agent runs CMD. --ip applies to the first --network; --alias to every network.',
-    flags: [
-      { name: 'detach', short: 'd', type: 'bool', desc: 'Let the agent run CMD in the background (without CMD: only create the sandbox)' },
-      { name: 'name', type: 'string', value: 'NAME', required: true, desc: 'Sandbox name (also its DNS name)' },
-      { name: 'network', type: 'string', value: 'NET', repeat: true, desc: 'Network to attach to' },
-      { name: 'ip', type: 'ip', value: 'IP', desc: 'Address on the first network' },
-      { name: 'alias', type: 'string', value: 'NAME', repeat: true, desc: 'Extra DNS name on every network' },
-      { name: 'hostname', type: 'string', value: 'H', defaultText: 'the sandbox name', desc: 'Host name inside the sandbox' },
-      { name: 'publish', short: 'p', type: 'portmap', value: '[HOST_IP:]HOST_PORT:PORT[/tcp|udp]', repeat: true, desc: 'Publish a port of the sandbox on the host' },
-      { name: 'rm', type: 'bool', desc: 'Remove the sandbox when CMD exits (foreground only)' },
-      { name: 'bare', type: 'bool', desc: 'A bare endpoint (with -d, no CMD): an address and DNS name on the networks, no namespace of its own' },
-    ],
-    args: [],
-    rest: { name: 'CMD', required: 'unless-flag:detach' },
-    examples: ['weft run --name web1 --network web -- python3 -m http.server 80', 'weft run -d --name db1 --network db --ip 10.2.0.5 -p 5432:5432 -- postgres', 'weft run -d --bare --name e1 --network web'],
-    run: (p, io) => sandbox().then((m) => m.run(p, io)),
-  },
-  {
-    path: ['exec'],
-    summary: 'Run a command inside a running sandbox (ip netns exec / nsenter; needs root)',
-    flags: [],
-    args: [{ name: 'NAME', arity: 'one' }],
-    rest: { name: 'CMD', required: true },
-    examples: ['weft exec web1 -- ping -c1 db1'],
-    run: (p, io) => sandbox().then((m) => m.exec(p, io)),
-  },
-  {
-    path: ['ps'],
-    summary: 'List sandboxes on this host, service tasks included',
-    flags: [FORMAT, QUIET_NAMES],
-    args: [],
-    run: (p, io) => sandbox().then((m) => m.ps(p, io)),
-  },
-  {
-    path: ['rm'],
-    summary: 'Remove sandboxes (their namespace, endpoints and DNS names)',
-    flags: [{ name: 'force', short: 'f', type: 'bool', desc: 'Remove even if its command is still running (it is killed)' }],
+    path: ['inspect'],
+    summary: 'Show the details of sandboxes, networks, services or nodes as JSON',
+    flags: [INSPECT_FORMAT],
     args: [{ name: 'NAME', arity: 'many' }],
-    run: (p, io) => sandbox().then((m) => m.rm(p, io)),
+    examples: ["weft inspect -f '{{range .Networks}}{{.IPAddress}}{{end}}' alpine1"],
+    run: (p, io) => sandbox().then((m) => m.inspectAny(p, io)),
   },
 
   // ---- services
@@ -318,30 +384,31 @@ const commands: readonly CommandSpec[] = [
       { name: 'publish', short: 'p', type: 'publish', value: 'published=P,target=T[,protocol=udp][,mode=ingress|host]', repeat: true, desc: 'Publish a port (short form P:T[/udp] too)' },
       { name: 'endpoint-mode', type: 'string', value: 'MODE', choices: ['vip', 'dnsrr'], defaultText: 'vip', desc: 'How the service name resolves: one virtual IP, or every task (DNS round robin)' },
     ],
-    args: [],
-    rest: { name: 'CMD', required: true },
-    examples: ['weft service create --name api --replicas 3 --network web --publish published=8080,target=80 -- python3 -m http.server 80'],
+    args: [{ name: 'IMAGE', arity: 'optional' }],
+    rest: { name: 'CMD', required: false },
+    details: "Docker's grammar: IMAGE [CMD...], or -- CMD... with no image. Weft runs no images: without CMD the image picks the\ncommand (alpine, busybox → /bin/sh; nginx, httpd → an HTTP server on port 80).",
+    examples: ['weft service create --name my-nginx --publish target=80,published=80 --replicas=5 --network nginx-net nginx', 'weft service create --name api --replicas 3 --network web --publish published=8080,target=80 -- python3 -m http.server 80'],
     run: (p, io) => service().then((m) => m.create(p, io)),
   },
   {
     path: ['service', 'ls'],
     aliases: ['list'],
     summary: 'List services',
-    flags: [FORMAT, QUIET],
+    flags: [FILTER, LIST_FORMAT, NO_TRUNC, QUIET],
     args: [],
     run: (p, io) => service().then((m) => m.ls(p, io)),
   },
   {
     path: ['service', 'ps'],
     summary: 'List the tasks of a service',
-    flags: [FORMAT, QUIET],
+    flags: [FILTER, LIST_FORMAT, NO_TRUNC, QUIET],
     args: [{ name: 'SERVICE', arity: 'one' }],
     run: (p, io) => service().then((m) => m.ps(p, io)),
   },
   {
     path: ['service', 'inspect'],
     summary: 'Show the details of services as JSON',
-    flags: [],
+    flags: [INSPECT_FORMAT, { name: 'pretty', type: 'bool', desc: 'Print the information in a human friendly format' }],
     args: [{ name: 'SERVICE', arity: 'many' }],
     run: (p, io) => service().then((m) => m.inspect(p, io)),
   },
@@ -387,14 +454,14 @@ const commands: readonly CommandSpec[] = [
     path: ['stack', 'ls'],
     aliases: ['list'],
     summary: 'List stacks',
-    flags: [FORMAT, QUIET_NAMES],
+    flags: [LIST_FORMAT, QUIET_NAMES],
     args: [],
     run: (p, io) => stack().then((m) => m.ls(p, io)),
   },
   {
     path: ['stack', 'ps'],
     summary: 'List the tasks of a stack',
-    flags: [FORMAT, QUIET],
+    flags: [FILTER, LIST_FORMAT, NO_TRUNC, QUIET],
     args: [{ name: 'NAME', arity: 'one' }],
     run: (p, io) => stack().then((m) => m.ps(p, io)),
   },

@@ -51,7 +51,7 @@ test('bin/weft.js: exit codes of the real binary (bundled start-up path)', () =>
   assert.is(down.status, 1);
   assert.is(down.stderr, 'Error: Cannot connect to the Weft agent at unix:///nonexistent/weft.sock. Is weft-agent running? (set -H or WEFT_HOST to use another socket)\n');
   const bad = run('network', 'ls', '--bogus');
-  assert.is(bad.status, 2);
+  assert.is(bad.status, 125);
   assert.match(bad.stderr, 'Usage:  weft network ls');
 });
 

@@ -22,7 +22,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`Error: ${oneLine(e.message)}\n\n${usageHint(TABLE, e.path)}`);
-      return 2;
+      return e.flag ? 125 : 1;
+    }
+    if (e instanceof UserError && typeof (e as { status?: unknown }).status === 'number') {
+      io.err(`Error: ${oneLine(e.message)}\n`);
+      return (e as unknown as { status: number }).status;
     }
     if (e instanceof UserError || (e instanceof Error && e.name === 'ApiError')) {
       // The agent's errors may carry a hint (what to do); keep it on the same line.
@@ -45,11 +49,11 @@ export function nodeIo(): Io {
     stdinIsTTY: process.stdin.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
     isRoot: process.getuid?.() === 0,
-    async spawn(file, args) {
+    async spawn(file, args, opts) {
       const { spawn } = await import('node:child_process');
       const { constants } = await import('node:os');
       return new Promise<number>((resolve, reject) => {
-        const child = spawn(file, [...args], { stdio: 'inherit' });
+        const child = spawn(file, [...args], { stdio: [opts?.stdin === 'ignore' ? 'ignore' : 'inherit', 'inherit', 'inherit'] });
         // The terminal sends ^C to the child too; stay alive to report its exit status, and pass on SIGTERM/SIGHUP.
         const forward = (sig: NodeJS.Signals) => () => {
           if (sig !== 'SIGINT' && sig !== 'SIGQUIT') child.kill(sig);
@@ -91,7 +95,7 @@ export function nodeIo(): Io {
   };
 }
 
-/** Runs `weft` as this process (called by bin/weft.js). */
+/** Runs `weft` as this process (called by bin/weft.js, and by the single-file binary's entry). */
 export async function cli(): Promise<void> {
   // `weft network ls | head -1`: a closed pipe ends the output, not in a stack trace.
   for (const s of [process.stdout, process.stderr]) {
@@ -102,3 +106,7 @@ export async function cli(): Promise<void> {
   }
   process.exitCode = await main(process.argv.slice(2), nodeIo());
 }
+
+// Run directly (`deno run -A apps/cli/src/main.ts version`, `deno task cli`): Deno sets
+// import.meta.main on the entry module. Node 20 leaves it undefined and starts through bin/weft.js.
+if ((import.meta as { main?: boolean }).main === true) void cli();

@@ -73,6 +73,18 @@ const CASES: [string[], { flags?: Record<string, unknown[]>; args?: Record<strin
   ],
   [['exec', 'a', '--', 'ping', '-c1', 'b'], { args: { NAME: ['a'] }, rest: ['ping', '-c1', 'b'] }],
   [['ps', '--format', 'json'], { flags: { format: ['json'] } }],
+  [['node', 'promote', 'n2'], { args: { NODE: ['n2'] } }],
+  [['node', 'demote', 'n2'], { args: { NODE: ['n2'] } }],
+  [['stop', '-t', '3', 'a', 'b'], { flags: { time: [3] }, args: { NAME: ['a', 'b'] } }],
+  [['start', 'a'], { args: { NAME: ['a'] } }],
+  [['inspect', '-f', '{{.Name}}', 'a'], { flags: { format: ['{{.Name}}'] }, args: { NAME: ['a'] } }],
+  [['container', 'run', '-dit', '--name', 'alpine2', '--network', 'test-net', 'alpine'], { flags: { detach: [true], interactive: [true], tty: [true], name: ['alpine2'], network: ['test-net'] }, args: { IMAGE: ['alpine'] } }],
+  [['container', 'exec', '-it', 'a', 'sh'], { flags: { interactive: [true], tty: [true] }, args: { NAME: ['a'] }, rest: ['sh'] }],
+  [['container', 'ls', '-a', '--filter', 'status=exited', '--no-trunc'], { flags: { all: [true], filter: [{ key: 'status', value: 'exited' }], 'no-trunc': [true] } }],
+  [['container', 'stop', 'alpine2'], { args: { NAME: ['alpine2'] } }],
+  [['container', 'start', 'alpine2'], { args: { NAME: ['alpine2'] } }],
+  [['container', 'rm', '-f', 'alpine2'], { flags: { force: [true] }, args: { NAME: ['alpine2'] } }],
+  [['container', 'inspect', '--format', '{{json .}}', 'alpine2'], { flags: { format: ['{{json .}}'] }, args: { NAME: ['alpine2'] } }],
   [['rm', '-f', 'a', 'b'], { flags: { force: [true] }, args: { NAME: ['a', 'b'] } }],
   [
     ['service', 'create', '--name', 'api', '--replicas', '3', '--network', 'web', '--publish', 'published=8080,target=80', '-p', '53:53/udp', '--endpoint-mode', 'vip', '--', 'srv', '-x'],
@@ -131,9 +143,12 @@ test('aliases, bundled short flags, command lines without --', async () => {
   assert.equal(view(jt).flags, { quiet: [true] });
   const rm = await ok(['rm', '-f', 'a']);
   assert.equal(view(rm).flags, { force: [true] });
-  // Like `docker run IMAGE CMD`: flags stop at the command.
-  const run = await ok(['run', '-d', '--name', 'a', 'sleep', '-x', '5']);
+  // Like `docker run IMAGE CMD`: flags stop at the image; what follows is the command.
+  const run = await ok(['run', '-d', '--name', 'a', 'busybox', 'sleep', '-x', '5']);
+  assert.equal(run.args, { IMAGE: ['busybox'] });
   assert.equal(run.rest, ['sleep', '-x', '5']);
+  const noImage = await ok(['run', '-d', '--name', 'a', '--', 'sleep', '-x', '5']);
+  assert.equal([noImage.args, noImage.rest], [{ IMAGE: [] }, ['sleep', '-x', '5']]);
   const exec = await ok(['exec', 'a', 'ls', '-l']);
   assert.equal(exec.args, { NAME: ['a'] });
   assert.equal(exec.rest, ['ls', '-l']);
@@ -173,7 +188,7 @@ test('usage errors name the problem and the command', async () => {
     [['network', 'create', '--subnet', '10.0.0.0/33', 'w'], 'invalid argument "10.0.0.0/33" for --subnet', ['network', 'create']],
     [['network', 'create', '--gateway', '10.0.0.300', 'w'], 'invalid argument "10.0.0.300" for --gateway', ['network', 'create']],
     [['network', 'create', '--aux-address', 'h1', 'w'], '"h1" is not NAME=IP', ['network', 'create']],
-    [['network', 'ls', '--format', 'yaml'], 'invalid argument "yaml" for --format: use one of table, json', ['network', 'ls']],
+    [['network', 'ls', '--filter', 'role'], 'invalid argument "role" for --filter: "role" is not KEY=VALUE', ['network', 'ls']],
     [['network', 'peer', 'add', 'web', '--vtep', '1.2.3.4', '--ip', '10.0.0.1'], '"weft network peer add" requires --mac MAC', ['network', 'peer', 'add']],
     [['network', 'peer', 'add', 'web', '--vtep', '1.2.3.4', '--ip', '10.0.0.1', '--mac', 'zz'], 'invalid argument "zz" for --mac', ['network', 'peer', 'add']],
     [['swarm', 'init', '--key-rotation-interval', '12x'], 'invalid argument "12x" for --key-rotation-interval: invalid duration "12x": unknown unit "x"', ['swarm', 'init']],
@@ -184,8 +199,6 @@ test('usage errors name the problem and the command', async () => {
     [['swarm', 'join', '10.0.0.1:2377'], '"weft swarm join" requires --token TOKEN', ['swarm', 'join']],
     [['swarm', 'join-token', 'admin'], 'invalid ROLE "admin": use worker or manager', ['swarm', 'join-token']],
     [['swarm', 'leave', '--force=maybe'], 'invalid argument "maybe" for --force: use true or false', ['swarm', 'leave']],
-    [['run', '--name', 'a'], '"weft run" needs a command to run: weft run [OPTIONS] -- CMD [ARG...] (or -d without a command)', ['run']],
-    [['run', '--', 'sh'], '"weft run" requires --name NAME', ['run']],
     [['run', '--name', 'a', '-p', '80', '--', 'sh'], 'invalid argument "80" for --publish', ['run']],
     [['exec', 'a'], '"weft exec" needs a command to run', ['exec']],
     [['exec'], '"weft exec" requires exactly 1 argument: NAME', ['exec']],

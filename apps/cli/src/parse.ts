@@ -65,7 +65,7 @@ function childNames(table: Table, path: readonly string[]): string[] {
 
 function convert(f: FlagSpec, raw: string, path: readonly string[]): FlagValue {
   const fail = (why: string): never => {
-    throw new UsageError(`invalid argument ${JSON.stringify(raw)} for --${f.name}: ${why}`, path);
+    throw new UsageError(`invalid argument ${JSON.stringify(raw)} for --${f.name}: ${why}`, path, true);
   };
   if (f.choices !== undefined && !f.choices.includes(raw)) fail(`use one of ${f.choices.join(', ')}`);
   switch (f.type) {
@@ -140,7 +140,7 @@ async function finish(cmd: CommandSpec, host: string, flags: Map<string, FlagVal
     }
   }
   for (const f of cmd.flags) {
-    if (f.required === true && !flags.has(f.name)) throw new UsageError(`"${label(path)}" requires --${f.name} ${f.value ?? f.type.toUpperCase()}`, path);
+    if (f.required === true && !flags.has(f.name)) throw new UsageError(`"${label(path)}" requires --${f.name} ${f.value ?? f.type.toUpperCase()}`, path, true);
   }
   if (cmd.rest !== undefined && rest.length === 0) {
     const req = cmd.rest.required;
@@ -157,7 +157,7 @@ async function finish(cmd: CommandSpec, host: string, flags: Map<string, FlagVal
         const s = String(v);
         const hp = splitHostPort(s);
         const why = f.type === 'hostport' ? checkAddress('ip', hp.ok ? hp.value.host : s) : checkAddress(f.type as 'ip' | 'cidr' | 'mac', s);
-        if (why !== undefined) throw new UsageError(`invalid argument ${JSON.stringify(s)} for --${f.name}: ${why}`, path);
+        if (why !== undefined) throw new UsageError(`invalid argument ${JSON.stringify(s)} for --${f.name}: ${why}`, path, true);
       }
     }
   }
@@ -194,7 +194,7 @@ export async function parse(argv: readonly string[], table: Table, env: Readonly
       const eq = tok.indexOf('=');
       const name = tok.slice(2, eq < 0 ? undefined : eq);
       const f = lookup(name, false);
-      if (f === undefined) throw new UsageError(`unknown flag: --${name}${suggest(name, [...(leaf?.flags ?? []), ...GLOBAL_FLAGS].map((x) => x.name)).replace('"', '"--')}`, path);
+      if (f === undefined) throw new UsageError(`unknown flag: --${name}${suggest(name, [...(leaf?.flags ?? []), ...GLOBAL_FLAGS].map((x) => x.name)).replace('"', '"--')}`, path, true);
       if (f.type === 'bool') {
         set(f, eq < 0 ? true : convert(f, tok.slice(eq + 1), path));
         return 1;
@@ -204,14 +204,14 @@ export async function parse(argv: readonly string[], table: Table, env: Readonly
         return 1;
       }
       const v = argv[i + 1];
-      if (v === undefined) throw new UsageError(`flag needs an argument: --${name} ${f.value ?? ''}`.trimEnd(), path);
+      if (v === undefined) throw new UsageError(`flag needs an argument: --${name} ${f.value ?? ''}`.trimEnd(), path, true);
       set(f, convert(f, v, path));
       return 2;
     }
     for (let k = 1; k < tok.length; k++) {
       const c = tok[k] ?? '';
       const f = lookup(c, true);
-      if (f === undefined) throw new UsageError(`unknown shorthand flag: '${c}' in ${tok}`, path);
+      if (f === undefined) throw new UsageError(`unknown shorthand flag: '${c}' in ${tok}`, path, true);
       if (f.type === 'bool') {
         set(f, true);
         continue;
@@ -222,7 +222,7 @@ export async function parse(argv: readonly string[], table: Table, env: Readonly
         return 1;
       }
       const v = argv[i + 1];
-      if (v === undefined) throw new UsageError(`flag needs an argument: -${c} ${f.value ?? ''}`.trimEnd(), path);
+      if (v === undefined) throw new UsageError(`flag needs an argument: -${c} ${f.value ?? ''}`.trimEnd(), path, true);
       set(f, convert(f, v, path));
       return 2;
     }
@@ -279,6 +279,12 @@ export async function parse(argv: readonly string[], table: Table, env: Readonly
     }
     positionals.push(tok);
     i++;
+    // `run IMAGE CMD -x`: past the last positional of a command that takes a command line, every word is that command's
+    // (a `--` right there only separates).
+    if (positionals.length >= takesRestAt) {
+      rest = argv.slice(argv[i] === '--' ? i + 1 : i);
+      break;
+    }
   }
   if (help) return { kind: 'help', path };
   const resolvedHost = host ?? (env['WEFT_HOST'] !== undefined && env['WEFT_HOST'] !== '' ? env['WEFT_HOST'] : DEFAULT_HOST);

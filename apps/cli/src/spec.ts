@@ -90,8 +90,11 @@ export interface Io {
   readonly stderrIsTTY: boolean;
   /** Entering a network namespace (`weft exec`, `weft run` in the foreground) needs root. */
   readonly isRoot: boolean;
-  /** Runs a program with inherited stdio; resolves to its exit status (128+N for signal N). */
-  spawn(file: string, args: readonly string[]): Promise<number>;
+  /**
+   * Runs a program with inherited stdout/stderr (and stdin, unless `stdin: 'ignore'`, Docker's
+   * run without -i); resolves to its exit status (128+N for signal N).
+   */
+  spawn(file: string, args: readonly string[], opts?: { readonly stdin?: 'inherit' | 'ignore' }): Promise<number>;
   readFile(path: string): Promise<string>;
   /** Asks a yes/no question on the terminal; only called when `stdinIsTTY`. */
   confirm(question: string): Promise<boolean>;
@@ -121,13 +124,19 @@ export interface GroupSpec {
   readonly summary: string;
 }
 
-/** Thrown by the parser and by handlers for bad usage: exit 2 with the command's usage. */
+/**
+ * Thrown by the parser and by handlers for bad usage, printed with the command's usage. Exit
+ * status as Docker's CLI: 125 for a flag error (unknown flag, missing or malformed value), 1 for
+ * anything else (wrong arguments, unknown command).
+ */
 export class UsageError extends Error {
   readonly path: readonly string[];
-  constructor(message: string, path: readonly string[]) {
+  readonly flag: boolean;
+  constructor(message: string, path: readonly string[], flag = false) {
     super(message);
     this.name = 'UsageError';
     this.path = path;
+    this.flag = flag;
   }
 }
 

@@ -117,6 +117,9 @@ export interface Client {
   sandboxCreate(r: SandboxCreateRequest): Promise<Sandbox>;
   sandbox(name: string): Promise<Sandbox>;
   sandboxRemove(name: string, force?: boolean): Promise<void>;
+  /** Docker's `stop`: `timeoutSec` before SIGKILL; `exitCode` of an attached command that ended (the client ran it). */
+  sandboxStop(name: string, opts?: { timeoutSec?: number; exitCode?: number }): Promise<void>;
+  sandboxStart(name: string): Promise<Sandbox>;
   services(status?: boolean): Promise<Service[]>;
   service(id: string): Promise<Service>;
   serviceCreate(spec: ServiceSpec): Promise<ServiceCreateResponse>;
@@ -162,6 +165,8 @@ export function createClient(socketPath: string = DEFAULT_SOCKET, opts: RequestO
     sandboxCreate: (b) => r('POST', '/sandboxes/create', b),
     sandbox: (name) => r('GET', `/sandboxes/${seg(name)}`),
     sandboxRemove: (name, force) => none(r('DELETE', `/sandboxes/${seg(name)}${q({ force })}`)),
+    sandboxStop: (name, o) => none(r('POST', `/sandboxes/${seg(name)}/stop${q({ t: o?.timeoutSec === undefined ? undefined : String(o.timeoutSec), exitcode: o?.exitCode === undefined ? undefined : String(o.exitCode) })}`)),
+    sandboxStart: (name) => r('POST', `/sandboxes/${seg(name)}/start`),
     services: (status) => r('GET', `/services${q({ status: status === true ? 'true' : undefined })}`),
     service: (id) => r('GET', `/services/${seg(id)}`),
     serviceCreate: (spec) => r('POST', '/services/create', spec),

@@ -32,6 +32,8 @@
  * | POST | /sandboxes/create | SandboxCreateRequest → Sandbox |
  * | GET | /sandboxes/{name} | → Sandbox |
  * | DELETE | /sandboxes/{name}[?force=1] | → {} |
+ * | POST | /sandboxes/{name}/stop[?t=SECONDS][&exitcode=N] | → {} |
+ * | POST | /sandboxes/{name}/start | → Sandbox |
  */
 import * as t from 'io-ts';
 export { IPAMConfig, NetworkCreateRequest, PortMapping, SandboxCreateRequest, PortConfig, ServiceSpec } from '@weft/kernel';
@@ -149,6 +151,8 @@ export interface Node {
   readonly Addr: string;
   readonly Weft: boolean;
   readonly Self: boolean;
+  /** The swarm role (Docker's Spec.Role); absent for gossip members outside the swarm. */
+  readonly Role?: 'manager' | 'worker';
   readonly Tags: Readonly<Record<string, string>>;
   /**
    * Gossip encryption as this node sees it: whether its gossip with the node is encrypted, and
@@ -210,12 +214,16 @@ export interface PeerView {
   readonly Drops: PeerDrops;
   /** Every raw counter of the data path for this VTEP on this network (see @weft/vxlan's COUNTER_FIELDS). */
   readonly Counters: Readonly<Record<string, number>>;
+  /** The data plane that host carries the network on (`kernel`, `userspace`), from its endpoint records. */
+  readonly DataPlane?: 'kernel' | 'userspace';
 }
 
 export interface NetworkPeers {
   readonly Network: string;
   readonly VNI: number;
   readonly Encrypted: boolean;
+  /** The data plane this host carries the network on. */
+  readonly DataPlane?: 'kernel' | 'userspace';
   readonly Peers: readonly PeerView[];
   readonly Endpoints: readonly NetworkEndpoint[];
   /**
@@ -260,7 +268,11 @@ export interface StackSummary {
   readonly Networks?: number;
 }
 
-export const StackDeployRequest = t.type({ Name: t.string, ComposeFiles: t.array(t.string) });
+export const StackDeployRequest = t.intersection([
+  t.type({ Name: t.string, ComposeFiles: t.array(t.string) }),
+  /** Values of the variables the files refer to (`${VAR}`): the client's environment over its `.env` file, as Compose reads them. */
+  t.partial({ Env: t.record(t.string, t.string) }),
+]);
 export type StackDeployRequest = t.TypeOf<typeof StackDeployRequest>;
 
 export interface StackDeployResponse {

@@ -252,6 +252,8 @@ export const WeftOptions = {
   networkId: 'weft.network.id',
   /** Label on a Weft network the Docker plugin created: the Docker network's ID. */
   dockerNetwork: 'weft.docker.network',
+  /** Driver option (`--opt weft.dataplane=`): `auto` (default), `kernel` or `userspace`. */
+  dataplane: 'weft.dataplane',
 } as const;
 
 /** `NetworkDriver.Join` options Weft's own agent adds (Docker never sends these). */

@@ -18,7 +18,8 @@ export type { KeyValue, CompareResult, Compare, TxnOp, TxnOpResult, TxnRequest, 
 export type { MemberState, Member, MemberEventType, MemberEvent, Membership, GossipEncryption } from './contracts/membership.ts';
 export { GOSSIP_KEY_EPOCH_TAG } from './contracts/membership.ts';
 export type { TableEntry, TableEvent, Tables } from './contracts/tables.ts';
-export type { DataPathNetwork, PortSpec, PeerSpec, Counters, PeerStats, VtepStats, NetworkStats, DataPathStats, DataPath } from './contracts/datapath.ts';
+export type { DataPathNetwork, PortSpec, PeerSpec, Counters, PeerStats, VtepStats, NetworkStats, DataPathStats, DataPath, DataPlane, DataPlaneChoice, DataPlacement } from './contracts/datapath.ts';
+export { DATAPLANE_CHOICES } from './contracts/datapath.ts';
 export { DropReason, CipherStatNames, CIPHER_MAX_PLAINTEXT, VXLAN_FLAGS_WORD, WORKER_CIPHER_EXPORT, loadWorkerCipher } from './contracts/cipher.ts';
 export type { DataKey, KeyRing, CipherSession, Cipher, CipherWorker, WorkerCipherFactory } from './contracts/cipher.ts';
 export { DATA_KEY_BYTES, generateDataKey, primaryIndex, initialRing, newestEpoch, rotate, toKeyRing } from './keyring.ts';
@@ -27,7 +28,9 @@ export { SwarmRole, NodeAvailability, NodePlatform, ControlSubnet, ControlNetwor
 export type { ControlMethodName, NodeDescription, GossipBootstrap, GossipKeyRing, Control, ControlSnapshotEvent, ControlKeyRingEvent, ControlLeaderEvent, ControlNodeRemovedEvent } from './contracts/control.ts';
 export type { DnsClient, DnsAnswerResult, Dns } from './contracts/dns.ts';
 export type { BlockAllocator, BlockAllocatorOptions, BlockAllocators } from './contracts/blocks.ts';
-export { IPAMConfig, NetworkCreateRequest, PortMapping, SandboxCreateRequest } from './contracts/engine.ts';
+export { IPAMConfig, NetworkCreateRequest, PortMapping, SandboxCreateRequest, imageDefault } from './contracts/engine.ts';
+export type { ImageDefault } from './contracts/engine.ts';
+export type { ContainerSandbox, Containers } from './contracts/containers.ts';
 export type { NetworkCreateResponse, NetworkEndpoint, Network, Sandbox, NetDef, RemoveCheck, TaskOptions, Engine, EngineNetworkEvent, EngineSandboxEvent, EngineAttachEvent } from './contracts/engine.ts';
 export type { PublishedPort, PortForwarding, Ports } from './contracts/ports.ts';
 export { PortConfig, ServiceSpec } from './contracts/services.ts';

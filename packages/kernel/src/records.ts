@@ -29,6 +29,8 @@ export const EndpointRecord = t.intersection([
     serviceVip: t.string,
     endpointMode: t.union([t.literal('vip'), t.literal('dnsrr')]),
     taskSlot: t.number,
+    /** The data plane that carries this endpoint's network on its host (`kernel`, `userspace`). */
+    dataplane: t.union([t.literal('kernel'), t.literal('userspace')]),
   }),
 ]);
 export type EndpointRecord = t.TypeOf<typeof EndpointRecord>;

@@ -12,6 +12,7 @@
 import type { BlockAllocators } from './contracts/blocks.ts';
 import type { ClusterStoreBackend } from './contracts/cluster-store.ts';
 import type { Cipher } from './contracts/cipher.ts';
+import type { Containers } from './contracts/containers.ts';
 import type { Control } from './contracts/control.ts';
 import type { DataPath } from './contracts/datapath.ts';
 import type { Dns } from './contracts/dns.ts';
@@ -27,7 +28,12 @@ export interface ServiceMap {
   store: Store;
   membership: Membership;
   tables: Tables;
+  /** What drivers use: one data path, or the dispatcher that picks one per network. */
   datapath: DataPath;
+  /** The kernel's vxlan device and bridge per network (@weft/kernel-vxlan). */
+  'datapath.kernel': DataPath;
+  /** Weft's userspace switch (@weft/vxlan), the one that can encrypt. */
+  'datapath.userspace': DataPath;
   cipher: Cipher;
   control: Control;
   dns: Dns;
@@ -35,6 +41,8 @@ export interface ServiceMap {
   engine: Engine;
   ports: Ports;
   services: ServicesApi;
+  /** Docker containers on Weft networks (@weft/docker). */
+  containers: Containers;
   /** Cluster-store backends by URL scheme: `clusterStore.embedded`, `clusterStore.etcd`. */
   [backend: `clusterStore.${string}`]: ClusterStoreBackend;
 }

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { WeftException } from '@weft/kernel';
+import { tsModuleCommand } from '@weft/testing';
 import { fileStore, verifyStore, STORE_CORRUPT } from './mod.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -90,7 +91,8 @@ test('kill -9 during a stream of writes leaves every key old-or-new and valid', 
     process.stdout.write('ready\\n');
     for (;;) { i++; await s.put('k' + (i % 5), new TextEncoder().encode('v'.repeat(1000 + (i % 7) * 3000) + i)); }
   `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', writer], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [cmd, ...args] = tsModuleCommand(writer);
+  const child = spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
     await new Promise((r) => setTimeout(r, 400));

@@ -15,6 +15,7 @@ import {
   listJson,
   createKeyedSerial,
   WeftJoinOptions,
+  WeftOptions,
   encodeEndpointRecord,
   definePlugin,
   errors,
@@ -22,6 +23,7 @@ import {
   putJson,
   type Context,
   type CreateNetworkRequest,
+  type DataPlaneChoice,
   type EndpointRecord,
   type PluginDefinition,
   type TableEvent,
@@ -142,7 +144,9 @@ function portSpec(ep: EndpointState) {
 }
 
 function dataPathSpec(n: NetworkSpec) {
-  return { id: n.id, vni: n.vni, mtu: n.mtu, encrypted: n.encrypted, internal: n.internal, gateways: n.gateways };
+  // Older records hold the option only in `generic` (it was validated when the network was made).
+  const dataplane = n.dataplane ?? (n.generic[WeftOptions.dataplane] as DataPlaneChoice | undefined);
+  return { id: n.id, vni: n.vni, mtu: n.mtu, encrypted: n.encrypted, internal: n.internal, gateways: n.gateways, ...(dataplane !== undefined && dataplane !== ('' as string) ? { dataplane } : {}) };
 }
 
 /**
@@ -342,6 +346,11 @@ export function switchDriver(spec: SwitchDriverSpec): PluginDefinition<SwitchCon
   });
 
   function record(ctx: Context<SwitchConfig>, ep: EndpointState): EndpointRecord {
+    // The path this host carries the network on, and the port its VTEP for that path listens on:
+    // peers program both (a host may run the kernel path and the userspace switch side by side).
+    const dp = ctx.services.get('datapath');
+    const at = dp.placement?.(ep.network) ?? (dp.dataplane !== undefined ? { dataplane: dp.dataplane, vtepPort: dp.vtepPort ?? ctx.config.vtepPort } : undefined);
+    const vtepPort = at?.vtepPort ?? ctx.config.vtepPort;
     return {
       name: ep.name ?? '',
       ipv4: ep.ipv4,
@@ -354,7 +363,8 @@ export function switchDriver(spec: SwitchDriverSpec): PluginDefinition<SwitchCon
       ...(ep.endpointMode !== undefined ? { endpointMode: ep.endpointMode } : {}),
       ...(ep.taskSlot !== undefined ? { taskSlot: ep.taskSlot } : {}),
       ...(ep.ipv6 !== '' ? { ipv6: ep.ipv6 } : {}),
-      ...(ctx.config.vtepPort !== undefined ? { vtepPort: ctx.config.vtepPort } : {}),
+      ...(vtepPort !== undefined ? { vtepPort } : {}),
+      ...(at !== undefined ? { dataplane: at.dataplane } : {}),
     };
   }
 

@@ -1,5 +1,5 @@
 /** Network options with Docker's meaning, decoded from CreateNetwork's Options. */
-import { DockerOptions, type CreateNetworkRequest } from '@weft/kernel';
+import { DATAPLANE_CHOICES, DockerOptions, WeftOptions, type CreateNetworkRequest, type DataPlaneChoice } from '@weft/kernel';
 
 export const VNI_MIN = 4096;
 export const VNI_MAX = 2 ** 24 - 1;
@@ -17,6 +17,8 @@ export interface NetworkSpec {
   readonly gateways: readonly string[];
   readonly subnets: readonly string[];
   readonly generic: Readonly<Record<string, string>>;
+  /** `--opt weft.dataplane=`: which data plane carries it (absent: `auto`). */
+  readonly dataplane?: DataPlaneChoice;
 }
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; path: string; message: string; value: unknown };
@@ -70,6 +72,22 @@ export function parseNetwork(req: CreateNetworkRequest, cipherOverhead: number |
     // Leave room for the envelope inside the same underlay packet, 4-byte aligned as Docker does.
     mtu = Math.floor((mtu - cipherOverhead) / 4) * 4;
   }
+  let dataplane: DataPlaneChoice | undefined;
+  const dpRaw = generic[WeftOptions.dataplane];
+  if (dpRaw !== undefined && dpRaw !== '') {
+    if (!(DATAPLANE_CHOICES as readonly string[]).includes(dpRaw)) {
+      return { ok: false, path: path(WeftOptions.dataplane), message: `data plane ${JSON.stringify(dpRaw)} is not one of ${DATAPLANE_CHOICES.join(', ')}`, value: dpRaw };
+    }
+    dataplane = dpRaw as DataPlaneChoice;
+  }
+  if (dataplane === 'kernel' && encrypted) {
+    return {
+      ok: false,
+      path: path(WeftOptions.dataplane),
+      message: 'an encrypted network cannot use the kernel data plane: it carries VXLAN in plaintext, and Weft never sends an encrypted network in clear (use weft.dataplane=auto or userspace)',
+      value: dpRaw,
+    };
+  }
   const internal = truthy(opts[DockerOptions.internal]);
   const v4 = req.IPv4Data ?? [];
   return {
@@ -83,6 +101,7 @@ export function parseNetwork(req: CreateNetworkRequest, cipherOverhead: number |
       gateways: v4.map((d) => d.Gateway ?? '').filter((g) => g !== ''),
       subnets: [...v4.map((d) => d.Pool), ...(req.IPv6Data ?? []).map((d) => d.Pool)],
       generic,
+      ...(dataplane !== undefined ? { dataplane } : {}),
     },
   };
 }

@@ -1,4 +1,4 @@
-/** Picks the adapter for the running runtime; one `Sys` per thread (workers call this too). */
+/** Picks the adapter for the running runtime (Deno, Bun, else Node); one `Sys` per thread (workers call this too). */
 import type { Sys } from './types.ts';
 
 let cached: Sys | undefined;
@@ -6,6 +6,7 @@ let cached: Sys | undefined;
 export async function loadSys(): Promise<Sys> {
   if (cached !== undefined) return cached;
   if ('Deno' in globalThis) cached = (await import('./deno.ts')).createDenoSys();
+  else if ('Bun' in globalThis) cached = await (await import('./bun.ts')).createBunSys();
   else cached = (await import('./node.ts')).createNodeSys();
   return cached;
 }

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import {
   EAGAIN, MSG_DONTWAIT, SIZEOF_SOCKADDR_IN, VNET_HDR_LEN, linkShow, loadSys, openTap, parseIPv4, rootSkipReason,
   udpSocket, withLab, withNetns, writeSockaddrIn, ip, cstr, O_RDONLY, check, configureLink, linkIndex, linkMtu,
-  EPOLL_CTL_ADD, EPOLLIN, EPOLL_EVENT_SIZE, EPOLL_DATA_OFFSET, SIZEOF_SOCKADDR_IN as SA,
+  EPOLL_CTL_ADD, EPOLLIN, EPOLL_EVENT_SIZE, EPOLL_DATA_OFFSET, SIZEOF_SOCKADDR_IN as SA, runtimeName,
 } from './mod.ts';
 
 const skip = rootSkipReason();
@@ -14,7 +14,7 @@ const rootTest = (name: string, fn: () => Promise<void>) => {
 
 test('the adapter loads and reports errno', async () => {
   const sys = await loadSys();
-  assert.is(sys.runtime, 'node');
+  assert.is(sys.runtime, runtimeName());
   assert.is(sys.open(cstr(sys, '/nonexistent/weft'), O_RDONLY), -1);
   assert.is(sys.errno(), 2);
   assert.throws(() => check(sys, -1, 'probe'), /probe failed/);

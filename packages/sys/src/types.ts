@@ -15,7 +15,7 @@ export interface Mem {
 }
 
 export interface Sys {
-  readonly runtime: 'node' | 'deno';
+  readonly runtime: 'node' | 'deno' | 'bun';
   /** Zeroed pinned memory; lives until process exit. Allocate once, reuse (hot paths never allocate). */
   alloc(len: number): Mem;
   errno(): number;

@@ -7,12 +7,57 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from '@weft/api';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const AGENT_BIN = path.join(repo, 'apps/agent/bin/weft-agent.js');
 export const CLI_BIN = path.join(repo, 'apps/cli/bin/weft.js');
+
+/**
+ * What starts weft-agent and weft (argv before their own arguments):
+ * - `WEFT_AGENT_BIN` / `WEFT_CLI_BIN` (paths of executables, e.g. the single-file binaries of
+ *   `npm run build:binaries`), each preceded by the JSON argv array in `WEFT_BIN_WRAPPER` if set
+ *   (tools/binaries uses it to run them where no other Weft file is visible);
+ * - else the TypeScript sources on the runtime running this code: `node bin/…js`, or
+ *   `deno run --allow-all` of the entry modules under Deno;
+ * - with `runtime`, the sources on that runtime whatever runs this code (`deno` is the npm
+ *   package's executable when this is Node).
+ */
+export function agentCommand(runtime?: SourceRuntime): string[] {
+  return command('WEFT_AGENT_BIN', AGENT_BIN, 'apps/agent/src/main.ts', runtime);
+}
+export function cliCommand(runtime?: SourceRuntime): string[] {
+  return command('WEFT_CLI_BIN', CLI_BIN, 'apps/cli/src/main.ts', runtime);
+}
+
+export type SourceRuntime = 'node' | 'deno';
+
+/** The Deno executable: this process under Deno, else the one npm installed (package `deno`). */
+export function denoExecutable(): string {
+  if ('Deno' in globalThis) return process.execPath;
+  return path.join(path.dirname(createRequire(import.meta.url).resolve('deno/package.json')), 'deno');
+}
+
+function command(envName: string, nodeBin: string, denoEntry: string, runtime?: SourceRuntime): string[] {
+  const deno = () => [denoExecutable(), 'run', '--allow-all', '--no-prompt', '--config', path.join(repo, 'deno.json'), path.join(repo, denoEntry)];
+  if (runtime === 'deno') return deno();
+  if (runtime === 'node') return ['Deno' in globalThis ? 'node' : process.execPath, nodeBin];
+  const bin = process.env[envName];
+  if (bin !== undefined && bin !== '') {
+    const w = process.env.WEFT_BIN_WRAPPER;
+    let wrapper: string[] = [];
+    if (w !== undefined && w !== '') {
+      const v: unknown = JSON.parse(w);
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error(`WEFT_BIN_WRAPPER must be a JSON array of strings, got ${w}`);
+      wrapper = v as string[];
+    }
+    return [...wrapper, bin];
+  }
+  if ('Deno' in globalThis) return deno();
+  return [process.execPath, nodeBin];
+}
 
 export interface Host {
   readonly name: string;
@@ -123,8 +168,22 @@ async function waitGone(pids: readonly number[], ms: number): Promise<void> {
   }
 }
 
+/** Namespaces the kernel data path of the agent in host namespace `hostNs` made for its networks. */
+export function kernelNetworkNamespaces(hostNs: string): string[] {
+  try {
+    const ino = fs.statSync(`/run/netns/${hostNs}`).ino.toString(36);
+    return fs.readdirSync('/run/netns').filter((n) => n.startsWith(`wfk-${ino}-`));
+  } catch {
+    return [];
+  }
+}
+
 /** `n` hosts `h1..hn` at 198.18.<subnet>.<i>, linked through an underlay namespace with a bridge-free L2: a veth per host into a bridge. */
-export async function createCluster(n: number, opts: { tag?: string; subnet?: number } = {}): Promise<Cluster> {
+/**
+ * `nsPrefix`: the agents name their sandboxes' namespaces PREFIX+NAME (`--netns-prefix`), so a
+ * test can use the names of a guide (alpine1, ...) without meeting another test's namespaces.
+ */
+export async function createCluster(n: number, opts: { tag?: string; subnet?: number; nsPrefix?: string; runtime?: SourceRuntime } = {}): Promise<Cluster> {
   const prefix = `wft-${opts.tag ?? 'c'}${process.pid % 10000}-`;
   const sub = opts.subnet ?? 0;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}`));
@@ -140,13 +199,13 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
       const log = fs.openSync(h.logFile, 'a');
       // nsenter --net (not `ip netns exec`): the agent must share the mount namespace so the
       // sandboxes it creates under /run/netns are visible to everyone.
-      const p = spawn('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, AGENT_BIN, '--socket', h.socket, '--state-dir', h.stateDir, '--node-name', h.name, '--advertise-addr', h.addr, '--docker-plugin', 'off', ...extra], {
+      const p = spawn('nsenter', [`--net=/run/netns/${h.ns}`, ...agentCommand(opts.runtime), '--socket', h.socket, '--state-dir', h.stateDir, '--node-name', h.name, '--advertise-addr', h.addr, '--docker-plugin', 'off', ...(opts.nsPrefix !== undefined ? ['--netns-prefix', opts.nsPrefix] : []), ...extra], {
         stdio: ['ignore', log, log],
         detached: true,
       });
       fs.closeSync(log);
       h.agent = p;
-      await eventually(async () => (await h.client.version()).Version !== '', 20_000, `the agent on ${h.name} (log: ${h.logFile})`, 100);
+      await eventually(async () => (await h.client.version()).Version !== '', 45_000, `the agent on ${h.name} (log: ${h.logFile})`, 100); // generous: ten agents starting at once on a loaded 2-core machine
     },
     async stopAgent(h, signal = 'SIGTERM') {
       const p = h.agent;
@@ -183,7 +242,7 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
       for (const h of hosts) await cluster.stopAgent(h, 'SIGKILL');
       // Sandboxes the agents created are namespaces too: find them through the agents' state.
       const live = ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '');
-      const sandboxes = hosts.flatMap((h) => listSandboxNames(h.stateDir)).filter((n) => live.includes(n));
+      const sandboxes = hosts.flatMap((h) => listSandboxNames(h.stateDir)).map((n) => `${opts.nsPrefix ?? ''}${n}`).filter((n) => live.includes(n));
       // Deleting a namespace does not stop what runs in it: kill every process inside first, and
       // every `ip netns exec NS …` that has not entered its namespace yet (a sandbox command
       // spawned just before: on a loaded machine it would enter after the scan and outlive us).
@@ -198,6 +257,9 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
         tryIp(['netns', 'del', ns]);
         fs.rmSync(path.join('/etc/netns', ns), { recursive: true, force: true });
       }
+      // The kernel data path's per-network namespaces (`wfk-<inode of the host's namespace>-<id>`),
+      // which an agent keeps across restarts and removes only with the network.
+      for (const h of hosts) for (const ns of kernelNetworkNamespaces(h.ns)) tryIp(['netns', 'del', ns]);
       for (const ns of [...created].reverse()) if (live.includes(ns)) tryIp(['netns', 'del', ns]);
       fs.rmSync(dir, { recursive: true, force: true });
     },

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import type { Sandbox } from '@weft/api';
 import { createCluster, eventually, type Cluster, type Host } from './cluster.ts';
 import { startEtcdCluster, type EtcdCluster } from './etcd.ts';
+import { tsModuleCommand } from './runtime.ts';
 
 const CLK_TCK = 100;
 
@@ -114,18 +115,20 @@ function resolveIn(ns: string, server: string, names: readonly string[], dir: st
   const file = path.join(dir, `names-${ns}.json`);
   fs.writeFileSync(file, JSON.stringify(names));
   const script = `
-    const dns = require('node:dns');
-    const names = JSON.parse(require('node:fs').readFileSync(process.argv[1], 'utf8'));
+    import dns from 'node:dns';
+    import fs from 'node:fs';
+    const names = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
     const r = new dns.promises.Resolver({ timeout: 2000, tries: 3 });
-    r.setServers([process.argv[2]]);
+    r.setServers([process.argv[3]]);
     const out = {};
     let next = 0;
     const work = async () => { for (let i = next++; i < names.length; i = next++) {
       try { out[names[i]] = (await r.resolve4(names[i]))[0] ?? ''; } catch { out[names[i]] = ''; }
     } };
-    Promise.all(Array.from({ length: 64 }, work)).then(() => process.stdout.write(JSON.stringify(out)));`;
+    await Promise.all(Array.from({ length: 64 }, work));
+    process.stdout.write(JSON.stringify(out));`;
   return new Promise((resolve, reject) => {
-    const p = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, '-e', script, file, server], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('nsenter', [`--net=/run/netns/${ns}`, ...tsModuleCommand(script, [file, server])], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));

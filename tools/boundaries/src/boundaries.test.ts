@@ -18,8 +18,9 @@ function tree(files: Files): string {
   return root;
 }
 
-const pkg = (name: string, deps: Record<string, string> = {}, dev: Record<string, string> = {}) =>
-  JSON.stringify({ name, type: 'module', exports: { '.': './src/mod.ts', './extra': './src/extra.ts' }, dependencies: deps, devDependencies: dev });
+const SCRIPTS = { test: 'uvu', 'test-deno': 'deno run npm:uvu', typecheck: 'tsc', 'typecheck-deno': 'deno check src' };
+const pkg = (name: string, deps: Record<string, string> = {}, dev: Record<string, string> = {}, scripts: Record<string, string> = SCRIPTS) =>
+  JSON.stringify({ name, type: 'module', exports: { '.': './src/mod.ts', './extra': './src/extra.ts' }, scripts, dependencies: deps, devDependencies: dev });
 
 async function run(files: Files): Promise<string[]> {
   const root = tree(files);
@@ -112,6 +113,31 @@ test('an import that names no file is reported', async () => {
 test('runtime files: everything under src/ but tests, their helpers and benchmarks', () => {
   for (const f of ['src/mod.ts', 'src/worker.ts', 'src/swim/state.ts', 'src/testing.ts']) assert.ok(isRuntimeFile(f), f);
   for (const f of ['src/a.test.ts', 'src/testutil.ts', 'src/_fakes.ts', 'src/bench.ts', 'src/testdata/x.ts', 'scripts/x.ts']) assert.not.ok(isRuntimeFile(f), f);
+});
+
+test('a package without a Node or Deno typecheck, or with tests but no Node or Deno test target, is caught, naming the script', async () => {
+  const { 'test-deno': _td, 'typecheck-deno': _tcd, ...nodeOnly } = SCRIPTS;
+  const { test: _t, 'test-deno': _td2, ...typecheckOnly } = SCRIPTS;
+  const keys = await run({
+    'packages/kernel/package.json': pkg('@weft/kernel'),
+    'packages/kernel/src/mod.ts': 'export const k = 1;\n',
+    'packages/kernel/src/mod.test.ts': "import { k } from './mod.ts';\nexport const t = k;\n",
+    'plugins/drivers/one/package.json': pkg('@weft/one', { '@weft/kernel': '*' }, {}, nodeOnly),
+    'plugins/drivers/one/src/mod.ts': "import { k } from '@weft/kernel';\nexport const one = k;\n",
+    'plugins/drivers/one/src/mod.test.ts': "import { one } from './mod.ts';\nexport const t = one;\n",
+    // No tests: typecheck targets are enough.
+    'plugins/drivers/two/package.json': pkg('@weft/two', {}, {}, typecheckOnly),
+    'plugins/drivers/two/src/mod.ts': 'export const two = 2;\n',
+    'plugins/drivers/three/package.json': pkg('@weft/three', {}, {}, typecheckOnly),
+    'plugins/drivers/three/src/mod.ts': 'export const three = 3;\n',
+    'plugins/drivers/three/src/mod.test.ts': "import { three } from './mod.ts';\nexport const t = three;\n",
+  });
+  assert.equal(keys, [
+    'targets: plugins/drivers/one/package.json -> test-deno',
+    'targets: plugins/drivers/one/package.json -> typecheck-deno',
+    'targets: plugins/drivers/three/package.json -> test',
+    'targets: plugins/drivers/three/package.json -> test-deno',
+  ]);
 });
 
 test.run();

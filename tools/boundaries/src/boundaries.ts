@@ -15,13 +15,16 @@
  * - `export-star`: `export * from '…'` anywhere: public names are listed explicitly
  *   (`export * as ns from '…'` names what it exports and is allowed).
  * - `unresolved`: a relative or `@weft/*` import that names no file of the tree.
+ * - `targets`: a package lacks one of the scripts that run it on both runtimes (`typecheck` and
+ *   `typecheck-deno` always; `test` and `test-deno` when it has a `*.test.ts`), so `npm test`
+ *   would skip it on Node or on Deno.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { init, parse } from 'es-module-lexer';
 
-export type Rule = 'plugin-import' | 'plugin-dependency' | 'cycle' | 'export-star' | 'unresolved';
+export type Rule = 'plugin-import' | 'plugin-dependency' | 'cycle' | 'export-star' | 'unresolved' | 'targets';
 
 export interface Violation {
   readonly rule: Rule;
@@ -43,6 +46,8 @@ export interface Workspace {
   readonly isPlugin: boolean;
   readonly exports: Readonly<Record<string, string>>;
   readonly dependencies: readonly string[];
+  /** Names of its package.json `scripts` (its nx targets). */
+  readonly scripts: readonly string[];
 }
 
 export interface ImportEdge {
@@ -93,9 +98,10 @@ function readWorkspace(root: string, dir: string): Workspace {
     name?: string;
     exports?: string | Record<string, string>;
     dependencies?: Record<string, string>;
+    scripts?: Record<string, string>;
   };
   const exp = pkg.exports === undefined ? {} : typeof pkg.exports === 'string' ? { '.': pkg.exports } : pkg.exports;
-  return { name: pkg.name ?? dir, dir, isPlugin: dir.startsWith('plugins/'), exports: exp, dependencies: Object.keys(pkg.dependencies ?? {}) };
+  return { name: pkg.name ?? dir, dir, isPlugin: dir.startsWith('plugins/'), exports: exp, dependencies: Object.keys(pkg.dependencies ?? {}), scripts: Object.keys(pkg.scripts ?? {}) };
 }
 
 /** Every `.ts` file of a workspace, skipping node_modules and dot folders (generated output). */
@@ -338,10 +344,35 @@ export function cycles(tree: Tree): Violation[] {
   return out;
 }
 
+/**
+ * The nx targets (package.json scripts) `npm test` runs in every package: `typecheck` and
+ * `typecheck-deno` always, `test` and `test-deno` in a package with tests, so each package is
+ * checked and tested on Node (tsx) and on Deno. See docs/deno.md for the commands a package uses.
+ */
+export const REQUIRED_TARGETS = ['typecheck', 'typecheck-deno'] as const;
+export const REQUIRED_TEST_TARGETS = ['test', 'test-deno'] as const;
+
+export function missingTargets(tree: Tree): Violation[] {
+  const out: Violation[] = [];
+  for (const ws of tree.workspaces) {
+    const hasTests = [...tree.files.keys()].some((f) => f.startsWith(`${ws.dir}/`) && f.endsWith('.test.ts'));
+    for (const t of [...REQUIRED_TARGETS, ...(hasTests ? REQUIRED_TEST_TARGETS : [])]) {
+      if (ws.scripts.includes(t)) continue;
+      out.push({
+        rule: 'targets',
+        file: `${ws.dir}/package.json`,
+        import: t,
+        message: `${ws.name} has no "${t}" script: every package is type-checked, and tested when it has tests, on Node and on Deno (add the scripts listed in docs/deno.md)`,
+      });
+    }
+  }
+  return out;
+}
+
 /** Every rule over the tree, sorted by key. */
 export async function check(root: string): Promise<Violation[]> {
   const tree = await scan(root);
-  return [...pluginImports(tree), ...pluginDependencies(tree), ...cycles(tree), ...exportStars(tree), ...unresolved(tree)].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  return [...pluginImports(tree), ...pluginDependencies(tree), ...cycles(tree), ...exportStars(tree), ...unresolved(tree), ...missingTargets(tree)].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 /** The repository this tool lives in. */

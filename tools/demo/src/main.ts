@@ -7,13 +7,14 @@
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createCluster, CLI_BIN, type Cluster, type Host } from '@weft/testing/cluster';
+import { createCluster, cliCommand, type Cluster, type Host } from '@weft/testing/cluster';
 
 /** Runs `weft -H <host's socket> ARGS`, echoing the command line and its output. */
 function weft(h: Host, args: readonly string[], opts: { expectFail?: boolean } = {}): string {
   process.stdout.write(`   ${dim(`[${h.name}]`)} $ weft ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);
   try {
-    const out = execFileSync(process.execPath, [CLI_BIN, '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...pre] = cliCommand();
+    const out = execFileSync(cmd as string, [...pre, '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     if (opts.expectFail) throw new Error(`"weft ${args.join(' ')}" succeeded but should have failed`);
     if (out.trim() !== '') say(out.trimEnd());
     return out;
@@ -89,6 +90,8 @@ async function main(): Promise<number> {
     const [h1, h2, h3] = cluster.hosts as [typeof cluster.hosts[0], typeof cluster.hosts[0], typeof cluster.hosts[0]];
 
     await step('Start weft-agent on every host', async () => {
+      const bin = process.env.WEFT_AGENT_BIN;
+      say(bin !== undefined && bin !== '' ? `weft-agent: the single-file binary ${bin}; weft: ${process.env.WEFT_CLI_BIN ?? '(sources)'}` : `weft-agent and weft: the TypeScript sources on ${'Deno' in globalThis ? 'Deno' : 'Node'}`);
       await Promise.all(cluster.hosts.map((h) => cluster.startAgent(h)));
       for (const h of cluster.hosts) say(`${h.name}: agent pid ${h.agent?.pid}, API unix://${h.socket}`);
     });
@@ -136,7 +139,7 @@ async function main(): Promise<number> {
 
     await step('Prove the underlay carries no plaintext: capture VXLAN while pinging with a marker payload', async () => {
       const pcap = path.join(cluster.dir, 'underlay.pcap');
-      const cap = spawn('ip', ['netns', 'exec', cluster.underlay, 'tcpdump', '-i', 'br0', '-U', '-w', pcap, 'udp', 'port', '4789'], { stdio: 'ignore' });
+      const cap = spawn('ip', ['netns', 'exec', cluster.underlay, 'tcpdump', '-i', 'br0', '--immediate-mode', '-U', '-w', pcap, 'udp', 'and', '(', 'port', '4789', 'or', 'port', '4790', ')'], { stdio: 'ignore' }); // the kernel path's port and the switch's (encrypted networks)
       try {
         await new Promise((r) => setTimeout(r, 1000));
         // "WEFTDEMO" repeated through every ICMP payload

@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createCluster, eventually, type Cluster, type Host } from '@weft/testing/cluster';
+import { tsFileCommand } from '@weft/testing';
 
 const root = process.getuid?.() === 0;
 const tag = `fz${process.pid % 1000}`;
@@ -73,7 +74,7 @@ function attacker(c: Cluster): { ns: string; run(args: string[]): unknown; destr
   return {
     ns,
     run(args) {
-      const out = execFileSync('nsenter', [`--net=/run/netns/${ns}`, process.execPath, '--import', 'tsx', path.join(here, 'garbage.ts'), ...args], {
+      const out = execFileSync('nsenter', [`--net=/run/netns/${ns}`, ...tsFileCommand(path.join(here, 'garbage.ts'), args)], {
         encoding: 'utf8',
         cwd: here,
         timeout: 300_000,
@@ -169,6 +170,8 @@ if (!root) {
       const sent: Record<string, unknown> = {};
       for (const h of [m, w]) {
         sent[`${h.name} udp/4789`] = atk.run(['udp', h.addr, '4789', String(n)]);
+        // The userspace switch (encrypted networks) listens on the next port.
+        sent[`${h.name} udp/4790`] = atk.run(['udp', h.addr, '4790', String(n)]);
         sent[`${h.name} udp/7946`] = atk.run(['udp', h.addr, '7946', String(n)]);
         sent[`${h.name} tcp/7946`] = atk.run(['tcp', h.addr, '7946', String(conns)]);
       }
@@ -222,8 +225,11 @@ if (!root) {
 
       const sealedBefore = rxPackets(sb('ws'));
       const sealedSeen = await captured(sb('ws'), () => {
-        atk!.run(['vxlan', w.addr, String(vniSealed), wSealed.MacAddress, wSealed.IPAddress.split('/')[0]!, String(forged)]);
-        atk!.run(['sealed', w.addr, String(forged)]);
+        // At both paths' ports: the encrypted network lives on the userspace switch (4790).
+        for (const port of ['4789', '4790']) {
+          atk!.run(['vxlan', w.addr, String(vniSealed), wSealed.MacAddress, wSealed.IPAddress.split('/')[0]!, String(forged), port]);
+          atk!.run(['sealed', w.addr, String(forged), port]);
+        }
       });
       const sealedRx = rxPackets(sb('ws')) - sealedBefore;
       console.log(`  forged: ${controlSeen}/${forged} reached the plain sandbox (control, eth0 RX +${controlRx}); ${sealedSeen} reached the encrypted sandbox after ${forged} plaintext VXLAN + ${forged} envelope-shaped datagrams (eth0 RX +${sealedRx}, any traffic)`);

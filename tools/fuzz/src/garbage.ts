@@ -90,7 +90,7 @@ if (mode === 'udp') {
   out = {
     bytes: await udp(port, count, (i) => {
       const r = random(i);
-      if (i % 3 === 0 && r.length > 8) r.set(port === 4789 ? encodeVxlan(i & 0xffffff) : Uint8Array.of(i % 2 === 0 ? 7 : 9, 0xff));
+      if (i % 3 === 0 && r.length > 8) r.set(port === 4789 || port === 4790 ? encodeVxlan(i & 0xffffff) : Uint8Array.of(i % 2 === 0 ? 7 : 9, 0xff));
       return r;
     }),
     count,
@@ -99,13 +99,15 @@ if (mode === 'udp') {
   const [port, conns] = rest.map(Number) as [number, number];
   out = await tcp(port, conns);
 } else if (mode === 'vxlan') {
-  const [vni, mac, ip, count] = rest as [string, string, string, string];
-  out = { bytes: await udp(4789, Number(count), (i) => vxlanFrame(Number(vni), mac, ip, i)), count: Number(count) };
+  // An optional fifth argument: the VXLAN port (4789, the kernel path; 4790, the userspace switch).
+  const [vni, mac, ip, count, port] = rest as [string, string, string, string, string | undefined];
+  out = { bytes: await udp(Number(port ?? 4789), Number(count), (i) => vxlanFrame(Number(vni), mac, ip, i)), count: Number(count) };
 } else if (mode === 'sealed') {
   const count = Number(rest[0]);
+  const port = Number(rest[1] ?? 4789);
   // SPI (≥ 256) ‖ 64-bit sequence ‖ random ciphertext and tag, as the envelope is laid out.
   out = {
-    bytes: await udp(4789, count, (i) => {
+    bytes: await udp(port, count, (i) => {
       const b = randomBytes(12 + 64 + 16);
       b.writeUInt32BE(256 + ((i * 2654435761) >>> 8), 0);
       return b;

@@ -64,7 +64,9 @@ test('a generated plugin, packed and installed outside the monorepo from tarball
       assert.ok(p.link !== true && (p.resolved ?? '').startsWith('file:'), `${where} installed from a tarball (resolved ${p.resolved})`);
     }
 
-    const out = run(app, process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', 'node_modules/@weft/packed-driver/src', '.test.ts$']);
+    // The consumer is a Node project (npm tarballs, tsx): under Deno too it runs on the node on PATH.
+    const node = 'Deno' in globalThis ? 'node' : process.execPath;
+    const out = run(app, node, ['--import', 'tsx', 'node_modules/uvu/bin.js', 'node_modules/@weft/packed-driver/src', '.test.ts$']);
     const passed = Number(/Passed:\s+(\d+)/.exec(out.replace(/\x1b\[[0-9;]*m/g, ''))?.[1] ?? 0);
     assert.ok(passed >= 5, `the NetworkDriver conformance suite ran and passed there:\n${out}`);
     assert.match(out, 'NetworkDriver conformance: packed-driver');

@@ -1,10 +1,11 @@
 /** `weft network ...`. */
 import type { IPAMConfig, Network, NetworkCreateRequest, NetworkPeers, PeerView } from '@weft/api';
 import type { Io, Parsed } from '../spec.ts';
-import { UsageError } from '../spec.ts';
+import { UsageError, UserError } from '../spec.ts';
+import { labelMatch, printInspect, printList, type ListSpec } from '../listing.ts';
 import { client } from '../agent.ts';
 import { arg, args, bool, format, kvs, record, str, strs } from '../flags.ts';
-import { inspectJson, json, progress, shortId, table } from '../format.ts';
+import { json, progress, shortId, table } from '../format.ts';
 import { compact, eachName } from '../util.ts';
 
 /**
@@ -67,17 +68,45 @@ export async function create(p: Parsed, io: Io): Promise<number> {
   return 0;
 }
 
-export function networkTable(nets: readonly Network[]): string {
-  const sorted = [...nets].sort((a, b) => a.Name.localeCompare(b.Name));
-  return table(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], sorted.map((n) => [shortId(n.Id), n.Name, n.Driver, n.Scope]));
-}
+const labelsText = (l: Readonly<Record<string, string>>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',');
+
+/** `weft network ls`: Docker's network context (ID, Name, Driver, Scope, IPv6, Internal, Labels, CreatedAt). */
+export const networkSpec: ListSpec<Network> = {
+  columns: [
+    { field: 'ID', header: 'NETWORK ID', get: (n, t) => (t ? shortId(n.Id) : n.Id) },
+    { field: 'Name', header: 'NAME', get: (n) => n.Name },
+    { field: 'Driver', header: 'DRIVER', get: (n) => n.Driver },
+    { field: 'Scope', header: 'SCOPE', get: (n) => n.Scope },
+    { field: 'IPv6', header: 'IPV6', get: (n) => String(n.EnableIPv6) },
+    { field: 'Internal', header: 'INTERNAL', get: (n) => String(n.Internal) },
+    { field: 'Labels', header: 'LABELS', get: (n) => labelsText(n.Labels) },
+    { field: 'Label', header: 'LABEL', get: (n) => (k: unknown) => n.Labels[String(k)] ?? '', method: true },
+    { field: 'CreatedAt', header: 'CREATED AT', get: (n) => n.Created },
+  ],
+  table: 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}',
+  quiet: (n, t) => (t ? shortId(n.Id) : n.Id),
+  filters: {
+    driver: (n, v) => n.Driver === v,
+    id: (n, v) => n.Id.startsWith(v),
+    name: (n, v) => n.Name.includes(v),
+    label: (n, v) => labelMatch(n.Labels, v),
+    scope: (n, v) => n.Scope === v,
+    // Docker's builtin networks are bridge, host and none; Weft has none of them.
+    type: (_n, v) => {
+      if (v !== 'custom' && v !== 'builtin') throw new UserError(`invalid filter 'type=${v}': use type=custom or type=builtin`);
+      return v === 'custom';
+    },
+    dangling: (n, v) => {
+      if (!['true', 'false', '1', '0'].includes(v)) throw new UserError(`invalid filter 'dangling=${v}': use true or false`);
+      return (Object.keys(n.Containers).length === 0) === (v === 'true' || v === '1');
+    },
+  },
+  order: (a, b) => a.Name.localeCompare(b.Name),
+};
 
 export async function ls(p: Parsed, io: Io): Promise<number> {
   const nets = await (await client(p, io)).networks();
-  if (bool(p, 'quiet')) io.out(nets.map((n) => `${shortId(n.Id)}\n`).join(''));
-  else if (format(p) === 'json') io.out(json(nets));
-  else io.out(networkTable(nets));
-  return 0;
+  return printList(p, io, networkSpec, nets);
 }
 
 export async function inspect(p: Parsed, io: Io): Promise<number> {
@@ -86,8 +115,7 @@ export async function inspect(p: Parsed, io: Io): Promise<number> {
   const rc = await eachName(args(p, 'NAME'), io.err, async (n) => {
     found.push(await c.network(n));
   });
-  if (found.length > 0 || rc === 0) io.out(inspectJson(found));
-  return rc;
+  return printInspect(p, io, found, rc);
 }
 
 export async function rm(p: Parsed, io: Io): Promise<number> {
@@ -148,13 +176,17 @@ export function age(ms: number): string {
 export function renderPeers(v: NetworkPeers): string {
   const sum = (c: Readonly<Record<string, number>>) => `tx ${c['tx_packets'] ?? 0} pkts/${c['tx_bytes'] ?? 0} B, rx ${c['rx_packets'] ?? 0} pkts/${c['rx_bytes'] ?? 0} B`;
   let out = `Network:     ${v.Network} (VNI ${v.VNI})\nEncryption:  ${v.Encrypted ? 'on' : 'off'}\n`;
+  if (v.DataPlane !== undefined) out += `Data plane:  ${v.DataPlane} (this host)\n`;
   out += `Remote:      ${sum(v.Counters.Remote)}\nLocal:       ${sum(v.Counters.Local)}\n\n`;
+  // The kernel's vxlan device counts per network, not per remote VTEP: no per-peer figures there.
+  const perPeer = v.DataPlane !== 'kernel';
+  const n = (x: number) => (perPeer ? String(x) : '-');
   out += table(
-    ['NODE', 'VTEP', 'ENDPOINTS', 'STATIC', 'KEY EPOCH', 'SA AGE', 'TX PKTS', 'TX BYTES', 'RX PKTS', 'RX BYTES', 'DROPS'],
+    ['NODE', 'VTEP', 'DATA PLANE', 'ENDPOINTS', 'STATIC', 'KEY EPOCH', 'SA AGE', 'TX PKTS', 'TX BYTES', 'RX PKTS', 'RX BYTES', 'DROPS'],
     v.Peers.map((pe) => [
-      pe.Static ? '(static)' : pe.Node, pe.VTEP, String(pe.Endpoints), pe.Static ? 'yes' : 'no',
+      pe.Static ? '(static)' : pe.Node, pe.VTEP, pe.DataPlane ?? '-', String(pe.Endpoints), pe.Static ? 'yes' : 'no',
       v.Encrypted && pe.KeyEpoch >= 0 ? String(pe.KeyEpoch) : '-', v.Encrypted && pe.KeyEpoch >= 0 ? age(pe.SAAgeMs) : '-',
-      String(pe.TxPackets), String(pe.TxBytes), String(pe.RxPackets), String(pe.RxBytes), drops(pe.Drops),
+      n(pe.TxPackets), n(pe.TxBytes), n(pe.RxPackets), n(pe.RxBytes), perPeer ? drops(pe.Drops) : '-',
     ]),
   );
   out += '\n';

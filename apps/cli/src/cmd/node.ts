@@ -2,31 +2,52 @@
 import type { Node } from '@weft/api';
 import type { Io, Parsed } from '../spec.ts';
 import { client } from '../agent.ts';
-import { args, bool, format } from '../flags.ts';
-import { capital, inspectJson, json, table } from '../format.ts';
+import { args, bool } from '../flags.ts';
+import { UserError } from '../spec.ts';
+import { labelMatch, printInspect, printList, type ListSpec } from '../listing.ts';
+import { capital } from '../format.ts';
 import { eachName } from '../util.ts';
 
-export function nodeTable(nodes: readonly Node[]): string {
-  const sorted = [...nodes].sort((a, b) => a.Name.localeCompare(b.Name));
-  return table(
-    ['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'PLATFORM'],
-    sorted.map((n) => [
-      `${n.ID}${n.Self ? ' *' : ''}`,
-      n.Name,
-      capital(n.Status),
-      capital(n.Availability),
-      n.ManagerStatus,
-      n.Weft ? `${n.Platform.OS}/${n.Platform.Arch}` : `${n.Platform.OS === '' ? 'foreign' : `${n.Platform.OS}/${n.Platform.Arch}`}`,
-    ]),
-  );
-}
+/** The node's swarm role; gossip members outside the swarm have none. */
+const roleOf = (n: Node): 'manager' | 'worker' | undefined => n.Role ?? (n.ManagerStatus !== '' ? 'manager' : n.Weft && n.Availability !== '' ? 'worker' : undefined);
+
+/** `weft node ls`: Docker's node context (ID, Self, Hostname, Status, Availability, ManagerStatus, EngineVersion, TLSStatus), plus Platform. */
+export const nodeSpec: ListSpec<Node> = {
+  columns: [
+    { field: 'ID', header: 'ID', get: (n) => n.ID },
+    { field: 'Self', header: '', get: (n) => n.Self },
+    { field: 'Hostname', header: 'HOSTNAME', get: (n) => n.Name },
+    { field: 'Status', header: 'STATUS', get: (n) => capital(n.Status) },
+    { field: 'Availability', header: 'AVAILABILITY', get: (n) => capital(n.Availability) },
+    { field: 'ManagerStatus', header: 'MANAGER STATUS', get: (n) => n.ManagerStatus },
+    { field: 'EngineVersion', header: 'ENGINE VERSION', get: (n) => n.Tags['version'] ?? '' },
+    { field: 'TLSStatus', header: 'TLS STATUS', get: () => '' },
+    { field: 'Platform', header: 'PLATFORM', get: (n) => (n.Weft ? `${n.Platform.OS}/${n.Platform.Arch}` : n.Platform.OS === '' ? 'foreign' : `${n.Platform.OS}/${n.Platform.Arch}`) },
+    { field: 'Role', header: 'ROLE', get: (n) => roleOf(n) ?? '' },
+    { field: 'Addr', header: 'ADDRESS', get: (n) => n.Addr },
+  ],
+  table: 'table {{.ID}}{{if .Self}} *{{end}}\t{{.Hostname}}\t{{.Status}}\t{{.Availability}}\t{{.ManagerStatus}}\t{{.Platform}}',
+  quiet: (n) => n.ID,
+  filters: {
+    id: (n, v) => n.ID.startsWith(v),
+    name: (n, v) => n.Name.includes(v),
+    label: (n, v) => labelMatch(n.Tags, v),
+    'node.label': (n, v) => labelMatch(n.Tags, v),
+    membership: (n, v) => {
+      if (v !== 'accepted' && v !== 'pending') throw new UserError(`invalid filter 'membership=${v}': use accepted or pending`);
+      return v === 'accepted' && roleOf(n) !== undefined;
+    },
+    role: (n, v) => {
+      if (v !== 'manager' && v !== 'worker') throw new UserError(`invalid filter 'role=${v}': use manager or worker`);
+      return roleOf(n) === v;
+    },
+  },
+  order: (a, b) => a.Name.localeCompare(b.Name),
+};
 
 export async function ls(p: Parsed, io: Io): Promise<number> {
   const nodes = await (await client(p, io)).nodes();
-  if (bool(p, 'quiet')) io.out(nodes.map((n) => `${n.ID}\n`).join(''));
-  else if (format(p) === 'json') io.out(json(nodes));
-  else io.out(nodeTable(nodes));
-  return 0;
+  return printList(p, io, nodeSpec, nodes);
 }
 
 export async function inspect(p: Parsed, io: Io): Promise<number> {
@@ -35,8 +56,7 @@ export async function inspect(p: Parsed, io: Io): Promise<number> {
   const rc = await eachName(args(p, 'NODE'), io.err, async (n) => {
     found.push(await c.node(n));
   });
-  if (found.length > 0 || rc === 0) io.out(inspectJson(found));
-  return rc;
+  return printInspect(p, io, found, rc);
 }
 
 export async function rm(p: Parsed, io: Io): Promise<number> {

@@ -4,7 +4,7 @@ import type { Io, Parsed } from '../spec.ts';
 import { client } from '../agent.ts';
 import { format } from '../flags.ts';
 import { capital, json } from '../format.ts';
-import { CLI_API_VERSION, CLI_VERSION } from '../version.ts';
+import { CLI_API_VERSION, CLI_VERSION, clientRuntime } from '../version.ts';
 
 const block = (title: string, rows: readonly (readonly [string, string])[]) => {
   const w = Math.max(...rows.map(([k]) => k.length)) + 2;
@@ -13,7 +13,7 @@ const block = (title: string, rows: readonly (readonly [string, string])[]) => {
 
 /** Prints the client's version; the agent's too when it answers. An unreachable agent is a note on stderr, not a failure. */
 export async function version(p: Parsed, io: Io): Promise<number> {
-  const clientInfo = { Version: CLI_VERSION, ApiVersion: CLI_API_VERSION, NodeVersion: process.version, Os: process.platform, Arch: process.arch };
+  const clientInfo = { Version: CLI_VERSION, ApiVersion: CLI_API_VERSION, Runtime: clientRuntime(), NodeVersion: process.version, Os: process.platform, Arch: process.arch };
   let agent: Version | undefined;
   let problem: string | undefined;
   try {
@@ -27,7 +27,7 @@ export async function version(p: Parsed, io: Io): Promise<number> {
     let out = block('Client', [
       ['Version', CLI_VERSION],
       ['API version', CLI_API_VERSION],
-      ['Node', process.version],
+      ['Runtime', clientRuntime()],
       ['OS/Arch', `${process.platform}/${process.arch}`],
     ]);
     if (agent !== undefined) {

@@ -1,4 +1,26 @@
-/** datapath — the switch: ports (TAPs), peers (FDB + neighbour), counters. */
+/**
+ * datapath — the switch: ports, peers (FDB + neighbour), counters.
+ *
+ * Two kinds of data path carry Weft networks (Weave Net's fastdp/sleeve split): the kernel's own
+ * vxlan device and bridge (`kernel`, as Docker's overlay does) and Weft's userspace switch
+ * (`userspace`, which can also encrypt). Both speak RFC 7348 VXLAN, so hosts on either share a
+ * network. Providers register as `datapath.kernel` / `datapath.userspace`; the `datapath` service
+ * drivers use picks one per network (`DataPathNetwork.dataplane`) and routes every call for that
+ * network to it (@weft/dataplane); a lone provider may also register as `datapath` itself.
+ */
+
+/** What carries a network's frames on a host. */
+export type DataPlane = 'kernel' | 'userspace';
+/** What a network asks for (`--opt weft.dataplane=`): `auto` lets the host choose. */
+export type DataPlaneChoice = 'auto' | DataPlane;
+export const DATAPLANE_CHOICES: readonly DataPlaneChoice[] = ['auto', 'kernel', 'userspace'];
+
+/** Where a network is carried on this host, and the UDP port its VTEP receives on there. */
+export interface DataPlacement {
+  readonly dataplane: DataPlane;
+  readonly vtepPort: number;
+}
+
 export interface DataPathNetwork {
   readonly id: string;
   /**
@@ -13,6 +35,12 @@ export interface DataPathNetwork {
   readonly gateways: readonly string[];
   /** Embedded DNS resolver address inside the network; empty to disable. */
   readonly resolver?: string;
+  /**
+   * The data plane the network asks for (default `auto`: the kernel for plaintext networks when
+   * it has vxlan, the userspace switch for encrypted ones). Read by the dispatching `datapath`;
+   * a single data path ignores it.
+   */
+  readonly dataplane?: DataPlaneChoice;
 }
 
 export interface PortSpec {
@@ -49,6 +77,11 @@ export interface PeerSpec {
   readonly aliases?: readonly string[];
   /** A static external peer (Linux vxlan device, hardware VTEP): kernel-exact frames. */
   readonly external?: boolean;
+  /**
+   * The data plane of the remote endpoint's host. A `kernel` peer, like an external one, gets
+   * kernel-exact frames (complete inner checksums): a Linux vxlan device does not re-derive them.
+   */
+  readonly dataplane?: DataPlane;
 }
 
 export interface Counters {
@@ -104,6 +137,17 @@ export interface DataPathStats {
 }
 
 export interface DataPath {
+  /** What this provider is (a dispatcher of several leaves it undefined and answers `placement`). */
+  readonly dataplane?: DataPlane;
+  /** The UDP port this provider's VTEP receives VXLAN on. */
+  readonly vtepPort?: number;
+  /**
+   * Why this data path cannot carry networks on this host (e.g. the kernel has no vxlan), or
+   * undefined when it can. A dispatcher then never picks it, and `ensureNetwork` refuses.
+   */
+  readonly unavailable?: string;
+  /** Where network `id` is carried on this host, once `ensureNetwork` placed it. */
+  placement?(id: string): DataPlacement | undefined;
   /**
    * True only when frames of `encrypted` networks are sealed with the `cipher` service and
    * plaintext for their VNIs is dropped. Drivers must refuse encrypted networks otherwise: a

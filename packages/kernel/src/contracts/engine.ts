@@ -67,7 +67,10 @@ export interface Network {
   readonly Endpoints: readonly NetworkEndpoint[];
   readonly Options: Readonly<Record<string, string>>;
   readonly Labels: Readonly<Record<string, string>>;
-  readonly Peers: readonly { readonly Name: string; readonly IP: string }[];
+  /** Hosts of the network; `DataPlane` is the path each carries it on (from its endpoint records). */
+  readonly Peers: readonly { readonly Name: string; readonly IP: string; readonly DataPlane?: 'kernel' | 'userspace' }[];
+  /** The data plane this host carries the network on, once a local sandbox joined it. */
+  readonly DataPlane?: 'kernel' | 'userspace';
   /** Addresses in use / total, per subnet. */
   readonly Utilisation: readonly { readonly Subnet: string; readonly Used: number; readonly Total: number }[];
 }
@@ -92,6 +95,15 @@ export const SandboxCreateRequest = t.intersection([
      * kernel holds its address (it answers ping). No Cmd, no Ports. The cheapest endpoint.
      */
     Bare: t.boolean,
+    /**
+     * The image named on the command line (`weft run alpine`). Weft runs no images: it is shown by
+     * `ps`, and when no Cmd is given it picks the default command (see `imageDefault`).
+     */
+    Image: t.string,
+    /** Docker's `-i` detached (`run -dit`): the command's stdin stays open (a FIFO), so a shell waits instead of exiting. */
+    OpenStdin: t.boolean,
+    /** The client runs Cmd itself, attached to its terminal (`weft run` without -d): the agent records it but does not start it. */
+    Attached: t.boolean,
   }),
 ]);
 export type SandboxCreateRequest = t.TypeOf<typeof SandboxCreateRequest>;
@@ -114,6 +126,28 @@ export interface Sandbox {
   readonly ResolvConf: string;
   /** A bare endpoint (see SandboxCreateRequest.Bare): NetnsPath is the shared namespace. */
   readonly Bare?: boolean;
+  /** The image named at `run` ('' when none). */
+  readonly Image: string;
+  /** When its command last started and stopped (ISO times; '' when never). */
+  readonly StartedAt: string;
+  readonly FinishedAt: string;
+  /** The client runs its command (see SandboxCreateRequest.Attached). */
+  readonly Attached?: boolean;
+}
+
+/**
+ * What an image stands for when no command is given: Weft runs no images, so the images of the
+ * Docker guides get a host command of the same behaviour. `shell`: `/bin/sh` (alpine, busybox,
+ * ubuntu, debian); `http`: an HTTP server on the port (nginx, httpd: the guides browse port 80).
+ */
+export type ImageDefault = { readonly kind: 'shell' } | { readonly kind: 'http'; readonly port: number };
+
+export function imageDefault(image: string): ImageDefault | undefined {
+  // registry/namespace/name:tag@digest → name
+  const name = image.replace(/@.*$/, '').replace(/:[^/:]*$/, '').split('/').pop() ?? '';
+  if (['alpine', 'busybox', 'ubuntu', 'debian'].includes(name)) return { kind: 'shell' };
+  if (name === 'nginx' || name === 'httpd') return { kind: 'http', port: 80 };
+  return undefined;
 }
 
 /** A network as the engine sees it, whatever its source (its own store or the control plane). */
@@ -179,6 +213,14 @@ export interface Engine {
   /** `task` marks the sandbox as a service task or a helper of the services plugin (see TaskOptions). */
   createSandbox(req: SandboxCreateRequest, task?: TaskOptions): Promise<Sandbox>;
   removeSandbox(name: string, force: boolean): Promise<void>;
+  /**
+   * Docker's `stop`: ends the command (SIGTERM, then SIGKILL after `timeoutMs`), closes published
+   * ports and leaves every network (a swarm network leaves this host with its last sandbox); the
+   * sandbox is kept, exited. `exitCode`: the status of an attached command, reported by the client.
+   */
+  stopSandbox(name: string, opts?: { readonly exitCode?: number; readonly timeoutMs?: number }): Promise<void>;
+  /** Docker's `start`: attaches the networks again and starts the command. */
+  startSandbox(name: string): Promise<Sandbox>;
   connect(ref: string, sandbox: string, ip: string | undefined, aliases: readonly string[]): Promise<void>;
   disconnect(ref: string, sandbox: string, force: boolean): Promise<void>;
 }

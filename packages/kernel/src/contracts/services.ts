@@ -17,7 +17,8 @@ export const ServiceSpec = t.intersection([
   t.type({
     Name: t.string,
     TaskTemplate: t.intersection([
-      t.type({ ContainerSpec: t.type({ Command: t.array(t.string) }) }),
+      // Image: Weft runs no images; without Command the image picks the task's command (engine's imageDefault).
+      t.type({ ContainerSpec: t.intersection([t.type({ Command: t.array(t.string) }), t.partial({ Image: t.string })]) }),
       t.partial({ Networks: t.array(t.intersection([t.type({ Target: t.string }), t.partial({ Aliases: t.array(t.string) })])) }),
     ]),
     Mode: t.type({ Replicated: t.type({ Replicas: t.number }) }),

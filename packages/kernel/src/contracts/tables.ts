@@ -35,4 +35,10 @@ export interface Tables {
   evict?(node: string): void;
   /** Optional, read-only: entry counts and gossip counters (metrics). */
   stats?(): TablesStats;
+  /**
+   * Asks the nodes on `network` for their entries now (a bulk sync); resolves true on the first
+   * answer, false after `timeoutMs` or when no node could be asked. The embedded DNS calls it on
+   * a miss, so a name that exists elsewhere is not answered NXDOMAIN before the tables arrive.
+   */
+  sync?(network: string, timeoutMs: number): Promise<boolean>;
 }

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSimCluster, seededRandom, type SimCluster } from '@weft/memberlist';
 import type { TableEvent } from '@weft/kernel';
-import { NetworkTables, membershipHost } from './mod.ts';
+import { TABLES_DEFAULTS, NetworkTables, membershipHost } from './mod.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -155,9 +155,23 @@ test('a node joining a network late gets everything by bulk sync', async () => {
   await w.c.clock.run(1_000);
   for (let k = 0; k < 50; k++) w.t[k % 3]!.put('n', 'endpoints', `e${k}`, enc(String(k)));
   await w.c.clock.run(10_000);
-  await w.t[5]!.joinNetwork('n');
-  const t = await w.c.clock.runUntil(() => w.t[5]!.entries('n', 'endpoints').length === 50, 10_000);
-  assert.ok(t >= 0, `late joiner has ${w.t[5]!.entries('n', 'endpoints').length}/50`);
+  // joinNetwork resolves once the first node already on the network has sent its entries: a
+  // sandbox started right after finds every name (the seed's "first sandbox of a network on a host").
+  let joined = false;
+  void w.t[5]!.joinNetwork('n').then(() => (joined = true));
+  const t = await w.c.clock.runUntil(() => joined, 10_000);
+  assert.ok(t >= 0 && t < TABLES_DEFAULTS.joinSyncTimeout, `joinNetwork resolved after ${t} ms (virtual)`);
+  assert.is(w.t[5]!.entries('n', 'endpoints').length, 50, 'every entry in hand when joinNetwork resolves');
+  // sync: asked again, answered at once; on a network no other node is on, false after the timeout.
+  let synced: boolean | undefined;
+  void w.t[5]!.sync('n', 500).then((r) => (synced = r));
+  await w.c.clock.runUntil(() => synced !== undefined, 2_000);
+  assert.is(synced, true);
+  await w.t[4]!.joinNetwork('lonely');
+  let lonely: boolean | undefined;
+  void w.t[4]!.sync('lonely', 300).then((r) => (lonely = r));
+  const waited = await w.c.clock.runUntil(() => lonely !== undefined, 2_000);
+  assert.equal([lonely, waited >= 300], [false, true]);
   await w.t[5]!.leaveNetwork('n');
   assert.is(w.t[5]!.entries('n', 'endpoints').length, 0);
   const detached = await w.c.clock.runUntil(() => !w.t[0]!.peers('n').includes('node-5'), 10_000);

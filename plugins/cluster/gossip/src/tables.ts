@@ -49,6 +49,11 @@ export interface TablesConfig {
   staleGrace: number;
   /** Target size of one gossip message. */
   maxBatchBytes: number;
+  /**
+   * How long `joinNetwork` waits for the first bulk-sync answer of a node already on the network,
+   * so a sandbox's command starts with the network's names in hand (ms; 0: do not wait).
+   */
+  joinSyncTimeout: number;
 }
 
 export const TABLES_DEFAULTS: TablesConfig = {
@@ -59,6 +64,7 @@ export const TABLES_DEFAULTS: TablesConfig = {
   tombstoneTtl: 30 * 60_000,
   staleGrace: 30 * 60_000,
   maxBatchBytes: 1200,
+  joinSyncTimeout: 1500,
 };
 
 export interface TablesOptions {
@@ -120,6 +126,8 @@ export class NetworkTables implements Tables {
   private readonly attach = new Map<string, Map<string, Attachment>>(); // node → net → attachment
   private readonly queues = new Map<string, Map<string, Queued>>(); // net → "table\0key" → queued
   private readonly staleTimers = new Map<string, unknown>();
+  /** `sync` calls waiting for a bulk-sync answer, by network. */
+  private readonly syncWaiters = new Map<string, Set<() => void>>();
   private timers: unknown[] = [];
   private running = false;
   readonly counters: TablesCounters = { eventsSent: 0, eventsReceived: 0, eventsApplied: 0, bulkSyncs: 0, malformed: 0, queueDepth: 0 };
@@ -167,7 +175,36 @@ export class NetworkTables implements Tables {
   async joinNetwork(net: string): Promise<void> {
     this.setAttachment(this.host.self, net, ++this.lamport, true, true);
     if (!this.data.has(net)) this.data.set(net, new Map());
-    for (const peer of this.peers(net)) this.host.send(peer, pack([M_BULK_REQ, net]));
+    // Wait (bounded) for the first node already on the network to send its entries: a sandbox
+    // whose command starts right after must find the names that exist elsewhere.
+    if (this.peers(net).length > 0 && this.cfg.joinSyncTimeout > 0) await this.sync(net, this.cfg.joinSyncTimeout);
+  }
+
+  /**
+   * Asks the nodes attached to `net` (every live Weft member when none is known yet) for their
+   * entries; resolves true on the first answer, false after `timeoutMs` or when there is no one
+   * to ask. Answers merge as any bulk sync does.
+   */
+  sync(net: string, timeoutMs: number): Promise<boolean> {
+    if (!this.data.has(net)) return Promise.resolve(false);
+    let targets = this.peers(net);
+    if (targets.length === 0) targets = this.host.members().filter((m) => m.weft && m.name !== this.host.self && (m.state === 'alive' || m.state === 'suspect')).map((m) => m.name);
+    if (targets.length === 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let waiters = this.syncWaiters.get(net);
+      if (waiters === undefined) this.syncWaiters.set(net, (waiters = new Set()));
+      const set = waiters;
+      const finish = (answered: boolean) => {
+        set.delete(onAnswer);
+        if (set.size === 0) this.syncWaiters.delete(net);
+        this.clock.clearTimeout(timer);
+        resolve(answered);
+      };
+      const onAnswer = () => finish(true);
+      const timer = this.clock.setTimeout(() => finish(false), timeoutMs);
+      set.add(onAnswer);
+      for (const peer of targets) this.host.send(peer, pack([M_BULK_REQ, net]));
+    });
   }
 
   async leaveNetwork(net: string): Promise<void> {
@@ -385,6 +422,7 @@ export class NetworkTables implements Tables {
           this.counters.bulkSyncs++;
           this.mergeAttachments(c);
           this.mergeEntries(a, b, false);
+          for (const done of [...(this.syncWaiters.get(a) ?? [])]) done();
         } else this.counters.malformed++;
         return;
       case M_EVICT:

@@ -3,7 +3,7 @@
  * services and tasks on the manager, with Docker's validation and wording.
  */
 import { randomBytes } from 'node:crypto';
-import { errors, putJson, raise, WeftException, type NetDef, type Service, type ServicesApi, type ServiceSpec, type Task } from '@weft/kernel';
+import { errors, imageDefault, putJson, raise, WeftException, type NetDef, type Service, type ServicesApi, type ServiceSpec, type Task } from '@weft/kernel';
 import { attachedNetworks, CLUSTER_NETWORK, decodeJson, publishedPorts, STATUS_TABLE, type ServiceRecord } from './records.ts';
 import { INGRESS_TABLE, IngressEntry } from './ingress.ts';
 import { PLUGIN, svcKey, type Shared } from './common.ts';
@@ -51,8 +51,11 @@ export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): 
     }
     const n = spec.Mode.Replicated.Replicas;
     if (!Number.isInteger(n) || n < 0 || n > 1000) raise(errors.badRequest(PLUGIN, `invalid replica count ${n}: use a whole number from 0 to 1000`, { path: 'Mode.Replicated.Replicas', value: n }));
-    if (spec.TaskTemplate.ContainerSpec.Command.length === 0) {
-      raise(errors.badRequest(PLUGIN, `service ${spec.Name} has no command: Weft runs a command in each task's sandbox (give it after "--")`, { path: 'TaskTemplate.ContainerSpec.Command' }));
+    const cs = spec.TaskTemplate.ContainerSpec;
+    if (cs.Command.length === 0 && (cs.Image === undefined || imageDefault(cs.Image) === undefined)) {
+      raise(errors.badRequest(PLUGIN, cs.Image === undefined
+        ? `service ${spec.Name} has no command: Weft runs a command in each task's sandbox (give it after the image, or after "--")`
+        : `service ${spec.Name}: image "${cs.Image}" has no command Weft knows (Weft runs no images): give the command after the image`, { path: 'TaskTemplate.ContainerSpec.Command', hint: 'Without a command, alpine, busybox, ubuntu and debian run /bin/sh, nginx and httpd an HTTP server on port 80.' }));
     }
     for (const p of spec.EndpointSpec?.Ports ?? []) {
       const where = `${p.PublishedPort ?? '?'}:${p.TargetPort}/${p.Protocol} (${p.PublishMode})`;

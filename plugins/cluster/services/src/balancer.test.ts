@@ -25,7 +25,7 @@ const row = (network: string, table: string, key: string, value: Uint8Array, sta
 const task = (net: string, key: string, service: string, ip: string, stale = false) =>
   row(net, 'endpoints', key, encodeEndpointRecord({ name: key, ipv4: `${ip}/24`, mac: '02:00:00:00:00:01', vtep: '198.18.0.1', node: 'n', service, serviceVip: '', endpointMode: 'vip' }), stale);
 const sandbox = (name: string, nets: Record<string, string>): Sandbox => ({
-  Name: name, Id: `id-${name}`, NetnsPath: `/run/netns/${name}`, Hostname: name, Cmd: [], Pid: 0, State: 'running', ExitCode: null, Created: '', Ports: [], ResolvConf: '',
+  Name: name, Id: `id-${name}`, NetnsPath: `/run/netns/${name}`, Hostname: name, Cmd: [], Pid: 0, State: 'running', ExitCode: null, Created: '', Ports: [], ResolvConf: '', Image: '', StartedAt: '', FinishedAt: '',
   Networks: Object.fromEntries(Object.entries(nets).map(([n, id]) => [n, { IPAddress: '10.0.0.9/24', MacAddress: '', Aliases: [], EndpointID: 'e', NetworkID: id }])),
 });
 

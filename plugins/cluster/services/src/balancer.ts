@@ -79,13 +79,16 @@ export function linuxNetfilter(): Netfilter {
   };
 }
 
+/** What the balancer needs of a namespace to program: a sandbox of the engine, or a container (contract `containers`). */
+export type BalancedSandbox = Pick<Sandbox, 'Id' | 'Name' | 'NetnsPath'> & { readonly Bare?: boolean; readonly Networks: Readonly<Record<string, { readonly NetworkID?: string }>> };
+
 export interface Balancer {
   /**
    * Programs every local sandbox for `vips` (the services' VIPs, by service ID: the leader's
    * `_cluster`/`vips` entries) and the tasks in the endpoint tables; resolves when done (errors
    * are logged and retried later).
    */
-  reconcile(sandboxes: readonly Sandbox[], vips: ReadonlyMap<string, VipEntry>): Promise<void>;
+  reconcile(sandboxes: readonly BalancedSandbox[], vips: ReadonlyMap<string, VipEntry>): Promise<void>;
   /** True when there is nothing to do and nothing programmed (the node pass may skip reading sandboxes). */
   idle(vips: ReadonlyMap<string, VipEntry>): boolean;
 }

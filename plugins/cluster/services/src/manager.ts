@@ -130,6 +130,7 @@ export function createManager(s: Shared): Manager {
           endpointMode: s.Spec.EndpointSpec?.Mode ?? 'vip',
           ...(s.Vips !== undefined ? { vips: Object.fromEntries(Object.entries(s.Vips).map(([n, a]) => [n, a.split('/')[0]!])) } : {}),
           ...(hostPorts.length > 0 ? { ports: hostPorts } : {}),
+          ...(s.Spec.TaskTemplate.ContainerSpec.Image !== undefined ? { image: s.Spec.TaskTemplate.ContainerSpec.Image } : {}),
         };
         want.set(x.ID, encodeJson(a));
       }

@@ -7,6 +7,7 @@ export type { TaskRecord, ServiceRecord } from './records.ts';
 export { HISTORY_PER_SLOT, taskName, plan } from './placement.ts';
 export type { PlanInput } from './placement.ts';
 export { STACK_LABEL, splitCommand, planStack, deployStack, listStacks, removeStack } from './stack.ts';
+export { ComposeFile, readCompose, interpolate, referencedVariables, mergeCompose, dropExtensions } from './compose.ts';
 export type { ComposeNetwork, ComposePlan } from './stack.ts';
 export { serviceRoutes } from './routes.ts';
 export type { ServiceRoute } from './routes.ts';

@@ -5,10 +5,10 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { getJson, putJson, WeftException, type Context } from '@weft/kernel';
+import { getJson, putJson, WeftException, type ContainerSandbox, type Context } from '@weft/kernel';
 import { CLUSTER_NETWORK, decodeJson, encodeJson, Retained, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, VipEntry, VIPS_TABLE } from './records.ts';
 import { createIngress, INGRESS_TABLE, IngressEntry, type Ingress } from './ingress.ts';
-import { createBalancer, linuxNetfilter } from './balancer.ts';
+import { createBalancer, linuxNetfilter, type BalancedSandbox } from './balancer.ts';
 import { ORPHAN_GRACE_MS } from './config.ts';
 import { LOCAL_KEY, type Shared } from './common.ts';
 
@@ -113,7 +113,8 @@ export function createNodeSide(s: Shared): NodeSide {
           {
             Name: a.name,
             Networks: a.networks.map((n) => ({ Name: n.id, Aliases: n.aliases })),
-            Cmd: a.cmd,
+            ...(a.cmd.length > 0 ? { Cmd: a.cmd } : {}),
+            ...(a.image !== undefined ? { Image: a.image } : {}),
             Hostname: a.name,
             ...(a.ports !== undefined ? { Ports: a.ports.map((p) => ({ HostIP: ctx.config.publishHost ?? '0.0.0.0', HostPort: p.published, ContainerPort: p.target, Protocol: p.protocol })) } : {}),
           },
@@ -133,7 +134,14 @@ export function createNodeSide(s: Shared): NodeSide {
     for (const e of tb.entries(CLUSTER_NETWORK, STATUS_TABLE)) if (e.owner === self && !desired.has(e.key) && local[e.key] === undefined) tb.delete(CLUSTER_NETWORK, STATUS_TABLE, e.key);
     if (published.size > 0 || ingress !== undefined) await mesh().reconcile(published);
     // VIP load balancing in every local sandbox (tasks, mesh helpers, weft run), from fresh state.
-    if (!balancer.idle(vips)) await balancer.reconcile(await engine().sandboxes(), vips);
+    // Docker containers on Weft networks too (contract `containers`), as Docker programs IPVS in each container.
+    if (!balancer.idle(vips)) await balancer.reconcile([...(await engine().sandboxes()), ...(await containerSandboxes())], vips);
+  }
+
+  async function containerSandboxes(): Promise<BalancedSandbox[]> {
+    if (!ctx.services.has('containers')) return [];
+    const list = await ctx.services.get('containers').list().catch((): readonly ContainerSandbox[] => []);
+    return list.map((c) => ({ Id: `container:${c.id}`, Name: c.name, NetnsPath: c.netnsPath, Networks: Object.fromEntries(c.networks.map((n) => [n, { NetworkID: n }])) }));
   }
 
   return {

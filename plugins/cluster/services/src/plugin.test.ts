@@ -69,12 +69,18 @@ function fakeEngine(nets: NetDef[]): FakeEngine {
       const d = nets.find((x) => x.Id === n.Name || x.Name === n.Name);
       networks[d?.Name ?? n.Name] = { IPAddress: `10.0.0.${ip++}/24`, MacAddress: '', Aliases: n.Aliases ?? [], EndpointID: 'e', NetworkID: d?.Id ?? n.Name };
     }
-    return { Name: name, Id: name, NetnsPath: `/run/netns/${name}`, Hostname: name, Cmd: b.req.Cmd ?? [], Pid: 1, State: b.state, ExitCode: null, Created: '', Networks: networks, Ports: [], ResolvConf: '' } as Sandbox;
+    return { Name: name, Id: name, NetnsPath: `/run/netns/${name}`, Hostname: name, Cmd: b.req.Cmd ?? [], Pid: 1, State: b.state, ExitCode: null, Created: '', Networks: networks, Ports: [], ResolvConf: '', Image: b.req.Image ?? '', StartedAt: '', FinishedAt: '' } as Sandbox;
   };
   const resolve = async (ref: string) => nets.find((d) => d.Id === ref || d.Name === ref) ?? raise(errors.notFound('engine', `network "${ref}" not found`));
   const checks: RemoveCheck[] = [];
   return {
     boxes,
+    async stopSandbox() {
+      raise(errors.notImplemented('engine', 'stop is not used by the services plugin'));
+    },
+    async startSandbox() {
+      return raise(errors.notImplemented('engine', 'start is not used by the services plugin'));
+    },
     addRemoveCheck(c) {
       checks.push(c);
       return () => void checks.splice(checks.indexOf(c), 1);
@@ -731,7 +737,10 @@ test('ingress network: made on the first published port; tasks attached to it la
 });
 
 test('compose: missing command and undeclared networks are errors; external networks must exist', () => {
-  assert.throws(() => planStack('s', ['services: { a: { image: nginx } }']), /no command/);
+  assert.throws(() => planStack('s', ['services: { a: { image: mysql } }']), /no command, and Weft knows no command for image "mysql"/);
+  assert.throws(() => planStack('s', ['services: { a: { deploy: { replicas: 2 } } }']), /no command/);
+  // An image Weft stands in for needs no command (nginx: an HTTP server on port 80).
+  assert.equal(planStack('s', ['services: { a: { image: nginx } }']).services[0]!.TaskTemplate.ContainerSpec, { Command: [], Image: 'nginx' });
   assert.throws(() => planStack('s', ['services: { a: { command: x, networks: [nope] } }']), /not declared/);
   const p = planStack('s', ['services: { a: { command: "sh -c \'echo hi\'" } }', 'services: { a: { deploy: { replicas: 3 } } }']);
   assert.equal(p.services[0]!.TaskTemplate.ContainerSpec.Command, ['sh', '-c', 'echo hi']);
@@ -739,6 +748,91 @@ test('compose: missing command and undeclared networks are errors; external netw
   assert.equal(p.networks.map((n) => n.name), ['s_default']);
   const e = planStack('s', ['services: { a: { command: x, networks: [ext] } }\nnetworks: { ext: { external: true } }']);
   assert.equal(e.networks, [{ key: 'ext', name: 'ext', external: true }]);
+});
+
+// The Compose specification's own examples (compose-spec: fragments, extension, interpolation).
+const SPEC_EXAMPLE = `
+x-logging: &default-logging
+  options:
+    max-size: '12m'
+    max-file: '5'
+  driver: json-file
+x-deploy: &deploy
+  replicas: \${REPLICAS:-2}
+  labels:
+    com.example.tier: \${TIER}
+services:
+  frontend:
+    image: awesome/webapp
+    command: ["sleep", "3600"]
+    logging: *default-logging
+    deploy: *deploy
+    x-internal-note: ignored silently
+  backend:
+    <<: { image: awesome/database, command: "sleep $DELAY" }
+    deploy:
+      <<: *deploy
+      replicas: 1
+    labels:
+      price: "$$5 \${CURRENCY-EUR}"
+networks:
+  x-unused: { driver: bridge }
+x-custom:
+  foo: [bar, zot]
+`;
+
+test('compose as Docker reads it: merge keys, x-* extensions ignored, ${VAR} / ${VAR:-default} / $VAR / $$ interpolation', () => {
+  const p = planStack('spec', [SPEC_EXAMPLE], { TIER: 'gold', DELAY: '60' });
+  const fe = p.services.find((x) => x.Name === 'spec_frontend')!;
+  const be = p.services.find((x) => x.Name === 'spec_backend')!;
+  assert.is(fe.Mode.Replicated.Replicas, 2, '${REPLICAS:-2} with REPLICAS unset');
+  assert.is(fe.Labels?.['com.example.tier'], 'gold');
+  assert.is(be.Mode.Replicated.Replicas, 1, 'a merge key, then an override');
+  assert.is(be.Labels?.['com.example.tier'], 'gold', 'the anchor merged into deploy');
+  assert.equal(be.TaskTemplate.ContainerSpec.Command, ['sleep', '60']);
+  assert.is(be.Labels?.price, '$5 EUR', '$$ is a literal $; ${VAR-default}');
+  // No warning about x-* fields (ignored silently); logging is not supported (a warning, as before).
+  assert.not.ok(p.warnings.some((w) => w.includes('x-')), p.warnings.join('\n'));
+  assert.ok(p.warnings.some((w) => w.includes('services.frontend.logging')));
+  assert.equal(p.networks.map((n) => n.key), ['default']);
+  // Unset without a default: blank, with a warning; ${VAR:?msg} is an error.
+  const blank = planStack('s', ['services: { a: { command: "echo $NOPE", labels: { x: "${NOPE2}" } } }']);
+  assert.ok(blank.warnings.includes('the NOPE variable is not set: defaulting to a blank string'));
+  assert.equal(blank.services[0]!.TaskTemplate.ContainerSpec.Command, ['echo']);
+  assert.throws(() => planStack('s', ['services: { a: { command: "${CMD:?give a command}" } }']), /services\.a\.command: required variable CMD is missing a value: give a command/);
+  assert.throws(() => planStack('s', ['services: { a: { command: "${CMD" } }']), /services\.a\.command: invalid interpolation format/);
+});
+
+test('compose: a malformed file is refused with the path of the bad field, before anything is deployed', async () => {
+  const bad: [string, RegExp][] = [
+    ['services: { web: { command: x, ports: [{ published: 80 }] } }', /invalid compose file: services\.web\.ports\[0\]/],
+    ['services: { web: { command: x, ports: [80, [1, 2]] } }', /services\.web\.ports\[1\]: expected a port/],
+    ['services: { web: { command: x, networks: 7 } }', /services\.web\.networks: expected a list of network names or a map/],
+    ['services: { web: { command: x, deploy: { replicas: [3] } } }', /services\.web\.deploy\.replicas/],
+    ['services: { web: { command: { a: 1 } } }', /services\.web\.command/],
+    ['services: { web: { command: x } }\nnetworks: { n: { ipam: { config: [{ subnet: 10 }] } } }', /networks\.n\.ipam\.config\[0\]\.subnet/],
+    ['services: []', /no services|services/],
+    ['services: { web: [1] }', /services\.web: expected a service definition/],
+  ];
+  for (const [file, re] of bad) assert.throws(() => planStack('s', [file]), re, file);
+  // Through deployStack: refused before any network or service is made.
+  const made: string[] = [];
+  const api = {
+    engine: () => ({ listDefs: async () => [], createNetwork: async (r: { Name: string }) => (made.push(r.Name), { Id: 'x', Warning: '' }) }),
+    get: async () => raise(errors.notFound('services', 'no')),
+    create: async (s: { Name: string }) => (made.push(s.Name), { ID: 'i', Warnings: [] }),
+    list: async () => [],
+  } as unknown as Parameters<typeof deployStack>[0];
+  await deployStack(api, 'ok', ['services: { web: { command: x, networks: [n] } }\nnetworks: { n: {} }']);
+  assert.equal(made, ['ok_n', 'ok_web']);
+  made.length = 0;
+  try {
+    await deployStack(api, 'bad', ['services: { web: { command: x, networks: [n], ports: ["eighty"] } }\nnetworks: { n: {} }']);
+    assert.unreachable('should refuse');
+  } catch (e) {
+    assert.match(String((e as Error).message), /services\.web\.ports/);
+  }
+  assert.equal(made, [], 'nothing deployed');
 });
 
 test.run();

@@ -34,7 +34,7 @@ export function servicesPlugin(opts: ServicesOptions = {}): PluginDefinition<Ser
       kernel: '^0.1.0',
       provides: ['services'],
       requires: ['tables', 'engine', 'ports'],
-      optional: ['control', 'membership'],
+      optional: ['control', 'membership', 'containers'],
       config: ServicesConfig,
       description: 'replicated services: placement and rescheduling on the manager, task reconciliation on every node',
     },

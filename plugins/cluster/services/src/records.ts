@@ -28,6 +28,8 @@ export const TaskAssignment = t.intersection([t.type({
 }), t.partial({
   /** Network ID → the service's virtual IP there (endpoint mode vip). */
   vips: t.record(t.string, t.string),
+  /** The service's image: without cmd, it picks the task's command (the engine's imageDefault). */
+  image: t.string,
   /** Ports published in mode host: this node's port → the task's port (only where a task runs). */
   ports: t.array(t.type({ published: t.number, target: t.number, protocol: t.union([t.literal('tcp'), t.literal('udp')]) })),
 })]);

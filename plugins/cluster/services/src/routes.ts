@@ -61,7 +61,7 @@ export function serviceRoutes(api: () => ServicesApi): ServiceRoute[] {
       pattern: '/stacks/deploy',
       fn: async (_p, _q, b) => {
         const r = body(StackDeployRequest, b);
-        return deployStack(api(), r.Name, r.ComposeFiles);
+        return deployStack(api(), r.Name, r.ComposeFiles, r.Env ?? {});
       },
     },
     { method: 'DELETE', pattern: '/stacks/{name}', fn: async (p) => (await removeStack(api(), p.name!), {}) },

@@ -3,8 +3,8 @@
  * `com.docker.stack.namespace=STACK` (as `docker stack deploy` does). Fields Weft cannot honour
  * are reported as warnings, never dropped silently; fields it cannot run without are errors.
  */
-import { parse } from 'yaml';
-import { errors, raise } from '@weft/kernel';
+import { errors, imageDefault, raise } from '@weft/kernel';
+import { readCompose } from './compose.ts';
 import type { NetworkCreateRequest, ServiceSpec, StackDeployResponse, StackSummary } from '@weft/api';
 import type { ServicesApi } from '@weft/kernel';
 
@@ -26,16 +26,6 @@ export interface ComposePlan {
   readonly networks: ComposeNetwork[];
   readonly services: ServiceSpec[];
   readonly warnings: string[];
-}
-
-/** Later files override earlier ones, key by key (maps merge, everything else replaces). */
-function merge(a: unknown, b: unknown): unknown {
-  if (isObj(a) && isObj(b)) {
-    const out: Obj = { ...a };
-    for (const [k, v] of Object.entries(b)) out[k] = k in out ? merge(out[k], v) : v;
-    return out;
-  }
-  return b;
 }
 
 function kv(u: unknown, where: string): Record<string, string> {
@@ -80,22 +70,12 @@ export function splitCommand(s: string): string[] {
 const KNOWN_SERVICE = new Set(['command', 'deploy', 'networks', 'ports', 'image', 'labels']);
 const KNOWN_NETWORK = new Set(['driver', 'driver_opts', 'attachable', 'internal', 'ipam', 'labels', 'external', 'name', 'enable_ipv6']);
 
-export function planStack(stack: string, files: readonly string[]): ComposePlan {
+export function planStack(stack: string, files: readonly string[], env: Readonly<Record<string, string>> = {}): ComposePlan {
   if (!STACK_NAME.test(stack)) raise(errors.badRequest(PLUGIN, `invalid stack name ${JSON.stringify(stack)}: use up to 31 letters, digits, "_" or "-"`, { value: stack }));
-  if (files.length === 0) raise(errors.badRequest(PLUGIN, 'no compose file given', { path: 'ComposeFiles' }));
-  let doc: unknown = {};
-  files.forEach((text, i) => {
-    let d: unknown;
-    try {
-      d = parse(text);
-    } catch (e) {
-      raise(errors.badRequest(PLUGIN, `compose file ${i + 1} is not valid YAML: ${(e as Error).message.split('\n')[0]}`));
-    }
-    if (!isObj(d)) raise(errors.badRequest(PLUGIN, `compose file ${i + 1} is not a YAML map`));
-    doc = merge(doc, d);
-  });
-  const top = doc as Obj;
-  const warnings: string[] = [];
+  // YAML with merge keys, x-* dropped, interpolated, decoded (errors name the field's path).
+  const read = readCompose(files, env);
+  const top = read.doc;
+  const warnings: string[] = [...read.warnings];
   for (const k of Object.keys(top)) if (!['version', 'services', 'networks', 'name'].includes(k)) warnings.push(`top-level "${k}" is not supported by Weft and was not applied`);
   const nets: ComposeNetwork[] = [];
   const labels = { [STACK_LABEL]: stack };
@@ -149,10 +129,15 @@ export function planStack(stack: string, files: readonly string[]): ComposePlan 
     if (!isObj(v)) raise(errors.badRequest(PLUGIN, `services.${key}: expected a map`));
     for (const k of Object.keys(v)) if (!KNOWN_SERVICE.has(k)) warnings.push(`services.${key}.${k} is not supported by Weft and was not applied`);
     const cmd = typeof v.command === 'string' ? splitCommand(v.command) : Array.isArray(v.command) ? v.command.map(String) : [];
-    if (v.image !== undefined) {
-      warnings.push(`services.${key}.image "${String(v.image)}" is not run: Weft tasks are network sandboxes running "command" on the host, not containers`);
+    const image = typeof v.image === 'string' ? v.image : undefined;
+    if (image !== undefined && cmd.length > 0) {
+      warnings.push(`services.${key}.image "${image}" is not run: Weft tasks are network sandboxes running "command" on the host, not containers`);
     }
-    if (cmd.length === 0) raise(errors.badRequest(PLUGIN, `services.${key} has no command: Weft runs "command" in each task's sandbox (an image's default command cannot be used without Docker)`, { path: `services.${key}.command` }));
+    if (cmd.length === 0 && (image === undefined || imageDefault(image) === undefined)) {
+      raise(errors.badRequest(PLUGIN, image === undefined
+        ? `services.${key} has no command: Weft runs "command" in each task's sandbox`
+        : `services.${key} has no command, and Weft knows no command for image "${image}" (Weft runs no images): give "command"`, { path: `services.${key}.command`, hint: 'Without a command, alpine, busybox, ubuntu and debian run /bin/sh, nginx and httpd an HTTP server on port 80.' }));
+    }
     const deploy = isObj(v.deploy) ? v.deploy : {};
     for (const k of Object.keys(deploy)) if (!['replicas', 'endpoint_mode', 'mode', 'labels'].includes(k)) warnings.push(`services.${key}.deploy.${k} is not supported by Weft and was not applied`);
     if (deploy.mode !== undefined && deploy.mode !== 'replicated') raise(errors.badRequest(PLUGIN, `services.${key}.deploy.mode "${String(deploy.mode)}" is not supported: only replicated services`));
@@ -181,7 +166,7 @@ export function planStack(stack: string, files: readonly string[]): ComposePlan 
     services.push({
       Name: `${stack}_${key}`,
       Labels: { ...kv(v.labels, `services.${key}.labels`), ...kv(deploy.labels, `services.${key}.deploy.labels`), ...labels },
-      TaskTemplate: { ContainerSpec: { Command: cmd }, Networks: attach },
+      TaskTemplate: { ContainerSpec: image === undefined ? { Command: cmd } : { Command: cmd, Image: image }, Networks: attach },
       Mode: { Replicated: { Replicas: replicas } },
       ...(mode !== undefined || ports.length > 0 ? { EndpointSpec: { ...(mode !== undefined ? { Mode: mode as 'vip' | 'dnsrr' } : {}), ...(ports.length > 0 ? { Ports: ports } : {}) } } : {}),
     });
@@ -211,8 +196,8 @@ function parsePort(p: unknown, where: string): { Protocol: 'tcp' | 'udp'; Target
 }
 
 /** Deploys (or updates) a stack through the services API: networks first, then services. */
-export async function deployStack(api: ServicesApi, stack: string, files: readonly string[]): Promise<StackDeployResponse> {
-  const p = planStack(stack, files);
+export async function deployStack(api: ServicesApi, stack: string, files: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<StackDeployResponse> {
+  const p = planStack(stack, files, env);
   const warnings = [...p.warnings];
   const created: string[] = [];
   const defs = await api.engine().listDefs();

@@ -17,7 +17,9 @@ const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
 
-const skip = etcdSkipReason({ tls: true });
+// Deno 2.9's tls.connect throws on an IP address as the SNI server name, which grpc-js passes
+// for etcds://IP (Node only warns, DEP0123): TLS to etcd by IP address is Node-only for now.
+const skip = etcdSkipReason({ tls: true }) ?? ('Deno' in globalThis ? 'Deno refuses the IP address grpc-js sends as the TLS server name for etcds://127.0.0.1 (Node only warns); a known Deno limitation (docs/deno.md)' : undefined);
 if (skip !== undefined) {
   test('etcd over TLS (skipped)', () => console.log(`  skipped: ${skip}`));
 } else {

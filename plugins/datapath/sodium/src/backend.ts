@@ -1,9 +1,12 @@
 /**
- * The two libsodium bindings behind one small interface. Everything above this file is
+ * The three libsodium bindings behind one small interface. Everything above this file is
  * backend-agnostic and produces the same bytes on the wire.
  *
  * - `sodium-native` (N-API addon): encrypts straight into the caller's buffers; the only
  *   per-packet allocations are two typed-array views (`subarray`), no data copies.
+ * - `libsodium-ffi`: the system's libsodium (Debian `libsodium23`) called through FFI
+ *   (`openLibrary` of @weft/sys: koffi, Deno.dlopen or bun:ffi), straight into the caller's
+ *   buffers like sodium-native, with no addon: the fast path under Deno and in the single-file agent.
  * - `libsodium-wrappers` (WebAssembly, runs in Node and Deno):
  *   - `wasm-heap` mode (default when the wrapper exposes its Emscripten module, as 0.8.x does):
  *     a scratch region is reserved in the WASM heap once; per packet the key, header and payload
@@ -14,10 +17,11 @@
  */
 import sodium from 'libsodium-wrappers';
 import { KEY_BYTES, NONCE_BYTES, TAG_BYTES, MAX_PLAINTEXT, type Aead } from '@weft/envelope';
+import { openLibrary } from '@weft/sys';
 
 await sodium.ready;
 
-export type BackendName = 'sodium-native' | 'libsodium-wrappers';
+export type BackendName = 'sodium-native' | 'libsodium-ffi' | 'libsodium-wrappers';
 export type BackendChoice = 'auto' | BackendName;
 
 /** ChaCha20-Poly1305 (IETF, RFC 8439) sizes: the envelope's (32-byte key, 12-byte nonce, 16-byte tag). */
@@ -180,13 +184,88 @@ export function sodiumNative(s: SodiumNative): SodiumAead {
   };
 }
 
-/** `auto`: sodium-native if it loads, else libsodium-wrappers. An explicit choice that cannot load throws. */
+// ---------------------------------------------------------------------------------------------
+// libsodium-ffi
+
+/** Where the system's libsodium is looked for (Debian 12: libsodium23 installs libsodium.so.23). */
+export const LIBSODIUM_NAMES = ['libsodium.so.23', 'libsodium.so'] as const;
+
+const SODIUM_SYMBOLS = {
+  sodium_init: { args: [], result: 'i32' },
+  // (c, clen_p, m, mlen, ad, adlen, nsec, npub, k)
+  crypto_aead_chacha20poly1305_ietf_encrypt: { args: ['buf', 'buf', 'buf', 'u64', 'buf', 'u64', 'buf', 'buf', 'buf'], result: 'i32' },
+  // (m, mlen_p, nsec, c, clen, ad, adlen, npub, k)
+  crypto_aead_chacha20poly1305_ietf_decrypt: { args: ['buf', 'buf', 'buf', 'buf', 'u64', 'buf', 'u64', 'buf', 'buf'], result: 'i32' },
+  // (out, outlen, in, inlen, key, keylen)
+  crypto_generichash: { args: ['buf', 'u64', 'buf', 'u64', 'buf', 'u64'], result: 'i32' },
+  randombytes_buf: { args: ['buf', 'u64'], result: 'void' },
+} as const;
+
+let ffiLoad: Promise<SodiumAead | Error> | undefined;
+
+/** The system's libsodium through FFI, loaded once; resolves to the Error when it is not installed or FFI is not allowed. */
+export function loadLibsodiumFfi(): Promise<SodiumAead | Error> {
+  ffiLoad ??= (async () => {
+    try {
+      const s = await openLibrary(LIBSODIUM_NAMES, SODIUM_SYMBOLS);
+      if (s.sodium_init() < 0) return new Error('sodium_init() failed');
+      return libsodiumFfi(s);
+    } catch (e) {
+      return e instanceof Error ? e : new Error(String(e));
+    }
+  })();
+  return ffiLoad;
+}
+
+function libsodiumFfi(s: { readonly [K in keyof typeof SODIUM_SYMBOLS]: (...a: (number | Uint8Array | null)[]) => number }): SodiumAead {
+  const enc = s.crypto_aead_chacha20poly1305_ietf_encrypt;
+  const dec = s.crypto_aead_chacha20poly1305_ietf_decrypt;
+  return {
+    name: 'libsodium-ffi',
+    mode: 'ffi',
+    // C writes where it is told: every length is checked against its buffer first.
+    seal(out, outOff, src, len, nonce, key) {
+      if (len > src.length || outOff + len + TAG_BYTES > out.length || nonce.length !== NONCE_BYTES || key.length !== KEY_BYTES) {
+        throw new RangeError(`sodium: seal of ${len} bytes does not fit (source ${src.length}, output ${out.length} at ${outOff}, nonce ${nonce.length}, key ${key.length})`);
+      }
+      // The nonce is also the associated data (as in the other backends).
+      if (enc(outOff === 0 ? out : out.subarray(outOff), null, src, len, nonce, NONCE_BYTES, null, nonce, key) !== 0) throw new Error('sodium: encryption failed');
+    },
+    open(out, src, srcOff, clen, nonce, key) {
+      if (clen < TAG_BYTES || srcOff + clen > src.length || clen - TAG_BYTES > out.length || nonce.length !== NONCE_BYTES || key.length !== KEY_BYTES) return false;
+      return dec(out, null, null, srcOff === 0 ? src : src.subarray(srcOff), clen, nonce, NONCE_BYTES, nonce, key) === 0;
+    },
+    hash(out, msg, key) {
+      if (s.crypto_generichash(out, out.length, msg, msg.length, key, key.length) !== 0) throw new Error(`sodium: crypto_generichash failed (output ${out.length} bytes, key ${key.length} bytes)`);
+    },
+    random(n) {
+      const b = new Uint8Array(n);
+      s.randombytes_buf(b, n);
+      return b;
+    },
+    wipe() {},
+  };
+}
+
+/**
+ * `auto`: sodium-native if it loads, else the system's libsodium through FFI, else
+ * libsodium-wrappers (WebAssembly, always there). An explicit choice that cannot load throws.
+ */
 export async function loadBackend(choice: BackendChoice = 'auto', wrappersMode: 'wasm-heap' | 'api' = 'wasm-heap'): Promise<SodiumAead> {
   if (choice === 'libsodium-wrappers') return libsodiumWrappers(wrappersMode);
+  if (choice === 'libsodium-ffi') {
+    const ffi = await loadLibsodiumFfi();
+    if (ffi instanceof Error) {
+      throw new Error(`sodium: backend "libsodium-ffi" cannot be loaded (${ffi.message}); install the system's libsodium (apt-get install libsodium23), allow FFI (deno: --allow-ffi), or set backend to "libsodium-wrappers" or "auto"`);
+    }
+    return ffi;
+  }
   const native = await loadSodiumNative();
   if (!(native instanceof Error)) return sodiumNative(native);
   if (choice === 'sodium-native') {
-    throw new Error(`sodium: backend "sodium-native" cannot be loaded (${native.message}); install it (npm install sodium-native) or set backend to "libsodium-wrappers" or "auto"`);
+    throw new Error(`sodium: backend "sodium-native" cannot be loaded (${native.message}); install it (npm install sodium-native) or set backend to "libsodium-ffi", "libsodium-wrappers" or "auto"`);
   }
+  const ffi = await loadLibsodiumFfi();
+  if (!(ffi instanceof Error)) return ffi;
   return libsodiumWrappers(wrappersMode);
 }

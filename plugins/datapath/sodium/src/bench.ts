@@ -3,13 +3,14 @@
  * (session lookup excluded, SPI match, replay window, counters included).
  *
  *   node --import tsx plugins/datapath/sodium/src/bench.ts [--size=1400] [--ms=1500]   (ms per backend, about 5 s in all)
+ *   deno run -A plugins/datapath/sodium/src/bench.ts        (the same under Deno; the runtime is in the summary)
  *
  * Gbit/s counts plaintext bits. `seal+open` is one packet through both ends (a sender and a
  * receiver on the same core), so it is about half of either alone. Each figure is the best of 5
  * rounds (the machine is shared). The last line is a JSON summary.
  */
 import { createCipherWith } from './cipher.ts';
-import { libsodiumWrappers, loadSodiumNative, sodiumNative, type SodiumAead as Aead } from './backend.ts';
+import { libsodiumWrappers, loadLibsodiumFfi, loadSodiumNative, sodiumNative, type SodiumAead as Aead } from './backend.ts';
 import { testRing } from '@weft/testing';
 
 const arg = (name: string, def: number): number => {
@@ -107,6 +108,9 @@ const aeads: Aead[] = [];
 const native = await loadSodiumNative();
 if (native instanceof Error) console.log(`sodium-native: not loadable here (${native.message.split('\n')[0]})`);
 else aeads.push(sodiumNative(native));
+const ffi = await loadLibsodiumFfi();
+if (ffi instanceof Error) console.log(`libsodium-ffi: not loadable here (${ffi.message.split('\n')[0]})`);
+else aeads.push(ffi);
 aeads.push(libsodiumWrappers('wasm-heap'), libsodiumWrappers('api'));
 
 const results: Result[] = [];
@@ -117,4 +121,5 @@ for (const a of aeads) {
     `${`${r.backend} (${r.mode})`.padEnd(32)} ${size} B  seal ${r.sealGbps.toFixed(2)} Gbit/s  open ${r.openGbps.toFixed(2)} Gbit/s  seal+open ${r.sealOpenGbps.toFixed(2)} Gbit/s (${r.sealOpenPps} pkt/s)`,
   );
 }
-console.log(JSON.stringify({ bench: 'sodium', size, ms, rounds: ROUNDS, results }));
+const runtime = 'Deno' in globalThis ? 'deno' : 'Bun' in globalThis ? 'bun' : 'node';
+console.log(JSON.stringify({ bench: 'sodium', runtime, size, ms, rounds: ROUNDS, results }));

@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import sodium from 'libsodium-wrappers';
 import { DropReason, type KeyRing } from '@weft/kernel';
 import { createCipher, createCipherWith } from './cipher.ts';
-import { libsodiumWrappers, loadSodiumNative, sodiumNative, type SodiumAead as Aead } from './backend.ts';
+import { libsodiumWrappers, loadLibsodiumFfi, loadSodiumNative, sodiumNative, type SodiumAead as Aead } from './backend.ts';
+import { systemHasLibsodium } from './testutil.ts';
 import { OVERHEAD } from '@weft/envelope';
 import { testKey, testRing } from '@weft/testing';
 
@@ -15,6 +16,8 @@ const backends: [string, () => Aead][] = [
   ['api', () => libsodiumWrappers('api')],
 ];
 if (!(native instanceof Error)) backends.push(['native', () => sodiumNative(native)]);
+const ffi = await loadLibsodiumFfi();
+if (!(ffi instanceof Error)) backends.push(['ffi', () => ffi]);
 
 const enc = new TextEncoder();
 
@@ -83,9 +86,36 @@ test('backends interoperate: every sender with every receiver', () => {
   }
 });
 
-test('createCipher picks sodium-native when it loads, else libsodium-wrappers; explicit choices are honoured', async () => {
+test('the system libsodium loads through FFI wherever it is installed', () => {
+  if (ffi instanceof Error) {
+    assert.not.ok(systemHasLibsodium(), `libsodium is installed but libsodium-ffi did not load: ${ffi.message}`);
+    console.log(`  skipped: no system libsodium (apt-get install libsodium23): ${ffi.message}`);
+  } else {
+    assert.is(ffi.name, 'libsodium-ffi');
+  }
+});
+
+test('libsodium-ffi checks every length before C writes: too small an output is refused, never overrun', () => {
+  if (ffi instanceof Error) return;
+  const key = new Uint8Array(32).fill(1);
+  const nonce = new Uint8Array(12).fill(2);
+  const src = new Uint8Array(64).fill(3);
+  const out = new Uint8Array(80 + 8);
+  assert.throws(() => ffi.seal(out, 9, src, 64, nonce, key), /does not fit/);
+  assert.throws(() => ffi.seal(out, 0, src, 65, nonce, key), /does not fit/);
+  ffi.seal(out, 8, src, 64, nonce, key);
+  const small = new Uint8Array(63);
+  assert.is(ffi.open(small, out, 8, 80, nonce, key), false);
+  assert.is(ffi.open(new Uint8Array(64), out, 9, 80, nonce, key), false, 'past the end of the source');
+  const back = new Uint8Array(64);
+  assert.ok(ffi.open(back, out, 8, 80, nonce, key));
+  assert.equal(back, src);
+});
+
+test('createCipher picks sodium-native when it loads, else libsodium-ffi, else libsodium-wrappers; explicit choices are honoured', async () => {
   const auto = await createCipher();
-  assert.is(auto.backend, native instanceof Error ? 'libsodium-wrappers' : 'sodium-native');
+  assert.is(auto.backend, !(native instanceof Error) ? 'sodium-native' : !(ffi instanceof Error) ? 'libsodium-ffi' : 'libsodium-wrappers');
+  if (!(ffi instanceof Error)) assert.is((await createCipher({ backend: 'libsodium-ffi' })).backend, 'libsodium-ffi');
   const w = await createCipher({ backend: 'libsodium-wrappers' });
   assert.is(w.backend, 'libsodium-wrappers');
   assert.is(w.mode, 'wasm-heap');

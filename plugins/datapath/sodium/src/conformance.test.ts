@@ -1,12 +1,16 @@
 /** Runs the shared cipher conformance suite against every backend this runtime can load. */
 import { testCipher } from '@weft/testing';
 import { createCipher, createCipherWith } from './cipher.ts';
-import { libsodiumWrappers, loadSodiumNative, sodiumNative } from './backend.ts';
+import { libsodiumWrappers, loadLibsodiumFfi, loadSodiumNative, sodiumNative } from './backend.ts';
 
 const native = await loadSodiumNative();
+const ffi = await loadLibsodiumFfi();
 
 testCipher('sodium (sodium-native)', () => createCipherWith(sodiumNative(native as Exclude<typeof native, Error>)), {
   skip: native instanceof Error ? `sodium-native cannot load here (${native.message.split('\n')[0]})` : false,
+});
+testCipher('sodium (libsodium-ffi, the system libsodium)', () => createCipherWith(ffi as Exclude<typeof ffi, Error>), {
+  skip: ffi instanceof Error ? `the system libsodium cannot load here (${ffi.message.split('\n')[0]})` : false,
 });
 testCipher('sodium (libsodium-wrappers, wasm-heap)', () => createCipherWith(libsodiumWrappers('wasm-heap')));
 testCipher('sodium (libsodium-wrappers, api)', () => createCipherWith(libsodiumWrappers('api')));

@@ -44,7 +44,9 @@ const CIPHER_PLUGINS = { weftenc: '@weft/sodium', weftgcm: '@weft/aes-gcm' } as 
 async function cipherService(pkg: string): Promise<{ cipher: Cipher; kernel: Kernel }> {
   const plugin = ((await import(pkg)) as { default: PluginEntry['plugin'] }).default;
   const kernel = createKernel();
-  const r = await kernel.load([{ plugin, config: {} }]);
+  // WEFT_BENCH_SODIUM_BACKEND (e.g. libsodium-ffi) picks @weft/sodium's backend; default auto.
+  const backend = process.env['WEFT_BENCH_SODIUM_BACKEND'];
+  const r = await kernel.load([{ plugin, config: pkg === '@weft/sodium' && backend !== undefined && backend !== '' ? { backend } : {} }]);
   if (isLeft(r)) throw new Error(`Cannot load the cipher plugin ${pkg}: ${r.left.map(formatError).join('; ')}`);
   return { cipher: kernel.service('cipher')!, kernel };
 }

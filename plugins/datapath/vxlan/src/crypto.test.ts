@@ -21,6 +21,13 @@ import { createVxlanDataPath, type VxlanDataPath } from './mod.ts';
 import { pingOk, rootTest, sendRaw } from './testutil.ts';
 import { FRAG_HDR, isFragment } from './frag.ts';
 
+/**
+ * Least throughput that shows the encrypted path carries a stream (not a speed target). Deno's
+ * node:crypto AES-GCM seals about 4x slower per packet than Node's (docs/benchmarks.md), and the
+ * test-deno run may share the machine with the Node run of this suite.
+ */
+const FLOOR_GBPS = 'Deno' in globalThis ? 0.01 : 0.05;
+
 const VNI = 4545;
 const net = { id: 'sec', vni: VNI, mtu: 1420, encrypted: true, internal: false, gateways: ['10.9.0.1/24'] };
 const m1 = '02:42:0a:09:00:02';
@@ -176,7 +183,7 @@ rootTest(`${name}: encrypted network: ping and iperf3 across hosts; the underlay
       const iperf = JSON.parse(lab.exec(s1, 'iperf3', ['-c', '10.9.0.3', '-t', '2', '-J'], { timeoutMs: 30_000 })) as { end: { sum_received: { bits_per_second: number } } };
       const gbps = iperf.end.sum_received.bits_per_second / 1e9;
       console.log(`  ${name}: encrypted iperf3: ${gbps.toFixed(2)} Gbit/s`);
-      assert.ok(gbps > 0.05, `throughput ${gbps}`);
+      assert.ok(gbps > FLOOR_GBPS, `throughput ${gbps}`);
       await lab.kill(srv);
       await sleep(500);
       await lab.kill(cap, 'SIGINT');
@@ -280,7 +287,7 @@ rootTest(`${name}: encrypted network: two key rotations during a ping flood and 
       await lab.kill(srv);
       const j = JSON.parse(r.out) as { end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } } };
       console.log(`  iperf3 during two rotations: ${(j.end.sum_received.bits_per_second / 1e9).toFixed(2)} Gbit/s, ${j.end.sum_sent.retransmits ?? 0} retransmits`);
-      assert.ok(j.end.sum_received.bits_per_second > 5e7, 'the transfer kept going');
+      assert.ok(j.end.sum_received.bits_per_second > FLOOR_GBPS * 1e9, 'the transfer kept going');
       const v2 = env.dp2.counters()['vtep'] ?? {};
       assert.is(v2['drop_auth'], 0, JSON.stringify(v2));
       assert.is(v2['drop_unknown_spi'], 0, JSON.stringify(v2));

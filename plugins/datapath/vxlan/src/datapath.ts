@@ -171,7 +171,7 @@ export const gatewayMacFor = (vni: number): string => numToMac(0x025746000000 + 
 
 function workerSource(): { code: string; eval: true } | { url: URL } {
   const entry = new URL('./worker.ts', import.meta.url);
-  if ('Deno' in globalThis) return { url: entry }; // Deno runs TypeScript workers natively
+  if ('Deno' in globalThis || 'Bun' in globalThis) return { url: entry }; // Deno and Bun (the single-file agent) run TypeScript workers natively
   try {
     // Node 20 runs TypeScript through tsx; loader hooks do not reach workers, so register them there.
     const tsx = import.meta.resolve('tsx/esm/api');
@@ -263,7 +263,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   });
   const snapPort = (p: PortState): SnapPort => ({ slot: p.slot, fd: p.fd, mac: p.mac, ipv4: p.ipv4, ipv6: p.spec.ipv6 !== undefined ? ipOnly(p.spec.ipv6) : '' });
   const snapPeer = (p: PeerState): SnapPeer => ({
-    slot: p.slot, mac: p.mac, fullCsum: p.spec.external === true || o.innerChecksums === true,
+    slot: p.slot, mac: p.mac, fullCsum: p.spec.external === true || p.spec.dataplane === 'kernel' || o.innerChecksums === true,
     ipv6: p.spec.ipv6 !== undefined ? ipOnly(p.spec.ipv6) : '', ipv4: p.spec.ipv4 !== undefined ? parseIPv4(ipOnly(p.spec.ipv4)) : 0,
     vtep: parseIPv4(p.spec.vtep), port: p.spec.vtepPort ?? port, vslot: p.vslot,
   });
@@ -458,6 +458,9 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   }
 
   const dp: VxlanDataPath = {
+    dataplane: 'userspace',
+    vtepPort: port,
+    placement: (id) => (nets.has(id) ? { dataplane: 'userspace', vtepPort: port } : undefined),
     encrypts,
     // What the shared tables hold (layout.ts); the scale guard warns before it is reached.
     capacity: { ports: MAX_PORTS },

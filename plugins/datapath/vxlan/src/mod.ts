@@ -3,7 +3,7 @@
  * VXLAN between hosts on one shared UDP socket, proxy ARP and a gateway that answers ARP and ping.
  */
 import * as t from 'io-ts';
-import { definePlugin, type PluginDefinition } from '@weft/kernel';
+import { definePlugin, type Context, type PluginDefinition } from '@weft/kernel';
 import { createVxlanDataPath, type VxlanDataPath, type VxlanOptions } from './datapath.ts';
 
 export { VXLAN_OVERHEAD, DEFAULT_MTU, LOCAL_VNI_BASE, VxlanCodes, gatewayMacFor, LOW_LATENCY, createVxlanDataPath } from './datapath.ts';
@@ -23,47 +23,50 @@ export type VxlanConfig = t.TypeOf<typeof VxlanConfig>;
 
 export const VXLAN_PLUGIN_VERSION = '0.1.0';
 
-/** The plugin: provides `datapath`. Each definition owns at most one running data path. */
-export function vxlanPlugin(): PluginDefinition<VxlanConfig> {
+/**
+ * The plugin: provides `datapath`, or `datapath.userspace` when a host runs both data paths behind
+ * the dispatcher of @weft/dataplane. Each definition owns at most one running data path.
+ */
+export function vxlanPlugin(opts: { readonly service?: 'datapath' | 'datapath.userspace' } = {}): PluginDefinition<VxlanConfig> {
+  const service = opts.service ?? 'datapath';
   let running: VxlanDataPath | undefined;
+  const factory = async (ctx: Context<VxlanConfig>) => {
+    const c = ctx.config;
+    const o: VxlanOptions = {
+      dataPathAddr: c.dataPathAddr,
+      log: ctx.log,
+      ...(ctx.services.has('dns') ? { dns: ctx.services.get('dns') } : {}),
+      ...(ctx.services.has('cipher') ? { cipher: ctx.services.get('cipher') } : {}),
+      ...(c.dataPathPort !== undefined ? { dataPathPort: c.dataPathPort } : {}),
+      ...(c.netns !== undefined ? { netns: c.netns } : {}),
+      ...(c.offload !== undefined ? { offload: c.offload } : {}),
+      ...(c.sourcePorts !== undefined ? { sourcePorts: c.sourcePorts } : {}),
+      ...(c.socketBuffer !== undefined ? { socketBuffer: c.socketBuffer } : {}),
+      ...(c.spinUs !== undefined ? { spinUs: c.spinUs } : {}),
+      ...(c.warmUs !== undefined ? { warmUs: c.warmUs } : {}),
+      ...(c.spinBudget !== undefined ? { spinBudget: c.spinBudget } : {}),
+      ...(c.superSeal !== undefined ? { superSeal: c.superSeal } : {}),
+      ...(c.threads !== undefined ? { threads: c.threads } : {}),
+      ...(c.gather !== undefined ? { gather: c.gather } : {}),
+      ...(c.nice !== undefined ? { nice: c.nice } : {}),
+      ...(c.innerChecksums !== undefined ? { innerChecksums: c.innerChecksums } : {}),
+    };
+    running = await createVxlanDataPath(o);
+    return running;
+  };
   return definePlugin<VxlanConfig>({
     manifest: {
       name: 'vxlan',
       version: VXLAN_PLUGIN_VERSION,
       kernel: '^0.1.0',
-      provides: ['datapath'],
+      provides: [service],
       // The embedded DNS of each network is answered by the `dns` service when one is loaded.
       // Encrypted networks are sealed with keys the `cipher` service's ring listeners hand over.
       optional: ['dns', 'cipher'],
       description: 'Userspace switch over TAP devices with RFC 7348 VXLAN and proxy ARP',
       config: VxlanConfig,
     },
-    services: {
-      datapath: async (ctx) => {
-        const c = ctx.config;
-        const o: VxlanOptions = {
-          dataPathAddr: c.dataPathAddr,
-          log: ctx.log,
-          ...(ctx.services.has('dns') ? { dns: ctx.services.get('dns') } : {}),
-          ...(ctx.services.has('cipher') ? { cipher: ctx.services.get('cipher') } : {}),
-          ...(c.dataPathPort !== undefined ? { dataPathPort: c.dataPathPort } : {}),
-          ...(c.netns !== undefined ? { netns: c.netns } : {}),
-          ...(c.offload !== undefined ? { offload: c.offload } : {}),
-          ...(c.sourcePorts !== undefined ? { sourcePorts: c.sourcePorts } : {}),
-          ...(c.socketBuffer !== undefined ? { socketBuffer: c.socketBuffer } : {}),
-          ...(c.spinUs !== undefined ? { spinUs: c.spinUs } : {}),
-          ...(c.warmUs !== undefined ? { warmUs: c.warmUs } : {}),
-          ...(c.spinBudget !== undefined ? { spinBudget: c.spinBudget } : {}),
-          ...(c.superSeal !== undefined ? { superSeal: c.superSeal } : {}),
-          ...(c.threads !== undefined ? { threads: c.threads } : {}),
-          ...(c.gather !== undefined ? { gather: c.gather } : {}),
-          ...(c.nice !== undefined ? { nice: c.nice } : {}),
-          ...(c.innerChecksums !== undefined ? { innerChecksums: c.innerChecksums } : {}),
-        };
-        running = await createVxlanDataPath(o);
-        return running;
-      },
-    },
+    services: service === 'datapath' ? { datapath: factory } : { 'datapath.userspace': factory },
     stop: async () => {
       await running?.close();
       running = undefined;

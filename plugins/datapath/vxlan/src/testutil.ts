@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import { rootSkipReason, type Lab } from '@weft/sys';
 import type { AgentConfig } from './agent.ts';
+import { tsFileCommand } from '@weft/testing';
 
 const skip = rootSkipReason();
 
@@ -19,7 +20,8 @@ const agentPath = fileURLToPath(new URL('./agent.ts', import.meta.url));
 
 /** Starts `agent.ts` inside host namespace `ns` and waits for its "ready" line. */
 export async function startAgent(lab: Lab, ns: string, cfg: AgentConfig): Promise<ChildProcess> {
-  const p = lab.spawn(ns, process.execPath, ['--import', 'tsx', agentPath, JSON.stringify(cfg)], { cwd: pkgDir });
+  const [cmd, ...args] = tsFileCommand(agentPath, [JSON.stringify(cfg)]);
+  const p = lab.spawn(ns, cmd as string, args, { cwd: pkgDir });
   let out = '';
   let err = '';
   p.stderr?.on('data', (d: Buffer) => (err += d.toString()));

@@ -40,6 +40,7 @@ export function applyTableEvent(e: TableEvent, self: string, datapath: DataPath)
     ...(rec.ipv6 !== undefined && rec.ipv6 !== '' ? { ipv6: rec.ipv6.split('/')[0]! } : {}),
     vtep: rec.vtep,
     ...(rec.vtepPort !== undefined ? { vtepPort: rec.vtepPort } : {}),
+    ...(rec.dataplane !== undefined ? { dataplane: rec.dataplane } : {}),
     node: rec.node,
     name: rec.name,
     ...(rec.aliases !== undefined ? { aliases: rec.aliases } : {}),

@@ -50,6 +50,8 @@ export const DnsConfig = t.partial({
   maxConcurrentForwards: Positive,
   /** Table holding endpoint records (default `endpoints`). */
   table: t.string,
+  /** How long a miss waits for the network's other nodes before NXDOMAIN, ms (default 300). */
+  missSyncMs: Positive,
 });
 export type DnsConfig = t.TypeOf<typeof DnsConfig>;
 
@@ -119,6 +121,8 @@ export const dnsPlugin = definePlugin<DnsConfig>({
         ...(cfg.maxConcurrentForwards !== undefined ? { maxConcurrentForwards: cfg.maxConcurrentForwards } : {}),
         table,
         ...(tables !== undefined ? { source: (n: string) => tables.entries(n, table) } : {}),
+        // A miss waits (≤ 300 ms) for the network's other nodes to send their names.
+        ...(tables?.sync !== undefined ? { sync: (n: string) => tables.sync!(n, cfg.missSyncMs ?? 300) } : {}),
       });
       ctx.log.info('dns resolver ready', { upstreams: upstreams.join(' '), ttl: cfg.ttl ?? 5 });
       resolvers.set(ctx.store, resolver);

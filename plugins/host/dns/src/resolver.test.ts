@@ -51,6 +51,43 @@ test('a known name without records of the type is NOERROR and empty; unknown sin
   assert.is(c.nxdomain, 3);
 });
 
+test('a miss waits for a sync of its network: a name that exists elsewhere resolves; one that does not is NXDOMAIN after it', async () => {
+  let syncs = 0;
+  let t = 0;
+  const r = createResolver({
+    now: () => t,
+    sync: async (network) => {
+      syncs++;
+      // The bulk sync brings alpine2's record, written on another node.
+      await new Promise((res) => setTimeout(res, 20));
+      if (network === N) r.apply(ev('create', entry(N, 'a2', rec('alpine2', '10.0.0.9', { node: 'node-2' }))));
+    },
+  });
+  const q = query('alpine2');
+  assert.is(r.answer(q, Infinity, N), 'forward', 'held for the sync, not NXDOMAIN');
+  const m = parse(await r.forward(q));
+  assert.is(m.rcode, DNS_RCODE.NOERROR);
+  assert.equal(addrs(m), ['10.0.0.9']);
+  // Through resolve() (the Docker bridge's path) too, and a name that exists nowhere: NXDOMAIN after the sync.
+  t += 5000;
+  const nx = parse(await r.resolve(query('nosuch'), Infinity, N));
+  assert.is(nx.rcode, DNS_RCODE.NXDOMAIN);
+  assert.is(syncs, 2);
+  // Right after a sync the tables are fresh: a miss is NXDOMAIN at once, without another sync.
+  assert.is(parse(r.answer(query('nosuch2'), Infinity, N)).rcode, DNS_RCODE.NXDOMAIN);
+  assert.is(syncs, 2);
+  // Concurrent misses share one sync.
+  t += 5000;
+  const qs = ['x1', 'x2', 'x3'].map((n) => query(n));
+  for (const x of qs) assert.is(r.answer(x, Infinity, N), 'forward');
+  const all = await Promise.all(qs.map((x) => r.forward(x)));
+  assert.equal(all.map((b) => parse(b).rcode), [DNS_RCODE.NXDOMAIN, DNS_RCODE.NXDOMAIN, DNS_RCODE.NXDOMAIN]);
+  assert.is(syncs, 3);
+  assert.is(r.counters().missSyncs, 5);
+  // External names are not held.
+  assert.is(r.answer(query('example.com'), Infinity, N), 'forward');
+});
+
 test('external names, other classes and the root are forwarded', () => {
   const r = populated();
   assert.is(ask(r, 'example.com'), 'forward');

@@ -58,6 +58,17 @@ export interface ResolverOptions {
   readonly source?: (network: string) => readonly TableEntry[] | undefined;
   /** The upstream exchange (default: node:dgram). */
   readonly exchange?: Exchange;
+  /**
+   * Asks the other nodes of a network for its names now (the tables' bulk sync); resolves when
+   * one answered or it gave up. With it, a miss for a name that would be NXDOMAIN is answered
+   * only after a sync (shared by concurrent misses, skipped for `freshMs` after one): a name that
+   * exists elsewhere is never "not found" because this node's tables lag.
+   */
+  readonly sync?: (network: string) => Promise<unknown>;
+  /** After a sync, misses on that network are answered at once for this long (ms, default 1000). */
+  readonly freshMs?: number;
+  /** Clock (ms), for tests. */
+  readonly now?: () => number;
 }
 
 /** `'forward'`: not ours, call `forward`. `'drop'`: do not reply. */
@@ -68,6 +79,8 @@ export interface DnsCounters {
   queries: number;
   /** Answered from the table with at least one record. */
   answers: number;
+  /** Misses held for a sync of their network before the answer (see ResolverOptions.sync). */
+  missSyncs: number;
   /** Known name, no record of the asked type (NOERROR, empty). */
   nodata: number;
   nxdomain: number;
@@ -164,7 +177,7 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
   let upstreams: Upstream[] = [];
   let inflight = 0;
   const c: DnsCounters = {
-    queries: 0, answers: 0, nodata: 0, nxdomain: 0, forwarded: 0, forwardAnswers: 0, forwardFailures: 0,
+    queries: 0, answers: 0, missSyncs: 0, nodata: 0, nxdomain: 0, forwarded: 0, forwardAnswers: 0, forwardFailures: 0,
     forwardRejected: 0, upstreamTimeouts: 0, upstreamErrors: 0, malformed: 0, dropped: 0, badRecords: 0,
   };
 
@@ -217,7 +230,27 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
     return r.ok ? r.value : buildDnsError(msg, DNS_RCODE.SERVFAIL);
   };
 
-  const answer = (query: Uint8Array, len: number, network: string, client?: DnsClient): AnswerResult => {
+  const now = opts.now ?? Date.now;
+  const freshMs = opts.freshMs ?? 1000;
+  /** Per network: the sync in flight, and when the last one ended. */
+  const syncs = new Map<string, { running: Promise<unknown> | undefined; at: number }>();
+  /** Misses handed to `forward` to wait for a sync: query key → where it was asked. */
+  const held = new Map<string, { network: string; client: DnsClient | undefined; at: number }>();
+  const heldKey = (msg: DnsMessage, q: { name: string; type: number }) => `${msg.id}\0${q.type}\0${q.name.toLowerCase()}`;
+  const syncOf = (network: string): Promise<unknown> => {
+    let st = syncs.get(network);
+    if (st === undefined) syncs.set(network, (st = { running: undefined, at: 0 }));
+    const cur = st;
+    cur.running ??= Promise.resolve(opts.sync?.(network))
+      .catch(() => undefined)
+      .finally(() => {
+        cur.running = undefined;
+        cur.at = now();
+      });
+    return cur.running;
+  };
+
+  const answer = (query: Uint8Array, len: number, network: string, client?: DnsClient, noHold = false): AnswerResult => {
     c.queries++;
     const parsed = parseDnsMessage(query, 0, len);
     if (!parsed.ok) {
@@ -260,6 +293,16 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
     if (r === undefined) {
       if (ours || !hasUnescapedDot(name) || (name.startsWith('tasks.') && !hasUnescapedDot(name.slice(6)))) {
         if (name === '.') return 'forward';
+        // Not here (yet): ask the network's other nodes before saying it does not exist.
+        const st = syncs.get(network);
+        if (!noHold && opts.sync !== undefined && (st === undefined || st.running !== undefined || now() - st.at > freshMs)) {
+          const t = now();
+          if (held.size >= 1024) for (const [k, h] of held) if (t - h.at > 5000 || held.size >= 1024) held.delete(k);
+          held.set(heldKey(msg, q), { network, client, at: t });
+          c.queries--; // counted again when answered after the sync
+          c.missSyncs++;
+          return 'forward';
+        }
         c.nxdomain++;
         return respond(msg, DNS_RCODE.NXDOMAIN);
       }
@@ -289,6 +332,15 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
     if (!parsed.ok) return buildDnsFormErr(query, 0, len);
     const msg = parsed.value;
     if (msg.qr) return undefined;
+    const question = msg.questions[0];
+    const h = question === undefined ? undefined : held.get(heldKey(msg, question));
+    if (h !== undefined && question !== undefined) {
+      held.delete(heldKey(msg, question));
+      await syncOf(h.network);
+      const r = answer(query, len, h.network, h.client, true);
+      if (r === 'drop') return undefined;
+      if (r !== 'forward') return r;
+    }
     if (upstreams.length === 0) {
       c.forwardFailures++;
       return buildDnsError(msg, DNS_RCODE.SERVFAIL);

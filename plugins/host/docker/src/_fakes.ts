@@ -56,6 +56,7 @@ const any = t.unknown;
 const m = (c: string, n: string) => method(c, n, any, any);
 
 export function fakeControl(node = 'h1'): FakeControl {
+  let pooled = 0;
   const networks = new Map<string, FakeNetwork>();
   const blocks = new Map<string, string[]>();
   const log: string[] = [];
@@ -136,8 +137,8 @@ export function fakeControl(node = 'h1'): FakeControl {
             List: () => [...networks.values()],
             Inspect: (i: { Network: string }) => get(i.Network),
             Create: (i: { Name: string; Options?: Record<string, string>; Internal?: boolean; Attachable?: boolean; Labels?: Record<string, string>; IPAM?: { Config?: { Subnet: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }[] } }) => {
-              const c = i.IPAM?.Config?.[0];
-              if (c === undefined) raise(errors.badRequest('control', 'the fake needs a subnet'));
+              // Without a subnet, the next /24 of 10.0.0.0/8 (the swarm's default pool, as the real control plane).
+              const c = i.IPAM?.Config?.[0] ?? { Subnet: `10.0.${++pooled}.0/24` };
               const n = add({
                 Name: i.Name,
                 Subnet: c.Subnet,
@@ -223,8 +224,6 @@ export function fakeDockerHost(names: Record<string, string> = {}, containers: R
     links,
     sandboxes,
     linkByMac: (key, mac) => sandboxes.get(key)?.get(mac),
-    serveDns: async () => ({ close: async () => {} }),
-    startDnsBridge: () => undefined,
     stopDnsBridge: () => {},
     networkName: async (_h, id) => names[id],
     containerOf: async (_h, _n, ep) => containers[ep],

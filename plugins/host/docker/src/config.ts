@@ -17,12 +17,13 @@ export const DockerPluginConfig = t.partial({
   /** Create the Weft network through the control plane when none matches (default true). */
   createNetworks: t.boolean,
   /**
-   * Unix socket on which the agent answers DNS for the bridges it runs inside containers. Unset:
-   * no bridges. With it, Docker's embedded DNS forwards names it does not know to Weft's resolver
+   * Answer Weft's names inside containers on Weft networks (default true, when the `dns` service
+   * is loaded): one responder in the agent opens a socket on `dnsAddress`:53 in each container's
+   * namespace (container-dns.ts). Docker's embedded DNS forwards the names it does not know there
    * when a container runs with `--dns <dnsAddress>`.
    */
-  dnsSocket: t.string,
-  /** Loopback address inside containers the bridge answers on (default 127.0.0.53). */
+  containerDns: t.boolean,
+  /** Loopback address inside containers the responder answers on (default 127.0.0.53). */
   dnsAddress: t.string,
 });
 export type DockerPluginConfig = t.TypeOf<typeof DockerPluginConfig>;

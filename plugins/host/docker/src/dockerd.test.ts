@@ -8,7 +8,10 @@
  *
  * Two containers on the Docker network ping each other and the sandbox on host 2, both ways; an
  * agent restart between the container starts breaks neither Docker's next requests nor the
- * running container; Docker's embedded DNS forwards the sandbox's name to Weft's resolver; a dockerd
+ * running container; Docker's embedded DNS forwards the sandbox's name to Weft's resolver (one
+ * responder in the agent, no process per container); a Weft service resolves to its VIP inside a
+ * container and both tasks answer through it (VIP balanced in the container's namespace); a
+ * network without --subnet gets one from the swarm's pools; a dockerd
  * restart replays nothing and the network keeps working; the same pings over an --opt encrypted network; container removal and
  * `docker network rm` leave nothing behind.
  *
@@ -22,10 +25,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from '@weft/api';
-import { eventually } from '@weft/testing/cluster';
+import { agentCommand, eventually } from '@weft/testing/cluster';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const AGENT = path.join(repo, 'apps/agent/bin/weft-agent.js');
 const TOOLS = process.env.WEFT_DOCKERD_TOOLS ?? path.resolve(repo, '../shared/tools/dockerd');
 const DOCKER = '/usr/bin/docker';
 
@@ -90,7 +92,7 @@ interface Agent {
 async function startAgent(a: Agent): Promise<void> {
   const log = fs.openSync(a.log, 'a');
   // nsenter --net (not ip netns exec): the agent shares the mount namespace with dockerd.
-  a.proc = spawn('nsenter', [`--net=/run/netns/${a.ns}`, process.execPath, AGENT, '--socket', a.socket, '--state-dir', a.state, '--node-name', a.name, '--advertise-addr', a.addr, ...a.extra], {
+  a.proc = spawn('nsenter', [`--net=/run/netns/${a.ns}`, ...agentCommand(), '--socket', a.socket, '--state-dir', a.state, '--node-name', a.name, '--advertise-addr', a.addr, ...a.extra], {
     stdio: ['ignore', log, log],
     env: { ...process.env, ...a.env },
   });
@@ -125,7 +127,7 @@ const links = (ns: string) => {
   const r = ipIn(ns, ['-j', 'link', 'show']);
   return r.code === 0 ? (JSON.parse(r.out) as { ifname: string }[]).map((l) => l.ifname) : [];
 };
-/** PIDs of DNS bridges serving containers of this test's dockerd. */
+/** PIDs of per-container DNS relays (what earlier versions ran) serving containers of this test's dockerd: there must be none. */
 const bridges = () =>
   fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
     try {
@@ -150,7 +152,7 @@ if (reason !== undefined) {
       name, ns, addr, socket: path.join(dir, `${name}.sock`), state: path.join(dir, name), log: path.join(dir, `${name}.log`), client: createClient(path.join(dir, `${name}.sock`)), extra, env: e,
     });
     const dockerSock = path.join(dir, 'h1-docker.sock');
-    const a1 = mk('h1', H1, '198.18.40.1', ['--docker-plugin', dockerSock], { WEFT_DOCKER_HOST: `unix://${BASE}/run/docker.sock`, WEFT_DOCKER_DNS: '1' });
+    const a1 = mk('h1', H1, '198.18.40.1', ['--docker-plugin', dockerSock], { WEFT_DOCKER_HOST: `unix://${BASE}/run/docker.sock` });
     const a2 = mk('h2', H2, '198.18.40.2', ['--docker-plugin', 'off']);
     let dockerdUp = false;
     try {
@@ -213,10 +215,56 @@ if (reason !== undefined) {
       const lookup = (c: string, name: string) => docker('exec', c, 'nslookup', name);
       await eventually(() => lookup('c1', SANDBOX).out.includes(sbIp), 20_000, `c1 resolves ${SANDBOX} (host 2) through Weft`);
       await eventually(() => lookup('c2', SANDBOX).out.includes(sbIp), 20_000, `c2 resolves ${SANDBOX} (host 2) through Weft`);
+      // One responder in the agent serves every container: no relay process per container.
+      assert.equal(bridges(), [], 'no per-container DNS relay process');
       assert.ok(lookup('c1', 'c2').out.includes(ip2), 'Docker\'s own names still resolve');
       // Container names are published to Weft's resolver too (for other hosts' containers and sandboxes).
       await eventually(() => docker('exec', 'c1', 'nslookup', 'c2', '127.0.0.53').out.includes(ip2), 20_000, 'Weft\'s resolver answers the container name c2');
       lap('DNS: Docker names by Docker, Weft names forwarded to Weft\'s resolver');
+
+      // A Weft service on the same network: containers resolve its name to its VIP and reach the
+      // VIP, balanced inside their own namespace as in a Weft sandbox (tasks: the nginx stand-in).
+      const svcName = `${tag}svc`;
+      await a1.client.serviceCreate({ Name: svcName, TaskTemplate: { ContainerSpec: { Command: [], Image: 'nginx' }, Networks: [{ Target: 'dnet' }] }, Mode: { Replicated: { Replicas: 2 } } });
+      await eventually(async () => (await a1.client.service(svcName)).ServiceStatus?.RunningTasks === 2, 30_000, 'two tasks of the service running');
+      const vip = ((await a1.client.service(svcName)).Endpoint?.VirtualIPs ?? [])[0]?.Addr.split('/')[0] ?? '';
+      assert.ok(vip !== '', 'the service has a VIP on dnet');
+      await eventually(() => lookup('c1', svcName).out.includes(vip), 20_000, `c1 resolves ${svcName} to its VIP ${vip}`);
+      const c1ns = dockerOk('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'c1');
+      const vipRules = () => run('nsenter', [`--net=${c1ns}`, 'iptables', '-t', 'nat', '-S', 'WEFT-VIP']).out;
+      await eventually(() => new RegExp(`-d ${vip.replace(/\./g, '\\.')}/32 .*-j DNAT`).test(vipRules()), 20_000, `VIP rules in c1's namespace (${c1ns})`).catch((e) => {
+        console.log('c1 rules:', vipRules(), '\nagent log:', run('tail', ['-n', '40', a1.log]).out);
+        throw e;
+      });
+      // (the busybox-static image's wget crashes; nc speaks HTTP to the address nslookup gave)
+      const get = (ip: string) => docker('exec', 'c1', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} 80`).out;
+      let got = '';
+      await eventually(() => (got = get(vip)).includes('Welcome to Weft'), 20_000, `c1 reaches ${svcName} through its VIP ${vip}`).catch((e) => {
+        console.log('answer:', JSON.stringify(got), '\nrules:', vipRules());
+        throw e;
+      });
+      // Both tasks answer (the balancer spreads connections): each page names its task.
+      const seen = new Set<string>();
+      await eventually(() => {
+        const m = /Served by (\S+)/.exec(get(vip));
+        if (m !== null) seen.add(m[1]!);
+        return seen.size === 2;
+      }, 20_000, 'both tasks answer through the VIP');
+      await a1.client.serviceRemove(svcName);
+      lap('a Weft service: name → VIP, VIP balanced inside the container');
+
+      // docker network create -d weft --ipam-driver weft NAME, without --subnet: a subnet from the swarm's pools.
+      dockerOk('network', 'create', '-d', PLUGIN, '--ipam-driver', PLUGIN, 'nosub');
+      const made = (await a1.client.networks()).find((n) => n.Labels['weft.docker.created'] === 'true');
+      assert.ok(made !== undefined && made.Attachable && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(made.IPAM.Config[0]?.Subnet ?? ''), `a Weft network with a subnet from the pools: ${JSON.stringify(made?.IPAM)}`);
+      assert.is(dockerOk('network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}}{{end}}', 'nosub'), made!.IPAM.Config[0]!.Subnet);
+      dockerOk('run', '-d', '--name', 'c5', '--network', 'nosub', 'bb', 'sleep', '600');
+      const ip5 = containerIp('c5');
+      assert.ok(ip5.split('.').slice(0, 2).join('.') === made!.IPAM.Config[0]!.Subnet!.split('.').slice(0, 2).join('.'), `c5 (${ip5}) is on ${made!.IPAM.Config[0]!.Subnet}`);
+      dockerOk('rm', '-f', 'c5');
+      dockerOk('network', 'rm', 'nosub');
+      await eventually(async () => !(await a1.client.networks()).some((n) => n.Id === made!.Id), 15_000, 'the Weft network made for it goes with the Docker network');
+      lap('docker network create without --subnet: a subnet from the swarm\'s pools');
 
       // --opt encrypted: the same, on an encrypted overlay (Docker's own encrypted overlay cannot work on this kernel).
       dockerOk('network', 'create', '-d', PLUGIN, '--ipam-driver', PLUGIN, '--subnet', '10.240.8.0/24', '--opt', 'encrypted', '-o', 'weft.network=enet', 'enet');

@@ -6,12 +6,12 @@ import { WeftJoinOptions, ENDPOINTS_TABLE, decodeEndpointRecord, encodeEndpointR
 import type { DockerPluginConfig } from './config.ts';
 import type { Deps } from './deps.ts';
 import { attachmentName } from './config.ts';
-import { epKey, netKey, pause, serial, stopped, type EpRec, type NetRec } from './records.ts';
+import { containerDnsOf, epKey, netKey, pause, serial, stopped, type EpRec, type NetRec } from './records.ts';
 
 export interface EndpointSide {
   publishName(ctx: Context<DockerPluginConfig>, network: string, endpointId: string, dockerHost: string): Promise<void>;
   nameRecord(ctx: Context<DockerPluginConfig>, ep: EpRec): Promise<void>;
-  stopBridge(ep: EpRec): void;
+  stopBridge(ctx: Context<DockerPluginConfig>, ep: EpRec): void;
   reattach(ctx: Context<DockerPluginConfig>): Promise<void>;
   removeEndpoint(ctx: Context<DockerPluginConfig>, net: NetRec, ep: EpRec): Promise<void>;
 }
@@ -59,7 +59,9 @@ export function endpointSide(d: Deps): EndpointSide {
     tables.put(net.weft.id, ENDPOINTS_TABLE, ep.id, encodeEndpointRecord({ ...rec, name: ep.name }));
   }
 
-  function stopBridge(ep: EpRec): void {
+  /** Stops answering DNS inside the endpoint's container (and the relay process of an earlier version, if one runs). */
+  function stopBridge(ctx: Context<DockerPluginConfig>, ep: EpRec): void {
+    containerDnsOf.get(ctx.store)?.remove(ep.id);
     if (ep.dnsPid !== undefined && ep.sandboxKey !== undefined) host.stopDnsBridge(ep.dnsPid, ep.sandboxKey);
     delete ep.dnsPid;
   }
@@ -103,7 +105,7 @@ export function endpointSide(d: Deps): EndpointSide {
     // Docker moves the interface back into its namespace under SrcName after Leave; the overlay
     // closed the TAP, which normally deletes it, but a device that outlived that must not linger.
     if (ep.srcName !== undefined && host.linkExists(ep.srcName)) host.linkDelete(ep.srcName);
-    stopBridge(ep);
+    stopBridge(ctx, ep);
     await ctx.store.delete(epKey(net.id, ep.id));
   }
 

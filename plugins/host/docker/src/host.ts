@@ -4,27 +4,14 @@
  * handed back to dockerd's namespace (Docker moves it back under its SrcName after Leave).
  */
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as fs from 'node:fs';
-import { execFileSync, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 
-/** The DNS bridge run inside each container (plain JavaScript: it runs without a TS loader). */
-export const DNS_BRIDGE = fileURLToPath(new URL('./dns-bridge.mjs', import.meta.url));
-
-export interface DnsBridgeSpec {
-  /** The container's namespace (Join's SandboxKey). */
-  readonly sandboxKey: string;
-  /** Loopback address inside the container to answer on (`--dns` of the container). */
-  readonly address: string;
-  /** The agent-side unix socket of `serveDns`. */
-  readonly socket: string;
-  /** Weft network whose names to answer. */
-  readonly network: string;
-}
-
-/** Answers one DNS query for `network`: reply bytes, or undefined (no reply). */
-export type DnsAnswer = (network: string, query: Uint8Array) => Promise<Uint8Array | undefined>;
+/**
+ * The file of the DNS relay process earlier versions ran inside each container (one per
+ * container); a relay still running after an upgrade is recognised by it and stopped.
+ */
+export const DNS_BRIDGE = 'dns-bridge.mjs';
 
 export interface DockerHost {
   /** The Docker network's name, or undefined when dockerd does not (yet) know the ID. */
@@ -37,11 +24,7 @@ export interface DockerHost {
   containerOf(dockerHost: string, networkId: string, endpointId: string): Promise<string | undefined>;
   /** The name of the interface with `mac` inside the namespace at `netnsPath` (a container's SandboxKey). */
   linkByMac(netnsPath: string, mac: string): string | undefined;
-  /** Serves `answer` on a unix socket for the bridges; resolves once listening. */
-  serveDns(socketPath: string, answer: DnsAnswer): Promise<{ close(): Promise<void> }>;
-  /** Starts a DNS bridge inside a container; returns its PID. */
-  startDnsBridge(spec: DnsBridgeSpec): number | undefined;
-  /** Stops the bridge `pid` if it is still the one serving `sandboxKey`. */
+  /** Stops an earlier version's relay `pid` if it is still the one serving `sandboxKey`. */
   stopDnsBridge(pid: number, sandboxKey: string): void;
 }
 
@@ -108,62 +91,6 @@ export function linuxDockerHost(): DockerHost {
       } catch {
         return undefined;
       }
-    },
-    async serveDns(socketPath, answer) {
-      try {
-        fs.unlinkSync(socketPath);
-      } catch {
-        /* absent */
-      }
-      const server = net.createServer((c) => {
-        let buf = '';
-        c.setEncoding('utf8');
-        c.setTimeout(10_000, () => c.destroy());
-        c.on('error', () => {});
-        c.on('data', (d: string) => {
-          buf += d;
-          const nl = buf.indexOf('\n');
-          if (nl < 0) return;
-          let req: { n?: unknown; q?: unknown };
-          try {
-            req = JSON.parse(buf.slice(0, nl)) as { n?: unknown; q?: unknown };
-          } catch {
-            c.destroy();
-            return;
-          }
-          if (typeof req.n !== 'string' || typeof req.q !== 'string') return void c.destroy();
-          const q = Buffer.from(req.q, 'base64');
-          answer(req.n, new Uint8Array(q.buffer, q.byteOffset, q.length)).then(
-            (r) => c.end(r === undefined ? '\n' : `${Buffer.from(r).toString('base64')}\n`),
-            () => c.end('\n'),
-          );
-        });
-      });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(socketPath, () => resolve());
-      });
-      fs.chmodSync(socketPath, 0o600);
-      return {
-        close: () =>
-          new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            try {
-              fs.unlinkSync(socketPath);
-            } catch {
-              /* gone */
-            }
-          }),
-      };
-    },
-    startDnsBridge(o) {
-      // Docker creates the container's namespace (and bind-mounts it at SandboxKey) only after
-      // Join, when runc starts the container: wait for it (up to 60 s), then enter it.
-      const script = 'i=0; while [ ! -e "$1" ]; do i=$((i+1)); [ $i -gt 600 ] && exit 1; sleep 0.1; done; exec nsenter --net="$1" "$2" "$3" "$4" "$5" "$6" "$1"';
-      const p = spawn('sh', ['-c', script, 'weft-dns-bridge', o.sandboxKey, process.execPath, DNS_BRIDGE, o.address, o.socket, o.network], { detached: true, stdio: 'ignore' });
-      p.on('error', () => {});
-      p.unref();
-      return p.pid;
     },
     stopDnsBridge(pid, sandboxKey) {
       try {

@@ -15,7 +15,8 @@ import { addrKey, poolKey, serial, type AddrRec, type PoolRec, type RecordAccess
 import type { WeftNetwork, WeftSide } from './weft.ts';
 
 export function ipamHandlers(d: Deps, rec: RecordAccess, w_: WeftSide): NonNullable<Handlers<DockerPluginConfig>['IpamDriver']> {
-  const { name, IPAM, call } = d;
+  const { name, IPAM, CONTROL, call, attempt, hasControl } = d;
+  const WEFT_CREATED_LABEL = 'weft.docker.created';
   const { poolOf, netOf, pools } = rec;
   const { findWeft, weftNetworks, checkUsable, ensureBound, allocate } = w_;
   return {
@@ -37,12 +38,22 @@ export function ipamHandlers(d: Deps, rec: RecordAccess, w_: WeftSide): NonNulla
       if (wanted !== undefined) w = await findWeft(ctx, wanted);
       else if (given !== undefined) w = (await weftNetworks(ctx)).find((n) => n.Subnets.some((s) => normaliseCidr(s.Subnet) === given));
       let subnet: string;
+      let created = false;
       if (w !== undefined) {
         checkUsable(ctx, w);
         subnet = normaliseCidr(w.Subnets[0]!.Subnet);
         if (given !== undefined && given !== subnet) {
           raise(errors.conflict(ctx.plugin, `Weft network "${w.Name}" has subnet ${subnet}, not ${given}`, { path: 'Pool', value: req.Pool, hint: `Use --subnet ${subnet}, or omit --subnet.` }));
         }
+      } else if (given === undefined && wanted === undefined && ctx.config.createNetworks !== false && hasControl(ctx)) {
+        // No --subnet and no name: a new Weft network with a subnet from the swarm's default
+        // address pools (as Docker's overlay without --subnet), named docker-<hex> since Docker
+        // does not tell plugins the network's name; removed with the Docker network.
+        const r = await call<{ Id: string }>(ctx, CONTROL, 'Network.Create', { Name: `docker-${randomBytes(4).toString('hex')}`, Driver: 'overlay', Attachable: true, Labels: { [WEFT_CREATED_LABEL]: 'true' } });
+        w = await findWeft(ctx, r.Id);
+        if (w === undefined || w.Subnets[0] === undefined) raise(errors.internal(ctx.plugin, `the Weft network made for a Docker network without --subnet (${r.Id}) cannot be found`));
+        subnet = normaliseCidr(w.Subnets[0].Subnet);
+        created = true;
       } else {
         if (given === undefined) {
           raise(errors.badRequest(ctx.plugin, wanted !== undefined ? `There is no Weft network "${wanted}" yet, and creating one needs a subnet` : 'Cannot choose a subnet: Docker does not tell the IPAM driver which network it is for', {
@@ -66,6 +77,7 @@ export function ipamHandlers(d: Deps, rec: RecordAccess, w_: WeftSide): NonNulla
         aux: [],
         ...(w !== undefined ? { weft: { id: w.Id, name: w.Name } } : {}),
         ...(w === undefined && wanted !== undefined ? { wanted } : {}),
+        ...(created ? { createdWeft: true } : {}),
         ...(bound?.network !== undefined ? { network: bound.network, gateway: bound.gateway ?? firstHost(subnet) } : {}),
       };
       await putJson(ctx.store, poolKey(id), rec);
@@ -73,6 +85,9 @@ export function ipamHandlers(d: Deps, rec: RecordAccess, w_: WeftSide): NonNulla
     }),
 
     ReleasePool: (req, ctx) => serial(ctx, async () => {
+      // A Weft network made for this pool that no Docker network took (its create failed): remove it.
+      const p = await getJson<PoolRec>(ctx.store, poolKey(req.PoolID));
+      if (p?.createdWeft === true && p.network === undefined && p.weft !== undefined) await attempt(ctx, CONTROL, 'Network.Remove', { Network: p.weft.id });
       await ctx.store.delete(poolKey(req.PoolID));
       return {};
     }),

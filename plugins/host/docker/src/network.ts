@@ -2,9 +2,9 @@
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { listJson, WeftOptions, DockerOptions, errors, formatError, getJson, putJson, raise, type Handlers } from '@weft/kernel';
 import { WEFT_NETWORK, bare, firstHost, mapCreateOptions, normaliseCidr, prefixLen } from './options.ts';
-import { attachmentName, DEFAULT_DNS_ADDRESS, type DockerPluginConfig } from './config.ts';
+import { attachmentName, type DockerPluginConfig } from './config.ts';
 import type { Deps } from './deps.ts';
-import { epKey, netKey, poolKey, serial, type EpRec, type NetRec } from './records.ts';
+import { ensureContainerDns, epKey, netKey, poolKey, serial, type EpRec, type NetRec } from './records.ts';
 import type { RecordAccess } from './records.ts';
 import type { WeftSide } from './weft.ts';
 import type { EndpointSide } from './endpoints.ts';
@@ -67,7 +67,7 @@ export function networkHandlers(d: Deps, rec: RecordAccess, w_: WeftSide, e_: En
         options: m.value.options,
         internal: m.value.internal,
         aux: pool.aux,
-        createdWeft: false,
+        createdWeft: pool.createdWeft === true,
         ...(wanted !== undefined ? { wanted } : {}),
       };
       if (wanted === undefined && ctx.config.dockerHost === undefined) raise(noNameError(ctx));
@@ -163,10 +163,8 @@ export function networkHandlers(d: Deps, rec: RecordAccess, w_: WeftSide, e_: En
       ep.joined = true;
       ep.srcName = r.InterfaceName.SrcName;
       ep.sandboxKey = req.SandboxKey;
-      if (ctx.config.dnsSocket !== undefined && ctx.services.has('dns') && ep.dnsPid === undefined) {
-        const pid = host.startDnsBridge({ sandboxKey: req.SandboxKey, address: ctx.config.dnsAddress ?? DEFAULT_DNS_ADDRESS, socket: ctx.config.dnsSocket, network: w.id });
-        if (pid !== undefined) ep.dnsPid = pid;
-      }
+      // Weft's names inside the container: the agent's responder opens its socket there once the container runs.
+      void ensureContainerDns(ctx).then((c) => c?.add(ep.id, req.SandboxKey, w.id));
       await putJson(ctx.store, epKey(ep.network, ep.id), ep);
       if (ctx.config.dockerHost !== undefined) void publishName(ctx, ep.network, ep.id, ctx.config.dockerHost);
       return { ...r, ...(r.Gateway !== undefined ? { Gateway: bare(r.Gateway) } : {}) };
@@ -177,7 +175,7 @@ export function networkHandlers(d: Deps, rec: RecordAccess, w_: WeftSide, e_: En
       const w = weftOf(ctx, await netOf(ctx, req.NetworkID));
       await call(ctx, OVERLAY, 'NetworkDriver.Leave', { NetworkID: w.id, EndpointID: ep.id });
       ep.joined = false;
-      stopBridge(ep);
+      stopBridge(ctx, ep);
       await putJson(ctx.store, epKey(ep.network, ep.id), ep);
       return {};
     }),

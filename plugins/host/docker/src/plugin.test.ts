@@ -194,8 +194,20 @@ test('--ipam-opt weft.network=NAME picks the subnet of an existing Weft network;
   }
 });
 
-test('without a name, a subnet match or WEFT_DOCKER_HOST the error says how to name it', async () => {
-  const h = await testHost({ control: fakeControl() });
+test('without --subnet: a new Weft network from the swarm\'s pools (removed with its pool), or, not allowed to create, an error saying how to name one', async () => {
+  const control = fakeControl();
+  const made = await testHost({ control });
+  try {
+    const p = await made.call('/IpamDriver.RequestPool', { AddressSpace: 'weft-global', Pool: '', SubPool: '', Options: {}, V6: false });
+    assert.is(p.Pool, '10.0.1.0/24', 'a subnet from the pools');
+    const w = [...control.networks.values()].find((n) => n.Labels['weft.docker.created'] === 'true');
+    assert.ok(w !== undefined && /^docker-[0-9a-f]{8}$/.test(w.Name) && w.Attachable, 'a docker-<hex> attachable Weft network');
+    await made.call('/IpamDriver.ReleasePool', { PoolID: p.PoolID });
+    assert.ok(![...control.networks.values()].some((n) => n.Labels['weft.docker.created'] === 'true'), 'a pool no Docker network took: its Weft network goes');
+  } finally {
+    await made.stop();
+  }
+  const h = await testHost({ control: fakeControl(), config: { createNetworks: false } });
   try {
     const e1 = await h.fail('/IpamDriver.RequestPool', { AddressSpace: 'weft-local', Pool: '', SubPool: '', Options: {}, V6: false });
     assert.match(e1, /give --subnet/i);

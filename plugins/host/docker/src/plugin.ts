@@ -17,10 +17,11 @@
  * creates); Docker brings its own sandbox (SandboxKey) and expects the interface in dockerd's
  * namespace, so this plugin programs the host itself, the way the engine does, via the kernel.
  */
+import * as fs from 'node:fs';
 import { listJson, definePlugin, getJson, type PluginDefinition } from '@weft/kernel';
-import { DEFAULT_DNS_ADDRESS, DockerPluginConfig, DOCKER_PLUGIN_VERSION, type DockerPluginOptions } from './config.ts';
+import { DockerPluginConfig, DOCKER_PLUGIN_VERSION, type DockerPluginOptions } from './config.ts';
 import { createDeps } from './deps.ts';
-import { dnsServers, recordAccess, stopped, type EpRec } from './records.ts';
+import { closeContainerDns, ensureContainerDns, recordAccess, stopped, type EpRec } from './records.ts';
 import { weftSide } from './weft.ts';
 import { endpointSide } from './endpoints.ts';
 import { ipamHandlers } from './ipam.ts';
@@ -39,11 +40,28 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
       name,
       version: DOCKER_PLUGIN_VERSION,
       kernel: '^0.1.0',
-      provides: ['NetworkDriver', 'IpamDriver'],
+      provides: ['NetworkDriver', 'IpamDriver', 'containers'],
       requires: [`plugin:${OVERLAY}`, `plugin:${IPAM}`],
       optional: ['control', 'dns', 'tables'],
       config: DockerPluginConfig,
       description: 'Docker Engine integration: Weft overlay networks as a Docker network and IPAM driver',
+    },
+    services: {
+      // The containers dockerd attached to Weft networks here (the services plugin balances VIPs in them).
+      containers: (ctx) => ({
+        async list() {
+          const byNs = new Map<string, { id: string; name: string; netnsPath: string; networks: string[] }>();
+          for (const [, ep] of await listJson<EpRec>(ctx.store, 'endpoints/')) {
+            if (ep?.joined !== true || ep.sandboxKey === undefined || !fs.existsSync(ep.sandboxKey)) continue;
+            const net = await getJson<{ weft?: { id: string } }>(ctx.store, `networks/${ep.network}`);
+            if (net?.weft === undefined) continue;
+            const c = byNs.get(ep.sandboxKey) ?? { id: ep.id, name: ep.name ?? ep.id, netnsPath: ep.sandboxKey, networks: [] };
+            c.networks.push(net.weft.id);
+            byNs.set(ep.sandboxKey, c);
+          }
+          return [...byNs.values()];
+        },
+      }),
     },
     handlers: {
       IpamDriver: ipamHandlers(d, rec, weft),
@@ -53,19 +71,21 @@ export function dockerPlugin(opts: DockerPluginOptions = {}): PluginDefinition<D
       stopped.delete(ctx.store);
       await reattach(ctx);
       for (const [, ep] of await listJson<EpRec>(ctx.store, 'endpoints/')) {
-        if (ep?.joined === true) await nameRecord(ctx, ep);
-      }
-      const sock = ctx.config.dnsSocket;
-      if (sock !== undefined && ctx.services.has('dns')) {
-        const dns = ctx.services.get('dns');
-        dnsServers.set(ctx.store, await host.serveDns(sock, (network, query) => dns.resolve(query, network, query.length)));
-        ctx.log.info('answering DNS for containers', { socket: sock, address: ctx.config.dnsAddress ?? DEFAULT_DNS_ADDRESS });
+        if (ep?.joined !== true) continue;
+        await nameRecord(ctx, ep);
+        const net = ep.sandboxKey === undefined ? undefined : await getJson<{ weft?: { id: string } }>(ctx.store, `networks/${ep.network}`);
+        if (net?.weft !== undefined) {
+          // After a restart: serve the running containers again (and end an earlier version's relay).
+          if (ep.dnsPid !== undefined) host.stopDnsBridge(ep.dnsPid, ep.sandboxKey!);
+          const key = ep.sandboxKey!;
+          const weftId = net.weft.id;
+          void ensureContainerDns(ctx).then((c) => c?.add(ep.id, key, weftId));
+        }
       }
     },
     stop: async (ctx) => {
       stopped.add(ctx.store);
-      await dnsServers.get(ctx.store)?.close();
-      dnsServers.delete(ctx.store);
+      await closeContainerDns(ctx.store);
     },
   });
 }

@@ -2,6 +2,8 @@
  * The plugin's records in `ctx.store` (see plugin.ts), their keys, and the per-instance request
  * queue (Docker sends requests in parallel and each reads and writes several records).
  */
+import { createContainerDns, type ContainerDns } from './container-dns.ts';
+import { DEFAULT_DNS_ADDRESS } from './config.ts';
 import {
   listJson,
   type Serial,
@@ -34,6 +36,8 @@ export interface PoolRec {
   weft?: WeftRef;
   /** `--ipam-opt weft.network=NAME` of a network that does not exist yet. */
   wanted?: string;
+  /** `weft` was created here for a Docker network without --subnet (removed with it). */
+  createdWeft?: boolean;
   /** Gateway handed to Docker (bare IP). */
   gateway?: string;
   /** Aux addresses Docker reserved before CreateNetwork: name-less, bare IPs. */
@@ -93,7 +97,7 @@ export interface EpRec {
   sandboxKey?: string;
   /** Re-attached inside its container after a restart: the overlay now knows where it lives. */
   inSandbox?: boolean;
-  /** PID of the DNS bridge inside the container. */
+  /** PID of the DNS relay process an earlier version ran inside the container (stopped on upgrade). */
   dnsPid?: number;
   /** The container's name, published with its Weft endpoint record (DNS on other hosts). */
   name?: string;
@@ -111,7 +115,46 @@ export const addrKey = (pool: string, ip: string) => `addresses/${pool}/${bare(i
 // ---------------------------------------------------------------------------------------------
 
 const queues = new WeakMap<Store, Serial>();
-export const dnsServers = new WeakMap<Store, { close(): Promise<void> }>();
+/** The containers' DNS responder of each plugin instance (container-dns.ts), once one is needed. */
+export const containerDnsOf = new WeakMap<Store, ContainerDns>();
+const containerDnsStarting = new WeakMap<Store, Promise<ContainerDns | undefined>>();
+
+/**
+ * The responder, started on first need (a container joined): an agent without Docker containers
+ * never starts its thread. Undefined when off (`containerDns: false`) or without a `dns` service.
+ */
+export function ensureContainerDns(ctx: Context<DockerPluginConfig>): Promise<ContainerDns | undefined> {
+  const have = containerDnsOf.get(ctx.store);
+  if (have !== undefined) return Promise.resolve(have);
+  if (ctx.config.containerDns === false || !ctx.services.has('dns') || stopped.has(ctx.store)) return Promise.resolve(undefined);
+  let p = containerDnsStarting.get(ctx.store);
+  if (p === undefined) {
+    const dns = ctx.services.get('dns');
+    const address = ctx.config.dnsAddress ?? DEFAULT_DNS_ADDRESS;
+    p = createContainerDns({ address, answer: (network, query) => dns.resolve(query, network, query.length), log: ctx.log }).then(
+      (c) => {
+        containerDnsOf.set(ctx.store, c);
+        ctx.log.info('answering DNS inside containers (run them with --dns ADDRESS)', { address });
+        return c;
+      },
+      (e) => {
+        ctx.log.warn('docker: cannot answer DNS inside containers', { error: String((e as Error)?.message ?? e) });
+        containerDnsStarting.delete(ctx.store);
+        return undefined;
+      },
+    );
+    containerDnsStarting.set(ctx.store, p);
+  }
+  return p;
+}
+
+/** Stops the responder, if one was started. */
+export async function closeContainerDns(store: Store): Promise<void> {
+  const c = (await containerDnsStarting.get(store)) ?? containerDnsOf.get(store);
+  containerDnsStarting.delete(store);
+  containerDnsOf.delete(store);
+  await c?.close();
+}
 export const stopped = new WeakSet<Store>();
 export const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 /** Runs `fn` after every earlier request of this plugin instance has finished. */

@@ -103,7 +103,7 @@ export function weftSide(d: Deps): WeftSide {
       checkCompatible(ctx, net, w);
     }
     net.weft = { id: w.Id, name: w.Name };
-    net.createdWeft = created;
+    net.createdWeft = created || net.createdWeft;
     try {
       await ensureInstance(ctx, net, w);
     } catch (e) {

@@ -130,6 +130,57 @@ if (!root) {
     }
   });
 
+  test("Docker's container lifecycle: stop leaves the networks and keeps the sandbox exited; start attaches again; images pick the command; -dit keeps a shell", async () => {
+    const { k, e } = await boot();
+    try {
+      await e.createNetwork({ Name: 'life', Driver: 'static', IPAM: { Config: [{ Subnet: '10.81.0.0/24' }] } });
+      // -dit alpine: /bin/sh on an open stdin (a FIFO) waits instead of exiting.
+      const sh = await e.createSandbox({ Name: 'alpine2', Networks: [{ Name: 'life', Aliases: ['a2'] }], Image: 'alpine', OpenStdin: true });
+      assert.equal([sh.Cmd, sh.Image, sh.State], [['/bin/sh'], 'alpine', 'running']);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.is((await e.sandbox('alpine2')).State, 'running', 'the shell is still waiting');
+      // nginx: the HTTP stand-in on port 80.
+      const web = await e.createSandbox({ Name: 'web', Networks: [{ Name: 'life' }], Image: 'nginx:latest' });
+      assert.is(web.Cmd[0], process.execPath);
+      let page = '';
+      for (let i = 0; i < 50 && !page.includes('Welcome to Weft'); i++) {
+        try {
+          page = execFileSync('ip', ['netns', 'exec', `${prefix}web`, 'busybox', 'wget', '-q', '-O', '-', 'http://127.0.0.1:80/'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      // (its page names /etc/hostname, which `ip netns exec` binds from /etc/netns; this test writes those files elsewhere)
+      assert.match(page, /Welcome to Weft.*Served by/s);
+      assert.match(await code(e.createSandbox({ Name: 'db', Image: 'postgres' })), /BadRequest: image "postgres" has no command Weft knows/);
+      assert.ok(!netnsList().includes(`${prefix}db`), 'refused before anything was made');
+      // stop: the command ends, the network is left (its address released), the sandbox stays, exited.
+      const ip = sh.Networks.life!.IPAddress;
+      await e.stopSandbox('alpine2', { timeoutMs: 2000 });
+      const stopped = await e.sandbox('alpine2');
+      assert.equal([stopped.State, stopped.Networks, stopped.ExitCode !== null], ['exited', {}, true]);
+      assert.equal(Object.values((await e.networkView(await e.resolve('life'))).Containers).map((c) => c.Name), ['web']);
+      assert.match(await code(e.connect('life', 'alpine2', undefined, [])), /Conflict: sandbox "alpine2" is stopped/);
+      await e.removeSandbox('alpine2', false); // a stopped sandbox goes without -f
+      // start brings the networks and the command back (same aliases).
+      await e.createSandbox({ Name: 'job', Networks: [{ Name: 'life', IPAddress: '10.81.0.50', Aliases: ['j'] }], Cmd: ['sleep', '30'] });
+      await e.stopSandbox('job', { timeoutMs: 500 });
+      const again = await e.startSandbox('job');
+      assert.equal([again.State, again.Networks.life?.IPAddress, again.Networks.life?.Aliases], ['running', '10.81.0.50/24', ['j']]);
+      // An attached command (the client runs it): running until the client reports its exit.
+      const fg = await e.createSandbox({ Name: 'fg', Networks: [{ Name: 'life' }], Image: 'busybox', Attached: true });
+      assert.equal([fg.Cmd, fg.State, fg.Pid], [['/bin/sh'], 'running', 0]);
+      assert.match(await code(e.removeSandbox('fg', false)), /Conflict: You cannot remove a running sandbox/);
+      await e.stopSandbox('fg', { exitCode: 3 });
+      assert.equal([(await e.sandbox('fg')).State, (await e.sandbox('fg')).ExitCode], ['exited', 3]);
+      for (const n of ['fg', 'job', 'web']) await e.removeSandbox(n, true);
+      assert.ok(ip !== '');
+      await e.removeNetwork('life');
+    } finally {
+      await k.stop();
+    }
+  });
+
   test('state survives an agent restart over the same store', async () => {
     const store = memoryStore();
     let { k, e } = await boot(store);

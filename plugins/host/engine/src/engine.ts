@@ -10,12 +10,14 @@
  * blocks the manager grants this node (`Blocks.Request`), so no two hosts ever hand out the
  * same address even while the manager is unreachable.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { listJson, createSerial, WeftJoinOptions, errors, getJson, putJson, raise, type Context } from '@weft/kernel';
+import { DATAPLANE_CHOICES, listJson, createSerial, imageDefault, WeftJoinOptions, WeftOptions, errors, getJson, putJson, raise, type Context } from '@weft/kernel';
 import type { Engine as EngineService, NetDef, Network, NetworkCreateRequest, Ports, RemoveCheck, Sandbox, SandboxCreateRequest, TaskOptions } from '@weft/kernel';
 import { HostNetwork, type Instance } from '@weft/hostnet';
+import { evalCommand } from '@weft/sys';
 import type { SandboxHost } from './host.ts';
 import { attempt, call, taskJoinOptions } from './calls.ts';
 import { bareNsName, hex, NAME, sandboxRecord, sandboxRecords, type EngineConfig, type SandboxRecord } from './records.ts';
@@ -23,6 +25,17 @@ import { PublishedPorts } from './published.ts';
 import { networkView, sandboxView } from './views.ts';
 
 export { bareNsName, type EngineConfig } from './records.ts';
+
+/**
+ * The HTTP server that stands in for nginx/httpd (`node -e HTTP_STAND_IN PORT`, or its Deno/Bun equivalent: evalCommand): answers every
+ * request with 200 and a page naming the sandbox (its /etc/hostname, which `ip netns exec` binds),
+ * so a client sees which task of a service answered.
+ */
+export const HTTP_STAND_IN = `
+const http = require('http'), fs = require('fs');
+let me = 'weft'; try { me = fs.readFileSync('/etc/hostname', 'utf8').trim(); } catch {}
+http.createServer((q, r) => { r.setHeader('Content-Type', 'text/html'); r.end('<!DOCTYPE html><title>Welcome to Weft</title><h1>Welcome to Weft</h1><p>Served by ' + me + ' (Weft runs no images: this stands in for nginx).</p>\\n'); }).listen(Number(process.argv[1] || 80));
+`;
 
 export class Engine implements EngineService {
   private readonly ctx: Context<EngineConfig>;
@@ -103,6 +116,7 @@ export class Engine implements EngineService {
       if (plugin === undefined) {
         raise(errors.notFound('engine', `plugin "${driverName}" not found: no network driver of that name is loaded (available: ${Object.keys(this.cfg.drivers).join(', ')})`, { path: 'Driver', value: driverName }));
       }
+      checkDataPlane(req);
       const all = await this.listDefs();
       if (all.some((d) => d.Name === req.Name)) raise(errors.conflict('engine', `network with name ${req.Name} already exists`, { value: req.Name }));
       const caps = await call<{ ConnectivityScope?: string }>(this.ctx, plugin, 'NetworkDriver.GetCapabilities', {});
@@ -238,9 +252,10 @@ export class Engine implements EngineService {
         }
       }
       const bare = req.Bare === true;
-      if (bare && ((req.Cmd ?? []).length > 0 || (req.Ports ?? []).length > 0)) {
+      if (bare && ((req.Cmd ?? []).length > 0 || (req.Ports ?? []).length > 0 || req.Image !== undefined || req.Attached === true)) {
         raise(errors.badRequest('engine', `"${req.Name}" is a bare endpoint: it has no namespace of its own, so it cannot run a command or publish ports`, { path: 'Bare', value: req.Name, hint: 'Create a sandbox (without Bare) to run a command in it.' }));
       }
+      const cmd = this.commandFor(req);
       if (bare && (req.Networks ?? []).length === 0) {
         raise(errors.badRequest('engine', `bare endpoint "${req.Name}" needs a network: it is only an address and a name on one`, { path: 'Networks', value: req.Name }));
       }
@@ -261,6 +276,10 @@ export class Engine implements EngineService {
         Resolver: '',
         ...(task !== undefined ? { Task: task } : {}),
         ...(bare ? { Bare: true } : {}),
+        ...(req.Image !== undefined && req.Image !== '' ? { Image: req.Image } : {}),
+        ...(req.OpenStdin === true ? { OpenStdin: true } : {}),
+        ...(req.Attached === true ? { Attached: true } : {}),
+        Wanted: (req.Networks ?? []).map((n) => ({ Name: n.Name, ...(n.IPAddress !== undefined ? { IPAddress: n.IPAddress } : {}), Aliases: n.Aliases ?? [] })),
       };
       if (!bare) this.host.createNetns(ns);
       else if (!this.host.netnsExists(ns)) {
@@ -278,9 +297,10 @@ export class Engine implements EngineService {
           this.startPorts(rec);
           await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
         }
-        if (req.Cmd !== undefined && req.Cmd.length > 0) {
-          rec.Cmd = req.Cmd;
-          rec.Pid = this.host.spawn(ns, req.Cmd, path.join(this.cfg.logDir, `${rec.Name}.log`));
+        if (cmd.length > 0) {
+          rec.Cmd = cmd;
+          if (rec.Attached === true) rec.StartedAt = new Date(this.ctx.now()).toISOString();
+          else this.startCommand(rec, ns);
           await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
         }
       } catch (e) {
@@ -294,11 +314,110 @@ export class Engine implements EngineService {
   removeSandbox(name: string, force: boolean): Promise<void> {
     return this.serial(async () => {
       const rec = await this.record(name);
-      if (rec.Pid > 0 && this.host.alive(rec.Pid)) {
+      if ((rec.Pid > 0 && this.host.alive(rec.Pid)) || (rec.Attached === true && rec.Stopped !== true)) {
         if (!force) raise(errors.conflict('engine', `You cannot remove a running sandbox ${name}. Stop it first or use "weft rm -f ${name}".`, { value: name }));
       }
       await this.destroy(rec);
     });
+  }
+
+  /** The command a sandbox runs: the one given, else its image's default (Weft runs no images). */
+  private commandFor(req: SandboxCreateRequest): string[] {
+    if ((req.Cmd ?? []).length > 0) return [...(req.Cmd ?? [])];
+    if (req.Image === undefined || req.Image === '') return [];
+    const d = imageDefault(req.Image);
+    if (d === undefined) {
+      raise(errors.badRequest('engine', `image "${req.Image}" has no command Weft knows: Weft runs no images, only a command on the host in the sandbox`, {
+        path: 'Image',
+        value: req.Image,
+        hint: `Give the command after the image ("weft run ... ${req.Image} CMD [ARG...]"); without one, alpine, busybox, ubuntu and debian run /bin/sh, nginx and httpd an HTTP server on port 80.`,
+      }));
+    }
+    return d.kind === 'shell' ? ['/bin/sh'] : evalCommand(HTTP_STAND_IN, [String(d.port)]);
+  }
+
+  /** Starts a sandbox's command (detached); its exit is recorded while this agent runs. */
+  private startCommand(rec: SandboxRecord, ns: string): void {
+    const fifo = rec.OpenStdin === true ? path.join(this.cfg.logDir, `${rec.Name}.stdin`) : undefined;
+    const started = new Date(this.ctx.now()).toISOString();
+    rec.Pid = this.host.spawn(ns, rec.Cmd, path.join(this.cfg.logDir, `${rec.Name}.log`), {
+      ...(fifo !== undefined ? { stdinFifo: fifo } : {}),
+      onExit: (code) => void this.exited(rec.Name, rec.Id, started, code),
+    });
+    rec.StartedAt = started;
+    delete rec.ExitCode;
+    delete rec.FinishedAt;
+  }
+
+  /** Records the exit status of a command this agent started (unless the sandbox moved on since). */
+  private exited(name: string, id: string, started: string, code: number): Promise<void> {
+    return this.serial(async () => {
+      const rec = await getJson<SandboxRecord>(this.ctx.store, `sandboxes/${name}`);
+      if (rec === undefined || rec.Id !== id || rec.StartedAt !== started) return;
+      rec.ExitCode = code;
+      rec.FinishedAt = new Date(this.ctx.now()).toISOString();
+      await putJson(this.ctx.store, `sandboxes/${name}`, rec);
+    }).catch((e) => this.ctx.log.warn('engine: could not record an exit status', { sandbox: name, error: String((e as Error)?.message ?? e) }));
+  }
+
+  stopSandbox(name: string, opts: { readonly exitCode?: number; readonly timeoutMs?: number } = {}): Promise<void> {
+    return this.serial(async () => {
+      const rec = await this.record(name);
+      if (rec.Bare === true) raise(errors.badRequest('engine', `"${name}" is a bare endpoint: it has no command to stop; remove it with "weft rm ${name}"`, { value: name }));
+      if (rec.Stopped === true) return;
+      await this.halt(rec, opts.timeoutMs ?? 10_000);
+      for (const n of Object.keys(rec.Networks)) await this.detach(rec, n, true);
+      rec.Stopped = true;
+      if (opts.exitCode !== undefined) rec.ExitCode = opts.exitCode;
+      else if (rec.ExitCode === undefined && rec.Cmd.length > 0) rec.ExitCode = 137;
+      rec.FinishedAt = new Date(this.ctx.now()).toISOString();
+      rec.Pid = 0;
+      await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
+    });
+  }
+
+  startSandbox(name: string): Promise<Sandbox> {
+    return this.serial(async () => {
+      const rec = await this.record(name);
+      if (rec.Stopped !== true) {
+        if (rec.Pid > 0 && this.host.alive(rec.Pid)) return this.view(rec);
+        if (rec.Cmd.length === 0 || rec.Attached === true) return this.view(rec);
+      }
+      const ns = this.nsOf(rec);
+      try {
+        for (const w of rec.Wanted ?? []) {
+          if (rec.Networks[w.Name] !== undefined) continue;
+          const def = await this.resolve(w.Name);
+          if (rec.Networks[def.Name] === undefined) await this.attach(rec, def, w.IPAddress, [...w.Aliases]);
+        }
+        this.writeFiles(rec);
+        delete rec.Stopped;
+        if (rec.Ports.length > 0) this.startPorts(rec);
+        // An attached command belonged to its terminal: started again, the agent runs it (Docker's `start` of an -it container, detached).
+        if (rec.Cmd.length > 0) {
+          delete rec.Attached;
+          if (rec.Cmd.length === 1 && rec.Cmd[0] === '/bin/sh') rec.OpenStdin = true;
+          this.startCommand(rec, ns);
+        }
+        await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
+      } catch (e) {
+        for (const n of Object.keys(rec.Networks)) await this.detach(rec, n, true);
+        rec.Stopped = true;
+        await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
+        throw e;
+      }
+      return this.view(rec);
+    });
+  }
+
+  /** Ends a sandbox's command (SIGTERM, SIGKILL after `timeoutMs`) and its published ports. */
+  private async halt(rec: SandboxRecord, timeoutMs: number): Promise<void> {
+    if (rec.Ports.length > 0 || rec.PortsPid !== undefined) this.published.stop(rec);
+    if (rec.Pid > 0 && this.host.alive(rec.Pid)) {
+      this.host.kill(rec.Pid, 'SIGTERM');
+      for (let i = 0; i < timeoutMs / 50 && this.host.alive(rec.Pid); i++) await new Promise((r) => setTimeout(r, 50));
+      if (this.host.alive(rec.Pid)) this.host.kill(rec.Pid, 'SIGKILL');
+    }
   }
 
   private startPorts(rec: SandboxRecord): void {
@@ -316,13 +435,9 @@ export class Engine implements EngineService {
   }
 
   private async destroy(rec: SandboxRecord): Promise<void> {
-    if (rec.Ports.length > 0 || rec.PortsPid !== undefined) this.published.stop(rec);
-    if (rec.Pid > 0 && this.host.alive(rec.Pid)) {
-      this.host.kill(rec.Pid, 'SIGTERM');
-      for (let i = 0; i < 20 && this.host.alive(rec.Pid); i++) await new Promise((r) => setTimeout(r, 50));
-      if (this.host.alive(rec.Pid)) this.host.kill(rec.Pid, 'SIGKILL');
-    }
+    await this.halt(rec, 1000);
     for (const name of Object.keys(rec.Networks)) await this.detach(rec, name, true);
+    if (rec.OpenStdin === true) fs.rmSync(path.join(this.cfg.logDir, `${rec.Name}.stdin`), { force: true });
     if (rec.Bare !== true) {
       this.host.removeFiles(this.nsName(rec.Name));
       this.host.deleteNetns(this.nsName(rec.Name));
@@ -335,7 +450,9 @@ export class Engine implements EngineService {
     return this.serial(async () => {
       const rec = await this.record(sandbox);
       const def = await this.resolve(ref);
+      if (rec.Stopped === true) raise(errors.conflict('engine', `sandbox "${sandbox}" is stopped: start it first ("weft start ${sandbox}")`, { value: sandbox }));
       await this.attach(rec, def, ip, [...aliases]);
+      rec.Wanted = [...(rec.Wanted ?? []).filter((w) => w.Name !== def.Name && w.Name !== def.Id), { Name: def.Name, ...(ip !== undefined ? { IPAddress: ip } : {}), Aliases: [...aliases] }];
       this.writeFiles(rec);
       await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
     });
@@ -347,6 +464,7 @@ export class Engine implements EngineService {
       const def = await this.resolve(ref);
       if (rec.Networks[def.Name] === undefined) raise(errors.notFound('engine', `sandbox "${sandbox}" is not connected to network "${def.Name}"`));
       await this.detach(rec, def.Name, force);
+      rec.Wanted = (rec.Wanted ?? []).filter((w) => w.Name !== def.Name && w.Name !== def.Id);
       this.writeFiles(rec);
       await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
     });
@@ -437,5 +555,24 @@ export class Engine implements EngineService {
 
   async networkView(def: NetDef): Promise<Network> {
     return networkView(this.ctx, def, await this.sandboxRecords());
+  }
+}
+
+/**
+ * `--opt weft.dataplane=`: one of auto, kernel, userspace, and never kernel for an encrypted
+ * network (the kernel path carries VXLAN in plaintext). Checked when the network is made, so the
+ * user hears it from `network create`, not from the first sandbox on each host.
+ */
+function checkDataPlane(req: NetworkCreateRequest): void {
+  const v = req.Options?.[WeftOptions.dataplane];
+  if (v === undefined || v === '') return;
+  const path = `Options["${WeftOptions.dataplane}"]`;
+  if (!(DATAPLANE_CHOICES as readonly string[]).includes(v)) {
+    raise(errors.badRequest('engine', `Cannot create network "${req.Name}": data plane ${JSON.stringify(v)} is not one of ${DATAPLANE_CHOICES.join(', ')}`, { path, value: v }));
+  }
+  if (v === 'kernel' && req.Options !== undefined && 'encrypted' in req.Options) {
+    raise(errors.badRequest('engine', `Cannot create network "${req.Name}": an encrypted network cannot use the kernel data plane, which carries VXLAN in plaintext; Weft never sends an encrypted network in clear`, {
+      path, value: v, hint: 'use --opt weft.dataplane=auto (the default) or userspace for encrypted networks',
+    }));
   }
 }

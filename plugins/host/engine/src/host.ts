@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export interface SandboxFiles {
@@ -26,8 +27,12 @@ export interface SandboxHost {
   /** Writes the files `ip netns exec` bind-mounts over /etc; returns the resolv.conf path. */
   writeFiles(name: string, files: SandboxFiles): string;
   removeFiles(name: string): void;
-  /** Starts `cmd` inside the sandbox, detached from the agent (survives its restart). */
-  spawn(name: string, cmd: readonly string[], logFile: string): number;
+  /**
+   * Starts `cmd` inside the sandbox, detached from the agent (survives its restart). `stdinFifo`:
+   * its stdin is that FIFO opened read-write, so it never sees end of file (`run -dit`).
+   * `onExit` is told the exit status while this agent runs.
+   */
+  spawn(name: string, cmd: readonly string[], logFile: string, opts?: { readonly stdinFifo?: string; readonly onExit?: (code: number) => void }): number;
   alive(pid: number): boolean;
   kill(pid: number, signal: NodeJS.Signals): void;
 }
@@ -66,11 +71,22 @@ export function linuxSandboxHost(etcDir = '/etc/netns'): SandboxHost {
     removeFiles(name) {
       fs.rmSync(path.join(etcDir, name), { recursive: true, force: true });
     },
-    spawn(name, cmd, logFile) {
+    spawn(name, cmd, logFile, opts) {
       fs.mkdirSync(path.dirname(logFile), { recursive: true });
       const out = fs.openSync(logFile, 'a');
-      const child = spawn('ip', ['netns', 'exec', name, ...cmd], { detached: true, stdio: ['ignore', out, out] });
+      let input: number | 'ignore' = 'ignore';
+      if (opts?.stdinFifo !== undefined) {
+        if (!fs.existsSync(opts.stdinFifo)) execFileSync('mkfifo', ['-m', '0600', opts.stdinFifo]);
+        // Read-write: opening does not block, and the process holds a writer itself (no EOF).
+        input = fs.openSync(opts.stdinFifo, 'r+');
+      }
+      const child = spawn('ip', ['netns', 'exec', name, ...cmd], { detached: true, stdio: [input, out, out] });
       fs.closeSync(out);
+      if (typeof input === 'number') fs.closeSync(input);
+      if (opts?.onExit !== undefined) {
+        const done = opts.onExit;
+        child.on('exit', (code, signal) => done(code ?? 128 + (signal === null ? 0 : (os.constants.signals[signal] ?? 0))));
+      }
       child.unref();
       if (child.pid === undefined) throw new Error(`cannot start ${JSON.stringify(cmd.join(' '))} in sandbox "${name}"`);
       return child.pid;

@@ -23,7 +23,7 @@ export function enginePlugin(host: SandboxHost = linuxSandboxHost()): PluginDefi
       version: '0.1.0',
       kernel: '^0.1.0',
       provides: ['engine', 'ports'],
-      optional: ['control', 'tables', 'membership', 'cipher'],
+      optional: ['control', 'tables', 'membership', 'cipher', 'datapath'],
       config: EngineConfigCodec as unknown as t.Type<EngineConfig, unknown, unknown>,
       description: 'networks on this host, sandboxes (network namespaces) and their attachments',
     },

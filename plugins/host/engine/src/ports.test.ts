@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { evalCommand } from '@weft/sys';
 import { forwarderSpec, frameDatagram, frameReader, PORT_FORWARDER, portFree, portSocket, relayUdpToUnix, spliceToUnix, writeTargets } from './ports.ts';
 
 /** Listener errors (a failed bind): reported through callbacks, so every wait checks them and fails the test. */
@@ -63,7 +64,8 @@ test('UDP: one session per client through the forwarder, replies from the publis
   const usock = portSocket(dir, 5353, 'udp');
   const tsock = portSocket(dir, 5353, 'tcp');
   assert.is.not(usock, tsock, 'TCP and UDP of one port number have their own sockets');
-  const fwd = spawn(process.execPath, ['-e', PORT_FORWARDER, targets, forwarderSpec(usock, target, 'udp'), forwarderSpec(tsock, tport)], { stdio: 'inherit' });
+  const [cmd, ...args] = evalCommand(PORT_FORWARDER, [targets, forwarderSpec(usock, target, 'udp'), forwarderSpec(tsock, tport)]);
+  const fwd = spawn(cmd as string, args, { stdio: 'inherit' });
   const clients: dgram.Socket[] = [];
   try {
     await until(() => fs.existsSync(usock) && fs.existsSync(tsock));
@@ -89,7 +91,13 @@ test('UDP: one session per client through the forwarder, replies from the publis
     await until(() => relay.sessions() === 0, 3000);
     assert.ok(!(await portFree('127.0.0.1', pub, 'udp')), 'the published UDP port is taken');
     relay.close();
-    assert.ok(await portFree('127.0.0.1', pub, 'udp'), 'and free again after close');
+    // Closing a UDP socket is asynchronous under Deno: the port is free within moments, not at once.
+    let free = false;
+    for (let i = 0; i < 50 && !free; i++) {
+      free = await portFree('127.0.0.1', pub, 'udp');
+      if (!free) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(free, 'and free again after close');
 
     const splice = spliceToUnix('127.0.0.1', 0, tsock, onListenError);
     await new Promise((resolve, reject) => {

@@ -16,6 +16,7 @@ import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { PortForwarding, Ports } from '@weft/kernel';
+import { evalCommand } from '@weft/sys';
 
 /** A UDP session (client address) is closed after this long without a datagram either way. */
 export const UDP_IDLE_MS = 30_000;
@@ -23,7 +24,8 @@ export const UDP_IDLE_MS = 30_000;
 export const UDP_MAX_SESSIONS = 1024;
 
 /**
- * Run as `node -e PORT_FORWARDER TARGETS_FILE SOCK=PORT[/udp]...` inside a namespace: accepts on
+ * Run as `node -e PORT_FORWARDER TARGETS_FILE SOCK=PORT[/udp]...` (`evalCommand` of @weft/sys: the
+ * same under Deno and in the single-file agent) inside a namespace: accepts on
  * each SOCK and reaches PORT on one of the addresses in TARGETS_FILE (a JSON array, read per
  * connection or UDP session, round robin). No target: the connection is closed. For `/udp`, each
  * connection carries one client's datagrams framed as [u16 length][payload], both ways.
@@ -226,7 +228,7 @@ export function createPorts(): Ports {
         listeners = [];
       };
       return {
-        command: [process.execPath, '-e', PORT_FORWARDER, file, ...socks.map((s) => forwarderSpec(s.sock, s.p.target, s.proto))],
+        command: evalCommand(PORT_FORWARDER, [file, ...socks.map((s) => forwarderSpec(s.sock, s.p.target, s.proto))]),
         setTargets: (ips) => writeTargets(file, ips),
         targets() {
           try {

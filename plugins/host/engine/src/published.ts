@@ -59,7 +59,7 @@ export class PublishedPorts {
 
   /** After an agent restart: listen again for the published ports of the sandboxes kept. */
   restore(records: readonly SandboxRecord[]): void {
-    for (const rec of records) if (rec.Ports.length > 0 && !this.listeners.has(rec.Name)) this.start(rec);
+    for (const rec of records) if (rec.Ports.length > 0 && rec.Stopped !== true && !this.listeners.has(rec.Name)) this.start(rec);
   }
 
   /** Closes this host's listeners (the agent stops; sandboxes and forwarders stay). */

@@ -49,6 +49,19 @@ export interface SandboxRecord {
   PortsPid?: number;
   /** A bare endpoint: no namespace of its own, its interfaces live in the host's shared namespace (bareNsName). */
   Bare?: boolean;
+  /** The image named at `run` (shown by ps; picks the default command). */
+  Image?: string;
+  /** The command's stdin stays open (`run -dit`). */
+  OpenStdin?: boolean;
+  /** The client runs Cmd attached (foreground `weft run`); the agent never starts it. */
+  Attached?: boolean;
+  /** Stopped (`weft stop`, or an attached command that ended): no process, no network attachments. */
+  Stopped?: boolean;
+  ExitCode?: number;
+  StartedAt?: string;
+  FinishedAt?: string;
+  /** The networks asked for at create (and connect), attached again by `start`. */
+  Wanted?: { Name: string; IPAddress?: string; Aliases: string[] }[];
 }
 
 /**

@@ -7,7 +7,7 @@ import type { EngineConfig, SandboxRecord } from './records.ts';
 
 /** A sandbox as the API shows it; `netnsPath` is where its interfaces live. */
 export function sandboxView(s: SandboxRecord, host: SandboxHost, netnsPath: string): Sandbox {
-  const running = s.Pid > 0 && host.alive(s.Pid);
+  const running = s.Stopped !== true && ((s.Pid > 0 && host.alive(s.Pid)) || s.Attached === true);
   const networks: Record<string, { IPAddress: string; MacAddress: string; Aliases: string[]; EndpointID: string; NetworkID: string }> = {};
   for (const [n, a] of Object.entries(s.Networks)) networks[n] = { IPAddress: a.IPAddress, MacAddress: a.MacAddress, Aliases: a.Aliases, EndpointID: a.EndpointID, NetworkID: a.NetworkID };
   return {
@@ -18,9 +18,13 @@ export function sandboxView(s: SandboxRecord, host: SandboxHost, netnsPath: stri
     Hostname: s.Hostname,
     Cmd: s.Cmd,
     Pid: running ? s.Pid : 0,
-    State: s.Cmd.length === 0 ? 'created' : running ? 'running' : 'exited',
-    ExitCode: null,
+    State: s.Stopped === true ? 'exited' : s.Cmd.length === 0 ? 'created' : running ? 'running' : 'exited',
+    ExitCode: running ? null : (s.ExitCode ?? null),
     Created: s.Created,
+    Image: s.Image ?? '',
+    StartedAt: s.StartedAt ?? '',
+    FinishedAt: s.FinishedAt ?? '',
+    ...(s.Attached === true ? { Attached: true } : {}),
     Networks: networks,
     Ports: s.Ports,
     ResolvConf: s.ResolvConf,
@@ -35,18 +39,24 @@ export async function networkView(ctx: Context<EngineConfig>, def: NetDef, recor
     if (a !== undefined) local[a.EndpointID] = { Name: s.Name, EndpointID: a.EndpointID, MacAddress: a.MacAddress, IPv4Address: a.IPAddress, IPv6Address: '', Node: ctx.config.node };
   }
   const endpoints: NetworkEndpoint[] = [...Object.values(local)];
+  /** Each host's data plane for this network, as its endpoint records say. */
+  const planes = new Map<string, 'kernel' | 'userspace'>();
   if (ctx.services.has('tables')) {
     for (const e of ctx.services.get('tables').entries(def.Id, ENDPOINTS_TABLE)) {
-      if (local[e.key] !== undefined) continue;
       const r = decodeEndpointRecord(e.value);
+      if (r?.dataplane !== undefined) planes.set(r.node, r.dataplane);
+      if (local[e.key] !== undefined) continue;
       if (r !== undefined) endpoints.push({ Name: r.name, EndpointID: e.key, MacAddress: r.mac, IPv4Address: r.ipv4, IPv6Address: r.ipv6 ?? '', Node: r.node });
     }
   }
+  const here = ctx.services.has('datapath') ? ctx.services.get('datapath').placement?.(def.Id)?.dataplane : undefined;
+  if (here !== undefined) planes.set(ctx.config.node, here);
   const members = ctx.services.has('membership') ? ctx.services.get('membership').members() : [];
   const peers = ctx.services.has('tables')
     ? ctx.services.get('tables').peers(def.Id).map((n) => {
         const m = members.find((x) => x.name === n);
-        return { Name: n, IP: m?.meta.dp?.split(':')[0] ?? m?.addr ?? '' };
+        const plane = planes.get(n);
+        return { Name: n, IP: m?.meta.dp?.split(':')[0] ?? m?.addr ?? '', ...(plane !== undefined ? { DataPlane: plane } : {}) };
       })
     : [];
   const inst = await getJson<Instance>(ctx.store, `instances/${def.Id}`);
@@ -86,6 +96,7 @@ export async function networkView(ctx: Context<EngineConfig>, def: NetDef, recor
     Options: def.Options,
     Labels: def.Labels,
     Peers: peers,
+    ...(here !== undefined ? { DataPlane: here } : {}),
     Utilisation: util,
   };
 }

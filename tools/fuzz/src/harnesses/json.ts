@@ -179,7 +179,7 @@ async function apiKernel(tmp: string): Promise<Kernel> {
 
 const config = (tmp: string): AgentConfig => ({
   socket: path.join(tmp, 'api.sock'), stateDir: tmp, nodeName: 'fuzz', advertiseAddr: '192.0.2.1', listenAddr: '0.0.0.0', listenPort: 2377, gossipAddr: '0.0.0.0', gossipPort: 7946,
-  dataPathAddr: '192.0.2.1', dataPathPort: 4789, dataPathLatency: 'low', cipher: 'chacha20', gossipJoin: [], gossipKeys: [], os: 'linux', dockerPlugin: undefined, logLevel: 'error', logFormat: 'text', clusterStore: { URL: 'embedded:' }, metricsAddr: undefined,
+  dataPathAddr: '192.0.2.1', dataPathPort: 4789, dataPathPortUserspace: 4790, dataPlane: 'auto', dataPathLatency: 'low', cipher: 'chacha20', gossipJoin: [], gossipKeys: [], os: 'linux', dockerPlugin: undefined, logLevel: 'error', logFormat: 'text', clusterStore: { URL: 'embedded:' }, metricsAddr: undefined, netnsPrefix: '',
 });
 
 const API_ROUTES: readonly [string, string][] = [
