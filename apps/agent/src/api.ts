@@ -323,7 +323,7 @@ export function createApi(d: ApiDeps) {
       return {};
     }),
     route('POST', '/sandboxes/{name}/start', async (p) => engine().startSandbox(p.name!)),
-    // Services, tasks and stacks (@weft/services; answered by the swarm leader).
+    // Services, tasks and stacks (@weft/services; changed on the swarm leader, read on any manager).
     ...serviceRoutes(() => kernel.service('services') ?? raise(errors.unavailable('api', 'the services plugin is not loaded on this agent'))).map((r) => route(r.method, r.pattern, r.fn)),
   ];
 

@@ -97,16 +97,27 @@ export function nodeName(ctx: Context<SwitchConfig>): string {
 }
 
 /**
- * Whether an endpoint of `network` other than `self` is joined on this host. Reads records only
- * until it finds one, so a Join or Leave on a host with 10,000 endpoints does not read them all.
+ * The joined local endpoints of each network, per plugin instance (keyed by its store): read from
+ * the store once per network, then kept in step by Join and Leave (which are serialised per
+ * network), so neither lists 10,000 endpoint records on a busy host.
  */
-async function otherJoined(ctx: Context<SwitchConfig>, network: string, self: string): Promise<boolean> {
-  for (const k of await ctx.store.keys(`endpoints/${network}/`)) {
-    if (k === epKey(network, self)) continue;
-    const e = await getJson<EndpointState>(ctx.store, k);
-    if (e?.joined === true) return true;
+const joinedIds = new WeakMap<object, Map<string, Set<string>>>();
+
+async function joinedSet(ctx: Context<SwitchConfig>, network: string): Promise<Set<string>> {
+  let byNet = joinedIds.get(ctx.store);
+  if (byNet === undefined) joinedIds.set(ctx.store, (byNet = new Map()));
+  let set = byNet.get(network);
+  if (set === undefined) {
+    set = new Set((await endpointsOf(ctx, network)).filter((e) => e.joined).map((e) => e.id));
+    byNet.set(network, set);
   }
-  return false;
+  return set;
+}
+
+/** Whether an endpoint of `network` other than `self` is joined on this host. */
+async function otherJoined(ctx: Context<SwitchConfig>, network: string, self: string): Promise<boolean> {
+  const set = await joinedSet(ctx, network);
+  return set.size > (set.has(self) ? 1 : 0);
 }
 
 async function endpointsOf(ctx: Context<SwitchConfig>, network: string): Promise<EndpointState[]> {
@@ -283,6 +294,7 @@ export function switchDriver(spec: SwitchDriverSpec): PluginDefinition<SwitchCon
           await datapath.addPort(portSpec(ep));
           ep.joined = true;
           await putJson(ctx.store, epKey(req.NetworkID, req.EndpointID), ep);
+          (await joinedSet(ctx, req.NetworkID)).add(ep.id);
           peering.publish(ctx, ep);
           const gw = n.gateways[0]?.split('/')[0];
           if (n.internal || gw === undefined) {
@@ -362,6 +374,7 @@ export function switchDriver(spec: SwitchDriverSpec): PluginDefinition<SwitchCon
     await datapath.removePort(ep.network, ep.id);
     ep.joined = false;
     await putJson(ctx.store, epKey(ep.network, ep.id), ep);
+    (await joinedSet(ctx, ep.network)).delete(ep.id);
     const still = await otherJoined(ctx, ep.network, ep.id);
     if (!still) {
       await peering.leave(ctx, ep.network);

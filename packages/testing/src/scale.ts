@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Sandbox } from '@weft/api';
 import { createCluster, eventually, type Cluster, type Host } from './cluster.ts';
+import { startEtcdCluster, type EtcdCluster } from './etcd.ts';
 import { tsModuleCommand } from './runtime.ts';
 
 const CLK_TCK = 100;
@@ -34,11 +35,11 @@ async function pool<T, R>(items: readonly T[], n: number, fn: (x: T, i: number) 
   return out;
 }
 
-/** Starts every agent (`batch` at a time), inits the swarm on the first and joins the rest; returns join retries. */
-async function swarm(c: Cluster, batch = 10, log: (l: string) => void = () => undefined): Promise<number> {
+/** Starts every agent (`batch` at a time), inits the swarm on the first (on `clusterStore`, an etcd:// URL, when given) and joins the rest; returns join retries. */
+async function swarm(c: Cluster, batch = 10, log: (l: string) => void = () => undefined, clusterStore?: string): Promise<number> {
   for (let i = 0; i < c.hosts.length; i += batch) await Promise.all(c.hosts.slice(i, i + batch).map((h) => c.startAgent(h)));
   const [m, ...workers] = c.hosts;
-  const init = await m!.client.swarmInit({});
+  const init = await m!.client.swarmInit(clusterStore !== undefined ? { ClusterStore: { URL: clusterStore } } : {});
   let retries = 0;
   for (const w of workers) {
     // A join that finds the manager too busy to answer (50 agents starting on 2 cores) is tried
@@ -70,6 +71,11 @@ export interface EndpointScaleOptions {
   readonly tag: string;
   /** Concurrent API requests while attaching. Default 4. */
   readonly concurrency?: number;
+  /**
+   * The swarm's cluster store: `embedded` (the default: the manager's own database) or `etcd`,
+   * a 3-member etcd started for the run in the underlay namespace (198.18.<subnet>.201–203).
+   */
+  readonly clusterStore?: 'embedded' | 'etcd';
   readonly log?: (line: string) => void;
   /** Called after each attach with how many are attached (progress of the long part). */
   readonly onAttach?: (done: number) => void;
@@ -77,8 +83,13 @@ export interface EndpointScaleOptions {
 
 export interface EndpointScaleResult {
   readonly endpoints: number;
+  readonly clusterStore: 'embedded' | 'etcd';
   readonly attachSeconds: number;
   readonly attachPerSecond: number;
+  /** Attaches per second of each successive 1,000 (the last window may be shorter). */
+  readonly attachPerSecondBy1000: readonly number[];
+  /** The last 1,000's rate over the first 1,000's (1 = flat in N). */
+  readonly lastOverFirst: number;
   /** Agent RSS on host 1 with one endpoint, and with all of them. */
   readonly rssBefore: number;
   readonly rssAfter: number;
@@ -149,15 +160,27 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
   const log = o.log ?? (() => undefined);
   if (!Number.isInteger(o.endpoints) || o.endpoints < 2 || o.endpoints > 60000) throw new Error(`endpoints must be an integer from 2 to 60000, not ${o.endpoints}`);
   if (!Number.isInteger(o.sample) || o.sample < 0 || o.sample > o.endpoints) throw new Error(`sample must be an integer from 0 to ${o.endpoints}, not ${o.sample}`);
+  const storeKind = o.clusterStore ?? 'embedded';
   const c = await createCluster(2, { tag: o.tag, subnet: o.subnet });
   const [h1, h2] = c.hosts as [Host, Host];
   const name = (i: number) => `${o.tag}-e${i}`;
   const probe = `${o.tag}-probe`;
   let bareNs: string | undefined;
+  let etcd: EtcdCluster | undefined;
   const deaths: string[] = [];
   let result: Omit<EndpointScaleResult, 'leftoverTaps' | 'teardownSeconds'> | undefined;
   try {
-    await swarm(c);
+    if (storeKind === 'etcd') {
+      // Three members on addresses of the underlay switch: every host reaches them, none shares a
+      // namespace with an agent (they still share this machine's cores and disk).
+      const addrs = [201, 202, 203].map((i) => `198.18.${o.subnet}.${i}`);
+      for (const a of addrs) execFileSync('ip', ['-n', c.underlay, 'addr', 'add', `${a}/24`, 'dev', 'br0']);
+      // The members talk to each other over addresses of this one namespace: through its loopback.
+      execFileSync('ip', ['-n', c.underlay, 'link', 'set', 'lo', 'up']);
+      etcd = await startEtcdCluster({ tag: o.tag, netns: addrs.map((addr) => ({ ns: c.underlay, addr })) });
+      log(`etcd: 3 members at ${etcd.url}`);
+    }
+    await swarm(c, 10, log, etcd?.url);
     // An agent that dies mid-run is reported with how it ended, not as a timeout.
     for (const h of c.hosts) {
       h.agent?.once('exit', (code, signal) => {
@@ -175,14 +198,24 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
     log(`attaching ${o.endpoints} bare endpoints on ${h1.name} (agent RSS ${(rssBefore / 2 ** 20).toFixed(1)} MiB with one)`);
     const t0 = Date.now();
     let done = 1;
+    let windowStart = t0;
+    const windows: number[] = [];
     const idx = Array.from({ length: o.endpoints - 1 }, (_, i) => i + 1);
     await pool(idx, o.concurrency ?? 4, async (i) => {
       const s: Sandbox = await h1.client.sandboxCreate({ Name: name(i), Bare: true, Networks: [{ Name: 'scale' }] });
       addrs.set(name(i), s.Networks['scale']!.IPAddress.split('/')[0]!);
-      if (++done % 1000 === 0) log(`  ${done} attached, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      if (++done % 1000 === 0 || done === o.endpoints) {
+        const now = Date.now();
+        const n = done % 1000 === 0 ? 1000 - (windows.length === 0 ? 1 : 0) : done % 1000;
+        windows.push(n / Math.max(0.001, (now - windowStart) / 1000));
+        windowStart = now;
+        log(`  ${done} attached, ${((now - t0) / 1000).toFixed(1)} s (${windows[windows.length - 1]!.toFixed(1)}/s for these)`);
+      }
       o.onAttach?.(done);
     });
     const attachSeconds = (Date.now() - t0) / 1000;
+    // A last window shorter than 500 endpoints says little: compare the last full 1,000.
+    const full = windows.length > 1 && o.endpoints % 1000 !== 0 && o.endpoints % 1000 < 500 ? windows.slice(0, -1) : windows;
     log(`attached ${o.endpoints} in ${attachSeconds.toFixed(1)} s`);
     const taps = countTaps(bareNs);
     if (taps !== o.endpoints) throw new Error(`${bareNs} holds ${taps} TAPs, expected ${o.endpoints}`);
@@ -230,8 +263,11 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
     log(`pinged ${picks.length - pingFailed.length}/${picks.length} random endpoints by name from ${h2.name} (${pingRetried.length} needed a second try)`);
     result = {
       endpoints: o.endpoints,
+      clusterStore: storeKind,
       attachSeconds,
       attachPerSecond: o.endpoints / attachSeconds,
+      attachPerSecondBy1000: windows,
+      lastOverFirst: (full[full.length - 1] ?? 0) / (full[0] ?? 1),
       rssBefore,
       rssAfter,
       rssPerEndpoint: (rssAfter - rssBefore) / (o.endpoints - 1),
@@ -251,6 +287,7 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
     if (deaths.length > 0) deaths.length = 0; // destroy() kills the rest; those are not deaths
     const t3 = Date.now();
     await c.destroy();
+    await etcd?.stop();
     if (bareNs !== undefined && fs.existsSync(`/run/netns/${bareNs}`)) execFileSync('ip', ['netns', 'del', bareNs]);
     // A deleted namespace's TAPs go with it; none may be left in the hosts or the root namespace.
     const leftoverTaps = (bareNs !== undefined && fs.existsSync(`/run/netns/${bareNs}`) ? countTaps(bareNs) : 0) +

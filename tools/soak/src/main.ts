@@ -1,26 +1,30 @@
 /**
- * `npm run soak -- [--endpoints N] [--sample S] [--agents M] [--steady SECONDS] [--only endpoints|agents]`
- * (root): the long scale runs of issue 10 on real agents, printing their figures.
+ * `npm run soak -- [--endpoints N] [--sample S] [--cluster-store embedded|etcd] [--agents M] [--steady SECONDS] [--only endpoints|agents]`
+ * (root): the long scale runs of issues 10 and 18 on real agents, printing their figures.
  *
  * - endpoints: N bare endpoints (default 10000) on one host of a two-host swarm, one overlay
  *   network; every name resolved through the embedded DNS from a sandbox on the other host, S
- *   random ones (default 50) pinged by name; agent RSS per endpoint and attach time.
+ *   random ones (default 50) pinged by name; agent RSS per endpoint, attach time and the rate of
+ *   each 1,000. The swarm's cluster store is the manager's embedded one (default) or, with
+ *   `--cluster-store etcd`, a 3-member etcd started for the run (needs the etcd binary).
  * - agents: M agents (default 50) in one swarm, one network namespace each: time until every
  *   agent lists all M alive, then RSS and CPU seconds per agent over a steady window (default 60 s).
  *
  * Exits 1 when a check fails (a name unresolved or wrong, a ping lost, a TAP left, no convergence).
  */
+import { loadavg } from 'node:os';
 import { agentScale, endpointScale } from '@weft/testing/scale';
 import { createProgress } from '@weft/progress';
 
 const args = process.argv.slice(2);
-const known = new Set(['endpoints', 'sample', 'agents', 'steady', 'only']);
+const known = new Set(['endpoints', 'sample', 'agents', 'steady', 'only', 'cluster-store']);
+const usage = 'usage: npm run soak -- [--endpoints N] [--sample S] [--cluster-store embedded|etcd] [--agents M] [--steady SECONDS] [--only endpoints|agents]';
 const opts = new Map<string, string>();
 for (let i = 0; i < args.length; i++) {
   const a = args[i]!;
-  const m = /^--([a-z]+)(?:=(.*))?$/.exec(a);
+  const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
   if (m === null || !known.has(m[1]!)) {
-    console.error(`soak: unknown argument "${a}"; usage: npm run soak -- [--endpoints N] [--sample S] [--agents M] [--steady SECONDS] [--only endpoints|agents]`);
+    console.error(`soak: unknown argument "${a}"; ${usage}`);
     process.exit(2);
   }
   const v = m[2] ?? args[++i];
@@ -45,6 +49,11 @@ if (only !== undefined && only !== 'endpoints' && only !== 'agents') {
   console.error(`soak: --only is "endpoints" or "agents", not "${only}"`);
   process.exit(2);
 }
+const clusterStore = opts.get('cluster-store') ?? 'embedded';
+if (clusterStore !== 'embedded' && clusterStore !== 'etcd') {
+  console.error(`soak: --cluster-store is "embedded" or "etcd", not "${clusterStore}"`);
+  process.exit(2);
+}
 if (process.getuid?.() !== 0) {
   console.error('soak: needs root (network namespaces, TAP devices)');
   process.exit(2);
@@ -62,17 +71,19 @@ const check = (ok: boolean, what: string) => {
 if (only !== 'agents') {
   const n = num('endpoints', 10000);
   const sample = num('sample', 50);
-  // Attaching is the long part (≈ 10 min for 10,000): its progress, with the time left.
+  // Attaching is the long part (≈ 6 min for 10,000): its progress, with the time left.
   const progress = createProgress({ title: 'soak endpoints', total: n });
   progress.step('attach', n);
   let last = 1;
-  const r = await endpointScale({ endpoints: n, sample, subnet: 60, tag: `${tag}e`, log, onAttach: (d) => {
+  const r = await endpointScale({ endpoints: n, sample, subnet: 60, tag: `${tag}e`, clusterStore, log, onAttach: (d) => {
     progress.advance(d - last);
     last = d;
   } });
   progress.done();
-  console.log(`\nendpoints: ${r.endpoints} bare endpoints on one host, one overlay network`);
-  console.log(`  attach all           ${r.attachSeconds.toFixed(1)} s (${r.attachPerSecond.toFixed(1)} endpoints/s)`);
+  const w = r.attachPerSecondBy1000;
+  console.log(`\nendpoints: ${r.endpoints} bare endpoints on one host, one overlay network, cluster store ${r.clusterStore}`);
+  console.log(`  attach all           ${r.attachSeconds.toFixed(1)} s (${r.attachPerSecond.toFixed(1)} endpoints/s; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
+  console.log(`  per 1,000            ${w.map((x) => x.toFixed(0)).join(' ')} /s; last/first ${r.lastOverFirst.toFixed(2)}`);
   console.log(`  agent RSS            ${(r.rssBefore / MiB).toFixed(1)} MiB with 1 -> ${(r.rssAfter / MiB).toFixed(1)} MiB with ${r.endpoints}: ${(r.rssPerEndpoint / 1024).toFixed(1)} KiB per endpoint`);
   console.log(`  other host's table   ${r.remoteEntries} entries, complete ${r.replicateSeconds.toFixed(1)} s after the last attach`);
   console.log(`  resolve all names    ${r.resolveSeconds.toFixed(1)} s from a sandbox on the other host`);

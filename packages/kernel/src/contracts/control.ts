@@ -238,13 +238,13 @@ export interface Control {
 
   createNetwork(req: ControlNetworkCreateRequest): Promise<{ Id: string }>;
   removeNetwork(ref: string): Promise<None>;
-  /** From the manager's state, or this node's cached copy (works without a manager). */
+  /** From the manager's state, or this node's cached copy (works without a manager); `Attachments` empty (`inspectNetwork` has them). */
   networks(): ControlNetwork[];
   /** By ID or name; throws NotFound. */
   inspectNetwork(ref: string): ControlNetwork;
   /** Like `inspectNetwork`, but a worker that does not know `ref` yet asks its manager. */
   lookupNetwork(ref: string): Promise<ControlNetwork>;
-  /** Like `inspectNetwork`, `undefined` instead of NotFound. */
+  /** Like `inspectNetwork`, `undefined` instead of NotFound, and `Attachments` empty (guards call it on every attach). */
   findNetwork(ref: string): ControlNetwork | undefined;
   attach(req: AttachRequest): Promise<ControlNetwork>;
   detach(req: AttachRequest): Promise<ControlNetwork>;

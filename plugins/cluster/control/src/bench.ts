@@ -1,5 +1,5 @@
 /**
- * `node --import tsx plugins/cluster/control/src/bench.ts [--quick] [--n N] [--backends memory,embedded,etcd]`
+ * `node --import tsx plugins/cluster/control/src/bench.ts [--quick] [--n N] [--rounds R] [--only attach|failover] [--backends memory,embedded,etcd]`
  * (also `npm run bench -- control`): the control plane's attach path and failover, per cluster-store backend.
  *
  * - attach: N attaches (default 10,000) of bare endpoints of one host to one network through a
@@ -9,7 +9,7 @@
  *   whole cluster record, measured as the size of that record at each point of this same run.
  * - failover: three managers on one store; the leader is cut off without a word (no lease
  *   revoke: a crash); measured are the first write accepted by another manager and the time until
- *   another manager holds the leader lease. Median of 10 rounds (3 with --quick).
+ *   another manager holds the leader lease. Median of 10 rounds (3 with --quick; --rounds R).
  *
  * Backends: `memory` (the kernel's reference, the baseline of every ratio), `embedded` (the
  * @weft/store-embedded plugin, in a temp dir) and `etcd` (@weft/store-etcd against a 3-member
@@ -33,7 +33,9 @@ const opt = (k: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const N = Number(opt('n') ?? (quick ? 2000 : 10_000));
-const ROUNDS = quick ? 3 : 10;
+const ROUNDS = Number(opt('rounds') ?? (quick ? 3 : 10));
+const only = opt('only');
+if (only !== undefined && only !== 'attach' && only !== 'failover') throw new Error(`--only is "attach" or "failover", not "${only}"`);
 const wanted = (opt('backends') ?? 'memory,embedded,etcd').split(',');
 const plat = { OS: 'linux', Architecture: 'x86_64' };
 
@@ -142,7 +144,7 @@ function options(cluster: ClusterStore, url: string, extra: Partial<ManagerOptio
 
 /** What the v1 design rewrote on every attach: the whole cluster record with every attachment. */
 function v1RecordBytes(m: Manager): number {
-  const nets = Object.fromEntries(m.listNetworks().map((n) => [n.Id, n]));
+  const nets = Object.fromEntries(m.listNetworks().map((n) => [n.Id, m.inspectNetwork(n.Id)]));
   const nodes = Object.fromEntries([...m.view.nodes].map(([id, v]) => [id, v.value]));
   return JSON.stringify({ Version: 1, ...m.meta, NodeID: m.nodeId, Nodes: nodes, Networks: nets, Ring: m.view.ring!.value, Seq: 0 }).length;
 }
@@ -223,23 +225,27 @@ async function failoverRun(b: Backend) {
       for (const m of ms) await Promise.race([m.close(), new Promise((r) => setTimeout(r, 200))]);
     }
   }
-  return { rounds: ROUNDS, firstWriteMs: median(firstWrite), newLeaderMs: median(newLeader), leaseTtlS: 3 };
+  return { rounds: ROUNDS, firstWriteMs: median(firstWrite), newLeaderMs: median(newLeader), leaseTtlS: 3, firstWrite, newLeader };
 }
 
 const { list, skipped } = await backends();
 const out: Record<string, unknown> = { skipped };
 let base: Awaited<ReturnType<typeof attachRun>> | undefined;
 for (const b of list) {
-  const a = await attachRun(b);
-  base ??= a;
-  console.log(
-    `attach ${b.name.padEnd(9)} ${a.endpoints} endpoints: ${a.perSecond.toFixed(0)}/s overall (${(a.perSecond / base.perSecond).toFixed(2)}x memory); ` +
-      `first 1000 ${a.first1000.toFixed(0)}/s, last 1000 ${a.last1000.toFixed(0)}/s (last/first ${a.lastOverFirst.toFixed(2)}); ` +
-      `${a.txnsPerAttach.toFixed(3)} txns and ${a.bytesPerAttach.toFixed(0)} bytes per attach (v1 design: 1 write of ${(a.v1BytesPerAttach / 1024).toFixed(1)} KiB per attach)`,
-  );
+  if (only !== 'failover') {
+    const a = await attachRun(b);
+    base ??= a;
+    console.log(
+      `attach ${b.name.padEnd(9)} ${a.endpoints} endpoints: ${a.perSecond.toFixed(0)}/s overall (${(a.perSecond / base.perSecond).toFixed(2)}x memory); ` +
+        `first 1000 ${a.first1000.toFixed(0)}/s, last 1000 ${a.last1000.toFixed(0)}/s (last/first ${a.lastOverFirst.toFixed(2)}); ` +
+        `${a.txnsPerAttach.toFixed(3)} txns and ${a.bytesPerAttach.toFixed(0)} bytes per attach (v1 design: 1 write of ${(a.v1BytesPerAttach / 1024).toFixed(1)} KiB per attach)`,
+    );
+    out[b.name] = { attach: a };
+  }
+  if (only === 'attach') continue;
   const f = await failoverRun(b);
-  console.log(`failover ${b.name.padEnd(7)} median of ${f.rounds}: first write on another manager ${f.firstWriteMs.toFixed(1)} ms after the leader died; new leader after ${f.newLeaderMs.toFixed(0)} ms (lease TTL ${f.leaseTtlS} s)`);
-  out[b.name] = { attach: a, failover: f };
+  console.log(`failover ${b.name.padEnd(7)} median of ${f.rounds}: first write on another manager ${f.firstWriteMs.toFixed(1)} ms after the leader died; new leader after ${f.newLeaderMs.toFixed(0)} ms (lease TTL ${f.leaseTtlS} s); each: ${f.firstWrite.map((x) => x.toFixed(1)).join(' ')} ms / ${f.newLeader.map((x) => x.toFixed(0)).join(' ')} ms`);
+  out[b.name] = { ...(out[b.name] as object), failover: f };
 }
 for (const [k, why] of Object.entries(skipped)) console.log(`${k}: skipped: ${why}`);
 for (const b of list) await b.close();

@@ -677,8 +677,12 @@ export class Manager {
     return this.writes.removeNetwork(n, (node) => this.view.nodes.get(node)?.value.Name ?? node);
   }
 
+  /**
+   * Without attachments, as on workers (their snapshot carries none): the engine lists networks
+   * on every attach, and 10,000 sorted attachments per call made an attach O(N). Inspect has them.
+   */
   listNetworks(): NetworkRecord[] {
-    return [...this.view.networks.values()].map((n) => this.withAttachments(n.value)).sort((a, b) => a.Name.localeCompare(b.Name));
+    return [...this.view.networks.values()].map((n) => ({ ...n.value, Attachments: {} })).sort((a, b) => a.Name.localeCompare(b.Name));
   }
 
   inspectNetwork(ref: string): NetworkRecord {

@@ -586,7 +586,12 @@ export class ControlService implements Control {
     return this.findNetwork(ref)?.Name ?? ref;
   }
 
+  /** Without attachments on managers too (guards call this on every attach; Inspect has them). */
   findNetwork(ref: string): NetworkRecord | undefined {
+    if (this.manager !== undefined) {
+      const n = this.manager.findNetwork(ref);
+      return n === undefined ? undefined : { ...n, Attachments: {} };
+    }
     try {
       return this.inspectNetwork(ref);
     } catch {

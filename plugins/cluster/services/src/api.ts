@@ -13,7 +13,7 @@ import type { NodeSide } from './node.ts';
 const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
 
 export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): ServicesApi {
-  const { ctx, engine, tables, now, serial, requireManager, records } = s;
+  const { ctx, engine, tables, now, serial, requireManager, requireReader, records } = s;
   const recordStore = s.store;
   const managerPass = () => manager.pass();
   const nodePass = () => node.pass();
@@ -164,11 +164,11 @@ export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): 
       return { ID: id, Warnings: (await managerPass()).filter((w) => w.startsWith(mine)) };
     },
     async list() {
-      await requireManager();
+      await requireReader();
       return (await records()).map(view);
     },
     async get(ref) {
-      await requireManager();
+      await requireReader();
       return view(await find(ref));
     },
     async update(ref, version, spec) {
@@ -204,7 +204,7 @@ export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): 
       await managerPass();
     },
     async tasks(filters) {
-      await requireManager();
+      await requireReader();
       const all = await records();
       const svc = filters.service ?? [];
       const labels = filters.label ?? [];

@@ -32,7 +32,10 @@ export interface Shared {
   nodeViews(): Promise<ControlNodeView[] | undefined>;
   /** This node is the swarm's leader: it runs the reconciler and takes service changes. */
   isManager(): Promise<boolean>;
+  /** Service changes: on the leader only (its reconciler read-modify-writes the same records). */
   requireManager(): Promise<void>;
+  /** Service reads (ls, inspect, ps): on any manager, which reads the records from the cluster store. */
+  requireReader(): Promise<void>;
   /**
    * Where the manager-side records live: the swarm's cluster store (under
    * `weft/plugins/services/`) on managers, so a new leader finds them; the state dir otherwise.
@@ -101,6 +104,14 @@ export function createShared(ctx: Context<ServicesConfig>, opts: ServicesOptions
     }
   }
 
+  async function requireReader(): Promise<void> {
+    if (opts.isManager === undefined && ctx.services.has('control')) {
+      const c = ctx.services.get('control');
+      if (c.role === 'manager' && c.clusterStore() !== undefined) return;
+    }
+    await requireManager();
+  }
+
   async function records(): Promise<ServiceRecord[]> {
     const out: ServiceRecord[] = [];
     for (const [, r] of await listJson<ServiceRecord>(await store(), 'manager/services/')) {
@@ -109,5 +120,5 @@ export function createShared(ctx: Context<ServicesConfig>, opts: ServicesOptions
     return out.sort((a, b) => a.CreatedAt.localeCompare(b.CreatedAt) || a.ID.localeCompare(b.ID));
   }
 
-  return { ctx, opts, engine, ports, tables, newId, nodeName, now, serial, swarmInfo, nodeViews, isManager, requireManager, store, records };
+  return { ctx, opts, engine, ports, tables, newId, nodeName, now, serial, swarmInfo, nodeViews, isManager, requireManager, requireReader, store, records };
 }
