@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { DATAPLANE_CHOICES, listJson, createSerial, imageDefault, WeftJoinOptions, WeftOptions, errors, getJson, putJson, raise, type Context } from '@weft/kernel';
 import type { Engine as EngineService, NetDef, Network, NetworkCreateRequest, Ports, RemoveCheck, Sandbox, SandboxCreateRequest, TaskOptions } from '@weft/kernel';
-import { HostNetwork, type Instance } from '@weft/hostnet';
+import { HostNetwork, checkSubnets, type Instance } from '@weft/hostnet';
 import type { SandboxHost } from './host.ts';
 import { attempt, call, taskJoinOptions } from './calls.ts';
 import { bareNsName, hex, NAME, sandboxRecord, sandboxRecords, type EngineConfig, type SandboxRecord } from './records.ts';
@@ -116,6 +116,8 @@ export class Engine implements EngineService {
         raise(errors.notFound('engine', `plugin "${driverName}" not found: no network driver of that name is loaded (available: ${Object.keys(this.cfg.drivers).join(', ')})`, { path: 'Driver', value: driverName }));
       }
       checkDataPlane(req);
+      // Before anything is created here or on the manager: a network whose subnets can never be used is refused now.
+      checkSubnets('engine', req.Name, req.EnableIPv6 ?? false, req.IPAM?.Config ?? []);
       const all = await this.listDefs();
       if (all.some((d) => d.Name === req.Name)) raise(errors.conflict('engine', `network with name ${req.Name} already exists`, { value: req.Name }));
       const caps = await call<{ ConnectivityScope?: string }>(this.ctx, plugin, 'NetworkDriver.GetCapabilities', {});
