@@ -129,10 +129,11 @@ export class HostNetwork {
     const pools: PoolState[] = [];
     const data: Record<4 | 6, { AddressSpace: string; Pool: string; Gateway: string; AuxAddresses: Record<string, string> }[]> = { 4: [], 6: [] };
     const undo: (() => Promise<void>)[] = [];
-    // Each subnet's family; an empty Subnet (IPAM picks) is IPv4 unless marked. None given: an IPv4
-    // pool IPAM picks; with EnableIPv6 and no IPv6 subnet, an IPv6 pool IPAM picks beside them.
+    // Each subnet's family; an empty Subnet (IPAM picks) is IPv4. No IPv4 subnet: an IPv4 pool IPAM
+    // picks (a network always has IPv4, as in Docker before 28); with EnableIPv6 and no IPv6
+    // subnet, an IPv6 pool IPAM picks beside them.
     const subnets: (SubnetSpec & { readonly v6: boolean })[] = def.Subnets.map((s) => ({ ...s, v6: familyOf(s.Subnet) === 6 }));
-    if (subnets.length === 0) subnets.push({ Subnet: '', Gateway: '', v6: false });
+    if (!subnets.some((s) => !s.v6)) subnets.push({ Subnet: '', Gateway: '', v6: false });
     if (def.EnableIPv6 && !subnets.some((s) => s.v6)) subnets.push({ Subnet: '', Gateway: '', v6: true });
     try {
       for (const s of subnets) {

@@ -302,10 +302,11 @@ export function createNetwork(s: NetState, req: NetworkCreateRequest, id: string
   const subnets: SubnetRecord[] = [];
   const cidrs: Cidr[] = [];
   const given = configs.map((c) => parseCidr(c.Subnet!)).filter((r) => r.ok).map((r) => (r as { value: Cidr }).value);
-  // None given: an IPv4 subnet (and an IPv6 one with --ipv6). Only IPv6 given: an IPv6-only network.
-  // Only IPv4 given with --ipv6: an IPv6 subnet from the default pools beside it.
+  // Docker's (before 28) dual-stack: a network always has IPv4, so without an IPv4 subnet one is
+  // taken from the default pools (IPv6-only networks, Docker 28's --ipv4=false, are not offered
+  // yet); with --ipv6 and no IPv6 subnet, an IPv6 /64 from the default pools beside it.
   const picks: (4 | 6)[] = [];
-  if (given.length === 0) picks.push(4);
+  if (!given.some((c) => c.family === 4)) picks.push(4);
   if (enableIPv6 && !given.some((c) => c.family === 6)) picks.push(6);
   for (const cfg of configs) {
     const c = cidrOf(cfg.Subnet!, 'subnet', name);
