@@ -3,7 +3,7 @@
  * A network with an IPv6 subnet but no --ipv6 is refused at create (it used to be accepted and
  * then fail every attach); a dual-stack overlay on the userspace switch gives each sandbox an
  * IPv4 and an IPv6 address from per-host blocks, names resolve to AAAA (and v6 PTR), and
- * `ping -6` by name works both ways while IPv4 keeps working.
+ * `ping -6` by name works both ways while IPv4 keeps working; then the same on the kernel path.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,8 +13,8 @@ const root = process.getuid?.() === 0;
 const tag = `v6${process.pid % 1000}`;
 const sb = (n: string) => `${tag}-${n}`;
 const NET = 'ds';
-const addrs = async (h: Host, name: string) => {
-  const n = (await h.client.sandbox(name)).Networks[NET]!;
+const addrs = async (h: Host, name: string, net = NET) => {
+  const n = (await h.client.sandbox(name)).Networks[net]!;
   return { v4: n.IPAddress.split('/')[0]!, v6: (n.GlobalIPv6Address ?? '').split('/')[0]! };
 };
 const dig = (c: Cluster, from: string, args: string[]) =>
@@ -86,6 +86,21 @@ if (!root) {
       await m.client.sandboxRemove(sb('a'), true);
       await m.client.sandboxCreate({ Name: sb('c'), Networks: [{ Name: NET }] });
       assert.is((await addrs(m, sb('c'))).v6, a.v6, 'the released IPv6 address is handed out again');
+
+      // The same on the kernel data path: permanent v6 neighbour entries and FDB on vxlan0, the
+      // v6 gateway on br0, DNS from the path's own resolver.
+      await m.client.networkCreate({ Name: 'dsk', Driver: 'overlay', Attachable: true, EnableIPv6: true, Options: { 'weft.dataplane': 'kernel' }, IPAM: { Config: [{ Subnet: '10.164.0.0/24' }, { Subnet: 'fd00:164::/64' }] } });
+      await m.client.sandboxCreate({ Name: sb('ka'), Networks: [{ Name: 'dsk' }] });
+      await w.client.sandboxCreate({ Name: sb('kb'), Networks: [{ Name: 'dsk' }] });
+      assert.is((await w.client.network('dsk')).DataPlane, 'kernel');
+      const ka = await addrs(m, sb('ka'), 'dsk');
+      const kb = await addrs(w, sb('kb'), 'dsk');
+      assert.match(kb.v6, /^fd00:164::/);
+      await eventually(() => JSON.stringify(dig(c, sb('ka'), ['AAAA', sb('kb')])) === JSON.stringify([kb.v6]), 15_000, `kernel path: ka resolves kb's AAAA (${kb.v6})`);
+      await eventually(() => ping(c, sb('ka'), sb('kb'), true).code === 0, 20_000, 'kernel path: ka → kb over IPv6 by name');
+      await eventually(() => ping(c, sb('kb'), sb('ka'), true).code === 0, 20_000, 'kernel path: kb → ka over IPv6 by name');
+      assert.match(ping(c, sb('kb'), sb('ka'), true).out, ka.v6);
+      await eventually(() => ping(c, sb('kb'), sb('ka'), false).code === 0, 15_000, 'kernel path: kb → ka over IPv4 by name');
     } finally {
       await c.destroy();
     }
