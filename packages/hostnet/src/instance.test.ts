@@ -227,6 +227,8 @@ test('IPv6 (#22): --ipv6 on a local network without an IPv6 subnet takes one of 
   const inst = await r.a.instantiate(def({ Id: 'l6', Name: 'l6', Scope: 'local', EnableIPv6: true, Subnets: [{ Subnet: '10.44.0.0/24', Gateway: '' }] }), 'drv');
   assert.equal(byFamily(inst), [[4, '10.44.0.0/24', '10.44.0.1/24'], [6, 'fd57:6566:7401::/64', 'fd57:6566:7401::1/64']]);
   assert.is((await r.a.allocate(def(), inst, undefined, { blocks: false, save: async () => {}, family: 6 })).address, 'fd57:6566:7401::2/64');
+  const v6first = await r.a.instantiate(def({ Id: 'l7', Name: 'l7', Scope: 'local', EnableIPv6: true, Subnets: [{ Subnet: 'fd00:47::/64', Gateway: '' }] }), 'drv');
+  assert.equal(byFamily(v6first), [[4, '172.17.0.0/16', '172.17.0.1/16'], [6, 'fd00:47::/64', 'fd00:47::1/64']], 'only IPv6 given: an IPv4 pool is picked too, and comes first');
   const v4only = await r.a.instantiate(def({ Id: 'l4', Name: 'l4', Scope: 'local', Subnets: [{ Subnet: '10.45.0.0/24', Gateway: '' }] }), 'drv');
   assert.match(await refusal(r.a.allocate(def({ Name: 'l4' }), v4only, undefined, { blocks: false, save: async () => {}, family: 6 })), 'network l4 has no IPv6 subnet');
 });

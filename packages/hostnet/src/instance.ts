@@ -133,8 +133,10 @@ export class HostNetwork {
     // picks (a network always has IPv4, as in Docker before 28); with EnableIPv6 and no IPv6
     // subnet, an IPv6 pool IPAM picks beside them.
     const subnets: (SubnetSpec & { readonly v6: boolean })[] = def.Subnets.map((s) => ({ ...s, v6: familyOf(s.Subnet) === 6 }));
-    if (!subnets.some((s) => !s.v6)) subnets.push({ Subnet: '', Gateway: '', v6: false });
+    if (!subnets.some((s) => !s.v6)) subnets.unshift({ Subnet: '', Gateway: '', v6: false });
     if (def.EnableIPv6 && !subnets.some((s) => s.v6)) subnets.push({ Subnet: '', Gateway: '', v6: true });
+    // IPv4 pools first (stable): pools[0] stays the IPv4 one for whoever reads it.
+    subnets.sort((x, y) => Number(x.v6) - Number(y.v6));
     try {
       for (const s of subnets) {
         const pool = await this.call<{ PoolID: string; Pool: string }>(this.ipam, 'IpamDriver.RequestPool', {

@@ -132,7 +132,7 @@ test('IPv6 (#22): a v6 subnet without --ipv6 is refused before anything is recor
   assert.match(err(() => S.createNetwork(s, { Name: 'o', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:60::/48' }] } }, 'x', 0, v)), 'overlaps subnet fd00:60::/64 of network "ds"');
   // Only a v6 subnet given: an IPv4 subnet is picked beside it (Docker's dual-stack before 28).
   const only = S.createNetwork(s, { Name: 'only', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:61::/64' }] } }, 'id-only', 0, v);
-  assert.equal(only.Subnets.map((x) => x.Subnet), ['fd00:61::/64', '10.0.0.0/24']);
+  assert.equal(only.Subnets.map((x) => x.Subnet), ['10.0.0.0/24', 'fd00:61::/64'], 'IPv4 first, whatever the order given');
 });
 
 test('IPv6 (#22): --ipv6 without a v6 subnet takes a /64 of the default v6 pool; --default-addr-pool accepts v6 pools', () => {

@@ -326,12 +326,18 @@ export function createNetwork(s: NetState, req: NetworkCreateRequest, id: string
     cidrs.push(c);
     subnets.push(rec);
   }
-  // Picked ones after the given ones (IPv4 before IPv6), so a given IPv4 subnet stays the first.
   for (const family of picks) {
     const c = pickSubnet(s, name, family);
     cidrs.push(c);
     subnets.push({ Subnet: formatCidr(c), Gateway: formatIP(cidrNth(c, 1)!) });
   }
+  // IPv4 subnets first, in the order given, then IPv6: whoever reads Subnets[0] (VIPs, the
+  // Docker plugin, the VNI of the segment) gets the IPv4 one, as before IPv6.
+  const order = subnets.map((_, i) => i).sort((i, j) => cidrs[i]!.family - cidrs[j]!.family || i - j);
+  const sortedCidrs = order.map((i) => cidrs[i]!);
+  const sortedSubnets = order.map((i) => subnets[i]!);
+  cidrs.splice(0, cidrs.length, ...sortedCidrs);
+  subnets.splice(0, subnets.length, ...sortedSubnets);
   // Overlaps: inside the request, then against every other network (naming it).
   for (let i = 0; i < cidrs.length; i++) {
     for (let j = 0; j < i; j++) {
