@@ -12,6 +12,7 @@ export { testDataPath, type DataPathHosts, type DataPathInstance, type DataPathS
 export { testCipher, testKey, testRing, totalDrops } from './cipher.ts';
 export { tsFileCommand, tsModuleCommand } from './runtime.ts';
 export type { CipherConformanceOptions, CipherFactory } from './cipher.ts';
+export { testContainers, type ContainersFixture, type ContainersFactory } from './containers.ts';
 export { testClusterStore, type ClusterStoreSuiteOptions } from './cluster-store.ts';
 export { startEtcdCluster, etcdSkipReason, installedEtcd, makeTestCertificates } from './etcd.ts';
 export type { EtcdCluster, EtcdClusterOptions, EtcdMember, EtcdPlace, EtcdClientTls } from './etcd.ts';

@@ -148,11 +148,10 @@ if (!root) {
       // nginx: the HTTP stand-in on port 80.
       const web = await e.createSandbox({ Name: 'web', Networks: [{ Name: 'life' }], Image: 'nginx:latest' });
       assert.is(web.Cmd[0], process.execPath);
-      const ask = `require('http').get('http://127.0.0.1:80/',(r)=>{let b='';r.on('data',(d)=>b+=d);r.on('end',()=>{process.stdout.write(b);process.exit(0)})}).on('error',()=>process.exit(1))`;
       let page = '';
       for (let i = 0; i < 50 && !page.includes('Welcome to Weft'); i++) {
         try {
-          page = execFileSync('ip', ['netns', 'exec', `${prefix}web`, process.execPath, '-e', ask], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+          page = execFileSync('ip', ['netns', 'exec', `${prefix}web`, 'busybox', 'wget', '-q', '-O', '-', 'http://127.0.0.1:80/'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
         } catch {
           await new Promise((r) => setTimeout(r, 100));
         }

@@ -17,6 +17,7 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import { DATAPLANE_CHOICES, listJson, createSerial, imageDefault, WeftJoinOptions, WeftOptions, errors, getJson, putJson, raise, type Context } from '@weft/kernel';
 import type { Engine as EngineService, NetDef, Network, NetworkCreateRequest, Ports, RemoveCheck, Sandbox, SandboxCreateRequest, TaskOptions } from '@weft/kernel';
 import { HostNetwork, checkSubnets, poolFamily, type Instance } from '@weft/hostnet';
+import { evalCommand } from '@weft/sys';
 import type { SandboxHost } from './host.ts';
 import { attempt, call, taskJoinOptions } from './calls.ts';
 import { bareNsName, hex, NAME, sandboxRecord, sandboxRecords, type EngineConfig, type SandboxRecord } from './records.ts';
@@ -26,7 +27,7 @@ import { networkView, sandboxView } from './views.ts';
 export { bareNsName, type EngineConfig } from './records.ts';
 
 /**
- * The HTTP server that stands in for nginx/httpd (`node -e HTTP_STAND_IN PORT`): answers every
+ * The HTTP server that stands in for nginx/httpd (`node -e HTTP_STAND_IN PORT`, or its Deno/Bun equivalent: evalCommand): answers every
  * request with 200 and a page naming the sandbox (its /etc/hostname, which `ip netns exec` binds),
  * so a client sees which task of a service answered.
  */
@@ -334,7 +335,7 @@ export class Engine implements EngineService {
         hint: `Give the command after the image ("weft run ... ${req.Image} CMD [ARG...]"); without one, alpine, busybox, ubuntu and debian run /bin/sh, nginx and httpd an HTTP server on port 80.`,
       }));
     }
-    return d.kind === 'shell' ? ['/bin/sh'] : [process.execPath, '-e', HTTP_STAND_IN, String(d.port)];
+    return d.kind === 'shell' ? ['/bin/sh'] : evalCommand(HTTP_STAND_IN, [String(d.port)]);
   }
 
   /** Starts a sandbox's command (detached); its exit is recorded while this agent runs. */
