@@ -81,6 +81,7 @@ if (!root) {
       assert.match(ping(c, sb('a'), sb('b'), true).out, b.v6, 'ping -6 used the IPv6 address');
       await eventually(() => ping(c, sb('a'), sb('b'), false).code === 0, 15_000, 'a → b over IPv4 by name');
       await eventually(() => ping(c, sb('b'), sb('a'), false).code === 0, 15_000, 'b → a over IPv4 by name');
+      assert.is(ping(c, sb('b'), 'fd00:161::1', true).code, 0, 'the switch answers ping -6 to the IPv6 gateway');
 
       // Detach gives the IPv6 address back; a new sandbox on the same host reuses its block.
       await m.client.sandboxRemove(sb('a'), true);
@@ -100,6 +101,7 @@ if (!root) {
       await eventually(() => ping(c, sb('ka'), sb('kb'), true).code === 0, 20_000, 'kernel path: ka → kb over IPv6 by name');
       await eventually(() => ping(c, sb('kb'), sb('ka'), true).code === 0, 20_000, 'kernel path: kb → ka over IPv6 by name');
       assert.match(ping(c, sb('kb'), sb('ka'), true).out, ka.v6);
+      assert.is(ping(c, sb('kb'), 'fd00:164::1', true).code, 0, 'br0 answers ping -6 to the IPv6 gateway');
       await eventually(() => ping(c, sb('kb'), sb('ka'), false).code === 0, 15_000, 'kernel path: kb → ka over IPv4 by name');
     } finally {
       await c.destroy();
