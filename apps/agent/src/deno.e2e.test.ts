@@ -37,7 +37,7 @@ if (!root) {
 
       // Sealed on the wire: a marker payload never shows in the VXLAN datagrams on the underlay.
       const pcap = path.join(c.dir, 'deno-underlay.pcap');
-      const cap = spawn('ip', ['netns', 'exec', c.underlay, 'tcpdump', '-i', 'br0', '--immediate-mode', '-U', '-w', pcap, 'udp', 'port', '4789'], { stdio: 'ignore' });
+      const cap = spawn('ip', ['netns', 'exec', c.underlay, 'tcpdump', '-i', 'br0', '--immediate-mode', '-U', '-w', pcap, 'udp', 'and', '(', 'port', '4789', 'or', 'port', '4790', ')'], { stdio: 'ignore' }); // both VXLAN ports: encrypted networks ride the switch's (4790)
       try {
         await new Promise((r) => setTimeout(r, 1000));
         const r = c.inSandbox(`${tag}-a`, ['ping', '-c', '4', '-i', '0.2', '-p', '5745465444454e4f', `${tag}-b`]);

@@ -22,7 +22,7 @@ import {
   configureLink, ip, linkIndex, loadSys, netnsAdd, netnsPath, nlAddrAdd, nlFdbAdd, nlFdbDel, nlLinkAdd, nlLinkDel, nlLinkList, nlLinkSet, nlNeighAdd, nlNeighDel,
   nlNeighList, openNetlink, openNetnsFd, parseIPv4, AF_BRIDGE, AF_INET6, NTF_SELF, type LinkRow, type Netlink, type NlMessage, type Sys,
 } from '@weft/sys';
-import { startResolver, type Resolver } from './resolver.ts';
+import { resolverUnsupported, startResolver, type Resolver } from './resolver.ts';
 
 export interface KernelVxlanOptions {
   /** Underlay address of this host's VTEP: the vxlan devices' `local`. */
@@ -157,7 +157,7 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
   const agentNs = o.netns;
   const log = o.log;
   const prefix = o.prefix ?? `wfk-${fs.statSync(agentNs === undefined ? '/proc/self/ns/net' : netnsPath(agentNs)).ino.toString(36)}-`;
-  const unavailable = probeKernel(sys, agentNs);
+  const unavailable = resolverUnsupported() ?? probeKernel(sys, agentNs);
   const nets = new Map<string, NetState>();
   const hostNl = openNetlink(sys, agentNs);
   const sweepMs = o.sweepMs ?? 60_000;
@@ -403,18 +403,23 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
       const where = p.netns ?? agentNs;
       const mtu = n.spec.mtu;
       const links = nlLinkList(n.nl);
-      const end = links.find((l) => l.name === hostIf);
+      const row = links.find((l) => l.name === hostIf);
+      const end = row?.kind === 'veth' ? row : undefined;
       const innerThere = linkIndex(sys, inner, where) !== undefined;
-      if (end !== undefined && innerThere) {
+      // A veth never outlives its peer, so a bridge end means the pair is whole. Without a sandbox
+      // (Docker) the other end was made in the agent's namespace for its owner to move and rename
+      // (Docker puts it in the container as eth<n>): wherever it is now, it is this endpoint's.
+      if (end !== undefined && (innerThere || p.netns === undefined)) {
         // Re-attach after an agent restart: the pair is there and carried traffic all along.
         n.stalePorts.delete(hostIf);
         if (end.master !== n.br || !end.up) n.nl.exec([nlLinkSet(end.index, { master: n.br, up: true })], () => `re-attach ${hostIf} to br0`);
-        log?.info('kernel-vxlan: re-attached veth in sandbox', { ifname: inner, network: p.network });
+        log?.info('kernel-vxlan: re-attached veth', { ifname: innerThere ? inner : `(moved by its owner from ${inner})`, network: p.network, ...(p.netns !== undefined ? { netns: p.netns } : {}) });
       } else {
         if (links.filter((l) => l.master === n.br && l.kind === 'veth').length >= BRIDGE_PORTS) {
           raise(errors.unavailable(P, `Network "${p.network}" has ${BRIDGE_PORTS} ports on this host, the most a Linux bridge holds`, { code: KernelVxlanCodes.full, hint: 'use --opt weft.dataplane=userspace for networks with more local endpoints per host' }));
         }
-        if (end !== undefined) n.nl.send([nlLinkDel(end.index)]); // half a pair: its sandbox end is gone
+        // A pair whose sandbox end is not where this port wants it (moved or renamed in the sandbox): made again.
+        if (row !== undefined) n.nl.send([nlLinkDel(row.index)]);
         if (innerThere) {
           // A device of that name from another data path (a TAP left by the userspace switch): replace it.
           const snl = openNetlink(sys, where);

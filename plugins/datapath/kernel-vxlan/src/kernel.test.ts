@@ -102,4 +102,43 @@ rootTest('kill -9 with TCP running: traffic goes on, the restarted agent adopts 
     }
   }));
 
+rootTest('a port made in the agent\'s namespace and moved by its owner (Docker) is re-attached after a restart, not replaced', () =>
+  withLab('kvd', async (lab) => {
+    const h1 = lab.netns('h1');
+    const c1 = lab.netns('c1'); // the container: Docker moves the interface here and renames it
+    lab.veth({ ns: h1, name: 'ul0', cidr: '198.18.0.1/24' }, { ns: lab.netns('h2'), name: 'ul0', cidr: '198.18.0.2/24' });
+    const prefix = `${lab.prefix}n-`;
+    const dnet = { ...net, id: 'dock', vni: 5353, gateways: ['10.53.0.1/24'] };
+    const port = { network: 'dock', endpointId: 'd1', mac: m1, ipv4: '10.53.0.2/24', ifname: 'wftd1' };
+    let dp = await createKernelDataPath({ dataPathAddr: '198.18.0.1', netns: h1, prefix, sweepMs: 300 });
+    try {
+      await dp.ensureNetwork(dnet);
+      assert.equal(await dp.addPort(port), { ifname: 'wftd1' });
+      // What Docker does after Join: move SrcName into the container, rename it, address it.
+      lab.exec(h1, 'ip', ['link', 'set', 'wftd1', 'netns', c1]);
+      lab.exec(c1, 'ip', ['link', 'set', 'wftd1', 'name', 'eth0']);
+      lab.exec(c1, 'ip', ['addr', 'add', '10.53.0.2/24', 'dev', 'eth0']);
+      lab.exec(c1, 'ip', ['link', 'set', 'eth0', 'up']);
+      lab.exec(c1, 'ping', ['-c', '1', '-W', '2', '10.53.0.1']);
+      const idx = lab.exec(c1, 'ip', ['-o', 'link', 'show', 'eth0']).split(':')[0];
+      await dp.close();
+      // The restarted agent re-adds the port as its driver stored it (no sandbox, the old name).
+      dp = await createKernelDataPath({ dataPathAddr: '198.18.0.1', netns: h1, prefix, sweepMs: 300 });
+      await dp.ensureNetwork(dnet);
+      await dp.addPort(port);
+      assert.is(lab.run(c1, 'ip', ['-o', 'link', 'show', 'eth0']).stdout.split(':')[0], idx, "the container kept its interface (the pair was not made again)");
+      assert.is(lab.run(h1, 'ip', ['link', 'show', 'wftd1']).code, 1, "nothing new in the agent's namespace");
+      await new Promise((r) => setTimeout(r, 600));
+      assert.is(lab.run(c1, 'ip', ['-o', 'link', 'show', 'eth0']).stdout.split(':')[0], idx, 're-added, so not swept');
+      lab.exec(c1, 'ping', ['-c', '1', '-W', '2', '10.53.0.1']);
+      await dp.removePort('dock', 'd1');
+      assert.is(lab.run(c1, 'ip', ['link', 'show', 'eth0']).code, 1, 'removePort takes the container\'s end with the pair');
+    } finally {
+      await dp.removeNetwork('dock');
+      await dp.close();
+      assert.equal(namespacesWith(prefix), [], 'no namespace left');
+      dropNamespaces(prefix);
+    }
+  }));
+
 test.run();

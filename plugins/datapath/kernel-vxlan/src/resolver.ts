@@ -12,6 +12,17 @@ import { check, parseIPv4, scratchOf, setsockoptInt, udpSocket, withNetns, write
 
 const SOCK_STREAM = 1;
 
+/**
+ * Why this runtime cannot run the resolver, or undefined. It hands sockets opened inside the
+ * network's namespace to the event loop by descriptor (`bind({ fd })`, `listen({ fd })`): Node
+ * and Bun (the single-file agent) accept that; Deno's node:dgram refuses it (ERR_INVALID_FD_TYPE,
+ * Deno 2.x). Without its resolver the kernel path would carry frames but answer no names, so on
+ * Deno the kernel path reports itself unavailable and `auto` networks take the userspace switch.
+ */
+export function resolverUnsupported(): string | undefined {
+  return 'Deno' in globalThis ? 'its embedded DNS needs sockets adopted by descriptor, which Deno does not support (run the agent on Node or as the single binary for the kernel path)' : undefined;
+}
+
 export interface ResolverCounters {
   dns_queries: number;
   dns_answers: number;

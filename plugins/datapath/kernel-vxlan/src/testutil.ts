@@ -3,8 +3,10 @@ import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import { rootSkipReason } from '@weft/sys';
+import { resolverUnsupported } from './resolver.ts';
 
-export const skip = rootSkipReason();
+const runtimeLimit = resolverUnsupported();
+export const skip = rootSkipReason() ?? (runtimeLimit !== undefined ? `the kernel path is unavailable on this runtime: ${runtimeLimit}` : undefined);
 
 /** A uvu test that is skipped, saying why, when not root. */
 export const rootTest = (name: string, fn: () => Promise<void>): void => {

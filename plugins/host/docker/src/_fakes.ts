@@ -25,7 +25,7 @@ import { overlayPlugin } from '@weft/overlay';
 import { ipamPlugin } from '@weft/ipam';
 import { dockerPlugin } from './plugin.ts';
 import type { DockerPluginConfig } from './config.ts';
-import type { DockerHost } from './host.ts';
+import type { ContainerLink, DockerHost } from './host.ts';
 
 export interface FakeNetwork {
   Id: string;
@@ -216,10 +216,10 @@ export function memoryTables(): PluginDefinition & { readonly joined: Set<string
   return Object.assign(def, { joined, rows });
 }
 
-export function fakeDockerHost(names: Record<string, string> = {}, containers: Record<string, string> = {}): DockerHost & { readonly links: Set<string>; readonly sandboxes: Map<string, Map<string, string>> } {
+export function fakeDockerHost(names: Record<string, string> = {}, containers: Record<string, string> = {}): DockerHost & { readonly links: Set<string>; readonly sandboxes: Map<string, Map<string, ContainerLink>> } {
   const links = new Set<string>();
-  /** SandboxKey → MAC → interface name (what Docker renamed it to). */
-  const sandboxes = new Map<string, Map<string, string>>();
+  /** SandboxKey → MAC → the interface (the name Docker gave it; a TAP or a veth). */
+  const sandboxes = new Map<string, Map<string, ContainerLink>>();
   return {
     links,
     sandboxes,

@@ -6,9 +6,10 @@
  *            Docker's plugin protocol, found through /etc/docker/plugins/<unique>.spec
  *   host 2 = a network namespace running weft-agent with a Weft sandbox
  *
- * Two containers on the Docker network ping each other and the sandbox on host 2, both ways; an
- * agent restart between the container starts breaks neither Docker's next requests nor the
- * running container; Docker's embedded DNS forwards the sandbox's name to Weft's resolver (one
+ * Two containers on the Docker network ping each other and the sandbox on host 2, both ways; the
+ * plaintext network is on the kernel data path (veths), the encrypted one on the userspace switch
+ * (TAPs); an agent restart between the container starts breaks neither Docker's next requests nor
+ * the running container (it keeps its veth); Docker's embedded DNS forwards the sandbox's name to Weft's resolver (one
  * responder in the agent, no process per container); a Weft service resolves to its VIP inside a
  * container and both tasks answer through it (VIP balanced in the container's namespace); a
  * network without --subnet gets one from the swarm's pools; a dockerd
@@ -139,6 +140,12 @@ const bridges = () =>
   });
 const containerIp = (c: string) => dockerOk('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', c);
 const pingFrom = (c: string, ip: string) => docker('exec', c, 'ping', '-c', '1', '-W', '1', ip).code === 0;
+/** A container's eth0 as its namespace shows it: ifindex and kind (`veth` on the kernel data path, `tun` on the userspace switch). */
+const eth0Of = (c: string) => {
+  const key = dockerOk('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', c);
+  const l = (JSON.parse(must('nsenter', [`--net=${key}`, 'ip', '-d', '-j', 'link', 'show', 'eth0'])) as { ifindex: number; linkinfo?: { info_kind?: string } }[])[0]!;
+  return { ifindex: l.ifindex, kind: l.linkinfo?.info_kind ?? '' };
+};
 
 const reason = skipReason();
 if (reason !== undefined) {
@@ -155,11 +162,14 @@ if (reason !== undefined) {
     const a1 = mk('h1', H1, '198.18.40.1', ['--docker-plugin', dockerSock], { WEFT_DOCKER_HOST: `unix://${BASE}/run/docker.sock` });
     const a2 = mk('h2', H2, '198.18.40.2', ['--docker-plugin', 'off']);
     let dockerdUp = false;
+    /** Prefixes of the kernel data path's network namespaces (`wfk-<inode of the agent's namespace>-`), removed at the end even after a failure. */
+    const kernelNs: string[] = [];
     try {
       // hosts and underlay
       for (const ns of [H1, H2]) {
         must('ip', ['netns', 'add', ns]);
         must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+        kernelNs.push(`wfk-${fs.statSync(`/run/netns/${ns}`).ino.toString(36)}-`);
       }
       must('ip', ['-n', H1, 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'ul0', 'netns', H2]);
       must('ip', ['-n', H1, 'addr', 'add', '198.18.40.1/24', 'dev', 'ul0']);
@@ -188,6 +198,12 @@ if (reason !== undefined) {
       const w = nets.find((n) => n.Name === 'dnet');
       assert.ok(w, `Weft network "dnet" created through the control plane (have: ${nets.map((n) => n.Name).join(', ')})`);
       assert.is(dockerOk('exec', 'c1', 'cat', '/sys/class/net/eth0/mtu'), String(w!.MTU), 'eth0 has the network MTU');
+      // A plaintext Docker network goes to the kernel data path, as Weft's own do: c1's eth0 is a veth.
+      // (Agents on Deno have no kernel path, docs/deno.md: there it is the switch's TAP.)
+      const onDeno = 'Deno' in globalThis;
+      assert.is((await a1.client.network('dnet')).DataPlane, onDeno ? 'userspace' : 'kernel', 'the plaintext Docker network is on the kernel data path');
+      const c1eth0 = eth0Of('c1');
+      assert.is(c1eth0.kind, onDeno ? 'tun' : 'veth', "c1's eth0 is the kernel path's veth");
 
       const sb = await a2.client.sandboxCreate({ Name: SANDBOX, Networks: [{ Name: 'dnet' }], Cmd: ['sleep', '600'] });
       const sbIp = (sb.Networks.dnet?.IPAddress ?? '').split('/')[0]!;
@@ -197,6 +213,7 @@ if (reason !== undefined) {
       await stopAgent(a1);
       await startAgent(a1);
       lap('agent on host 1 restarted');
+      if (!onDeno) assert.equal(eth0Of('c1'), c1eth0, 'c1 kept its eth0 through the restart (the veth pair was re-attached, not made again)');
       dockerOk('run', '-d', '--name', 'c2', '--network', 'dnet', '--dns', '127.0.0.53', 'bb', 'sleep', '600');
       lap('docker run c2 after the restart');
 
@@ -273,6 +290,8 @@ if (reason !== undefined) {
       dockerOk('run', '-d', '--name', 'e1', '--network', 'enet', 'bb', 'sleep', '600');
       dockerOk('run', '-d', '--name', 'e2', '--network', 'enet', 'bb', 'sleep', '600');
       assert.is(dockerOk('exec', 'e1', 'cat', '/sys/class/net/eth0/mtu'), String(enet!.MTU), 'eth0 has the encrypted network MTU');
+      assert.is((await a1.client.network('enet')).DataPlane, 'userspace', 'the encrypted Docker network is on the userspace switch');
+      assert.is(eth0Of('e1').kind, 'tun', "e1's eth0 is the switch's TAP");
       const esb = await a2.client.sandboxCreate({ Name: `${SANDBOX}e`, Networks: [{ Name: 'enet' }], Cmd: ['sleep', '600'] });
       const esbIp = (esb.Networks.enet?.IPAddress ?? '').split('/')[0]!;
       const ie1 = containerIp('e1');
@@ -313,6 +332,7 @@ if (reason !== undefined) {
       };
       assert.equal(records('weft'), [], 'the plugin\'s own records are gone');
       assert.equal(records(path.join('ipam', 's')), [], 'no pool, gateway or address left in host 1\'s IPAM');
+      assert.equal(fs.readdirSync('/run/netns').filter((n) => kernelNs.some((p) => n.startsWith(p))), [], "no namespace of the kernel data path left on either host");
       lap('rm -f, network rm: no interface, endpoint, network, address or record left');
     } finally {
       if (dockerdUp) {
@@ -324,6 +344,7 @@ if (reason !== undefined) {
       await stopAgent(a1, 'SIGKILL');
       await stopAgent(a2, 'SIGKILL');
       for (const ns of [SANDBOX, H2, H1]) if (fs.existsSync(`/run/netns/${ns}`)) run('ip', ['netns', 'del', ns]);
+      for (const ns of fs.readdirSync('/run/netns').filter((n) => kernelNs.some((p) => n.startsWith(p)))) run('ip', ['netns', 'del', ns]);
       fs.rmSync(SPEC, { force: true });
       if (process.env.WEFT_KEEP_LOGS === undefined) fs.rmSync(dir, { recursive: true, force: true });
       else console.log(`    logs kept in ${dir}`);

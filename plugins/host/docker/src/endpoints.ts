@@ -67,11 +67,14 @@ export function endpointSide(d: Deps): EndpointSide {
   }
 
   /**
-   * After an agent restart the data path is empty. The overlay re-programs its endpoints, but a
-   * Docker endpoint's TAP is no longer where the overlay created it: Docker moved it into the
-   * container and renamed it. Find it there by MAC and hand it to the overlay as a sandbox
-   * interface (Leave, then Join with weft.sandbox.move), which re-opens the same device, so the
-   * running container keeps its eth0, address and routes and traffic resumes.
+   * After an agent restart the overlay re-programs its endpoints where it made their interfaces,
+   * in the agent's namespace, but Docker moved each into its container and renamed it. Find it
+   * there by MAC. A TAP (userspace switch) lost its reader with the old process: hand it to the
+   * overlay as a sandbox interface (Leave, then Join with weft.sandbox.move), which re-opens the
+   * same device, so the running container keeps its eth0, address and routes and traffic resumes.
+   * A veth (kernel data path) never stopped carrying: its other end is still on the network's
+   * bridge, and the data path re-attached it by that end. Leave would delete the pair, so it is
+   * left alone.
    */
   async function reattach(ctx: Context<DockerPluginConfig>): Promise<void> {
     for (const k of await ctx.store.keys('endpoints/')) {
@@ -79,9 +82,14 @@ export function endpointSide(d: Deps): EndpointSide {
       if (ep === undefined || !ep.joined || ep.inSandbox === true || ep.sandboxKey === undefined || ep.mac === undefined) continue;
       const net = await getJson<NetRec>(ctx.store, netKey(ep.network));
       if (net?.weft === undefined) continue;
-      const inner = host.linkByMac(ep.sandboxKey, ep.mac);
-      if (inner === undefined) {
+      const link = host.linkByMac(ep.sandboxKey, ep.mac);
+      if (link === undefined) {
         ctx.log.warn('a joined Docker endpoint has no interface in its container any more', { endpoint: ep.id, sandbox: ep.sandboxKey });
+        continue;
+      }
+      const inner = link.ifname;
+      if (!link.tap) {
+        ctx.log.info('a Docker endpoint\'s veth carried on through the restart: nothing to re-attach', { endpoint: ep.id, ifname: inner });
         continue;
       }
       try {

@@ -13,6 +13,12 @@ import { execFileSync } from 'node:child_process';
  */
 export const DNS_BRIDGE = 'dns-bridge.mjs';
 
+/** A container's interface, as `DockerHost.linkByMac` finds it. */
+export interface ContainerLink {
+  readonly ifname: string;
+  readonly tap: boolean;
+}
+
 export interface DockerHost {
   /** The Docker network's name, or undefined when dockerd does not (yet) know the ID. */
   networkName(dockerHost: string, networkId: string): Promise<string | undefined>;
@@ -22,8 +28,12 @@ export interface DockerHost {
   linkDelete(ifname: string): void;
   /** The container whose endpoint on Docker network `networkId` is `endpointId`: its name (no `/`). */
   containerOf(dockerHost: string, networkId: string, endpointId: string): Promise<string | undefined>;
-  /** The name of the interface with `mac` inside the namespace at `netnsPath` (a container's SandboxKey). */
-  linkByMac(netnsPath: string, mac: string): string | undefined;
+  /**
+   * The interface with `mac` inside the namespace at `netnsPath` (a container's SandboxKey): its
+   * name, and whether it is a TAP (the userspace switch's device, read through a file descriptor)
+   * rather than a veth (the kernel data path's, whose other end the kernel keeps on the network's bridge).
+   */
+  linkByMac(netnsPath: string, mac: string): ContainerLink | undefined;
   /** Stops an earlier version's relay `pid` if it is still the one serving `sandboxKey`. */
   stopDnsBridge(pid: number, sandboxKey: string): void;
 }
@@ -85,9 +95,10 @@ export function linuxDockerHost(): DockerHost {
     },
     linkByMac(netnsPath, mac) {
       try {
-        const out = execFileSync('nsenter', [`--net=${netnsPath}`, 'ip', '-j', 'link', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-        const links = JSON.parse(out) as { ifname: string; address?: string }[];
-        return links.find((l) => l.address?.toLowerCase() === mac.toLowerCase())?.ifname;
+        const out = execFileSync('nsenter', [`--net=${netnsPath}`, 'ip', '-d', '-j', 'link', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        const links = JSON.parse(out) as { ifname: string; address?: string; linkinfo?: { info_kind?: string } }[];
+        const l = links.find((x) => x.address?.toLowerCase() === mac.toLowerCase());
+        return l === undefined ? undefined : { ifname: l.ifname, tap: l.linkinfo?.info_kind === 'tun' };
       } catch {
         return undefined;
       }

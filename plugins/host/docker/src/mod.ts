@@ -8,7 +8,7 @@ export type { DockerPluginOptions } from './config.ts';
 export { WEFT_NETWORK, mapCreateOptions, ipv4ToNum, numToIpv4, bare, prefixLen, normaliseCidr, firstHost, inSubnet, isV4 } from './options.ts';
 export type { MappedOptions, Mapped } from './options.ts';
 export { DNS_BRIDGE, socketPathOf, linuxDockerHost } from './host.ts';
-export type { DockerHost } from './host.ts';
+export type { DockerHost, ContainerLink } from './host.ts';
 export { createContainerDns } from './container-dns.ts';
 export type { ContainerDns, DnsAnswer } from './container-dns.ts';
 export { dockerIntegration } from './agent.ts';

@@ -365,7 +365,7 @@ test('an interface Docker handed back after Leave is deleted by DeleteEndpoint',
   }
 });
 
-test('after a restart a running container\'s interface is re-attached where Docker put it (found by MAC)', async () => {
+test('after a restart a running container\'s TAP is re-attached where Docker put it (found by MAC)', async () => {
   const control = fakeControl();
   const backing = new Map<string, Uint8Array>();
   const dh = fakeDockerHost();
@@ -376,13 +376,40 @@ test('after a restart a running container\'s interface is re-attached where Dock
     const w = [...control.networks.values()][0]!;
     const mac = h.dp.ports.get(`${w.Id}/${c.ep}`)!.mac;
     const key = `/tmp/weft-dockerd/run/exec/netns/${c.ep.slice(0, 12)}`;
-    dh.sandboxes.set(key, new Map([[mac, 'eth0']]));
+    dh.sandboxes.set(key, new Map([[mac, { ifname: 'eth0', tap: true }]]));
     await h.stop();
     h = await testHost({ control, backing, host: dh });
     const p = h.dp.ports.get(`${w.Id}/${c.ep}`);
     assert.ok(p, 'port programmed again');
     assert.is(p!.netns, key, 'inside the container');
     assert.is(p!.dstName, 'eth0', 'under the name Docker gave it');
+    await stop(h, n, c);
+    await removeNetwork(h, n);
+    assert.equal(await ipamPools(h), []);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('after a restart a running container\'s veth (kernel data path) is left as the overlay re-attached it: no Leave, which would delete the pair', async () => {
+  const control = fakeControl();
+  const backing = new Map<string, Uint8Array>();
+  const dh = fakeDockerHost();
+  let h = await testHost({ control, backing, host: dh });
+  try {
+    const n = await createNetwork(h, { subnet: '10.40.12.0/24', opts: { 'weft.network': 'rv' } });
+    const c = await start(h, n);
+    const w = [...control.networks.values()][0]!;
+    const before = h.dp.ports.get(`${w.Id}/${c.ep}`)!;
+    const key = `/tmp/weft-dockerd/run/exec/netns/${c.ep.slice(0, 12)}`;
+    dh.sandboxes.set(key, new Map([[before.mac, { ifname: 'eth0', tap: false }]]));
+    await h.stop();
+    h = await testHost({ control, backing, host: dh });
+    const p = h.dp.ports.get(`${w.Id}/${c.ep}`);
+    assert.ok(p, 'port programmed again (by the overlay, from its store)');
+    assert.is(p!.netns, undefined, 'not re-joined into the container');
+    assert.is(p!.ifname, before.ifname, 'the same port as before the restart');
+    assert.not.ok(h.dp.log.some((x) => x.startsWith('removePort')), `no removePort after the restart (log: ${h.dp.log.join('; ')})`);
     await stop(h, n, c);
     await removeNetwork(h, n);
     assert.equal(await ipamPools(h), []);
