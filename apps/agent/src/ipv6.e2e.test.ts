@@ -3,10 +3,12 @@
  * A network with an IPv6 subnet but no --ipv6 is refused at create (it used to be accepted and
  * then fail every attach); a dual-stack overlay on the userspace switch gives each sandbox an
  * IPv4 and an IPv6 address from per-host blocks, names resolve to AAAA (and v6 PTR), and
- * `ping -6` by name works both ways while IPv4 keeps working; then the same on the kernel path.
+ * `ping -6` by name works both ways while IPv4 keeps working; then the same on the kernel path, and
+ * an encrypted dual-stack network carries no IPv6 payload in clear on the underlay.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
 import { createCluster, eventually, type Cluster, type Host } from '@weft/testing/cluster';
 
 const root = process.getuid?.() === 0;
@@ -20,6 +22,21 @@ const addrs = async (h: Host, name: string, net = NET) => {
 const dig = (c: Cluster, from: string, args: string[]) =>
   c.inSandbox(from, ['dig', '+short', '+tries=1', '+time=2', ...args]).out.split('\n').map((l) => l.trim()).filter((l) => l !== '').sort();
 const ping = (c: Cluster, from: string, target: string, v6: boolean) => c.inSandbox(from, ['ping', ...(v6 ? ['-6'] : ['-4']), '-c', '1', '-W', '1', target]);
+/** The underlay of host `h` (hex dump of its UDP) while `from` pings `target` over IPv6 with `marker` as the payload pattern. */
+async function capture(c: Cluster, h: Host, from: string, target: string, marker: string): Promise<{ seen: string; ping: string }> {
+  const pcap = spawn('ip', ['netns', 'exec', h.ns, 'tcpdump', '-i', 'any', '-l', '-n', '-X', 'udp'] /* -l: line-buffered, or a killed tcpdump loses what it printed */, { stdio: ['ignore', 'pipe', 'ignore'] });
+  let seen = '';
+  let out = '';
+  pcap.stdout.on('data', (d: Buffer) => (seen += d.toString()));
+  try {
+    await new Promise((r) => setTimeout(r, 800));
+    out = c.inSandbox(from, ['ping', '-6', '-c', '3', '-i', '0.2', '-p', marker, target]).out;
+    await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    pcap.kill('SIGKILL');
+  }
+  return { seen, ping: out };
+}
 
 if (!root) {
   test('IPv6 end-to-end (skipped: needs root for network namespaces)', () => console.log('  skipped: run as root'));
@@ -102,6 +119,24 @@ if (!root) {
       await eventually(() => ping(c, sb('kb'), sb('ka'), true).code === 0, 20_000, 'kernel path: kb → ka over IPv6 by name');
       assert.match(ping(c, sb('kb'), sb('ka'), true).out, ka.v6);
       assert.is(ping(c, sb('kb'), 'fd00:164::1', true).code, 0, 'br0 answers ping -6 to the IPv6 gateway');
+
+      // Encrypted dual-stack: IPv6 never in clear on the underlay. The same capture of the
+      // plaintext network shows the marker, so the capture would see it.
+      const marker = 'deadbeefcafe';
+      await eventually(() => ping(c, sb('b'), sb('c'), true).code === 0, 20_000, 'b → c over IPv6 by name');
+      const clear = await capture(c, w, sb('b'), sb('c'), marker);
+      assert.match(clear.seen.replace(/\s/g, ''), /deadbeefcafe/i, `the plaintext network's IPv6 payload is visible to the capture (ping: ${clear.ping}; ${clear.seen.length} bytes captured: ${clear.seen.slice(0, 600)})`);
+      await m.client.networkCreate({ Name: 'dse', Driver: 'overlay', Attachable: true, EnableIPv6: true, Options: { encrypted: '' }, IPAM: { Config: [{ Subnet: '10.165.0.0/24' }, { Subnet: 'fd00:165::/64' }] } });
+      await m.client.sandboxCreate({ Name: sb('ea'), Networks: [{ Name: 'dse' }] });
+      await w.client.sandboxCreate({ Name: sb('eb'), Networks: [{ Name: 'dse' }] });
+      assert.is((await w.client.network('dse')).DataPlane, 'userspace');
+      const ea = await addrs(m, sb('ea'), 'dse');
+      await eventually(() => ping(c, sb('eb'), sb('ea'), true).code === 0, 20_000, 'encrypted: eb → ea over IPv6 by name');
+      assert.match(ping(c, sb('eb'), sb('ea'), true).out, ea.v6);
+      const sealed = await capture(c, w, sb('eb'), sb('ea'), marker);
+      assert.ok(sealed.seen.length > 0, `the capture saw the underlay traffic (ping: ${sealed.ping})`);
+      assert.match(sealed.ping, ' 0% packet loss', `the encrypted pings were answered: ${sealed.ping}`);
+      assert.not.match(sealed.seen.replace(/\s/g, ''), /deadbeefcafe/i, 'no plaintext IPv6 payload on the underlay');
       await eventually(() => ping(c, sb('kb'), sb('ka'), false).code === 0, 15_000, 'kernel path: kb → ka over IPv4 by name');
     } finally {
       await c.destroy();
