@@ -124,6 +124,23 @@ if (!root) {
       // plaintext network shows the marker, so the capture would see it.
       const marker = 'deadbeefcafe';
       await eventually(() => ping(c, sb('b'), sb('c'), true).code === 0, 20_000, 'b → c over IPv6 by name');
+      // TCP over IPv6 through the switch (TSO/GSO of IPv6 segments on both TAPs), and over IPv4
+      // on the same network for the ratio (printed, not asserted: the machine is shared).
+      const cAddrs = await addrs(m, sb('c'));
+      const tcp = async (addr: string, v6: boolean): Promise<number> => {
+        const srv = spawn('ip', ['netns', 'exec', sb('c'), 'iperf3', '-s', '-1', '-B', addr], { stdio: 'ignore' });
+        try {
+          await new Promise((r) => setTimeout(r, 500));
+          const r = JSON.parse(c.inSandbox(sb('b'), ['iperf3', v6 ? '-6' : '-4', '-c', addr, '-t', '2', '-J'], 20_000).out) as { end: { sum_received: { bytes: number; bits_per_second: number } } };
+          assert.ok(r.end.sum_received.bytes > 1e6, `iperf3 over IPv${v6 ? 6 : 4} moved ${r.end.sum_received.bytes} bytes`);
+          return r.end.sum_received.bits_per_second;
+        } finally {
+          srv.kill('SIGKILL');
+        }
+      };
+      const bps6 = await tcp(cAddrs.v6, true);
+      const bps4 = await tcp(cAddrs.v4, false);
+      console.log(`  TCP between two hosts on the switch: IPv6 ${(bps6 / 1e9).toFixed(2)} Gbit/s, IPv4 ${(bps4 / 1e9).toFixed(2)} Gbit/s (v6/v4 ${(bps6 / bps4).toFixed(2)})`);
       const clear = await capture(c, w, sb('b'), sb('c'), marker);
       assert.match(clear.seen.replace(/\s/g, ''), /deadbeefcafe/i, `the plaintext network's IPv6 payload is visible to the capture (ping: ${clear.ping}; ${clear.seen.length} bytes captured: ${clear.seen.slice(0, 600)})`);
       await m.client.networkCreate({ Name: 'dse', Driver: 'overlay', Attachable: true, EnableIPv6: true, Options: { encrypted: '' }, IPAM: { Config: [{ Subnet: '10.165.0.0/24' }, { Subnet: 'fd00:165::/64' }] } });
