@@ -6,9 +6,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as t from 'io-ts';
-import { createKernel, definePlugin, errors, method, raise, type Context, type Kernel } from '@weft/kernel';
-import { ipamPlugin } from '@weft/ipam';
-import { HostNetwork, inSubnet, type NetworkSpec } from './mod.ts';
+import { createKernel, definePlugin, errors, method, raise, WeftException, type Context, type Kernel } from '@weft/kernel';
+import { ipamBlockAllocator, ipamPlugin } from '@weft/ipam';
+import { HostNetwork, inSubnet, poolFamily, type Instance, type NetworkSpec } from './mod.ts';
 
 interface Rig {
   readonly k: Kernel;
@@ -26,6 +26,7 @@ async function rig(): Promise<Rig> {
   const deleted: string[] = [];
   const granted: string[] = [];
   const nets = new Set<string>();
+  const alloc = ipamBlockAllocator();
   const r = { created, deleted, granted, failCreate: false } as Rig;
   const ctxs: Context<unknown>[] = [];
   const k = createKernel({});
@@ -60,13 +61,19 @@ async function rig(): Promise<Rig> {
         methods: [method('Blocks', 'Request', t.unknown, t.unknown), method('Blocks', 'Release', t.unknown, t.unknown)],
         handlers: {
           Blocks: {
+            // The manager's real block tables (/28 for IPv4, /124 for IPv6), one per subnet.
             Request: (i: { Subnet: string }) => {
-              const base = i.Subnet.split('/')[0]!.split('.');
-              const block = `${base[0]}.${base[1]}.${base[2]}.${granted.length * 16}/28`;
+              alloc.addPool(i.Subnet, i.Subnet);
+              const block = alloc.grant(i.Subnet, 'h1');
               granted.push(block);
               return { Block: block };
             },
-            Release: (i: { Block: string }) => (granted.splice(granted.indexOf(i.Block), 1), {}),
+            Release: (i: { Block: string }) => {
+              const key = alloc.blocksOf('h1').find((b) => b.blocks.includes(i.Block))!.key;
+              alloc.release(key, 'h1', i.Block);
+              granted.splice(granted.indexOf(i.Block), 1);
+              return {};
+            },
           },
         },
       }),
@@ -100,6 +107,15 @@ const pools = async (k: Kernel) => {
   return r.right.Pools;
 };
 const noSave = { blocks: true, save: async () => {} };
+const refusal = async (p: Promise<unknown>): Promise<string> => {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof WeftException) return e.error.message;
+    throw e;
+  }
+  throw new Error('expected a refusal');
+};
 
 test('every subnet gets a pool and gateway, and reaches the driver with its aux addresses', async () => {
   const r = await rig();
@@ -165,6 +181,63 @@ test('inSubnet', () => {
   assert.not.ok(inSubnet('10.0.1.5', '10.0.0.0/24'));
   assert.not.ok(inSubnet('fd00::1', '10.0.0.0/24'));
   assert.not.ok(inSubnet('10.0.0.5', 'bogus'));
+  assert.ok(inSubnet('fd00::1/64', 'fd00::/64'));
+  assert.not.ok(inSubnet('fd00:1::1', 'fd00::/64'));
+  assert.not.ok(inSubnet('10.0.0.5', 'fd00::/64'));
+});
+
+const dual = (o: Partial<NetworkSpec> = {}): NetworkSpec => def({ Id: 'n6', Name: 'ds', EnableIPv6: true, Subnets: [{ Subnet: '10.43.0.0/24', Gateway: '10.43.0.1' }, { Subnet: 'fd00:43::/64', Gateway: '' }], ...o });
+const byFamily = (inst: Instance) => inst.pools.map((p) => [poolFamily(p), p.subnet, p.gatewayCidr]);
+
+test('IPv6 (#22): a dual-stack network gets an IPv6 pool and gateway, and the driver gets IPv6Data', async () => {
+  const r = await rig();
+  const inst = await r.a.instantiate(dual(), 'drv');
+  assert.equal(byFamily(inst), [[4, '10.43.0.0/24', '10.43.0.1/24'], [6, 'fd00:43::/64', 'fd00:43::1/64']]);
+  const req = r.created[0] as { IPv4Data: { Pool: string }[]; IPv6Data: { Pool: string; Gateway: string }[]; Options: Record<string, unknown> };
+  assert.equal(req.IPv4Data.map((d) => d.Pool), ['10.43.0.0/24']);
+  assert.equal(req.IPv6Data.map((d) => [d.Pool, d.Gateway]), [['fd00:43::/64', 'fd00:43::1/64']]);
+  assert.is(req.Options['com.docker.network.enable_ipv6'], true);
+  await r.a.teardown(inst, { releaseBlocks: true });
+  assert.equal(await pools(r.k), []);
+});
+
+test('IPv6 (#22): per-host /124 blocks of the IPv6 subnet, newest first, a new one when full; v4 unaffected', async () => {
+  const r = await rig();
+  const inst = await r.a.instantiate(dual(), 'drv');
+  const v6 = { ...noSave, family: 6 as const };
+  const got: string[] = [];
+  for (let i = 0; i < 15; i++) got.push((await r.a.allocate(dual(), inst, undefined, v6)).address);
+  // Block fd00:43::/124 holds ::0..::f; :: is reserved and ::1 is the gateway.
+  assert.is(got[0], 'fd00:43::2/64');
+  assert.is(got[13], 'fd00:43::f/64');
+  assert.is(got[14], 'fd00:43::10/64', 'the 15th address comes from the second block');
+  assert.equal(r.granted, ['fd00:43::/124', 'fd00:43::10/124']);
+  const v4 = await r.a.allocate(dual(), inst, undefined, noSave);
+  assert.is(v4.address, '10.43.0.2/24');
+  const specific = await r.a.allocate(dual(), inst, 'fd00:43::77', v6);
+  assert.is(specific.address, 'fd00:43::77/64');
+  assert.match(await refusal(r.a.allocate(dual(), inst, '10.43.0.9', v6)), 'address 10.43.0.9 is not an IPv6 address');
+  await r.a.teardown(inst, { releaseBlocks: true });
+  assert.equal(r.granted, []);
+  assert.equal(await pools(r.k), []);
+});
+
+test('IPv6 (#22): --ipv6 on a local network without an IPv6 subnet takes one of the IPAM\'s IPv6 pools; v4-only has no IPv6 address', async () => {
+  const r = await rig();
+  const inst = await r.a.instantiate(def({ Id: 'l6', Name: 'l6', Scope: 'local', EnableIPv6: true, Subnets: [{ Subnet: '10.44.0.0/24', Gateway: '' }] }), 'drv');
+  assert.equal(byFamily(inst), [[4, '10.44.0.0/24', '10.44.0.1/24'], [6, 'fd57:6566:7401::/64', 'fd57:6566:7401::1/64']]);
+  assert.is((await r.a.allocate(def(), inst, undefined, { blocks: false, save: async () => {}, family: 6 })).address, 'fd57:6566:7401::2/64');
+  const v6first = await r.a.instantiate(def({ Id: 'l7', Name: 'l7', Scope: 'local', EnableIPv6: true, Subnets: [{ Subnet: 'fd00:47::/64', Gateway: '' }] }), 'drv');
+  assert.equal(byFamily(v6first), [[4, '172.17.0.0/16', '172.17.0.1/16'], [6, 'fd00:47::/64', 'fd00:47::1/64']], 'only IPv6 given: an IPv4 pool is picked too, and comes first');
+  const v4only = await r.a.instantiate(def({ Id: 'l4', Name: 'l4', Scope: 'local', Subnets: [{ Subnet: '10.45.0.0/24', Gateway: '' }] }), 'drv');
+  assert.match(await refusal(r.a.allocate(def({ Name: 'l4' }), v4only, undefined, { blocks: false, save: async () => {}, family: 6 })), 'network l4 has no IPv6 subnet');
+});
+
+test('IPv6 (#22): a definition with an unusable IPv6 subnet is refused on the host, nothing taken', async () => {
+  const r = await rig();
+  assert.match(await refusal(r.a.instantiate(dual({ EnableIPv6: false }), 'drv')), 'subnet fd00:43::/64 is IPv6 but the network does not enable IPv6');
+  assert.equal(await pools(r.k), []);
+  assert.equal(r.created, []);
 });
 
 test.run();

@@ -14,6 +14,8 @@
  */
 import { isLeft, type Either } from 'fp-ts/lib/Either.js';
 import { WeftOptions, errors, formatError, raise, WeftException, type Context, type WeftError } from '@weft/kernel';
+import { cidrContains, parseCidr, parseIP } from '@weft/net';
+import { checkSubnets, familyOf } from './subnets.ts';
 
 /** A subnet of a network definition (Docker's IPAM config). */
 export interface SubnetSpec {
@@ -51,7 +53,12 @@ export interface PoolState {
   readonly aux?: readonly string[];
   /** Sub-pools of blocks granted to this node, oldest first: block CIDR → PoolID. */
   blocks: { block: string; poolId: string }[];
+  /** 6 for an IPv6 pool; absent: IPv4 (instances stored before IPv6 have no field). */
+  readonly family?: 6;
 }
+
+/** The IP family of a pool of an instance. */
+export const poolFamily = (p: Pick<PoolState, 'family'>): 4 | 6 => p.family ?? 4;
 
 export interface Instance {
   readonly netId: string;
@@ -59,7 +66,7 @@ export interface Instance {
   readonly driver: string;
   /** IPAM address space. */
   readonly space: string;
-  /** One per subnet, in the definition's order; the first is where endpoints get addresses. */
+  /** One per subnet, in the definition's order; endpoints get an address from the first of each family. */
   readonly pools: PoolState[];
   /** False when the driver's network existed already (another user on this host made it). Absent: true. */
   readonly driverOwned?: boolean;
@@ -114,12 +121,22 @@ export class HostNetwork {
    * addresses per subnet, then the driver's CreateNetwork. On failure everything done is undone.
    */
   async instantiate(def: NetworkSpec, driver: string): Promise<Instance> {
+    // A definition recorded before these rules (an IPv6 subnet without EnableIPv6, say) is refused
+    // here with the reason, rather than half-programmed.
+    checkSubnets(this.ctx.plugin, def.Name, def.EnableIPv6, def.Subnets);
     const spaces = await this.call<{ LocalDefaultAddressSpace: string; GlobalDefaultAddressSpace: string }>(this.ipam, 'IpamDriver.GetDefaultAddressSpaces', {});
     const space = def.Scope === 'swarm' ? spaces.GlobalDefaultAddressSpace : spaces.LocalDefaultAddressSpace;
     const pools: PoolState[] = [];
-    const ipv4Data: { AddressSpace: string; Pool: string; Gateway: string; AuxAddresses: Record<string, string> }[] = [];
+    const data: Record<4 | 6, { AddressSpace: string; Pool: string; Gateway: string; AuxAddresses: Record<string, string> }[]> = { 4: [], 6: [] };
     const undo: (() => Promise<void>)[] = [];
-    const subnets: readonly SubnetSpec[] = def.Subnets.length > 0 ? def.Subnets : [{ Subnet: '', Gateway: '' }];
+    // Each subnet's family; an empty Subnet (IPAM picks) is IPv4. No IPv4 subnet: an IPv4 pool IPAM
+    // picks (a network always has IPv4, as in Docker before 28); with EnableIPv6 and no IPv6
+    // subnet, an IPv6 pool IPAM picks beside them.
+    const subnets: (SubnetSpec & { readonly v6: boolean })[] = def.Subnets.map((s) => ({ ...s, v6: familyOf(s.Subnet) === 6 }));
+    if (!subnets.some((s) => !s.v6)) subnets.unshift({ Subnet: '', Gateway: '', v6: false });
+    if (def.EnableIPv6 && !subnets.some((s) => s.v6)) subnets.push({ Subnet: '', Gateway: '', v6: true });
+    // IPv4 pools first (stable): pools[0] stays the IPv4 one for whoever reads it.
+    subnets.sort((x, y) => Number(x.v6) - Number(y.v6));
     try {
       for (const s of subnets) {
         const pool = await this.call<{ PoolID: string; Pool: string }>(this.ipam, 'IpamDriver.RequestPool', {
@@ -127,7 +144,7 @@ export class HostNetwork {
           Pool: s.Subnet,
           SubPool: def.Scope === 'local' ? (s.IPRange ?? '') : '',
           Options: { [WeftOptions.networkName]: def.Name },
-          V6: false,
+          V6: s.v6,
         });
         undo.push(() => this.attempt(this.ipam, 'IpamDriver.ReleasePool', { PoolID: pool.PoolID }));
         const prefixLen = Number(pool.Pool.split('/')[1]);
@@ -144,8 +161,8 @@ export class HostNetwork {
             undo.push(() => this.attempt(this.ipam, 'IpamDriver.ReleaseAddress', { PoolID: pool.PoolID, Address: bare(got) }));
           }
         }
-        pools.push({ subnet: pool.Pool, prefixLen, poolId: pool.PoolID, gatewayCidr, ...(gw === undefined ? { gatewayHeld: false } : {}), ...(held.length > 0 ? { aux: held } : {}), blocks: [] });
-        ipv4Data.push({ AddressSpace: space, Pool: pool.Pool, Gateway: gatewayCidr, AuxAddresses: aux });
+        pools.push({ subnet: pool.Pool, prefixLen, poolId: pool.PoolID, gatewayCidr, ...(gw === undefined ? { gatewayHeld: false } : {}), ...(held.length > 0 ? { aux: held } : {}), blocks: [], ...(s.v6 ? { family: 6 as const } : {}) });
+        data[s.v6 ? 6 : 4].push({ AddressSpace: space, Pool: pool.Pool, Gateway: gatewayCidr, AuxAddresses: aux });
       }
       const generic: Record<string, string> = { ...def.Options };
       if (def.VNIs.length > 0) generic['com.docker.network.driver.overlay.vxlanid_list'] = def.VNIs.join(',');
@@ -153,8 +170,8 @@ export class HostNetwork {
       const created = await this.ctx.invoke(driver, 'NetworkDriver.CreateNetwork', {
         NetworkID: def.Id,
         Options: { 'com.docker.network.generic': generic, 'com.docker.network.enable_ipv6': def.EnableIPv6, 'com.docker.network.internal': def.Internal },
-        IPv4Data: ipv4Data,
-        IPv6Data: [],
+        IPv4Data: data[4],
+        IPv6Data: data[6],
       });
       // Conflict: the driver already has this network on this host (another user of the driver on
       // this host set it up first). Share it, and leave its removal to that user.
@@ -167,17 +184,21 @@ export class HostNetwork {
   }
 
   /**
-   * An address for a new endpoint: `ip` when given (from the pool whose subnet holds it, else the
-   * first), else from this node's blocks (`blocks`: swarm networks with a control plane) or the
-   * first pool. Blocks are asked newest first: older ones are usually full, and asking each of
-   * them first made an attach cost one IPAM call per block held (O(N) at 10,000 endpoints). When
-   * every block is full the manager grants another; `save` is called after the instance changed.
+   * An address of `family` (default 4) for a new endpoint: `ip` when given (from the pool whose
+   * subnet holds it, else the first of the family), else from this node's blocks (`blocks`: swarm
+   * networks with a control plane) or the first pool of the family. Blocks are asked newest first:
+   * older ones are usually full, and asking each of them first made an attach cost one IPAM call
+   * per block held (O(N) at 10,000 endpoints). When every block is full the manager grants
+   * another (IPv6 blocks are /124s of the IPv6 subnet); `save` is called after the instance changed.
    */
-  async allocate(def: Pick<NetworkSpec, 'Id' | 'Name'>, inst: Instance, ip: string | undefined, opts: { readonly blocks: boolean; readonly save: () => Promise<void> }): Promise<{ address: string; poolId: string }> {
-    const pool = inst.pools[0];
-    if (pool === undefined) raise(errors.unavailable(this.ctx.plugin, `network ${def.Name} has no IPv4 subnet`));
+  async allocate(def: Pick<NetworkSpec, 'Id' | 'Name'>, inst: Instance, ip: string | undefined, opts: { readonly blocks: boolean; readonly save: () => Promise<void>; readonly family?: 4 | 6 }): Promise<{ address: string; poolId: string }> {
+    const family = opts.family ?? 4;
+    const ofFamily = inst.pools.filter((p) => poolFamily(p) === family);
+    const pool = ofFamily[0];
+    if (pool === undefined) raise(errors.unavailable(this.ctx.plugin, `network ${def.Name} has no IPv${family} subnet`));
     if (ip !== undefined && ip !== '') {
-      const p = inst.pools.find((x) => inSubnet(ip, x.subnet)) ?? pool;
+      if (familyOf(ip) !== family) raise(errors.badRequest(this.ctx.plugin, `address ${ip} is not an IPv${family} address`, { value: ip, hint: `Give an IPv${family} address in ${ofFamily.map((p) => p.subnet).join(', ')}.` }));
+      const p = ofFamily.find((x) => inSubnet(ip, x.subnet)) ?? pool;
       const r = await this.call<{ Address: string }>(this.ipam, 'IpamDriver.RequestAddress', { PoolID: p.poolId, Address: ip, Options: null });
       return { address: r.Address, poolId: p.poolId };
     }
@@ -192,7 +213,7 @@ export class HostNetwork {
       if (r.left.category !== 'Unavailable') raise(r.left);
     }
     const grant = await this.call<{ Block: string }>(this.control, 'Blocks.Request', { Network: def.Id, Subnet: pool.subnet });
-    const sub = await this.call<{ PoolID: string }>(this.ipam, 'IpamDriver.RequestPool', { AddressSpace: inst.space, Pool: pool.subnet, SubPool: grant.Block, Options: {}, V6: false });
+    const sub = await this.call<{ PoolID: string }>(this.ipam, 'IpamDriver.RequestPool', { AddressSpace: inst.space, Pool: pool.subnet, SubPool: grant.Block, Options: {}, V6: family === 6 });
     pool.blocks.push({ block: grant.Block, poolId: sub.PoolID });
     await opts.save();
     const r = await this.call<{ Address: string }>(this.ipam, 'IpamDriver.RequestAddress', { PoolID: sub.PoolID, Address: '', Options: null });
@@ -218,24 +239,9 @@ export class HostNetwork {
   }
 }
 
-/** True when IPv4 `ip` lies in `cidr`; false for anything else (IPv6 pools are not allocated here). */
+/** True when address `ip` (bare or with a prefix length) lies in `cidr`; either family, false for anything unparsable. */
 export function inSubnet(ip: string, cidr: string): boolean {
-  const v4 = (s: string): number | undefined => {
-    const o = s.split('.');
-    if (o.length !== 4) return undefined;
-    let n = 0;
-    for (const x of o) {
-      const b = Number(x);
-      if (!/^\d{1,3}$/.test(x) || b > 255) return undefined;
-      n = n * 256 + b;
-    }
-    return n;
-  };
-  const [base, lenText] = cidr.split('/');
-  const a = v4(bare(ip));
-  const b = v4(base ?? '');
-  const len = Number(lenText);
-  if (a === undefined || b === undefined || !Number.isInteger(len) || len < 0 || len > 32) return false;
-  const size = 2 ** (32 - len);
-  return Math.floor(a / size) === Math.floor(b / size);
+  const a = parseIP(bare(ip));
+  const c = parseCidr(cidr);
+  return a.ok && c.ok && cidrContains(c.value, a.value);
 }

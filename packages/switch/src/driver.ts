@@ -9,7 +9,7 @@
  * and left when the last one leaves.
  */
 import type * as t from 'io-ts';
-import { formatMac, macFromIPv4, scanIPv4 } from '@weft/net';
+import { formatMac, macFromIPv4, parseIP, scanIPv4 } from '@weft/net';
 import { isLeft, left, type Either } from 'fp-ts/lib/Either.js';
 import {
   listJson,
@@ -88,6 +88,13 @@ export function ifnameFor(endpointId: string): string {
 /** `02:42:` + IPv4 bytes, like Docker's own drivers. */
 export function macFor(cidr: string): string {
   return formatMac(macFromIPv4(scanIPv4(cidr.split('/')[0] ?? '')));
+}
+
+/** An IPv6-only endpoint's MAC: 02:42 and the address's last 32 bits, as Docker derives one from IPv4. */
+export function macFor6(cidr: string): string {
+  const r = parseIP(cidr.split('/')[0] ?? '');
+  const low = r.ok && r.value.family === 6 ? Number(r.value.value & 0xffffffffn) : 0;
+  return formatMac(macFromIPv4(low));
 }
 
 export function nodeName(ctx: Context<SwitchConfig>): string {
@@ -241,12 +248,13 @@ export function switchDriver(spec: SwitchDriverSpec): PluginDefinition<SwitchCon
             return left(errors.conflict(ctx.plugin, `Endpoint "${req.EndpointID}" already exists in network "${req.NetworkID}"`));
           }
           const ipv4 = req.Interface?.Address ?? '';
-          if (ipv4 === '') {
-            return left(errors.badRequest(ctx.plugin, 'An overlay endpoint needs an IPv4 address; use an IPAM driver that assigns one', { path: 'Interface.Address', value: ipv4 }));
+          const ipv6 = req.Interface?.AddressIPv6 ?? '';
+          if (ipv4 === '' && ipv6 === '') {
+            return left(errors.badRequest(ctx.plugin, 'An endpoint needs an IPv4 or IPv6 address; use an IPAM driver that assigns one', { path: 'Interface.Address', value: ipv4 }));
           }
           const given = req.Interface?.MacAddress ?? '';
-          const mac = given !== '' ? given.toLowerCase() : macFor(ipv4);
-          const ep: EndpointState = { network: req.NetworkID, id: req.EndpointID, ipv4, ipv6: req.Interface?.AddressIPv6 ?? '', mac, ifname: ifnameFor(req.EndpointID), joined: false };
+          const mac = given !== '' ? given.toLowerCase() : ipv4 !== '' ? macFor(ipv4) : macFor6(ipv6);
+          const ep: EndpointState = { network: req.NetworkID, id: req.EndpointID, ipv4, ipv6, mac, ifname: ifnameFor(req.EndpointID), joined: false };
           await putJson(ctx.store, epKey(req.NetworkID, req.EndpointID), ep);
           // Docker accepts a MAC from the driver only when it sent none.
           return given === '' ? { Interface: { MacAddress: mac } } : {};
@@ -296,12 +304,13 @@ export function switchDriver(spec: SwitchDriverSpec): PluginDefinition<SwitchCon
           await putJson(ctx.store, epKey(req.NetworkID, req.EndpointID), ep);
           (await joinedSet(ctx, req.NetworkID)).add(ep.id);
           peering.publish(ctx, ep);
-          const gw = n.gateways[0]?.split('/')[0];
-          if (n.internal || gw === undefined) {
+          const gw = n.gateways.find((g) => !g.includes(':'))?.split('/')[0];
+          const gw6 = n.gateways.find((g) => g.includes(':'))?.split('/')[0];
+          if (n.internal || (gw === undefined && gw6 === undefined)) {
             // No default route through this network, and no docker_gwbridge either.
             return { InterfaceName: { SrcName: ep.ifname, DstPrefix: 'eth' }, DisableGatewayService: true };
           }
-          return { InterfaceName: { SrcName: ep.ifname, DstPrefix: 'eth' }, Gateway: gw };
+          return { InterfaceName: { SrcName: ep.ifname, DstPrefix: 'eth' }, ...(gw !== undefined ? { Gateway: gw } : {}), ...(gw6 !== undefined && ep.ipv6 !== '' ? { GatewayIPv6: gw6 } : {}) };
         }),
 
         Leave: (req, ctx) => serially(`${ctx.plugin}/${req.NetworkID}`, async () => {

@@ -6,6 +6,8 @@ export const VNI_MAX = 2 ** 24 - 1;
 export const DEFAULT_MTU = 1450;
 /** Encrypted frames carry the cipher's envelope; Docker's encrypted overlay drops to 1424. */
 export const MIN_MTU = 576;
+/** IPv6's minimum link MTU (RFC 8200 §5); Linux disables IPv6 on a link below it. */
+export const MIN_MTU_IPV6 = 1280;
 
 export interface NetworkSpec {
   readonly id: string;
@@ -13,7 +15,7 @@ export interface NetworkSpec {
   readonly mtu: number;
   readonly encrypted: boolean;
   readonly internal: boolean;
-  /** `10.0.0.1/24` per IPv4 subnet with a gateway. */
+  /** `10.0.0.1/24` per IPv4 subnet with a gateway, then `fd00::1/64` per IPv6 subnet with one. */
   readonly gateways: readonly string[];
   readonly subnets: readonly string[];
   readonly generic: Readonly<Record<string, string>>;
@@ -90,6 +92,22 @@ export function parseNetwork(req: CreateNetworkRequest, cipherOverhead: number |
   }
   const internal = truthy(opts[DockerOptions.internal]);
   const v4 = req.IPv4Data ?? [];
+  const v6 = req.IPv6Data ?? [];
+  if (v6.length > 0 && mtu < MIN_MTU_IPV6) {
+    return {
+      ok: false,
+      path: path(DockerOptions.mtu),
+      message: `MTU ${mtu}${encrypted ? ` (after the ${cipherOverhead}-byte encryption envelope)` : ''} is below IPv6's minimum link MTU of ${MIN_MTU_IPV6}; the network's IPv6 subnet could not be used`,
+      value: mtuRaw ?? mtu,
+    };
+  }
+  for (const d of [...v4.map((x) => [x, 4] as const), ...v6.map((x) => [x, 6] as const)]) {
+    const [data, family] = d;
+    if (data.Pool.includes(':') !== (family === 6)) {
+      const field = family === 6 ? 'IPv6Data' : 'IPv4Data';
+      return { ok: false, path: field, message: `pool ${data.Pool} in ${field} is not an IPv${family} subnet`, value: data.Pool };
+    }
+  }
   return {
     ok: true,
     value: {
@@ -98,7 +116,7 @@ export function parseNetwork(req: CreateNetworkRequest, cipherOverhead: number |
       mtu,
       encrypted,
       internal,
-      gateways: v4.map((d) => d.Gateway ?? '').filter((g) => g !== ''),
+      gateways: [...v4, ...v6].map((d) => d.Gateway ?? '').filter((g) => g !== ''),
       subnets: [...v4.map((d) => d.Pool), ...(req.IPv6Data ?? []).map((d) => d.Pool)],
       generic,
       ...(dataplane !== undefined ? { dataplane } : {}),

@@ -120,7 +120,8 @@ export interface Sandbox {
   readonly ExitCode: number | null;
   readonly Created: string;
   /** By network name; `NetworkID` is the network's full ID. */
-  readonly Networks: Readonly<Record<string, { readonly IPAddress: string; readonly MacAddress: string; readonly Aliases: readonly string[]; readonly EndpointID: string; readonly NetworkID?: string }>>;
+  /** `GlobalIPv6Address` (CIDR, Docker's name): on networks with IPv6 (`--ipv6`). */
+  readonly Networks: Readonly<Record<string, { readonly IPAddress: string; readonly MacAddress: string; readonly Aliases: readonly string[]; readonly EndpointID: string; readonly NetworkID?: string; readonly GlobalIPv6Address?: string }>>;
   readonly Ports: readonly PortMapping[];
   /** Path of the resolv.conf written for it (`/etc/netns/<name>/resolv.conf`); '' for a bare endpoint. */
   readonly ResolvConf: string;

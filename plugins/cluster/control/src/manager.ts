@@ -186,6 +186,7 @@ export class Manager {
     const now = (opts.now ?? Date.now)();
     const gen = opts.generateKey ?? generateDataKey;
     const where = storeName(opts.storeConfig.URL);
+    S.checkDefaultPools(p.defaultAddrPool ?? S.DEFAULT_ADDR_POOL, p.subnetSize ?? S.DEFAULT_SUBNET_SIZE);
     const existing = await opts.cluster.range('weft/', { limit: 1 });
     if (existing.kvs.length > 0) {
       const f = await opts.cluster.get(K.format);

@@ -115,4 +115,46 @@ test('durations', () => {
   assert.is(parseDuration(''), undefined);
 });
 
+test('IPv6 (#22): a v6 subnet without --ipv6 is refused before anything is recorded; dual-stack and v6-only are recorded', () => {
+  const v = new VniBitmap();
+  let s = base();
+  // The repro: accepted before, then every attach failed.
+  assert.is(err(() => S.createNetwork(s, { Name: 'v6net', Attachable: true, IPAM: { Config: [{ Subnet: '198.19.60.0/24' }, { Subnet: 'fd00:60::/64' }] } }, 'x', 0, v)), 'Cannot create network "v6net": subnet fd00:60::/64 is IPv6 but the network does not enable IPv6');
+  assert.match(err(() => S.createNetwork(s, { Name: 'n', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00::/40' }] } }, 'x', 0, v)), 'must be /48 to /120');
+  assert.match(err(() => S.createNetwork(s, { Name: 'n', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fe80::/64' }] } }, 'x', 0, v)), 'link-local');
+  assert.match(err(() => S.createNetwork(s, { Name: 'n', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'ff05::/64' }] } }, 'x', 0, v)), 'multicast');
+  assert.match(err(() => S.createNetwork(s, { Name: 'n', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:1::/64', Gateway: '10.0.0.1' }] } }, 'x', 0, v)), 'gateway 10.0.0.1 is IPv4 but subnet fd00:1::/64 is IPv6');
+  const ds = S.createNetwork(s, { Name: 'ds', EnableIPv6: true, IPAM: { Config: [{ Subnet: '198.19.60.0/24' }, { Subnet: 'fd00:60::7/64' }] } }, 'id-ds', 0, v);
+  assert.equal(ds.Subnets, [{ Subnet: '198.19.60.0/24', Gateway: '198.19.60.1' }, { Subnet: 'fd00:60::/64', Gateway: 'fd00:60::1' }]);
+  assert.is(ds.EnableIPv6, true);
+  s = add(s, ds);
+  for (const x of ds.VNIs) v.set(x);
+  assert.match(err(() => S.createNetwork(s, { Name: 'o', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:60::/48' }] } }, 'x', 0, v)), 'overlaps subnet fd00:60::/64 of network "ds"');
+  // Only a v6 subnet given: an IPv4 subnet is picked beside it (Docker's dual-stack before 28).
+  const only = S.createNetwork(s, { Name: 'only', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:61::/64' }] } }, 'id-only', 0, v);
+  assert.equal(only.Subnets.map((x) => x.Subnet), ['10.0.0.0/24', 'fd00:61::/64'], 'IPv4 first, whatever the order given');
+});
+
+test('IPv6 (#22): --ipv6 without a v6 subnet takes a /64 of the default v6 pool; --default-addr-pool accepts v6 pools', () => {
+  const v = new VniBitmap();
+  let s = base();
+  const a = S.createNetwork(s, { Name: 'a', EnableIPv6: true }, 'id-a', 0, v);
+  assert.equal(a.Subnets, [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }, { Subnet: 'fd57:6566:7400::/64', Gateway: 'fd57:6566:7400::1' }]);
+  s = add(s, a);
+  const b = S.createNetwork(s, { Name: 'b', EnableIPv6: true, IPAM: { Config: [{ Subnet: '10.9.0.0/24' }] } }, 'id-b', 0, v);
+  assert.equal(b.Subnets.map((x) => x.Subnet), ['10.9.0.0/24', 'fd57:6566:7400:1::/64']);
+  // Custom pools: a v6 pool replaces the v6 default; v4 keeps its own when none is given.
+  const c = { Networks: {}, DefaultAddrPool: ['fd00:aa::/56'], SubnetSize: 24 };
+  assert.equal(S.createNetwork(c, { Name: 'c', EnableIPv6: true }, 'id-c', 0, v).Subnets.map((x) => x.Subnet), ['10.0.0.0/24', 'fd00:aa::/64']);
+  const full = add({ Networks: {}, DefaultAddrPool: ['10.0.0.0/8', 'fd00:aa::/64'], SubnetSize: 24 }, S.createNetwork({ Networks: {}, DefaultAddrPool: ['fd00:aa::/64'], SubnetSize: 24 }, { Name: 'f', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:aa::/64' }] } }, 'id-f', 0, v));
+  assert.match(err(() => S.createNetwork(full, { Name: 'g', EnableIPv6: true }, 'x', 0, v)), 'could not find an available, non-overlapping IPv6 address pool among the defaults (fd00:aa::/64)');
+  S.checkDefaultPools(['10.20.0.0/16', 'fd00:20::/48'], 24);
+  assert.match(err(() => S.checkDefaultPools(['fd00:20::/72'], 24)), '--default-addr-pool fd00:20::/72 is smaller than the /64 subnets');
+  assert.match(err(() => S.checkDefaultPools(['10.20.0.0/26'], 24)), 'smaller than the /24 subnets');
+  assert.match(err(() => S.checkDefaultPools(['fe80::/48'], 24)), 'overlaps the link-local range');
+  assert.match(err(() => S.checkDefaultPools(['10.0.0.0/8', '10.1.0.0/16'], 24)), 'overlaps pool 10.0.0.0/8');
+  assert.match(err(() => S.checkDefaultPools(['10.0.0.0/8'], 64)), 'mask-length 64 is not an IPv4 prefix length');
+  assert.match(err(() => S.checkDefaultPools(['nope'], 24)), '--default-addr-pool nope: invalid CIDR');
+});
+
 test.run();

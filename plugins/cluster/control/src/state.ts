@@ -7,6 +7,7 @@
 import { errors, raise, type DataKey, type WeftError } from '@weft/kernel';
 import { cidrContains, cidrNth, cidrOverlaps, cidrContainsCidr, cidrSubnets, formatCidr, formatIP, parseCidr, parseIP, type Cidr } from '@weft/net';
 import { rotate, type ManagedRing } from '@weft/kernel';
+import { checkSubnets, reservedOverlap } from '@weft/hostnet';
 import { RingState } from './keys.ts';
 import {
   type NetworkRecord,
@@ -30,6 +31,10 @@ export const PLUGIN = 'control';
 export const VXLANID_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
 export const DEFAULT_ADDR_POOL = ['10.0.0.0/8'];
 export const DEFAULT_SUBNET_SIZE = 24;
+/** The swarm's IPv6 default pool when `--default-addr-pool` names none (RFC 4193 ULA, as the IPAM's global IPv6 default). */
+export const DEFAULT_ADDR_POOL_V6: readonly string[] = ['fd57:6566:7400::/48'];
+/** IPv6 subnets taken from the default pools are /64s. */
+export const DEFAULT_SUBNET_SIZE_V6 = 64;
 export const DEFAULT_ROTATION_MS = 12 * 3600 * 1000;
 
 export const NOT_A_MANAGER =
@@ -211,22 +216,66 @@ function allSubnets(s: NetState): { net: NetworkRecord; subnet: Cidr }[] {
   return out;
 }
 
-/** First `SubnetSize` subnet of the default pools that overlaps no existing network. */
-function pickSubnet(s: NetState, name: string): Cidr {
+/**
+ * First free subnet of the default pools of `family`: IPv4 pools are split into `SubnetSize`
+ * subnets, IPv6 pools into /64s. Without an IPv6 entry in `--default-addr-pool` the IPv6 default
+ * is `DEFAULT_ADDR_POOL_V6` (the IPAM's global IPv6 default), so `--ipv6` alone works.
+ */
+function pickSubnet(s: NetState, name: string, family: 4 | 6 = 4): Cidr {
   const taken = allSubnets(s).map((x) => x.subnet);
-  for (const p of s.DefaultAddrPool) {
-    const pool = parseCidr(p);
-    if (!pool.ok || pool.value.prefix > s.SubnetSize) continue;
+  const pools = poolsOf(s.DefaultAddrPool, family);
+  const size = family === 4 ? s.SubnetSize : DEFAULT_SUBNET_SIZE_V6;
+  for (const pool of pools) {
+    if (pool.prefix > size) continue;
     let tried = 0;
-    for (const c of cidrSubnets(pool.value, s.SubnetSize)) {
+    for (const c of cidrSubnets(pool, size)) {
       if (!taken.some((o) => cidrOverlaps(o, c))) return c;
       if (++tried > 1 << 20) break;
     }
   }
-  return raise(errors.unavailable(PLUGIN, `Cannot create network "${name}": could not find an available, non-overlapping IPv4 address pool among the defaults (${s.DefaultAddrPool.join(', ')}) to assign to the network`, {
+  return raise(errors.unavailable(PLUGIN, `Cannot create network "${name}": could not find an available, non-overlapping IPv${family} address pool among the defaults (${pools.map(formatCidr).join(', ')}) to assign to the network`, {
     code: Codes.noSubnet,
-    hint: 'Pass --subnet, remove unused networks, or init the swarm with a larger --default-addr-pool.',
+    hint: `Pass --subnet, remove unused networks, or init the swarm with a larger IPv${family} --default-addr-pool.`,
   }));
+}
+
+/** The default pools of one family (IPv6: the built-in default when none was given). */
+function poolsOf(defaults: readonly string[], family: 4 | 6): Cidr[] {
+  const out: Cidr[] = [];
+  for (const p of defaults) {
+    const c = parseCidr(p);
+    if (c.ok && c.value.family === family) out.push(c.value);
+  }
+  if (out.length === 0) return family === 6 ? poolsOf(DEFAULT_ADDR_POOL_V6, 6) : poolsOf(DEFAULT_ADDR_POOL, 4);
+  return out;
+}
+
+/**
+ * `swarm init --default-addr-pool` (repeatable, IPv4 and IPv6) and `--default-addr-pool-mask-length`:
+ * each pool parses, is no reserved range (see @weft/hostnet), holds subnets of the size networks
+ * get (IPv4: the mask length; IPv6: /64), and no two overlap. A family without a pool keeps its
+ * default (10.0.0.0/8; fd57:6566:7400::/48).
+ */
+export function checkDefaultPools(pools: readonly string[], subnetSize: number): void {
+  const bad = (message: string, value: unknown, hint: string): never => raise(errors.badRequest(PLUGIN, `Cannot init the swarm: ${message}`, { code: Codes.noSubnet, value, hint }));
+  if (!Number.isInteger(subnetSize) || subnetSize < 1 || subnetSize > 32) {
+    bad(`--default-addr-pool-mask-length ${subnetSize} is not an IPv4 prefix length from 1 to 32 (IPv6 pools always give /64 subnets)`, subnetSize, 'Use a mask length such as 24.');
+  }
+  const seen: Cidr[] = [];
+  for (const p of pools) {
+    const r = parseCidr(p);
+    if (!r.ok) bad(`--default-addr-pool ${p}: ${r.error}`, p, 'Give pools as address/prefix-length, such as 10.20.0.0/16 or fd00:20::/48.');
+    const c = (r as { value: Cidr }).value;
+    const reserved = reservedOverlap(c);
+    if (reserved !== undefined) bad(`--default-addr-pool ${p} overlaps ${reserved}`, p, 'Give private ranges: 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, or an IPv6 ULA such as fd00:20::/48.');
+    const size = c.family === 6 ? DEFAULT_SUBNET_SIZE_V6 : subnetSize;
+    if (c.prefix > size) {
+      bad(`--default-addr-pool ${p} is smaller than the /${size} subnets networks take from it`, p, c.family === 6 ? 'Give an IPv6 pool of /64 or larger, such as fd00:20::/48.' : `Give a larger pool or a longer --default-addr-pool-mask-length (at least ${c.prefix}).`);
+    }
+    const clash = seen.find((o) => cidrOverlaps(o, c));
+    if (clash !== undefined) bad(`--default-addr-pool ${p} overlaps pool ${formatCidr(clash)}`, p, 'Give pools that do not overlap.');
+    seen.push(c);
+  }
 }
 
 /** Validates and records a network: unique name, non-overlapping subnets, unique VNIs. */
@@ -247,13 +296,18 @@ export function createNetwork(s: NetState, req: NetworkCreateRequest, id: string
     }
   }
   const configs = (req.IPAM?.Config ?? []).filter((c) => c.Subnet !== undefined);
+  const enableIPv6 = req.EnableIPv6 ?? false;
+  // Refused before anything is recorded: IPv6 without --ipv6, reserved ranges, prefix bounds, mixed families.
+  checkSubnets(PLUGIN, name, enableIPv6, configs);
   const subnets: SubnetRecord[] = [];
   const cidrs: Cidr[] = [];
-  if (configs.length === 0) {
-    const c = pickSubnet(s, name);
-    cidrs.push(c);
-    subnets.push({ Subnet: formatCidr(c), Gateway: formatIP(cidrNth(c, 1)!) });
-  }
+  const given = configs.map((c) => parseCidr(c.Subnet!)).filter((r) => r.ok).map((r) => (r as { value: Cidr }).value);
+  // Docker's (before 28) dual-stack: a network always has IPv4, so without an IPv4 subnet one is
+  // taken from the default pools (IPv6-only networks, Docker 28's --ipv4=false, are not offered
+  // yet); with --ipv6 and no IPv6 subnet, an IPv6 /64 from the default pools beside it.
+  const picks: (4 | 6)[] = [];
+  if (!given.some((c) => c.family === 4)) picks.push(4);
+  if (enableIPv6 && !given.some((c) => c.family === 6)) picks.push(6);
   for (const cfg of configs) {
     const c = cidrOf(cfg.Subnet!, 'subnet', name);
     let gateway = cidrNth(c, 1);
@@ -272,6 +326,18 @@ export function createNetwork(s: NetState, req: NetworkCreateRequest, id: string
     cidrs.push(c);
     subnets.push(rec);
   }
+  for (const family of picks) {
+    const c = pickSubnet(s, name, family);
+    cidrs.push(c);
+    subnets.push({ Subnet: formatCidr(c), Gateway: formatIP(cidrNth(c, 1)!) });
+  }
+  // IPv4 subnets first, in the order given, then IPv6: whoever reads Subnets[0] (VIPs, the
+  // Docker plugin, the VNI of the segment) gets the IPv4 one, as before IPv6.
+  const order = subnets.map((_, i) => i).sort((i, j) => cidrs[i]!.family - cidrs[j]!.family || i - j);
+  const sortedCidrs = order.map((i) => cidrs[i]!);
+  const sortedSubnets = order.map((i) => subnets[i]!);
+  cidrs.splice(0, cidrs.length, ...sortedCidrs);
+  subnets.splice(0, subnets.length, ...sortedSubnets);
   // Overlaps: inside the request, then against every other network (naming it).
   for (let i = 0; i < cidrs.length; i++) {
     for (let j = 0; j < i; j++) {

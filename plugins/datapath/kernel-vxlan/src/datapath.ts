@@ -452,6 +452,12 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
               } finally {
                 snl.close();
               }
+              // The IPv6 default route via br0's IPv6 gateway address, unless internal or the
+              // sandbox has one already (its first network keeps it, as for IPv4).
+              const gw6 = n.spec.gateways.find((g) => g.includes(':'));
+              if (gw6 !== undefined && !n.spec.internal && ip(['-6', 'route', 'show', 'default'], p.netns).trim() === '') {
+                ip(['-6', 'route', 'replace', 'default', 'via', ipOnly(gw6), 'dev', inner], p.netns);
+              }
             }
           } else configureLink(sys, inner, { up: true }, agentNs);
         } catch (e) {

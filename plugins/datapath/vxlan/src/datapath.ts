@@ -697,5 +697,13 @@ function configureSandbox(sys: Sys, p: PortSpec, ifname: string, n: NetState): v
     ...(v4 ? { ipv4: p.ipv4! } : {}),
     ...(v4 && gw !== undefined ? { gateway: ipOnly(gw) } : {}),
   }, ns);
-  if (p.ipv6 !== undefined && p.ipv6.includes('/')) ip(['addr', 'replace', p.ipv6, 'dev', ifname, 'nodad'], ns);
+  if (p.ipv6 !== undefined && p.ipv6.includes('/')) {
+    ip(['addr', 'replace', p.ipv6, 'dev', ifname, 'nodad'], ns);
+    // The IPv6 default route via the network's IPv6 gateway (the switch answers ND for it), unless
+    // internal or the sandbox has one already (its first network keeps it, as for IPv4).
+    const gw6 = n.spec.gateways.find((g) => g.includes(':'));
+    if (gw6 !== undefined && !n.spec.internal && ip(['-6', 'route', 'show', 'default'], ns).trim() === '') {
+      ip(['-6', 'route', 'replace', 'default', 'via', ipOnly(gw6), 'dev', ifname], ns);
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ipv6Key, ipv6TextKey, ndAdvertInPlace, nsTarget } from './nd.ts';
+import { icmp6EchoReplyInPlace, ipv6Key, ipv6TextKey, ndAdvertInPlace, nsTarget } from './nd.ts';
 import { fold, readU16, sum16 } from './frames.ts';
 
 test('IPv6 text keys match wire keys', () => {
@@ -38,6 +38,38 @@ test('a Neighbor Solicitation becomes a valid solicited, override Advertisement'
   b.fill(0, ip + 8, ip + 24);
   b[icmp] = 135;
   assert.is(nsTarget(b, f, b.length), undefined);
+});
+
+test('an ICMPv6 Echo Request to a gateway becomes the Echo Reply from it; others are left alone', () => {
+  const echo = (dst: number[], type = 128) => {
+    const payload = 13; // odd: the checksum covers a trailing byte
+    const b = new Uint8Array(14 + 40 + 8 + payload + 3); // 3 bytes of Ethernet padding after the packet
+    b.set([0x02, 0x57, 0x46, 0, 0x10, 0x92, 2, 0x42, 0, 0, 0, 2, 0x86, 0xdd]);
+    b.set([0x60, 0, 0, 0, 0, 8 + payload, 58, 64], 14);
+    b.set([0xfd, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 14 + 8);
+    b.set(dst, 14 + 24);
+    b.set([type, 0, 0, 0, 0x12, 0x34, 0, 1], 54);
+    for (let i = 0; i < payload; i++) b[62 + i] = i * 7;
+    return b;
+  };
+  const gw = [0xfd, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+  const gws = [ipv6TextKey('fd00:7::1')];
+  const b = echo(gw);
+  const n = icmp6EchoReplyInPlace(b, 0, b.length, 0x025746001092, gws);
+  assert.is(n, 14 + 40 + 21);
+  assert.equal([...b.subarray(0, 12)], [2, 0x42, 0, 0, 0, 2, 0x02, 0x57, 0x46, 0, 0x10, 0x92]);
+  assert.is(ipv6Key(b, 14 + 8), ipv6TextKey('fd00:7::1'), 'from the gateway');
+  assert.is(ipv6Key(b, 14 + 24), ipv6TextKey('fd00:7::2'), 'to the pinger');
+  assert.is(b[54], 129);
+  assert.equal([...b.subarray(58, 62)], [0x12, 0x34, 0, 1], 'identifier and sequence kept');
+  assert.is(b[62 + 12], 84, 'payload kept');
+  const s = sum16(b, 14 + 8, 14 + 40, 21 + 58);
+  assert.is(fold(sum16(b, 54, 54 + 21, s)), 0xffff, 'ICMPv6 checksum');
+  assert.is(icmp6EchoReplyInPlace(echo([0xfd, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]), 0, b.length, 1, gws), 0, 'not a gateway');
+  assert.is(icmp6EchoReplyInPlace(echo(gw, 129), 0, b.length, 1, gws), 0, 'not a request');
+  assert.is(icmp6EchoReplyInPlace(echo(gw), 0, b.length, 1, []), 0, 'no IPv6 gateway');
+  const truncated = echo(gw);
+  assert.is(icmp6EchoReplyInPlace(truncated, 0, 14 + 40 + 10, 1, gws), 0, 'payload length beyond the frame');
 });
 
 test.run();

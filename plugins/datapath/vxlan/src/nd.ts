@@ -4,7 +4,7 @@
  * the target link-layer address, so ND (like ARP) never leaves the host. DAD probes (source ::)
  * are not answered.
  */
-import { ETH, fold, readU16, sum16, writeMac, writeU16 } from './frames.ts';
+import { ETH, fold, readMac, readU16, sum16, writeMac, writeU16 } from './frames.ts';
 
 /** 16 bytes of an IPv6 address as a map key. */
 export function ipv6Key(b: Uint8Array, o: number): string {
@@ -62,4 +62,30 @@ export function ndAdvertInPlace(b: Uint8Array, f: number, mac: number): number {
   const s = sum16(b, ip + 8, ip + 40, 32 + 58);
   writeU16(b, icmp + 2, ~fold(sum16(b, icmp, icmp + 32, s)) & 0xffff);
   return ETH + 40 + 32;
+}
+
+/**
+ * If b[f..f+len) is an ICMPv6 Echo Request (RFC 4443 §4.1) to one of `gateways` (address keys),
+ * rewrites it in place into the Echo Reply from the gateway's `mac` and returns the reply's
+ * length; else 0. The IPv6 counterpart of `icmpEchoReplyInPlace`: the gateway answers ping -6.
+ */
+export function icmp6EchoReplyInPlace(b: Uint8Array, f: number, len: number, mac: number, gateways: readonly string[]): number {
+  const ip = f + ETH;
+  if (gateways.length === 0 || len < ETH + 40 + 8 || readU16(b, f + 12) !== 0x86dd || b[ip + 6] !== 58) return 0;
+  const plen = readU16(b, ip + 4);
+  const icmp = ip + 40;
+  if (plen < 8 || ETH + 40 + plen > len || b[icmp] !== 128 || b[icmp + 1] !== 0) return 0;
+  if (!gateways.includes(ipv6Key(b, ip + 24))) return 0;
+  const src = readMac(b, f + 6);
+  writeMac(b, f, src);
+  writeMac(b, f + 6, mac);
+  const from = b.slice(ip + 8, ip + 24);
+  b.copyWithin(ip + 8, ip + 24, ip + 40);
+  b.set(from, ip + 24);
+  b[ip + 7] = 64;
+  b[icmp] = 129;
+  writeU16(b, icmp + 2, 0);
+  const s = sum16(b, ip + 8, ip + 40, plen + 58);
+  writeU16(b, icmp + 2, ~fold(sum16(b, icmp, icmp + plen, s)) & 0xffff);
+  return ETH + 40 + plen;
 }

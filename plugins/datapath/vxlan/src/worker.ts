@@ -23,7 +23,7 @@ import {
 } from './layout.ts';
 import { ETH, arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readMac, readU16, readU32, readVxlanVni, sum16, writeU16, writeVxlanHeader } from './frames.ts';
 import { segmentTcp, coalesceTcp, isTcpGso, newSegOut, rxVnetHeader } from './gso.ts';
-import { ipv6TextKey, ndAdvertInPlace, nsTarget } from './nd.ts';
+import { icmp6EchoReplyInPlace, ipv6TextKey, ndAdvertInPlace, nsTarget } from './nd.ts';
 import { isDnsQuery, type DnsQueryMsg } from './dns.ts';
 import { FRAG_HDR, FRAG_MAX_COUNT, Reassembly, isFragment, writeFragHeader } from './frag.ts';
 
@@ -64,6 +64,8 @@ interface Net {
   readonly mtu: number;
   readonly gwMac: number;
   readonly gwIps: readonly number[];
+  /** The IPv6 gateways' address keys (`ipv6Key`), for ICMPv6 echo. */
+  readonly gwKeys6: readonly string[];
   readonly dnsIps: readonly number[];
   readonly arp: Map<number, number>;
   /** IPv6 neighbour table: address key → MAC. */
@@ -125,7 +127,7 @@ function makeNet(n: SnapNet): Net {
   for (const g of n.gwIps) arp.set(g, n.gwMac);
   for (const g of n.dnsIps) arp.set(g, n.gwMac);
   for (const g of n.gwIps6) nd.set(ipv6TextKey(g), n.gwMac);
-  return { vni: n.vni, encrypted: n.encrypted, mtu: n.mtu, gwMac: n.gwMac, gwIps: n.gwIps, dnsIps: n.dnsIps, arp, nd, fdb };
+  return { vni: n.vni, encrypted: n.encrypted, mtu: n.mtu, gwMac: n.gwMac, gwIps: n.gwIps, gwKeys6: n.gwIps6.map(ipv6TextKey), dnsIps: n.dnsIps, arp, nd, fdb };
 }
 
 function addPortTo(net: Net, p: SnapPort): void {
@@ -436,7 +438,8 @@ function tapBatch(tap: Tap, budget: number): number {
         parentPort?.postMessage(msg);
         continue;
       }
-      const r = len >= ETH + 20 && net.gwIps.includes(readU32(b, f + ETH + 16)) ? icmpEchoReplyInPlace(b, f, len, net.gwMac) : 0;
+      const r4 = len >= ETH + 20 && net.gwIps.includes(readU32(b, f + ETH + 16)) ? icmpEchoReplyInPlace(b, f, len, net.gwMac) : 0;
+      const r = r4 > 0 ? r4 : icmp6EchoReplyInPlace(b, f, len, net.gwMac, net.gwKeys6);
       if (r > 0) {
         b.fill(0, 0, f);
         if (sys.write(fd, tbuf.addr, f + r) < 0) cnt[row + C.drop_io]!++;

@@ -143,6 +143,43 @@ test('options keep Docker meaning: pinned VNI, MTU, internal, encryption needs a
   }
 });
 
+test('IPv6 (#22): dual-stack and IPv6-only endpoints; v6 gateways reach the data path; peers carry v6; bad IPv6Data and a too-small MTU refused', async () => {
+  const b = bus();
+  const a = await host(b, 'h1', '198.18.0.1');
+  const c = await host(b, 'h2', '198.18.0.2');
+  const dual = (extra: Record<string, string> = {}) => ({ ...net(extra), IPv6Data: [{ AddressSpace: 'GlobalDefault', Pool: 'fd00:9::/64', Gateway: 'fd00:9::1/64' }] });
+  try {
+    const small = err(await a.k.invoke('overlay', 'NetworkDriver.CreateNetwork', dual({ 'com.docker.network.driver.mtu': '1200' })));
+    assert.is(small.category, 'BadRequest');
+    assert.match(small.message, "MTU 1200 is below IPv6's minimum link MTU of 1280");
+    const swapped = err(await a.k.invoke('overlay', 'NetworkDriver.CreateNetwork', { ...net(), IPv6Data: [{ AddressSpace: 'GlobalDefault', Pool: '10.0.10.0/24', Gateway: '10.0.10.1/24' }] }));
+    assert.match(swapped.message, 'pool 10.0.10.0/24 in IPv6Data is not an IPv6 subnet');
+    for (const h of [a, c]) ok(await h.k.invoke('overlay', 'NetworkDriver.CreateNetwork', dual()));
+    ok(await a.k.invoke('overlay', 'NetworkDriver.CreateEndpoint', { NetworkID: NID, EndpointID: 'e1', Interface: { Address: '10.0.9.2/24', AddressIPv6: 'fd00:9::2/64' } }));
+    // An IPv6-only endpoint: a MAC from its address, no IPv4 gateway.
+    const e2 = ok(await c.k.invoke('overlay', 'NetworkDriver.CreateEndpoint', { NetworkID: NID, EndpointID: 'e2', Interface: { AddressIPv6: 'fd00:9::a:3/64' } })) as { Interface: { MacAddress: string } };
+    assert.is(e2.Interface.MacAddress, '02:42:00:0a:00:03');
+    const none = err(await c.k.invoke('overlay', 'NetworkDriver.CreateEndpoint', { NetworkID: NID, EndpointID: 'e3', Interface: {} }));
+    assert.match(none.message, 'needs an IPv4 or IPv6 address');
+    const j = ok(await a.k.invoke('overlay', 'NetworkDriver.Join', { NetworkID: NID, EndpointID: 'e1', SandboxKey: '/run/netns/s1', Options: { 'weft.name': 'alpine1' } })) as Record<string, unknown>;
+    assert.is(j.Gateway, '10.0.9.1');
+    assert.is(j.GatewayIPv6, 'fd00:9::1');
+    assert.equal(a.dp.networks.get(NID)?.gateways, ['10.0.9.1/24', 'fd00:9::1/64']);
+    assert.is(a.dp.ports.get(`${NID}/e1`)?.ipv6, 'fd00:9::2/64');
+    ok(await c.k.invoke('overlay', 'NetworkDriver.Join', { NetworkID: NID, EndpointID: 'e2', SandboxKey: '/run/netns/s2', Options: { 'weft.name': 'alpine2' } }));
+    assert.ok(await waitFor(() => c.dp.peers.get(`${NID}/02:42:0a:00:09:02`)?.ipv6 === 'fd00:9::2'), `h2 peers: ${c.dp.log.join('\n')}`);
+    assert.ok(await waitFor(() => a.dp.peers.get(`${NID}/02:42:00:0a:00:03`)?.ipv6 === 'fd00:9::a:3'), `h1 peers: ${a.dp.log.join('\n')}`);
+    for (const [h, e] of [[a, 'e1'], [c, 'e2']] as const) {
+      ok(await h.k.invoke('overlay', 'NetworkDriver.Leave', { NetworkID: NID, EndpointID: e }));
+      ok(await h.k.invoke('overlay', 'NetworkDriver.DeleteEndpoint', { NetworkID: NID, EndpointID: e }));
+    }
+  } finally {
+    b.stop();
+    await a.k.stop();
+    await c.k.stop();
+  }
+});
+
 test('concurrent joins and leaves program the network once and unprogram it after the last', async () => {
   const b = bus();
   const a = await host(b, 'h1', '198.18.0.1');

@@ -148,8 +148,8 @@ export function weftSide(d: Deps): WeftSide {
     if (net.instance !== undefined) return currentInstance(net.instance, w.Id, OVERLAY, w.Subnets[0]?.Subnet);
     // Docker's default gateway is the subnet's first host; the engine may hold it already on this
     // host (its sandboxes use the network too): then it is shared.
-    const subnets = w.Subnets.map((s) => ({ ...s, Gateway: s.Gateway !== '' ? s.Gateway : firstHost(s.Subnet) }));
-    const inst = await hostnet(ctx).instantiate({ Id: w.Id, Name: w.Name, Scope: 'swarm', Options: w.Options, Internal: w.Internal, Encrypted: w.Encrypted, EnableIPv6: false, Subnets: subnets, VNIs: w.VNIs }, OVERLAY);
+    const subnets = w.Subnets.map((s) => ({ ...s, Gateway: s.Gateway !== '' || !isV4(s.Subnet) ? s.Gateway : firstHost(s.Subnet) }));
+    const inst = await hostnet(ctx).instantiate({ Id: w.Id, Name: w.Name, Scope: 'swarm', Options: w.Options, Internal: w.Internal, Encrypted: w.Encrypted, EnableIPv6: w.EnableIPv6, Subnets: subnets, VNIs: w.VNIs }, OVERLAY);
     net.instance = inst;
     await putJson(ctx.store, netKey(net.id), net);
     return inst;

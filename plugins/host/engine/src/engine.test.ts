@@ -57,6 +57,12 @@ if (!root) {
       assert.match(await code(e.createNetwork({ Name: 'bad name!' })), /BadRequest: invalid network name/);
       assert.match(await code(e.createNetwork({ Name: 'x', Driver: 'nope' })), /plugin "nope" not found/);
       assert.match(await code(e.createNetwork({ Name: 'o1', Driver: 'overlay' })), /plugin "overlay" not found/);
+      // #22: a network whose IPv6 subnet could never be used is refused at create, and nothing is left behind.
+      assert.match(await code(e.createNetwork({ Name: 'v6', Driver: 'static', IPAM: { Config: [{ Subnet: '10.78.0.0/24' }, { Subnet: 'fd00:60::/64' }] } })), /BadRequest: Cannot create network "v6": subnet fd00:60::\/64 is IPv6 but the network does not enable IPv6/);
+      assert.match(await code(e.createNetwork({ Name: 'v6', Driver: 'static', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fe80::/64' }] } })), /link-local range fe80::\/10/);
+      assert.match(await code(e.resolve('v6')), /NotFound/);
+      assert.match(await code(e.createNetwork({ Name: 'v6', Driver: 'static', IPAM: { Config: [{ Subnet: '10.78.0.0/24' }] } })), /^ok$/);
+      await e.removeNetwork('v6');
       const n = await e.createNetwork({ Name: 'web', Driver: 'static', IPAM: { Config: [{ Subnet: '10.77.0.0/24', Gateway: '10.77.0.1' }] } });
       assert.match(await code(e.createNetwork({ Name: 'web', Driver: 'static' })), /Conflict: network with name web already exists/);
       const view = await e.networkView(await e.resolve('web'));

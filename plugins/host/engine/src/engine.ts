@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { DATAPLANE_CHOICES, listJson, createSerial, imageDefault, WeftJoinOptions, WeftOptions, errors, getJson, putJson, raise, type Context } from '@weft/kernel';
 import type { Engine as EngineService, NetDef, Network, NetworkCreateRequest, Ports, RemoveCheck, Sandbox, SandboxCreateRequest, TaskOptions } from '@weft/kernel';
-import { HostNetwork, type Instance } from '@weft/hostnet';
+import { HostNetwork, checkSubnets, poolFamily, type Instance } from '@weft/hostnet';
 import { evalCommand } from '@weft/sys';
 import type { SandboxHost } from './host.ts';
 import { attempt, call, taskJoinOptions } from './calls.ts';
@@ -117,6 +117,8 @@ export class Engine implements EngineService {
         raise(errors.notFound('engine', `plugin "${driverName}" not found: no network driver of that name is loaded (available: ${Object.keys(this.cfg.drivers).join(', ')})`, { path: 'Driver', value: driverName }));
       }
       checkDataPlane(req);
+      // Before anything is created here or on the manager: a network whose subnets can never be used is refused now.
+      checkSubnets('engine', req.Name, req.EnableIPv6 ?? false, req.IPAM?.Config ?? []);
       const all = await this.listDefs();
       if (all.some((d) => d.Name === req.Name)) raise(errors.conflict('engine', `network with name ${req.Name} already exists`, { value: req.Name }));
       const caps = await call<{ ConnectivityScope?: string }>(this.ctx, plugin, 'NetworkDriver.GetCapabilities', {});
@@ -202,8 +204,8 @@ export class Engine implements EngineService {
   }
 
   /** An address for a new endpoint: a specific one, or one from this node's blocks (swarm) or the pool (local). */
-  private allocate(def: NetDef, inst: Instance, ip: string | undefined): Promise<{ address: string; poolId: string }> {
-    return this.hostnet.allocate(def, inst, ip, { blocks: def.Scope === 'swarm' && this.hasControl(), save: () => putJson(this.ctx.store, `instances/${def.Id}`, inst) });
+  private allocate(def: NetDef, inst: Instance, ip: string | undefined, family: 4 | 6 = 4): Promise<{ address: string; poolId: string }> {
+    return this.hostnet.allocate(def, inst, ip, { blocks: def.Scope === 'swarm' && this.hasControl(), save: () => putJson(this.ctx.store, `instances/${def.Id}`, inst), family });
   }
 
   // ------------------------------------------------------------------------------------------
@@ -490,11 +492,14 @@ export class Engine implements EngineService {
       const inst = await this.instantiate(def);
       const { address, poolId } = await this.allocate(def, inst, ip);
       undo.push(() => attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: poolId, Address: address.split('/')[0] }));
+      // Dual-stack: an IPv6 address too, from this node's blocks of the network's IPv6 subnet.
+      const v6 = inst.pools.some((p) => poolFamily(p) === 6) ? await this.allocate(def, inst, undefined, 6) : undefined;
+      if (v6 !== undefined) undo.push(() => attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: v6.poolId, Address: v6.address.split('/')[0] }));
       const eid = hex(32);
       const ce = await call<{ Interface?: { MacAddress?: string } }>(this.ctx, inst.driver, 'NetworkDriver.CreateEndpoint', {
         NetworkID: def.Id,
         EndpointID: eid,
-        Interface: { Address: address, AddressIPv6: '', MacAddress: '' },
+        Interface: { Address: address, AddressIPv6: v6?.address ?? '', MacAddress: '' },
         Options: {},
       });
       undo.push(() => attempt(this.ctx, inst.driver, 'NetworkDriver.DeleteEndpoint', { NetworkID: def.Id, EndpointID: eid }));
@@ -506,9 +511,10 @@ export class Engine implements EngineService {
         SandboxKey: this.host.netnsPath(this.nsOf(rec)),
         Options: { [WeftJoinOptions.moveIntoSandbox]: true, [WeftJoinOptions.dstName]: ifname, [WeftJoinOptions.name]: rec.Name, [WeftJoinOptions.aliases]: aliases, ...taskJoinOptions(rec.Task, def.Id) },
       });
-      rec.Networks[def.Name] = { NetworkID: def.Id, NetworkName: def.Name, EndpointID: eid, IPAddress: address, PoolID: poolId, MacAddress: ce.Interface?.MacAddress ?? '', Aliases: aliases, Ifname: ifname };
+      rec.Networks[def.Name] = { NetworkID: def.Id, NetworkName: def.Name, EndpointID: eid, IPAddress: address, PoolID: poolId, ...(v6 !== undefined ? { IPv6Address: v6.address, PoolID6: v6.poolId } : {}), MacAddress: ce.Interface?.MacAddress ?? '', Aliases: aliases, Ifname: ifname };
       this.ctx.events.publish('engine.attach', { action: 'attach', sandbox: rec.Name, network: def.Id, networkName: def.Name, endpoint: eid, address, durationMs: performance.now() - t0 });
-      if (rec.Resolver === '' && inst.pools[0] !== undefined) rec.Resolver = inst.pools[0].gatewayCidr.split('/')[0]!;
+      const resolverPool = inst.pools.find((p) => poolFamily(p) === 4) ?? inst.pools[0];
+      if (rec.Resolver === '' && resolverPool !== undefined) rec.Resolver = resolverPool.gatewayCidr.split('/')[0]!;
     } catch (e) {
       for (const u of undo.reverse()) await u();
       const stillUsed = (await this.sandboxRecords()).some((s) => s.Name !== rec.Name && s.Networks[def.Name] !== undefined) || Object.keys(rec.Networks).length > 0;
@@ -527,6 +533,7 @@ export class Engine implements EngineService {
     await step('NetworkDriver.Leave', { NetworkID: a.NetworkID, EndpointID: a.EndpointID });
     await step('NetworkDriver.DeleteEndpoint', { NetworkID: a.NetworkID, EndpointID: a.EndpointID });
     await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: a.PoolID, Address: a.IPAddress.split('/')[0] });
+    if (a.IPv6Address !== undefined && a.PoolID6 !== undefined) await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: a.PoolID6, Address: a.IPv6Address.split('/')[0] });
     delete rec.Networks[netName];
     await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
     const def = await this.resolve(a.NetworkID).catch(() => undefined);
@@ -541,7 +548,7 @@ export class Engine implements EngineService {
   private writeFiles(rec: SandboxRecord): void {
     if (rec.Bare === true) return; // no namespace of its own, so no /etc/netns files
     const resolver = rec.Resolver !== '' ? rec.Resolver : '127.0.0.1';
-    const hosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...Object.values(rec.Networks).map((a) => `${a.IPAddress.split('/')[0]}\t${rec.Hostname}`)].join('\n');
+    const hosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...Object.values(rec.Networks).flatMap((a) => [a.IPAddress, ...(a.IPv6Address !== undefined ? [a.IPv6Address] : [])].map((ip) => `${ip.split('/')[0]}\t${rec.Hostname}`))].join('\n');
     rec.ResolvConf = this.host.writeFiles(this.nsName(rec.Name), {
       // The embedded resolver answers on the network's gateway address (the switch intercepts it).
       resolvConf: `# written by weft-agent: the embedded DNS of this sandbox's first network\nnameserver ${resolver}\noptions ndots:0\n`,

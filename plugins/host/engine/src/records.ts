@@ -27,6 +27,9 @@ export interface Attachment {
   readonly EndpointID: string;
   readonly IPAddress: string; // CIDR
   readonly PoolID: string;
+  /** On networks with IPv6: the endpoint's IPv6 address (CIDR) and the IPAM pool (block) it came from. */
+  readonly IPv6Address?: string;
+  readonly PoolID6?: string;
   readonly MacAddress: string;
   readonly Aliases: string[];
   readonly Ifname: string;

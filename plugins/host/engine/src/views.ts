@@ -8,8 +8,10 @@ import type { EngineConfig, SandboxRecord } from './records.ts';
 /** A sandbox as the API shows it; `netnsPath` is where its interfaces live. */
 export function sandboxView(s: SandboxRecord, host: SandboxHost, netnsPath: string): Sandbox {
   const running = s.Stopped !== true && ((s.Pid > 0 && host.alive(s.Pid)) || s.Attached === true);
-  const networks: Record<string, { IPAddress: string; MacAddress: string; Aliases: string[]; EndpointID: string; NetworkID: string }> = {};
-  for (const [n, a] of Object.entries(s.Networks)) networks[n] = { IPAddress: a.IPAddress, MacAddress: a.MacAddress, Aliases: a.Aliases, EndpointID: a.EndpointID, NetworkID: a.NetworkID };
+  const networks: Record<string, { IPAddress: string; MacAddress: string; Aliases: string[]; EndpointID: string; NetworkID: string; GlobalIPv6Address?: string }> = {};
+  for (const [n, a] of Object.entries(s.Networks)) {
+    networks[n] = { IPAddress: a.IPAddress, MacAddress: a.MacAddress, Aliases: a.Aliases, EndpointID: a.EndpointID, NetworkID: a.NetworkID, ...(a.IPv6Address !== undefined ? { GlobalIPv6Address: a.IPv6Address } : {}) };
+  }
   return {
     Name: s.Name,
     Id: s.Id,
@@ -36,7 +38,7 @@ export async function networkView(ctx: Context<EngineConfig>, def: NetDef, recor
   const local: Record<string, NetworkEndpoint> = {};
   for (const s of records) {
     const a = s.Networks[def.Name];
-    if (a !== undefined) local[a.EndpointID] = { Name: s.Name, EndpointID: a.EndpointID, MacAddress: a.MacAddress, IPv4Address: a.IPAddress, IPv6Address: '', Node: ctx.config.node };
+    if (a !== undefined) local[a.EndpointID] = { Name: s.Name, EndpointID: a.EndpointID, MacAddress: a.MacAddress, IPv4Address: a.IPAddress, IPv6Address: a.IPv6Address ?? '', Node: ctx.config.node };
   }
   const endpoints: NetworkEndpoint[] = [...Object.values(local)];
   /** Each host's data plane for this network, as its endpoint records say. */
