@@ -7,10 +7,11 @@
  * vxlan devices, through wireguard-go between the two hosts (`wireguard`, userspace WireGuard on
  * a TUN, configured over its UAPI socket), and over the bare veth underlay. `weftmetrics` is
  * `weft` while the controller reads every counter (`stats()`, what a Prometheus scrape of the
- * agent reads) every `--scrape-ms` (default 100: 150 times Prometheus' default 15 s): the ratio
+ * agent reads) every `--scrape-ms` (default 100: 150 times Prometheus' default 15 s); `--pairs N`
+ * measures it properly, in adjacent on/off windows of one setup (see pairedMetrics): the ratio
  * to `weft` in the same run is what metrics cost the data path.
  *
- *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--warm µs] [--repeat N] [--scrape-ms N] [--only weft,weftmetrics,weftlow,weftenc,weftgcm,wireguard,kernel,veth]
+ *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--warm µs] [--repeat N] [--scrape-ms N] [--pairs N] [--only weft,weftmetrics,weftlow,weftenc,weftgcm,wireguard,kernel,veth]
  *
  * The cipher plugins are loaded through the kernel by package name, as the agent does: the data
  * path gets only the `cipher` service, and its threads load the module the service names.
@@ -37,6 +38,8 @@ const pings = Number(opt('pings', '200'));
 const offload = opt('offload', '1') !== '0';
 const only = opt('only', 'weft,weftmetrics,weftlow,weftenc,weftgcm,wireguard,kernel,veth').split(',');
 const scrapeMs = Number(opt('scrape-ms', '100'));
+/** `--pairs N`: with weftmetrics, N pairs of 1-second windows, scraping on/off alternately, on one setup. */
+const pairs = Number(opt('pairs', '0'));
 /** The cipher plugin (package name) each encrypted row loads. */
 const CIPHER_PLUGINS = { weftenc: '@weft/sodium', weftgcm: '@weft/aes-gcm' } as const;
 
@@ -72,6 +75,66 @@ interface Result {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `cmd` in `ns` without blocking the event loop (timers such as the scraper keep firing); its stdout. */
+function execAsync(lab: Lab, ns: string, cmd: string, argv: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = lab.spawn(ns, cmd, [...argv]);
+    let out = '';
+    p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    p.once('error', reject);
+    p.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${argv.join(' ')} exited with ${code}`))));
+  });
+}
+
+/** Metrics on ÷ off, one ratio per pair of adjacent 1-second windows, and the scrape rate reached while on. */
+interface Paired {
+  readonly tcp: number[];
+  readonly udp: number[];
+  readonly scrapesPerSecond: number;
+}
+/** Set by the weftmetrics row of the current run when `--pairs` is given. */
+let paired: Paired | undefined;
+
+/**
+ * Metrics on vs off on one setup: `pairs` pairs of adjacent 1-second windows (on then off, then
+ * off then on, alternately), TCP and 64-byte UDP, each iperf3 run without blocking the event loop
+ * so the scraper really reads every `--scrape-ms` while traffic flows. Adjacent windows share the
+ * machine's state, so the ratio of a pair cancels the slow drift that separate setups suffer.
+ */
+async function pairedMetrics(lab: Lab, client: string, server: string, dst: string, scrape: () => void): Promise<Paired> {
+  const srv = lab.spawn(server, 'iperf3', ['-s', '-B', dst]);
+  try {
+    await sleep(300);
+    let scrapes = 0;
+    let onMs = 0;
+    const window = async (on: boolean, udp: boolean): Promise<number> => {
+      const t0 = performance.now();
+      const timer = on ? setInterval(() => { scrape(); scrapes++; }, scrapeMs) : undefined;
+      try {
+        const out = await execAsync(lab, client, 'iperf3', udp ? ['-c', dst, '-u', '-l', '64', '-b', '0', '-t', '1', '-J'] : ['-c', dst, '-t', '1', '-J']);
+        const j = JSON.parse(out) as { end: { sum_received?: { bits_per_second: number }; sum?: { packets: number; lost_packets: number; seconds: number } } };
+        return udp ? (j.end.sum!.packets - j.end.sum!.lost_packets) / j.end.sum!.seconds : j.end.sum_received!.bits_per_second / 1e9;
+      } finally {
+        if (timer !== undefined) clearInterval(timer);
+        if (on) onMs += performance.now() - t0;
+      }
+    };
+    const tcp: number[] = [];
+    const udp: number[] = [];
+    for (let i = 0; i < pairs; i++) {
+      for (const [list, isUdp] of [[tcp, false], [udp, true]] as const) {
+        const onFirst = i % 2 === 0;
+        const a = await window(onFirst, isUdp);
+        const b = await window(!onFirst, isUdp);
+        list.push(onFirst ? a / b : b / a);
+      }
+    }
+    return { tcp, udp, scrapesPerSecond: scrapes / (onMs / 1000) };
+  } finally {
+    await lab.kill(srv);
+  }
+}
 
 async function measure(lab: Lab, client: string, server: string, dst: string): Promise<Result> {
   const srv = lab.spawn(server, 'iperf3', ['-s', '-B', dst]);
@@ -171,6 +234,7 @@ async function wireguard(lab: Lab, h1: string, h2: string, a1: string, a2: strin
 /** One run: every selected path measured on a fresh pair of hosts. */
 async function oneRun(): Promise<Record<string, Result>> {
   const results: Record<string, Result> = {};
+  paired = undefined;
   await withLab('bench', async (lab) => {
     const { h1, h2, a1, a2 } = twoHosts(lab);
     const mtu = 1450;
@@ -236,7 +300,14 @@ async function oneRun(): Promise<Record<string, Result>> {
         } finally {
           if (scraper !== undefined) clearInterval(scraper);
         }
-        if (mode === 'weftmetrics') console.log(`  weftmetrics: ${scrapes} scrapes of both hosts' counters, every ${scrapeMs} ms`);
+        // (measure runs its tools synchronously, so the scraper fires only between them: see --pairs.)
+        if (mode === 'weftmetrics') console.log(`  weftmetrics: ${scrapes} scrapes of both hosts' counters (timer every ${scrapeMs} ms; the tools block the loop)`);
+        if (mode === 'weftmetrics' && pairs > 0) {
+          paired = await pairedMetrics(lab, w1, w2, '10.7.0.3', () => {
+            for (const d of [d1, d2]) JSON.stringify(d.stats!());
+          });
+          console.log(`  metrics on ÷ off, ${pairs} adjacent pairs of 1 s windows: TCP median ${median(paired.tcp).toFixed(3)} [${Math.min(...paired.tcp).toFixed(3)} .. ${Math.max(...paired.tcp).toFixed(3)}], UDP-64 median ${median(paired.udp).toFixed(3)} [${Math.min(...paired.udp).toFixed(3)} .. ${Math.max(...paired.udp).toFixed(3)}], ${paired.scrapesPerSecond.toFixed(1)} scrapes/s while on (target: within 3 %)`);
+        }
         if (process.env['WEFT_BENCH_COUNTERS'] === '1') console.log(JSON.stringify({ h1: d1.counters(), h2: d2.counters() }, null, 1));
       } finally {
         for (const d of dps) await d.close();
@@ -262,6 +333,8 @@ function summarize(results: Record<string, Result>) {
     metricsOnVsOffTcp: mo !== undefined && w !== undefined ? mo.tcpGbps / w.tcpGbps : null,
     metricsOnVsOffUdpPps: mo !== undefined && w !== undefined ? mo.udpPps / w.udpPps : null,
     metricsOnRttOverOffUs: mo !== undefined && w !== undefined ? mo.rttMedianUs - w.rttMedianUs : null,
+    metricsPairedTcp: paired !== undefined ? median(paired.tcp) : null,
+    metricsPairedUdpPps: paired !== undefined ? median(paired.udp) : null,
     weftVsKernelTcp: w !== undefined && k !== undefined ? w.tcpGbps / k.tcpGbps : null,
     weftVsVethTcp: w !== undefined && v !== undefined ? w.tcpGbps / v.tcpGbps : null,
     weftRttOverKernelUs: w !== undefined && k !== undefined ? w.rttMedianUs - k.rttMedianUs : null,
