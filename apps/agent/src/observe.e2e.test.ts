@@ -98,7 +98,7 @@ if (!root) {
       assert.ok(p1.TxBytes - p0!.TxBytes >= N * 98, `tx bytes grew: ${p1.TxBytes - p0!.TxBytes}`);
       assert.ok((after.Counters.Remote['tx_packets'] ?? 0) >= p1.TxPackets, 'the network total covers the peer');
       const table = await weft(m, 'network', 'peers', 'obsnet');
-      assert.match(table.out, new RegExp(`\\n${w.name} +${w.addr.replace(/\./g, '\\.')} +1 +no +${p1.KeyEpoch} `), table.out);
+      assert.match(table.out, new RegExp(`\\n${w.name} +${w.addr.replace(/\./g, '\\.')} +userspace +1 +no +${p1.KeyEpoch} `), table.out);
 
       // -- a static peer, listed as static
       const add = await weft(m, 'network', 'peer', 'add', 'obsnet', '--vtep', '198.18.41.99', '--mac', '02:42:0a:29:00:63', '--ip', '10.41.0.99');
@@ -110,7 +110,7 @@ if (!root) {
       assert.is(st!.VTEP, '198.18.41.99');
       assert.is(st!.Node, '');
       assert.ok(st!.TxPackets >= 2, `the pings toward it were counted: ${st!.TxPackets}`);
-      assert.match((await weft(m, 'network', 'peers', 'obsnet')).out, /\(static\) +198\.18\.41\.99 +1 +yes /);
+      assert.match((await weft(m, 'network', 'peers', 'obsnet')).out, /\(static\) +198\.18\.41\.99 +- +1 +yes /);
 
       // -- a key rotation moves the epoch
       await m.client.rotateKeys();

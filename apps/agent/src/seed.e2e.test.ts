@@ -9,13 +9,14 @@
  * The agents name their sandboxes' namespaces with a prefix (`--netns-prefix`), so the guide's
  * names (alpine1, ...) meet no other test's namespaces on this machine.
  */
+import { evalCommand } from '@weft/sys';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI_BIN, createCluster, eventually, type Cluster, type Host } from '@weft/testing/cluster';
+import { cliCommand, createCluster, eventually, type Cluster, type Host } from '@weft/testing/cluster';
 
 const root = process.getuid?.() === 0;
 const tag = `s${process.pid % 1000}`;
@@ -25,13 +26,13 @@ function weft(h: Host, ...args: string[]): string {
   return weftEnv({}, h, ...args);
 }
 function weftEnv(env: Record<string, string>, h: Host, ...args: string[]): string {
-  const r = spawnSync(process.execPath, [CLI_BIN, '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+  const r = spawnSync(cliCommand()[0]!, [...cliCommand().slice(1), '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`weft ${args.join(' ')} on ${h.name} exited ${r.status}: ${r.stderr}${r.stdout}`);
   return r.stdout;
 }
 /** `weft ARGS` that must fail: its exit status and stderr. */
 function weftFails(h: Host, ...args: string[]): { status: number; err: string } {
-  const r = spawnSync(process.execPath, [CLI_BIN, '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(cliCommand()[0]!, [...cliCommand().slice(1), '-H', `unix://${h.socket}`, ...args], { encoding: 'utf8', timeout: 60_000 });
   assert.is.not(r.status, 0, `weft ${args.join(' ')} should fail`);
   return { status: r.status ?? -1, err: r.stderr };
 }
@@ -44,7 +45,7 @@ function networks(h: Host): Map<string, [string, string, string]> {
 function httpGet(ns: string, addr: string, port: number): string {
   const js = `require('http').get({host:${JSON.stringify(addr)},port:${port},timeout:3000},(r)=>{let b='';r.on('data',(d)=>b+=d);r.on('end',()=>{process.stdout.write(r.statusCode+' '+b);process.exit(0)})}).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))`;
   try {
-    return execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', js], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+    return execFileSync('ip', ['netns', 'exec', ns, ...evalCommand(js, [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
   } catch {
     return '';
   }
@@ -61,7 +62,7 @@ interface Session {
 }
 function onTerminal(h: Host, ...args: string[]): Session {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const cmd = [process.execPath, CLI_BIN, '-H', `unix://${h.socket}`, ...args].map(q).join(' ');
+  const cmd = [...cliCommand(), '-H', `unix://${h.socket}`, ...args].map(q).join(' ');
   // script(1) gives the command a pseudo-terminal and passes what we write on to it (-e: its exit status).
   const child = spawn('script', ['-q', '-f', '-e', '-c', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
@@ -309,7 +310,7 @@ if (!root) {
         weft(h1, 'network', 'create', '-d', 'overlay', '--attachable', net);
         weft(h1, 'run', '-d', '--name', `far${i}`, '--network', net, 'alpine');
         // h2 has no sandbox on this network: this one is its first, and pings the remote name at once.
-        const r = spawnSync(process.execPath, [CLI_BIN, '-H', `unix://${h2.socket}`, 'run', '--rm', '--name', `near${i}`, '--network', net, '--', 'ping', '-c', '1', '-W', '2', `far${i}`], { encoding: 'utf8', timeout: 30_000 });
+        const r = spawnSync(cliCommand()[0]!, [...cliCommand().slice(1), '-H', `unix://${h2.socket}`, 'run', '--rm', '--name', `near${i}`, '--network', net, '--', 'ping', '-c', '1', '-W', '2', `far${i}`], { encoding: 'utf8', timeout: 30_000 });
         if (r.status !== 0) failed.push(`${i}: exit ${r.status} ${r.stdout}${r.stderr}`.trim());
         weft(h1, 'rm', '-f', `far${i}`);
         weft(h1, 'network', 'rm', net);

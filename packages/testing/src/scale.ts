@@ -142,9 +142,11 @@ function resolveIn(ns: string, server: string, names: readonly string[], dir: st
 
 function countTaps(ns?: string): number {
   try {
-    // 10,000 links print megabytes: execFileSync's 1 MiB default buffer would fail (and read as 0).
-    const out = execFileSync('ip', [...(ns !== undefined ? ['-n', ns] : []), '-o', 'link', 'show', 'type', 'tun'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
-    return out.split('\n').filter((l) => l.trim() !== '').length;
+    // 10,000 links print megabytes: counted by wc in the pipeline, so only a number comes back
+    // (a large output read back gave 0 under Deno).
+    const ip = ['ip', ...(ns !== undefined ? ['-n', ns] : []), '-o', 'link', 'show', 'type', 'tun'].join(' ');
+    const out = execFileSync('bash', ['-c', `set -o pipefail; ${ip} | wc -l`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return Number(out.trim());
   } catch (e) {
     if (ns !== undefined && !fs.existsSync(`/run/netns/${ns}`)) return 0;
     throw new Error(`cannot list TAPs${ns !== undefined ? ` in ${ns}` : ''}: ${String((e as { stderr?: string }).stderr ?? e).trim()}`);

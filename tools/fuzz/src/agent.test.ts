@@ -153,7 +153,8 @@ if (!root) {
       assert.is(st.uid, 0, 'owned by root');
       assert.is(st.gid, 0, 'group root');
 
-      await m.client.networkCreate({ Name: 'plain', Driver: 'overlay', Attachable: true });
+      // On the switch, as the encrypted one: the control forgery proves the switch accepts it (the kernel path's vxlan device is the kernel's).
+      await m.client.networkCreate({ Name: 'plain', Driver: 'overlay', Attachable: true, Options: { 'weft.dataplane': 'userspace' } });
       await m.client.networkCreate({ Name: 'sealed', Driver: 'overlay', Attachable: true, Options: { encrypted: '' } });
       await m.client.sandboxCreate({ Name: sb('m'), Networks: [{ Name: 'plain' }] });
       await w.client.sandboxCreate({ Name: sb('w'), Networks: [{ Name: 'plain' }] });
@@ -219,7 +220,7 @@ if (!root) {
       const vniSealed = await vni('sealed');
       const forged = Math.round(200 * SCALE);
       const before = rxPackets(sb('w'));
-      const controlSeen = await captured(sb('w'), () => atk!.run(['vxlan', w.addr, String(vniPlain), wPlain.MacAddress, wPlain.IPAddress.split('/')[0]!, String(forged)]));
+      const controlSeen = await captured(sb('w'), () => atk!.run(['vxlan', w.addr, String(vniPlain), wPlain.MacAddress, wPlain.IPAddress.split('/')[0]!, String(forged), '4790']));
       const controlRx = rxPackets(sb('w')) - before;
       assert.ok(controlSeen >= forged * 0.9, `control: only ${controlSeen} of ${forged} forged plaintext frames reached the plain network's sandbox (the forgery is wrong)`);
 
