@@ -16,7 +16,7 @@ export type { LinkInfo } from './ip.ts';
 export { linkIndex, linkMtu, configureLink } from './netdev.ts';
 export type { LinkConfig } from './netdev.ts';
 export { isRoot, rootSkipReason, createLab, withLab, twoHosts } from './harness.ts';
-export { runtimeName, runtimeVersion, evalCommand, scriptCommand } from './runtime.ts';
+export { runtimeName, runtimeVersion, evalCommand, scriptCommand, workerSource } from './runtime.ts';
 export { openLibrary } from './ffi.ts';
 export type { FfiArg, FfiResult, FfiSignature, FfiFunction, FfiLibrary } from './ffi.ts';
 export type { Lab, TwoHosts } from './harness.ts';

@@ -36,3 +36,22 @@ export function scriptCommand(file: string, args: readonly string[]): string[] {
   if (runtimeName() === 'deno') return [process.execPath, 'run', '--allow-all', '--no-prompt', file, ...args];
   return [process.execPath, file, ...args];
 }
+
+/**
+ * How to start a worker thread on module `entry` (a TypeScript file) on this runtime: Deno and
+ * Bun (the single-file agent) run TypeScript workers natively; Node 20 runs TypeScript through
+ * tsx, whose loader hooks do not reach workers, so the worker registers them itself first.
+ * The caller names `entry` as `new URL('./x.ts', import.meta.url)`, which the binary build embeds.
+ */
+export function workerSource(entry: URL): { readonly code: string; readonly eval: true } | { readonly url: URL } {
+  if (runtimeName() !== 'node') return { url: entry };
+  try {
+    const tsx = import.meta.resolve('tsx/esm/api');
+    return {
+      code: `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); }).catch((e) => { console.error(e); process.exit(70); });`,
+      eval: true,
+    };
+  } catch {
+    return { url: entry };
+  }
+}

@@ -12,7 +12,7 @@ import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { errors, raise, type Cipher, type Counters, type DataPath, type DataPathStats, type Dns, type DnsAnswerResult, type KeyRing, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
 import {
   EFD_CLOEXEC, EFD_NONBLOCK, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, configureLink, ip, linkIndex, linkMtu, loadSys, openTap,
-  parseIPv4, setTapOffload, setTapPersist, udpSocket, withNetns, type Sys,
+  parseIPv4, setTapOffload, setTapPersist, udpSocket, withNetns, workerSource, type Sys,
 } from '@weft/sys';
 import {
   C, COUNTER_FIELDS, COUNTER_SLOTS, CTL_ACK, CTL_GEN, CTL_STOP, GAUGE_FIELDS, K, MAX_PEERS, MAX_PORTS, MAX_VTEPS, globalRow, macToNum, numToMac, peerRow, portRow, vtepRow,
@@ -169,21 +169,6 @@ const waitAsync = (Atomics as unknown as {
 /** 02:57:46 ("WF") + VNI: a locally administered anycast gateway MAC, the same on every host. */
 export const gatewayMacFor = (vni: number): string => numToMac(0x025746000000 + (vni & 0xffffff));
 
-function workerSource(): { code: string; eval: true } | { url: URL } {
-  const entry = new URL('./worker.ts', import.meta.url);
-  if ('Deno' in globalThis || 'Bun' in globalThis) return { url: entry }; // Deno and Bun (the single-file agent) run TypeScript workers natively
-  try {
-    // Node 20 runs TypeScript through tsx; loader hooks do not reach workers, so register them there.
-    const tsx = import.meta.resolve('tsx/esm/api');
-    return {
-      code: `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); }).catch((e) => { console.error(e); process.exit(70); });`,
-      eval: true,
-    };
-  } catch {
-    return { url: entry };
-  }
-}
-
 /**
  * The low-latency settings (the agent's default, `--data-path-latency low`): warm ticks every
  * millisecond while traffic is recent, and a 300 µs busy-poll after traffic within the default
@@ -241,7 +226,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     freeVtepSlots.push(v.slot);
     return true;
   };
-  const src = workerSource();
+  const src = workerSource(new URL('./worker.ts', import.meta.url));
   // Each worker builds its own cipher from the module the service names, and mirrors its ring.
   const cipherWorker = typeof o.cipher?.onKeyRing === 'function' ? o.cipher.worker : undefined;
   const encrypts = cipherWorker !== undefined;

@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { EFD_CLOEXEC, EFD_NONBLOCK, loadSys } from '@weft/sys';
+import { EFD_CLOEXEC, EFD_NONBLOCK, loadSys, workerSource } from '@weft/sys';
 import type { Logger } from '@weft/kernel';
 
 /** Answers one DNS query asked on a Weft network (undefined: no reply). */
@@ -28,21 +28,6 @@ export interface ContainerDns {
   close(): Promise<void>;
 }
 
-function workerSource(): { code: string; eval: true } | { url: URL } {
-  const entry = new URL('./dns-worker.ts', import.meta.url);
-  if ('Deno' in globalThis || 'Bun' in globalThis) return { url: entry }; // Deno and Bun (the single-file agent) run TypeScript workers natively
-  try {
-    // Node 20 runs TypeScript through tsx; loader hooks do not reach workers, so register them there.
-    const tsx = import.meta.resolve('tsx/esm/api');
-    return {
-      code: `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); }).catch((e) => { console.error(e); process.exit(70); });`,
-      eval: true,
-    };
-  } catch {
-    return { url: entry };
-  }
-}
-
 export async function createContainerDns(o: { readonly address: string; readonly answer: DnsAnswer; readonly log: Logger }): Promise<ContainerDns> {
   const sys = await loadSys();
   const wakeFd = sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -50,7 +35,7 @@ export async function createContainerDns(o: { readonly address: string; readonly
   const one = sys.alloc(8);
   new DataView(one.bytes.buffer, one.bytes.byteOffset).setBigUint64(0, 1n, true);
   const { port1, port2 } = new MessageChannel();
-  const src = workerSource();
+  const src = workerSource(new URL('./dns-worker.ts', import.meta.url));
   const data = { port: port2, wakeFd, address: o.address };
   const worker = 'code' in src ? new Worker(src.code, { eval: true, workerData: data, transferList: [port2] as never }) : new Worker(src.url, { workerData: data, transferList: [port2] as never });
   worker.unref();
