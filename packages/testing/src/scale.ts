@@ -76,6 +76,11 @@ export interface EndpointScaleOptions {
    * a 3-member etcd started for the run in the underlay namespace (198.18.<subnet>.201–203).
    */
   readonly clusterStore?: 'embedded' | 'etcd';
+  /**
+   * The network's `weft.dataplane`. Default `auto` (the kernel's vxlan for this plaintext network)
+   * up to 1,023 endpoints, the most a Linux bridge holds; `userspace` above that.
+   */
+  readonly dataplane?: 'auto' | 'kernel' | 'userspace';
   readonly log?: (line: string) => void;
   /** Called after each attach with how many are attached (progress of the long part). */
   readonly onAttach?: (done: number) => void;
@@ -84,6 +89,8 @@ export interface EndpointScaleOptions {
 export interface EndpointScaleResult {
   readonly endpoints: number;
   readonly clusterStore: 'embedded' | 'etcd';
+  /** The data path host 1 used for the network, as `network inspect` reports it. */
+  readonly dataplane: string;
   readonly attachSeconds: number;
   readonly attachPerSecond: number;
   /** Attaches per second of each successive 1,000 (the last window may be shorter). */
@@ -105,7 +112,7 @@ export interface EndpointScaleResult {
   readonly pingFailed: readonly string[];
   /** Endpoints whose first echo went unanswered (they count as reached if a retry answered). */
   readonly pingRetried: readonly string[];
-  /** TAPs left in the bare endpoints' namespace or the hosts after cleanup (must be 0). */
+  /** Endpoint devices (TAPs or veths) left in the hosts after cleanup (must be 0). */
   readonly leftoverTaps: number;
   readonly teardownSeconds: number;
 }
@@ -140,16 +147,16 @@ function resolveIn(ns: string, server: string, names: readonly string[], dir: st
   });
 }
 
-function countTaps(ns?: string): number {
+function countLinks(kind: 'tun' | 'veth', ns?: string): number {
   try {
     // 10,000 links print megabytes: counted by wc in the pipeline, so only a number comes back
     // (a large output read back gave 0 under Deno).
-    const ip = ['ip', ...(ns !== undefined ? ['-n', ns] : []), '-o', 'link', 'show', 'type', 'tun'].join(' ');
+    const ip = ['ip', ...(ns !== undefined ? ['-n', ns] : []), '-o', 'link', 'show', 'type', kind].join(' ');
     const out = execFileSync('bash', ['-c', `set -o pipefail; ${ip} | wc -l`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     return Number(out.trim());
   } catch (e) {
     if (ns !== undefined && !fs.existsSync(`/run/netns/${ns}`)) return 0;
-    throw new Error(`cannot list TAPs${ns !== undefined ? ` in ${ns}` : ''}: ${String((e as { stderr?: string }).stderr ?? e).trim()}`);
+    throw new Error(`cannot list ${kind} devices${ns !== undefined ? ` in ${ns}` : ''}: ${String((e as { stderr?: string }).stderr ?? e).trim()}`);
   }
 }
 
@@ -163,6 +170,7 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
   if (!Number.isInteger(o.endpoints) || o.endpoints < 2 || o.endpoints > 60000) throw new Error(`endpoints must be an integer from 2 to 60000, not ${o.endpoints}`);
   if (!Number.isInteger(o.sample) || o.sample < 0 || o.sample > o.endpoints) throw new Error(`sample must be an integer from 0 to ${o.endpoints}, not ${o.sample}`);
   const storeKind = o.clusterStore ?? 'embedded';
+  const kernelNsBefore = new Set(fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns').filter((n) => n.startsWith('wfk-')) : []);
   const c = await createCluster(2, { tag: o.tag, subnet: o.subnet });
   const [h1, h2] = c.hosts as [Host, Host];
   const name = (i: number) => `${o.tag}-e${i}`;
@@ -191,7 +199,8 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
       });
     }
     await eventually(async () => (await h1.client.nodes()).filter((n) => n.Status === 'ready').length === 2, 30_000, 'two ready nodes');
-    await h1.client.networkCreate({ Name: 'scale', Driver: 'overlay', Attachable: true, IPAM: { Config: [{ Subnet: '10.128.0.0/14' }] } });
+    const dataplane = o.dataplane ?? (o.endpoints > 1023 ? 'userspace' : 'auto');
+    await h1.client.networkCreate({ Name: 'scale', Driver: 'overlay', Attachable: true, IPAM: { Config: [{ Subnet: '10.128.0.0/14' }] }, Options: { 'weft.dataplane': dataplane } });
     const first = await h1.client.sandboxCreate({ Name: name(0), Bare: true, Networks: [{ Name: 'scale' }] });
     bareNs = path.basename(first.NetnsPath);
     const addrs = new Map<string, string>([[name(0), first.Networks['scale']!.IPAddress.split('/')[0]!]]);
@@ -219,8 +228,11 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
     // A last window shorter than 500 endpoints says little: compare the last full 1,000.
     const full = windows.length > 1 && o.endpoints % 1000 !== 0 && o.endpoints % 1000 < 500 ? windows.slice(0, -1) : windows;
     log(`attached ${o.endpoints} in ${attachSeconds.toFixed(1)} s`);
-    const taps = countTaps(bareNs);
-    if (taps !== o.endpoints) throw new Error(`${bareNs} holds ${taps} TAPs, expected ${o.endpoints}`);
+    // Each endpoint is a TAP on the userspace switch, a veth on the kernel's path: one device each.
+    const used = (await h1.client.network('scale')).DataPlane ?? 'unknown';
+    const devices = countLinks(used === 'kernel' ? 'veth' : 'tun', bareNs);
+    if (devices !== o.endpoints) throw new Error(`${bareNs} holds ${devices} ${used === 'kernel' ? 'veths' : 'TAPs'} (data path ${used}), expected ${o.endpoints}`);
+    log(`data path: ${used} (${devices} ${used === 'kernel' ? 'veths' : 'TAPs'})`);
     const rssAfter = agentUsage(h1).rss;
     // The probe: a real sandbox on host 2; its resolver is the network's gateway (embedded DNS).
     const p = await h2.client.sandboxCreate({ Name: probe, Networks: [{ Name: 'scale' }] });
@@ -266,6 +278,7 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
     result = {
       endpoints: o.endpoints,
       clusterStore: storeKind,
+      dataplane: used,
       attachSeconds,
       attachPerSecond: o.endpoints / attachSeconds,
       attachPerSecondBy1000: windows,
@@ -292,8 +305,10 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
     await etcd?.stop();
     if (bareNs !== undefined && fs.existsSync(`/run/netns/${bareNs}`)) execFileSync('ip', ['netns', 'del', bareNs]);
     // A deleted namespace's TAPs go with it; none may be left in the hosts or the root namespace.
-    const leftoverTaps = (bareNs !== undefined && fs.existsSync(`/run/netns/${bareNs}`) ? countTaps(bareNs) : 0) +
-      execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8', maxBuffer: 256 << 20 }).split('\n').filter((l) => / wb[0-9a-f]{10}\d+[:@]/.test(l)).length;
+    // The kernel path's veths live in its per-network namespaces (`wfk-…`): one left counts too.
+    const leftoverTaps = (bareNs !== undefined && fs.existsSync(`/run/netns/${bareNs}`) ? countLinks('tun', bareNs) + countLinks('veth', bareNs) : 0) +
+      execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8', maxBuffer: 256 << 20 }).split('\n').filter((l) => / (wb[0-9a-f]{10}\d+|ve[0-9a-f]{12})[:@]/.test(l)).length +
+      fs.readdirSync('/run/netns').filter((n) => n.startsWith('wfk-') && !kernelNsBefore.has(n)).length;
     const teardownSeconds = (Date.now() - t3) / 1000;
     if (result !== undefined) result = { ...result, leftoverTaps, teardownSeconds } as EndpointScaleResult;
   }

@@ -81,7 +81,7 @@ if (only !== 'agents') {
   } });
   progress.done();
   const w = r.attachPerSecondBy1000;
-  console.log(`\nendpoints: ${r.endpoints} bare endpoints on one host, one overlay network, cluster store ${r.clusterStore}`);
+  console.log(`\nendpoints: ${r.endpoints} bare endpoints on one host, one overlay network on the ${r.dataplane} data path, cluster store ${r.clusterStore}`);
   console.log(`  attach all           ${r.attachSeconds.toFixed(1)} s (${r.attachPerSecond.toFixed(1)} endpoints/s; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
   console.log(`  per 1,000            ${w.map((x) => x.toFixed(0)).join(' ')} /s; last/first ${r.lastOverFirst.toFixed(2)}`);
   console.log(`  agent RSS            ${(r.rssBefore / MiB).toFixed(1)} MiB with 1 -> ${(r.rssAfter / MiB).toFixed(1)} MiB with ${r.endpoints}: ${(r.rssPerEndpoint / 1024).toFixed(1)} KiB per endpoint`);
@@ -91,7 +91,7 @@ if (only !== 'agents') {
   check(r.remoteEntries >= r.endpoints + 1, `other host's endpoints table holds all ${r.endpoints} (+ its probe)`);
   check(r.resolveWrong.length === 0, `${r.resolved}/${r.endpoints} names resolve to their address${r.resolveWrong.length > 0 ? ` (wrong or missing: ${r.resolveWrong.slice(0, 5).join(', ')}...)` : ''}`);
   check(r.pingFailed.length === 0, `${r.pinged}/${r.pinged + r.pingFailed.length} random endpoints answer ping by name${r.pingFailed.length > 0 ? ` (lost: ${r.pingFailed.join(', ')})` : ''}; first echo unanswered for ${r.pingRetried.length}${r.pingRetried.length > 0 ? ` (${r.pingRetried.join(', ')})` : ''}`);
-  check(r.leftoverTaps === 0, `no TAP left after cleanup (${r.leftoverTaps})`);
+  check(r.leftoverTaps === 0, `no endpoint device left after cleanup (${r.leftoverTaps})`);
   console.log(`JSON ${JSON.stringify({ scenario: 'endpoints', ...r, resolveWrong: r.resolveWrong.length })}`);
 }
 
