@@ -15,6 +15,7 @@ import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'nod
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { streamEvents, type NetworkPeers, type PeerView } from '@weft/api';
+import { evalCommand } from '@weft/sys';
 import { CLI_BIN, createCluster, eventually, type Host } from '@weft/testing/cluster';
 
 const root = process.getuid?.() === 0;
@@ -36,7 +37,7 @@ function weft(h: Host, ...args: string[]): Promise<{ code: number; out: string; 
 /** An HTTP request made from inside `ns` (the agents and Prometheus listen on the hosts' addresses). */
 function fetchIn(ns: string, url: string, method = 'GET'): { status: number; body: string } {
   const js = `fetch(process.argv[1],{method:process.argv[2]}).then(async r=>{process.stdout.write(JSON.stringify({status:r.status,body:await r.text()}))}).catch(e=>{process.stdout.write(JSON.stringify({status:0,body:String(e)}))})`;
-  const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', js, url, method], { encoding: 'utf8', timeout: 20_000, maxBuffer: 1 << 26 });
+  const out = execFileSync('ip', ['netns', 'exec', ns, ...evalCommand(js, [url, method])], { encoding: 'utf8', timeout: 20_000, maxBuffer: 1 << 26 });
   return JSON.parse(out) as { status: number; body: string };
 }
 
