@@ -26,3 +26,4 @@ export type { VxlanHeader } from './vxlan.ts';
 export { DNS_TYPE, DNS_CLASS_IN, DNS_RCODE, DNS_OPCODE_QUERY, DNS_HEADER_LEN, DNS_UDP_MIN, DNS_EDNS_UDP_SIZE, normalizeDnsName, dnsNameEquals, validateDnsName, parseDnsMessage, classifyDnsQuery, buildDnsResponse, buildDnsError, buildDnsFormErr, buildDnsQuery } from './dns.ts';
 export type { DnsQuestion, DnsRecord, DnsEdns, DnsMessage, DnsQueryVerdict, DnsAnswer, DnsResponseOptions, DnsQueryOptions } from './dns.ts';
 export { crc32Update, crc32, crc32Parts } from './crc32.ts';
+export { interfaceName } from './ifname.ts';

@@ -9,7 +9,7 @@
  * and left when the last one leaves.
  */
 import type * as t from 'io-ts';
-import { formatMac, macFromIPv4, parseIP, scanIPv4 } from '@weft/net';
+import { formatMac, interfaceName, macFromIPv4, parseIP, scanIPv4 } from '@weft/net';
 import { isLeft, left, type Either } from 'fp-ts/lib/Either.js';
 import {
   listJson,
@@ -73,16 +73,9 @@ const serially = createKeyedSerial();
 const netKey = (id: string) => `networks/${id}`;
 const epKey = (n: string, e: string) => `endpoints/${n}/${e}`;
 
-/** Linux interface names are at most 15 bytes; derive a unique one from the whole endpoint ID. */
+/** The endpoint's TAP: `wft` + a hash of the whole endpoint ID (@weft/net's interfaceName). */
 export function ifnameFor(endpointId: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x9747b28c;
-  for (let i = 0; i < endpointId.length; i++) {
-    const c = endpointId.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193) >>> 0;
-    b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
-  }
-  return `wft${(a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0')).slice(0, 12)}`;
+  return interfaceName('wft', endpointId);
 }
 
 /** `02:42:` + IPv4 bytes, like Docker's own drivers. */

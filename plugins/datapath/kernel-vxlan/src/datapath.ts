@@ -22,6 +22,7 @@ import {
   configureLink, ip, linkIndex, loadSys, netnsAdd, netnsPath, nlAddrAdd, nlFdbAdd, nlFdbDel, nlLinkAdd, nlLinkDel, nlLinkList, nlLinkSet, nlNeighAdd, nlNeighDel,
   nlNeighList, openNetlink, openNetnsFd, parseIPv4, AF_BRIDGE, AF_INET6, NTF_SELF, type LinkRow, type Netlink, type NlMessage, type Sys,
 } from '@weft/sys';
+import { interfaceName } from '@weft/net';
 import { resolverUnsupported, startResolver, type Resolver } from './resolver.ts';
 
 export interface KernelVxlanOptions {
@@ -108,16 +109,9 @@ export function bridgeMacFor(n: DataPathNetwork): string {
   return `${head}:${hex((v >>> 16) & 255, 2)}:${hex((v >>> 8) & 255, 2)}:${hex(v & 255, 2)}`;
 }
 
-/** The bridge end of an endpoint's veth: `ve` + 12 hex digits of a hash of the endpoint ID. */
+/** The bridge end of an endpoint's veth: `ve` + a hash of the endpoint ID (@weft/net's interfaceName). */
 export function hostIfFor(endpointId: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x9747b28c;
-  for (let i = 0; i < endpointId.length; i++) {
-    const c = endpointId.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193) >>> 0;
-    b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
-  }
-  return `ve${(hex(a, 8) + hex(b, 8)).slice(0, 12)}`;
+  return interfaceName('ve', endpointId);
 }
 
 const macNum = (m: string): number => parseInt(m.replace(/:/g, ''), 16);
