@@ -9,6 +9,8 @@ export { loadSys, SysError, errnoName, check, scratchOf, cstr } from './host.ts'
 export { openTap, setTapPersist, setTapOffload, setVnetHdrSize, setNonblocking } from './tun.ts';
 export type { TapOptions, Tap } from './tun.ts';
 export { netnsPath, withNetns } from './netns.ts';
+export { createNsListeners } from './ns-listeners.ts';
+export type { NsListeners, NsListenOptions, NsMessage, NsHandler } from './ns-listeners.ts';
 export { parseIPv4, writeSockaddrIn, setsockoptInt, udpSocket, formatIPv4 } from './udp.ts';
 export type { UdpOptions } from './udp.ts';
 export { ip, netnsAdd, netnsDel, netnsList, linkSetNetns, linkSetName, linkSetUp, linkSetMtu, linkSetMac, linkDel, addrAdd, routeAdd, linkShow, routeDev, addrDev } from './ip.ts';
