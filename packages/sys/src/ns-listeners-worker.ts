@@ -167,9 +167,7 @@ port.on('message', (m: In) => {
       queue = queue.then(() => {
         for (const k of [...listeners.keys()]) close(k);
         clearInterval(sweep);
-        // Nothing is left to keep the thread alive; the main thread terminates it anyway.
-        port.removeAllListeners('message');
-        port.unref();
+        // The main thread terminates the thread next (Deno's parentPort has no close()).
       });
       break;
   }
