@@ -6,7 +6,6 @@
  * `ping -6` by name works both ways while IPv4 keeps working; then the same on the kernel path, and
  * an encrypted dual-stack network carries no IPv6 payload in clear on the underlay.
  */
-import { resolverUnsupported } from '@weft/kernel-vxlan';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -106,8 +105,7 @@ if (!root) {
       await m.client.sandboxCreate({ Name: sb('c'), Networks: [{ Name: NET }] });
       assert.is((await addrs(m, sb('c'))).v6, a.v6, 'the released IPv6 address is handed out again');
 
-      // (Agents on Deno have no kernel data path: docs/deno.md.)
-      if (resolverUnsupported() === undefined) {
+      {
         // The same on the kernel data path: permanent v6 neighbour entries and FDB on vxlan0, the
         // v6 gateway on br0, DNS from the path's own resolver.
         await m.client.networkCreate({ Name: 'dsk', Driver: 'overlay', Attachable: true, EnableIPv6: true, Options: { 'weft.dataplane': 'kernel' }, IPAM: { Config: [{ Subnet: '10.164.0.0/24' }, { Subnet: 'fd00:164::/64' }] } });
@@ -124,7 +122,7 @@ if (!root) {
         assert.is(ping(c, sb('kb'), 'fd00:164::1', true).code, 0, 'br0 answers ping -6 to the IPv6 gateway');
         await eventually(() => ping(c, sb('kb'), sb('ka'), false).code === 0, 15_000, 'kernel path: kb → ka over IPv4 by name');
 
-      } else console.log(`  kernel-path part skipped: ${resolverUnsupported()}`);
+      }
 
       // Encrypted dual-stack: IPv6 never in clear on the underlay. The same capture of the
       // plaintext network shows the marker, so the capture would see it.

@@ -20,10 +20,10 @@ import * as fs from 'node:fs';
 import { errors, raise, type Counters, type DataPath, type DataPathNetwork, type DataPathStats, type NetworkStats, type Dns, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
 import {
   configureLink, ip, linkIndex, loadSys, netnsAdd, netnsPath, nlAddrAdd, nlFdbAdd, nlFdbDel, nlLinkAdd, nlLinkDel, nlLinkList, nlLinkSet, nlNeighAdd, nlNeighDel,
-  nlNeighList, openNetlink, openNetnsFd, parseIPv4, AF_BRIDGE, AF_INET6, NTF_SELF, type LinkRow, type Netlink, type NlMessage, type Sys,
+  nlNeighList, openNetlink, openNetnsFd, parseIPv4, createNsListeners, AF_BRIDGE, AF_INET6, NTF_SELF, type LinkRow, type Netlink, type NlMessage, type Sys,
 } from '@weft/sys';
 import { interfaceName } from '@weft/net';
-import { resolverUnsupported, startResolver, type Resolver } from './resolver.ts';
+import { startResolver, type Resolver } from './resolver.ts';
 
 export interface KernelVxlanOptions {
   /** Underlay address of this host's VTEP: the vxlan devices' `local`. */
@@ -151,7 +151,9 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
   const agentNs = o.netns;
   const log = o.log;
   const prefix = o.prefix ?? `wfk-${fs.statSync(agentNs === undefined ? '/proc/self/ns/net' : netnsPath(agentNs)).ino.toString(36)}-`;
-  const unavailable = resolverUnsupported() ?? probeKernel(sys, agentNs);
+  const unavailable = probeKernel(sys, agentNs);
+  /** The embedded DNS's sockets in the networks' namespaces (one thread, started on first use). */
+  const listeners = createNsListeners({ warn: (m, f) => log?.warn(`kernel-vxlan: ${m}`, f) });
   const nets = new Map<string, NetState>();
   const hostNl = openNetlink(sys, agentNs);
   const sweepMs = o.sweepMs ?? 60_000;
@@ -211,6 +213,21 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
     n.stalePorts = new Set();
   };
 
+  /** Sweeps what `st` adopted after `sweepMs`, unless re-attached by then. */
+  const armSweep = (st: NetState): void => {
+    if (st.stalePeers.size === 0 && st.stalePorts.size === 0) return;
+    const t = setTimeout(() => {
+      timers.delete(t);
+      try {
+        sweep(st);
+      } catch (e) {
+        log?.warn('kernel-vxlan: sweep failed', { network: st.spec.id, error: String(e) });
+      }
+    }, sweepMs);
+    t.unref?.();
+    timers.add(t);
+  };
+
   /** Makes (or adopts) the namespace, br0 and vxlan0 of `n`; returns the state. */
   function setUp(n: DataPathNetwork): NetState {
     const ns = nsName(n.id);
@@ -253,16 +270,8 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
         if (vx !== undefined) for (const r of nlNeighList(nl, AF_BRIDGE)) if (r.ifindex === vx.index && (r.flags & NTF_SELF) !== 0 && r.dst !== undefined && r.mac !== undefined) st.stalePeers.add(r.mac);
         for (const l of links) if (l.kind === 'veth' && l.master === br.index) st.stalePorts.add(l.name);
         log?.info('kernel-vxlan: adopted network namespace', { network: n.id, ns, peers: st.stalePeers.size, ports: st.stalePorts.size });
-        const t = setTimeout(() => {
-          timers.delete(t);
-          try {
-            sweep(st);
-          } catch (e) {
-            log?.warn('kernel-vxlan: sweep failed', { network: n.id, error: String(e) });
-          }
-        }, sweepMs);
-        t.unref?.();
-        timers.add(t);
+        // Armed by ensureNetwork once the network is fully up (its DNS listening): `sweepMs` counts
+        // from when the restarted agent can re-attach, not from when it started setting up.
       }
       return st;
     } catch (e) {
@@ -294,13 +303,13 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
     ip(['netns', 'del', ns]);
   }
 
-  const startResolverFor = (st: NetState): void => {
+  const startResolverFor = async (st: NetState): Promise<void> => {
     st.resolver?.close();
     st.resolver = undefined;
     const addrs = resolverAddrs(st.spec);
     if (addrs.length === 0) return;
-    st.resolver = startResolver({
-      sys, ns: st.ns, network: st.spec.id, addrs, ...(o.dnsPort !== undefined ? { port: o.dnsPort } : {}), dns: o.dns,
+    st.resolver = await startResolver({
+      listeners, ns: st.ns, network: st.spec.id, addrs, ...(o.dnsPort !== undefined ? { port: o.dnsPort } : {}), dns: o.dns,
       macOf: (a) => {
         for (const p of st.ports.values()) if (p.ipv4 === a) return p.mac;
         return undefined;
@@ -353,6 +362,7 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
       }
       const cur = nets.get(n.id);
       let st: NetState;
+      let adopted = false;
       try {
         if (cur !== undefined) {
           // Changed MTU, gateways or resolver: reconfigure in place.
@@ -362,16 +372,20 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
           cur.nl.exec(msgs, (i) => `reconfigure network "${n.id}" (step ${i})`);
           cur.spec = n;
           st = cur;
-        } else st = setUp(n);
+        } else {
+          st = setUp(n);
+          adopted = true;
+        }
       } catch (e) {
         raise(kernelError(`Cannot set up network "${n.id}" on the kernel data path`, e));
       }
       nets.set(n.id, st);
       try {
-        startResolverFor(st);
+        await startResolverFor(st);
       } catch (e) {
         log?.error('kernel-vxlan: the embedded DNS cannot listen in the network namespace; names will not resolve there', { network: n.id, error: String(e) });
       }
+      if (adopted) armSweep(st);
     },
 
     async removeNetwork(id) {
@@ -562,6 +576,7 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
       }
       nets.clear();
       hostNl.close();
+      await listeners.stop();
     },
   };
   return dp;

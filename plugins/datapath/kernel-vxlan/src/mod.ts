@@ -9,7 +9,7 @@ import { createKernelDataPath, type KernelDataPath, type KernelVxlanOptions } fr
 
 export { createKernelDataPath, probeKernel, bridgeMacFor, hostIfFor, KernelVxlanCodes } from './datapath.ts';
 export type { KernelDataPath, KernelVxlanOptions } from './datapath.ts';
-export { resolverUnsupported, startResolver } from './resolver.ts';
+export { startResolver } from './resolver.ts';
 export type { Resolver, ResolverCounters } from './resolver.ts';
 
 const Port = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0 && n < 65536, 'Port');

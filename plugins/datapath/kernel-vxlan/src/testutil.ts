@@ -3,10 +3,8 @@ import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import { rootSkipReason } from '@weft/sys';
-import { resolverUnsupported } from './resolver.ts';
 
-const runtimeLimit = resolverUnsupported();
-export const skip = rootSkipReason() ?? (runtimeLimit !== undefined ? `the kernel path is unavailable on this runtime: ${runtimeLimit}` : undefined);
+export const skip = rootSkipReason();
 
 /** A uvu test that is skipped, saying why, when not root. */
 export const rootTest = (name: string, fn: () => Promise<void>): void => {
