@@ -160,7 +160,15 @@ if (!root) {
       // Not even recreated under the same task ID: the leader's entries vanish from every node's
       // tables while it is away, and the nodes keep their tasks running meanwhile.
       await new Promise((r) => setTimeout(r, 2000));
-      assert.equal((await taskBoxes(c, S)).map((b) => `${b.sb.Name}@${b.sb.Id}`).sort(), sandboxesBefore, 'the same sandboxes');
+      const sandboxesAfter = (await taskBoxes(c, S)).map((b) => `${b.sb.Name}@${b.sb.Id}`).sort();
+      if (JSON.stringify(sandboxesAfter) !== JSON.stringify(sandboxesBefore)) {
+        // Say which node replaced a sandbox and why (its services log) before failing.
+        for (const b of await taskBoxes(c, S)) if (!sandboxesBefore.includes(`${b.sb.Name}@${b.sb.Id}`)) {
+          console.log(`${b.sb.Name} was made again on ${b.host.name}:`);
+          console.log(execFileSync('sh', ['-c', `grep -i 'services:\\|task' ${b.host.logFile} | tail -30`], { encoding: 'utf8' }));
+        }
+      }
+      assert.equal(sandboxesAfter, sandboxesBefore, 'the same sandboxes');
       assert.equal((await m.client.service(S)).Endpoint?.VirtualIPs, vips, 'the same VIP after the leader restarted');
       cli('service', 'rm', S);
       await eventually(async () => (await taskBoxes(c, S)).length === 0, 30_000, 'no task left');
