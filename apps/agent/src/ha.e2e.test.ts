@@ -124,12 +124,14 @@ if (skip !== undefined) {
       const leaderName = (await h1.client.nodes()).find((n) => n.ManagerStatus === 'Leader')!.Name;
       const leader = c.hosts.find((h) => h.name === leaderName)!;
       const others = [h1, h2, h3].filter((h) => h !== leader) as [Host, Host];
-      // Services are changed on the leader (plugins/cluster/services); the other managers read them.
-      await leader.client.serviceCreate({
-        Name: S,
-        TaskTemplate: { ContainerSpec: { Command: ['sleep', '3600'] }, Networks: [{ Target: NET }] },
-        Mode: { Replicated: { Replicas: 4 } },
-      });
+      // Services are changed on any manager (each write compares the record's revision in etcd);
+      // the leader's reconciler places the tasks. Two managers creating one name: one wins.
+      const svc = (name: string, replicas: number) => ({ Name: name, TaskTemplate: { ContainerSpec: { Command: ['sleep', '3600'] }, Networks: [{ Target: NET }] }, Mode: { Replicated: { Replicas: replicas } } });
+      const [s1, s2] = await Promise.allSettled([others[0].client.serviceCreate(svc(S, 3)), others[1].client.serviceCreate(svc(S, 3))]);
+      assert.is([s1, s2].filter((r) => r.status === 'fulfilled').length, 1, `one of two managers creating service ${S} wins (${[s1, s2].map((r) => (r.status === 'rejected' ? (r.reason as Error).message : 'ok')).join(' | ')})`);
+      assert.match(((([s1, s2].find((r) => r.status === 'rejected') as PromiseRejectedResult).reason) as Error).message, /already exists/);
+      const made = await others[1].client.service(S);
+      await others[1].client.serviceUpdate(S, made.Version.Index, { ...made.Spec, Mode: { Replicated: { Replicas: 4 } } });
       // ... and read on every manager.
       await eventually(async () => (await others[0].client.service(S)).ServiceStatus?.RunningTasks === 4, 60_000, '4 running tasks');
       await h4.client.sandboxCreate({ Name: `${tag}a`, Networks: [{ Name: NET }], Cmd: ['sleep', '3600'] });

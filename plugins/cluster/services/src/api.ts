@@ -3,18 +3,30 @@
  * services and tasks on the manager, with Docker's validation and wording.
  */
 import { randomBytes } from 'node:crypto';
-import { errors, imageDefault, putJson, raise, WeftException, type NetDef, type Service, type ServicesApi, type ServiceSpec, type Task } from '@weft/kernel';
+import { errors, imageDefault, raise, WeftException, type NetDef, type Service, type ServicesApi, type ServiceSpec, type Task } from '@weft/kernel';
 import { attachedNetworks, CLUSTER_NETWORK, decodeJson, publishedPorts, STATUS_TABLE, type ServiceRecord } from './records.ts';
 import { INGRESS_TABLE, IngressEntry } from './ingress.ts';
-import { PLUGIN, svcKey, type Shared } from './common.ts';
+import { PLUGIN, type Shared } from './common.ts';
 import type { Manager } from './manager.ts';
 import type { NodeSide } from './node.ts';
 
 const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
 
 export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): ServicesApi {
-  const { ctx, engine, tables, now, serial, requireManager, requireReader, records } = s;
-  const recordStore = s.store;
+  const { ctx, engine, tables, now, serial, requireManager, requireReader, records, writeRecord, deleteRecord } = s;
+
+  /**
+   * Runs a read-modify-write of the records until its write lands: another manager (or the
+   * leader's reconciler) that wrote the same record in between makes it read again.
+   */
+  async function retrying<T>(what: string, fn: () => Promise<{ ok: boolean; value: T }>): Promise<T> {
+    for (let i = 0; i < 8; i++) {
+      const r = await fn();
+      if (r.ok) return r.value;
+      await new Promise((res) => setTimeout(res, 20 + Math.random() * 40 * (i + 1)));
+    }
+    raise(errors.unavailable(PLUGIN, `${what}: the service record kept changing under this write (8 tries)`, { hint: 'Retry the command.' }));
+  }
   const managerPass = () => manager.pass();
   const nodePass = () => node.pass();
 
@@ -153,10 +165,12 @@ export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): 
       validate(spec);
       const nets = await resolveNetworks(spec);
       const id = await serial(async () => {
-        if ((await records()).some((s) => s.Spec.Name === spec.Name)) raise(errors.conflict(PLUGIN, `service ${spec.Name} already exists`, { value: spec.Name }));
-        portConflicts(await records(), undefined, spec);
+        const all = await records();
+        if (all.some((s) => s.Spec.Name === spec.Name)) raise(errors.conflict(PLUGIN, `service ${spec.Name} already exists`, { value: spec.Name }));
+        portConflicts(all, undefined, spec);
         const rec: ServiceRecord = { ID: randomBytes(12).toString('hex'), Version: { Index: 1 }, CreatedAt: now(), UpdatedAt: now(), Spec: spec, Networks: nets, Tasks: [] };
-        await putJson(await recordStore(), svcKey(rec.ID), rec);
+        // The name is taken in the same transaction: of two managers creating it, one wins.
+        if (!(await writeRecord(rec, true))) raise(errors.conflict(PLUGIN, `service ${spec.Name} already exists`, { value: spec.Name }));
         return rec.ID;
       });
       ctx.events.publish('services.service', { action: 'create', id, name: spec.Name, replicas: spec.Mode.Replicated.Replicas });
@@ -175,7 +189,7 @@ export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): 
       await requireManager();
       validate(spec);
       const nets = await resolveNetworks(spec);
-      const id = await serial(async () => {
+      const id = await serial(() => retrying(`update service ${ref}`, async () => {
         const s = await find(ref);
         if (version !== undefined && version !== s.Version.Index) {
           raise(errors.conflict(PLUGIN, `update out of sequence: service ${s.Spec.Name} is at version ${s.Version.Index}, the update was made from version ${version}`, { hint: 'Read the service again and retry.' }));
@@ -186,20 +200,18 @@ export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): 
         s.Networks = nets;
         s.Version = { Index: s.Version.Index + 1 };
         s.UpdatedAt = now();
-        await putJson(await recordStore(), svcKey(s.ID), s);
-        return s.ID;
-      });
+        return { ok: await writeRecord(s), value: s.ID };
+      }));
       ctx.events.publish('services.service', { action: 'update', id, name: spec.Name, replicas: spec.Mode.Replicated.Replicas });
       const mine = `service ${spec.Name}:`;
       return { Warnings: (await managerPass()).filter((w) => w.startsWith(mine)) };
     },
     async remove(ref) {
       await requireManager();
-      const gone = await serial(async () => {
+      const gone = await serial(() => retrying(`remove service ${ref}`, async () => {
         const s = await find(ref);
-        await (await recordStore()).delete(svcKey(s.ID));
-        return s;
-      });
+        return { ok: await deleteRecord(s), value: s };
+      }));
       ctx.events.publish('services.service', { action: 'remove', id: gone.ID, name: gone.Spec.Name, replicas: gone.Spec.Mode.Replicated.Replicas });
       await managerPass();
     },

@@ -4,12 +4,16 @@
  * the service records in the manager's store.
  */
 import { randomBytes } from 'node:crypto';
-import { clusterKvStore, listJson, createSerial, errors, raise, type Context, type ControlNodeView, type SwarmInfo, type Engine, type Ports, type Store, type Tables } from '@weft/kernel';
+import { clusterKvStore, listJson, createSerial, errors, putJson, raise, type ClusterStore, type Compare, type Context, type ControlNodeView, type SwarmInfo, type Engine, type Ports, type Store, type Tables, type TxnOp } from '@weft/kernel';
 import type { ServiceRecord } from './records.ts';
 import type { ServicesConfig, ServicesOptions } from './config.ts';
 
 export const PLUGIN = 'services';
 export const svcKey = (id: string) => `manager/services/${id}`;
+/** Where the services' records live in a cluster store (clusterKvStore's prefix + svcKey). */
+const CS_PREFIX = 'weft/plugins/services/';
+/** One key per service name in a cluster store: two managers creating one name cannot both win. */
+const nameKey = (name: string) => `${CS_PREFIX}manager/names/${name}`;
 export const LOCAL_KEY = 'node/tasks';
 
 /** A swarm node as the control plane lists it: the kernel's control contract. */
@@ -32,7 +36,11 @@ export interface Shared {
   nodeViews(): Promise<ControlNodeView[] | undefined>;
   /** This node is the swarm's leader: it runs the reconciler and takes service changes. */
   isManager(): Promise<boolean>;
-  /** Service changes: on the leader only (its reconciler read-modify-writes the same records). */
+  /**
+   * Service changes: on every manager of a swarm with a cluster store (each write compares the
+   * record's revision, so a change and the leader's reconciler never overwrite each other), on
+   * the leader otherwise.
+   */
   requireManager(): Promise<void>;
   /** Service reads (ls, inspect, ps): on any manager, which reads the records from the cluster store. */
   requireReader(): Promise<void>;
@@ -41,8 +49,16 @@ export interface Shared {
    * `weft/plugins/services/`) on managers, so a new leader finds them; the state dir otherwise.
    */
   store(): Promise<Store>;
-  /** Service records, oldest first. */
+  /** Service records, oldest first; each remembers the revision it was read at (for `writeRecord`). */
   records(): Promise<ServiceRecord[]>;
+  /**
+   * Writes `rec` (a new one when `create`) if nobody wrote it since `records()` read it; false
+   * when someone did (read again and retry). A new record's name must be free (checked in the
+   * same transaction). Without a cluster store the leader alone writes: always true.
+   */
+  writeRecord(rec: ServiceRecord, create?: boolean): Promise<boolean>;
+  /** Deletes `rec` (and its name) if nobody wrote it since it was read; false otherwise. */
+  deleteRecord(rec: ServiceRecord): Promise<boolean>;
 }
 
 export function createShared(ctx: Context<ServicesConfig>, opts: ServicesOptions): Shared {
@@ -95,6 +111,7 @@ export function createShared(ctx: Context<ServicesConfig>, opts: ServicesOptions
   }
 
   async function requireManager(): Promise<void> {
+    if (opts.isManager === undefined && clusterStore() !== undefined) return;
     if (!(await isManager())) {
       const role = ctx.services.has('control') ? ctx.services.get('control').role : undefined;
       if (role !== 'manager' && opts.isManager === undefined) {
@@ -112,13 +129,68 @@ export function createShared(ctx: Context<ServicesConfig>, opts: ServicesOptions
     await requireManager();
   }
 
+  /** The swarm's cluster store on a manager that has one. */
+  function clusterStore(): ClusterStore | undefined {
+    if (!ctx.services.has('control')) return undefined;
+    const c = ctx.services.get('control');
+    return c.role === 'manager' ? c.clusterStore() : undefined;
+  }
+
+  /** The revision each record object was read at (0: not read from a cluster store). */
+  const readAt = new WeakMap<ServiceRecord, number>();
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+
   async function records(): Promise<ServiceRecord[]> {
     const out: ServiceRecord[] = [];
-    for (const [, r] of await listJson<ServiceRecord>(await store(), 'manager/services/')) {
-      if (r !== undefined) out.push(r);
+    const cs = clusterStore();
+    if (cs === undefined) {
+      for (const [, r] of await listJson<ServiceRecord>(await store(), 'manager/services/')) if (r !== undefined) out.push(r);
+    } else {
+      await store(); // moves an earlier version's records in first
+      for (const kv of (await cs.range(`${CS_PREFIX}manager/services/`)).kvs) {
+        let r: ServiceRecord;
+        try {
+          r = JSON.parse(dec.decode(kv.value)) as ServiceRecord;
+        } catch {
+          ctx.log.warn('services: skipping a record that is not JSON', { key: kv.key });
+          continue;
+        }
+        readAt.set(r, kv.modRevision);
+        out.push(r);
+      }
     }
     return out.sort((a, b) => a.CreatedAt.localeCompare(b.CreatedAt) || a.ID.localeCompare(b.ID));
   }
 
-  return { ctx, opts, engine, ports, tables, newId, nodeName, now, serial, swarmInfo, nodeViews, isManager, requireManager, requireReader, store, records };
+  async function writeRecord(rec: ServiceRecord, create = false): Promise<boolean> {
+    const cs = clusterStore();
+    if (cs === undefined) {
+      await putJson(await store(), svcKey(rec.ID), rec);
+      return true;
+    }
+    const key = `${CS_PREFIX}${svcKey(rec.ID)}`;
+    const compare: Compare[] = [{ key, target: 'modRevision', result: '=', value: create ? 0 : (readAt.get(rec) ?? 0) }];
+    const success: TxnOp[] = [{ op: 'put', key, value: enc.encode(JSON.stringify(rec)) }];
+    if (create) {
+      compare.push({ key: nameKey(rec.Spec.Name), target: 'createRevision', result: '=', value: 0 });
+      success.push({ op: 'put', key: nameKey(rec.Spec.Name), value: enc.encode(rec.ID) });
+    }
+    const r = await cs.txn({ compare, success });
+    if (r.succeeded) readAt.set(rec, r.revision);
+    return r.succeeded;
+  }
+
+  async function deleteRecord(rec: ServiceRecord): Promise<boolean> {
+    const cs = clusterStore();
+    if (cs === undefined) {
+      await (await store()).delete(svcKey(rec.ID));
+      return true;
+    }
+    const key = `${CS_PREFIX}${svcKey(rec.ID)}`;
+    const r = await cs.txn({ compare: [{ key, target: 'modRevision', result: '=', value: readAt.get(rec) ?? 0 }], success: [{ op: 'delete', key }, { op: 'delete', key: nameKey(rec.Spec.Name) }] });
+    return r.succeeded;
+  }
+
+  return { ctx, opts, engine, ports, tables, newId, nodeName, now, serial, swarmInfo, nodeViews, isManager, requireManager, requireReader, store, records, writeRecord, deleteRecord };
 }

@@ -3,13 +3,13 @@
  * what the nodes report (placement.ts), keeps the ingress network and VIPs, and publishes the
  * desired tasks, the routing mesh's ports and the VIPs in the cluster tables.
  */
-import { putJson, WeftException, type Context, type NetDef } from '@weft/kernel';
+import { WeftException, type Context, type NetDef } from '@weft/kernel';
 import { attachedNetworks, CLUSTER_NETWORK, decodeJson, encodeJson, publishedPorts, STATUS_TABLE, TASKS_TABLE, TaskAssignment, TaskStatus, VipEntry, VIPS_TABLE, type ServiceRecord } from './records.ts';
 import { plan } from './placement.ts';
 import { INGRESS_TABLE, type IngressEntry } from './ingress.ts';
 import { controlVipSource, createVipAllocator } from './vips.ts';
 import { INGRESS_NETWORK, STARTUP_GRACE_MS } from './config.ts';
-import { svcKey, type NodeView, type Shared } from './common.ts';
+import { type NodeView, type Shared } from './common.ts';
 
 export interface Manager {
   /** One manager pass (nothing unless this node is the manager); returns its warnings (e.g. a network's subnet is full). */
@@ -69,7 +69,15 @@ export function createManager(s: Shared): Manager {
         ready = [...new Set([...ready, ...holding])];
       }
       plan({ services: all, readyNodes: ready, status, now: now(), newId });
-      for (let i = 0; i < all.length; i++) if (JSON.stringify(all[i]) !== before[i]) await putJson(await recordStore(), svcKey(all[i]!.ID), all[i]);
+      // Each changed record is written only if nobody (another manager's `service update`) wrote
+      // it since this pass read it; otherwise the pass publishes nothing and the next one (a second later) replans
+      // from what is stored, so the tasks table never shows a plan that was not kept.
+      let lost = 0;
+      for (let i = 0; i < all.length; i++) if (JSON.stringify(all[i]) !== before[i] && !(await s.writeRecord(all[i]!))) lost++;
+      if (lost > 0) {
+        ctx.log.info('services: a record changed during the reconciler pass; replanning', { records: lost });
+        return;
+      }
       publish(all);
     });
     return vipWarnings;

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { createKernel, definePlugin, errors, raise, type Engine, type Kernel, type NetDef, type RemoveCheck, type ServicesApi, type TableEntry, type Tables, type TaskOptions } from '@weft/kernel';
+import { createKernel, definePlugin, errors, memoryClusterStore, raise, type ClusterStore, type Control, type Engine, type Kernel, type NetDef, type RemoveCheck, type ServicesApi, type TableEntry, type Tables, type TaskOptions } from '@weft/kernel';
 import type { Sandbox, SandboxCreateRequest, ServiceSpec } from '@weft/api';
 // The real published-port forwarding (the engine provides the `ports` service in the agent).
 import { createPorts } from '@weft/engine';
@@ -833,6 +833,116 @@ test('compose: a malformed file is refused with the path of the bad field, befor
     assert.match(String((e as Error).message), /services\.web\.ports/);
   }
   assert.equal(made, [], 'nothing deployed');
+});
+
+/**
+ * Several managers on one cluster store (a real ClusterStore implementation in memory; the
+ * etcd backend passes the same conformance suite), each with the control plane's answers as a
+ * real manager gets them: role, leadership, the store. Not `opts.isManager`.
+ */
+async function managers(n: number) {
+  const t = sharedTables();
+  const store: ClusterStore = memoryClusterStore();
+  const nets = NETS.map((d) => ({ ...d }));
+  const vip = fakeVipSource(nets);
+  const netfilter = fakeNetfilter();
+  const names = Array.from({ length: n }, (_, i) => `m${i}`);
+  const leader = { name: names[0]! };
+  /** While closed, the leader's transactions wait (a slow write, as on a loaded etcd). */
+  const gate = { closed: undefined as Promise<void> | undefined };
+  const leaderStore: ClusterStore = { ...store, txn: async (req) => {
+    await gate.closed;
+    return store.txn(req);
+  } };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-services-managers-'));
+  const nodes: Node[] = [];
+  let seq = 0;
+  for (const [i, name] of names.entries()) {
+    const kernel = createKernel();
+    const engine = fakeEngine(nets);
+    const control = { role: i < n - 1 ? 'manager' : 'worker', isLeader: () => leader.name === name, clusterStore: () => (i === 0 ? leaderStore : i < n - 1 ? store : undefined) } as unknown as Control;
+    const r = await kernel.load([
+      { plugin: definePlugin({ manifest: { name: 'fake-tables', version: '0.1.0', kernel: '^0.1.0', provides: ['tables'] }, services: { tables: () => t.forNode(name) } }) },
+      { plugin: definePlugin({ manifest: { name: 'fake-engine', version: '0.1.0', kernel: '^0.1.0', provides: ['engine', 'ports'] }, services: { engine: () => engine, ports: () => ports } }) },
+      { plugin: definePlugin({ manifest: { name: 'fake-control', version: '0.1.0', kernel: '^0.1.0', provides: ['control'] }, services: { control: () => control } }) },
+      {
+        plugin: servicesPlugin({ readyNodes: async () => names, nodeName: () => name, newId: () => `t${String(++seq).padStart(3, '0')}`, vipSource: () => vip.source, netfilter: netfilter.nf }),
+        config: { intervalMs: 60_000, runDir: path.join(dir, name), publishHost: hostOf(i) },
+      },
+    ]);
+    if (isLeft(r)) throw new Error(JSON.stringify(r.left));
+    t.kernels.push(kernel);
+    nodes.push({ name, kernel, engine, api: kernel.service('services')! });
+  }
+  const settle = async () => {
+    for (let i = 0; i < 6; i++) for (const x of nodes) await x.api.reconcile();
+  };
+  const stop = async () => {
+    await Promise.all(nodes.map((x) => x.kernel.stop()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { nodes, store, leader, gate, settle, stop };
+}
+
+test('several managers on a cluster store: any manager changes services, a name race has one winner, updates racing the reconciler are never lost, workers refuse', async () => {
+  const c = await managers(4); // m0 leader, m1 and m2 managers, m3 a worker
+  const [m0, m1, m2, w] = c.nodes as [Node, Node, Node, Node];
+  try {
+    // Created on a manager that is not the leader; the leader's reconciler places the tasks.
+    const { ID } = await m1.api.create(spec('api', 2));
+    await c.settle();
+    assert.is((await m0.api.get('api')).ServiceStatus?.RunningTasks, 2);
+    // The same name from two managers at once: exactly one wins, the other is told it exists.
+    for (let round = 0; round < 5; round++) {
+      const r = await Promise.allSettled([m1.api.create(spec(`race${round}`, 1)), m2.api.create(spec(`race${round}`, 1))]);
+      assert.is(r.filter((x) => x.status === 'fulfilled').length, 1, `round ${round}: one winner`);
+      assert.match(String((r.find((x) => x.status === 'rejected') as PromiseRejectedResult).reason), /already exists/);
+    }
+    assert.is((await m0.api.list()).filter((s) => s.Spec.Name.startsWith('race')).length, 5);
+    // Updates on two managers interleaved with the leader's passes (which rewrite the same record
+    // with its tasks): every update lands, none is overwritten by a pass that read before it.
+    for (let k = 3; k <= 8; k++) {
+      const via = k % 2 === 0 ? m1 : m2;
+      const cur = await via.api.get('api');
+      await Promise.all([via.api.update('api', cur.Version.Index, spec('api', k)), m0.api.reconcile(), m0.api.reconcile()]);
+      await c.settle();
+      const s = await m2.api.get(ID);
+      assert.is(s.Spec.Mode.Replicated.Replicas, k, `update to ${k} replicas kept`);
+      assert.is(s.ServiceStatus?.RunningTasks, k, `${k} tasks running after the update`);
+    }
+    // The reconciler's first pass over a new service (it writes the record with its tasks) racing
+    // an update on another manager: without a compare of the record's revision one of the two
+    // writes would silently undo the other.
+    for (let i = 0; i < 3; i++) {
+      await m1.api.create(spec(`lu${i}`, 1));
+      const v = (await m2.api.get(`lu${i}`)).Version.Index;
+      let open = () => {};
+      c.gate.closed = new Promise<void>((r) => (open = r));
+      const pass = m0.api.reconcile(); // reads the record, plans a task, waits at its write
+      await new Promise((r) => setTimeout(r, 20));
+      await m2.api.update(`lu${i}`, v, spec(`lu${i}`, 3)); // lands meanwhile
+      c.gate.closed = undefined;
+      open();
+      await pass;
+      await c.settle();
+      const s = await m0.api.get(`lu${i}`);
+      assert.is(s.Spec.Mode.Replicated.Replicas, 3, `lu${i}: the update survived the reconciler's concurrent write`);
+      assert.is(s.ServiceStatus?.RunningTasks, 3, `lu${i}: 3 tasks`);
+    }
+    // A record written behind a reader's back (as another manager's write would be) makes its
+    // stale write fail and retry: the update still lands, on the latest record.
+    const before = await m1.api.get('api');
+    await Promise.all([m1.api.update('api', before.Version.Index, spec('api', 2)), m2.api.remove('race0')]);
+    assert.is((await m0.api.get('api')).Spec.Mode.Replicated.Replicas, 2);
+    // A removed service frees its name for a new one.
+    await m1.api.remove('race1');
+    await m2.api.create(spec('race1', 1));
+    // A worker (no cluster store) changes nothing and says why.
+    const err = await w.api.create(spec('nope', 1)).then(() => undefined, (e: Error) => e);
+    assert.match(String(err), /not a swarm manager/);
+  } finally {
+    await c.stop();
+  }
 });
 
 test.run();
