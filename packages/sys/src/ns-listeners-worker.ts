@@ -15,7 +15,7 @@ import * as dgram from 'node:dgram';
 import type { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { parentPort } from 'node:worker_threads';
-import { check, cstr, loadSys } from './host.ts';
+import { check, cstr, errnoName, loadSys, SysError } from './host.ts';
 import { netnsPath } from './netns.ts';
 import { CLONE_NEWNET, O_CLOEXEC, O_RDONLY } from './types.ts';
 
@@ -151,7 +151,8 @@ port.on('message', (m: In) => {
       queue = queue.then(() =>
         open(m).then(
           () => port.postMessage({ t: 'opened', req: m.req }),
-          (e: Error & { code?: string }) => port.postMessage({ t: 'failed', req: m.req, error: String(e?.message ?? e), code: e?.code ?? '' }),
+          (e: Error & { code?: string; errno?: number }) =>
+            port.postMessage({ t: 'failed', req: m.req, error: String(e?.message ?? e), code: e?.code ?? (e instanceof SysError ? errnoName(e.errno) : '') }),
         ));
       break;
     case 'close':

@@ -68,6 +68,7 @@ rootTest('listeners inside two namespaces from one thread: UDP and framed TCP, v
       assert.match(lab.exec(a, 'ss', ['-lnu']), /198\.18\.231\.1:5055/);
       const missing = await l.listen('gone', { ns: `${lab.prefix}nope`, addrs: ['127.0.0.1'], port: 5056, tcp: false }, () => {}).then(() => undefined, (e: Error) => e);
       assert.match(String(missing), /nope/);
+      assert.is((missing as Error & { code?: string }).code, 'ENOENT');
       // Closing a key closes its sockets.
       l.close('a');
       await new Promise((r) => setTimeout(r, 200));

@@ -37,7 +37,11 @@ export interface NsListenOptions {
 }
 
 export interface NsListeners {
-  /** Listens under `key` (replacing what it had); resolves once every socket is bound, rejects with the reason otherwise (then none is left open). */
+  /**
+   * Listens under `key` (replacing what it had); resolves once every socket is bound, rejects
+   * with the reason otherwise (then none is left open): the error's `code` is the errno's name
+   * (`EADDRNOTAVAIL`: an address the namespace lacks; `ENOENT`: no such namespace).
+   */
   listen(key: string, o: NsListenOptions, handler: NsHandler): Promise<void>;
   /** Closes the sockets of `key`. */
   close(key: string): void;

@@ -31,7 +31,7 @@ test('the build writes two executables and embeds every module a thread or a chi
   assert.equal(fs.readdirSync(b.dir).sort(), ['weft', 'weft-agent']);
   for (const f of [b.weft, b.agent]) assert.ok((fs.statSync(f).mode & 0o111) !== 0, `${f} is executable`);
   const agent = b.built.find((x) => x.name === 'weft-agent')!;
-  for (const m of ['plugins/datapath/vxlan/src/worker.ts', 'plugins/datapath/sodium/src/worker.ts', 'plugins/datapath/aes-gcm/src/worker.ts', 'plugins/host/docker/src/dns-worker.ts']) {
+  for (const m of ['plugins/datapath/vxlan/src/worker.ts', 'plugins/datapath/sodium/src/worker.ts', 'plugins/datapath/aes-gcm/src/worker.ts', 'packages/sys/src/ns-listeners-worker.ts']) {
     assert.ok(agent.entries.includes(m), `weft-agent embeds ${m} (has ${agent.entries.join(', ')})`);
   }
 });

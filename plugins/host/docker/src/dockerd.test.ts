@@ -98,7 +98,8 @@ async function startAgent(a: Agent): Promise<void> {
     env: { ...process.env, ...a.env },
   });
   fs.closeSync(log);
-  const end = Date.now() + 20_000;
+  // 45 s as the cluster harness gives: a loaded 2-core CI machine starts agents slowly.
+  const end = Date.now() + 45_000;
   for (;;) {
     try {
       if ((await a.client.version()).Version !== '') return;
