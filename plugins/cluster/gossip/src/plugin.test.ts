@@ -139,7 +139,12 @@ test('swarm key ring: installed before the first join; two rotations during stea
     ks.push(await swarmAgent(8, ring.gossip(), 6, outs[2]!));
     assert.is(outs[1]!.joined, 1, 'the first join, right after the ring was published, already reached the encrypted seed');
     assert.is(outs[2]!.joined, 1);
-    assert.ok(await waitFor(() => ks.every((k) => aliveNames(k) === 'n6,n7,n8'), 10_000), ks.map(aliveNames).join(' | '));
+    // A bound for a loaded CI machine, not a timing target (the view converges in well under a
+    // second here); the message shows every member's state in each node's view.
+    assert.ok(
+      await waitFor(() => ks.every((k) => aliveNames(k) === 'n6,n7,n8'), 30_000),
+      ks.map((k) => k.service('membership')!.members().map((m) => `${m.name}:${m.state}`).join(',')).join(' | '),
+    );
     for (const k of ks) await k.service('tables')!.joinNetwork('net1');
     // A bound for a loaded CI machine (Deno, many suites at once), not a timing target: the
     // attachments travel in gossip broadcasts and again in every push/pull.
