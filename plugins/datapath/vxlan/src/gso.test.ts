@@ -133,6 +133,192 @@ test('gather mode: headers only, payload left in place; checksums still valid; c
   assert.equal(joined.slice(10 + HL), [...sf.subarray(F + HL)]);
 });
 
+// ---------------------------------------------------------------------------------------------
+// IPv6
+
+const HL6 = 14 + 40 + 32;
+const SRC6 = [0xfd, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+const DST6 = [0xfd, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3];
+
+/** A TSO super-frame over IPv6 (GSO_TCPV6), flow label 0x12345, as a TAP hands it over. */
+function superFrame6(payload: number, mss: number): Uint8Array {
+  const b = new Uint8Array(F + HL6 + payload);
+  b[1] = 4; // GSO_TCPV6
+  b[4] = mss & 255;
+  b[5] = mss >> 8;
+  b.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd], F);
+  const ip = F + 14;
+  b.set([0x60, 0x01, 0x23, 0x45, 0, 0, 6, 64, ...SRC6, ...DST6], ip);
+  writeU16(b, ip + 4, 32 + payload);
+  const tcp = ip + 40;
+  writeU16(b, tcp, 40000);
+  writeU16(b, tcp + 2, 5201);
+  writeU32(b, tcp + 4, 0xfffff000);
+  writeU32(b, tcp + 8, 777);
+  b[tcp + 12] = 8 << 4;
+  b[tcp + 13] = 0x18;
+  b.set([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2], tcp + 20);
+  for (let i = 0; i < payload; i++) b[F + HL6 + i] = (i * 11 + 5) & 255;
+  return b;
+}
+
+/** Full TCP checksum over IPv6 (pseudo-header: addresses, upper-layer length, next header). */
+const tcp6Ok = (b: Uint8Array, ip: number): boolean => {
+  const plen = readU16(b, ip + 4);
+  const s = sum16(b, ip + 8, ip + 40, 6 + plen);
+  return fold(sum16(b, ip + 40, ip + 40 + plen, s)) === 0xffff;
+};
+
+/** The GRO train segmentTcp makes of a v6 super-frame, 2 bytes into a fresh buffer (as udpBatch lays it out). */
+function train6(payload: number, mss: number): { buf: Uint8Array; total: number; size: number; count: number; sf: Uint8Array } {
+  const sf = superFrame6(payload, mss);
+  const b = new Uint8Array(80000);
+  b.set(sf);
+  const r = newSegOut();
+  assert.ok(segmentTcp(b, F, sf.length - F, 99, 8000, r));
+  const buf = new Uint8Array(70000);
+  buf.set(b.subarray(8000, 8000 + r.total), 2);
+  return { buf, total: r.total, size: r.size, count: r.count, sf };
+}
+
+test('segmentTcp over IPv6: payload length, sequence, PSH on the last only, valid TCP checksums, flow label kept', () => {
+  const mss = 1378;
+  const { buf, size, count, total, sf } = train6(5000, mss);
+  assert.is(count, 4);
+  assert.is(size, 8 + HL6 + mss);
+  const collected: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const ip = 2 + i * size + 8 + 14;
+    assert.is(readU32(buf, ip), 0x60012345, 'version, class, flow label');
+    assert.is(readU16(buf, ip + 4), 32 + Math.min(mss, 5000 - i * mss));
+    assert.ok(tcp6Ok(buf, ip), `TCP checksum of segment ${i}`);
+    assert.is(readU32(buf, ip + 44), (0xfffff000 + i * mss) >>> 0);
+    assert.is(buf[ip + 53], i === count - 1 ? 0x18 : 0x10);
+    for (let k = ip + 72; k < ip + 40 + readU16(buf, ip + 4); k++) collected.push(buf[k]!);
+  }
+  assert.equal(collected, [...sf.subarray(F + HL6)]);
+  assert.is(total, 3 * size + 8 + HL6 + (5000 - 3 * mss));
+});
+
+test('coalesceTcp over IPv6: one TCPV6 super-frame, bytes intact, CHECKSUM_PARTIAL that completes to a valid checksum', () => {
+  const mss = 1378;
+  for (const gather of [false, true]) {
+    const { buf, total, size, count, sf } = train6(5000, mss);
+    const co = newSegOut();
+    assert.ok(coalesceTcp(buf, 2, total, size, co, gather), `gather=${gather}`);
+    assert.is(co.size, 2);
+    assert.is(co.total, 8 + HL6 + 5000);
+    // The super-frame as the TAP write sees it (one piece, or gathered pieces).
+    const joined: number[] = [];
+    for (let k = 0; k < co.nparts; k++) joined.push(...buf.subarray(co.parts[2 * k]!, co.parts[2 * k]! + co.parts[2 * k + 1]!));
+    assert.is(co.nparts, gather ? count : 1);
+    const fr = Uint8Array.from(joined);
+    assert.is(fr.length, 10 + HL6 + 5000);
+    assert.is(fr[0], 1, 'NEEDS_CSUM');
+    assert.is(fr[1], 4, 'GSO_TCPV6');
+    assert.is(fr[2]! | (fr[3]! << 8), HL6, 'hdr_len');
+    assert.is(fr[4]! | (fr[5]! << 8), mss, 'gso_size');
+    assert.is(fr[6]! | (fr[7]! << 8), 54, 'csum_start');
+    assert.is(fr[8], 16, 'csum_offset');
+    const ip = 10 + 14;
+    assert.is(readU16(fr, ip + 4), 32 + 5000, 'payload length of the whole');
+    assert.is(readU32(fr, ip), 0x60012345);
+    assert.is(fr[ip + 53], 0x18, 'PSH of the last segment kept');
+    assert.equal([...fr.subarray(10 + HL6)], [...sf.subarray(F + HL6)]);
+    // Finish the partial checksum as the stack would: the result is a valid TCP checksum.
+    const t = ip + 40;
+    writeU16(fr, t + 16, ~fold(sum16(fr, t, fr.length, 0)) & 0xffff);
+    assert.ok(tcp6Ok(fr, ip), 'completed checksum');
+  }
+});
+
+/** Asserts the train is refused and left byte for byte as it was. */
+function refused(buf: Uint8Array, total: number, size: number, what: string): void {
+  const before = buf.slice(0, total + 2);
+  assert.not.ok(coalesceTcp(buf, 2, total, size, newSegOut()), what);
+  assert.equal(buf.subarray(0, total + 2), before, `${what}: buffer untouched`);
+}
+
+test('coalesceTcp over IPv6 refuses trains it must not merge', () => {
+  const mss = 1378;
+  const seg = (i: number, size: number) => 2 + i * size + 8 + 14; // IPv6 header of datagram i
+  const cases: [string, (b: Uint8Array, size: number) => void][] = [
+    ['PSH on a middle segment', (b, s) => (b[seg(1, s) + 53] = 0x18)],
+    ['FIN on the last segment', (b, s) => (b[seg(3, s) + 53] = 0x19)],
+    ['SYN', (b, s) => (b[seg(0, s) + 53] = 0x12)],
+    ['another source port', (b, s) => writeU16(b, seg(2, s) + 40, 40001)],
+    ['another destination port', (b, s) => writeU16(b, seg(1, s) + 42, 80)],
+    ['another source address', (b, s) => (b[seg(2, s) + 23] = 9)],
+    ['another destination address', (b, s) => (b[seg(3, s) + 39] = 9)],
+    ['another flow label', (b, s) => (b[seg(1, s) + 3] = 0x46)],
+    ['another traffic class (ECN CE)', (b, s) => (b[seg(1, s) + 1] = 0x31)],
+    ['another hop limit', (b, s) => (b[seg(2, s) + 7] = 63)],
+    ['another ACK', (b, s) => writeU32(b, seg(1, s) + 48, 778)],
+    ['a gap in sequence numbers', (b, s) => writeU32(b, seg(2, s) + 44, 1)],
+    ['another TCP option value', (b, s) => (b[seg(1, s) + 40 + 31] = 3)],
+    ['another VNI', (b, s) => (b[2 + s + 6] = 1)],
+    ['another destination MAC', (b, s) => (b[2 + 2 * s + 8 + 5] = 9)],
+    ['a payload length that disagrees with the datagram', (b, s) => writeU16(b, seg(1, s) + 4, 32 + mss - 1)],
+    ['a hop-by-hop header announced in the first', (b, s) => (b[seg(0, s) + 6] = 0)],
+    ['a routing header announced in a later one', (b, s) => (b[seg(2, s) + 6] = 43)],
+    ['version 4 in an IPv6 frame', (b, s) => (b[seg(0, s)] = 0x40)],
+  ];
+  for (const [what, mutate] of cases) {
+    const { buf, total, size } = train6(5000, mss);
+    mutate(buf, size);
+    refused(buf, total, size, what);
+  }
+});
+
+test('coalesceTcp over IPv6 refuses a train whose datagrams carry a real extension header', () => {
+  // Each datagram of a valid train with an 8-byte Destination Options header (PadN) inserted
+  // between the IPv6 and TCP headers: a train of 8-byte-longer datagrams that is otherwise valid.
+  const mss = 1378;
+  const { buf, total, size, count } = train6(5000, mss);
+  const size2 = size + 8;
+  const out = new Uint8Array(70000);
+  let o = 2;
+  for (let i = 0; i < count; i++) {
+    const q = 2 + i * size;
+    const dl = Math.min(size, total - i * size);
+    const ip = q + 8 + 14;
+    out.set(buf.subarray(q, ip + 40), o);
+    const oip = o + 8 + 14;
+    out[oip + 6] = 60; // next header: Destination Options
+    writeU16(out, oip + 4, readU16(buf, ip + 4) + 8);
+    out.set([6, 0, 1, 4, 0, 0, 0, 0], oip + 40); // next: TCP, len 0, PadN of 4
+    out.set(buf.subarray(ip + 40, q + dl), oip + 48);
+    o += dl + 8;
+  }
+  refused(out, o - 2, size2, 'Destination Options header');
+});
+
+test('coalesceTcp: a lone IPv6 datagram and v4/v6 mixed in one train are not merged; rxVnetHeader marks a v6 frame CHECKSUM_PARTIAL', () => {
+  const mss = 1378;
+  const { buf, size } = train6(5000, mss);
+  // One datagram "train": coalescing one datagram is harmless but the caller never asks; a
+  // train where datagram 1 is IPv4 must be refused.
+  const v4 = superFrame(2 * 1398, 1398);
+  const b4 = new Uint8Array(80000);
+  b4.set(v4);
+  const r4 = newSegOut();
+  assert.ok(segmentTcp(b4, F, v4.length - F, 99, 8000, r4));
+  const mixed = new Uint8Array(70000);
+  mixed.set(buf.subarray(2, 2 + size), 2);
+  mixed.set(b4.subarray(8000, 8000 + r4.size), 2 + size);
+  refused(mixed, size + r4.size, size, 'IPv6 then IPv4');
+  const one = new Uint8Array(2000);
+  one.set(buf.subarray(2, 2 + size), 2);
+  rxVnetHeader(one, 10, size - 8);
+  assert.is(one[0], 1, 'NEEDS_CSUM');
+  assert.is(one[1], 0, 'no GSO');
+  assert.is(one[6], 54, 'csum_start after the IPv6 header');
+  assert.is(one[8], 16);
+  const ip = 10 + 14;
+  writeU16(one, ip + 56, ~fold(sum16(one, ip + 40, ip + 40 + readU16(one, ip + 4), 0)) & 0xffff);
+  assert.ok(tcp6Ok(one, ip), 'the partial checksum completes to a valid one');
+});
+
 test('VXLAN header: I flag, 24-bit VNI, reserved bits must be zero', () => {
   const b = new Uint8Array(8);
   writeVxlanHeader(b, 0, 0xabcdef);

@@ -107,23 +107,36 @@ export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, o
 }
 
 /**
- * Coalesces a GRO train at b[p..p+len) of `seg`-byte VXLAN datagrams carrying one IPv4 TCP flow
- * with contiguous sequence numbers, equal ACK and options, and only ACK/PSH flags. On success the
- * super-frame's inner frame starts at p+8 with a GSO virtio header at p-2, `r.size` = p and
- * `r.total` = 8 + inner length. With `gather`, payloads stay in place and `r.parts` lists the
- * pieces to write (virtio header + headers + first payload, then each further payload).
- * False (buffer untouched) when the train does not qualify.
+ * Coalesces a GRO train at b[p..p+len) of `seg`-byte VXLAN datagrams carrying one TCP flow over
+ * IPv4 (no options, not a fragment) or IPv6 (no extension headers) with contiguous sequence
+ * numbers, equal ACK and options, and only ACK/PSH flags (PSH on the last datagram only). Every
+ * datagram must match the first in VXLAN header, MACs, addresses, ports, and for IPv6 the first
+ * word (version, traffic class, flow label) and the hop limit, as the kernel's GRO requires. On
+ * success the super-frame's inner frame starts at p+8 with a GSO virtio header (TCPV4 or TCPV6)
+ * at p-2, `r.size` = p and `r.total` = 8 + inner length. With `gather`, payloads stay in place
+ * and `r.parts` lists the pieces to write (virtio header + headers + first payload, then each
+ * further payload). False (buffer untouched) when the train does not qualify.
  */
 export function coalesceTcp(b: Uint8Array, p: number, len: number, seg: number, r: SegOut, gather = false): boolean {
   const n = Math.ceil(len / seg);
   const f = p + 8;
   const ip = f + ETH;
-  if (readU16(b, f + 12) !== 0x0800 || b[ip] !== 0x45 || b[ip + 9] !== TCP) return false;
-  const tcp = ip + 20;
+  const et = readU16(b, f + 12);
+  let v6: boolean;
+  if (et === 0x0800) {
+    if (b[ip] !== 0x45 || b[ip + 9] !== TCP) return false;
+    v6 = false;
+  } else if (et === 0x86dd) {
+    if ((b[ip]! >> 4) !== 6 || b[ip + 6] !== TCP) return false; // extension headers: not coalesced
+    v6 = true;
+  } else return false;
+  const iphl = v6 ? 40 : 20;
+  const tcp = ip + iphl;
   const tcphl = (b[tcp + 12]! >> 4) * 4;
-  const hl = ETH + 20 + tcphl;
+  const hl = ETH + iphl + tcphl;
   const mss = seg - 8 - hl;
-  if (mss <= 0 || readU16(b, ip + 2) !== 20 + tcphl + mss) return false;
+  if (mss <= 0 || tcphl < 20) return false;
+  if (v6 ? readU16(b, ip + 4) !== tcphl + mss : readU16(b, ip + 2) !== 20 + tcphl + mss) return false;
   const seq0 = readU32(b, tcp + 4);
   // Check every datagram before moving anything.
   let lastFlags = 0;
@@ -133,18 +146,25 @@ export function coalesceTcp(b: Uint8Array, p: number, len: number, seg: number, 
     if (dl <= 8 + hl) return false;
     for (let k = 0; k < 8; k++) if (b[q + k] !== b[p + k]) return false; // VXLAN header (VNI)
     const fq = q + 8;
-    for (let k = 0; k < 12; k++) if (b[fq + k] !== b[f + k]) return false; // MACs
+    for (let k = 0; k < 14; k++) if (b[fq + k] !== b[f + k]) return false; // MACs, EtherType
     const iq = fq + ETH;
-    if (b[iq] !== 0x45 || b[iq + 9] !== TCP || readU32(b, iq + 12) !== readU32(b, ip + 12) || readU32(b, iq + 16) !== readU32(b, ip + 16)) return false;
-    if (readU16(b, iq + 6) & 0x3fff) return false; // fragments
-    const tq = iq + 20;
+    if (v6) {
+      // Version/class/flow label, next header and hop limit, source and destination.
+      if (readU32(b, iq) !== readU32(b, ip) || b[iq + 6] !== TCP || b[iq + 7] !== b[ip + 7]) return false;
+      for (let k = 8; k < 40; k += 4) if (readU32(b, iq + k) !== readU32(b, ip + k)) return false;
+      if (readU16(b, iq + 4) !== dl - 8 - ETH - 40) return false;
+    } else {
+      if (b[iq] !== 0x45 || b[iq + 9] !== TCP || readU32(b, iq + 12) !== readU32(b, ip + 12) || readU32(b, iq + 16) !== readU32(b, ip + 16)) return false;
+      if (readU16(b, iq + 6) & 0x3fff) return false; // fragments
+      if (readU16(b, iq + 2) !== dl - 8 - ETH) return false;
+    }
+    const tq = iq + iphl;
     if (readU32(b, tq) !== readU32(b, tcp) || readU32(b, tq + 8) !== readU32(b, tcp + 8)) return false; // ports, ACK
     if (((b[tq + 12]! >> 4) * 4) !== tcphl) return false;
     for (let k = 20; k < tcphl; k++) if (b[tq + k] !== b[tcp + k]) return false; // options
     const fl = b[tq + 13]!;
     if ((fl & ~0x18) !== 0 || (j < n - 1 && (fl & 0x08) !== 0)) return false;
     if (readU32(b, tq + 4) !== ((seq0 + j * mss) >>> 0)) return false;
-    if (readU16(b, iq + 2) !== dl - 8 - ETH) return false;
     lastFlags = fl;
   }
   let end = f + hl + mss;
@@ -167,21 +187,26 @@ export function coalesceTcp(b: Uint8Array, p: number, len: number, seg: number, 
   }
   if (!gather) parts[1] = 10 + end - f;
   const inner = end - f;
-  const tcpLen = inner - ETH - 20;
-  writeU16(b, ip + 2, 20 + tcpLen);
-  writeU16(b, ip + 10, 0);
-  writeU16(b, ip + 10, ~fold(sum16(b, ip, ip + 20, 0)) & 0xffff);
+  const tcpLen = inner - ETH - iphl;
   b[tcp + 13] = lastFlags;
   // CHECKSUM_PARTIAL: the TCP checksum field holds the folded pseudo-header sum.
-  writeU16(b, tcp + 16, fold(sum16(b, ip + 12, ip + 20, TCP + tcpLen)));
+  if (v6) {
+    writeU16(b, ip + 4, tcpLen);
+    writeU16(b, tcp + 16, fold(sum16(b, ip + 8, ip + 40, TCP + tcpLen)));
+  } else {
+    writeU16(b, ip + 2, 20 + tcpLen);
+    writeU16(b, ip + 10, 0);
+    writeU16(b, ip + 10, ~fold(sum16(b, ip, ip + 20, 0)) & 0xffff);
+    writeU16(b, tcp + 16, fold(sum16(b, ip + 12, ip + 20, TCP + tcpLen)));
+  }
   const v = f - 10;
   b[v] = 1; // VIRTIO_NET_HDR_F_NEEDS_CSUM
-  b[v + 1] = 1; // VIRTIO_NET_HDR_GSO_TCPV4
+  b[v + 1] = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
   b[v + 2] = hl & 255;
   b[v + 3] = hl >> 8;
   b[v + 4] = mss & 255;
   b[v + 5] = mss >> 8;
-  b[v + 6] = (ETH + 20) & 255;
+  b[v + 6] = (ETH + iphl) & 255;
   b[v + 7] = 0;
   b[v + 8] = 16;
   b[v + 9] = 0;
