@@ -11,7 +11,13 @@
  * measures it properly, in adjacent on/off windows of one setup (see pairedMetrics): the ratio
  * to `weft` in the same run is what metrics cost the data path.
  *
- *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--warm µs] [--repeat N] [--scrape-ms N] [--pairs N] [--only weft,weftmetrics,weftlow,weftenc,weftgcm,wireguard,kernel,veth]
+ * IPv6: the `weft` and `weftenc` networks are dual-stack (fd00:7::/64 beside 10.7.0.0/24), and
+ * `--v6-pairs N` (default 5; 0 turns it off) measures TCP over IPv6 against IPv4 between the same
+ * two sandboxes on the same network, in N pairs of adjacent `--v6-seconds` (default 2) iperf3
+ * windows (v4 then v6, then v6 then v4, alternately): the median of the pairs' v6 ÷ v4 is the
+ * `weft6` ratio (`weftenc6` on the encrypted network).
+ *
+ *   node --import tsx src/bench.ts [--seconds 5] [--pings 200] [--offload 0|1] [--threads 1|2] [--gather 0|1] [--nice N] [--tcp 0|1] [--spin µs] [--warm µs] [--repeat N] [--scrape-ms N] [--pairs N] [--v6-pairs N] [--v6-seconds S] [--only weft,weftmetrics,weftlow,weftenc,weftgcm,wireguard,kernel,veth]
  *
  * The cipher plugins are loaded through the kernel by package name, as the agent does: the data
  * path gets only the `cipher` service, and its threads load the module the service names.
@@ -40,6 +46,19 @@ const only = opt('only', 'weft,weftmetrics,weftlow,weftenc,weftgcm,wireguard,ker
 const scrapeMs = Number(opt('scrape-ms', '100'));
 /** `--pairs N`: with weftmetrics, N pairs of 1-second windows, scraping on/off alternately, on one setup. */
 const pairs = Number(opt('pairs', '0'));
+/** `--v6-pairs N`: on weft and weftenc, N pairs of adjacent v4/v6 TCP windows on one setup. */
+const v6Pairs = Number(opt('v6-pairs', '5'));
+const v6Seconds = Number(opt('v6-seconds', '2'));
+if (!Number.isInteger(v6Pairs) || v6Pairs < 0 || v6Pairs > 100) {
+  console.error(`Error: --v6-pairs ${opt('v6-pairs', '5')} must be a whole number of pairs from 0 (off) to 100`);
+  process.exit(2);
+}
+if (!(v6Seconds >= 1 && v6Seconds <= 60)) {
+  console.error(`Error: --v6-seconds ${opt('v6-seconds', '2')} must be a number of seconds from 1 to 60`);
+  process.exit(2);
+}
+/** The rows that also measure IPv6 against IPv4 (dual-stack networks). */
+const V6_MODES = ['weft', 'weftenc'] as const;
 /** The cipher plugin (package name) each encrypted row loads. */
 const CIPHER_PLUGINS = { weftenc: '@weft/sodium', weftgcm: '@weft/aes-gcm' } as const;
 
@@ -131,6 +150,46 @@ async function pairedMetrics(lab: Lab, client: string, server: string, dst: stri
       }
     }
     return { tcp, udp, scrapesPerSecond: scrapes / (onMs / 1000) };
+  } finally {
+    await lab.kill(srv);
+  }
+}
+
+/** TCP over IPv6 vs IPv4 on one network: per pair v6 ÷ v4, and every window's Gbit/s. */
+interface V6Paired {
+  readonly ratios: number[];
+  readonly v4: number[];
+  readonly v6: number[];
+}
+/** Set by the weft/weftenc rows of the current run when `--v6-pairs` > 0. */
+let v6Paired: Record<string, V6Paired> = {};
+
+/**
+ * TCP over IPv6 against IPv4 between the same two sandboxes of one dual-stack network: `v6Pairs`
+ * pairs of adjacent `v6Seconds` iperf3 windows, v4 first in even pairs and v6 first in odd ones,
+ * so drift and the order within a pair cancel out in the median of the pairs' ratios.
+ */
+async function pairedV6(lab: Lab, client: string, server: string, dst4: string, dst6: string): Promise<V6Paired> {
+  // One unbound server answers on both families.
+  const srv = lab.spawn(server, 'iperf3', ['-s', '-p', '5202']);
+  try {
+    await sleep(300);
+    lab.exec(client, 'ping', ['-c', '2', '-i', '0.1', '-W', '2', dst6]);
+    const window = (dst: string): number => {
+      const out = lab.exec(client, 'iperf3', ['-c', dst, '-p', '5202', '-t', String(v6Seconds), '-J'], { timeoutMs: (v6Seconds + 20) * 1000 });
+      return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9;
+    };
+    const r: V6Paired = { ratios: [], v4: [], v6: [] };
+    for (let i = 0; i < v6Pairs; i++) {
+      const v4First = i % 2 === 0;
+      const a = window(v4First ? dst4 : dst6);
+      const b = window(v4First ? dst6 : dst4);
+      const [g4, g6] = v4First ? [a, b] : [b, a];
+      r.v4.push(g4);
+      r.v6.push(g6);
+      r.ratios.push(g6 / g4);
+    }
+    return r;
   } finally {
     await lab.kill(srv);
   }
@@ -235,6 +294,7 @@ async function wireguard(lab: Lab, h1: string, h2: string, a1: string, a2: strin
 async function oneRun(): Promise<Record<string, Result>> {
   const results: Record<string, Result> = {};
   paired = undefined;
+  v6Paired = {};
   await withLab('bench', async (lab) => {
     const { h1, h2, a1, a2 } = twoHosts(lab);
     const mtu = 1450;
@@ -282,13 +342,15 @@ async function oneRun(): Promise<Record<string, Result>> {
         dps.push(await createVxlanDataPath({ dataPathAddr: a2, netns: h2, offload, ...lat, threads, gather, nice, ...(enc ? { cipher: ciphers[1]! } : {}) }));
         const [d1, d2] = dps as [VxlanDataPath, VxlanDataPath];
         // Encrypted: the envelope's 28 bytes come off the overlay MTU (1450 − 28), as the overlay driver does.
-        const net = { id: 'bench', vni: 4200, mtu: enc ? mtu - (ciphers[0]?.overhead ?? 28) : mtu, encrypted: enc, internal: false, gateways: ['10.7.0.1/24'] };
+        // weft, weftenc with --v6-pairs: dual-stack, IPv6 measured against IPv4 on this network.
+        const v6 = v6Pairs > 0 && (V6_MODES as readonly string[]).includes(mode);
+        const net = { id: 'bench', vni: 4200, mtu: enc ? mtu - (ciphers[0]?.overhead ?? 28) : mtu, encrypted: enc, internal: false, gateways: v6 ? ['10.7.0.1/24', 'fd00:7::1/64'] : ['10.7.0.1/24'] };
         await d1.ensureNetwork(net);
         await d2.ensureNetwork(net);
-        await d1.addPort({ network: 'bench', endpointId: 'e1', mac: '02:42:0a:07:00:02', ipv4: '10.7.0.2/24', ifname: 'wftb1', dstName: 'eth0', netns: w1 });
-        await d2.addPort({ network: 'bench', endpointId: 'e2', mac: '02:42:0a:07:00:03', ipv4: '10.7.0.3/24', ifname: 'wftb2', dstName: 'eth0', netns: w2 });
-        d1.addPeer({ network: 'bench', mac: '02:42:0a:07:00:03', ipv4: '10.7.0.3', vtep: a2 });
-        d2.addPeer({ network: 'bench', mac: '02:42:0a:07:00:02', ipv4: '10.7.0.2', vtep: a1 });
+        await d1.addPort({ network: 'bench', endpointId: 'e1', mac: '02:42:0a:07:00:02', ipv4: '10.7.0.2/24', ...(v6 ? { ipv6: 'fd00:7::2/64' } : {}), ifname: 'wftb1', dstName: 'eth0', netns: w1 });
+        await d2.addPort({ network: 'bench', endpointId: 'e2', mac: '02:42:0a:07:00:03', ipv4: '10.7.0.3/24', ...(v6 ? { ipv6: 'fd00:7::3/64' } : {}), ifname: 'wftb2', dstName: 'eth0', netns: w2 });
+        d1.addPeer({ network: 'bench', mac: '02:42:0a:07:00:03', ipv4: '10.7.0.3', ...(v6 ? { ipv6: 'fd00:7::3' } : {}), vtep: a2 });
+        d2.addPeer({ network: 'bench', mac: '02:42:0a:07:00:02', ipv4: '10.7.0.2', ...(v6 ? { ipv6: 'fd00:7::2' } : {}), vtep: a1 });
         // weftmetrics: read every counter of both hosts while measuring, as /metrics scrapes do.
         let scrapes = 0;
         const scraper = mode !== 'weftmetrics' ? undefined : setInterval(() => {
@@ -307,6 +369,12 @@ async function oneRun(): Promise<Record<string, Result>> {
             for (const d of [d1, d2]) JSON.stringify(d.stats!());
           });
           console.log(`  metrics on ÷ off, ${pairs} adjacent pairs of 1 s windows: TCP median ${median(paired.tcp).toFixed(3)} [${Math.min(...paired.tcp).toFixed(3)} .. ${Math.max(...paired.tcp).toFixed(3)}], UDP-64 median ${median(paired.udp).toFixed(3)} [${Math.min(...paired.udp).toFixed(3)} .. ${Math.max(...paired.udp).toFixed(3)}], ${paired.scrapesPerSecond.toFixed(1)} scrapes/s while on (target: within 3 %)`);
+        }
+        if (v6) {
+          const p = await pairedV6(lab, w1, w2, '10.7.0.3', 'fd00:7::3');
+          v6Paired[mode] = p;
+          const f = (xs: number[]) => `${median(xs).toFixed(3)} [${Math.min(...xs).toFixed(3)} .. ${Math.max(...xs).toFixed(3)}]`;
+          console.log(`  ${mode}6: TCP over IPv6 ÷ IPv4, same network, ${v6Pairs} alternating pairs of ${v6Seconds} s windows: median ${f(p.ratios)} (target ≥ 0.90); IPv6 ${f(p.v6)} Gbit/s, IPv4 ${f(p.v4)} Gbit/s`);
         }
         if (process.env['WEFT_BENCH_COUNTERS'] === '1') console.log(JSON.stringify({ h1: d1.counters(), h2: d2.counters() }, null, 1));
       } finally {
@@ -335,6 +403,8 @@ function summarize(results: Record<string, Result>) {
     metricsOnRttOverOffUs: mo !== undefined && w !== undefined ? mo.rttMedianUs - w.rttMedianUs : null,
     metricsPairedTcp: paired !== undefined ? median(paired.tcp) : null,
     metricsPairedUdpPps: paired !== undefined ? median(paired.udp) : null,
+    weftV6VsV4Tcp: v6Paired['weft'] !== undefined ? median(v6Paired['weft'].ratios) : null,
+    encryptedV6VsV4Tcp: v6Paired['weftenc'] !== undefined ? median(v6Paired['weftenc'].ratios) : null,
     weftVsKernelTcp: w !== undefined && k !== undefined ? w.tcpGbps / k.tcpGbps : null,
     weftVsVethTcp: w !== undefined && v !== undefined ? w.tcpGbps / v.tcpGbps : null,
     weftRttOverKernelUs: w !== undefined && k !== undefined ? w.rttMedianUs - k.rttMedianUs : null,
@@ -364,16 +434,16 @@ async function main(): Promise<void> {
     console.log(`bench skipped: ${skip}`);
     return;
   }
-  const runs: { results: Record<string, Result>; summary: ReturnType<typeof summarize> }[] = [];
+  const runs: { results: Record<string, Result>; summary: ReturnType<typeof summarize>; v6: Record<string, V6Paired> }[] = [];
   for (let i = 0; i < repeat; i++) {
     if (repeat > 1) console.log(`run ${i + 1} of ${repeat}`);
     const results = await oneRun();
     printRun(results);
-    runs.push({ results, summary: summarize(results) });
+    runs.push({ results, summary: summarize(results), v6: v6Paired });
   }
   const last = runs[runs.length - 1]!;
   if (repeat === 1) {
-    console.log(JSON.stringify({ offload, threads, gather, nice, spinUs, warmUs, seconds, results: last.results, ...last.summary }));
+    console.log(JSON.stringify({ offload, threads, gather, nice, spinUs, warmUs, seconds, v6Pairs, v6Seconds, results: last.results, v6: last.v6, ...last.summary }));
     return;
   }
   // Medians over the runs, of each run's own ratios.
@@ -385,7 +455,7 @@ async function main(): Promise<void> {
     med[key] = xs.length === 0 ? null : median(xs);
     if (xs.length > 0) console.log(`  ${key.padEnd(26)} ${med[key]!.toFixed(2).padStart(8)}  [${Math.min(...xs).toFixed(2)} .. ${Math.max(...xs).toFixed(2)}]`);
   }
-  console.log(JSON.stringify({ offload, threads, gather, nice, spinUs, warmUs, seconds, repeat, runs: runs.map((r) => ({ results: r.results, ...r.summary })), ...med }));
+  console.log(JSON.stringify({ offload, threads, gather, nice, spinUs, warmUs, seconds, v6Pairs, v6Seconds, repeat, runs: runs.map((r) => ({ results: r.results, v6: r.v6, ...r.summary })), ...med }));
 }
 
 function printRun(results: Record<string, Result>): void {
@@ -408,6 +478,9 @@ function printRun(results: Record<string, Result>): void {
     console.log(`encrypted Weft TCP: ${ratio(e.tcpGbps, g?.tcpGbps)} × wireguard-go (target ≥ 4), ${ratio(e.tcpGbps, w?.tcpGbps)} × Weft plaintext (target ≥ 0.5)`);
   }
   if (a !== undefined) console.log(`encrypted Weft TCP with aes-gcm: ${ratio(a.tcpGbps, e?.tcpGbps)} × with sodium, ${ratio(a.tcpGbps, w?.tcpGbps)} × Weft plaintext`);
+  for (const [mode, p] of Object.entries(v6Paired)) {
+    console.log(`${mode}6: TCP over IPv6 ${median(p.ratios).toFixed(2)} × IPv4 on the same network (median of ${p.ratios.length} alternating pairs; target ≥ 0.90)`);
+  }
   const mo = results['weftmetrics'];
   if (mo !== undefined && w !== undefined) {
     console.log(`metrics on (counters read every ${scrapeMs} ms) vs off: TCP ${ratio(mo.tcpGbps, w.tcpGbps)} ×, UDP-64 ${ratio(mo.udpPps, w.udpPps)} ×, RTT ${(mo.rttMedianUs - w.rttMedianUs).toFixed(0)} µs (target: within 3 %)`);
