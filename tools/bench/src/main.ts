@@ -1,7 +1,9 @@
 /**
- * `npm run bench [-- NAME...] [--quick]`: runs every package's `src/bench.ts` (each measures its own
- * reference in the same run and prints ratios), then prints the one-line JSON summaries together.
- * A bench prints its summary as the last line starting with `{`.
+ * `npm run bench [-- NAME...] [--quick] [-- ARGS...]`: runs every package's `src/bench.ts` (each
+ * measures its own reference in the same run and prints ratios), then prints the one-line JSON
+ * summaries together. ARGS after a second `--` go to every bench run, as with `bench:compare`
+ * (e.g. `npm run bench -- vxlan -- --only weft --v6-pairs 7`). A bench prints its summary as the
+ * last line starting with `{`.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -11,7 +13,10 @@ import { createProgress } from '@weft/progress';
 import { findBenches } from './find.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const args = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const dashdash = argv.indexOf('--');
+const args = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
+const passed = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
 const quick = args.includes('--quick');
 const only = args.filter((a) => !a.startsWith('--'));
 
@@ -33,7 +38,7 @@ for (const b of benches) {
   const t0 = Date.now();
   const out: string[] = [];
   const code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', b.file, ...(quick ? ['--quick'] : [])], { cwd: path.dirname(path.dirname(b.file)), stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', b.file, ...(quick ? ['--quick'] : []), ...passed], { cwd: path.dirname(path.dirname(b.file)), stdio: ['ignore', 'pipe', 'inherit'] });
     // Long benches (the gossip simulator at N=5000 takes ~30 min on 2 cores): WEFT_BENCH_TIMEOUT_MIN.
     const timer = setTimeout(() => child.kill('SIGTERM'), Number(process.env.WEFT_BENCH_TIMEOUT_MIN ?? 90) * 60_000);
     child.stdout.on('data', (d: Buffer) => {

@@ -48,7 +48,7 @@ export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, o
   let v4: boolean;
   if (et === 0x0800 && gsoType === 1) {
     iphl = (b[ip]! & 15) * 4;
-    if (b[ip + 9] !== TCP) return false;
+    if (iphl < 20 || b[ip + 9] !== TCP) return false;
     v4 = true;
   } else if (et === 0x86dd && gsoType === 4) {
     iphl = 40;
@@ -119,6 +119,7 @@ export function segmentTcp(b: Uint8Array, f: number, len: number, vni: number, o
  */
 export function coalesceTcp(b: Uint8Array, p: number, len: number, seg: number, r: SegOut, gather = false): boolean {
   const n = Math.ceil(len / seg);
+  if (gather && n > r.parts.length >> 1) return false; // more pieces than one writev is given
   const f = p + 8;
   const ip = f + ETH;
   const et = readU16(b, f + 12);

@@ -7,9 +7,11 @@ import { dnsResolver } from './dns.ts';
 import { controlFrames, controlHandshake, controlCodecs } from './control.ts';
 import { pluginJson, pluginSocket, apiJson } from './json.ts';
 import { tablesReceive } from './tables.ts';
+import { gso } from './gso.ts';
 
 export const HARNESSES: readonly Harness[] = [
   vxlan,
+  gso,
   sodiumEnvelope,
   netFrames,
   gossipPacket,
