@@ -125,7 +125,7 @@ test('UDP: one session per client through the forwarder, replies from the publis
 
 test('IPv6: 0.0.0.0 also listens on [::], other hosts are themselves; clients over [::1] reach the forwarder (TCP, UDP), which reaches an IPv6 target too', async () => {
   assert.equal(listenHosts('0.0.0.0', 'udp'), ['0.0.0.0', '::']);
-  assert.equal(listenHosts('0.0.0.0', 'tcp'), 'Deno' in globalThis ? ['0.0.0.0'] : ['0.0.0.0', '::'], 'TCP: not under Deno (its TCP sockets ignore ipv6Only)');
+  assert.equal(listenHosts('0.0.0.0', 'tcp'), 'Deno' in globalThis ? ['0.0.0.0'] : ['0.0.0.0', '::'], 'TCP under Deno: one dual-stack socket (listenPort), as its TCP sockets ignore ipv6Only');
   assert.equal(listenHosts('::'), ['::']);
   assert.equal(listenHosts('127.0.0.1'), ['127.0.0.1']);
   assert.ok(noIPv6(Object.assign(new Error('x'), { code: 'EADDRNOTAVAIL' })));

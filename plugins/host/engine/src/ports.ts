@@ -73,13 +73,18 @@ export interface PortListener {
 
 /**
  * `0.0.0.0` (every IPv4 address) also means `::` (every IPv6 address), as Docker publishes on both;
- * any other host is itself. Not for TCP under Deno, whose TCP listeners ignore `ipv6Only` (a `::`
- * socket there is dual-stack and collides with `0.0.0.0`): there, IPv6 needs `-p [::]:P:T`.
+ * any other host is itself. TCP under Deno is the exception (`dualStackTcp`).
  */
 export function listenHosts(host: string, protocol: 'tcp' | 'udp' = 'tcp'): string[] {
-  const dualTcp = protocol === 'tcp' && 'Deno' in globalThis;
-  return host === '0.0.0.0' && !dualTcp ? ['0.0.0.0', '::'] : [host];
+  return host === '0.0.0.0' && !dualStackTcp(protocol) ? ['0.0.0.0', '::'] : [host];
 }
+
+/**
+ * Deno's TCP listeners ignore `ipv6Only`: a `::` socket there is dual-stack (and collides with
+ * `0.0.0.0`). So under Deno, TCP on `0.0.0.0` is one `::` socket serving both families (IPv4
+ * clients as `::ffff:a.b.c.d`), or `0.0.0.0` on a host without IPv6.
+ */
+const dualStackTcp = (protocol: 'tcp' | 'udp'): boolean => protocol === 'tcp' && 'Deno' in globalThis;
 
 /** True for the errors of binding `::` on a host without IPv6 (nothing to serve there, no error to report). */
 export function noIPv6(e: unknown): boolean {
@@ -89,8 +94,8 @@ export function noIPv6(e: unknown): boolean {
 
 const isV6 = (host: string): boolean => host.includes(':');
 
-/** Listens on `host:port` and splices every connection into the unix socket `sock`. */
-export function spliceToUnix(host: string, port: number, sock: string, onError: (e: Error) => void): net.Server {
+/** Listens on `host:port` and splices every connection into the unix socket `sock` (`dual`: a `::` socket that takes IPv4 too). */
+export function spliceToUnix(host: string, port: number, sock: string, onError: (e: Error) => void, dual = false): net.Server {
   const srv = net.createServer((c) => {
     const u = net.connect(sock);
     c.pipe(u);
@@ -100,7 +105,7 @@ export function spliceToUnix(host: string, port: number, sock: string, onError: 
   });
   srv.on('error', onError);
   // IPv6 sockets are v6-only: `[::]:P` beside `0.0.0.0:P`, not over it.
-  srv.listen(isV6(host) ? { port, host, ipv6Only: true } : { port, host });
+  srv.listen(isV6(host) && !dual ? { port, host, ipv6Only: true } : { port, host });
   return srv;
 }
 
@@ -223,6 +228,10 @@ function tryBind(host: string, port: number, protocol: 'tcp' | 'udp'): Promise<E
  * `0.0.0.0`, `[::]` must be free too (unless this host has no IPv6).
  */
 export async function portFree(host: string, port: number, protocol: 'tcp' | 'udp' = 'tcp'): Promise<boolean> {
+  if (host === '0.0.0.0' && dualStackTcp(protocol)) {
+    const e = await tryBind('::', port, protocol);
+    return e === undefined || (noIPv6(e) && (await tryBind(host, port, protocol)) === undefined);
+  }
   for (const [i, h] of listenHosts(host, protocol).entries()) {
     const e = await tryBind(h, port, protocol);
     if (e !== undefined && !(i > 0 && noIPv6(e))) return false;
@@ -238,7 +247,14 @@ export const forwarderSpec = (sock: string, target: number, protocol: 'tcp' | 'u
 
 /** Starts the listener of one published port. */
 export function listenPort(host: string, port: number, protocol: 'tcp' | 'udp', sock: string, onError: (e: Error) => void): PortListener {
-  return protocol === 'udp' ? relayUdpToUnix(host, port, sock, onError) : spliceToUnix(host, port, sock, onError);
+  if (protocol === 'udp') return relayUdpToUnix(host, port, sock, onError);
+  if (host !== '0.0.0.0' || !dualStackTcp(protocol)) return spliceToUnix(host, port, sock, onError);
+  // Deno: one dual-stack `::` socket; `0.0.0.0` instead on a host without IPv6.
+  let cur: PortListener = spliceToUnix('::', port, sock, (e) => {
+    if (!noIPv6(e)) return onError(e);
+    cur = spliceToUnix(host, port, sock, onError);
+  }, true);
+  return { close: () => cur.close() };
 }
 
 export function writeTargets(file: string, ips: readonly string[]): void {
