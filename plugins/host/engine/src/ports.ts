@@ -82,7 +82,8 @@ export function listenHosts(host: string, protocol: 'tcp' | 'udp' = 'tcp'): stri
 /**
  * Deno's TCP listeners ignore `ipv6Only`: a `::` socket there is dual-stack (and collides with
  * `0.0.0.0`). So under Deno, TCP on `0.0.0.0` is one `::` socket serving both families (IPv4
- * clients as `::ffff:a.b.c.d`), or `0.0.0.0` on a host without IPv6.
+ * clients as `::ffff:a.b.c.d`), or `0.0.0.0` on a host without IPv6; and an explicit `[::]`
+ * closes IPv4 clients' connections at once (`spliceToUnix`), though it still holds the IPv4 port.
  */
 const dualStackTcp = (protocol: 'tcp' | 'udp'): boolean => protocol === 'tcp' && 'Deno' in globalThis;
 
@@ -96,7 +97,13 @@ const isV6 = (host: string): boolean => host.includes(':');
 
 /** Listens on `host:port` and splices every connection into the unix socket `sock` (`dual`: a `::` socket that takes IPv4 too). */
 export function spliceToUnix(host: string, port: number, sock: string, onError: (e: Error) => void, dual = false): net.Server {
+  const v6only = isV6(host) && !dual;
   const srv = net.createServer((c) => {
+    // An IPv4 client of a v6-only listener: only where `ipv6Only` is ignored (Deno); closed, as if nothing listened.
+    if (v6only && c.remoteAddress?.startsWith('::ffff:') === true) {
+      c.destroy();
+      return;
+    }
     const u = net.connect(sock);
     c.pipe(u);
     u.pipe(c);
@@ -105,7 +112,7 @@ export function spliceToUnix(host: string, port: number, sock: string, onError: 
   });
   srv.on('error', onError);
   // IPv6 sockets are v6-only: `[::]:P` beside `0.0.0.0:P`, not over it.
-  srv.listen(isV6(host) && !dual ? { port, host, ipv6Only: true } : { port, host });
+  srv.listen(v6only ? { port, host, ipv6Only: true } : { port, host });
   return srv;
 }
 
