@@ -5,7 +5,7 @@
  * flag parsing stops at the first word past the positional arguments, like `docker run IMAGE CMD`.
  * Every mistake is a `UsageError` (exit 2).
  */
-import type { CommandSpec, FlagSpec, FlagValue, GroupSpec, Parsed } from './spec.ts';
+import type { CommandSpec, FlagSpec, FlagValue, GroupSpec, Parsed, PortMapSpec } from './spec.ts';
 import { UsageError } from './spec.ts';
 import { parseDuration, readInt, readKeyValue, readPortMap, readPublish, splitHostPort } from './values.ts';
 
@@ -149,11 +149,19 @@ async function finish(cmd: CommandSpec, host: string, flags: Map<string, FlagVal
     if (needed) throw new UsageError(`"${label(path)}" needs a command to run: ${label(path)} [OPTIONS] -- ${cmd.rest.name} [ARG...]${unless === undefined ? '' : ` (or -${cmd.flags.find((f) => f.name === unless)?.short ?? `-${unless}`} without a command)`}`, path);
   }
   // Address-shaped values are checked with @weft/net, loaded only when such a flag was given.
-  const toCheck = cmd.flags.filter((f) => (f.type === 'ip' || f.type === 'cidr' || f.type === 'mac' || f.type === 'hostport') && flags.has(f.name));
+  const toCheck = cmd.flags.filter((f) => (f.type === 'ip' || f.type === 'cidr' || f.type === 'mac' || f.type === 'hostport' || f.type === 'portmap') && flags.has(f.name));
   if (toCheck.length > 0) {
     const { checkAddress } = await import('./addr.ts');
     for (const f of toCheck) {
       for (const v of flags.get(f.name) ?? []) {
+        if (f.type === 'portmap') {
+          // `-p HOST_IP:…`: the host address must be an IPv4 or IPv6 address.
+          const m = v as PortMapSpec;
+          const why = m.hostIp === undefined ? undefined : checkAddress('ip', m.hostIp);
+          const text = `${m.hostIp?.includes(':') === true ? `[${m.hostIp}]` : m.hostIp}:${m.hostPort}:${m.port}/${m.protocol}`;
+          if (why !== undefined) throw new UsageError(`invalid argument ${JSON.stringify(text)} for --${f.name}: invalid host address ${JSON.stringify(m.hostIp)}: ${why}; give an IPv4 or IPv6 address (IPv6 in brackets: [::]:8080:80)`, path, true);
+          continue;
+        }
         const s = String(v);
         const hp = splitHostPort(s);
         const why = f.type === 'hostport' ? checkAddress('ip', hp.ok ? hp.value.host : s) : checkAddress(f.type as 'ip' | 'cidr' | 'mac', s);

@@ -58,6 +58,11 @@ test('-p: [HOST_IP:]HOST_PORT:PORT[/proto]', () => {
   assert.match(error(readPortMap('80')), 'use [HOST_IP:]HOST_PORT:PORT');
   assert.match(error(readPortMap('8080:80/icmp')), 'use tcp or udp');
   assert.match(error(readPortMap('8080:99999')), 'invalid sandbox port "99999"');
+  assert.equal(ok(readPortMap('[::]:8080:80')), { hostIp: '::', hostPort: 8080, port: 80, protocol: 'tcp' });
+  assert.match(error(readPortMap('[::1:80')), 'the IPv6 host address has no closing bracket');
+  assert.match(error(readPortMap('[::]80:80')), 'must be followed by :HOST_PORT:PORT');
+  assert.match(error(readPortMap('[::]:x:80')), 'invalid host port "x"');
+  assert.match(error(readPortMap('::1:8080:80')), 'an IPv6 host address goes in brackets');
 });
 
 test('IP:PORT', () => {

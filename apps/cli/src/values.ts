@@ -108,7 +108,7 @@ export function readPublish(s: string): Read<PublishSpec> {
 
 /** `-p [HOST_IP:]HOST_PORT:PORT[/tcp|udp]`; an IPv6 host address goes in brackets: `[::1]:8080:80`. */
 export function readPortMap(s: string): Read<PortMapSpec> {
-  const usage = 'use [HOST_IP:]HOST_PORT:PORT[/tcp|udp], such as 8080:80 or 127.0.0.1:5353:53/udp';
+  const usage = 'use [HOST_IP:]HOST_PORT:PORT[/tcp|udp], such as 8080:80, 127.0.0.1:5353:53/udp or [::]:8080:80';
   const slash = s.lastIndexOf('/');
   const proto = readProto(slash < 0 ? 'tcp' : s.slice(slash + 1));
   if (!proto.ok) return bad(`invalid -p ${q(s)}: ${proto.error}`);
@@ -116,13 +116,13 @@ export function readPortMap(s: string): Read<PortMapSpec> {
   let hostIp: string | undefined;
   if (body.startsWith('[')) {
     const end = body.indexOf(']:');
-    if (end < 0) return bad(`invalid -p ${q(s)}: ${usage}`);
+    if (end < 0) return bad(`invalid -p ${q(s)}: ${body.includes(']') ? 'the IPv6 host address in brackets must be followed by :HOST_PORT:PORT' : 'the IPv6 host address has no closing bracket'}; an IPv6 host address goes in brackets, such as [::]:8080:80 or [::1]:8080:80`);
     hostIp = body.slice(1, end);
     body = body.slice(end + 2);
   }
   const parts = body.split(':');
   if (hostIp === undefined && parts.length === 3) hostIp = parts.shift();
-  if (parts.length !== 2) return bad(`invalid -p ${q(s)}: ${usage}`);
+  if (parts.length !== 2) return bad(`invalid -p ${q(s)}: ${parts.length > 3 && hostIp === undefined ? 'an IPv6 host address goes in brackets ([::]:8080:80); ' : ''}${usage}`);
   const hp = readPort(parts[0] ?? '', 'host port');
   if (!hp.ok) return hp;
   const cp = readPort(parts[1] ?? '', 'sandbox port');

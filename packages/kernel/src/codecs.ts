@@ -268,6 +268,8 @@ export const WeftJoinOptions = {
   /** Service tasks: published in the endpoint record for the DNS. */
   service: 'weft.service',
   serviceVip: 'weft.service.vip',
+  /** The service's IPv6 VIP on a dual-stack network. */
+  serviceVip6: 'weft.service.vip6',
   endpointMode: 'weft.endpoint.mode',
   taskSlot: 'weft.task.slot',
 } as const;

@@ -27,6 +27,8 @@ export const EndpointRecord = t.intersection([
     /** Service this endpoint is a task of, its VIP, and the task slot. */
     service: t.string,
     serviceVip: t.string,
+    /** The service's IPv6 VIP on a dual-stack network (answered as AAAA). */
+    serviceVip6: t.string,
     endpointMode: t.union([t.literal('vip'), t.literal('dnsrr')]),
     taskSlot: t.number,
     /** The data plane that carries this endpoint's network on its host (`kernel`, `userspace`). */

@@ -57,6 +57,7 @@ export interface EndpointState {
   aliases?: string[];
   service?: string;
   serviceVip?: string;
+  serviceVip6?: string;
   endpointMode?: 'vip' | 'dnsrr';
   taskSlot?: number;
   /** Where the interface lives when it was moved into a Weft sandbox (for re-attach after a restart). */
@@ -280,6 +281,7 @@ export function switchDriver(spec: SwitchDriverSpec): PluginDefinition<SwitchCon
           if (Array.isArray(o[JoinOptions.aliases])) ep.aliases = (o[JoinOptions.aliases] as unknown[]).filter((a): a is string => typeof a === 'string');
           if (typeof o[JoinOptions.service] === 'string') ep.service = o[JoinOptions.service] as string;
           if (typeof o[JoinOptions.serviceVip] === 'string') ep.serviceVip = o[JoinOptions.serviceVip] as string;
+          if (typeof o[JoinOptions.serviceVip6] === 'string') ep.serviceVip6 = o[JoinOptions.serviceVip6] as string;
           if (o[JoinOptions.endpointMode] === 'vip' || o[JoinOptions.endpointMode] === 'dnsrr') ep.endpointMode = o[JoinOptions.endpointMode] as 'vip' | 'dnsrr';
           if (typeof o[JoinOptions.taskSlot] === 'number') ep.taskSlot = o[JoinOptions.taskSlot] as number;
           if (move) {
@@ -362,6 +364,7 @@ export function switchDriver(spec: SwitchDriverSpec): PluginDefinition<SwitchCon
       ...(ep.aliases !== undefined ? { aliases: ep.aliases } : {}),
       ...(ep.service !== undefined ? { service: ep.service } : {}),
       ...(ep.serviceVip !== undefined ? { serviceVip: ep.serviceVip } : {}),
+      ...(ep.serviceVip6 !== undefined ? { serviceVip6: ep.serviceVip6 } : {}),
       ...(ep.endpointMode !== undefined ? { endpointMode: ep.endpointMode } : {}),
       ...(ep.taskSlot !== undefined ? { taskSlot: ep.taskSlot } : {}),
       ...(ep.ipv6 !== '' ? { ipv6: ep.ipv6 } : {}),

@@ -188,6 +188,8 @@ export interface TaskOptions {
   readonly endpointMode: 'vip' | 'dnsrr';
   /** Network ID → the service's virtual IP on it (endpoint mode vip, when one was allocated). */
   readonly vips?: Readonly<Record<string, string>>;
+  /** Network ID → the service's IPv6 virtual IP on it (dual-stack networks). */
+  readonly vips6?: Readonly<Record<string, string>>;
 }
 
 /**

@@ -102,6 +102,11 @@ export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): 
     }
   }
 
+  /** Docker's `Endpoint.VirtualIPs`: one entry per VIP, the IPv4 one then the IPv6 one of each network. */
+  function virtualIPs(s: ServiceRecord): { NetworkID: string; Addr: string }[] {
+    return attachedNetworks(s).flatMap((n) => [s.Vips?.[n.Id], s.Vips6?.[n.Id]].filter((a): a is string => a !== undefined).map((Addr) => ({ NetworkID: n.Id, Addr })));
+  }
+
   function view(s: ServiceRecord): Service {
     const running = s.Tasks.filter((x) => x.DesiredState === 'running' && x.State === 'running').length;
     return {
@@ -110,7 +115,7 @@ export function createServicesApi(s: Shared, manager: Manager, node: NodeSide): 
       CreatedAt: s.CreatedAt,
       UpdatedAt: s.UpdatedAt,
       Spec: s.Spec,
-      Endpoint: { Ports: s.Spec.EndpointSpec?.Ports ?? [], VirtualIPs: attachedNetworks(s).filter((n) => s.Vips?.[n.Id] !== undefined).map((n) => ({ NetworkID: n.Id, Addr: s.Vips![n.Id]! })) },
+      Endpoint: { Ports: s.Spec.EndpointSpec?.Ports ?? [], VirtualIPs: virtualIPs(s) },
       ServiceStatus: { RunningTasks: running, DesiredTasks: s.Spec.Mode.Replicated.Replicas },
     };
   }

@@ -8,7 +8,7 @@
  * the service's tasks are attached to it too, after their own networks). Inside it, a small forwarder
  * (plain Node, started as the sandbox's command) accepts on a unix socket per port — unix sockets
  * live in the file system, not in a network namespace — and connects to a task's address on the
- * target port (its address on the ingress network). The agent listens on `0.0.0.0:PUBLISHED` (config `publishHost`) in its own namespace and splices each
+ * target port (its address on the ingress network). The agent listens on `0.0.0.0:PUBLISHED` and `[::]:PUBLISHED` (config `publishHost`) in its own namespace and splices each
  * connection into that unix socket. Task addresses come from the network's endpoint table (tasks
  * of the service, as the DNS sees them) and are rewritten into a file the forwarder reads per
  * connection, so removed tasks stop receiving connections at once. The forwarder and the relays
@@ -113,7 +113,9 @@ export function createIngress(
         const ips: string[] = [];
         for (const x of tables().entries(e.network, ENDPOINTS_TABLE)) {
           const rec = decodeEndpointRecord(x.value);
-          if (rec?.service === e.service) ips.push(rec.ipv4.split('/')[0]!);
+          // The task's IPv4 address on ingress; its IPv6 one on an IPv6-only ingress network.
+          const a = rec?.ipv4 !== '' ? rec?.ipv4 : rec?.ipv6;
+          if (rec?.service === e.service && a !== undefined && a !== '') ips.push(a.split('/')[0]!);
         }
         ips.sort();
         if (JSON.stringify(r.forwarding.targets()) !== JSON.stringify(ips)) r.forwarding.setTargets(ips);

@@ -137,6 +137,7 @@ export function createManager(s: Shared): Manager {
           networks: attachedNetworks(s).map((n) => ({ id: n.Id, aliases: n.Aliases })),
           endpointMode: s.Spec.EndpointSpec?.Mode ?? 'vip',
           ...(s.Vips !== undefined ? { vips: Object.fromEntries(Object.entries(s.Vips).map(([n, a]) => [n, a.split('/')[0]!])) } : {}),
+          ...(s.Vips6 !== undefined ? { vips6: Object.fromEntries(Object.entries(s.Vips6).map(([n, a]) => [n, a.split('/')[0]!])) } : {}),
           ...(hostPorts.length > 0 ? { ports: hostPorts } : {}),
           ...(s.Spec.TaskTemplate.ContainerSpec.Image !== undefined ? { image: s.Spec.TaskTemplate.ContainerSpec.Image } : {}),
         };
@@ -163,7 +164,8 @@ export function createManager(s: Shared): Manager {
     }
     for (const e of tb.entries(CLUSTER_NETWORK, INGRESS_TABLE)) if (!mesh.has(e.key)) tb.delete(CLUSTER_NETWORK, INGRESS_TABLE, e.key);
     const vips = new Map<string, Uint8Array>();
-    for (const s of all) if (s.Vips !== undefined) vips.set(s.ID, encodeJson({ service: s.Spec.Name, vips: s.Vips } satisfies VipEntry));
+    // `vips6` only when there are any, so the entries of v4-only services keep their old bytes.
+    for (const s of all) if (s.Vips !== undefined || s.Vips6 !== undefined) vips.set(s.ID, encodeJson({ service: s.Spec.Name, vips: s.Vips ?? {}, ...(s.Vips6 !== undefined ? { vips6: s.Vips6 } : {}) } satisfies VipEntry));
     for (const [k, v] of vips) {
       const cur = tb.get(CLUSTER_NETWORK, VIPS_TABLE, k);
       if (cur === undefined || cur.deleted || dec.decode(cur.value) !== dec.decode(v)) tb.put(CLUSTER_NETWORK, VIPS_TABLE, k, v);

@@ -118,7 +118,7 @@ export function createNodeSide(s: Shared): NodeSide {
             Hostname: a.name,
             ...(a.ports !== undefined ? { Ports: a.ports.map((p) => ({ HostIP: ctx.config.publishHost ?? '0.0.0.0', HostPort: p.published, ContainerPort: p.target, Protocol: p.protocol })) } : {}),
           },
-          { service: a.service, slot: a.slot, endpointMode: a.endpointMode, ...(a.vips !== undefined ? { vips: a.vips } : {}) },
+          { service: a.service, slot: a.slot, endpointMode: a.endpointMode, ...(a.vips !== undefined ? { vips: a.vips } : {}), ...(a.vips6 !== undefined ? { vips6: a.vips6 } : {}) },
         );
         local[a.id] = a.name;
         await save();

@@ -23,7 +23,7 @@ export function specKey(s: ServiceRecord): string {
   // So is the ingress network (a service that starts publishing ports gets tasks attached to it).
   // Host-mode ports too (only when there are any, so other services' keys stay as they were).
   const hp = publishedPorts(s.Spec, 'host');
-  return JSON.stringify([s.Spec.TaskTemplate.ContainerSpec.Command, attachedNetworks(s).map((n) => (s.Vips?.[n.Id] === undefined ? [n.Id, [...n.Aliases].sort()] : [n.Id, [...n.Aliases].sort(), s.Vips[n.Id]])), s.Spec.EndpointSpec?.Mode ?? 'vip', ...(hp.length > 0 ? [hp] : []), ...(s.Spec.TaskTemplate.ContainerSpec.Image !== undefined ? [{ image: s.Spec.TaskTemplate.ContainerSpec.Image }] : [])]);
+  return JSON.stringify([s.Spec.TaskTemplate.ContainerSpec.Command, attachedNetworks(s).map((n) => [n.Id, [...n.Aliases].sort(), ...(s.Vips?.[n.Id] !== undefined || s.Vips6?.[n.Id] !== undefined ? [s.Vips?.[n.Id]] : []), ...(s.Vips6?.[n.Id] !== undefined ? [s.Vips6[n.Id]] : [])]), s.Spec.EndpointSpec?.Mode ?? 'vip', ...(hp.length > 0 ? [hp] : []), ...(s.Spec.TaskTemplate.ContainerSpec.Image !== undefined ? [{ image: s.Spec.TaskTemplate.ContainerSpec.Image }] : [])]);
 }
 
 /** Task name as Docker builds it: `SERVICE.SLOT.ID` (the sandbox name; at most 40 characters). */

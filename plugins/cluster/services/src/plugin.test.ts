@@ -134,19 +134,26 @@ interface Node {
   readonly api: ServicesApi;
 }
 
-/** The control plane's part in VIPs, faked: /28 blocks of 10.0.0.0/24 (block 0 belongs to "the nodes"). */
+/**
+ * The control plane's part in VIPs, faked: /28 blocks of 10.0.0.0/24 (block 0 belongs to "the
+ * nodes"); networks with EnableIPv6 also have fd00::/64, in /124 blocks.
+ */
 function fakeVipSource(nets: NetDef[]) {
   const granted: string[] = [];
   const released: string[] = [];
   let next = 1;
+  let next6 = 1;
   let down = false;
   let full = false;
   let releaseFails = 0;
   const source: VipSource = {
-    networks: async () => (down ? undefined : nets.filter((d) => d.Scope === 'swarm').map((d) => ({ Id: d.Id, Name: d.Name, Subnets: [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }] }))),
-    async requestBlock(network) {
-      if (full) raise(errors.unavailable('control', 'No free /28 block left in pool "10.0.0.0/24"'));
-      const b = `10.0.0.${16 * next++}/28`;
+    networks: async () =>
+      down
+        ? undefined
+        : nets.filter((d) => d.Scope === 'swarm').map((d) => ({ Id: d.Id, Name: d.Name, Subnets: [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }, ...(d.EnableIPv6 ? [{ Subnet: 'fd00::/64', Gateway: 'fd00::1' }] : [])] })),
+    async requestBlock(network, subnet) {
+      if (full) raise(errors.unavailable('control', `No free block left in pool "${subnet}"`));
+      const b = subnet.includes(':') ? `fd00::${(16 * next6++).toString(16)}/124` : `10.0.0.${16 * next++}/28`;
       granted.push(`${network} ${b}`);
       return b;
     },
@@ -163,9 +170,11 @@ function fakeNetfilter() {
   const rules = new Map<string, string>();
   const hooks = new Map<string, number>();
   const nf: Netfilter = {
-    async apply(ns, r, hook) {
-      rules.set(ns, r);
-      if (hook) hooks.set(ns, (hooks.get(ns) ?? 0) + 1);
+    async apply(ns, r, hook, family = 4) {
+      // IPv6 rules under `PATH#6`.
+      const k = family === 6 ? `${ns}#6` : ns;
+      rules.set(k, r);
+      if (hook) hooks.set(k, (hooks.get(k) ?? 0) + 1);
     },
   };
   return { nf, rules, hooks };
@@ -460,7 +469,7 @@ test('vip: one VIP per (service, network) from the network pool; tasks carry it;
     c.nets.push({ ...NETS[0]!, Id: 'n3id', Name: 'full' });
     c.vip.setFull(true);
     const r = await m.create({ ...spec('nov', 1), TaskTemplate: { ContainerSpec: { Command: ['x'] }, Networks: [{ Target: 'full' }] } });
-    assert.match(r.Warnings.join(), /service nov: no virtual IP on network full \(No free \/28 block left in pool "10\.0\.0\.0\/24"\).*--endpoint-mode dnsrr/);
+    assert.match(r.Warnings.join(), /service nov: no virtual IP on network full \(No free block left in pool "10\.0\.0\.0\/24"\).*--endpoint-mode dnsrr/);
     assert.equal((await m.get('nov')).Endpoint?.VirtualIPs, []);
     c.vip.setFull(false);
     await c.settle();
@@ -508,6 +517,58 @@ test('vip load balancing: every sandbox on the network gets DNAT to the healthy 
     tb.put('n1id', 'endpoints', 'ep9', encodeEndpointRecord({ name: 'x', ipv4: '10.0.0.109/24', mac: '02:00:00:00:00:01', vtep: '198.18.0.1', node: 'b', service: 'api', serviceVip: '10.0.0.16', endpointMode: 'vip', taskSlot: 1 }));
     await c.settle();
     assert.match(c.netfilter.rules.get('/run/netns/client') ?? '', /-d 10\.0\.0\.16\/32 -j DNAT --to-destination 10\.0\.0\.109\n/);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('vip over IPv6: a dual-stack network gives the service an IPv6 VIP too (inspect shows both, tasks carry both, freed with the v4 one); IPv6 DNAT over the tasks\' IPv6 addresses', async () => {
+  const c = await cluster(['m', 'a', 'b']);
+  try {
+    c.nets.push({ ...NETS[0]!, Id: 'dsid', Name: 'ds', EnableIPv6: true });
+    const m = c.nodes[0]!.api;
+    const onDs = (name: string, n: number): ServiceSpec => ({ ...spec(name, n), TaskTemplate: { ContainerSpec: { Command: ['x'] }, Networks: [{ Target: 'ds' }] } });
+    await m.create(onDs('api', 2));
+    await m.create(spec('v4only', 1));
+    await c.settle();
+    assert.equal((await m.get('api')).Endpoint?.VirtualIPs, [
+      { NetworkID: 'dsid', Addr: '10.0.0.16/24' },
+      { NetworkID: 'dsid', Addr: 'fd00::10/64' },
+    ]);
+    assert.equal((await m.get('v4only')).Endpoint?.VirtualIPs?.length, 1, 'an IPv4-only network: one VIP');
+    assert.equal(c.vip.granted.sort(), ['dsid 10.0.0.16/28', 'dsid fd00::10/124', 'n1id 10.0.0.32/28'].sort());
+    const tasks = c.nodes.flatMap((n) => [...n.engine.boxes.entries()].map(([name, b]) => ({ node: n.name, name, b }))).filter((x) => x.b.task?.service === 'api');
+    assert.equal(tasks.length, 2);
+    for (const x of tasks) {
+      assert.equal(x.b.task!.vips, { dsid: '10.0.0.16' });
+      assert.equal(x.b.task!.vips6, { dsid: 'fd00::10' }, 'each task publishes the IPv6 VIP in its endpoint record');
+    }
+    // The balancer: IPv6 DNAT to the tasks' IPv6 addresses, IPv4 to their IPv4 ones.
+    const tb = c.tables.forNode('x');
+    tasks.forEach((x, i) => tb.put('dsid', 'endpoints', `ep${i}`, encodeEndpointRecord({ name: x.name, ipv4: `10.0.0.${100 + i}/24`, ipv6: `fd00::${100 + i}/64`, mac: '02:00:00:00:00:01', vtep: '198.18.0.1', node: x.node, service: 'api', serviceVip: '10.0.0.16', serviceVip6: 'fd00::10', endpointMode: 'vip', taskSlot: i + 1 })));
+    await c.settle();
+    for (const x of tasks) {
+      const r6 = c.netfilter.rules.get(`/run/netns/${x.name}#6`) ?? '';
+      assert.match(r6, /-A WEFT-VIP -d fd00::10\/128 -m statistic --mode random --probability 0\.5000000000 -j DNAT --to-destination fd00::100\n/);
+      assert.match(r6, /-A WEFT-VIP -d fd00::10\/128 -j DNAT --to-destination fd00::101\n/);
+      assert.match(r6, /-A WEFT-VIP -d fd00::10\/128 -j REJECT --reject-with icmp6-port-unreachable/);
+      assert.not.match(r6, /10\.0\.0/, 'no IPv4 in the IPv6 rules');
+      assert.equal(c.netfilter.hooks.get(`/run/netns/${x.name}#6`), 1, 'the ip6tables OUTPUT jump is made once');
+      const r4 = c.netfilter.rules.get(`/run/netns/${x.name}`) ?? '';
+      assert.match(r4, /-d 10\.0\.0\.16\/32 -m statistic --mode random --probability 0\.5000000000 -j DNAT --to-destination 10\.0\.0\.100\n/);
+      assert.not.match(r4, /fd00/, 'no IPv6 in the IPv4 rules');
+    }
+    // dnsrr drops both VIPs; the IPv6 rules are emptied (rejecting nothing) and both blocks go back.
+    const s = await m.get('api');
+    await m.update('api', s.Version.Index, { ...s.Spec, EndpointSpec: { Mode: 'dnsrr' } });
+    await c.settle();
+    assert.equal((await m.get('api')).Endpoint?.VirtualIPs, []);
+    assert.equal(c.vip.released.sort(), ['dsid 10.0.0.16/28', 'dsid fd00::10/124']);
+    // Back to vip: the same addresses again.
+    const s2 = await m.get('api');
+    await m.update('api', s2.Version.Index, { ...s2.Spec, EndpointSpec: { Mode: 'vip' } });
+    await c.settle();
+    assert.equal((await m.get('api')).Endpoint?.VirtualIPs?.map((v) => v.Addr), ['10.0.0.48/24', 'fd00::20/64'], 'new blocks, first addresses');
   } finally {
     await c.stop();
   }

@@ -28,6 +28,8 @@ export const TaskAssignment = t.intersection([t.type({
 }), t.partial({
   /** Network ID → the service's virtual IP there (endpoint mode vip). */
   vips: t.record(t.string, t.string),
+  /** Network ID → the service's IPv6 virtual IP there (dual-stack networks). */
+  vips6: t.record(t.string, t.string),
   /** The service's image: without cmd, it picks the task's command (the engine's imageDefault). */
   image: t.string,
   /** Ports published in mode host: this node's port → the task's port (only where a task runs). */
@@ -37,11 +39,17 @@ export type TaskAssignment = t.TypeOf<typeof TaskAssignment>;
 
 /** Virtual IPs of one service, written by the manager: key = service ID. Every node balances them. */
 export const VIPS_TABLE = 'vips';
-export const VipEntry = t.type({
-  service: t.string,
-  /** Network ID → the VIP (bare address). */
-  vips: t.record(t.string, t.string),
-});
+export const VipEntry = t.intersection([
+  t.type({
+    service: t.string,
+    /** Network ID → the VIP (bare address, or with its prefix length). */
+    vips: t.record(t.string, t.string),
+  }),
+  t.partial({
+    /** Network ID → the IPv6 VIP (dual-stack networks; absent when the service has none). */
+    vips6: t.record(t.string, t.string),
+  }),
+]);
 export type VipEntry = t.TypeOf<typeof VipEntry>;
 
 export const TaskState = t.union([t.literal('starting'), t.literal('running'), t.literal('failed'), t.literal('rejected')]);
@@ -80,6 +88,8 @@ export interface ServiceRecord {
   Tasks: TaskRecord[];
   /** Endpoint mode vip: network ID → the service's virtual IP there (`10.0.0.5/24`, as Docker shows it), allocated by the leader. */
   Vips?: Record<string, string>;
+  /** Network ID → the service's IPv6 virtual IP on dual-stack networks (`fd00::5/64`), allocated like `Vips`. */
+  Vips6?: Record<string, string>;
   /**
    * The swarm's ingress network, while the service publishes ports in mode ingress: its tasks are
    * attached to it too (after the spec's networks), and the routing mesh reaches them there.

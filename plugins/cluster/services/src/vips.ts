@@ -7,12 +7,14 @@
  * for VIPs the same way (`Blocks.Request`, owned by the leader's node) and allocates inside them
  * itself, so a VIP never collides with an endpoint address on any node. The VIPs live in the
  * service records (durable), the blocks in the control plane's block table and in
- * `manager/vip-pools/<networkId>` (durable), so a restarted leader keeps them. A VIP is freed when
+ * `manager/vip-pools/<networkId>` (durable), so a restarted leader keeps them. On a dual-stack
+ * network a service also gets an IPv6 VIP (`ServiceRecord.Vips6`), from the network's IPv6 subnet
+ * the same way (its blocks, /124s, in the same pool record). A VIP is freed when
  * the service is removed, leaves the network, switches to dnsrr, or the network is removed; a
  * block with no VIP left is given back.
  */
 import { errors, getJson, orRaise, putJson, raise, type Context, type ControlNetwork, type Logger, type Store } from '@weft/kernel';
-import { formatIPv4, scanIPv4 } from '@weft/net';
+import { cidrContains, cidrContainsCidr, cidrLast, cidrNetwork, cidrNth, cidrSize, formatIP, parseCidr, parseIP } from '@weft/net';
 import { attachedNetworks, type ServiceRecord } from './records.ts';
 
 /** What the allocator needs from the control plane (the default uses the `control` plugin). */
@@ -29,24 +31,24 @@ export type VipNetwork = Pick<ControlNetwork, 'Id' | 'Name' | 'Subnets'>;
 
 interface VipPool {
   readonly subnet: string;
+  /** Blocks of the network's subnets held for VIPs (IPv4 and, on dual-stack networks, IPv6 ones). */
   blocks: string[];
 }
 
 const poolKey = (net: string) => `manager/vip-pools/${net}`;
 
-/** The IPv4 address of `s` (`a.b.c.d` or `a.b.c.d/len`) as a number, or undefined when it is not one. */
-export function ip4(s: string): number | undefined {
-  const n = scanIPv4(s.split('/')[0] ?? '');
-  return n < 0 ? undefined : n;
+/** An address (`10.0.0.5`, `fd00::5/64`) in canonical text without its prefix, or undefined. */
+function addrKey(s: string): string | undefined {
+  const r = parseIP(s.split('/')[0] ?? '');
+  return r.ok ? formatIP(r.value) : undefined;
 }
-export const fmt4 = formatIPv4;
-export function cidr4(s: string): { base: number; bits: number } | undefined {
-  const [a, b] = s.split('/');
-  const base = ip4(a ?? '');
-  const bits = Number(b);
-  if (base === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) return undefined;
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return { base: (base & mask) >>> 0, bits };
+
+/** The network's first subnet of `family` (IPv4 subnets come first in the record, then IPv6). */
+export function subnetOf<S extends { readonly Subnet: string }>(subnets: readonly S[], family: 4 | 6): S | undefined {
+  return subnets.find((s) => {
+    const c = parseCidr(s.Subnet);
+    return c.ok && c.value.family === family;
+  });
 }
 
 /** True when the service's tasks are reached through a VIP on its networks. */
@@ -54,12 +56,18 @@ export const wantsVips = (s: ServiceRecord): boolean => (s.Spec.EndpointSpec?.Mo
 
 export interface VipAllocator {
   /**
-   * Makes every vip-mode service hold one VIP per network it is on (allocating, freeing, and
-   * returning blocks as needed). Mutates `all` (the caller persists changed records). Returns
-   * warnings for VIPs that could not be allocated.
+   * Makes every vip-mode service hold one VIP per network it is on, and one IPv6 VIP per
+   * dual-stack network (allocating, freeing, and returning blocks as needed). Mutates `all` (the
+   * caller persists changed records). Returns warnings for VIPs that could not be allocated.
    */
   assign(all: ServiceRecord[]): Promise<string[]>;
 }
+
+type VipField = 'Vips' | 'Vips6';
+const FAMILIES: readonly { readonly field: VipField; readonly family: 4 | 6 }[] = [
+  { field: 'Vips', family: 4 },
+  { field: 'Vips6', family: 6 },
+];
 
 /** `store`: where the VIP pools live (the services' record store: the cluster store on managers). */
 export function createVipAllocator(store: () => Promise<Store>, source: VipSource, log: Logger): VipAllocator {
@@ -68,36 +76,51 @@ export function createVipAllocator(store: () => Promise<Store>, source: VipSourc
       const nets = await source.networks();
       const warnings: string[] = [];
       const byId = nets === undefined ? undefined : new Map(nets.map((n) => [n.Id, n]));
-      // 1. Drop VIPs no longer wanted.
+      // 1. Drop VIPs no longer wanted (an IPv6 one also when the network has no IPv6 subnet).
       for (const s of all) {
-        if (s.Vips === undefined) continue;
-        for (const net of Object.keys(s.Vips)) {
-          const gone = byId !== undefined && !byId.has(net);
-          if (!wantsVips(s) || !attachedNetworks(s).some((n) => n.Id === net) || gone) delete s.Vips[net];
+        for (const { field, family } of FAMILIES) {
+          const held = s[field];
+          if (held === undefined) continue;
+          for (const net of Object.keys(held)) {
+            const def = byId?.get(net);
+            const gone = byId !== undefined && (def === undefined || subnetOf(def.Subnets, family) === undefined);
+            if (!wantsVips(s) || !attachedNetworks(s).some((n) => n.Id === net) || gone) delete held[net];
+          }
+          if (Object.keys(held).length === 0) delete s[field];
         }
-        if (Object.keys(s.Vips).length === 0) delete s.Vips;
       }
-      const used = new Map<string, Set<number>>();
-      for (const s of all) for (const [net, a] of Object.entries(s.Vips ?? {})) {
+      /** Network ID → the addresses VIPs hold there (canonical text, both families). */
+      const used = new Map<string, Set<string>>();
+      for (const s of all) for (const { field } of FAMILIES) for (const [net, a] of Object.entries(s[field] ?? {})) {
         let u = used.get(net);
         if (u === undefined) used.set(net, (u = new Set()));
-        const n = ip4(a);
-        if (n !== undefined) u.add(n);
+        const k = addrKey(a);
+        if (k !== undefined) u.add(k);
       }
       // 2. Allocate the missing ones (only when the networks are known).
       if (byId !== undefined) {
         for (const s of all) {
           if (!wantsVips(s)) continue;
           for (const n of attachedNetworks(s)) {
-            if (s.Vips?.[n.Id] !== undefined) continue;
             const def = byId.get(n.Id);
             if (def === undefined) continue;
-            try {
-              const a = await allocate(def, used);
-              (s.Vips ??= {})[n.Id] = `${a}/${cidr4(def.Subnets[0]!.Subnet)!.bits}`;
-            } catch (e) {
-              const why = String((e as { error?: { message?: string } }).error?.message ?? (e as Error)?.message ?? e);
-              warnings.push(`service ${s.Spec.Name}: no virtual IP on network ${n.Name} (${why}); until one is allocated its name resolves to every task there, as in dnsrr mode. Free addresses on the network, or use --endpoint-mode dnsrr`);
+            for (const { field, family } of FAMILIES) {
+              if (s[field]?.[n.Id] !== undefined) continue;
+              const sn = subnetOf(def.Subnets, family);
+              // No IPv6 subnet: no IPv6 VIP. No IPv4 subnet either is said by allocate.
+              if (sn === undefined && family === 6) continue;
+              try {
+                if (sn === undefined) raise(errors.unavailable('services', `network ${def.Name} has no IPv4 subnet to take a virtual IP from`, { value: def.Id }));
+                const a = await allocate(def, sn, used);
+                (s[field] ??= {})[n.Id] = `${a}/${sn.Subnet.split('/')[1]}`;
+              } catch (e) {
+                const why = String((e as { error?: { message?: string } }).error?.message ?? (e as Error)?.message ?? e);
+                warnings.push(
+                  family === 4
+                    ? `service ${s.Spec.Name}: no virtual IP on network ${n.Name} (${why}); until one is allocated its name resolves to every task there, as in dnsrr mode. Free addresses on the network, or use --endpoint-mode dnsrr`
+                    : `service ${s.Spec.Name}: no IPv6 virtual IP on network ${n.Name} (${why}); until one is allocated its name has no AAAA record there (tasks.${s.Spec.Name} has). Free IPv6 addresses on the network, or use --endpoint-mode dnsrr`,
+                );
+              }
             }
           }
         }
@@ -111,12 +134,14 @@ export function createVipAllocator(store: () => Promise<Store>, source: VipSourc
           await (await store()).delete(k);
           continue;
         }
-        const u = used.get(net) ?? new Set<number>();
+        const u = [...(used.get(net) ?? [])].flatMap((a) => {
+          const r = parseIP(a);
+          return r.ok ? [r.value] : [];
+        });
         const keep: string[] = [];
         for (const b of pool.blocks) {
-          const c = cidr4(b);
-          const size = c === undefined ? 0 : 2 ** (32 - c.bits);
-          const inUse = c !== undefined && [...u].some((a) => a >= c.base && a < c.base + size);
+          const c = parseCidr(b);
+          const inUse = c.ok && u.some((a) => cidrContains(c.value, a));
           if (inUse || byId === undefined) keep.push(b);
           else {
             try {
@@ -138,40 +163,48 @@ export function createVipAllocator(store: () => Promise<Store>, source: VipSourc
     },
   };
 
-  async function allocate(def: VipNetwork, used: Map<string, Set<number>>): Promise<string> {
-    const sn = def.Subnets[0];
-    const subnet = sn === undefined ? undefined : cidr4(sn.Subnet);
-    if (sn === undefined || subnet === undefined) raise(errors.unavailable('services', `network ${def.Name} has no IPv4 subnet to take a virtual IP from`, { value: def.Id }));
-    const size = 2 ** (32 - subnet.bits);
-    const reserved = new Set<number>([subnet.base, subnet.base + size - 1]);
+  /** A free address of subnet `sn` of `def` for a VIP (from a block the leader holds, or a new one). */
+  async function allocate(def: VipNetwork, sn: VipNetwork['Subnets'][number], used: Map<string, Set<string>>): Promise<string> {
+    const parsed = parseCidr(sn.Subnet);
+    if (!parsed.ok) raise(errors.unavailable('services', `network ${def.Name} has a subnet that cannot be read: ${sn.Subnet}`, { value: sn.Subnet }));
+    const subnet = parsed.value;
+    // The subnet's first and last addresses (IPv4: network and broadcast; IPv6: the subnet-router
+    // anycast address and the last one), its gateway and aux addresses are never VIPs.
+    const reserved = new Set<string>([formatIP(cidrNetwork(subnet)), formatIP(cidrLast(subnet))]);
     for (const a of [sn.Gateway, ...Object.values(sn.AuxiliaryAddresses ?? {})]) {
-      const n = ip4(a);
-      if (n !== undefined) reserved.add(n);
+      const k = a === undefined ? undefined : addrKey(a);
+      if (k !== undefined) reserved.add(k);
     }
     let u = used.get(def.Id);
     if (u === undefined) used.set(def.Id, (u = new Set()));
     const pool: VipPool = (await getJson<VipPool>(await store(), poolKey(def.Id))) ?? { subnet: sn.Subnet, blocks: [] };
-    const free = (block: string): number | undefined => {
-      const c = cidr4(block);
-      if (c === undefined) return undefined;
-      for (let a = c.base; a < c.base + 2 ** (32 - c.bits); a++) if (!reserved.has(a) && !u!.has(a)) return a;
+    const free = (block: string): string | undefined => {
+      const c = parseCidr(block);
+      if (!c.ok || c.value.family !== subnet.family || !cidrContainsCidr(subnet, c.value)) return undefined;
+      const size = cidrSize(c.value);
+      for (let i = 0n; i < size; i++) {
+        const ip = cidrNth(c.value, i);
+        if (ip === undefined) break;
+        const k = formatIP(ip);
+        if (!reserved.has(k) && !u!.has(k)) return k;
+      }
       return undefined;
     };
     for (const b of pool.blocks) {
       const a = free(b);
       if (a !== undefined) {
         u.add(a);
-        return fmt4(a);
+        return a;
       }
     }
-    // Every block held is full: take another one (the control plane refuses when the subnet is full).
+    // Every block of this subnet held is full: take another one (the control plane refuses when the subnet is full).
     const block = await source.requestBlock(def.Id, sn.Subnet);
     pool.blocks.push(block);
     await putJson(await store(), poolKey(def.Id), pool);
     const a = free(block);
     if (a === undefined) raise(errors.unavailable('services', `block ${block} of network ${def.Name} has no usable address for a virtual IP`, { value: block }));
     u.add(a);
-    return fmt4(a);
+    return a;
   }
 }
 

@@ -11,7 +11,8 @@
  * - an endpoint with `service` is a task of that service. The service name and the service's
  *   `aliases` (for a task, `aliases` are the service's network aliases, as libnetwork's
  *   EndpointRecord.Aliases) resolve to the VIP when the task carries `serviceVip` and
- *   `endpointMode` is not `dnsrr`, otherwise to every task's addresses (dnsrr);
+ *   `endpointMode` is not `dnsrr` (A; on a dual-stack network also `serviceVip6`, AAAA),
+ *   otherwise to every task's addresses (dnsrr);
  * - `tasks.SERVICE` and `tasks.ALIAS` always resolve to every task's addresses.
  *
  * Addresses may carry a prefix length (`10.0.0.5/24`, as the overlay driver writes them); an
@@ -120,7 +121,8 @@ interface Endpoint {
   readonly stale: boolean;
   readonly v4: IPv4Address | undefined;
   readonly v6: IPv6Address | undefined;
-  readonly vip: IP | undefined;
+  /** The service's VIPs on this network (IPv4 and, on a dual-stack network, IPv6); empty unless a vip-mode task. */
+  readonly vips: readonly IP[];
   /** Normalized names resolving to this endpoint's own addresses. */
   readonly names: readonly string[];
   /** Normalized service name and service aliases (empty unless a task). */
@@ -191,7 +193,7 @@ export class NetworkNames {
     if (service !== undefined) groups.unshift(service);
     const a4 = recordAddress(rec.ipv4);
     const a6 = recordAddress(rec.ipv6);
-    const vip = service !== undefined && rec.endpointMode !== 'dnsrr' ? recordAddress(rec.serviceVip) : undefined;
+    const vips = service !== undefined && rec.endpointMode !== 'dnsrr' ? [recordAddress(rec.serviceVip), recordAddress(rec.serviceVip6)].filter((x): x is IP => x !== undefined) : [];
     const ep: Endpoint = {
       key,
       rec,
@@ -200,7 +202,7 @@ export class NetworkNames {
       stale: meta.stale ?? false,
       v4: a4?.family === 4 ? a4 : undefined,
       v6: a6?.family === 6 ? a6 : undefined,
-      vip,
+      vips,
       names: [...new Set(names)],
       groups: [...new Set(groups)],
     };
@@ -239,7 +241,7 @@ export class NetworkNames {
     if (group !== undefined) {
       found = true;
       const eps = this.endpoints(group);
-      const vips = eps.map((e) => e.vip).filter((x): x is IP => x !== undefined).sort(compareIP);
+      const vips = eps.flatMap((e) => e.vips).sort(compareIP);
       if (vips.length > 0) {
         for (const ip of vips) {
           if (ip.family === 4) pushUnique(v4, ip, seen);
@@ -279,8 +281,8 @@ export class NetworkNames {
         endpoint: e.key,
         ...(isTask && e.rec.service !== undefined ? { service: e.rec.service } : {}),
       });
-      if (e.vip !== undefined && e.rec.service !== undefined) {
-        const k = `${normalizeDnsName(e.rec.service)}\u0000${formatIP(e.vip)}`;
+      if (e.vips.length > 0 && e.rec.service !== undefined) {
+        const k = `${normalizeDnsName(e.rec.service)}\u0000${e.vips.map(formatIP).join(',')}`;
         const l = vips.get(k);
         if (l === undefined) vips.set(k, [e]);
         else l.push(e);
@@ -289,11 +291,13 @@ export class NetworkNames {
     for (const tasks of vips.values()) {
       const newest = [...tasks].sort(claimOrder)[0]!;
       const aliases = [...new Set(tasks.flatMap((e) => e.rec.aliases ?? []))].sort();
-      const vip = newest.vip!;
+      const v4 = newest.vips.find((ip) => ip.family === 4);
+      const v6 = newest.vips.find((ip) => ip.family === 6);
       out.push({
         name: newest.rec.service!,
         aliases,
-        ...(vip.family === 4 ? { ipv4: formatIP(vip) } : { ipv6: formatIP(vip) }),
+        ...(v4 !== undefined ? { ipv4: formatIP(v4) } : {}),
+        ...(v6 !== undefined ? { ipv6: formatIP(v6) } : {}),
         node: newest.owner,
         stale: tasks.every((e) => e.stale),
         kind: 'service-vip',
@@ -372,7 +376,7 @@ export class NetworkNames {
   private index(e: Endpoint): void {
     for (const n of e.names) addTo(this.byName, n, e.key);
     for (const g of e.groups) addTo(this.byGroup, g, e.key);
-    for (const ip of [e.v4, e.v6, e.vip]) if (ip !== undefined) addTo(this.byAddr, ipKey(ip), e.key);
+    for (const ip of [e.v4, e.v6, ...e.vips]) if (ip !== undefined) addTo(this.byAddr, ipKey(ip), e.key);
     if (e.rec.name !== '') addTo(this.bySandbox, `${e.rec.node}\u0000${e.rec.name}`, e.key);
     this.touch(e);
   }
@@ -380,7 +384,7 @@ export class NetworkNames {
   private unindex(e: Endpoint): void {
     for (const n of e.names) removeFrom(this.byName, n, e.key);
     for (const g of e.groups) removeFrom(this.byGroup, g, e.key);
-    for (const ip of [e.v4, e.v6, e.vip]) if (ip !== undefined) removeFrom(this.byAddr, ipKey(ip), e.key);
+    for (const ip of [e.v4, e.v6, ...e.vips]) if (ip !== undefined) removeFrom(this.byAddr, ipKey(ip), e.key);
     if (e.rec.name !== '') removeFrom(this.bySandbox, `${e.rec.node}\u0000${e.rec.name}`, e.key);
     this.touch(e);
   }

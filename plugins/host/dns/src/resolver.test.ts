@@ -124,6 +124,30 @@ test('VIP mode answers the VIP; tasks.NAME and dnsrr rotate through every task',
   assert.equal(addrs(parse(ask(r, 'rr.2.bbb'))), ['10.0.2.2'], 'a task by its own (dotted) name');
 });
 
+test('dual-stack services: AAAA of the service is its IPv6 VIP, A its IPv4 one; tasks.NAME and dnsrr answer the tasks\' IPv6 addresses; PTR of the IPv6 VIP is the service', () => {
+  const r = createResolver({});
+  for (let i = 1; i <= 2; i++) {
+    r.apply(ev('create', entry(N, `s${i}`, rec(`web.${i}.x`, `10.0.5.${i}/24`, { ipv6: `fd00:5::${i}/64`, service: 'web', serviceVip: '10.0.5.250/24', serviceVip6: 'fd00:5::fa/64', aliases: ['front'] }))));
+    r.apply(ev('create', entry(N, `r${i}`, rec(`rr.${i}.y`, `10.0.6.${i}`, { ipv6: `fd00:6::${i}`, service: 'rr', serviceVip6: 'fd00:6::fa', endpointMode: 'dnsrr' }))));
+  }
+  r.apply(ev('create', entry(N, 'o1', rec('old.1.z', '10.0.7.1', { ipv6: 'fd00:7::1', service: 'old', serviceVip: '10.0.7.250' }))));
+  assert.equal(addrs(parse(ask(r, 'web', DNS_TYPE.AAAA))), ['fd00:5::fa']);
+  assert.equal(addrs(parse(ask(r, 'web'))), ['10.0.5.250']);
+  assert.equal(addrs(parse(ask(r, 'front', DNS_TYPE.AAAA))), ['fd00:5::fa'], 'service alias');
+  assert.equal(addrs(parse(ask(r, 'web', DNS_TYPE.ANY))), ['10.0.5.250', 'fd00:5::fa']);
+  assert.equal(addrs(parse(ask(r, 'tasks.web', DNS_TYPE.AAAA))).sort(), ['fd00:5::1', 'fd00:5::2']);
+  assert.equal(addrs(parse(ask(r, 'tasks.front', DNS_TYPE.AAAA))).sort(), ['fd00:5::1', 'fd00:5::2'], 'tasks.ALIAS');
+  assert.equal(addrs(parse(ask(r, 'rr', DNS_TYPE.AAAA))).sort(), ['fd00:6::1', 'fd00:6::2'], 'dnsrr: the tasks, not a VIP');
+  const noV6 = parse(ask(r, 'old', DNS_TYPE.AAAA));
+  assert.is(noV6.rcode, DNS_RCODE.NOERROR, 'a service with an IPv4 VIP only: NODATA for AAAA');
+  assert.equal(addrs(noV6), []);
+  const nibbles = (v6: string) => v6.split('').reverse().join('.');
+  assert.equal(parse(ask(r, `${nibbles('fd000005' + '0'.repeat(22) + 'fa')}.ip6.arpa`, DNS_TYPE.PTR)).answers.map((a) => a.target), ['web']);
+  assert.equal(parse(ask(r, `${nibbles('fd000005' + '0'.repeat(23) + '1')}.ip6.arpa`, DNS_TYPE.PTR)).answers.map((a) => a.target), ['web.1.x']);
+  const vipRecord = r.records(N).find((x) => x.kind === 'service-vip' && x.name === 'web');
+  assert.equal([vipRecord?.ipv4, vipRecord?.ipv6], ['10.0.5.250', 'fd00:5::fa'], 'records(): one VIP record with both addresses');
+});
+
 test('stale entries (owner unreachable, in grace) are still answered; a delete removes the record', () => {
   const r = populated();
   r.apply(ev('update', entry(N, 'c2', rec('db', '10.0.0.3'), { stale: true, lamport: 1 })));

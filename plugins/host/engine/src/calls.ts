@@ -21,5 +21,12 @@ export async function attempt<T>(ctx: Context<unknown>, plugin: string, method: 
 export function taskJoinOptions(task: TaskOptions | undefined, netId: string): Record<string, unknown> {
   if (task === undefined || task.service === '') return {};
   const vip = task.vips?.[netId];
-  return { [WeftJoinOptions.service]: task.service, [WeftJoinOptions.endpointMode]: task.endpointMode, [WeftJoinOptions.taskSlot]: task.slot, ...(vip !== undefined ? { [WeftJoinOptions.serviceVip]: vip } : {}) };
+  const vip6 = task.vips6?.[netId];
+  return {
+    [WeftJoinOptions.service]: task.service,
+    [WeftJoinOptions.endpointMode]: task.endpointMode,
+    [WeftJoinOptions.taskSlot]: task.slot,
+    ...(vip !== undefined ? { [WeftJoinOptions.serviceVip]: vip } : {}),
+    ...(vip6 !== undefined ? { [WeftJoinOptions.serviceVip6]: vip6 } : {}),
+  };
 }

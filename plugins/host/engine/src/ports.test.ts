@@ -12,7 +12,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { evalCommand } from '@weft/sys';
-import { forwarderSpec, frameDatagram, frameReader, PORT_FORWARDER, portFree, portSocket, relayUdpToUnix, spliceToUnix, writeTargets } from './ports.ts';
+import { forwarderSpec, frameDatagram, frameReader, listenHosts, noIPv6, PORT_FORWARDER, portFree, portSocket, relayUdpToUnix, spliceToUnix, writeTargets } from './ports.ts';
 
 /** Listener errors (a failed bind): reported through callbacks, so every wait checks them and fails the test. */
 const listenErrors: Error[] = [];
@@ -116,6 +116,65 @@ test('UDP: one session per client through the forwarder, replies from the publis
     failOnListenErrors();
   } finally {
     for (const c of clients) c.close();
+    fwd.kill('SIGKILL');
+    echo.close();
+    tcp.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('IPv6: 0.0.0.0 also listens on [::], other hosts are themselves; clients over [::1] reach the forwarder (TCP, UDP), which reaches an IPv6 target too', async () => {
+  assert.equal(listenHosts('0.0.0.0', 'udp'), ['0.0.0.0', '::']);
+  assert.equal(listenHosts('0.0.0.0', 'tcp'), 'Deno' in globalThis ? ['0.0.0.0'] : ['0.0.0.0', '::'], 'TCP under Deno: one dual-stack socket (listenPort), as its TCP sockets ignore ipv6Only');
+  assert.equal(listenHosts('::'), ['::']);
+  assert.equal(listenHosts('127.0.0.1'), ['127.0.0.1']);
+  assert.ok(noIPv6(Object.assign(new Error('x'), { code: 'EADDRNOTAVAIL' })));
+  assert.not.ok(noIPv6(Object.assign(new Error('x'), { code: 'EADDRINUSE' })), 'a taken [::] port is an error');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-ports6-'));
+  // Echo servers on ::1 (a sandbox of an IPv6-only network is reached on its IPv6 address).
+  const echo = dgram.createSocket('udp6');
+  echo.on('message', (m, r) => echo.send(Buffer.concat([Buffer.from('echo6:'), m]), r.port, r.address));
+  await new Promise<void>((r) => echo.bind(0, '::1', () => r()));
+  const tcp = net.createServer((c) => c.pipe(c));
+  await new Promise<void>((r) => tcp.listen(0, '::1', () => r()));
+  const targets = path.join(dir, 'targets.json');
+  writeTargets(targets, ['::1']);
+  const usock = portSocket(dir, 53, 'udp');
+  const tsock = portSocket(dir, 53, 'tcp');
+  const [cmd, ...args] = evalCommand(PORT_FORWARDER, [targets, forwarderSpec(usock, echo.address().port, 'udp'), forwarderSpec(tsock, (tcp.address() as net.AddressInfo).port)]);
+  const fwd = spawn(cmd as string, args, { stdio: 'inherit' });
+  const client = dgram.createSocket('udp6');
+  try {
+    await until(() => fs.existsSync(usock) && fs.existsSync(tsock));
+    const relay = relayUdpToUnix('::1', 0, usock, onListenError);
+    await until(() => relay.port() > 0);
+    const got: string[] = [];
+    client.on('message', (m) => got.push(m.toString()));
+    client.send('u6', relay.port(), '::1');
+    await until(() => got.length === 1);
+    assert.equal(got, ['echo6:u6']);
+    // The same port number is free on IPv4 loopback: the IPv6 socket is v6-only.
+    assert.ok(await portFree('127.0.0.1', relay.port(), 'udp'), 'an IPv6 UDP listener does not hold the IPv4 port');
+    assert.not.ok(await portFree('::1', relay.port(), 'udp'), 'it holds the IPv6 one');
+    relay.close();
+    const splice = spliceToUnix('::1', 0, tsock, onListenError);
+    await new Promise((resolve, reject) => {
+      splice.once('listening', resolve);
+      splice.once('error', reject);
+    });
+    const port = (splice.address() as net.AddressInfo).port;
+    assert.ok(await portFree('127.0.0.1', port, 'tcp'), 'an IPv6 TCP listener does not hold the IPv4 port');
+    const c = net.connect(port, '::1');
+    const reply = await new Promise<string>((resolve) => {
+      c.on('data', (d) => resolve(d.toString()));
+      c.write('tcp6-ok');
+    });
+    assert.is(reply, 'tcp6-ok');
+    c.destroy();
+    splice.close();
+    failOnListenErrors();
+  } finally {
+    client.close();
     fwd.kill('SIGKILL');
     echo.close();
     tcp.close();

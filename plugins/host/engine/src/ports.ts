@@ -11,6 +11,12 @@
  * client address (one stream connection; the forwarder gives it one UDP socket connected to one
  * target, so replies come back from the port the client sent to), closed after `UDP_IDLE_MS`
  * without traffic either way. Replies go to the client from the published port.
+ *
+ * IPv6: a port published on `0.0.0.0` (the default) also listens on `[::]`, as Docker binds both
+ * (`listenHosts`); an IPv6 host address (`-p [::]:8080:80`, `[::1]:…`) listens on IPv6 only. IPv6
+ * sockets are v6-only, so `0.0.0.0:P` and `[::]:P` are two sockets that never collide. A host
+ * without IPv6 (no `::` to bind) serves IPv4 alone, silently. The forwarder reaches the sandbox
+ * on its address whatever the client's family (the hop is a unix socket).
  */
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
@@ -65,9 +71,39 @@ export interface PortListener {
   close(): void;
 }
 
-/** Listens on `host:port` and splices every connection into the unix socket `sock`. */
-export function spliceToUnix(host: string, port: number, sock: string, onError: (e: Error) => void): net.Server {
+/**
+ * `0.0.0.0` (every IPv4 address) also means `::` (every IPv6 address), as Docker publishes on both;
+ * any other host is itself. TCP under Deno is the exception (`dualStackTcp`).
+ */
+export function listenHosts(host: string, protocol: 'tcp' | 'udp' = 'tcp'): string[] {
+  return host === '0.0.0.0' && !dualStackTcp(protocol) ? ['0.0.0.0', '::'] : [host];
+}
+
+/**
+ * Deno's TCP listeners ignore `ipv6Only`: a `::` socket there is dual-stack (and collides with
+ * `0.0.0.0`). So under Deno, TCP on `0.0.0.0` is one `::` socket serving both families (IPv4
+ * clients as `::ffff:a.b.c.d`), or `0.0.0.0` on a host without IPv6; and an explicit `[::]`
+ * closes IPv4 clients' connections at once (`spliceToUnix`), though it still holds the IPv4 port.
+ */
+const dualStackTcp = (protocol: 'tcp' | 'udp'): boolean => protocol === 'tcp' && 'Deno' in globalThis;
+
+/** True for the errors of binding `::` on a host without IPv6 (nothing to serve there, no error to report). */
+export function noIPv6(e: unknown): boolean {
+  const code = (e as { code?: string } | undefined)?.code;
+  return code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL' || code === 'EPROTONOSUPPORT';
+}
+
+const isV6 = (host: string): boolean => host.includes(':');
+
+/** Listens on `host:port` and splices every connection into the unix socket `sock` (`dual`: a `::` socket that takes IPv4 too). */
+export function spliceToUnix(host: string, port: number, sock: string, onError: (e: Error) => void, dual = false): net.Server {
+  const v6only = isV6(host) && !dual;
   const srv = net.createServer((c) => {
+    // An IPv4 client of a v6-only listener: only where `ipv6Only` is ignored (Deno); closed, as if nothing listened.
+    if (v6only && c.remoteAddress?.startsWith('::ffff:') === true) {
+      c.destroy();
+      return;
+    }
     const u = net.connect(sock);
     c.pipe(u);
     u.pipe(c);
@@ -75,7 +111,8 @@ export function spliceToUnix(host: string, port: number, sock: string, onError: 
     c.on('error', () => u.destroy());
   });
   srv.on('error', onError);
-  srv.listen(port, host);
+  // IPv6 sockets are v6-only: `[::]:P` beside `0.0.0.0:P`, not over it.
+  srv.listen(v6only ? { port, host, ipv6Only: true } : { port, host });
   return srv;
 }
 
@@ -107,7 +144,7 @@ export function frameReader(onFrame: (payload: Buffer) => void): (chunk: Buffer)
  * the client from `host:port`. Sessions close after `idleMs` without traffic.
  */
 export function relayUdpToUnix(host: string, port: number, sock: string, onError: (e: Error) => void, idleMs: number = UDP_IDLE_MS): PortListener & { sessions(): number; port(): number } {
-  const srv = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  const srv = isV6(host) ? dgram.createSocket({ type: 'udp6', ipv6Only: true }) : dgram.createSocket('udp4');
   const sessions = new Map<string, { conn: net.Socket; timer: ReturnType<typeof setTimeout> }>();
   let closed = false;
   const drop = (key: string) => {
@@ -175,22 +212,38 @@ export function relayUdpToUnix(host: string, port: number, sock: string, onError
   };
 }
 
-/** Binds `host:port` once (TCP or UDP) to see that it is free (a clear error before the sandbox is made). */
-export function portFree(host: string, port: number, protocol: 'tcp' | 'udp' = 'tcp'): Promise<boolean> {
+/** Binds `host:port` once (TCP or UDP): undefined when free, else the error. */
+function tryBind(host: string, port: number, protocol: 'tcp' | 'udp'): Promise<Error | undefined> {
   return new Promise((resolve) => {
     if (protocol === 'udp') {
-      const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-      s.once('error', () => {
+      const s = isV6(host) ? dgram.createSocket({ type: 'udp6', ipv6Only: true }) : dgram.createSocket('udp4');
+      s.once('error', (e) => {
         s.close();
-        resolve(false);
+        resolve(e);
       });
-      s.bind(port, host, () => s.close(() => resolve(true)));
+      s.bind(port, host, () => s.close(() => resolve(undefined)));
       return;
     }
     const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, host, () => s.close(() => resolve(true)));
+    s.once('error', (e) => resolve(e));
+    s.listen(isV6(host) ? { port, host, ipv6Only: true } : { port, host }, () => s.close(() => resolve(undefined)));
   });
+}
+
+/**
+ * True when `host:port` can be bound now (a clear error before the sandbox is made). For
+ * `0.0.0.0`, `[::]` must be free too (unless this host has no IPv6).
+ */
+export async function portFree(host: string, port: number, protocol: 'tcp' | 'udp' = 'tcp'): Promise<boolean> {
+  if (host === '0.0.0.0' && dualStackTcp(protocol)) {
+    const e = await tryBind('::', port, protocol);
+    return e === undefined || (noIPv6(e) && (await tryBind(host, port, protocol)) === undefined);
+  }
+  for (const [i, h] of listenHosts(host, protocol).entries()) {
+    const e = await tryBind(h, port, protocol);
+    if (e !== undefined && !(i > 0 && noIPv6(e))) return false;
+  }
+  return true;
 }
 
 /** Unix socket path of a published port in `dir` (TCP and UDP of one port number differ). */
@@ -201,7 +254,14 @@ export const forwarderSpec = (sock: string, target: number, protocol: 'tcp' | 'u
 
 /** Starts the listener of one published port. */
 export function listenPort(host: string, port: number, protocol: 'tcp' | 'udp', sock: string, onError: (e: Error) => void): PortListener {
-  return protocol === 'udp' ? relayUdpToUnix(host, port, sock, onError) : spliceToUnix(host, port, sock, onError);
+  if (protocol === 'udp') return relayUdpToUnix(host, port, sock, onError);
+  if (host !== '0.0.0.0' || !dualStackTcp(protocol)) return spliceToUnix(host, port, sock, onError);
+  // Deno: one dual-stack `::` socket; `0.0.0.0` instead on a host without IPv6.
+  let cur: PortListener = spliceToUnix('::', port, sock, (e) => {
+    if (!noIPv6(e)) return onError(e);
+    cur = spliceToUnix(host, port, sock, onError);
+  }, true);
+  return { close: () => cur.close() };
 }
 
 export function writeTargets(file: string, ips: readonly string[]): void {
@@ -239,7 +299,12 @@ export function createPorts(): Ports {
         },
         listen(onError) {
           close();
-          listeners = socks.map((s) => listenPort(s.p.host ?? '0.0.0.0', s.p.published, s.proto, s.sock, (e) => onError(s.p, e)));
+          listeners = socks.flatMap((s) =>
+            listenHosts(s.p.host ?? '0.0.0.0', s.proto).map((h, i) =>
+              // The `[::]` beside `0.0.0.0` on a host without IPv6: nothing to serve, no error.
+              listenPort(h, s.p.published, s.proto, s.sock, (e) => (i > 0 && noIPv6(e) ? undefined : onError(i > 0 ? { ...s.p, host: h } : s.p, e))),
+            ),
+          );
         },
         close,
         remove() {
