@@ -703,7 +703,17 @@ export class Manager {
     this.guardOpen();
     const node = req.Node ?? this.cfg.NodeID;
     const n = S.getNetwork(this.networksById(), req.Network);
-    if (!this.view.hasAttachment(n.Id, node, req.Sandbox)) await this.writes.attach(n, node, req.Sandbox);
+    if (!this.view.hasAttachment(n.Id, node, req.Sandbox)) {
+      // A node's first sandbox on the network: its underlay family must be the network's.
+      const attached = this.view.attachedNodes(n.Id);
+      const self = attached.has(node) ? undefined : this.view.nodes.get(node)?.value;
+      if (self !== undefined) {
+        const others = [...attached.keys()].map((id) => this.view.nodes.get(id)?.value).filter((x): x is NodeRecord => x !== undefined);
+        const bad = S.underlayFamilyConflict(n, self, others);
+        if (bad !== undefined) raise(bad);
+      }
+      await this.writes.attach(n, node, req.Sandbox);
+    }
     return { ...n, Attachments: {} };
   }
 
