@@ -53,10 +53,13 @@ Options:
       --socket PATH           local API unix socket (default /run/weft/weft.sock, mode 0660)
       --state-dir DIR         persistent state (default /var/lib/weft)
       --node-name NAME        default: the hostname
-      --advertise-addr IP     address other nodes use to reach this one
-      --listen-addr IP:PORT   control plane, managers only (default 0.0.0.0:2377)
-      --gossip-addr IP:PORT   gossip bind (default advertise-addr:7946)
-      --data-path-addr IP     underlay address for VXLAN (default advertise-addr)
+      --advertise-addr IP     address other nodes use to reach this one, IPv4 or IPv6
+      --listen-addr IP:PORT   control plane, managers only (default 0.0.0.0:2377, or [::]:2377
+                              when the advertise address is IPv6; IPv6 in brackets)
+      --gossip-addr IP:PORT   gossip bind, UDP and TCP (default advertise-addr:7946)
+      --data-path-addr IP     underlay address for VXLAN, IPv4 or IPv6 (default advertise-addr).
+                              VXLAN does not cross families: a network's nodes must all use
+                              IPv4 or all IPv6 here (a node of the other family is refused)
       --data-path-port PORT   VXLAN UDP port of the kernel data path (default 4789)
       --data-path-port-userspace PORT
                               VXLAN UDP port of the userspace switch, which runs beside the
@@ -92,7 +95,7 @@ Options:
                               (default /run/docker/plugins/weft.sock; "off" to disable)
       --log-level LEVEL       debug|info|warn|error (default info)
       --log-format FORMAT     text|json (default text)
-      --metrics-addr IP:PORT  serve Prometheus metrics at http://IP:PORT/metrics (default: off;
+      --metrics-addr IP:PORT  serve Prometheus metrics at http://IP:PORT/metrics ([::1]:9323 for IPv6; default: off;
                               Docker's metrics-addr uses 9323)
   -h, --help                  show this help
 `;
