@@ -2,6 +2,7 @@
  * The agent: composition only. Verifies the state dir, loads the plugins into one kernel over a
  * durable file store, serves the local API and Docker's plugin protocol, and stops cleanly.
  */
+import { joinHostPort } from '@weft/net';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -63,11 +64,11 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
         name: cfg.nodeName,
         bindAddr: cfg.gossipAddr,
         bindPort: cfg.gossipPort,
-        advertiseAddr: cfg.gossipAddr === '0.0.0.0' ? cfg.advertiseAddr : cfg.gossipAddr,
+        advertiseAddr: cfg.gossipAddr === '0.0.0.0' || cfg.gossipAddr === '::' ? cfg.advertiseAddr : cfg.gossipAddr,
         // --gossip-join seeds are joined by the swarm bridge, after control has published the
         // swarm's key ring (if any): never in plaintext on a swarm node.
         keys: cfg.gossipKeys,
-        meta: { weft: '1', role, os: cfg.os, arch: process.arch, dp: `${cfg.dataPathAddr}:${cfg.dataPathPort}` },
+        meta: { weft: '1', role, os: cfg.os, arch: process.arch, dp: joinHostPort(cfg.dataPathAddr, cfg.dataPathPort) },
       },
     },
     // Two data paths side by side, each with its own UDP port; the dispatcher picks one per network.
@@ -87,9 +88,9 @@ export function plugins(cfg: AgentConfig): PluginEntry[] {
       plugin: controlPlugin({
         nodeName: cfg.nodeName,
         os: cfg.os,
-        listenAddr: `${cfg.listenAddr}:${cfg.listenPort}`,
+        listenAddr: joinHostPort(cfg.listenAddr, cfg.listenPort),
         advertiseAddr: cfg.advertiseAddr,
-        gossipAddr: `${cfg.gossipAddr}:${cfg.gossipPort}`,
+        gossipAddr: joinHostPort(cfg.gossipAddr, cfg.gossipPort),
         dataPathAddr: cfg.dataPathAddr,
         dataPathPort: cfg.dataPathPort,
         clusterStore: cfg.clusterStore,
@@ -141,7 +142,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, entries: PluginE
   if (cfg.dockerPlugin !== undefined) {
     gateway = await servePluginSocket({ kernel, socketPath: cfg.dockerPlugin, networkDriver: 'weft', ipamDriver: 'weft', log });
   }
-  log.info('weft-agent ready', { node: cfg.nodeName, socket: cfg.socket, docker: cfg.dockerPlugin ?? 'off', gossip: `${cfg.gossipAddr}:${cfg.gossipPort}`, dataPath: `${cfg.dataPathAddr}:${cfg.dataPathPort} (kernel), :${cfg.dataPathPortUserspace} (userspace)`, dataPlane: cfg.dataPlane });
+  log.info('weft-agent ready', { node: cfg.nodeName, socket: cfg.socket, docker: cfg.dockerPlugin ?? 'off', gossip: joinHostPort(cfg.gossipAddr, cfg.gossipPort), dataPath: `${joinHostPort(cfg.dataPathAddr, cfg.dataPathPort)} (kernel), :${cfg.dataPathPortUserspace} (userspace)`, dataPlane: cfg.dataPlane });
   let stopping: Promise<void> | undefined;
   return {
     kernel,

@@ -12,6 +12,7 @@ import {
   API_VERSION, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, PeerAddRequest, SandboxCreateRequest, SwarmInitRequest, SwarmJoinRequest,
   type Info, type Node, type NodeStatus, type Version,
 } from '@weft/api';
+import { canonicalIP, joinHostPort } from '@weft/net';
 import { listenUnix } from '@weft/plugin-socket';
 import { serviceRoutes } from '@weft/services';
 import { checkStoreUrl, type AgentConfig } from './config.ts';
@@ -72,6 +73,31 @@ export function createApi(d: ApiDeps) {
   const members = (): readonly Member[] => {
     const m = kernel.service('membership');
     return m === undefined ? [] : m.members();
+  };
+
+  /** `--advertise-addr` of swarm init/join: an IP address, in canonical text; the agent's own by default. */
+  const advertiseOf = (a: string | undefined): string => {
+    if (a === undefined) return config.advertiseAddr;
+    const r = canonicalIP(a);
+    if (!r.ok) raise(errors.badRequest('api', `invalid --advertise-addr ${JSON.stringify(a)}: ${r.error}`, { value: a }));
+    return r.ok ? r.value.text : a;
+  };
+  /**
+   * `--data-path-addr` of swarm init/join. The data path was bound at the agent's start
+   * (`weft-agent --data-path-addr`); the node record must name that address, or peers would send
+   * VXLAN where nothing listens (and a family check per network would judge the wrong address).
+   */
+  const dataPathOf = (verb: 'init' | 'join', a: string | undefined): string => {
+    if (a === undefined) return config.dataPathAddr;
+    const r = canonicalIP(a);
+    if (!r.ok) raise(errors.badRequest('api', `invalid --data-path-addr ${JSON.stringify(a)}: ${r.error}`, { value: a }));
+    if (r.ok && r.value.text !== config.dataPathAddr) {
+      raise(errors.badRequest('api', `swarm ${verb} --data-path-addr ${a}: this agent's data path runs on ${config.dataPathAddr}, bound when it started`, {
+        value: a,
+        hint: `Leave --data-path-addr out, or restart weft-agent with --data-path-addr ${r.value.text}.`,
+      }));
+    }
+    return config.dataPathAddr;
   };
 
   const gossipStatus = (s: Member['state']): NodeStatus => (s === 'alive' ? 'ready' : s === 'dead' ? 'down' : s);
@@ -205,9 +231,9 @@ export function createApi(d: ApiDeps) {
       const init = orRaise(await kernel.invoke('control', 'Swarm.Init', {
         ...r,
         ClusterStore: store,
-        AdvertiseAddr: r.AdvertiseAddr ?? config.advertiseAddr,
-        ListenAddr: r.ListenAddr ?? `${config.listenAddr}:${config.listenPort}`,
-        DataPathAddr: r.DataPathAddr ?? config.dataPathAddr,
+        AdvertiseAddr: advertiseOf(r.AdvertiseAddr),
+        ListenAddr: r.ListenAddr ?? joinHostPort(config.listenAddr, config.listenPort),
+        DataPathAddr: dataPathOf('init', r.DataPathAddr),
         DataPathPort: r.DataPathPort ?? config.dataPathPort,
         NodeName: config.nodeName,
         OS: config.os,
@@ -223,11 +249,11 @@ export function createApi(d: ApiDeps) {
       return invoke('control', 'Swarm.Join', {
         ...r,
         ClusterStore: { ...tls, ...(r.ClusterStore ?? {}) },
-        AdvertiseAddr: r.AdvertiseAddr ?? config.advertiseAddr,
-        DataPathAddr: r.DataPathAddr ?? config.dataPathAddr,
+        AdvertiseAddr: advertiseOf(r.AdvertiseAddr),
+        DataPathAddr: dataPathOf('join', r.DataPathAddr),
         DataPathPort: config.dataPathPort,
-        ListenAddr: r.ListenAddr ?? `${config.listenAddr}:${config.listenPort}`,
-        GossipAddr: `${config.gossipAddr}:${config.gossipPort}`,
+        ListenAddr: r.ListenAddr ?? joinHostPort(config.listenAddr, config.listenPort),
+        GossipAddr: joinHostPort(config.gossipAddr, config.gossipPort),
         NodeName: config.nodeName,
         OS: config.os,
       });
@@ -237,7 +263,7 @@ export function createApi(d: ApiDeps) {
       if (role !== 'worker' && role !== 'manager') raise(errors.badRequest('api', `unknown role ${JSON.stringify(role)}: expected worker or manager`, { value: role }));
       const r = orRaise(await kernel.invoke('control', 'Swarm.JoinToken', { Role: role, Rotate: flag(q, 'rotate') }));
       const sw = await swarm();
-      return { Role: role, Token: r.Token, Manager: sw?.Managers[0] ?? `${config.advertiseAddr}:${config.listenPort}` };
+      return { Role: role, Token: r.Token, Manager: sw?.Managers[0] ?? joinHostPort(config.advertiseAddr, config.listenPort) };
     }),
     route('POST', '/swarm/leave', async (_p, q) => invoke('control', 'Swarm.Leave', { Force: flag(q, 'force') })),
     // Rotate the data-path and gossip key rings now (managers; the 12 h schedule continues).

@@ -43,7 +43,10 @@ test('bad input names the flag and the value', () => {
     [['--data-plane', 'fast'], 'invalid --data-plane "fast": expected auto, kernel or userspace'],
     [['--data-path-port-userspace', '4789'], 'it must differ from --data-path-port'],
     [['--cipher', 'des'], 'invalid --cipher "des": expected chacha20 (libsodium) or aes-gcm (AES-256-GCM)'],
-    [['--listen-addr', 'x:1'], '"x" is not an IPv4 address'],
+    [['--listen-addr', 'x:1'], 'invalid --listen-addr "x:1": invalid address "x:1"'],
+    [['--advertise-addr', 'fd18::zz'], 'invalid --advertise-addr "fd18::zz": expected an IPv4 or IPv6 address'],
+    [['--listen-addr', '[fd18::1]:0'], 'invalid --listen-addr port 0'],
+    [['--metrics-addr', '[::1]'], 'invalid --metrics-addr "[::1]": expected IP:PORT'],
     [['--gossip-key', 'nope'], 'base64 of 16, 24 or 32 bytes'],
     [['--cluster-store', 'consul://x:8500'], 'invalid --cluster-store "consul://x:8500": expected "embedded:" or "etcd://HOST:2379[,HOST:2379...]"'],
     [['--cluster-store', 'etcd://198.18.0.1'], 'endpoint "198.18.0.1" is not HOST:PORT'],
@@ -58,6 +61,18 @@ test('bad input names the flag and the value', () => {
     assert.ok('ok' in r && !r.ok && r.error.includes(want), `${args.join(' ')} → ${JSON.stringify(r)}`);
   }
   assert.equal(parseArgs(['-h']), { help: true });
+});
+
+test('an IPv6 underlay: canonical addresses, [v6]:port, wildcards of the same family', () => {
+  const r = parseArgs(['--node-name', 'h1', '--advertise-addr', 'FD18:0:1:0:0:0:0:1', '--metrics-addr', '[::1]:9323']);
+  assert.ok('ok' in r && r.ok);
+  if (!('ok' in r) || !r.ok) return;
+  const c = r.config;
+  assert.equal([c.advertiseAddr, c.listenAddr, c.listenPort, c.gossipAddr, c.gossipPort, c.dataPathAddr, c.metricsAddr], ['fd18:0:1::1', '::', 2377, 'fd18:0:1::1', 7946, 'fd18:0:1::1', { host: '::1', port: 9323 }]);
+  const d = parseArgs(['--advertise-addr', '198.18.0.1', '--data-path-addr', 'fd18::1', '--listen-addr', '[fd18::1]:2400', '--gossip-addr', ':7950', '--gossip-join', '[fd18::2]:7946']);
+  assert.ok('ok' in d && d.ok);
+  if (!('ok' in d) || !d.ok) return;
+  assert.equal([d.config.dataPathAddr, d.config.listenAddr, d.config.listenPort, d.config.gossipAddr, d.config.gossipPort], ['fd18::1', 'fd18::1', 2400, '0.0.0.0', 7950]);
 });
 
 test('logger: levels and formats', () => {

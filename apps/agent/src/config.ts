@@ -3,6 +3,7 @@
  * one-line error naming the flag, the bad value and what is expected.
  */
 import * as os from 'node:os';
+import { canonicalIP, ipFamily, joinHostPort, splitHostPort } from '@weft/net';
 
 export interface AgentConfig {
   readonly socket: string;
@@ -52,10 +53,13 @@ Options:
       --socket PATH           local API unix socket (default /run/weft/weft.sock, mode 0660)
       --state-dir DIR         persistent state (default /var/lib/weft)
       --node-name NAME        default: the hostname
-      --advertise-addr IP     address other nodes use to reach this one
-      --listen-addr IP:PORT   control plane, managers only (default 0.0.0.0:2377)
-      --gossip-addr IP:PORT   gossip bind (default advertise-addr:7946)
-      --data-path-addr IP     underlay address for VXLAN (default advertise-addr)
+      --advertise-addr IP     address other nodes use to reach this one, IPv4 or IPv6
+      --listen-addr IP:PORT   control plane, managers only (default 0.0.0.0:2377, or [::]:2377
+                              when the advertise address is IPv6; IPv6 in brackets)
+      --gossip-addr IP:PORT   gossip bind, UDP and TCP (default advertise-addr:7946)
+      --data-path-addr IP     underlay address for VXLAN, IPv4 or IPv6 (default advertise-addr).
+                              VXLAN does not cross families: a network's nodes must all use
+                              IPv4 or all IPv6 here (a node of the other family is refused)
       --data-path-port PORT   VXLAN UDP port of the kernel data path (default 4789)
       --data-path-port-userspace PORT
                               VXLAN UDP port of the userspace switch, which runs beside the
@@ -91,25 +95,28 @@ Options:
                               (default /run/docker/plugins/weft.sock; "off" to disable)
       --log-level LEVEL       debug|info|warn|error (default info)
       --log-format FORMAT     text|json (default text)
-      --metrics-addr IP:PORT  serve Prometheus metrics at http://IP:PORT/metrics (default: off;
+      --metrics-addr IP:PORT  serve Prometheus metrics at http://IP:PORT/metrics ([::1]:9323 for IPv6; default: off;
                               Docker's metrics-addr uses 9323)
   -h, --help                  show this help
 `;
-
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 function port(flag: string, v: string): number | string {
   if (!/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 65535) return `invalid ${flag} port ${JSON.stringify(v)}: expected a number from 1 to 65535`;
   return Number(v);
 }
 
-function hostPort(flag: string, v: string, defPort: number): { addr: string; port: number } | string {
-  const m = /^([^:]*)(?::(\d+))?$/.exec(v);
-  if (m === null) return `invalid ${flag} ${JSON.stringify(v)}: expected IP[:PORT]`;
-  const addr = m[1] === '' ? '0.0.0.0' : m[1]!;
-  if (!IPV4.test(addr)) return `invalid ${flag} ${JSON.stringify(v)}: ${JSON.stringify(addr)} is not an IPv4 address`;
-  const p = m[2] === undefined ? defPort : port(flag, m[2]);
-  return typeof p === 'string' ? p : { addr, port: p };
+/** An IPv4 or IPv6 address, in canonical text (RFC 5952), so that equal addresses compare equal. */
+function address(flag: string, v: string): string | { error: string } {
+  const r = canonicalIP(v);
+  return r.ok ? r.value.text : { error: `invalid ${flag} ${JSON.stringify(v)}: expected an IPv4 or IPv6 address (${r.error})` };
+}
+
+/** `IP[:PORT]`, an IPv6 address in brackets when a port follows (`[fd00::1]:7946`); empty IP: `wildcard`. */
+function hostPort(flag: string, v: string, defPort: number, wildcard = '0.0.0.0'): { addr: string; port: number } | string {
+  const r = splitHostPort(v === '' || v.startsWith(':') ? `${wildcard.includes(':') ? `[${wildcard}]` : wildcard}${v}` : v, defPort);
+  if (!r.ok) return `invalid ${flag} ${JSON.stringify(v)}: ${r.error}`;
+  if (r.value.port === 0) return `invalid ${flag} port 0 in ${JSON.stringify(v)}: expected a number from 1 to 65535`;
+  return { addr: r.value.host, port: r.value.port };
 }
 
 /** Parses argv; `{ help: true }` for -h/--help. */
@@ -134,14 +141,16 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
     if (multi.has(a)) multi.get(a)!.push(v);
     else single.set(a, v);
   }
-  const advertise = single.get('--advertise-addr') ?? '127.0.0.1';
-  if (!IPV4.test(advertise)) return { ok: false, error: `invalid --advertise-addr ${JSON.stringify(advertise)}: expected an IPv4 address` };
-  const listen = hostPort('--listen-addr', single.get('--listen-addr') ?? '0.0.0.0:2377', 2377);
+  const advertise = address('--advertise-addr', single.get('--advertise-addr') ?? '127.0.0.1');
+  if (typeof advertise !== 'string') return { ok: false, error: advertise.error };
+  // Wildcards follow the advertised family: an IPv6 host listens on [::] (which takes IPv4 too).
+  const any = ipFamily(advertise) === 6 ? '::' : '0.0.0.0';
+  const listen = hostPort('--listen-addr', single.get('--listen-addr') ?? joinHostPort(any, 2377), 2377, any);
   if (typeof listen === 'string') return { ok: false, error: listen };
-  const gossip = hostPort('--gossip-addr', single.get('--gossip-addr') ?? `${advertise}:7946`, 7946);
+  const gossip = hostPort('--gossip-addr', single.get('--gossip-addr') ?? joinHostPort(advertise, 7946), 7946, any);
   if (typeof gossip === 'string') return { ok: false, error: gossip };
-  const dpAddr = single.get('--data-path-addr') ?? advertise;
-  if (!IPV4.test(dpAddr)) return { ok: false, error: `invalid --data-path-addr ${JSON.stringify(dpAddr)}: expected an IPv4 address` };
+  const dpAddr = address('--data-path-addr', single.get('--data-path-addr') ?? advertise);
+  if (typeof dpAddr !== 'string') return { ok: false, error: dpAddr.error };
   const dpPort = port('--data-path-port', single.get('--data-path-port') ?? '4789');
   if (typeof dpPort === 'string') return { ok: false, error: dpPort };
   const dpPortUser = port('--data-path-port-userspace', single.get('--data-path-port-userspace') ?? String(dpPort === 65535 ? 65534 : dpPort + 1));
@@ -181,11 +190,11 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   let metricsAddr: AgentConfig['metricsAddr'];
   const ma = single.get('--metrics-addr');
   if (ma !== undefined) {
-    const m = /^([^:]+):(\d{1,5})$/.exec(ma);
-    if (m === null || !IPV4.test(m[1]!)) return { ok: false, error: `invalid --metrics-addr ${JSON.stringify(ma)}: expected IP:PORT, e.g. 127.0.0.1:9323` };
-    const p = port('--metrics-addr', m[2]!);
+    const r = splitHostPort(ma, 0);
+    if (!r.ok || !/:\d{1,5}$/.test(ma)) return { ok: false, error: `invalid --metrics-addr ${JSON.stringify(ma)}: expected IP:PORT, e.g. 127.0.0.1:9323 or [::1]:9323` };
+    const p = port('--metrics-addr', String(r.value.port));
     if (typeof p === 'string') return { ok: false, error: p };
-    metricsAddr = { host: m[1]!, port: p };
+    metricsAddr = { host: r.value.host, port: p };
   }
   const nsPrefix = single.get('--netns-prefix') ?? '';
   if (nsPrefix !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,30}$/.test(nsPrefix)) return { ok: false, error: `invalid --netns-prefix ${JSON.stringify(nsPrefix)}: use up to 31 letters, digits, ".", "_" or "-"` };

@@ -24,6 +24,10 @@ export const VXLAN_VNI_MAX = 0xffffff;
 export const VXLAN_OVERHEAD_IPV4 = 50;
 /** Outer overhead on IPv6: 14 + 40 + 8 + 8. */
 export const VXLAN_OVERHEAD_IPV6 = 70;
+/** Outer overhead of VXLAN over an underlay of `family`. */
+export const vxlanOverhead = (family: 4 | 6): number => (family === 6 ? VXLAN_OVERHEAD_IPV6 : VXLAN_OVERHEAD_IPV4);
+/** An overlay's default MTU on a 1500-byte underlay of `family`: 1450 over IPv4, 1430 over IPv6. */
+export const overlayDefaultMtu = (family: 4 | 6): number => 1500 - vxlanOverhead(family);
 
 /** Writes the 8-byte header; returns the offset of the inner Ethernet frame. Caller guarantees room and 0 <= vni <= 0xffffff. */
 export const writeVxlanHeader = (buf: Uint8Array, off: number, vni: number): number => {

@@ -9,7 +9,7 @@
  * and left when the last one leaves.
  */
 import type * as t from 'io-ts';
-import { formatMac, interfaceName, macFromIPv4, parseIP, scanIPv4 } from '@weft/net';
+import { formatMac, interfaceName, ipFamily, macFromIPv4, parseIP, scanIPv4 } from '@weft/net';
 import { isLeft, left, type Either } from 'fp-ts/lib/Either.js';
 import {
   listJson,
@@ -209,7 +209,7 @@ export function switchDriver(spec: SwitchDriverSpec): PluginDefinition<SwitchCon
           if ((await ctx.store.get(netKey(req.NetworkID))) !== undefined) {
             return left(errors.conflict(ctx.plugin, `Network "${req.NetworkID}" already exists`));
           }
-          const parsed = parseNetwork(req, spec.cipherOverhead(ctx));
+          const parsed = parseNetwork(req, spec.cipherOverhead(ctx), ipFamily(ctx.config.vtep ?? ''));
           if (!parsed.ok) return left(errors.badRequest(ctx.plugin, `Cannot create network "${req.NetworkID}": ${parsed.message}`, { path: parsed.path, value: parsed.value }));
           const p = spec.network(ctx, req, parsed.value);
           if (isLeft(p)) return p;

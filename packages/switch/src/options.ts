@@ -1,8 +1,10 @@
 /** Network options with Docker's meaning, decoded from CreateNetwork's Options. */
+import { overlayDefaultMtu } from '@weft/net';
 import { DATAPLANE_CHOICES, DockerOptions, WeftOptions, type CreateNetworkRequest, type DataPlaneChoice } from '@weft/kernel';
 
 export const VNI_MIN = 4096;
 export const VNI_MAX = 2 ** 24 - 1;
+/** Over an IPv4 underlay; an IPv6 underlay's outer header is 20 bytes longer (1430, `overlayDefaultMtu`). */
 export const DEFAULT_MTU = 1450;
 /** Encrypted frames carry the cipher's envelope; Docker's encrypted overlay drops to 1424. */
 export const MIN_MTU = 576;
@@ -36,7 +38,8 @@ function truthy(v: unknown): boolean {
   return v === true || v === '' || v === 'true' || v === '1';
 }
 
-export function parseNetwork(req: CreateNetworkRequest, cipherOverhead: number | undefined): Parsed<NetworkSpec> {
+/** `underlay`: the family of this host's VTEP address, which decides the default MTU (1450 or 1430). */
+export function parseNetwork(req: CreateNetworkRequest, cipherOverhead: number | undefined, underlay: 4 | 6 = 4): Parsed<NetworkSpec> {
   const opts = req.Options ?? {};
   const genericRaw = opts[DockerOptions.generic];
   const generic: Record<string, string> = {};
@@ -58,7 +61,7 @@ export function parseNetwork(req: CreateNetworkRequest, cipherOverhead: number |
     vni = n;
   }
   const encrypted = DockerOptions.encrypted in generic ? truthy(generic[DockerOptions.encrypted]) : false;
-  let mtu = DEFAULT_MTU;
+  let mtu = underlay === 6 ? overlayDefaultMtu(6) : DEFAULT_MTU;
   const mtuRaw = generic[DockerOptions.mtu];
   if (mtuRaw !== undefined && mtuRaw !== '') {
     const n = /^\d+$/.test(mtuRaw) ? Number(mtuRaw) : NaN;

@@ -24,6 +24,22 @@ test('netlink messages: header, attributes padded to 4, nested lengths', () => {
   assert.throws(() => ipv6Bytes('fd00::g'), /Bad IPv6/);
 });
 
+test('vxlan local and FDB dst of an IPv6 underlay: IFLA_VXLAN_LOCAL6 and a 16-byte NDA_DST', () => {
+  const find = (b: Uint8Array, type: number, value: Uint8Array): boolean => {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    for (let o = 0; o + 4 + value.length <= b.length; o++) {
+      if (dv.getUint16(o, true) === 4 + value.length && dv.getUint16(o + 2, true) === type && value.every((x, i) => b[o + 4 + i] === x)) return true;
+    }
+    return false;
+  };
+  const a6 = ipv6Bytes('fd18::1');
+  const link = nlLinkAdd({ name: 'vxlan0', kind: 'vxlan', vxlan: { vni: 1, local: 'fd18::1', port: 4789, proxy: true } }).bytes(1);
+  assert.ok(find(link, 17, a6), 'IFLA_VXLAN_LOCAL6 (17) with the 16 bytes');
+  assert.not.ok(find(nlLinkAdd({ name: 'vxlan0', kind: 'vxlan', vxlan: { vni: 1, local: '198.18.0.1', port: 4789, proxy: true } }).bytes(1), 17, a6));
+  assert.ok(find(nlLinkAdd({ name: 'vxlan0', kind: 'vxlan', vxlan: { vni: 1, local: '198.18.0.1', port: 4789, proxy: true } }).bytes(1), 4, Uint8Array.of(198, 18, 0, 1)), 'IFLA_VXLAN_LOCAL (4) for IPv4');
+  assert.ok(find(nlFdbAdd({ ifindex: 3, mac: '02:42:00:00:00:01', dst: 'fd18::1' }).bytes(1), 1, a6), 'NDA_DST (1) with the 16 bytes');
+});
+
 rootTest('rtnetlink in a namespace: bridge, vxlan (made in one namespace, living in another), veth into a third, FDB and neighbours, stats, teardown', () =>
   withLab('nl', async (lab) => {
     const sys = await loadSys();

@@ -53,6 +53,8 @@ export const IFLA_VXLAN_LOCAL = 4;
 export const IFLA_VXLAN_LEARNING = 7;
 export const IFLA_VXLAN_PROXY = 11;
 export const IFLA_VXLAN_PORT = 15;
+/** The local VTEP address when it is IPv6 (`local` of `ip link add … type vxlan`). */
+export const IFLA_VXLAN_LOCAL6 = 17;
 export const IFLA_BR_MCAST_SNOOPING = 23;
 const NLA_F_NESTED = 0x8000;
 
@@ -438,7 +440,7 @@ export function nlLinkAdd(s: LinkSpec): NlMessage {
   if (s.kind === 'vxlan' && s.vxlan !== undefined) {
     m.begin(IFLA_INFO_DATA)
       .u32(IFLA_VXLAN_ID, s.vxlan.vni)
-      .attr(IFLA_VXLAN_LOCAL, ipv4Bytes(s.vxlan.local))
+      .attr(s.vxlan.local.includes(':') ? IFLA_VXLAN_LOCAL6 : IFLA_VXLAN_LOCAL, s.vxlan.local.includes(':') ? ipv6Bytes(s.vxlan.local) : ipv4Bytes(s.vxlan.local))
       .u8(IFLA_VXLAN_LEARNING, 0)
       .u8(IFLA_VXLAN_PROXY, s.vxlan.proxy ? 1 : 0)
       .be16(IFLA_VXLAN_PORT, s.vxlan.port)
@@ -496,7 +498,8 @@ export interface NeighSpec {
 /** A static FDB entry on a vxlan device (`bridge fdb replace MAC dev vxlan0 dst VTEP [port P] self permanent`). */
 export function nlFdbAdd(n: NeighSpec): NlMessage {
   const m = new NlMessage(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE).header(ndmsg(AF_BRIDGE, n.ifindex, NUD_PERMANENT | NUD_NOARP, NTF_SELF));
-  m.attr(NDA_LLADDR, macBytes(n.mac)).attr(NDA_DST, ipv4Bytes(n.dst));
+  // NDA_DST of 16 bytes: a VTEP on an IPv6 underlay (the device's `local` must be IPv6 too).
+  m.attr(NDA_LLADDR, macBytes(n.mac)).attr(NDA_DST, n.dst.includes(':') ? ipv6Bytes(n.dst) : ipv4Bytes(n.dst));
   if (n.port !== undefined) m.be16(NDA_PORT, n.port);
   return m;
 }

@@ -137,6 +137,9 @@ export const EINVAL = 22;
 /** Sizes of kernel structs on 64-bit Linux. */
 export const SIZEOF_IFREQ = 40;
 export const SIZEOF_SOCKADDR_IN = 16;
+/** `struct sockaddr_in6`: family, port, flowinfo, 16-byte address, scope id. */
+export const SIZEOF_SOCKADDR_IN6 = 28;
+export const AF_INET6_SOCK = 10;
 export const SIZEOF_IOVEC = 16;
 export const SIZEOF_MSGHDR = 56;
 export const SIZEOF_MMSGHDR = 64;

@@ -2,6 +2,8 @@
  * A multi-host Weft cluster on one machine, for the demo and end-to-end tests: each host is a
  * network namespace on a shared underlay bridge-less veth star (198.18.0.0/24), running its own
  * weft-agent. Everything created is removed by `destroy()`, agents by PID, namespaces by name.
+ * An IPv6 underlay (`underlay: 'ipv6'` or `'dual'`) uses the unique local prefix fd18:0:<subnet>::/64
+ * inside the namespaces only.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -10,6 +12,7 @@ import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from '@weft/api';
+import { joinHostPort } from '@weft/net';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const AGENT_BIN = path.join(repo, 'apps/agent/bin/weft-agent.js');
@@ -62,7 +65,10 @@ function command(envName: string, nodeBin: string, denoEntry: string, runtime?: 
 export interface Host {
   readonly name: string;
   readonly ns: string;
+  /** The address the agent advertises (`--advertise-addr`): IPv4, or IPv6 on an `ipv6` underlay. */
   readonly addr: string;
+  /** On a `dual` or `ipv6` underlay: the host's IPv6 underlay address (fd18:0:<subnet>::<i>). */
+  readonly addr6?: string;
   readonly socket: string;
   readonly stateDir: string;
   readonly logFile: string;
@@ -113,7 +119,7 @@ export async function formSwarm(c: Cluster, readyMs = 15_000): Promise<Host> {
   await Promise.all(c.hosts.map((h) => c.startAgent(h)));
   const [m, ...workers] = c.hosts;
   const init = await m!.client.swarmInit({});
-  for (const w of workers) await w.client.swarmJoin({ JoinToken: init.WorkerToken, RemoteAddrs: [`${m!.addr}:2377`] });
+  for (const w of workers) await w.client.swarmJoin({ JoinToken: init.WorkerToken, RemoteAddrs: [joinHostPort(m!.addr, 2377)] });
   await eventually(async () => (await m!.client.nodes()).filter((n) => n.Status === 'ready' && n.Weft).length === c.hosts.length, readyMs, 'every node ready');
   return m!;
 }
@@ -183,7 +189,15 @@ export function kernelNetworkNamespaces(hostNs: string): string[] {
  * `nsPrefix`: the agents name their sandboxes' namespaces PREFIX+NAME (`--netns-prefix`), so a
  * test can use the names of a guide (alpine1, ...) without meeting another test's namespaces.
  */
-export async function createCluster(n: number, opts: { tag?: string; subnet?: number; nsPrefix?: string; runtime?: SourceRuntime } = {}): Promise<Cluster> {
+/**
+ * `underlay`: `ipv4` (default) gives each host 198.18.<subnet>.<i>/24; `ipv6` gives it
+ * fd18:0:<subnet>::<i>/64 only (the agents advertise it); `dual` gives both and the agents
+ * advertise IPv4 (a test moves one to IPv6 with `--data-path-addr`). IPv6 addresses are added
+ * `nodad`, so they are usable at once.
+ */
+export type UnderlayFamily = 'ipv4' | 'ipv6' | 'dual';
+
+export async function createCluster(n: number, opts: { tag?: string; subnet?: number; nsPrefix?: string; runtime?: SourceRuntime; underlay?: UnderlayFamily } = {}): Promise<Cluster> {
   const prefix = `wft-${opts.tag ?? 'c'}${process.pid % 10000}-`;
   const sub = opts.subnet ?? 0;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}`));
@@ -267,7 +281,8 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
   try {
     ip(['netns', 'add', underlay]);
     created.push(underlay);
-    ip(['-n', underlay, 'link', 'add', 'br0', 'type', 'bridge']);
+    // No multicast snooping: IPv6 neighbour discovery reaches every host without MLD state.
+    ip(['-n', underlay, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0']);
     ip(['-n', underlay, 'link', 'set', 'br0', 'up']);
     for (let i = 1; i <= n; i++) {
       const ns = `${prefix}h${i}`;
@@ -275,13 +290,17 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
       created.push(ns);
       ip(['-n', ns, 'link', 'set', 'lo', 'up']);
       ip(['-n', ns, 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', `p${i}`, 'netns', underlay]);
-      const addr = `198.18.${sub}.${i}`;
-      ip(['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'ul0']);
+      const family = opts.underlay ?? 'ipv4';
+      const addr4 = `198.18.${sub}.${i}`;
+      const addr6 = `fd18:0:${sub.toString(16)}::${i.toString(16)}`;
+      if (family !== 'ipv6') ip(['-n', ns, 'addr', 'add', `${addr4}/24`, 'dev', 'ul0']);
+      if (family !== 'ipv4') ip(['-n', ns, 'addr', 'add', `${addr6}/64`, 'dev', 'ul0', 'nodad']);
       ip(['-n', ns, 'link', 'set', 'ul0', 'up']);
+      const addr = family === 'ipv6' ? addr6 : addr4;
       ip(['-n', underlay, 'link', 'set', `p${i}`, 'master', 'br0']);
       ip(['-n', underlay, 'link', 'set', `p${i}`, 'up']);
       const socket = path.join(dir, `h${i}.sock`);
-      hosts.push({ name: `h${i}`, ns, addr, socket, stateDir: path.join(dir, `h${i}`), logFile: path.join(dir, `h${i}.log`), client: createClient(socket) });
+      hosts.push({ name: `h${i}`, ns, addr, ...(family !== 'ipv4' ? { addr6 } : {}), socket, stateDir: path.join(dir, `h${i}`), logFile: path.join(dir, `h${i}.log`), client: createClient(socket) });
     }
   } catch (e) {
     await cluster.destroy();

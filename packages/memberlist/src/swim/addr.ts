@@ -1,5 +1,5 @@
 /** IP text <-> bytes (4 bytes IPv4, 16 bytes IPv6 / IPv4-mapped), through @weft/net's parsers and formatters. */
-import { formatIPv4, ipv6ToBytes, parseIPv6, readIPv4, scanIPv4, writeIPv4 } from '@weft/net';
+import { formatIPv4, formatIPv6, ipv6FromBytes, ipv6ToBytes, parseIPv6, readIPv4, scanIPv4, writeIPv4 } from '@weft/net';
 
 export function ipToBytes(ip: string): Uint8Array | undefined {
   const v4 = scanIPv4(ip);
@@ -19,12 +19,10 @@ export function bytesToIp(b: Uint8Array): string {
   if (b.length === 16) {
     const mapped = b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
     if (mapped) return formatIPv4(readIPv4(b, 12));
-    // Eight uncompressed groups, not @weft/net's RFC 5952 form: members' address text (and the
-    // `addr:port` keys built from it) has always looked like this; compressing it is a
-    // behaviour change to make on purpose, not in a refactor.
-    const g: string[] = [];
-    for (let i = 0; i < 16; i += 2) g.push((((b[i] as number) << 8) | (b[i + 1] as number)).toString(16));
-    return g.join(':');
+    // RFC 5952 text, as the address is configured, given as a seed and reported by the socket
+    // (inet_ntop): the `addr:port` keys members are found by must be equal for equal addresses,
+    // or a seed on an IPv6 underlay is never recognised as the member it is.
+    return formatIPv6(ipv6FromBytes(b, 0));
   }
   return '';
 }
@@ -44,11 +42,16 @@ export function parseSeed(seed: string, defaultPort: number): { addr: string; po
   if (v6 !== null) {
     host = v6[1] as string;
     if (v6[2] !== undefined) port = Number(v6[2]);
+  } else if (s.split(':').length > 2) {
+    host = s; // a bare IPv6 address
   } else if (s.split(':').length === 2) {
     const [h, p] = s.split(':') as [string, string];
     host = h;
     port = Number(p);
   }
-  if (!Number.isInteger(port) || port <= 0 || port > 65535 || ipToBytes(host) === undefined) return undefined;
-  return name === undefined ? { addr: host, port } : { addr: host, port, name };
+  const bytes = ipToBytes(host);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535 || bytes === undefined) return undefined;
+  // IPv6 in the same text as members' addresses (bytesToIp), so the seed is found among them.
+  const addr = bytes.length === 16 ? bytesToIp(bytes) : host;
+  return name === undefined ? { addr, port } : { addr, port, name };
 }

@@ -61,7 +61,10 @@ test('addresses and seeds', () => {
   assert.equal(parseSeed('[::1]:9', 7946), { addr: '::1', port: 9 });
   assert.is(parseSeed('nope:1', 1), undefined);
   assert.is(bytesToIp(ipToBytes('::ffff:1.2.3.4') ?? new Uint8Array(0)), '1.2.3.4');
-  assert.is(bytesToIp(ipToBytes('fe80::1') ?? new Uint8Array(0)), 'fe80:0:0:0:0:0:0:1');
+  assert.is(bytesToIp(ipToBytes('fe80::1') ?? new Uint8Array(0)), 'fe80::1');
+  assert.is(bytesToIp(ipToBytes('FD18:0:7B:0:0:0:0:1') ?? new Uint8Array(0)), 'fd18:0:7b::1', 'RFC 5952, as inet_ntop reports it');
+  assert.equal(parseSeed('[FD18:0:7b::0:1]:7946', 1), { addr: 'fd18:0:7b::1', port: 7946 }, 'a seed in the same text as the member it names');
+  assert.equal(parseSeed('fd18:0:7b::1', 7946), { addr: 'fd18:0:7b::1', port: 7946 });
 });
 
 test('refutes suspect / dead / conflicting alive about itself with a higher incarnation', async () => {

@@ -73,4 +73,42 @@ test('real transport: two nodes on loopback gossip; garbage input is counted and
   }
 });
 
+test('real transport over IPv6: two nodes on [::1] join by "[::1]:port" and know each other by the RFC 5952 address', async () => {
+  const hasV6 = await new Promise<boolean>((r) => {
+    const u = dgram.createSocket('udp6');
+    u.once('error', () => r(false));
+    u.bind({ address: '::1', port: 0 }, () => u.close(() => r(true)));
+  });
+  if (!hasV6) {
+    console.log('  skipped: no IPv6 loopback here');
+    return;
+  }
+  const mk = (name: string) =>
+    createMembership({
+      name,
+      bindAddr: '::1',
+      bindPort: 0,
+      meta: { role: 't' },
+      transport: createNodeTransport({ bindAddr: '::1', bindPort: 0, streamTimeout: 500 }),
+      config: { probeInterval: 200, probeTimeout: 100, gossipInterval: 50 },
+    });
+  const a = mk('a6');
+  const b = mk('b6');
+  try {
+    await a.start();
+    await b.start();
+    const pa = a.localNode().port;
+    assert.is(await b.join([`[0:0:0:0:0:0:0:1]:${pa}`]), 1, 'joined through a bracketed, uncompressed seed');
+    for (let i = 0; i < 50 && !(a.numAlive() === 2 && b.numAlive() === 2); i++) await sleep(50);
+    assert.is(a.numAlive(), 2);
+    const seen = b.members().find((m) => m.name === 'a6');
+    assert.is(seen?.addr, '::1', 'the member address as the socket reports it (16 bytes on the wire)');
+    assert.is(seen?.port, pa);
+    assert.is(a.members().find((m) => m.name === 'b6')?.state, 'alive');
+  } finally {
+    await a.shutdown();
+    await b.shutdown();
+  }
+});
+
 test.run();

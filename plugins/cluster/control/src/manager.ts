@@ -55,11 +55,15 @@ import { concat, fromB64, joinHostPort, newId, sodium, splitHostPort, toB64 } fr
 import { ClusterView, snapshotChanged, type Change } from './view.ts';
 import { Writes } from './writes.ts';
 
-/** A wildcard bind advertises the first non-internal IPv4 address (Docker asks; we guess, then loopback). */
+/** A wildcard bind advertises the first non-internal IPv4 address, else IPv6 (Docker asks; we guess, then loopback). */
 export function defaultAdvertise(host: string): string {
   if (host !== '0.0.0.0' && host !== '::') return host;
-  for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  return '127.0.0.1';
+  const all = Object.values(os.networkInterfaces()).flatMap((l) => l ?? []).filter((a) => !a.internal);
+  const v4 = all.find((a) => a.family === 'IPv4');
+  if (v4 !== undefined) return v4.address;
+  // An IPv6-only host: its first global (or unique local) address; link-local ones need a zone.
+  const v6 = all.find((a) => a.family === 'IPv6' && !/^fe[89ab]/i.test(a.address));
+  return v6?.address ?? '127.0.0.1';
 }
 export const DEFAULT_HEARTBEAT_MS = 5000;
 /** Connections still in the handshake or authentication; more are dropped at once. */
@@ -699,7 +703,17 @@ export class Manager {
     this.guardOpen();
     const node = req.Node ?? this.cfg.NodeID;
     const n = S.getNetwork(this.networksById(), req.Network);
-    if (!this.view.hasAttachment(n.Id, node, req.Sandbox)) await this.writes.attach(n, node, req.Sandbox);
+    if (!this.view.hasAttachment(n.Id, node, req.Sandbox)) {
+      // A node's first sandbox on the network: its underlay family must be the network's.
+      const attached = this.view.attachedNodes(n.Id);
+      const self = attached.has(node) ? undefined : this.view.nodes.get(node)?.value;
+      if (self !== undefined) {
+        const others = [...attached.keys()].map((id) => this.view.nodes.get(id)?.value).filter((x): x is NodeRecord => x !== undefined);
+        const bad = S.underlayFamilyConflict(n, self, others);
+        if (bad !== undefined) raise(bad);
+      }
+      await this.writes.attach(n, node, req.Sandbox);
+    }
     return { ...n, Attachments: {} };
   }
 

@@ -157,4 +157,23 @@ test('IPv6 (#22): --ipv6 without a v6 subnet takes a /64 of the default v6 pool;
   assert.match(err(() => S.checkDefaultPools(['nope'], 24)), '--default-addr-pool nope: invalid CIDR');
 });
 
+test('underlay family per network: a node of the other family is refused, naming it, its address and the nodes already there', () => {
+  const net = S.createNetwork(base(), { Name: 'web' }, 'id-web', 0, new VniBitmap());
+  const node = (id: string, addr: string, dp?: string) =>
+    S.newNodeRecord(id, { Name: id, Addr: addr, PublicKey: '', Platform: { OS: 'linux', Architecture: 'x64' }, ...(dp !== undefined ? { DataPathAddr: dp } : {}) }, 'worker', 0);
+  const h1 = node('h1', '198.18.0.1');
+  const h2 = node('h2', 'fd18::2');
+  const h3 = node('h3', '198.18.0.3', 'fd18::3');
+  const h4 = node('h4', 'fd18::4', '198.18.0.4');
+  assert.is(S.underlayFamilyConflict(net, h1, []), undefined, 'the first node sets the family');
+  assert.is(S.underlayFamilyConflict(net, h1, [h1, h4]), undefined, 'the data-path address counts, not the advertise address');
+  assert.is(S.underlayFamilyConflict(net, h2, [h3]), undefined);
+  const e = S.underlayFamilyConflict(net, h3, [h1, h4]);
+  assert.ok(e !== undefined);
+  assert.is(e!.code, S.Codes.underlayFamily);
+  assert.is(e!.message, "Cannot attach node h3 to network web: its data-path address fd18::3 is IPv6, but the network's other nodes use IPv4 (h1 198.18.0.1, h4 198.18.0.4); VXLAN cannot cross address families, so its frames would be lost");
+  assert.match(e!.hint ?? '', '--data-path-addr');
+  assert.is(S.underlayFamilyConflict(net, h2, [h1, { ...h4, Left: true }])?.message.includes('(h1 198.18.0.1)'), true, 'nodes that left are not counted');
+});
+
 test.run();

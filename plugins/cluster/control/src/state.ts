@@ -61,6 +61,8 @@ export const Codes = {
   removing: 'WEFT_CONTROL_NETWORK_REMOVING',
   /** Too many concurrent changes to the same record; retry. */
   contention: 'WEFT_CONTROL_CONTENTION',
+  /** A node's data-path address is of the other family than the network's other nodes'. */
+  underlayFamily: 'WEFT_CONTROL_UNDERLAY_FAMILY',
 } as const;
 
 /** What network creation validates against: the networks and the swarm's default pools. */
@@ -397,6 +399,29 @@ export function createNetwork(s: NetState, req: NetworkCreateRequest, id: string
     ...(req.Ingress === true ? { Ingress: true } : {}),
   };
   return network;
+}
+
+/** The address a node's VTEP has (its data-path address, else its advertise address). */
+export const dataPathAddrOf = (n: NodeRecord): string => n.DataPathAddr ?? n.Addr;
+
+/**
+ * VXLAN does not cross address families: a node whose data-path address is IPv6 cannot exchange
+ * frames with one whose address is IPv4. The first node on a network sets its underlay family; a
+ * node of the other family is refused per network (before anything is attached), naming it, its
+ * address and the nodes already there, rather than attached to peers its frames never reach.
+ */
+export function underlayFamilyConflict(net: NetworkRecord, node: NodeRecord, attachedNodes: Iterable<NodeRecord>): WeftError | undefined {
+  const mine = dataPathAddrOf(node);
+  const fam = (a: string) => (a.includes(':') ? 6 : 4);
+  const others = [...attachedNodes].filter((o) => o.ID !== node.ID && !o.Left && fam(dataPathAddrOf(o)) !== fam(mine));
+  if (others.length === 0) return undefined;
+  const list = others.sort((a, b) => a.Name.localeCompare(b.Name)).map((o) => `${o.Name} ${dataPathAddrOf(o)}`);
+  const shown = list.length > 5 ? `${list.slice(0, 5).join(', ')} and ${list.length - 5} more` : list.join(', ');
+  return errors.conflict(
+    PLUGIN,
+    `Cannot attach node ${node.Name} to network ${net.Name}: its data-path address ${mine} is IPv${fam(mine)}, but the network's other nodes use IPv${fam(dataPathAddrOf(others[0]!))} (${shown}); VXLAN cannot cross address families, so its frames would be lost`,
+    { code: Codes.underlayFamily, value: mine, hint: `Give every node of network ${net.Name} a --data-path-addr of one family (weft-agent --data-path-addr), or use another network.` },
+  );
 }
 
 /** Docker's refusal to remove a network with endpoints, naming them. */

@@ -84,4 +84,4 @@ export function splitHostPort(s: string, defaultPort: number): { host: string; p
   return { host: m[1]!, port };
 }
 
-export const joinHostPort = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+export { joinHostPort } from '@weft/net';

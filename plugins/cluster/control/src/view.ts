@@ -286,6 +286,11 @@ export class ClusterView {
     return out;
   }
 
+  /** The nodes with at least one sandbox on `net` (unsorted; O(1) to ask whether `node` is one). */
+  attachedNodes(net: string): ReadonlyMap<string, ReadonlySet<string>> {
+    return this.attachments.get(net) ?? new Map();
+  }
+
   hasAttachment(net: string, node: string, sandbox: string): boolean {
     return this.attachments.get(net)?.get(node)?.has(sandbox) ?? false;
   }

@@ -18,6 +18,7 @@
  */
 import * as fs from 'node:fs';
 import { errors, raise, type Counters, type DataPath, type DataPathNetwork, type DataPathStats, type NetworkStats, type Dns, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
+import { canonicalIP } from '@weft/net';
 import {
   configureLink, ip, linkIndex, loadSys, netnsAdd, netnsPath, nlAddrAdd, nlFdbAdd, nlFdbDel, nlLinkAdd, nlLinkDel, nlLinkList, nlLinkSet, nlNeighAdd, nlNeighDel,
   nlNeighList, openNetlink, openNetnsFd, parseIPv4, createNsListeners, AF_BRIDGE, AF_INET6, NTF_SELF, type LinkRow, type Netlink, type NlMessage, type Sys,
@@ -61,6 +62,7 @@ export const KernelVxlanCodes = {
   unavailable: 'WEFT_KVXLAN_UNAVAILABLE',
   full: 'WEFT_KVXLAN_BRIDGE_FULL',
   kernel: 'WEFT_KVXLAN_KERNEL',
+  underlayFamily: 'WEFT_KVXLAN_UNDERLAY_FAMILY',
 } as const;
 const P = 'kernel-vxlan';
 
@@ -147,7 +149,12 @@ export function probeKernel(sys: Sys, ns: string | undefined): string | undefine
 export async function createKernelDataPath(o: KernelVxlanOptions): Promise<KernelDataPath> {
   const sys = await loadSys();
   const port = o.dataPathPort ?? 4789;
-  parseIPv4(o.dataPathAddr);
+  // The vxlan devices' `local`: IPv4 (IFLA_VXLAN_LOCAL) or IPv6 (IFLA_VXLAN_LOCAL6), and every
+  // FDB entry's `dst` of the same family.
+  const local = canonicalIP(o.dataPathAddr);
+  if (!local.ok) throw new Error(`kernel-vxlan: dataPathAddr ${JSON.stringify(o.dataPathAddr)} is not an IP address: ${local.error}`);
+  const localAddr = local.value.text;
+  const family = local.value.family;
   const agentNs = o.netns;
   const log = o.log;
   const prefix = o.prefix ?? `wfk-${fs.statSync(agentNs === undefined ? '/proc/self/ns/net' : netnsPath(agentNs)).ino.toString(36)}-`;
@@ -257,8 +264,8 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
       }
       if (n.vni !== 0 && vx === undefined) {
         netFd = openNetnsFd(sys, ns);
-        hostNl.exec([nlLinkAdd({ name: 'vxlan0', kind: 'vxlan', mtu: n.mtu, netnsFd: netFd, vxlan: { vni: n.vni, local: o.dataPathAddr, port, proxy: true } })],
-          () => `create vxlan device (VNI ${n.vni}, local ${o.dataPathAddr}, dstport ${port}) for network "${n.id}"`);
+        hostNl.exec([nlLinkAdd({ name: 'vxlan0', kind: 'vxlan', mtu: n.mtu, netnsFd: netFd, vxlan: { vni: n.vni, local: localAddr, port, proxy: true } })],
+          () => `create vxlan device (VNI ${n.vni}, local ${localAddr}, dstport ${port}) for network "${n.id}"`);
         vx = nlLinkList(nl).find((l) => l.name === 'vxlan0');
         if (vx === undefined) throw new Error('the new vxlan device is not in the network namespace');
       }
@@ -492,7 +499,15 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
       if (n.vx === undefined) {
         raise(errors.badRequest(P, `Network "${n.spec.id}" is local only (VNI 0): it has no VXLAN peers`, { code: KernelVxlanCodes.vniRange, value: p.vtep, hint: 'Use an overlay network for peers on other hosts.' }));
       }
-      parseIPv4(p.vtep);
+      const pv = canonicalIP(p.vtep);
+      if (!pv.ok) raise(errors.badRequest(P, `Peer ${p.mac} in network "${n.spec.id}": VTEP ${JSON.stringify(p.vtep)} is not an IP address`, { code: KernelVxlanCodes.underlayFamily, value: p.vtep }));
+      if (pv.ok && pv.value.family !== family) {
+        raise(errors.badRequest(
+          P,
+          `Peer ${p.mac}${p.node !== undefined ? ` on node "${p.node}"` : ''} in network "${n.spec.id}" has its VTEP at ${p.vtep} (IPv${pv.value.family}), but this host's data path is on ${localAddr} (IPv${family}): VXLAN between them would be lost`,
+          { code: KernelVxlanCodes.underlayFamily, value: p.vtep, hint: 'Give every node of the network a --data-path-addr of one address family.' },
+        ));
+      }
       const mac = p.mac.toLowerCase();
       const old = n.peers.get(mac);
       const msgs: NlMessage[] = [];

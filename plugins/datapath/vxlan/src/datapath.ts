@@ -12,10 +12,11 @@ import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { errors, raise, type Cipher, type Counters, type DataPath, type DataPathStats, type Dns, type DnsAnswerResult, type KeyRing, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
 import {
   EFD_CLOEXEC, EFD_NONBLOCK, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, configureLink, ip, linkIndex, linkMtu, loadSys, openTap,
-  parseIPv4, setTapOffload, setTapPersist, udpSocket, withNetns, workerSource, type Sys,
+  parseIPv4, parseIPv6Bytes, setTapOffload, setTapPersist, udpSocket, withNetns, workerSource, type Sys,
 } from '@weft/sys';
+import { canonicalIP, vxlanOverhead } from '@weft/net';
 import {
-  C, COUNTER_FIELDS, COUNTER_SLOTS, CTL_ACK, CTL_GEN, CTL_STOP, GAUGE_FIELDS, K, MAX_PEERS, MAX_PORTS, MAX_VTEPS, globalRow, macToNum, numToMac, peerRow, portRow, vtepRow,
+  C, COUNTER_FIELDS, COUNTER_SLOTS, CTL_ACK, CTL_GEN, CTL_STOP, GAUGE_FIELDS, K, MAX_PEERS, MAX_PORTS, MAX_VTEPS, globalRow, macToNum, numToMac, peerRow, portRow, vtepKey6, vtepRow,
   type RingMsg, type SnapPeer, type SnapPort, type Snapshot, type TableMsg, type WorkerInit,
 } from './layout.ts';
 import { buildDnsReply, dnsPayload, readDnsClient, type DnsQueryMsg } from './dns.ts';
@@ -101,7 +102,7 @@ export interface VxlanDataPath extends DataPath {
   gatewayMac(id: string): string | undefined;
 }
 
-/** Overhead of VXLAN over IPv4: outer IP 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
+/** Overhead of VXLAN over IPv4: outer IP 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 (over IPv6, 70: `vxlanOverhead` of @weft/net). */
 export const VXLAN_OVERHEAD = 50;
 export const DEFAULT_MTU = 1450;
 /** Ids of local-only networks inside the worker start here: above any 24-bit VNI. */
@@ -115,6 +116,7 @@ export const VxlanCodes = {
   noNetwork: 'WEFT_VXLAN_NO_NETWORK',
   full: 'WEFT_VXLAN_TABLE_FULL',
   encryption: 'WEFT_VXLAN_NO_ENCRYPTION',
+  underlayFamily: 'WEFT_VXLAN_UNDERLAY_FAMILY',
 } as const;
 const P = 'vxlan';
 
@@ -191,9 +193,15 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   const agentNs = o.netns;
   const bufSize = o.socketBuffer ?? 4 << 20;
   const log = o.log;
-  const recvFd = withNetns(sys, agentNs, () => udpSocket(sys, { addr: o.dataPathAddr, port, rcvbuf: bufSize, sndbuf: bufSize, gro: offload, nonblock: true }));
+  // One family per host: the sockets are AF_INET or AF_INET6, and so is every peer's VTEP.
+  const local = canonicalIP(o.dataPathAddr);
+  if (!local.ok) throw new Error(`vxlan: dataPathAddr ${JSON.stringify(o.dataPathAddr)} is not an IP address: ${local.error}`);
+  const localAddr = local.value.text;
+  const family = local.value.family;
+  const familyName = `IPv${family}`;
+  const recvFd = withNetns(sys, agentNs, () => udpSocket(sys, { addr: localAddr, port, rcvbuf: bufSize, sndbuf: bufSize, gro: offload, nonblock: true }));
   const sendFds: number[] = [];
-  for (let i = 0; i < (o.sourcePorts ?? 8); i++) sendFds.push(withNetns(sys, agentNs, () => udpSocket(sys, { addr: o.dataPathAddr, port: 0, sndbuf: bufSize })));
+  for (let i = 0; i < (o.sourcePorts ?? 8); i++) sendFds.push(withNetns(sys, agentNs, () => udpSocket(sys, { addr: localAddr, port: 0, sndbuf: bufSize })));
   const nets = new Map<string, NetState>();
   let nextLocal = 1;
   const workers = new Set<WorkerHandle>();
@@ -202,7 +210,14 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   const freeVtepSlots: number[] = Array.from({ length: MAX_VTEPS }, (_, i) => MAX_VTEPS - 1 - i);
   /** Remote VTEPs (`addr:port`) with their row slot and how many peers stand behind each. */
   const vteps = new Map<string, { slot: number; refs: number; addr: string }>();
-  const vtepKey = (p: PeerSpec): string => `${p.vtep}:${p.vtepPort ?? port}`;
+  const vtepKey = (p: PeerSpec): string => `${vtepAddr(p)}:${p.vtepPort ?? port}`;
+  /** A peer's VTEP in canonical text (static peers may be written otherwise). */
+  const vtepAddr = (p: PeerSpec): string => {
+    const r = canonicalIP(p.vtep);
+    return r.ok ? r.value.text : p.vtep;
+  };
+  /** IPv6 underlay: each `vtepKey6` and the address holding it, with how many VTEP entries (ports) use it. */
+  const keys6 = new Map<number, { addr: string; refs: number }>();
   /** The row slot of `p`'s VTEP, taking one (zeroed) for a VTEP not seen yet. */
   const holdVtep = (p: PeerSpec): number => {
     const k = vtepKey(p);
@@ -211,10 +226,26 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       v.refs++;
       return v.slot;
     }
+    const addr = vtepAddr(p);
+    let k6: number | undefined;
+    if (family === 6) {
+      k6 = vtepKey6(parseIPv6Bytes(addr), 0);
+      const held = keys6.get(k6);
+      if (held !== undefined && held.addr !== addr) {
+        raise(errors.unavailable(P, `VTEP ${addr} cannot be told apart from VTEP ${held.addr} by this host's 32-bit key of IPv6 underlay addresses (both ${k6.toString(16)})`, {
+          code: VxlanCodes.full, value: addr, hint: `Give one of the two hosts another --data-path-addr.`,
+        }));
+      }
+    }
     const slot = freeVtepSlots.pop();
     if (slot === undefined) raise(errors.unavailable(P, `No free VTEP slot (at most ${MAX_VTEPS} remote VTEPs per host)`, { code: VxlanCodes.full }));
+    if (k6 !== undefined) {
+      const held = keys6.get(k6);
+      if (held !== undefined) held.refs++;
+      else keys6.set(k6, { addr, refs: 1 });
+    }
     zeroRow(vtepRow(slot));
-    vteps.set(k, { slot, refs: 1, addr: p.vtep });
+    vteps.set(k, { slot, refs: 1, addr });
     return slot;
   };
   /** Drops one reference to `p`'s VTEP; true when it was the last (its slot is free again). */
@@ -224,6 +255,11 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     if (v === undefined || --v.refs > 0) return false;
     vteps.delete(k);
     freeVtepSlots.push(v.slot);
+    if (family === 6) {
+      const k6 = vtepKey6(parseIPv6Bytes(v.addr), 0);
+      const held = keys6.get(k6);
+      if (held !== undefined && --held.refs === 0) keys6.delete(k6);
+    }
     return true;
   };
   const src = workerSource(new URL('./worker.ts', import.meta.url));
@@ -250,8 +286,14 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   const snapPeer = (p: PeerState): SnapPeer => ({
     slot: p.slot, mac: p.mac, fullCsum: p.spec.external === true || p.spec.dataplane === 'kernel' || o.innerChecksums === true,
     ipv6: p.spec.ipv6 !== undefined ? ipOnly(p.spec.ipv6) : '', ipv4: p.spec.ipv4 !== undefined ? parseIPv4(ipOnly(p.spec.ipv4)) : 0,
-    vtep: parseIPv4(p.spec.vtep), port: p.spec.vtepPort ?? port, vslot: p.vslot,
+    ...vtepNum(p.spec), port: p.spec.vtepPort ?? port, vslot: p.vslot,
   });
+  /** The worker's key of a peer's VTEP (see `SnapPeer.vtep`). */
+  const vtepNum = (p: PeerSpec): { vtep: number; vtep6: string } => {
+    if (family === 4) return { vtep: parseIPv4(p.vtep), vtep6: '' };
+    const addr = vtepAddr(p);
+    return { vtep: vtepKey6(parseIPv6Bytes(addr), 0), vtep6: addr };
+  };
 
   const one = sys.alloc(8);
   one.bytes[0] = 1;
@@ -308,14 +350,14 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
     return c;
   };
 
-  async function startWorker(init: Omit<WorkerInit, 'ctl' | 'wakeFd' | 'counters' | 'snapshot' | 'cipher' | 'localId' | 'ring'>): Promise<WorkerHandle> {
+  async function startWorker(init: Omit<WorkerInit, 'ctl' | 'wakeFd' | 'counters' | 'snapshot' | 'cipher' | 'localId' | 'family' | 'ring'>): Promise<WorkerHandle> {
     const ctlSab = new SharedArrayBuffer(16);
     new Int32Array(ctlSab)[CTL_ACK] = -1;
     const wakeFd = sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wakeFd < 0) throw new Error(`vxlan: eventfd failed (errno ${sys.errno()})`);
     const cntSab = new SharedArrayBuffer(COUNTER_SLOTS * 8);
     const { port1, port2 } = new MessageChannel();
-    const data = { ...init, ctl: ctlSab, wakeFd, counters: cntSab, snapshot: snapshot(), port: port2, ...(cipherWorker !== undefined ? { cipher: cipherWorker } : {}), localId: o.dataPathAddr, ...(ring !== undefined ? { ring } : {}) };
+    const data = { ...init, ctl: ctlSab, wakeFd, counters: cntSab, snapshot: snapshot(), port: port2, ...(cipherWorker !== undefined ? { cipher: cipherWorker } : {}), localId: localAddr, family, ...(ring !== undefined ? { ring } : {}) };
     const worker = 'code' in src
       ? new Worker(src.code, { eval: true, workerData: data, transferList: [port2] })
       : new Worker(src.url, { workerData: data, transferList: [port2] });
@@ -377,7 +419,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   let ulDev: string | undefined;
   function underlayMtu(): { dev: string; mtu: number } | undefined {
     for (let i = 0; i < 2; i++) {
-      ulDev ??= addrDev(o.dataPathAddr, agentNs);
+      ulDev ??= addrDev(localAddr, agentNs);
       if (ulDev === undefined) return undefined;
       try {
         return { dev: ulDev, mtu: linkMtu(sys, ulDev, agentNs) };
@@ -502,11 +544,11 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const n = net(p.network);
       const mtu = n.spec.mtu;
       const ul = underlayMtu();
-      const overhead = VXLAN_OVERHEAD + (n.spec.encrypted ? envelope : 0);
+      const overhead = vxlanOverhead(family) + (n.spec.encrypted ? envelope : 0);
       if (n.spec.vni !== 0 && ul !== undefined && ul.mtu < mtu + overhead) {
         raise(errors.badRequest(
           P,
-          `Underlay interface "${ul.dev}" has MTU ${ul.mtu}, too small for network "${n.spec.id}" with MTU ${mtu} plus ${overhead} bytes of VXLAN${n.spec.encrypted ? ' and encryption' : ''}: ` +
+          `Underlay interface "${ul.dev}" has MTU ${ul.mtu}, too small for network "${n.spec.id}" with MTU ${mtu} plus ${overhead} bytes of VXLAN over ${familyName}${n.spec.encrypted ? ' and encryption' : ''}: ` +
             `create the network with -o com.docker.network.driver.mtu=${ul.mtu - overhead} or raise the underlay MTU`,
           { code: VxlanCodes.underlayMtu, value: ul.mtu },
         ));
@@ -575,7 +617,16 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
         raise(errors.badRequest(P, `Network "${n.spec.id}" is local only (VNI 0): it has no VXLAN peers`, { code: VxlanCodes.vniRange, value: p.vtep, hint: 'Use an overlay network for peers on other hosts.' }));
       }
       const mac = macToNum(p.mac);
-      parseIPv4(p.vtep);
+      const pv = canonicalIP(p.vtep);
+      if (!pv.ok) raise(errors.badRequest(P, `Peer ${p.mac} in network "${n.spec.id}": VTEP ${JSON.stringify(p.vtep)} is not an IP address`, { code: VxlanCodes.underlayFamily, value: p.vtep }));
+      if (pv.ok && pv.value.family !== family) {
+        // VXLAN cannot cross families: frames sent there would be lost without a word.
+        raise(errors.badRequest(
+          P,
+          `Peer ${p.mac}${p.node !== undefined ? ` on node "${p.node}"` : ''} in network "${n.spec.id}" has its VTEP at ${p.vtep} (IPv${pv.value.family}), but this host's data path is on ${localAddr} (${familyName}): VXLAN between them would be lost`,
+          { code: VxlanCodes.underlayFamily, value: p.vtep, hint: `Give every node of the network a --data-path-addr of one address family.` },
+        ));
+      }
       // A peer that moved to another VTEP is a new peer there.
       if (n.peers.has(mac) && vtepKey(n.peers.get(mac)!.spec) !== vtepKey(p)) dp.removePeer(p.network, p.mac);
       const old = n.peers.get(mac);

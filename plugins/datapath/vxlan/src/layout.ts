@@ -71,6 +71,24 @@ export const COUNTER_SLOTS = K * (1 + MAX_PORTS + MAX_PEERS + MAX_VTEPS);
 /** Fields that are gauges (largest over workers), not counters (summed). */
 export const GAUGE_FIELDS: ReadonlySet<CounterField> = new Set(['sa_epoch', 'sa_since']);
 
+/** Bytes a peer's socket address takes in the worker's table (`sockaddr_in6` is 28). */
+export const SA_STRIDE = 32;
+
+/**
+ * A 32-bit key of the IPv6 address at b[off..off+16) (FNV-1a over its four words): what an IPv6
+ * VTEP is known by in the worker's maps, computed alike from a peer's address and from a received
+ * datagram's source, without allocating. The controller refuses a second VTEP with the same key.
+ */
+export function vtepKey6(b: Uint8Array, off: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < 16; i += 4) {
+    const w = ((b[off + i]! << 24) | (b[off + i + 1]! << 16) | (b[off + i + 2]! << 8) | b[off + i + 3]!) >>> 0;
+    h = Math.imul(h ^ w, 0x01000193) >>> 0;
+    h = (h ^ (h >>> 15)) >>> 0;
+  }
+  return h;
+}
+
 export interface SnapPort {
   readonly slot: number;
   readonly fd: number;
@@ -86,7 +104,13 @@ export interface SnapPeer {
   readonly mac: number;
   readonly ipv4: number;
   readonly ipv6: string;
+  /**
+   * Its VTEP as a number: the IPv4 address, or on an IPv6 underlay `vtepKey6` of the address
+   * (the key received datagrams are matched by: sessions, counter rows, reassembly).
+   */
   readonly vtep: number;
+  /** The IPv6 VTEP address (canonical text) on an IPv6 underlay; '' on IPv4. */
+  readonly vtep6: string;
   readonly port: number;
   /** Row slot of its VTEP (`vtepRow`), shared by every peer behind that VTEP. */
   readonly vslot: number;
@@ -152,6 +176,8 @@ export interface WorkerInit {
   /** The cipher module to load in the worker (the data path encrypts); `localId` names this VTEP in sessions. */
   readonly cipher?: CipherWorker;
   readonly localId: string;
+  /** Address family of the underlay (the sockets are AF_INET or AF_INET6, every VTEP of that family). */
+  readonly family: 4 | 6;
   /** The key ring installed when the worker started; later rings arrive as `RingMsg`s. */
   readonly ring?: KeyRing;
 }

@@ -14,11 +14,12 @@ import { receiveMessageOnPort, workerData, parentPort, type MessagePort } from '
 import { performance } from 'node:perf_hooks';
 import {
   EAGAIN, EINTR, EPOLLIN, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, MSG_DONTWAIT, POLLIN, SIZEOF_MMSGHDR, SOL_UDP, UDP_GRO, UDP_SEGMENT, VNET_HDR_LEN,
-  PRIO_PROCESS, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, formatIPv4, loadSys, writeSockaddrIn,
+  PRIO_PROCESS, SIZEOF_SOCKADDR_IN, SIZEOF_SOCKADDR_IN6, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, formatIPv4, loadSys, parseIPv6Bytes, writeSockaddrIn,
+  writeSockaddrIn6,
 } from '@weft/sys';
 import { CIPHER_MAX_PLAINTEXT, DropReason, loadWorkerCipher, type CipherSession, type KeyRing } from '@weft/kernel';
 import {
-  C, CTL_ACK, CTL_GEN, CTL_STOP, EPOLL_FROM, MAX_PEERS, MAX_PORTS, globalRow, peerRow, portRow, vtepRow,
+  C, CTL_ACK, CTL_GEN, CTL_STOP, EPOLL_FROM, MAX_PEERS, MAX_PORTS, SA_STRIDE, globalRow, peerRow, portRow, vtepKey6, vtepRow,
   type RingMsg, type SnapNet, type SnapPeer, type SnapPort, type Snapshot, type TableMsg, type WorkerInit,
 } from './layout.ts';
 import { ETH, arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readMac, readU16, readU32, readVxlanVni, sum16, writeU16, writeVxlanHeader } from './frames.ts';
@@ -29,6 +30,9 @@ import { FRAG_HDR, FRAG_MAX_COUNT, Reassembly, isFragment, writeFragHeader } fro
 
 const init = workerData as WorkerInit & { port: MessagePort };
 const sys = await loadSys();
+/** The underlay's family: IPv6 VTEPs are `sockaddr_in6` (28 bytes) and known by `vtepKey6`. */
+const V6 = init.family === 6;
+const SALEN = V6 ? SIZEOF_SOCKADDR_IN6 : SIZEOF_SOCKADDR_IN;
 const ctl = new Int32Array(init.ctl);
 const cnt = new Float64Array(init.counters);
 /**
@@ -52,7 +56,7 @@ interface Dest {
   readonly local: boolean;
   readonly fd: number;
   readonly row: number;
-  /** Address of the peer's sockaddr_in in `saMem`. */
+  /** Address of the peer's sockaddr_in (or sockaddr_in6) in `saMem`. */
   readonly sa: number;
   readonly fullCsum: boolean;
   /** Peers of encrypted networks: the session toward the peer's VTEP. */
@@ -79,7 +83,7 @@ interface Tap {
   readonly net: Net;
 }
 
-const saMem = sys.alloc(MAX_PEERS * 16);
+const saMem = sys.alloc(MAX_PEERS * SA_STRIDE);
 const pfds = sys.alloc((MAX_PORTS + 2) * 8);
 const pdv = new DataView(pfds.bytes.buffer, pfds.bytes.byteOffset, pfds.bytes.byteLength);
 let byVni = new Map<number, Net>();
@@ -163,15 +167,16 @@ function removeTap(slot: number): void {
 function addPeerTo(net: Net, p: SnapPeer, rs: Map<number, CipherSession>): void {
   if (p.ipv4 !== 0) net.arp.set(p.ipv4, p.mac);
   if (p.ipv6 !== '') net.nd.set(ipv6TextKey(p.ipv6), p.mac);
-  writeSockaddrIn(saMem.bytes, p.slot * 16, p.vtep, p.port);
-  // Identities are the two VTEP addresses, so both ends derive the same SPIs and SA keys.
-  const sess = net.encrypted && cipher !== undefined ? cipher.session(init.localId, formatIPv4(p.vtep)) : undefined;
+  if (V6) writeSockaddrIn6(saMem.bytes, p.slot * SA_STRIDE, parseIPv6Bytes(p.vtep6), p.port);
+  else writeSockaddrIn(saMem.bytes, p.slot * SA_STRIDE, p.vtep, p.port);
+  // Identities are the two VTEP addresses (canonical text), so both ends derive the same SPIs and SA keys.
+  const sess = net.encrypted && cipher !== undefined ? cipher.session(init.localId, V6 ? p.vtep6 : formatIPv4(p.vtep)) : undefined;
   if (sess !== undefined) {
     rs.set(p.vtep, sess);
     vtepSess.set(p.vslot, sess);
   }
   vtepRows.set(p.vtep, vtepRow(p.vslot));
-  net.fdb.set(p.mac, { local: false, fd: -1, row: peerRow(p.slot), sa: saMem.addr + p.slot * 16, fullCsum: p.fullCsum, sess });
+  net.fdb.set(p.mac, { local: false, fd: -1, row: peerRow(p.slot), sa: saMem.addr + p.slot * SA_STRIDE, fullCsum: p.fullCsum, sess });
 }
 
 /** Removes what a port or peer put in the tables, unless another entry owns it by now. */
@@ -292,7 +297,7 @@ function set64(dv: DataView, off: number, v: number): void {
 /** sendmsg of `iovCnt` iovecs at `iov` (total `len` bytes), as a UDP_SEGMENT train when len > seg. */
 function sendTrainV(fd: number, iov: number, iovCnt: number, len: number, seg: number, sa: number): number {
   set64(mdv, 0, sa);
-  mdv.setUint32(8, 16, true);
+  mdv.setUint32(8, SALEN, true);
   set64(mdv, 16, iov);
   set64(mdv, 24, iovCnt);
   if (seg > 0 && seg < len) {
@@ -639,14 +644,14 @@ function sendSealedSegments(d: Dest, sfd: number): void {
 const B = 8;
 const BUF = 65536 + 64;
 const ubufs = sys.alloc(B * BUF);
-const meta = sys.alloc(B * (SIZEOF_MMSGHDR + 16 + 16 + 32));
+const meta = sys.alloc(B * (SIZEOF_MMSGHDR + 16 + SA_STRIDE + 32));
 const mv = new DataView(meta.bytes.buffer, meta.bytes.byteOffset, meta.bytes.byteLength);
 const IOV = B * SIZEOF_MMSGHDR;
 const NAMES = IOV + B * 16;
-const CMSG = NAMES + B * 16;
+const CMSG = NAMES + B * SA_STRIDE;
 for (let i = 0; i < B; i++) {
   const h = i * SIZEOF_MMSGHDR;
-  mv.setBigUint64(h, BigInt(meta.addr + NAMES + i * 16), true);
+  mv.setBigUint64(h, BigInt(meta.addr + NAMES + i * SA_STRIDE), true);
   mv.setBigUint64(h + 16, BigInt(meta.addr + IOV + i * 16), true);
   mv.setBigUint64(h + 24, 1n, true);
   mv.setBigUint64(h + 32, BigInt(meta.addr + CMSG + i * 32), true);
@@ -734,7 +739,7 @@ function deliverWhole(plen: number): void {
  * a fragmented envelope go to reassembly instead.
  */
 function openTrain(b: Uint8Array, i: number, base: number, len: number, segSize: number): void {
-  const src = mv.getUint32(NAMES + i * 16 + 4);
+  const src = srcKey(i);
   const sess = rxSess.get(src);
   const pb = pt.bytes;
   let w = 2;
@@ -790,12 +795,17 @@ function openTrain(b: Uint8Array, i: number, base: number, len: number, segSize:
   curAddr = ubufs.addr;
 }
 
+/** The sender of datagram `i` of the last batch, as its VTEP is known here (IPv4 address or `vtepKey6`). */
+function srcKey(i: number): number {
+  return V6 ? vtepKey6(meta.bytes, NAMES + i * SA_STRIDE + 8) : mv.getUint32(NAMES + i * SA_STRIDE + 4);
+}
+
 /** One recvmmsg batch; returns datagrams (or trains) received. */
 function udpBatch(): number {
   const b = ubufs.bytes;
   for (let i = 0; i < B; i++) {
     const h = i * SIZEOF_MMSGHDR;
-    mv.setUint32(h + 8, 16, true);
+    mv.setUint32(h + 8, SA_STRIDE, true);
     mv.setUint32(h + 40, 32, true);
   }
   const got = sys.recvmmsg(init.udpFd, meta.addr, B, MSG_DONTWAIT, 0);

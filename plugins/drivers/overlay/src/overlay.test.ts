@@ -143,6 +143,27 @@ test('options keep Docker meaning: pinned VNI, MTU, internal, encryption needs a
   }
 });
 
+test('an IPv6 underlay (the VTEP is IPv6): default MTU 1430, encrypted 1400; an explicit MTU is kept', async () => {
+  const b = bus();
+  const cipher = definePlugin({ manifest: { name: 'fake-cipher', version: '0', kernel: '*', provides: ['cipher'] }, services: { cipher: () => ({ backend: 'fake', overhead: 28, setKeyRing() {}, session: () => { throw new Error('unused'); } }) } });
+  const a = await host(b, 'h1', 'fd18::1', [cipher]);
+  try {
+    (a.dp as { encrypts?: boolean }).encrypts = true;
+    for (const [opts, want] of [[{}, 1430], [{ encrypted: 'true' }, 1400], [{ 'com.docker.network.driver.mtu': '1380' }, 1380]] as const) {
+      ok(await a.k.invoke('overlay', 'NetworkDriver.CreateNetwork', net(opts)));
+      ok(await a.k.invoke('overlay', 'NetworkDriver.CreateEndpoint', { NetworkID: NID, EndpointID: 'e1', Interface: { Address: '10.0.9.2/24' } }));
+      ok(await a.k.invoke('overlay', 'NetworkDriver.Join', { NetworkID: NID, EndpointID: 'e1', SandboxKey: '/x' }));
+      assert.is(a.dp.networks.get(NID)?.mtu, want, `${JSON.stringify(opts)}: MTU ${want}`);
+      ok(await a.k.invoke('overlay', 'NetworkDriver.Leave', { NetworkID: NID, EndpointID: 'e1' }));
+      ok(await a.k.invoke('overlay', 'NetworkDriver.DeleteEndpoint', { NetworkID: NID, EndpointID: 'e1' }));
+      ok(await a.k.invoke('overlay', 'NetworkDriver.DeleteNetwork', { NetworkID: NID }));
+    }
+  } finally {
+    b.stop();
+    await a.k.stop();
+  }
+});
+
 test('IPv6 (#22): dual-stack and IPv6-only endpoints; v6 gateways reach the data path; peers carry v6; bad IPv6Data and a too-small MTU refused', async () => {
   const b = bus();
   const a = await host(b, 'h1', '198.18.0.1');

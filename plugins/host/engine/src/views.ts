@@ -2,6 +2,7 @@
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { decodeEndpointRecord, ENDPOINTS_TABLE, getJson, type Context, type NetDef, type Network, type NetworkEndpoint, type Sandbox } from '@weft/kernel';
 import type { Instance } from '@weft/hostnet';
+import { overlayDefaultMtu, splitHostPort } from '@weft/net';
 import type { SandboxHost } from './host.ts';
 import type { EngineConfig, SandboxRecord } from './records.ts';
 
@@ -58,7 +59,8 @@ export async function networkView(ctx: Context<EngineConfig>, def: NetDef, recor
     ? ctx.services.get('tables').peers(def.Id).map((n) => {
         const m = members.find((x) => x.name === n);
         const plane = planes.get(n);
-        return { Name: n, IP: m?.meta.dp?.split(':')[0] ?? m?.addr ?? '', ...(plane !== undefined ? { DataPlane: plane } : {}) };
+        const dp = m?.meta.dp !== undefined ? splitHostPort(m.meta.dp, 0) : undefined;
+        return { Name: n, IP: dp?.ok === true ? dp.value.host : (m?.addr ?? ''), ...(plane !== undefined ? { DataPlane: plane } : {}) };
       })
     : [];
   const inst = await getJson<Instance>(ctx.store, `instances/${def.Id}`);
@@ -77,7 +79,11 @@ export async function networkView(ctx: Context<EngineConfig>, def: NetDef, recor
   // The MTU sandboxes get: the option or the driver's default, less the encryption envelope
   // (rounded down to 4, as the overlay does) on encrypted networks.
   const mtuOpt = def.Options['com.docker.network.driver.mtu'];
-  let mtu = mtuOpt !== undefined ? Number(mtuOpt) : def.Scope === 'swarm' ? 1450 : 1500;
+  // Over an IPv6 underlay (this node's VTEP, as its gossip meta says) the default is 20 bytes less.
+  const selfDp = members.find((x) => x.name === ctx.config.node)?.meta.dp;
+  const sp = selfDp !== undefined ? splitHostPort(selfDp, 0) : undefined;
+  const underlay = sp?.ok === true ? sp.value.family : 4;
+  let mtu = mtuOpt !== undefined ? Number(mtuOpt) : def.Scope === 'swarm' ? overlayDefaultMtu(underlay) : 1500;
   if (def.Encrypted && ctx.services.has('cipher')) mtu = Math.floor((mtu - ctx.services.get('cipher').overhead) / 4) * 4;
   return {
     Name: def.Name,
