@@ -41,7 +41,8 @@ export class PublishedPorts {
       dir: this.dir(rec.Name),
       ports: rec.Ports.map((p) => ({ published: p.HostPort, target: p.ContainerPort, protocol: p.Protocol ?? 'tcp', host: p.HostIP ?? '0.0.0.0' })),
     });
-    f.setTargets([first !== undefined ? first.IPAddress.split('/')[0]! : '127.0.0.1']);
+    const target = first === undefined ? '127.0.0.1' : first.IPAddress !== '' ? first.IPAddress : first.IPv6Address ?? '';
+    f.setTargets([target.split('/')[0]!]);
     if (rec.PortsPid === undefined || !this.host.alive(rec.PortsPid)) {
       rec.PortsPid = this.host.spawn(this.nsName(rec.Name), f.command, path.join(this.cfg().logDir, `${rec.Name}.ports.log`));
     }
