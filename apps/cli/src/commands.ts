@@ -346,6 +346,9 @@ const commands: readonly CommandSpec[] = [
   {
     path: ['network', 'peer', 'add'],
     summary: 'Add a static peer outside Weft (a Linux vxlan device, a hardware VTEP)',
+    details:
+      'Each --ip must lie in the network\'s subnet of its family. The peer sends to this host\'s VTEP at the port of the path that\n' +
+      'carries the network here (4789 on the kernel path, 4790 on the userspace switch: "network inspect" shows DataPlane).',
     flags: [
       { name: 'vtep', type: 'ip', value: 'UNDERLAY_IP', required: true, desc: "Peer's underlay (VTEP) address" },
       { name: 'mac', type: 'mac', value: 'MAC', required: true, desc: 'MAC address behind that VTEP' },
