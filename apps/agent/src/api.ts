@@ -16,7 +16,7 @@ import { canonicalIP, joinHostPort } from '@weft/net';
 import { listenUnix } from '@weft/plugin-socket';
 import { serviceRoutes } from '@weft/services';
 import { checkStoreUrl, type AgentConfig } from './config.ts';
-import { peersView } from './peers.ts';
+import { peerAddresses, peersView } from './peers.ts';
 import { parseEventQuery, streamEvents, type EventLog } from './events.ts';
 
 export const WEFT_VERSION = '0.1.0';
@@ -305,7 +305,7 @@ export function createApi(d: ApiDeps) {
     route('DELETE', '/networks/{id}', async (p) => (await engine().removeNetwork(p.id!), {})),
     route('POST', '/networks/{id}/connect', async (p, _q, b) => {
       const r = body(NetworkConnectRequest, b);
-      await engine().connect(p.id!, r.Container, r.EndpointConfig?.IPAddress, r.EndpointConfig?.Aliases ?? []);
+      await engine().connect(p.id!, r.Container, r.EndpointConfig?.IPAddress, r.EndpointConfig?.Aliases ?? [], r.EndpointConfig?.IPv6Address);
       return {};
     }),
     route('POST', '/networks/{id}/disconnect', async (p, _q, b) => {
@@ -324,7 +324,7 @@ export function createApi(d: ApiDeps) {
       const def = await engine().resolve(p.id!);
       const dp = kernel.service('datapath');
       if (dp === undefined) raise(errors.unavailable('api', 'no data path is loaded on this agent'));
-      dp.addPeer({ network: def.Id, mac: r.MAC.toLowerCase(), ipv4: r.IP.split('/')[0]!, vtep: r.VTEP, external: true });
+      dp.addPeer({ network: def.Id, mac: r.MAC.toLowerCase(), ...peerAddresses(def, r), vtep: r.VTEP, external: true });
       return {};
     }),
     route('DELETE', '/networks/{id}/peers/{mac}', async (p) => {

@@ -5,7 +5,8 @@
  * appear with zero counters. On the kernel data path the vxlan device counts per network only, so
  * peers there have no counters of their own (the CLI prints `-`), and `Counters.Remote` is the device's.
  */
-import type { DataPathStats, Network } from '@weft/kernel';
+import { errors, raise, type DataPathStats, type NetDef, type Network } from '@weft/kernel';
+import { cidrContains, formatCidr, parseCidr, parseIP, type Cidr } from '@weft/net';
 import type { NetworkPeers, PeerView } from '@weft/api';
 
 const add = (into: Record<string, number>, c: Readonly<Record<string, number>>): void => {
@@ -69,4 +70,33 @@ export function peersView(view: Network, networkId: string, stats: DataPathStats
     Endpoints: view.Endpoints,
     Counters: { Local: n?.ports ?? {}, Remote: n?.peers ?? {} },
   };
+}
+
+/**
+ * The addresses of a static peer (`POST /networks/{id}/peers`): `IP` of either family, `IPv6` the
+ * IPv6 one beside an IPv4 `IP`. Each must parse and lie in the network's subnet of its family, so
+ * a peer the network could never reach is refused with the reason rather than programmed.
+ */
+export function peerAddresses(def: Pick<NetDef, 'Name' | 'Subnets'>, r: { readonly IP: string; readonly IPv6?: string | undefined }): { ipv4?: string; ipv6?: string } {
+  const out: { ipv4?: string; ipv6?: string } = {};
+  for (const [field, text] of [['IP', r.IP], ['IPv6', r.IPv6]] as const) {
+    if (text === undefined) continue;
+    const bare = text.split('/')[0] ?? text;
+    const a = parseIP(bare);
+    if (!a.ok) raise(errors.badRequest('api', `static peer address ${JSON.stringify(text)}: ${a.error}`, { path: field, value: text, hint: 'Give the overlay address of the peer, such as 10.1.0.50 or fd00:1::50.' }));
+    const family = a.value.family;
+    if (field === 'IPv6' && family !== 6) raise(errors.badRequest('api', `static peer address ${text} given as IPv6 is IPv4`, { path: field, value: text }));
+    const key = family === 4 ? 'ipv4' : 'ipv6';
+    if (out[key] !== undefined) raise(errors.badRequest('api', `static peer has two IPv${family} addresses (${out[key]} and ${bare}): give one of each family at most`, { path: field, value: text }));
+    const subnets = def.Subnets.map((s) => parseCidr(s.Subnet)).filter((c) => c.ok && c.value.family === family).map((c) => (c as { value: Cidr }).value);
+    if (subnets.length === 0) {
+      raise(errors.badRequest('api', `static peer address ${bare} is IPv${family}, but network ${def.Name} has no IPv${family} subnet`, { path: field, value: text, hint: family === 6 ? 'Create the network with --ipv6 for IPv6 peers.' : 'Give the IPv6 address of the peer.' }));
+    }
+    if (!subnets.some((c) => cidrContains(c, a.value))) {
+      const list = subnets.map(formatCidr).join(', ');
+      raise(errors.badRequest('api', `static peer address ${bare} is not in network ${def.Name}'s IPv${family} subnet ${list}`, { path: field, value: text, hint: `Give the peer's address in ${list}.` }));
+    }
+    out[key] = bare;
+  }
+  return out;
 }

@@ -131,6 +131,14 @@ test('network create: request body (IPAM pairing, options, labels), prints the I
   assert.match(bad.err, 'no --subnet contains gateway 10.9.0.1');
   const noSubnet = await weft([...H(), 'network', 'create', '--gateway', '10.9.0.1', 'w']);
   assert.is(noSubnet.code, 1);
+  // IPv6-only: Docker's --ipv4=false (the agent judges the combination); --ipv4 alone sends nothing extra.
+  agent.seen.length = 0;
+  await weft([...H(), 'network', 'create', '-d', 'overlay', '--ipv4=false', '--ipv6', '--subnet', 'fd00:61::/64', 'v6only']);
+  await weft([...H(), 'network', 'create', '--ipv4', 'plain4']);
+  assert.equal(agent.seen.map((x) => x.body), [
+    { Name: 'v6only', Driver: 'overlay', EnableIPv6: true, EnableIPv4: false, IPAM: { Driver: 'default', Config: [{ Subnet: 'fd00:61::/64' }] } },
+    { Name: 'plain4' },
+  ]);
 });
 
 test('network rm/prune/connect/disconnect/peers/peer add/rm', async () => {
@@ -154,12 +162,24 @@ test('network rm/prune/connect/disconnect/peers/peer add/rm', async () => {
   assert.is((await weft([...H(), 'network', 'connect', 'web', 'sb2'])).code, 0);
   assert.is((await weft([...H(), 'network', 'disconnect', '-f', 'web', 'sb1'])).code, 0);
   assert.is((await weft([...H(), 'network', 'peer', 'add', 'web', '--vtep', '192.168.1.50', '--mac', '02:42:0a:01:00:32', '--ip', '10.1.0.50'])).code, 0);
+  assert.is((await weft([...H(), 'network', 'peer', 'add', 'web', '--vtep', '192.168.1.50', '--mac', '02:42:0a:01:00:33', '--ip', 'fd00:1::33'])).code, 0);
+  assert.is((await weft([...H(), 'network', 'peer', 'add', 'web', '--vtep', '192.168.1.50', '--mac', '02:42:0a:01:00:34', '--ip', 'fd00:1::34', '--ip', '10.1.0.52'])).code, 0);
+  const two4 = await weft([...H(), 'network', 'peer', 'add', 'web', '--vtep', '192.168.1.50', '--mac', '02:42:0a:01:00:35', '--ip', '10.1.0.53', '--ip', '10.1.0.54']);
+  assert.is(two4.code, 1);
+  assert.match(two4.err, 'at most one IPv4 and one IPv6');
+  assert.is((await weft([...H(), 'network', 'connect', '--ip6', 'fd00:1::9', 'web', 'sb3'])).code, 0);
+  const wrong = await weft([...H(), 'network', 'connect', '--ip6', '10.1.0.9', 'web', 'sb3']);
+  assert.is(wrong.code, 1);
+  assert.match(wrong.err, 'invalid --ip6 10.1.0.9: an IPv4 address; give it with --ip');
   assert.is((await weft([...H(), 'network', 'peer', 'rm', 'web', '--mac', '02:42:0a:01:00:32'])).code, 0);
   assert.equal(agent.seen.map((s) => [s.method, s.url, s.body]), [
     ['POST', '/networks/web/connect', { Container: 'sb1', EndpointConfig: { IPAddress: '10.1.0.9', Aliases: ['a'] } }],
     ['POST', '/networks/web/connect', { Container: 'sb2' }],
     ['POST', '/networks/web/disconnect', { Container: 'sb1', Force: true }],
     ['POST', '/networks/web/peers', { VTEP: '192.168.1.50', MAC: '02:42:0a:01:00:32', IP: '10.1.0.50' }],
+    ['POST', '/networks/web/peers', { VTEP: '192.168.1.50', MAC: '02:42:0a:01:00:33', IP: 'fd00:1::33' }],
+    ['POST', '/networks/web/peers', { VTEP: '192.168.1.50', MAC: '02:42:0a:01:00:34', IP: '10.1.0.52', IPv6: 'fd00:1::34' }],
+    ['POST', '/networks/web/connect', { Container: 'sb3', EndpointConfig: { IPv6Address: 'fd00:1::9' } }],
     ['DELETE', '/networks/web/peers/02%3A42%3A0a%3A01%3A00%3A32', undefined],
   ]);
   // Rendering only: the values are proven against real agents with real traffic in
@@ -259,6 +279,12 @@ test('run -d: the agent creates the sandbox and runs the command', async () => {
   const bad = await weft([...H(), 'run', '-d', '--name', 'x', '--ip', '10.0.0.1']);
   assert.is(bad.code, 1);
   assert.match(bad.err, '--ip needs a --network');
+  agent.seen.length = 0;
+  assert.is((await weft([...H(), 'run', '-d', '--name', 'v6', '--network', 'v6only', '--ip6', 'fd00:61::77'])).code, 0);
+  assert.equal(agent.seen[0]?.body, { Name: 'v6', Networks: [{ Name: 'v6only', IPv6Address: 'fd00:61::77' }] });
+  const ip4as6 = await weft([...H(), 'run', '-d', '--name', 'v6', '--network', 'v6only', '--ip', 'fd00:61::77']);
+  assert.is(ip4as6.code, 1);
+  assert.match(ip4as6.err, 'invalid --ip fd00:61::77: an IPv6 address; give it with --ip6');
   // Docker's grammar: IMAGE [CMD...]; -dit keeps the shell's stdin open; flags after the image belong to the command.
   agent.seen.length = 0;
   assert.is((await weft([...H(), 'run', '-dit', '--name', 'alpine2', '--network', 'test-net', 'alpine'])).code, 0);

@@ -66,14 +66,15 @@ function sandboxCommands(prefix: readonly string[]): CommandSpec[] {
         'and, without CMD, picks the command: alpine, busybox, ubuntu, debian → /bin/sh; nginx, httpd → an HTTP server on port 80.\n' +
         'Without -d, weft runs the command in the foreground (ip netns exec, stdin attached with -i, the terminal with -t) and\n' +
         'exits with its status; the sandbox then stops (it leaves its networks) unless --rm removes it. With -d the agent runs\n' +
-        'the command; -dit keeps a shell waiting on an open stdin. --ip applies to the first --network; --alias to every network.',
+        'the command; -dit keeps a shell waiting on an open stdin. --ip and --ip6 apply to the first --network; --alias to every network.',
       flags: [
         { name: 'detach', short: 'd', type: 'bool', desc: 'Let the agent run the command in the background (without IMAGE or CMD: only create the sandbox)' },
         { name: 'interactive', short: 'i', type: 'bool', desc: 'Keep standard input open (attached in the foreground, an open FIFO with -d)' },
         { name: 'tty', short: 't', type: 'bool', desc: 'Give the command the terminal (the foreground needs one)' },
         { name: 'name', type: 'string', value: 'NAME', defaultText: 'a generated one, such as brave_curie42', desc: 'Sandbox name (also its DNS name)' },
         { name: 'network', type: 'string', value: 'NET', repeat: true, desc: 'Network to attach to' },
-        { name: 'ip', type: 'ip', value: 'IP', desc: 'Address on the first network' },
+        { name: 'ip', type: 'ip', value: 'IP', desc: 'IPv4 address on the first network' },
+        { name: 'ip6', type: 'ip', value: 'IP', desc: 'IPv6 address on the first network (one with --ipv6)' },
         { name: 'alias', type: 'string', value: 'NAME', repeat: true, desc: 'Extra DNS name on every network' },
         { name: 'hostname', type: 'string', value: 'H', defaultText: 'the sandbox name', desc: 'Host name inside the sandbox' },
         { name: 'publish', short: 'p', type: 'portmap', value: '[HOST_IP:]HOST_PORT:PORT[/tcp|udp]', repeat: true, desc: 'Publish a port of the sandbox on the host' },
@@ -279,10 +280,11 @@ const commands: readonly CommandSpec[] = [
       { name: 'ip-range', type: 'cidr', value: 'CIDR', repeat: true, desc: 'Allocate addresses from this range of the subnet that contains it' },
       { name: 'aux-address', type: 'kv', value: 'NAME=IP', kvValueRequired: true, repeat: true, desc: 'Address the allocator must not hand out' },
       { name: 'ipv6', type: 'bool', desc: 'Enable IPv6: a dual-stack network (an IPv6 subnet from --subnet, else a /64 of the default IPv6 pool)' },
+      { name: 'ipv4', type: 'bool', defaultText: 'true', desc: 'Enable IPv4; --ipv4=false with --ipv6 makes an IPv6-only network (no IPv4 subnet)' },
       { name: 'label', type: 'kv', value: 'KEY=VALUE', repeat: true, desc: 'Metadata label' },
     ],
     args: [{ name: 'NAME', arity: 'one' }],
-    examples: ['weft network create -d overlay --attachable --subnet 10.1.0.0/24 web', 'weft network create -d overlay --opt encrypted --label env=prod db'],
+    examples: ['weft network create -d overlay --attachable --subnet 10.1.0.0/24 web', 'weft network create -d overlay --opt encrypted --label env=prod db', 'weft network create -d overlay --attachable --ipv6 --subnet 10.1.1.0/24 --subnet fd00:1::/64 dual', 'weft network create -d overlay --attachable --ipv4=false --ipv6 --subnet fd00:2::/64 v6only'],
     run: (p, io) => network().then((m) => m.create(p, io)),
   },
   {
@@ -320,7 +322,8 @@ const commands: readonly CommandSpec[] = [
     path: ['network', 'connect'],
     summary: 'Attach a sandbox to a network',
     flags: [
-      { name: 'ip', type: 'ip', value: 'IP', desc: 'Address of the sandbox on this network' },
+      { name: 'ip', type: 'ip', value: 'IP', desc: 'IPv4 address of the sandbox on this network' },
+      { name: 'ip6', type: 'ip', value: 'IP', desc: 'IPv6 address of the sandbox on this network' },
       { name: 'alias', type: 'string', value: 'NAME', repeat: true, desc: 'Extra DNS name of the sandbox on this network' },
     ],
     args: [{ name: 'NETWORK', arity: 'one' }, { name: 'SANDBOX', arity: 'one' }],
@@ -343,13 +346,16 @@ const commands: readonly CommandSpec[] = [
   {
     path: ['network', 'peer', 'add'],
     summary: 'Add a static peer outside Weft (a Linux vxlan device, a hardware VTEP)',
+    details:
+      'Each --ip must lie in the network\'s subnet of its family. The peer sends to this host\'s VTEP at the port of the path that\n' +
+      'carries the network here (4789 on the kernel path, 4790 on the userspace switch: "network inspect" shows DataPlane).',
     flags: [
       { name: 'vtep', type: 'ip', value: 'UNDERLAY_IP', required: true, desc: "Peer's underlay (VTEP) address" },
       { name: 'mac', type: 'mac', value: 'MAC', required: true, desc: 'MAC address behind that VTEP' },
-      { name: 'ip', type: 'ip', value: 'IP', required: true, desc: 'Overlay address that owns the MAC' },
+      { name: 'ip', type: 'ip', value: 'IP', required: true, repeat: true, desc: 'Overlay address that owns the MAC: IPv4 or IPv6 (give both, one of each, for a dual-stack peer)' },
     ],
     args: [{ name: 'NAME', arity: 'one' }],
-    examples: ['weft network peer add web --vtep 192.168.1.50 --mac 02:42:0a:01:00:32 --ip 10.1.0.50'],
+    examples: ['weft network peer add web --vtep 192.168.1.50 --mac 02:42:0a:01:00:32 --ip 10.1.0.50', 'weft network peer add web6 --vtep 192.168.1.50 --mac 02:42:0a:01:00:33 --ip 10.1.0.51 --ip fd00:1::33'],
     run: (p, io) => network().then((m) => m.peerAdd(p, io)),
   },
   {

@@ -1,5 +1,5 @@
 /** Typed reads of a parsed command line, for handlers. */
-import type { KeyValue, Parsed, PortMapSpec, PublishSpec } from './spec.ts';
+import { UsageError, type KeyValue, type Parsed, type PortMapSpec, type PublishSpec } from './spec.ts';
 
 const all = (p: Parsed, name: string) => p.flags.get(name) ?? [];
 const last = (p: Parsed, name: string) => all(p, name).at(-1);
@@ -26,3 +26,11 @@ export const arg = (p: Parsed, name: string): string => p.args[name]?.[0] ?? '';
 export const args = (p: Parsed, name: string): readonly string[] => p.args[name] ?? [];
 /** `table` (default) or `json`. */
 export const format = (p: Parsed): 'table' | 'json' => (str(p, 'format') === 'json' ? 'json' : 'table');
+
+/** Docker's --ip is an IPv4 address and --ip6 an IPv6 one (both well-formed, checked by the parser): the other family is a usage error. */
+export function checkFamilies(p: Parsed): void {
+  const ip = str(p, 'ip');
+  const ip6 = str(p, 'ip6');
+  if (ip !== undefined && ip.includes(':')) throw new UsageError(`invalid --ip ${ip}: an IPv6 address; give it with --ip6`, p.cmd.path);
+  if (ip6 !== undefined && !ip6.includes(':')) throw new UsageError(`invalid --ip6 ${ip6}: an IPv4 address; give it with --ip`, p.cmd.path);
+}

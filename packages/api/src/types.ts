@@ -165,7 +165,7 @@ export interface Node {
 
 export const NetworkConnectRequest = t.intersection([
   t.type({ Container: t.string }),
-  t.partial({ EndpointConfig: t.partial({ IPAddress: t.string, Aliases: t.array(t.string) }) }),
+  t.partial({ EndpointConfig: t.partial({ IPAddress: t.string, IPv6Address: t.string, Aliases: t.array(t.string) }) }),
 ]);
 export type NetworkConnectRequest = t.TypeOf<typeof NetworkConnectRequest>;
 
@@ -233,7 +233,8 @@ export interface NetworkPeers {
   readonly Counters: { readonly Local: Readonly<Record<string, number>>; readonly Remote: Readonly<Record<string, number>> };
 }
 
-export const PeerAddRequest = t.type({ VTEP: t.string, MAC: t.string, IP: t.string });
+/** `IP`: the peer's overlay address, IPv4 or IPv6; `IPv6`: its IPv6 address as well (a dual-stack peer, with an IPv4 `IP`). */
+export const PeerAddRequest = t.intersection([t.type({ VTEP: t.string, MAC: t.string, IP: t.string }), t.partial({ IPv6: t.string })]);
 export type PeerAddRequest = t.TypeOf<typeof PeerAddRequest>;
 
 

@@ -233,6 +233,25 @@ test('IPv6 (#22): --ipv6 on a local network without an IPv6 subnet takes one of 
   assert.match(await refusal(r.a.allocate(def({ Name: 'l4' }), v4only, undefined, { blocks: false, save: async () => {}, family: 6 })), 'network l4 has no IPv6 subnet');
 });
 
+test('IPv6-only (#22, EnableIPv4 false): only an IPv6 pool (given or picked), IPv6Data alone, v6 addresses from /124 blocks, no IPv4 address', async () => {
+  const r = await rig();
+  const only = def({ Id: 'o6', Name: 'o6', EnableIPv6: true, EnableIPv4: false, Subnets: [{ Subnet: 'fd00:61::/64', Gateway: '' }] });
+  const inst = await r.a.instantiate(only, 'drv');
+  assert.equal(byFamily(inst), [[6, 'fd00:61::/64', 'fd00:61::1/64']]);
+  const req = r.created[0] as { IPv4Data: unknown[]; IPv6Data: { Pool: string }[] };
+  assert.equal(req.IPv4Data, []);
+  assert.equal(req.IPv6Data.map((d) => d.Pool), ['fd00:61::/64']);
+  assert.is((await r.a.allocate(only, inst, undefined, { ...noSave, family: 6 })).address, 'fd00:61::2/64');
+  assert.equal(r.granted, ['fd00:61::/124']);
+  assert.match(await refusal(r.a.allocate(only, inst, undefined, noSave)), 'network o6 has no IPv4 subnet');
+  await r.a.teardown(inst, { releaseBlocks: true });
+  assert.equal(await pools(r.k), []);
+  // No subnet given: IPAM picks an IPv6 one, and no IPv4 pool is taken.
+  const picked = await r.a.instantiate(def({ Id: 'p6', Name: 'p6', Scope: 'local', EnableIPv6: true, EnableIPv4: false, Subnets: [] }), 'drv');
+  assert.equal(byFamily(picked).map((x) => x[0]), [6]);
+  assert.match(await refusal(r.a.instantiate(def({ Id: 'x6', Name: 'x6', EnableIPv6: true, EnableIPv4: false, Subnets: [{ Subnet: '10.61.0.0/24', Gateway: '' }] }), 'drv')), 'is IPv4 but the network disables IPv4');
+});
+
 test('IPv6 (#22): a definition with an unusable IPv6 subnet is refused on the host, nothing taken', async () => {
   const r = await rig();
   assert.match(await refusal(r.a.instantiate(dual({ EnableIPv6: false }), 'drv')), 'subnet fd00:43::/64 is IPv6 but the network does not enable IPv6');

@@ -36,6 +36,8 @@ export interface NetworkSpec {
   readonly Internal: boolean;
   readonly Encrypted: boolean;
   readonly EnableIPv6: boolean;
+  /** False: IPv6-only (no IPv4 pool, Docker's `--ipv4=false`). Absent: true. */
+  readonly EnableIPv4?: boolean;
   /** None: one pool IPAM chooses. */
   readonly Subnets: readonly SubnetSpec[];
   readonly VNIs: readonly number[];
@@ -123,17 +125,18 @@ export class HostNetwork {
   async instantiate(def: NetworkSpec, driver: string): Promise<Instance> {
     // A definition recorded before these rules (an IPv6 subnet without EnableIPv6, say) is refused
     // here with the reason, rather than half-programmed.
-    checkSubnets(this.ctx.plugin, def.Name, def.EnableIPv6, def.Subnets);
+    const enableIPv4 = def.EnableIPv4 !== false;
+    checkSubnets(this.ctx.plugin, def.Name, def.EnableIPv6, def.Subnets, enableIPv4);
     const spaces = await this.call<{ LocalDefaultAddressSpace: string; GlobalDefaultAddressSpace: string }>(this.ipam, 'IpamDriver.GetDefaultAddressSpaces', {});
     const space = def.Scope === 'swarm' ? spaces.GlobalDefaultAddressSpace : spaces.LocalDefaultAddressSpace;
     const pools: PoolState[] = [];
     const data: Record<4 | 6, { AddressSpace: string; Pool: string; Gateway: string; AuxAddresses: Record<string, string> }[]> = { 4: [], 6: [] };
     const undo: (() => Promise<void>)[] = [];
-    // Each subnet's family; an empty Subnet (IPAM picks) is IPv4. No IPv4 subnet: an IPv4 pool IPAM
-    // picks (a network always has IPv4, as in Docker before 28); with EnableIPv6 and no IPv6
-    // subnet, an IPv6 pool IPAM picks beside them.
-    const subnets: (SubnetSpec & { readonly v6: boolean })[] = def.Subnets.map((s) => ({ ...s, v6: familyOf(s.Subnet) === 6 }));
-    if (!subnets.some((s) => !s.v6)) subnets.unshift({ Subnet: '', Gateway: '', v6: false });
+    // Each subnet's family; an empty Subnet (IPAM picks) is IPv4, or IPv6 on an IPv6-only network.
+    // No IPv4 subnet: an IPv4 pool IPAM picks (a network has IPv4 unless EnableIPv4 is false,
+    // Docker's --ipv4=false); with EnableIPv6 and no IPv6 subnet, an IPv6 pool IPAM picks beside them.
+    const subnets: (SubnetSpec & { readonly v6: boolean })[] = def.Subnets.map((s) => ({ ...s, v6: s.Subnet === '' ? !enableIPv4 : familyOf(s.Subnet) === 6 }));
+    if (enableIPv4 && !subnets.some((s) => !s.v6)) subnets.unshift({ Subnet: '', Gateway: '', v6: false });
     if (def.EnableIPv6 && !subnets.some((s) => s.v6)) subnets.push({ Subnet: '', Gateway: '', v6: true });
     // IPv4 pools first (stable): pools[0] stays the IPv4 one for whoever reads it.
     subnets.sort((x, y) => Number(x.v6) - Number(y.v6));
@@ -198,7 +201,11 @@ export class HostNetwork {
     if (pool === undefined) raise(errors.unavailable(this.ctx.plugin, `network ${def.Name} has no IPv${family} subnet`));
     if (ip !== undefined && ip !== '') {
       if (familyOf(ip) !== family) raise(errors.badRequest(this.ctx.plugin, `address ${ip} is not an IPv${family} address`, { value: ip, hint: `Give an IPv${family} address in ${ofFamily.map((p) => p.subnet).join(', ')}.` }));
-      const p = ofFamily.find((x) => inSubnet(ip, x.subnet)) ?? pool;
+      const p = ofFamily.find((x) => inSubnet(ip, x.subnet));
+      if (p === undefined) {
+        const subnets = ofFamily.map((x) => x.subnet).join(', ');
+        raise(errors.badRequest(this.ctx.plugin, `address ${ip} is not in network ${def.Name}'s IPv${family} subnet${ofFamily.length > 1 ? 's' : ''} ${subnets}`, { value: ip, hint: `Give an address in ${subnets}, or none to have one allocated.` }));
+      }
       const r = await this.call<{ Address: string }>(this.ipam, 'IpamDriver.RequestAddress', { PoolID: p.poolId, Address: ip, Options: null });
       return { address: r.Address, poolId: p.poolId };
     }

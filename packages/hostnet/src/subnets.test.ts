@@ -26,6 +26,22 @@ test('an IPv6 subnet without --ipv6 is refused with the reason and the fix (the 
   assert.match(e.hint ?? '', '--ipv6');
 });
 
+test('IPv6-only (--ipv4=false): needs --ipv6, takes no IPv4 subnet; both refusals say why and what to do', () => {
+  assert.is(subnetProblem('p', 'n', true, [{ Subnet: 'fd00:61::/64' }], false), undefined);
+  assert.is(subnetProblem('p', 'n', true, [], false), undefined, 'IPAM picks the IPv6 subnet');
+  const none = subnetProblem('control', 'v6only', false, [], false);
+  assert.ok(none);
+  assert.is(none.category, 'BadRequest');
+  assert.is(none.path, 'EnableIPv4');
+  assert.match(none.message, 'Cannot create network "v6only": IPv4 is disabled (--ipv4=false) and IPv6 is not enabled');
+  assert.match(none.hint ?? '', '--ipv6');
+  const v4 = subnetProblem('control', 'v6only', true, [{ Subnet: 'fd00:61::/64' }, { Subnet: '10.61.0.0/24' }], false);
+  assert.ok(v4);
+  assert.is(v4.message, 'Cannot create network "v6only": subnet 10.61.0.0/24 is IPv4 but the network disables IPv4 (--ipv4=false): it is IPv6-only');
+  assert.is(v4.path, 'IPAM.Config[1].Subnet');
+  assert.throws(() => checkSubnets('p', 'n', false, [{ Subnet: 'fd00:61::/64' }], false), (e: unknown) => e instanceof WeftException && /IPv4 is disabled/.test(e.error.message));
+});
+
 test('IPv6 prefix bounds: /48 to /120', () => {
   assert.match(problem(true, { Subnet: 'fd00::/47' }), 'IPv6 subnet fd00::/47 has prefix length /47; an IPv6 subnet must be /48 to /120');
   assert.match(problem(true, { Subnet: 'fd00::/121' }), 'has prefix length /121');

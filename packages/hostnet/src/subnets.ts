@@ -10,6 +10,8 @@
  * - it overlaps no link-local (169.254.0.0/16, fe80::/10), multicast (224.0.0.0/4, ff00::/8),
  *   loopback (127.0.0.0/8, ::1/128) or unspecified (0.0.0.0/8, ::/128) range: no endpoint
  *   address from such a subnet could ever carry unicast traffic across hosts;
+ * - a network has IPv4 or IPv6: `EnableIPv4: false` (Docker's `--ipv4=false`) needs `EnableIPv6`
+ *   (an IPv6-only network), and then no IPv4 subnet may be given;
  * - an IPv6 subnet needs `EnableIPv6` (Docker's `--ipv6`);
  * - an IPv6 prefix is /48 to /120: hosts take /124 blocks of 16 addresses (a /120 holds 16 of
  *   them), and IPAM allocates within the first 2^64 addresses, which a /48's first /64 holds;
@@ -60,10 +62,21 @@ export function reservedOverlap(c: Cidr): string | undefined {
   return undefined;
 }
 
-/** The first problem with `subnets` for network `name`, or undefined. `plugin` is who refuses. */
-export function subnetProblem(plugin: string, name: string, enableIPv6: boolean, subnets: readonly SubnetRequest[]): WeftError | undefined {
+/**
+ * The first problem with `subnets` for network `name`, or undefined. `plugin` is who refuses.
+ * `enableIPv4` false (Docker's `--ipv4=false`): an IPv6-only network.
+ */
+export function subnetProblem(plugin: string, name: string, enableIPv6: boolean, subnets: readonly SubnetRequest[], enableIPv4 = true): WeftError | undefined {
   const bad = (message: string, value: string, path: string, hint: string): WeftError =>
     errors.badRequest(plugin, `Cannot create network "${name}": ${message}`, { code: SubnetCodes.badSubnet, path, value, hint });
+  if (!enableIPv4 && !enableIPv6) {
+    return errors.badRequest(plugin, `Cannot create network "${name}": IPv4 is disabled (--ipv4=false) and IPv6 is not enabled, so the network would have no addresses at all`, {
+      code: SubnetCodes.badSubnet,
+      path: 'EnableIPv4',
+      value: false,
+      hint: 'Add --ipv6 for an IPv6-only network, or drop --ipv4=false.',
+    });
+  }
   for (let i = 0; i < subnets.length; i++) {
     const s = subnets[i]!;
     const at = `IPAM.Config[${i}]`;
@@ -75,6 +88,9 @@ export function subnetProblem(plugin: string, name: string, enableIPv6: boolean,
     const reserved = reservedOverlap(c);
     if (reserved !== undefined) {
       return bad(`subnet ${text} overlaps ${reserved}; its addresses cannot carry traffic between hosts`, s.Subnet, `${at}.Subnet`, 'Choose a private range: 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, or an IPv6 ULA such as fd00:1::/64.');
+    }
+    if (c.family === 4 && !enableIPv4) {
+      return bad(`subnet ${text} is IPv4 but the network disables IPv4 (--ipv4=false): it is IPv6-only`, s.Subnet, `${at}.Subnet`, 'Drop the IPv4 subnet for an IPv6-only network, or drop --ipv4=false for a dual-stack one.');
     }
     if (c.family === 6) {
       if (!enableIPv6) {
@@ -114,8 +130,8 @@ export function subnetProblem(plugin: string, name: string, enableIPv6: boolean,
 }
 
 /** `subnetProblem`, thrown (as a `WeftException`) when there is one. */
-export function checkSubnets(plugin: string, name: string, enableIPv6: boolean, subnets: readonly SubnetRequest[]): void {
-  const p = subnetProblem(plugin, name, enableIPv6, subnets);
+export function checkSubnets(plugin: string, name: string, enableIPv6: boolean, subnets: readonly SubnetRequest[], enableIPv4 = true): void {
+  const p = subnetProblem(plugin, name, enableIPv6, subnets, enableIPv4);
   if (p !== undefined) raise(p);
 }
 

@@ -135,7 +135,8 @@ function portSpec(ep: EndpointState) {
     network: ep.network,
     endpointId: ep.id,
     mac: ep.mac,
-    ipv4: ep.ipv4,
+    // An IPv6-only endpoint has no IPv4 address ('' in its state): the port gets none.
+    ...(ep.ipv4 !== '' ? { ipv4: ep.ipv4 } : {}),
     ...(ep.ipv6 !== '' ? { ipv6: ep.ipv6 } : {}),
     ifname: ep.ifname,
     ...(ep.netns !== undefined ? { netns: ep.netns, dstName: ep.dstName ?? 'eth0' } : {}),

@@ -4,7 +4,7 @@ import type { Io, Parsed } from '../spec.ts';
 import { UsageError, UserError } from '../spec.ts';
 import { labelMatch, printInspect, printList, type ListSpec } from '../listing.ts';
 import { client } from '../agent.ts';
-import { arg, args, bool, format, kvs, record, str, strs } from '../flags.ts';
+import { arg, args, bool, checkFamilies, format, kvs, record, str, strs } from '../flags.ts';
 import { json, progress, shortId, table } from '../format.ts';
 import { compact, eachName } from '../util.ts';
 
@@ -57,6 +57,8 @@ export async function create(p: Parsed, io: Io): Promise<number> {
     Internal: bool(p, 'internal') || undefined,
     Ingress: bool(p, 'ingress') || undefined,
     EnableIPv6: bool(p, 'ipv6') || undefined,
+    // Docker's --ipv4=false: an IPv6-only network (the agent refuses it without --ipv6, saying so).
+    EnableIPv4: p.flags.get('ipv4')?.at(-1) === false ? false : undefined,
     Options: record(p, 'opt'),
     Labels: record(p, 'label'),
     IPAM: config.length === 0 ? undefined : { Driver: 'default', Config: config },
@@ -141,7 +143,8 @@ export async function prune(p: Parsed, io: Io): Promise<number> {
 export async function connect(p: Parsed, io: Io): Promise<number> {
   const aliases = strs(p, 'alias');
   const ip = str(p, 'ip');
-  const endpoint = compact<{ IPAddress: string; Aliases: string[] }>({ IPAddress: ip, Aliases: aliases.length === 0 ? undefined : aliases });
+  checkFamilies(p);
+  const endpoint = compact<{ IPAddress: string; IPv6Address: string; Aliases: string[] }>({ IPAddress: ip, IPv6Address: str(p, 'ip6'), Aliases: aliases.length === 0 ? undefined : aliases });
   const c = await client(p, io);
   await progress(
     io,
@@ -205,7 +208,12 @@ export async function peers(p: Parsed, io: Io): Promise<number> {
 
 export async function peerAdd(p: Parsed, io: Io): Promise<number> {
   const c = await client(p, io);
-  await c.peerAdd(arg(p, 'NAME'), { VTEP: str(p, 'vtep') ?? '', MAC: str(p, 'mac') ?? '', IP: str(p, 'ip') ?? '' });
+  const ips = strs(p, 'ip');
+  const v4 = ips.filter((a) => !a.includes(':'));
+  const v6 = ips.filter((a) => a.includes(':'));
+  if (v4.length > 1 || v6.length > 1) throw new UsageError(`--ip names the peer's overlay address: at most one IPv4 and one IPv6 (got ${ips.join(', ')})`, p.cmd.path);
+  // IP: the IPv4 address, or the IPv6 one of an IPv6-only peer; IPv6: the IPv6 one of a dual-stack peer.
+  await c.peerAdd(arg(p, 'NAME'), { VTEP: str(p, 'vtep') ?? '', MAC: str(p, 'mac') ?? '', IP: v4[0] ?? v6[0] ?? '', ...(v4.length > 0 && v6.length > 0 ? { IPv6: v6[0]! } : {}) });
   io.out(`${str(p, 'mac') ?? ''}\n`);
   return 0;
 }

@@ -8,7 +8,7 @@ import type { PortMapping, Sandbox, SandboxCreateRequest } from '@weft/api';
 import type { Io, Parsed } from '../spec.ts';
 import { UsageError, UserError } from '../spec.ts';
 import { client, isStatus } from '../agent.ts';
-import { arg, args, bool, int, portmaps, str, strs } from '../flags.ts';
+import { arg, args, bool, checkFamilies, int, portmaps, str, strs } from '../flags.ts';
 import { ago, command, progress, shortId } from '../format.ts';
 import { labelMatch, printInspect, printList, StatusError, type ListSpec } from '../listing.ts';
 import { compact, eachName } from '../util.ts';
@@ -40,9 +40,12 @@ export function randomName(rand: () => number = Math.random): string {
 export function sandboxRequest(p: Parsed): SandboxCreateRequest {
   const nets = strs(p, 'network');
   const ip = str(p, 'ip');
+  const ip6 = str(p, 'ip6');
   const aliases = strs(p, 'alias');
   const image = arg(p, 'IMAGE');
   if (ip !== undefined && nets.length === 0) throw new UsageError('--ip needs a --network to give the address on', p.cmd.path);
+  if (ip6 !== undefined && nets.length === 0) throw new UsageError('--ip6 needs a --network to give the address on', p.cmd.path);
+  checkFamilies(p);
   if (aliases.length > 0 && nets.length === 0) throw new UsageError('--alias needs a --network to publish the name on', p.cmd.path);
   const detach = bool(p, 'detach');
   if (detach && bool(p, 'rm')) throw new UsageError('--rm only applies in the foreground: drop -d or --rm', p.cmd.path);
@@ -55,7 +58,7 @@ export function sandboxRequest(p: Parsed): SandboxCreateRequest {
   const ports = portmaps(p, 'publish').map((m) => compact<PortMapping>({ HostPort: m.hostPort, ContainerPort: m.port, HostIP: m.hostIp, Protocol: m.protocol }));
   return compact<SandboxCreateRequest>({
     Name: str(p, 'name') ?? randomName(),
-    Networks: nets.length === 0 ? undefined : nets.map((n, i) => compact({ Name: n, IPAddress: i === 0 ? ip : undefined, Aliases: aliases.length === 0 ? undefined : aliases })),
+    Networks: nets.length === 0 ? undefined : nets.map((n, i) => compact({ Name: n, IPAddress: i === 0 ? ip : undefined, IPv6Address: i === 0 ? ip6 : undefined, Aliases: aliases.length === 0 ? undefined : aliases })),
     Hostname: str(p, 'hostname'),
     Cmd: p.rest.length > 0 ? [...p.rest] : undefined,
     Ports: ports.length === 0 ? undefined : ports,

@@ -56,6 +56,8 @@ export const ControlNetwork = t.intersection([t.type({
 }), t.partial({
   /** The swarm's routing-mesh network (Docker's `Ingress: true`); absent on every other network. */
   Ingress: t.boolean,
+  /** `false` on an IPv6-only network (Docker's `--ipv4=false`); absent: the network has IPv4. */
+  EnableIPv4: t.boolean,
 })]);
 export type ControlNetwork = t.TypeOf<typeof ControlNetwork>;
 
@@ -106,6 +108,7 @@ export const ControlNetworkCreateRequest = t.intersection([
     Attachable: t.boolean,
     Internal: t.boolean,
     EnableIPv6: t.boolean,
+    EnableIPv4: t.boolean,
     Ingress: t.boolean,
     IPAM: t.partial({ Driver: t.string, Options: StringMap, Config: t.array(ControlIpamConfig) }),
   }),

@@ -8,8 +8,8 @@
  */
 
 /**
- * Who sent a query, as the data path reads it from the frame: the IPv4 source address and the
- * source MAC, as numbers, so a caller can fill one preallocated object per query and allocate
+ * Who sent a query, as the data path reads it from the frame: the IPv4 source address (or the
+ * IPv6 one, as text, for a query over IPv6) and the source MAC, as numbers, so a caller can fill one preallocated object per query and allocate
  * nothing. The resolver reads it during the call only and never keeps it.
  *
  * With a client, the names of every network the client's sandbox is attached to are answered,
@@ -18,8 +18,10 @@
  * another's address learns nothing more.
  */
 export interface DnsClient {
-  /** IPv4 source address as an unsigned 32-bit number (10.0.0.5 = 0x0a000005). */
+  /** IPv4 source address as an unsigned 32-bit number (10.0.0.5 = 0x0a000005); 0 for a query over IPv6. */
   readonly ipv4: number;
+  /** IPv6 source address (text) of a query over IPv6; then `ipv4` is 0. Absent for IPv4 queries. */
+  readonly ipv6?: string | undefined;
   /** Source MAC as a 48-bit number (02:42:0a:00:00:05 = 0x02420a000005); absent when unknown. */
   readonly mac?: number;
 }

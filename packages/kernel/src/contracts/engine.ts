@@ -24,6 +24,11 @@ export const NetworkCreateRequest = t.intersection([
     Attachable: t.boolean,
     Internal: t.boolean,
     EnableIPv6: t.boolean,
+    /**
+     * Docker's `--ipv4` (API 1.48 `EnableIPv4`, default true). `false` with `EnableIPv6`: an
+     * IPv6-only network (no IPv4 subnet, endpoints get only an IPv6 address); refused without it.
+     */
+    EnableIPv4: t.boolean,
     /** The swarm's routing-mesh network (Docker's `--ingress`): overlay, not attachable, at most one. */
     Ingress: t.boolean,
     Options: t.record(t.string, t.string),
@@ -53,6 +58,8 @@ export interface Network {
   readonly Scope: 'local' | 'swarm';
   readonly Driver: string;
   readonly EnableIPv6: boolean;
+  /** False on an IPv6-only network (Docker's EnableIPv4); the engine always sets it. */
+  readonly EnableIPv4?: boolean;
   readonly IPAM: { readonly Driver: string; readonly Options: Readonly<Record<string, string>>; readonly Config: readonly IPAMConfig[] };
   readonly Internal: boolean;
   readonly Attachable: boolean;
@@ -84,7 +91,8 @@ export type PortMapping = t.TypeOf<typeof PortMapping>;
 export const SandboxCreateRequest = t.intersection([
   t.type({ Name: t.string }),
   t.partial({
-    Networks: t.array(t.intersection([t.type({ Name: t.string }), t.partial({ IPAddress: t.string, Aliases: t.array(t.string) })])),
+    /** `IPAddress`: the IPv4 address on that network (`--ip`); `IPv6Address`: the IPv6 one (`--ip6`). */
+    Networks: t.array(t.intersection([t.type({ Name: t.string }), t.partial({ IPAddress: t.string, IPv6Address: t.string, Aliases: t.array(t.string) })])),
     Hostname: t.string,
     /** Command the agent runs in the sandbox, detached (`weft run -d`). Without it the CLI runs it in the foreground. */
     Cmd: t.array(t.string),
@@ -163,6 +171,8 @@ export interface NetDef {
   readonly Internal: boolean;
   readonly Encrypted: boolean;
   readonly EnableIPv6: boolean;
+  /** False: an IPv6-only network (no IPv4 subnet). Absent: true (records made before IPv6-only networks). */
+  readonly EnableIPv4?: boolean;
   readonly Subnets: readonly { readonly Subnet: string; readonly Gateway: string; readonly IPRange?: string; readonly AuxiliaryAddresses?: Readonly<Record<string, string>> }[];
   readonly VNIs: readonly number[];
   readonly Created: string;
@@ -224,7 +234,8 @@ export interface Engine {
   stopSandbox(name: string, opts?: { readonly exitCode?: number; readonly timeoutMs?: number }): Promise<void>;
   /** Docker's `start`: attaches the networks again and starts the command. */
   startSandbox(name: string): Promise<Sandbox>;
-  connect(ref: string, sandbox: string, ip: string | undefined, aliases: readonly string[]): Promise<void>;
+  /** `ip`: the IPv4 address asked for (Docker's `--ip`), `ip6` the IPv6 one (`--ip6`); else allocated. */
+  connect(ref: string, sandbox: string, ip: string | undefined, aliases: readonly string[], ip6?: string): Promise<void>;
   disconnect(ref: string, sandbox: string, force: boolean): Promise<void>;
 }
 

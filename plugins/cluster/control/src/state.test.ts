@@ -133,6 +133,22 @@ test('IPv6 (#22): a v6 subnet without --ipv6 is refused before anything is recor
   // Only a v6 subnet given: an IPv4 subnet is picked beside it (Docker's dual-stack before 28).
   const only = S.createNetwork(s, { Name: 'only', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:61::/64' }] } }, 'id-only', 0, v);
   assert.equal(only.Subnets.map((x) => x.Subnet), ['10.0.0.0/24', 'fd00:61::/64'], 'IPv4 first, whatever the order given');
+  assert.is(only.EnableIPv4, undefined, 'a dual-stack record has no EnableIPv4 field (absent: true)');
+});
+
+test('IPv6-only (#22, --ipv4=false): only the IPv6 subnet (given, or a /64 of the default pool), one VNI; nonsense refused', () => {
+  const v = new VniBitmap();
+  let s = base();
+  const o = S.createNetwork(s, { Name: 'o6', Driver: 'overlay', EnableIPv6: true, EnableIPv4: false, IPAM: { Config: [{ Subnet: 'fd00:61::/64' }] } }, 'id-o6', 0, v);
+  assert.equal(o.Subnets, [{ Subnet: 'fd00:61::/64', Gateway: 'fd00:61::1' }]);
+  assert.is(o.EnableIPv4, false);
+  assert.is(o.VNIs.length, 1);
+  s = add(s, o);
+  for (const x of o.VNIs) v.set(x);
+  const p = S.createNetwork(s, { Name: 'p6', EnableIPv6: true, EnableIPv4: false }, 'id-p6', 0, v);
+  assert.equal(p.Subnets.map((x) => x.Subnet), ['fd57:6566:7400::/64'], 'no IPv4 subnet picked');
+  assert.is(err(() => S.createNetwork(s, { Name: 'x', EnableIPv4: false }, 'x', 0, v)).startsWith('Cannot create network "x": IPv4 is disabled (--ipv4=false) and IPv6 is not enabled'), true);
+  assert.match(err(() => S.createNetwork(s, { Name: 'x', EnableIPv6: true, EnableIPv4: false, IPAM: { Config: [{ Subnet: '10.61.0.0/24' }, { Subnet: 'fd00:62::/64' }] } }, 'x', 0, v)), 'subnet 10.61.0.0/24 is IPv4 but the network disables IPv4');
 });
 
 test('IPv6 (#22): --ipv6 without a v6 subnet takes a /64 of the default v6 pool; --default-addr-pool accepts v6 pools', () => {

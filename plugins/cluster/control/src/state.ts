@@ -299,16 +299,18 @@ export function createNetwork(s: NetState, req: NetworkCreateRequest, id: string
   }
   const configs = (req.IPAM?.Config ?? []).filter((c) => c.Subnet !== undefined);
   const enableIPv6 = req.EnableIPv6 ?? false;
-  // Refused before anything is recorded: IPv6 without --ipv6, reserved ranges, prefix bounds, mixed families.
-  checkSubnets(PLUGIN, name, enableIPv6, configs);
+  const enableIPv4 = req.EnableIPv4 ?? true;
+  // Refused before anything is recorded: IPv6 without --ipv6, IPv4 on an IPv6-only network (or
+  // neither family), reserved ranges, prefix bounds, mixed families.
+  checkSubnets(PLUGIN, name, enableIPv6, configs, enableIPv4);
   const subnets: SubnetRecord[] = [];
   const cidrs: Cidr[] = [];
   const given = configs.map((c) => parseCidr(c.Subnet!)).filter((r) => r.ok).map((r) => (r as { value: Cidr }).value);
-  // Docker's (before 28) dual-stack: a network always has IPv4, so without an IPv4 subnet one is
-  // taken from the default pools (IPv6-only networks, Docker 28's --ipv4=false, are not offered
-  // yet); with --ipv6 and no IPv6 subnet, an IPv6 /64 from the default pools beside it.
+  // Docker's dual-stack: a network has IPv4 unless --ipv4=false (Docker 28's IPv6-only networks),
+  // so without an IPv4 subnet one is taken from the default pools; with --ipv6 and no IPv6 subnet,
+  // an IPv6 /64 from the default pools beside it.
   const picks: (4 | 6)[] = [];
-  if (!given.some((c) => c.family === 4)) picks.push(4);
+  if (enableIPv4 && !given.some((c) => c.family === 4)) picks.push(4);
   if (enableIPv6 && !given.some((c) => c.family === 6)) picks.push(6);
   for (const cfg of configs) {
     const c = cidrOf(cfg.Subnet!, 'subnet', name);
@@ -397,6 +399,7 @@ export function createNetwork(s: NetState, req: NetworkCreateRequest, id: string
     Created: iso(now),
     Attachments: {},
     ...(req.Ingress === true ? { Ingress: true } : {}),
+    ...(enableIPv4 ? {} : { EnableIPv4: false }),
   };
   return network;
 }

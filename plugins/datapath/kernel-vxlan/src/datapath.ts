@@ -23,7 +23,7 @@ import {
   configureLink, ip, linkIndex, loadSys, netnsAdd, netnsPath, nlAddrAdd, nlFdbAdd, nlFdbDel, nlLinkAdd, nlLinkDel, nlLinkList, nlLinkSet, nlNeighAdd, nlNeighDel,
   nlNeighList, openNetlink, openNetnsFd, parseIPv4, createNsListeners, AF_BRIDGE, AF_INET6, NTF_SELF, type LinkRow, type Netlink, type NlMessage, type Sys,
 } from '@weft/sys';
-import { interfaceName } from '@weft/net';
+import { interfaceName, parseIP } from '@weft/net';
 import { startResolver, type Resolver } from './resolver.ts';
 
 export interface KernelVxlanOptions {
@@ -198,8 +198,9 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
     if (bad !== undefined) log?.warn('kernel-vxlan: could not remove an entry', { network: n.spec.id, errno: bad });
   };
 
+  // Every gateway, IPv6 ones too (an IPv6-only network's sandboxes ask its IPv6 gateway).
   const resolverAddrs = (n: DataPathNetwork): string[] =>
-    n.resolver === undefined ? n.gateways.filter((g) => !g.includes(':')).map(ipOnly) : n.resolver === '' || n.resolver.includes(':') ? [] : [ipOnly(n.resolver)];
+    n.resolver === undefined ? n.gateways.map(ipOnly) : n.resolver === '' ? [] : [ipOnly(n.resolver)];
 
   /** Removes what a restarted agent found and nobody claimed again within `sweepMs`. */
   const sweep = (n: NetState): void => {
@@ -319,6 +320,15 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
       listeners, ns: st.ns, network: st.spec.id, addrs, ...(o.dnsPort !== undefined ? { port: o.dnsPort } : {}), dns: o.dns,
       macOf: (a) => {
         for (const p of st.ports.values()) if (p.ipv4 === a) return p.mac;
+        return undefined;
+      },
+      macOf6: (text) => {
+        const a = parseIP(text);
+        if (!a.ok) return undefined;
+        for (const p of st.ports.values()) {
+          const own = p.spec.ipv6 !== undefined && p.spec.ipv6 !== '' ? parseIP(ipOnly(p.spec.ipv6)) : undefined;
+          if (own?.ok === true && own.value.value === a.value.value && own.value.family === 6) return p.mac;
+        }
         return undefined;
       },
       ...(log !== undefined ? { log } : {}),

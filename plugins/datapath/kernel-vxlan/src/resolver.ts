@@ -1,7 +1,7 @@
 /**
  * The embedded DNS on the kernel path. No userspace switch sees the sandbox's frames here, so the
  * resolver is a listener of the agent's own: UDP and TCP on port 53 of the network's resolver
- * addresses (its gateways, which live on `br0`) inside the network's namespace, served by
+ * addresses (its gateways, IPv4 and IPv6, which live on `br0`) inside the network's namespace, served by
  * @weft/sys's namespace listeners (one thread for every network). A sandbox reaches it through
  * its veth and the bridge exactly as it reaches the gateway; its resolv.conf does not change
  * between paths.
@@ -34,13 +34,25 @@ export async function startResolver(o: {
   readonly port?: number;
   readonly dns: Dns | undefined;
   readonly macOf: (ipv4: number) => number | undefined;
+  /** The same for an IPv6 source address (text, any spelling); absent: queries over IPv6 carry no MAC. */
+  readonly macOf6?: (ipv6: string) => number | undefined;
   readonly log?: Logger;
 }): Promise<Resolver> {
   const port = o.port ?? 53;
   const counters: ResolverCounters = { dns_queries: 0, dns_answers: 0, dns_forwarded: 0, dns_drops: 0 };
   const client = (address: string): DnsClient => {
-    const ipv4 = address.includes(':') ? 0 : parseIPv4(address);
-    const mac = ipv4 === 0 ? undefined : o.macOf(ipv4);
+    if (address.includes(':')) {
+      // A query over IPv6 (the resolver listens on the network's IPv6 gateway too); a v4-mapped
+      // source (::ffff:a.b.c.d, from a dual-stack socket) is the IPv4 client.
+      const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+      if (mapped === null) {
+        const mac = o.macOf6?.(address);
+        return mac === undefined ? { ipv4: 0, ipv6: address } : { ipv4: 0, ipv6: address, mac };
+      }
+      address = mapped[1]!;
+    }
+    const ipv4 = parseIPv4(address);
+    const mac = o.macOf(ipv4);
     return mac === undefined ? { ipv4 } : { ipv4, mac };
   };
   /** Answers one query; `send` gets the reply or nothing. */

@@ -19,7 +19,7 @@ import {
   C, COUNTER_FIELDS, COUNTER_SLOTS, CTL_ACK, CTL_GEN, CTL_STOP, GAUGE_FIELDS, K, MAX_PEERS, MAX_PORTS, MAX_VTEPS, globalRow, macToNum, numToMac, peerRow, portRow, vtepKey6, vtepRow,
   type RingMsg, type SnapPeer, type SnapPort, type Snapshot, type TableMsg, type WorkerInit,
 } from './layout.ts';
-import { buildDnsReply, dnsPayload, readDnsClient, type DnsQueryMsg } from './dns.ts';
+import { buildDnsReply, dnsPayload, readDnsClient, type DnsQueryMsg, type MutableDnsClient } from './dns.ts';
 
 export interface VxlanOptions {
   /** Underlay address of this host's VTEP (`--data-path-addr`). */
@@ -154,6 +154,7 @@ interface NetState {
   readonly gwIps: number[];
   readonly gwIps6: string[];
   readonly dnsIps: number[];
+  readonly dnsIps6: string[];
   readonly ports: Map<string, PortState>;
   readonly peers: Map<number, PeerState>;
   /** Final counters of removed ports and peers, so the network's sums never go back. */
@@ -278,6 +279,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       gwIps: n.gwIps,
       gwIps6: n.gwIps6,
       dnsIps: n.dnsIps,
+      dnsIps6: n.dnsIps6,
       ports: [...n.ports.values()].map(snapPort),
       peers: [...n.peers.values()].map(snapPeer),
     })),
@@ -439,7 +441,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   // Embedded DNS (see dns.ts): queries arrive from the workers, replies are written to the TAP here.
   const dnsOut = sys.alloc(VNET_HDR_LEN + 65536 + 64);
   /** Who asked, refilled for each query (the service reads it during `answer` only). */
-  const dnsClient = { ipv4: 0, mac: 0 };
+  const dnsClient: MutableDnsClient = { ipv4: 0, mac: 0, ipv6: undefined };
   /** Port by slot (DNS replies find the querying port from its counter row). */
   const bySlot: ({ net: NetState; port: PortState } | undefined)[] = [];
   const dnsFor = (vni: number, row: number): { net: NetState; port: PortState } | undefined => {
@@ -521,8 +523,10 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const gwIps6 = n.gateways.filter((g) => g.includes(':')).map(ipOnly);
       // The resolver answers on the gateway addresses unless the network names another one ('' disables it).
       const dnsIps = n.resolver === undefined ? gwIps : n.resolver === '' || n.resolver.includes(':') ? [] : [parseIPv4(ipOnly(n.resolver))];
+      // Over IPv6 too (an IPv6-only network's sandboxes ask its IPv6 gateway).
+      const dnsIps6 = n.resolver === undefined ? gwIps6 : n.resolver.includes(':') ? [ipOnly(n.resolver)] : [];
       nets.set(n.id, {
-        spec: n, wireVni, gwMac, gwIps, gwIps6, dnsIps, ports: old?.ports ?? new Map(), peers: old?.peers ?? new Map(),
+        spec: n, wireVni, gwMac, gwIps, gwIps6, dnsIps, dnsIps6, ports: old?.ports ?? new Map(), peers: old?.peers ?? new Map(),
         retiredPorts: old?.retiredPorts ?? new Float64Array(K), retiredPeers: old?.retiredPeers ?? new Float64Array(K),
       });
       publish();

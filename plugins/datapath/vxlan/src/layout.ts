@@ -125,6 +125,8 @@ export interface SnapNet {
   readonly gwIps6: readonly string[];
   /** IPv4 addresses whose UDP/53 the switch answers (the resolver, or the gateways); empty: none. */
   readonly dnsIps: readonly number[];
+  /** The same for IPv6 (text): the IPv6 gateways, or an IPv6 resolver address. */
+  readonly dnsIps6: readonly string[];
   readonly ports: readonly SnapPort[];
   readonly peers: readonly SnapPeer[];
 }

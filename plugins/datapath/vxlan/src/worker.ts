@@ -25,7 +25,7 @@ import {
 import { ETH, arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readMac, readU16, readU32, readVxlanVni, sum16, writeU16, writeVxlanHeader } from './frames.ts';
 import { segmentTcp, coalesceTcp, isTcpGso, newSegOut, rxVnetHeader } from './gso.ts';
 import { icmp6EchoReplyInPlace, ipv6TextKey, ndAdvertInPlace, nsTarget } from './nd.ts';
-import { isDnsQuery, type DnsQueryMsg } from './dns.ts';
+import { isDnsQuery, isDnsQuery6, type DnsQueryMsg } from './dns.ts';
 import { FRAG_HDR, FRAG_MAX_COUNT, Reassembly, isFragment, writeFragHeader } from './frag.ts';
 
 const init = workerData as WorkerInit & { port: MessagePort };
@@ -71,6 +71,8 @@ interface Net {
   /** The IPv6 gateways' address keys (`ipv6Key`), for ICMPv6 echo. */
   readonly gwKeys6: readonly string[];
   readonly dnsIps: readonly number[];
+  /** Address keys (`ipv6Key`) whose UDP/53 over IPv6 the switch answers. */
+  readonly dnsKeys6: readonly string[];
   readonly arp: Map<number, number>;
   /** IPv6 neighbour table: address key → MAC. */
   readonly nd: Map<string, number>;
@@ -131,7 +133,8 @@ function makeNet(n: SnapNet): Net {
   for (const g of n.gwIps) arp.set(g, n.gwMac);
   for (const g of n.dnsIps) arp.set(g, n.gwMac);
   for (const g of n.gwIps6) nd.set(ipv6TextKey(g), n.gwMac);
-  return { vni: n.vni, encrypted: n.encrypted, mtu: n.mtu, gwMac: n.gwMac, gwIps: n.gwIps, gwKeys6: n.gwIps6.map(ipv6TextKey), dnsIps: n.dnsIps, arp, nd, fdb };
+  for (const g of n.dnsIps6) nd.set(ipv6TextKey(g), n.gwMac);
+  return { vni: n.vni, encrypted: n.encrypted, mtu: n.mtu, gwMac: n.gwMac, gwIps: n.gwIps, gwKeys6: n.gwIps6.map(ipv6TextKey), dnsIps: n.dnsIps, dnsKeys6: n.dnsIps6.map(ipv6TextKey), arp, nd, fdb };
 }
 
 function addPortTo(net: Net, p: SnapPort): void {
@@ -436,7 +439,7 @@ function tapBatch(tap: Tap, budget: number): number {
     const dst = readMac(b, f);
     if (dst === net.gwMac) {
       if (ndProxy(net, fd, row, len)) continue; // unicast NUD probe of the gateway
-      if (isDnsQuery(b, f, len, net.dnsIps)) {
+      if (isDnsQuery(b, f, len, net.dnsIps) || isDnsQuery6(b, f, len, net.dnsKeys6)) {
         // Embedded DNS: the controller answers through the `dns` service and writes the reply.
         cnt[row + C.dns_queries]!++;
         const msg: DnsQueryMsg = { t: 'dns', vni: net.vni, row, frame: b.slice(f, f + len) };

@@ -36,7 +36,8 @@ export function applyTableEvent(e: TableEvent, self: string, datapath: DataPath)
   datapath.addPeer({
     network: e.entry.network,
     mac: rec.mac,
-    ipv4: rec.ipv4.split('/')[0]!,
+    // IPv6-only endpoints have no IPv4 address ('' in the record).
+    ...(rec.ipv4 !== '' ? { ipv4: rec.ipv4.split('/')[0]! } : {}),
     ...(rec.ipv6 !== undefined && rec.ipv6 !== '' ? { ipv6: rec.ipv6.split('/')[0]! } : {}),
     vtep: rec.vtep,
     ...(rec.vtepPort !== undefined ? { vtepPort: rec.vtepPort } : {}),

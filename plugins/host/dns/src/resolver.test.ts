@@ -298,4 +298,18 @@ test("a client's sandbox gets the names of every network it is on, the query's n
   assert.is(from('db', '10.1.0.5').rcode, DNS_RCODE.NXDOMAIN);
 });
 
+test("IPv6-only (#22): a client asking over IPv6 (ipv4 0, its IPv6 source as text) gets its sandbox's other networks too", () => {
+  const r = createResolver();
+  r.apply(ev('create', entry('A', 'a1', rec('app', '', { ipv6: 'fd00:1::5/64', mac: '02:42:00:00:00:05' }))));
+  r.apply(ev('create', entry('B', 'b1', rec('app', '', { ipv6: 'fd00:2::5/64', mac: '02:42:00:00:00:05' }))));
+  r.apply(ev('create', entry('B', 'b2', rec('db', '', { ipv6: 'fd00:2::7/64' }))));
+  const v6 = (ip: string, mac?: string): DnsClient => ({ ipv4: 0, ipv6: ip, ...(mac !== undefined ? { mac: unwrap(parseMac(mac)) } : {}) });
+  const ask6 = (c: DnsClient | undefined) => parse(r.answer(query('db', DNS_TYPE.AAAA), Infinity, 'A', c));
+  assert.equal(addrs(ask6(v6('fd00:1:0:0::5'))), ['fd00:2::7'], 'any spelling of the address');
+  assert.equal(addrs(ask6(v6('fd00:1::5', '02:42:00:00:00:05'))), ['fd00:2::7']);
+  assert.is(ask6(v6('fd00:1::5', '02:42:00:00:00:99')).rcode, DNS_RCODE.NXDOMAIN, 'a forged source with another MAC: A only');
+  assert.is(ask6(v6('not-an-address')).rcode, DNS_RCODE.NXDOMAIN, 'unparsable: the query network only');
+  assert.equal(r.scope('A', v6('fd00:1::5')), ['A', 'B']);
+});
+
 test.run();

@@ -26,6 +26,7 @@ import {
   normalizeDnsName,
   parseDnsMessage,
   parseIPv4,
+  parseIPv6,
   type DnsAnswer,
   type DnsMessage,
   type IP,
@@ -142,6 +143,12 @@ const hasUnescapedDot = (name: string): boolean => {
   return false;
 };
 
+/** A client's IPv6 source address, or undefined when it does not parse (then only the query's network answers). */
+const v6Of = (text: string): IP | undefined => {
+  const r = parseIPv6(text);
+  return r.ok ? ipv6(r.value) : undefined;
+};
+
 /** The address of a reverse-lookup name (`4.3.2.10.in-addr.arpa`, 32 nibbles + `ip6.arpa`), normalized input. */
 export const parseReverseName = (name: string): IP | undefined => {
   if (name.endsWith('.in-addr.arpa')) {
@@ -212,7 +219,7 @@ export const createResolver = (opts: ResolverOptions = {}): Resolver => {
   const scope = (network: string, client: DnsClient | undefined): NetworkNames[] => {
     const first = names(network);
     if (first === undefined) return [];
-    const ip = client === undefined ? undefined : ipv4(client.ipv4);
+    const ip = client === undefined ? undefined : client.ipv6 !== undefined ? v6Of(client.ipv6) : ipv4(client.ipv4);
     const sb = ip === undefined ? undefined : first.sandboxAt(ip, client?.mac);
     if (sb === undefined) return [first];
     const out = [first];

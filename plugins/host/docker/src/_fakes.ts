@@ -136,13 +136,15 @@ export function fakeControl(node = 'h1'): FakeControl {
           Network: {
             List: () => [...networks.values()],
             Inspect: (i: { Network: string }) => get(i.Network),
-            Create: (i: { Name: string; Options?: Record<string, string>; Internal?: boolean; Attachable?: boolean; Labels?: Record<string, string>; IPAM?: { Config?: { Subnet: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }[] } }) => {
+            Create: (i: { Name: string; Options?: Record<string, string>; Internal?: boolean; Attachable?: boolean; EnableIPv6?: boolean; Labels?: Record<string, string>; IPAM?: { Config?: { Subnet: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }[] } }) => {
               // Without a subnet, the next /24 of 10.0.0.0/8 (the swarm's default pool, as the real control plane).
-              const c = i.IPAM?.Config?.[0] ?? { Subnet: `10.0.${++pooled}.0/24` };
+              const configs = i.IPAM?.Config ?? [{ Subnet: `10.0.${++pooled}.0/24` }];
+              const c = configs[0]!;
               const n = add({
                 Name: i.Name,
                 Subnet: c.Subnet,
-                Subnets: [{ Subnet: c.Subnet, Gateway: c.Gateway ?? '', ...(c.AuxiliaryAddresses !== undefined ? { AuxiliaryAddresses: c.AuxiliaryAddresses } : {}) }],
+                Subnets: configs.map((x) => ({ Subnet: x.Subnet, Gateway: x.Gateway ?? '', ...(x.AuxiliaryAddresses !== undefined ? { AuxiliaryAddresses: x.AuxiliaryAddresses } : {}) })),
+                EnableIPv6: i.EnableIPv6 ?? false,
                 Options: { ...(i.Options ?? {}) },
                 Internal: i.Internal ?? false,
                 Attachable: i.Attachable ?? false,
@@ -176,8 +178,10 @@ export function fakeControl(node = 'h1'): FakeControl {
             Request: (i: { Network: string; Subnet: string }) => {
               const n = get(i.Network);
               const have = blocks.get(n.Id) ?? [];
+              // /28 blocks of an IPv4 subnet, /124 blocks of an IPv6 one (as the manager's tables).
+              const v6 = i.Subnet.includes(':');
               const base = i.Subnet.split('/')[0]!.split('.').map(Number);
-              const block = `${base[0]}.${base[1]}.${base[2]}.${have.length * 16}/28`;
+              const block = v6 ? `${i.Subnet.split('/')[0]!.replace(/::$/, '::')}${(have.filter((b) => b.includes(':')).length * 16).toString(16)}/124`.replace('::0/124', '::/124') : `${base[0]}.${base[1]}.${base[2]}.${have.filter((b) => !b.includes(':')).length * 16}/28`;
               blocks.set(n.Id, [...have, block]);
               return { Block: block };
             },

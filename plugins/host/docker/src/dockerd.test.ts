@@ -13,7 +13,8 @@
  * responder in the agent, no process per container); a Weft service resolves to its VIP inside a
  * container and both tasks answer through it (VIP balanced in the container's namespace); a
  * network without --subnet gets one from the swarm's pools; a dockerd
- * restart replays nothing and the network keeps working; the same pings over an --opt encrypted network; container removal and
+ * restart replays nothing and the network keeps working; the same pings over an --opt encrypted network; a dual-stack
+ * network (--ipv6, two --subnet): containers and the sandbox ping each other over IPv6 (and --ip6); container removal and
  * `docker network rm` leave nothing behind.
  *
  * Skips (with the reason) unless root with dockerd, docker and busybox-static installed.
@@ -308,6 +309,36 @@ if (reason !== undefined) {
       dockerOk('network', 'rm', 'enet');
       lap('--opt encrypted: containers and sandbox ping both ways, sealed');
 
+      // --ipv6 (#22): a dual-stack Docker network; containers get both addresses and ping each
+      // other and a Weft sandbox on host 2 over IPv6.
+      dockerOk('network', 'create', '-d', PLUGIN, '--ipam-driver', PLUGIN, '--ipv6', '--subnet', '10.240.9.0/24', '--subnet', 'fd00:240:9::/64', 'd6net');
+      dockerOk('run', '-d', '--name', 'v1', '--network', 'd6net', 'bb', 'sleep', '600');
+      // (its Weft network is made when the first container asks for an address: the name comes from dockerd)
+      const d6 = (await a1.client.networks()).find((n) => n.Name === 'd6net');
+      assert.ok(d6?.EnableIPv6, `the Weft network d6net is dual-stack: ${JSON.stringify(d6?.IPAM)}`);
+      assert.equal(d6!.IPAM.Config.map((x) => x.Subnet), ['10.240.9.0/24', 'fd00:240:9::/64']);
+      dockerOk('run', '-d', '--name', 'v2', '--network', 'd6net', '--ip6', 'fd00:240:9::99', 'bb', 'sleep', '600');
+      const v6Of = (c: string) => dockerOk('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}', c);
+      const v61 = v6Of('v1');
+      assert.match(v61, /^fd00:240:9::/, `v1 has an IPv6 address: ${v61}`);
+      assert.is(v6Of('v2'), 'fd00:240:9::99', 'docker run --ip6');
+      assert.match(dockerOk('exec', 'v1', 'ip', '-6', 'addr', 'show', 'dev', 'eth0'), `${v61}/64`);
+      assert.match(dockerOk('exec', 'v1', 'ip', '-6', 'route'), 'default via fd00:240:9::1');
+      const v6sb = await a2.client.sandboxCreate({ Name: `${SANDBOX}6`, Networks: [{ Name: 'd6net' }], Cmd: ['sleep', '600'] });
+      const sb6 = (v6sb.Networks.d6net?.GlobalIPv6Address ?? '').split('/')[0]!;
+      assert.match(sb6, /^fd00:240:9::/, 'the sandbox on host 2 has an IPv6 address too');
+      const ping6 = (c: string, ip: string) => docker('exec', c, 'ping', '-6', '-c', '1', '-W', '1', ip).code === 0;
+      await eventually(() => ping6('v1', 'fd00:240:9::99'), 15_000, 'v1 -> v2 over IPv6');
+      await eventually(() => ping6('v2', v61), 15_000, 'v2 -> v1 over IPv6');
+      await eventually(() => ping6('v1', sb6), 15_000, `v1 -> sandbox on host 2 over IPv6 (${sb6})`);
+      await eventually(() => run('nsenter', [`--net=${v6sb.NetnsPath}`, 'ping', '-6', '-c', '1', '-W', '1', v61]).code === 0, 15_000, `sandbox on host 2 -> v1 over IPv6 (${v61})`);
+      await eventually(() => pingFrom('v1', containerIp('v2')), 15_000, 'and over IPv4');
+      dockerOk('rm', '-f', 'v1', 'v2');
+      await a2.client.sandboxRemove(`${SANDBOX}6`, true);
+      dockerOk('network', 'rm', 'd6net');
+      assert.not.ok((await a1.client.networks()).some((n) => n.Name === 'd6net'), 'docker network rm removed the dual-stack Weft network');
+      lap('--ipv6: containers and a sandbox on host 2 ping each other over IPv6');
+
       // A dockerd restart replays nothing; the network keeps working from the plugin's state.
       const down = run(path.join(TOOLS, 'dockerd-down.sh'), [], 60_000); // removes c1 and c2 first
       assert.is(down.code, 0, `dockerd down: ${down.out}`);
@@ -337,14 +368,14 @@ if (reason !== undefined) {
       lap('rm -f, network rm: no interface, endpoint, network, address or record left');
     } finally {
       if (dockerdUp) {
-        docker('rm', '-f', 'c1', 'c2', 'c3', 'e1');
-        docker('network', 'rm', 'dnet', 'enet');
+        docker('rm', '-f', 'c1', 'c2', 'c3', 'e1', 'v1', 'v2');
+        docker('network', 'rm', 'dnet', 'enet', 'd6net');
       }
       run(path.join(TOOLS, 'docker-sandbox.sh'), ['down', '--purge'], 60_000);
       for (const p of bridges()) run('kill', [p]);
       await stopAgent(a1, 'SIGKILL');
       await stopAgent(a2, 'SIGKILL');
-      for (const ns of [SANDBOX, H2, H1]) if (fs.existsSync(`/run/netns/${ns}`)) run('ip', ['netns', 'del', ns]);
+      for (const ns of [SANDBOX, `${SANDBOX}e`, `${SANDBOX}6`, H2, H1]) if (fs.existsSync(`/run/netns/${ns}`)) run('ip', ['netns', 'del', ns]);
       for (const ns of fs.readdirSync('/run/netns').filter((n) => kernelNs.some((p) => n.startsWith(p)))) run('ip', ['netns', 'del', ns]);
       fs.rmSync(SPEC, { force: true });
       if (process.env.WEFT_KEEP_LOGS === undefined) fs.rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import {
   getJson,
   putJson,
   raise,
+  type Context,
   type Handlers,
 } from '@weft/kernel';
 import { WEFT_NETWORK, bare, firstHost, inSubnet, isV4, normaliseCidr, prefixLen } from './options.ts';
@@ -19,14 +20,61 @@ export function ipamHandlers(d: Deps, rec: RecordAccess, w_: WeftSide): NonNulla
   const WEFT_CREATED_LABEL = 'weft.docker.created';
   const { poolOf, netOf, pools } = rec;
   const { findWeft, weftNetworks, checkUsable, ensureBound, allocate } = w_;
+  /** The Weft network's subnet a pool stands for (its IPv4 one, or its IPv6 one for a V6 pool). */
+  const subnetOf = (w: WeftNetwork | undefined, pool: PoolRec) => w?.Subnets.find((s) => normaliseCidr(s.Subnet) === pool.subnet) ?? (pool.v6 === true ? undefined : w?.Subnets[0]);
+
+  /**
+   * `--ipv6`: Docker's second RequestPool (`V6: true`), after the IPv4 one. The IPv6 subnet of the
+   * Weft network named (`--ipam-opt weft.network=`) or holding the given subnet; for a Weft network
+   * made at CreateNetwork, the given subnet (Weft picks no IPv6 subnet for a Docker network).
+   */
+  async function requestPool6(ctx: Context<DockerPluginConfig>, space: string, wanted: string | undefined, given: string | undefined) {
+    if (given !== undefined && isV4(given)) {
+      raise(errors.badRequest(ctx.plugin, `Subnet ${given} is IPv4, but Docker asked for the IPv6 pool (--ipv6)`, { path: 'Pool', value: given, hint: 'Give an IPv6 --subnet beside the IPv4 one, such as fd00:1::/64.' }));
+    }
+    let w: WeftNetwork | undefined;
+    if (wanted !== undefined) w = await findWeft(ctx, wanted);
+    else if (given !== undefined) w = (await weftNetworks(ctx)).find((n) => n.Subnets.some((s) => normaliseCidr(s.Subnet) === given));
+    let subnet: string;
+    if (w !== undefined) {
+      checkUsable(ctx, w);
+      const s6 = w.Subnets.find((s) => !isV4(s.Subnet));
+      if (s6 === undefined) {
+        raise(errors.conflict(ctx.plugin, `Weft network "${w.Name}" has no IPv6 subnet, but --ipv6 was given`, { path: 'V6', value: w.Name, hint: 'Drop --ipv6, or map to a Weft network created with --ipv6.' }));
+      }
+      subnet = normaliseCidr(s6.Subnet);
+      if (given !== undefined && given !== subnet) {
+        raise(errors.conflict(ctx.plugin, `Weft network "${w.Name}" has IPv6 subnet ${subnet}, not ${given}`, { path: 'Pool', value: given, hint: `Use --subnet ${subnet}, or omit the IPv6 --subnet together with --ipam-opt ${WEFT_NETWORK}=${w.Name}.` }));
+      }
+    } else {
+      if (given === undefined) {
+        raise(errors.badRequest(ctx.plugin, 'An IPv6 Docker network of driver "weft" needs an IPv6 --subnet (beside the IPv4 one) unless it maps to a Weft network that has one', {
+          path: 'Pool', hint: `Add --subnet fd00:N::/64, or --ipam-opt ${WEFT_NETWORK}=NAME of a Weft network created with --ipv6.`,
+        }));
+      }
+      subnet = given;
+    }
+    const bound = (await pools(ctx)).find((p) => p.subnet === subnet && p.network !== undefined);
+    const id = `weft-${randomBytes(8).toString('hex')}`;
+    const rec: PoolRec = {
+      id,
+      space,
+      subnet,
+      aux: [],
+      v6: true,
+      ...(w !== undefined ? { weft: { id: w.Id, name: w.Name } } : {}),
+      ...(w === undefined && wanted !== undefined ? { wanted } : {}),
+      ...(bound?.network !== undefined ? { network: bound.network, gateway: bound.gateway ?? firstHost(subnet) } : {}),
+    };
+    await putJson(ctx.store, poolKey(id), rec);
+    return { PoolID: id, Pool: subnet, Data: {} };
+  }
+
   return {
     GetCapabilities: () => ({ RequiresMACAddress: false, RequiresRequestReplay: false }),
     GetDefaultAddressSpaces: () => ({ LocalDefaultAddressSpace: 'weft-local', GlobalDefaultAddressSpace: 'weft-global' }),
 
     RequestPool: (req, ctx) => serial(ctx, async () => {
-      if (req.V6 === true) {
-        raise(errors.unsupported(ctx.plugin, 'IPv6 on Docker networks of driver "weft" is not supported yet', { path: 'V6', hint: 'Create the network without --ipv6.' }));
-      }
       if ((req.SubPool ?? '') !== '') {
         raise(errors.unsupported(ctx.plugin, `--ip-range ${req.SubPool} is not supported: Weft hands each host address blocks of the whole subnet`, { path: 'SubPool', value: req.SubPool }));
       }
@@ -34,6 +82,7 @@ export function ipamHandlers(d: Deps, rec: RecordAccess, w_: WeftSide): NonNulla
       const wantedRaw = opts[WEFT_NETWORK];
       const wanted = wantedRaw !== undefined && wantedRaw.trim() !== '' ? wantedRaw.trim() : undefined;
       const given = (req.Pool ?? '') !== '' ? normaliseCidr(req.Pool!) : undefined;
+      if (req.V6 === true) return requestPool6(ctx, req.AddressSpace, wanted, given);
       let w: WeftNetwork | undefined;
       if (wanted !== undefined) w = await findWeft(ctx, wanted);
       else if (given !== undefined) w = (await weftNetworks(ctx)).find((n) => n.Subnets.some((s) => normaliseCidr(s.Subnet) === given));
@@ -84,6 +133,7 @@ export function ipamHandlers(d: Deps, rec: RecordAccess, w_: WeftSide): NonNulla
       return { PoolID: id, Pool: subnet, Data: {} };
     }),
 
+    // (requestPool6 below)
     ReleasePool: (req, ctx) => serial(ctx, async () => {
       // A Weft network made for this pool that no Docker network took (its create failed): remove it.
       const p = await getJson<PoolRec>(ctx.store, poolKey(req.PoolID));
@@ -104,7 +154,7 @@ export function ipamHandlers(d: Deps, rec: RecordAccess, w_: WeftSide): NonNulla
         let gw: string;
         if (pool.weft !== undefined) {
           const w = await findWeft(ctx, pool.weft.id);
-          gw = w?.Subnets[0]?.Gateway ?? '';
+          gw = subnetOf(w, pool)?.Gateway ?? '';
           if (gw === '') gw = firstHost(pool.subnet);
           if (ip !== '' && ip !== gw) {
             raise(errors.conflict(ctx.plugin, `The gateway of Weft network "${pool.weft.name}" is ${gw}, not ${ip}`, { path: 'Address', value: ip, hint: `Use --gateway ${gw}, or omit --gateway.` }));
@@ -121,7 +171,7 @@ export function ipamHandlers(d: Deps, rec: RecordAccess, w_: WeftSide): NonNulla
         }
         if (pool.weft !== undefined) {
           const w = await findWeft(ctx, pool.weft.id);
-          const reserved = Object.values(w?.Subnets[0]?.AuxiliaryAddresses ?? {}).map(bare);
+          const reserved = Object.values(subnetOf(w, pool)?.AuxiliaryAddresses ?? {}).map(bare);
           if (!reserved.includes(ip)) {
             raise(errors.badRequest(ctx.plugin, `--aux-address ${ip} is not reserved in Weft network "${pool.weft.name}"`, { path: 'Address', value: ip, hint: 'Reserve auxiliary addresses when the Weft network is created.' }));
           }
@@ -131,7 +181,7 @@ export function ipamHandlers(d: Deps, rec: RecordAccess, w_: WeftSide): NonNulla
         return { Address: `${ip}/${len}`, Data: {} };
       }
       const { net, weft } = await ensureBound(ctx, await netOf(ctx, pool.network));
-      const got = await allocate(ctx, net, weft, ip);
+      const got = await allocate(ctx, net, weft, ip, pool.v6 === true ? 6 : 4);
       await putJson(ctx.store, addrKey(pool.id, got.address), { poolId: got.poolId } satisfies AddrRec);
       return { Address: got.address, Data: {} };
     }),

@@ -21,7 +21,8 @@ export function networkHandlers(d: Deps, rec: RecordAccess, w_: WeftSide, e_: En
       if ((await ctx.store.get(netKey(req.NetworkID))) !== undefined) {
         raise(errors.conflict(ctx.plugin, `Network "${req.NetworkID}" already exists`, { value: req.NetworkID }));
       }
-      if ((req.IPv6Data ?? []).length > 0) raise(errors.unsupported(ctx.plugin, 'IPv6 on Docker networks of driver "weft" is not supported yet', { path: 'IPv6Data' }));
+      const v6 = req.IPv6Data ?? [];
+      if (v6.length > 1) raise(errors.badRequest(ctx.plugin, `A Docker network of driver "${name}" takes at most one IPv6 subnet (got ${v6.map((x) => x.Pool).join(', ')})`, { path: 'IPv6Data' }));
       const v4 = req.IPv4Data ?? [];
       const d = v4[0];
       if (d === undefined || v4.length > 1) {
@@ -38,6 +39,14 @@ export function networkHandlers(d: Deps, rec: RecordAccess, w_: WeftSide, e_: En
         }
         raise(errors.badRequest(ctx.plugin, `Subnet ${subnet} was not allocated by the "${name}" IPAM driver; Weft must hand out the addresses of its networks`, { path: 'IPv4Data[0].AddressSpace', value: d.AddressSpace, hint: `Create the network with --ipam-driver ${name}.` }));
       }
+      // --ipv6: the IPv6 pool this IPAM driver handed out for the same network (Docker's second RequestPool).
+      const d6 = v6[0];
+      const subnet6 = d6 !== undefined ? normaliseCidr(d6.Pool) : undefined;
+      const gateway6 = d6 !== undefined && bare(d6.Gateway ?? '') !== '' ? bare(d6.Gateway!) : undefined;
+      const pool6 = subnet6 === undefined ? undefined : (await pools(ctx)).filter((p) => p.v6 === true && p.subnet === subnet6 && p.network === undefined).reverse()[0];
+      if (subnet6 !== undefined && pool6 === undefined) {
+        raise(errors.badRequest(ctx.plugin, `IPv6 subnet ${subnet6} was not allocated by the "${name}" IPAM driver (or already backs a Docker network on this host)`, { path: 'IPv6Data[0].Pool', value: subnet6, hint: `Create the network with --ipam-driver ${name}.` }));
+      }
       const m = mapCreateOptions(req.Options ?? {});
       if (!m.ok) raise(errors.badRequest(ctx.plugin, `Cannot create network "${req.NetworkID}": ${m.message}`, { path: m.path, value: m.value }));
       // The Weft network by ID when the pool found it, so a rename cannot redirect it.
@@ -52,7 +61,7 @@ export function networkHandlers(d: Deps, rec: RecordAccess, w_: WeftSide, e_: En
         NetworkID: probe,
         Options: { [DockerOptions.generic]: m.value.options, [DockerOptions.internal]: m.value.internal },
         IPv4Data: [{ AddressSpace: pool.space, Pool: subnet, Gateway: `${gateway ?? pool.gateway ?? firstHost(subnet)}/${prefixLen(subnet)}` }],
-        IPv6Data: [],
+        IPv6Data: subnet6 === undefined ? [] : [{ AddressSpace: pool6!.space, Pool: subnet6, Gateway: `${gateway6 ?? pool6!.gateway ?? firstHost(subnet6)}/${prefixLen(subnet6)}` }],
       });
       if (isLeft(p)) {
         // Name the network the user knows, not the probe.
@@ -69,6 +78,7 @@ export function networkHandlers(d: Deps, rec: RecordAccess, w_: WeftSide, e_: En
         aux: pool.aux,
         createdWeft: pool.createdWeft === true,
         ...(wanted !== undefined ? { wanted } : {}),
+        ...(subnet6 !== undefined ? { subnet6, gateway6: gateway6 ?? pool6!.gateway ?? firstHost(subnet6) } : {}),
       };
       if (wanted === undefined && ctx.config.dockerHost === undefined) raise(noNameError(ctx));
       if (wanted !== undefined) await ensureBound(ctx, net);
@@ -77,6 +87,10 @@ export function networkHandlers(d: Deps, rec: RecordAccess, w_: WeftSide, e_: En
       await putJson(ctx.store, netKey(net.id), net);
       pool.network = net.id;
       await putJson(ctx.store, poolKey(pool.id), pool);
+      if (pool6 !== undefined) {
+        pool6.network = net.id;
+        await putJson(ctx.store, poolKey(pool6.id), pool6);
+      }
       return {};
     }),
 
@@ -109,8 +123,11 @@ export function networkHandlers(d: Deps, rec: RecordAccess, w_: WeftSide, e_: En
       }
       const address = req.Interface?.Address ?? '';
       if (address === '') raise(errors.badRequest(ctx.plugin, `An endpoint needs an IPv4 address from the "${name}" IPAM driver`, { path: 'Interface.Address' }));
-      if ((req.Interface?.AddressIPv6 ?? '') !== '') raise(errors.unsupported(ctx.plugin, 'IPv6 endpoints are not supported yet', { path: 'Interface.AddressIPv6' }));
-      const ep: EpRec = { network: net.id, id: req.EndpointID, address, attached: false, joined: false };
+      const address6 = req.Interface?.AddressIPv6 ?? '';
+      if (address6 !== '' && net.subnet6 === undefined) {
+        raise(errors.badRequest(ctx.plugin, `Docker network ${net.id.slice(0, 12)} has no IPv6 subnet, but the endpoint got IPv6 address ${address6}`, { path: 'Interface.AddressIPv6', value: address6 }));
+      }
+      const ep: EpRec = { network: net.id, id: req.EndpointID, address, ...(address6 !== '' ? { address6 } : {}), attached: false, joined: false };
       if (hasControl(ctx)) {
         await call(ctx, CONTROL, 'Network.Attach', { Network: weft.Id, Sandbox: attachmentName(ep.id) });
         ep.attached = true;
@@ -120,7 +137,7 @@ export function networkHandlers(d: Deps, rec: RecordAccess, w_: WeftSide, e_: En
       const r = await ctx.invoke(OVERLAY, 'NetworkDriver.CreateEndpoint', {
         NetworkID: weft.Id,
         EndpointID: ep.id,
-        Interface: { Address: address, AddressIPv6: '', MacAddress: req.Interface?.MacAddress ?? '' },
+        Interface: { Address: address, AddressIPv6: address6, MacAddress: req.Interface?.MacAddress ?? '' },
         Options: {},
       });
       if (isLeft(r)) {

@@ -4,7 +4,7 @@
  * Pure functions only; the plugin does the lookups.
  */
 import { DockerOptions, WeftOptions } from '@weft/kernel';
-import { formatIPv4, scanIPv4 } from '@weft/net';
+import { cidrContains, cidrNth, formatCidr, formatIP, formatIPv4, parseCidr, parseIP, scanIPv4 } from '@weft/net';
 
 /** `-o weft.network=NAME` or `--ipam-opt weft.network=NAME`: the Weft network (name or ID). */
 export const WEFT_NETWORK = WeftOptions.network;
@@ -64,8 +64,12 @@ export const numToIpv4 = formatIPv4;
 export const bare = (ip: string): string => ip.split('/')[0] ?? ip;
 export const prefixLen = (cidr: string): number => Number(cidr.split('/')[1] ?? '32');
 
-/** `10.1.0.7/24` → `10.1.0.0/24`. */
+/** `10.1.0.7/24` → `10.1.0.0/24`; `fd00:1::7/64` → `fd00:1::/64`. */
 export function normaliseCidr(cidr: string): string {
+  if (!isV4(cidr)) {
+    const c = parseCidr(cidr);
+    return c.ok ? formatCidr(c.value) : cidr;
+  }
   const len = prefixLen(cidr);
   const size = 2 ** (32 - len);
   return `${numToIpv4(Math.floor(ipv4ToNum(bare(cidr)) / size) * size)}/${len}`;
@@ -73,10 +77,20 @@ export function normaliseCidr(cidr: string): string {
 
 /** The first host address of a subnet, Docker's default gateway. */
 export function firstHost(cidr: string): string {
+  if (!isV4(cidr)) {
+    const c = parseCidr(cidr);
+    const a = c.ok ? cidrNth(c.value, 1) : undefined;
+    return a === undefined ? '' : formatIP(a);
+  }
   return numToIpv4(ipv4ToNum(bare(normaliseCidr(cidr))) + 1);
 }
 
 export function inSubnet(ip: string, cidr: string): boolean {
+  if (!isV4(cidr)) {
+    const c = parseCidr(cidr);
+    const a = parseIP(bare(ip));
+    return c.ok && a.ok && cidrContains(c.value, a.value);
+  }
   const len = prefixLen(cidr);
   const size = 2 ** (32 - len);
   return Math.floor(ipv4ToNum(bare(ip)) / size) === Math.floor(ipv4ToNum(bare(cidr)) / size);

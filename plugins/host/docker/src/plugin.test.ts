@@ -215,7 +215,8 @@ test('without --subnet: a new Weft network from the swarm\'s pools (removed with
     const gw = await h.call('/IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: '', Options: { RequestAddressType: GW } });
     const e2 = await h.fail('/NetworkDriver.CreateNetwork', { NetworkID: hex64(), Options: {}, IPv4Data: [{ AddressSpace: 'weft-local', Gateway: gw.Address, Pool: pool.Pool }], IPv6Data: [] });
     assert.match(e2, /-o weft\.network=NAME/);
-    assert.match(await h.fail('/IpamDriver.RequestPool', { AddressSpace: 'weft-local', Pool: 'fd00::/64', V6: true }), /IPv6/);
+    assert.match(await h.fail('/IpamDriver.RequestPool', { AddressSpace: 'weft-local', Pool: '', SubPool: '', Options: {}, V6: true }), /needs an IPv6 --subnet/);
+    assert.match(await h.fail('/IpamDriver.RequestPool', { AddressSpace: 'weft-local', Pool: '10.40.9.0/24', SubPool: '', Options: {}, V6: true }), /is IPv4, but Docker asked for the IPv6 pool/);
   } finally {
     await h.stop();
   }
@@ -413,6 +414,68 @@ test('after a restart a running container\'s veth (kernel data path) is left as 
     await stop(h, n, c);
     await removeNetwork(h, n);
     assert.equal(await ipamPools(h), []);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('--ipv6 (#22): a dual-stack Docker network: both pools, IPv6Data, a dual-stack Weft network; containers get both addresses and the IPv6 gateway; rm leaves nothing', async () => {
+  const control = fakeControl();
+  const h = await testHost({ control });
+  try {
+    // Docker 20.10: RequestPool v4, its gateway, RequestPool V6, its gateway, CreateNetwork with both.
+    const p4 = await h.call('/IpamDriver.RequestPool', { AddressSpace: 'weft-local', Pool: '10.40.20.0/24', SubPool: '', Options: {}, V6: false });
+    const g4 = await h.call('/IpamDriver.RequestAddress', { PoolID: p4.PoolID, Address: '', Options: { RequestAddressType: GW } });
+    const p6 = await h.call('/IpamDriver.RequestPool', { AddressSpace: 'weft-local', Pool: 'fd00:40:20::/64', SubPool: '', Options: {}, V6: true });
+    assert.is(p6.Pool, 'fd00:40:20::/64');
+    const g6 = await h.call('/IpamDriver.RequestAddress', { PoolID: p6.PoolID, Address: '', Options: { RequestAddressType: GW } });
+    assert.is(g6.Address, 'fd00:40:20::1/64');
+    const id = hex64();
+    await h.call('/NetworkDriver.CreateNetwork', {
+      NetworkID: id,
+      Options: { 'com.docker.network.enable_ipv6': true, 'com.docker.network.generic': { 'weft.network': 'ds' } },
+      IPv4Data: [{ AddressSpace: 'weft-local', AuxAddresses: {}, Gateway: g4.Address, Pool: p4.Pool }],
+      IPv6Data: [{ AddressSpace: 'weft-local', AuxAddresses: {}, Gateway: g6.Address, Pool: p6.Pool }],
+    });
+    const w = [...control.networks.values()].find((x) => x.Name === 'ds')!;
+    assert.ok(w, 'Weft network "ds" created');
+    assert.equal(w.Subnets.map((x) => [x.Subnet, x.Gateway]), [['10.40.20.0/24', '10.40.20.1'], ['fd00:40:20::/64', 'fd00:40:20::1']]);
+    assert.is(w.EnableIPv6, true);
+    // docker run: an address from each pool, then CreateEndpoint with both.
+    const a4 = await h.call('/IpamDriver.RequestAddress', { PoolID: p4.PoolID, Address: '', Options: null });
+    const a6 = await h.call('/IpamDriver.RequestAddress', { PoolID: p6.PoolID, Address: '', Options: null });
+    assert.match(a4.Address, /^10\.40\.20\.\d+\/24$/);
+    assert.is(a6.Address, 'fd00:40:20::2/64', 'from this node\'s first /124 block');
+    const fixed = await h.call('/IpamDriver.RequestAddress', { PoolID: p6.PoolID, Address: 'fd00:40:20::99', Options: null });
+    assert.is(fixed.Address, 'fd00:40:20::99/64', 'docker run --ip6');
+    assert.match(await h.fail('/IpamDriver.RequestAddress', { PoolID: p6.PoolID, Address: 'fd00:41::5', Options: null }), /outside subnet fd00:40:20::\/64/);
+    await h.call('/IpamDriver.ReleaseAddress', { PoolID: p6.PoolID, Address: 'fd00:40:20::99' });
+    const ep = hex64();
+    await h.call('/NetworkDriver.CreateEndpoint', { NetworkID: id, EndpointID: ep, Interface: { Address: a4.Address, AddressIPv6: a6.Address, MacAddress: '' }, Options: ports });
+    const join = await h.call('/NetworkDriver.Join', { NetworkID: id, EndpointID: ep, SandboxKey: `/tmp/weft-dockerd/run/exec/netns/${ep.slice(0, 12)}`, Options: ports });
+    assert.is(join.Gateway, '10.40.20.1');
+    assert.is(join.GatewayIPv6, 'fd00:40:20::1', 'Docker adds the IPv6 default route');
+    assert.equal(h.dp.networks.get(w.Id)?.gateways, ['10.40.20.1/24', 'fd00:40:20::1/64'], 'the overlay has both gateways');
+    const port = h.dp.ports.get(`${w.Id}/${ep}`)!;
+    assert.is(port.ipv6, 'fd00:40:20::2/64', 'the port has the IPv6 address');
+    const row = [...h.tables.rows.values()].find((r) => r.key === ep);
+    const rec = decodeEndpointRecord(row!.value)!;
+    assert.is(rec.ipv6, 'fd00:40:20::2/64', 'the endpoint record carries it (AAAA on every host)');
+    // docker rm -f; docker network rm (v4 gw, v4 pool, v6 gw, v6 pool, DeleteNetwork).
+    await h.call('/NetworkDriver.Leave', { NetworkID: id, EndpointID: ep });
+    await h.call('/NetworkDriver.DeleteEndpoint', { NetworkID: id, EndpointID: ep });
+    await h.call('/IpamDriver.ReleaseAddress', { PoolID: p4.PoolID, Address: a4.Address.split('/')[0] });
+    await h.call('/IpamDriver.ReleaseAddress', { PoolID: p6.PoolID, Address: a6.Address.split('/')[0] });
+    await h.call('/IpamDriver.ReleaseAddress', { PoolID: p4.PoolID, Address: '10.40.20.1' });
+    await h.call('/IpamDriver.ReleasePool', { PoolID: p4.PoolID });
+    await h.call('/IpamDriver.ReleaseAddress', { PoolID: p6.PoolID, Address: 'fd00:40:20::1' });
+    await h.call('/IpamDriver.ReleasePool', { PoolID: p6.PoolID });
+    await h.call('/NetworkDriver.DeleteNetwork', { NetworkID: id });
+    assert.is(control.networks.size, 0, 'Docker created the Weft network, Docker removed it');
+    assert.equal(await ipamPools(h), [], 'no pool, gateway or address left in the IPAM');
+    // An existing Weft network without IPv6: --ipv6 is refused at its IPv6 pool, naming it.
+    control.add({ Name: 'v4only', Subnet: '10.40.21.0/24' });
+    assert.match(await h.fail('/IpamDriver.RequestPool', { AddressSpace: 'weft-local', Pool: '', SubPool: '', Options: { 'weft.network': 'v4only' }, V6: true }), /Weft network "v4only" has no IPv6 subnet, but --ipv6 was given/);
   } finally {
     await h.stop();
   }

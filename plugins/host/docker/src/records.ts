@@ -44,6 +44,8 @@ export interface PoolRec {
   aux: string[];
   /** The Docker network it belongs to, once CreateNetwork bound it. */
   network?: string;
+  /** An IPv6 pool (`--ipv6`: Docker's second RequestPool, `V6: true`). */
+  v6?: true;
 }
 
 /** A host instance as this plugin stored it before @weft/hostnet (one pool): read and converted. */
@@ -84,12 +86,17 @@ export interface NetRec {
   /** True when this plugin created the Weft network (it removes it again with the Docker network). */
   createdWeft: boolean;
   instance?: Instance | LegacyInstance;
+  /** `--ipv6`: the IPv6 subnet and its gateway (bare IP), from CreateNetwork's IPv6Data. */
+  subnet6?: string;
+  gateway6?: string;
 }
 
 export interface EpRec {
   readonly network: string;
   readonly id: string;
   readonly address: string;
+  /** The IPv6 address (CIDR) on a network with `--ipv6`. */
+  readonly address6?: string;
   attached: boolean;
   joined: boolean;
   mac?: string;

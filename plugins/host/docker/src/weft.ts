@@ -21,7 +21,7 @@ export interface WeftSide {
   ensureBound(ctx: Context<DockerPluginConfig>, net: NetRec): Promise<{ net: NetRec; weft: WeftNetwork }>;
   noNameError(ctx: Context<DockerPluginConfig>): WeftError;
   teardown(ctx: Context<DockerPluginConfig>, net: NetRec): Promise<void>;
-  allocate(ctx: Context<DockerPluginConfig>, net: NetRec, w: WeftNetwork, ip: string): Promise<{ address: string; poolId: string }>;
+  allocate(ctx: Context<DockerPluginConfig>, net: NetRec, w: WeftNetwork, ip: string, family?: 4 | 6): Promise<{ address: string; poolId: string }>;
 }
 
 export function weftSide(d: Deps): WeftSide {
@@ -92,7 +92,14 @@ export function weftSide(d: Deps): WeftSide {
         Internal: net.internal,
         Options: net.options,
         Labels: { [WeftOptions.dockerNetwork]: net.id },
-        IPAM: { Config: [{ Subnet: net.subnet, Gateway: net.gateway, ...(Object.keys(aux).length > 0 ? { AuxiliaryAddresses: aux } : {}) }] },
+        // --ipv6: the IPv6 subnet too (a dual-stack Weft network).
+        ...(net.subnet6 !== undefined ? { EnableIPv6: true } : {}),
+        IPAM: {
+          Config: [
+            { Subnet: net.subnet, Gateway: net.gateway, ...(Object.keys(aux).length > 0 ? { AuxiliaryAddresses: aux } : {}) },
+            ...(net.subnet6 !== undefined ? [{ Subnet: net.subnet6, ...(net.gateway6 !== undefined ? { Gateway: net.gateway6 } : {}) }] : []),
+          ],
+        },
       };
       const r = await call<{ Id: string }>(ctx, CONTROL, 'Network.Create', req);
       created = true;
@@ -128,6 +135,12 @@ export function weftSide(d: Deps): WeftSide {
     if (normaliseCidr(s.Subnet) !== net.subnet) {
       raise(errors.conflict(ctx.plugin, `Weft network "${w.Name}" has subnet ${s.Subnet}, not ${net.subnet}`, { value: net.subnet, hint: `Use --subnet ${s.Subnet} or omit --subnet together with --ipam-opt ${WEFT_NETWORK}=${w.Name}.` }));
     }
+    if (net.subnet6 !== undefined) {
+      const s6 = w.Subnets.find((x) => !isV4(x.Subnet));
+      if (s6 === undefined || normaliseCidr(s6.Subnet) !== net.subnet6) {
+        raise(errors.conflict(ctx.plugin, `Weft network "${w.Name}" has ${s6 === undefined ? 'no IPv6 subnet' : `IPv6 subnet ${s6.Subnet}`}, not ${net.subnet6}`, { value: net.subnet6, hint: s6 === undefined ? 'Drop --ipv6, or map to a Weft network created with --ipv6.' : `Use --subnet ${s6.Subnet}.` }));
+      }
+    }
     const wantEncrypted = DockerOptions.encrypted in net.options;
     if (wantEncrypted && !w.Encrypted) {
       raise(errors.conflict(ctx.plugin, `Weft network "${w.Name}" exists and is not encrypted, but --opt encrypted was given`, { value: w.Name, hint: 'Drop --opt encrypted, or map to another Weft network.' }));
@@ -162,10 +175,10 @@ export function weftSide(d: Deps): WeftSide {
   }
 
   /** An address from the blocks the manager granted this node, newest first (or a specific one). */
-  async function allocate(ctx: Context<DockerPluginConfig>, net: NetRec, w: WeftNetwork, ip: string): Promise<{ address: string; poolId: string }> {
+  async function allocate(ctx: Context<DockerPluginConfig>, net: NetRec, w: WeftNetwork, ip: string, family: 4 | 6 = 4): Promise<{ address: string; poolId: string }> {
     const inst = await ensureInstance(ctx, net, w);
     net.instance = inst;
-    return hostnet(ctx).allocate(w, inst, ip, { blocks: true, save: () => putJson(ctx.store, netKey(net.id), net) });
+    return hostnet(ctx).allocate(w, inst, ip, { blocks: true, save: () => putJson(ctx.store, netKey(net.id), net), family });
   }
 
   return { weftNetworks, findWeft, checkUsable, ensureBound, noNameError, teardown, allocate };

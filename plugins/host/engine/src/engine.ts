@@ -37,6 +37,13 @@ let me = 'weft'; try { me = fs.readFileSync('/etc/hostname', 'utf8').trim(); } c
 http.createServer((q, r) => { r.setHeader('Content-Type', 'text/html'); r.end('<!DOCTYPE html><title>Welcome to Weft</title><h1>Welcome to Weft</h1><p>Served by ' + me + ' (Weft runs no images: this stands in for nginx).</p>\\n'); }).listen(Number(process.argv[1] || 80));
 `;
 
+/** The addresses asked for on one network: IPv4 (`--ip`) and IPv6 (`--ip6`); absent: allocated. */
+type Wanted = { IPAddress?: string; IPv6Address?: string };
+const wanted = (n: { readonly IPAddress?: string | undefined; readonly IPv6Address?: string | undefined }): Wanted => ({
+  ...(n.IPAddress !== undefined && n.IPAddress !== '' ? { IPAddress: n.IPAddress } : {}),
+  ...(n.IPv6Address !== undefined && n.IPv6Address !== '' ? { IPv6Address: n.IPv6Address } : {}),
+});
+
 export class Engine implements EngineService {
   private readonly ctx: Context<EngineConfig>;
   private readonly host: SandboxHost;
@@ -118,7 +125,7 @@ export class Engine implements EngineService {
       }
       checkDataPlane(req);
       // Before anything is created here or on the manager: a network whose subnets can never be used is refused now.
-      checkSubnets('engine', req.Name, req.EnableIPv6 ?? false, req.IPAM?.Config ?? []);
+      checkSubnets('engine', req.Name, req.EnableIPv6 ?? false, req.IPAM?.Config ?? [], req.EnableIPv4 ?? true);
       const all = await this.listDefs();
       if (all.some((d) => d.Name === req.Name)) raise(errors.conflict('engine', `network with name ${req.Name} already exists`, { value: req.Name }));
       const caps = await call<{ ConnectivityScope?: string }>(this.ctx, plugin, 'NetworkDriver.GetCapabilities', {});
@@ -145,6 +152,7 @@ export class Engine implements EngineService {
         Internal: req.Internal ?? false,
         Encrypted: false,
         EnableIPv6: req.EnableIPv6 ?? false,
+        ...(req.EnableIPv4 === false ? { EnableIPv4: false } : {}),
         Subnets: (req.IPAM?.Config ?? []).map((c) => ({ Subnet: c.Subnet ?? '', Gateway: c.Gateway ?? '', ...(c.IPRange !== undefined ? { IPRange: c.IPRange } : {}), ...(c.AuxAddresses !== undefined ? { AuxiliaryAddresses: c.AuxAddresses } : {}) })),
         VNIs: [],
         Created: new Date(this.ctx.now()).toISOString(),
@@ -261,8 +269,8 @@ export class Engine implements EngineService {
       if (bare && (req.Networks ?? []).length === 0) {
         raise(errors.badRequest('engine', `bare endpoint "${req.Name}" needs a network: it is only an address and a name on one`, { path: 'Networks', value: req.Name }));
       }
-      const defs: { def: NetDef; ip?: string; aliases: string[] }[] = [];
-      for (const n of req.Networks ?? []) defs.push({ def: await this.resolve(n.Name), ...(n.IPAddress !== undefined ? { ip: n.IPAddress } : {}), aliases: n.Aliases ?? [] });
+      const defs: { def: NetDef; ip: Wanted; aliases: string[] }[] = [];
+      for (const n of req.Networks ?? []) defs.push({ def: await this.resolve(n.Name), ip: wanted(n), aliases: n.Aliases ?? [] });
       const ns = this.nsOf({ Name: req.Name, Bare: bare });
       if (!bare && this.host.netnsExists(ns)) raise(errors.conflict('engine', `A network namespace named "${ns}" already exists on this host; choose another sandbox name`, { value: ns }));
       const rec: SandboxRecord = {
@@ -281,7 +289,7 @@ export class Engine implements EngineService {
         ...(req.Image !== undefined && req.Image !== '' ? { Image: req.Image } : {}),
         ...(req.OpenStdin === true ? { OpenStdin: true } : {}),
         ...(req.Attached === true ? { Attached: true } : {}),
-        Wanted: (req.Networks ?? []).map((n) => ({ Name: n.Name, ...(n.IPAddress !== undefined ? { IPAddress: n.IPAddress } : {}), Aliases: n.Aliases ?? [] })),
+        Wanted: (req.Networks ?? []).map((n) => ({ Name: n.Name, ...wanted(n), Aliases: n.Aliases ?? [] })),
       };
       if (!bare) this.host.createNetns(ns);
       else if (!this.host.netnsExists(ns)) {
@@ -390,7 +398,7 @@ export class Engine implements EngineService {
         for (const w of rec.Wanted ?? []) {
           if (rec.Networks[w.Name] !== undefined) continue;
           const def = await this.resolve(w.Name);
-          if (rec.Networks[def.Name] === undefined) await this.attach(rec, def, w.IPAddress, [...w.Aliases]);
+          if (rec.Networks[def.Name] === undefined) await this.attach(rec, def, wanted(w), [...w.Aliases]);
         }
         this.writeFiles(rec);
         delete rec.Stopped;
@@ -448,13 +456,15 @@ export class Engine implements EngineService {
     this.ctx.events.publish('engine.sandbox', { action: 'destroy', id: rec.Id, name: rec.Name });
   }
 
-  connect(ref: string, sandbox: string, ip: string | undefined, aliases: readonly string[]): Promise<void> {
+  /** `ip`: the IPv4 address asked for (`--ip`); `ip6`: the IPv6 one (`--ip6`). */
+  connect(ref: string, sandbox: string, ip: string | undefined, aliases: readonly string[], ip6?: string): Promise<void> {
     return this.serial(async () => {
       const rec = await this.record(sandbox);
       const def = await this.resolve(ref);
       if (rec.Stopped === true) raise(errors.conflict('engine', `sandbox "${sandbox}" is stopped: start it first ("weft start ${sandbox}")`, { value: sandbox }));
-      await this.attach(rec, def, ip, [...aliases]);
-      rec.Wanted = [...(rec.Wanted ?? []).filter((w) => w.Name !== def.Name && w.Name !== def.Id), { Name: def.Name, ...(ip !== undefined ? { IPAddress: ip } : {}), Aliases: [...aliases] }];
+      const want = wanted({ IPAddress: ip, IPv6Address: ip6 });
+      await this.attach(rec, def, want, [...aliases]);
+      rec.Wanted = [...(rec.Wanted ?? []).filter((w) => w.Name !== def.Name && w.Name !== def.Id), { Name: def.Name, ...want, Aliases: [...aliases] }];
       this.writeFiles(rec);
       await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
     });
@@ -472,7 +482,7 @@ export class Engine implements EngineService {
     });
   }
 
-  private async attach(rec: SandboxRecord, def: NetDef, ip: string | undefined, aliases: string[]): Promise<void> {
+  private async attach(rec: SandboxRecord, def: NetDef, ip: Wanted, aliases: string[]): Promise<void> {
     const t0 = performance.now();
     if (rec.Networks[def.Name] !== undefined) raise(errors.conflict('engine', `endpoint with name ${rec.Name} already exists in network ${def.Name}`));
     if (def.Ingress === true && rec.Task === undefined) {
@@ -490,11 +500,21 @@ export class Engine implements EngineService {
     if (def.Scope === 'swarm') undo.push(() => attempt(this.ctx, 'control', 'Network.Detach', { Network: def.Id, Sandbox: rec.Name }));
     try {
       const inst = await this.instantiate(def);
-      const { address, poolId } = await this.allocate(def, inst, ip);
-      undo.push(() => attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: poolId, Address: address.split('/')[0] }));
-      // Dual-stack: an IPv6 address too, from this node's blocks of the network's IPv6 subnet.
-      const v6 = inst.pools.some((p) => poolFamily(p) === 6) ? await this.allocate(def, inst, undefined, 6) : undefined;
+      const has = (f: 4 | 6) => inst.pools.some((p) => poolFamily(p) === f);
+      // Docker: a static address needs a subnet of its family on the network.
+      if (ip.IPAddress !== undefined && !has(4)) {
+        raise(errors.badRequest('engine', `network ${def.Name} is IPv6-only: it has no IPv4 subnet for address ${ip.IPAddress} (--ip)`, { path: 'IPAddress', value: ip.IPAddress, hint: `Give an IPv6 address with --ip6, in ${inst.pools.map((p) => p.subnet).join(', ')}.` }));
+      }
+      if (ip.IPv6Address !== undefined && !has(6)) {
+        raise(errors.badRequest('engine', `network ${def.Name} has no IPv6 subnet for address ${ip.IPv6Address} (--ip6)`, { path: 'IPv6Address', value: ip.IPv6Address, hint: 'Use a network created with --ipv6, or drop --ip6.' }));
+      }
+      // An IPv4 address unless the network is IPv6-only, and with IPv6 an IPv6 one too, each
+      // from this node's blocks of the network's subnet of that family.
+      const v4 = has(4) ? await this.allocate(def, inst, ip.IPAddress, 4) : undefined;
+      if (v4 !== undefined) undo.push(() => attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: v4.poolId, Address: v4.address.split('/')[0] }));
+      const v6 = has(6) ? await this.allocate(def, inst, ip.IPv6Address, 6) : undefined;
       if (v6 !== undefined) undo.push(() => attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: v6.poolId, Address: v6.address.split('/')[0] }));
+      const address = v4?.address ?? '';
       const eid = hex(32);
       const ce = await call<{ Interface?: { MacAddress?: string } }>(this.ctx, inst.driver, 'NetworkDriver.CreateEndpoint', {
         NetworkID: def.Id,
@@ -511,8 +531,9 @@ export class Engine implements EngineService {
         SandboxKey: this.host.netnsPath(this.nsOf(rec)),
         Options: { [WeftJoinOptions.moveIntoSandbox]: true, [WeftJoinOptions.dstName]: ifname, [WeftJoinOptions.name]: rec.Name, [WeftJoinOptions.aliases]: aliases, ...taskJoinOptions(rec.Task, def.Id) },
       });
-      rec.Networks[def.Name] = { NetworkID: def.Id, NetworkName: def.Name, EndpointID: eid, IPAddress: address, PoolID: poolId, ...(v6 !== undefined ? { IPv6Address: v6.address, PoolID6: v6.poolId } : {}), MacAddress: ce.Interface?.MacAddress ?? '', Aliases: aliases, Ifname: ifname };
-      this.ctx.events.publish('engine.attach', { action: 'attach', sandbox: rec.Name, network: def.Id, networkName: def.Name, endpoint: eid, address, durationMs: performance.now() - t0 });
+      rec.Networks[def.Name] = { NetworkID: def.Id, NetworkName: def.Name, EndpointID: eid, IPAddress: address, PoolID: v4?.poolId ?? '', ...(v6 !== undefined ? { IPv6Address: v6.address, PoolID6: v6.poolId } : {}), MacAddress: ce.Interface?.MacAddress ?? '', Aliases: aliases, Ifname: ifname };
+      this.ctx.events.publish('engine.attach', { action: 'attach', sandbox: rec.Name, network: def.Id, networkName: def.Name, endpoint: eid, address: address !== '' ? address : v6?.address ?? '', durationMs: performance.now() - t0 });
+      // The embedded DNS answers on the first network's IPv4 gateway, or its IPv6 one on an IPv6-only network.
       const resolverPool = inst.pools.find((p) => poolFamily(p) === 4) ?? inst.pools[0];
       if (rec.Resolver === '' && resolverPool !== undefined) rec.Resolver = resolverPool.gatewayCidr.split('/')[0]!;
     } catch (e) {
@@ -532,7 +553,7 @@ export class Engine implements EngineService {
     const step = async (m: string, input: unknown) => (force ? attempt(this.ctx, driver, m, input) : call(this.ctx, driver, m, input));
     await step('NetworkDriver.Leave', { NetworkID: a.NetworkID, EndpointID: a.EndpointID });
     await step('NetworkDriver.DeleteEndpoint', { NetworkID: a.NetworkID, EndpointID: a.EndpointID });
-    await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: a.PoolID, Address: a.IPAddress.split('/')[0] });
+    if (a.IPAddress !== '') await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: a.PoolID, Address: a.IPAddress.split('/')[0] });
     if (a.IPv6Address !== undefined && a.PoolID6 !== undefined) await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: a.PoolID6, Address: a.IPv6Address.split('/')[0] });
     delete rec.Networks[netName];
     await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
@@ -542,13 +563,13 @@ export class Engine implements EngineService {
       const stillUsed = (await this.sandboxRecords()).some((s) => s.Networks[netName] !== undefined);
       if (!stillUsed) await this.teardown(a.NetworkID);
     }
-    this.ctx.events.publish('engine.attach', { action: 'detach', sandbox: rec.Name, network: a.NetworkID, networkName: netName, endpoint: a.EndpointID, address: a.IPAddress, durationMs: performance.now() - t0 });
+    this.ctx.events.publish('engine.attach', { action: 'detach', sandbox: rec.Name, network: a.NetworkID, networkName: netName, endpoint: a.EndpointID, address: a.IPAddress !== '' ? a.IPAddress : a.IPv6Address ?? '', durationMs: performance.now() - t0 });
   }
 
   private writeFiles(rec: SandboxRecord): void {
     if (rec.Bare === true) return; // no namespace of its own, so no /etc/netns files
     const resolver = rec.Resolver !== '' ? rec.Resolver : '127.0.0.1';
-    const hosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...Object.values(rec.Networks).flatMap((a) => [a.IPAddress, ...(a.IPv6Address !== undefined ? [a.IPv6Address] : [])].map((ip) => `${ip.split('/')[0]}\t${rec.Hostname}`))].join('\n');
+    const hosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...Object.values(rec.Networks).flatMap((a) => [...(a.IPAddress !== '' ? [a.IPAddress] : []), ...(a.IPv6Address !== undefined ? [a.IPv6Address] : [])].map((ip) => `${ip.split('/')[0]}\t${rec.Hostname}`))].join('\n');
     rec.ResolvConf = this.host.writeFiles(this.nsName(rec.Name), {
       // The embedded resolver answers on the network's gateway address (the switch intercepts it).
       resolvConf: `# written by weft-agent: the embedded DNS of this sandbox's first network\nnameserver ${resolver}\noptions ndots:0\n`,

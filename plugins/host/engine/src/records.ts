@@ -25,7 +25,8 @@ export interface Attachment {
   readonly NetworkID: string;
   readonly NetworkName: string;
   readonly EndpointID: string;
-  readonly IPAddress: string; // CIDR
+  /** CIDR; '' on an IPv6-only network (then PoolID is '' too). */
+  readonly IPAddress: string;
   readonly PoolID: string;
   /** On networks with IPv6: the endpoint's IPv6 address (CIDR) and the IPAM pool (block) it came from. */
   readonly IPv6Address?: string;
@@ -64,7 +65,7 @@ export interface SandboxRecord {
   StartedAt?: string;
   FinishedAt?: string;
   /** The networks asked for at create (and connect), attached again by `start`. */
-  Wanted?: { Name: string; IPAddress?: string; Aliases: string[] }[];
+  Wanted?: { Name: string; IPAddress?: string; IPv6Address?: string; Aliases: string[] }[];
 }
 
 /**

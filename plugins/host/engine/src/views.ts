@@ -92,6 +92,7 @@ export async function networkView(ctx: Context<EngineConfig>, def: NetDef, recor
     Scope: def.Scope,
     Driver: def.Driver,
     EnableIPv6: def.EnableIPv6,
+    EnableIPv4: def.EnableIPv4 !== false,
     IPAM: { Driver: 'default', Options: {}, Config: def.Subnets.map((s) => ({ Subnet: s.Subnet, Gateway: s.Gateway, ...(s.IPRange !== undefined ? { IPRange: s.IPRange } : {}) })) },
     Internal: def.Internal,
     Attachable: def.Attachable,
