@@ -123,7 +123,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, entries: PluginE
   let metrics: MetricsServer | undefined;
   if (cfg.metricsAddr !== undefined) {
     try {
-      metrics = await startMetrics(cfg.metricsAddr, kernel, log, { version: WEFT_VERSION, node: cfg.nodeName });
+      metrics = await startMetrics(cfg.metricsAddr, kernel, log, { version: WEFT_VERSION, node: cfg.nodeName }, () => store.stats());
     } catch (e) {
       await store.close();
       if (e instanceof MetricsAddrError) throw new StartupError(e.message);

@@ -20,10 +20,15 @@ const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
 
 test('GET /metrics: the text format through prom-client, accepted by promtool; other paths 404, other methods 405', async () => {
   const k = createKernel();
-  const m = await startMetrics({ host: '127.0.0.1', port: 0 }, k, silentLogger, { version: '9.9.9', node: 'n1' });
+  let state = { writes: 7, bytes: 900, commits: 3, compactions: 0 };
+  const m = await startMetrics({ host: '127.0.0.1', port: 0 }, k, silentLogger, { version: '9.9.9', node: 'n1' }, () => state);
   try {
     const base = `http://${m.address}`;
     const r = await get(`${base}/metrics`);
+    assert.match(r.text, 'weft_state_writes_total 7');
+    assert.match(r.text, 'weft_state_flushes_total 3');
+    state = { writes: 9, bytes: 1200, commits: 4, compactions: 1 };
+    assert.match((await get(`${base}/metrics`)).text, 'weft_state_journal_bytes_total 1200');
     assert.is(r.status, 200);
     assert.match(r.type, 'text/plain; version=0.0.4');
     assert.match(r.text, 'weft_agent_info{version="9.9.9",node="n1"} 1');

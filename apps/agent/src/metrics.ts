@@ -55,7 +55,15 @@ export class MetricsAddrError extends Error {}
  * Binds `addr` (`IP:PORT`) before anything else starts, so a port in use is a clear error at
  * start; serves `GET /metrics` only (other paths 404, other methods 405).
  */
-export async function startMetrics(addr: { host: string; port: number }, kernel: Kernel, log: Logger, about: { version: string; node: string }): Promise<MetricsServer> {
+/** The local state store's counters (@weft/store's `stats()`), when the agent has one. */
+export interface StateStoreCounters {
+  readonly writes: number;
+  readonly bytes: number;
+  readonly commits: number;
+  readonly compactions: number;
+}
+
+export async function startMetrics(addr: { host: string; port: number }, kernel: Kernel, log: Logger, about: { version: string; node: string }, state?: () => StateStoreCounters): Promise<MetricsServer> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // Gauges named like counters, which `promtool check metrics` rejects: the same figures remain
@@ -96,6 +104,14 @@ export async function startMetrics(addr: { host: string; port: number }, kernel:
       reset: () => {},
     } as never);
   };
+
+  // ---- the local state store (the state dir's journal)
+  if (state !== undefined) {
+    family('weft_state_writes_total', 'Puts and deletes acknowledged by the local state store', 'counter', () => [[{}, state().writes]]);
+    family('weft_state_journal_bytes_total', 'Bytes appended to the local state journal', 'counter', () => [[{}, state().bytes]]);
+    family('weft_state_flushes_total', 'Flushes (fdatasync) of the local state journal; concurrent writes share one', 'counter', () => [[{}, state().commits]]);
+    family('weft_state_compactions_total', 'Snapshots of the local state written (each retires the journals before it)', 'counter', () => [[{}, state().compactions]]);
+  }
 
   // ---- data path
   const netName = (s: Snapshot, id: string) => s.names.get(id) ?? id;

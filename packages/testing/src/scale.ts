@@ -36,8 +36,8 @@ async function pool<T, R>(items: readonly T[], n: number, fn: (x: T, i: number) 
 }
 
 /** Starts every agent (`batch` at a time), inits the swarm on the first (on `clusterStore`, an etcd:// URL, when given) and joins the rest; returns join retries. */
-async function swarm(c: Cluster, batch = 10, log: (l: string) => void = () => undefined, clusterStore?: string): Promise<number> {
-  for (let i = 0; i < c.hosts.length; i += batch) await Promise.all(c.hosts.slice(i, i + batch).map((h) => c.startAgent(h)));
+async function swarm(c: Cluster, batch = 10, log: (l: string) => void = () => undefined, clusterStore?: string, extra: (h: Host) => string[] = () => []): Promise<number> {
+  for (let i = 0; i < c.hosts.length; i += batch) await Promise.all(c.hosts.slice(i, i + batch).map((h) => c.startAgent(h, extra(h))));
   const [m, ...workers] = c.hosts;
   const init = await m!.client.swarmInit(clusterStore !== undefined ? { ClusterStore: { URL: clusterStore } } : {});
   let retries = 0;
@@ -69,7 +69,7 @@ export interface EndpointScaleOptions {
   /** Underlay subnet 198.18.<subnet>.0/24 and a tag for namespace names. */
   readonly subnet: number;
   readonly tag: string;
-  /** Concurrent API requests while attaching. Default 4. */
+  /** Concurrent API requests while attaching (clients creating endpoints at once). Default 16. */
   readonly concurrency?: number;
   /**
    * The swarm's cluster store: `embedded` (the default: the manager's own database) or `etcd`,
@@ -112,6 +112,15 @@ export interface EndpointScaleResult {
   readonly pingFailed: readonly string[];
   /** Endpoints whose first echo went unanswered (they count as reached if a retry answered). */
   readonly pingRetried: readonly string[];
+  /** Concurrent API requests while attaching. */
+  readonly concurrency: number;
+  /**
+   * Host 1's local state store over the attaches, per attach (its metrics: writes acknowledged,
+   * journal bytes, journal flushes); undefined when they could not be read.
+   */
+  readonly stateWritesPerAttach?: number;
+  readonly stateBytesPerAttach?: number;
+  readonly stateFlushesPerAttach?: number;
   /** Endpoint devices (TAPs or veths) left in the hosts after cleanup (must be 0). */
   readonly leftoverTaps: number;
   readonly teardownSeconds: number;
@@ -145,6 +154,18 @@ function resolveIn(ns: string, server: string, names: readonly string[], dir: st
       else resolve(JSON.parse(out) as Record<string, string>);
     });
   });
+}
+
+/** The local state store's counters of the agent on `h` (its --metrics-addr, read from inside its namespace). */
+function stateCounters(h: Host, port: number): { writes: number; bytes: number; flushes: number } | undefined {
+  try {
+    const text = execFileSync('ip', ['netns', 'exec', h.ns, 'curl', '-sf', `http://${h.addr}:${port}/metrics`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const v = (n: string) => Number(new RegExp(`^${n} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const r = { writes: v('weft_state_writes_total'), bytes: v('weft_state_journal_bytes_total'), flushes: v('weft_state_flushes_total') };
+    return Number.isFinite(r.writes) ? r : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function countLinks(kind: 'tun' | 'veth', ns?: string): number {
@@ -190,7 +211,8 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
       etcd = await startEtcdCluster({ tag: o.tag, netns: addrs.map((addr) => ({ ns: c.underlay, addr })) });
       log(`etcd: 3 members at ${etcd.url}`);
     }
-    await swarm(c, 10, log, etcd?.url);
+    const metricsPort = 9323;
+    await swarm(c, 10, log, etcd?.url, (h) => (h === h1 ? ['--metrics-addr', `${h.addr}:${metricsPort}`] : []));
     // An agent that dies mid-run is reported with how it ended, not as a timeout.
     for (const h of c.hosts) {
       h.agent?.once('exit', (code, signal) => {
@@ -207,12 +229,14 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
     await new Promise((r) => setTimeout(r, 1000));
     const rssBefore = agentUsage(h1).rss;
     log(`attaching ${o.endpoints} bare endpoints on ${h1.name} (agent RSS ${(rssBefore / 2 ** 20).toFixed(1)} MiB with one)`);
+    const before = stateCounters(h1, metricsPort);
+    const concurrency = o.concurrency ?? 16;
     const t0 = Date.now();
     let done = 1;
     let windowStart = t0;
     const windows: number[] = [];
     const idx = Array.from({ length: o.endpoints - 1 }, (_, i) => i + 1);
-    await pool(idx, o.concurrency ?? 4, async (i) => {
+    await pool(idx, concurrency, async (i) => {
       const s: Sandbox = await h1.client.sandboxCreate({ Name: name(i), Bare: true, Networks: [{ Name: 'scale' }] });
       addrs.set(name(i), s.Networks['scale']!.IPAddress.split('/')[0]!);
       if (++done % 1000 === 0 || done === o.endpoints) {
@@ -225,6 +249,8 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
       o.onAttach?.(done);
     });
     const attachSeconds = (Date.now() - t0) / 1000;
+    const after = stateCounters(h1, metricsPort);
+    const per = (k: 'writes' | 'bytes' | 'flushes') => (before !== undefined && after !== undefined ? (after[k] - before[k]) / (o.endpoints - 1) : undefined);
     // A last window shorter than 500 endpoints says little: compare the last full 1,000.
     const full = windows.length > 1 && o.endpoints % 1000 !== 0 && o.endpoints % 1000 < 500 ? windows.slice(0, -1) : windows;
     log(`attached ${o.endpoints} in ${attachSeconds.toFixed(1)} s`);
@@ -282,6 +308,8 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
       attachSeconds,
       attachPerSecond: o.endpoints / attachSeconds,
       attachPerSecondBy1000: windows,
+      concurrency,
+      ...(per('writes') !== undefined ? { stateWritesPerAttach: per('writes')!, stateBytesPerAttach: per('bytes')!, stateFlushesPerAttach: per('flushes')! } : {}),
       lastOverFirst: (full[full.length - 1] ?? 0) / (full[0] ?? 1),
       rssBefore,
       rssAfter,

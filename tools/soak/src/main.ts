@@ -1,11 +1,12 @@
 /**
- * `npm run soak -- [--endpoints N] [--sample S] [--cluster-store embedded|etcd] [--agents M] [--steady SECONDS] [--only endpoints|agents]`
+ * `npm run soak -- [--endpoints N] [--sample S] [--concurrency C] [--cluster-store embedded|etcd] [--agents M] [--steady SECONDS] [--only endpoints|agents]`
  * (root): the long scale runs of issues 10 and 18 on real agents, printing their figures.
  *
  * - endpoints: N bare endpoints (default 10000) on one host of a two-host swarm, one overlay
  *   network; every name resolved through the embedded DNS from a sandbox on the other host, S
  *   random ones (default 50) pinged by name; agent RSS per endpoint, attach time and the rate of
- *   each 1,000. The swarm's cluster store is the manager's embedded one (default) or, with
+ *   each 1,000, C attach requests in flight (default 16, as many clients would), and host 1's
+ *   local state store writes, journal bytes and flushes per attach. The swarm's cluster store is the manager's embedded one (default) or, with
  *   `--cluster-store etcd`, a 3-member etcd started for the run (needs the etcd binary).
  * - agents: M agents (default 50) in one swarm, one network namespace each: time until every
  *   agent lists all M alive, then RSS and CPU seconds per agent over a steady window (default 60 s).
@@ -17,8 +18,8 @@ import { agentScale, endpointScale } from '@weft/testing/scale';
 import { createProgress } from '@weft/progress';
 
 const args = process.argv.slice(2);
-const known = new Set(['endpoints', 'sample', 'agents', 'steady', 'only', 'cluster-store']);
-const usage = 'usage: npm run soak -- [--endpoints N] [--sample S] [--cluster-store embedded|etcd] [--agents M] [--steady SECONDS] [--only endpoints|agents]';
+const known = new Set(['endpoints', 'sample', 'concurrency', 'agents', 'steady', 'only', 'cluster-store']);
+const usage = 'usage: npm run soak -- [--endpoints N] [--sample S] [--concurrency C] [--cluster-store embedded|etcd] [--agents M] [--steady SECONDS] [--only endpoints|agents]';
 const opts = new Map<string, string>();
 for (let i = 0; i < args.length; i++) {
   const a = args[i]!;
@@ -71,11 +72,16 @@ const check = (ok: boolean, what: string) => {
 if (only !== 'agents') {
   const n = num('endpoints', 10000);
   const sample = num('sample', 50);
+  const concurrency = num('concurrency', 16);
+  if (concurrency < 1) {
+    console.error('soak: --concurrency must be at least 1');
+    process.exit(2);
+  }
   // Attaching is the long part (≈ 6 min for 10,000): its progress, with the time left.
   const progress = createProgress({ title: 'soak endpoints', total: n });
   progress.step('attach', n);
   let last = 1;
-  const r = await endpointScale({ endpoints: n, sample, subnet: 60, tag: `${tag}e`, clusterStore, log, onAttach: (d) => {
+  const r = await endpointScale({ endpoints: n, sample, subnet: 60, tag: `${tag}e`, clusterStore, concurrency, log, onAttach: (d) => {
     progress.advance(d - last);
     last = d;
   } });
@@ -83,7 +89,8 @@ if (only !== 'agents') {
   const w = r.attachPerSecondBy1000;
   console.log(`\nendpoints: ${r.endpoints} bare endpoints on one host, one overlay network on the ${r.dataplane} data path, cluster store ${r.clusterStore}`);
   console.log(`  attach all           ${r.attachSeconds.toFixed(1)} s (${r.attachPerSecond.toFixed(1)} endpoints/s; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
-  console.log(`  per 1,000            ${w.map((x) => x.toFixed(0)).join(' ')} /s; last/first ${r.lastOverFirst.toFixed(2)}`);
+  console.log(`  per 1,000            ${w.map((x) => x.toFixed(0)).join(' ')} /s; last/first ${r.lastOverFirst.toFixed(2)} (${r.concurrency} requests in flight)`);
+  console.log(`  local state store    ${r.stateWritesPerAttach === undefined ? 'not read (metrics unreachable)' : `${r.stateWritesPerAttach.toFixed(2)} writes, ${r.stateBytesPerAttach!.toFixed(0)} journal bytes, ${r.stateFlushesPerAttach!.toFixed(2)} flushes per attach`}`);
   console.log(`  agent RSS            ${(r.rssBefore / MiB).toFixed(1)} MiB with 1 -> ${(r.rssAfter / MiB).toFixed(1)} MiB with ${r.endpoints}: ${(r.rssPerEndpoint / 1024).toFixed(1)} KiB per endpoint`);
   console.log(`  other host's table   ${r.remoteEntries} entries, complete ${r.replicateSeconds.toFixed(1)} s after the last attach`);
   console.log(`  resolve all names    ${r.resolveSeconds.toFixed(1)} s from a sandbox on the other host`);
