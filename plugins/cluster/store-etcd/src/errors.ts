@@ -76,7 +76,8 @@ export function transient(e: unknown): boolean {
   if (notApplied(e)) return true;
   const t = text(e);
   if (TLS.test(t) || /required revision|lease not found|duplicate key|too many operations|too large|permission denied|auth/i.test(t)) return false;
-  return NO_QUORUM.test(t) || /Connection dropped|ECONNRESET|UNAVAILABLE|Channel closed|CANCELLED/i.test(t);
+  // RST_STREAM / EPIPE: a connection to a member that just died (seen under Deno's http2), as ECONNRESET.
+  return NO_QUORUM.test(t) || /Connection dropped|ECONNRESET|EPIPE|RST_STREAM|UNAVAILABLE|Channel closed|CANCELLED/i.test(t);
 }
 
 function unavailable(target: EtcdTarget, message: string, hint: string, value: unknown = target.display): StoreError {
