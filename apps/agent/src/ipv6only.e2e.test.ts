@@ -27,13 +27,17 @@ const refusal = (p: Promise<unknown>) => p.then(() => '(accepted)', (e: Error) =
 
 /** iperf3 over IPv6 from sandbox `from` to `addr` (server in namespace `srvNs`); returns bit/s. */
 async function tcp6(c: Cluster, srvNs: string, from: string, addr: string, what: string): Promise<number> {
-  const srv = spawn('ip', ['netns', 'exec', srvNs, 'iperf3', '-s', '-1', '-B', addr], { stdio: 'ignore' });
+  // No `-1`: a try that ends without a result (iperf3 exits 0 with an `error` in its JSON, seen under
+  // Deno in CI) must leave the server up for the next try; the server is killed below.
+  const srv = spawn('ip', ['netns', 'exec', srvNs, 'iperf3', '-s', '-B', addr], { stdio: 'ignore' });
   try {
     let r: { end: { sum_received: { bytes: number; bits_per_second: number } } } | undefined;
     await eventually(() => {
       const out = c.inSandbox(from, ['iperf3', '-6', '-c', addr, '-t', '2', '-J'], 30_000);
       if (out.code !== 0) return false;
-      r = JSON.parse(out.out) as typeof r;
+      const j = JSON.parse(out.out) as { end?: { sum_received?: { bytes: number; bits_per_second: number } }; error?: string };
+      if (j.end?.sum_received === undefined) return false;
+      r = j as typeof r;
       return true;
     }, 20_000, `${what}: iperf3 over IPv6 to ${addr}`, 500);
     assert.ok(r!.end.sum_received.bytes > 1e6, `${what}: iperf3 moved ${r!.end.sum_received.bytes} bytes`);
