@@ -29,6 +29,15 @@ export const vxlanOverhead = (family: 4 | 6): number => (family === 6 ? VXLAN_OV
 /** An overlay's default MTU on a 1500-byte underlay of `family`: 1450 over IPv4, 1430 over IPv6. */
 export const overlayDefaultMtu = (family: 4 | 6): number => 1500 - vxlanOverhead(family);
 
+/**
+ * Why a peer cannot be a VXLAN peer of this host: its VTEP is of the other address family (VXLAN
+ * cannot cross families, frames sent there would be lost without a word). One message for every
+ * data path; each raises it with its own error code and `VTEP_FAMILY_HINT`.
+ */
+export const vtepFamilyMismatch = (peer: { readonly mac: string; readonly node?: string | undefined; readonly vtep: string }, network: string, peerFamily: 4 | 6, localAddr: string, localFamily: 4 | 6): string =>
+  `Peer ${peer.mac}${peer.node !== undefined ? ` on node "${peer.node}"` : ''} in network "${network}" has its VTEP at ${peer.vtep} (IPv${peerFamily}), but this host's data path is on ${localAddr} (IPv${localFamily}): VXLAN between them would be lost`;
+export const VTEP_FAMILY_HINT = 'Give every node of the network a --data-path-addr of one address family.';
+
 /** Writes the 8-byte header; returns the offset of the inner Ethernet frame. Caller guarantees room and 0 <= vni <= 0xffffff. */
 export const writeVxlanHeader = (buf: Uint8Array, off: number, vni: number): number => {
   buf[off] = VXLAN_FLAG_I;

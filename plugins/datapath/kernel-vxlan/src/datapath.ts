@@ -18,12 +18,11 @@
  */
 import * as fs from 'node:fs';
 import { errors, raise, type Counters, type DataPath, type DataPathNetwork, type DataPathStats, type NetworkStats, type Dns, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
-import { canonicalIP } from '@weft/net';
 import {
   configureLink, ip, linkIndex, loadSys, netnsAdd, netnsPath, nlAddrAdd, nlFdbAdd, nlFdbDel, nlLinkAdd, nlLinkDel, nlLinkList, nlLinkSet, nlNeighAdd, nlNeighDel,
   nlNeighList, openNetlink, openNetnsFd, parseIPv4, createNsListeners, AF_BRIDGE, AF_INET6, NTF_SELF, type LinkRow, type Netlink, type NlMessage, type Sys,
 } from '@weft/sys';
-import { interfaceName, parseIP } from '@weft/net';
+import { canonicalIP, interfaceName, parseIP, vtepFamilyMismatch, VTEP_FAMILY_HINT } from '@weft/net';
 import { startResolver, type Resolver } from './resolver.ts';
 
 export interface KernelVxlanOptions {
@@ -512,11 +511,7 @@ export async function createKernelDataPath(o: KernelVxlanOptions): Promise<Kerne
       const pv = canonicalIP(p.vtep);
       if (!pv.ok) raise(errors.badRequest(P, `Peer ${p.mac} in network "${n.spec.id}": VTEP ${JSON.stringify(p.vtep)} is not an IP address`, { code: KernelVxlanCodes.underlayFamily, value: p.vtep }));
       if (pv.ok && pv.value.family !== family) {
-        raise(errors.badRequest(
-          P,
-          `Peer ${p.mac}${p.node !== undefined ? ` on node "${p.node}"` : ''} in network "${n.spec.id}" has its VTEP at ${p.vtep} (IPv${pv.value.family}), but this host's data path is on ${localAddr} (IPv${family}): VXLAN between them would be lost`,
-          { code: KernelVxlanCodes.underlayFamily, value: p.vtep, hint: 'Give every node of the network a --data-path-addr of one address family.' },
-        ));
+        raise(errors.badRequest(P, vtepFamilyMismatch(p, n.spec.id, pv.value.family, localAddr, family), { code: KernelVxlanCodes.underlayFamily, value: p.vtep, hint: VTEP_FAMILY_HINT }));
       }
       const mac = p.mac.toLowerCase();
       const old = n.peers.get(mac);

@@ -14,7 +14,7 @@ import {
   EFD_CLOEXEC, EFD_NONBLOCK, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, configureLink, ip, linkIndex, linkMtu, loadSys, openTap,
   parseIPv4, parseIPv6Bytes, setTapOffload, setTapPersist, udpSocket, withNetns, workerSource, type Sys,
 } from '@weft/sys';
-import { canonicalIP, vxlanOverhead } from '@weft/net';
+import { canonicalIP, vtepFamilyMismatch, VTEP_FAMILY_HINT, vxlanOverhead } from '@weft/net';
 import {
   C, COUNTER_FIELDS, COUNTER_SLOTS, CTL_ACK, CTL_GEN, CTL_STOP, GAUGE_FIELDS, K, MAX_PEERS, MAX_PORTS, MAX_VTEPS, globalRow, macToNum, numToMac, peerRow, portRow, vtepKey6, vtepRow,
   type RingMsg, type SnapPeer, type SnapPort, type Snapshot, type TableMsg, type WorkerInit,
@@ -624,12 +624,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const pv = canonicalIP(p.vtep);
       if (!pv.ok) raise(errors.badRequest(P, `Peer ${p.mac} in network "${n.spec.id}": VTEP ${JSON.stringify(p.vtep)} is not an IP address`, { code: VxlanCodes.underlayFamily, value: p.vtep }));
       if (pv.ok && pv.value.family !== family) {
-        // VXLAN cannot cross families: frames sent there would be lost without a word.
-        raise(errors.badRequest(
-          P,
-          `Peer ${p.mac}${p.node !== undefined ? ` on node "${p.node}"` : ''} in network "${n.spec.id}" has its VTEP at ${p.vtep} (IPv${pv.value.family}), but this host's data path is on ${localAddr} (${familyName}): VXLAN between them would be lost`,
-          { code: VxlanCodes.underlayFamily, value: p.vtep, hint: `Give every node of the network a --data-path-addr of one address family.` },
-        ));
+        raise(errors.badRequest(P, vtepFamilyMismatch(p, n.spec.id, pv.value.family, localAddr, family), { code: VxlanCodes.underlayFamily, value: p.vtep, hint: VTEP_FAMILY_HINT }));
       }
       // A peer that moved to another VTEP is a new peer there.
       if (n.peers.has(mac) && vtepKey(n.peers.get(mac)!.spec) !== vtepKey(p)) dp.removePeer(p.network, p.mac);
