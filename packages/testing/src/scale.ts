@@ -7,6 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Sandbox } from '@weft/api';
+import { interfaceName } from '@weft/net';
 import { createCluster, eventually, type Cluster, type Host } from './cluster.ts';
 import { startEtcdCluster, type EtcdCluster } from './etcd.ts';
 import { tsModuleCommand } from './runtime.ts';
@@ -170,9 +171,19 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
   if (!Number.isInteger(o.endpoints) || o.endpoints < 2 || o.endpoints > 60000) throw new Error(`endpoints must be an integer from 2 to 60000, not ${o.endpoints}`);
   if (!Number.isInteger(o.sample) || o.sample < 0 || o.sample > o.endpoints) throw new Error(`sample must be an integer from 0 to ${o.endpoints}, not ${o.sample}`);
   const storeKind = o.clusterStore ?? 'embedded';
-  const kernelNsBefore = new Set(fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns').filter((n) => n.startsWith('wfk-')) : []);
   const c = await createCluster(2, { tag: o.tag, subnet: o.subnet });
   const [h1, h2] = c.hosts as [Host, Host];
+  // What this run may leave, and nothing another test running beside it (CI runs the Node and
+  // Deno suites at once) makes: the kernel path's network namespaces of these two hosts (named
+  // after the inode of the host's namespace), and the devices named after this run's sandboxes
+  // (`wb<id>N`, the switch's TAPs) and endpoints (`ve<hash>`, the kernel path's veths).
+  const kernelNsPrefixes = c.hosts.map((h) => `wfk-${fs.statSync(`/run/netns/${h.ns}`).ino.toString(36)}-`);
+  const ownDevices = new Set<string>();
+  const own = (s: Sandbox) => {
+    for (const i of [0, 1]) ownDevices.add(`wb${s.Id.slice(0, 10)}${i}`);
+    // The kernel path's hostIfFor(endpoint ID).
+    for (const n of Object.values(s.Networks)) ownDevices.add(interfaceName('ve', n.EndpointID));
+  };
   const name = (i: number) => `${o.tag}-e${i}`;
   const probe = `${o.tag}-probe`;
   let bareNs: string | undefined;
@@ -203,6 +214,7 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
     await h1.client.networkCreate({ Name: 'scale', Driver: 'overlay', Attachable: true, IPAM: { Config: [{ Subnet: '10.128.0.0/14' }] }, Options: { 'weft.dataplane': dataplane } });
     const first = await h1.client.sandboxCreate({ Name: name(0), Bare: true, Networks: [{ Name: 'scale' }] });
     bareNs = path.basename(first.NetnsPath);
+    own(first);
     const addrs = new Map<string, string>([[name(0), first.Networks['scale']!.IPAddress.split('/')[0]!]]);
     await new Promise((r) => setTimeout(r, 1000));
     const rssBefore = agentUsage(h1).rss;
@@ -214,6 +226,7 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
     const idx = Array.from({ length: o.endpoints - 1 }, (_, i) => i + 1);
     await pool(idx, o.concurrency ?? 4, async (i) => {
       const s: Sandbox = await h1.client.sandboxCreate({ Name: name(i), Bare: true, Networks: [{ Name: 'scale' }] });
+      own(s);
       addrs.set(name(i), s.Networks['scale']!.IPAddress.split('/')[0]!);
       if (++done % 1000 === 0 || done === o.endpoints) {
         const now = Date.now();
@@ -236,6 +249,7 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
     const rssAfter = agentUsage(h1).rss;
     // The probe: a real sandbox on host 2; its resolver is the network's gateway (embedded DNS).
     const p = await h2.client.sandboxCreate({ Name: probe, Networks: [{ Name: 'scale' }] });
+    own(p);
     let remoteEntries = 0;
     await eventually(async () => {
       remoteEntries = (await h2.client.network('scale')).Endpoints.length;
@@ -307,8 +321,8 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
     // A deleted namespace's TAPs go with it; none may be left in the hosts or the root namespace.
     // The kernel path's veths live in its per-network namespaces (`wfk-…`): one left counts too.
     const leftoverTaps = (bareNs !== undefined && fs.existsSync(`/run/netns/${bareNs}`) ? countLinks('tun', bareNs) + countLinks('veth', bareNs) : 0) +
-      execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8', maxBuffer: 256 << 20 }).split('\n').filter((l) => / (wb[0-9a-f]{10}\d+|ve[0-9a-f]{12})[:@]/.test(l)).length +
-      fs.readdirSync('/run/netns').filter((n) => n.startsWith('wfk-') && !kernelNsBefore.has(n)).length;
+      execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8', maxBuffer: 256 << 20 }).split('\n').filter((l) => ownDevices.has(l.split(/[:@]\s*/)[1]?.trim() ?? '')).length +
+      fs.readdirSync('/run/netns').filter((n) => kernelNsPrefixes.some((p) => n.startsWith(p))).length;
     const teardownSeconds = (Date.now() - t3) / 1000;
     if (result !== undefined) result = { ...result, leftoverTaps, teardownSeconds } as EndpointScaleResult;
   }
