@@ -132,103 +132,110 @@ test("the query's client (source address and MAC, from the frame) goes to the dn
   assert.is(ask().rcode, DNS_RCODE.NXDOMAIN, 'without the client: dn only');
 });
 
+type Addrs = { readonly ipv4?: string; readonly ipv6?: string };
+/** The peer's addresses without their prefix lengths. */
+const peerAddrs = (a: Addrs): Addrs => ({
+  ...(a.ipv4 !== undefined ? { ipv4: a.ipv4.split('/')[0]! } : {}),
+  ...(a.ipv6 !== undefined ? { ipv6: a.ipv6.split('/')[0]! } : {}),
+});
+
+/**
+ * Two hosts of `lab`, each with one sandbox (s1: endpoint e1/m1, s2: e2/m2) on network `net`,
+ * learned by each other's switch; both resolve through the embedded DNS at `nameserver` (their
+ * resolv.conf), answered from `records(a2)`. The data paths are closed and the resolv.conf
+ * files removed after `body`, whatever it does.
+ */
+async function withDnsPair(lab: Parameters<Parameters<typeof withLab>[1]>[0], o: {
+  net: Parameters<VxlanDataPath['ensureNetwork']>[0];
+  nameserver: string;
+  records: (a2: string) => TableEntry[];
+  e1: Addrs;
+  e2: Addrs;
+}, body: (p: { s1: string; s2: string; dp1: VxlanDataPath }) => Promise<void>): Promise<void> {
+  const { h1, h2, a1, a2 } = twoHosts(lab);
+  const s1 = lab.netns('s1');
+  const s2 = lab.netns('s2');
+  const records = o.records(a2);
+  const dns = dnsService(createResolver({ upstreams: [], source: (n) => (n === 'dn' ? records : undefined) }));
+  let dp1: VxlanDataPath | undefined;
+  let dp2: VxlanDataPath | undefined;
+  const etc = [s1, s2].map((s) => `/etc/netns/${s}`);
+  try {
+    for (const d of etc) {
+      mkdirSync(d, { recursive: true });
+      writeFileSync(`${d}/resolv.conf`, `nameserver ${o.nameserver}\noptions timeout:2 attempts:2\n`);
+    }
+    dp1 = await createVxlanDataPath({ dataPathAddr: a1, netns: h1, dns });
+    dp2 = await createVxlanDataPath({ dataPathAddr: a2, netns: h2, dns });
+    await dp1.ensureNetwork(o.net);
+    await dp2.ensureNetwork(o.net);
+    await dp1.addPort({ network: 'dn', endpointId: 'e1', mac: m1, ...o.e1, ifname: 'wftd1', dstName: 'eth0', netns: s1 });
+    await dp2.addPort({ network: 'dn', endpointId: 'e2', mac: m2, ...o.e2, ifname: 'wftd2', dstName: 'eth0', netns: s2 });
+    dp1.addPeer({ network: 'dn', mac: m2, ...peerAddrs(o.e2), vtep: a2 });
+    dp2.addPeer({ network: 'dn', mac: m1, ...peerAddrs(o.e1), vtep: a1 });
+    await body({ s1, s2, dp1 });
+  } finally {
+    await dp1?.close();
+    await dp2?.close();
+    for (const d of etc) rmSync(d, { recursive: true, force: true });
+  }
+}
+
 rootTest('embedded DNS: sandboxes on two hosts resolve each other (A, AAAA, alias), ping by name, NXDOMAIN for unknown names', () =>
-  withLab('dns', async (lab) => {
-    const { h1, h2, a1, a2 } = twoHosts(lab);
-    const s1 = lab.netns('s1');
-    const s2 = lab.netns('s2');
-    const resolver = createResolver({ upstreams: [], source: (n) => (n === 'dn' ? [
+  withLab('dns', (lab) => withDnsPair(lab, {
+    net,
+    nameserver: '10.8.0.1',
+    records: (a2) => [
       entry('e1', rec('alpha', '10.8.0.2/24', m1, { ipv6: 'fd00:8::2/64' })),
       entry('e2', rec('beta', '10.8.0.3/24', m2, { aliases: ['bee'], vtep: a2, node: 'n2' })),
-    ] : undefined) });
-    const dns = dnsService(resolver);
-    let dp1: VxlanDataPath | undefined;
-    let dp2: VxlanDataPath | undefined;
-    const etc = [s1, s2].map((s) => `/etc/netns/${s}`);
-    try {
-      for (const d of etc) {
-        mkdirSync(d, { recursive: true });
-        writeFileSync(`${d}/resolv.conf`, 'nameserver 10.8.0.1\noptions timeout:2 attempts:2\n');
-      }
-      dp1 = await createVxlanDataPath({ dataPathAddr: a1, netns: h1, dns });
-      dp2 = await createVxlanDataPath({ dataPathAddr: a2, netns: h2, dns });
-      await dp1.ensureNetwork(net);
-      await dp2.ensureNetwork(net);
-      await dp1.addPort({ network: 'dn', endpointId: 'e1', mac: m1, ipv4: '10.8.0.2/24', ipv6: 'fd00:8::2/64', ifname: 'wftd1', dstName: 'eth0', netns: s1 });
-      await dp2.addPort({ network: 'dn', endpointId: 'e2', mac: m2, ipv4: '10.8.0.3/24', ifname: 'wftd2', dstName: 'eth0', netns: s2 });
-      dp1.addPeer({ network: 'dn', mac: m2, ipv4: '10.8.0.3', vtep: a2 });
-      dp2.addPeer({ network: 'dn', mac: m1, ipv4: '10.8.0.2', ipv6: 'fd00:8::2', vtep: a1 });
-
-      const p1 = await run(s1, 'ping', ['-c', '1', '-W', '2', 'beta']);
-      assert.is(p1.code, 0, p1.out);
-      assert.match(p1.out, '10.8.0.3');
-      const p2 = await run(s2, 'ping', ['-c', '1', '-W', '2', 'alpha']);
-      assert.is(p2.code, 0, p2.out);
-      const alias = await run(s1, 'ping', ['-c', '1', '-W', '2', 'bee']);
-      assert.is(alias.code, 0, alias.out);
-      const a = await run(s2, 'dig', ['+short', '+tries=1', '+time=2', 'alpha', 'A']);
-      assert.is(a.out.trim(), '10.8.0.2');
-      const aaaa = await run(s2, 'dig', ['+short', '+tries=1', '+time=2', 'alpha', 'AAAA']);
-      assert.is(aaaa.out.trim(), 'fd00:8::2');
-      const nodata = await run(s1, 'dig', ['+tries=1', '+time=2', 'beta', 'AAAA']);
-      assert.match(nodata.out, 'status: NOERROR');
-      const nx = await run(s1, 'dig', ['+tries=1', '+time=2', 'nosuchname', 'A']);
-      assert.match(nx.out, 'status: NXDOMAIN');
-      assert.is((await run(s1, 'getent', ['hosts', 'nosuchname'])).code, 2, 'glibc: not found');
-      const c1 = dp1.counters('dn')['port/e1'] ?? {};
-      assert.ok((c1['dns_queries'] ?? 0) >= 4, JSON.stringify(c1));
-      assert.is(c1['dns_answers'], c1['dns_queries'], JSON.stringify(c1));
-      assert.is(c1['dns_drops'], 0);
-    } finally {
-      await dp1?.close();
-      await dp2?.close();
-      for (const d of etc) rmSync(d, { recursive: true, force: true });
-    }
-  }));
+    ],
+    e1: { ipv4: '10.8.0.2/24', ipv6: 'fd00:8::2/64' },
+    e2: { ipv4: '10.8.0.3/24' },
+  }, async ({ s1, s2, dp1 }) => {
+    const p1 = await run(s1, 'ping', ['-c', '1', '-W', '2', 'beta']);
+    assert.is(p1.code, 0, p1.out);
+    assert.match(p1.out, '10.8.0.3');
+    const p2 = await run(s2, 'ping', ['-c', '1', '-W', '2', 'alpha']);
+    assert.is(p2.code, 0, p2.out);
+    const alias = await run(s1, 'ping', ['-c', '1', '-W', '2', 'bee']);
+    assert.is(alias.code, 0, alias.out);
+    const a = await run(s2, 'dig', ['+short', '+tries=1', '+time=2', 'alpha', 'A']);
+    assert.is(a.out.trim(), '10.8.0.2');
+    const aaaa = await run(s2, 'dig', ['+short', '+tries=1', '+time=2', 'alpha', 'AAAA']);
+    assert.is(aaaa.out.trim(), 'fd00:8::2');
+    const nodata = await run(s1, 'dig', ['+tries=1', '+time=2', 'beta', 'AAAA']);
+    assert.match(nodata.out, 'status: NOERROR');
+    const nx = await run(s1, 'dig', ['+tries=1', '+time=2', 'nosuchname', 'A']);
+    assert.match(nx.out, 'status: NXDOMAIN');
+    assert.is((await run(s1, 'getent', ['hosts', 'nosuchname'])).code, 2, 'glibc: not found');
+    const c1 = dp1.counters('dn')['port/e1'] ?? {};
+    assert.ok((c1['dns_queries'] ?? 0) >= 4, JSON.stringify(c1));
+    assert.is(c1['dns_answers'], c1['dns_queries'], JSON.stringify(c1));
+    assert.is(c1['dns_drops'], 0);
+  })));
 
 rootTest('IPv6 (#22): an IPv6-only sandbox resolves over IPv6 (its resolv.conf names the IPv6 gateway) and pings by name', () =>
-  withLab('dns6', async (lab) => {
-    const { h1, h2, a1, a2 } = twoHosts(lab);
-    const s1 = lab.netns('s1');
-    const s2 = lab.netns('s2');
-    const net6 = { id: 'dn', vni: 4344, mtu: 1450, encrypted: false, internal: false, gateways: ['fd00:8::1/64'] };
-    const resolver = createResolver({ upstreams: [], source: (n) => (n === 'dn' ? [
+  withLab('dns6', (lab) => withDnsPair(lab, {
+    net: { id: 'dn', vni: 4344, mtu: 1450, encrypted: false, internal: false, gateways: ['fd00:8::1/64'] },
+    nameserver: 'fd00:8::1',
+    records: (a2) => [
       entry('e1', rec('alpha', '', m1, { ipv6: 'fd00:8::2/64' })),
       entry('e2', rec('beta', '', m2, { ipv6: 'fd00:8::3/64', vtep: a2, node: 'n2' })),
-    ] : undefined) });
-    const dns = dnsService(resolver);
-    let dp1: VxlanDataPath | undefined;
-    let dp2: VxlanDataPath | undefined;
-    const etc = [s1, s2].map((s) => `/etc/netns/${s}`);
-    try {
-      for (const d of etc) {
-        mkdirSync(d, { recursive: true });
-        writeFileSync(`${d}/resolv.conf`, 'nameserver fd00:8::1\noptions timeout:2 attempts:2\n');
-      }
-      dp1 = await createVxlanDataPath({ dataPathAddr: a1, netns: h1, dns });
-      dp2 = await createVxlanDataPath({ dataPathAddr: a2, netns: h2, dns });
-      await dp1.ensureNetwork(net6);
-      await dp2.ensureNetwork(net6);
-      await dp1.addPort({ network: 'dn', endpointId: 'e1', mac: m1, ipv6: 'fd00:8::2/64', ifname: 'wftd1', dstName: 'eth0', netns: s1 });
-      await dp2.addPort({ network: 'dn', endpointId: 'e2', mac: m2, ipv6: 'fd00:8::3/64', ifname: 'wftd2', dstName: 'eth0', netns: s2 });
-      dp1.addPeer({ network: 'dn', mac: m2, ipv6: 'fd00:8::3', vtep: a2 });
-      dp2.addPeer({ network: 'dn', mac: m1, ipv6: 'fd00:8::2', vtep: a1 });
-      assert.match((await run(s1, 'ip', ['-6', 'route', 'show', 'default'])).out, 'via fd00:8::1');
-      assert.is((await run(s1, 'ip', ['-4', '-o', 'addr', 'show', 'dev', 'eth0'])).out.trim(), '', 'no IPv4 address');
-      const aaaa = await run(s1, 'dig', ['+short', '+tries=1', '+time=2', 'beta', 'AAAA']);
-      assert.is(aaaa.out.trim(), 'fd00:8::3', aaaa.out);
-      const p = await run(s2, 'ping', ['-6', '-c', '1', '-W', '2', 'alpha']);
-      assert.is(p.code, 0, p.out);
-      assert.match(p.out, 'fd00:8::2');
-      const c1 = dp1.counters('dn')['port/e1'] ?? {};
-      assert.ok((c1['dns_queries'] ?? 0) >= 1, JSON.stringify(c1));
-      assert.is(c1['dns_answers'], c1['dns_queries'], JSON.stringify(c1));
-    } finally {
-      await dp1?.close();
-      await dp2?.close();
-      for (const d of etc) rmSync(d, { recursive: true, force: true });
-    }
-  }));
+    ],
+    e1: { ipv6: 'fd00:8::2/64' },
+    e2: { ipv6: 'fd00:8::3/64' },
+  }, async ({ s1, s2, dp1 }) => {
+    assert.match((await run(s1, 'ip', ['-6', 'route', 'show', 'default'])).out, 'via fd00:8::1');
+    assert.is((await run(s1, 'ip', ['-4', '-o', 'addr', 'show', 'dev', 'eth0'])).out.trim(), '', 'no IPv4 address');
+    const aaaa = await run(s1, 'dig', ['+short', '+tries=1', '+time=2', 'beta', 'AAAA']);
+    assert.is(aaaa.out.trim(), 'fd00:8::3', aaaa.out);
+    const p = await run(s2, 'ping', ['-6', '-c', '1', '-W', '2', 'alpha']);
+    assert.is(p.code, 0, p.out);
+    assert.match(p.out, 'fd00:8::2');
+    const c1 = dp1.counters('dn')['port/e1'] ?? {};
+    assert.ok((c1['dns_queries'] ?? 0) >= 1, JSON.stringify(c1));
+    assert.is(c1['dns_answers'], c1['dns_queries'], JSON.stringify(c1));
+  })));
 
 rootTest('embedded DNS without a dns service: queries are dropped and counted; a resolver address other than the gateway', () =>
   withLab('dnsoff', async (lab) => {

@@ -1,38 +1,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { coalesceTcp, newSegOut, rxVnetHeader, segmentTcp, type SegOut } from './gso.ts';
+import { tcpChecksumOk, tsoSuperFrame } from './gso-frames.ts';
 import { arpReplyInPlace, flowHash, fold, icmpEchoReplyInPlace, readU16, readU32, readVxlanVni, sum16, writeU16, writeU32, writeVxlanHeader } from './frames.ts';
 
 const F = 10;
 const HL = 14 + 20 + 32;
 
-/** A TSO super-frame as a TAP with TUNSETOFFLOAD hands it over: virtio header + eth/IPv4/TCP. */
-function superFrame(payload: number, mss: number): Uint8Array {
-  const b = new Uint8Array(F + HL + payload);
-  b[1] = 1; // GSO_TCPV4
-  b[4] = mss & 255;
-  b[5] = mss >> 8;
-  b.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0], F);
-  const ip = F + 14;
-  b.set([0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2], ip);
-  writeU16(b, ip + 2, 20 + 32 + payload);
-  const tcp = ip + 20;
-  writeU16(b, tcp, 40000);
-  writeU16(b, tcp + 2, 5201);
-  writeU32(b, tcp + 4, 0xfffff000); // wraps during the train
-  writeU32(b, tcp + 8, 777);
-  b[tcp + 12] = 8 << 4;
-  b[tcp + 13] = 0x18; // ACK|PSH
-  b.set([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2], tcp + 20); // NOP NOP timestamps
-  for (let i = 0; i < payload; i++) b[F + HL + i] = (i * 7 + 3) & 255;
-  return b;
-}
-
-const tcpOk = (b: Uint8Array, ip: number): boolean => {
-  const tot = readU16(b, ip + 2);
-  const s = sum16(b, ip + 12, ip + 20, 6 + tot - 20);
-  return fold(sum16(b, ip + 20, ip + tot, s)) === 0xffff;
-};
+/** A TSO super-frame over IPv4 (GSO_TCPV4) whose sequence wraps during the train. */
+const superFrame = (payload: number, mss: number): Uint8Array => tsoSuperFrame({ v6: false, payload, mss, seq: 0xfffff000, fill: [7, 3] });
+const tcpOk = (b: Uint8Array, ip: number): boolean => tcpChecksumOk(b, ip, false);
 
 test('segmentTcp: MSS-sized frames with valid IP/TCP checksums, sequence, flags, VXLAN header', () => {
   const mss = 1398;
@@ -137,37 +114,11 @@ test('gather mode: headers only, payload left in place; checksums still valid; c
 // IPv6
 
 const HL6 = 14 + 40 + 32;
-const SRC6 = [0xfd, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
-const DST6 = [0xfd, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3];
 
 /** A TSO super-frame over IPv6 (GSO_TCPV6), flow label 0x12345, as a TAP hands it over. */
-function superFrame6(payload: number, mss: number): Uint8Array {
-  const b = new Uint8Array(F + HL6 + payload);
-  b[1] = 4; // GSO_TCPV6
-  b[4] = mss & 255;
-  b[5] = mss >> 8;
-  b.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd], F);
-  const ip = F + 14;
-  b.set([0x60, 0x01, 0x23, 0x45, 0, 0, 6, 64, ...SRC6, ...DST6], ip);
-  writeU16(b, ip + 4, 32 + payload);
-  const tcp = ip + 40;
-  writeU16(b, tcp, 40000);
-  writeU16(b, tcp + 2, 5201);
-  writeU32(b, tcp + 4, 0xfffff000);
-  writeU32(b, tcp + 8, 777);
-  b[tcp + 12] = 8 << 4;
-  b[tcp + 13] = 0x18;
-  b.set([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2], tcp + 20);
-  for (let i = 0; i < payload; i++) b[F + HL6 + i] = (i * 11 + 5) & 255;
-  return b;
-}
-
+const superFrame6 = (payload: number, mss: number): Uint8Array => tsoSuperFrame({ v6: true, payload, mss, seq: 0xfffff000, flowLabel: 0x12345, fill: [11, 5] });
 /** Full TCP checksum over IPv6 (pseudo-header: addresses, upper-layer length, next header). */
-const tcp6Ok = (b: Uint8Array, ip: number): boolean => {
-  const plen = readU16(b, ip + 4);
-  const s = sum16(b, ip + 8, ip + 40, 6 + plen);
-  return fold(sum16(b, ip + 40, ip + 40 + plen, s)) === 0xffff;
-};
+const tcp6Ok = (b: Uint8Array, ip: number): boolean => tcpChecksumOk(b, ip, true);
 
 /** The GRO train segmentTcp makes of a v6 super-frame, 2 bytes into a fresh buffer (as udpBatch lays it out). */
 function train6(payload: number, mss: number): { buf: Uint8Array; total: number; size: number; count: number; sf: Uint8Array } {

@@ -4,40 +4,15 @@
  * the bytes (a train for coalesceTcp, a virtio header + frame for segmentTcp and rxVnetHeader).
  */
 import { coalesceTcp, newSegOut, rxVnetHeader, segmentTcp } from '../../../../plugins/datapath/vxlan/src/gso.ts';
-import { fold, readU16, sum16, writeU16, writeU32 } from '../../../../plugins/datapath/vxlan/src/frames.ts';
+import { fold, readU16, sum16, writeU16 } from '../../../../plugins/datapath/vxlan/src/frames.ts';
+import { tcpChecksumOk, tsoSuperFrame } from '../../../../plugins/datapath/vxlan/src/gso-frames.ts';
 import { bytesMix, must, type Harness } from '../lib.ts';
 
 const PAD = 0xa5;
 const ETH = 14;
 
 /** A TSO super-frame (virtio header + Ethernet + IP + TCP with 12 bytes of options + payload). */
-function superFrame(v6: boolean, payload: number, mss: number): Uint8Array {
-  const iphl = v6 ? 40 : 20;
-  const hl = ETH + iphl + 32;
-  const b = new Uint8Array(10 + hl + payload);
-  b[1] = v6 ? 4 : 1;
-  b[4] = mss & 255;
-  b[5] = mss >> 8;
-  b.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, v6 ? 0x86 : 0x08, v6 ? 0xdd : 0], 10);
-  const ip = 10 + ETH;
-  if (v6) {
-    b.set([0x60, 0, 0, 7, 0, 0, 6, 64, 0xfd, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0xfd, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3], ip);
-    writeU16(b, ip + 4, 32 + payload);
-  } else {
-    b.set([0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2], ip);
-    writeU16(b, ip + 2, 20 + 32 + payload);
-  }
-  const tcp = ip + iphl;
-  writeU16(b, tcp, 40000);
-  writeU16(b, tcp + 2, 5201);
-  writeU32(b, tcp + 4, 0xffffff00);
-  writeU32(b, tcp + 8, 777);
-  b[tcp + 12] = 8 << 4;
-  b[tcp + 13] = 0x18;
-  b.set([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2], tcp + 20);
-  for (let i = 0; i < payload; i++) b[10 + hl + i] = (i * 7 + 3) & 255;
-  return b;
-}
+const superFrame = (v6: boolean, payload: number, mss: number): Uint8Array => tsoSuperFrame({ v6, payload, mss, seq: 0xffffff00, flowLabel: 7, fill: [7, 3] });
 
 /** The GRO train segmentTcp makes of `sf`, behind its 2-byte segment size. */
 function trainSeed(sf: Uint8Array): Uint8Array {
@@ -71,15 +46,7 @@ export const GSO_SEEDS: readonly Uint8Array[] = [
 ];
 
 /** TCP checksum of the segment whose IP header is at `ip` checks out (IPv4 or IPv6 pseudo-header). */
-function tcpValid(b: Uint8Array, ip: number, v6: boolean): boolean {
-  if (v6) {
-    const plen = readU16(b, ip + 4);
-    return fold(sum16(b, ip + 40, ip + 40 + plen, sum16(b, ip + 8, ip + 40, 6 + plen))) === 0xffff;
-  }
-  const ihl = (b[ip]! & 15) * 4;
-  const tot = readU16(b, ip + 2);
-  return fold(sum16(b, ip + ihl, ip + tot, sum16(b, ip + 12, ip + 20, 6 + tot - ihl))) === 0xffff;
-}
+const tcpValid = tcpChecksumOk;
 
 export const gso: Harness = {
   name: 'gso',
