@@ -156,6 +156,8 @@ export class Manager {
   private readonly now: () => number;
   private readonly log: Logger;
   private readonly sessions = new Set<Session>();
+  /** Every accepted socket, also those still in their handshake or refused: close() destroys them all (server.close waits for each). */
+  private readonly sockets = new Set<net.Socket>();
   private readonly lastSeen = new Map<string, number>();
   private server: net.Server | undefined;
   private presence: Presence | undefined;
@@ -459,6 +461,12 @@ export class Manager {
     const server = net.createServer((sock) => {
       this.stats.connections++;
       sock.on('error', () => {});
+      if (this.closed) {
+        sock.destroy();
+        return;
+      }
+      this.sockets.add(sock);
+      sock.once('close', () => this.sockets.delete(sock));
       if (this.pending >= MAX_PENDING_HANDSHAKES) {
         this.stats.badConnections++;
         sock.destroy();
@@ -873,6 +881,10 @@ export class Manager {
     if (this.pushTimer !== undefined) clearImmediate(this.pushTimer);
     for (const s of this.sessions) s.conn.destroy();
     this.sessions.clear();
+    // A connection still in its handshake, or one refused and half-closed, is no session yet: it
+    // would keep server.close from ever calling back (a node reconnecting during a demotion).
+    for (const sock of this.sockets) sock.destroy();
+    this.sockets.clear();
     const server = this.server;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
     await this.presence?.stop();
