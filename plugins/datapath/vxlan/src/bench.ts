@@ -96,13 +96,26 @@ interface Result {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `cmd` in `ns` without blocking the event loop (timers such as the scraper keep firing); its stdout. */
-function execAsync(lab: Lab, ns: string, cmd: string, argv: readonly string[]): Promise<string> {
+function execAsync(lab: Lab, ns: string, cmd: string, argv: readonly string[], timeoutMs = 60_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const p = lab.spawn(ns, cmd, [...argv]);
     let out = '';
+    // An iperf3 test now and then never ends (seen once in 160 one-second windows): killed, and
+    // the caller tries the window again, rather than the bench waiting forever.
+    const timer = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`${cmd} ${argv.join(' ')} did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
     p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    p.once('error', reject);
-    p.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${argv.join(' ')} exited with ${code}`))));
+    p.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    p.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${argv.join(' ')} exited with ${code}`));
+    });
   });
 }
 
@@ -122,21 +135,35 @@ let paired: Paired | undefined;
  * machine's state, so the ratio of a pair cancels the slow drift that separate setups suffer.
  */
 async function pairedMetrics(lab: Lab, client: string, server: string, dst: string, scrape: () => void): Promise<Paired> {
-  const srv = lab.spawn(server, 'iperf3', ['-s', '-B', dst]);
+  let srv = lab.spawn(server, 'iperf3', ['-s', '-B', dst]);
   try {
     await sleep(300);
     let scrapes = 0;
     let onMs = 0;
-    const window = async (on: boolean, udp: boolean): Promise<number> => {
+    const once = async (on: boolean, udp: boolean): Promise<number> => {
       const t0 = performance.now();
       const timer = on ? setInterval(() => { scrape(); scrapes++; }, scrapeMs) : undefined;
       try {
-        const out = await execAsync(lab, client, 'iperf3', udp ? ['-c', dst, '-u', '-l', '64', '-b', '0', '-t', '1', '-J'] : ['-c', dst, '-t', '1', '-J']);
+        const out = await execAsync(lab, client, 'iperf3', udp ? ['-c', dst, '-u', '-l', '64', '-b', '0', '-t', '1', '-J'] : ['-c', dst, '-t', '1', '-J'], 15_000);
         const j = JSON.parse(out) as { end: { sum_received?: { bits_per_second: number }; sum?: { packets: number; lost_packets: number; seconds: number } } };
         return udp ? (j.end.sum!.packets - j.end.sum!.lost_packets) / j.end.sum!.seconds : j.end.sum_received!.bits_per_second / 1e9;
       } finally {
         if (timer !== undefined) clearInterval(timer);
         if (on) onMs += performance.now() - t0;
+      }
+    };
+    /** A window whose iperf3 hung or failed is tried again (up to 3 times) with a fresh server. */
+    const window = async (on: boolean, udp: boolean): Promise<number> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await once(on, udp);
+        } catch (e) {
+          if (attempt >= 3) throw e;
+          console.error(`  pairs: ${(e as Error).message}; trying the window again`);
+          await lab.kill(srv);
+          srv = lab.spawn(server, 'iperf3', ['-s', '-B', dst]);
+          await sleep(300);
+        }
       }
     };
     const tcp: number[] = [];
