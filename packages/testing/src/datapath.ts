@@ -220,3 +220,21 @@ export function testDataPath(name: string, opts: DataPathSuiteOptions): void {
 
   f.run();
 }
+
+/**
+ * `addPeer` refuses a VTEP of the other address family than the local underlay address, naming
+ * the peer's node, both addresses and their families (@weft/net's vtepFamilyMismatch, raised by
+ * each data path with its own code). `add` makes the call that must be refused.
+ */
+export function assertVtepFamilyRefused(add: () => unknown, o: { readonly node: string; readonly vtep: string; readonly vtepFamily: 4 | 6; readonly local: string; readonly localFamily: 4 | 6 }): void {
+  try {
+    add();
+  } catch (e) {
+    const msg = String((e as { error?: { message?: string } }).error?.message ?? e);
+    assert.match(msg, `node "${o.node}"`);
+    assert.match(msg, `${o.vtep} (IPv${o.vtepFamily})`);
+    assert.match(msg, `${o.local} (IPv${o.localFamily})`);
+    return;
+  }
+  assert.unreachable(`an IPv${o.vtepFamily} VTEP was accepted on an IPv${o.localFamily} underlay`);
+}

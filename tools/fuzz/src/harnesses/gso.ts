@@ -45,9 +45,6 @@ export const GSO_SEEDS: readonly Uint8Array[] = [
   withSize(0, superFrame(true, 1000, 280)),
 ];
 
-/** TCP checksum of the segment whose IP header is at `ip` checks out (IPv4 or IPv6 pseudo-header). */
-const tcpValid = tcpChecksumOk;
-
 export const gso: Harness = {
   name: 'gso',
   what: 'coalesceTcp (copy and gather), segmentTcp and rxVnetHeader of the vxlan data path on random and mutated IPv4/IPv6 GRO trains and TSO super-frames; no throw, nothing written outside the train or frame, a refused train left untouched, a coalesced super-frame carries exactly the trains\' payloads in order with a coherent virtio header and a checksum that completes, every segment of segmentTcp has a valid TCP checksum and together they carry exactly the super-frame\'s payload',
@@ -118,7 +115,7 @@ export const gso: Harness = {
             must(v6 ? readU16(fr, ip + 4) === fr.length - 10 - ETH - 40 : readU16(fr, ip + 2) === fr.length - 10 - ETH, 'IP length of the whole');
             const t = ip + iphl;
             writeU16(fr, t + 16, ~fold(sum16(fr, t, fr.length, 0)) & 0xffff);
-            must(tcpValid(fr, ip, v6), 'the partial checksum does not complete to a valid one');
+            must(tcpChecksumOk(fr, ip, v6), 'the partial checksum does not complete to a valid one');
           }
         }
         // segmentTcp on [virtio header | frame]: output after the frame, in the same buffer.
@@ -145,7 +142,7 @@ export const gso: Harness = {
             for (let s = 0; s < sg.count; s++) {
               const o = out + s * sg.size;
               const end = Math.min(o + sg.size, out + sg.total);
-              must(tcpValid(buf, o + 8 + ETH, v6), `segment ${s} has a bad TCP checksum`);
+              must(tcpChecksumOk(buf, o + 8 + ETH, v6), `segment ${s} has a bad TCP checksum`);
               let same = true;
               for (let i = o + 8 + hl; i < end; i++) same &&= buf[i] === buf[k++];
               must(same, `segment ${s} payload differs from the super-frame's`);
