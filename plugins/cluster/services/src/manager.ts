@@ -149,7 +149,9 @@ export function createManager(s: Shared): Manager {
       const cur = tb.get(CLUSTER_NETWORK, TASKS_TABLE, k);
       if (cur === undefined || cur.deleted || dec.decode(cur.value) !== dec.decode(v)) tb.put(CLUSTER_NETWORK, TASKS_TABLE, k, v);
     }
-    for (const e of tb.entries(CLUSTER_NETWORK, TASKS_TABLE)) if (!want.has(e.key)) tb.delete(CLUSTER_NETWORK, TASKS_TABLE, e.key);
+    const withdrawn = tb.entries(CLUSTER_NETWORK, TASKS_TABLE).filter((e) => !want.has(e.key));
+    for (const e of withdrawn) tb.delete(CLUSTER_NETWORK, TASKS_TABLE, e.key);
+    if (withdrawn.length > 0) ctx.log.info('services: task assignments withdrawn', { tasks: withdrawn.map((e) => e.key), services: all.length });
     const mesh = new Map<string, Uint8Array>();
     for (const s of all) {
       const ports = publishedPorts(s.Spec, 'ingress');

@@ -43,12 +43,16 @@ export function createNodeSide(s: Shared): NodeSide {
   async function nodePassOnce(): Promise<void> {
     const tb = tables();
     const self = nodeName();
-    const desired = new Map<string, TaskAssignment>();
-    for (const e of tb.entries(CLUSTER_NETWORK, TASKS_TABLE)) {
-      const a = decodeJson(TaskAssignment, e.value);
-      if (a !== undefined && a.node === self && a.id === e.key) desired.set(a.id, a);
-    }
+    const assignedHere = (): Map<string, TaskAssignment> => {
+      const out = new Map<string, TaskAssignment>();
+      for (const e of tb.entries(CLUSTER_NETWORK, TASKS_TABLE)) {
+        const a = decodeJson(TaskAssignment, e.value);
+        if (a !== undefined && a.node === self && a.id === e.key) out.set(a.id, a);
+      }
+      return out;
+    };
     const local = (await getJson<Record<string, string>>(ctx.store, LOCAL_KEY)) ?? {};
+    let desired = assignedHere();
     const grace = ctx.config.orphanGraceMs ?? ORPHAN_GRACE_MS;
     const published = meshEntries.view(tb, ctx.now(), grace);
     const vips = vipEntries.view(tb, ctx.now(), grace);
@@ -58,6 +62,12 @@ export function createNodeSide(s: Shared): NodeSide {
       return;
     }
     const sandboxes = new Map((await engine().sandboxes()).map((s) => [s.Name, s]));
+    // The tasks table read again, at one moment with no await in between: the assignments and the
+    // entries of the local tasks must come from the same view. (An assignment that arrived while
+    // the sandboxes were listed, e.g. the leader republishing after its restart, was once taken
+    // for a task moved elsewhere: the node removed its task and made it again.)
+    desired = assignedHere();
+    const entries = new Map(Object.keys(local).map((id) => [id, tb.get(CLUSTER_NETWORK, TASKS_TABLE, id)]));
     const report = (id: string, st: Omit<TaskStatus, 'node' | 'ts'>) => {
       const v: TaskStatus = { ...st, node: self, ts: now() };
       const cur = tb.get(CLUSTER_NETWORK, STATUS_TABLE, id);
@@ -82,11 +92,15 @@ export function createNodeSide(s: Shared): NodeSide {
         // Deleted by the manager (a tombstone) or assigned elsewhere: remove now. Merely absent
         // (the leader's entries forgotten while it restarts, or our tables still syncing): keep
         // the task running for a while, so a leader restart restarts no task.
-        if (tb.get(CLUSTER_NETWORK, TASKS_TABLE, id) === undefined) {
+        const entry = entries.get(id);
+        if (entry === undefined) {
           const since = missingSince.get(id) ?? ctx.now();
           missingSince.set(id, since);
           if (ctx.now() - since < (ctx.config.orphanGraceMs ?? ORPHAN_GRACE_MS)) continue;
           ctx.log.info('services: removing a task no manager has assigned for a while', { task: name });
+        } else {
+          const moved = entry.deleted ? undefined : decodeJson(TaskAssignment, entry.value);
+          ctx.log.info(entry.deleted ? 'services: removing a task the manager deleted' : 'services: removing a task assigned elsewhere', { task: name, by: entry.owner, ...(moved !== undefined ? { assignedTo: moved.node } : {}) });
         }
         missingSince.delete(id);
         await removeSandbox(name);
@@ -107,7 +121,10 @@ export function createNodeSide(s: Shared): NodeSide {
       const cur = tb.get(CLUSTER_NETWORK, STATUS_TABLE, a.id);
       const st = cur === undefined || cur.deleted ? undefined : decodeJson(TaskStatus, cur.value);
       if (st?.state === 'failed' || st?.state === 'rejected') continue; // reported; waiting for the manager
-      if (sandboxes.has(a.name)) await removeSandbox(a.name); // left over from an interrupted start
+      if (sandboxes.has(a.name)) {
+        ctx.log.info('services: removing a sandbox left over from an interrupted task start', { task: a.name });
+        await removeSandbox(a.name);
+      }
       try {
         const sb = await engine().createSandbox(
           {

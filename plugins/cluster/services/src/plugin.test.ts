@@ -54,6 +54,8 @@ const ports = createPorts();
 // ---- a fake engine: sandboxes are records; "processes" can be killed
 interface FakeEngine extends Engine {
   readonly boxes: Map<string, { req: SandboxCreateRequest; task?: TaskOptions; state: 'running' | 'exited' }>;
+  /** Run while `sandboxes()` lists (something that happens while a node pass waits for the list). */
+  whileListing?: (() => void) | undefined;
 }
 const NETS: NetDef[] = [
   { Id: 'n1id', Name: 'web', Driver: 'overlay', Scope: 'swarm', Options: {}, Labels: {}, Attachable: false, Internal: false, Encrypted: false, EnableIPv6: false, Subnets: [], VNIs: [4097], Created: '' },
@@ -73,7 +75,7 @@ function fakeEngine(nets: NetDef[]): FakeEngine {
   };
   const resolve = async (ref: string) => nets.find((d) => d.Id === ref || d.Name === ref) ?? raise(errors.notFound('engine', `network "${ref}" not found`));
   const checks: RemoveCheck[] = [];
-  return {
+  const engine: FakeEngine = {
     boxes,
     async stopSandbox() {
       raise(errors.notImplemented('engine', 'stop is not used by the services plugin'));
@@ -98,6 +100,7 @@ function fakeEngine(nets: NetDef[]): FakeEngine {
       if (!boxes.delete(name)) raise(errors.notFound('engine', `sandbox "${name}" not found`));
     },
     async sandboxes() {
+      engine.whileListing?.();
       return [...boxes.keys()].map(view);
     },
     async sandbox(name) {
@@ -125,6 +128,7 @@ function fakeEngine(nets: NetDef[]): FakeEngine {
       if (i >= 0) nets.splice(i, 1);
     },
   } as FakeEngine;
+  return engine;
 }
 
 interface Node {
@@ -365,6 +369,26 @@ test('a leader restart restarts no task: assignments forgotten without a tombsto
     await new Promise((r) => setTimeout(r, 350));
     await a.api.reconcile();
     assert.not.ok(a.engine.boxes.has(name!), 'removed after the grace');
+    // The leader's entries vanish again and come back while the node lists its sandboxes: what it
+    // read before the list (no assignment) and after it (an entry) is not taken for a task moved
+    // elsewhere; the sandbox is kept, not removed and made again.
+    c.leader.down = false;
+    await c.settle();
+    const [again] = [...a.engine.boxes.keys()];
+    assert.ok(again !== undefined);
+    const saved = [...c.tables.rows.values()].filter((e) => e.network === '_cluster' && e.table === 'tasks');
+    for (const [k, e] of c.tables.rows) if (e.network === '_cluster' && e.table === 'tasks') c.tables.rows.delete(k);
+    a.engine.whileListing = () => {
+      a.engine.whileListing = undefined;
+      for (const e of saved) c.tables.forNode('m').put(e.network, e.table, e.key, e.value);
+    };
+    const made: string[] = [];
+    const create = a.engine.createSandbox.bind(a.engine);
+    a.engine.createSandbox = (req, task) => (made.push(req.Name), create(req, task));
+    await a.api.reconcile();
+    await a.api.reconcile();
+    assert.equal(made, [], 'no sandbox made again');
+    assert.ok(a.engine.boxes.has(again!), 'the same sandbox, running');
   } finally {
     await c.stop();
   }

@@ -96,7 +96,7 @@ interface Result {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `cmd` in `ns` without blocking the event loop (timers such as the scraper keep firing); its stdout. */
-function execAsync(lab: Lab, ns: string, cmd: string, argv: readonly string[], timeoutMs = 60_000): Promise<string> {
+function execAsync(lab: Lab, ns: string, cmd: string, argv: readonly string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const p = lab.spawn(ns, cmd, [...argv]);
     let out = '';
