@@ -23,6 +23,8 @@ if (!root) {
     assert.is(r.resolved, 1000);
     assert.equal(r.pingFailed, [], 'every sampled endpoint answers ping');
     assert.is(r.pinged, 20);
+    assert.is(r.removed, 20);
+    assert.is(r.removedLeftovers, 0, 'an endpoint removed through the API takes its device with it');
     assert.is(r.leftoverTaps, 0, 'every endpoint device (TAP or veth) went away');
     // Memory must stay far from what 10,000 endpoints could not afford (1 MiB each would be 10 GB).
     assert.ok(r.rssPerEndpoint < MiB, `${(r.rssPerEndpoint / 1024).toFixed(0)} KiB RSS per endpoint`);

@@ -10,7 +10,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Counters, DataPath, DataPathNetwork } from '@weft/kernel';
+import type { Counters, DataPath, DataPathNetwork, PeerSpec, PortSpec } from '@weft/kernel';
 
 export interface DataPathInstance {
   readonly dataPath: DataPath;
@@ -237,4 +237,34 @@ export function assertVtepFamilyRefused(add: () => unknown, o: { readonly node: 
     return;
   }
   assert.unreachable(`an IPv${o.vtepFamily} VTEP was accepted on an IPv${o.localFamily} underlay`);
+}
+
+/** One host of `connectPair`: its data path, its underlay address and the port made on it. */
+export interface PairEnd<N extends DataPathNetwork = DataPathNetwork> {
+  readonly dataPath: { ensureNetwork(net: N): Promise<unknown>; addPort(p: PortSpec): Promise<unknown>; addPeer(p: PeerSpec): void };
+  /** This host's underlay address: the `vtep` of the peer entry the other host gets. */
+  readonly vtep: string;
+  /** The sandbox port made on this host (in the pair's network). */
+  readonly port: Omit<PortSpec, 'network'>;
+  /** More of the peer entry the other host gets for this port (node, name, VTEP port, data plane). */
+  readonly peer?: Pick<PeerSpec, 'node' | 'name' | 'vtepPort' | 'dataplane'>;
+}
+
+/**
+ * The two-host set-up of data-path tests and benches: `net` on both hosts, one port on each, and
+ * each port a peer of the other host (its addresses without the prefix length, at the host's VTEP).
+ */
+export async function connectPair<N extends DataPathNetwork>(net: N, a: PairEnd<N>, b: PairEnd<N>): Promise<void> {
+  await a.dataPath.ensureNetwork(net);
+  await b.dataPath.ensureNetwork(net);
+  await a.dataPath.addPort({ network: net.id, ...a.port });
+  await b.dataPath.addPort({ network: net.id, ...b.port });
+  a.dataPath.addPeer(peerOf(net.id, b));
+  b.dataPath.addPeer(peerOf(net.id, a));
+}
+
+function peerOf(network: string, e: Pick<PairEnd, 'vtep' | 'port' | 'peer'>): PeerSpec {
+  const bare = (cidr: string) => cidr.split('/')[0]!;
+  const { mac, ipv4, ipv6 } = e.port;
+  return { network, mac, ...(ipv4 !== undefined ? { ipv4: bare(ipv4) } : {}), ...(ipv6 !== undefined ? { ipv6: bare(ipv6) } : {}), vtep: e.vtep, ...e.peer };
 }

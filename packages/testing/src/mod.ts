@@ -8,7 +8,7 @@ export type { IpamDriverSuiteOptions } from './ipam-driver.ts';
 export { recordingDataPath, dataPathPlugin, memoryClusterStorePlugin, resetMemoryClusterStores } from './doubles.ts';
 export type { RecordingDataPath } from './doubles.ts';
 export { testStore, type StoreSuiteOptions } from './store.ts';
-export { assertVtepFamilyRefused, testDataPath, type DataPathHosts, type DataPathInstance, type DataPathSuiteOptions } from './datapath.ts';
+export { assertVtepFamilyRefused, connectPair, testDataPath, type PairEnd, type DataPathHosts, type DataPathInstance, type DataPathSuiteOptions } from './datapath.ts';
 export { testCipher, testKey, testRing, totalDrops } from './cipher.ts';
 export { tsFileCommand, tsModuleCommand } from './runtime.ts';
 export type { CipherConformanceOptions, CipherFactory } from './cipher.ts';

@@ -113,6 +113,10 @@ export interface EndpointScaleResult {
   readonly pingFailed: readonly string[];
   /** Endpoints whose first echo went unanswered (they count as reached if a retry answered). */
   readonly pingRetried: readonly string[];
+  /** Endpoints removed one by one through the API before the cleanup (the sampled ones). */
+  readonly removed: number;
+  /** Of their devices, how many were still in the endpoints' namespace after their removal (must be 0). */
+  readonly removedLeftovers: number;
   /** Endpoint devices (TAPs or veths) left in the hosts after cleanup (must be 0). */
   readonly leftoverTaps: number;
   readonly teardownSeconds: number;
@@ -289,6 +293,11 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
       }
     }
     log(`pinged ${picks.length - pingFailed.length}/${picks.length} random endpoints by name from ${h2.name} (${pingRetried.length} needed a second try)`);
+    // The sampled endpoints removed through the API, as a user would: each takes its device with
+    // it (the cleanup below deletes whole namespaces, which would hide a device the agent forgot).
+    for (const n of picks) await h1.client.sandboxRemove(n, true);
+    const removedLeftovers = countLinks(used === 'kernel' ? 'veth' : 'tun', bareNs) - (o.endpoints - picks.length);
+    log(`removed ${picks.length} endpoints through the API: ${removedLeftovers} of their devices left`);
     result = {
       endpoints: o.endpoints,
       clusterStore: storeKind,
@@ -308,6 +317,8 @@ export async function endpointScale(o: EndpointScaleOptions): Promise<EndpointSc
       pinged: picks.length - pingFailed.length,
       pingFailed,
       pingRetried,
+      removed: picks.length,
+      removedLeftovers,
     };
   } catch (e) {
     if (deaths.length > 0) throw new Error(`${(e as Error).message}; ${deaths.join('; ')}`);

@@ -91,6 +91,7 @@ if (only !== 'agents') {
   check(r.remoteEntries >= r.endpoints + 1, `other host's endpoints table holds all ${r.endpoints} (+ its probe)`);
   check(r.resolveWrong.length === 0, `${r.resolved}/${r.endpoints} names resolve to their address${r.resolveWrong.length > 0 ? ` (wrong or missing: ${r.resolveWrong.slice(0, 5).join(', ')}...)` : ''}`);
   check(r.pingFailed.length === 0, `${r.pinged}/${r.pinged + r.pingFailed.length} random endpoints answer ping by name${r.pingFailed.length > 0 ? ` (lost: ${r.pingFailed.join(', ')})` : ''}; first echo unanswered for ${r.pingRetried.length}${r.pingRetried.length > 0 ? ` (${r.pingRetried.join(', ')})` : ''}`);
+  check(r.removedLeftovers === 0, `${r.removed} endpoints removed through the API took their devices with them (${r.removedLeftovers} left)`);
   check(r.leftoverTaps === 0, `no endpoint device left after cleanup (${r.leftoverTaps})`);
   console.log(`JSON ${JSON.stringify({ scenario: 'endpoints', ...r, resolveWrong: r.resolveWrong.length })}`);
 }

@@ -12,6 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { rootSkipReason, twoHosts, withLab, type Lab } from '@weft/sys';
+import { connectPair } from '@weft/testing';
 import { createKernelDataPath, type KernelDataPath } from './mod.ts';
 
 const args = process.argv.slice(2);
@@ -90,12 +91,11 @@ async function oneRun(order: readonly ('kernel' | 'weftkernel')[]): Promise<Reco
         dps.push(await createKernelDataPath({ dataPathAddr: a2, netns: h2, prefix: `${prefix}b-` }));
         const [d1, d2] = dps as [KernelDataPath, KernelDataPath];
         const net = { id: 'bench', vni: 4200, mtu, encrypted: false, internal: false, gateways: ['10.7.0.1/24'] };
-        await d1.ensureNetwork(net);
-        await d2.ensureNetwork(net);
-        await d1.addPort({ network: 'bench', endpointId: 'e1', mac: '02:42:0a:07:00:02', ipv4: '10.7.0.2/24', ifname: 'wftb1', dstName: 'eth0', netns: w1 });
-        await d2.addPort({ network: 'bench', endpointId: 'e2', mac: '02:42:0a:07:00:03', ipv4: '10.7.0.3/24', ifname: 'wftb2', dstName: 'eth0', netns: w2 });
-        d1.addPeer({ network: 'bench', mac: '02:42:0a:07:00:03', ipv4: '10.7.0.3', vtep: a2 });
-        d2.addPeer({ network: 'bench', mac: '02:42:0a:07:00:02', ipv4: '10.7.0.2', vtep: a1 });
+        await connectPair(
+          net,
+          { dataPath: d1, vtep: a1, port: { endpointId: 'e1', mac: '02:42:0a:07:00:02', ipv4: '10.7.0.2/24', ifname: 'wftb1', dstName: 'eth0', netns: w1 } },
+          { dataPath: d2, vtep: a2, port: { endpointId: 'e2', mac: '02:42:0a:07:00:03', ipv4: '10.7.0.3/24', ifname: 'wftb2', dstName: 'eth0', netns: w2 } },
+        );
         results['weftkernel'] = await measure(lab, w1, w2, '10.7.0.3');
         await d1.removeNetwork('bench');
         await d2.removeNetwork('bench');

@@ -6,7 +6,7 @@
  */
 import * as assert from 'uvu/assert';
 import { test } from 'uvu';
-import { assertVtepFamilyRefused } from '@weft/testing';
+import { assertVtepFamilyRefused, connectPair } from '@weft/testing';
 import { twoHosts, withLab } from '@weft/sys';
 import { createVxlanDataPath, type VxlanDataPath } from '@weft/vxlan';
 import { createKernelDataPath, type KernelDataPath } from './datapath.ts';
@@ -33,12 +33,11 @@ rootTest('IPv6 underlay: kernel vxlan (local6, FDB dst v6) and the userspace swi
       kdp = await createKernelDataPath({ dataPathAddr: A1, netns: h1, prefix, sweepMs: 600_000 });
       assert.is(kdp.unavailable, undefined, 'the kernel path is usable here');
       udp = await createVxlanDataPath({ dataPathAddr: A2, netns: h2 });
-      await kdp.ensureNetwork(net);
-      await udp.ensureNetwork(net);
-      await kdp.addPort({ network: 'k6', endpointId: 'e1', mac: m1, ipv4: '10.56.0.2/24', ipv6: 'fd00:56::2/64', ifname: 'wftk61', dstName: 'eth0', netns: s1 });
-      await udp.addPort({ network: 'k6', endpointId: 'e2', mac: m2, ipv4: '10.56.0.3/24', ipv6: 'fd00:56::3/64', ifname: 'wftk62', dstName: 'eth0', netns: s2 });
-      kdp.addPeer({ network: 'k6', mac: m2, ipv4: '10.56.0.3', ipv6: 'fd00:56::3', vtep: A2, node: 'h2' });
-      udp.addPeer({ network: 'k6', mac: m1, ipv4: '10.56.0.2', ipv6: 'fd00:56::2', vtep: A1, dataplane: 'kernel', node: 'h1' });
+      await connectPair(
+        net,
+        { dataPath: kdp, vtep: A1, port: { endpointId: 'e1', mac: m1, ipv4: '10.56.0.2/24', ipv6: 'fd00:56::2/64', ifname: 'wftk61', dstName: 'eth0', netns: s1 }, peer: { node: 'h1', dataplane: 'kernel' } },
+        { dataPath: udp, vtep: A2, port: { endpointId: 'e2', mac: m2, ipv4: '10.56.0.3/24', ipv6: 'fd00:56::3/64', ifname: 'wftk62', dstName: 'eth0', netns: s2 }, peer: { node: 'h2' } },
+      );
       const ns = kdp.namespaceOf('k6')!;
       const link = lab.exec(ns, 'ip', ['-d', 'link', 'show', 'vxlan0']);
       assert.match(link, `local ${A1}`, `the vxlan device's local is the IPv6 VTEP:\n${link}`);

@@ -30,6 +30,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { connect } from 'node:net';
 import { rmSync } from 'node:fs';
 import { rootSkipReason, twoHosts, withLab, type Lab } from '@weft/sys';
+import { connectPair } from '@weft/testing';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { createKernel, formatError, initialRing, toKeyRing, type Cipher, type Kernel, type PluginEntry } from '@weft/kernel';
 import { createVxlanDataPath, LOW_LATENCY, type VxlanDataPath } from './mod.ts';
@@ -372,12 +373,11 @@ async function oneRun(): Promise<Record<string, Result>> {
         // weft, weftenc with --v6-pairs: dual-stack, IPv6 measured against IPv4 on this network.
         const v6 = v6Pairs > 0 && (V6_MODES as readonly string[]).includes(mode);
         const net = { id: 'bench', vni: 4200, mtu: enc ? mtu - (ciphers[0]?.overhead ?? 28) : mtu, encrypted: enc, internal: false, gateways: v6 ? ['10.7.0.1/24', 'fd00:7::1/64'] : ['10.7.0.1/24'] };
-        await d1.ensureNetwork(net);
-        await d2.ensureNetwork(net);
-        await d1.addPort({ network: 'bench', endpointId: 'e1', mac: '02:42:0a:07:00:02', ipv4: '10.7.0.2/24', ...(v6 ? { ipv6: 'fd00:7::2/64' } : {}), ifname: 'wftb1', dstName: 'eth0', netns: w1 });
-        await d2.addPort({ network: 'bench', endpointId: 'e2', mac: '02:42:0a:07:00:03', ipv4: '10.7.0.3/24', ...(v6 ? { ipv6: 'fd00:7::3/64' } : {}), ifname: 'wftb2', dstName: 'eth0', netns: w2 });
-        d1.addPeer({ network: 'bench', mac: '02:42:0a:07:00:03', ipv4: '10.7.0.3', ...(v6 ? { ipv6: 'fd00:7::3' } : {}), vtep: a2 });
-        d2.addPeer({ network: 'bench', mac: '02:42:0a:07:00:02', ipv4: '10.7.0.2', ...(v6 ? { ipv6: 'fd00:7::2' } : {}), vtep: a1 });
+        await connectPair(
+          net,
+          { dataPath: d1, vtep: a1, port: { endpointId: 'e1', mac: '02:42:0a:07:00:02', ipv4: '10.7.0.2/24', ...(v6 ? { ipv6: 'fd00:7::2/64' } : {}), ifname: 'wftb1', dstName: 'eth0', netns: w1 } },
+          { dataPath: d2, vtep: a2, port: { endpointId: 'e2', mac: '02:42:0a:07:00:03', ipv4: '10.7.0.3/24', ...(v6 ? { ipv6: 'fd00:7::3/64' } : {}), ifname: 'wftb2', dstName: 'eth0', netns: w2 } },
+        );
         // weftmetrics: read every counter of both hosts while measuring, as /metrics scrapes do.
         let scrapes = 0;
         const scraper = mode !== 'weftmetrics' ? undefined : setInterval(() => {

@@ -19,6 +19,7 @@ import { sodiumPlugin } from '@weft/sodium';
 import { aesGcmPlugin } from '@weft/aes-gcm';
 import { createVxlanDataPath, type VxlanDataPath } from './mod.ts';
 import { pingOk, rootTest, sendRaw } from './testutil.ts';
+import { connectPair } from '@weft/testing';
 import { FRAG_HDR, isFragment } from './frag.ts';
 
 /**
@@ -144,12 +145,11 @@ async function setup(lab: Lab, plugin: PluginEntry['plugin']): Promise<Env> {
   const dp1 = await createVxlanDataPath({ dataPathAddr: a1, netns: h1, cipher: c1 });
   const dp2 = await createVxlanDataPath({ dataPathAddr: a2, netns: h2, cipher: c2 });
   assert.is(dp1.encrypts, true);
-  await dp1.ensureNetwork(net);
-  await dp2.ensureNetwork(net);
-  await dp1.addPort({ network: 'sec', endpointId: 'e1', mac: m1, ipv4: '10.9.0.2/24', ifname: 'wftc1', dstName: 'eth0', netns: s1 });
-  await dp2.addPort({ network: 'sec', endpointId: 'e2', mac: m2, ipv4: '10.9.0.3/24', ifname: 'wftc2', dstName: 'eth0', netns: s2 });
-  dp1.addPeer({ network: 'sec', mac: m2, ipv4: '10.9.0.3', vtep: a2 });
-  dp2.addPeer({ network: 'sec', mac: m1, ipv4: '10.9.0.2', vtep: a1 });
+  await connectPair(
+    net,
+    { dataPath: dp1, vtep: a1, port: { endpointId: 'e1', mac: m1, ipv4: '10.9.0.2/24', ifname: 'wftc1', dstName: 'eth0', netns: s1 } },
+    { dataPath: dp2, vtep: a2, port: { endpointId: 'e2', mac: m2, ipv4: '10.9.0.3/24', ifname: 'wftc2', dstName: 'eth0', netns: s2 } },
+  );
   return { dp1, dp2, c1, c2, k1, k2, s1, s2, h1, h2, a1, a2, ring };
 }
 

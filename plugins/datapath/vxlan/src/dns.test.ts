@@ -18,6 +18,7 @@ import { buildDnsReply, dnsPayload, isDnsQuery, isDnsQuery6, readDnsClient } fro
 import { ipv6TextKey } from './nd.ts';
 import { fold, sum16 } from './frames.ts';
 import { rootTest } from './testutil.ts';
+import { connectPair } from '@weft/testing';
 
 const net = { id: 'dn', vni: 4343, mtu: 1450, encrypted: false, internal: false, gateways: ['10.8.0.1/24'] };
 const m1 = '02:42:0a:08:00:02';
@@ -133,11 +134,6 @@ test("the query's client (source address and MAC, from the frame) goes to the dn
 });
 
 type Addrs = { readonly ipv4?: string; readonly ipv6?: string };
-/** The peer's addresses without their prefix lengths. */
-const peerAddrs = (a: Addrs): Addrs => ({
-  ...(a.ipv4 !== undefined ? { ipv4: a.ipv4.split('/')[0]! } : {}),
-  ...(a.ipv6 !== undefined ? { ipv6: a.ipv6.split('/')[0]! } : {}),
-});
 
 /**
  * Two hosts of `lab`, each with one sandbox (s1: endpoint e1/m1, s2: e2/m2) on network `net`,
@@ -167,12 +163,11 @@ async function withDnsPair(lab: Parameters<Parameters<typeof withLab>[1]>[0], o:
     }
     dp1 = await createVxlanDataPath({ dataPathAddr: a1, netns: h1, dns });
     dp2 = await createVxlanDataPath({ dataPathAddr: a2, netns: h2, dns });
-    await dp1.ensureNetwork(o.net);
-    await dp2.ensureNetwork(o.net);
-    await dp1.addPort({ network: 'dn', endpointId: 'e1', mac: m1, ...o.e1, ifname: 'wftd1', dstName: 'eth0', netns: s1 });
-    await dp2.addPort({ network: 'dn', endpointId: 'e2', mac: m2, ...o.e2, ifname: 'wftd2', dstName: 'eth0', netns: s2 });
-    dp1.addPeer({ network: 'dn', mac: m2, ...peerAddrs(o.e2), vtep: a2 });
-    dp2.addPeer({ network: 'dn', mac: m1, ...peerAddrs(o.e1), vtep: a1 });
+    await connectPair(
+      o.net,
+      { dataPath: dp1, vtep: a1, port: { endpointId: 'e1', mac: m1, ...o.e1, ifname: 'wftd1', dstName: 'eth0', netns: s1 } },
+      { dataPath: dp2, vtep: a2, port: { endpointId: 'e2', mac: m2, ...o.e2, ifname: 'wftd2', dstName: 'eth0', netns: s2 } },
+    );
     await body({ s1, s2, dp1 });
   } finally {
     await dp1?.close();

@@ -13,6 +13,7 @@ import { createKernel, formatError, initialRing, rotate, toKeyRing, type Cipher,
 import { sodiumPlugin } from '@weft/sodium';
 import { createVxlanDataPath, type VxlanDataPath } from './mod.ts';
 import { pingOk, rootTest, sendRaw } from './testutil.ts';
+import { connectPair } from '@weft/testing';
 
 const net = { id: 'obs', vni: 4546, mtu: 1420, encrypted: true, internal: false, gateways: ['10.19.0.1/24'] };
 const m1 = '02:42:0a:13:00:02';
@@ -44,11 +45,11 @@ rootTest('stats: per-peer counters grow with traffic, SA epoch and age per VTEP 
       c2.setKeyRing(toKeyRing(ring));
       dp1 = await createVxlanDataPath({ dataPathAddr: a1, netns: h1, cipher: c1 });
       dp2 = await createVxlanDataPath({ dataPathAddr: a2, netns: h2, cipher: c2 });
-      for (const dp of [dp1, dp2]) await dp.ensureNetwork(net);
-      await dp1.addPort({ network: 'obs', endpointId: 'e1', mac: m1, ipv4: '10.19.0.2/24', ifname: 'wfto1', dstName: 'eth0', netns: s1 });
-      await dp2.addPort({ network: 'obs', endpointId: 'e2', mac: m2, ipv4: '10.19.0.3/24', ifname: 'wfto2', dstName: 'eth0', netns: s2 });
-      dp1.addPeer({ network: 'obs', mac: m2, ipv4: '10.19.0.3', vtep: a2, node: 'h2', name: 'two' });
-      dp2.addPeer({ network: 'obs', mac: m1, ipv4: '10.19.0.2', vtep: a1, node: 'h1', name: 'one' });
+      await connectPair(
+        net,
+        { dataPath: dp1, vtep: a1, port: { endpointId: 'e1', mac: m1, ipv4: '10.19.0.2/24', ifname: 'wfto1', dstName: 'eth0', netns: s1 }, peer: { node: 'h1', name: 'one' } },
+        { dataPath: dp2, vtep: a2, port: { endpointId: 'e2', mac: m2, ipv4: '10.19.0.3/24', ifname: 'wfto2', dstName: 'eth0', netns: s2 }, peer: { node: 'h2', name: 'two' } },
+      );
       // A static peer nobody answers for (a VTEP outside Weft).
       dp1.addPeer({ network: 'obs', mac: '02:42:0a:13:00:63', ipv4: '10.19.0.99', vtep: '198.18.250.99', external: true });
 

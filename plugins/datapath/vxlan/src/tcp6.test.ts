@@ -14,6 +14,7 @@ import { createKernel, formatError, initialRing, toKeyRing, type Cipher, type Ke
 import { sodiumPlugin } from '@weft/sodium';
 import { createVxlanDataPath, type VxlanDataPath } from './mod.ts';
 import { pingOk, rootTest } from './testutil.ts';
+import { connectPair } from '@weft/testing';
 
 const m1 = '02:42:0a:16:00:02';
 const m2 = '02:42:0a:16:00:03';
@@ -115,11 +116,11 @@ for (const mode of ['plaintext', 'encrypted, whole super-frames sealed', 'encryp
         }
         const [dp1, dp2] = dps as [VxlanDataPath, VxlanDataPath];
         const net = { id: 'v6', vni: 4622, mtu: enc ? 1450 - ciphers[0]!.overhead : 1450, encrypted: enc, internal: false, gateways: ['10.22.0.1/24', 'fd00:22::1/64'] };
-        for (const dp of dps) await dp.ensureNetwork(net);
-        await dp1.addPort({ network: 'v6', endpointId: 'e1', mac: m1, ipv4: '10.22.0.2/24', ipv6: 'fd00:22::2/64', ifname: 'wft6a', dstName: 'eth0', netns: s1 });
-        await dp2.addPort({ network: 'v6', endpointId: 'e2', mac: m2, ipv4: '10.22.0.3/24', ipv6: 'fd00:22::3/64', ifname: 'wft6b', dstName: 'eth0', netns: s2 });
-        dp1.addPeer({ network: 'v6', mac: m2, ipv4: '10.22.0.3', ipv6: 'fd00:22::3', vtep: a2 });
-        dp2.addPeer({ network: 'v6', mac: m1, ipv4: '10.22.0.2', ipv6: 'fd00:22::2', vtep: a1 });
+        await connectPair(
+          net,
+          { dataPath: dp1, vtep: a1, port: { endpointId: 'e1', mac: m1, ipv4: '10.22.0.2/24', ipv6: 'fd00:22::2/64', ifname: 'wft6a', dstName: 'eth0', netns: s1 } },
+          { dataPath: dp2, vtep: a2, port: { endpointId: 'e2', mac: m2, ipv4: '10.22.0.3/24', ipv6: 'fd00:22::3/64', ifname: 'wft6b', dstName: 'eth0', netns: s2 } },
+        );
         pingOk(lab, s1, 'fd00:22::3');
 
         const runs = [

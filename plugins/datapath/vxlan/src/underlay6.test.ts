@@ -6,7 +6,7 @@
  */
 import * as assert from 'uvu/assert';
 import { test } from 'uvu';
-import { assertVtepFamilyRefused } from '@weft/testing';
+import { assertVtepFamilyRefused, connectPair } from '@weft/testing';
 import { readFileSync } from 'node:fs';
 import { twoHosts, withLab, type Lab } from '@weft/sys';
 import { isLeft } from 'fp-ts/lib/Either.js';
@@ -88,12 +88,12 @@ rootTest('IPv6 underlay, plaintext dual-stack network: ping v4 and v6 both ways,
       const dp2 = await createVxlanDataPath({ dataPathAddr: A2.toUpperCase().replace('::', ':0:0:0:0:'), netns: h2 }); // any spelling of the address
       dps.push(dp2);
       const net = { id: 'n6', vni: 4646, mtu: 1430, encrypted: false, internal: false, gateways: ['10.46.0.1/24', 'fd00:46::1/64'] };
-      await dp1.ensureNetwork(net);
-      await dp2.ensureNetwork(net);
-      await dp1.addPort({ network: 'n6', endpointId: 'e1', mac: '02:42:0a:2e:00:02', ipv4: '10.46.0.2/24', ipv6: 'fd00:46::2/64', ifname: 'wftu61', dstName: 'eth0', netns: s1 });
-      await dp2.addPort({ network: 'n6', endpointId: 'e2', mac: '02:42:0a:2e:00:03', ipv4: '10.46.0.3/24', ipv6: 'fd00:46::3/64', ifname: 'wftu62', dstName: 'eth0', netns: s2 });
-      dp1.addPeer({ network: 'n6', mac: '02:42:0a:2e:00:03', ipv4: '10.46.0.3', ipv6: 'fd00:46::3', vtep: A2, node: 'h2' });
-      dp2.addPeer({ network: 'n6', mac: '02:42:0a:2e:00:02', ipv4: '10.46.0.2', ipv6: 'fd00:46::2', vtep: 'fd18:0:ff:0::1', node: 'h1' });
+      await connectPair(
+        net,
+        // h2 knows h1's VTEP by another spelling of A1.
+        { dataPath: dp1, vtep: 'fd18:0:ff:0::1', port: { endpointId: 'e1', mac: '02:42:0a:2e:00:02', ipv4: '10.46.0.2/24', ipv6: 'fd00:46::2/64', ifname: 'wftu61', dstName: 'eth0', netns: s1 }, peer: { node: 'h1' } },
+        { dataPath: dp2, vtep: A2, port: { endpointId: 'e2', mac: '02:42:0a:2e:00:03', ipv4: '10.46.0.3/24', ipv6: 'fd00:46::3/64', ifname: 'wftu62', dstName: 'eth0', netns: s2 }, peer: { node: 'h2' } },
+      );
       const cap = lab.spawn(h2, 'tcpdump', ['-i', 'ul0', '-n', '-l', 'udp port 4789']);
       let dump = '';
       cap.stdout?.on('data', (d: Buffer) => (dump += d.toString()));
@@ -143,12 +143,11 @@ rootTest('IPv6 underlay, encrypted network: ping and TCP, only envelopes in UDP/
       dps.push(dp2);
       // 1430 less the 28-byte envelope, rounded down to 4: what the overlay gives an encrypted network on IPv6.
       const net = { id: 'e6', vni: 4647, mtu: 1400, encrypted: true, internal: false, gateways: ['10.47.0.1/24'] };
-      await dp1.ensureNetwork(net);
-      await dp2.ensureNetwork(net);
-      await dp1.addPort({ network: 'e6', endpointId: 'e1', mac: '02:42:0a:2f:00:02', ipv4: '10.47.0.2/24', ifname: 'wftu63', dstName: 'eth0', netns: s1 });
-      await dp2.addPort({ network: 'e6', endpointId: 'e2', mac: '02:42:0a:2f:00:03', ipv4: '10.47.0.3/24', ifname: 'wftu64', dstName: 'eth0', netns: s2 });
-      dp1.addPeer({ network: 'e6', mac: '02:42:0a:2f:00:03', ipv4: '10.47.0.3', vtep: A2 });
-      dp2.addPeer({ network: 'e6', mac: '02:42:0a:2f:00:02', ipv4: '10.47.0.2', vtep: A1 });
+      await connectPair(
+        net,
+        { dataPath: dp1, vtep: A1, port: { endpointId: 'e1', mac: '02:42:0a:2f:00:02', ipv4: '10.47.0.2/24', ifname: 'wftu63', dstName: 'eth0', netns: s1 } },
+        { dataPath: dp2, vtep: A2, port: { endpointId: 'e2', mac: '02:42:0a:2f:00:03', ipv4: '10.47.0.3/24', ifname: 'wftu64', dstName: 'eth0', netns: s2 } },
+      );
       pingOk(lab, s1, '10.47.0.3');
       const cap = lab.spawn(h2, 'tcpdump', ['-i', 'ul0', '-n', '-U', '-w', pcap, 'udp port 4789']);
       await sleep(800);
