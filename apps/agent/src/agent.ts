@@ -117,13 +117,16 @@ export async function startAgent(cfg: AgentConfig, log: Logger, entries: PluginE
     );
   }
   if (v.removedTemp > 0) log.info('removed leftovers of interrupted writes', { files: v.removedTemp });
-  const kernel = createKernel({ store: fileStore(stateRoot), log });
+  if (v.dropped > 0) log.info('dropped the end of a state write cut short by a crash (never acknowledged)', { bytes: v.dropped });
+  const store = fileStore(stateRoot);
+  const kernel = createKernel({ store, log });
   // Bound before anything starts: a malformed or busy --metrics-addr fails here, leaving nothing.
   let metrics: MetricsServer | undefined;
   if (cfg.metricsAddr !== undefined) {
     try {
       metrics = await startMetrics(cfg.metricsAddr, kernel, log, { version: WEFT_VERSION, node: cfg.nodeName });
     } catch (e) {
+      await store.close();
       if (e instanceof MetricsAddrError) throw new StartupError(e.message);
       throw e;
     }
@@ -134,6 +137,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, entries: PluginE
   if (isLeft(loaded)) {
     await metrics?.close();
     await kernel.stop();
+    await store.close();
     throw new StartupError(`cannot load plugins:\n${loaded.left.map((e) => `  ${formatError(e)} [${e.code}]`).join('\n')}`);
   }
   const api = createApi({ kernel, config: cfg, log, events });
@@ -154,6 +158,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, entries: PluginE
         await server.close();
         await gateway?.close();
         await kernel.stop();
+        await store.close();
         log.info('weft-agent stopped; state kept', { stateDir: cfg.stateDir });
       })();
       return stopping;

@@ -21,11 +21,16 @@ test('a damaged state file stops the agent at start, naming the file and what to
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-start-'));
     try {
       const cfg = config(dir);
-      const store = fileStore(path.join(cfg.stateDir, 'state'));
+      const root = path.join(cfg.stateDir, 'state');
+      const store = fileStore(root);
       await store.put('ipam/s/1/m', new TextEncoder().encode('{"pool":"10.0.0.0/24"}'));
-      const file = path.join(cfg.stateDir, 'state', 'ipam', 's', '1', 'm.v');
+      // flip: a byte of the journal's first write; truncate: the snapshot (written whole, then renamed) cut short.
+      if (damage === 'truncate') await store.compact();
+      await store.put('ipam/s/1/c/0', new TextEncoder().encode('{"used":1}'));
+      await store.close();
+      const file = path.join(root, fs.readdirSync(root).find((n) => n.endsWith(damage === 'flip' ? '.wal' : '.snap'))!);
       const buf = fs.readFileSync(file);
-      if (damage === 'flip') buf[buf.length - 2] = buf[buf.length - 2]! ^ 0x55;
+      if (damage === 'flip') buf[20] = buf[20]! ^ 0x55;
       fs.writeFileSync(file, damage === 'flip' ? buf : buf.subarray(0, 9));
       try {
         const a = await startAgent(cfg, quiet, []);

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from '@weft/api';
 import { joinHostPort } from '@weft/net';
+import { readStore } from '@weft/store';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const AGENT_BIN = path.join(repo, 'apps/agent/bin/weft-agent.js');
@@ -256,7 +257,7 @@ export async function createCluster(n: number, opts: { tag?: string; subnet?: nu
       for (const h of hosts) await cluster.stopAgent(h, 'SIGKILL');
       // Sandboxes the agents created are namespaces too: find them through the agents' state.
       const live = ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '');
-      const sandboxes = hosts.flatMap((h) => listSandboxNames(h.stateDir)).map((n) => `${opts.nsPrefix ?? ''}${n}`).filter((n) => live.includes(n));
+      const sandboxes = (await Promise.all(hosts.map((h) => listSandboxNames(h.stateDir)))).flat().map((n) => `${opts.nsPrefix ?? ''}${n}`).filter((n) => live.includes(n));
       // Deleting a namespace does not stop what runs in it: kill every process inside first, and
       // every `ip netns exec NS …` that has not entered its namespace yet (a sandbox command
       // spawned just before: on a loaded machine it would enter after the scan and outlive us).
@@ -317,11 +318,10 @@ function tryIp(args: string[]): void {
   }
 }
 
-/** Sandbox names recorded in an agent's state dir (engine store: state/engine/sandboxes/NAME.v). */
-function listSandboxNames(stateDir: string): string[] {
-  const d = path.join(stateDir, 'state', 'engine', 'sandboxes');
+/** Sandbox names recorded in an agent's state dir (the engine's records, `engine/sandboxes/NAME`), read without writing. */
+async function listSandboxNames(stateDir: string): Promise<string[]> {
   try {
-    return fs.readdirSync(d).filter((f) => f.endsWith('.v')).map((f) => decodeURIComponent(f.slice(0, -2)));
+    return [...(await readStore(path.join(stateDir, 'state'), 'engine/sandboxes/')).keys()].map((k) => k.slice('engine/sandboxes/'.length));
   } catch {
     return [];
   }

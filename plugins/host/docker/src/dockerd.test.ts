@@ -27,6 +27,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from '@weft/api';
+import { readStore } from '@weft/store';
 import { agentCommand, eventually } from '@weft/testing/cluster';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -358,12 +359,9 @@ if (reason !== undefined) {
       await a2.client.sandboxRemove(SANDBOX, true);
       dockerOk('network', 'rm', 'dnet');
       assert.not.ok((await a1.client.networks()).some((n) => n.Name === 'dnet'), 'Docker created the Weft network, docker network rm removed it');
-      const records = (sub: string) => {
-        const d = path.join(a1.state, 'state', sub);
-        return fs.existsSync(d) ? fs.readdirSync(d, { recursive: true }).map(String).filter((f) => f.endsWith('.v')) : [];
-      };
-      assert.equal(records('weft'), [], 'the plugin\'s own records are gone');
-      assert.equal(records(path.join('ipam', 's')), [], 'no pool, gateway or address left in host 1\'s IPAM');
+      const records = async (prefix: string) => [...(await readStore(path.join(a1.state, 'state'), prefix)).keys()];
+      assert.equal(await records('weft/'), [], 'the plugin\'s own records are gone');
+      assert.equal(await records('ipam/s/'), [], 'no pool, gateway or address left in host 1\'s IPAM');
       assert.equal(fs.readdirSync('/run/netns').filter((n) => kernelNs.some((p) => n.startsWith(p))), [], "no namespace of the kernel data path left on either host");
       lap('rm -f, network rm: no interface, endpoint, network, address or record left');
     } finally {
