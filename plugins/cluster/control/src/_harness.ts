@@ -26,7 +26,8 @@ export async function tempDir(): Promise<string> {
 
 export async function startAgent(name: string, opts: ControlOptions & { dir?: string; extra?: PluginDefinition[]; sync?: boolean } = {}): Promise<Agent> {
   const dir = opts.dir ?? (await tempDir());
-  const k = createKernel({ store: fileStore(dir, opts.sync === true ? {} : { unsafeNoSync: true }) });
+  const store = fileStore(dir, opts.sync === true ? {} : { unsafeNoSync: true });
+  const k = createKernel({ store });
   const r = await k.load([{ plugin: controlPlugin({ nodeName: name, listenAddr: '127.0.0.1:0', heartbeatMs: 200, connectTimeoutMs: 1000, os: 'linux', ...opts }) }, { plugin: ipamBlocksPlugin() }, { plugin: memoryClusterStorePlugin({ dir }) }, ...(opts.extra ?? []).map((plugin) => ({ plugin }))]);
   if (isLeft(r)) throw new Error(r.left.map(formatError).join('\n'));
   const svc = k.service('control') as ControlService;
@@ -45,7 +46,11 @@ export async function startAgent(name: string, opts: ControlOptions & { dir?: st
       if (!isLeft(res)) throw new Error(`${m} should have failed but returned ${JSON.stringify(res.right)}`);
       return res.left;
     },
-    stop: () => k.stop(),
+    // The store is closed too, so a restart on the same dir reads it back from the disk.
+    stop: async () => {
+      await k.stop();
+      await store.close();
+    },
   };
 }
 
