@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { scaffold } from './scaffold.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-/** What a generated plugin needs at run and test time: @weft/testing depends on @weft/api. */
-const WEFT = ['@weft/kernel', '@weft/testing', '@weft/api', '@weft/net'];
+/** What a generated plugin needs at run and test time: @weft/testing depends on @weft/api and @weft/store (its cluster harness reads agents' state). */
+const WEFT = ['@weft/kernel', '@weft/testing', '@weft/api', '@weft/net', '@weft/store'];
 
 const run = (cwd: string, cmd: string, args: readonly string[], timeout = 120_000) => {
   try {
