@@ -65,6 +65,7 @@ rootTest('busy-polling stays within its budget: a 1 s spin after each packet cos
     const dps: VxlanDataPath[] = [];
     try {
       const cpu: number[] = [];
+      const polls: number[] = [];
       for (const [spinBudget, i] of [[0.05, 0], [1, 1]] as const) {
         const dp = await createVxlanDataPath({ dataPathAddr: '127.0.0.1', dataPathPort: 40110 + i, netns: h, spinUs: 1_000_000, spinBudget });
         dps.push(dp);
@@ -74,18 +75,28 @@ rootTest('busy-polling stays within its budget: a 1 s spin after each packet cos
         await dp.addPort({ network: net.id, endpointId: `b${i}`, mac: `02:42:0a:09:0${i}:03`, ipv4: `10.9.${i}.3/24`, ifname: `wfsb${i}`, dstName: `eth${i}`, netns: s2 });
         // One packet, then a second of (would-be) spinning, measured as this process's CPU.
         lab.exec(s1, 'ping', ['-c', '1', '-W', '2', `10.9.${i}.3`]);
+        const spinPolls = () => dp.counters()['vtep']?.['spin_polls'] ?? 0;
+        const p0 = spinPolls();
         const c0 = process.cpuUsage();
         const t0 = performance.now();
         await sleep(1000);
         const c = process.cpuUsage(c0);
         cpu.push((c.user + c.system) / 1000 / (performance.now() - t0));
-        assert.ok((dp.counters()['vtep']?.['spin_polls'] ?? 0) > 0, 'it did busy-poll');
+        polls.push(spinPolls() - p0);
+        assert.ok(spinPolls() > 0, 'it did busy-poll');
         await dp.close();
         dps.pop();
       }
       const [bounded, unbounded] = cpu as [number, number];
+      const [boundedPolls, unboundedPolls] = polls as [number, number];
+      console.log(`  the second after a packet: spinBudget 0.05 ${bounded.toFixed(2)} of a core, ${boundedPolls} polls; spinBudget 1 ${unbounded.toFixed(2)} of a core, ${unboundedPolls} polls`);
+      // Load only lowers CPU: the bound holds on any machine.
       assert.ok(bounded < 0.3, `spinBudget 0.05: ${bounded.toFixed(2)} of a core over the second after a packet`);
-      assert.ok(unbounded > 2 * bounded, `spinBudget 1 spins much more: ${unbounded.toFixed(2)} vs ${bounded.toFixed(2)} of a core`);
+      // The spinner yields to every other runnable thread, so on a busy machine an unbounded spin
+      // gets far less than a core (0.17 seen in CI): compare how long each spun, in polls, which
+      // the load slows alike for both (the budget counts wall time: ≤ 50 ms per second, ≤ 2
+      // windows here, against the whole second).
+      assert.ok(unboundedPolls > 3 * boundedPolls, `spinBudget 1 spins much longer: ${unboundedPolls} vs ${boundedPolls} polls in the second after a packet (${unbounded.toFixed(2)} vs ${bounded.toFixed(2)} of a core)`);
       const err = await createVxlanDataPath({ dataPathAddr: '127.0.0.1', dataPathPort: 1, spinBudget: 2 }).then(() => undefined, (e: Error) => e);
       assert.match(String(err?.message), 'spinBudget 2 must be a fraction of a core from 0 to 1');
     } finally {
