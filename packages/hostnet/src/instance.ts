@@ -88,6 +88,12 @@ export class HostNetwork {
   private readonly ctx: Context<unknown>;
   private readonly ipam: string;
   private readonly control: string;
+  /**
+   * Blocks found full, per instance object (kept in memory only): allocation skips them, so a host
+   * with hundreds of blocks does not ask each full one again on every new block. `released`
+   * forgets a block when one of its addresses is given back.
+   */
+  private readonly full = new WeakMap<Instance, Set<string>>();
 
   constructor(ctx: Context<any>, opts: HostNetworkOptions) {
     this.ctx = ctx;
@@ -194,7 +200,12 @@ export class HostNetwork {
    * per block held (O(N) at 10,000 endpoints). When every block is full the manager grants
    * another (IPv6 blocks are /124s of the IPv6 subnet); `save` is called after the instance changed.
    */
-  async allocate(def: Pick<NetworkSpec, 'Id' | 'Name'>, inst: Instance, ip: string | undefined, opts: { readonly blocks: boolean; readonly save: () => Promise<void>; readonly family?: 4 | 6 }): Promise<{ address: string; poolId: string }> {
+  /**
+   * `grow` (optional) runs the "every block is full: ask the manager for one more" step; callers
+   * that allocate on one instance concurrently pass a per-network lock, so one new block is asked
+   * for at a time and a second caller first tries the block the first one added.
+   */
+  async allocate(def: Pick<NetworkSpec, 'Id' | 'Name'>, inst: Instance, ip: string | undefined, opts: { readonly blocks: boolean; readonly save: () => Promise<void>; readonly family?: 4 | 6; readonly grow?: <T>(fn: () => Promise<T>) => Promise<T> }): Promise<{ address: string; poolId: string }> {
     const family = opts.family ?? 4;
     const ofFamily = inst.pools.filter((p) => poolFamily(p) === family);
     const pool = ofFamily[0];
@@ -213,18 +224,37 @@ export class HostNetwork {
       const r = await this.call<{ Address: string }>(this.ipam, 'IpamDriver.RequestAddress', { PoolID: pool.poolId, Address: '', Options: null });
       return { address: r.Address, poolId: pool.poolId };
     }
-    for (let i = pool.blocks.length - 1; i >= 0; i--) {
-      const b = pool.blocks[i]!;
-      const r = await this.ctx.invoke(this.ipam, 'IpamDriver.RequestAddress', { PoolID: b.poolId, Address: '', Options: null });
-      if (!isLeft(r)) return { address: (r.right as { Address: string }).Address, poolId: b.poolId };
-      if (r.left.category !== 'Unavailable') raise(r.left);
-    }
-    const grant = await this.call<{ Block: string }>(this.control, 'Blocks.Request', { Network: def.Id, Subnet: pool.subnet });
-    const sub = await this.call<{ PoolID: string }>(this.ipam, 'IpamDriver.RequestPool', { AddressSpace: inst.space, Pool: pool.subnet, SubPool: grant.Block, Options: {}, V6: family === 6 });
-    pool.blocks.push({ block: grant.Block, poolId: sub.PoolID });
-    await opts.save();
-    const r = await this.call<{ Address: string }>(this.ipam, 'IpamDriver.RequestAddress', { PoolID: sub.PoolID, Address: '', Options: null });
-    return { address: r.Address, poolId: sub.PoolID };
+    const tried = this.full.get(inst) ?? new Set<string>();
+    this.full.set(inst, tried);
+    const fromBlocks = async (): Promise<{ address: string; poolId: string } | undefined> => {
+      for (let i = pool.blocks.length - 1; i >= 0; i--) {
+        const b = pool.blocks[i]!;
+        if (tried.has(b.poolId)) continue;
+        const r = await this.ctx.invoke(this.ipam, 'IpamDriver.RequestAddress', { PoolID: b.poolId, Address: '', Options: null });
+        if (!isLeft(r)) return { address: (r.right as { Address: string }).Address, poolId: b.poolId };
+        if (r.left.category !== 'Unavailable') raise(r.left);
+        tried.add(b.poolId);
+      }
+      return undefined;
+    };
+    const got = await fromBlocks();
+    if (got !== undefined) return got;
+    return (opts.grow ?? (<T>(fn: () => Promise<T>) => fn()))(async () => {
+      // Blocks another caller added while this one waited come first.
+      const again = await fromBlocks();
+      if (again !== undefined) return again;
+      const grant = await this.call<{ Block: string }>(this.control, 'Blocks.Request', { Network: def.Id, Subnet: pool.subnet });
+      const sub = await this.call<{ PoolID: string }>(this.ipam, 'IpamDriver.RequestPool', { AddressSpace: inst.space, Pool: pool.subnet, SubPool: grant.Block, Options: {}, V6: family === 6 });
+      pool.blocks.push({ block: grant.Block, poolId: sub.PoolID });
+      await opts.save();
+      const r = await this.call<{ Address: string }>(this.ipam, 'IpamDriver.RequestAddress', { PoolID: sub.PoolID, Address: '', Options: null });
+      return { address: r.Address, poolId: sub.PoolID };
+    });
+  }
+
+  /** An address of `poolId` (a block of `inst`) was given back: allocation may look there again. */
+  released(inst: Instance, poolId: string): void {
+    this.full.get(inst)?.delete(poolId);
   }
 
   /**

@@ -24,6 +24,7 @@ import {
   type Watcher,
 } from './contracts/cluster-store.ts';
 import type { Store } from './contracts/store.ts';
+import { createKeyedSerial } from './serial.ts';
 
 const PLUGIN = 'cluster-store';
 
@@ -382,22 +383,24 @@ export function memoryClusterStore(opts: MemoryClusterStoreOptions = {}): Cluste
  * every manager sees them. Single-key operations only: read-modify-write races between managers
  * are the caller's to avoid (e.g. only the leader writes).
  */
-export function clusterKvStore(store: ClusterStore, prefix: string): Store {
+export function clusterKvStore(store: ClusterStore, prefix: string, order: <T>(key: string, fn: () => Promise<T>) => Promise<T> = createKeyedSerial()): Store {
+  // Writes of one key are sent one after the other (the Store contract: they apply in call order).
   return {
     async get(key) {
       return (await store.get(prefix + key))?.value;
     },
     async put(key, value) {
-      await store.put(prefix + key, value);
+      const v = value.slice();
+      await order(prefix + key, () => store.put(prefix + key, v));
     },
     async delete(key) {
-      return (await store.delete(prefix + key)) > 0;
+      return order(prefix + key, async () => (await store.delete(prefix + key)) > 0);
     },
     async keys(p = '') {
       return (await store.range(prefix + p)).kvs.map((kv) => kv.key.slice(prefix.length));
     },
     scope(p) {
-      return clusterKvStore(store, `${prefix}${p}/`);
+      return clusterKvStore(store, `${prefix}${p}/`, order);
     },
   };
 }

@@ -41,8 +41,8 @@ export type { Manifest, Logger, Services, EventSink, MethodMap, SpecRequest, Spe
 export { memoryStore, getJson, putJson, listJson } from './store.ts';
 export { memoryClusterStore, clusterKvStore, compareKeys, checkTxnWrites } from './cluster-store.ts';
 export type { MemoryClusterStoreOptions } from './cluster-store.ts';
-export { createSerial, createKeyedSerial } from './serial.ts';
-export type { Serial } from './serial.ts';
+export { createSerial, createKeyedSerial, createKeyedRwLock } from './serial.ts';
+export type { Serial, KeyedRwLock } from './serial.ts';
 export { createEventBus } from './events.ts';
 export { LATENCY_BOUNDS, createLatencyHistogram } from './contracts/stats.ts';
 export type { LatencyHistogram, MembershipStats, TablesStats, DnsStats, ControlStats } from './contracts/stats.ts';

@@ -29,3 +29,53 @@ export function createKeyedSerial(): <T>(key: string, fn: () => Promise<T>) => P
     }
   };
 }
+
+/**
+ * A shared/exclusive lock per key: any number of `shared` holders at once, or one `exclusive`.
+ * Waiters are served in arrival order (a waiting exclusive holds back later shared ones, so it is
+ * never starved). Not reentrant: a holder that asks again for the same key waits for itself.
+ */
+export interface KeyedRwLock {
+  shared<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  exclusive<T>(key: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export function createKeyedRwLock(): KeyedRwLock {
+  interface State {
+    readers: number;
+    writer: boolean;
+    waiting: { exclusive: boolean; go: () => void }[];
+  }
+  const states = new Map<string, State>();
+  const pump = (key: string, s: State) => {
+    while (s.waiting.length > 0 && !s.writer) {
+      const w = s.waiting[0]!;
+      if (w.exclusive && s.readers > 0) break;
+      s.waiting.shift();
+      if (w.exclusive) s.writer = true;
+      else s.readers++;
+      w.go();
+    }
+    if (s.readers === 0 && !s.writer && s.waiting.length === 0) states.delete(key);
+  };
+  const run = async <T>(key: string, exclusive: boolean, fn: () => Promise<T>): Promise<T> => {
+    let s = states.get(key);
+    if (s === undefined) states.set(key, (s = { readers: 0, writer: false, waiting: [] }));
+    const st = s;
+    await new Promise<void>((go) => {
+      st.waiting.push({ exclusive, go });
+      pump(key, st);
+    });
+    try {
+      return await fn();
+    } finally {
+      if (exclusive) st.writer = false;
+      else st.readers--;
+      pump(key, st);
+    }
+  };
+  return {
+    shared: (key, fn) => run(key, false, fn),
+    exclusive: (key, fn) => run(key, true, fn),
+  };
+}

@@ -270,35 +270,43 @@ export function switchDriver(spec: SwitchDriverSpec): PluginDefinition<SwitchCon
           return { Value: { ifname: ep.ifname, mac: ep.mac, ipv4: ep.ipv4, ipv6: ep.ipv6, joined: ep.joined, vni: n?.vni ?? 0, mtu: n?.mtu ?? 0, vtep: ctx.config.vtep ?? '' } };
         },
 
-        Join: (req, ctx) => serially(`${ctx.plugin}/${req.NetworkID}`, async () => {
-          const ep = await getJson<EndpointState>(ctx.store, epKey(req.NetworkID, req.EndpointID));
-          if (ep === undefined) return left(errors.notFound(ctx.plugin, `Endpoint "${req.EndpointID}" not found in network "${req.NetworkID}"`));
-          const n = await getJson<NetworkSpec>(ctx.store, netKey(req.NetworkID));
-          if (n === undefined) return left(errors.notFound(ctx.plugin, `Network "${req.NetworkID}" not found`));
-          const o = req.Options ?? {};
-          const move = o[JoinOptions.moveIntoSandbox] === true || o[JoinOptions.moveIntoSandbox] === 'true';
-          const dstName = typeof o[JoinOptions.dstName] === 'string' ? (o[JoinOptions.dstName] as string) : 'eth0';
-          if (typeof o[JoinOptions.name] === 'string') ep.name = o[JoinOptions.name] as string;
-          if (Array.isArray(o[JoinOptions.aliases])) ep.aliases = (o[JoinOptions.aliases] as unknown[]).filter((a): a is string => typeof a === 'string');
-          if (typeof o[JoinOptions.service] === 'string') ep.service = o[JoinOptions.service] as string;
-          if (typeof o[JoinOptions.serviceVip] === 'string') ep.serviceVip = o[JoinOptions.serviceVip] as string;
-          if (typeof o[JoinOptions.serviceVip6] === 'string') ep.serviceVip6 = o[JoinOptions.serviceVip6] as string;
-          if (o[JoinOptions.endpointMode] === 'vip' || o[JoinOptions.endpointMode] === 'dnsrr') ep.endpointMode = o[JoinOptions.endpointMode] as 'vip' | 'dnsrr';
-          if (typeof o[JoinOptions.taskSlot] === 'number') ep.taskSlot = o[JoinOptions.taskSlot] as number;
-          if (move) {
-            ep.netns = req.SandboxKey.startsWith('/run/netns/') ? req.SandboxKey.slice('/run/netns/'.length) : req.SandboxKey;
-            ep.dstName = dstName;
-          }
-          const datapath = ctx.services.get('datapath');
-          const first = !(await otherJoined(ctx, req.NetworkID, ep.id));
-          if (first) {
-            await datapath.ensureNetwork(dataPathSpec(n));
-            await peering.join(ctx, req.NetworkID);
-          }
-          await datapath.addPort(portSpec(ep));
-          ep.joined = true;
-          await putJson(ctx.store, epKey(req.NetworkID, req.EndpointID), ep);
-          (await joinedSet(ctx, req.NetworkID)).add(ep.id);
+        Join: async (req, ctx) => {
+          // Serialised per network up to the record's write being issued; its flush is waited for
+          // outside, so joins of one network share the store's flushes.
+          const joined = await serially(`${ctx.plugin}/${req.NetworkID}`, async () => {
+            const ep = await getJson<EndpointState>(ctx.store, epKey(req.NetworkID, req.EndpointID));
+            if (ep === undefined) return left(errors.notFound(ctx.plugin, `Endpoint "${req.EndpointID}" not found in network "${req.NetworkID}"`));
+            const n = await getJson<NetworkSpec>(ctx.store, netKey(req.NetworkID));
+            if (n === undefined) return left(errors.notFound(ctx.plugin, `Network "${req.NetworkID}" not found`));
+            const o = req.Options ?? {};
+            const move = o[JoinOptions.moveIntoSandbox] === true || o[JoinOptions.moveIntoSandbox] === 'true';
+            const dstName = typeof o[JoinOptions.dstName] === 'string' ? (o[JoinOptions.dstName] as string) : 'eth0';
+            if (typeof o[JoinOptions.name] === 'string') ep.name = o[JoinOptions.name] as string;
+            if (Array.isArray(o[JoinOptions.aliases])) ep.aliases = (o[JoinOptions.aliases] as unknown[]).filter((a): a is string => typeof a === 'string');
+            if (typeof o[JoinOptions.service] === 'string') ep.service = o[JoinOptions.service] as string;
+            if (typeof o[JoinOptions.serviceVip] === 'string') ep.serviceVip = o[JoinOptions.serviceVip] as string;
+            if (typeof o[JoinOptions.serviceVip6] === 'string') ep.serviceVip6 = o[JoinOptions.serviceVip6] as string;
+            if (o[JoinOptions.endpointMode] === 'vip' || o[JoinOptions.endpointMode] === 'dnsrr') ep.endpointMode = o[JoinOptions.endpointMode] as 'vip' | 'dnsrr';
+            if (typeof o[JoinOptions.taskSlot] === 'number') ep.taskSlot = o[JoinOptions.taskSlot] as number;
+            if (move) {
+              ep.netns = req.SandboxKey.startsWith('/run/netns/') ? req.SandboxKey.slice('/run/netns/'.length) : req.SandboxKey;
+              ep.dstName = dstName;
+            }
+            const datapath = ctx.services.get('datapath');
+            const first = !(await otherJoined(ctx, req.NetworkID, ep.id));
+            if (first) {
+              await datapath.ensureNetwork(dataPathSpec(n));
+              await peering.join(ctx, req.NetworkID);
+            }
+            await datapath.addPort(portSpec(ep));
+            ep.joined = true;
+            (await joinedSet(ctx, req.NetworkID)).add(ep.id);
+            const durable = putJson(ctx.store, epKey(req.NetworkID, req.EndpointID), ep);
+            return { ep, n, durable };
+          });
+          if ('_tag' in joined) return joined;
+          const { ep, n } = joined;
+          await joined.durable;
           peering.publish(ctx, ep);
           const gw = n.gateways.find((g) => !g.includes(':'))?.split('/')[0];
           const gw6 = n.gateways.find((g) => g.includes(':'))?.split('/')[0];
@@ -307,7 +315,7 @@ export function switchDriver(spec: SwitchDriverSpec): PluginDefinition<SwitchCon
             return { InterfaceName: { SrcName: ep.ifname, DstPrefix: 'eth' }, DisableGatewayService: true };
           }
           return { InterfaceName: { SrcName: ep.ifname, DstPrefix: 'eth' }, ...(gw !== undefined ? { Gateway: gw } : {}), ...(gw6 !== undefined && ep.ipv6 !== '' ? { GatewayIPv6: gw6 } : {}) };
-        }),
+        },
 
         Leave: (req, ctx) => serially(`${ctx.plugin}/${req.NetworkID}`, async () => {
           const ep = await getJson<EndpointState>(ctx.store, epKey(req.NetworkID, req.EndpointID));

@@ -106,17 +106,23 @@ export function ipamPlugin(options: IpamPluginOptions = {}): PluginDefinition<Ip
     return c;
   };
 
-  /** Runs `fn` on the loaded state, serialised per store, and persists what it changed. */
+  /**
+   * Runs `fn` on the loaded state, serialised per store, and persists what it changed. The next
+   * call starts once this one's writes are issued (the store applies them in call order), not once
+   * they are durable, so concurrent requests share the store's flushes; each caller is answered
+   * only after its own writes are durable.
+   */
   function withState<O>(ctx: Context<IpamConfig>, fn: (s: IpamState) => O): Promise<O> {
     const c = cached(ctx);
-    const run = async (): Promise<O> => {
+    const run = async (): Promise<{ out: O; durable: Promise<void> }> => {
       if (c.state === undefined) {
         const cfg = { ...options.defaults, ...ctx.config };
         c.state = IpamState.load(ctx.store, stateOptions(ctx.plugin, cfg, hostRoutes));
       }
+      const loading = c.state;
       let st: IpamState;
       try {
-        st = await c.state;
+        st = await loading;
       } catch (e) {
         c.state = undefined; // report the damage on every call, never reset it
         throw e;
@@ -128,18 +134,19 @@ export function ipamPlugin(options: IpamPluginOptions = {}): PluginDefinition<Ip
         st.discardPending(); // rules are checked before any change, so nothing happened
         throw e;
       }
-      try {
-        await st.flush(ctx.store);
-      } catch (e) {
-        c.state = undefined;
+      const durable = st.flush(ctx.store).catch((e: unknown) => {
+        if (c.state === loading) c.state = undefined;
         const cause = fromUnknown(ctx.plugin, e);
         raise(errors.unavailable(ctx.plugin, `Could not persist IPAM state: ${cause.message}`, { code: IpamCodes.storeFailed, hint: 'The change was not acknowledged; retry once the store is writable.' }));
-      }
-      return out;
+      });
+      return { out, durable };
     };
     const p = c.queue.then(run, run);
     c.queue = p.catch(() => undefined);
-    return p;
+    return p.then(async ({ out, durable }) => {
+      await durable;
+      return out;
+    });
   }
 
   return definePlugin<IpamConfig>({

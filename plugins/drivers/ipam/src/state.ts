@@ -438,7 +438,11 @@ export class IpamState {
     return encodeRecord(chunkKey(s.gen, ci), RecordKind.chunk, Uint8Array.from(out));
   }
 
-  /** Writes what changed, in order. On failure the caller must drop this state and reload. */
+  /**
+   * Writes what changed, in order: the puts are all issued before this first waits (the store
+   * applies writes in call order), so a caller may start the next change as soon as this returned
+   * a promise. On failure the caller must drop this state and reload.
+   */
   async flush(store: Store): Promise<void> {
     const work = this.dirty;
     this.dirty = [];
@@ -450,15 +454,18 @@ export class IpamState {
       if (done.has(key)) (work as (Dirty | undefined)[])[i] = undefined;
       done.add(key);
     }
+    let issued: Promise<void>[] = [];
     for (const d of work as (Dirty | undefined)[]) {
       if (d === undefined) continue;
       if (d.kind === 'meta') {
-        if (this.subnets.get(d.s.gen) === d.s) await store.put(metaKey(d.s.gen), this.encodeMeta(d.s));
+        if (this.subnets.get(d.s.gen) === d.s) issued.push(store.put(metaKey(d.s.gen), this.encodeMeta(d.s)));
       } else if (d.kind === 'chunk') {
         if (this.subnets.get(d.s.gen) !== d.s) continue;
         d.s.seq++;
-        await store.put(chunkKey(d.s.gen, d.ci), this.encodeChunk(d.s, d.ci));
+        issued.push(store.put(chunkKey(d.s.gen, d.ci), this.encodeChunk(d.s, d.ci)));
       } else {
+        await Promise.all(issued);
+        issued = [];
         // The meta's deletion is the commit point. Chunks left behind (a crash, a failed delete)
         // are orphans: their gen is never reused, and the next load collects them.
         await store.delete(metaKey(d.gen));
@@ -469,6 +476,7 @@ export class IpamState {
         }
       }
     }
+    await Promise.all(issued);
   }
 
   /** Loads the state held by `store`; a damaged record is an Internal error naming its key. */

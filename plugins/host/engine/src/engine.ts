@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { DATAPLANE_CHOICES, listJson, createSerial, imageDefault, WeftJoinOptions, WeftOptions, errors, getJson, putJson, raise, type Context } from '@weft/kernel';
+import { DATAPLANE_CHOICES, listJson, createKeyedRwLock, createKeyedSerial, imageDefault, WeftJoinOptions, WeftOptions, errors, getJson, putJson, raise, type Context } from '@weft/kernel';
 import type { Engine as EngineService, NetDef, Network, NetworkCreateRequest, Ports, RemoveCheck, Sandbox, SandboxCreateRequest, TaskOptions } from '@weft/kernel';
 import { HostNetwork, checkSubnets, poolFamily, type Instance } from '@weft/hostnet';
 import { evalCommand } from '@weft/sys';
@@ -61,8 +61,27 @@ export class Engine implements EngineService {
     this.published = new PublishedPorts(() => this.cfg, host, ports, ctx.log, (name) => this.nsName(name));
   }
 
-  /** Engine operations run one at a time: they read-modify-write several records. */
-  private readonly serial = createSerial();
+  /**
+   * Concurrency. Network create and remove hold `gate` exclusively; sandbox operations hold it
+   * shared and run one at a time per sandbox name (`bySandbox`), so attaches of different
+   * sandboxes run at once and their store writes share journal flushes. Per network, an attach
+   * holds `netUse` shared while it uses this host's instance, and taking the instance down holds it
+   * exclusively (after checking that no sandbox uses it); `byNet` orders changes to the instance
+   * itself (instantiating it, adding an address block).
+   */
+  private readonly gate = createKeyedRwLock();
+  private readonly bySandbox = createKeyedSerial();
+  private readonly netUse = createKeyedRwLock();
+  private readonly byNet = createKeyedSerial();
+  /** This host's instance of each network in use: one object shared by concurrent attaches (the store holds its copy). */
+  private readonly instances = new Map<string, Instance>();
+
+  private sandboxOp<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.gate.shared('', () => this.bySandbox(name, fn));
+  }
+  private networkOp<T>(fn: () => Promise<T>): Promise<T> {
+    return this.gate.exclusive('', fn);
+  }
 
   private get cfg(): EngineConfig {
     return this.ctx.config;
@@ -116,7 +135,7 @@ export class Engine implements EngineService {
   }
 
   createNetwork(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
-    return this.serial(async () => {
+    return this.networkOp(async () => {
       if (!NAME.test(req.Name)) raise(errors.badRequest('engine', `invalid network name ${JSON.stringify(req.Name)}: use letters, digits, "_", "." or "-"`, { path: 'Name', value: req.Name }));
       const driverName = req.Driver ?? 'bridge';
       const plugin = this.cfg.drivers[driverName];
@@ -176,7 +195,7 @@ export class Engine implements EngineService {
   }
 
   removeNetwork(ref: string): Promise<void> {
-    return this.serial(async () => {
+    return this.networkOp(async () => {
       const def = await this.resolve(ref);
       for (const check of this.removeChecks) await check(def);
       const users = (await this.sandboxRecords()).filter((s) => s.Networks[def.Name] !== undefined).map((s) => s.Name);
@@ -193,27 +212,64 @@ export class Engine implements EngineService {
   }
 
   /** Programs `def` on this host (@weft/hostnet: IPAM pools, gateways, the driver's CreateNetwork). */
-  private async instantiate(def: NetDef): Promise<Instance> {
-    const existing = await getJson<Instance>(this.ctx.store, `instances/${def.Id}`);
-    if (existing !== undefined) return existing;
-    const plugin = this.cfg.drivers[def.Driver];
-    if (plugin === undefined) raise(errors.unavailable('engine', `network ${def.Name} uses driver "${def.Driver}", which is not loaded on this node`));
-    const inst = await this.hostnet.instantiate(def, plugin);
-    await putJson(this.ctx.store, `instances/${def.Id}`, inst);
-    return inst;
+  private instantiate(def: NetDef): Promise<Instance> {
+    return this.byNet(def.Id, async () => {
+      const existing = await this.instance(def.Id);
+      if (existing !== undefined) return existing;
+      const plugin = this.cfg.drivers[def.Driver];
+      if (plugin === undefined) raise(errors.unavailable('engine', `network ${def.Name} uses driver "${def.Driver}", which is not loaded on this node`));
+      const inst = await this.hostnet.instantiate(def, plugin);
+      await putJson(this.ctx.store, `instances/${def.Id}`, inst);
+      this.instances.set(def.Id, inst);
+      return inst;
+    });
+  }
+
+  /** This host's instance of a network, if it has one. */
+  private async instance(netId: string): Promise<Instance | undefined> {
+    const cached = this.instances.get(netId);
+    if (cached !== undefined) return cached;
+    const stored = await getJson<Instance>(this.ctx.store, `instances/${netId}`);
+    // Another caller may have loaded it meanwhile: one object per network.
+    if (stored !== undefined && !this.instances.has(netId)) this.instances.set(netId, stored);
+    return this.instances.get(netId);
   }
 
   /** Removes this host's instance of a network (the driver's network, pools, blocks). */
   private async teardown(netId: string): Promise<void> {
-    const inst = await getJson<Instance>(this.ctx.store, `instances/${netId}`);
+    const inst = await this.instance(netId);
     if (inst === undefined) return;
     await this.hostnet.teardown(inst, { releaseBlocks: this.hasControl() });
     await this.ctx.store.delete(`instances/${netId}`);
+    this.instances.delete(netId);
+  }
+
+  /**
+   * Takes this host's instance of a swarm network down when no sandbox here uses it: exclusive on
+   * the network, so no attach is using the instance meanwhile, and checked again under the lock.
+   */
+  private teardownIfUnused(netId: string, netName: string): Promise<void> {
+    return this.netUse.exclusive(netId, async () => {
+      const used = (await this.sandboxRecords()).some((s) => s.Networks[netName] !== undefined);
+      if (!used) await this.teardown(netId);
+    });
   }
 
   /** An address for a new endpoint: a specific one, or one from this node's blocks (swarm) or the pool (local). */
   private allocate(def: NetDef, inst: Instance, ip: string | undefined, family: 4 | 6 = 4): Promise<{ address: string; poolId: string }> {
-    return this.hostnet.allocate(def, inst, ip, { blocks: def.Scope === 'swarm' && this.hasControl(), save: () => putJson(this.ctx.store, `instances/${def.Id}`, inst), family });
+    return this.hostnet.allocate(def, inst, ip, {
+      blocks: def.Scope === 'swarm' && this.hasControl(),
+      save: () => putJson(this.ctx.store, `instances/${def.Id}`, inst),
+      family,
+      grow: (fn) => this.byNet(def.Id, fn),
+    });
+  }
+
+  /** Gives an address back to IPAM (and tells allocation its block has room again). */
+  private release(netId: string, poolId: string, address: string): Promise<void> {
+    const inst = this.instances.get(netId);
+    if (inst !== undefined) this.hostnet.released(inst, poolId);
+    return attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: poolId, Address: address.split('/')[0] });
   }
 
   // ------------------------------------------------------------------------------------------
@@ -241,7 +297,7 @@ export class Engine implements EngineService {
 
   /** `task` marks the sandbox as a service task (see TaskOptions). */
   createSandbox(req: SandboxCreateRequest, task?: TaskOptions): Promise<Sandbox> {
-    return this.serial(async () => {
+    return this.sandboxOp(req.Name, async () => {
       if (!NAME.test(req.Name) || req.Name.length > 40) {
         raise(errors.badRequest('engine', `Invalid sandbox name ${JSON.stringify(req.Name)}: use up to 40 letters, digits, "_", "." or "-"`, { path: 'Name', value: req.Name }));
       }
@@ -292,16 +348,22 @@ export class Engine implements EngineService {
         Wanted: (req.Networks ?? []).map((n) => ({ Name: n.Name, ...wanted(n), Aliases: n.Aliases ?? [] })),
       };
       if (!bare) this.host.createNetns(ns);
-      else if (!this.host.netnsExists(ns)) {
-        this.host.createNetns(ns);
-        this.host.prepareBareNetns?.(ns);
+      else {
+        await this.byNet(`netns:${ns}`, async () => {
+          if (this.host.netnsExists(ns)) return;
+          this.host.createNetns(ns);
+          this.host.prepareBareNetns?.(ns);
+        });
       }
       try {
         await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
         this.ctx.events.publish('engine.sandbox', { action: 'create', id: rec.Id, name: rec.Name });
+        // Each attach records the sandbox with its new network before it lets go of the network.
         for (const d of defs) await this.attach(rec, d.def, d.ip, d.aliases);
-        this.writeFiles(rec);
-        await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
+        if (rec.Bare !== true) {
+          this.writeFiles(rec);
+          await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
+        }
         if ((req.Ports ?? []).length > 0) {
           rec.Ports = [...(req.Ports ?? [])];
           this.startPorts(rec);
@@ -322,7 +384,7 @@ export class Engine implements EngineService {
   }
 
   removeSandbox(name: string, force: boolean): Promise<void> {
-    return this.serial(async () => {
+    return this.sandboxOp(name, async () => {
       const rec = await this.record(name);
       if ((rec.Pid > 0 && this.host.alive(rec.Pid)) || (rec.Attached === true && rec.Stopped !== true)) {
         if (!force) raise(errors.conflict('engine', `You cannot remove a running sandbox ${name}. Stop it first or use "weft rm -f ${name}".`, { value: name }));
@@ -361,7 +423,7 @@ export class Engine implements EngineService {
 
   /** Records the exit status of a command this agent started (unless the sandbox moved on since). */
   private exited(name: string, id: string, started: string, code: number): Promise<void> {
-    return this.serial(async () => {
+    return this.sandboxOp(name, async () => {
       const rec = await getJson<SandboxRecord>(this.ctx.store, `sandboxes/${name}`);
       if (rec === undefined || rec.Id !== id || rec.StartedAt !== started) return;
       rec.ExitCode = code;
@@ -371,7 +433,7 @@ export class Engine implements EngineService {
   }
 
   stopSandbox(name: string, opts: { readonly exitCode?: number; readonly timeoutMs?: number } = {}): Promise<void> {
-    return this.serial(async () => {
+    return this.sandboxOp(name, async () => {
       const rec = await this.record(name);
       if (rec.Bare === true) raise(errors.badRequest('engine', `"${name}" is a bare endpoint: it has no command to stop; remove it with "weft rm ${name}"`, { value: name }));
       if (rec.Stopped === true) return;
@@ -387,7 +449,7 @@ export class Engine implements EngineService {
   }
 
   startSandbox(name: string): Promise<Sandbox> {
-    return this.serial(async () => {
+    return this.sandboxOp(name, async () => {
       const rec = await this.record(name);
       if (rec.Stopped !== true) {
         if (rec.Pid > 0 && this.host.alive(rec.Pid)) return this.view(rec);
@@ -458,7 +520,7 @@ export class Engine implements EngineService {
 
   /** `ip`: the IPv4 address asked for (`--ip`); `ip6`: the IPv6 one (`--ip6`). */
   connect(ref: string, sandbox: string, ip: string | undefined, aliases: readonly string[], ip6?: string): Promise<void> {
-    return this.serial(async () => {
+    return this.sandboxOp(sandbox, async () => {
       const rec = await this.record(sandbox);
       const def = await this.resolve(ref);
       if (rec.Stopped === true) raise(errors.conflict('engine', `sandbox "${sandbox}" is stopped: start it first ("weft start ${sandbox}")`, { value: sandbox }));
@@ -471,7 +533,7 @@ export class Engine implements EngineService {
   }
 
   disconnect(ref: string, sandbox: string, force: boolean): Promise<void> {
-    return this.serial(async () => {
+    return this.sandboxOp(sandbox, async () => {
       const rec = await this.record(sandbox);
       const def = await this.resolve(ref);
       if (rec.Networks[def.Name] === undefined) raise(errors.notFound('engine', `sandbox "${sandbox}" is not connected to network "${def.Name}"`));
@@ -499,47 +561,55 @@ export class Engine implements EngineService {
     const undo: (() => Promise<unknown>)[] = [];
     if (def.Scope === 'swarm') undo.push(() => attempt(this.ctx, 'control', 'Network.Detach', { Network: def.Id, Sandbox: rec.Name }));
     try {
-      const inst = await this.instantiate(def);
-      const has = (f: 4 | 6) => inst.pools.some((p) => poolFamily(p) === f);
-      // Docker: a static address needs a subnet of its family on the network.
-      if (ip.IPAddress !== undefined && !has(4)) {
-        raise(errors.badRequest('engine', `network ${def.Name} is IPv6-only: it has no IPv4 subnet for address ${ip.IPAddress} (--ip)`, { path: 'IPAddress', value: ip.IPAddress, hint: `Give an IPv6 address with --ip6, in ${inst.pools.map((p) => p.subnet).join(', ')}.` }));
-      }
-      if (ip.IPv6Address !== undefined && !has(6)) {
-        raise(errors.badRequest('engine', `network ${def.Name} has no IPv6 subnet for address ${ip.IPv6Address} (--ip6)`, { path: 'IPv6Address', value: ip.IPv6Address, hint: 'Use a network created with --ipv6, or drop --ip6.' }));
-      }
-      // An IPv4 address unless the network is IPv6-only, and with IPv6 an IPv6 one too, each
-      // from this node's blocks of the network's subnet of that family.
-      const v4 = has(4) ? await this.allocate(def, inst, ip.IPAddress, 4) : undefined;
-      if (v4 !== undefined) undo.push(() => attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: v4.poolId, Address: v4.address.split('/')[0] }));
-      const v6 = has(6) ? await this.allocate(def, inst, ip.IPv6Address, 6) : undefined;
-      if (v6 !== undefined) undo.push(() => attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: v6.poolId, Address: v6.address.split('/')[0] }));
-      const address = v4?.address ?? '';
-      const eid = hex(32);
-      const ce = await call<{ Interface?: { MacAddress?: string } }>(this.ctx, inst.driver, 'NetworkDriver.CreateEndpoint', {
-        NetworkID: def.Id,
-        EndpointID: eid,
-        Interface: { Address: address, AddressIPv6: v6?.address ?? '', MacAddress: '' },
-        Options: {},
+      await this.netUse.shared(def.Id, async () => {
+        try {
+          const inst = await this.instantiate(def);
+          const has = (f: 4 | 6) => inst.pools.some((p) => poolFamily(p) === f);
+          // Docker: a static address needs a subnet of its family on the network.
+          if (ip.IPAddress !== undefined && !has(4)) {
+            raise(errors.badRequest('engine', `network ${def.Name} is IPv6-only: it has no IPv4 subnet for address ${ip.IPAddress} (--ip)`, { path: 'IPAddress', value: ip.IPAddress, hint: `Give an IPv6 address with --ip6, in ${inst.pools.map((p) => p.subnet).join(', ')}.` }));
+          }
+          if (ip.IPv6Address !== undefined && !has(6)) {
+            raise(errors.badRequest('engine', `network ${def.Name} has no IPv6 subnet for address ${ip.IPv6Address} (--ip6)`, { path: 'IPv6Address', value: ip.IPv6Address, hint: 'Use a network created with --ipv6, or drop --ip6.' }));
+          }
+          // An IPv4 address unless the network is IPv6-only, and with IPv6 an IPv6 one too, each
+          // from this node's blocks of the network's subnet of that family.
+          const v4 = has(4) ? await this.allocate(def, inst, ip.IPAddress, 4) : undefined;
+          if (v4 !== undefined) undo.push(() => this.release(def.Id, v4.poolId, v4.address));
+          const v6 = has(6) ? await this.allocate(def, inst, ip.IPv6Address, 6) : undefined;
+          if (v6 !== undefined) undo.push(() => this.release(def.Id, v6.poolId, v6.address));
+          const address = v4?.address ?? '';
+          const eid = hex(32);
+          const ce = await call<{ Interface?: { MacAddress?: string } }>(this.ctx, inst.driver, 'NetworkDriver.CreateEndpoint', {
+            NetworkID: def.Id,
+            EndpointID: eid,
+            Interface: { Address: address, AddressIPv6: v6?.address ?? '', MacAddress: '' },
+            Options: {},
+          });
+          undo.push(() => attempt(this.ctx, inst.driver, 'NetworkDriver.DeleteEndpoint', { NetworkID: def.Id, EndpointID: eid }));
+          // Bare endpoints share one namespace: their interface names must differ there.
+          const ifname = rec.Bare === true ? `wb${rec.Id.slice(0, 10)}${Object.keys(rec.Networks).length}` : `eth${Object.keys(rec.Networks).length}`;
+          await call(this.ctx, inst.driver, 'NetworkDriver.Join', {
+            NetworkID: def.Id,
+            EndpointID: eid,
+            SandboxKey: this.host.netnsPath(this.nsOf(rec)),
+            Options: { [WeftJoinOptions.moveIntoSandbox]: true, [WeftJoinOptions.dstName]: ifname, [WeftJoinOptions.name]: rec.Name, [WeftJoinOptions.aliases]: aliases, ...taskJoinOptions(rec.Task, def.Id) },
+          });
+          rec.Networks[def.Name] = { NetworkID: def.Id, NetworkName: def.Name, EndpointID: eid, IPAddress: address, PoolID: v4?.poolId ?? '', ...(v6 !== undefined ? { IPv6Address: v6.address, PoolID6: v6.poolId } : {}), MacAddress: ce.Interface?.MacAddress ?? '', Aliases: aliases, Ifname: ifname };
+          // The embedded DNS answers on the first network's IPv4 gateway, or its IPv6 one on an IPv6-only network.
+          const resolverPool = inst.pools.find((p) => poolFamily(p) === 4) ?? inst.pools[0];
+          if (rec.Resolver === '' && resolverPool !== undefined) rec.Resolver = resolverPool.gatewayCidr.split('/')[0]!;
+          // Recorded before the network is let go: a teardown that follows sees this sandbox use it.
+          await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
+          this.ctx.events.publish('engine.attach', { action: 'attach', sandbox: rec.Name, network: def.Id, networkName: def.Name, endpoint: eid, address: address !== '' ? address : v6?.address ?? '', durationMs: performance.now() - t0 });
+        } catch (e) {
+          if (rec.Networks[def.Name]?.NetworkID === def.Id) delete rec.Networks[def.Name];
+          for (const u of undo.reverse()) await u();
+          throw e;
+        }
       });
-      undo.push(() => attempt(this.ctx, inst.driver, 'NetworkDriver.DeleteEndpoint', { NetworkID: def.Id, EndpointID: eid }));
-      // Bare endpoints share one namespace: their interface names must differ there.
-      const ifname = rec.Bare === true ? `wb${rec.Id.slice(0, 10)}${Object.keys(rec.Networks).length}` : `eth${Object.keys(rec.Networks).length}`;
-      await call(this.ctx, inst.driver, 'NetworkDriver.Join', {
-        NetworkID: def.Id,
-        EndpointID: eid,
-        SandboxKey: this.host.netnsPath(this.nsOf(rec)),
-        Options: { [WeftJoinOptions.moveIntoSandbox]: true, [WeftJoinOptions.dstName]: ifname, [WeftJoinOptions.name]: rec.Name, [WeftJoinOptions.aliases]: aliases, ...taskJoinOptions(rec.Task, def.Id) },
-      });
-      rec.Networks[def.Name] = { NetworkID: def.Id, NetworkName: def.Name, EndpointID: eid, IPAddress: address, PoolID: v4?.poolId ?? '', ...(v6 !== undefined ? { IPv6Address: v6.address, PoolID6: v6.poolId } : {}), MacAddress: ce.Interface?.MacAddress ?? '', Aliases: aliases, Ifname: ifname };
-      this.ctx.events.publish('engine.attach', { action: 'attach', sandbox: rec.Name, network: def.Id, networkName: def.Name, endpoint: eid, address: address !== '' ? address : v6?.address ?? '', durationMs: performance.now() - t0 });
-      // The embedded DNS answers on the first network's IPv4 gateway, or its IPv6 one on an IPv6-only network.
-      const resolverPool = inst.pools.find((p) => poolFamily(p) === 4) ?? inst.pools[0];
-      if (rec.Resolver === '' && resolverPool !== undefined) rec.Resolver = resolverPool.gatewayCidr.split('/')[0]!;
     } catch (e) {
-      for (const u of undo.reverse()) await u();
-      const stillUsed = (await this.sandboxRecords()).some((s) => s.Name !== rec.Name && s.Networks[def.Name] !== undefined) || Object.keys(rec.Networks).length > 0;
-      if (def.Scope === 'swarm' && !stillUsed) await this.teardown(def.Id);
+      if (def.Scope === 'swarm' && Object.keys(rec.Networks).length === 0) await this.teardownIfUnused(def.Id, def.Name);
       throw e;
     }
   }
@@ -548,20 +618,19 @@ export class Engine implements EngineService {
     const a = rec.Networks[netName];
     if (a === undefined) return;
     const t0 = performance.now();
-    const inst = await getJson<Instance>(this.ctx.store, `instances/${a.NetworkID}`);
+    const inst = await this.instance(a.NetworkID);
     const driver = inst?.driver ?? this.cfg.drivers.overlay ?? 'overlay';
     const step = async (m: string, input: unknown) => (force ? attempt(this.ctx, driver, m, input) : call(this.ctx, driver, m, input));
     await step('NetworkDriver.Leave', { NetworkID: a.NetworkID, EndpointID: a.EndpointID });
     await step('NetworkDriver.DeleteEndpoint', { NetworkID: a.NetworkID, EndpointID: a.EndpointID });
-    if (a.IPAddress !== '') await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: a.PoolID, Address: a.IPAddress.split('/')[0] });
-    if (a.IPv6Address !== undefined && a.PoolID6 !== undefined) await attempt(this.ctx, this.cfg.ipam, 'IpamDriver.ReleaseAddress', { PoolID: a.PoolID6, Address: a.IPv6Address.split('/')[0] });
+    if (a.IPAddress !== '') await this.release(a.NetworkID, a.PoolID, a.IPAddress);
+    if (a.IPv6Address !== undefined && a.PoolID6 !== undefined) await this.release(a.NetworkID, a.PoolID6, a.IPv6Address);
     delete rec.Networks[netName];
     await putJson(this.ctx.store, `sandboxes/${rec.Name}`, rec);
     const def = await this.resolve(a.NetworkID).catch(() => undefined);
     if (def?.Scope === 'swarm') {
       await attempt(this.ctx, 'control', 'Network.Detach', { Network: a.NetworkID, Sandbox: rec.Name });
-      const stillUsed = (await this.sandboxRecords()).some((s) => s.Networks[netName] !== undefined);
-      if (!stillUsed) await this.teardown(a.NetworkID);
+      await this.teardownIfUnused(a.NetworkID, netName);
     }
     this.ctx.events.publish('engine.attach', { action: 'detach', sandbox: rec.Name, network: a.NetworkID, networkName: netName, endpoint: a.EndpointID, address: a.IPAddress !== '' ? a.IPAddress : a.IPv6Address ?? '', durationMs: performance.now() - t0 });
   }
