@@ -262,6 +262,8 @@ export const WeftJoinOptions = {
   moveIntoSandbox: 'weft.sandbox.move',
   /** Name inside the sandbox when moved. */
   dstName: 'weft.sandbox.ifname',
+  /** The sandbox's namespace is shared by many endpoints (bare endpoints): see PortSpec.sharedNetns. */
+  sharedNetns: 'weft.sandbox.shared',
   /** Sandbox (container) name and aliases for DNS. */
   name: 'weft.name',
   aliases: 'weft.aliases',

@@ -63,6 +63,8 @@ export interface EndpointState {
   /** Where the interface lives when it was moved into a Weft sandbox (for re-attach after a restart). */
   netns?: string;
   dstName?: string;
+  /** The namespace is shared by many endpoints (bare endpoints): PortSpec.sharedNetns. */
+  sharedNetns?: boolean;
 }
 
 /**
@@ -139,7 +141,7 @@ function portSpec(ep: EndpointState) {
     ...(ep.ipv4 !== '' ? { ipv4: ep.ipv4 } : {}),
     ...(ep.ipv6 !== '' ? { ipv6: ep.ipv6 } : {}),
     ifname: ep.ifname,
-    ...(ep.netns !== undefined ? { netns: ep.netns, dstName: ep.dstName ?? 'eth0' } : {}),
+    ...(ep.netns !== undefined ? { netns: ep.netns, dstName: ep.dstName ?? 'eth0', ...(ep.sharedNetns === true ? { sharedNetns: true } : {}) } : {}),
     ...(ep.name !== undefined ? { name: ep.name } : {}),
     ...(ep.aliases !== undefined ? { aliases: ep.aliases } : {}),
   };
@@ -291,6 +293,7 @@ export function switchDriver(spec: SwitchDriverSpec): PluginDefinition<SwitchCon
             if (move) {
               ep.netns = req.SandboxKey.startsWith('/run/netns/') ? req.SandboxKey.slice('/run/netns/'.length) : req.SandboxKey;
               ep.dstName = dstName;
+              if (o[JoinOptions.sharedNetns] === true || o[JoinOptions.sharedNetns] === 'true') ep.sharedNetns = true;
             }
             const datapath = ctx.services.get('datapath');
             const first = !(await otherJoined(ctx, req.NetworkID, ep.id));

@@ -23,7 +23,7 @@ export { openLibrary } from './ffi.ts';
 export type { FfiArg, FfiResult, FfiSignature, FfiFunction, FfiLibrary } from './ffi.ts';
 export type { Lab, TwoHosts } from './harness.ts';
 export {
-  openNetlink, openNetnsFd, NlMessage, NetlinkError, nlLinkAdd, nlLinkSet, nlLinkDel, nlAddrAdd, nlFdbAdd, nlFdbDel, nlNeighAdd, nlNeighDel, nlLinkList, nlNeighList,
+  openNetlink, openNetnsFd, NlMessage, NetlinkError, nlLinkAdd, nlLinkSet, nlLinkDel, nlAddrAdd, nlRouteAdd, nlFdbAdd, nlFdbDel, nlNeighAdd, nlNeighDel, nlLinkList, nlNeighList,
   AF_BRIDGE, AF_INET6, NTF_SELF, NTF_MASTER, NUD_PERMANENT, NUD_NOARP, macBytes, ipv6Bytes,
 } from './netlink.ts';
 export type { Netlink, LinkSpec, NeighSpec, LinkStats, LinkRow, NeighRow, NlReply } from './netlink.ts';

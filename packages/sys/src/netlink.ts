@@ -34,6 +34,7 @@ export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;
 export const RTM_GETLINK = 18;
 export const RTM_NEWADDR = 20;
+export const RTM_NEWROUTE = 24;
 export const RTM_NEWNEIGH = 28;
 export const RTM_DELNEIGH = 29;
 export const RTM_GETNEIGH = 30;
@@ -60,6 +61,9 @@ const NLA_F_NESTED = 0x8000;
 
 export const IFA_LOCAL = 2;
 export const IFA_ADDRESS = 1;
+export const RTA_DST = 1;
+export const RTA_OIF = 4;
+export const RTA_GATEWAY = 5;
 export const NDA_DST = 1;
 export const NDA_LLADDR = 2;
 export const NDA_PORT = 6;
@@ -484,6 +488,30 @@ export function nlAddrAdd(index: number, cidr: string): NlMessage {
   h[2] = v6 ? 0x02 : 0; // IFA_F_NODAD: a gateway or endpoint address is unique by construction
   new DataView(h.buffer).setUint32(4, index, true);
   return new NlMessage(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE).header(h).attr(IFA_LOCAL, bytes).attr(IFA_ADDRESS, bytes);
+}
+
+/**
+ * RTM_NEWROUTE in the main table: IPv4 `dst` (a CIDR; `0.0.0.0/0` is the default route) out of
+ * device `oif`, via `gateway` or on the link. Exclusive: the kernel refuses it with EEXIST when the
+ * table has a route to that prefix already, whichever device that one uses (unlike SIOCADDRT,
+ * which appends another route to the prefix for each device).
+ */
+export function nlRouteAdd(r: { readonly dst: string; readonly oif: number; readonly gateway?: string }): NlMessage {
+  const [a, l] = r.dst.split('/') as [string, string | undefined];
+  const len = l === undefined ? 32 : Number(l);
+  if (!Number.isInteger(len) || len < 0 || len > 32) throw new Error(`Bad prefix length in route "${r.dst}"`);
+  const h = new Uint8Array(12);
+  h[0] = AF_INET_;
+  h[1] = len;
+  h[4] = 254; // RT_TABLE_MAIN
+  h[5] = 3; // RTPROT_BOOT, as `ip route add`
+  h[6] = r.gateway === undefined ? 253 : 0; // RT_SCOPE_LINK on the link, RT_SCOPE_UNIVERSE via a gateway
+  h[7] = 1; // RTN_UNICAST
+  const m = new NlMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL).header(h);
+  if (len > 0) m.attr(RTA_DST, ipv4Bytes(a));
+  m.u32(RTA_OIF, r.oif);
+  if (r.gateway !== undefined) m.attr(RTA_GATEWAY, ipv4Bytes(r.gateway));
+  return m;
 }
 
 export interface NeighSpec {

@@ -60,6 +60,13 @@ export interface PortSpec {
   readonly dstName?: string;
   /** Network namespace to create it in (path); default: the agent's. */
   readonly netns?: string;
+  /**
+   * `netns` holds many ports (the bare endpoints' shared namespace). A data path may then give
+   * each port its IPv4 address as a /32 and keep the network's subnet and default routes on one
+   * port of the network there (moved to another when that port goes), so attaching stays O(1) in
+   * the kernel instead of one connected route per port on the same prefix.
+   */
+  readonly sharedNetns?: boolean;
   readonly name?: string;
   readonly aliases?: readonly string[];
 }

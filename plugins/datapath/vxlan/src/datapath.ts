@@ -11,8 +11,8 @@
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { errors, raise, type Cipher, type Counters, type DataPath, type DataPathStats, type Dns, type DnsAnswerResult, type KeyRing, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
 import {
-  EFD_CLOEXEC, EFD_NONBLOCK, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, configureLink, ip, linkIndex, linkMtu, loadSys, openTap,
-  parseIPv4, parseIPv6Bytes, setTapOffload, setTapPersist, udpSocket, withNetns, workerSource, type Sys,
+  EEXIST, EFD_CLOEXEC, EFD_NONBLOCK, SysError, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, configureLink, formatIPv4, ip, linkIndex, linkMtu, loadSys, nlAddrAdd,
+  nlRouteAdd, openNetlink, openTap, parseIPv4, parseIPv6Bytes, setTapOffload, setTapPersist, udpSocket, withNetns, workerSource, type Sys,
 } from '@weft/sys';
 import { canonicalIP, vtepFamilyMismatch, VTEP_FAMILY_HINT, vxlanOverhead } from '@weft/net';
 import {
@@ -613,6 +613,19 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       setTapPersist(sys, p.fd, false);
       sys.close(p.fd);
       freePortSlots.push(p.slot);
+      // In a shared namespace the network's routes went with this port's device if it held them:
+      // another port of the network there takes them over (a no-op when they are elsewhere).
+      if (p.spec.sharedNetns === true && p.spec.netns !== undefined) {
+        for (const o of n.ports.values()) {
+          if (o.spec.netns !== p.spec.netns || o.spec.sharedNetns !== true) continue;
+          try {
+            if (claimRoutes(sys, o.spec, o.ifname, n)) log?.info('vxlan: network routes moved to another port of the shared namespace', { network, ifname: o.ifname, netns: o.spec.netns });
+          } catch (e) {
+            log?.warn('vxlan: could not move the network routes to another port of the shared namespace', { network, ifname: o.ifname, error: String(e) });
+          }
+          break;
+        }
+      }
     },
 
     addPeer(p) {
@@ -721,17 +734,33 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
   return dp;
 }
 
-/** Inside the sandbox, by ioctls: MAC, MTU, IPv4 address, up, default route via the network's gateway. */
+/**
+ * Inside the sandbox, by ioctls: MAC, MTU, IPv4 address, up, default route via the network's
+ * gateway. In a namespace many ports share (`sharedNetns`: bare endpoints) the address is a /32
+ * and the routes are on one port of the network (`claimRoutes`).
+ */
 function configureSandbox(sys: Sys, p: PortSpec, ifname: string, n: NetState): void {
   const ns = p.netns;
   if (ns === undefined) return;
   const v4 = p.ipv4 !== undefined && p.ipv4.includes('/');
   const gw = n.spec.gateways.find((g) => !g.includes(':'));
+  const shared = v4 && p.sharedNetns === true;
   configureLink(sys, ifname, {
     mac: p.mac, mtu: n.spec.mtu, up: true,
-    ...(v4 ? { ipv4: p.ipv4! } : {}),
-    ...(v4 && gw !== undefined ? { gateway: ipOnly(gw) } : {}),
+    ...(v4 && !shared ? { ipv4: p.ipv4! } : {}),
+    ...(v4 && !shared && gw !== undefined ? { gateway: ipOnly(gw) } : {}),
   }, ns);
+  if (shared) {
+    const nl = openNetlink(sys, ns);
+    try {
+      const index = linkIndex(sys, ifname, ns);
+      if (index === undefined) throw new Error(`interface "${ifname}" vanished from namespace "${ns}"`);
+      nl.exec([nlAddrAdd(index, `${ipOnly(p.ipv4!)}/32`)], () => `address ${ipOnly(p.ipv4!)}/32 on "${ifname}" in "${ns}"`);
+    } finally {
+      nl.close();
+    }
+    claimRoutes(sys, p, ifname, n);
+  }
   if (p.ipv6 !== undefined && p.ipv6.includes('/')) {
     ip(['addr', 'replace', p.ipv6, 'dev', ifname, 'nodad'], ns);
     // The IPv6 default route via the network's IPv6 gateway (the switch answers ND for it), unless
@@ -740,5 +769,39 @@ function configureSandbox(sys: Sys, p: PortSpec, ifname: string, n: NetState): v
     if (gw6 !== undefined && !n.spec.internal && ip(['-6', 'route', 'show', 'default'], ns).trim() === '') {
       ip(['-6', 'route', 'replace', 'default', 'via', ipOnly(gw6), 'dev', ifname], ns);
     }
+  }
+}
+
+/**
+ * The routes of a port in a shared namespace: every port there has its address as a /32, so the
+ * kernel adds no connected route per port (the routes to one prefix through N devices are a list
+ * the kernel walks on each insert: O(N) per attach, most of the agent's CPU at 10,000 bare
+ * endpoints). Instead one port of the network holds the subnet's route, and the default route via
+ * the gateway if the namespace has none yet. Exclusive adds: true when this port took the routes,
+ * false when another port has them. Replies of every endpoint leave through that port, as they
+ * did through the first of the N equal routes before.
+ */
+function claimRoutes(sys: Sys, p: PortSpec, ifname: string, n: NetState): boolean {
+  const ns = p.netns;
+  if (ns === undefined || p.ipv4 === undefined || !p.ipv4.includes('/')) return false;
+  const [a, l] = p.ipv4.split('/') as [string, string];
+  const bits = Number(l);
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  const subnet = `${formatIPv4((parseIPv4(a) & mask) >>> 0)}/${bits}`;
+  const gw = n.spec.gateways.find((g) => !g.includes(':'));
+  const nl = openNetlink(sys, ns);
+  try {
+    const index = linkIndex(sys, ifname, ns);
+    if (index === undefined) return false;
+    const [e] = nl.send([nlRouteAdd({ dst: subnet, oif: index })]);
+    if (e === EEXIST) return false;
+    if (e !== 0) throw new SysError(`route ${subnet} dev "${ifname}" in "${ns}"`, e!);
+    if (gw !== undefined && !n.spec.internal) {
+      const [d] = nl.send([nlRouteAdd({ dst: '0.0.0.0/0', oif: index, gateway: ipOnly(gw) })]);
+      if (d !== 0 && d !== EEXIST) throw new SysError(`default route via ${ipOnly(gw)} dev "${ifname}" in "${ns}"`, d!);
+    }
+    return true;
+  } finally {
+    nl.close();
   }
 }

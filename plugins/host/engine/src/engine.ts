@@ -593,7 +593,7 @@ export class Engine implements EngineService {
             NetworkID: def.Id,
             EndpointID: eid,
             SandboxKey: this.host.netnsPath(this.nsOf(rec)),
-            Options: { [WeftJoinOptions.moveIntoSandbox]: true, [WeftJoinOptions.dstName]: ifname, [WeftJoinOptions.name]: rec.Name, [WeftJoinOptions.aliases]: aliases, ...taskJoinOptions(rec.Task, def.Id) },
+            Options: { [WeftJoinOptions.moveIntoSandbox]: true, [WeftJoinOptions.dstName]: ifname, ...(rec.Bare === true ? { [WeftJoinOptions.sharedNetns]: true } : {}), [WeftJoinOptions.name]: rec.Name, [WeftJoinOptions.aliases]: aliases, ...taskJoinOptions(rec.Task, def.Id) },
           });
           rec.Networks[def.Name] = { NetworkID: def.Id, NetworkName: def.Name, EndpointID: eid, IPAddress: address, PoolID: v4?.poolId ?? '', ...(v6 !== undefined ? { IPv6Address: v6.address, PoolID6: v6.poolId } : {}), MacAddress: ce.Interface?.MacAddress ?? '', Aliases: aliases, Ifname: ifname };
           // The embedded DNS answers on the first network's IPv4 gateway, or its IPv6 one on an IPv6-only network.

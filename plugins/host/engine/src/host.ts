@@ -21,7 +21,10 @@ export interface SandboxHost {
   /**
    * Prepares the shared namespace of bare endpoints: IPv6 off (no link-local address, route or
    * multicast membership per interface; with 10,000 interfaces the kernel's IPv6 route updates
-   * were quadratic). Optional: hosts without it leave the namespace as created.
+   * were quadratic), and reverse-path filtering off (a network's routes are on one of its
+   * interfaces there, so a packet for an endpoint comes in on another interface than the route
+   * back to its sender; a host with rp_filter=1 would drop it). Optional: hosts without it leave
+   * the namespace as created.
    */
   prepareBareNetns?(name: string): void;
   /** Writes the files `ip netns exec` bind-mounts over /etc; returns the resolv.conf path. */
@@ -52,7 +55,7 @@ export function linuxSandboxHost(etcDir = '/etc/netns'): SandboxHost {
     },
     prepareBareNetns(name) {
       try {
-        ipCmd(['netns', 'exec', name, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+        ipCmd(['netns', 'exec', name, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
       } catch (e) {
         throw new Error(`cannot prepare the bare endpoints' namespace "${name}": ${String((e as { stderr?: string }).stderr ?? e).trim()}`);
       }
