@@ -1,5 +1,5 @@
 /**
- * `npm run soak -- [--endpoints N] [--sample S] [--cluster-store embedded|etcd] [--agents M] [--steady SECONDS] [--only endpoints|agents]`
+ * `npm run soak -- [--endpoints N] [--sample S] [--concurrency C] [--cluster-store embedded|etcd] [--agents M] [--steady SECONDS] [--only endpoints|agents]`
  * (root): the long scale runs of issues 10 and 18 on real agents, printing their figures.
  *
  * - endpoints: N bare endpoints (default 10000) on one host of a two-host swarm, one overlay
@@ -17,8 +17,8 @@ import { agentScale, endpointScale } from '@weft/testing/scale';
 import { createProgress } from '@weft/progress';
 
 const args = process.argv.slice(2);
-const known = new Set(['endpoints', 'sample', 'agents', 'steady', 'only', 'cluster-store']);
-const usage = 'usage: npm run soak -- [--endpoints N] [--sample S] [--cluster-store embedded|etcd] [--agents M] [--steady SECONDS] [--only endpoints|agents]';
+const known = new Set(['endpoints', 'sample', 'concurrency', 'agents', 'steady', 'only', 'cluster-store']);
+const usage = 'usage: npm run soak -- [--endpoints N] [--sample S] [--concurrency C] [--cluster-store embedded|etcd] [--agents M] [--steady SECONDS] [--only endpoints|agents]';
 const opts = new Map<string, string>();
 for (let i = 0; i < args.length; i++) {
   const a = args[i]!;
@@ -71,17 +71,22 @@ const check = (ok: boolean, what: string) => {
 if (only !== 'agents') {
   const n = num('endpoints', 10000);
   const sample = num('sample', 50);
+  const concurrency = num('concurrency', 4);
+  if (concurrency < 1) {
+    console.error('soak: --concurrency must be at least 1 (API requests in flight while attaching)');
+    process.exit(2);
+  }
   // Attaching is the long part (≈ 6 min for 10,000): its progress, with the time left.
   const progress = createProgress({ title: 'soak endpoints', total: n });
   progress.step('attach', n);
   let last = 1;
-  const r = await endpointScale({ endpoints: n, sample, subnet: 60, tag: `${tag}e`, clusterStore, log, onAttach: (d) => {
+  const r = await endpointScale({ endpoints: n, sample, subnet: 60, tag: `${tag}e`, clusterStore, concurrency, log, onAttach: (d) => {
     progress.advance(d - last);
     last = d;
   } });
   progress.done();
   const w = r.attachPerSecondBy1000;
-  console.log(`\nendpoints: ${r.endpoints} bare endpoints on one host, one overlay network on the ${r.dataplane} data path, cluster store ${r.clusterStore}`);
+  console.log(`\nendpoints: ${r.endpoints} bare endpoints on one host, one overlay network on the ${r.dataplane} data path, cluster store ${r.clusterStore}, ${concurrency} requests in flight`);
   console.log(`  attach all           ${r.attachSeconds.toFixed(1)} s (${r.attachPerSecond.toFixed(1)} endpoints/s; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
   console.log(`  per 1,000            ${w.map((x) => x.toFixed(0)).join(' ')} /s; last/first ${r.lastOverFirst.toFixed(2)}`);
   console.log(`  agent RSS            ${(r.rssBefore / MiB).toFixed(1)} MiB with 1 -> ${(r.rssAfter / MiB).toFixed(1)} MiB with ${r.endpoints}: ${(r.rssPerEndpoint / 1024).toFixed(1)} KiB per endpoint`);
