@@ -12,7 +12,7 @@ import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { errors, raise, type Cipher, type Counters, type DataPath, type DataPathStats, type Dns, type DnsAnswerResult, type KeyRing, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
 import {
   EEXIST, EFD_CLOEXEC, EFD_NONBLOCK, SysError, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, configureLink, formatIPv4, ip, linkIndex, linkMtu, loadSys, nlAddrAdd,
-  nlRouteAdd, openNetlink, openTap, parseIPv4, parseIPv6Bytes, setTapOffload, setTapPersist, udpSocket, withNetns, workerSource, type Sys,
+  nlRouteAdd, openNetlink, openTap, parseIPv4, parseIPv6Bytes, setTapOffload, setTapPersist, udpSocket, withNetns, workerSource, type Netlink, type Sys,
 } from '@weft/sys';
 import { canonicalIP, vtepFamilyMismatch, VTEP_FAMILY_HINT, vxlanOverhead } from '@weft/net';
 import {
@@ -561,31 +561,29 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       if (existing !== undefined) return { ifname: existing.ifname };
       const inner = p.dstName ?? p.ifname;
       const flags = offload ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : 0;
-      let fd: number;
-      let ifname: string;
-      if (p.netns !== undefined && linkIndex(sys, inner, p.netns) !== undefined) {
-        // Re-attach after an agent restart: the persistent TAP is already in the sandbox.
-        ({ fd, name: ifname } = withNetns(sys, p.netns, () => openTap(sys, inner, { persist: true, nonblock: true })));
-        setTapOffload(sys, fd, flags);
-        log?.info('vxlan: re-attached TAP in sandbox', { ifname, netns: p.netns });
-      } else {
-        // A sandbox's TAP is created in the sandbox itself under its final name, so nothing is
-        // moved or renamed; it is configured by ioctls (no ip process per port). Without a
-        // sandbox (Docker moves it) it stays in the agent's namespace.
-        const where = p.netns ?? agentNs;
-        const name = p.netns !== undefined ? inner : p.ifname;
-        const fresh = linkIndex(sys, name, where) === undefined;
-        ({ fd, name: ifname } = withNetns(sys, where, () => openTap(sys, name, { persist: true, nonblock: true })));
+      // A sandbox's TAP is created in the sandbox itself under its final name, so nothing is moved
+      // or renamed, and configured there by ioctls and netlink (no ip process per port), all in one
+      // switch of the thread's namespace. After an agent restart the persistent TAP is already in
+      // the sandbox: it is opened again as it is. Without a sandbox (Docker moves it) it stays in
+      // the agent's namespace.
+      const where = p.netns ?? agentNs;
+      const name = p.netns !== undefined ? inner : p.ifname;
+      const { fd, name: ifname, reattached } = withNetns(sys, where, () => {
+        const exists = linkIndex(sys, name) !== undefined;
+        const again = p.netns !== undefined && exists;
+        const tap = openTap(sys, name, { persist: true, nonblock: true });
         try {
-          setTapOffload(sys, fd, flags);
-          if (p.netns !== undefined) configureSandbox(sys, p, ifname, n);
-          else configureLink(sys, ifname, { mac: p.mac, mtu, up: true }, agentNs);
+          setTapOffload(sys, tap.fd, flags);
+          if (p.netns === undefined) configureLink(sys, tap.name, { mac: p.mac, mtu, up: true });
+          else if (!again) configureSandbox(sys, p, tap.name, n);
         } catch (e) {
-          if (fresh) setTapPersist(sys, fd, false);
-          sys.close(fd);
+          if (!exists) setTapPersist(sys, tap.fd, false);
+          sys.close(tap.fd);
           throw e;
         }
-      }
+        return { ...tap, reattached: again };
+      });
+      if (reattached) log?.info('vxlan: re-attached TAP in sandbox', { ifname, netns: p.netns });
       const slot = freePortSlots.pop();
       if (slot === undefined) {
         sys.close(fd);
@@ -619,7 +617,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
         for (const o of n.ports.values()) {
           if (o.spec.netns !== p.spec.netns || o.spec.sharedNetns !== true) continue;
           try {
-            if (claimRoutes(sys, o.spec, o.ifname, n)) log?.info('vxlan: network routes moved to another port of the shared namespace', { network, ifname: o.ifname, netns: o.spec.netns });
+            if (claimRoutesIn(sys, o.spec, o.ifname, n)) log?.info('vxlan: network routes moved to another port of the shared namespace', { network, ifname: o.ifname, netns: o.spec.netns });
           } catch (e) {
             log?.warn('vxlan: could not move the network routes to another port of the shared namespace', { network, ifname: o.ifname, error: String(e) });
           }
@@ -735,9 +733,9 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
 }
 
 /**
- * Inside the sandbox, by ioctls: MAC, MTU, IPv4 address, up, default route via the network's
- * gateway. In a namespace many ports share (`sharedNetns`: bare endpoints) the address is a /32
- * and the routes are on one port of the network (`claimRoutes`).
+ * Inside the sandbox (the calling thread is in its namespace), by ioctls: MAC, MTU, IPv4 address,
+ * up, default route via the network's gateway. In a namespace many ports share (`sharedNetns`:
+ * bare endpoints) the address is a /32 and the routes are on one port of the network (`claimRoutes`).
  */
 function configureSandbox(sys: Sys, p: PortSpec, ifname: string, n: NetState): void {
   const ns = p.netns;
@@ -749,17 +747,17 @@ function configureSandbox(sys: Sys, p: PortSpec, ifname: string, n: NetState): v
     mac: p.mac, mtu: n.spec.mtu, up: true,
     ...(v4 && !shared ? { ipv4: p.ipv4! } : {}),
     ...(v4 && !shared && gw !== undefined ? { gateway: ipOnly(gw) } : {}),
-  }, ns);
+  });
   if (shared) {
-    const nl = openNetlink(sys, ns);
+    const nl = openNetlink(sys);
     try {
-      const index = linkIndex(sys, ifname, ns);
+      const index = linkIndex(sys, ifname);
       if (index === undefined) throw new Error(`interface "${ifname}" vanished from namespace "${ns}"`);
       nl.exec([nlAddrAdd(index, `${ipOnly(p.ipv4!)}/32`)], () => `address ${ipOnly(p.ipv4!)}/32 on "${ifname}" in "${ns}"`);
+      claimRoutes(nl, index, p, ifname, n);
     } finally {
       nl.close();
     }
-    claimRoutes(sys, p, ifname, n);
   }
   if (p.ipv6 !== undefined && p.ipv6.includes('/')) {
     ip(['addr', 'replace', p.ipv6, 'dev', ifname, 'nodad'], ns);
@@ -781,7 +779,7 @@ function configureSandbox(sys: Sys, p: PortSpec, ifname: string, n: NetState): v
  * false when another port has them. Replies of every endpoint leave through that port, as they
  * did through the first of the N equal routes before.
  */
-function claimRoutes(sys: Sys, p: PortSpec, ifname: string, n: NetState): boolean {
+function claimRoutes(nl: Netlink, index: number, p: PortSpec, ifname: string, n: NetState): boolean {
   const ns = p.netns;
   if (ns === undefined || p.ipv4 === undefined || !p.ipv4.includes('/')) return false;
   const [a, l] = p.ipv4.split('/') as [string, string];
@@ -789,19 +787,27 @@ function claimRoutes(sys: Sys, p: PortSpec, ifname: string, n: NetState): boolea
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
   const subnet = `${formatIPv4((parseIPv4(a) & mask) >>> 0)}/${bits}`;
   const gw = n.spec.gateways.find((g) => !g.includes(':'));
-  const nl = openNetlink(sys, ns);
-  try {
-    const index = linkIndex(sys, ifname, ns);
-    if (index === undefined) return false;
-    const [e] = nl.send([nlRouteAdd({ dst: subnet, oif: index })]);
-    if (e === EEXIST) return false;
-    if (e !== 0) throw new SysError(`route ${subnet} dev "${ifname}" in "${ns}"`, e!);
-    if (gw !== undefined && !n.spec.internal) {
-      const [d] = nl.send([nlRouteAdd({ dst: '0.0.0.0/0', oif: index, gateway: ipOnly(gw) })]);
-      if (d !== 0 && d !== EEXIST) throw new SysError(`default route via ${ipOnly(gw)} dev "${ifname}" in "${ns}"`, d!);
-    }
-    return true;
-  } finally {
-    nl.close();
+  const [e] = nl.send([nlRouteAdd({ dst: subnet, oif: index })]);
+  if (e === EEXIST) return false;
+  if (e !== 0) throw new SysError(`route ${subnet} dev "${ifname}" in "${ns}"`, e!);
+  if (gw !== undefined && !n.spec.internal) {
+    const [d] = nl.send([nlRouteAdd({ dst: '0.0.0.0/0', oif: index, gateway: ipOnly(gw) })]);
+    if (d !== 0 && d !== EEXIST) throw new SysError(`default route via ${ipOnly(gw)} dev "${ifname}" in "${ns}"`, d!);
   }
+  return true;
+}
+
+/** `claimRoutes` for a port already configured, from the agent's thread (after another port went). */
+function claimRoutesIn(sys: Sys, p: PortSpec, ifname: string, n: NetState): boolean {
+  if (p.netns === undefined) return false;
+  return withNetns(sys, p.netns, () => {
+    const index = linkIndex(sys, ifname);
+    if (index === undefined) return false;
+    const nl = openNetlink(sys);
+    try {
+      return claimRoutes(nl, index, p, ifname, n);
+    } finally {
+      nl.close();
+    }
+  });
 }
