@@ -148,7 +148,7 @@ export function testDataPath(name: string, opts: DataPathSuiteOptions): void {
 
   f.before(async () => {
     h = await makeHosts();
-    for (const [k, on] of [['l1', h.a], ['l2', h.a], ['o1', h.a], ['o2', h.b], ['i1', h.a]] as const) sb[k] = await h.sandbox(on, k);
+    for (const [k, on] of [['l1', h.a], ['l2', h.a], ['o1', h.a], ['o2', h.b], ['i1', h.a], ['sh', h.a]] as const) sb[k] = await h.sandbox(on, k);
   });
   f.after(async () => {
     await h?.close();
@@ -186,6 +186,24 @@ export function testDataPath(name: string, opts: DataPathSuiteOptions): void {
     await pingOk('o1', ip(11, 3), 'a to b');
     await pingOk('o2', ip(11, 2), 'b to a');
     assert.ok(total(b.dataPath.counters(O.id)) > before, 'the receiving instance counted the frames');
+  });
+
+  f('a namespace shared by ports (sharedNetns): each answers across the underlay, the others still after the first goes', async () => {
+    const { a, b } = H();
+    for (let i = 1; i <= 3; i++) {
+      await a.dataPath.addPort({ network: O.id, endpointId: `conf-s${i}`, mac: mac(11, 20 + i), ipv4: `${ip(11, 20 + i)}/24`, ifname: `wfcs${i}`, dstName: `wb${i}`, netns: sb['sh']!, sharedNetns: true });
+      b.dataPath.addPeer({ network: O.id, mac: mac(11, 20 + i), ipv4: ip(11, 20 + i), vtep: a.vtep });
+    }
+    for (let i = 1; i <= 3; i++) await pingOk('o2', ip(11, 20 + i), `shared-namespace port ${i} from the other instance`);
+    // The first port made in the namespace goes (a data path that keeps the network's routes on one
+    // port there must move them): the others keep answering.
+    await a.dataPath.removePort(O.id, 'conf-s1');
+    b.dataPath.removePeer(O.id, mac(11, 21));
+    for (let i = 2; i <= 3; i++) await pingOk('o2', ip(11, 20 + i), `shared-namespace port ${i} after port 1 went`);
+    for (let i = 2; i <= 3; i++) {
+      await a.dataPath.removePort(O.id, `conf-s${i}`);
+      b.dataPath.removePeer(O.id, mac(11, 20 + i));
+    }
   });
 
   f('removePeer stops frames to it; addPeer brings them back', async () => {
