@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AF_BRIDGE, AF_INET6, NlMessage, ipv6Bytes, nlLinkSet, loadSys, nlAddrAdd, nlFdbAdd, nlFdbDel, nlLinkAdd, nlLinkDel, nlLinkList, nlNeighAdd, nlNeighList, openNetlink, openNetnsFd,
+  AF_BRIDGE, AF_INET6, NlMessage, ipv6Bytes, nlLinkSet, loadSys, nlAddrAdd, nlRouteAdd, nlFdbAdd, nlFdbDel, nlLinkAdd, nlLinkDel, nlLinkList, nlNeighAdd, nlNeighList, openNetlink, openNetnsFd,
   rootSkipReason, withLab, NetlinkError,
 } from './mod.ts';
 
@@ -38,6 +38,21 @@ test('vxlan local and FDB dst of an IPv6 underlay: IFLA_VXLAN_LOCAL6 and a 16-by
   assert.not.ok(find(nlLinkAdd({ name: 'vxlan0', kind: 'vxlan', vxlan: { vni: 1, local: '198.18.0.1', port: 4789, proxy: true } }).bytes(1), 17, a6));
   assert.ok(find(nlLinkAdd({ name: 'vxlan0', kind: 'vxlan', vxlan: { vni: 1, local: '198.18.0.1', port: 4789, proxy: true } }).bytes(1), 4, Uint8Array.of(198, 18, 0, 1)), 'IFLA_VXLAN_LOCAL (4) for IPv4');
   assert.ok(find(nlFdbAdd({ ifindex: 3, mac: '02:42:00:00:00:01', dst: 'fd18::1' }).bytes(1), 1, a6), 'NDA_DST (1) with the 16 bytes');
+});
+
+test('nlRouteAdd: exclusive create in the main table, on the link or via a gateway; bad prefixes refused', () => {
+  const link = nlRouteAdd({ dst: '10.128.0.0/14', oif: 7 }).bytes(1);
+  const dv = new DataView(link.buffer, link.byteOffset, link.byteLength);
+  assert.is(dv.getUint16(4, true), 24, 'RTM_NEWROUTE');
+  assert.is(dv.getUint16(6, true) & 0x600, 0x600, 'NLM_F_CREATE | NLM_F_EXCL');
+  assert.equal([...link.subarray(16, 24)], [2, 14, 0, 0, 254, 3, 253, 1], 'AF_INET, /14, main table, boot protocol, link scope, unicast');
+  assert.equal([...link.subarray(28, 36)], [8, 0, 1, 0, 10, 128, 0, 0], 'RTA_DST 10.128.0.0');
+  assert.equal([...link.subarray(36, 44)], [8, 0, 4, 0, 7, 0, 0, 0], 'RTA_OIF 7');
+  assert.is(link.length, 44, 'no gateway attribute on the link');
+  const def = nlRouteAdd({ dst: '0.0.0.0/0', oif: 7, gateway: '10.128.0.1' }).bytes(2);
+  assert.equal([...def.subarray(16, 24)], [2, 0, 0, 0, 254, 3, 0, 1], 'default route: /0, universe scope');
+  assert.equal([...def.subarray(28, 44)], [8, 0, 4, 0, 7, 0, 0, 0, 8, 0, 5, 0, 10, 128, 0, 1], 'RTA_OIF then RTA_GATEWAY, no RTA_DST for /0');
+  assert.throws(() => nlRouteAdd({ dst: '10.0.0.0/33', oif: 1 }), /Bad prefix length in route "10\.0\.0\.0\/33"/);
 });
 
 rootTest('rtnetlink in a namespace: bridge, vxlan (made in one namespace, living in another), veth into a third, FDB and neighbours, stats, teardown', () =>
