@@ -43,30 +43,33 @@ export function createNodeSide(s: Shared): NodeSide {
   async function nodePassOnce(): Promise<void> {
     const tb = tables();
     const self = nodeName();
-    const assignedHere = (): Map<string, TaskAssignment> => {
+    /** This node's assignments; with `first`, stops at the first one (enough for the idle check). */
+    const assignedHere = (first = false): Map<string, TaskAssignment> => {
       const out = new Map<string, TaskAssignment>();
       for (const e of tb.entries(CLUSTER_NETWORK, TASKS_TABLE)) {
         const a = decodeJson(TaskAssignment, e.value);
-        if (a !== undefined && a.node === self && a.id === e.key) out.set(a.id, a);
+        if (a !== undefined && a.node === self && a.id === e.key) {
+          out.set(a.id, a);
+          if (first) break;
+        }
       }
       return out;
     };
     const local = (await getJson<Record<string, string>>(ctx.store, LOCAL_KEY)) ?? {};
-    let desired = assignedHere();
     const grace = ctx.config.orphanGraceMs ?? ORPHAN_GRACE_MS;
     const published = meshEntries.view(tb, ctx.now(), grace);
     const vips = vipEntries.view(tb, ctx.now(), grace);
     // Nothing assigned, nothing running, nothing published: skip reading every sandbox each second.
-    if (desired.size === 0 && Object.keys(local).length === 0 && published.size === 0 && ingress === undefined && balancer.idle(vips)) {
+    if (assignedHere(true).size === 0 && Object.keys(local).length === 0 && published.size === 0 && ingress === undefined && balancer.idle(vips)) {
       for (const e of tb.entries(CLUSTER_NETWORK, STATUS_TABLE)) if (e.owner === self) tb.delete(CLUSTER_NETWORK, STATUS_TABLE, e.key);
       return;
     }
     const sandboxes = new Map((await engine().sandboxes()).map((s) => [s.Name, s]));
-    // The tasks table read again, at one moment with no await in between: the assignments and the
+    // The assignments read after the list, at one moment with no await in between: they and the
     // entries of the local tasks must come from the same view. (An assignment that arrived while
     // the sandboxes were listed, e.g. the leader republishing after its restart, was once taken
     // for a task moved elsewhere: the node removed its task and made it again.)
-    desired = assignedHere();
+    const desired = assignedHere();
     const entries = new Map(Object.keys(local).map((id) => [id, tb.get(CLUSTER_NETWORK, TASKS_TABLE, id)]));
     const report = (id: string, st: Omit<TaskStatus, 'node' | 'ts'>) => {
       const v: TaskStatus = { ...st, node: self, ts: now() };
@@ -96,7 +99,7 @@ export function createNodeSide(s: Shared): NodeSide {
         if (entry === undefined) {
           const since = missingSince.get(id) ?? ctx.now();
           missingSince.set(id, since);
-          if (ctx.now() - since < (ctx.config.orphanGraceMs ?? ORPHAN_GRACE_MS)) continue;
+          if (ctx.now() - since < grace) continue;
           ctx.log.info('services: removing a task no manager has assigned for a while', { task: name });
         } else {
           const moved = entry.deleted ? undefined : decodeJson(TaskAssignment, entry.value);
