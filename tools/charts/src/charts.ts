@@ -77,6 +77,20 @@ export const CHARTS: Readonly<Record<string, { readonly series: string; readonly
       },
     }),
   },
+  'attach-rate-by-1000': {
+    series: 'attachRateBy1000',
+    spec: (rows) => ({
+      ...base,
+      title: 'Attach rate of each successive 1,000 bare endpoints on one host',
+      data: { values: [...rows] },
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'endpoints', type: 'quantitative', title: 'endpoints attached', scale: { domain: [1000, 10000] } },
+        y: { field: 'perSecond', type: 'quantitative', title: 'attaches per second over those 1,000', scale: { zero: true } },
+        color: { field: 'run', type: 'nominal', title: null, sort: null },
+      },
+    }),
+  },
   failover: {
     series: 'failover',
     spec: (rows) => ({

@@ -76,7 +76,7 @@ if (only !== 'agents') {
     console.error('soak: --concurrency must be at least 1 (API requests in flight while attaching)');
     process.exit(2);
   }
-  // Attaching is the long part (≈ 6 min for 10,000): its progress, with the time left.
+  // Attaching is the long part (≈ 1 min for 10,000 on a 2-core VM): its progress, with the time left.
   const progress = createProgress({ title: 'soak endpoints', total: n });
   progress.step('attach', n);
   let last = 1;
