@@ -12,7 +12,7 @@ import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { errors, raise, type Cipher, type Counters, type DataPath, type DataPathStats, type Dns, type DnsAnswerResult, type KeyRing, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
 import {
   EEXIST, EFD_CLOEXEC, EFD_NONBLOCK, SysError, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, configureLink, formatIPv4, ip, linkIndex, linkMtu, loadSys, nlAddrAdd,
-  nlRouteAdd, openNetlink, openTap, parseIPv4, parseIPv6Bytes, setTapOffload, setTapPersist, udpSocket, withNetns, workerSource, type Netlink, type Sys,
+  nlLinkSet, nlRouteAdd, openNetlink, openTap, parseIPv4, parseIPv6Bytes, setTapPersist, udpSocket, withNetns, workerSource, type Netlink, type Sys,
 } from '@weft/sys';
 import { canonicalIP, vtepFamilyMismatch, VTEP_FAMILY_HINT, vxlanOverhead } from '@weft/net';
 import {
@@ -160,6 +160,8 @@ interface NetState {
   /** Final counters of removed ports and peers, so the network's sums never go back. */
   readonly retiredPorts: Float64Array;
   readonly retiredPeers: Float64Array;
+  /** Shared namespaces where a live port of this network holds its routes (`claimRoutes`): new ports there skip the claim. */
+  readonly routed: Set<string>;
 }
 
 const ipOnly = (s: string): string => s.split('/')[0] ?? s;
@@ -527,7 +529,7 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const dnsIps6 = n.resolver === undefined ? gwIps6 : n.resolver.includes(':') ? [ipOnly(n.resolver)] : [];
       nets.set(n.id, {
         spec: n, wireVni, gwMac, gwIps, gwIps6, dnsIps, dnsIps6, ports: old?.ports ?? new Map(), peers: old?.peers ?? new Map(),
-        retiredPorts: old?.retiredPorts ?? new Float64Array(K), retiredPeers: old?.retiredPeers ?? new Float64Array(K),
+        retiredPorts: old?.retiredPorts ?? new Float64Array(K), retiredPeers: old?.retiredPeers ?? new Float64Array(K), routed: old?.routed ?? new Set(),
       });
       publish();
     },
@@ -571,9 +573,8 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       const { fd, name: ifname, reattached } = withNetns(sys, where, () => {
         const exists = linkIndex(sys, name) !== undefined;
         const again = p.netns !== undefined && exists;
-        const tap = openTap(sys, name, { persist: true, nonblock: true });
+        const tap = openTap(sys, name, { persist: true, nonblock: true, offload: flags });
         try {
-          setTapOffload(sys, tap.fd, flags);
           if (p.netns === undefined) configureLink(sys, tap.name, { mac: p.mac, mtu, up: true });
           else if (!again) configureSandbox(sys, p, tap.name, n);
         } catch (e) {
@@ -614,10 +615,13 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
       // In a shared namespace the network's routes went with this port's device if it held them:
       // another port of the network there takes them over (a no-op when they are elsewhere).
       if (p.spec.sharedNetns === true && p.spec.netns !== undefined) {
+        const ns = p.spec.netns;
+        n.routed.delete(ns);
         for (const o of n.ports.values()) {
-          if (o.spec.netns !== p.spec.netns || o.spec.sharedNetns !== true) continue;
+          if (o.spec.netns !== ns || o.spec.sharedNetns !== true) continue;
           try {
-            if (claimRoutesIn(sys, o.spec, o.ifname, n)) log?.info('vxlan: network routes moved to another port of the shared namespace', { network, ifname: o.ifname, netns: o.spec.netns });
+            if (claimRoutesIn(sys, o.spec, o.ifname, n)) log?.info('vxlan: network routes moved to another port of the shared namespace', { network, ifname: o.ifname, netns: ns });
+            n.routed.add(ns);
           } catch (e) {
             log?.warn('vxlan: could not move the network routes to another port of the shared namespace', { network, ifname: o.ifname, error: String(e) });
           }
@@ -735,29 +739,35 @@ export async function createVxlanDataPath(o: VxlanOptions): Promise<VxlanDataPat
 /**
  * Inside the sandbox (the calling thread is in its namespace), by ioctls: MAC, MTU, IPv4 address,
  * up, default route via the network's gateway. In a namespace many ports share (`sharedNetns`:
- * bare endpoints) the address is a /32 and the routes are on one port of the network (`claimRoutes`).
+ * bare endpoints) by netlink: the address is a /32 and the routes are on one port of the network
+ * (`claimRoutes`).
  */
 function configureSandbox(sys: Sys, p: PortSpec, ifname: string, n: NetState): void {
   const ns = p.netns;
   if (ns === undefined) return;
   const v4 = p.ipv4 !== undefined && p.ipv4.includes('/');
   const gw = n.spec.gateways.find((g) => !g.includes(':'));
-  const shared = v4 && p.sharedNetns === true;
-  configureLink(sys, ifname, {
-    mac: p.mac, mtu: n.spec.mtu, up: true,
-    ...(v4 && !shared ? { ipv4: p.ipv4! } : {}),
-    ...(v4 && !shared && gw !== undefined ? { gateway: ipOnly(gw) } : {}),
-  });
-  if (shared) {
+  if (v4 && p.sharedNetns === true) {
+    // MAC, MTU, up and the /32 in one netlink batch (fewer system calls per port: what an attach
+    // costs here is mostly them); the routes only while no live port of the network holds them.
     const nl = openNetlink(sys);
     try {
       const index = linkIndex(sys, ifname);
       if (index === undefined) throw new Error(`interface "${ifname}" vanished from namespace "${ns}"`);
-      nl.exec([nlAddrAdd(index, `${ipOnly(p.ipv4!)}/32`)], () => `address ${ipOnly(p.ipv4!)}/32 on "${ifname}" in "${ns}"`);
-      claimRoutes(nl, index, p, ifname, n);
+      nl.exec([nlLinkSet(index, { mac: p.mac, mtu: n.spec.mtu, up: true }), nlAddrAdd(index, `${ipOnly(p.ipv4!)}/32`)], (i) => (i === 0 ? `MAC ${p.mac}, MTU ${n.spec.mtu}, up on "${ifname}" in "${ns}"` : `address ${ipOnly(p.ipv4!)}/32 on "${ifname}" in "${ns}"`));
+      if (!n.routed.has(ns)) {
+        claimRoutes(nl, index, p, ifname, n);
+        n.routed.add(ns);
+      }
     } finally {
       nl.close();
     }
+  } else {
+    configureLink(sys, ifname, {
+      mac: p.mac, mtu: n.spec.mtu, up: true,
+      ...(v4 ? { ipv4: p.ipv4! } : {}),
+      ...(v4 && gw !== undefined ? { gateway: ipOnly(gw) } : {}),
+    });
   }
   if (p.ipv6 !== undefined && p.ipv6.includes('/')) {
     ip(['addr', 'replace', p.ipv6, 'dev', ifname, 'nodad'], ns);
