@@ -78,6 +78,23 @@ function serf(args: string[]): Promise<string> {
   return new Promise((resolve) => execFile('serf', args, { timeout: 5000 }, (_e, out, errOut) => resolve(`${out}${errOut}`)));
 }
 
+/**
+ * `serf keys -OP=KEY` through e1, repeated (serf's key operations are idempotent) until both serf
+ * agents reported success. Our node never answers serf's key queries, so "2/3 nodes reported
+ * success" is the full answer; "1/3" means e2 had not answered within serf's query timeout (a
+ * loaded machine), and the next step (use, remove) would then race it and show up as decrypt
+ * failures in the serf logs.
+ */
+async function serfKeys(op: 'install' | 'use' | 'remove', key: string): Promise<void> {
+  let out = '';
+  for (let i = 0; i < 5; i++) {
+    out = await serf(['keys', `-rpc-addr=${E}.1:7373`, `-${op}=${key}`]);
+    const m = /(\d+)\/\d+ nodes reported success/.exec(out);
+    if (/Successfully/.test(out) || (m !== null && Number(m[1]) >= 2)) return;
+  }
+  assert.unreachable(`serf keys -${op} did not reach both serf agents: ${out.trim()}`);
+}
+
 async function waitFor(pred: () => boolean | Promise<boolean>, ms: number, step = 200): Promise<number> {
   const start = Date.now();
   while (Date.now() - start < ms) {
@@ -267,11 +284,11 @@ if (!hasSerf) {
     await wx.shutdown();
     // rotation: serf installs + uses k2 cluster-wide (our node does not answer serf key queries), we follow
     const k2 = randomBytes(32);
-    await serf(['keys', `-rpc-addr=${E}.1:7373`, `-install=${k2.toString('base64')}`]);
+    await serfKeys('install', k2.toString('base64'));
     we.installKey(new Uint8Array(k2));
-    await serf(['keys', `-rpc-addr=${E}.1:7373`, `-use=${k2.toString('base64')}`]);
+    await serfKeys('use', k2.toString('base64'));
     we.useKey(new Uint8Array(k2));
-    await serf(['keys', `-rpc-addr=${E}.1:7373`, `-remove=${b64}`]);
+    await serfKeys('remove', b64);
     we.removeKey(new Uint8Array(key));
     await new Promise((r) => setTimeout(r, 3000));
     assert.is(await statusIn(`${E}.1`, 'weft-e'), 'alive');
@@ -280,11 +297,11 @@ if (!hasSerf) {
     assert.equal(we.counters.refused, { packets: 0, streams: 0 }, 'nothing refused during the rotation');
     // A second rotation as one step on our side (applyKeys: install, use, remove) between serf's.
     const k3 = randomBytes(32);
-    await serf(['keys', `-rpc-addr=${E}.1:7373`, `-install=${k3.toString('base64')}`]);
+    await serfKeys('install', k3.toString('base64'));
     we.applyKeys([new Uint8Array(k2), new Uint8Array(k3)]);
-    await serf(['keys', `-rpc-addr=${E}.1:7373`, `-use=${k3.toString('base64')}`]);
+    await serfKeys('use', k3.toString('base64'));
     we.applyKeys([new Uint8Array(k3)]);
-    await serf(['keys', `-rpc-addr=${E}.1:7373`, `-remove=${k2.toString('base64')}`]);
+    await serfKeys('remove', k2.toString('base64'));
     await new Promise((r) => setTimeout(r, 2000));
     assert.is(await statusIn(`${E}.1`, 'weft-e'), 'alive');
     assert.equal(we.counters.refused, { packets: 0, streams: 0 }, 'nothing refused during the second rotation');
