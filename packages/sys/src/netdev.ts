@@ -4,6 +4,7 @@
  * `ns` (a name or a path, see `withNetns`), or the calling thread's own when undefined.
  * Attaching thousands of ports this way costs microseconds each instead of a process spawn.
  */
+import { ipv4PrefixMask } from '@weft/net';
 import { check, scratchOf, SysError } from './host.ts';
 import { withNetns } from './netns.ts';
 import { parseIPv4 } from './udp.ts';
@@ -117,7 +118,7 @@ export function configureLink(sys: Sys, name: string, c: LinkConfig, ns?: string
       r.dv.setUint16(IFR + 16, AF_INET, true);
       r.b.set(addr, IFR + 20);
       check(sys, sys.ioctl(fd, SIOCSIFADDR, r.addr), `set address ${c.ipv4} on "${dev}"`);
-      const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+      const mask = ipv4PrefixMask(bits);
       r = ifreq(sys, dev);
       r.dv.setUint16(IFR + 16, AF_INET, true);
       r.dv.setUint32(IFR + 20, mask, false);

@@ -11,10 +11,10 @@
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { errors, raise, type Cipher, type Counters, type DataPath, type DataPathStats, type Dns, type DnsAnswerResult, type KeyRing, type DataPathNetwork, type Logger, type PeerSpec, type PortSpec } from '@weft/kernel';
 import {
-  EEXIST, EFD_CLOEXEC, EFD_NONBLOCK, SysError, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, configureLink, formatIPv4, ip, linkIndex, linkMtu, loadSys, nlAddrAdd,
+  EEXIST, EFD_CLOEXEC, EFD_NONBLOCK, SysError, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN, addrDev, configureLink, ip, linkIndex, linkMtu, loadSys, nlAddrAdd,
   nlLinkSet, nlRouteAdd, openNetlink, openTap, parseIPv4, parseIPv6Bytes, setTapPersist, udpSocket, withNetns, workerSource, type Netlink, type Sys,
 } from '@weft/sys';
-import { canonicalIP, vtepFamilyMismatch, VTEP_FAMILY_HINT, vxlanOverhead } from '@weft/net';
+import { canonicalIP, formatCidr, parseCidr, vtepFamilyMismatch, VTEP_FAMILY_HINT, vxlanOverhead } from '@weft/net';
 import {
   C, COUNTER_FIELDS, COUNTER_SLOTS, CTL_ACK, CTL_GEN, CTL_STOP, GAUGE_FIELDS, K, MAX_PEERS, MAX_PORTS, MAX_VTEPS, globalRow, macToNum, numToMac, peerRow, portRow, vtepKey6, vtepRow,
   type RingMsg, type SnapPeer, type SnapPort, type Snapshot, type TableMsg, type WorkerInit,
@@ -792,10 +792,9 @@ function configureSandbox(sys: Sys, p: PortSpec, ifname: string, n: NetState): v
 function claimRoutes(nl: Netlink, index: number, p: PortSpec, ifname: string, n: NetState): boolean {
   const ns = p.netns;
   if (ns === undefined || p.ipv4 === undefined || !p.ipv4.includes('/')) return false;
-  const [a, l] = p.ipv4.split('/') as [string, string];
-  const bits = Number(l);
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  const subnet = `${formatIPv4((parseIPv4(a) & mask) >>> 0)}/${bits}`;
+  const c = parseCidr(p.ipv4);
+  if (!c.ok) throw new Error(`port ${p.endpointId}: ${c.error}`);
+  const subnet = formatCidr(c.value);
   const gw = n.spec.gateways.find((g) => !g.includes(':'));
   const [e] = nl.send([nlRouteAdd({ dst: subnet, oif: index })]);
   if (e === EEXIST) return false;
